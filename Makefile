@@ -1,0 +1,64 @@
+# Shuniu CRM — one entry point for developers and CI.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+PIP := $(VENV)/bin/pip
+GEN := gen/python
+SITE = $(shell $(PY) -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')
+SRC_DIRS := gen/python libs/crmkit/src gateway/src $(wildcard services/*/src)
+PROTOS := $(shell find proto -name '*.proto')
+
+.PHONY: help venv proto run test test-unit test-integration test-e2e bench lint token clean
+
+help:
+	@echo "make run    - start the whole suite locally (nats-server, services, gateway)"
+	@echo "make test   - install everything and run unit, integration and e2e tests"
+	@echo "make bench  - run the benchmarks and print figures"
+	@echo "make token USER=rep.north.1 - mint a demo bearer token"
+
+# The venv is rebuilt when requirements change; a .pth file puts every src dir on sys.path
+# so services run from the checkout without per-package installs.
+$(VENV)/.installed: requirements.txt
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PIP) install -q --upgrade pip
+	$(PIP) install -q -r requirements.txt
+	touch $@
+
+venv: $(VENV)/.installed
+	@printf '%s\n' $(addprefix $(CURDIR)/,$(SRC_DIRS)) > $(SITE)/shuniu.pth
+
+$(GEN)/.built: $(PROTOS) | $(VENV)/.installed
+	rm -rf $(GEN) && mkdir -p $(GEN)
+	$(PY) -m grpc_tools.protoc -Iproto --python_out=$(GEN) --pyi_out=$(GEN) --grpc_python_out=$(GEN) $(PROTOS)
+	touch $@
+
+proto: venv $(GEN)/.built
+
+run: proto
+	$(PY) -m crmkit.devrun
+
+test: proto
+	$(PY) -m ruff check .
+	$(PY) -m pytest -q -p no:cacheprovider
+
+test-unit: proto
+	$(PY) -m pytest -q -m "not integration and not e2e"
+
+test-integration: proto
+	$(PY) -m pytest -q -m integration
+
+test-e2e: proto
+	$(PY) -m pytest -q -m e2e
+
+bench: proto
+	$(PY) bench/run.py
+
+lint: venv
+	$(PY) -m ruff check .
+
+token: proto
+	@$(PY) -m crmkit.auth mint $(or $(USER_ID),$(USER))
+
+clean:
+	rm -rf $(GEN) var .pytest_cache

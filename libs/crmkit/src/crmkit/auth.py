@@ -1,0 +1,140 @@
+"""JWT verification and the principal. The gateway verifies the bearer token and forwards it
+in gRPC metadata; every service verifies it again (never trust the network).
+
+HS256 with a shared secret for local use; RS256 with a JWKS URL for an OIDC provider."""
+from __future__ import annotations
+
+import argparse
+import contextvars
+import os
+import sys
+import time
+from dataclasses import dataclass, field
+
+import jwt
+
+from crmkit.config import DEV_JWT_SECRET, AuthSettings
+from crmkit.errors import Unauthenticated
+
+ROLES = ("rep", "manager", "admin", "finance", "support", "marketing", "analyst", "service")
+
+
+@dataclass(frozen=True)
+class Principal:
+    user_id: str
+    roles: tuple[str, ...] = ()
+    team: str = ""
+    region: str = ""
+    name: str = ""
+
+    @property
+    def is_admin(self) -> bool:
+        return "admin" in self.roles or "service" in self.roles
+
+    @property
+    def is_manager(self) -> bool:
+        return "manager" in self.roles
+
+    def has_role(self, *roles: str) -> bool:
+        return self.is_admin or any(role in self.roles for role in roles)
+
+
+@dataclass
+class TokenVerifier:
+    settings: AuthSettings
+    leeway_seconds: int = 30
+    _jwks: jwt.PyJWKClient | None = field(default=None, init=False)
+
+    def verify(self, token: str) -> Principal:
+        try:
+            if self.settings.jwks_url:
+                if self._jwks is None:
+                    self._jwks = jwt.PyJWKClient(self.settings.jwks_url, cache_keys=True)
+                key = self._jwks.get_signing_key_from_jwt(token).key
+                algorithms = ["RS256"]
+            else:
+                key, algorithms = self.settings.jwt_secret, ["HS256"]
+            claims = jwt.decode(
+                token,
+                key,
+                algorithms=algorithms,
+                audience=self.settings.audience,
+                issuer=self.settings.issuer,
+                leeway=self.leeway_seconds,
+                options={"require": ["sub", "exp"], "verify_aud": bool(self.settings.audience)},
+            )
+        except jwt.PyJWTError as exc:
+            raise Unauthenticated(f"invalid bearer token: {exc}") from None
+        roles = claims.get("roles") or []
+        if isinstance(roles, str):
+            roles = roles.split()
+        return Principal(
+            user_id=str(claims["sub"]),
+            roles=tuple(r for r in roles if isinstance(r, str)),
+            team=str(claims.get("team", "")),
+            region=str(claims.get("region", "")),
+            name=str(claims.get("name", "")),
+        )
+
+
+def mint_token(principal: Principal, secret: str, ttl_seconds: int = 12 * 3600) -> str:
+    now = int(time.time())
+    claims = {
+        "sub": principal.user_id,
+        "roles": list(principal.roles),
+        "team": principal.team,
+        "region": principal.region,
+        "name": principal.name,
+        "iat": now,
+        "exp": now + ttl_seconds,
+    }
+    return jwt.encode(claims, secret, algorithm="HS256")
+
+
+# Demo users for `make run`: two regions (north = 华北, south = 华南), a manager and reps in each.
+DEMO_USERS: dict[str, Principal] = {
+    p.user_id: p
+    for p in (
+        Principal("admin", ("admin",), "hq", "", "系统管理员 Admin"),
+        Principal("manager.north", ("manager",), "north-sales", "north", "王经理 Wang Li"),
+        Principal("rep.north.1", ("rep",), "north-sales", "north", "张伟 Zhang Wei"),
+        Principal("rep.north.2", ("rep",), "north-sales", "north", "李娜 Li Na"),
+        Principal("manager.south", ("manager",), "south-sales", "south", "陈经理 Chen Jing"),
+        Principal("rep.south.1", ("rep",), "south-sales", "south", "刘洋 Liu Yang"),
+        Principal("rep.south.2", ("rep",), "south-sales", "south", "Emily Zhao"),
+        Principal("system", ("service",), "platform", "", "internal service account"),
+    )
+}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m crmkit.auth", description="Mint demo tokens.")
+    sub = parser.add_subparsers(dest="cmd", required=True)
+    mint = sub.add_parser("mint", help="print a bearer token for a demo user")
+    mint.add_argument("user", nargs="?", default="admin", choices=sorted(DEMO_USERS))
+    mint.add_argument("--ttl", type=int, default=12 * 3600, help="lifetime in seconds")
+    args = parser.parse_args(argv)
+    secret = os.environ.get("JWT_SECRET", DEV_JWT_SECRET)
+    print(mint_token(DEMO_USERS[args.user], secret, args.ttl))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
+
+
+# The verified caller of the current gRPC call, set by the server interceptor.
+_principal_var: contextvars.ContextVar[Principal | None] = contextvars.ContextVar(
+    "principal", default=None
+)
+
+
+def current_principal() -> Principal:
+    principal = _principal_var.get()
+    if principal is None:
+        raise Unauthenticated("no authenticated principal for this call")
+    return principal
+
+
+def set_principal(principal: Principal | None) -> contextvars.Token[Principal | None]:
+    return _principal_var.set(principal)

@@ -1,0 +1,86 @@
+"""Configuration from environment variables, read once at start. Missing required values fail
+fast with a message naming the variable, before anything connects."""
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+DEFAULT_PORTS = {
+    "contacts": (50051, 9101),
+    "sales": (50052, 9102),
+    "marketing": (50053, 9103),
+    "support": (50054, 9104),
+    "reporting": (50055, 9105),
+}
+DEV_JWT_SECRET = "shuniu-dev-secret-change-me"
+
+
+class ConfigError(RuntimeError):
+    pass
+
+
+def _require(env: Mapping[str, str], *names: str) -> str:
+    for name in names:
+        value = env.get(name)
+        if value:
+            return value
+    raise ConfigError(f"missing required environment variable {' or '.join(names)}")
+
+
+@dataclass(frozen=True)
+class AuthSettings:
+    jwt_secret: str | None
+    jwks_url: str | None
+    issuer: str | None
+    audience: str | None
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> AuthSettings:
+        env = os.environ if env is None else env
+        jwks = env.get("JWT_JWKS_URL") or None
+        secret = env.get("JWT_SECRET") or None
+        if not jwks and not secret:
+            raise ConfigError("set JWT_SECRET (HS256, local use) or JWT_JWKS_URL (RS256, OIDC)")
+        return cls(secret, jwks, env.get("JWT_ISSUER") or None, env.get("JWT_AUDIENCE") or None)
+
+
+@dataclass(frozen=True)
+class ServiceSettings:
+    service: str
+    database_url: str
+    nats_url: str
+    grpc_port: int
+    metrics_port: int
+    log_level: str
+    data_dir: Path
+    auth: AuthSettings
+    opensearch_url: str | None
+    relay_batch: int
+    consumer_max_deliveries: int
+
+    @classmethod
+    def from_env(cls, service: str, env: Mapping[str, str] | None = None) -> ServiceSettings:
+        env = os.environ if env is None else env
+        prefix = service.upper()
+        grpc_default, metrics_default = DEFAULT_PORTS.get(service, (50050, 9100))
+        return cls(
+            service=service,
+            database_url=_require(env, f"{prefix}_DATABASE_URL", "DATABASE_URL"),
+            nats_url=_require(env, "NATS_URL"),
+            grpc_port=int(env.get("PORT", grpc_default)),
+            metrics_port=int(env.get("METRICS_PORT", metrics_default)),
+            log_level=env.get("LOG_LEVEL", "INFO"),
+            data_dir=Path(env.get("DATA_DIR", "var")),
+            auth=AuthSettings.from_env(env),
+            opensearch_url=env.get("OPENSEARCH_URL") or None,
+            relay_batch=int(env.get("OUTBOX_RELAY_BATCH", "500")),
+            consumer_max_deliveries=int(env.get("CONSUMER_MAX_DELIVERIES", "5")),
+        )
+
+
+def service_addr(service: str, env: Mapping[str, str] | None = None) -> str:
+    """`<SVC>_SERVICE_ADDR`, required: a client must know where its dependency lives."""
+    env = os.environ if env is None else env
+    return _require(env, f"{service.upper()}_SERVICE_ADDR")

@@ -1,0 +1,174 @@
+"""Durable JetStream consumers with an inbox: each event takes effect once.
+
+For every message: parse the envelope, then in ONE transaction check the inbox, apply the
+handler and record the event id; ack only after that commit. A failure naks with backoff; after
+`max_deliveries` the message is parked in crm_dead_letters with its reason and acked, so the
+rest of the stream keeps flowing."""
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+from nats.errors import TimeoutError as NatsTimeout
+from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
+from sqlalchemy import select
+
+from crm.common.v1.envelope_pb2 import EventEnvelope
+from crmkit import bus, logs, metrics
+from crmkit.db import Database, UnitOfWork
+from crmkit.events import parse_envelope, utcnow
+from crmkit.runtime_tables import dead_letter_row, inbox_row
+
+log = logs.get("crmkit.consumer")
+
+Handler = Callable[[UnitOfWork, EventEnvelope], None]
+
+
+@dataclass
+class EventConsumer:
+    db: Database
+    nats_url: str
+    service: str                      # the consuming service; also the durable name
+    streams: Sequence[str]            # producing services whose streams we read
+    handler: Handler
+    max_deliveries: int = 5
+    batch: int = 200
+    ack_wait: float = 30.0
+    _stopping: bool = field(default=False, init=False)
+
+    @property
+    def durable(self) -> str:
+        return self.service
+
+    async def run(self) -> None:
+        nc = await bus.connect(self.nats_url, f"{self.service}-consumer")
+        js = nc.jetstream()
+        try:
+            tasks = [asyncio.create_task(self._consume(js, producer)) for producer in self.streams]
+            await asyncio.gather(*tasks)
+        finally:
+            await nc.close()
+
+    def stop(self) -> None:
+        self._stopping = True
+
+    async def _subscribe(self, js: object, producer: str) -> object:
+        config = ConsumerConfig(
+            durable_name=self.durable,
+            ack_policy=AckPolicy.EXPLICIT,
+            deliver_policy=DeliverPolicy.ALL,
+            ack_wait=self.ack_wait,
+            max_deliver=-1,          # we park poison messages ourselves, JetStream never gives up
+            max_ack_pending=1000,
+        )
+        while True:
+            try:
+                await bus.ensure_stream(js, producer)  # type: ignore[arg-type]
+                return await js.pull_subscribe(  # type: ignore[attr-defined]
+                    f"crm.{producer}.>", durable=self.durable, stream=bus.stream_name(producer),
+                    config=config,
+                )
+            except Exception as exc:
+                log.warning("cannot subscribe to %s yet: %s", producer, exc)
+                await asyncio.sleep(1.0)
+
+    async def _consume(self, js: object, producer: str) -> None:
+        sub = await self._subscribe(js, producer)
+        lag_task = asyncio.create_task(self._report_lag(sub))
+        try:
+            while not self._stopping:
+                try:
+                    msgs = await sub.fetch(batch=self.batch, timeout=1.0)  # type: ignore[attr-defined]
+                except NatsTimeout:
+                    continue
+                except Exception as exc:  # disconnected: the client reconnects, we retry
+                    log.debug("fetch failed: %s", exc)
+                    await asyncio.sleep(0.5)
+                    continue
+                for msg in msgs:
+                    await self._handle(msg)
+        finally:
+            lag_task.cancel()
+
+    async def _handle(self, msg: object) -> None:
+        deliveries = msg.metadata.num_delivered  # type: ignore[attr-defined]
+        try:
+            env = parse_envelope(msg.data)  # type: ignore[attr-defined]
+        except Exception as exc:
+            await self._park(msg, None, f"unparseable envelope: {exc}", deliveries)
+            return
+        logs.event_id_var.set(env.event_id)
+        try:
+            applied = await asyncio.to_thread(self._apply, env)
+        except Exception as exc:
+            metrics.EVENTS_FAILED.labels(self.service, self.durable).inc()
+            if deliveries >= self.max_deliveries:
+                await self._park(msg, env, f"{type(exc).__name__}: {exc}", deliveries)
+                return
+            delay = min(0.5 * 2 ** (deliveries - 1), 30.0)
+            log.warning("event handling failed (delivery %d), retry in %.1fs: %s", deliveries, delay, exc)
+            await self._settle(msg.nak(delay=delay))  # type: ignore[attr-defined]
+            return
+        if applied:
+            metrics.EVENTS_CONSUMED.labels(self.service, self.durable, env.event_type).inc()
+        else:
+            metrics.EVENTS_DUPLICATE.labels(self.service, self.durable).inc()
+        await self._settle(msg.ack())  # type: ignore[attr-defined]
+
+    def _apply(self, env: EventEnvelope) -> bool:
+        with self.db.unit_of_work() as uow:
+            seen = uow.session.execute(
+                select(inbox_row.c.event_id).where(
+                    inbox_row.c.consumer == self.durable, inbox_row.c.event_id == env.event_id
+                )
+            ).first()
+            if seen:
+                return False
+            self.handler(uow, env)
+            uow.session.execute(
+                inbox_row.insert().values(
+                    consumer=self.durable, event_id=env.event_id, event_type=env.event_type,
+                    processed_at=utcnow(),
+                )
+            )
+            uow.commit()
+            return True
+
+    async def _park(self, msg: object, env: EventEnvelope | None, reason: str, deliveries: int) -> None:
+        def write() -> None:
+            with self.db.unit_of_work() as uow:
+                uow.session.execute(
+                    dead_letter_row.insert().values(
+                        consumer=self.durable,
+                        event_id=env.event_id if env else None,
+                        subject=msg.subject,  # type: ignore[attr-defined]
+                        payload=msg.data,  # type: ignore[attr-defined]
+                        reason=reason[:4000],
+                        deliveries=deliveries,
+                        parked_at=utcnow(),
+                    )
+                )
+                uow.commit()
+
+        await asyncio.to_thread(write)
+        metrics.EVENTS_DEAD_LETTERED.labels(self.service, self.durable).inc()
+        log.error("event parked in dead letters after %d deliveries: %s", deliveries, reason)
+        await self._settle(msg.term())  # type: ignore[attr-defined]
+
+    async def _settle(self, coro: object) -> None:
+        try:
+            await coro  # type: ignore[misc]
+        except Exception as exc:  # the ack is lost if NATS is away; redelivery + inbox cover it
+            log.debug("ack/nak failed: %s", exc)
+
+    async def _report_lag(self, sub: object) -> None:
+        while True:
+            try:
+                info = await sub.consumer_info()  # type: ignore[attr-defined]
+                metrics.CONSUMER_LAG.labels(self.service, self.durable).set(
+                    info.num_pending + info.num_ack_pending
+                )
+            except Exception:
+                pass
+            await asyncio.sleep(5.0)

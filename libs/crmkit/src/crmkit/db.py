@@ -1,0 +1,113 @@
+"""Engines, sessions and the unit of work.
+
+SQLite (embedded default) runs in WAL mode with full fsync, and write transactions start with
+BEGIN IMMEDIATE: a deferred transaction that later upgrades to a writer fails instantly with
+SQLITE_BUSY instead of waiting, which would turn concurrency into random errors."""
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.orm import Session, sessionmaker
+
+from crmkit.events import Envelope
+from crmkit.runtime_tables import outbox_row
+
+
+def make_engine(url: str, **kwargs: Any) -> Engine:
+    if url.startswith("sqlite"):
+        engine = create_engine(
+            url, connect_args={"check_same_thread": False, "timeout": 30}, pool_size=16,
+            max_overflow=16, **kwargs,
+        )
+
+        @event.listens_for(engine, "connect")
+        def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+            dbapi_conn.isolation_level = None  # we issue BEGIN ourselves
+            cur = dbapi_conn.cursor()
+            cur.execute("PRAGMA journal_mode=WAL")
+            cur.execute("PRAGMA synchronous=FULL")  # acknowledged means on disk
+            cur.execute("PRAGMA foreign_keys=ON")
+            cur.execute("PRAGMA busy_timeout=30000")
+            cur.close()
+
+        @event.listens_for(engine, "begin")
+        def _sqlite_begin(conn: Any) -> None:
+            mode = conn.get_execution_options().get("sqlite_begin", "DEFERRED")
+            conn.exec_driver_sql(f"BEGIN {mode}")
+
+        return engine
+    return create_engine(url, pool_size=10, max_overflow=10, pool_pre_ping=True, **kwargs)
+
+
+class Database:
+    """Owns the engine and hands out read sessions and write units of work."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.engine = make_engine(url)
+        self.is_sqlite = url.startswith("sqlite")
+        write_bind = self.engine.execution_options(sqlite_begin="IMMEDIATE")
+        self._read = sessionmaker(self.engine, expire_on_commit=False)
+        self._write = sessionmaker(write_bind, expire_on_commit=False)
+        self._on_commit: list[Callable[[], None]] = []
+        self._lock = threading.Lock()
+
+    def on_events_committed(self, callback: Callable[[], None]) -> None:
+        """Called after a commit that wrote outbox rows (wakes the relay)."""
+        with self._lock:
+            self._on_commit.append(callback)
+
+    def read(self) -> Session:
+        return self._read()
+
+    def unit_of_work(self) -> UnitOfWork:
+        return UnitOfWork(self)
+
+    def notify_committed(self) -> None:
+        for callback in list(self._on_commit):
+            callback()
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+
+class UnitOfWork:
+    """One write transaction. Events collected with `emit` are written to the outbox in the
+    same transaction as the business rows; nothing is published until the commit succeeded."""
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
+        self.session: Session = db._write()
+        self._events: list[Envelope] = []
+        self._committed = False
+
+    def __enter__(self) -> UnitOfWork:
+        self.session.begin()
+        return self
+
+    def __exit__(self, exc_type: Any, *_: Any) -> None:
+        try:
+            if not self._committed:
+                self.session.rollback()
+        finally:
+            self.session.close()
+
+    def emit(self, envelope: Envelope) -> None:
+        self._events.append(envelope)
+
+    def commit(self) -> None:
+        if self._events:
+            self.session.execute(
+                outbox_row.insert(), [e.to_outbox_values() for e in self._events]
+            )
+        self.session.commit()
+        self._committed = True
+        if self._events:
+            self._db.notify_committed()
+
+    @property
+    def events(self) -> list[Envelope]:
+        return list(self._events)

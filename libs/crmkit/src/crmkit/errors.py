@@ -1,0 +1,64 @@
+"""Domain errors. Services raise these; one gRPC interceptor turns them into status codes and the
+gateway turns those into problem+json. The field travels in trailing metadata (crm-error-field)."""
+from __future__ import annotations
+
+from typing import Any
+
+import grpc
+
+
+class DomainError(Exception):
+    status: grpc.StatusCode = grpc.StatusCode.INTERNAL
+    title = "Internal error"
+
+    def __init__(self, message: str, *, field: str | None = None, **details: Any) -> None:
+        super().__init__(message)
+        self.message = message
+        self.field = field
+        self.details = details
+
+
+class InvalidArgument(DomainError):
+    status = grpc.StatusCode.INVALID_ARGUMENT
+    title = "Invalid argument"
+
+
+class FailedPrecondition(DomainError):
+    status = grpc.StatusCode.FAILED_PRECONDITION
+    title = "Failed precondition"
+
+
+class NotFound(DomainError):
+    status = grpc.StatusCode.NOT_FOUND
+    title = "Not found"
+
+
+class AlreadyExists(DomainError):
+    status = grpc.StatusCode.ALREADY_EXISTS
+    title = "Already exists"
+
+
+class Conflict(DomainError):
+    """Optimistic-concurrency failure: the caller's version is stale."""
+
+    status = grpc.StatusCode.ABORTED
+    title = "Conflict"
+
+
+class PermissionDenied(DomainError):
+    status = grpc.StatusCode.PERMISSION_DENIED
+    title = "Permission denied"
+
+
+class Unauthenticated(DomainError):
+    status = grpc.StatusCode.UNAUTHENTICATED
+    title = "Unauthenticated"
+
+
+class ResourceExhausted(DomainError):
+    status = grpc.StatusCode.RESOURCE_EXHAUSTED
+    title = "Too many requests"
+
+
+ERROR_FIELD_KEY = "crm-error-field"
+ERROR_DETAILS_KEY = "crm-error-details"

@@ -1,0 +1,64 @@
+"""Calling another service: every call has a deadline, and only idempotent calls (reads, or
+writes carrying an idempotency key) are retried, with backoff, on UNAVAILABLE."""
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Sequence
+from typing import Any
+
+import grpc
+
+from crmkit.grpc_server import IDEMPOTENCY_KEY
+
+RETRYABLE = (grpc.StatusCode.UNAVAILABLE,)
+
+
+def open_channel(addr: str) -> grpc.Channel:
+    return grpc.insecure_channel(
+        addr,
+        options=[
+            ("grpc.keepalive_time_ms", 30_000),
+            ("grpc.keepalive_timeout_ms", 10_000),
+            ("grpc.enable_retries", 0),  # retries are ours, so writes are never replayed blindly
+        ],
+    )
+
+
+class ServiceClient:
+    def __init__(self, stub: Any, *, timeout: float = 5.0, attempts: int = 3) -> None:
+        self.stub = stub
+        self.timeout = timeout
+        self.attempts = attempts
+
+    def call(
+        self,
+        method: str,
+        request: Any,
+        *,
+        metadata: Sequence[tuple[str, str]] = (),
+        timeout: float | None = None,
+        idempotent: bool | None = None,
+    ) -> Any:
+        rpc = getattr(self.stub, method)
+        if idempotent is None:
+            idempotent = method.startswith(("Get", "List", "Find")) or any(
+                k == IDEMPOTENCY_KEY for k, _ in metadata
+            )
+        deadline = time.monotonic() + (timeout or self.timeout)
+        attempt = 0
+        while True:
+            attempt += 1
+            remaining = deadline - time.monotonic()
+            try:
+                return rpc(request, timeout=max(remaining, 0.001), metadata=metadata)
+            except grpc.RpcError as exc:
+                retry = (
+                    idempotent
+                    and exc.code() in RETRYABLE  # type: ignore[attr-defined]
+                    and attempt < self.attempts
+                    and remaining > 0.05
+                )
+                if not retry:
+                    raise
+                time.sleep(min(0.05 * 2**attempt * (0.5 + random.random()), remaining / 2))

@@ -1,0 +1,143 @@
+"""gRPC server bootstrap shared by every service: health and reflection, one interceptor for
+request ids, auth, deadlines, metrics and domain-error mapping, and a graceful SIGTERM drain
+(report NOT_SERVING, finish in-flight calls, exit)."""
+from __future__ import annotations
+
+import contextvars
+import json
+import signal
+import threading
+import time
+import uuid
+from collections.abc import Callable, Sequence
+from concurrent import futures
+from typing import Any
+
+import grpc
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection
+
+from crmkit import logs, metrics
+from crmkit.auth import TokenVerifier, set_principal
+from crmkit.errors import ERROR_DETAILS_KEY, ERROR_FIELD_KEY, DomainError
+
+log = logs.get("crmkit.grpc")
+PUBLIC_PREFIXES = ("/grpc.health.", "/grpc.reflection.")
+IDEMPOTENCY_KEY = "crm-idempotency-key"
+
+current_method: contextvars.ContextVar[str] = contextvars.ContextVar("method", default="")
+idempotency_key: contextvars.ContextVar[str] = contextvars.ContextVar("idempotency_key", default="")
+
+
+class CrmInterceptor(grpc.ServerInterceptor):
+    def __init__(self, service: str, verifier: TokenVerifier) -> None:
+        self.service = service
+        self.verifier = verifier
+
+    def intercept_service(self, continuation: Callable[..., Any], details: Any) -> Any:
+        handler = continuation(details)
+        method = details.method
+        if handler is None or handler.unary_unary is None or method.startswith(PUBLIC_PREFIXES):
+            return handler
+        inner = handler.unary_unary
+
+        def wrapper(request: Any, context: grpc.ServicerContext) -> Any:
+            start = time.perf_counter()
+            code = grpc.StatusCode.OK
+            md = dict(context.invocation_metadata())
+            logs.request_id_var.set(md.get("x-request-id") or uuid.uuid4().hex)
+            current_method.set(method)
+            idempotency_key.set(md.get(IDEMPOTENCY_KEY, ""))
+            try:
+                remaining = context.time_remaining()
+                if remaining is not None and remaining <= 0:
+                    code = grpc.StatusCode.DEADLINE_EXCEEDED
+                    context.abort(code, "deadline already exceeded")
+                auth = md.get("authorization", "")
+                if not auth.lower().startswith("bearer "):
+                    raise _unauthenticated()
+                set_principal(self.verifier.verify(auth[7:].strip()))
+                return inner(request, context)
+            except DomainError as exc:
+                code = exc.status
+                trailers = [(ERROR_DETAILS_KEY, json.dumps(exc.details, default=str))]
+                if exc.field:
+                    trailers.append((ERROR_FIELD_KEY, exc.field))
+                context.set_trailing_metadata(trailers)
+                context.abort(exc.status, exc.message)
+            except Exception:
+                if code == grpc.StatusCode.OK and context.code() in (None, grpc.StatusCode.OK):
+                    code = grpc.StatusCode.INTERNAL
+                    log.exception("unhandled error in %s", method)
+                    context.abort(code, "internal error")
+                raise
+            finally:
+                set_principal(None)
+                metrics.GRPC_REQUESTS.labels(self.service, method, code.name).inc()
+                metrics.GRPC_DURATION.labels(self.service, method).observe(
+                    time.perf_counter() - start
+                )
+
+        return grpc.unary_unary_rpc_method_handler(
+            wrapper,
+            request_deserializer=handler.request_deserializer,
+            response_serializer=handler.response_serializer,
+        )
+
+
+def _unauthenticated() -> DomainError:
+    from crmkit.errors import Unauthenticated
+
+    return Unauthenticated("missing bearer token in the authorization metadata")
+
+
+class GrpcServer:
+    def __init__(
+        self,
+        *,
+        service: str,
+        port: int,
+        verifier: TokenVerifier,
+        registrations: Sequence[Callable[[grpc.Server], None]],
+        service_names: Sequence[str],
+        max_workers: int = 16,
+        host: str = "0.0.0.0",
+    ) -> None:
+        self.server = grpc.server(
+            futures.ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="grpc"),
+            interceptors=[CrmInterceptor(service, verifier)],
+            options=[("grpc.so_reuseport", 0), ("grpc.max_receive_message_length", 8 * 1024 * 1024)],
+        )
+        for register in registrations:
+            register(self.server)
+        self.health = health.HealthServicer()
+        health_pb2_grpc.add_HealthServicer_to_server(self.health, self.server)
+        names = [*service_names, health.SERVICE_NAME, reflection.SERVICE_NAME]
+        reflection.enable_server_reflection(names, self.server)
+        self.service_names = list(service_names)
+        self.port = self.server.add_insecure_port(f"{host}:{port}")
+        self._stopped = threading.Event()
+
+    def start(self) -> GrpcServer:
+        self.server.start()
+        for name in ["", *self.service_names]:
+            self.health.set(name, health_pb2.HealthCheckResponse.SERVING)
+        return self
+
+    def drain(self, grace: float = 10.0) -> None:
+        """NOT_SERVING first so load balancers stop sending, then let in-flight calls finish."""
+        self.health.enter_graceful_shutdown()
+        self.server.stop(grace).wait()
+        self._stopped.set()
+
+    def wait(self) -> None:
+        self._stopped.wait()
+
+
+def install_signal_handlers(on_stop: Callable[[], None]) -> None:
+    def handler(signum: int, _frame: Any) -> None:
+        log.info("received %s, draining", signal.Signals(signum).name)
+        threading.Thread(target=on_stop, name="shutdown", daemon=True).start()
+
+    signal.signal(signal.SIGTERM, handler)
+    signal.signal(signal.SIGINT, handler)

@@ -1,0 +1,60 @@
+"""Idempotent writes: a retried call with the same idempotency key returns the first answer and
+writes nothing. The key, the request hash and the response are stored in the same transaction
+as the write itself, so either both happened or neither did."""
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+from typing import TypeVar
+
+from google.protobuf.message import Message
+from sqlalchemy import select
+
+from crmkit.auth import current_principal
+from crmkit.db import Database, UnitOfWork
+from crmkit.errors import Conflict
+from crmkit.events import utcnow
+from crmkit.grpc_server import current_method, idempotency_key
+from crmkit.runtime_tables import idempotency_row
+
+M = TypeVar("M", bound=Message)
+
+
+def request_hash(method: str, request: Message) -> str:
+    digest = hashlib.sha256(method.encode())
+    digest.update(request.SerializeToString(deterministic=True))
+    return digest.hexdigest()
+
+
+def run_write(db: Database, request: Message, response_type: type[M], fn: Callable[[UnitOfWork], M]) -> M:
+    """Run `fn` in one unit of work, honouring the call's idempotency key if it has one."""
+    key = idempotency_key.get()
+    method = current_method.get()
+    with db.unit_of_work() as uow:
+        if not key:
+            result = fn(uow)
+            uow.commit()
+            return result
+        principal = current_principal().user_id
+        fingerprint = request_hash(method, request)
+        stored = uow.session.execute(
+            select(idempotency_row.c.request_hash, idempotency_row.c.response).where(
+                idempotency_row.c.principal == principal, idempotency_row.c.key == key
+            )
+        ).first()
+        if stored is not None:
+            if stored.request_hash != fingerprint:
+                raise Conflict(
+                    "this Idempotency-Key was already used for a different request",
+                    field="Idempotency-Key",
+                )
+            return response_type.FromString(stored.response)
+        result = fn(uow)
+        uow.session.execute(
+            idempotency_row.insert().values(
+                principal=principal, key=key, method=method, request_hash=fingerprint,
+                response=result.SerializeToString(), created_at=utcnow(),
+            )
+        )
+        uow.commit()
+        return result

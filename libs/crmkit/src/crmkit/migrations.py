@@ -1,0 +1,39 @@
+"""Alembic per service. A service's migrations/env.py calls `run_env()`; `upgrade()` applies
+them (at start under `make run`, as a separate job in production: `python -m crm_<svc>.migrate`)."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from alembic import command, context
+from alembic.config import Config
+from sqlalchemy import MetaData
+
+from crmkit.db import make_engine
+
+
+def alembic_config(database_url: str, script_location: Path) -> Config:
+    cfg = Config()
+    cfg.set_main_option("script_location", str(script_location))
+    cfg.set_main_option("sqlalchemy.url", database_url.replace("%", "%%"))
+    return cfg
+
+
+def upgrade(database_url: str, script_location: Path, revision: str = "head") -> None:
+    command.upgrade(alembic_config(database_url, script_location), revision)
+
+
+def run_env(target_metadata: MetaData | None = None) -> None:
+    """Body of every service's migrations/env.py (online mode only: we always have a DB).
+    target_metadata is only needed to autogenerate a new revision."""
+    url = context.config.get_main_option("sqlalchemy.url")
+    assert url, "sqlalchemy.url not configured"
+    engine = make_engine(url)
+    with engine.connect() as connection:
+        context.configure(
+            connection=connection,
+            target_metadata=target_metadata,
+            render_as_batch=url.startswith("sqlite"),
+        )
+        with context.begin_transaction():
+            context.run_migrations()
+    engine.dispose()

@@ -1,0 +1,164 @@
+"""The outbox relay: publishes committed outbox rows to JetStream with Nats-Msg-Id = event id.
+
+A row is marked published only after JetStream acknowledged it, so a crash, a NATS outage or a
+timeout leaves it pending and it is sent again (JetStream drops the duplicate inside its window,
+consumers drop it by their inbox). Publishes are pipelined within a batch. Several replicas may
+relay the same row; the Nats-Msg-Id de-duplication makes that harmless."""
+from __future__ import annotations
+
+import asyncio
+import time
+from datetime import timedelta
+
+from nats.js.errors import APIError
+from sqlalchemy import delete, func, select, update
+
+from crmkit import bus, logs, metrics
+from crmkit.db import Database
+from crmkit.events import utcnow
+from crmkit.runtime_tables import outbox_row
+
+log = logs.get("crmkit.outbox")
+
+
+class OutboxRelay:
+    def __init__(
+        self,
+        db: Database,
+        *,
+        nats_url: str,
+        service: str,
+        batch_size: int = 500,
+        poll_interval: float = 0.5,
+        publish_timeout: float = 5.0,
+        retention: timedelta = timedelta(hours=24),
+    ) -> None:
+        self.db = db
+        self.nats_url = nats_url
+        self.service = service
+        self.batch_size = batch_size
+        self.poll_interval = poll_interval
+        self.publish_timeout = publish_timeout
+        self.retention = retention
+        self._wake: asyncio.Event | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._stopping = False
+        self._task: asyncio.Task[None] | None = None
+        db.on_events_committed(self.wake)
+
+    def wake(self) -> None:
+        """Thread-safe: a commit wrote outbox rows, publish them now rather than at the next poll."""
+        if self._loop is not None and self._wake is not None:
+            self._loop.call_soon_threadsafe(self._wake.set)
+
+    async def run(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        self._wake = asyncio.Event()
+        nc = await bus.connect(self.nats_url, f"{self.service}-outbox-relay")
+        js = nc.jetstream(timeout=self.publish_timeout)
+        await self._ensure_stream(js)
+        backoff = 0.0
+        last_purge = 0.0
+        try:
+            while not self._stopping:
+                self._wake.clear()
+                try:
+                    full = await self._relay_once(js)
+                    backoff = 0.0
+                except Exception as exc:  # NATS away, timeouts, DB busy: retry later, never drop
+                    metrics.PUBLISH_FAILURES.labels(self.service).inc()
+                    backoff = min(max(backoff * 2, 0.2), 5.0)
+                    log.warning("outbox publish failed, retrying in %.1fs: %s", backoff, exc)
+                    await asyncio.sleep(backoff)
+                    continue
+                if time.monotonic() - last_purge > 60:
+                    last_purge = time.monotonic()
+                    await asyncio.to_thread(self._purge_published)
+                if not full:
+                    try:
+                        await asyncio.wait_for(self._wake.wait(), self.poll_interval)
+                    except TimeoutError:
+                        pass
+        finally:
+            await nc.close()
+
+    async def _ensure_stream(self, js: object) -> None:
+        while True:
+            try:
+                await bus.ensure_stream(js, self.service)  # type: ignore[arg-type]
+                return
+            except Exception as exc:
+                log.warning("cannot ensure stream yet: %s", exc)
+                await asyncio.sleep(1.0)
+
+    async def _relay_once(self, js: object) -> bool:
+        """Publish one batch; True when the batch was full (more may be waiting)."""
+        rows = await asyncio.to_thread(self._pending)
+        metrics.OUTBOX_BACKLOG.labels(self.service).set(await asyncio.to_thread(self.backlog))
+        if not rows:
+            return False
+        futures = []
+        for row_id, event_id, subject, payload in rows:
+            fut = await js.publish_async(  # type: ignore[attr-defined]
+                subject, payload, headers={"Nats-Msg-Id": event_id}, wait_stall=self.publish_timeout
+            )
+            futures.append((row_id, subject, fut))
+        acked: list[int] = []
+        failed: list[tuple[int, str]] = []
+        done = await asyncio.wait_for(
+            asyncio.gather(*(f for _, _, f in futures), return_exceptions=True),
+            self.publish_timeout,
+        )
+        for (row_id, subject, _), result in zip(futures, done, strict=True):
+            if isinstance(result, BaseException):
+                failed.append((row_id, repr(result)))
+            else:
+                acked.append(row_id)
+                metrics.EVENTS_PUBLISHED.labels(self.service, subject).inc()
+        await asyncio.to_thread(self._mark, acked, failed)
+        if failed:
+            raise APIError(description=f"{len(failed)} of {len(rows)} publishes failed")
+        return len(rows) == self.batch_size
+
+    def _pending(self) -> list[tuple[int, str, str, bytes]]:
+        stmt = (
+            select(outbox_row.c.id, outbox_row.c.event_id, outbox_row.c.subject, outbox_row.c.payload)
+            .where(outbox_row.c.published_at.is_(None))
+            .order_by(outbox_row.c.id)
+            .limit(self.batch_size)
+        )
+        with self.db.read() as session:
+            return [tuple(r) for r in session.execute(stmt)]  # type: ignore[misc]
+
+    def _mark(self, acked: list[int], failed: list[tuple[int, str]]) -> None:
+        with self.db.unit_of_work() as uow:
+            if acked:
+                uow.session.execute(
+                    update(outbox_row).where(outbox_row.c.id.in_(acked)).values(published_at=utcnow())
+                )
+            for row_id, error in failed:
+                uow.session.execute(
+                    update(outbox_row)
+                    .where(outbox_row.c.id == row_id)
+                    .values(attempts=outbox_row.c.attempts + 1, last_error=error[:2000])
+                )
+            uow.commit()
+
+    def backlog(self) -> int:
+        with self.db.read() as session:
+            stmt = select(func.count()).select_from(outbox_row).where(outbox_row.c.published_at.is_(None))
+            return int(session.execute(stmt).scalar_one())
+
+    def _purge_published(self) -> None:
+        cutoff = utcnow() - self.retention
+        with self.db.unit_of_work() as uow:
+            uow.session.execute(
+                delete(outbox_row).where(
+                    outbox_row.c.published_at.is_not(None), outbox_row.c.published_at < cutoff
+                )
+            )
+            uow.commit()
+
+    def stop(self) -> None:
+        self._stopping = True
+        self.wake()

@@ -1,0 +1,75 @@
+"""Tables every service database has: outbox, inbox, dead letters and idempotency keys.
+Service migrations create them with `create_runtime_tables`."""
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    DateTime,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    Text,
+)
+
+runtime_metadata = MetaData()
+
+# Integer rather than BigInteger for the key so SQLite makes it a rowid alias (autoincrement).
+outbox_row = Table(
+    "crm_outbox",
+    runtime_metadata,
+    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
+    Column("event_id", String(36), nullable=False, unique=True),
+    Column("subject", String(200), nullable=False),
+    Column("payload", LargeBinary, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("published_at", DateTime(timezone=True), nullable=True),
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("last_error", Text, nullable=True),
+    Index(
+        "ix_crm_outbox_pending", "id",
+        sqlite_where=Column("published_at").is_(None),
+        postgresql_where=Column("published_at").is_(None),
+    ),
+)
+
+inbox_row = Table(
+    "crm_inbox",
+    runtime_metadata,
+    Column("consumer", String(100), primary_key=True),
+    Column("event_id", String(36), primary_key=True),
+    Column("event_type", String(200), nullable=False),
+    Column("processed_at", DateTime(timezone=True), nullable=False),
+)
+
+dead_letter_row = Table(
+    "crm_dead_letters",
+    runtime_metadata,
+    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
+    Column("consumer", String(100), nullable=False),
+    Column("event_id", String(36), nullable=True),
+    Column("subject", String(200), nullable=False),
+    Column("payload", LargeBinary, nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("deliveries", Integer, nullable=False),
+    Column("parked_at", DateTime(timezone=True), nullable=False),
+)
+
+idempotency_row = Table(
+    "crm_idempotency_keys",
+    runtime_metadata,
+    Column("principal", String(200), primary_key=True),
+    Column("key", String(200), primary_key=True),
+    Column("method", String(200), nullable=False),
+    Column("request_hash", String(64), nullable=False),
+    Column("response", LargeBinary, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+)
+
+
+def create_runtime_tables(bind: object) -> None:
+    """For Alembic's op.get_bind() or any connection: idempotent."""
+    runtime_metadata.create_all(bind)  # type: ignore[arg-type]

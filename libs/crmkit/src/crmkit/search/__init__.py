@@ -1,0 +1,47 @@
+"""Search port and adapters. Services depend on the port; `open_index` picks the
+engine from configuration (OPENSEARCH_URL set: OpenSearch, else embedded)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from crmkit.search.port import (
+    FieldKind,
+    IndexSchema,
+    IndexSchemaMismatch,
+    SearchHit,
+    SearchIndex,
+    SearchQuery,
+    SearchResult,
+    SearchUnavailable,
+)
+
+__all__ = [
+    "FieldKind",
+    "IndexSchema",
+    "IndexSchemaMismatch",
+    "SearchHit",
+    "SearchIndex",
+    "SearchQuery",
+    "SearchResult",
+    "SearchUnavailable",
+    "open_index",
+]
+
+
+def open_index(
+    schema: IndexSchema,
+    *,
+    opensearch_url: str | None,
+    data_dir: str | Path,
+    refresh_interval: float | None = 1.0,
+) -> SearchIndex:
+    """The OpenSearch adapter when a URL is given, else the embedded engine under
+    data_dir. Nothing connects or touches disk until ensure() or first use."""
+    if opensearch_url:
+        from crmkit.search.opensearch import OpenSearchIndex  # imports opensearch-py lazily
+
+        return OpenSearchIndex(schema, opensearch_url)
+    from crmkit.search.embedded import EmbeddedSearchIndex
+
+    return EmbeddedSearchIndex(schema, data_dir, refresh_interval=refresh_interval)

@@ -1,0 +1,220 @@
+"""Persistence for contacts and accounts: snapshots plus filter columns, tags and identities
+kept in step on every save. Plain functions over a SQLAlchemy session."""
+from __future__ import annotations
+
+import base64
+from collections.abc import Sequence
+from datetime import UTC as _UTC
+from datetime import datetime
+
+from google.protobuf.timestamp_pb2 import Timestamp
+from sqlalchemy import Select, and_, delete, exists, insert, or_, select, update
+from sqlalchemy.orm import Session
+
+from crm.contacts.v1.contacts_pb2 import Account, Contact, CustomFieldDefinition, ListFilter, TimelineEntry
+from crmkit.auth import Principal
+from crmkit.errors import InvalidArgument
+from crm_contacts import rules
+from crm_contacts.tables import accounts, contacts, custom_fields, identities, tags, timeline
+from crm_contacts.visibility import visible_clause
+
+Record = Contact | Account
+MAX_PAGE = 200
+DEFAULT_PAGE = 50
+
+
+def table_for(entity: str):  # noqa: ANN201 - returns a Table
+    return contacts if entity == "contact" else accounts
+
+
+def _columns(entity: str, record: Record) -> dict[str, object]:
+    values: dict[str, object] = {
+        "id": record.id,
+        "name": record.name,
+        "owner_id": record.owner_id,
+        "team": record.team,
+        "region": record.region,
+        "level": record.level,
+        "source": record.source,
+        "version": record.version,
+        "deleted": record.deleted,
+        "created_at": record.created_at.ToDatetime(tzinfo=_UTC),
+        "updated_at": record.updated_at.ToDatetime(tzinfo=_UTC),
+        "data": record.SerializeToString(),
+    }
+    if isinstance(record, Contact):
+        values.update(account_id=record.account_id, company_name=record.company_name,
+                      merged_into_id=record.merged_into_id)
+    else:
+        values.update(parent_account_id=record.parent_account_id)
+    return values
+
+
+def insert_record(session: Session, entity: str, record: Record) -> None:
+    session.execute(insert(table_for(entity)).values(**_columns(entity, record)))
+    _sync_side_tables(session, entity, record)
+
+
+def update_record(session: Session, entity: str, record: Record) -> None:
+    table = table_for(entity)
+    session.execute(update(table).where(table.c.id == record.id).values(**_columns(entity, record)))
+    _sync_side_tables(session, entity, record)
+
+
+def _sync_side_tables(session: Session, entity: str, record: Record) -> None:
+    session.execute(delete(tags).where(tags.c.entity == entity, tags.c.entity_id == record.id))
+    session.execute(delete(identities).where(identities.c.entity == entity, identities.c.entity_id == record.id))
+    if record.deleted:
+        return  # deleted or merged-away records are neither filtered by tag nor duplicates
+    if record.tags:
+        session.execute(insert(tags), [{"entity": entity, "entity_id": record.id, "tag": t} for t in record.tags])
+    pairs = rules.identity_values(record)
+    if pairs:
+        session.execute(
+            insert(identities),
+            [{"entity": entity, "entity_id": record.id, "kind": k, "value": v} for k, v in pairs],
+        )
+
+
+def load(session: Session, entity: str, record_id: str, *, for_update: bool = False) -> Record | None:
+    table = table_for(entity)
+    stmt = select(table.c.data).where(table.c.id == record_id)
+    if for_update:
+        stmt = stmt.with_for_update()
+    data = session.execute(stmt).scalar_one_or_none()
+    if data is None:
+        return None
+    return (Contact if entity == "contact" else Account).FromString(data)
+
+
+def find_duplicates(session: Session, entity: str, record: Record, exclude: Sequence[str] = ()) -> list[str]:
+    pairs = rules.identity_values(record)
+    if not pairs:
+        return []
+    clauses = [(identities.c.kind == k) & (identities.c.value == v) for k, v in pairs]
+    stmt = (
+        select(identities.c.entity_id)
+        .where(identities.c.entity == entity, or_(*clauses))
+        .distinct()
+    )
+    return [row for row in session.execute(stmt).scalars() if row not in exclude]
+
+
+def list_records(
+    session: Session, entity: str, principal: Principal, flt: ListFilter, page_size: int, page_token: str
+) -> tuple[list[Record], str]:
+    table = table_for(entity)
+    size = DEFAULT_PAGE if page_size <= 0 else min(page_size, MAX_PAGE)
+    stmt: Select = select(table.c.seq, table.c.data).where(
+        table.c.deleted.is_(False), visible_clause(principal, table)
+    )
+    if page_token:
+        stmt = stmt.where(table.c.seq > _decode_cursor(page_token))
+    for column in ("owner_id", "region", "level", "source"):
+        if value := getattr(flt, column):
+            stmt = stmt.where(table.c[column] == value)
+    if flt.tag:
+        stmt = stmt.where(
+            exists().where(tags.c.entity == entity, tags.c.entity_id == table.c.id, tags.c.tag == flt.tag)
+        )
+    if flt.HasField("created_after"):
+        stmt = stmt.where(table.c.created_at >= _dt(flt.created_after))
+    if flt.HasField("created_before"):
+        stmt = stmt.where(table.c.created_at < _dt(flt.created_before))
+    if flt.HasField("updated_since"):
+        stmt = stmt.where(table.c.updated_at >= _dt(flt.updated_since))
+    if flt.account_id and entity == "contact":
+        stmt = stmt.where(table.c.account_id == flt.account_id)
+    if flt.query:
+        pattern = f"%{flt.query.strip()}%"
+        name_match = table.c.name.ilike(pattern)
+        stmt = stmt.where(name_match | table.c.company_name.ilike(pattern) if entity == "contact" else name_match)
+    rows = session.execute(stmt.order_by(table.c.seq).limit(size + 1)).all()
+    cls = Contact if entity == "contact" else Account
+    records = [cls.FromString(row.data) for row in rows[:size]]
+    next_token = _encode_cursor(rows[size - 1].seq) if len(rows) > size else ""
+    return records, next_token
+
+
+def _encode_cursor(seq: int) -> str:
+    return base64.urlsafe_b64encode(f"s{seq}".encode()).decode().rstrip("=")
+
+
+def _decode_cursor(token: str) -> int:
+    try:
+        raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)).decode()
+        if not raw.startswith("s"):
+            raise ValueError(raw)
+        return int(raw[1:])
+    except (ValueError, UnicodeDecodeError):
+        raise InvalidArgument("page_token is not a token this service issued", field="page_token") from None
+
+
+def _dt(ts: Timestamp) -> datetime:
+    return ts.ToDatetime(tzinfo=_UTC)
+
+
+def add_timeline_entry(session: Session, entry: TimelineEntry) -> None:
+    session.execute(
+        insert(timeline).values(
+            id=entry.id, contact_id=entry.contact_id, kind=entry.kind,
+            occurred_at=entry.occurred_at.ToDatetime(tzinfo=_UTC), data=entry.SerializeToString(),
+        )
+    )
+
+
+def list_timeline(
+    session: Session, contact_ids: Sequence[str], page_size: int, page_token: str
+) -> tuple[list[TimelineEntry], str]:
+    """Newest first; the cursor is (occurred_at, seq) of the last entry returned."""
+    size = DEFAULT_PAGE if page_size <= 0 else min(page_size, MAX_PAGE)
+    stmt = select(timeline.c.seq, timeline.c.occurred_at, timeline.c.data).where(
+        timeline.c.contact_id.in_(contact_ids)
+    )
+    if page_token:
+        at, seq = _decode_time_cursor(page_token)
+        stmt = stmt.where(
+            or_(timeline.c.occurred_at < at, and_(timeline.c.occurred_at == at, timeline.c.seq < seq))
+        )
+    order = (timeline.c.occurred_at.desc(), timeline.c.seq.desc())
+    rows = session.execute(stmt.order_by(*order).limit(size + 1)).all()
+    entries = [TimelineEntry.FromString(r.data) for r in rows[:size]]
+    if len(rows) <= size:
+        return entries, ""
+    last = rows[size - 1]
+    occurred = last.occurred_at if last.occurred_at.tzinfo else last.occurred_at.replace(tzinfo=_UTC)
+    raw = f"t{occurred.isoformat()}|{last.seq}"
+    return entries, base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+
+
+def _decode_time_cursor(token: str) -> tuple[datetime, int]:
+    try:
+        raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)).decode()
+        at, seq = raw[1:].split("|")
+        if not raw.startswith("t"):
+            raise ValueError(raw)
+        return datetime.fromisoformat(at), int(seq)
+    except (ValueError, UnicodeDecodeError):
+        raise InvalidArgument("page_token is not a token this service issued", field="page_token") from None
+
+
+def move_timeline(session: Session, from_contact: str, to_contact: str) -> None:
+    session.execute(update(timeline).where(timeline.c.contact_id == from_contact).values(contact_id=to_contact))
+
+
+def definitions(session: Session, entity: str) -> dict[str, CustomFieldDefinition]:
+    rows = session.execute(select(custom_fields).where(custom_fields.c.entity == entity)).all()
+    return {
+        r.key: CustomFieldDefinition(entity=r.entity, key=r.key, label=r.label, type=r.type,
+                                     choices=list(r.choices), required=r.required)
+        for r in rows
+    }
+
+
+def save_definition(session: Session, d: CustomFieldDefinition) -> None:
+    session.execute(delete(custom_fields).where(custom_fields.c.entity == d.entity, custom_fields.c.key == d.key))
+    session.execute(
+        insert(custom_fields).values(entity=d.entity, key=d.key, label=d.label or d.key, type=d.type,
+                                     choices=list(d.choices), required=d.required)
+    )
+

@@ -1,0 +1,125 @@
+"""The contacts database. Each record is stored as its protobuf snapshot (`data`) plus the
+columns we filter, sort and check visibility on; tags and identities (normalized phones and
+emails) live in side tables for filtering and duplicate detection."""
+from __future__ import annotations
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Column,
+    DateTime,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    Text,
+)
+
+metadata = MetaData()
+SeqInt = BigInteger().with_variant(Integer, "sqlite")
+
+
+def _record_table(name: str, *extra: Column) -> Table:
+    return Table(
+        name,
+        metadata,
+        Column("seq", SeqInt, primary_key=True, autoincrement=True),
+        Column("id", String(36), nullable=False, unique=True),
+        Column("name", String(300), nullable=False),
+        Column("owner_id", String(100), nullable=False),
+        Column("team", String(100), nullable=False, default=""),
+        Column("region", String(100), nullable=False, default=""),
+        Column("level", String(20), nullable=False, default=""),
+        Column("source", String(30), nullable=False, default=""),
+        Column("version", Integer, nullable=False),
+        Column("deleted", Boolean, nullable=False, default=False),
+        Column("created_at", DateTime(timezone=True), nullable=False),
+        Column("updated_at", DateTime(timezone=True), nullable=False),
+        Column("data", LargeBinary, nullable=False),
+        *extra,
+        Index(f"ix_{name}_owner", "owner_id", "seq"),
+        Index(f"ix_{name}_region", "region", "seq"),
+        Index(f"ix_{name}_updated", "updated_at"),
+    )
+
+
+contacts = _record_table(
+    "contacts",
+    Column("account_id", String(36), nullable=False, default=""),
+    Column("company_name", String(300), nullable=False, default=""),
+    Column("merged_into_id", String(36), nullable=False, default=""),
+)
+accounts = _record_table(
+    "accounts",
+    Column("parent_account_id", String(36), nullable=False, default=""),
+)
+
+tags = Table(
+    "entity_tags",
+    metadata,
+    Column("entity", String(10), primary_key=True),
+    Column("entity_id", String(36), primary_key=True),
+    Column("tag", String(100), primary_key=True),
+    Index("ix_entity_tags_tag", "entity", "tag"),
+)
+
+# Normalized phones and emails of live records, for duplicate detection on create.
+identities = Table(
+    "entity_identities",
+    metadata,
+    Column("entity", String(10), primary_key=True),
+    Column("entity_id", String(36), primary_key=True),
+    Column("kind", String(10), primary_key=True),
+    Column("value", String(320), primary_key=True),
+    Index("ix_entity_identities_value", "entity", "kind", "value"),
+)
+
+timeline = Table(
+    "timeline_entries",
+    metadata,
+    Column("seq", SeqInt, primary_key=True, autoincrement=True),
+    Column("id", String(36), nullable=False, unique=True),
+    Column("contact_id", String(36), nullable=False),
+    Column("kind", String(40), nullable=False),
+    Column("occurred_at", DateTime(timezone=True), nullable=False),
+    Column("data", LargeBinary, nullable=False),
+    Index("ix_timeline_contact", "contact_id", "occurred_at", "seq"),
+)
+
+custom_fields = Table(
+    "custom_field_definitions",
+    metadata,
+    Column("entity", String(10), primary_key=True),
+    Column("key", String(64), primary_key=True),
+    Column("label", String(200), nullable=False),
+    Column("type", String(20), nullable=False),
+    Column("choices", JSON, nullable=False),
+    Column("required", Boolean, nullable=False, default=False),
+)
+
+merges = Table(
+    "contact_merges",
+    metadata,
+    Column("seq", SeqInt, primary_key=True, autoincrement=True),
+    Column("survivor_id", String(36), nullable=False, index=True),
+    Column("merged_id", String(36), nullable=False, index=True),
+    Column("merged_by", String(100), nullable=False),
+    Column("merged_at", DateTime(timezone=True), nullable=False),
+    Column("merged_snapshot", LargeBinary, nullable=False),
+)
+
+audit_log = Table(
+    "audit_log",
+    metadata,
+    Column("seq", SeqInt, primary_key=True, autoincrement=True),
+    Column("at", DateTime(timezone=True), nullable=False),
+    Column("actor", String(100), nullable=False),
+    Column("action", String(40), nullable=False),
+    Column("entity", String(20), nullable=False),
+    Column("entity_id", String(36), nullable=False),
+    Column("detail", Text, nullable=False, default=""),
+    Index("ix_audit_entity", "entity", "entity_id"),
+)
