@@ -9,7 +9,10 @@ SITE = $(shell $(PY) -c 'import sysconfig; print(sysconfig.get_paths()["purelib"
 SRC_DIRS := gen/python libs/crmkit/src gateway/src $(wildcard services/*/src)
 PROTOS := $(shell find proto -name '*.proto')
 
-.PHONY: help venv proto run test test-unit test-integration test-e2e bench lint token clean
+.PHONY: help venv proto run test test-unit test-integration test-e2e bench lint token clean system-deps
+
+# Debian packages the tests and benchmarks use: pdftotext and a CJK font (quote PDFs), wrk (bench).
+APT_PACKAGES ?= poppler-utils fonts-wqy-microhei wrk
 
 help:
 	@echo "make run    - start the whole suite locally (nats-server, services, gateway)"
@@ -35,10 +38,19 @@ $(GEN)/.built: $(PROTOS) | $(VENV)/.installed
 
 proto: venv $(GEN)/.built
 
+# Installs the missing Debian packages when we may (root with apt); otherwise says what is missing.
+system-deps:
+	@missing=""; for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    echo "installing$$missing"; (apt-get update -qq || true) && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+	  else echo "missing Debian packages:$$missing (tests needing them are skipped)"; fi; \
+	fi
+
 run: proto
 	$(PY) -m crmkit.devrun
 
-test: proto
+test: proto system-deps
 	$(PY) -m ruff check .
 	$(PY) -m pytest -q -p no:cacheprovider
 
@@ -51,7 +63,7 @@ test-integration: proto
 test-e2e: proto
 	$(PY) -m pytest -q -m e2e
 
-bench: proto
+bench: proto system-deps
 	$(PY) bench/run.py
 
 lint: venv

@@ -11,7 +11,6 @@ from google.protobuf.message import Message
 from crm.common.v1.envelope_pb2 import Actor, EventEnvelope
 
 
-
 def utcnow() -> datetime:
     return datetime.now(UTC)
 

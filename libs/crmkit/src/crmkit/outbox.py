@@ -7,6 +7,7 @@ relay the same row; the Nats-Msg-Id de-duplication makes that harmless."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from datetime import timedelta
 
@@ -75,10 +76,8 @@ class OutboxRelay:
                     last_purge = time.monotonic()
                     await asyncio.to_thread(self._purge_published)
                 if not full:
-                    try:
+                    with contextlib.suppress(TimeoutError):
                         await asyncio.wait_for(self._wake.wait(), self.poll_interval)
-                    except TimeoutError:
-                        pass
         finally:
             await nc.close()
 

@@ -3,6 +3,8 @@ and consumers on an event-loop thread → gRPC server → metrics → wait for S
 from __future__ import annotations
 
 import os
+import threading
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -40,45 +42,75 @@ class ServiceSpec:
     )
 
 
+class ServiceRuntime:
+    """One service's moving parts; `run` drives it as a process, tests drive it in-process."""
+
+    def __init__(self, spec: ServiceSpec, settings: ServiceSettings) -> None:
+        self.spec = spec
+        self.settings = settings
+        self.db = Database(settings.database_url)
+        self.loop = LoopThread(f"{spec.name}-events")
+        self.relay: OutboxRelay | None = None
+        self.consumer: EventConsumer | None = None
+        self._stoppers: list[Callable[[], None]] = []
+        self.server: GrpcServer | None = None
+
+    def start(self) -> ServiceRuntime:
+        spec, settings = self.spec, self.settings
+        self.loop.start()
+        if spec.produces:
+            self.relay = OutboxRelay(self.db, nats_url=settings.nats_url, service=spec.name,
+                                     batch_size=settings.relay_batch)
+            self.loop.submit(self.relay.run())
+            self._stoppers.append(self.relay.stop)
+        if spec.consumes and spec.handler is not None:
+            self.consumer = EventConsumer(
+                self.db, settings.nats_url, spec.name, spec.consumes, spec.handler(self.db, settings),
+                max_deliveries=settings.consumer_max_deliveries,
+            )
+            self.loop.submit(self.consumer.run())
+            self._stoppers.append(self.consumer.stop)
+        for worker in spec.extra_workers:
+            self._stoppers.append(worker(self.db, settings, self.loop))
+        self.server = GrpcServer(
+            service=spec.name,
+            port=settings.grpc_port,
+            verifier=TokenVerifier(settings.auth),
+            registrations=spec.build(self.db, settings),
+            service_names=spec.service_names,
+        ).start()
+        return self
+
+    @property
+    def address(self) -> str:
+        assert self.server is not None
+        return f"127.0.0.1:{self.server.port}"
+
+    def stop(self) -> None:
+        if self.server is not None:
+            self.server.drain(grace=5.0)
+        for stopper in self._stoppers:
+            stopper()
+        time.sleep(0.2)  # let the relay and consumers notice and close their connections
+        self.loop.stop(timeout=3.0)
+        self.db.dispose()
+
+
 def run(spec: ServiceSpec, settings: ServiceSettings | None = None) -> None:
     settings = settings or ServiceSettings.from_env(spec.name)
     logs.configure(spec.name, settings.log_level)
     if os.environ.get("RUN_MIGRATIONS", "").lower() in ("1", "true", "yes"):
         upgrade(settings.database_url, spec.migrations)
-    db = Database(settings.database_url)
-    loop = LoopThread(f"{spec.name}-events").start()
-    stoppers: list[Callable[[], None]] = []
-    if spec.produces:
-        relay = OutboxRelay(db, nats_url=settings.nats_url, service=spec.name,
-                            batch_size=settings.relay_batch)
-        loop.submit(relay.run())
-        stoppers.append(relay.stop)
-    if spec.consumes and spec.handler is not None:
-        consumer = EventConsumer(
-            db, settings.nats_url, spec.name, spec.consumes, spec.handler(db, settings),
-            max_deliveries=settings.consumer_max_deliveries,
-        )
-        loop.submit(consumer.run())
-        stoppers.append(consumer.stop)
-    for worker in spec.extra_workers:
-        stoppers.append(worker(db, settings, loop))
-    server = GrpcServer(
-        service=spec.name,
-        port=settings.grpc_port,
-        verifier=TokenVerifier(settings.auth),
-        registrations=spec.build(db, settings),
-        service_names=spec.service_names,
-    ).start()
+    runtime = ServiceRuntime(spec, settings).start()
     metrics.serve_metrics(settings.metrics_port)
-    log.info("serving", extra={"fields": {"grpc_port": server.port, "metrics_port": settings.metrics_port}})
+    log.info("serving", extra={"fields": {"grpc_port": runtime.server.port,  # type: ignore[union-attr]
+                                          "metrics_port": settings.metrics_port}})
+    done = threading.Event()
 
     def stop() -> None:
-        server.drain()
-        for stopper in stoppers:
-            stopper()
+        runtime.stop()
+        done.set()
 
     install_signal_handlers(stop)
-    server.wait()
-    loop.stop(timeout=3.0)
-    db.dispose()
+    done.wait()
     log.info("stopped")

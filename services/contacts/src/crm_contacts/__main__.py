@@ -1,4 +1,4 @@
-from crmkit.service import run
 from crm_contacts.bootstrap import SPEC
+from crmkit.service import run
 
 run(SPEC)

@@ -5,10 +5,10 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from crm.contacts.v1 import contacts_pb2, contacts_pb2_grpc
+from crm_contacts.servicer import ContactsServicer
 from crmkit.config import ServiceSettings
 from crmkit.db import Database
 from crmkit.service import Registration, ServiceSpec
-from crm_contacts.servicer import ContactsServicer
 
 
 def build(db: Database, settings: ServiceSettings) -> Sequence[Registration]:

@@ -7,10 +7,10 @@ from typing import Any
 from crm.common.v1.types_pb2 import PageResponse
 from crm.contacts.v1 import contacts_pb2 as pb
 from crm.contacts.v1.contacts_pb2_grpc import ContactsServiceServicer
+from crm_contacts import store, usecases
 from crmkit.auth import current_principal
 from crmkit.db import Database
 from crmkit.idempotency import run_write
-from crm_contacts import store, usecases
 
 Ctx = Any
 

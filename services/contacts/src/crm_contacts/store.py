@@ -12,11 +12,11 @@ from sqlalchemy import Select, and_, delete, exists, insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from crm.contacts.v1.contacts_pb2 import Account, Contact, CustomFieldDefinition, ListFilter, TimelineEntry
-from crmkit.auth import Principal
-from crmkit.errors import InvalidArgument
 from crm_contacts import rules
 from crm_contacts.tables import accounts, contacts, custom_fields, identities, tags, timeline
 from crm_contacts.visibility import visible_clause
+from crmkit.auth import Principal
+from crmkit.errors import InvalidArgument
 
 Record = Contact | Account
 MAX_PAGE = 200

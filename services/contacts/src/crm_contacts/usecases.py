@@ -18,14 +18,14 @@ from crm.contacts.v1.contacts_pb2 import (
     Interaction,
     TimelineEntry,
 )
+from crm_contacts import rules, store
+from crm_contacts.tables import audit_log, merges
+from crm_contacts.visibility import can_read, can_write, check_assignable
 from crmkit import logs
 from crmkit.auth import Principal
 from crmkit.db import UnitOfWork
 from crmkit.errors import AlreadyExists, Conflict, InvalidArgument, NotFound, PermissionDenied
 from crmkit.events import new_event, utcnow
-from crm_contacts import rules, store
-from crm_contacts.tables import audit_log, merges
-from crm_contacts.visibility import can_read, can_write, check_assignable
 
 Record = Contact | Account
 SERVER_OWNED = {"id", "version", "created_at", "updated_at", "deleted", "merged_into_id"}

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from html import escape
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import Callable, Iterable, Sequence
+from html import escape
 
 import phonenumbers
 from phonenumbers import COUNTRY_CODE_TO_REGION_CODE
@@ -26,11 +26,19 @@ FUZZY_MIN_CHARS = 5
 PHONE_MIN_DIGITS = 7
 HIGHLIGHT_PRE, HIGHLIGHT_POST = "<em>", "</em>"
 
+# Ranking, shared by both engines. Fuzzy and prefix matches weigh less than an
+# exact (stemmed) match of the same word, and a document that matches exactly
+# also collects them: exact matches rank first.
+FUZZY_WEIGHT = 0.3
+PREFIX_WEIGHT = 0.5
+EXACT_LOOKUP = 10.0  # phone / email equality
+TIE_BREAKER = 0.1  # a word found in several fields counts a little more
+
 # Han, kana and hangul: the scripts Lucene's cjk analyzer bigrams.
 _CJK = "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff"
 _CJK_RUN = re.compile(f"[{_CJK}]+")
 _WORD = re.compile(f"[^\\W_{_CJK}]+")  # letters/digits, as tantivy's simple tokenizer
-_PHONE_LIKE = re.compile(r"^\+?[\d\s().\-/]+$")
+_PHONE_LIKE = re.compile(r"^[+\d\s().\-/]+$")
 _EMAIL_LIKE = re.compile(r"^[^\s@]+@[^\s@]*$")
 _E164 = re.compile(r"^\+\d{6,15}$")
 
@@ -185,7 +193,8 @@ def plan_query(
 ) -> QueryPlan:
     """`phones`/`emails`: whether the index has such fields; if not, a number or
     an address is searched as words."""
-    text = normalize_text(text).strip()
+    typed = normalize_text(text)
+    text = typed.strip()
     if not text:
         return QueryPlan()
     digits = sum(c.isdigit() for c in text)
@@ -197,7 +206,8 @@ def plan_query(
         return QueryPlan(email=normalize_email(text))
     words = latin_words(text)
     # Only the word being typed gets prefix matching; earlier words are complete.
-    ends_with_word = bool(_WORD.match(text[-1]))
+    # A trailing space means the last word is finished: no prefix expansion.
+    ends_with_word = bool(_WORD.match(typed[-1]))
     planned = tuple(
         Word(
             text=w,
@@ -231,7 +241,7 @@ def edit_distance_at_most_one(a: str, b: str) -> bool:
     return a[i:] == b[i + 1 :]
 
 
-def _merge(spans: Iterable[tuple[int, int]]) -> list[tuple[int, int]]:
+def merge_spans(spans: Iterable[tuple[int, int]]) -> list[tuple[int, int]]:
     merged: list[tuple[int, int]] = []
     for start, end in sorted(spans):
         if merged and start <= merged[-1][1]:
@@ -241,9 +251,7 @@ def _merge(spans: Iterable[tuple[int, int]]) -> list[tuple[int, int]]:
     return merged
 
 
-def highlight_spans(
-    text: str, plan: QueryPlan, stem: Callable[[str], str]
-) -> list[tuple[int, int]]:
+def highlight_spans(text: str, plan: QueryPlan, stem: Callable[[str], str]) -> list[tuple[int, int]]:
     """Character spans of `text` that the plan matched; `stem` folds and stems a word."""
     spans: list[tuple[int, int]] = []
     norm = normalize_text(text)
@@ -268,7 +276,7 @@ def highlight_spans(
             while start >= 0:
                 spans.append((start, start + len(gram)))
                 start = norm.find(gram, start + 1)
-    return _merge(spans)
+    return merge_spans(spans)
 
 
 def apply_highlight(text: str, spans: Sequence[tuple[int, int]], max_chars: int = 160) -> str:

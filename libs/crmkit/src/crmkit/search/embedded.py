@@ -253,9 +253,7 @@ class EmbeddedSearchIndex:
         hits: list[SearchHit] = []
         for score, address in found.hits:
             document = json.loads(searcher.doc(address)[SOURCE][0])
-            highlights = (
-                document_highlights(self.schema, plan, document, stem) if query.highlight else {}
-            )
+            highlights = document_highlights(self.schema, plan, document, stem) if query.highlight else {}
             hits.append(SearchHit(str(document[ID_FIELD]), float(score), document, highlights))
         return SearchResult(total=found.count or 0, hits=hits)
 
@@ -320,9 +318,7 @@ class EmbeddedSearchIndex:
         except (OSError, ValueError) as exc:
             raise IndexSchemaMismatch(f"search index {generation} is unreadable: rebuild it") from exc
         if meta.get("fingerprint") != self.schema.fingerprint():
-            raise IndexSchemaMismatch(
-                f"search index {self.schema.name!r} was built for another schema: rebuild it"
-            )
+            raise IndexSchemaMismatch(f"search index {self.schema.name!r} was built for another schema: rebuild it")
 
     def _publish(self, generation: Path) -> None:
         """Point CURRENT at `generation`: write aside, fsync, rename (atomic)."""

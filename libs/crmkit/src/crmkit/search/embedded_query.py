@@ -7,15 +7,17 @@ from collections.abc import Callable, Mapping, Sequence
 import tantivy
 from tantivy import Occur, Query
 
-from crmkit.search.analysis import QueryPlan, Word, cjk_bigrams, fold
+from crmkit.search.analysis import (
+    EXACT_LOOKUP,
+    FUZZY_WEIGHT,
+    PREFIX_WEIGHT,
+    TIE_BREAKER,
+    QueryPlan,
+    Word,
+    cjk_bigrams,
+    fold,
+)
 from crmkit.search.port import FieldKind, IndexSchema, SearchQuery
-
-# Fuzzy and prefix matches score a constant below any exact (BM25) match of the
-# same word, and a document that matches exactly also collects them: exact wins.
-FUZZY_WEIGHT = 0.3
-PREFIX_WEIGHT = 0.5
-EXACT_LOOKUP = 10.0  # phone / email equality
-TIE_BREAKER = 0.1  # a word found in several fields counts a little more
 
 
 def _any(queries: Sequence[Query]) -> Query:
@@ -40,16 +42,12 @@ def _best(queries: Sequence[Query]) -> Query:
     return Query.disjunction_max_query(list(queries), tie_breaker=TIE_BREAKER)
 
 
-def _word(
-    ts: tantivy.Schema, schema: IndexSchema, word: Word, stem: Callable[[str], str]
-) -> Query:
+def _word(ts: tantivy.Schema, schema: IndexSchema, word: Word, stem: Callable[[str], str]) -> Query:
     folded, stemmed = fold(word.text), stem(word.text)
     per_field = []
     for name in schema.of_kind(FieldKind.TEXT, FieldKind.EMAIL):
         boost = schema.boost(name)
-        options = [
-            Query.boost_query(Query.term_query(ts, f"{name}__en", stemmed, "freq"), boost)
-        ]
+        options = [Query.boost_query(Query.term_query(ts, f"{name}__en", stemmed, "freq"), boost)]
         if word.fuzzy:
             fuzzy = Query.fuzzy_term_query(ts, f"{name}__raw", folded, distance=word.fuzzy)
             options.append(Query.boost_query(fuzzy, boost * FUZZY_WEIGHT))
@@ -82,9 +80,7 @@ def _lookup(ts: tantivy.Schema, fields: Sequence[str], keys: Sequence[str]) -> Q
     return _any(options)
 
 
-def text_query(
-    ts: tantivy.Schema, schema: IndexSchema, plan: QueryPlan, stem: Callable[[str], str]
-) -> Query:
+def text_query(ts: tantivy.Schema, schema: IndexSchema, plan: QueryPlan, stem: Callable[[str], str]) -> Query:
     if plan.phone_keys:
         return _lookup(ts, schema.of_kind(FieldKind.PHONE), plan.phone_keys)
     if plan.email:
@@ -110,10 +106,8 @@ def compile_query(
     query: SearchQuery,
     stem: Callable[[str], str],
 ) -> Query:
-    if query.text.strip():
-        scored = text_query(ts, schema, plan, stem)
-    else:
-        scored = Query.all_query()  # browse
+    # empty text browses: every document the filters allow
+    scored = text_query(ts, schema, plan, stem) if query.text.strip() else Query.all_query()
     restrictions = []
     if query.filters:
         restrictions.append(_clause(ts, query.filters))
@@ -123,6 +117,5 @@ def compile_query(
         return scored
     # Filters must not change the ranking: score them 0.
     return Query.boolean_query(
-        [(Occur.Must, scored)]
-        + [(Occur.Must, Query.const_score_query(r, 0.0)) for r in restrictions]
+        [(Occur.Must, scored)] + [(Occur.Must, Query.const_score_query(r, 0.0)) for r in restrictions]
     )

@@ -39,9 +39,8 @@ def document_highlights(
                 keys = phone_index_keys(value, schema.phone_region)
                 if any(k.startswith(q) for k in keys for q in plan.phone_keys):
                     fragments.append(_whole(value))
-            elif kind == FieldKind.EMAIL and plan.email:
-                if normalize_email(value).startswith(plan.email):
-                    fragments.append(_whole(value))
+            elif kind == FieldKind.EMAIL and plan.email and normalize_email(value).startswith(plan.email):
+                fragments.append(_whole(value))
         if fragments:
             out[name] = fragments
     return out

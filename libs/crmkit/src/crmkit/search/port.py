@@ -7,7 +7,7 @@ import json
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from enum import Enum
+from enum import StrEnum
 from typing import Any, Protocol, runtime_checkable
 
 import grpc
@@ -18,11 +18,12 @@ from crmkit.search.analysis import ANALYSIS_VERSION, DEFAULT_PHONE_REGION
 MAX_LIMIT = 1000
 MAX_WINDOW = 10_000  # OpenSearch's default index.max_result_window; keep engines alike
 ID_FIELD = "id"
-_NAME = re.compile(r"^[a-z0-9][a-z0-9_\-]{0,100}$")
+# No "-" in names: "<name>-*" index patterns must not catch another index's indices.
+_NAME = re.compile(r"^[a-z][a-z0-9_]{0,100}$")
 _FIELD = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,63}$")
 
 
-class FieldKind(str, Enum):
+class FieldKind(StrEnum):
     TEXT = "text"  # full text, Chinese + English
     KEYWORD = "keyword"  # exact, filterable, may be a list
     PHONE = "phone"  # exact lookup in any written format, kept as E.164
@@ -51,7 +52,7 @@ class IndexSchema:
 
     def __post_init__(self) -> None:
         if not _NAME.match(self.name):
-            raise ValueError(f"index name {self.name!r}: lowercase letters, digits, _ and -")
+            raise ValueError(f"index name {self.name!r}: lowercase letters, digits and _")
         for name, kind in self.fields.items():
             if not _FIELD.match(name) or "__" in name or name == ID_FIELD:
                 raise ValueError(f"field name {name!r} is reserved or invalid")

@@ -1,0 +1,255 @@
+"""`make bench`: one run on this machine, figures and ratios printed, no pass/fail.
+
+1. ceiling: a bare Flask ping under the gateway's gunicorn settings (wrk, 16 connections);
+2. the suite as processes: gateway get-contact and create-contact throughput, p50/p99, as a
+   ratio of that ceiling;
+3. event lag (create acknowledged → counted in reporting) at ~200 writes/s;
+4. outbox relay throughput (pipelined) vs one awaited publish at a time;
+5. resident memory of every process at rest;
+6. the search, sales and other benches when present (BENCH_SKIP=search,sales to skip)."""
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import requests
+
+from crmkit.auth import DEMO_USERS, mint_token
+from crmkit.devrun import REPO, Suite
+from crmkit.testing import free_port, port_open, wait_for
+
+sys.path.insert(0, str(Path(__file__).parent))
+from wrk import WrkResult, auth_script, run_wrk  # noqa: E402
+
+SECONDS = int(os.environ.get("BENCH_SECONDS", "10"))
+CONNECTIONS = 16
+TARGETS = {"get_ratio": 0.40, "get_p99_ms": 20.0, "create_ratio": 0.25, "lag_p99_ms": 50.0,
+           "relay_eps": 1000.0, "rss_mb": 150.0}
+
+
+def percentile(values: list[float], pct: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(pct / 100 * (len(ordered) - 1))))]
+
+
+def measure_ceiling() -> WrkResult:
+    port = free_port()
+    env = dict(os.environ, GATEWAY_PORT=str(port))
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "gunicorn", "-c", str(REPO / "gateway" / "gunicorn.conf.py"),
+         "--chdir", str(REPO / "bench"), "ping_app:app"],
+        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    try:
+        wait_for(lambda: port_open(port), 20, what="ping app")
+        time.sleep(0.5)
+        return run_wrk(f"http://127.0.0.1:{port}/ping", connections=CONNECTIONS, seconds=SECONDS)
+    finally:
+        proc.terminate()
+        proc.wait(10)
+
+
+def seed_contacts(base: str, token: str, count: int) -> list[str]:
+    session = requests.Session()
+    session.headers["Authorization"] = f"Bearer {token}"
+    ids = []
+    for i in range(count):
+        r = session.post(f"{base}/api/v1/contacts", json={
+            "name": f"基准客户 Bench {i}", "emails": [{"address": f"seed{i}@bench.example"}],
+            "phones": [{"raw": f"+86 139 {i // 10000:04d} {i % 10000:04d}"}], "tags": ["bench"],
+            "source": "website", "level": "regular"}, timeout=10)
+        r.raise_for_status()
+        ids.append(r.json()["id"])
+    return ids
+
+
+def measure_event_lag(suite: Suite, token: str, rate: int = 200, seconds: int = 8) -> tuple[float, float, int]:
+    """Writers pace creates at `rate`/s; a poller watches reporting's total through gRPC."""
+    import grpc
+
+    from crm.reporting.v1 import reporting_pb2 as rpb
+    from crm.reporting.v1.reporting_pb2_grpc import ReportingServiceStub
+
+    stub = ReportingServiceStub(grpc.insecure_channel(f"127.0.0.1:{suite.ports['reporting'][0]}"))
+    admin_md = [("authorization", f"Bearer {mint_token(DEMO_USERS['admin'], suite.jwt_secret)}")]
+
+    def total() -> int:
+        return stub.GetCustomerCounts(rpb.GetCustomerCountsRequest(), metadata=admin_md, timeout=2).total
+
+    wait_for(lambda: total() == total(), 10)
+    time.sleep(1.0)
+    base_total = total()
+    acks: list[float] = []
+    seen: list[tuple[float, int]] = []
+    lock = threading.Lock()
+    stop = threading.Event()
+    n_writers = 4
+    per_writer = rate * seconds // n_writers
+
+    def writer(w: int) -> None:
+        s = requests.Session()
+        s.headers["Authorization"] = f"Bearer {token}"
+        start = time.perf_counter()
+        for i in range(per_writer):
+            due = start + i * n_writers / rate
+            delay = due - time.perf_counter()
+            if delay > 0:
+                time.sleep(delay)
+            r = s.post(f"{suite.gateway_url}/api/v1/contacts?allow_duplicate=true",
+                       json={"name": f"Lag {w}-{i}", "source": "website"}, timeout=10)
+            if r.status_code == 201:
+                with lock:
+                    acks.append(time.perf_counter())
+
+    def poller() -> None:
+        while not stop.is_set():
+            value = total()
+            seen.append((time.perf_counter(), value - base_total))
+            time.sleep(0.002)
+
+    poll_thread = threading.Thread(target=poller, daemon=True)
+    poll_thread.start()
+    threads = [threading.Thread(target=writer, args=(w,)) for w in range(n_writers)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    wait_for(lambda: bool(seen) and seen[-1][1] >= len(acks), 30, what="reporting to catch up")
+    stop.set()
+    poll_thread.join()
+    acks.sort()
+    lags, j = [], 0
+    for k, acked in enumerate(acks, start=1):
+        while seen[j][1] < k:
+            j += 1
+        lags.append(max(0.0, seen[j][0] - acked) * 1000)
+    return percentile(lags, 50), percentile(lags, 99), len(acks)
+
+
+def measure_relay(nats_url: str, events: int = 20000) -> tuple[float, float]:
+    """Pipelined relay drain rate vs. one awaited publish at a time, same payloads."""
+    import nats as nats_client
+
+    from crm.common.v1.types_pb2 import Money
+    from crmkit.bus import LoopThread
+    from crmkit.db import Database
+    from crmkit.events import new_event
+    from crmkit.outbox import OutboxRelay
+    from crmkit.runtime_tables import create_runtime_tables
+
+    with tempfile.TemporaryDirectory() as tmp:
+        db = Database(f"sqlite:///{tmp}/relay.db")
+        create_runtime_tables(db.engine)
+        with db.unit_of_work() as uow:
+            for i in range(events):
+                uow.emit(new_event(producer="benchrelay", event_type="crm.benchrelay.thing.happened",
+                                   aggregate_type="thing", aggregate_id=str(i), aggregate_version=1,
+                                   payload=Money(currency_code="CNY", amount=str(i))))
+            uow.commit()
+        relay = OutboxRelay(db, nats_url=nats_url, service="benchrelay", batch_size=500)
+        loop = LoopThread("bench-relay").start()
+        start = time.perf_counter()
+        loop.submit(relay.run())
+        wait_for(lambda: relay.backlog() == 0, 120, interval=0.01, what="outbox drained")
+        pipelined = events / (time.perf_counter() - start)
+        relay.stop()
+        time.sleep(0.6)
+        loop.stop()
+        db.dispose()
+
+    async def sequential(n: int = 3000) -> float:
+        nc = await nats_client.connect(nats_url)
+        js = nc.jetstream()
+        begin = time.perf_counter()
+        for i in range(n):
+            await js.publish("crm.benchrelay.thing.seq", b"x" * 120, headers={"Nats-Msg-Id": f"seq-{i}-{begin}"})
+        elapsed = time.perf_counter() - begin
+        await nc.close()
+        return n / elapsed
+
+    return pipelined, asyncio.run(sequential())
+
+
+def rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def children(pid: int) -> list[int]:
+    path = Path(f"/proc/{pid}/task/{pid}/children")
+    return [int(p) for p in path.read_text().split()] if path.exists() else []
+
+
+def row(name: str, value: str, ratio: str = "", target: str = "") -> None:
+    print(f"  {name:<44} {value:>16} {ratio:>10}   {target}")
+
+
+def main() -> int:
+    skip = set(filter(None, os.environ.get("BENCH_SKIP", "").split(",")))
+    print(f"Shuniu CRM benchmarks — {os.cpu_count()} cores, wrk {CONNECTIONS} connections, {SECONDS}s each\n")
+    ceiling = measure_ceiling()
+    results: dict[str, object] = {"ceiling_rps": ceiling.rps}
+    with tempfile.TemporaryDirectory() as tmp:
+        suite = Suite(Path(tmp), free_ports=True, jwt_secret="bench-secret-0123456789-0123456789",
+                      extra_env={"RATE_LIMIT_RPS": "1000000", "RATE_LIMIT_BURST": "1000000", "LOG_LEVEL": "WARNING"})
+        suite.start()
+        try:
+            token = mint_token(DEMO_USERS["rep.north.1"], suite.jwt_secret)
+            ids = seed_contacts(suite.gateway_url, token, 200)
+            get = run_wrk(f"{suite.gateway_url}/api/v1/contacts/{ids[0]}", connections=CONNECTIONS, seconds=SECONDS,
+                          script=auth_script(token, paths=[f"/api/v1/contacts/{i}" for i in ids]))
+            body = ('{"name":"压测客户 Load %d","emails":[{"address":"load%d@bench.example"}],'
+                    '"source":"website","level":"prospect","tags":["bench"]}')
+            create = run_wrk(f"{suite.gateway_url}/api/v1/contacts?allow_duplicate=true", connections=CONNECTIONS,
+                             seconds=SECONDS, script=auth_script(token, method="POST", body_template=body))
+            lag50, lag99, lag_n = measure_event_lag(suite, token)
+            time.sleep(3)
+            rss = {name: rss_mb(p.proc.pid) for name, p in suite.procs.items() if p.proc}
+            gw = suite.procs["gateway"].proc
+            gateway_workers = [rss_mb(c) for c in children(gw.pid)] if gw else []
+            relay_eps, sequential_eps = measure_relay(suite.nats.url)
+        finally:
+            suite.stop()
+
+    print("Gateway (through HTTP → gRPC → SQLite)")
+    row("", "req/s  p50/p99 ms", "of ceiling", "target")
+    row("bare Flask ping (ceiling)", f"{ceiling.rps:,.0f}  {ceiling.p50_ms:.1f}/{ceiling.p99_ms:.1f}", "100%")
+    row("GET /contacts/{id}", f"{get.rps:,.0f}  {get.p50_ms:.1f}/{get.p99_ms:.1f}", f"{get.rps / ceiling.rps:.0%}",
+        f">= {TARGETS['get_ratio']:.0%}, p99 <= {TARGETS['get_p99_ms']:.0f} ms")
+    row("POST /contacts", f"{create.rps:,.0f}  {create.p50_ms:.1f}/{create.p99_ms:.1f}",
+        f"{create.rps / ceiling.rps:.0%}", f">= {TARGETS['create_ratio']:.0%}")
+    print(f"  (errors: get {get.errors}, create {create.errors})")
+    print("\nEvents")
+    row("lag create → reporting p50/p99 (ms)", f"{lag50:.1f}/{lag99:.1f}", "", f"p99 <= {TARGETS['lag_p99_ms']:.0f} ms at 200 writes/s ({lag_n} writes)")
+    row("outbox relay, pipelined (events/s)", f"{relay_eps:,.0f}", f"{relay_eps / TARGETS['relay_eps']:.1f}x", ">= 1,000/s")
+    row("one awaited publish at a time (events/s)", f"{sequential_eps:,.0f}", f"{relay_eps / sequential_eps:.1f}x", "pipelining gain")
+    print("\nResident memory at rest (MB)")
+    for name, value in rss.items():
+        extra = f" + workers {', '.join(f'{w:.0f}' for w in gateway_workers)}" if name == "gateway" else ""
+        row(name, f"{value:.0f}{extra}", "", f"< {TARGETS['rss_mb']:.0f} MB")
+    results.update(get=get.__dict__, create=create.__dict__, lag_ms=[lag50, lag99], relay_eps=relay_eps,
+                   sequential_eps=sequential_eps, rss_mb=rss)
+    out = REPO / "var" / "bench-results.json"
+    out.parent.mkdir(exist_ok=True)
+    out.write_text(json.dumps(results, indent=2, default=str))
+    for name, script, args in (("sales", "sales_bench.py", []), ("search", "search_bench.py",
+                               ["--sizes", os.environ.get("BENCH_SEARCH_SIZES", "100000,1000000")])):
+        path = REPO / "bench" / script
+        if name not in skip and path.exists():
+            print(f"\n== {name} ==", flush=True)
+            subprocess.run([sys.executable, str(path), *args], check=False)
+    print(f"\nraw figures: {out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

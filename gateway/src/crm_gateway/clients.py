@@ -1,0 +1,90 @@
+"""gRPC clients for the backends, created lazily in each worker process.
+
+gunicorn forks workers from a master; a gRPC channel must not cross a fork, so nothing connects
+at import or app-creation time. The first request in a process opens the channel, and a fork
+(e.g. a preloaded app) drops whatever the parent held."""
+from __future__ import annotations
+
+import os
+import threading
+import weakref
+from collections.abc import Callable
+from concurrent.futures import Future
+from typing import Any
+
+import grpc
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+from crm.contacts.v1 import contacts_pb2_grpc
+from crm.reporting.v1 import reporting_pb2_grpc
+from crm_gateway.settings import GatewaySettings
+from crmkit.grpc_client import ServiceClient, open_channel
+
+STUBS: dict[str, Callable[[grpc.Channel], Any]] = {
+    "contacts": contacts_pb2_grpc.ContactsServiceStub,
+    "reporting": reporting_pb2_grpc.ReportingServiceStub,
+}
+
+
+class Backends:
+    def __init__(self, settings: GatewaySettings) -> None:
+        self.addresses = {
+            "contacts": settings.contacts_addr,
+            "reporting": settings.reporting_addr,
+        }
+        self.timeout = settings.grpc_timeout
+        self._channels: dict[str, grpc.Channel] = {}
+        self._clients: dict[str, ServiceClient] = {}
+        self._lock = threading.Lock()
+        ref = weakref.ref(self)
+        os.register_at_fork(after_in_child=lambda: (b := ref()) is not None and b._forget())
+
+    @property
+    def contacts(self) -> ServiceClient:
+        return self._clients.get("contacts") or self._open("contacts")
+
+    @property
+    def reporting(self) -> ServiceClient:
+        return self._clients.get("reporting") or self._open("reporting")
+
+    def _open(self, name: str) -> ServiceClient:
+        with self._lock:
+            client = self._clients.get(name)
+            if client is None:
+                channel = open_channel(self.addresses[name])
+                self._channels[name] = channel
+                client = self._clients[name] = ServiceClient(STUBS[name](channel), timeout=self.timeout)
+            return client
+
+    def _channel(self, name: str) -> grpc.Channel:
+        self._clients.get(name) or self._open(name)
+        return self._channels[name]
+
+    def health(self, timeout: float) -> dict[str, str]:
+        """gRPC health status of every backend, checked concurrently: name → SERVING, or the
+        reason it is not (NOT_SERVING, UNAVAILABLE, DEADLINE_EXCEEDED, ...)."""
+        request = health_pb2.HealthCheckRequest(service="")
+        pending: dict[str, Future[Any]] = {
+            name: health_pb2_grpc.HealthStub(self._channel(name)).Check.future(request, timeout=timeout)
+            for name in self.addresses
+        }
+        result: dict[str, str] = {}
+        for name, call in pending.items():
+            try:
+                status = call.result().status
+                result[name] = health_pb2.HealthCheckResponse.ServingStatus.Name(status)
+            except grpc.RpcError as exc:
+                result[name] = exc.code().name  # type: ignore[attr-defined]
+        return result
+
+    def close(self) -> None:
+        with self._lock:
+            for channel in self._channels.values():
+                channel.close()
+            self._channels, self._clients = {}, {}
+
+    def _forget(self) -> None:
+        # After a fork the inherited channels belong to the parent: drop, never close, them.
+        self._channels = {}
+        self._clients = {}
+        self._lock = threading.Lock()

@@ -1,0 +1,152 @@
+"""The OpenAPI 3.1 document, generated from the same route table and schemas the app serves, so
+it cannot drift from what the gateway accepts."""
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from typing import Any
+
+from flask import Response, current_app
+
+from crm_gateway.problems import PROBLEM_JSON
+from crm_gateway.routing import API, Call, Route
+from crm_gateway.schema import SchemaRegistry, ref
+
+_PATH_PARAM = re.compile(r"<(?:[^:<>]+:)?([^<>]+)>")
+_ERROR_TITLES = {
+    400: "Invalid request: `errors` names each bad field, query parameter or header",
+    401: "Missing or invalid bearer token",
+    403: "The caller may not do this",
+    404: "No such record (or not visible to the caller)",
+    409: "Conflict: stale If-Match version, or a duplicate (`existing_id`, Location)",
+    413: "Body larger than MAX_BODY_BYTES",
+    415: "Body is not application/json",
+    429: "Rate limit exceeded; see Retry-After",
+    500: "Internal error",
+    503: "A backend is unavailable",
+    504: "A backend did not answer in time",
+}
+_WRITES = ("POST", "PATCH", "DELETE")
+_HEADER = {"type": "string"}
+
+
+def openapi_path(rule: str) -> str:
+    return _PATH_PARAM.sub(r"{\1}", rule)
+
+
+def build_document(routes: Sequence[Route], registry: SchemaRegistry) -> dict[str, Any]:
+    paths: dict[str, dict[str, Any]] = {}
+    for route in routes:
+        paths.setdefault(openapi_path(route.rule), {})[route.method.lower()] = _operation(route)
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "Shuniu CRM API",
+            "version": "1.0.0",
+            "description": (
+                "REST/JSON gateway of Shuniu CRM. Resources are the proto messages as JSON with "
+                "proto field names; timestamps are RFC 3339. Errors are application/problem+json."
+            ),
+        },
+        "paths": paths,
+        "components": {
+            "schemas": dict(sorted(registry.schemas.items())),
+            "responses": {
+                f"Problem{status}": {
+                    "description": title,
+                    "content": {PROBLEM_JSON: {"schema": ref("Problem")}},
+                }
+                for status, title in _ERROR_TITLES.items()
+            },
+            "securitySchemes": {
+                "bearerAuth": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}
+            },
+        },
+        "security": [{"bearerAuth": []}],
+    }
+
+
+def _operation(route: Route) -> dict[str, Any]:
+    op: dict[str, Any] = {
+        "operationId": route.operation_id,
+        "summary": route.summary,
+        "tags": [route.tag],
+        "parameters": _parameters(route),
+        "responses": _responses(route),
+    }
+    if route.body is not None:
+        op["requestBody"] = {"required": True, "content": {"application/json": {"schema": route.body}}}
+    if route.public:
+        op["security"] = []
+    return op
+
+
+def _parameters(route: Route) -> list[dict[str, Any]]:
+    params: list[dict[str, Any]] = [
+        {"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
+        for name in _PATH_PARAM.findall(route.rule)
+    ]
+    params += [
+        {"name": q.name, "in": "query", "required": False, "schema": q.schema(),
+         **({"description": q.description} if q.description else {})}
+        for q in route.query
+    ]
+    params.append({"name": "X-Request-Id", "in": "header", "required": False,
+                   "description": "echoed back; created when absent (at most 128 characters)",
+                   "schema": {"type": "string", "maxLength": 128}})
+    if route.method in _WRITES and not route.public:
+        params.append({"name": "Idempotency-Key", "in": "header", "required": False,
+                       "description": "a retry with the same key returns the first answer",
+                       "schema": {"type": "string", "maxLength": 200}})
+    if route.if_match:
+        params.append({"name": "If-Match", "in": "header", "required": False,
+                       "description": "ETag of the version being changed; 409 when stale",
+                       "schema": _HEADER})
+    if route.etag and route.method == "GET":
+        params.append({"name": "If-None-Match", "in": "header", "required": False, "schema": _HEADER})
+    return params
+
+
+def _responses(route: Route) -> dict[str, Any]:
+    headers: dict[str, Any] = {"X-Request-Id": {"schema": _HEADER}}
+    if route.etag:
+        headers["ETag"] = {"description": 'the resource version, e.g. "3"', "schema": _HEADER}
+    if route.location:
+        headers["Location"] = {"description": "URL of the created resource", "schema": _HEADER}
+    success: dict[str, Any] = {"description": "OK" if route.status < 300 else "", "headers": headers}
+    if route.status == 201:
+        success["description"] = "Created"
+    if route.response is None:
+        success["description"] = "No content"
+    else:
+        success["content"] = {"application/json": {"schema": route.response}}
+    responses: dict[str, Any] = {str(route.status): success}
+    if route.etag and route.method == "GET":
+        responses["304"] = {"description": "Not modified (If-None-Match matched)"}
+    for status in _error_statuses(route):
+        responses[str(status)] = {"$ref": f"#/components/responses/Problem{status}"}
+    return responses
+
+
+def _error_statuses(route: Route) -> list[int]:
+    if route.public:
+        return [500]
+    statuses = [400, 401, 403, 429, 500, 503, 504]
+    if "<" in route.rule:
+        statuses.append(404)
+    if route.method in _WRITES:
+        statuses.append(409)
+    if route.body is not None:
+        statuses += [413, 415]
+    return sorted(statuses)
+
+
+def serve_document(c: Call) -> Response:
+    body: bytes = current_app.extensions["crm_gateway"].openapi_json
+    return Response(body, mimetype="application/json")
+
+
+ROUTES: list[Route] = [
+    Route("GET", f"{API}/openapi.json", serve_document, "getOpenApi",
+          "This document", "meta", response={"type": "object"}, public=True),
+]

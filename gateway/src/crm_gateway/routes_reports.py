@@ -1,0 +1,66 @@
+"""Custom-field definitions and reports: /api/v1/custom-fields, /api/v1/reports/*."""
+from __future__ import annotations
+
+from flask import Response
+
+from crm.contacts.v1 import contacts_pb2 as pb
+from crm.reporting.v1 import reporting_pb2
+from crm_gateway.problems import invalid_field
+from crm_gateway.routing import (
+    API,
+    Call,
+    QueryParam,
+    Route,
+    json_response,
+    metadata,
+    page_response,
+    resource_response,
+    state,
+)
+from crm_gateway.schema import to_json, to_message
+from crm_gateway.shapes import CUSTOM_FIELD, CUSTOM_FIELD_LIST, CUSTOMER_COUNTS
+
+ENTITY = QueryParam("entity", description="contact | account; all when omitted",
+                    choices=("contact", "account"))
+REPORT_PARAMS = (
+    QueryParam("from_day", "date", "first day, inclusive (UTC)"),
+    QueryParam("to_day", "date", "last day, inclusive (UTC)"),
+    QueryParam("region"),
+)
+
+
+def list_custom_fields(c: Call) -> Response:
+    request = pb.ListCustomFieldsRequest(entity=c.query.get("entity", ""))
+    answer = state().backends.contacts.call("ListCustomFields", request, metadata=metadata())
+    return page_response(answer.definitions)
+
+
+def define_custom_field(c: Call) -> Response:
+    definition = to_message(c.body, pb.CustomFieldDefinition())
+    request = pb.DefineCustomFieldRequest(definition=definition)
+    defined = state().backends.contacts.call("DefineCustomField", request, metadata=metadata())
+    return resource_response(defined, status=201)
+
+
+def customer_counts(c: Call) -> Response:
+    from_day, to_day = c.query.get("from_day", ""), c.query.get("to_day", "")
+    if from_day and to_day and from_day > to_day:
+        raise invalid_field("to_day", "must not be before from_day")
+    request = reporting_pb2.GetCustomerCountsRequest(
+        from_day=from_day, to_day=to_day, region=c.query.get("region", "")
+    )
+    counts = state().backends.reporting.call("GetCustomerCounts", request, metadata=metadata())
+    return json_response(to_json(counts))
+
+
+ROUTES: list[Route] = [
+    Route("GET", f"{API}/custom-fields", list_custom_fields, "listCustomFields",
+          "Custom-field definitions", "custom-fields",
+          response=CUSTOM_FIELD_LIST, query=(ENTITY,)),
+    Route("POST", f"{API}/custom-fields", define_custom_field, "defineCustomField",
+          "Define a custom field for contacts or accounts", "custom-fields",
+          body=CUSTOM_FIELD, response=CUSTOM_FIELD, status=201),
+    Route("GET", f"{API}/reports/customers", customer_counts, "getCustomerCounts",
+          "Customer counts by source, region, level and tag, and new customers per day",
+          "reports", response=CUSTOMER_COUNTS, query=REPORT_PARAMS),
+]

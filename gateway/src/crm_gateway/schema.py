@@ -1,0 +1,263 @@
+"""JSON schemas derived from the proto message descriptors, and a validator for them.
+
+One registry feeds both the request validation and the OpenAPI document, so the documented
+shapes are the enforced ones. Only the JSON Schema subset generated here is validated (type,
+properties, additionalProperties, items, $ref, enum, format date-time, minimum/maximum,
+minItems, required); no third-party validator is needed for that.
+
+Mapping: string → string, bool → boolean, 32/64-bit ints → integer (64-bit ints are written as
+JSON numbers while they are exact), double → number, repeated → array, map<string, V> → object
+of V, nested message → $ref to its own schema, Timestamp → RFC 3339 string, Struct → free object.
+Every object has additionalProperties false."""
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from google.protobuf import json_format
+from google.protobuf.descriptor import Descriptor, FieldDescriptor
+from google.protobuf.message import Message
+from google.protobuf.timestamp_pb2 import Timestamp
+
+from crm_gateway.problems import FieldError, invalid, invalid_field
+
+JsonSchema = dict[str, Any]
+REF_PREFIX = "#/components/schemas/"
+# Fields the server owns: a client may read them but never send them.
+SERVER_OWNED = frozenset({"id", "version", "created_at", "updated_at", "deleted", "merged_into_id"})
+MAX_ERRORS = 50
+
+_F = FieldDescriptor
+_INT32 = {"type": "integer", "format": "int32", "minimum": -(2**31), "maximum": 2**31 - 1}
+_INT64 = {"type": "integer", "format": "int64", "minimum": -(2**63), "maximum": 2**63 - 1}
+_UINT32 = {"type": "integer", "format": "uint32", "minimum": 0, "maximum": 2**32 - 1}
+_UINT64 = {"type": "integer", "format": "uint64", "minimum": 0, "maximum": 2**64 - 1}
+_SCALARS: dict[int, JsonSchema] = {
+    _F.TYPE_STRING: {"type": "string"},
+    _F.TYPE_BOOL: {"type": "boolean"},
+    _F.TYPE_INT32: _INT32, _F.TYPE_SINT32: _INT32, _F.TYPE_SFIXED32: _INT32,
+    _F.TYPE_INT64: _INT64, _F.TYPE_SINT64: _INT64, _F.TYPE_SFIXED64: _INT64,
+    _F.TYPE_UINT32: _UINT32, _F.TYPE_FIXED32: _UINT32,
+    _F.TYPE_UINT64: _UINT64, _F.TYPE_FIXED64: _UINT64,
+    _F.TYPE_DOUBLE: {"type": "number"}, _F.TYPE_FLOAT: {"type": "number"},
+    _F.TYPE_BYTES: {"type": "string", "contentEncoding": "base64"},
+}
+_WELL_KNOWN: dict[str, JsonSchema] = {
+    "google.protobuf.Timestamp": {"type": "string", "format": "date-time"},
+    "google.protobuf.Struct": {"type": "object", "description": "free-form JSON object"},
+    "google.protobuf.Value": {},
+    "google.protobuf.ListValue": {"type": "array"},
+    "google.protobuf.FieldMask": {"type": "string"},
+}
+
+
+def ref(name: str) -> JsonSchema:
+    return {"$ref": REF_PREFIX + name}
+
+
+class SchemaRegistry:
+    """Named component schemas. `message()` walks a descriptor and registers it (and every
+    nested message) once; asking again for the same name returns the same $ref."""
+
+    def __init__(self) -> None:
+        self.schemas: dict[str, JsonSchema] = {}
+        self.read_only: dict[str, frozenset[str]] = {}  # input schema name → rejected fields
+        self._origin: dict[str, str] = {}
+
+    def message(
+        self, descriptor: Descriptor, *, name: str | None = None, exclude: Iterable[str] = ()
+    ) -> JsonSchema:
+        name = name or descriptor.name
+        excluded = frozenset(exclude) & frozenset(f.name for f in descriptor.fields)
+        origin = f"{descriptor.full_name}-{sorted(excluded)}"
+        if name in self.schemas:
+            if self._origin[name] != origin:
+                raise ValueError(f"schema name {name!r} used for {origin} and {self._origin[name]}")
+            return ref(name)
+        self._origin[name] = origin
+        self.schemas[name] = {}  # placeholder so recursive messages terminate
+        properties = {f.name: self._field(f) for f in descriptor.fields if f.name not in excluded}
+        schema: JsonSchema = {
+            "type": "object",
+            "properties": properties,
+            "additionalProperties": False,
+        }
+        if excluded:
+            self.read_only[name] = excluded
+            schema["description"] = (
+                f"{descriptor.name} as sent by a client; the server sets "
+                + ", ".join(sorted(excluded))
+            )
+        self.schemas[name] = schema
+        return ref(name)
+
+    def add(self, name: str, schema: JsonSchema) -> JsonSchema:
+        if name in self.schemas and self.schemas[name] != schema:
+            raise ValueError(f"schema name {name!r} registered twice")
+        self.schemas[name] = schema
+        return ref(name)
+
+    def page(self, item: JsonSchema, name: str, *, paged: bool = True) -> JsonSchema:
+        properties: JsonSchema = {"items": {"type": "array", "items": item}}
+        if paged:
+            properties["next_page_token"] = {
+                "type": "string", "description": "pass as page_token; empty on the last page",
+            }
+        return self.add(name, {
+            "type": "object", "properties": properties,
+            "required": sorted(properties), "additionalProperties": False,
+        })
+
+    def _field(self, field: FieldDescriptor) -> JsonSchema:
+        entry = field.message_type
+        if entry is not None and entry.GetOptions().map_entry:
+            return {"type": "object", "additionalProperties": self._single(entry.fields_by_name["value"])}
+        single = self._single(field)
+        return {"type": "array", "items": single} if field.is_repeated else single
+
+    def _single(self, field: FieldDescriptor) -> JsonSchema:
+        if field.type == _F.TYPE_MESSAGE:
+            known = _WELL_KNOWN.get(field.message_type.full_name)
+            return dict(known) if known is not None else self.message(field.message_type)
+        if field.type == _F.TYPE_ENUM:
+            return {"type": "string", "enum": [v.name for v in field.enum_type.values]}
+        return dict(_SCALARS[field.type])
+
+    # -- validation -----------------------------------------------------------------------
+
+    def validate(self, value: Any, schema: JsonSchema) -> list[FieldError]:
+        errors: list[FieldError] = []
+        self._check(value, schema, "", errors, frozenset())
+        return errors
+
+    def _check(
+        self, value: Any, schema: JsonSchema, path: str, errors: list[FieldError],
+        read_only: frozenset[str],
+    ) -> None:
+        if len(errors) >= MAX_ERRORS:
+            return
+        target = schema.get("$ref")
+        if target:
+            name = target.removeprefix(REF_PREFIX)
+            schema, read_only = self.schemas[name], self.read_only.get(name, frozenset())
+        where = path or "body"
+        expected = schema.get("type")
+        if expected is not None and not _is_type(value, expected):
+            if value is None:
+                message = 'null is not allowed; send "", 0, false, [] or {} to clear a field'
+            else:
+                message = f"expected {_article(expected)}, got {_json_type(value)}"
+            errors.append(FieldError(where, message))
+            return
+        if isinstance(value, dict):
+            self._check_object(value, schema, path, errors, read_only)
+        elif isinstance(value, list):
+            if len(value) < schema.get("minItems", 0):
+                errors.append(FieldError(where, f"needs at least {schema['minItems']} item(s)"))
+            items = schema.get("items")
+            if items is not None:
+                for i, item in enumerate(value):
+                    self._check(item, items, f"{path}[{i}]", errors, frozenset())
+        elif isinstance(value, str):
+            if "enum" in schema and value not in schema["enum"]:
+                errors.append(FieldError(where, f"must be one of {', '.join(schema['enum'])}"))
+            if schema.get("format") == "date-time" and parse_timestamp(value) is None:
+                errors.append(FieldError(where, "expected an RFC 3339 date-time, e.g. 2025-01-31T08:00:00Z"))
+        elif isinstance(value, int | float) and not isinstance(value, bool):
+            low, high = schema.get("minimum"), schema.get("maximum")
+            if (low is not None and value < low) or (high is not None and value > high):
+                errors.append(FieldError(where, f"must be between {low} and {high}"))
+
+    def _check_object(
+        self, value: dict[str, Any], schema: JsonSchema, path: str, errors: list[FieldError],
+        read_only: frozenset[str],
+    ) -> None:
+        properties: JsonSchema = schema.get("properties", {})
+        extra = schema.get("additionalProperties", True)
+        for key in schema.get("required", ()):
+            if key not in value:
+                errors.append(FieldError(_join(path, key), "is required"))
+        for key, item in value.items():
+            field_path = _join(path, key)
+            if key in properties:
+                self._check(item, properties[key], field_path, errors, frozenset())
+            elif key in read_only:
+                errors.append(FieldError(field_path, "is read-only; the server sets it"))
+            elif extra is False:
+                errors.append(FieldError(field_path, "unknown field"))
+            elif isinstance(extra, dict):
+                self._check(item, extra, field_path, errors, frozenset())
+
+
+def to_message(body: dict[str, Any], message: Message) -> Message:
+    """Fill `message` from an already validated body."""
+    try:
+        return json_format.ParseDict(body, message)
+    except json_format.ParseError as exc:  # belt and braces: the schema should have caught it
+        raise invalid_field("body", str(exc)) from None
+
+
+def to_json(message: Message) -> dict[str, Any]:
+    return json_format.MessageToDict(
+        message,
+        preserving_proto_field_name=True,
+        always_print_fields_with_no_presence=True,
+        unquote_int64_if_possible=True,
+    )
+
+
+def parse_timestamp(value: str) -> Timestamp | None:
+    ts = Timestamp()
+    try:
+        ts.FromJsonString(value)
+    except ValueError:
+        return None
+    return ts
+
+
+def require_valid(registry: SchemaRegistry, body: Any, schema: JsonSchema) -> dict[str, Any]:
+    errors = registry.validate(body, schema)
+    if errors:
+        raise invalid(errors)
+    return body
+
+
+def _join(path: str, key: str) -> str:
+    return f"{path}.{key}" if path else key
+
+
+_PY_TYPES: dict[str, tuple[type, ...]] = {
+    "string": (str,), "boolean": (bool,), "object": (dict,), "array": (list,),
+    "number": (int, float), "integer": (int, float),
+}
+
+
+def _is_type(value: Any, expected: str | list[str]) -> bool:
+    for name in [expected] if isinstance(expected, str) else expected:
+        if name == "null" and value is None:
+            return True
+        if name not in _PY_TYPES or not isinstance(value, _PY_TYPES[name]):
+            continue
+        if isinstance(value, bool) and name != "boolean":
+            continue
+        if name == "integer" and isinstance(value, float) and not value.is_integer():
+            continue
+        return True
+    return False
+
+
+def _json_type(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "boolean"
+    for name, types in (("string", (str,)), ("integer", (int,)), ("number", (float,)),
+                        ("object", (dict,)), ("array", (list,))):
+        if isinstance(value, types):
+            return name
+    return type(value).__name__
+
+
+def _article(expected: str | list[str]) -> str:
+    names = [expected] if isinstance(expected, str) else expected
+    return " or ".join(("an " if n[0] in "aeiou" else "a ") + n for n in names)

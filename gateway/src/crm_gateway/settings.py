@@ -1,0 +1,61 @@
+"""Gateway configuration, read once from the environment. A missing or malformed value fails at
+start with a message naming the variable, before any worker takes traffic."""
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from crmkit.config import AuthSettings, ConfigError, service_addr
+
+
+def _number(env: Mapping[str, str], name: str, default: float, *, minimum: float = 0) -> float:
+    raw = env.get(name, "")
+    if raw == "":
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be a number, got {raw!r}") from None
+    if value < minimum:
+        raise ConfigError(f"{name} must be at least {minimum:g}, got {raw!r}")
+    return value
+
+
+def _int(env: Mapping[str, str], name: str, default: int, *, minimum: int = 0) -> int:
+    value = _number(env, name, default, minimum=minimum)
+    if value != int(value):
+        raise ConfigError(f"{name} must be a whole number, got {env.get(name)!r}")
+    return int(value)
+
+
+@dataclass(frozen=True)
+class GatewaySettings:
+    contacts_addr: str
+    reporting_addr: str
+    auth: AuthSettings
+    rate_limit_rps: float = 200.0  # per client; 0 disables the limit
+    rate_limit_burst: int = 400
+    max_body_bytes: int = 1024 * 1024
+    grpc_timeout: float = 5.0
+    readiness_timeout: float = 0.5
+    token_cache_size: int = 10_000
+    token_cache_ttl: float = 300.0  # upper bound even for long-lived tokens: JWKS keys rotate
+    trusted_proxy_hops: int = 0  # X-Forwarded-For hops to trust for the client address
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> GatewaySettings:
+        env = os.environ if env is None else env
+        return cls(
+            contacts_addr=service_addr("contacts", env),
+            reporting_addr=service_addr("reporting", env),
+            auth=AuthSettings.from_env(env),
+            rate_limit_rps=_number(env, "RATE_LIMIT_RPS", 200.0),
+            rate_limit_burst=_int(env, "RATE_LIMIT_BURST", 400, minimum=1),
+            max_body_bytes=_int(env, "MAX_BODY_BYTES", 1024 * 1024, minimum=1),
+            grpc_timeout=_number(env, "GATEWAY_GRPC_TIMEOUT_SECONDS", 5.0, minimum=0.01),
+            readiness_timeout=_number(env, "GATEWAY_READINESS_TIMEOUT_SECONDS", 0.5, minimum=0.01),
+            token_cache_size=_int(env, "TOKEN_CACHE_SIZE", 10_000),
+            token_cache_ttl=_number(env, "TOKEN_CACHE_TTL_SECONDS", 300.0),
+            trusted_proxy_hops=_int(env, "GATEWAY_TRUSTED_PROXY_HOPS", 0),
+        )

@@ -1,0 +1,169 @@
+"""`make run`: the whole suite on this machine with embedded defaults — a nats-server it starts
+itself (JetStream data under var/), every service and the gateway on SQLite files under var/,
+migrations applied, demo data loaded once. Ctrl-C stops everything; a second run keeps the data.
+
+The same Suite class starts the suite for the end-to-end tests (temporary dirs, free ports)."""
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Mapping
+from pathlib import Path
+
+from crmkit.config import DEFAULT_PORTS, DEV_JWT_SECRET
+from crmkit.testing import NatsServer, ServiceProcess, free_port, wait_for
+
+REPO = Path(__file__).resolve().parents[4]
+ALL_SERVICES = ("contacts", "sales", "marketing", "support", "reporting")
+
+
+def available_services() -> list[str]:
+    """Services present in this checkout (each is a package with a __main__)."""
+    return [s for s in ALL_SERVICES if (REPO / "services" / s / "src" / f"crm_{s}" / "__main__.py").exists()]
+
+
+class Suite:
+    def __init__(
+        self,
+        var_dir: Path,
+        *,
+        free_ports: bool = False,
+        database_urls: Mapping[str, str] | None = None,
+        jwt_secret: str = DEV_JWT_SECRET,
+        gateway_port: int = 8080,
+        nats_port: int = 14222,
+        extra_env: Mapping[str, str] | None = None,
+    ) -> None:
+        self.var = var_dir
+        self.var.mkdir(parents=True, exist_ok=True)
+        (self.var / "logs").mkdir(exist_ok=True)
+        self.services = available_services()
+        self.free_ports = free_ports
+        self.jwt_secret = jwt_secret
+        self.database_urls = dict(database_urls or {})
+        self.extra_env = dict(extra_env or {})
+        nats_dir = self.var / "nats"
+        nats_dir.mkdir(exist_ok=True)
+        self.nats = NatsServer(nats_dir, None if free_ports else nats_port)
+        self.ports = {s: (free_port(), free_port()) if free_ports else DEFAULT_PORTS[s] for s in self.services}
+        self.gateway_port = free_port() if free_ports else gateway_port
+        self.procs: dict[str, ServiceProcess] = {}
+
+    @property
+    def gateway_url(self) -> str:
+        return f"http://127.0.0.1:{self.gateway_port}"
+
+    def database_url(self, service: str) -> str:
+        return self.database_urls.get(service) or f"sqlite:///{self.var / f'{service}.db'}"
+
+    def base_env(self) -> dict[str, str]:
+        env = {k: v for k, v in os.environ.items() if not k.endswith("_DATABASE_URL")}
+        env.update(
+            NATS_URL=self.nats.url, JWT_SECRET=self.jwt_secret, DATA_DIR=str(self.var),
+            PYTHONUNBUFFERED="1", LOG_LEVEL=os.environ.get("LOG_LEVEL", "INFO"),
+        )
+        for service, (grpc_port, _) in self.ports.items():
+            env[f"{service.upper()}_SERVICE_ADDR"] = f"127.0.0.1:{grpc_port}"
+        env.update(self.extra_env)
+        return env
+
+    def service_env(self, service: str) -> dict[str, str]:
+        grpc_port, metrics_port = self.ports[service]
+        env = self.base_env()
+        env.update(PORT=str(grpc_port), METRICS_PORT=str(metrics_port))
+        env[f"{service.upper()}_DATABASE_URL"] = self.database_url(service)
+        return env
+
+    def migrate(self, service: str) -> None:
+        subprocess.run([sys.executable, "-m", f"crm_{service}.migrate"], env=self.service_env(service),
+                       check=True, stdout=subprocess.DEVNULL)
+
+    def start(self) -> Suite:
+        self.nats.start()
+        for service in self.services:
+            self.migrate(service)
+        for service in self.services:
+            self.start_service(service)
+        self.start_gateway()
+        return self
+
+    def start_service(self, service: str) -> ServiceProcess:
+        proc = ServiceProcess(service, [sys.executable, "-m", f"crm_{service}"], self.service_env(service),
+                              self.var / "logs", self.ports[service][0])
+        self.procs[service] = proc.start()
+        return proc
+
+    def start_gateway(self) -> ServiceProcess:
+        env = self.base_env()
+        multiproc = self.var / "gateway-metrics"
+        multiproc.mkdir(exist_ok=True)
+        for stale in multiproc.glob("*.db"):
+            stale.unlink()
+        env.update(GATEWAY_PORT=str(self.gateway_port), PROMETHEUS_MULTIPROC_DIR=str(multiproc))
+        proc = ServiceProcess("gateway", [sys.executable, "-m", "crm_gateway"], env, self.var / "logs",
+                              self.gateway_port)
+        self.procs["gateway"] = proc.start()
+        wait_for(self._gateway_ready, 30, what="gateway /readyz")
+        return proc
+
+    def _gateway_ready(self) -> bool:
+        import urllib.request
+
+        try:
+            with urllib.request.urlopen(f"{self.gateway_url}/readyz", timeout=1) as response:
+                return response.status == 200
+        except OSError:
+            return False
+
+    def stop(self) -> None:
+        for name in reversed(list(self.procs)):
+            self.procs[name].stop()
+        self.nats.stop()
+
+
+def main() -> int:
+    var = REPO / "var"
+    suite = Suite(var, gateway_port=int(os.environ.get("GATEWAY_PORT", "8080")),
+                  nats_port=int(os.environ.get("DEV_NATS_PORT", "14222")))
+    stopping = False
+
+    def on_signal(signum: int, _frame: object) -> None:
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGINT, on_signal)
+    signal.signal(signal.SIGTERM, on_signal)
+    print(f"starting nats-server and {', '.join(suite.services)} + gateway (logs in {var / 'logs'}) ...")
+    try:
+        suite.start()
+        from crmkit.demo import load_demo_data
+
+        load_demo_data(suite)
+        from crmkit.auth import DEMO_USERS, mint_token
+
+        print("\nShuniu CRM is up.")
+        print(f"  gateway:   {suite.gateway_url}/api/v1   (OpenAPI: {suite.gateway_url}/api/v1/openapi.json)")
+        print(f"  nats:      {suite.nats.url}")
+        for service, (grpc_port, metrics_port) in suite.ports.items():
+            print(f"  {service:<10} gRPC 127.0.0.1:{grpc_port}  metrics http://127.0.0.1:{metrics_port}/metrics")
+        print(f"\n  demo token (admin, 12 h):\n  {mint_token(DEMO_USERS['admin'], suite.jwt_secret)}")
+        print("  other demo users: make token USER_ID=rep.north.1 (or manager.north, rep.south.1, ...)")
+        print(f"\n  curl -H 'Authorization: Bearer <token>' {suite.gateway_url}/api/v1/contacts\n")
+        print("Ctrl-C stops everything.")
+        while not stopping:
+            for name, proc in suite.procs.items():
+                if proc.proc is not None and proc.proc.poll() is not None:
+                    print(f"{name} exited with {proc.proc.returncode}; see {proc.log_path}")
+                    stopping = True
+            time.sleep(0.5)
+    finally:
+        print("stopping ...")
+        suite.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
