@@ -12,7 +12,14 @@ Apps load in each worker (no preload_app), so gRPC channels are created after th
 from __future__ import annotations
 
 import glob
+import logging
 import os
+import sys
+
+from gunicorn import glogging
+
+from crmkit import logs
+from crmkit.logs import JsonFormatter
 
 bind = f"0.0.0.0:{os.environ.get('GATEWAY_PORT', '8080')}"
 workers = int(os.environ.get("GATEWAY_WORKERS", "2"))
@@ -21,12 +28,30 @@ threads = int(os.environ.get("GATEWAY_THREADS", "8"))
 keepalive = 75  # longer than typical load-balancer idle timeouts (60 s), so they close first
 timeout = 30
 graceful_timeout = 20  # SIGTERM: stop accepting, finish in-flight requests, then exit
-max_requests = 0
-accesslog = None  # the app exports per-route metrics; JSON logs go to stdout
-errorlog = "-"
+accesslog = None  # per-route RED metrics instead of a line per request (cheaper hot path)
 loglevel = os.environ.get("LOG_LEVEL", "info").lower()
+logs.configure("gateway", loglevel)
+
+
+class JsonLogger(glogging.Logger):
+    """gunicorn's own messages (boot, worker exits, timeouts) as the app's JSON lines on stdout.
+    (A logconfig_dict would also switch on per-request access logging.)"""
+
+    def setup(self, cfg: object) -> None:
+        super().setup(cfg)
+        for handler in self.error_log.handlers:
+            if isinstance(handler, logging.StreamHandler):
+                handler.setStream(sys.stdout)
+            handler.setFormatter(JsonFormatter())
+
+
+logger_class = JsonLogger
 proc_name = "crm-gateway"
-forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")
+# The heartbeat file on tmpfs: on an overlay or disk filesystem its fchmod can stall a worker.
+worker_tmp_dir = "/dev/shm" if os.path.isdir("/dev/shm") else None
+# No gunicornc control socket: Kubernetes manages the process, and the default path
+# ($HOME/.gunicorn/gunicorn.ctl) would be shared by every gunicorn on the host.
+control_socket_disable = True
 
 
 def on_starting(server: object) -> None:

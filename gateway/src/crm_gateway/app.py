@@ -5,14 +5,15 @@ from __future__ import annotations
 import re
 import time
 import uuid
+from typing import Any
 
 import grpc
 from flask import Flask, Response, g, request
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from crm_gateway import ops, routes_accounts, routes_contacts, routes_reports
 from crm_gateway import openapi as openapi_routes
+from crm_gateway import ops, routes_accounts, routes_contacts, routes_reports
 from crm_gateway.clients import Backends
 from crm_gateway.openapi import build_document
 from crm_gateway.problems import (
@@ -50,7 +51,7 @@ def all_routes() -> list[Route]:
 
 def create_app(settings: GatewaySettings | None = None) -> Flask:
     settings = settings or GatewaySettings.from_env()
-    app = Flask("crm_gateway")
+    app = Flask("crm_gateway", static_folder=None)
     app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
     routes = all_routes()
     for route in routes:
@@ -96,15 +97,41 @@ def _install_hooks(app: Flask, st: GatewayState, public: frozenset[str]) -> None
         if request.path.startswith(API + "/") and request.endpoint not in public:
             _authenticate(st, request_id)
 
+    series: dict[tuple[str, str, int], tuple[Any, Any]] = {}  # label lookups, once per series
+
+    drain_limit = max(4 * st.settings.max_body_bytes, 4 << 20)
+
     @app.after_request
     def finish(response: Response) -> Response:
+        if request.content_length:
+            _drain_unread_body(request.content_length, drain_limit)
         response.headers["X-Request-Id"] = g.get("request_id", "")
         rule = request.url_rule.rule if request.url_rule is not None else "<unmatched>"
-        metrics.HTTP_REQUESTS.labels(rule, request.method, str(response.status_code)).inc()
-        metrics.HTTP_DURATION.labels(rule, request.method).observe(
-            time.perf_counter() - g.get("started", time.perf_counter())
-        )
+        key = (rule, request.method, response.status_code)
+        children = series.get(key)
+        if children is None:
+            children = series[key] = (
+                metrics.HTTP_REQUESTS.labels(rule, request.method, str(response.status_code)),
+                metrics.HTTP_DURATION.labels(rule, request.method),
+            )
+        children[0].inc()
+        children[1].observe(time.perf_counter() - g.get("started", time.perf_counter()))
         return response
+
+
+def _drain_unread_body(length: int, limit: int) -> None:
+    """Read and drop a body the request never consumed (refused before reading: 413, 401, 429,
+    a bad query). gunicorn itself drains only 64 KiB before dropping a keep-alive connection,
+    and closing a socket with unread data resets it, so the client would lose our answer."""
+    if length > limit:
+        return  # abusive: let the connection go
+    stream = request.environ.get("wsgi.input")
+    remaining = length
+    while stream is not None and remaining > 0:
+        chunk = stream.read(min(remaining, 64 * 1024))
+        if not chunk:
+            break
+        remaining -= len(chunk)
 
 
 def _authenticate(st: GatewayState, request_id: str) -> None:

@@ -6,10 +6,10 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
-from flask import Response, current_app
+from flask import Response
 
 from crm_gateway.problems import PROBLEM_JSON
-from crm_gateway.routing import API, Call, Route
+from crm_gateway.routing import API, Call, Route, state
 from crm_gateway.schema import SchemaRegistry, ref
 
 _PATH_PARAM = re.compile(r"<(?:[^:<>]+:)?([^<>]+)>")
@@ -142,8 +142,7 @@ def _error_statuses(route: Route) -> list[int]:
 
 
 def serve_document(c: Call) -> Response:
-    body: bytes = current_app.extensions["crm_gateway"].openapi_json
-    return Response(body, mimetype="application/json")
+    return Response(state().openapi_json, mimetype="application/json")
 
 
 ROUTES: list[Route] = [

@@ -4,8 +4,7 @@ from __future__ import annotations
 import os
 
 from flask import Flask, Response
-from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, generate_latest
-from prometheus_client import multiprocess
+from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, generate_latest, multiprocess
 
 from crm_gateway.problems import FieldError, Problem
 from crm_gateway.routing import json_response, state

@@ -17,7 +17,8 @@ from crm_gateway.routing import (
     resource_response,
     state,
 )
-from crm_gateway.schema import to_json, to_message
+from crm_gateway.schema import to_message
+from crm_gateway.serialize import to_json
 from crm_gateway.shapes import CUSTOM_FIELD, CUSTOM_FIELD_LIST, CUSTOMER_COUNTS
 
 ENTITY = QueryParam("entity", description="contact | account; all when omitted",

@@ -16,8 +16,13 @@ from flask import Response, current_app, g, request
 from google.protobuf.message import Message
 from google.protobuf.timestamp_pb2 import Timestamp
 
+from crm_gateway.clients import Backends
 from crm_gateway.problems import Problem, invalid_field
-from crm_gateway.schema import JsonSchema, SchemaRegistry, parse_timestamp, require_valid, to_json
+from crm_gateway.ratelimit import RateLimiter
+from crm_gateway.schema import JsonSchema, SchemaRegistry, parse_timestamp, require_valid
+from crm_gateway.serialize import to_json
+from crm_gateway.settings import GatewaySettings
+from crm_gateway.tokens import TokenCache
 
 API = "/api/v1"
 JSON_TYPES = ("application/json", "+json")
@@ -114,10 +119,10 @@ class Route:
 class GatewayState:
     """Per-app singletons, reached through `state()` from inside a request."""
 
-    settings: Any
-    backends: Any
-    tokens: Any
-    limiter: Any
+    settings: GatewaySettings
+    backends: Backends
+    tokens: TokenCache
+    limiter: RateLimiter
     registry: SchemaRegistry
     routes: Sequence[Route]
     openapi_json: bytes = b""

@@ -197,15 +197,6 @@ def to_message(body: dict[str, Any], message: Message) -> Message:
         raise invalid_field("body", str(exc)) from None
 
 
-def to_json(message: Message) -> dict[str, Any]:
-    return json_format.MessageToDict(
-        message,
-        preserving_proto_field_name=True,
-        always_print_fields_with_no_presence=True,
-        unquote_int64_if_possible=True,
-    )
-
-
 def parse_timestamp(value: str) -> Timestamp | None:
     ts = Timestamp()
     try:

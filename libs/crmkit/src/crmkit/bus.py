@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import threading
 from collections.abc import Coroutine
 from typing import Any
@@ -53,6 +54,11 @@ async def connect(url: str, name: str) -> NATS:
     )
 
 
+def stream_replicas() -> int:
+    """NATS_STREAM_REPLICAS (default 1): 3 on a 3-node JetStream cluster in production."""
+    return int(os.environ.get("NATS_STREAM_REPLICAS", "1"))
+
+
 async def ensure_stream(js: JetStreamContext, service: str) -> None:
     config = StreamConfig(
         name=stream_name(service),
@@ -62,6 +68,7 @@ async def ensure_stream(js: JetStreamContext, service: str) -> None:
         discard=DiscardPolicy.OLD,
         duplicate_window=DUPLICATE_WINDOW_SECONDS,
         max_age=30 * 24 * 3600.0,
+        num_replicas=stream_replicas(),
     )
     try:
         await js.stream_info(config.name)

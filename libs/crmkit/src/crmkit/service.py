@@ -2,6 +2,7 @@
 and consumers on an event-loop thread → gRPC server → metrics → wait for SIGTERM → drain."""
 from __future__ import annotations
 
+import concurrent.futures
 import os
 import threading
 import time
@@ -53,6 +54,7 @@ class ServiceRuntime:
         self.relay: OutboxRelay | None = None
         self.consumer: EventConsumer | None = None
         self._stoppers: list[Callable[[], None]] = []
+        self._tasks: list[concurrent.futures.Future[None]] = []
         self.server: GrpcServer | None = None
 
     def start(self) -> ServiceRuntime:
@@ -61,14 +63,14 @@ class ServiceRuntime:
         if spec.produces:
             self.relay = OutboxRelay(self.db, nats_url=settings.nats_url, service=spec.name,
                                      batch_size=settings.relay_batch)
-            self.loop.submit(self.relay.run())
+            self._tasks.append(self.loop.submit(self.relay.run()))
             self._stoppers.append(self.relay.stop)
         if spec.consumes and spec.handler is not None:
             self.consumer = EventConsumer(
                 self.db, settings.nats_url, spec.name, spec.consumes, spec.handler(self.db, settings),
                 max_deliveries=settings.consumer_max_deliveries,
             )
-            self.loop.submit(self.consumer.run())
+            self._tasks.append(self.loop.submit(self.consumer.run()))
             self._stoppers.append(self.consumer.stop)
         for worker in spec.extra_workers:
             self._stoppers.append(worker(self.db, settings, self.loop))
@@ -91,7 +93,11 @@ class ServiceRuntime:
             self.server.drain(grace=5.0)
         for stopper in self._stoppers:
             stopper()
-        time.sleep(0.2)  # let the relay and consumers notice and close their connections
+        # Let the relay and consumers finish their batch (a consumer acks what it fetched) and close
+        # their connections; a message fetched but never acked would wait out ack_wait (30 s) before
+        # the next consumer instance could have it.
+        concurrent.futures.wait(self._tasks, timeout=10.0)
+        time.sleep(0.2)  # extra workers only get their stop signal
         self.loop.stop(timeout=3.0)
         self.db.dispose()
 

@@ -175,7 +175,7 @@ def check_custom_fields(
             raise InvalidArgument(f"must be {expected}", field=field)
     if creating:
         for key, definition in definitions.items():
-            if definition.required and values.get(key) in (None, ""):
+            if definition.required and (key not in values or values[key] in (None, "")):  # Struct has no .get
                 raise InvalidArgument("this custom field is required", field=f"custom_fields.{key}")
 
 

@@ -71,7 +71,7 @@ def _visible(session: Session, principal: Principal, entity: str, record_id: str
     """The live record, or NOT_FOUND when it is missing, deleted or not visible (no leak)."""
     if not record_id:
         raise InvalidArgument("id is required", field="id")
-    record = store.load(session, entity, record_id)
+    record = store.load(session, entity, record_id, for_update=write)  # writers queue, none reads stale
     if record is None or record.deleted or not can_read(principal, record.owner_id, record.team, record.region):
         raise NotFound(f"{entity} {record_id} not found", field="id")
     if write and not can_write(principal, record.owner_id, record.team, record.region):

@@ -2,7 +2,7 @@
 their own customers, a manager their team and region, admins and analysts everything."""
 from __future__ import annotations
 
-from sqlalchemy import ColumnElement, func, or_, select, true
+from sqlalchemy import ColumnElement, false, func, or_, select, true
 from sqlalchemy.orm import Session
 
 from crm.reporting.v1.reporting_pb2 import CountBucket, CustomerCounts, DayCount, GetCustomerCountsRequest
@@ -16,7 +16,13 @@ def _visible(principal: Principal) -> ColumnElement[bool]:
     if principal.is_admin or principal.has_role("analyst"):
         return true()
     if principal.is_manager:
-        return or_(customers.c.team == principal.team, customers.c.region == principal.region)
+        # like contacts' visibility: an empty team or region matches nothing, not every blank row
+        clauses = []
+        if principal.team:
+            clauses.append(customers.c.team == principal.team)
+        if principal.region:
+            clauses.append(customers.c.region == principal.region)
+        return or_(*clauses) if clauses else false()
     return customers.c.owner_id == principal.user_id
 
 

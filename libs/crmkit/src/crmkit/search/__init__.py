@@ -1,5 +1,17 @@
 """Search port and adapters. Services depend on the port; `open_index` picks the
-engine from configuration (OPENSEARCH_URL set: OpenSearch, else embedded)."""
+engine from configuration (OPENSEARCH_URL set: OpenSearch, else embedded).
+
+    schema = IndexSchema("customers", {"name": FieldKind.TEXT, "phone": FieldKind.PHONE,
+                                       "owner_id": FieldKind.KEYWORD}, boosts={"name": 3.0})
+    index = open_index(schema, opensearch_url=settings.opensearch_url, data_dir=settings.data_dir)
+    index.ensure()                                   # at start-up, not at import
+    index.upsert([{"id": "c1", "name": "华为技术有限公司", "phone": "+8613800138000"}])
+    index.refresh()                                  # visible (and, embedded, durable) now
+    index.search(SearchQuery("华为", any_of=[{"owner_id": ["u1"]}]))
+
+The index is a read model: feed it from events, and `rebuild` it from the
+source of truth when the schema changes (ensure() raises IndexSchemaMismatch).
+"""
 
 from __future__ import annotations
 

@@ -22,6 +22,7 @@ ANALYSIS_VERSION = 1
 
 DEFAULT_PHONE_REGION = "CN"
 PREFIX_MIN_CHARS = 2  # one letter would expand to a large part of the vocabulary
+PREFIX_MAX_CHARS = 20  # longest indexed edge gram; longer prefixes fall back to a term walk
 FUZZY_MIN_CHARS = 5
 PHONE_MIN_DIGITS = 7
 HIGHLIGHT_PRE, HIGHLIGHT_POST = "<em>", "</em>"
@@ -208,6 +209,12 @@ def plan_query(
     # Only the word being typed gets prefix matching; earlier words are complete.
     # A trailing space means the last word is finished: no prefix expansion.
     ends_with_word = bool(_WORD.match(typed[-1]))
+    runs = tuple(cjk_runs(text))
+    if ends_with_word and len(words[-1]) < PREFIX_MIN_CHARS and len(words) + len(runs) > 1:
+        # "Zhang W": one typed letter says too little to require, and would
+        # expand to half the vocabulary; the words before it decide.
+        words = words[:-1]
+        ends_with_word = False
     planned = tuple(
         Word(
             text=w,
@@ -216,7 +223,7 @@ def plan_query(
         )
         for i, w in enumerate(words)
     )
-    return QueryPlan(words=planned, cjk=tuple(cjk_runs(text)))
+    return QueryPlan(words=planned, cjk=runs)
 
 
 # --- highlighting ------------------------------------------------------------

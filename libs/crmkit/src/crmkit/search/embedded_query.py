@@ -10,6 +10,7 @@ from tantivy import Occur, Query
 from crmkit.search.analysis import (
     EXACT_LOOKUP,
     FUZZY_WEIGHT,
+    PREFIX_MAX_CHARS,
     PREFIX_WEIGHT,
     TIE_BREAKER,
     QueryPlan,
@@ -52,8 +53,11 @@ def _word(ts: tantivy.Schema, schema: IndexSchema, word: Word, stem: Callable[[s
             fuzzy = Query.fuzzy_term_query(ts, f"{name}__raw", folded, distance=word.fuzzy)
             options.append(Query.boost_query(fuzzy, boost * FUZZY_WEIGHT))
         if word.prefix:
-            prefix = Query.fuzzy_term_query(ts, f"{name}__raw", folded, distance=0, prefix=True)
-            options.append(Query.boost_query(prefix, boost * PREFIX_WEIGHT))
+            if len(folded) <= PREFIX_MAX_CHARS:
+                prefix = Query.term_query(ts, f"{name}__prefix", folded, "basic")
+            else:
+                prefix = Query.fuzzy_term_query(ts, f"{name}__raw", folded, distance=0, prefix=True)
+            options.append(Query.const_score_query(prefix, boost * PREFIX_WEIGHT))
         per_field.append(_any(options))
     return _best(per_field)
 

@@ -22,6 +22,7 @@ from crmkit.search.analysis import (
     FUZZY_WEIGHT,
     HIGHLIGHT_POST,
     HIGHLIGHT_PRE,
+    PREFIX_MAX_CHARS,
     PREFIX_MIN_CHARS,
     PREFIX_WEIGHT,
     TIE_BREAKER,
@@ -34,7 +35,6 @@ from crmkit.search.analysis import (
 from crmkit.search.port import ID_FIELD, FieldKind, IndexSchema, SearchQuery, values
 
 KEYS_SUFFIX = "__keys"
-PREFIX_MAX_CHARS = 20
 _LATIN_FILTERS = ["cjk_width", "lowercase", "asciifolding"]
 
 

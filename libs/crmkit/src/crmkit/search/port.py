@@ -16,6 +16,7 @@ from crmkit.errors import DomainError, FailedPrecondition, InvalidArgument
 from crmkit.search.analysis import ANALYSIS_VERSION, DEFAULT_PHONE_REGION
 
 MAX_LIMIT = 1000
+MAX_TEXT_CHARS = 256  # a search box, not a document: bounds the clauses a query builds
 MAX_WINDOW = 10_000  # OpenSearch's default index.max_result_window; keep engines alike
 ID_FIELD = "id"
 # No "-" in names: "<name>-*" index patterns must not catch another index's indices.
@@ -135,6 +136,8 @@ class SearchIndex(Protocol):
 
 def check_query(schema: IndexSchema, query: SearchQuery) -> None:
     """Reject what no engine can answer, naming the bad field."""
+    if len(query.text) > MAX_TEXT_CHARS:
+        raise InvalidArgument(f"search text is limited to {MAX_TEXT_CHARS} characters", field="text")
     if not 0 <= query.limit <= MAX_LIMIT:
         raise InvalidArgument(f"limit must be between 0 and {MAX_LIMIT}", field="limit")
     if query.offset < 0 or query.offset + query.limit > MAX_WINDOW:

@@ -1,0 +1,218 @@
+"""The contacts service for real: a gRPC server on a free port (ServiceRuntime in-process), the
+session's nats-server, and a fresh database per test module on SQLite and, when reachable,
+PostgreSQL. Helpers call it as the demo users would and read what it put on JetStream."""
+from __future__ import annotations
+
+import asyncio
+import itertools
+import json
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import grpc
+import nats
+import pytest
+from sqlalchemy import func, select
+
+from crm.common.v1.envelope_pb2 import EventEnvelope
+from crm.contacts.v1.contacts_pb2_grpc import ContactsServiceStub
+from crm_contacts import store
+from crm_contacts.bootstrap import SPEC
+from crm_contacts.tables import metadata as contacts_metadata
+from crmkit.auth import DEMO_USERS, Principal, mint_token
+from crmkit.config import ServiceSettings
+from crmkit.errors import ERROR_DETAILS_KEY, ERROR_FIELD_KEY
+from crmkit.events import parse_envelope
+from crmkit.migrations import upgrade
+from crmkit.runtime_tables import runtime_metadata
+from crmkit.service import ServiceRuntime
+from crmkit.testing import NatsServer, fresh_postgres_database, postgres_reachable, wait_for
+
+JWT_SECRET = "contacts-integration-secret-0123456789abcdef"
+USERS: dict[str, Principal] = {
+    **DEMO_USERS,
+    "support.1": Principal("support.1", ("support",), "support", "", "客服 Support"),
+}
+
+
+def _backends() -> list[Any]:
+    return [
+        pytest.param("sqlite", id="sqlite"),
+        pytest.param("postgresql", id="postgresql", marks=pytest.mark.skipif(
+            not postgres_reachable(), reason="PostgreSQL at 127.0.0.1:5432 not reachable")),
+    ]
+
+
+@pytest.fixture(scope="module", params=_backends())
+def module_database_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """Like the root `database_url`, but one fresh database per test module, so one server
+    serves all of a module's tests."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path_factory.mktemp('contacts-db') / 'contacts.db'}"
+    else:
+        with fresh_postgres_database("crm_contacts_test") as url:
+            yield url
+
+
+@pytest.fixture(scope="module")
+def contacts(module_database_url: str, nats_server: NatsServer) -> Iterator[ServiceRuntime]:
+    upgrade(module_database_url, SPEC.migrations)
+    settings = ServiceSettings.from_env("contacts", env={
+        "CONTACTS_DATABASE_URL": module_database_url, "NATS_URL": nats_server.url,
+        "PORT": "0", "METRICS_PORT": "0", "JWT_SECRET": JWT_SECRET,
+    })
+    runtime = ServiceRuntime(SPEC, settings).start()
+    yield runtime
+    runtime.stop()
+
+
+class Api:
+    """The contacts stub as one user: bearer token, a deadline on every call, and an optional
+    idempotency key."""
+
+    def __init__(self, channel: grpc.Channel, user: str) -> None:
+        self.user = user
+        self._stub = ContactsServiceStub(channel)
+        self._token = mint_token(USERS[user], JWT_SECRET)
+
+    def __getattr__(self, rpc: str) -> Callable[..., Any]:
+        method = getattr(self._stub, rpc)
+
+        def call(request: Any, *, key: str | None = None) -> Any:
+            metadata = [("authorization", f"Bearer {self._token}")]
+            if key:
+                metadata.append(("crm-idempotency-key", key))
+            return method(request, metadata=metadata, timeout=15)
+
+        return call
+
+
+@pytest.fixture(scope="module")
+def api(contacts: ServiceRuntime) -> Iterator[Callable[[str], Api]]:
+    channel = grpc.insecure_channel(contacts.address)
+    clients: dict[str, Api] = {}
+
+    def as_user(user: str) -> Api:
+        if user not in clients:
+            clients[user] = Api(channel, user)
+        return clients[user]
+
+    yield as_user
+    channel.close()
+
+
+class Failure:
+    """A call that must fail: its status code, the field it names and its details."""
+
+    def __init__(self, code: grpc.StatusCode, call: Callable[..., Any], *args: Any, **kwargs: Any) -> None:
+        with pytest.raises(grpc.RpcError) as info:
+            call(*args, **kwargs)
+        err = info.value
+        assert err.code() == code, f"expected {code.name}, got {err.code().name}: {err.details()}"
+        trailers = dict(err.trailing_metadata() or ())
+        self.message: str = err.details() or ""
+        self.field: str | None = trailers.get(ERROR_FIELD_KEY)
+        raw = trailers.get(ERROR_DETAILS_KEY)
+        self.details: dict[str, Any] = json.loads(raw) if raw else {}
+
+
+@pytest.fixture(scope="session")
+def fails() -> type[Failure]:
+    """`fails(StatusCode.X, api.Method, request)` asserts the code and returns the Failure."""
+    return Failure
+
+
+_phone_numbers = itertools.count(10_000_000)
+_emails = itertools.count(1)
+
+
+@pytest.fixture
+def new_phone() -> Callable[[], str]:
+    """A valid mainland mobile number nobody used yet, as a person would type it."""
+    def make() -> str:
+        n = next(_phone_numbers)
+        return f"+86 139-{n // 10_000:04d}-{n % 10_000:04d}"
+    return make
+
+
+@pytest.fixture
+def new_email() -> Callable[[], str]:
+    return lambda: f"Person.{next(_emails)}@Example.COM"
+
+
+# -- JetStream ---------------------------------------------------------------------------------
+
+class StreamReader:
+    """Reads the CONTACTS stream (incrementally: it only grows) and picks the events of some
+    aggregates, in stream order."""
+
+    def __init__(self, url: str, stream: str = "CONTACTS") -> None:
+        self.url, self.stream = url, stream
+        self.messages: list[tuple[str, dict[str, str], EventEnvelope]] = []
+        self._next_seq = 1
+
+    async def _fetch(self) -> None:
+        nc = await nats.connect(self.url)
+        try:
+            js = nc.jetstream()
+            info = await js.stream_info(self.stream)
+            for seq in range(max(self._next_seq, info.state.first_seq), info.state.last_seq + 1):
+                msg = await js.get_msg(self.stream, seq)
+                self.messages.append((msg.subject, dict(msg.headers or {}), parse_envelope(msg.data)))
+                self._next_seq = seq + 1
+        finally:
+            await nc.close()
+
+    def events(self, runtime: ServiceRuntime, *aggregate_ids: str) -> list[tuple[str, EventEnvelope]]:
+        """Waits until the runtime's outbox is empty (everything acknowledged by JetStream), then
+        returns (subject, envelope) of every event about these aggregates."""
+        assert runtime.relay is not None
+        wait_for(lambda: runtime.relay.backlog() == 0, timeout=20, what="outbox backlog back to 0")
+        asyncio.run(self._fetch())
+        ids = set(aggregate_ids)
+        picked = []
+        for subject, headers, env in self.messages:
+            if env.aggregate_id in ids:
+                assert headers.get("Nats-Msg-Id") == env.event_id
+                assert env.event_type == subject and env.producer == "contacts"
+                picked.append((subject, env))
+        event_ids = [env.event_id for _, env in picked]
+        assert len(event_ids) == len(set(event_ids)), "an event reached the stream twice"
+        return picked
+
+    def subjects(self, runtime: ServiceRuntime, *aggregate_ids: str) -> list[str]:
+        return [subject for subject, _ in self.events(runtime, *aggregate_ids)]
+
+
+@pytest.fixture(scope="session")
+def stream(nats_server: NatsServer) -> StreamReader:
+    return StreamReader(nats_server.url)
+
+
+# -- database ----------------------------------------------------------------------------------
+
+COUNTED_TABLES = ("contacts", "accounts", "entity_tags", "entity_identities", "timeline_entries",
+                  "custom_field_definitions", "contact_merges", "audit_log", "crm_outbox",
+                  "crm_idempotency_keys")
+
+
+@pytest.fixture
+def row_counts(contacts: ServiceRuntime) -> Callable[[], dict[str, int]]:
+    """Rows per table: proves that a refused call wrote nothing at all."""
+    tables = {**contacts_metadata.tables, **runtime_metadata.tables}
+
+    def count() -> dict[str, int]:
+        with contacts.db.read() as session:
+            return {name: session.execute(select(func.count()).select_from(tables[name])).scalar_one()
+                    for name in COUNTED_TABLES}
+
+    return count
+
+
+@pytest.fixture
+def stored(contacts: ServiceRuntime) -> Callable[[str], Any]:
+    """The stored snapshot of a contact, including deleted or merged ones the API hides."""
+    def load(contact_id: str) -> Any:
+        with contacts.db.read() as session:
+            return store.load(session, "contact", contact_id)
+    return load

