@@ -79,7 +79,7 @@ def quote(*lines: tuple[str, str, str], discount: str = "", tax: str = "0.13") -
 
 def test_totals_are_exact_to_the_cent_half_up() -> None:
     q = quote(("3", "19999.99", "10"), ("1.5", "333.33", ""), discount="5")
-    assert [l.net.amount for l in q.lines] == ["53999.97", "500.00"]   # 499.995 rounds up
+    assert [line.net.amount for line in q.lines] == ["53999.97", "500.00"]   # 499.995 rounds up
     assert (q.subtotal.amount, q.discount_total.amount, q.tax_total.amount, q.total.amount) == (
         "60499.97", "8725.00", "6730.75", "58505.72")
     assert q.effective_discount_percent == "14.42"
