@@ -10,7 +10,6 @@ from decimal import Decimal
 from sqlalchemy import func, literal, select
 from sqlalchemy.orm import Session
 
-from crm.common.v1.types_pb2 import Money
 from crm.sales.v1.sales_pb2 import (
     ForecastRequest,
     ForecastResponse,
@@ -141,5 +140,3 @@ def funnel(session: Session, principal: Principal, r: FunnelRequest, now: dateti
         ))
     return result
 
-
-__all__ = ["forecast", "funnel", "combine", "Money"]

@@ -211,14 +211,8 @@ class SalesServicer(SalesServiceServicer):
         return pb.ListTasksResponse(tasks=items, page=_page(token))
 
     def ListReminders(self, request: pb.ListRemindersRequest, context: Ctx) -> pb.ListRemindersResponse:
-        def read(s: Any, p: Any, now: Any) -> list[pb.Reminder]:
-            user = request.user_id or p.user_id
-            if user != p.user_id and not (p.is_admin or p.is_manager):
-                from crmkit.errors import PermissionDenied
-
-                raise PermissionDenied("you can only read your own reminders", field="user_id")
-            return store.reminders_for(s, user)
-        return pb.ListRemindersResponse(reminders=self._read(read))
+        return pb.ListRemindersResponse(reminders=self._read(
+            lambda s, p, now: work.list_reminders(s, p, request.user_id)))
 
     # -- forecasting and funnel
     def GetForecast(self, request: pb.ForecastRequest, context: Ctx) -> pb.ForecastResponse:

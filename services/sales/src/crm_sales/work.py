@@ -16,7 +16,7 @@ from crm_sales.tables import tasks
 from crm_sales.visibility import check_assignable, visible_clause
 from crmkit.auth import Principal
 from crmkit.db import UnitOfWork
-from crmkit.errors import FailedPrecondition, InvalidArgument
+from crmkit.errors import FailedPrecondition, InvalidArgument, PermissionDenied
 
 TASK_KINDS = ("call", "email", "meeting", "follow_up", "response", "other")
 RELATED = ("", "lead", "opportunity", "quote", "contract")
@@ -142,6 +142,13 @@ def list_tasks(session: Session, principal: Principal, r: ListTasksRequest, now:
     if r.related_id:
         stmt = stmt.where(tasks.c.related_id == r.related_id)
     return store.page(session, Task, stmt, r.page.page_size, r.page.page_token)
+
+
+def list_reminders(session: Session, principal: Principal, user_id: str) -> list[Reminder]:
+    user = user_id or principal.user_id
+    if user != principal.user_id and not (principal.is_admin or principal.is_manager):
+        raise PermissionDenied("you can only read your own reminders", field="user_id")
+    return store.reminders_for(session, user)
 
 
 # -- follow-up scheduling (called by the opportunity and quote use cases)
