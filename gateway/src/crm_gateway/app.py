@@ -13,7 +13,15 @@ from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from crm_gateway import openapi as openapi_routes
-from crm_gateway import ops, routes_accounts, routes_contacts, routes_reports
+from crm_gateway import (
+    ops,
+    routes_accounts,
+    routes_contacts,
+    routes_reports,
+    routes_sales,
+    routes_search,
+    routes_support,
+)
 from crm_gateway.clients import Backends
 from crm_gateway.openapi import build_document
 from crm_gateway.problems import (
@@ -45,6 +53,9 @@ def all_routes() -> list[Route]:
         *routes_accounts.ROUTES,
         *routes_contacts.ROUTES,
         *routes_reports.ROUTES,
+        *routes_sales.ROUTES,
+        *routes_search.ROUTES,
+        *routes_support.ROUTES,
         *openapi_routes.ROUTES,
     ]
 

@@ -5,6 +5,7 @@ at import or app-creation time. The first request in a process opens the channel
 (e.g. a preloaded app) drops whatever the parent held."""
 from __future__ import annotations
 
+import importlib
 import os
 import threading
 import weakref
@@ -17,6 +18,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from crm.contacts.v1 import contacts_pb2_grpc
 from crm.reporting.v1 import reporting_pb2_grpc
+from crm_gateway.problems import Problem
 from crm_gateway.settings import GatewaySettings
 from crmkit.grpc_client import ServiceClient, open_channel
 
@@ -24,6 +26,24 @@ STUBS: dict[str, Callable[[grpc.Channel], Any]] = {
     "contacts": contacts_pb2_grpc.ContactsServiceStub,
     "reporting": reporting_pb2_grpc.ReportingServiceStub,
 }
+# Other services' stubs, imported on first use so the gateway runs without their code built.
+LAZY_STUBS: dict[str, tuple[str, str]] = {
+    "sales": ("crm.sales.v1.sales_pb2_grpc", "SalesServiceStub"),
+    "marketing": ("crm.marketing.v1.marketing_pb2_grpc", "MarketingServiceStub"),
+    "support": ("crm.support.v1.support_pb2_grpc", "SupportServiceStub"),
+}
+
+
+def stub_for(name: str) -> Callable[[grpc.Channel], Any]:
+    if name in STUBS:
+        return STUBS[name]
+    module, attr = LAZY_STUBS[name]
+    return getattr(importlib.import_module(module), attr)
+
+
+def service_not_configured(name: str) -> Problem:
+    return Problem(503, "service-unavailable", "Service unavailable",
+                   f"the {name} service is not configured on this gateway ({name.upper()}_SERVICE_ADDR)")
 
 
 class Backends:
@@ -31,6 +51,7 @@ class Backends:
         self.addresses = {
             "contacts": settings.contacts_addr,
             "reporting": settings.reporting_addr,
+            **settings.optional_addrs,
         }
         self.timeout = settings.grpc_timeout
         self._channels: dict[str, grpc.Channel] = {}
@@ -47,13 +68,19 @@ class Backends:
     def reporting(self) -> ServiceClient:
         return self._clients.get("reporting") or self._open("reporting")
 
+    def client(self, name: str) -> ServiceClient:
+        """Any configured backend; UNAVAILABLE (→ 503) when that service is not deployed."""
+        if name not in self.addresses:
+            raise service_not_configured(name)
+        return self._clients.get(name) or self._open(name)
+
     def _open(self, name: str) -> ServiceClient:
         with self._lock:
             client = self._clients.get(name)
             if client is None:
                 channel = open_channel(self.addresses[name])
                 self._channels[name] = channel
-                client = self._clients[name] = ServiceClient(STUBS[name](channel), timeout=self.timeout)
+                client = self._clients[name] = ServiceClient(stub_for(name)(channel), timeout=self.timeout)
             return client
 
     def _channel(self, name: str) -> grpc.Channel:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from crmkit.config import AuthSettings, ConfigError, service_addr
 
@@ -29,6 +29,9 @@ def _int(env: Mapping[str, str], name: str, default: int, *, minimum: int = 0) -
     return int(value)
 
 
+OPTIONAL_SERVICES = ("sales", "marketing", "support")
+
+
 @dataclass(frozen=True)
 class GatewaySettings:
     contacts_addr: str
@@ -42,6 +45,8 @@ class GatewaySettings:
     token_cache_size: int = 10_000
     token_cache_ttl: float = 300.0  # upper bound even for long-lived tokens: JWKS keys rotate
     trusted_proxy_hops: int = 0  # X-Forwarded-For hops to trust for the client address
+    # Services beyond the two the gateway cannot work without: routed only when configured.
+    optional_addrs: Mapping[str, str] = field(default_factory=dict)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> GatewaySettings:
@@ -58,4 +63,9 @@ class GatewaySettings:
             token_cache_size=_int(env, "TOKEN_CACHE_SIZE", 10_000),
             token_cache_ttl=_number(env, "TOKEN_CACHE_TTL_SECONDS", 300.0),
             trusted_proxy_hops=_int(env, "GATEWAY_TRUSTED_PROXY_HOPS", 0),
+            optional_addrs={
+                name: env[f"{name.upper()}_SERVICE_ADDR"]
+                for name in OPTIONAL_SERVICES
+                if env.get(f"{name.upper()}_SERVICE_ADDR")
+            },
         )
