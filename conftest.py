@@ -1,6 +1,7 @@
 """Fixtures shared by every test folder: real servers, no mocks."""
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -9,6 +10,8 @@ import pytest
 from crmkit.testing import NatsServer, fresh_postgres_database, postgres_reachable
 
 JWT_SECRET = "test-secret-for-shuniu-crm-0123456789"
+# Services announce NOT_SERVING for 1 s before stopping in production; tests restart them a lot.
+os.environ.setdefault("SHUTDOWN_ANNOUNCE_SECONDS", "0.1")
 
 
 @pytest.fixture(scope="session")

@@ -36,11 +36,11 @@ from crm_gateway.ratelimit import RateLimiter
 from crm_gateway.routing import API, GatewayState, Route, dump, endpoint_for, too_large
 from crm_gateway.settings import GatewaySettings
 from crm_gateway.shapes import REGISTRY
-from crm_gateway.tokens import TokenCache
 from crmkit import logs, metrics
 from crmkit.auth import TokenVerifier
 from crmkit.errors import Unauthenticated
 from crmkit.grpc_server import IDEMPOTENCY_KEY
+from crmkit.token_cache import TokenCache
 
 log = logs.get("crm_gateway")
 _REQUEST_ID = re.compile(r"[A-Za-z0-9._:\-]{1,128}")

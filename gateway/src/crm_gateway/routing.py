@@ -22,7 +22,7 @@ from crm_gateway.ratelimit import RateLimiter
 from crm_gateway.schema import JsonSchema, SchemaRegistry, parse_timestamp, require_valid
 from crm_gateway.serialize import to_json
 from crm_gateway.settings import GatewaySettings
-from crm_gateway.tokens import TokenCache
+from crmkit.token_cache import TokenCache
 
 API = "/api/v1"
 JSON_TYPES = ("application/json", "+json")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextvars
 import json
+import os
 import signal
 import threading
 import time
@@ -20,6 +21,7 @@ from grpc_reflection.v1alpha import reflection
 from crmkit import logs, metrics
 from crmkit.auth import TokenVerifier, set_principal
 from crmkit.errors import ERROR_DETAILS_KEY, ERROR_FIELD_KEY, DomainError
+from crmkit.token_cache import TokenCache
 
 log = logs.get("crmkit.grpc")
 PUBLIC_PREFIXES = ("/grpc.health.", "/grpc.reflection.")
@@ -32,7 +34,7 @@ idempotency_key: contextvars.ContextVar[str] = contextvars.ContextVar("idempoten
 class CrmInterceptor(grpc.ServerInterceptor):
     def __init__(self, service: str, verifier: TokenVerifier) -> None:
         self.service = service
-        self.verifier = verifier
+        self.tokens = TokenCache(verifier)  # the same token arrives on every call of a client
 
     def intercept_service(self, continuation: Callable[..., Any], details: Any) -> Any:
         handler = continuation(details)
@@ -56,7 +58,7 @@ class CrmInterceptor(grpc.ServerInterceptor):
                 auth = md.get("authorization", "")
                 if not auth.lower().startswith("bearer "):
                     raise _unauthenticated()
-                set_principal(self.verifier.verify(auth[7:].strip()))
+                set_principal(self.tokens.verify(auth[7:].strip()))
                 return inner(request, context)
             except DomainError as exc:
                 code = exc.status
@@ -124,9 +126,13 @@ class GrpcServer:
             self.health.set(name, health_pb2.HealthCheckResponse.SERVING)
         return self
 
-    def drain(self, grace: float = 10.0) -> None:
-        """NOT_SERVING first so load balancers stop sending, then let in-flight calls finish."""
+    def drain(self, grace: float = 10.0, announce: float | None = None) -> None:
+        """NOT_SERVING first and keep answering for `announce` seconds (SHUTDOWN_ANNOUNCE_SECONDS,
+        default 1) so health checks and load balancers see it, then finish in-flight calls."""
         self.health.enter_graceful_shutdown()
+        if announce is None:
+            announce = float(os.environ.get("SHUTDOWN_ANNOUNCE_SECONDS", "1"))
+        time.sleep(max(announce, 0.0))
         self.server.stop(grace).wait()
         self._stopped.set()
 

@@ -105,18 +105,15 @@ class ServiceRuntime:
 def run(spec: ServiceSpec, settings: ServiceSettings | None = None) -> None:
     settings = settings or ServiceSettings.from_env(spec.name)
     logs.configure(spec.name, settings.log_level)
+    # Handlers first: a SIGTERM that arrives while we start still gets a clean drain.
+    stop_requested = threading.Event()
+    install_signal_handlers(stop_requested.set)
     if os.environ.get("RUN_MIGRATIONS", "").lower() in ("1", "true", "yes"):
         upgrade(settings.database_url, spec.migrations)
     runtime = ServiceRuntime(spec, settings).start()
     metrics.serve_metrics(settings.metrics_port)
     log.info("serving", extra={"fields": {"grpc_port": runtime.server.port,  # type: ignore[union-attr]
                                           "metrics_port": settings.metrics_port}})
-    done = threading.Event()
-
-    def stop() -> None:
-        runtime.stop()
-        done.set()
-
-    install_signal_handlers(stop)
-    done.wait()
+    stop_requested.wait()
+    runtime.stop()
     log.info("stopped")
