@@ -16,7 +16,7 @@ import jwt
 from crmkit.config import DEV_JWT_SECRET, AuthSettings
 from crmkit.errors import Unauthenticated
 
-ROLES = ("rep", "manager", "admin", "finance", "support", "marketing", "analyst", "service")
+ROLES = ("rep", "manager", "admin", "finance", "legal", "support", "marketing", "analyst", "service")
 
 
 @dataclass(frozen=True)
@@ -102,6 +102,8 @@ DEMO_USERS: dict[str, Principal] = {
         Principal("manager.south", ("manager",), "south-sales", "south", "陈经理 Chen Jing"),
         Principal("rep.south.1", ("rep",), "south-sales", "south", "刘洋 Liu Yang"),
         Principal("rep.south.2", ("rep",), "south-sales", "south", "Emily Zhao"),
+        Principal("legal.hq", ("legal",), "hq", "", "法务 Legal"),
+        Principal("finance.hq", ("finance",), "hq", "", "财务 Finance"),
         Principal("system", ("service",), "platform", "", "internal service account"),
     )
 }

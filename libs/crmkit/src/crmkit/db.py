@@ -5,11 +5,12 @@ BEGIN IMMEDIATE: a deferred transaction that later upgrades to a writer fails in
 SQLITE_BUSY instead of waiting, which would turn concurrency into random errors."""
 from __future__ import annotations
 
+import contextlib
 import threading
 from collections.abc import Callable
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
 from crmkit.events import Envelope
@@ -39,7 +40,8 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
             conn.exec_driver_sql(f"BEGIN {mode}")
 
         return engine
-    return create_engine(url, pool_size=10, max_overflow=10, pool_pre_ping=True, **kwargs)
+    # Each server thread may hold one read connection (see Database.read), writes need their own.
+    return create_engine(url, pool_size=20, max_overflow=10, pool_pre_ping=True, **kwargs)
 
 
 class Database:
@@ -50,10 +52,11 @@ class Database:
         self.engine = make_engine(url)
         self.is_sqlite = url.startswith("sqlite")
         write_bind = self.engine.execution_options(sqlite_begin="IMMEDIATE")
-        self._read = sessionmaker(self.engine, expire_on_commit=False)
         self._write = sessionmaker(write_bind, expire_on_commit=False)
         self._on_commit: list[Callable[[], None]] = []
         self._lock = threading.Lock()
+        self._local = threading.local()
+        self._held: list[Connection] = []
 
     def on_events_committed(self, callback: Callable[[], None]) -> None:
         """Called after a commit that wrote outbox rows (wakes the relay)."""
@@ -61,7 +64,16 @@ class Database:
             self._on_commit.append(callback)
 
     def read(self) -> Session:
-        return self._read()
+        """A session for reads, on this thread's own autocommit connection: checking a connection
+        out of the pool and BEGIN/ROLLBACK around every point read cost more than the read itself.
+        Each statement sees committed data; use a unit of work when reads must be consistent."""
+        conn: Connection | None = getattr(self._local, "conn", None)
+        if conn is None or conn.closed or conn.invalidated:
+            conn = self.engine.connect().execution_options(isolation_level="AUTOCOMMIT")
+            self._local.conn = conn
+            with self._lock:
+                self._held.append(conn)
+        return Session(bind=conn, expire_on_commit=False)
 
     def unit_of_work(self) -> UnitOfWork:
         return UnitOfWork(self)
@@ -71,6 +83,11 @@ class Database:
             callback()
 
     def dispose(self) -> None:
+        with self._lock:
+            held, self._held = self._held, []
+        for conn in held:
+            with contextlib.suppress(Exception):  # another thread may still be using it
+                conn.close()
         self.engine.dispose()
 
 

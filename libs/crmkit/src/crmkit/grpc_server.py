@@ -35,6 +35,13 @@ class CrmInterceptor(grpc.ServerInterceptor):
     def __init__(self, service: str, verifier: TokenVerifier) -> None:
         self.service = service
         self.tokens = TokenCache(verifier)  # the same token arrives on every call of a client
+        self._counters: dict[tuple[str, grpc.StatusCode], Any] = {}
+
+    def _count(self, method: str, code: grpc.StatusCode) -> None:
+        counter = self._counters.get((method, code))
+        if counter is None:
+            counter = self._counters[(method, code)] = metrics.GRPC_REQUESTS.labels(self.service, method, code.name)
+        counter.inc()
 
     def intercept_service(self, continuation: Callable[..., Any], details: Any) -> Any:
         handler = continuation(details)
@@ -42,6 +49,7 @@ class CrmInterceptor(grpc.ServerInterceptor):
         if handler is None or handler.unary_unary is None or method.startswith(PUBLIC_PREFIXES):
             return handler
         inner = handler.unary_unary
+        duration = metrics.GRPC_DURATION.labels(self.service, method)  # resolved once per method
 
         def wrapper(request: Any, context: grpc.ServicerContext) -> Any:
             start = time.perf_counter()
@@ -75,10 +83,8 @@ class CrmInterceptor(grpc.ServerInterceptor):
                 raise
             finally:
                 set_principal(None)
-                metrics.GRPC_REQUESTS.labels(self.service, method, code.name).inc()
-                metrics.GRPC_DURATION.labels(self.service, method).observe(
-                    time.perf_counter() - start
-                )
+                self._count(method, code)
+                duration.observe(time.perf_counter() - start)
 
         return grpc.unary_unary_rpc_method_handler(
             wrapper,
