@@ -21,6 +21,8 @@ def open_channel(addr: str) -> grpc.Channel:
             ("grpc.keepalive_time_ms", 30_000),
             ("grpc.keepalive_timeout_ms", 10_000),
             ("grpc.enable_retries", 0),  # retries are ours, so writes are never replayed blindly
+            # Spread calls over every address the name resolves to (a headless Service in k8s).
+            ("grpc.lb_policy_name", "round_robin"),
         ],
     )
 

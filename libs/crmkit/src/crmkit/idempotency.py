@@ -9,6 +9,7 @@ from typing import TypeVar
 
 from google.protobuf.message import Message
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 
 from crmkit.auth import current_principal
 from crmkit.db import Database, UnitOfWork
@@ -30,31 +31,44 @@ def run_write(db: Database, request: Message, response_type: type[M], fn: Callab
     """Run `fn` in one unit of work, honouring the call's idempotency key if it has one."""
     key = idempotency_key.get()
     method = current_method.get()
-    with db.unit_of_work() as uow:
-        if not key:
+    if not key:
+        with db.unit_of_work() as uow:
             result = fn(uow)
             uow.commit()
             return result
-        principal = current_principal().user_id
-        fingerprint = request_hash(method, request)
-        stored = uow.session.execute(
-            select(idempotency_row.c.request_hash, idempotency_row.c.response).where(
-                idempotency_row.c.principal == principal, idempotency_row.c.key == key
-            )
-        ).first()
-        if stored is not None:
-            if stored.request_hash != fingerprint:
-                raise Conflict(
-                    "this Idempotency-Key was already used for a different request",
-                    field="Idempotency-Key",
+    principal = current_principal().user_id
+    fingerprint = request_hash(method, request)
+    try:
+        with db.unit_of_work() as uow:
+            stored = _stored(uow, principal, key, fingerprint, response_type)
+            if stored is not None:
+                return stored
+            result = fn(uow)
+            uow.session.execute(
+                idempotency_row.insert().values(
+                    principal=principal, key=key, method=method, request_hash=fingerprint,
+                    response=result.SerializeToString(), created_at=utcnow(),
                 )
-            return response_type.FromString(stored.response)
-        result = fn(uow)
-        uow.session.execute(
-            idempotency_row.insert().values(
-                principal=principal, key=key, method=method, request_hash=fingerprint,
-                response=result.SerializeToString(), created_at=utcnow(),
             )
+            uow.commit()
+            return result
+    except IntegrityError:
+        # A concurrent call with the same key committed first; our writes were rolled back.
+        with db.unit_of_work() as uow:
+            stored = _stored(uow, principal, key, fingerprint, response_type)
+        if stored is None:
+            raise
+        return stored
+
+
+def _stored(uow: UnitOfWork, principal: str, key: str, fingerprint: str, response_type: type[M]) -> M | None:
+    row = uow.session.execute(
+        select(idempotency_row.c.request_hash, idempotency_row.c.response).where(
+            idempotency_row.c.principal == principal, idempotency_row.c.key == key
         )
-        uow.commit()
-        return result
+    ).first()
+    if row is None:
+        return None
+    if row.request_hash != fingerprint:
+        raise Conflict("this Idempotency-Key was already used for a different request", field="Idempotency-Key")
+    return response_type.FromString(row.response)
