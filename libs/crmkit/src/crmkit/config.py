@@ -14,7 +14,7 @@ DEFAULT_PORTS = {
     "support": (50054, 9104),
     "reporting": (50055, 9105),
 }
-DEV_JWT_SECRET = "shuniu-dev-secret-change-me"
+DEV_JWT_SECRET = "shuniu-dev-secret-change-me-in-production"
 
 
 class ConfigError(RuntimeError):
