@@ -1,52 +1,91 @@
-"""Sales benchmark: lead creation and opportunity stage-change throughput over gRPC, and the
-forecast latency over 100k opportunities (seeded straight into the sales database through
-the store layer).
+"""Sales benchmark (issue 3): lead creation and opportunity stage-change throughput through the
+gateway (HTTP, wrk) and straight over gRPC, as ratios of the gateway's create-contact measured in
+the same run (target: sales writes at least as fast as create-contact), and the forecast p50/p99
+over 100k opportunities (target: p99 <= 100 ms).
 
-    .venv/bin/python bench/sales_bench.py            # starts nats-server + sales on a temp SQLite
-    .venv/bin/python bench/sales_bench.py --leads 2000 --opportunities 100000
+    .venv/bin/python bench/sales_bench.py                 # starts its own suite; about a minute
+    .venv/bin/python bench/sales_bench.py --seconds 10 --opportunities 100000
 
-`run(gateway_url, sales_addr, token)` is the entry point `bench/run.py` can call against a running
-suite; seeding needs SALES_DATABASE_URL (the same database the sales service uses)."""
+The suite (nats-server, every service, the gateway) runs as processes on free ports over SQLite
+in a temporary directory. The 100k opportunities are seeded straight into the sales database
+through the store layer (seeding through the API would dominate the run); the forecast is then
+asked over gRPC and through the gateway, one call at a time."""
 from __future__ import annotations
 
 import argparse
-import os
+import json
 import random
 import statistics
 import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import grpc
+import requests
 
 ROOT = Path(__file__).resolve().parents[1]
-for extra in ("gen/python", "libs/crmkit/src", "services/sales/src", "services/contacts/src"):
+for extra in ("gen/python", "libs/crmkit/src", "services/sales/src"):
     sys.path.insert(0, str(ROOT / extra))
+sys.path.insert(0, str(ROOT / "bench"))
 
 from crm.common.v1.types_pb2 import Money  # noqa: E402
 from crm.sales.v1 import sales_pb2 as pb  # noqa: E402
 from crm.sales.v1.sales_pb2_grpc import SalesServiceStub  # noqa: E402
+from wrk import WrkResult, auth_script, run_wrk  # noqa: E402
 
+TARGET_WRITE_RATIO = 1.0  # sales writes vs create-contact through the gateway
 TARGET_FORECAST_P99_MS = 100.0
-WORKERS = 8
+CONNECTIONS = 16
+WRK_THREADS = 2
+GRPC_WORKERS = 8
 QUARTERS = (("2026-01-01", "2026-03-31"), ("2026-04-01", "2026-06-30"), ("2026-07-01", "2026-09-30"),
             ("2026-10-01", "2026-12-31"))
+CONTACT_BODY = ('{"name":"压测客户 Load %d","emails":[{"address":"load%d@bench.example"}],'
+                '"source":"website","level":"prospect","tags":["bench"]}')
+LEAD_BODY = '{"name":"压测线索 %d","company":"基准制造 %d","industry":"manufacturing","region":"north"}'
 
 
-def _stub(addr: str) -> SalesServiceStub:
-    return SalesServiceStub(grpc.insecure_channel(addr))
+def stage_script(token: str, ids: list[str]) -> str:
+    """wrk Lua: each wrk thread walks its own share of the opportunities, moving each to
+    needs_confirmed, then back to first_contact on the next pass, and so on, so that every
+    request is a valid stage change and no two in flight touch the same opportunity."""
+    quoted = ",".join(f'"{i}"' for i in ids)
+    return f"""
+local token = "Bearer {token}"
+local ids = {{{quoted}}}
+local threads = 0
+function setup(thread)
+  thread:set("tid", threads)
+  threads = threads + 1
+end
+local n = 0
+request = function()
+  local per = math.floor(#ids / {WRK_THREADS})
+  local i = (n % per) * {WRK_THREADS} + tid + 1
+  local stage = (math.floor(n / per) % 2 == 0) and "needs_confirmed" or "first_contact"
+  n = n + 1
+  local headers = {{["Authorization"] = token, ["Content-Type"] = "application/json"}}
+  return wrk.format("POST", "/api/v1/opportunities/" .. ids[i] .. "/stage", headers, '{{"stage":"' .. stage .. '"}}')
+end
+"""
 
 
-def _throughput(n: int, fn: Any) -> float:
+def grpc_throughput(n: int, fn: Callable[[int], Any]) -> float:
     start = time.perf_counter()
-    with ThreadPoolExecutor(WORKERS) as pool:
+    with ThreadPoolExecutor(GRPC_WORKERS) as pool:
         list(pool.map(fn, range(n)))
     return n / (time.perf_counter() - start)
+
+
+def percentiles(samples_ms: list[float]) -> tuple[float, float]:
+    ordered = sorted(samples_ms)
+    return statistics.median(ordered), ordered[min(len(ordered) - 1, round(0.99 * (len(ordered) - 1)))]
 
 
 def seed_opportunities(database_url: str, n: int, seed: int = 11) -> None:
@@ -62,16 +101,15 @@ def seed_opportunities(database_url: str, n: int, seed: int = 11) -> None:
         for chunk in range(0, n, 5000):
             batch = []
             for _ in range(min(5000, n - chunk)):
-                stage = rnd.choice(stages)
-                owner = rnd.choice(owners)
+                stage, o = rnd.choice(stages), rnd.randrange(len(owners))
                 opp = pb.Opportunity(
-                    id=str(uuid.uuid4()), name="seeded", pipeline_id="default", owner_id=owner,
-                    team=f"team-{owners.index(owner) % 10}", region="north", version=1,
+                    id=str(uuid.uuid4()), name="seeded", pipeline_id="default", owner_id=owners[o],
+                    team=f"team-{o % 10}", region="north", version=1,
                     amount=Money(currency_code="CNY", amount=f"{rnd.randrange(1_000, 2_000_000)}.{rnd.randrange(100):02d}"),
                     expected_close_date=(start + timedelta(days=rnd.randrange(365))).strftime("%Y-%m-%d"))
                 opp.created_at.FromDatetime(start)
                 opp.updated_at.FromDatetime(start)
-                pipeline.enter_stage(opp, stage, start, owner)
+                pipeline.enter_stage(opp, stage, start, owners[o])
                 batch.append(opp)
             with db.unit_of_work() as uow:
                 store.insert_many(uow.session, batch)
@@ -80,115 +118,142 @@ def seed_opportunities(database_url: str, n: int, seed: int = 11) -> None:
         db.dispose()
 
 
-def run(gateway_url: str | None, sales_addr: str, token: str, *, leads: int = 1000, stage_changes: int = 500,
-        opportunities: int = 100_000, forecast_calls: int = 200) -> dict[str, float]:
-    stub = _stub(sales_addr)
-    md = [("authorization", f"Bearer {token}")]
-    results: dict[str, float] = {}
+def http_warmup(session: requests.Session, method: str, url: str, bodies: list[Any]) -> None:
+    for body in bodies:
+        session.request(method, url, json=body, timeout=10).raise_for_status()
 
-    def create_lead(i: int) -> None:
-        stub.CreateLead(pb.CreateLeadRequest(lead=pb.Lead(name=f"线索 {i}", company=f"公司 {i}", industry="manufacturing",
-                                                          owner_id="admin" if i < 0 else "")), metadata=md, timeout=10)
 
-    results["lead_create_per_s"] = _throughput(leads, create_lead)
+def measure(suite: Any, seconds: int, opportunities: int, forecast_calls: int) -> dict[str, Any]:
+    from crmkit.auth import DEMO_USERS, mint_token
 
-    opps = [stub.CreateOpportunity(pb.CreateOpportunityRequest(opportunity=pb.Opportunity(
-        name=f"商机 {i}", contact_id="c", owner_id="rep.bench", amount=Money(currency_code="CNY", amount="1000"))),
-        metadata=md, timeout=10) for i in range(stage_changes)]
+    base = suite.gateway_url
+    rep = mint_token(DEMO_USERS["rep.north.1"], suite.jwt_secret)
+    admin = mint_token(DEMO_USERS["admin"], suite.jwt_secret)
+    http = requests.Session()
+    http.headers["Authorization"] = f"Bearer {rep}"
+    stub = SalesServiceStub(grpc.insecure_channel(f"127.0.0.1:{suite.ports['sales'][0]}"))
+    rep_md = [("authorization", f"Bearer {rep}")]
+    admin_md = [("authorization", f"Bearer {admin}")]
+    out: dict[str, Any] = {}
 
-    def change(i: int) -> None:
-        stub.ChangeStage(pb.ChangeStageRequest(id=opps[i].id, stage="needs_confirmed"), metadata=md, timeout=10)
+    # every worker's channels open before anything is timed
+    http_warmup(http, "POST", f"{base}/api/v1/contacts?allow_duplicate=true",
+                [{"name": f"warm {i}", "source": "website"} for i in range(20)])
+    http_warmup(http, "POST", f"{base}/api/v1/leads", [{"name": f"warm {i}"} for i in range(20)])
 
-    results["stage_change_per_s"] = _throughput(stage_changes, change)
+    def wrk(path: str, script: str) -> WrkResult:
+        return run_wrk(f"{base}{path}", connections=CONNECTIONS, threads=WRK_THREADS, seconds=seconds, script=script)
 
-    database_url = os.environ.get("SALES_DATABASE_URL")
-    if database_url and opportunities:
+    out["gw_create_contact"] = wrk("/api/v1/contacts?allow_duplicate=true",
+                                   auth_script(rep, method="POST", body_template=CONTACT_BODY))
+    out["gw_create_lead"] = wrk("/api/v1/leads", auth_script(rep, method="POST", body_template=LEAD_BODY))
+
+    # the opportunities whose stage the gateway run toggles (contact set: needs_confirmed wants one)
+    def new_opp(i: int) -> str:
+        request = pb.CreateOpportunityRequest(opportunity=pb.Opportunity(
+            name=f"商机 {i}", contact_id="bench-contact", amount=Money(currency_code="CNY", amount="1000")))
+        return str(stub.CreateOpportunity(request, metadata=rep_md, timeout=10).id)
+
+    with ThreadPoolExecutor(GRPC_WORKERS) as pool:
+        ids = list(pool.map(new_opp, range(1000)))
+    http_warmup(http, "POST", f"{base}/api/v1/opportunities/{ids[-1]}/stage",
+                [{"stage": "needs_confirmed"}, {"stage": "first_contact"}])
+    out["gw_stage_change"] = wrk("/api/v1/opportunities/stage", stage_script(rep, ids))
+
+    # the same writes over gRPC, no gateway in between
+    def grpc_lead(i: int) -> None:
+        stub.CreateLead(pb.CreateLeadRequest(lead=pb.Lead(name=f"线索 {i}", company=f"公司 {i}",
+                                                          industry="manufacturing")), metadata=rep_md, timeout=10)
+
+    out["grpc_create_lead_rps"] = grpc_throughput(1000, grpc_lead)
+    grpc_ids = [new_opp(i) for i in range(300)]
+    out["grpc_stage_change_rps"] = grpc_throughput(len(grpc_ids), lambda i: stub.ChangeStage(
+        pb.ChangeStageRequest(id=grpc_ids[i], stage="needs_confirmed"), metadata=rep_md, timeout=10))
+
+    if opportunities:
         t0 = time.perf_counter()
-        seed_opportunities(database_url, opportunities)
-        results["seed_s"] = time.perf_counter() - t0
+        seed_opportunities(suite.database_url("sales"), opportunities)
+        out["seed_s"] = time.perf_counter() - t0
         latencies = []
         for i in range(forecast_calls):
             start, end = QUARTERS[i % 4]
-            request = pb.ForecastRequest(period_start=start, period_end=end, group_by="owner")
             t = time.perf_counter()
-            stub.GetForecast(request, metadata=md, timeout=10)
+            stub.GetForecast(pb.ForecastRequest(period_start=start, period_end=end, group_by="owner"),
+                             metadata=admin_md, timeout=10)
             latencies.append((time.perf_counter() - t) * 1000)
-        latencies.sort()
-        results["forecast_p50_ms"] = statistics.median(latencies)
-        results["forecast_p99_ms"] = latencies[int(len(latencies) * 0.99) - 1]
-        whole_year = pb.ForecastRequest(period_start="2026-01-01", period_end="2026-12-31", group_by="team")
+        out["grpc_forecast_ms"] = percentiles(latencies)
+        gateway_admin = requests.Session()
+        gateway_admin.headers["Authorization"] = f"Bearer {admin}"
+        latencies = []
+        for i in range(forecast_calls):
+            start, end = QUARTERS[i % 4]
+            t = time.perf_counter()
+            resp = gateway_admin.get(f"{base}/api/v1/sales/forecast", timeout=10, params={
+                "period_start": start, "period_end": end, "group_by": "owner"})
+            latencies.append((time.perf_counter() - t) * 1000)
+            resp.raise_for_status()
+        out["gw_forecast_ms"] = percentiles(latencies)
+        out["forecast_rows"] = len(resp.json()["rows"])
         t = time.perf_counter()
-        stub.GetForecast(whole_year, metadata=md, timeout=30)
-        results["forecast_full_year_ms"] = (time.perf_counter() - t) * 1000
-    if gateway_url:
-        results.update(_gateway_leads(gateway_url, token, leads))
-    return results
+        stub.GetForecast(pb.ForecastRequest(period_start="2026-01-01", period_end="2026-12-31", group_by="team"),
+                         metadata=admin_md, timeout=30)
+        out["forecast_full_year_ms"] = (time.perf_counter() - t) * 1000
+    return out
 
 
-def _gateway_leads(gateway_url: str, token: str, n: int) -> dict[str, float]:
-    """Lead creation through the gateway's proposed POST /api/v1/leads (skipped until routed)."""
-    import requests
+def row(name: str, value: str, ratio: str = "", target: str = "") -> None:
+    print(f"  {name:<46} {value:>18} {ratio:>12}   {target}")
 
-    session = requests.Session()
-    headers = {"Authorization": f"Bearer {token}"}
-    probe = session.post(f"{gateway_url}/api/v1/leads", json={"name": "probe"}, headers=headers, timeout=10)
-    if probe.status_code == 404:
-        return {}
 
-    def post(i: int) -> None:
-        session.post(f"{gateway_url}/api/v1/leads", json={"name": f"g{i}", "company": "gw"}, headers=headers,
-                     timeout=10)
-
-    return {"gateway_lead_create_per_s": _throughput(n, post)}
+def report(f: dict[str, Any], seconds: int, opportunities: int) -> None:
+    contact: WrkResult = f["gw_create_contact"]
+    print(f"sales benchmark — wrk {CONNECTIONS} connections × {seconds}s per gateway figure, "
+          f"gRPC with {GRPC_WORKERS} threads")
+    row("", "req/s  p50/p99 ms", "vs contact", "target")
+    row("gateway POST /contacts (reference)", f"{contact.rps:,.0f}  {contact.p50_ms:.1f}/{contact.p99_ms:.1f}", "1.00x")
+    for key, name in (("gw_create_lead", "gateway POST /leads"),
+                      ("gw_stage_change", "gateway POST /opportunities/{id}/stage")):
+        r: WrkResult = f[key]
+        row(name, f"{r.rps:,.0f}  {r.p50_ms:.1f}/{r.p99_ms:.1f}", f"{r.rps / contact.rps:.2f}x",
+            f">= {TARGET_WRITE_RATIO:.2f}x {'met' if r.rps >= TARGET_WRITE_RATIO * contact.rps else 'MISSED'}")
+    row("gRPC CreateLead", f"{f['grpc_create_lead_rps']:,.0f}", f"{f['grpc_create_lead_rps'] / contact.rps:.2f}x")
+    row("gRPC ChangeStage", f"{f['grpc_stage_change_rps']:,.0f}", f"{f['grpc_stage_change_rps'] / contact.rps:.2f}x")
+    errors = {k: f[k].errors for k in ("gw_create_contact", "gw_create_lead", "gw_stage_change")}
+    print(f"  (non-2xx or socket errors: {errors})")
+    if "grpc_forecast_ms" in f:
+        print(f"\nforecast over {opportunities:,} opportunities (one quarter, by owner: "
+              f"{f['forecast_rows']} rows; seeded in {f['seed_s']:.1f}s)")
+        row("", "p50/p99 ms", "p99/target", "target")
+        for key, name in (("grpc_forecast_ms", "gRPC GetForecast"), ("gw_forecast_ms", "gateway GET /sales/forecast")):
+            p50, p99 = f[key]
+            row(name, f"{p50:.1f}/{p99:.1f}", f"{p99 / TARGET_FORECAST_P99_MS:.2f}",
+                f"p99 <= {TARGET_FORECAST_P99_MS:.0f} ms {'met' if p99 <= TARGET_FORECAST_P99_MS else 'MISSED'}")
+        row("gRPC GetForecast, whole year by team", f"{f['forecast_full_year_ms']:.1f}")
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--leads", type=int, default=1000)
-    parser.add_argument("--stage-changes", type=int, default=500)
-    parser.add_argument("--opportunities", type=int, default=100_000)
-    parser.add_argument("--sales-addr", help="a running sales service (default: start one)")
-    parser.add_argument("--gateway-url")
+    parser.add_argument("--seconds", type=int, default=5, help="wrk duration per gateway figure")
+    parser.add_argument("--opportunities", type=int, default=100_000, help="seeded for the forecast (0: skip)")
+    parser.add_argument("--forecast-calls", type=int, default=200)
+    parser.add_argument("--json", type=Path, help="also write the raw figures here")
     args = parser.parse_args(argv)
 
-    from crm_sales.bootstrap import make_spec
-    from crmkit.auth import DEMO_USERS, mint_token
-    from crmkit.config import ServiceSettings
-    from crmkit.migrations import upgrade
-    from crmkit.service import ServiceRuntime
-    from crmkit.testing import NatsServer, free_port
+    from crmkit.devrun import Suite
 
-    secret = os.environ.get("JWT_SECRET", "bench-secret-for-shuniu-crm-0123456789")
-    token = mint_token(DEMO_USERS["admin"], secret)
-    stack: list[Any] = []
+    started = time.perf_counter()
     with tempfile.TemporaryDirectory() as tmp:
+        suite = Suite(Path(tmp), free_ports=True, jwt_secret="bench-secret-0123456789-0123456789",
+                      extra_env={"RATE_LIMIT_RPS": "1000000", "RATE_LIMIT_BURST": "1000000", "LOG_LEVEL": "WARNING"})
+        suite.start()
         try:
-            addr = args.sales_addr
-            if not addr:
-                nats = NatsServer(Path(tmp)).start()
-                stack.append(nats)
-                url = f"sqlite:///{Path(tmp) / 'sales.db'}"
-                spec = make_spec(contacts=lambda: None)
-                upgrade(url, spec.migrations)
-                os.environ["SALES_DATABASE_URL"] = url
-                settings = ServiceSettings.from_env("sales", {
-                    "DATABASE_URL": url, "NATS_URL": nats.url, "PORT": str(free_port()), "METRICS_PORT": "0",
-                    "JWT_SECRET": secret, "LOG_LEVEL": "WARNING"})
-                runtime = ServiceRuntime(spec, settings).start()
-                stack.append(runtime)
-                addr = runtime.address
-            figures = run(args.gateway_url, addr, token, leads=args.leads, stage_changes=args.stage_changes,
-                          opportunities=args.opportunities)
+            figures = measure(suite, args.seconds, args.opportunities, args.forecast_calls)
         finally:
-            for part in reversed(stack):
-                part.stop()
-    print("sales benchmark")
-    for name, value in figures.items():
-        print(f"  {name:<28} {value:10.1f}")
-    if "forecast_p99_ms" in figures:
-        ok = figures["forecast_p99_ms"] <= TARGET_FORECAST_P99_MS
-        print(f"  forecast p99 target {TARGET_FORECAST_P99_MS:.0f} ms: {'met' if ok else 'MISSED'} "
-              f"({figures['forecast_p99_ms'] / TARGET_FORECAST_P99_MS:.2f}× of target)")
+            suite.stop()
+    report(figures, args.seconds, args.opportunities)
+    print(f"\n(whole run {time.perf_counter() - started:.0f}s)")
+    if args.json:
+        args.json.write_text(json.dumps(figures, indent=2, default=lambda o: o.__dict__))
     return 0
 
 

@@ -27,6 +27,7 @@ REPORT_PARAMS = (
     QueryParam("from_day", "date", "first day, inclusive (UTC)"),
     QueryParam("to_day", "date", "last day, inclusive (UTC)"),
     QueryParam("region"),
+    QueryParam("tag", description="only customers carrying this tag"),
 )
 
 
@@ -48,7 +49,8 @@ def customer_counts(c: Call) -> Response:
     if from_day and to_day and from_day > to_day:
         raise invalid_field("to_day", "must not be before from_day")
     request = reporting_pb2.GetCustomerCountsRequest(
-        from_day=from_day, to_day=to_day, region=c.query.get("region", "")
+        from_day=from_day, to_day=to_day, region=c.query.get("region", ""),
+        tag=c.query.get("tag", ""),
     )
     counts = state().backends.reporting.call("GetCustomerCounts", request, metadata=metadata())
     return json_response(to_json(counts))

@@ -59,6 +59,7 @@ class ServiceSettings:
     opensearch_url: str | None
     relay_batch: int
     consumer_max_deliveries: int
+    consumer_batch: int
 
     @classmethod
     def from_env(cls, service: str, env: Mapping[str, str] | None = None) -> ServiceSettings:
@@ -77,6 +78,7 @@ class ServiceSettings:
             opensearch_url=env.get("OPENSEARCH_URL") or None,
             relay_batch=int(env.get("OUTBOX_RELAY_BATCH", "500")),
             consumer_max_deliveries=int(env.get("CONSUMER_MAX_DELIVERIES", "5")),
+            consumer_batch=int(env.get("CONSUMER_BATCH", "200")),
         )
 
 

@@ -56,6 +56,9 @@ class Database:
         self._on_commit: list[Callable[[], None]] = []
         self._lock = threading.Lock()
         self._local = threading.local()
+        # SQLite has one writer at a time; queueing writers here avoids its busy handler, which
+        # sleeps in growing steps and turns contention into second-long tail latencies.
+        self.write_lock: threading.RLock | None = threading.RLock() if self.is_sqlite else None
         self._held: list[Connection] = []
 
     def on_events_committed(self, callback: Callable[[], None]) -> None:
@@ -102,7 +105,13 @@ class UnitOfWork:
         self._committed = False
 
     def __enter__(self) -> UnitOfWork:
-        self.session.begin()
+        if self._db.write_lock is not None:
+            self._db.write_lock.acquire()
+        try:
+            self.session.begin()
+        except BaseException:
+            self._release()
+            raise
         return self
 
     def __exit__(self, exc_type: Any, *_: Any) -> None:
@@ -111,6 +120,11 @@ class UnitOfWork:
                 self.session.rollback()
         finally:
             self.session.close()
+            self._release()
+
+    def _release(self) -> None:
+        if self._db.write_lock is not None:
+            self._db.write_lock.release()
 
     def emit(self, envelope: Envelope) -> None:
         self._events.append(envelope)
@@ -123,7 +137,7 @@ class UnitOfWork:
         self.session.commit()
         self._committed = True
         if self._events:
-            self._db.notify_committed()
+            self._db.notify_committed()  # the relay wakes; it takes the write lock after us
 
     @property
     def events(self) -> list[Envelope]:

@@ -45,6 +45,7 @@ class OutboxRelay:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stopping = False
         self._task: asyncio.Task[None] | None = None
+        self._backlog_reported = 0.0
         db.on_events_committed(self.wake)
 
     def wake(self) -> None:
@@ -93,7 +94,9 @@ class OutboxRelay:
     async def _relay_once(self, js: object) -> bool:
         """Publish one batch; True when the batch was full (more may be waiting)."""
         rows = await asyncio.to_thread(self._pending)
-        metrics.OUTBOX_BACKLOG.labels(self.service).set(await asyncio.to_thread(self.backlog))
+        if time.monotonic() - self._backlog_reported > 1.0:  # a count per cycle would cost more
+            self._backlog_reported = time.monotonic()
+            metrics.OUTBOX_BACKLOG.labels(self.service).set(await asyncio.to_thread(self.backlog))
         if not rows:
             return False
         futures = []

@@ -68,7 +68,7 @@ class ServiceRuntime:
         if spec.consumes and spec.handler is not None:
             self.consumer = EventConsumer(
                 self.db, settings.nats_url, spec.name, spec.consumes, spec.handler(self.db, settings),
-                max_deliveries=settings.consumer_max_deliveries,
+                max_deliveries=settings.consumer_max_deliveries, batch=settings.consumer_batch,
             )
             self._tasks.append(self.loop.submit(self.consumer.run()))
             self._stoppers.append(self.consumer.stop)

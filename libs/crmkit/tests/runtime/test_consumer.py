@@ -96,14 +96,17 @@ def test_a_poison_event_is_parked_after_max_deliveries_and_the_rest_still_apply(
     (row,) = parked()
     assert row.consumer == name and row.event_id == poison.event_id
     assert row.subject == poison.subject and bytes(row.payload) == poison.data
-    assert row.deliveries == 3 and attempts == [poison.event_id] * 3
+    # a fetched batch is first tried in one transaction, then event by event, so the handler may
+    # see the poison event up to twice per delivery; what matters is 3 deliveries, then parked
+    assert row.deliveries == 3 and set(attempts) == {poison.event_id} and 3 <= len(attempts) <= 6
+    tried = len(attempts)
     assert row.reason == "ValueError: cannot apply a poison event"
     assert sorted(rt.applied_values(db)) == ["a", "b", "c", "d"]          # the poison write rolled back
     assert poison.event_id not in _inbox_ids(db, name)                     # so it can be replayed later
     # settled for good: not redelivered again
     wait_for(lambda: rt.run_async(rt.consumer_state, killable_nats.url, bus.stream_name(producer), name) == (0, 0),
              what="the poison message terminated")
-    assert len(attempts) == 3
+    assert len(attempts) == tried
 
 
 def test_an_unparseable_message_is_parked_at_once(db, killable_nats, background, producer, rt) -> None:
@@ -149,7 +152,8 @@ def test_a_consumer_killed_mid_batch_applies_nothing_twice_after_restart(
         crashed.set()
         release.set()                    # ...but v04's transaction still commits
         wait_for(lambda: "v04" in rt.applied_values(db), what="v04 committed without an ack")
-        assert rt.applied_values(db) == [f"v{i:02d}" for i in range(5)]
+        committed = rt.applied_values(db)  # v04's transaction may hold the rest of its batch too
+        assert len(committed) >= 5 and committed == [f"v{i:02d}" for i in range(len(committed))]
 
         second_batch = [rt.make_event(producer, f"v{i:02d}") for i in range(10, 15)]
         rt.run_async(rt.publish, killable_nats.url, producer, [(e.subject, e.data, e.event_id) for e in second_batch])

@@ -34,6 +34,9 @@ def customer_counts(session: Session, principal: Principal, request: GetCustomer
     where = [customers.c.live.is_(True), _visible(principal)]
     if request.region:
         where.append(customers.c.region == request.region)
+    if request.tag:
+        tagged = select(customer_tags.c.contact_id).where(customer_tags.c.tag == request.tag)
+        where.append(customers.c.contact_id.in_(tagged))
 
     def buckets(column: ColumnElement[str]) -> list[CountBucket]:
         rows = session.execute(

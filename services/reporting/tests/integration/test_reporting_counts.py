@@ -81,7 +81,9 @@ def suite(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFacto
         common = {"NATS_URL": nats_server.url, "PORT": "0", "METRICS_PORT": "0", "JWT_SECRET": SECRET}
         contacts = ServiceRuntime(CONTACTS, ServiceSettings.from_env(
             "contacts", env={**common, "CONTACTS_DATABASE_URL": contacts_url})).start()
-        reporting_settings = ServiceSettings.from_env("reporting", env={**common, "REPORTING_DATABASE_URL": reporting_url})
+        # small batches: the restart test must be able to stop reporting in the middle of a backlog
+        reporting_settings = ServiceSettings.from_env(
+            "reporting", env={**common, "REPORTING_DATABASE_URL": reporting_url, "CONSUMER_BATCH": "5"})
         channel = grpc.insecure_channel(contacts.address)
         suite = Suite(nats_server, contacts, reporting_settings, ContactsServiceStub(channel), [channel])
         suite.start_reporting()
