@@ -3,12 +3,12 @@ kept in step on every save. Plain functions over a SQLAlchemy session."""
 from __future__ import annotations
 
 import base64
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from datetime import UTC as _UTC
 from datetime import datetime
 
 from google.protobuf.timestamp_pb2 import Timestamp
-from sqlalchemy import Select, and_, bindparam, delete, exists, insert, or_, select, update
+from sqlalchemy import Select, and_, bindparam, delete, exists, insert, or_, select, text, update
 from sqlalchemy.orm import Session
 
 from crm.contacts.v1.contacts_pb2 import Account, Contact, CustomFieldDefinition, ListFilter, TimelineEntry
@@ -91,6 +91,45 @@ def load(session: Session, entity: str, record_id: str, *, for_update: bool = Fa
     return (Contact if entity == "contact" else Account).FromString(data)
 
 
+def live_records(session: Session, entity: str, batch: int = 1000) -> Iterator[Record]:
+    """Every live record, streamed in batches (a rebuild reads them all)."""
+    table = table_for(entity)
+    cls = Contact if entity == "contact" else Account
+    stmt = select(table.c.data).where(table.c.deleted.is_(False)).order_by(table.c.seq)
+    for data in session.execute(stmt.execution_options(yield_per=batch)).scalars():
+        yield cls.FromString(data)
+
+
+def live_account_names(session: Session) -> dict[str, str]:
+    return dict(session.execute(select(accounts.c.id, accounts.c.name).where(accounts.c.deleted.is_(False))).all())
+
+
+def any_live_record(session: Session) -> bool:
+    return any(
+        session.execute(select(table.c.id).where(table.c.deleted.is_(False)).limit(1)).first()
+        for table in (contacts, accounts)
+    )
+
+
+def contacts_named_by_account(session: Session, account_id: str) -> list[str]:
+    """Live contacts without a company name of their own: search shows their account's name."""
+    stmt = select(contacts.c.id).where(
+        contacts.c.account_id == account_id, contacts.c.company_name == "", contacts.c.deleted.is_(False)
+    )
+    return list(session.execute(stmt).scalars())
+
+
+def lock_identities(session: Session, entity: str, record: Record) -> None:
+    """PostgreSQL: transaction-scoped advisory locks on the record's phones and emails, taken in a
+    fixed order, so two concurrent creates with the same phone cannot both pass the duplicate
+    check. SQLite needs nothing: its writers are serialized (BEGIN IMMEDIATE)."""
+    if session.get_bind().dialect.name != "postgresql":
+        return
+    for kind, value in sorted(rules.identity_values(record)):
+        session.execute(text("SELECT pg_advisory_xact_lock(hashtextextended(:key, 0))"),
+                        {"key": f"{entity}:{kind}:{value}"})
+
+
 def find_duplicates(session: Session, entity: str, record: Record, exclude: Sequence[str] = ()) -> list[str]:
     pairs = rules.identity_values(record)
     if not pairs:
@@ -165,6 +204,10 @@ def add_timeline_entry(session: Session, entry: TimelineEntry) -> None:
             occurred_at=entry.occurred_at.ToDatetime(tzinfo=_UTC), data=entry.SerializeToString(),
         )
     )
+
+
+def timeline_entry_exists(session: Session, entry_id: str) -> bool:
+    return session.execute(select(timeline.c.id).where(timeline.c.id == entry_id)).first() is not None
 
 
 def list_timeline(

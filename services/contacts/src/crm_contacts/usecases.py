@@ -93,6 +93,7 @@ def create_record(uow: UnitOfWork, principal: Principal, entity: str, record: Re
     check_assignable(principal, record.owner_id)
     rules.check_custom_fields(record.custom_fields, store.definitions(uow.session, entity), creating=True)
     if not allow_duplicate:
+        store.lock_identities(uow.session, entity, record)  # racing creates of one phone queue here
         existing = store.find_duplicates(uow.session, entity, record)
         if existing:
             raise AlreadyExists(
@@ -282,6 +283,37 @@ def list_timeline(session: Session, principal: Principal, contact_id: str, page_
         for entry in entries:  # finance sees that a conversation happened, not what was said
             entry.interaction.content = ""
     return entries, token
+
+
+def transfer_owner(uow: UnitOfWork, principal: Principal, entity: str, record_id: str, from_user: str,
+                   to_user: str, *, reason: str) -> bool:
+    """Sales moved a leaving rep's work to another rep: the customers follow, as a normal update
+    with a new version and an event. Only records the leaving rep still owns move (a customer
+    reassigned since keeps its owner); a repeated transfer changes nothing."""
+    record = store.load(uow.session, entity, record_id, for_update=True)
+    if record is None or record.deleted or record.owner_id != from_user or not to_user:
+        return False
+    record.owner_id = to_user
+    _bump(record)
+    store.update_record(uow.session, entity, record)
+    payload = _EVENTS[(entity, "updated")](**{entity: record}, changed_fields=["owner_id"])
+    _emit(uow, principal, entity, "updated", record, payload, detail=f"owner {from_user} -> {to_user}; {reason}")
+    return True
+
+
+def add_foreign_timeline_entry(session: Session, entry: TimelineEntry) -> bool:
+    """Put another service's entry on its contact's timeline (the survivor's, when the contact was
+    merged away); once per entry id. False when the contact is not ours or is deleted."""
+    contact = store.load(session, "contact", entry.contact_id)
+    hops = 0
+    while contact is not None and contact.deleted and contact.merged_into_id and hops < 10:
+        contact = store.load(session, "contact", contact.merged_into_id)
+        hops += 1
+    if contact is None or contact.deleted or store.timeline_entry_exists(session, entry.id):
+        return False
+    entry.contact_id = contact.id
+    store.add_timeline_entry(session, entry)
+    return True
 
 
 def define_custom_field(uow: UnitOfWork, principal: Principal, definition: CustomFieldDefinition) -> CustomFieldDefinition:

@@ -57,13 +57,7 @@ def test_concurrent_tagging_loses_no_tag_and_versions_stay_distinct(api, contact
     assert sorted(versions) == list(range(1, RACERS + 2))
 
 
-def test_concurrent_creates_with_the_same_phone_make_one_contact(api, contacts, new_phone, request) -> None:
-    if not contacts.db.is_sqlite:
-        # SQLite serializes writers (BEGIN IMMEDIATE); PostgreSQL at READ COMMITTED lets every racer
-        # pass find_duplicates before any of them commits, and nothing unique backs the check.
-        request.applymarker(pytest.mark.xfail(strict=True, reason=(
-            "BUG usecases.create_record: duplicate check races on PostgreSQL (check-then-insert without a "
-            "lock or constraint), concurrent creates with one phone all succeed")))
+def test_concurrent_creates_with_the_same_phone_make_one_contact(api, contacts, new_phone) -> None:
     rep = api("rep.north.1")
     for _ in range(5):
         phone = new_phone()
