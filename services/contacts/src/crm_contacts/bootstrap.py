@@ -1,19 +1,44 @@
 """Composition root of the contacts service."""
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from weakref import WeakKeyDictionary
 
 from crm.contacts.v1 import contacts_pb2, contacts_pb2_grpc
+from crm_contacts.customer_search import CustomerSearch
+from crm_contacts.event_handler import make_handler
 from crm_contacts.servicer import ContactsServicer
+from crmkit.bus import LoopThread
 from crmkit.config import ServiceSettings
+from crmkit.consumer import Handler
 from crmkit.db import Database
 from crmkit.service import Registration, ServiceSpec
 
+# The servicer, the consumer and the shutdown hook share one search index per runtime; the spec's
+# factories only get (db, settings), so the runtime's Database is the key.
+_searches: WeakKeyDictionary[Database, CustomerSearch] = WeakKeyDictionary()
+
+
+def customer_search(db: Database, settings: ServiceSettings) -> CustomerSearch:
+    search = _searches.get(db)
+    if search is None:
+        search = _searches[db] = CustomerSearch.from_settings(db, settings)
+        search.start()  # before the consumer writes: start decides whether to rebuild
+    return search
+
 
 def build(db: Database, settings: ServiceSettings) -> Sequence[Registration]:
-    servicer = ContactsServicer(db)
+    servicer = ContactsServicer(db, customer_search(db, settings))
     return [lambda server: contacts_pb2_grpc.add_ContactsServiceServicer_to_server(servicer, server)]
+
+
+def handler(db: Database, settings: ServiceSettings) -> Handler:
+    return make_handler(customer_search(db, settings))
+
+
+def close_search(db: Database, settings: ServiceSettings, _loop: LoopThread) -> Callable[[], None]:
+    return customer_search(db, settings).close
 
 
 SPEC = ServiceSpec(
@@ -21,4 +46,8 @@ SPEC = ServiceSpec(
     migrations=Path(__file__).parent / "migrations",
     service_names=[contacts_pb2.DESCRIPTOR.services_by_name["ContactsService"].full_name],
     build=build,
+    # Its own stream feeds the search index; sales and support events feed the timeline.
+    consumes=("contacts", "sales", "support"),
+    handler=handler,
+    extra_workers=(close_search,),
 )

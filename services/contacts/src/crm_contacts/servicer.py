@@ -8,6 +8,7 @@ from crm.common.v1.types_pb2 import PageResponse
 from crm.contacts.v1 import contacts_pb2 as pb
 from crm.contacts.v1.contacts_pb2_grpc import ContactsServiceServicer
 from crm_contacts import store, usecases
+from crm_contacts.customer_search import CustomerSearch
 from crmkit.auth import current_principal
 from crmkit.db import Database
 from crmkit.idempotency import run_write
@@ -16,8 +17,9 @@ Ctx = Any
 
 
 class ContactsServicer(ContactsServiceServicer):
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, search: CustomerSearch) -> None:
         self.db = db
+        self.search = search
 
     # -- accounts
     def CreateAccount(self, request: pb.CreateAccountRequest, context: Ctx) -> pb.Account:
@@ -110,6 +112,13 @@ class ContactsServicer(ContactsServiceServicer):
         with self.db.read() as session:
             defs = store.definitions(session, request.entity or "contact")
         return pb.ListCustomFieldsResponse(definitions=list(defs.values()))
+
+    # -- customer search
+    def SearchCustomers(self, request: pb.SearchCustomersRequest, context: Ctx) -> pb.SearchCustomersResponse:
+        return self.search.search(current_principal(), request.query, request.kind, request.limit, request.offset)
+
+    def RebuildSearchIndex(self, request: pb.RebuildSearchIndexRequest, context: Ctx) -> pb.RebuildSearchIndexResponse:
+        return self.search.rebuild_as(current_principal())
 
 
 def _copy(message: Any) -> Any:

@@ -19,10 +19,11 @@ from crm.contacts.v1.contacts_pb2_grpc import ContactsServiceStub
 from crm_contacts import store
 from crm_contacts.bootstrap import SPEC
 from crm_contacts.tables import metadata as contacts_metadata
+from crmkit import bus
 from crmkit.auth import DEMO_USERS, Principal, mint_token
 from crmkit.config import ServiceSettings
 from crmkit.errors import ERROR_DETAILS_KEY, ERROR_FIELD_KEY
-from crmkit.events import parse_envelope
+from crmkit.events import Envelope, parse_envelope
 from crmkit.migrations import upgrade
 from crmkit.runtime_tables import runtime_metadata
 from crmkit.service import ServiceRuntime
@@ -55,11 +56,13 @@ def module_database_url(request: pytest.FixtureRequest, tmp_path_factory: pytest
 
 
 @pytest.fixture(scope="module")
-def contacts(module_database_url: str, nats_server: NatsServer) -> Iterator[ServiceRuntime]:
+def contacts(module_database_url: str, nats_server: NatsServer,
+             tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServiceRuntime]:
     upgrade(module_database_url, SPEC.migrations)
     settings = ServiceSettings.from_env("contacts", env={
         "CONTACTS_DATABASE_URL": module_database_url, "NATS_URL": nats_server.url,
         "PORT": "0", "METRICS_PORT": "0", "JWT_SECRET": JWT_SECRET,
+        "DATA_DIR": str(tmp_path_factory.mktemp("contacts-data")),  # the search index lives here
     })
     runtime = ServiceRuntime(SPEC, settings).start()
     yield runtime
@@ -114,6 +117,11 @@ class Failure:
         self.field: str | None = trailers.get(ERROR_FIELD_KEY)
         raw = trailers.get(ERROR_DETAILS_KEY)
         self.details: dict[str, Any] = json.loads(raw) if raw else {}
+
+
+@pytest.fixture(scope="session")
+def jwt_secret() -> str:
+    return JWT_SECRET
 
 
 @pytest.fixture(scope="session")
@@ -216,3 +224,46 @@ def stored(contacts: ServiceRuntime) -> Callable[[str], Any]:
         with contacts.db.read() as session:
             return store.load(session, "contact", contact_id)
     return load
+
+
+class Publisher:
+    """Publishes envelopes to a producer's stream as that producer's relay would, and waits until
+    the contacts consumer has acknowledged them."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+
+    async def _publish(self, producer: str, subject: str, data: bytes, msg_id: str | None) -> int:
+        nc = await nats.connect(self.url)
+        try:
+            js = nc.jetstream()
+            await bus.ensure_stream(js, producer)
+            headers = {"Nats-Msg-Id": msg_id} if msg_id else None
+            ack = await js.publish(subject, data, headers=headers)
+            return int(ack.seq)
+        finally:
+            await nc.close()
+
+    def publish(self, producer: str, envelope: Envelope, *, msg_id: str | None = None) -> int:
+        """Returns the stream sequence. msg_id defaults to the event id (JetStream then drops a
+        re-publish); pass another to store a second copy, i.e. a duplicate delivery."""
+        return asyncio.run(self._publish(producer, envelope.subject, envelope.data, msg_id or envelope.event_id))
+
+    async def _acked(self, producer: str, seq: int) -> bool:
+        nc = await nats.connect(self.url)
+        try:
+            info = await nc.jetstream().consumer_info(bus.stream_name(producer), "contacts")
+            return info.ack_floor.stream_seq >= seq and info.num_ack_pending == 0
+        except Exception:
+            return False
+        finally:
+            await nc.close()
+
+    def wait_consumed(self, producer: str, seq: int, timeout: float = 20) -> None:
+        wait_for(lambda: asyncio.run(self._acked(producer, seq)), timeout=timeout, interval=0.1,
+                 what=f"the contacts consumer to acknowledge {producer} #{seq}")
+
+
+@pytest.fixture(scope="session")
+def publisher(nats_server: NatsServer) -> Publisher:
+    return Publisher(nats_server.url)

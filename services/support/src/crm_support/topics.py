@@ -14,14 +14,15 @@ jieba.setLogLevel(60)  # jieba logs its dictionary load at INFO
 _init_lock = threading.Lock()
 _ready = False
 
-STOPWORDS = frozenset("""
+_STOPWORD_TEXT = """
 the a an and or but to of in on for with is are was were be been it this that my your our we you i
 me he she they them can cannot could would should will not no yes please thanks thank hi hello dear
 re fw fwd from have has had do does did get got when what how why where there here about after
 again still just also any some all very more most than then so if as at by into its via
 您好 你好 谢谢 感谢 请问 我们 你们 他们 一下 一个 这个 那个 什么 怎么 为什么 没有 不能 可以 已经 还是
 但是 因为 所以 如果 然后 现在 今天 问题 帮忙 麻烦 请 的 了 是 在 和 与 或 也 都 就 还 吗 呢 吧 啊
-""".split())
+"""
+STOPWORDS = frozenset(_STOPWORD_TEXT.split())
 _LATIN = re.compile(r"^[a-z][a-z0-9\-]{2,}$")
 _CJK = re.compile(r"^[\u3400-\u9fff]{2,}$")
 

@@ -1,0 +1,249 @@
+"""Persistence: protobuf snapshots plus the columns queries need, kept in step on every save.
+Plain functions over a SQLAlchemy session; no rules here."""
+from __future__ import annotations
+
+import base64
+from datetime import UTC, datetime
+from typing import Any
+
+from google.protobuf.timestamp_pb2 import Timestamp
+from sqlalchemy import ColumnElement, func, insert, select, update
+from sqlalchemy.orm import Session
+
+from crm.support.v1.support_pb2 import Comment, KbArticle, KbCategory, SupportSettings, Ticket
+from crm_support import sla
+from crm_support.rules import OPEN_STATUSES
+from crm_support.tables import (
+    comments,
+    counters,
+    kb_articles,
+    kb_categories,
+    routing_cursors,
+    settings,
+    tickets,
+)
+from crmkit.errors import InvalidArgument
+
+MAX_PAGE = 200
+DEFAULT_PAGE = 50
+
+
+def dt(ts: Timestamp) -> datetime:
+    return ts.ToDatetime(tzinfo=UTC)
+
+
+def aware(value: datetime | None) -> datetime | None:
+    """SQLite hands back naive datetimes; every time we store is UTC."""
+    if value is None or value.tzinfo is not None:
+        return value
+    return value.replace(tzinfo=UTC)
+
+
+# -- tickets
+
+def _ticket_values(t: Ticket) -> dict[str, Any]:
+    return dict(
+        id=t.id, number=t.number, status=t.status, priority=t.priority, type=t.type, channel=t.channel,
+        contact_id=t.contact_id, account_id=t.account_id, requester_email=t.requester_email,
+        assignee_id=t.assignee_id, group_name=t.group, created_by=t.created_by, external_ref=t.external_ref,
+        sla_next_at=sla.next_check(t), solved_at=dt(t.solved_at) if t.HasField("solved_at") else None,
+        version=t.version, created_at=dt(t.created_at), updated_at=dt(t.updated_at), data=t.SerializeToString(),
+    )
+
+
+def insert_ticket(session: Session, ticket: Ticket) -> None:
+    session.execute(insert(tickets).values(**_ticket_values(ticket)))
+
+
+def update_ticket(session: Session, ticket: Ticket) -> None:
+    session.execute(update(tickets).where(tickets.c.id == ticket.id).values(**_ticket_values(ticket)))
+
+
+def load_ticket(session: Session, key: str, *, for_update: bool = False) -> Ticket | None:
+    """By id or by number (T-000123)."""
+    column = tickets.c.number if key.startswith("T-") else tickets.c.id
+    stmt = select(tickets.c.data).where(column == key)
+    if for_update:
+        stmt = stmt.with_for_update()
+    data = session.execute(stmt).scalar_one_or_none()
+    return None if data is None else Ticket.FromString(data)
+
+
+def ticket_by_ref(session: Session, channel: str, ref: str) -> Ticket | None:
+    data = session.execute(
+        select(tickets.c.data).where(tickets.c.channel == channel, tickets.c.external_ref == ref,
+                                     tickets.c.status.in_(OPEN_STATUSES))
+        .order_by(tickets.c.seq.desc()).limit(1)
+    ).scalar_one_or_none()
+    return None if data is None else Ticket.FromString(data)
+
+
+def list_tickets(session: Session, where: list[ColumnElement[bool]], page_size: int,
+                 page_token: str) -> tuple[list[Ticket], str]:
+    size = DEFAULT_PAGE if page_size <= 0 else min(page_size, MAX_PAGE)
+    stmt = select(tickets.c.data, tickets.c.seq).where(*where)
+    if page_token:
+        stmt = stmt.where(tickets.c.seq < decode_cursor(page_token))
+    rows = session.execute(stmt.order_by(tickets.c.seq.desc()).limit(size + 1)).all()
+    items = [Ticket.FromString(r.data) for r in rows[:size]]
+    return items, encode_cursor(rows[size - 1].seq) if len(rows) > size else ""
+
+
+def due_for_sla(session: Session, now: datetime, limit: int) -> list[str]:
+    return list(session.execute(
+        select(tickets.c.id).where(tickets.c.sla_next_at.is_not(None), tickets.c.sla_next_at <= now)
+        .order_by(tickets.c.sla_next_at).limit(limit)).scalars())
+
+
+def solved_before(session: Session, cutoff: datetime, limit: int) -> list[str]:
+    return list(session.execute(
+        select(tickets.c.id).where(tickets.c.status == "solved", tickets.c.solved_at <= cutoff).limit(limit)).scalars())
+
+
+def open_load(session: Session, agents: list[str]) -> dict[str, int]:
+    rows = session.execute(select(tickets.c.assignee_id, func.count()).where(
+        tickets.c.assignee_id.in_(agents), tickets.c.status.in_(OPEN_STATUSES)).group_by(tickets.c.assignee_id)).all()
+    return {a: int(n) for a, n in rows}
+
+
+def counts_by_status(session: Session) -> dict[str, int]:
+    rows = session.execute(select(tickets.c.status, func.count()).group_by(tickets.c.status)).all()
+    return {s: int(n) for s, n in rows}
+
+
+def tickets_since(session: Session, since: datetime, limit: int = 5000) -> list[Ticket]:
+    rows = session.execute(select(tickets.c.data).where(tickets.c.created_at >= since)
+                           .order_by(tickets.c.seq.desc()).limit(limit)).scalars()
+    return [Ticket.FromString(d) for d in rows]
+
+
+# -- comments
+
+def insert_comment(session: Session, comment: Comment) -> None:
+    session.execute(insert(comments).values(
+        id=comment.id, ticket_id=comment.ticket_id, public=comment.public, author_kind=comment.author_kind,
+        message_id=comment.message_id or None, created_at=dt(comment.created_at), data=comment.SerializeToString()))
+
+
+def comments_of(session: Session, ticket_id: str, public_only: bool = False) -> list[Comment]:
+    stmt = select(comments.c.data).where(comments.c.ticket_id == ticket_id)
+    if public_only:
+        stmt = stmt.where(comments.c.public.is_(True))
+    return [Comment.FromString(d) for d in session.execute(stmt.order_by(comments.c.seq)).scalars()]
+
+
+def comment_by_message_id(session: Session, message_ids: list[str]) -> Comment | None:
+    if not message_ids:
+        return None
+    data = session.execute(select(comments.c.data).where(comments.c.message_id.in_(message_ids))
+                           .order_by(comments.c.seq.desc()).limit(1)).scalar_one_or_none()
+    return None if data is None else Comment.FromString(data)
+
+
+def customer_texts(session: Session, ticket_ids: list[str]) -> dict[str, list[str]]:
+    found: dict[str, list[str]] = {}
+    for chunk in range(0, len(ticket_ids), 500):
+        rows = session.execute(select(comments.c.ticket_id, comments.c.data).where(
+            comments.c.ticket_id.in_(ticket_ids[chunk:chunk + 500]), comments.c.author_kind == "customer")).all()
+        for ticket_id, data in rows:
+            found.setdefault(ticket_id, []).append(Comment.FromString(data).body)
+    return found
+
+
+# -- counters, cursors, settings
+
+def next_number(session: Session, name: str) -> int:
+    """Incremented inside the caller's transaction (the row lock serializes writers)."""
+    updated = session.execute(update(counters).where(counters.c.name == name).values(value=counters.c.value + 1))
+    if updated.rowcount == 0:  # type: ignore[attr-defined]
+        session.execute(insert(counters).values(name=name, value=1))
+        return 1
+    return int(session.execute(select(counters.c.value).where(counters.c.name == name)).scalar_one())
+
+
+def cursor(session: Session, rule_id: str) -> str:
+    return session.execute(select(routing_cursors.c.last_agent).where(
+        routing_cursors.c.rule_id == rule_id).with_for_update()).scalar_one_or_none() or ""
+
+
+def set_cursor(session: Session, rule_id: str, agent: str) -> None:
+    done = session.execute(update(routing_cursors).where(routing_cursors.c.rule_id == rule_id).values(last_agent=agent))
+    if done.rowcount == 0:  # type: ignore[attr-defined]
+        session.execute(insert(routing_cursors).values(rule_id=rule_id, last_agent=agent))
+
+
+def load_settings(session: Session) -> SupportSettings | None:
+    row = session.execute(select(settings.c.data).where(settings.c.key == "support")).scalar_one_or_none()
+    return None if row is None else SupportSettings.FromString(row)
+
+
+def save_settings(session: Session, value: SupportSettings) -> None:
+    data = value.SerializeToString()
+    if session.execute(select(settings.c.key).where(settings.c.key == "support")).first():
+        session.execute(update(settings).where(settings.c.key == "support").values(version=value.version, data=data))
+    else:
+        session.execute(insert(settings).values(key="support", version=value.version, data=data))
+
+
+# -- knowledge base
+
+def save_article(session: Session, article: KbArticle, *, new: bool) -> None:
+    values = dict(id=article.id, status=article.status, category_id=article.category_id, version=article.version,
+                  updated_at=dt(article.updated_at), data=article.SerializeToString())
+    if new:
+        session.execute(insert(kb_articles).values(**values))
+    else:
+        session.execute(update(kb_articles).where(kb_articles.c.id == article.id).values(**values))
+
+
+def load_article(session: Session, article_id: str, *, for_update: bool = False) -> KbArticle | None:
+    stmt = select(kb_articles.c.data).where(kb_articles.c.id == article_id)
+    if for_update:
+        stmt = stmt.with_for_update()
+    data = session.execute(stmt).scalar_one_or_none()
+    return None if data is None else KbArticle.FromString(data)
+
+
+def list_articles(session: Session, category_id: str, status: str, page_size: int,
+                  page_token: str) -> tuple[list[KbArticle], str]:
+    size = DEFAULT_PAGE if page_size <= 0 else min(page_size, MAX_PAGE)
+    stmt = select(kb_articles.c.data, kb_articles.c.seq)
+    if category_id:
+        stmt = stmt.where(kb_articles.c.category_id == category_id)
+    if status:
+        stmt = stmt.where(kb_articles.c.status == status)
+    if page_token:
+        stmt = stmt.where(kb_articles.c.seq > decode_cursor(page_token))
+    rows = session.execute(stmt.order_by(kb_articles.c.seq).limit(size + 1)).all()
+    return [KbArticle.FromString(r.data) for r in rows[:size]], encode_cursor(rows[size - 1].seq) if len(rows) > size else ""
+
+
+def all_articles(session: Session) -> list[KbArticle]:
+    return [KbArticle.FromString(d) for d in session.execute(select(kb_articles.c.data)).scalars()]
+
+
+def save_category(session: Session, category: KbCategory) -> None:
+    session.execute(insert(kb_categories).values(id=category.id, name=category.name, data=category.SerializeToString()))
+
+
+def categories(session: Session) -> list[KbCategory]:
+    rows = session.execute(select(kb_categories.c.data)).scalars()
+    return sorted((KbCategory.FromString(d) for d in rows), key=lambda c: (c.position, c.name))
+
+
+def category_exists(session: Session, category_id: str) -> bool:
+    return session.execute(select(kb_categories.c.id).where(kb_categories.c.id == category_id)).first() is not None
+
+
+def encode_cursor(seq: int) -> str:
+    return base64.urlsafe_b64encode(f"s{seq}".encode()).decode().rstrip("=")
+
+
+def decode_cursor(token: str) -> int:
+    try:
+        raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)).decode()
+        if not raw.startswith("s"):
+            raise ValueError(raw)
+        return int(raw[1:])
+    except (ValueError, UnicodeDecodeError):
+        raise InvalidArgument("page_token is not a token this service issued", field="page_token") from None
