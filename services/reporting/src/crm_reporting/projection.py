@@ -10,7 +10,7 @@ from crm.contacts.v1 import events_pb2 as contact_events
 from crm.contacts.v1.contacts_pb2 import Contact
 from crm_reporting.tables import customer_tags, customers
 from crmkit.db import UnitOfWork
-from crmkit.events import unpack_payload
+from crmkit.events import unpack_payload, utcnow
 
 CONTACT_SNAPSHOT_EVENTS = {
     "crm.contacts.contact.created",
@@ -48,7 +48,7 @@ def apply_snapshot(session: Session, contact: Contact) -> bool:
         "live": not contact.deleted,
     }
     if current is None:
-        session.execute(insert(customers).values(contact_id=contact.id, **values))
+        session.execute(insert(customers).values(contact_id=contact.id, first_seen_at=utcnow(), **values))
     else:
         session.execute(update(customers).where(customers.c.contact_id == contact.id).values(**values))
     session.execute(delete(customer_tags).where(customer_tags.c.contact_id == contact.id))

@@ -2,7 +2,7 @@
 newest aggregate version, so redelivered or reordered events converge to the same numbers."""
 from __future__ import annotations
 
-from sqlalchemy import Boolean, Column, Index, Integer, MetaData, String, Table
+from sqlalchemy import Boolean, Column, DateTime, Index, Integer, MetaData, String, Table
 
 metadata = MetaData()
 
@@ -18,6 +18,8 @@ customers = Table(
     Column("level", String(20), nullable=False),
     Column("created_day", String(10), nullable=False),
     Column("live", Boolean, nullable=False),
+    # When this read model first held the customer: event lag = first_seen_at - the write's ack.
+    Column("first_seen_at", DateTime(timezone=True), nullable=True),
     Index("ix_customer_facts_live_region", "live", "region"),
 )
 

@@ -47,6 +47,7 @@ def snapshot(contact_id: str, version: int, *, day: str = "2024-05-01", **fields
 
 def row(session: Session, contact_id: str) -> dict[str, object]:
     values = session.execute(select(customers).where(customers.c.contact_id == contact_id)).one()._asdict()
+    assert values.pop("first_seen_at") is not None  # stamped when the read model first held it
     values["tags"] = sorted(session.execute(
         select(customer_tags.c.tag).where(customer_tags.c.contact_id == contact_id)).scalars())
     return values
