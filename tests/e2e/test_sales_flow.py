@@ -1,8 +1,9 @@
 """Issue 3's headline flow, entirely through the gateway: a captured lead is scored, assigned,
 qualified and converted (an account and a contact appear in contacts, once), the opportunity
 moves through its stages (a change that breaks the entry criteria is refused and changes
-nothing), an approved quote with exact totals and a PDF showing the Chinese customer name, and
-the deal is won. Plus a task that is overdue and whose reminder the service's scheduler fires."""
+nothing), an approved quote with exact totals and a PDF showing the Chinese customer name, the
+deal is won, and "quote Q-… sent" reaches the customer's timeline in contacts. Plus a task that
+is overdue and whose reminder the service's scheduler fires."""
 from __future__ import annotations
 
 import re
@@ -149,6 +150,18 @@ def test_a_captured_lead_becomes_a_won_deal_through_the_gateway(api: Any, tmp_pa
     contract = ok(rep.post("/contracts", json={"quote_id": quote["id"], "start_date": "2026-07-01",
                                                "end_date": "2027-06-30"}), 201)
     assert contract["total"]["amount"] == "54239.98"
+
+    # sales events reach the customer's timeline in contacts (eventually)
+    def timeline() -> dict[str, str]:
+        entries = ok(rep.get(f"/contacts/{converted['contact_id']}/timeline"))["items"]
+        return {e["kind"]: e["summary"] for e in entries}
+
+    deadline = time.monotonic() + 20
+    while not {"quote_sent", "opportunity_won"} <= timeline().keys() and time.monotonic() < deadline:
+        time.sleep(0.3)
+    entries = timeline()
+    assert f"quote {quote['number']} sent" in entries.get("quote_sent", ""), entries
+    assert "won" in entries.get("opportunity_won", ""), entries
 
 
 def test_an_overdue_task_is_listed_and_its_reminder_fires_once(api: Any) -> None:

@@ -6,18 +6,20 @@ Reading the current state rather than the event's snapshot makes a redelivered o
 harmless (the last event of a record always writes its latest state) and shares one mapping
 with `rebuild`, which re-reads every live record and swaps in a fresh index atomically.
 
-Writes made while a rebuild runs would land in the old index only, so their ids are collected
-and written again after the swap. The embedded engine commits about once a second: a crash can
+Writes made while a rebuild runs land in the old index only, so after the swap the rebuild
+writes again what this process touched meanwhile and what the database says changed (updated_at,
+which also covers other replicas' writes when they share an OpenSearch index). The embedded engine commits about once a second: a crash can
 lose the last second of writes that the consumer's inbox already counts as done, so a marker file
-says "open"; if it is still there at start, the last run did not close cleanly and the index is
-rebuilt in the background (also when the index is missing or was built for another schema)."""
+says "open" (index_directory.py); if it is still there at start, the last run did not close
+cleanly and the index is rebuilt in the background (also when the index is missing, was built
+for another schema or from another database)."""
 from __future__ import annotations
 
 import threading
 import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from pathlib import Path
+from datetime import timedelta
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -25,17 +27,21 @@ from sqlalchemy.orm import Session
 from crm.common.v1.envelope_pb2 import EventEnvelope
 from crm.contacts.v1.contacts_pb2 import Contact, RebuildSearchIndexResponse, SearchCustomersResponse
 from crm_contacts import store
+from crm_contacts.index_directory import IndexDirectory, database_identity
 from crm_contacts.search_docs import SCHEMA, Record, customer_document, search_query, to_hit
 from crmkit import logs
 from crmkit.auth import Principal
 from crmkit.config import ServiceSettings
 from crmkit.db import Database
 from crmkit.errors import Conflict, PermissionDenied
+from crmkit.events import utcnow
 from crmkit.search import IndexSchemaMismatch, SearchIndex, SearchUnavailable, open_index
 
 log = logs.get("crm_contacts.search")
 ENTITIES = ("contact", "account")
 _REPLAY_CHUNK = 500
+REPLAY_MARGIN = timedelta(seconds=60)  # clock skew between replicas writing updated_at
+INCREMENTAL_WRITER_HEAP = 16_000_000  # tantivy wants at least 15 MB per indexing thread
 
 
 @dataclass(frozen=True)
@@ -57,29 +63,45 @@ def record_of_event(env: EventEnvelope) -> tuple[str, str] | None:
 
 
 class CustomerSearch:
-    def __init__(self, db: Database, index: SearchIndex, marker: Path | None = None) -> None:
+    def __init__(self, db: Database, index: SearchIndex, directory: IndexDirectory | None = None) -> None:
         self.db = db
         self.index = index
-        self.marker = marker  # embedded engine only: present while the index is open
+        self.directory = directory  # embedded engine only: ownership, clean close, source
         self._lock = threading.Lock()  # closed flag, pending set, and writes against close
         self._rebuild_lock = threading.Lock()
         self._pending: set[tuple[str, str]] | None = None  # touched while a rebuild runs
         self._closed = False
+        self._owned = True
         self._recovery: threading.Thread | None = None
 
     @classmethod
     def from_settings(cls, db: Database, settings: ServiceSettings) -> CustomerSearch:
         data_dir = settings.data_dir / "search"
-        index = open_index(SCHEMA, opensearch_url=settings.opensearch_url, data_dir=data_dir)
-        marker = None if settings.opensearch_url else data_dir / f"{SCHEMA.name}.open"
-        return cls(db, index, marker)
+        if settings.opensearch_url:
+            return cls(db, open_index(SCHEMA, opensearch_url=settings.opensearch_url, data_dir=data_dir))
+        from crmkit.search.embedded import EmbeddedSearchIndex
+
+        # Customers change a few at a time: one indexing thread with a small arena holds ~40 MB
+        # less than the default 128 MB budget (two threads here). Rebuilds use their own writer.
+        index = EmbeddedSearchIndex(SCHEMA, data_dir, writer_heap_bytes=INCREMENTAL_WRITER_HEAP)
+        return cls(db, index, IndexDirectory(data_dir, SCHEMA.name))
 
     # --- lifecycle -----------------------------------------------------------------------------
 
     def start(self) -> None:
-        reason = ""
-        if self.marker is not None and self.marker.exists():
-            reason = "the last run did not close it cleanly"
+        """Open the index, and rebuild it in the background when it cannot be trusted."""
+        directory, reason = self.directory, ""
+        source = database_identity(self.db.url)
+        if directory is not None:
+            if not directory.acquire():
+                self._owned = False
+                log.error("customer search index %s is owned by another process (a shared DATA_DIR?): "
+                          "this process neither writes nor searches it", directory.lock_path.parent)
+                return
+            if directory.left_open():
+                reason = "the last run did not close it cleanly"
+            elif directory.built_from() not in ("", source):
+                reason = "it was built from another database"
         try:
             self.index.ensure()
             if not reason and self.index.count() == 0 and self._any_customer():
@@ -88,9 +110,8 @@ class CustomerSearch:
             reason = "it was built for another schema"
         except SearchUnavailable as exc:  # OpenSearch away: writes fail and are retried meanwhile
             log.warning("customer search index not reachable at start: %s", exc)
-        if self.marker is not None:
-            self.marker.parent.mkdir(parents=True, exist_ok=True)
-            self.marker.touch()
+        if directory is not None:
+            directory.opened(source)
         if reason:
             log.warning("rebuilding the customer search index: %s", reason)
             self._recovery = threading.Thread(target=self._recover, name="customer-search-rebuild", daemon=True)
@@ -100,10 +121,14 @@ class CustomerSearch:
         """Commit and release the index; later writes fail (the consumer retries them next run)."""
         with self._lock:
             self._closed = True
+        if not self._owned:
+            return
         rebuilding = self._rebuild_lock.locked()
         self.index.close()
-        if self.marker is not None and not rebuilding:  # an unfinished rebuild runs again next start
-            self.marker.unlink(missing_ok=True)
+        if self.directory is not None:
+            if not rebuilding:  # an unfinished rebuild runs again next start
+                self.directory.closed_cleanly()
+            self.directory.release()
 
     def wait_recovered(self, timeout: float) -> None:
         if self._recovery is not None:
@@ -116,6 +141,9 @@ class CustomerSearch:
                      stats.contacts, stats.accounts, stats.seconds)
         except Exception:
             log.exception("rebuilding the customer search index failed")
+
+    def _not_owned(self) -> SearchUnavailable:
+        return SearchUnavailable("customer search is unavailable: its index is owned by another process")
 
     def _any_customer(self) -> bool:
         with self.db.read() as session:
@@ -135,7 +163,7 @@ class CustomerSearch:
 
     def project(self, session: Session, entity: str, ids: Iterable[str]) -> None:
         ids = list(ids)
-        if not ids:
+        if not ids or not self._owned:
             return
         docs: list[dict[str, Any]] = []
         gone: list[str] = []
@@ -171,10 +199,13 @@ class CustomerSearch:
     # --- rebuild -------------------------------------------------------------------------------
 
     def rebuild(self) -> RebuildStats:
+        if not self._owned:
+            raise self._not_owned()
         if not self._rebuild_lock.acquire(blocking=False):
             raise Conflict("the customer search index is being rebuilt already")
         try:
             started = time.monotonic()
+            since = utcnow() - REPLAY_MARGIN
             counts = dict.fromkeys(ENTITIES, 0)
             with self._lock:
                 self._pending = set()
@@ -185,11 +216,18 @@ class CustomerSearch:
             finally:
                 with self._lock:
                     pending, self._pending = self._pending or set(), None
+            # Changes made meanwhile reached the old index only: what this process wrote, and what
+            # the database says changed (other replicas' writes, with OpenSearch).
             with Session(bind=self.db.engine) as session:
+                for entity in ENTITIES:
+                    pending.update((entity, i) for i in store.ids_updated_since(session, entity, since))
                 for entity in ENTITIES:
                     ids = sorted(i for e, i in pending if e == entity)
                     for at in range(0, len(ids), _REPLAY_CHUNK):
                         self.project(session, entity, ids[at:at + _REPLAY_CHUNK])
+                        if entity == "account":
+                            for account_id in ids[at:at + _REPLAY_CHUNK]:
+                                self.project(session, "contact", store.contacts_named_by_account(session, account_id))
             self.index.refresh()
             return RebuildStats(counts["contact"], counts["account"], len(pending), time.monotonic() - started)
         finally:
@@ -212,6 +250,8 @@ class CustomerSearch:
         query = search_query(principal, text, kind, limit, offset)
         if query is None:
             return SearchCustomersResponse()
+        if not self._owned:
+            raise self._not_owned()
         try:
             result = self.index.search(query)
         except IndexSchemaMismatch:

@@ -51,7 +51,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"rebuild failed: {exc.code().name}: {exc.details()}", file=sys.stderr)  # type: ignore[attr-defined]
             return 1
     print(f"customer search index rebuilt: {answer.contacts} contacts, {answer.accounts} accounts "
-          f"({answer.replayed} changed meanwhile, written again) in {answer.seconds:.1f}s")
+          f"({answer.replayed} recently changed, written again after the swap) in {answer.seconds:.1f}s")
     return 0
 
 

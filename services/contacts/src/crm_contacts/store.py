@@ -111,6 +111,12 @@ def any_live_record(session: Session) -> bool:
     )
 
 
+def ids_updated_since(session: Session, entity: str, since: datetime) -> list[str]:
+    """Records changed (deleted included) since `since`."""
+    table = table_for(entity)
+    return list(session.execute(select(table.c.id).where(table.c.updated_at >= since)).scalars())
+
+
 def contacts_named_by_account(session: Session, account_id: str) -> list[str]:
     """Live contacts without a company name of their own: search shows their account's name."""
     stmt = select(contacts.c.id).where(

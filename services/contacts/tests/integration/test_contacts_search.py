@@ -13,10 +13,12 @@ from google.protobuf.field_mask_pb2 import FieldMask
 from grpc import StatusCode
 
 from crm.contacts.v1 import contacts_pb2 as pb
+from crm_contacts import bootstrap
 from crm_contacts.customer_search import CustomerSearch
+from crm_contacts.index_directory import IndexDirectory
 from crm_contacts.search_docs import SCHEMA
 from crmkit.auth import DEMO_USERS
-from crmkit.search import open_index
+from crmkit.search import SearchUnavailable, open_index
 from crmkit.testing import wait_for
 
 pytestmark = pytest.mark.integration
@@ -158,29 +160,97 @@ def test_a_rebuild_from_scratch_gives_the_same_results(api, contacts, tmp_path) 
         fresh.close()
 
 
+def test_changes_made_while_a_rebuild_runs_are_not_lost(api, contacts, monkeypatch) -> None:
+    admin, rep = api("admin"), api("rep.north.1")
+    search_of_runtime = bootstrap.customer_search(contacts.db, contacts.settings)
+    real_rebuild = search_of_runtime.index.rebuild
+    word = unique()
+    during: list[pb.Contact] = []
+
+    def slow_rebuild(docs):  # noqa: ANN001, ANN202
+        docs = list(docs)  # the database as the new index will hold it
+        during.extend(new_contact(rep, f"陈晨 {word} {i}") for i in range(3))
+        # the consumer writes them to the live (old) index, which the swap below replaces
+        eventually(lambda: len(ids(rep, word)) == 3, "the old index to hold the new contacts")
+        return real_rebuild(docs)
+
+    monkeypatch.setattr(search_of_runtime.index, "rebuild", slow_rebuild)
+    answer = admin.RebuildSearchIndex(pb.RebuildSearchIndexRequest())
+    assert answer.replayed >= 3
+    assert ids(rep, word) == {c.id for c in during}
+
+
+CRASHING_OWNER = """
+import os, sys
+from pathlib import Path
+from crm_contacts.customer_search import CustomerSearch
+from crm_contacts.index_directory import IndexDirectory
+from crm_contacts.index_directory import IndexDirectory
+from crm_contacts.search_docs import SCHEMA
+from crmkit.db import Database
+from crmkit.search.embedded import EmbeddedSearchIndex
+
+url, data_dir, lost_id = sys.argv[1], Path(sys.argv[2]), sys.argv[3]
+search = CustomerSearch(Database(url), EmbeddedSearchIndex(SCHEMA, data_dir),
+                        IndexDirectory(data_dir, SCHEMA.name))
+search.start()
+search.wait_recovered(60)
+search.index.delete([lost_id])  # the index now misses a customer, as after losing a write ...
+search.index.refresh()
+os._exit(9)  # ... and the process dies without closing
+"""
+
+
+def owned_search(contacts, data_dir) -> CustomerSearch:  # noqa: ANN001
+    return CustomerSearch(contacts.db, open_index(SCHEMA, opensearch_url=None, data_dir=data_dir),
+                          IndexDirectory(data_dir, SCHEMA.name))
+
+
 def test_an_index_left_open_by_a_crash_is_rebuilt_at_start(api, contacts, tmp_path) -> None:
     rep = api("rep.north.1")
     word = unique()
     person = new_contact(rep, f"孙丽 {word}")
-    eventually(lambda: person.id in ids(rep, word), "the contact indexed")
-    first = CustomerSearch(contacts.db, open_index(SCHEMA, opensearch_url=None, data_dir=tmp_path),
-                           marker=tmp_path / "customers.open")
-    first.start()
-    first.wait_recovered(timeout=30)
-    first.index.delete([person.id])  # a write the crash below loses is as good as a missing one
-    first.index.refresh()
-    first.index.close()  # released, but `close()` never ran: the marker stays
+    new_contact(rep, f"孙丽 {unique()}")  # the index must not end up empty: that alone rebuilds it
+    crashed = subprocess.run([sys.executable, "-c", CRASHING_OWNER, contacts.settings.database_url,
+                              str(tmp_path), person.id], capture_output=True, text=True, timeout=120)
+    assert crashed.returncode == 9, crashed.stderr
     assert (tmp_path / "customers.open").exists()
 
-    second = CustomerSearch(contacts.db, open_index(SCHEMA, opensearch_url=None, data_dir=tmp_path),
-                            marker=tmp_path / "customers.open")
-    second.start()
-    second.wait_recovered(timeout=30)
+    restarted = owned_search(contacts, tmp_path)
+    restarted.start()
+    restarted.wait_recovered(timeout=30)
     try:
-        assert person.id in {h.id for h in second.search(DEMO_USERS["rep.north.1"], word, "", 10, 0).hits}
+        assert person.id in {h.id for h in restarted.search(DEMO_USERS["rep.north.1"], word, "", 10, 0).hits}
     finally:
-        second.close()
+        restarted.close()
     assert not (tmp_path / "customers.open").exists(), "a clean close removes the marker"
+
+
+def test_an_index_built_from_another_database_is_rebuilt_and_a_shared_one_left_alone(
+        api, contacts, tmp_path) -> None:
+    rep = api("rep.north.1")
+    person = new_contact(rep, f"郑爽 {unique()}")
+    other = CustomerSearch(contacts.db, open_index(SCHEMA, opensearch_url=None, data_dir=tmp_path),
+                           IndexDirectory(tmp_path, SCHEMA.name))
+    other.index.upsert([{"id": "ghost", "kind": "contact", "name": person.name, "owner_id": "rep.north.1"}])
+    other.close()  # a clean close of an index that holds another database's customer
+    (tmp_path / "customers.source").write_text("another-database")
+
+    first = owned_search(contacts, tmp_path)
+    first.start()  # not empty, closed cleanly, but from another database: rebuilt
+    first.wait_recovered(timeout=30)
+    try:
+        assert {h.id for h in first.search(DEMO_USERS["admin"], person.name, "", 10, 0).hits} == {person.id}
+        second = owned_search(contacts, tmp_path)
+        second.start()  # the same directory while `first` owns it
+        with pytest.raises(SearchUnavailable):
+            second.search(DEMO_USERS["admin"], person.name, "", 10, 0)
+        with pytest.raises(SearchUnavailable):
+            second.rebuild()
+        second.close()
+        assert person.id in {h.id for h in first.search(DEMO_USERS["admin"], person.name, "", 10, 0).hits}
+    finally:
+        first.close()
 
 
 def test_only_an_admin_may_rebuild_and_bad_searches_name_their_field(api, fails) -> None:

@@ -78,7 +78,8 @@ def suite(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFacto
             fresh_database(request.param, tmp_path_factory, "reporting") as reporting_url:
         upgrade(contacts_url, CONTACTS.migrations)
         upgrade(reporting_url, REPORTING.migrations)
-        common = {"NATS_URL": nats_server.url, "PORT": "0", "METRICS_PORT": "0", "JWT_SECRET": SECRET}
+        common = {"NATS_URL": nats_server.url, "PORT": "0", "METRICS_PORT": "0", "JWT_SECRET": SECRET,
+                  "DATA_DIR": str(tmp_path_factory.mktemp("reporting-data"))}  # contacts' search index
         contacts = ServiceRuntime(CONTACTS, ServiceSettings.from_env(
             "contacts", env={**common, "CONTACTS_DATABASE_URL": contacts_url})).start()
         # small batches: the restart test must be able to stop reporting in the middle of a backlog

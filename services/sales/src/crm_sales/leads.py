@@ -88,8 +88,13 @@ def _give(uow: UnitOfWork, lead: Lead, owner_id: str, team: str, rule_id: str, h
 def auto_assign(uow: UnitOfWork, lead: Lead, cfg: SalesSettings, now: datetime, exclude: Sequence[str] = ()) -> bool:
     """Apply the assignment rules; True when the lead got an owner."""
     session = uow.session
-    chosen = assignment.assign(lead, cfg.assignment_rules, store.all_reps(session), store.open_lead_counts(session),
-                               store.cursors(session), exclude)
+    reps = store.all_reps(session)
+    # Open-lead counts only for the reps a least-load rule could pick: counting every owner's open
+    # leads on each new lead grows with the table (and no rule may need them at all).
+    loaded = {r.user_id for rule in cfg.assignment_rules if rule.strategy == "load"
+              for r in assignment.candidates(rule, reps, exclude)}
+    counts = store.open_lead_counts(session, loaded) if loaded else {}
+    chosen = assignment.assign(lead, cfg.assignment_rules, reps, counts, store.cursors(session), exclude)
     if chosen is None:
         return False
     store.set_cursor(session, chosen.rule_id, chosen.owner_id)

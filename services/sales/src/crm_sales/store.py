@@ -3,7 +3,7 @@ Plain functions over a SQLAlchemy session; no rules here."""
 from __future__ import annotations
 
 import base64
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -276,9 +276,11 @@ def all_reps(session: Session) -> dict[str, SalesRep]:
     return {r.user_id: r for r in (SalesRep.FromString(d) for d in session.execute(select(reps.c.data)).scalars())}
 
 
-def open_lead_counts(session: Session) -> dict[str, int]:
-    rows = session.execute(select(leads.c.owner_id, func.count()).where(
-        leads.c.status.in_(("new", "working"))).group_by(leads.c.owner_id)).all()
+def open_lead_counts(session: Session, owners: Collection[str] | None = None) -> dict[str, int]:
+    stmt = select(leads.c.owner_id, func.count()).where(leads.c.status.in_(("new", "working")))
+    if owners is not None:
+        stmt = stmt.where(leads.c.owner_id.in_(sorted(owners)))
+    rows = session.execute(stmt.group_by(leads.c.owner_id)).all()
     return {owner: int(n) for owner, n in rows}
 
 
