@@ -107,3 +107,11 @@ def test_settings_reject_a_malformed_number():
         GatewaySettings.from_env(env)
     defaults = GatewaySettings.from_env({**env, "RATE_LIMIT_RPS": ""})
     assert (defaults.rate_limit_rps, defaults.rate_limit_burst, defaults.max_body_bytes) == (200, 400, 1 << 20)
+
+
+def test_openapi_names_the_real_media_type_and_idempotency_on_put(client):
+    doc = client.get("/api/v1/openapi.json").get_json()
+    pdf = doc["paths"]["/api/v1/quotes/{id}/pdf"]["get"]["responses"]["200"]["content"]
+    assert list(pdf) == ["application/pdf"]
+    put_params = [p["name"] for p in doc["paths"]["/api/v1/price-books"]["put"].get("parameters", [])]
+    assert "Idempotency-Key" in put_params

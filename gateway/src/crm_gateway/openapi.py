@@ -26,7 +26,7 @@ _ERROR_TITLES = {
     503: "A backend is unavailable",
     504: "A backend did not answer in time",
 }
-_WRITES = ("POST", "PATCH", "DELETE")
+_WRITES = ("POST", "PATCH", "PUT", "DELETE")
 _HEADER = {"type": "string"}
 
 
@@ -119,7 +119,7 @@ def _responses(route: Route) -> dict[str, Any]:
     if route.response is None:
         success["description"] = "No content"
     else:
-        success["content"] = {"application/json": {"schema": route.response}}
+        success["content"] = {route.media_type: {"schema": route.response}}
     responses: dict[str, Any] = {str(route.status): success}
     if route.etag and route.method == "GET":
         responses["304"] = {"description": "Not modified (If-None-Match matched)"}

@@ -387,7 +387,8 @@ ROUTES: list[Route] = [
        "Record the customer's answer: accepted, or declined with a reason", body=sh.QUOTE_ANSWER_INPUT,
        response=sh.QUOTE),
     _r("GET", f"{QUOTE_ITEM}/pdf", quote_pdf, "getQuotePdf",
-       "The quote as a PDF (application/pdf, Content-Disposition attachment Q-….pdf)", response=sh.QUOTE_PDF),
+       "The quote as a PDF (Content-Disposition attachment Q-….pdf)", response=sh.QUOTE_PDF,
+       media_type="application/pdf"),
     # approvals and contracts
     _r("GET", f"{API}/approvals", list_approvals, "listApprovals",
        "The approval trail of a quote, or the approvals waiting for one of my roles", response=sh.APPROVAL_LIST,

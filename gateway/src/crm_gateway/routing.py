@@ -106,6 +106,7 @@ class Route:
     tag: str
     body: JsonSchema | None = None
     response: JsonSchema | None = None  # None → 204 No Content
+    media_type: str = "application/json"  # of the success response
     status: int = 200
     query: tuple[QueryParam, ...] = ()
     etag: bool = False  # success response carries an ETag
