@@ -25,6 +25,13 @@ log = logs.get("crmkit.consumer")
 Handler = Callable[[UnitOfWork, EventEnvelope], None]
 
 
+def _pending_after(msg: object) -> int:
+    try:
+        return int(msg.metadata.num_pending)  # type: ignore[attr-defined]
+    except (AttributeError, TypeError, ValueError):
+        return 0
+
+
 @dataclass
 class EventConsumer:
     db: Database
@@ -35,6 +42,7 @@ class EventConsumer:
     max_deliveries: int = 5
     batch: int = 200
     ack_wait: float = 30.0
+    idle_wait: float = 1.0  # how long one idle pull request waits for a message
     _stopping: bool = field(default=False, init=False)
 
     @property
@@ -76,28 +84,27 @@ class EventConsumer:
     async def _consume(self, js: object, producer: str) -> None:
         sub = await self._subscribe(js, producer)
         lag_task = asyncio.create_task(self._report_lag(sub))
-        # fetch(batch=N) lingers until N messages or its timeout once nothing is pending, so at
-        # low rates a large batch would add up to a second of lag: when idle, wait for ONE
-        # message; once busy, drain what is pending with a short linger.
-        idle = True
+        # A pull for N messages lingers until N arrive or it expires, and short-lived pulls for
+        # several messages left a ~0.5 s tail in delivery (measured: p99 5 ms → 480 ms). So ask
+        # for exactly what JetStream says is pending after the last message (num_pending), which
+        # it can fill at once, and for ONE message when nothing is pending.
+        want = 1
         try:
             while not self._stopping:
                 try:
-                    msgs = await sub.fetch(  # type: ignore[attr-defined]
-                        batch=1 if idle else self.batch, timeout=1.0 if idle else 0.02
-                    )
+                    msgs = await sub.fetch(batch=want, timeout=self.idle_wait)  # type: ignore[attr-defined]
                 except NatsTimeout:
-                    idle = True
+                    want = 1
                     continue
                 except Exception as exc:  # disconnected: the client reconnects, we retry
                     log.debug("fetch failed: %s", exc)
-                    idle = True
+                    want = 1
                     await asyncio.sleep(0.5)
                     continue
-                idle = False
                 if len(msgs) == 1 or not await self._handle_batch(msgs):
                     for msg in msgs:
                         await self._handle(msg)
+                want = max(1, min(self.batch, _pending_after(msgs[-1]) if msgs else 0))
         finally:
             lag_task.cancel()
 
