@@ -6,6 +6,7 @@ SQLITE_BUSY instead of waiting, which would turn concurrency into random errors.
 from __future__ import annotations
 
 import contextlib
+import os
 import threading
 from collections.abc import Callable
 from typing import Any
@@ -15,6 +16,10 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from crmkit.events import Envelope
 from crmkit.runtime_tables import outbox_row
+
+_SQLITE_SYNC = os.environ.get("SQLITE_SYNCHRONOUS", "FULL").upper()
+if _SQLITE_SYNC not in ("FULL", "NORMAL", "EXTRA"):
+    raise RuntimeError(f"SQLITE_SYNCHRONOUS must be FULL, NORMAL or EXTRA, not {_SQLITE_SYNC!r}")
 
 
 def make_engine(url: str, **kwargs: Any) -> Engine:
@@ -29,7 +34,9 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
             dbapi_conn.isolation_level = None  # we issue BEGIN ourselves
             cur = dbapi_conn.cursor()
             cur.execute("PRAGMA journal_mode=WAL")
-            cur.execute("PRAGMA synchronous=FULL")  # acknowledged means on disk
+            # FULL: an acknowledged write survives power loss. NORMAL (SQLITE_SYNCHRONOUS=NORMAL)
+            # survives a crash of the process but not of the machine; PostgreSQL is for production.
+            cur.execute(f"PRAGMA synchronous={_SQLITE_SYNC}")
             cur.execute("PRAGMA foreign_keys=ON")
             cur.execute("PRAGMA busy_timeout=30000")
             cur.close()

@@ -50,28 +50,44 @@ def _columns(entity: str, record: Record) -> dict[str, object]:
     return values
 
 
+# Statements are built once and executed with parameters: building `insert(...).values(...)` per
+# call (coercing every value, computing a cache key) cost more than the SQL it runs.
+_INSERT = {"contact": insert(contacts), "account": insert(accounts)}
+_UPDATE = {e: update(t).where(t.c.id == bindparam("record_id")) for e, t in (("contact", contacts), ("account", accounts))}
+_DELETE_TAGS = delete(tags).where(tags.c.entity == bindparam("e"), tags.c.entity_id == bindparam("i"))
+_DELETE_IDENTITIES = delete(identities).where(identities.c.entity == bindparam("e"), identities.c.entity_id == bindparam("i"))
+_INSERT_TAGS = insert(tags)
+_INSERT_IDENTITIES = insert(identities)
+_DUPLICATES = (
+    select(identities.c.entity_id)
+    .where(identities.c.entity == bindparam("e"), identities.c.value.in_(bindparam("values", expanding=True)))
+    .distinct()
+)
+_DEFINITIONS = select(custom_fields).where(custom_fields.c.entity == bindparam("e"))
+
+
 def insert_record(session: Session, entity: str, record: Record) -> None:
-    session.execute(insert(table_for(entity)).values(**_columns(entity, record)))
+    session.execute(_INSERT[entity], _columns(entity, record))
     _sync_side_tables(session, entity, record)
 
 
 def update_record(session: Session, entity: str, record: Record) -> None:
-    table = table_for(entity)
-    session.execute(update(table).where(table.c.id == record.id).values(**_columns(entity, record)))
+    session.execute(_UPDATE[entity], {**_columns(entity, record), "record_id": record.id})
     _sync_side_tables(session, entity, record)
 
 
 def _sync_side_tables(session: Session, entity: str, record: Record) -> None:
-    session.execute(delete(tags).where(tags.c.entity == entity, tags.c.entity_id == record.id))
-    session.execute(delete(identities).where(identities.c.entity == entity, identities.c.entity_id == record.id))
+    key = {"e": entity, "i": record.id}
+    session.execute(_DELETE_TAGS, key)
+    session.execute(_DELETE_IDENTITIES, key)
     if record.deleted:
         return  # deleted or merged-away records are neither filtered by tag nor duplicates
     if record.tags:
-        session.execute(insert(tags), [{"entity": entity, "entity_id": record.id, "tag": t} for t in record.tags])
+        session.execute(_INSERT_TAGS, [{"entity": entity, "entity_id": record.id, "tag": t} for t in record.tags])
     pairs = rules.identity_values(record)
     if pairs:
         session.execute(
-            insert(identities),
+            _INSERT_IDENTITIES,
             [{"entity": entity, "entity_id": record.id, "kind": k, "value": v} for k, v in pairs],
         )
 
@@ -140,13 +156,9 @@ def find_duplicates(session: Session, entity: str, record: Record, exclude: Sequ
     pairs = rules.identity_values(record)
     if not pairs:
         return []
-    clauses = [(identities.c.kind == k) & (identities.c.value == v) for k, v in pairs]
-    stmt = (
-        select(identities.c.entity_id)
-        .where(identities.c.entity == entity, or_(*clauses))
-        .distinct()
-    )
-    return [row for row in session.execute(stmt).scalars() if row not in exclude]
+    # E.164 phones and email addresses never look alike, so the value alone identifies the pair
+    found = session.execute(_DUPLICATES, {"e": entity, "values": [v for _, v in pairs]}).scalars()
+    return [row for row in found if row not in exclude]
 
 
 def list_records(
@@ -256,7 +268,7 @@ def move_timeline(session: Session, from_contact: str, to_contact: str) -> None:
 
 
 def definitions(session: Session, entity: str) -> dict[str, CustomFieldDefinition]:
-    rows = session.execute(select(custom_fields).where(custom_fields.c.entity == entity)).all()
+    rows = session.execute(_DEFINITIONS, {"e": entity}).all()
     return {
         r.key: CustomFieldDefinition(entity=r.entity, key=r.key, label=r.label, type=r.type,
                                      choices=list(r.choices), required=r.required)

@@ -40,6 +40,9 @@ _EVENTS: dict[tuple[str, str], type[Message]] = {
 }
 
 
+_AUDIT = insert(audit_log)
+
+
 def actor_of(principal: Principal) -> Actor:
     return Actor(user_id=principal.user_id, roles=list(principal.roles), team=principal.team,
                  region=principal.region)
@@ -54,10 +57,10 @@ def _emit(uow: UnitOfWork, principal: Principal, entity: str, action: str, recor
         aggregate_id=record.id, aggregate_version=record.version, payload=payload,
         actor=actor_of(principal), correlation_id=logs.request_id_var.get(),
     ))
-    uow.session.execute(insert(audit_log).values(
-        at=utcnow(), actor=principal.user_id, action=action, entity=entity, entity_id=record.id,
-        detail=detail[:2000],
-    ))
+    uow.session.execute(_AUDIT, {
+        "at": utcnow(), "actor": principal.user_id, "action": action, "entity": entity, "entity_id": record.id,
+        "detail": detail[:2000],
+    })
 
 
 def _normalize(entity: str, record: Record) -> None:
