@@ -8,11 +8,16 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
+
+from crmkit.config import ServiceSettings
 
 PG_ADMIN_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
 
@@ -148,3 +153,43 @@ class ServiceProcess:
 
     def kill(self) -> None:
         self.stop(signal.SIGKILL)
+
+
+class ManualClock:
+    """Time a test moves by hand; thread-safe because schedulers read it from their own thread."""
+
+    def __init__(self, start: datetime) -> None:
+        self._now = start
+        self._lock = threading.Lock()
+
+    def __call__(self) -> datetime:
+        with self._lock:
+            return self._now
+
+    def advance(self, **kwargs: float) -> None:
+        with self._lock:
+            self._now += timedelta(**kwargs)
+
+
+class Caller:
+    """A gRPC stub bound to one user's token: `caller.CreateLead(request, key="retry-1")`."""
+
+    def __init__(self, stub: Any, token: str, timeout: float = 20.0) -> None:
+        self._stub, self._token, self._timeout = stub, token, timeout
+
+    def __getattr__(self, name: str) -> Any:
+        rpc = getattr(self._stub, name)
+
+        def call(request: Any, key: str = "") -> Any:
+            md = [("authorization", f"Bearer {self._token}")]
+            if key:
+                md.append(("crm-idempotency-key", key))
+            return rpc(request, metadata=md, timeout=self._timeout)
+        return call
+
+
+def in_process_settings(service: str, url: str, nats_url: str, data_dir: Path, secret: str) -> ServiceSettings:
+    """Settings for a ServiceRuntime started inside a test: free gRPC port, no metrics port."""
+    return ServiceSettings.from_env(service, {
+        "DATABASE_URL": url, "NATS_URL": nats_url, "PORT": str(free_port()), "METRICS_PORT": "0",
+        "JWT_SECRET": secret, "DATA_DIR": str(data_dir)})

@@ -2,10 +2,9 @@
 test, a controllable clock and the real contacts service (on SQLite) for conversions."""
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +21,7 @@ from crmkit.auth import Principal, mint_token
 from crmkit.config import ServiceSettings
 from crmkit.migrations import upgrade
 from crmkit.service import ServiceRuntime
-from crmkit.testing import free_port, wait_for
+from crmkit.testing import Caller, ManualClock, in_process_settings, wait_for
 
 SECRET = "test-secret-for-shuniu-crm-0123456789"
 REPS = {
@@ -37,43 +36,12 @@ REPS = {
 }
 
 
-class Clock:
-    """Time the tests move by hand; thread-safe because the scheduler reads it too."""
-
-    def __init__(self) -> None:
-        self._now = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
-        self._lock = threading.Lock()
-
-    def __call__(self) -> datetime:
-        with self._lock:
-            return self._now
-
-    def advance(self, **kwargs: float) -> None:
-        with self._lock:
-            self._now += timedelta(**kwargs)
-
-
-class Caller:
-    """A stub bound to one user's token: `api.rep.CreateLead(req, key=...)`."""
-
-    def __init__(self, stub: Any, token: str) -> None:
-        self._stub, self._token = stub, token
-
-    def __getattr__(self, name: str) -> Any:
-        rpc = getattr(self._stub, name)
-
-        def call(request: Any, key: str = "") -> Any:
-            md = [("authorization", f"Bearer {self._token}")]
-            if key:
-                md.append(("crm-idempotency-key", key))
-            return rpc(request, metadata=md, timeout=20)
-        return call
+def Clock() -> ManualClock:  # noqa: N802 - used as a class-like factory by the harness
+    return ManualClock(datetime(2026, 3, 2, 9, 0, tzinfo=UTC))
 
 
 def settings_for(service: str, url: str, nats_url: str, data_dir: Path) -> ServiceSettings:
-    return ServiceSettings.from_env(service, {
-        "DATABASE_URL": url, "NATS_URL": nats_url, "PORT": str(free_port()), "METRICS_PORT": "0",
-        "JWT_SECRET": SECRET, "DATA_DIR": str(data_dir)})
+    return in_process_settings(service, url, nats_url, data_dir, SECRET)
 
 
 @dataclass
