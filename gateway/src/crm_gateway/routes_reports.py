@@ -19,7 +19,10 @@ from crm_gateway.routing import (
 )
 from crm_gateway.schema import to_message
 from crm_gateway.serialize import to_json
-from crm_gateway.shapes import CUSTOM_FIELD, CUSTOM_FIELD_LIST, CUSTOMER_COUNTS
+from crm_gateway.shapes import CUSTOM_FIELD, CUSTOM_FIELD_LIST, CUSTOMER_COUNTS, REGISTRY
+
+SALES_SUMMARY = REGISTRY.message(reporting_pb2.SalesSummary.DESCRIPTOR)
+SUPPORT_SUMMARY = REGISTRY.message(reporting_pb2.SupportSummary.DESCRIPTOR)
 
 ENTITY = QueryParam("entity", description="contact | account; all when omitted",
                     choices=("contact", "account"))
@@ -28,6 +31,12 @@ REPORT_PARAMS = (
     QueryParam("to_day", "date", "last day, inclusive (UTC)"),
     QueryParam("region"),
     QueryParam("tag", description="only customers carrying this tag"),
+)
+
+SALES_PARAMS = (QueryParam("region"),)
+SUPPORT_PARAMS = (
+    QueryParam("from_day", "date", "first day of the CSAT trend, inclusive (UTC)"),
+    QueryParam("to_day", "date", "last day of the CSAT trend, inclusive (UTC)"),
 )
 
 
@@ -56,6 +65,21 @@ def customer_counts(c: Call) -> Response:
     return json_response(to_json(counts))
 
 
+def sales_summary(c: Call) -> Response:
+    request = reporting_pb2.GetSalesSummaryRequest(region=c.query.get("region", ""))
+    summary = state().backends.reporting.call("GetSalesSummary", request, metadata=metadata())
+    return json_response(to_json(summary))
+
+
+def support_summary(c: Call) -> Response:
+    from_day, to_day = c.query.get("from_day", ""), c.query.get("to_day", "")
+    if from_day and to_day and from_day > to_day:
+        raise invalid_field("to_day", "must not be before from_day")
+    request = reporting_pb2.GetSupportSummaryRequest(from_day=from_day, to_day=to_day)
+    summary = state().backends.reporting.call("GetSupportSummary", request, metadata=metadata())
+    return json_response(to_json(summary))
+
+
 ROUTES: list[Route] = [
     Route("GET", f"{API}/custom-fields", list_custom_fields, "listCustomFields",
           "Custom-field definitions", "custom-fields",
@@ -66,4 +90,10 @@ ROUTES: list[Route] = [
     Route("GET", f"{API}/reports/customers", customer_counts, "getCustomerCounts",
           "Customer counts by source, region, level and tag, and new customers per day",
           "reports", response=CUSTOMER_COUNTS, query=REPORT_PARAMS),
+    Route("GET", f"{API}/reports/sales", sales_summary, "getSalesSummary",
+          "Open pipeline by stage, won deals per month, win rate and leads by source",
+          "reports", response=SALES_SUMMARY, query=SALES_PARAMS),
+    Route("GET", f"{API}/reports/support", support_summary, "getSupportSummary",
+          "Tickets by status and priority, SLA breaches, response and resolution times, CSAT trend",
+          "reports", response=SUPPORT_SUMMARY, query=SUPPORT_PARAMS),
 ]

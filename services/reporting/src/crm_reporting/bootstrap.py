@@ -27,7 +27,7 @@ SPEC = ServiceSpec(
     migrations=Path(__file__).parent / "migrations",
     service_names=[reporting_pb2.DESCRIPTOR.services_by_name["ReportingService"].full_name],
     build=build,
-    consumes=("contacts",),
+    consumes=("contacts", "sales", "support"),
     handler=handler,
     produces=False,
 )

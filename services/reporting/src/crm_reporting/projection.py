@@ -1,5 +1,6 @@
-"""Applies contact events to the read model. Runs inside the consumer's unit of work, so the
-inbox row and the effect commit together."""
+"""Applies contact events to the customer read model, and hands sales and support events to their
+own projections. Runs inside the consumer's unit of work, so the inbox row and the effect commit
+together."""
 from __future__ import annotations
 
 from sqlalchemy import delete, insert, select, update
@@ -8,6 +9,7 @@ from sqlalchemy.orm import Session
 from crm.common.v1.envelope_pb2 import EventEnvelope
 from crm.contacts.v1 import events_pb2 as contact_events
 from crm.contacts.v1.contacts_pb2 import Contact
+from crm_reporting import projection_sales, projection_support
 from crm_reporting.tables import customer_tags, customers
 from crmkit.db import UnitOfWork
 from crmkit.events import unpack_payload, utcnow
@@ -23,6 +25,13 @@ _ = contact_events  # imported so the payload types are registered for unpacking
 
 
 def handle(uow: UnitOfWork, env: EventEnvelope) -> None:
+    """Dispatches by producer: contacts here, sales and support in their own modules."""
+    if env.event_type.startswith("crm.sales."):
+        projection_sales.handle(uow.session, env)
+        return
+    if env.event_type.startswith("crm.support."):
+        projection_support.handle(uow.session, env)
+        return
     if env.event_type not in CONTACT_SNAPSHOT_EVENTS:
         return  # not ours to count (interactions, accounts, other services' events)
     payload = unpack_payload(env)

@@ -1,0 +1,80 @@
+"""Applies support events to the ticket, SLA-breach and CSAT read models."""
+from __future__ import annotations
+
+from datetime import UTC
+
+from google.protobuf.timestamp_pb2 import Timestamp
+from sqlalchemy import insert, select, update
+from sqlalchemy.orm import Session
+
+from crm.common.v1.envelope_pb2 import EventEnvelope
+from crm.support.v1 import events_pb2 as support_events
+from crm.support.v1.support_pb2 import Ticket
+from crm_reporting.snapshots import upsert_newest
+from crm_reporting.tables import csat_answers, sla_breaches, tickets
+from crmkit.events import unpack_payload
+
+_ = support_events  # imported so the payload types are registered for unpacking
+
+# every event here carries the ticket snapshot after the change
+TICKET_PREFIXES = ("crm.support.ticket.", "crm.support.sla.", "crm.support.csat.requested")
+
+
+def handle(session: Session, env: EventEnvelope) -> None:
+    if env.event_type == "crm.support.csat.answered":
+        apply_csat(session, unpack_payload(env))  # type: ignore[arg-type]
+    elif env.event_type.startswith(TICKET_PREFIXES):
+        payload = unpack_payload(env)
+        apply_ticket(session, payload.ticket)  # type: ignore[attr-defined]
+        if env.event_type == "crm.support.sla.breached":
+            record_breach(session, payload.ticket.id, payload.metric)  # type: ignore[attr-defined]
+    # knowledge-base events: nothing reporting counts yet
+
+
+def _seconds_between(start: Timestamp, end: Timestamp) -> int | None:
+    if not start.seconds or not end.seconds:
+        return None
+    return max(0, end.seconds - start.seconds)
+
+
+def apply_ticket(session: Session, ticket: Ticket) -> bool:
+    applied = upsert_newest(session, tickets, tickets.c.ticket_id, ticket.id, ticket.version, {
+        "assignee_id": ticket.assignee_id,
+        "status": ticket.status or "new",
+        "priority": ticket.priority or "normal",
+        "first_response_seconds": _seconds_between(ticket.created_at, ticket.first_responded_at),
+        "resolution_seconds": _seconds_between(ticket.created_at, ticket.solved_at),
+    })
+    for clock in ticket.sla:   # a breach is for good, whichever snapshot showed it first
+        if clock.breached:
+            record_breach(session, ticket.id, clock.metric)
+    return applied
+
+
+def record_breach(session: Session, ticket_id: str, metric: str) -> bool:
+    metric = metric or "unknown"
+    seen = session.execute(select(sla_breaches.c.ticket_id).where(
+        sla_breaches.c.ticket_id == ticket_id, sla_breaches.c.metric == metric)).first()
+    if seen is not None:
+        return False
+    session.execute(insert(sla_breaches).values(ticket_id=ticket_id, metric=metric))
+    return True
+
+
+def apply_csat(session: Session, answer: support_events.CsatAnswered) -> bool:
+    """One answer per ticket: the latest answered_at wins (a customer may change their rating)."""
+    answered_at = answer.answered_at.ToDatetime(tzinfo=UTC).replace(microsecond=0)
+    current = session.execute(
+        select(csat_answers.c.answered_at).where(csat_answers.c.ticket_id == answer.ticket_id)
+    ).scalar_one_or_none()
+    if current is not None:
+        current = current.replace(tzinfo=UTC) if current.tzinfo is None else current.astimezone(UTC)
+        if current >= answered_at:
+            return False
+    values = {"assignee_id": answer.assignee_id, "rating": answer.rating, "answered_at": answered_at,
+              "answered_day": answered_at.date().isoformat()}
+    if current is None:
+        session.execute(insert(csat_answers).values(ticket_id=answer.ticket_id, **values))
+    else:
+        session.execute(update(csat_answers).where(csat_answers.c.ticket_id == answer.ticket_id).values(**values))
+    return True
