@@ -1,4 +1,5 @@
-"""Composition root of the sales service: servicer, the contacts client, the scheduler worker.
+"""Composition root of the sales service: servicer, the contacts client, the scheduler worker, and
+the consumer of the contacts stream (interactions rescore leads).
 `make_spec` takes a clock and a contacts port so tests can drive time and fake contacts."""
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from crm.sales.v1 import sales_pb2, sales_pb2_grpc
-from crm_sales import jobs, leads, work
+from crm_sales import contact_events, jobs, leads, work
 from crm_sales.common import Clock, system_clock
 from crm_sales.contacts_port import ContactsPort, GrpcContacts
 from crm_sales.servicer import SalesServicer
@@ -53,6 +54,8 @@ def make_spec(
         service_names=[sales_pb2.DESCRIPTOR.services_by_name["SalesService"].full_name],
         build=build,
         extra_workers=(scheduler,),
+        consumes=("contacts",),
+        handler=contact_events.make_handler(clock),
     )
 
 

@@ -67,7 +67,7 @@ def _opt(ts: Timestamp, present: bool) -> datetime | None:
 
 def _lead(r: Lead) -> dict[str, Any]:
     return dict(name=r.name, company=r.company, source=r.source, campaign_id=r.campaign_id, score=r.score,
-                status=r.status, version=r.version)
+                status=r.status, version=r.version, email=r.email.strip().lower())
 
 
 def _opp(r: Opportunity) -> dict[str, Any]:

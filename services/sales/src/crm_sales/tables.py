@@ -53,6 +53,8 @@ leads = _owned(
     Column("source", String(30), nullable=False, default=""),
     Column("campaign_id", String(100), nullable=False, default=""),
     Column("score", Integer, nullable=False, default=0),
+    Column("email", String(320), nullable=False, default="", server_default=""),   # lower-cased
+    Index("ix_leads_email", "email"),
 )
 
 opportunities = _owned(
@@ -151,6 +153,16 @@ scheduled_jobs = Table(
     Column("payload", JSON, nullable=False),
     Column("fired_at", Ts, nullable=True),
     Index("ix_scheduled_jobs_due", "status", "due_at"),
+)
+
+# Projection of the contacts stream: which emails each contact has, to match interactions
+# logged on a contact to the open leads with the same email.
+contact_emails = Table(
+    "contact_emails",
+    metadata,
+    Column("contact_id", String(36), primary_key=True),
+    Column("email", String(320), primary_key=True),
+    Index("ix_contact_emails_email", "email"),
 )
 
 products = Table(
