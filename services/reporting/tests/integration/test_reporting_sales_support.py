@@ -39,12 +39,20 @@ def _auth(user: str) -> list[tuple[str, str]]:
 
 
 @pytest.fixture(scope="module")
-def stub(nats_server: NatsServer, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ReportingServiceStub]:
+def own_nats(tmp_path_factory: pytest.TempPathFactory) -> Iterator[NatsServer]:
+    """Its own nats-server: reporting reads whole streams, and other tests publish to SALES too."""
+    server = NatsServer(tmp_path_factory.mktemp("reporting-sales-nats")).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="module")
+def stub(own_nats: NatsServer, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ReportingServiceStub]:
     tmp = tmp_path_factory.mktemp("reporting-sales-support")
     url = f"sqlite:///{tmp / 'reporting.db'}"
     upgrade(url, REPORTING.migrations)
     settings = ServiceSettings.from_env("reporting", env={
-        "REPORTING_DATABASE_URL": url, "NATS_URL": nats_server.url, "PORT": "0", "METRICS_PORT": "0",
+        "REPORTING_DATABASE_URL": url, "NATS_URL": own_nats.url, "PORT": "0", "METRICS_PORT": "0",
         "JWT_SECRET": SECRET, "DATA_DIR": str(tmp / "data"), "CONSUMER_BATCH": "5"})
     runtime = ServiceRuntime(REPORTING, settings).start()
     channel = grpc.insecure_channel(runtime.address)
@@ -106,7 +114,7 @@ def applied(stub: ReportingServiceStub) -> int:
     return stub.GetSupportSummary(rpb.GetSupportSummaryRequest(), metadata=_auth("admin"), timeout=15).events_applied
 
 
-def test_sales_and_support_summaries_from_real_envelopes(nats_server: NatsServer, stub: ReportingServiceStub) -> None:
+def test_sales_and_support_summaries_from_real_envelopes(own_nats: NatsServer, stub: ReportingServiceStub) -> None:
     south = {"owner": "rep.south.1", "region": "south", "team": "south-sales"}
     o1, o2, o3, o4 = (str(uuid.uuid4()) for _ in range(4))
     events: list[tuple[str, str, str, int, Message]] = [
@@ -141,7 +149,7 @@ def test_sales_and_support_summaries_from_real_envelopes(nats_server: NatsServer
         ("support", "crm.support.csat.answered", "t2", 3, csat("t2", 2, "2024-05-03T10:00:00")),
     ]
     before = applied(stub)
-    publish(nats_server.url, events)
+    publish(own_nats.url, events)
     wait_for(lambda: applied(stub) >= before + len(events), timeout=30, what="reporting to apply every event")
 
     sales = stub.GetSalesSummary(rpb.GetSalesSummaryRequest(), metadata=_auth("admin"), timeout=15)
