@@ -20,6 +20,7 @@ from crmkit.config import ServiceSettings
 from crmkit.db import Database
 from crmkit.migrations import upgrade
 from crmkit.service import ServiceRuntime
+from crmkit.testing import NatsServer
 
 SECRET = "gateway-test-secret"  # the gateway conftest's
 
@@ -45,7 +46,16 @@ def _seed(url: str) -> None:
 
 
 @pytest.fixture(scope="module")
-def reporting_addr(nats_server: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def reporting_addr(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    # Its own nats-server: reporting consumes whole streams, and other tests publish to them.
+    nats_server = NatsServer(tmp_path_factory.mktemp("reports-routes-nats")).start()
+    try:
+        yield from _reporting(nats_server, tmp_path_factory)
+    finally:
+        nats_server.stop()
+
+
+def _reporting(nats_server: NatsServer, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     tmp: Path = tmp_path_factory.mktemp("reporting")
     url = f"sqlite:///{tmp / 'reporting.db'}"
     upgrade(url, REPORTING.migrations)
