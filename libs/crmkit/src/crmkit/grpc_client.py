@@ -23,6 +23,11 @@ def open_channel(addr: str) -> grpc.Channel:
             ("grpc.enable_retries", 0),  # retries are ours, so writes are never replayed blindly
             # Spread calls over every address the name resolves to (a headless Service in k8s).
             ("grpc.lb_policy_name", "round_robin"),
+            # Reconnect quickly after a backend restarts (the default backoff starts at 1 s and
+            # grows to 2 min, leaving a rolled pod unreachable long after it is up again).
+            ("grpc.initial_reconnect_backoff_ms", 100),
+            ("grpc.min_reconnect_backoff_ms", 100),
+            ("grpc.max_reconnect_backoff_ms", 2000),
         ],
     )
 
@@ -53,7 +58,10 @@ class ServiceClient:
             attempt += 1
             remaining = deadline - time.monotonic()
             try:
-                return rpc(request, timeout=max(remaining, 0.001), metadata=metadata)
+                # Safe-to-repeat calls wait (within their deadline) for a reconnecting channel
+                # instead of failing at once while a backend restarts.
+                return rpc(request, timeout=max(remaining, 0.001), metadata=metadata,
+                           wait_for_ready=idempotent)
             except grpc.RpcError as exc:
                 retry = (
                     idempotent
