@@ -12,6 +12,7 @@ import grpc
 from crmkit.grpc_server import IDEMPOTENCY_KEY
 
 RETRYABLE = (grpc.StatusCode.UNAVAILABLE,)
+RETRY_WAIT_SECONDS = 1.5  # how long one retry waits for a reconnecting channel
 
 
 def open_channel(addr: str) -> grpc.Channel:
@@ -54,21 +55,23 @@ class ServiceClient:
             )
         deadline = time.monotonic() + (timeout or self.timeout)
         attempt = 0
+        unavailable: grpc.RpcError | None = None
         while True:
             attempt += 1
             remaining = deadline - time.monotonic()
+            # A retry waits (briefly) for the channel to reconnect: after a backend restart the
+            # channel may still be in reconnect backoff and would fail again at once.
+            retrying = unavailable is not None
+            budget = min(remaining, RETRY_WAIT_SECONDS) if retrying else remaining
             try:
-                # Safe-to-repeat calls wait (within their deadline) for a reconnecting channel
-                # instead of failing at once while a backend restarts.
-                return rpc(request, timeout=max(remaining, 0.001), metadata=metadata,
-                           wait_for_ready=idempotent)
+                return rpc(request, timeout=max(budget, 0.001), metadata=metadata, wait_for_ready=retrying)
             except grpc.RpcError as exc:
-                retry = (
-                    idempotent
-                    and exc.code() in RETRYABLE  # type: ignore[attr-defined]
-                    and attempt < self.attempts
-                    and remaining > 0.05
-                )
+                code = exc.code()  # type: ignore[attr-defined]
+                if retrying and code == grpc.StatusCode.DEADLINE_EXCEEDED:
+                    exc = unavailable  # it was unreachable a moment ago and never came back
+                    code = grpc.StatusCode.UNAVAILABLE
+                retry = idempotent and code in RETRYABLE and attempt < self.attempts and remaining > 0.05
                 if not retry:
-                    raise
-                time.sleep(min(0.05 * 2**attempt * (0.5 + random.random()), remaining / 2))
+                    raise exc from None
+                unavailable = exc
+                time.sleep(min(0.05 * 2**attempt * (0.5 + random.random()), remaining / 4))
