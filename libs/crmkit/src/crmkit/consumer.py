@@ -7,6 +7,7 @@ rest of the stream keeps flowing."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
@@ -107,6 +108,8 @@ class EventConsumer:
                 want = max(1, min(self.batch, _pending_after(msgs[-1]) if msgs else 0))
         finally:
             lag_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await lag_task
 
     async def _handle_batch(self, msgs: list[object]) -> bool:
         """All of a fetched batch in one transaction (one fsync instead of one per event), acked
