@@ -60,6 +60,7 @@ class ServiceSettings:
     relay_batch: int
     consumer_max_deliveries: int
     consumer_batch: int
+    grpc_workers: int = 16
 
     @classmethod
     def from_env(cls, service: str, env: Mapping[str, str] | None = None) -> ServiceSettings:
@@ -79,6 +80,7 @@ class ServiceSettings:
             relay_batch=int(env.get("OUTBOX_RELAY_BATCH", "500")),
             consumer_max_deliveries=int(env.get("CONSUMER_MAX_DELIVERIES", "5")),
             consumer_batch=int(env.get("CONSUMER_BATCH", "200")),
+            grpc_workers=int(env.get("GRPC_WORKERS", "16")),
         )
 
 

@@ -11,12 +11,13 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-from sqlalchemy import Connection, Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event, insert
 from sqlalchemy.orm import Session, sessionmaker
 
 from crmkit.events import Envelope
 from crmkit.runtime_tables import outbox_row
 
+_OUTBOX_INSERT = insert(outbox_row)  # built once: every write transaction runs it
 _SQLITE_SYNC = os.environ.get("SQLITE_SYNCHRONOUS", "FULL").upper()
 if _SQLITE_SYNC not in ("FULL", "NORMAL", "EXTRA"):
     raise RuntimeError(f"SQLITE_SYNCHRONOUS must be FULL, NORMAL or EXTRA, not {_SQLITE_SYNC!r}")
@@ -140,9 +141,7 @@ class UnitOfWork:
 
     def commit(self) -> None:
         if self._events:
-            self.session.execute(
-                outbox_row.insert(), [e.to_outbox_values() for e in self._events]
-            )
+            self.session.execute(_OUTBOX_INSERT, [e.to_outbox_values() for e in self._events])
         self.session.commit()
         self._committed = True
         if self._events:

@@ -36,6 +36,7 @@ class CrmInterceptor(grpc.ServerInterceptor):
         self.service = service
         self.tokens = TokenCache(verifier)  # the same token arrives on every call of a client
         self._counters: dict[tuple[str, grpc.StatusCode], Any] = {}
+        self._wrapped: dict[str, grpc.RpcMethodHandler] = {}
 
     def _count(self, method: str, code: grpc.StatusCode) -> None:
         counter = self._counters.get((method, code))
@@ -44,11 +45,22 @@ class CrmInterceptor(grpc.ServerInterceptor):
         counter.inc()
 
     def intercept_service(self, continuation: Callable[..., Any], details: Any) -> Any:
-        handler = continuation(details)
         method = details.method
+        cached = self._wrapped.get(method)
+        if cached is not None:
+            return cached
+        handler = continuation(details)
         if handler is None or handler.unary_unary is None or method.startswith(PUBLIC_PREFIXES):
             return handler
-        inner = handler.unary_unary
+        # A method's handler never changes, so it is wrapped once rather than on every call.
+        wrapped = self._wrapped[method] = grpc.unary_unary_rpc_method_handler(
+            self._wrap(method, handler.unary_unary),
+            request_deserializer=handler.request_deserializer,
+            response_serializer=handler.response_serializer,
+        )
+        return wrapped
+
+    def _wrap(self, method: str, inner: Callable[[Any, grpc.ServicerContext], Any]) -> Callable[..., Any]:
         duration = metrics.GRPC_DURATION.labels(self.service, method)  # resolved once per method
 
         def wrapper(request: Any, context: grpc.ServicerContext) -> Any:
@@ -86,11 +98,7 @@ class CrmInterceptor(grpc.ServerInterceptor):
                 self._count(method, code)
                 duration.observe(time.perf_counter() - start)
 
-        return grpc.unary_unary_rpc_method_handler(
-            wrapper,
-            request_deserializer=handler.request_deserializer,
-            response_serializer=handler.response_serializer,
-        )
+        return wrapper
 
 
 def _unauthenticated() -> DomainError:

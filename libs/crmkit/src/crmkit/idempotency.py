@@ -8,7 +8,7 @@ from collections.abc import Callable
 from typing import TypeVar
 
 from google.protobuf.message import Message
-from sqlalchemy import select
+from sqlalchemy import bindparam, insert, select
 from sqlalchemy.exc import IntegrityError
 
 from crmkit.auth import current_principal
@@ -19,6 +19,10 @@ from crmkit.grpc_server import current_method, idempotency_key
 from crmkit.runtime_tables import idempotency_row
 
 M = TypeVar("M", bound=Message)
+_STORED = select(idempotency_row.c.request_hash, idempotency_row.c.response).where(
+    idempotency_row.c.principal == bindparam("principal"), idempotency_row.c.key == bindparam("key")
+)
+_STORE = insert(idempotency_row)
 
 
 def request_hash(method: str, request: Message) -> str:
@@ -44,12 +48,10 @@ def run_write(db: Database, request: Message, response_type: type[M], fn: Callab
             if stored is not None:
                 return stored
             result = fn(uow)
-            uow.session.execute(
-                idempotency_row.insert().values(
-                    principal=principal, key=key, method=method, request_hash=fingerprint,
-                    response=result.SerializeToString(), created_at=utcnow(),
-                )
-            )
+            uow.session.execute(_STORE, {
+                "principal": principal, "key": key, "method": method, "request_hash": fingerprint,
+                "response": result.SerializeToString(), "created_at": utcnow(),
+            })
             uow.commit()
             return result
     except IntegrityError:
@@ -62,11 +64,7 @@ def run_write(db: Database, request: Message, response_type: type[M], fn: Callab
 
 
 def _stored(uow: UnitOfWork, principal: str, key: str, fingerprint: str, response_type: type[M]) -> M | None:
-    row = uow.session.execute(
-        select(idempotency_row.c.request_hash, idempotency_row.c.response).where(
-            idempotency_row.c.principal == principal, idempotency_row.c.key == key
-        )
-    ).first()
+    row = uow.session.execute(_STORED, {"principal": principal, "key": key}).first()
     if row is None:
         return None
     if row.request_hash != fingerprint:

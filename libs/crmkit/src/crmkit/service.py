@@ -80,6 +80,7 @@ class ServiceRuntime:
             verifier=TokenVerifier(settings.auth),
             registrations=spec.build(self.db, settings),
             service_names=spec.service_names,
+            max_workers=settings.grpc_workers,
         ).start()
         return self
 

@@ -68,7 +68,7 @@ _DEFINITIONS = select(custom_fields).where(custom_fields.c.entity == bindparam("
 
 def insert_record(session: Session, entity: str, record: Record) -> None:
     session.execute(_INSERT[entity], _columns(entity, record))
-    _sync_side_tables(session, entity, record)
+    _sync_side_tables(session, entity, record, fresh=True)
 
 
 def update_record(session: Session, entity: str, record: Record) -> None:
@@ -76,10 +76,11 @@ def update_record(session: Session, entity: str, record: Record) -> None:
     _sync_side_tables(session, entity, record)
 
 
-def _sync_side_tables(session: Session, entity: str, record: Record) -> None:
-    key = {"e": entity, "i": record.id}
-    session.execute(_DELETE_TAGS, key)
-    session.execute(_DELETE_IDENTITIES, key)
+def _sync_side_tables(session: Session, entity: str, record: Record, *, fresh: bool = False) -> None:
+    if not fresh:  # a record inserted just now has no tag or identity rows to replace
+        key = {"e": entity, "i": record.id}
+        session.execute(_DELETE_TAGS, key)
+        session.execute(_DELETE_IDENTITIES, key)
     if record.deleted:
         return  # deleted or merged-away records are neither filtered by tag nor duplicates
     if record.tags:

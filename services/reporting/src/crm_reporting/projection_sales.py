@@ -51,7 +51,7 @@ def apply_opportunity(session: Session, opp: Opportunity) -> bool:
     if status in ("won", "lost"):
         when = opp.closed_at if opp.HasField("closed_at") else opp.updated_at
         closed_month = when.ToDatetime().strftime("%Y-%m")
-    return upsert_newest(session, opportunities, opportunities.c.opportunity_id, opp.id, opp.version, {
+    values = {
         "owner_id": opp.owner_id,
         "team": opp.team,
         "region": opp.region,
@@ -60,7 +60,8 @@ def apply_opportunity(session: Session, opp: Opportunity) -> bool:
         "currency_code": opp.amount.currency_code,
         "amount_units": amount_units(opp.amount.amount),
         "closed_month": closed_month,
-    })
+    }
+    return upsert_newest(session, opportunities, opportunities.c.opportunity_id, opp.id, opp.version, values)
 
 
 def apply_lead(session: Session, lead: Lead) -> bool:

@@ -4,7 +4,7 @@ from __future__ import annotations
 from datetime import UTC
 
 from google.protobuf.timestamp_pb2 import Timestamp
-from sqlalchemy import insert, select, update
+from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
 from crm.common.v1.envelope_pb2 import EventEnvelope
@@ -18,6 +18,15 @@ _ = support_events  # imported so the payload types are registered for unpacking
 
 # every event here carries the ticket snapshot after the change
 TICKET_PREFIXES = ("crm.support.ticket.", "crm.support.sla.", "crm.support.csat.requested")
+
+# Statements are built once and executed with parameters: building them per event (coercing every
+# value, computing a cache key) cost more than the SQL they run.
+_BREACH_SEEN = select(sla_breaches.c.ticket_id).where(
+    sla_breaches.c.ticket_id == bindparam("ticket_id"), sla_breaches.c.metric == bindparam("metric"))
+_INSERT_BREACH = insert(sla_breaches)
+_CSAT_ANSWERED_AT = select(csat_answers.c.answered_at).where(csat_answers.c.ticket_id == bindparam("tid"))
+_INSERT_CSAT = insert(csat_answers)
+_UPDATE_CSAT = update(csat_answers).where(csat_answers.c.ticket_id == bindparam("tid"))
 
 
 def handle(session: Session, env: EventEnvelope) -> None:
@@ -38,13 +47,14 @@ def _seconds_between(start: Timestamp, end: Timestamp) -> int | None:
 
 
 def apply_ticket(session: Session, ticket: Ticket) -> bool:
-    applied = upsert_newest(session, tickets, tickets.c.ticket_id, ticket.id, ticket.version, {
+    values = {
         "assignee_id": ticket.assignee_id,
         "status": ticket.status or "new",
         "priority": ticket.priority or "normal",
         "first_response_seconds": _seconds_between(ticket.created_at, ticket.first_responded_at),
         "resolution_seconds": _seconds_between(ticket.created_at, ticket.solved_at),
-    })
+    }
+    applied = upsert_newest(session, tickets, tickets.c.ticket_id, ticket.id, ticket.version, values)
     for clock in ticket.sla:   # a breach is for good, whichever snapshot showed it first
         if clock.breached:
             record_breach(session, ticket.id, clock.metric)
@@ -53,20 +63,17 @@ def apply_ticket(session: Session, ticket: Ticket) -> bool:
 
 def record_breach(session: Session, ticket_id: str, metric: str) -> bool:
     metric = metric or "unknown"
-    seen = session.execute(select(sla_breaches.c.ticket_id).where(
-        sla_breaches.c.ticket_id == ticket_id, sla_breaches.c.metric == metric)).first()
-    if seen is not None:
+    row = {"ticket_id": ticket_id, "metric": metric}
+    if session.execute(_BREACH_SEEN, row).first() is not None:
         return False
-    session.execute(insert(sla_breaches).values(ticket_id=ticket_id, metric=metric))
+    session.execute(_INSERT_BREACH, row)
     return True
 
 
 def apply_csat(session: Session, answer: support_events.CsatAnswered) -> bool:
     """One answer per ticket: the latest answered_at wins (a customer may change their rating)."""
     answered_at = answer.answered_at.ToDatetime(tzinfo=UTC).replace(microsecond=0)
-    current = session.execute(
-        select(csat_answers.c.answered_at).where(csat_answers.c.ticket_id == answer.ticket_id)
-    ).scalar_one_or_none()
+    current = session.execute(_CSAT_ANSWERED_AT, {"tid": answer.ticket_id}).scalar_one_or_none()
     if current is not None:
         current = current.replace(tzinfo=UTC) if current.tzinfo is None else current.astimezone(UTC)
         if current >= answered_at:
@@ -74,7 +81,7 @@ def apply_csat(session: Session, answer: support_events.CsatAnswered) -> bool:
     values = {"assignee_id": answer.assignee_id, "rating": answer.rating, "answered_at": answered_at,
               "answered_day": answered_at.date().isoformat()}
     if current is None:
-        session.execute(insert(csat_answers).values(ticket_id=answer.ticket_id, **values))
+        session.execute(_INSERT_CSAT, {"ticket_id": answer.ticket_id, **values})
     else:
-        session.execute(update(csat_answers).where(csat_answers.c.ticket_id == answer.ticket_id).values(**values))
+        session.execute(_UPDATE_CSAT, {"tid": answer.ticket_id, **values})
     return True

@@ -4,17 +4,32 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Column, Table, insert, select, update
+from sqlalchemy import Column, Insert, Select, Table, Update, bindparam, insert, select, update
 from sqlalchemy.orm import Session
+
+# (version lookup, insert, update) per table, built once: building them per event cost more than
+# the SQL they run. The key's placeholder is "key_value", never a column name being set.
+_statements: dict[tuple[str, str], tuple[Select[Any], Insert, Update]] = {}
+
+
+def _prepared(table: Table, key: Column[Any]) -> tuple[Select[Any], Insert, Update]:
+    found = _statements.get((table.name, key.name))
+    if found is None:
+        where = key == bindparam("key_value")
+        found = _statements[(table.name, key.name)] = (
+            select(table.c.version).where(where), insert(table), update(table).where(where),
+        )
+    return found
 
 
 def upsert_newest(session: Session, table: Table, key: Column[Any], key_value: str, version: int,
                   values: dict[str, Any]) -> bool:
-    current = session.execute(select(table.c.version).where(key == key_value)).scalar_one_or_none()
+    version_of, insert_row, update_row = _prepared(table, key)
+    current = session.execute(version_of, {"key_value": key_value}).scalar_one_or_none()
     if current is not None and current >= version:
         return False
     if current is None:
-        session.execute(insert(table).values({key.name: key_value, "version": version, **values}))
+        session.execute(insert_row, {key.name: key_value, "version": version, **values})
     else:
-        session.execute(update(table).where(key == key_value).values(version=version, **values))
+        session.execute(update_row, {"key_value": key_value, "version": version, **values})
     return True
