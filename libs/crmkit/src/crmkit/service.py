@@ -6,7 +6,7 @@ import concurrent.futures
 import os
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -16,7 +16,7 @@ from crmkit import logs, metrics
 from crmkit.auth import TokenVerifier
 from crmkit.bus import LoopThread
 from crmkit.config import ServiceSettings
-from crmkit.consumer import EventConsumer, Handler
+from crmkit.consumer import EventConsumer, Handler, Projection
 from crmkit.db import Database
 from crmkit.grpc_server import GrpcServer, install_signal_handlers
 from crmkit.migrations import upgrade
@@ -37,6 +37,8 @@ class ServiceSpec:
     # Producers whose streams this service consumes, and the handler for their events.
     consumes: Sequence[str] = ()
     handler: Callable[[Database, ServiceSettings], Handler] | None = None
+    # Streams (among `consumes`) applied by an idempotent projection, without transaction or inbox.
+    projections: Callable[[Database, ServiceSettings], Mapping[str, Projection]] | None = None
     produces: bool = True
     extra_workers: Sequence[Callable[[Database, ServiceSettings, LoopThread], Callable[[], None]]] = (
         field(default_factory=tuple)
@@ -69,6 +71,7 @@ class ServiceRuntime:
             self.consumer = EventConsumer(
                 self.db, settings.nats_url, spec.name, spec.consumes, spec.handler(self.db, settings),
                 max_deliveries=settings.consumer_max_deliveries, batch=settings.consumer_batch,
+                projections=spec.projections(self.db, settings) if spec.projections else {},
             )
             self._tasks.append(self.loop.submit(self.consumer.run()))
             self._stoppers.append(self.consumer.stop)

@@ -1,7 +1,7 @@
 """Composition root of the contacts service."""
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from weakref import WeakKeyDictionary
 
@@ -11,7 +11,7 @@ from crm_contacts.event_handler import make_handler
 from crm_contacts.servicer import ContactsServicer
 from crmkit.bus import LoopThread
 from crmkit.config import ServiceSettings
-from crmkit.consumer import Handler
+from crmkit.consumer import Handler, Projection
 from crmkit.db import Database
 from crmkit.service import Registration, ServiceSpec
 
@@ -34,7 +34,11 @@ def build(db: Database, settings: ServiceSettings) -> Sequence[Registration]:
 
 
 def handler(db: Database, settings: ServiceSettings) -> Handler:
-    return make_handler(customer_search(db, settings))
+    return make_handler()
+
+
+def projections(db: Database, settings: ServiceSettings) -> Mapping[str, Projection]:
+    return {"contacts": customer_search(db, settings).apply_events}
 
 
 def close_search(db: Database, settings: ServiceSettings, _loop: LoopThread) -> Callable[[], None]:
@@ -46,8 +50,10 @@ SPEC = ServiceSpec(
     migrations=Path(__file__).parent / "migrations",
     service_names=[contacts_pb2.DESCRIPTOR.services_by_name["ContactsService"].full_name],
     build=build,
-    # Its own stream feeds the search index; sales and support events feed the timeline.
+    # Its own stream feeds the search index (a projection: no transaction, no inbox); sales and
+    # support events feed the timeline and move customers on an ownership transfer.
     consumes=("contacts", "sales", "support"),
     handler=handler,
+    projections=projections,
     extra_workers=(close_search,),
 )

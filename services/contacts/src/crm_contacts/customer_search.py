@@ -1,7 +1,7 @@
 """The customer search index of this process: a read model of contacts and accounts.
 
-Fed by the consumer: a crm.contacts.* event says which record changed, and `apply` indexes that
-record as the database holds it now (or removes it when it is gone, deleted or merged away).
+Fed by the consumer: a crm.contacts.* event says which record changed, and `apply_events` indexes
+that record as the database holds it now (or removes it when it is gone, deleted or merged away).
 Reading the current state rather than the event's snapshot makes a redelivered or late event
 harmless (the last event of a record always writes its latest state) and shares one mapping
 with `rebuild`, which re-reads every live record and swaps in a fresh index atomically.
@@ -151,15 +151,22 @@ class CustomerSearch:
 
     # --- writes --------------------------------------------------------------------------------
 
-    def apply(self, session: Session, env: EventEnvelope) -> None:
-        """Index what a crm.contacts.* event changed; runs in the consumer's unit of work."""
-        target = record_of_event(env)
-        if target is None:
+    def apply_events(self, envs: list[EventEnvelope]) -> None:
+        """The projection of the CONTACTS stream: index the records a batch of events changed, as
+        the database holds them now. Reads only and idempotent, so the consumer runs it without a
+        transaction or inbox rows."""
+        targets: dict[str, dict[str, None]] = {entity: {} for entity in ENTITIES}
+        for env in envs:
+            target = record_of_event(env)
+            if target is not None:
+                targets[target[0]][target[1]] = None
+        if not any(targets.values()):
             return
-        entity, record_id = target
-        self.project(session, entity, [record_id])
-        if entity == "account":  # its contacts without a company of their own show its name
-            self.project(session, "contact", store.contacts_named_by_account(session, record_id))
+        with self.db.read() as session:
+            for entity, ids in targets.items():
+                self.project(session, entity, ids)
+            for account_id in targets["account"]:  # its contacts without a company show its name
+                self.project(session, "contact", store.contacts_named_by_account(session, account_id))
 
     def project(self, session: Session, entity: str, ids: Iterable[str]) -> None:
         ids = list(ids)

@@ -1,7 +1,8 @@
-"""The contacts consumer's handler: this service reads its own stream (CONTACTS, into the
-customer search index) and the SALES and SUPPORT streams (entries on a customer's timeline, and
-customers following their rep's work when sales transfers it). Runs inside the consumer's unit
-of work, so the inbox row commits with the effect; every effect is also idempotent by itself.
+"""The contacts consumer's handler for the SALES and SUPPORT streams: entries on a customer's
+timeline, and customers following their rep's work when sales transfers it. Runs inside the
+consumer's unit of work, so the inbox row commits with the effect; every effect is also
+idempotent by itself. (Its own CONTACTS stream feeds the search index as a projection:
+CustomerSearch.apply_events.)
 
 Other services' payload types are imported lazily: a producer whose generated code is not in
 this build (support, while it is being written) is skipped, never an error."""
@@ -13,7 +14,6 @@ from typing import Any
 
 from crm.common.v1.envelope_pb2 import EventEnvelope
 from crm_contacts import timeline_feed, usecases
-from crm_contacts.customer_search import CustomerSearch
 from crmkit import logs
 from crmkit.auth import Principal
 from crmkit.consumer import Handler
@@ -51,12 +51,10 @@ def unpack(env: EventEnvelope) -> Any | None:
         return None
 
 
-def make_handler(search: CustomerSearch) -> Handler:
+def make_handler() -> Handler:
     def handle(uow: UnitOfWork, env: EventEnvelope) -> None:
         event_type = env.event_type
-        if event_type.startswith("crm.contacts."):
-            search.apply(uow.session, env)
-        elif event_type == OWNERSHIP_TRANSFERRED:
+        if event_type == OWNERSHIP_TRANSFERRED:
             transfer_customers(uow, env)
         elif timeline_feed.wanted(event_type):
             add_to_timeline(uow, env)
