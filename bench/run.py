@@ -1,12 +1,18 @@
 """`make bench`: one run on this machine, figures and ratios printed, no pass/fail.
 
-1. ceiling: a bare Flask ping under the gateway's gunicorn settings (wrk, 16 connections);
+1. ceiling: a bare Flask ping under the gateway's gunicorn settings (wrk, 16 connections), and
+   the transport floor: the same route plus one gRPC call to a server that does no work;
 2. the suite as processes: gateway get-contact and create-contact throughput, p50/p99, as a
-   ratio of that ceiling;
+   ratio of that ceiling, with the CPU each process spent per request;
 3. event lag (create acknowledged → counted in reporting) at ~200 writes/s;
 4. outbox relay throughput (pipelined) vs one awaited publish at a time;
 5. resident memory of every process at rest;
-6. the search, sales and other benches when present (BENCH_SKIP=search,sales to skip)."""
+6. the search, sales and other benches when present (BENCH_SKIP=search,sales to skip).
+
+Every throughput is the median of BENCH_RUNS runs (default 3) of BENCH_SECONDS each: on two
+cores, how wrk's 16 keep-alive connections happen to split between the two gunicorn workers
+moves a single run by ±25 %. The CPU per request (from /proc, all threads of each process) moves
+much less and says where the time goes."""
 from __future__ import annotations
 
 import asyncio
@@ -18,6 +24,7 @@ import tempfile
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 
 import requests
@@ -30,6 +37,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 from wrk import WrkResult, auth_script, run_wrk  # noqa: E402
 
 SECONDS = int(os.environ.get("BENCH_SECONDS", "10"))
+RUNS = max(1, int(os.environ.get("BENCH_RUNS", "3")))
 CONNECTIONS = 16
 TARGETS = {"get_ratio": 0.40, "get_p99_ms": 20.0, "create_ratio": 0.25, "lag_p99_ms": 50.0,
            "relay_eps": 1000.0, "rss_mb": 150.0}
@@ -40,21 +48,86 @@ def percentile(values: list[float], pct: float) -> float:
     return ordered[min(len(ordered) - 1, int(round(pct / 100 * (len(ordered) - 1))))]
 
 
-def measure_ceiling() -> WrkResult:
-    port = free_port()
-    env = dict(os.environ, GATEWAY_PORT=str(port))
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "-c", str(REPO / "gateway" / "gunicorn.conf.py"),
+def median_run(runs: list[WrkResult]) -> WrkResult:
+    """The run with the median throughput (its own latencies, not a mix of runs)."""
+    return sorted(runs, key=lambda r: r.rps)[len(runs) // 2]
+
+
+def gunicorn(port: int, env: dict[str, str], *extra: str) -> subprocess.Popen[bytes]:
+    """bench/ping_app.py under the gateway's gunicorn settings (`extra` flags override them)."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "gunicorn", "-c", str(REPO / "gateway" / "gunicorn.conf.py"), *extra,
          "--chdir", str(REPO / "bench"), "ping_app:app"],
-        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        env=dict(env, GATEWAY_PORT=str(port)), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )
+
+
+def measure_sync_reference() -> WrkResult:
+    """/ping under 2 *sync* gunicorn workers: the setup behind the issue's "about 3,200 req/s"
+    (no keep-alive, one request per worker at a time). Printed for comparison only; the ratios
+    use the gateway's own settings, as the issue asks."""
+    port = free_port()
+    proc = gunicorn(port, dict(os.environ), "--worker-class", "sync", "--workers", "2")
     try:
-        wait_for(lambda: port_open(port), 20, what="ping app")
+        wait_for(lambda: port_open(port), 20, what="ping app (sync workers)")
         time.sleep(0.5)
-        return run_wrk(f"http://127.0.0.1:{port}/ping", connections=CONNECTIONS, seconds=SECONDS)
+        return median_run([run_wrk(f"http://127.0.0.1:{port}/ping", connections=CONNECTIONS, seconds=SECONDS)
+                           for _ in range(RUNS)])
     finally:
         proc.terminate()
         proc.wait(10)
+
+
+def measure_reference() -> tuple[WrkResult, WrkResult]:
+    """(ceiling, transport floor): /ping and /hop of bench/ping_app.py, runs interleaved."""
+    hop_port, port = free_port(), free_port()
+    idle = subprocess.Popen([sys.executable, str(REPO / "bench" / "idle_grpc_server.py"), str(hop_port)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = gunicorn(port, dict(os.environ, HOP_ADDR=f"127.0.0.1:{hop_port}"))
+    try:
+        wait_for(lambda: port_open(port) and port_open(hop_port), 20, what="ping app and idle gRPC server")
+        time.sleep(0.5)
+        pings, hops = [], []
+        for _ in range(RUNS):
+            pings.append(run_wrk(f"http://127.0.0.1:{port}/ping", connections=CONNECTIONS, seconds=SECONDS))
+            hops.append(run_wrk(f"http://127.0.0.1:{port}/hop", connections=CONNECTIONS, seconds=SECONDS))
+        return median_run(pings), median_run(hops)
+    finally:
+        for p in (proc, idle):
+            p.terminate()
+            p.wait(10)
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU of a process, all its threads, from /proc."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def suite_cpu(suite: Suite) -> dict[str, float]:
+    """CPU seconds so far of every process of the suite (the gateway with its workers)."""
+    usage = {}
+    for name, proc in suite.procs.items():
+        if proc.proc is not None:
+            pids = [proc.proc.pid, *children(proc.proc.pid)]
+            usage[name] = sum(cpu_seconds(p) for p in pids)
+    if suite.nats.proc is not None:
+        usage["nats-server"] = cpu_seconds(suite.nats.proc.pid)
+    return usage
+
+
+def measured(suite: Suite, run: Callable[[], WrkResult]) -> tuple[WrkResult, dict[str, float]]:
+    """The median of RUNS runs, and the CPU per request (µs) of each process over all of them.
+    Work an event causes later (consumers catching up) counts if it happens within the runs."""
+    before = suite_cpu(suite)
+    runs = [run() for _ in range(RUNS)]
+    after = suite_cpu(suite)
+    requests_done = max(1, sum(r.requests for r in runs))
+    per_request = {name: (after[name] - before.get(name, 0.0)) / requests_done * 1e6 for name in after}
+    return median_run(runs), per_request
 
 
 def seed_contacts(base: str, token: str, count: int) -> list[str]:
@@ -196,8 +269,10 @@ def row(name: str, value: str, ratio: str = "", target: str = "") -> None:
 def main() -> int:
     skip = set(filter(None, os.environ.get("BENCH_SKIP", "").split(",")))
     print(f"Shuniu CRM benchmarks — {os.cpu_count()} cores, wrk {CONNECTIONS} connections, {SECONDS}s each\n")
-    ceiling = measure_ceiling()
-    results: dict[str, object] = {"ceiling_rps": ceiling.rps}
+    ceiling, floor = measure_reference()
+    sync_ping = measure_sync_reference()
+    results: dict[str, object] = {"ceiling_rps": ceiling.rps, "transport_floor_rps": floor.rps,
+                                  "sync_workers_ping_rps": sync_ping.rps}
     with tempfile.TemporaryDirectory() as tmp:
         suite = Suite(Path(tmp), free_ports=True, jwt_secret="bench-secret-0123456789-0123456789",
                       extra_env={"RATE_LIMIT_RPS": "1000000", "RATE_LIMIT_BURST": "1000000", "LOG_LEVEL": "WARNING"})
@@ -205,12 +280,16 @@ def main() -> int:
         try:
             token = mint_token(DEMO_USERS["rep.north.1"], suite.jwt_secret)
             ids = seed_contacts(suite.gateway_url, token, 200)
-            get = run_wrk(f"{suite.gateway_url}/api/v1/contacts/{ids[0]}", connections=CONNECTIONS, seconds=SECONDS,
-                          script=auth_script(token, paths=[f"/api/v1/contacts/{i}" for i in ids]))
+            get_script = auth_script(token, paths=[f"/api/v1/contacts/{i}" for i in ids])
+            get, get_cpu = measured(suite, lambda: run_wrk(
+                f"{suite.gateway_url}/api/v1/contacts/{ids[0]}", connections=CONNECTIONS, seconds=SECONDS,
+                script=get_script))
             body = ('{"name":"压测客户 Load %d","emails":[{"address":"load%d@bench.example"}],'
                     '"source":"website","level":"prospect","tags":["bench"]}')
-            create = run_wrk(f"{suite.gateway_url}/api/v1/contacts?allow_duplicate=true", connections=CONNECTIONS,
-                             seconds=SECONDS, script=auth_script(token, method="POST", body_template=body))
+            create_script = auth_script(token, method="POST", body_template=body)
+            create, create_cpu = measured(suite, lambda: run_wrk(
+                f"{suite.gateway_url}/api/v1/contacts?allow_duplicate=true", connections=CONNECTIONS,
+                seconds=SECONDS, script=create_script))
             lag50, lag99, lag_n = measure_event_lag(suite, token)
             time.sleep(3)
             rss = {name: rss_mb(p.proc.pid) for name, p in suite.procs.items() if p.proc}
@@ -220,14 +299,25 @@ def main() -> int:
         finally:
             suite.stop()
 
-    print("Gateway (through HTTP → gRPC → SQLite)")
+    print(f"Gateway (through HTTP → gRPC → SQLite), median of {RUNS} runs")
     row("", "req/s  p50/p99 ms", "of ceiling", "target")
     row("bare Flask ping (ceiling)", f"{ceiling.rps:,.0f}  {ceiling.p50_ms:.1f}/{ceiling.p99_ms:.1f}", "100%")
+    row("ping + one gRPC call to an idle server", f"{floor.rps:,.0f}  {floor.p50_ms:.1f}/{floor.p99_ms:.1f}",
+        f"{floor.rps / ceiling.rps:.0%}", "(transport floor: no proxied read can do better)")
     row("GET /contacts/{id}", f"{get.rps:,.0f}  {get.p50_ms:.1f}/{get.p99_ms:.1f}", f"{get.rps / ceiling.rps:.0%}",
         f">= {TARGETS['get_ratio']:.0%}, p99 <= {TARGETS['get_p99_ms']:.0f} ms")
     row("POST /contacts", f"{create.rps:,.0f}  {create.p50_ms:.1f}/{create.p99_ms:.1f}",
         f"{create.rps / ceiling.rps:.0%}", f">= {TARGETS['create_ratio']:.0%}")
     print(f"  (errors: get {get.errors}, create {create.errors})")
+    print(f"  For comparison, a bare Flask ping under 2 sync workers (the issue's reference setup) does "
+          f"{sync_ping.rps:,.0f} req/s:\n  against that, GET is {get.rps / sync_ping.rps:.0%} and POST "
+          f"{create.rps / sync_ping.rps:.0%}.")
+    print("\nCPU per request by process (µs; all threads, from /proc)")
+    row("", "GET", "POST", "")
+    for name in sorted(set(get_cpu) | set(create_cpu), key=lambda n: -create_cpu.get(n, 0.0)):
+        row(name, f"{get_cpu.get(name, 0.0):,.0f}", f"{create_cpu.get(name, 0.0):,.0f}")
+    row("total", f"{sum(get_cpu.values()):,.0f}", f"{sum(create_cpu.values()):,.0f}",
+        f"(2 cores = {2e6 / max(1.0, sum(get_cpu.values())):,.0f} / {2e6 / max(1.0, sum(create_cpu.values())):,.0f} req/s at most)")
     print("\nEvents")
     row("lag create → reporting p50/p99 (ms)", f"{lag50:.1f}/{lag99:.1f}", "", f"p99 <= {TARGETS['lag_p99_ms']:.0f} ms at 200 writes/s ({lag_n} writes)")
     row("outbox relay, pipelined (events/s)", f"{relay_eps:,.0f}", f"{relay_eps / TARGETS['relay_eps']:.1f}x", ">= 1,000/s")
@@ -236,7 +326,8 @@ def main() -> int:
     for name, value in rss.items():
         extra = f" + workers {', '.join(f'{w:.0f}' for w in gateway_workers)}" if name == "gateway" else ""
         row(name, f"{value:.0f}{extra}", "", f"< {TARGETS['rss_mb']:.0f} MB")
-    results.update(get=get.__dict__, create=create.__dict__, lag_ms=[lag50, lag99], relay_eps=relay_eps,
+    results.update(get=get.__dict__, create=create.__dict__, get_cpu_us=get_cpu, create_cpu_us=create_cpu,
+                   runs=RUNS, lag_ms=[lag50, lag99], relay_eps=relay_eps,
                    sequential_eps=sequential_eps, rss_mb=rss)
     out = REPO / "var" / "bench-results.json"
     out.parent.mkdir(exist_ok=True)
