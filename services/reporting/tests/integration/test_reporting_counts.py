@@ -4,10 +4,11 @@ in the middle of the stream, and only over what the caller may see."""
 from __future__ import annotations
 
 import asyncio
+import time
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import grpc
@@ -55,11 +56,25 @@ class Suite:
         return self.reporting_stub.GetCustomerCounts(rpb.GetCustomerCountsRequest(**kwargs), metadata=_auth(user),
                                                      timeout=15)
 
-    def start_reporting(self) -> None:
-        self.reporting = ServiceRuntime(REPORTING, self.reporting_settings).start()
+    def start_reporting(self, pace: float = 0.0) -> None:
+        spec = replace(REPORTING, handler=_paced(REPORTING.handler, pace)) if pace else REPORTING
+        self.reporting = ServiceRuntime(spec, self.reporting_settings).start()
         channel = grpc.insecure_channel(self.reporting.address)
         self.channels.append(channel)
         self.reporting_stub = ReportingServiceStub(channel)
+
+
+def _paced(factory: Any, pace: float) -> Any:
+    """The reporting handler, slowed by `pace` seconds an event: however fast this machine, a
+    test can then stop reporting while a backlog is still being worked off."""
+    def build(db: Any, settings: ServiceSettings) -> Any:
+        inner = factory(db, settings)
+
+        def handle(uow: Any, env: Any) -> None:
+            time.sleep(pace)
+            inner(uow, env)
+        return handle
+    return build
 
 
 def _backends() -> list[Any]:
@@ -222,7 +237,7 @@ def test_counts_stay_exact_when_reporting_restarts_mid_stream(suite: Suite) -> N
     _burst(suite, 0, 120)                 # a backlog builds up while reporting is down
     backlog_end = stream_length(suite)
 
-    suite.start_reporting()
+    suite.start_reporting(pace=0.005)     # ~1 s for the backlog: time to stop it in the middle
     applied = suite.counts().events_applied
     wait_for(lambda: suite.counts().events_applied >= applied + 10, what="reporting to work on the backlog")
     at_stop = suite.counts().events_applied
