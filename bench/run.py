@@ -67,7 +67,8 @@ def measure_sync_reference() -> WrkResult:
     (no keep-alive, one request per worker at a time). Printed for comparison only; the ratios
     use the gateway's own settings, as the issue asks."""
     port = free_port()
-    proc = gunicorn(port, dict(os.environ), "--worker-class", "sync", "--workers", "2")
+    # --threads 1: with threads > 1 gunicorn silently runs gthread instead of sync
+    proc = gunicorn(port, dict(os.environ), "--worker-class", "sync", "--workers", "2", "--threads", "1")
     try:
         wait_for(lambda: port_open(port), 20, what="ping app (sync workers)")
         time.sleep(0.5)
