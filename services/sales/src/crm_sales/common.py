@@ -74,8 +74,13 @@ def defaults() -> SalesSettings:
     )
 
 
+# The defaults are constants: parsing their bytes is cheaper than building the messages per call
+# (every caller gets its own copy, so one that edits it cannot change the next one's).
+_DEFAULTS = defaults().SerializeToString()
+
+
 def settings(session: Session) -> SalesSettings:
-    return store.load_settings(session) or defaults()
+    return store.load_settings(session) or SalesSettings.FromString(_DEFAULTS)
 
 
 def delegators(session: Session, principal: Principal, now: datetime) -> list[str]:
@@ -91,7 +96,8 @@ def visible(session: Session, principal: Principal, cls: type[T], record_id: str
         raise InvalidArgument(f"{field} is required", field=field)
     record: Any = store.load(session, cls, record_id, for_update=write)
     kind = cls.__name__.lower()
-    lent = delegators(session, principal, now)
+    # Delegations only matter for a record someone else owns: skip that query for one's own.
+    lent = delegators(session, principal, now) if record is not None and record.owner_id != principal.user_id else []
     if record is None or not can_read(principal, record.owner_id, record.team, record.region, lent):
         raise NotFound(f"{kind} {record_id} not found", field=field)
     if write and not can_write(principal, record.owner_id, record.team, record.region, lent):

@@ -126,7 +126,8 @@ def change_stage(uow: UnitOfWork, principal: Principal, opp_id: str, stage_key: 
     candidate.CopyFrom(opp)
     if loss_reason.strip():
         candidate.loss_reason = loss_reason.strip()
-    target = pipeline.check_change(candidate, pipe, stage_key, facts(uow.session, opp))
+    known = facts(uow.session, opp) if pipeline.needs_quote_facts(pipe, opp.stage, stage_key) else pipeline.Facts()
+    target = pipeline.check_change(candidate, pipe, stage_key, known)
     previous = opp.stage
     if target.outcome == "lost":
         opp.loss_reason = candidate.loss_reason

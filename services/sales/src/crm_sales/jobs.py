@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
 from crm_sales import store
@@ -32,14 +32,20 @@ class Job:
 JobHandler = Callable[[UnitOfWork, Job, datetime], None]
 
 
+# Built once and run with parameters: new leads and stage changes schedule jobs on every call,
+# and building the statements per call cost more than the SQL they run.
+_FIND = select(scheduled_jobs.c.seq).where(scheduled_jobs.c.dedupe_key == bindparam("key"))
+_INSERT = insert(scheduled_jobs)
+
+
 def schedule(session: Session, kind: str, dedupe_key: str, due_at: datetime, ref_id: str,
-             payload: Mapping[str, Any] | None = None) -> bool:
-    """Add a job unless one with this key exists; True when added."""
-    if session.execute(select(scheduled_jobs.c.seq).where(scheduled_jobs.c.dedupe_key == dedupe_key)).first():
+             payload: Mapping[str, Any] | None = None, *, fresh: bool = False) -> bool:
+    """Add a job unless one with this key exists; True when added. `fresh`: the key names a record
+    created in this transaction, so no job can hold it yet (the unique key still guards it)."""
+    if not fresh and session.execute(_FIND, {"key": dedupe_key}).first():
         return False
-    session.execute(insert(scheduled_jobs).values(
-        kind=kind, dedupe_key=dedupe_key, due_at=due_at, status="pending", ref_id=ref_id,
-        payload=dict(payload or {}), fired_at=None))
+    session.execute(_INSERT, {"kind": kind, "dedupe_key": dedupe_key, "due_at": due_at, "status": "pending",
+                              "ref_id": ref_id, "payload": dict(payload or {}), "fired_at": None})
     return True
 
 

@@ -70,23 +70,27 @@ def normalize(lead: Lead) -> None:
 
 # -- assignment
 
-def _deadline_job(uow: UnitOfWork, lead: Lead) -> None:
+def _deadline_job(uow: UnitOfWork, lead: Lead, fresh: bool) -> None:
     jobs.schedule(uow.session, "lead_response", f"lead_response:{lead.id}:{lead.assigned_at.ToJsonString()}",
-                  store.dt(lead.response_due_at), lead.id, {"owner_id": lead.owner_id})
+                  store.dt(lead.response_due_at), lead.id, {"owner_id": lead.owner_id}, fresh=fresh)
 
 
-def _give(uow: UnitOfWork, lead: Lead, owner_id: str, team: str, rule_id: str, hours: int, now: datetime) -> None:
+def _give(uow: UnitOfWork, lead: Lead, owner_id: str, team: str, rule_id: str, hours: int, now: datetime, *,
+          fresh: bool = False) -> None:
     lead.owner_id = owner_id
     lead.team = team or lead.team
     lead.assignment_rule_id = rule_id
     lead.assigned_at.FromDatetime(now)
     lead.response_due_at.FromDatetime(now + timedelta(hours=hours))
     lead.ClearField("first_response_at")
-    _deadline_job(uow, lead)
+    _deadline_job(uow, lead, fresh)
 
 
-def auto_assign(uow: UnitOfWork, lead: Lead, cfg: SalesSettings, now: datetime, exclude: Sequence[str] = ()) -> bool:
+def auto_assign(uow: UnitOfWork, lead: Lead, cfg: SalesSettings, now: datetime, exclude: Sequence[str] = (), *,
+                fresh: bool = False) -> bool:
     """Apply the assignment rules; True when the lead got an owner."""
+    if not cfg.assignment_rules:
+        return False  # nothing can place it: skip reading reps and cursors
     session = uow.session
     reps = store.all_reps(session)
     # Open-lead counts only for the reps a least-load rule could pick: counting every owner's open
@@ -98,15 +102,16 @@ def auto_assign(uow: UnitOfWork, lead: Lead, cfg: SalesSettings, now: datetime, 
     if chosen is None:
         return False
     store.set_cursor(session, chosen.rule_id, chosen.owner_id)
-    _give(uow, lead, chosen.owner_id, chosen.team, chosen.rule_id, chosen.response_hours, now)
+    _give(uow, lead, chosen.owner_id, chosen.team, chosen.rule_id, chosen.response_hours, now, fresh=fresh)
     return True
 
 
-def _rescore(uow: UnitOfWork, lead: Lead, cfg: SalesSettings, now: datetime) -> bool:
+def _rescore(uow: UnitOfWork, lead: Lead, cfg: SalesSettings, now: datetime, *, fresh: bool = False) -> bool:
     changed = scoring.apply(lead, cfg.scoring_rules, now)
     decay = scoring.next_decay_at(lead, cfg.scoring_rules)
     if decay is not None and lead.status in (*OPEN, "qualified", "nurturing"):
-        jobs.schedule(uow.session, "lead_rescore", f"lead_rescore:{lead.id}:{decay.isoformat()}", decay, lead.id)
+        jobs.schedule(uow.session, "lead_rescore", f"lead_rescore:{lead.id}:{decay.isoformat()}", decay, lead.id,
+                      fresh=fresh)
     return changed
 
 
@@ -128,13 +133,15 @@ def create_lead(uow: UnitOfWork, principal: Principal, lead: Lead, now: datetime
     stamp_new(lead, now)
     lead.status = "new"
     cfg = settings(uow.session)
-    _rescore(uow, lead, cfg, now)
+    # The lead's id is new: no job keyed by it can exist yet, so scheduling skips the lookup.
+    _rescore(uow, lead, cfg, now, fresh=True)
     requested_owner = lead.owner_id
     lead.owner_id = ""
+    hours = assignment.DEFAULT_RESPONSE_HOURS
     if requested_owner:
-        _give(uow, lead, requested_owner, lead.team or principal.team, "", assignment.DEFAULT_RESPONSE_HOURS, now)
-    elif not auto_assign(uow, lead, cfg, now) and principal.has_role("rep") and not principal.is_admin:
-        _give(uow, lead, principal.user_id, principal.team, "", assignment.DEFAULT_RESPONSE_HOURS, now)
+        _give(uow, lead, requested_owner, lead.team or principal.team, "", hours, now, fresh=True)
+    elif not auto_assign(uow, lead, cfg, now, fresh=True) and principal.has_role("rep") and not principal.is_admin:
+        _give(uow, lead, principal.user_id, principal.team, "", hours, now, fresh=True)
     if not lead.team and lead.owner_id == principal.user_id:
         lead.team = principal.team
     lead.region = lead.region or (principal.region if lead.owner_id == principal.user_id else "")

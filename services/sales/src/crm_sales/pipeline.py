@@ -121,6 +121,12 @@ def _describe(criterion: Criterion) -> str:
     return criterion.kind.replace("_", " ") + " is required"
 
 
+def needs_quote_facts(pipeline: Pipeline, current_key: str, target_key: str) -> bool:
+    """Whether a move between these stages has a quote criterion (only those read the Facts)."""
+    return any(c.kind != "field" for s in pipeline.stages if s.key in (current_key, target_key)
+               for c in (*s.exit_criteria, *s.entry_criteria))
+
+
 def check_change(opp: Opportunity, pipeline: Pipeline, target_key: str, facts: Facts) -> Stage:
     """The target stage, or FailedPrecondition naming every unmet exit / entry criterion."""
     target = find_stage(pipeline, target_key)

@@ -9,7 +9,7 @@ from typing import Any
 
 from google.protobuf.message import Message
 from google.protobuf.timestamp_pb2 import Timestamp
-from sqlalchemy import Select, Table, func, insert, select, update
+from sqlalchemy import Insert, Select, Table, Update, bindparam, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from crm.sales.v1.sales_pb2 import (
@@ -112,29 +112,39 @@ def _values(record: Any) -> dict[str, Any]:
     }
 
 
+# Hot statements are built once and run with parameters: building `insert(t).values(...)` or
+# `select(...).where(t.c.id == value)` per call (coercing values, computing the cache key) cost
+# more than the SQL they run. Placeholders are never column names ("record_id", not "id").
+_INSERT: dict[type[Message], Insert] = {cls: insert(table) for cls, (table, _) in RECORDS.items()}
+_UPDATE: dict[type[Message], Update] = {
+    cls: update(table).where(table.c.id == bindparam("record_id")) for cls, (table, _) in RECORDS.items()
+}
+
+
+def _load_by_id(table: Table, lock: bool) -> Select[Any]:
+    stmt = select(table.c.data).where(table.c.id == bindparam("record_id"))
+    return stmt.with_for_update() if lock else stmt
+
+
+_LOAD = {(cls, lock): _load_by_id(table, lock) for cls, (table, _) in RECORDS.items() for lock in (False, True)}
+
+
 def insert_record(session: Session, record: Message) -> None:
-    table, _ = RECORDS[type(record)]
-    session.execute(insert(table).values(**_values(record)))
+    session.execute(_INSERT[type(record)], _values(record))
 
 
 def insert_many(session: Session, records: Sequence[Message]) -> None:
     """Bulk insert of one record type (imports, seeding)."""
     if records:
-        table, _ = RECORDS[type(records[0])]
-        session.execute(insert(table), [_values(r) for r in records])
+        session.execute(_INSERT[type(records[0])], [_values(r) for r in records])
 
 
 def update_record(session: Session, record: Message) -> None:
-    table, _ = RECORDS[type(record)]
-    session.execute(update(table).where(table.c.id == record.id).values(**_values(record)))  # type: ignore[attr-defined]
+    session.execute(_UPDATE[type(record)], {**_values(record), "record_id": record.id})  # type: ignore[attr-defined]
 
 
 def load(session: Session, cls: type[Any], record_id: str, *, for_update: bool = False) -> Any:
-    table, _ = RECORDS[cls]
-    stmt = select(table.c.data).where(table.c.id == record_id)
-    if for_update:
-        stmt = stmt.with_for_update()
-    data = session.execute(stmt).scalar_one_or_none()
+    data = session.execute(_LOAD[cls, for_update], {"record_id": record_id}).scalar_one_or_none()
     return None if data is None else cls.FromString(data)
 
 
@@ -165,24 +175,29 @@ def decode_cursor(token: str) -> int:
 
 # -- stage visits (funnel read model, written with the opportunity)
 
+# Built once (see _INSERT): run on every stage change.
+_CLOSE_VISITS = update(stage_visits).where(
+    stage_visits.c.opportunity_id == bindparam("opp_id"), stage_visits.c.exited_at.is_(None))
+_INSERT_VISIT = insert(stage_visits)
+_QUOTES_OF = select(quotes.c.data).where(
+    quotes.c.opportunity_id == bindparam("opp_id"), quotes.c.status.in_(bindparam("statuses", expanding=True)))
+
+
 def open_visit(session: Session, opp: Opportunity, stage: str, at: datetime) -> None:
-    session.execute(update(stage_visits).where(
-        stage_visits.c.opportunity_id == opp.id, stage_visits.c.exited_at.is_(None)).values(exited_at=at))
-    session.execute(insert(stage_visits).values(
-        opportunity_id=opp.id, pipeline_id=opp.pipeline_id, stage=stage, owner_id=opp.owner_id, team=opp.team,
-        entered_at=at, exited_at=None))
+    session.execute(_CLOSE_VISITS, {"opp_id": opp.id, "exited_at": at})
+    session.execute(_INSERT_VISIT, {
+        "opportunity_id": opp.id, "pipeline_id": opp.pipeline_id, "stage": stage, "owner_id": opp.owner_id,
+        "team": opp.team, "entered_at": at, "exited_at": None})
 
 
 def close_visits(session: Session, opportunity_id: str, at: datetime) -> None:
-    session.execute(update(stage_visits).where(
-        stage_visits.c.opportunity_id == opportunity_id, stage_visits.c.exited_at.is_(None)).values(exited_at=at))
+    session.execute(_CLOSE_VISITS, {"opp_id": opportunity_id, "exited_at": at})
 
 
 # -- quotes
 
 def quotes_of(session: Session, opportunity_id: str, statuses: Sequence[str]) -> list[Quote]:
-    rows = session.execute(select(quotes.c.data).where(
-        quotes.c.opportunity_id == opportunity_id, quotes.c.status.in_(statuses))).scalars()
+    rows = session.execute(_QUOTES_OF, {"opp_id": opportunity_id, "statuses": list(statuses)}).scalars()
     return [Quote.FromString(d) for d in rows]
 
 
@@ -272,8 +287,19 @@ def save_rep(session: Session, rep: SalesRep) -> None:
         session.execute(insert(reps).values(**values))
 
 
+# Built once (see _INSERT): read on every new lead or stage change.
+_ALL_REPS = select(reps.c.data)
+_CURSORS = select(assignment_cursors.c.rule_id, assignment_cursors.c.last_user_id)
+_SET_CURSOR = update(assignment_cursors).where(assignment_cursors.c.rule_id == bindparam("rule"))
+_INSERT_CURSOR = insert(assignment_cursors)
+_LOAD_SETTINGS = select(settings.c.data).where(settings.c.key == "sales")
+_ACTIVE_DELEGATORS = select(delegations.c.from_user_id).where(
+    delegations.c.to_user_id == bindparam("user_id"), delegations.c.revoked.is_(False),
+    delegations.c.starts_at <= bindparam("now"), delegations.c.ends_at > bindparam("now"))
+
+
 def all_reps(session: Session) -> dict[str, SalesRep]:
-    return {r.user_id: r for r in (SalesRep.FromString(d) for d in session.execute(select(reps.c.data)).scalars())}
+    return {r.user_id: r for r in (SalesRep.FromString(d) for d in session.execute(_ALL_REPS).scalars())}
 
 
 def open_lead_counts(session: Session, owners: Collection[str] | None = None) -> dict[str, int]:
@@ -285,18 +311,17 @@ def open_lead_counts(session: Session, owners: Collection[str] | None = None) ->
 
 
 def cursors(session: Session) -> dict[str, str]:
-    return dict(session.execute(select(assignment_cursors.c.rule_id, assignment_cursors.c.last_user_id)).all())
+    return dict(session.execute(_CURSORS).all())
 
 
 def set_cursor(session: Session, rule_id: str, user_id: str) -> None:
-    done = session.execute(update(assignment_cursors).where(assignment_cursors.c.rule_id == rule_id)
-                           .values(last_user_id=user_id))
+    done = session.execute(_SET_CURSOR, {"rule": rule_id, "last_user_id": user_id})
     if done.rowcount == 0:  # type: ignore[attr-defined]
-        session.execute(insert(assignment_cursors).values(rule_id=rule_id, last_user_id=user_id))
+        session.execute(_INSERT_CURSOR, {"rule_id": rule_id, "last_user_id": user_id})
 
 
 def load_settings(session: Session) -> SalesSettings | None:
-    row = session.execute(select(settings.c.data).where(settings.c.key == "sales")).scalar_one_or_none()
+    row = session.execute(_LOAD_SETTINGS).scalar_one_or_none()
     return None if row is None else SalesSettings.FromString(row)
 
 
@@ -326,9 +351,7 @@ def reminders_for(session: Session, user_id: str, limit: int = 200) -> list[Remi
 
 def active_delegators(session: Session, user_id: str, now: datetime) -> list[str]:
     """Users whose work `user_id` currently covers."""
-    rows = session.execute(select(delegations.c.from_user_id).where(
-        delegations.c.to_user_id == user_id, delegations.c.revoked.is_(False),
-        delegations.c.starts_at <= now, delegations.c.ends_at > now)).scalars()
+    rows = session.execute(_ACTIVE_DELEGATORS, {"user_id": user_id, "now": now}).scalars()
     return sorted(set(rows))
 
 
