@@ -3,17 +3,12 @@
 For every message: parse the envelope, then in ONE transaction check the inbox, apply the
 handler and record the event id; ack only after that commit. A failure naks with backoff; after
 `max_deliveries` the message is parked in crm_dead_letters with its reason and acked, so the
-rest of the stream keeps flowing.
-
-A stream may instead feed a projection: an effect that is idempotent by itself (it writes the
-current state of what the events name, e.g. a search index re-reading the records) needs neither
-a transaction nor an inbox row, so it runs without either and is acked after it returns. The
-same retry, backoff and dead-letter rules apply."""
+rest of the stream keeps flowing."""
 from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from nats.errors import TimeoutError as NatsTimeout
@@ -29,7 +24,6 @@ from crmkit.runtime_tables import dead_letter_row, inbox_row
 log = logs.get("crmkit.consumer")
 
 Handler = Callable[[UnitOfWork, EventEnvelope], None]
-Projection = Callable[[list[EventEnvelope]], None]
 
 # Built once: constructing a statement per event cost three times the SQL it runs.
 _SEEN = select(inbox_row.c.event_id).where(
@@ -57,8 +51,6 @@ class EventConsumer:
     batch: int = 200
     ack_wait: float = 30.0
     idle_wait: float = 1.0  # how long one idle pull request waits for a message
-    # producer → projection: that stream's events skip the handler, the transaction and the inbox
-    projections: Mapping[str, Projection] = field(default_factory=dict)
     _stopping: bool = field(default=False, init=False)
 
     @property
@@ -117,22 +109,22 @@ class EventConsumer:
                     want = 1
                     await asyncio.sleep(0.5)
                     continue
-                if len(msgs) == 1 or not await self._handle_batch(msgs, producer):
+                if len(msgs) == 1 or not await self._handle_batch(msgs):
                     for msg in msgs:
-                        await self._handle(msg, producer)
+                        await self._handle(msg)
                 want = max(1, min(self.batch, _pending_after(msgs[-1]) if msgs else 0))
         finally:
             lag_task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await lag_task
 
-    async def _handle_batch(self, msgs: list[object], producer: str) -> bool:
+    async def _handle_batch(self, msgs: list[object]) -> bool:
         """All of a fetched batch in one transaction (one fsync instead of one per event), acked
         after the commit. False when anything in it fails: the caller then goes one by one, so
         a poison message is retried and parked on its own."""
         try:
             envs = [parse_envelope(m.data) for m in msgs]  # type: ignore[attr-defined]
-            results = await asyncio.to_thread(self._apply_many_from, producer, envs)
+            results = await asyncio.to_thread(self._apply_many, envs)
         except Exception as exc:
             log.debug("batch of %d failed, retrying one by one: %s", len(msgs), exc)
             return False
@@ -142,20 +134,6 @@ class EventConsumer:
             else:
                 metrics.EVENTS_DUPLICATE.labels(self.service, self.durable).inc()
             await self._settle(msg.ack())  # type: ignore[attr-defined]
-        return True
-
-    def _apply_many_from(self, producer: str, envs: list[EventEnvelope]) -> list[bool]:
-        projection = self.projections.get(producer)
-        if projection is None:
-            return self._apply_many(envs)
-        projection(envs)
-        return [True] * len(envs)
-
-    def _apply_from(self, producer: str, env: EventEnvelope) -> bool:
-        projection = self.projections.get(producer)
-        if projection is None:
-            return self._apply(env)
-        projection([env])
         return True
 
     def _apply_many(self, envs: list[EventEnvelope]) -> list[bool]:
@@ -175,7 +153,7 @@ class EventConsumer:
             uow.commit()
             return results
 
-    async def _handle(self, msg: object, producer: str) -> None:
+    async def _handle(self, msg: object) -> None:
         deliveries = msg.metadata.num_delivered  # type: ignore[attr-defined]
         try:
             env = parse_envelope(msg.data)  # type: ignore[attr-defined]
@@ -184,7 +162,7 @@ class EventConsumer:
             return
         logs.event_id_var.set(env.event_id)
         try:
-            applied = await asyncio.to_thread(self._apply_from, producer, env)
+            applied = await asyncio.to_thread(self._apply, env)
         except Exception as exc:
             metrics.EVENTS_FAILED.labels(self.service, self.durable).inc()
             if deliveries >= self.max_deliveries:

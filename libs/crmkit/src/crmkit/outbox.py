@@ -3,12 +3,18 @@
 A row is marked published only after JetStream acknowledged it, so a crash, a NATS outage or a
 timeout leaves it pending and it is sent again (JetStream drops the duplicate inside its window,
 consumers drop it by their inbox). Publishes are pipelined within a batch. Several replicas may
-relay the same row; the Nats-Msg-Id de-duplication makes that harmless."""
+relay the same row; the Nats-Msg-Id de-duplication makes that harmless.
+
+`on_published`, when given, sees every batch (subject, payload) once it is marked published: a
+service feeds a read model of its own from it (contacts: its search index) without consuming its
+own stream back from NATS. It must be idempotent and must not raise for long: a failure is logged
+and never holds up publishing."""
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import time
+from collections.abc import Callable
 from datetime import timedelta
 
 from nats.js.errors import APIError
@@ -20,6 +26,8 @@ from crmkit.events import utcnow
 from crmkit.runtime_tables import outbox_row
 
 log = logs.get("crmkit.outbox")
+
+Published = list[tuple[str, bytes]]  # (subject, envelope bytes) of rows JetStream acknowledged
 
 # Built once: the relay runs these for every batch, and building them cost more than running them.
 _PENDING = (
@@ -46,6 +54,7 @@ class OutboxRelay:
         poll_interval: float = 0.5,
         publish_timeout: float = 5.0,
         retention: timedelta = timedelta(hours=24),
+        on_published: Callable[[Published], None] | None = None,
     ) -> None:
         self.db = db
         self.nats_url = nats_url
@@ -54,6 +63,7 @@ class OutboxRelay:
         self.poll_interval = poll_interval
         self.publish_timeout = publish_timeout
         self.retention = retention
+        self.on_published = on_published
         self._wake: asyncio.Event | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stopping = False
@@ -119,18 +129,20 @@ class OutboxRelay:
             )
             futures.append((row_id, subject, fut))
         acked: list[int] = []
+        published: Published = []
         failed: list[tuple[int, str]] = []
         done = await asyncio.wait_for(
             asyncio.gather(*(f for _, _, f in futures), return_exceptions=True),
             self.publish_timeout,
         )
-        for (row_id, subject, _), result in zip(futures, done, strict=True):
+        for (row_id, subject, _), result, row in zip(futures, done, rows, strict=True):
             if isinstance(result, BaseException):
                 failed.append((row_id, repr(result)))
             else:
                 acked.append(row_id)
+                published.append((subject, row[3]))
                 metrics.EVENTS_PUBLISHED.labels(self.service, subject).inc()
-        await asyncio.to_thread(self._mark, acked, failed)
+        await asyncio.to_thread(self._mark, acked, failed, published)
         if failed:
             raise APIError(description=f"{len(failed)} of {len(rows)} publishes failed")
         return len(rows) == self.batch_size
@@ -140,7 +152,7 @@ class OutboxRelay:
             rows = session.execute(_PENDING, {"batch_size": self.batch_size})
             return [tuple(r) for r in rows]  # type: ignore[misc]
 
-    def _mark(self, acked: list[int], failed: list[tuple[int, str]]) -> None:
+    def _mark(self, acked: list[int], failed: list[tuple[int, str]], published: Published) -> None:
         with self.db.unit_of_work() as uow:
             if acked:
                 uow.session.execute(_MARK_PUBLISHED, {"ids": acked, "at": utcnow()})
@@ -151,6 +163,11 @@ class OutboxRelay:
                     .values(attempts=outbox_row.c.attempts + 1, last_error=error[:2000])
                 )
             uow.commit()
+        if published and self.on_published is not None:
+            try:
+                self.on_published(published)
+            except Exception:  # the read model retries or rebuilds; publishing goes on
+                log.exception("the local read model of published events failed")
 
     def backlog(self) -> int:
         with self.db.read() as session:

@@ -6,7 +6,7 @@ import concurrent.futures
 import os
 import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -16,11 +16,11 @@ from crmkit import logs, metrics
 from crmkit.auth import TokenVerifier
 from crmkit.bus import LoopThread
 from crmkit.config import ServiceSettings
-from crmkit.consumer import EventConsumer, Handler, Projection
+from crmkit.consumer import EventConsumer, Handler
 from crmkit.db import Database
 from crmkit.grpc_server import GrpcServer, install_signal_handlers
 from crmkit.migrations import upgrade
-from crmkit.outbox import OutboxRelay
+from crmkit.outbox import OutboxRelay, Published
 
 log = logs.get("crmkit.service")
 
@@ -37,8 +37,8 @@ class ServiceSpec:
     # Producers whose streams this service consumes, and the handler for their events.
     consumes: Sequence[str] = ()
     handler: Callable[[Database, ServiceSettings], Handler] | None = None
-    # Streams (among `consumes`) applied by an idempotent projection, without transaction or inbox.
-    projections: Callable[[Database, ServiceSettings], Mapping[str, Projection]] | None = None
+    # A read model of the service's own events, fed by its outbox relay once they are published.
+    on_published: Callable[[Database, ServiceSettings], Callable[[Published], None]] | None = None
     produces: bool = True
     extra_workers: Sequence[Callable[[Database, ServiceSettings, LoopThread], Callable[[], None]]] = (
         field(default_factory=tuple)
@@ -55,7 +55,8 @@ class ServiceRuntime:
         self.loop = LoopThread(f"{spec.name}-events")
         self.relay: OutboxRelay | None = None
         self.consumer: EventConsumer | None = None
-        self._stoppers: list[Callable[[], None]] = []
+        self._stoppers: list[Callable[[], None]] = []  # relay and consumer
+        self._worker_stoppers: list[Callable[[], None]] = []
         self._tasks: list[concurrent.futures.Future[None]] = []
         self.server: GrpcServer | None = None
 
@@ -63,20 +64,21 @@ class ServiceRuntime:
         spec, settings = self.spec, self.settings
         self.loop.start()
         if spec.produces:
-            self.relay = OutboxRelay(self.db, nats_url=settings.nats_url, service=spec.name,
-                                     batch_size=settings.relay_batch)
+            self.relay = OutboxRelay(
+                self.db, nats_url=settings.nats_url, service=spec.name, batch_size=settings.relay_batch,
+                on_published=spec.on_published(self.db, settings) if spec.on_published else None,
+            )
             self._tasks.append(self.loop.submit(self.relay.run()))
             self._stoppers.append(self.relay.stop)
         if spec.consumes and spec.handler is not None:
             self.consumer = EventConsumer(
                 self.db, settings.nats_url, spec.name, spec.consumes, spec.handler(self.db, settings),
                 max_deliveries=settings.consumer_max_deliveries, batch=settings.consumer_batch,
-                projections=spec.projections(self.db, settings) if spec.projections else {},
             )
             self._tasks.append(self.loop.submit(self.consumer.run()))
             self._stoppers.append(self.consumer.stop)
         for worker in spec.extra_workers:
-            self._stoppers.append(worker(self.db, settings, self.loop))
+            self._worker_stoppers.append(worker(self.db, settings, self.loop))
         self.server = GrpcServer(
             service=spec.name,
             port=settings.grpc_port,
@@ -101,6 +103,9 @@ class ServiceRuntime:
         # their connections; a message fetched but never acked would wait out ack_wait (30 s) before
         # the next consumer instance could have it.
         concurrent.futures.wait(self._tasks, timeout=10.0)
+        # Extra workers stop after the relay: its last batch may still feed a read model they own.
+        for stopper in self._worker_stoppers:
+            stopper()
         time.sleep(0.2)  # extra workers only get their stop signal
         self.loop.stop(timeout=3.0)
         self.db.dispose()

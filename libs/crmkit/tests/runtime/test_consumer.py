@@ -173,30 +173,3 @@ def test_a_consumer_killed_mid_batch_applies_nothing_twice_after_restart(
         if not stopped:
             doomed.stop(timeout=5.0)
         _bury(doomed.loop)
-
-
-def test_a_projection_stream_applies_without_inbox_rows_and_a_failing_batch_is_retried(
-        db, killable_nats, background, producer, rt) -> None:
-    """A stream fed to a projection (an idempotent effect such as a search index) writes no inbox
-    rows and takes no write transaction; a projection that fails is retried like a handler."""
-    events = [rt.make_event(producer, f"p{i}") for i in range(5)]
-    rt.run_async(rt.publish, killable_nats.url, producer, [(e.subject, e.data, e.event_id) for e in events])
-    seen: list[str] = []
-    failures = [1]  # the first call fails once: the batch must come again, not be lost
-
-    def project(envs: list[EventEnvelope]) -> None:
-        if failures[0]:
-            failures[0] -= 1
-            raise RuntimeError("index briefly unavailable")
-        seen.extend(rt.value_of(e) for e in envs)
-
-    def handler(uow: UnitOfWork, env: EventEnvelope) -> None:
-        raise AssertionError("a projection stream never reaches the handler")
-
-    name = _consumer_name()
-    consumer = EventConsumer(db, killable_nats.url, name, [producer], handler, projections={producer: project})
-    background.start("consumer", consumer.run(), consumer.stop)
-    wait_for(lambda: set(seen) == {f"p{i}" for i in range(5)}, timeout=30, what="every event projected")
-    assert _inbox_ids(db, name) == []
-    wait_for(lambda: rt.run_async(rt.consumer_state, killable_nats.url, bus.stream_name(producer), name) == (0, 0),
-             what="every message acknowledged")

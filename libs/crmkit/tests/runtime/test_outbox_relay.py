@@ -74,3 +74,29 @@ def test_rows_published_twice_are_stored_once(db, killable_nats, background, pro
     stored = rt.run_async(rt.read_stream, killable_nats.url, bus.stream_name(producer))
     assert len(stored) == len(events)
     assert sorted(env.event_id for _, env in stored) == sorted(e.event_id for e in events)
+
+
+def test_a_local_read_model_sees_each_published_row_and_its_failure_holds_nothing_up(
+        db, killable_nats, background, producer, rt) -> None:
+    """`on_published` gets (subject, envelope) of every row once JetStream acknowledged it; when
+    it raises, publishing goes on (the read model owns its retries)."""
+    from crmkit.events import parse_envelope
+
+    seen: list[str] = []
+    calls = [0]
+
+    def read_model(published: list[tuple[str, bytes]]) -> None:
+        calls[0] += 1
+        if calls[0] == 1:
+            raise RuntimeError("index briefly unavailable")
+        seen.extend(rt.value_of(parse_envelope(payload)) for subject, payload in published
+                    if subject.startswith(f"crm.{producer}."))
+
+    relay = OutboxRelay(db, nats_url=killable_nats.url, service=producer, on_published=read_model)
+    background.start("relay", relay.run(), relay.stop)
+    _write(db, [rt.make_event(producer, "first")])        # its read-model call fails
+    wait_for(lambda: relay.backlog() == 0, timeout=20, what="the first row published anyway")
+    _write(db, [rt.make_event(producer, f"v{i}") for i in range(5)])
+    wait_for(lambda: len(seen) == 5, timeout=20, what="the read model fed the next rows")
+    assert seen == [f"v{i}" for i in range(5)]
+    assert relay.backlog() == 0

@@ -1,7 +1,7 @@
 """Composition root of the contacts service."""
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from weakref import WeakKeyDictionary
 
@@ -11,11 +11,12 @@ from crm_contacts.event_handler import make_handler
 from crm_contacts.servicer import ContactsServicer
 from crmkit.bus import LoopThread
 from crmkit.config import ServiceSettings
-from crmkit.consumer import Handler, Projection
+from crmkit.consumer import Handler
 from crmkit.db import Database
+from crmkit.outbox import Published
 from crmkit.service import Registration, ServiceSpec
 
-# The servicer, the consumer and the shutdown hook share one search index per runtime; the spec's
+# The servicer, the outbox relay and the shutdown hook share one search index per runtime; the spec's
 # factories only get (db, settings), so the runtime's Database is the key.
 _searches: WeakKeyDictionary[Database, CustomerSearch] = WeakKeyDictionary()
 
@@ -24,7 +25,7 @@ def customer_search(db: Database, settings: ServiceSettings) -> CustomerSearch:
     search = _searches.get(db)
     if search is None:
         search = _searches[db] = CustomerSearch.from_settings(db, settings)
-        search.start()  # before the consumer writes: start decides whether to rebuild
+        search.start()  # before the relay writes: start decides whether to rebuild
     return search
 
 
@@ -37,8 +38,8 @@ def handler(db: Database, settings: ServiceSettings) -> Handler:
     return make_handler()
 
 
-def projections(db: Database, settings: ServiceSettings) -> Mapping[str, Projection]:
-    return {"contacts": customer_search(db, settings).apply_events}
+def index_published(db: Database, settings: ServiceSettings) -> Callable[[Published], None]:
+    return customer_search(db, settings).apply_published
 
 
 def close_search(db: Database, settings: ServiceSettings, _loop: LoopThread) -> Callable[[], None]:
@@ -50,10 +51,10 @@ SPEC = ServiceSpec(
     migrations=Path(__file__).parent / "migrations",
     service_names=[contacts_pb2.DESCRIPTOR.services_by_name["ContactsService"].full_name],
     build=build,
-    # Its own stream feeds the search index (a projection: no transaction, no inbox); sales and
-    # support events feed the timeline and move customers on an ownership transfer.
-    consumes=("contacts", "sales", "support"),
+    # Its own events reach the search index from its outbox relay, once published (no round trip
+    # through NATS); sales and support events feed the timeline and move customers on a transfer.
+    consumes=("sales", "support"),
     handler=handler,
-    projections=projections,
+    on_published=index_published,
     extra_workers=(close_search,),
 )

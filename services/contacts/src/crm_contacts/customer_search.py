@@ -1,7 +1,7 @@
 """The customer search index of this process: a read model of contacts and accounts.
 
-Fed by the consumer: a crm.contacts.* event says which record changed, and `apply_events` indexes
-that record as the database holds it now (or removes it when it is gone, deleted or merged away).
+Fed by the outbox relay of this service: a published crm.contacts.* event says which record
+changed, and `apply_published` indexes that record as the database holds it now (or removes it when it is gone, deleted or merged away).
 Reading the current state rather than the event's snapshot makes a redelivered or late event
 harmless (the last event of a record always writes its latest state) and shares one mapping
 with `rebuild`, which re-reads every live record and swaps in a fresh index atomically.
@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -34,13 +34,14 @@ from crmkit.auth import Principal
 from crmkit.config import ServiceSettings
 from crmkit.db import Database
 from crmkit.errors import Conflict, PermissionDenied
-from crmkit.events import utcnow
+from crmkit.events import parse_envelope, utcnow
 from crmkit.search import IndexSchemaMismatch, SearchIndex, SearchUnavailable, open_index
 
 log = logs.get("crm_contacts.search")
 ENTITIES = ("contact", "account")
 _REPLAY_CHUNK = 500
 REPLAY_MARGIN = timedelta(seconds=60)  # clock skew between replicas writing updated_at
+MAX_RETRY = 100_000  # index writes kept for a retry; beyond that the index is rebuilt instead
 INCREMENTAL_WRITER_HEAP = 16_000_000  # tantivy wants at least 15 MB per indexing thread
 
 
@@ -73,6 +74,7 @@ class CustomerSearch:
         self._closed = False
         self._owned = True
         self._recovery: threading.Thread | None = None
+        self._retry: set[tuple[str, str]] = set()  # (entity, id) whose index write failed
 
     @classmethod
     def from_settings(cls, db: Database, settings: ServiceSettings) -> CustomerSearch:
@@ -114,19 +116,24 @@ class CustomerSearch:
             directory.opened(source)
         if reason:
             log.warning("rebuilding the customer search index: %s", reason)
-            self._recovery = threading.Thread(target=self._recover, name="customer-search-rebuild", daemon=True)
-            self._recovery.start()
+            self._schedule_rebuild()
+
+    def _schedule_rebuild(self) -> None:
+        self._recovery = threading.Thread(target=self._recover, name="customer-search-rebuild", daemon=True)
+        self._recovery.start()
 
     def close(self) -> None:
-        """Commit and release the index; later writes fail (the consumer retries them next run)."""
+        """Commit and release the index. Call it after the outbox relay stopped: writes still
+        owed (failed and not yet retried) leave the index marked open, so the next start rebuilds."""
         with self._lock:
             self._closed = True
+            owed = bool(self._retry)
         if not self._owned:
             return
         rebuilding = self._rebuild_lock.locked()
         self.index.close()
         if self.directory is not None:
-            if not rebuilding:  # an unfinished rebuild runs again next start
+            if not rebuilding and not owed:  # an unfinished rebuild, or owed writes: rebuild next start
                 self.directory.closed_cleanly()
             self.directory.release()
 
@@ -151,22 +158,37 @@ class CustomerSearch:
 
     # --- writes --------------------------------------------------------------------------------
 
-    def apply_events(self, envs: list[EventEnvelope]) -> None:
-        """The projection of the CONTACTS stream: index the records a batch of events changed, as
-        the database holds them now. Reads only and idempotent, so the consumer runs it without a
-        transaction or inbox rows."""
+    def apply_published(self, published: Sequence[tuple[str, bytes]]) -> None:
+        """Index the records that a batch of just-published crm.contacts.* events changed, as the
+        database holds them now (the outbox relay calls this; reads only, idempotent). What cannot
+        be written now (OpenSearch away, a rebuild swapping the index) is tried again with the
+        next batch; a process that stops with such writes left makes the next start rebuild."""
         targets: dict[str, dict[str, None]] = {entity: {} for entity in ENTITIES}
-        for env in envs:
-            target = record_of_event(env)
-            if target is not None:
-                targets[target[0]][target[1]] = None
+        with self._lock:
+            retry, self._retry = self._retry, set()
+        for entity, record_id in retry:
+            targets[entity][record_id] = None
+        for subject, payload in published:
+            if subject.startswith("crm.contacts."):
+                target = record_of_event(parse_envelope(payload))
+                if target is not None:
+                    targets[target[0]][target[1]] = None
         if not any(targets.values()):
             return
-        with self.db.read() as session:
-            for entity, ids in targets.items():
-                self.project(session, entity, ids)
-            for account_id in targets["account"]:  # its contacts without a company show its name
-                self.project(session, "contact", store.contacts_named_by_account(session, account_id))
+        try:
+            with self.db.read() as session:
+                for entity, ids in targets.items():
+                    self.project(session, entity, ids)
+                for account_id in targets["account"]:  # its contacts without a company show its name
+                    self.project(session, "contact", store.contacts_named_by_account(session, account_id))
+        except Exception as exc:
+            with self._lock:
+                self._retry.update((entity, i) for entity, ids in targets.items() for i in ids)
+                owed = len(self._retry)
+                if owed > MAX_RETRY:
+                    self._retry = set()
+                    self._schedule_rebuild()
+            log.warning("customer search: %d index writes deferred to the next batch: %s", owed, exc)
 
     def project(self, session: Session, entity: str, ids: Iterable[str]) -> None:
         ids = list(ids)

@@ -1,8 +1,8 @@
 """The contacts consumer's handler for the SALES and SUPPORT streams: entries on a customer's
 timeline, and customers following their rep's work when sales transfers it. Runs inside the
 consumer's unit of work, so the inbox row commits with the effect; every effect is also
-idempotent by itself. (Its own CONTACTS stream feeds the search index as a projection:
-CustomerSearch.apply_events.)
+idempotent by itself. (Its own events feed the search index from the outbox relay:
+CustomerSearch.apply_published.)
 
 Other services' payload types are imported lazily: a producer whose generated code is not in
 this build (support, while it is being written) is skipped, never an error."""

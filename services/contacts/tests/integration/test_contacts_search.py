@@ -1,5 +1,6 @@
 """Customer search through the real gRPC API: the index is fed by the service's own events
-(through NATS and its consumer), so every check polls with a bound until the index caught up."""
+(from its outbox relay once NATS acknowledged them), so every check polls with a bound until
+the index caught up."""
 from __future__ import annotations
 
 import os
@@ -276,3 +277,34 @@ def test_the_reindex_command_rebuilds_through_the_running_service(contacts, jwt_
                              env={**env, "JWT_SECRET": "not-the-secret-of-this-service-0123456789"},
                              capture_output=True, text=True, timeout=120)
     assert refused.returncode == 1 and "UNAUTHENTICATED" in refused.stderr
+
+
+def test_index_writes_that_fail_are_retried_with_the_next_batch_and_owed_ones_force_a_rebuild(
+        api, contacts, tmp_path, monkeypatch) -> None:
+    from crmkit.events import new_event
+
+    rep = api("rep.north.1")
+    first, second = new_contact(rep, f"周杰 {unique()}"), new_contact(rep, f"周杰 {unique()}")
+    search = owned_search(contacts, tmp_path)
+    search.start()
+    search.wait_recovered(timeout=30)
+
+    def published(contact: pb.Contact) -> list[tuple[str, bytes]]:
+        env = new_event(producer="contacts", event_type="crm.contacts.contact.updated", aggregate_type="contact",
+                        aggregate_id=contact.id, aggregate_version=contact.version, payload=contact)
+        return [(env.subject, env.data)]
+
+    real_upsert = search.index.upsert
+    monkeypatch.setattr(search.index, "upsert", lambda docs: (_ for _ in ()).throw(SearchUnavailable("away")))
+    search.apply_published(published(first))          # fails: kept for the next batch, no exception
+    monkeypatch.setattr(search.index, "upsert", real_upsert)
+    indexed: list[str] = []
+    monkeypatch.setattr(search.index, "upsert", lambda docs: (indexed.extend(d["id"] for d in docs),
+                                                               real_upsert(docs))[1])
+    search.apply_published(published(second))          # the next batch brings the failed one along
+    assert {first.id, second.id} <= set(indexed)
+
+    monkeypatch.setattr(search.index, "upsert", lambda docs: (_ for _ in ()).throw(SearchUnavailable("away")))
+    search.apply_published(published(first))          # owed when the process stops ...
+    search.close()
+    assert (tmp_path / "customers.open").exists(), "... so the next start rebuilds"
