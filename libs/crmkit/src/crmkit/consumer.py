@@ -3,7 +3,10 @@
 For every message: parse the envelope, then in ONE transaction check the inbox, apply the
 handler and record the event id; ack only after that commit. A failure naks with backoff; after
 `max_deliveries` the message is parked in crm_dead_letters with its reason and acked, so the
-rest of the stream keeps flowing."""
+rest of the stream keeps flowing.
+
+`wants` (event type → bool) names the events the handler acts on; the others are acked without a
+transaction or an inbox row (a stream carries many event types a given consumer ignores)."""
 from __future__ import annotations
 
 import asyncio
@@ -51,6 +54,7 @@ class EventConsumer:
     batch: int = 200
     ack_wait: float = 30.0
     idle_wait: float = 1.0  # how long one idle pull request waits for a message
+    wants: Callable[[str], bool] | None = None  # None: every event type reaches the handler
     _stopping: bool = field(default=False, init=False)
 
     @property
@@ -136,13 +140,23 @@ class EventConsumer:
             await self._settle(msg.ack())  # type: ignore[attr-defined]
         return True
 
+    def _wanted(self, env: EventEnvelope) -> bool:
+        return self.wants is None or self.wants(env.event_type)
+
     def _apply_many(self, envs: list[EventEnvelope]) -> list[bool]:
-        """One inbox query for the whole batch, the effects, one multi-row inbox insert."""
+        """One inbox query for the whole batch, the effects, one multi-row inbox insert. Events
+        the handler does not want count as consumed and touch no table."""
+        relevant = [e for e in envs if self._wanted(e)]
+        if not relevant:
+            return [True] * len(envs)
         with self.db.unit_of_work() as uow:
-            seen = self._seen(uow, [e.event_id for e in envs])
+            seen = self._seen(uow, [e.event_id for e in relevant])
             results: list[bool] = []
             fresh: list[EventEnvelope] = []
             for env in envs:
+                if not self._wanted(env):
+                    results.append(True)
+                    continue
                 applied = env.event_id not in seen
                 if applied:
                     seen.add(env.event_id)  # a duplicate inside the batch counts once
@@ -179,6 +193,8 @@ class EventConsumer:
         await self._settle(msg.ack())  # type: ignore[attr-defined]
 
     def _apply(self, env: EventEnvelope) -> bool:
+        if not self._wanted(env):
+            return True
         with self.db.unit_of_work() as uow:
             applied = self._apply_in(uow, env)
             uow.commit()

@@ -37,6 +37,8 @@ class ServiceSpec:
     # Producers whose streams this service consumes, and the handler for their events.
     consumes: Sequence[str] = ()
     handler: Callable[[Database, ServiceSettings], Handler] | None = None
+    # The event types the handler acts on (None: all); the rest are acked without a transaction.
+    wants: Callable[[str], bool] | None = None
     # A read model of the service's own events, fed by its outbox relay once they are published.
     on_published: Callable[[Database, ServiceSettings], Callable[[Published], None]] | None = None
     produces: bool = True
@@ -74,6 +76,7 @@ class ServiceRuntime:
             self.consumer = EventConsumer(
                 self.db, settings.nats_url, spec.name, spec.consumes, spec.handler(self.db, settings),
                 max_deliveries=settings.consumer_max_deliveries, batch=settings.consumer_batch,
+                wants=spec.wants,
             )
             self._tasks.append(self.loop.submit(self.consumer.run()))
             self._stoppers.append(self.consumer.stop)

@@ -173,3 +173,29 @@ def test_a_consumer_killed_mid_batch_applies_nothing_twice_after_restart(
         if not stopped:
             doomed.stop(timeout=5.0)
         _bury(doomed.loop)
+
+
+def test_events_the_handler_does_not_want_are_acked_without_a_transaction(
+        db, killable_nats, background, producer, rt) -> None:
+    from google.protobuf.wrappers_pb2 import StringValue
+
+    from crmkit.events import new_event
+
+    wanted = [rt.make_event(producer, f"w{i}") for i in range(3)]
+    other = new_event(producer=producer, event_type=f"crm.{producer}.other.thing", aggregate_type="thing",
+                      aggregate_id="t1", aggregate_version=1, payload=StringValue(value="ignored"))
+    rt.run_async(rt.publish, killable_nats.url, producer,
+                 [(e.subject, e.data, e.event_id) for e in (wanted[0], other, wanted[1], wanted[2])])
+
+    def handler(uow: UnitOfWork, env: EventEnvelope) -> None:
+        uow.session.execute(rt.applied.insert().values(event_id=env.event_id, value=rt.value_of(env)))
+
+    name = _consumer_name()
+    consumer = EventConsumer(db, killable_nats.url, name, [producer], handler,
+                             wants=lambda event_type: not event_type.endswith(".other.thing"))
+    background.start("consumer", consumer.run(), consumer.stop)
+    wait_for(lambda: len(rt.applied_values(db)) == 3, what="the wanted events applied")
+    wait_for(lambda: rt.run_async(rt.consumer_state, killable_nats.url, bus.stream_name(producer), name) == (0, 0),
+             what="every message acknowledged, the unwanted one too")
+    assert rt.applied_values(db) == ["w0", "w1", "w2"]
+    assert sorted(_inbox_ids(db, name)) == sorted(e.event_id for e in wanted)   # no row for the other

@@ -7,7 +7,7 @@ from weakref import WeakKeyDictionary
 
 from crm.contacts.v1 import contacts_pb2, contacts_pb2_grpc
 from crm_contacts.customer_search import CustomerSearch
-from crm_contacts.event_handler import make_handler
+from crm_contacts.event_handler import make_handler, wants
 from crm_contacts.servicer import ContactsServicer
 from crmkit.bus import LoopThread
 from crmkit.config import ServiceSettings
@@ -55,6 +55,7 @@ SPEC = ServiceSpec(
     # through NATS); sales and support events feed the timeline and move customers on a transfer.
     consumes=("sales", "support"),
     handler=handler,
+    wants=wants,
     on_published=index_published,
     extra_workers=(close_search,),
 )

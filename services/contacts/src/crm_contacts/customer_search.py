@@ -9,7 +9,7 @@ with `rebuild`, which re-reads every live record and swaps in a fresh index atom
 Writes made while a rebuild runs land in the old index only, so after the swap the rebuild
 writes again what this process touched meanwhile and what the database says changed (updated_at,
 which also covers other replicas' writes when they share an OpenSearch index). The embedded engine commits about once a second: a crash can
-lose the last second of writes that the consumer's inbox already counts as done, so a marker file
+lose the last second of writes that the outbox relay already handed over, so a marker file
 says "open" (index_directory.py); if it is still there at start, the last run did not close
 cleanly and the index is rebuilt in the background (also when the index is missing, was built
 for another schema or from another database)."""

@@ -51,6 +51,11 @@ def unpack(env: EventEnvelope) -> Any | None:
         return None
 
 
+def wants(event_type: str) -> bool:
+    """The events `make_handler`'s handler acts on; the consumer acks the others untouched."""
+    return event_type == OWNERSHIP_TRANSFERRED or timeline_feed.wanted(event_type)
+
+
 def make_handler() -> Handler:
     def handle(uow: UnitOfWork, env: EventEnvelope) -> None:
         event_type = env.event_type

@@ -56,6 +56,7 @@ def make_spec(
         extra_workers=(scheduler,),
         consumes=("contacts",),
         handler=contact_events.make_handler(clock),
+        wants=contact_events.wants,
     )
 
 

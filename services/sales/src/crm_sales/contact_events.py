@@ -91,6 +91,11 @@ def handle(uow: UnitOfWork, env: EventEnvelope, clock: Clock) -> None:
         leads.record_activity(uow, SYSTEM, lead_id, kind, 1, occurred, now)
 
 
+def wants(event_type: str) -> bool:
+    """The contact events `handle` acts on; the consumer acks the others untouched."""
+    return event_type in CONTACT_SNAPSHOTS or event_type == INTERACTION_LOGGED
+
+
 def make_handler(clock: Clock) -> Callable[[Database, ServiceSettings], Handler]:
     def handler(db: Database, settings: ServiceSettings) -> Handler:
         return lambda uow, env: handle(uow, env, clock)
