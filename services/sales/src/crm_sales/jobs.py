@@ -39,10 +39,9 @@ _INSERT = insert(scheduled_jobs)
 
 
 def schedule(session: Session, kind: str, dedupe_key: str, due_at: datetime, ref_id: str,
-             payload: Mapping[str, Any] | None = None, *, fresh: bool = False) -> bool:
-    """Add a job unless one with this key exists; True when added. `fresh`: the key names a record
-    created in this transaction, so no job can hold it yet (the unique key still guards it)."""
-    if not fresh and session.execute(_FIND, {"key": dedupe_key}).first():
+             payload: Mapping[str, Any] | None = None) -> bool:
+    """Add a job unless one with this key exists; True when added."""
+    if session.execute(_FIND, {"key": dedupe_key}).first():
         return False
     session.execute(_INSERT, {"kind": kind, "dedupe_key": dedupe_key, "due_at": due_at, "status": "pending",
                               "ref_id": ref_id, "payload": dict(payload or {}), "fired_at": None})

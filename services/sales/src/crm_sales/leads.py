@@ -70,24 +70,22 @@ def normalize(lead: Lead) -> None:
 
 # -- assignment
 
-def _deadline_job(uow: UnitOfWork, lead: Lead, fresh: bool) -> None:
+def _deadline_job(uow: UnitOfWork, lead: Lead) -> None:
     jobs.schedule(uow.session, "lead_response", f"lead_response:{lead.id}:{lead.assigned_at.ToJsonString()}",
-                  store.dt(lead.response_due_at), lead.id, {"owner_id": lead.owner_id}, fresh=fresh)
+                  store.dt(lead.response_due_at), lead.id, {"owner_id": lead.owner_id})
 
 
-def _give(uow: UnitOfWork, lead: Lead, owner_id: str, team: str, rule_id: str, hours: int, now: datetime, *,
-          fresh: bool = False) -> None:
+def _give(uow: UnitOfWork, lead: Lead, owner_id: str, team: str, rule_id: str, hours: int, now: datetime) -> None:
     lead.owner_id = owner_id
     lead.team = team or lead.team
     lead.assignment_rule_id = rule_id
     lead.assigned_at.FromDatetime(now)
     lead.response_due_at.FromDatetime(now + timedelta(hours=hours))
     lead.ClearField("first_response_at")
-    _deadline_job(uow, lead, fresh)
+    _deadline_job(uow, lead)
 
 
-def auto_assign(uow: UnitOfWork, lead: Lead, cfg: SalesSettings, now: datetime, exclude: Sequence[str] = (), *,
-                fresh: bool = False) -> bool:
+def auto_assign(uow: UnitOfWork, lead: Lead, cfg: SalesSettings, now: datetime, exclude: Sequence[str] = ()) -> bool:
     """Apply the assignment rules; True when the lead got an owner."""
     if not cfg.assignment_rules:
         return False  # nothing can place it: skip reading reps and cursors
@@ -102,16 +100,15 @@ def auto_assign(uow: UnitOfWork, lead: Lead, cfg: SalesSettings, now: datetime, 
     if chosen is None:
         return False
     store.set_cursor(session, chosen.rule_id, chosen.owner_id)
-    _give(uow, lead, chosen.owner_id, chosen.team, chosen.rule_id, chosen.response_hours, now, fresh=fresh)
+    _give(uow, lead, chosen.owner_id, chosen.team, chosen.rule_id, chosen.response_hours, now)
     return True
 
 
-def _rescore(uow: UnitOfWork, lead: Lead, cfg: SalesSettings, now: datetime, *, fresh: bool = False) -> bool:
+def _rescore(uow: UnitOfWork, lead: Lead, cfg: SalesSettings, now: datetime) -> bool:
     changed = scoring.apply(lead, cfg.scoring_rules, now)
     decay = scoring.next_decay_at(lead, cfg.scoring_rules)
     if decay is not None and lead.status in (*OPEN, "qualified", "nurturing"):
-        jobs.schedule(uow.session, "lead_rescore", f"lead_rescore:{lead.id}:{decay.isoformat()}", decay, lead.id,
-                      fresh=fresh)
+        jobs.schedule(uow.session, "lead_rescore", f"lead_rescore:{lead.id}:{decay.isoformat()}", decay, lead.id)
     return changed
 
 
@@ -133,15 +130,14 @@ def create_lead(uow: UnitOfWork, principal: Principal, lead: Lead, now: datetime
     stamp_new(lead, now)
     lead.status = "new"
     cfg = settings(uow.session)
-    # The lead's id is new: no job keyed by it can exist yet, so scheduling skips the lookup.
-    _rescore(uow, lead, cfg, now, fresh=True)
+    _rescore(uow, lead, cfg, now)
     requested_owner = lead.owner_id
     lead.owner_id = ""
     hours = assignment.DEFAULT_RESPONSE_HOURS
     if requested_owner:
-        _give(uow, lead, requested_owner, lead.team or principal.team, "", hours, now, fresh=True)
-    elif not auto_assign(uow, lead, cfg, now, fresh=True) and principal.has_role("rep") and not principal.is_admin:
-        _give(uow, lead, principal.user_id, principal.team, "", hours, now, fresh=True)
+        _give(uow, lead, requested_owner, lead.team or principal.team, "", hours, now)
+    elif not auto_assign(uow, lead, cfg, now) and principal.has_role("rep") and not principal.is_admin:
+        _give(uow, lead, principal.user_id, principal.team, "", hours, now)
     if not lead.team and lead.owner_id == principal.user_id:
         lead.team = principal.team
     lead.region = lead.region or (principal.region if lead.owner_id == principal.user_id else "")
