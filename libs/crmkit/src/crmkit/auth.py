@@ -39,6 +39,11 @@ class Principal:
         return self.is_admin or any(role in self.roles for role in roles)
 
 
+# The principal of work a service does on its own behalf (scheduled jobs, event handlers, calls
+# to another service that no user asked for). Not a user: no one signs in as it.
+SYSTEM = Principal("system", ("service",), "platform", "", "internal service account")
+
+
 @dataclass
 class TokenVerifier:
     settings: AuthSettings
@@ -129,6 +134,17 @@ if __name__ == "__main__":
 _principal_var: contextvars.ContextVar[Principal | None] = contextvars.ContextVar(
     "principal", default=None
 )
+# The caller's own `authorization` metadata, forwarded when a use case asks another service on
+# the caller's behalf (that service applies its own permissions to the same user).
+_authorization_var: contextvars.ContextVar[str] = contextvars.ContextVar("authorization", default="")
+
+
+def current_authorization() -> str:
+    return _authorization_var.get()
+
+
+def set_authorization(value: str) -> contextvars.Token[str]:
+    return _authorization_var.set(value)
 
 
 def current_principal() -> Principal:

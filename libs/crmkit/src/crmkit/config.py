@@ -35,6 +35,10 @@ class AuthSettings:
     jwks_url: str | None
     issuer: str | None
     audience: str | None
+    # A token this process presents when it calls another service on its own behalf, kept fresh
+    # in a file by the platform (e.g. a client-credentials sidecar); without it, one is minted
+    # with JWT_SECRET.
+    service_token_file: str | None = None
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> AuthSettings:
@@ -43,7 +47,8 @@ class AuthSettings:
         secret = env.get("JWT_SECRET") or None
         if not jwks and not secret:
             raise ConfigError("set JWT_SECRET (HS256, local use) or JWT_JWKS_URL (RS256, OIDC)")
-        return cls(secret, jwks, env.get("JWT_ISSUER") or None, env.get("JWT_AUDIENCE") or None)
+        return cls(secret, jwks, env.get("JWT_ISSUER") or None, env.get("JWT_AUDIENCE") or None,
+                   env.get("SERVICE_TOKEN_FILE") or None)
 
 
 @dataclass(frozen=True)
@@ -61,6 +66,8 @@ class ServiceSettings:
     consumer_max_deliveries: int
     consumer_batch: int
     grpc_workers: int = 16
+    # Seconds between runs of the service's scheduled work (`<SVC>_SCHEDULER_INTERVAL`).
+    scheduler_interval: float = 5.0
 
     @classmethod
     def from_env(cls, service: str, env: Mapping[str, str] | None = None) -> ServiceSettings:
@@ -81,6 +88,7 @@ class ServiceSettings:
             consumer_max_deliveries=int(env.get("CONSUMER_MAX_DELIVERIES", "5")),
             consumer_batch=int(env.get("CONSUMER_BATCH", "200")),
             grpc_workers=int(env.get("GRPC_WORKERS", "16")),
+            scheduler_interval=float(env.get(f"{prefix}_SCHEDULER_INTERVAL", "15" if service == "support" else "5")),
         )
 
 

@@ -4,11 +4,19 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 from google.protobuf import descriptor_pool, message_factory
+from google.protobuf.internal.enum_type_wrapper import EnumTypeWrapper
 from google.protobuf.message import Message
 
 from crm.common.v1.envelope_pb2 import Actor, EventEnvelope
+from crm.common.v1.options_pb2 import event_subject
+from crmkit.logs import request_id_var
+
+if TYPE_CHECKING:
+    from crmkit.auth import Principal
+    from crmkit.db import UnitOfWork
 
 
 def utcnow() -> datetime:
@@ -79,3 +87,55 @@ def unpack_payload(env: EventEnvelope) -> Message:
     if not env.payload.Unpack(message):
         raise ValueError(f"cannot unpack payload of type {type_name}")
     return message
+
+
+class EventTypes:
+    """The event types a producer declares in its events.proto (`enum EventType`, each value with
+    its `event_subject` option): `SALES.LEAD_CREATED == "crm.sales.lead.created"`. Producers and
+    consumers both read the names from here, so neither keeps a copy of the strings."""
+
+    def __init__(self, enum: EnumTypeWrapper) -> None:
+        self._by_name: dict[str, str] = {}
+        for value in enum.DESCRIPTOR.values:
+            if value.number:
+                self._by_name[value.name.removeprefix("EVENT_TYPE_")] = value.GetOptions().Extensions[event_subject]
+        self.all: frozenset[str] = frozenset(self._by_name.values())
+
+    def __getattr__(self, name: str) -> str:
+        try:
+            return self._by_name[name]
+        except KeyError:
+            raise AttributeError(f"no event type {name} in the contract") from None
+
+    def of(self, aggregate: str, action: str) -> str:
+        """The subject of `<aggregate>.<action>`; an event type the contract lacks is a bug."""
+        return getattr(self, f"{aggregate}_{action}".upper())  # type: ignore[no-any-return]
+
+    def of_aggregate(self, *aggregates: str) -> frozenset[str]:
+        return frozenset(s for s in self.all if s.split(".")[2] in aggregates)
+
+
+def actor_of(principal: Principal) -> Actor:
+    return Actor(user_id=principal.user_id, roles=list(principal.roles), team=principal.team,
+                 region=principal.region)
+
+
+class Emitter:
+    """Writes a service's events into the unit of work's outbox, with the actor and the request's
+    correlation id. `emit(uow, principal, SALES.LEAD_CREATED, lead.id, lead.version, payload, now)`."""
+
+    def __init__(self, producer: str, types: EventTypes) -> None:
+        self.producer = producer
+        self.types = types
+
+    def __call__(self, uow: UnitOfWork, principal: Principal, event_type: str, aggregate_id: str,
+                 version: int, payload: Message, now: datetime) -> Envelope:
+        if event_type not in self.types.all:
+            raise ValueError(f"{event_type} is not an event type of {self.producer}'s contract")
+        envelope = new_event(
+            producer=self.producer, event_type=event_type, aggregate_type=event_type.split(".")[2],
+            aggregate_id=aggregate_id, aggregate_version=version, payload=payload, actor=actor_of(principal),
+            correlation_id=request_id_var.get(), occurred_at=now,
+        )
+        uow.emit(envelope)
+        return envelope

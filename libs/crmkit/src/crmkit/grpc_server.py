@@ -19,7 +19,7 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
 from crmkit import logs, metrics
-from crmkit.auth import TokenVerifier, set_principal
+from crmkit.auth import TokenVerifier, set_authorization, set_principal
 from crmkit.errors import ERROR_DETAILS_KEY, ERROR_FIELD_KEY, DomainError
 from crmkit.token_cache import TokenCache
 
@@ -79,6 +79,7 @@ class CrmInterceptor(grpc.ServerInterceptor):
                 if not auth.lower().startswith("bearer "):
                     raise _unauthenticated()
                 set_principal(self.tokens.verify(auth[7:].strip()))
+                set_authorization(auth)
                 return inner(request, context)
             except DomainError as exc:
                 code = exc.status
@@ -95,6 +96,7 @@ class CrmInterceptor(grpc.ServerInterceptor):
                 raise
             finally:
                 set_principal(None)
+                set_authorization("")
                 self._count(method, code)
                 duration.observe(time.perf_counter() - start)
 

@@ -1,5 +1,5 @@
 """Alembic per service. A service's migrations/env.py calls `run_env()`; `upgrade()` applies
-them (at start under `make run`, as a separate job in production: `python -m crm_<svc>.migrate`)."""
+them (at start under `make run`, as a separate job in production: `python -m crmkit.migrate <svc>`)."""
 from __future__ import annotations
 
 from pathlib import Path

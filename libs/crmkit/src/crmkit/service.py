@@ -5,10 +5,10 @@ from __future__ import annotations
 import concurrent.futures
 import os
 import threading
-import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
 import grpc
 
@@ -27,24 +27,39 @@ log = logs.get("crmkit.service")
 Registration = Callable[[grpc.Server], None]
 
 
+class Worker(Protocol):
+    """Something a service runs beside its gRPC server (a scheduler, a search index)."""
+
+    def start(self) -> object: ...
+
+    def stop(self) -> None: ...
+
+
+@dataclass
+class Components:
+    """What a service's composition root built for one process, before anything started."""
+
+    servicers: Sequence[Registration]
+    # The handler for events of the streams in `ServiceSpec.consumes`.
+    handler: Handler | None = None
+    # A read model of the service's own events, fed by its outbox relay once they are published.
+    on_published: Callable[[Published], None] | None = None
+    # Started before the relay, consumers and gRPC server; stopped after them, in reverse order.
+    workers: Sequence[Worker] = ()
+
+
 @dataclass
 class ServiceSpec:
     name: str
     migrations: Path
     service_names: Sequence[str]
-    # Builds the servicers for this process; returns gRPC registrations.
-    build: Callable[[Database, ServiceSettings], Sequence[Registration]]
-    # Producers whose streams this service consumes, and the handler for their events.
+    # The composition root: builds this process's components from its database and settings.
+    compose: Callable[[Database, ServiceSettings], Components]
+    # Producers whose streams this service consumes.
     consumes: Sequence[str] = ()
-    handler: Callable[[Database, ServiceSettings], Handler] | None = None
     # The event types the handler acts on (None: all); the rest are acked without a transaction.
     wants: Callable[[str], bool] | None = None
-    # A read model of the service's own events, fed by its outbox relay once they are published.
-    on_published: Callable[[Database, ServiceSettings], Callable[[Published], None]] | None = None
     produces: bool = True
-    extra_workers: Sequence[Callable[[Database, ServiceSettings, LoopThread], Callable[[], None]]] = (
-        field(default_factory=tuple)
-    )
 
 
 class ServiceRuntime:
@@ -58,35 +73,37 @@ class ServiceRuntime:
         self.relay: OutboxRelay | None = None
         self.consumer: EventConsumer | None = None
         self._stoppers: list[Callable[[], None]] = []  # relay and consumer
-        self._worker_stoppers: list[Callable[[], None]] = []
+        self._workers: list[Worker] = []
         self._tasks: list[concurrent.futures.Future[None]] = []
         self.server: GrpcServer | None = None
 
     def start(self) -> ServiceRuntime:
         spec, settings = self.spec, self.settings
+        parts = spec.compose(self.db, settings)
+        for worker in parts.workers:
+            worker.start()
+            self._workers.append(worker)
         self.loop.start()
         if spec.produces:
             self.relay = OutboxRelay(
                 self.db, nats_url=settings.nats_url, service=spec.name, batch_size=settings.relay_batch,
-                on_published=spec.on_published(self.db, settings) if spec.on_published else None,
+                on_published=parts.on_published,
             )
             self._tasks.append(self.loop.submit(self.relay.run()))
             self._stoppers.append(self.relay.stop)
-        if spec.consumes and spec.handler is not None:
+        if spec.consumes and parts.handler is not None:
             self.consumer = EventConsumer(
-                self.db, settings.nats_url, spec.name, spec.consumes, spec.handler(self.db, settings),
+                self.db, settings.nats_url, spec.name, spec.consumes, parts.handler,
                 max_deliveries=settings.consumer_max_deliveries, batch=settings.consumer_batch,
                 wants=spec.wants,
             )
             self._tasks.append(self.loop.submit(self.consumer.run()))
             self._stoppers.append(self.consumer.stop)
-        for worker in spec.extra_workers:
-            self._worker_stoppers.append(worker(self.db, settings, self.loop))
         self.server = GrpcServer(
             service=spec.name,
             port=settings.grpc_port,
             verifier=TokenVerifier(settings.auth),
-            registrations=spec.build(self.db, settings),
+            registrations=parts.servicers,
             service_names=spec.service_names,
             max_workers=settings.grpc_workers,
         ).start()
@@ -106,10 +123,9 @@ class ServiceRuntime:
         # their connections; a message fetched but never acked would wait out ack_wait (30 s) before
         # the next consumer instance could have it.
         concurrent.futures.wait(self._tasks, timeout=10.0)
-        # Extra workers stop after the relay: its last batch may still feed a read model they own.
-        for stopper in self._worker_stoppers:
-            stopper()
-        time.sleep(0.2)  # extra workers only get their stop signal
+        # Workers stop after the relay: its last batch may still feed a read model they own.
+        for worker in reversed(self._workers):
+            worker.stop()
         self.loop.stop(timeout=3.0)
         self.db.dispose()
 

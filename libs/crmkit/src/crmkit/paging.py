@@ -1,0 +1,32 @@
+"""Opaque page tokens over a monotonically growing sequence column, and page sizes."""
+from __future__ import annotations
+
+import base64
+
+from crmkit.errors import InvalidArgument
+
+MAX_PAGE = 200
+DEFAULT_PAGE = 50
+_MAX_SEQ = 2**63 - 1  # the largest value a BIGINT column holds; a larger one is not ours
+
+
+def page_size(requested: int, *, default: int = DEFAULT_PAGE, maximum: int = MAX_PAGE) -> int:
+    return min(requested, maximum) if requested > 0 else default
+
+
+def encode_cursor(seq: int) -> str:
+    return base64.urlsafe_b64encode(f"s{seq}".encode()).decode().rstrip("=")
+
+
+def decode_cursor(token: str) -> int:
+    """The sequence number a token was made from; anything else is the caller's mistake."""
+    try:
+        raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)).decode()
+        if not raw.startswith("s") or not raw[1:].isdigit():
+            raise ValueError(raw)
+        seq = int(raw[1:])
+        if seq > _MAX_SEQ:
+            raise ValueError(raw)
+        return seq
+    except (ValueError, UnicodeDecodeError):
+        raise InvalidArgument("page_token is not a token this service issued", field="page_token") from None

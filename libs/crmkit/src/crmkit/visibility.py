@@ -1,0 +1,66 @@
+"""Who sees and changes which owned record, one rule for every service that each parameterizes:
+an admin (or a service) everything; roles in `read_all` read everything; a manager their team
+and their region (an empty team or region matches nothing, not every blank row); anyone else the
+records they own, plus those an active delegation lends them. Writing needs one of `writers`
+for one's own records; managers change what they see."""
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from sqlalchemy import ColumnElement, Table, false, or_, true
+
+from crmkit.auth import Principal
+from crmkit.errors import PermissionDenied
+
+
+@dataclass(frozen=True)
+class Visibility:
+    read_all: tuple[str, ...] = ()
+    writers: tuple[str, ...] = ("rep",)
+
+    def can_read(self, principal: Principal, owner_id: str, team: str, region: str,
+                 delegators: Sequence[str] = ()) -> bool:
+        if principal.is_admin or principal.has_role(*self.read_all):
+            return True
+        if principal.is_manager:
+            return bool((principal.team and team == principal.team)
+                        or (principal.region and region == principal.region))
+        return bool(owner_id) and (owner_id == principal.user_id or owner_id in delegators)
+
+    def can_write(self, principal: Principal, owner_id: str, team: str, region: str,
+                  delegators: Sequence[str] = ()) -> bool:
+        if principal.is_admin:
+            return True
+        if principal.is_manager:
+            return self.can_read(principal, owner_id, team, region)
+        return (principal.has_role(*self.writers) and bool(owner_id)
+                and (owner_id == principal.user_id or owner_id in delegators))
+
+    def clause(self, principal: Principal, table: Table, delegators: Sequence[str] = ()) -> ColumnElement[bool]:
+        """`can_read` as a WHERE clause over a table with owner_id, team and region columns."""
+        if principal.is_admin or principal.has_role(*self.read_all):
+            return true()
+        if principal.is_manager:
+            clauses = []
+            if principal.team:
+                clauses.append(table.c.team == principal.team)
+            if principal.region:
+                clauses.append(table.c.region == principal.region)
+            return or_(*clauses) if clauses else false()
+        if delegators:
+            return table.c.owner_id.in_([principal.user_id, *delegators])
+        return table.c.owner_id == principal.user_id  # type: ignore[no-any-return]
+
+
+def check_assignable(principal: Principal, owner_id: str) -> None:
+    """A rep may only give records to themselves; managers and admins assign freely."""
+    if principal.is_admin or principal.is_manager:
+        return
+    if owner_id != principal.user_id:
+        raise PermissionDenied("you can only own records yourself; ask a manager to assign", field="owner_id")
+
+
+def require_manager(principal: Principal, what: str) -> None:
+    if not (principal.is_admin or principal.is_manager):
+        raise PermissionDenied(f"only a manager or an admin can {what}")
