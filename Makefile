@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip
 GEN := gen/python
 SITE = $(shell $(PY) -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')
-SRC_DIRS := gen/python libs/crmkit/src gateway/src $(wildcard services/*/src)
+SRC_DIRS := gen/python libs/crmkit/src libs/fakes/src devtools/src gateway/src $(wildcard services/*/src)
 PROTOS := $(shell find proto -name '*.proto')
 
 .PHONY: help venv proto run test test-unit test-integration test-e2e bench lint token clean system-deps
@@ -48,7 +48,7 @@ system-deps:
 	fi
 
 run: proto
-	$(PY) -m crmkit.devrun
+	$(PY) -m crm_devtools.devrun
 
 test: proto system-deps
 	$(PY) -m ruff check .
@@ -70,7 +70,7 @@ lint: venv
 	$(PY) -m ruff check .
 
 token: proto
-	@$(PY) -m crmkit.auth mint $(or $(USER_ID),$(USER))
+	@$(PY) -m crm_devtools.token $(or $(USER_ID),$(USER))
 
 clean:
 	rm -rf $(GEN) var .pytest_cache

@@ -29,8 +29,9 @@ from pathlib import Path
 
 import requests
 
-from crmkit.auth import DEMO_USERS, mint_token
-from crmkit.devrun import REPO, Suite
+from crm_devtools.devrun import REPO, Suite
+from crm_devtools.users import DEMO_USERS
+from crmkit.auth import mint_token
 from crmkit.testing import free_port, port_open, wait_for
 
 sys.path.insert(0, str(Path(__file__).parent))

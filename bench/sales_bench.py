@@ -128,7 +128,8 @@ def http_warmup(session: requests.Session, method: str, url: str, bodies: list[A
 
 
 def measure(suite: Any, seconds: int, rounds: int, opportunities: int, forecast_calls: int) -> dict[str, Any]:
-    from crmkit.auth import DEMO_USERS, mint_token
+    from crm_devtools.users import DEMO_USERS
+    from crmkit.auth import mint_token
 
     base = suite.gateway_url
     rep = mint_token(DEMO_USERS["rep.north.1"], suite.jwt_secret)
@@ -262,7 +263,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", type=Path, help="also write the raw figures here")
     args = parser.parse_args(argv)
 
-    from crmkit.devrun import Suite
+    from crm_devtools.devrun import Suite
 
     started = time.perf_counter()
     with tempfile.TemporaryDirectory() as tmp:

@@ -13,9 +13,10 @@ from crm.common.v1.types_pb2 import Money
 from crm.sales.v1.sales_pb2 import Lead, Opportunity
 from crm.support.v1 import events_pb2 as tev
 from crm.support.v1.support_pb2 import Ticket
+from crm_devtools.users import DEMO_USERS
 from crm_reporting import projection_sales, projection_support
 from crm_reporting.bootstrap import SPEC as REPORTING
-from crmkit.auth import DEMO_USERS, mint_token
+from crmkit.auth import mint_token
 from crmkit.config import ServiceSettings
 from crmkit.db import Database
 from crmkit.migrations import upgrade

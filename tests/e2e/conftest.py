@@ -11,8 +11,9 @@ from typing import Any
 import pytest
 import requests
 
-from crmkit.auth import DEMO_USERS, mint_token
-from crmkit.devrun import Suite
+from crm_devtools.devrun import Suite
+from crm_devtools.users import DEMO_USERS
+from crmkit.auth import mint_token
 from crmkit.testing import fresh_postgres_database, postgres_reachable
 
 SECRET = "e2e-secret-for-shuniu-crm-0123456789"
@@ -24,7 +25,7 @@ def suite(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Suite]:
     urls: dict[str, str] = {}
     stack = []
     if os.environ.get("E2E_DATABASE") == "postgresql" and postgres_reachable():
-        from crmkit.devrun import available_services
+        from crm_devtools.devrun import available_services
 
         for service in available_services():
             cm = fresh_postgres_database(f"crm_e2e_{service}")

@@ -4,16 +4,13 @@ in gRPC metadata; every service verifies it again (never trust the network).
 HS256 with a shared secret for local use; RS256 with a JWKS URL for an OIDC provider."""
 from __future__ import annotations
 
-import argparse
 import contextvars
-import os
-import sys
 import time
 from dataclasses import dataclass, field
 
 import jwt
 
-from crmkit.config import DEV_JWT_SECRET, AuthSettings
+from crmkit.config import AuthSettings
 from crmkit.errors import Unauthenticated
 
 ROLES = ("rep", "manager", "admin", "finance", "legal", "support", "marketing", "analyst", "service")
@@ -96,38 +93,6 @@ def mint_token(principal: Principal, secret: str, ttl_seconds: int = 12 * 3600) 
     return jwt.encode(claims, secret, algorithm="HS256")
 
 
-# Demo users for `make run`: two regions (north = 华北, south = 华南), a manager and reps in each.
-DEMO_USERS: dict[str, Principal] = {
-    p.user_id: p
-    for p in (
-        Principal("admin", ("admin",), "hq", "", "系统管理员 Admin"),
-        Principal("manager.north", ("manager",), "north-sales", "north", "王经理 Wang Li"),
-        Principal("rep.north.1", ("rep",), "north-sales", "north", "张伟 Zhang Wei"),
-        Principal("rep.north.2", ("rep",), "north-sales", "north", "李娜 Li Na"),
-        Principal("manager.south", ("manager",), "south-sales", "south", "陈经理 Chen Jing"),
-        Principal("rep.south.1", ("rep",), "south-sales", "south", "刘洋 Liu Yang"),
-        Principal("rep.south.2", ("rep",), "south-sales", "south", "Emily Zhao"),
-        Principal("legal.hq", ("legal",), "hq", "", "法务 Legal"),
-        Principal("finance.hq", ("finance",), "hq", "", "财务 Finance"),
-        Principal("system", ("service",), "platform", "", "internal service account"),
-    )
-}
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m crmkit.auth", description="Mint demo tokens.")
-    sub = parser.add_subparsers(dest="cmd", required=True)
-    mint = sub.add_parser("mint", help="print a bearer token for a demo user")
-    mint.add_argument("user", nargs="?", default="admin", choices=sorted(DEMO_USERS))
-    mint.add_argument("--ttl", type=int, default=12 * 3600, help="lifetime in seconds")
-    args = parser.parse_args(argv)
-    secret = os.environ.get("JWT_SECRET", DEV_JWT_SECRET)
-    print(mint_token(DEMO_USERS[args.user], secret, args.ttl))
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())
 
 
 # The verified caller of the current gRPC call, set by the server interceptor.

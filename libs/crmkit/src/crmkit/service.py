@@ -110,6 +110,10 @@ class ServiceRuntime:
         return self
 
     @property
+    def workers(self) -> list[Worker]:
+        return list(self._workers)
+
+    @property
     def address(self) -> str:
         assert self.server is not None
         return f"127.0.0.1:{self.server.port}"

@@ -11,7 +11,8 @@ import jwt
 import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from crmkit.auth import DEMO_USERS, Principal, TokenVerifier, mint_token
+from crm_devtools.users import DEMO_USERS
+from crmkit.auth import Principal, TokenVerifier, mint_token
 from crmkit.config import AuthSettings, ConfigError
 from crmkit.errors import Unauthenticated
 

@@ -20,7 +20,8 @@ import grpc
 
 from crm.contacts.v1.contacts_pb2 import RebuildSearchIndexRequest
 from crm.contacts.v1.contacts_pb2_grpc import ContactsServiceStub
-from crmkit.auth import DEMO_USERS, mint_token
+from crm_devtools.users import DEMO_USERS
+from crmkit.auth import mint_token
 from crmkit.config import DEV_JWT_SECRET
 
 

@@ -19,8 +19,9 @@ from crm.contacts.v1.contacts_pb2_grpc import ContactsServiceStub
 from crm_contacts import store
 from crm_contacts.bootstrap import SPEC
 from crm_contacts.tables import metadata as contacts_metadata
+from crm_devtools.users import DEMO_USERS
 from crmkit import bus
-from crmkit.auth import DEMO_USERS, Principal, mint_token
+from crmkit.auth import Principal, mint_token
 from crmkit.config import ServiceSettings
 from crmkit.errors import ERROR_DETAILS_KEY, ERROR_FIELD_KEY
 from crmkit.events import Envelope, parse_envelope

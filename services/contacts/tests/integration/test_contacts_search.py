@@ -18,7 +18,7 @@ from crm_contacts import bootstrap
 from crm_contacts.customer_search import CustomerSearch
 from crm_contacts.index_directory import IndexDirectory
 from crm_contacts.search_docs import SCHEMA
-from crmkit.auth import DEMO_USERS
+from crm_devtools.users import DEMO_USERS
 from crmkit.search import SearchUnavailable, open_index
 from crmkit.testing import wait_for
 

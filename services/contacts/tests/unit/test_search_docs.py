@@ -18,7 +18,8 @@ from crm_contacts.search_docs import (
     visibility_clauses,
 )
 from crm_contacts.visibility import can_read
-from crmkit.auth import DEMO_USERS, Principal
+from crm_devtools.users import DEMO_USERS
+from crmkit.auth import Principal
 from crmkit.errors import InvalidArgument
 from crmkit.search import FieldKind, SearchHit
 

@@ -11,7 +11,8 @@ from sqlalchemy.orm import Session
 
 from crm_contacts.tables import contacts, metadata
 from crm_contacts.visibility import can_read, can_write, check_assignable, visible_clause
-from crmkit.auth import DEMO_USERS, Principal
+from crm_devtools.users import DEMO_USERS
+from crmkit.auth import Principal
 from crmkit.errors import PermissionDenied
 
 SUPPORT = Principal("support.1", ("support",), "support", "")

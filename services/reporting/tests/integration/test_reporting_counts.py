@@ -22,8 +22,9 @@ from crm.contacts.v1.contacts_pb2_grpc import ContactsServiceStub
 from crm.reporting.v1 import reporting_pb2 as rpb
 from crm.reporting.v1.reporting_pb2_grpc import ReportingServiceStub
 from crm_contacts.bootstrap import SPEC as CONTACTS
+from crm_devtools.users import DEMO_USERS
 from crm_reporting.bootstrap import SPEC as REPORTING
-from crmkit.auth import DEMO_USERS, mint_token
+from crmkit.auth import mint_token
 from crmkit.config import ServiceSettings
 from crmkit.migrations import upgrade
 from crmkit.service import ServiceRuntime

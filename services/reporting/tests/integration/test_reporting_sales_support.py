@@ -20,9 +20,10 @@ from crm.sales.v1 import events_pb2 as sev
 from crm.sales.v1.sales_pb2 import Lead, Opportunity
 from crm.support.v1 import events_pb2 as tev
 from crm.support.v1.support_pb2 import SlaClock, Ticket
+from crm_devtools.users import DEMO_USERS
 from crm_reporting.bootstrap import SPEC as REPORTING
 from crmkit import bus
-from crmkit.auth import DEMO_USERS, mint_token
+from crmkit.auth import mint_token
 from crmkit.config import ServiceSettings
 from crmkit.events import new_event
 from crmkit.migrations import upgrade

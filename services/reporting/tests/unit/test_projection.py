@@ -14,10 +14,11 @@ from sqlalchemy.orm import Session
 from crm.contacts.v1 import events_pb2 as ev
 from crm.contacts.v1.contacts_pb2 import Account, Contact, Interaction
 from crm.reporting.v1.reporting_pb2 import GetCustomerCountsRequest
+from crm_devtools.users import DEMO_USERS
 from crm_reporting import projection
 from crm_reporting.queries import customer_counts
 from crm_reporting.tables import customer_tags, customers, metadata
-from crmkit.auth import DEMO_USERS, Principal
+from crmkit.auth import Principal
 from crmkit.db import Database
 from crmkit.errors import InvalidArgument
 from crmkit.events import new_event, parse_envelope

@@ -19,10 +19,11 @@ from crm.sales.v1 import events_pb2 as sev
 from crm.sales.v1.sales_pb2 import Lead, Opportunity
 from crm.support.v1 import events_pb2 as tev
 from crm.support.v1.support_pb2 import SlaClock, Ticket
+from crm_devtools.users import DEMO_USERS
 from crm_reporting import projection, projection_sales, projection_support
 from crm_reporting.queries import format_amount, sales_summary, support_summary
 from crm_reporting.tables import metadata, opportunities, tickets
-from crmkit.auth import DEMO_USERS, Principal
+from crmkit.auth import Principal
 from crmkit.db import Database
 from crmkit.errors import InvalidArgument
 from crmkit.events import new_event, parse_envelope

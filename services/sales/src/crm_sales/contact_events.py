@@ -11,11 +11,11 @@ from sqlalchemy.orm import Session
 from crm.common.v1.envelope_pb2 import EventEnvelope
 from crm.contacts.v1 import events_pb2 as contact_events
 from crm.contacts.v1.contacts_pb2 import Contact
+from crm_devtools.users import DEMO_USERS
 from crm_sales import leads, store
 from crm_sales.common import Clock
 from crm_sales.tables import contact_emails
 from crm_sales.tables import leads as leads_table
-from crmkit.auth import DEMO_USERS
 from crmkit.config import ServiceSettings
 from crmkit.consumer import Handler
 from crmkit.db import Database, UnitOfWork

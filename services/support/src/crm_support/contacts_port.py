@@ -16,7 +16,8 @@ import grpc
 
 from crm.contacts.v1 import contacts_pb2 as cpb
 from crm.contacts.v1.contacts_pb2_grpc import ContactsServiceStub
-from crmkit.auth import DEMO_USERS, mint_token
+from crm_devtools.users import DEMO_USERS
+from crmkit.auth import mint_token
 from crmkit.errors import ERROR_DETAILS_KEY, InvalidArgument, NotFound, PermissionDenied
 from crmkit.grpc_client import ServiceClient, open_channel
 from crmkit.grpc_server import IDEMPOTENCY_KEY

@@ -6,7 +6,8 @@ from typing import Any
 
 from crm.contacts.v1 import contacts_pb2 as pb
 from crm.contacts.v1.contacts_pb2_grpc import ContactsServiceStub
-from crmkit.auth import DEMO_USERS, mint_token
+from crm_devtools.users import DEMO_USERS
+from crmkit.auth import mint_token
 from crmkit.grpc_client import ServiceClient, open_channel
 
 # (account, region, owner, industry, level, source, city, province, [(name, title, phone, email, tags)])

@@ -16,7 +16,7 @@ from pathlib import Path
 from crmkit.config import DEFAULT_PORTS, DEV_JWT_SECRET
 from crmkit.testing import NatsServer, ServiceProcess, free_port, wait_for
 
-REPO = Path(__file__).resolve().parents[4]
+REPO = Path(__file__).resolve().parents[3]
 ALL_SERVICES = ("contacts", "sales", "marketing", "support", "reporting")
 
 
@@ -81,7 +81,7 @@ class Suite:
         return env
 
     def migrate(self, service: str) -> None:
-        subprocess.run([sys.executable, "-m", f"crm_{service}.migrate"], env=self.service_env(service),
+        subprocess.run([sys.executable, "-m", "crmkit.migrate", service], env=self.service_env(service),
                        check=True, stdout=subprocess.DEVNULL)
 
     def start(self) -> Suite:
@@ -142,10 +142,11 @@ def main() -> int:
     print(f"starting nats-server and {', '.join(suite.services)} + gateway (logs in {var / 'logs'}) ...")
     try:
         suite.start()
-        from crmkit.demo import load_demo_data
+        from crm_devtools.demo import load_demo_data
 
         load_demo_data(suite)
-        from crmkit.auth import DEMO_USERS, mint_token
+        from crm_devtools.users import DEMO_USERS
+        from crmkit.auth import mint_token
 
         print("\nShuniu CRM is up.")
         print(f"  gateway:   {suite.gateway_url}/api/v1   (OpenAPI: {suite.gateway_url}/api/v1/openapi.json)")

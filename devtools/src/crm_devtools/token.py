@@ -1,0 +1,26 @@
+"""`python -m crm_devtools.token [user]` (`make token`): a bearer token for a demo user."""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+from crm_devtools.users import DEMO_USERS
+from crmkit.auth import mint_token
+from crmkit.config import DEV_JWT_SECRET
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m crm_devtools.token", description="Mint demo tokens.")
+    sub = parser.add_subparsers(dest="cmd", required=True)
+    mint = sub.add_parser("mint", help="print a bearer token for a demo user")
+    mint.add_argument("user", nargs="?", default="admin", choices=sorted(DEMO_USERS))
+    mint.add_argument("--ttl", type=int, default=12 * 3600, help="lifetime in seconds")
+    args = parser.parse_args(argv)
+    secret = os.environ.get("JWT_SECRET", DEV_JWT_SECRET)
+    print(mint_token(DEMO_USERS[args.user], secret, args.ttl))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
