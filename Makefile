@@ -32,9 +32,10 @@ venv: $(VENV)/.installed
 	@printf '%s\n' $(addprefix $(CURDIR)/,$(SRC_DIRS)) > $(SITE)/shuniu.pth
 
 $(GEN)/.built: $(PROTOS) | $(VENV)/.installed
-	rm -rf $(GEN) && mkdir -p $(GEN)
-	$(PY) -m grpc_tools.protoc -Iproto --python_out=$(GEN) --pyi_out=$(GEN) --grpc_python_out=$(GEN) $(PROTOS)
-	touch $@
+	rm -rf $(GEN).new && mkdir -p $(GEN).new
+	$(PY) -m grpc_tools.protoc -Iproto --python_out=$(GEN).new --pyi_out=$(GEN).new --grpc_python_out=$(GEN).new $(PROTOS)
+	touch $(GEN).new/.built
+	rm -rf $(GEN) && mv $(GEN).new $(GEN)
 
 proto: venv $(GEN)/.built
 
