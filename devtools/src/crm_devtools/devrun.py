@@ -117,7 +117,7 @@ class Suite:
 
         try:
             with urllib.request.urlopen(f"{self.gateway_url}/readyz", timeout=1) as response:
-                return response.status == 200
+                return bool(response.status == 200)
         except OSError:
             return False
 

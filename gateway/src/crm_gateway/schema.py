@@ -8,7 +8,11 @@ minItems, required); no third-party validator is needed for that.
 Mapping: string → string, bool → boolean, 32/64-bit ints → integer (64-bit ints are written as
 JSON numbers while they are exact), double → number, repeated → array, map<string, V> → object
 of V, nested message → $ref to its own schema, Timestamp → RFC 3339 string, Struct → free object.
-Every object has additionalProperties false."""
+Every object has additionalProperties false.
+
+Which fields a client may send comes from the proto (`crmkit.fields`): a message's schema marks
+its OUTPUT_ONLY fields readOnly; `input()` leaves them out of a request body and `patch()` keeps
+only the patchable ones, and a body naming a left-out field gets "is read-only" for it."""
 from __future__ import annotations
 
 from collections.abc import Iterable
@@ -19,12 +23,12 @@ from google.protobuf.descriptor import Descriptor, FieldDescriptor
 from google.protobuf.message import Message
 from google.protobuf.timestamp_pb2 import Timestamp
 
+from crm.common.v1.options_pb2 import OUTPUT_ONLY
 from crm_gateway.problems import FieldError, invalid, invalid_field
+from crmkit.fields import behaviors, output_only, patchable
 
 JsonSchema = dict[str, Any]
 REF_PREFIX = "#/components/schemas/"
-# Fields the server owns: a client may read them but never send them.
-SERVER_OWNED = frozenset({"id", "version", "created_at", "updated_at", "deleted", "merged_into_id"})
 MAX_ERRORS = 50
 
 _F = FieldDescriptor
@@ -65,18 +69,26 @@ class SchemaRegistry:
         self._origin: dict[str, str] = {}
 
     def message(
-        self, descriptor: Descriptor, *, name: str | None = None, exclude: Iterable[str] = ()
+        self, descriptor: Descriptor, *, name: str | None = None, exclude: Iterable[str] = (),
+        inputs: bool = False,
     ) -> JsonSchema:
+        """The message's schema (registered once under `name`), without the `exclude`d fields;
+        with `inputs`, nested messages are their `input()` shapes."""
         name = name or descriptor.name
         excluded = frozenset(exclude) & frozenset(f.name for f in descriptor.fields)
-        origin = f"{descriptor.full_name}-{sorted(excluded)}"
+        origin = f"{descriptor.full_name}-{sorted(excluded)}{'-input' if inputs else ''}"
         if name in self.schemas:
             if self._origin[name] != origin:
                 raise ValueError(f"schema name {name!r} used for {origin} and {self._origin[name]}")
             return ref(name)
         self._origin[name] = origin
         self.schemas[name] = {}  # placeholder so recursive messages terminate
-        properties = {f.name: self._field(f) for f in descriptor.fields if f.name not in excluded}
+        properties: JsonSchema = {}
+        for f in descriptor.fields:
+            if f.name not in excluded:
+                properties[f.name] = self._field(f, inputs)
+                if OUTPUT_ONLY in behaviors(f):
+                    properties[f.name]["readOnly"] = True
         schema: JsonSchema = {
             "type": "object",
             "properties": properties,
@@ -90,6 +102,38 @@ class SchemaRegistry:
             )
         self.schemas[name] = schema
         return ref(name)
+
+    def input(
+        self, descriptor: Descriptor, name: str | None = None, *, exclude: Iterable[str] = (),
+        required: Iterable[str] = (),
+    ) -> JsonSchema:
+        """The message as a client sends it: without its output-only fields, nor the `exclude`d
+        ones (those the URL or a header gives), nested messages likewise."""
+        name = name or f"{descriptor.name}Input"
+        schema = self.message(descriptor, name=name, exclude=output_only(descriptor) | set(exclude), inputs=True)
+        self._require(name, required)
+        return schema
+
+    def patch(self, descriptor: Descriptor, name: str) -> JsonSchema:
+        """The body of an update: only the fields an update mask may name (`crmkit.fields.patchable`)."""
+        return self.only(descriptor, name, patchable(descriptor))
+
+    def only(
+        self, descriptor: Descriptor, name: str, keep: Iterable[str], *, required: Iterable[str] = (),
+    ) -> JsonSchema:
+        """The message restricted to `keep` (e.g. the sections of the settings one route replaces)."""
+        dropped = {f.name for f in descriptor.fields} - set(keep)
+        schema = self.message(descriptor, name=name, exclude=dropped, inputs=True)
+        self._require(name, required)
+        return schema
+
+    def _require(self, name: str, required: Iterable[str]) -> None:
+        required = list(required)
+        if required:
+            unknown = set(required) - set(self.schemas[name]["properties"])
+            if unknown:
+                raise ValueError(f"{name}: required {sorted(unknown)} are not in the schema")
+            self.schemas[name]["required"] = required
 
     def add(self, name: str, schema: JsonSchema) -> JsonSchema:
         if name in self.schemas and self.schemas[name] != schema:
@@ -108,17 +152,21 @@ class SchemaRegistry:
             "required": sorted(properties), "additionalProperties": False,
         })
 
-    def _field(self, field: FieldDescriptor) -> JsonSchema:
+    def _field(self, field: FieldDescriptor, inputs: bool) -> JsonSchema:
         entry = field.message_type
         if entry is not None and entry.GetOptions().map_entry:
-            return {"type": "object", "additionalProperties": self._single(entry.fields_by_name["value"])}
-        single = self._single(field)
+            return {"type": "object", "additionalProperties": self._single(entry.fields_by_name["value"], inputs)}
+        single = self._single(field, inputs)
         return {"type": "array", "items": single} if field.is_repeated else single
 
-    def _single(self, field: FieldDescriptor) -> JsonSchema:
+    def _single(self, field: FieldDescriptor, inputs: bool) -> JsonSchema:
         if field.type == _F.TYPE_MESSAGE:
             known = _WELL_KNOWN.get(field.message_type.full_name)
-            return dict(known) if known is not None else self.message(field.message_type)
+            if known is not None:
+                return dict(known)
+            if inputs and output_only(field.message_type):
+                return self.input(field.message_type)
+            return self.message(field.message_type)
         if field.type == _F.TYPE_ENUM:
             return {"type": "string", "enum": [v.name for v in field.enum_type.values]}
         return dict(_SCALARS[field.type])

@@ -60,8 +60,9 @@ def stream_replicas() -> int:
 
 
 async def ensure_stream(js: JetStreamContext, service: str) -> None:
+    name = stream_name(service)
     config = StreamConfig(
-        name=stream_name(service),
+        name=name,
         subjects=stream_subjects(service),
         storage=StorageType.FILE,
         retention=RetentionPolicy.LIMITS,
@@ -71,11 +72,11 @@ async def ensure_stream(js: JetStreamContext, service: str) -> None:
         num_replicas=stream_replicas(),
     )
     try:
-        await js.stream_info(config.name)
+        await js.stream_info(name)
     except NotFoundError:
         try:
             await js.add_stream(config)
-            log.info("created stream", extra={"fields": {"stream": config.name}})
+            log.info("created stream", extra={"fields": {"stream": name}})
             return
         except BadRequestError:
             pass  # another process created it between our two calls

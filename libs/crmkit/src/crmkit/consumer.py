@@ -11,10 +11,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 
+from nats.aio.msg import Msg
 from nats.errors import TimeoutError as NatsTimeout
+from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 from sqlalchemy import bindparam, insert, select
 
@@ -36,10 +38,10 @@ _SEEN = select(inbox_row.c.event_id).where(
 _RECORD = insert(inbox_row)
 
 
-def _pending_after(msg: object) -> int:
+def _pending_after(msg: Msg) -> int:
     try:
-        return int(msg.metadata.num_pending)  # type: ignore[attr-defined]
-    except (AttributeError, TypeError, ValueError):
+        return int(msg.metadata.num_pending)
+    except (AttributeError, TypeError, ValueError):  # a message without a JetStream reply subject
         return 0
 
 
@@ -73,7 +75,7 @@ class EventConsumer:
     def stop(self) -> None:
         self._stopping = True
 
-    async def _subscribe(self, js: object, producer: str) -> object:
+    async def _subscribe(self, js: JetStreamContext, producer: str) -> JetStreamContext.PullSubscription:
         config = ConsumerConfig(
             durable_name=self.durable,
             ack_policy=AckPolicy.EXPLICIT,
@@ -84,8 +86,8 @@ class EventConsumer:
         )
         while True:
             try:
-                await bus.ensure_stream(js, producer)  # type: ignore[arg-type]
-                return await js.pull_subscribe(  # type: ignore[attr-defined]
+                await bus.ensure_stream(js, producer)
+                return await js.pull_subscribe(
                     f"crm.{producer}.>", durable=self.durable, stream=bus.stream_name(producer),
                     config=config,
                 )
@@ -93,7 +95,7 @@ class EventConsumer:
                 log.warning("cannot subscribe to %s yet: %s", producer, exc)
                 await asyncio.sleep(1.0)
 
-    async def _consume(self, js: object, producer: str) -> None:
+    async def _consume(self, js: JetStreamContext, producer: str) -> None:
         sub = await self._subscribe(js, producer)
         lag_task = asyncio.create_task(self._report_lag(sub))
         # A pull for N messages lingers until N arrive or it expires, and short-lived pulls for
@@ -104,7 +106,7 @@ class EventConsumer:
         try:
             while not self._stopping:
                 try:
-                    msgs = await sub.fetch(batch=want, timeout=self.idle_wait)  # type: ignore[attr-defined]
+                    msgs = await sub.fetch(batch=want, timeout=self.idle_wait)
                 except NatsTimeout:
                     want = 1
                     continue
@@ -122,12 +124,12 @@ class EventConsumer:
             with contextlib.suppress(asyncio.CancelledError):
                 await lag_task
 
-    async def _handle_batch(self, msgs: list[object]) -> bool:
+    async def _handle_batch(self, msgs: list[Msg]) -> bool:
         """All of a fetched batch in one transaction (one fsync instead of one per event), acked
         after the commit. False when anything in it fails: the caller then goes one by one, so
         a poison message is retried and parked on its own."""
         try:
-            envs = [parse_envelope(m.data) for m in msgs]  # type: ignore[attr-defined]
+            envs = [parse_envelope(m.data) for m in msgs]
             results = await asyncio.to_thread(self._apply_many, envs)
         except Exception as exc:
             log.debug("batch of %d failed, retrying one by one: %s", len(msgs), exc)
@@ -137,7 +139,7 @@ class EventConsumer:
                 metrics.EVENTS_CONSUMED.labels(self.service, self.durable, env.event_type).inc()
             else:
                 metrics.EVENTS_DUPLICATE.labels(self.service, self.durable).inc()
-            await self._settle(msg.ack())  # type: ignore[attr-defined]
+            await self._settle(msg.ack())
         return True
 
     def _wanted(self, env: EventEnvelope) -> bool:
@@ -167,10 +169,10 @@ class EventConsumer:
             uow.commit()
             return results
 
-    async def _handle(self, msg: object) -> None:
-        deliveries = msg.metadata.num_delivered  # type: ignore[attr-defined]
+    async def _handle(self, msg: Msg) -> None:
+        deliveries = msg.metadata.num_delivered
         try:
-            env = parse_envelope(msg.data)  # type: ignore[attr-defined]
+            env = parse_envelope(msg.data)
         except Exception as exc:
             await self._park(msg, None, f"unparseable envelope: {exc}", deliveries)
             return
@@ -184,13 +186,13 @@ class EventConsumer:
                 return
             delay = min(0.5 * 2 ** (deliveries - 1), 30.0)
             log.warning("event handling failed (delivery %d), retry in %.1fs: %s", deliveries, delay, exc)
-            await self._settle(msg.nak(delay=delay))  # type: ignore[attr-defined]
+            await self._settle(msg.nak(delay=delay))
             return
         if applied:
             metrics.EVENTS_CONSUMED.labels(self.service, self.durable, env.event_type).inc()
         else:
             metrics.EVENTS_DUPLICATE.labels(self.service, self.durable).inc()
-        await self._settle(msg.ack())  # type: ignore[attr-defined]
+        await self._settle(msg.ack())
 
     def _apply(self, env: EventEnvelope) -> bool:
         if not self._wanted(env):
@@ -220,15 +222,15 @@ class EventConsumer:
                 for e in envs
             ])
 
-    async def _park(self, msg: object, env: EventEnvelope | None, reason: str, deliveries: int) -> None:
+    async def _park(self, msg: Msg, env: EventEnvelope | None, reason: str, deliveries: int) -> None:
         def write() -> None:
             with self.db.unit_of_work() as uow:
                 uow.session.execute(
                     dead_letter_row.insert().values(
                         consumer=self.durable,
                         event_id=env.event_id if env else None,
-                        subject=msg.subject,  # type: ignore[attr-defined]
-                        payload=msg.data,  # type: ignore[attr-defined]
+                        subject=msg.subject,
+                        payload=msg.data,
                         reason=reason[:4000],
                         deliveries=deliveries,
                         parked_at=utcnow(),
@@ -239,20 +241,20 @@ class EventConsumer:
         await asyncio.to_thread(write)
         metrics.EVENTS_DEAD_LETTERED.labels(self.service, self.durable).inc()
         log.error("event parked in dead letters after %d deliveries: %s", deliveries, reason)
-        await self._settle(msg.term())  # type: ignore[attr-defined]
+        await self._settle(msg.term())
 
-    async def _settle(self, coro: object) -> None:
+    async def _settle(self, coro: Awaitable[None]) -> None:
         try:
-            await coro  # type: ignore[misc]
+            await coro
         except Exception as exc:  # the ack is lost if NATS is away; redelivery + inbox cover it
             log.debug("ack/nak failed: %s", exc)
 
-    async def _report_lag(self, sub: object) -> None:
+    async def _report_lag(self, sub: JetStreamContext.PullSubscription) -> None:
         while True:
             try:
-                info = await sub.consumer_info()  # type: ignore[attr-defined]
+                info = await sub.consumer_info()
                 metrics.CONSUMER_LAG.labels(self.service, self.durable).set(
-                    info.num_pending + info.num_ack_pending
+                    (info.num_pending or 0) + (info.num_ack_pending or 0)
                 )
             except Exception:
                 pass

@@ -4,7 +4,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 from google.protobuf import descriptor_pool, message_factory
 from google.protobuf.internal.enum_type_wrapper import EnumTypeWrapper
@@ -15,8 +15,14 @@ from crm.common.v1.options_pb2 import event_subject
 from crmkit.logs import request_id_var
 
 if TYPE_CHECKING:
+    from google.protobuf.descriptor_pb2 import EnumValueOptions
+    from google.protobuf.internal.extension_dict import _ExtensionFieldDescriptor
+
     from crmkit.auth import Principal
     from crmkit.db import UnitOfWork
+
+# protoc's .pyi declares an extension as a plain FieldDescriptor; `Extensions[...]` wants it typed.
+_EVENT_SUBJECT = cast("_ExtensionFieldDescriptor[EnumValueOptions, str]", event_subject)
 
 
 def utcnow() -> datetime:
@@ -98,7 +104,7 @@ class EventTypes:
         self._by_name: dict[str, str] = {}
         for value in enum.DESCRIPTOR.values:
             if value.number:
-                self._by_name[value.name.removeprefix("EVENT_TYPE_")] = value.GetOptions().Extensions[event_subject]
+                self._by_name[value.name.removeprefix("EVENT_TYPE_")] = value.GetOptions().Extensions[_EVENT_SUBJECT]
         self.all: frozenset[str] = frozenset(self._by_name.values())
 
     def __getattr__(self, name: str) -> str:
@@ -109,7 +115,7 @@ class EventTypes:
 
     def of(self, aggregate: str, action: str) -> str:
         """The subject of `<aggregate>.<action>`; an event type the contract lacks is a bug."""
-        return getattr(self, f"{aggregate}_{action}".upper())  # type: ignore[no-any-return]
+        return self.__getattr__(f"{aggregate}_{action}".upper())
 
     def of_aggregate(self, *aggregates: str) -> frozenset[str]:
         return frozenset(s for s in self.all if s.split(".")[2] in aggregates)

@@ -5,15 +5,24 @@ ones, so the two cannot disagree."""
 from __future__ import annotations
 
 from functools import cache
+from typing import TYPE_CHECKING, cast
 
 from google.protobuf.descriptor import Descriptor, FieldDescriptor
 from google.protobuf.message import Message
 
 from crm.common.v1.options_pb2 import IMMUTABLE, OUTPUT_ONLY, field_behavior
 
+if TYPE_CHECKING:
+    from google.protobuf.descriptor_pb2 import FieldOptions
+    from google.protobuf.internal.containers import RepeatedScalarFieldContainer
+    from google.protobuf.internal.extension_dict import _ExtensionFieldDescriptor
+
+# protoc's .pyi declares an extension as a plain FieldDescriptor; `Extensions[...]` wants it typed.
+_FIELD_BEHAVIOR = cast("_ExtensionFieldDescriptor[FieldOptions, RepeatedScalarFieldContainer[int]]", field_behavior)
+
 
 def behaviors(field: FieldDescriptor) -> frozenset[int]:
-    return frozenset(field.GetOptions().Extensions[field_behavior])
+    return frozenset(field.GetOptions().Extensions[_FIELD_BEHAVIOR])
 
 
 @cache
@@ -41,4 +50,7 @@ def patchable(message: type[Message] | Descriptor) -> frozenset[str]:
 
 
 def _descriptor(message: type[Message] | Descriptor) -> Descriptor:
-    return message if isinstance(message, Descriptor) else message.DESCRIPTOR
+    if isinstance(message, Descriptor):
+        return message
+    # The C (upb) descriptor passes isinstance(..., Descriptor) at run time; the stubs keep the two apart.
+    return cast(Descriptor, message.DESCRIPTOR)

@@ -66,12 +66,12 @@ class ServiceClient:
             try:
                 return rpc(request, timeout=max(budget, 0.001), metadata=metadata, wait_for_ready=retrying)
             except grpc.RpcError as exc:
-                code = exc.code()  # type: ignore[attr-defined]
-                if retrying and code == grpc.StatusCode.DEADLINE_EXCEEDED:
-                    exc = unavailable  # it was unreachable a moment ago and never came back
-                    code = grpc.StatusCode.UNAVAILABLE
+                error, code = exc, exc.code()
+                if unavailable is not None and code == grpc.StatusCode.DEADLINE_EXCEEDED:
+                    # it was unreachable a moment ago and never came back
+                    error, code = unavailable, grpc.StatusCode.UNAVAILABLE
                 retry = idempotent and code in RETRYABLE and attempt < self.attempts and remaining > 0.05
                 if not retry:
-                    raise exc from None
-                unavailable = exc
+                    raise error from None
+                unavailable = error
                 time.sleep(min(0.05 * 2**attempt * (0.5 + random.random()), remaining / 4))

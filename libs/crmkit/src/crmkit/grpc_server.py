@@ -12,7 +12,7 @@ import time
 import uuid
 from collections.abc import Callable, Sequence
 from concurrent import futures
-from typing import Any
+from typing import Any, cast
 
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
@@ -36,7 +36,7 @@ class CrmInterceptor(grpc.ServerInterceptor):
         self.service = service
         self.tokens = TokenCache(verifier)  # the same token arrives on every call of a client
         self._counters: dict[tuple[str, grpc.StatusCode], Any] = {}
-        self._wrapped: dict[str, grpc.RpcMethodHandler] = {}
+        self._wrapped: dict[str, grpc.RpcMethodHandler[Any, Any]] = {}
 
     def _count(self, method: str, code: grpc.StatusCode) -> None:
         counter = self._counters.get((method, code))
@@ -66,7 +66,8 @@ class CrmInterceptor(grpc.ServerInterceptor):
         def wrapper(request: Any, context: grpc.ServicerContext) -> Any:
             start = time.perf_counter()
             code = grpc.StatusCode.OK
-            md = dict(context.invocation_metadata())
+            # Only `-bin` keys carry bytes, and we read none of them.
+            md = cast("dict[str, str]", dict(context.invocation_metadata()))
             logs.request_id_var.set(md.get("x-request-id") or uuid.uuid4().hex)
             current_method.set(method)
             idempotency_key.set(md.get(IDEMPOTENCY_KEY, ""))
@@ -83,13 +84,15 @@ class CrmInterceptor(grpc.ServerInterceptor):
                 return inner(request, context)
             except DomainError as exc:
                 code = exc.status
-                trailers = [(ERROR_DETAILS_KEY, json.dumps(exc.details, default=str))]
+                details = json.dumps(exc.details, default=str)
+                trailers: list[tuple[str, str | bytes]] = [(ERROR_DETAILS_KEY, details)]
                 if exc.field:
                     trailers.append((ERROR_FIELD_KEY, exc.field))
-                context.set_trailing_metadata(trailers)
+                context.set_trailing_metadata(tuple(trailers))
                 context.abort(exc.status, exc.message)
             except Exception:
-                if code == grpc.StatusCode.OK and context.code() in (None, grpc.StatusCode.OK):
+                # ServicerContext.code() exists since grpcio 1.38; types-grpcio does not declare it.
+                if code == grpc.StatusCode.OK and context.code() in (None, grpc.StatusCode.OK):  # type: ignore[attr-defined]
                     code = grpc.StatusCode.INTERNAL
                     log.exception("unhandled error in %s", method)
                     context.abort(code, "internal error")

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable
-from typing import TypeVar
+from typing import Any, TypeVar, overload
 
 from google.protobuf.message import Message
 from sqlalchemy import bindparam, insert, select
@@ -42,8 +42,13 @@ def _nothing() -> None:
     return None
 
 
+@overload
+def run_write(db: Database, request: Message, response_type: type[M], write: Callable[[UnitOfWork, None], M]) -> M: ...
+@overload
 def run_write(db: Database, request: Message, response_type: type[M], write: Callable[[UnitOfWork, P], M],
-              prepare: Callable[[], P] = _nothing) -> M:  # type: ignore[assignment]
+              prepare: Callable[[], P]) -> M: ...
+def run_write(db: Database, request: Message, response_type: type[M], write: Callable[[UnitOfWork, Any], M],
+              prepare: Callable[[], Any] = _nothing) -> M:
     """Answer a write: a stored answer for the call's idempotency key, or `prepare()` (outside the
     transaction) then `write(uow, prepared)` in one unit of work that also stores the answer."""
     key = idempotency_key.get()

@@ -17,6 +17,7 @@ import time
 from collections.abc import Callable
 from datetime import timedelta
 
+from nats.js import JetStreamContext
 from nats.js.errors import APIError
 from sqlalchemy import bindparam, delete, func, select, update
 
@@ -105,16 +106,16 @@ class OutboxRelay:
         finally:
             await nc.close()
 
-    async def _ensure_stream(self, js: object) -> None:
+    async def _ensure_stream(self, js: JetStreamContext) -> None:
         while True:
             try:
-                await bus.ensure_stream(js, self.service)  # type: ignore[arg-type]
+                await bus.ensure_stream(js, self.service)
                 return
             except Exception as exc:
                 log.warning("cannot ensure stream yet: %s", exc)
                 await asyncio.sleep(1.0)
 
-    async def _relay_once(self, js: object) -> bool:
+    async def _relay_once(self, js: JetStreamContext) -> bool:
         """Publish one batch; True when the batch was full (more may be waiting)."""
         rows = await asyncio.to_thread(self._pending)
         if time.monotonic() - self._backlog_reported > 1.0:  # a count per cycle would cost more
@@ -124,7 +125,7 @@ class OutboxRelay:
             return False
         futures = []
         for row_id, event_id, subject, payload in rows:
-            fut = await js.publish_async(  # type: ignore[attr-defined]
+            fut = await js.publish_async(
                 subject, payload, headers={"Nats-Msg-Id": event_id}, wait_stall=self.publish_timeout
             )
             futures.append((row_id, subject, fut))
@@ -150,7 +151,7 @@ class OutboxRelay:
     def _pending(self) -> list[tuple[int, str, str, bytes]]:
         with self.db.read() as session:
             rows = session.execute(_PENDING, {"batch_size": self.batch_size})
-            return [tuple(r) for r in rows]  # type: ignore[misc]
+            return [tuple(r) for r in rows]
 
     def _mark(self, acked: list[int], failed: list[tuple[int, str]], published: Published) -> None:
         with self.db.unit_of_work() as uow:

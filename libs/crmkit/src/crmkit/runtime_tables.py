@@ -5,7 +5,9 @@ from __future__ import annotations
 from sqlalchemy import (
     BigInteger,
     Column,
+    Connection,
     DateTime,
+    Engine,
     Index,
     Integer,
     LargeBinary,
@@ -70,6 +72,6 @@ idempotency_row = Table(
 )
 
 
-def create_runtime_tables(bind: object) -> None:
+def create_runtime_tables(bind: Engine | Connection) -> None:
     """For Alembic's op.get_bind() or any connection: idempotent."""
-    runtime_metadata.create_all(bind)  # type: ignore[arg-type]
+    runtime_metadata.create_all(bind)

@@ -143,9 +143,9 @@ def run(spec: ServiceSpec, settings: ServiceSettings | None = None) -> None:
     if os.environ.get("RUN_MIGRATIONS", "").lower() in ("1", "true", "yes"):
         upgrade(settings.database_url, spec.migrations)
     runtime = ServiceRuntime(spec, settings).start()
+    assert runtime.server is not None  # start() built it
     metrics.serve_metrics(settings.metrics_port)
-    log.info("serving", extra={"fields": {"grpc_port": runtime.server.port,  # type: ignore[union-attr]
-                                          "metrics_port": settings.metrics_port}})
+    log.info("serving", extra={"fields": {"grpc_port": runtime.server.port, "metrics_port": settings.metrics_port}})
     stop_requested.wait()
     runtime.stop()
     log.info("stopped")

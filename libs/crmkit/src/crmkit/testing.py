@@ -11,16 +11,26 @@ import sys
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from crmkit.config import ServiceSettings
 from crmkit.db import Database
 
-PG_ADMIN_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
+if TYPE_CHECKING:
+    from crmkit.auth import Principal
+    from crmkit.scheduler import PeriodicWorker
+    from crmkit.service import ServiceRuntime
+
+DEFAULT_PG_ADMIN_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+
+
+def pg_admin_url() -> str:
+    """TEST_POSTGRES_URL, read when a test asks (nothing reads the environment at import)."""
+    return os.environ.get("TEST_POSTGRES_URL", DEFAULT_PG_ADMIN_URL)
 
 
 def free_port() -> int:
@@ -116,11 +126,12 @@ def fresh_postgres_database(prefix: str = "crm_test") -> Iterator[str]:
     from sqlalchemy import create_engine, text
 
     name = f"{prefix}_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    admin_url = pg_admin_url()
+    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
         conn.execute(text(f'CREATE DATABASE "{name}"'))
     try:
-        yield PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
+        yield admin_url.rsplit("/", 1)[0] + f"/{name}"
     finally:
         with admin.connect() as conn:
             conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
@@ -137,8 +148,8 @@ class ServiceProcess:
 
     def start(self, timeout: float = 30.0) -> ServiceProcess:
         log = open(self.log_path, "ab")  # noqa: SIM115 - handed to the child
-        self.proc = subprocess.Popen(self.argv, env=self.env, stdout=log, stderr=subprocess.STDOUT)
-        wait_for(lambda: self.proc.poll() is None and port_open(self.port), timeout,  # type: ignore[union-attr]
+        proc = self.proc = subprocess.Popen(self.argv, env=self.env, stdout=log, stderr=subprocess.STDOUT)
+        wait_for(lambda: proc.poll() is None and port_open(self.port), timeout,
                  what=f"{self.name} on port {self.port} (log: {self.log_path})")
         return self
 
@@ -228,10 +239,10 @@ class ServiceHarness:
     scheduled work once and waits for it; `events()` lists the subjects written to its outbox."""
 
     def __init__(self, name: str, spec: Callable[..., Any], *, url: str, nats_url: str, tmp: Path,
-                 secret: str, users: dict[str, Any], **overrides: Any) -> None:
+                 secret: str, users: Mapping[str, Principal], **overrides: Any) -> None:
         self.name, self._spec, self.url, self.nats_url, self.tmp = name, spec, url, nats_url, tmp
         self.secret, self.users, self.overrides = secret, users, overrides
-        self.runtime: Any = None
+        self.runtime: ServiceRuntime | None = None
         self._channels: list[Any] = []
 
     def migrate(self) -> ServiceHarness:
@@ -248,12 +259,14 @@ class ServiceHarness:
         return self
 
     def restart(self) -> None:
+        assert self.runtime is not None, "start() the harness first"
         self.runtime.stop()
         self.start()
 
     @property
     def address(self) -> str:
-        return self.runtime.address  # type: ignore[no-any-return]
+        assert self.runtime is not None, "start() the harness first"
+        return self.runtime.address
 
     def token(self, name: str) -> str:
         from crmkit.auth import mint_token
@@ -271,12 +284,11 @@ class ServiceHarness:
         """Run every scheduled worker once now and wait until each run finished."""
         from crmkit.scheduler import PeriodicWorker
 
+        assert self.runtime is not None, "start() the harness first"
         workers = [w for w in self.runtime.workers if isinstance(w, PeriodicWorker)]
         assert workers, f"{self.name} runs no scheduled work"
         for worker in workers:
-            before = worker.ticks
-            worker.tick()
-            wait_for(lambda w=worker, b=before: w.ticks > b, what=f"a run of {worker.name}")  # type: ignore[misc]
+            wait_for(_next_run(worker), what=f"a run of {worker.name}")
 
     def events(self) -> list[str]:
         """Subjects written to the outbox so far, in order."""
@@ -284,6 +296,7 @@ class ServiceHarness:
 
         from crmkit.runtime_tables import outbox_row
 
+        assert self.runtime is not None, "start() the harness first"
         with self.runtime.db.read() as session:
             return list(session.execute(select(outbox_row.c.subject).order_by(outbox_row.c.id)).scalars())
 
@@ -293,3 +306,10 @@ class ServiceHarness:
         if self.runtime is not None:
             self.runtime.stop()
             self.runtime = None
+
+
+def _next_run(worker: PeriodicWorker) -> Callable[[], bool]:
+    """Asks the worker to run now; the predicate holds once that run finished."""
+    before = worker.ticks
+    worker.tick()
+    return lambda: worker.ticks > before

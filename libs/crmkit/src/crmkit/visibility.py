@@ -50,7 +50,7 @@ class Visibility:
             return or_(*clauses) if clauses else false()
         if delegators:
             return table.c.owner_id.in_([principal.user_id, *delegators])
-        return table.c.owner_id == principal.user_id  # type: ignore[no-any-return]
+        return table.c.owner_id == principal.user_id
 
 
 def check_assignable(principal: Principal, owner_id: str) -> None:

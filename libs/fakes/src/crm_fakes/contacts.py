@@ -10,8 +10,9 @@ from __future__ import annotations
 import threading
 import uuid
 from collections import Counter
+from collections.abc import Callable
 from concurrent import futures
-from typing import Any
+from typing import Any, TypeVar, cast
 
 import grpc
 
@@ -23,6 +24,7 @@ from crmkit.errors import Unauthenticated
 from crmkit.grpc_server import IDEMPOTENCY_KEY
 from crmkit.visibility import Visibility
 
+T = TypeVar("T")
 CONTACTS_RULE = Visibility(read_all=("support", "analyst"), writers=("rep", "marketing"))
 
 
@@ -32,7 +34,7 @@ class FakeContacts(ContactsServiceServicer):
         self.contacts: dict[str, pb.Contact] = {}
         self.accounts: dict[str, pb.Account] = {}
         self.calls: Counter[str] = Counter()
-        self._keys: dict[tuple[str, str], Any] = {}
+        self._keys: dict[tuple[str, str], object] = {}
         self._lock = threading.Lock()
         self._server: grpc.Server | None = None
         self.address = ""
@@ -58,9 +60,14 @@ class FakeContacts(ContactsServiceServicer):
         return contact
 
     # -- the calls
+    @staticmethod
+    def _metadata(context: grpc.ServicerContext, key: str) -> str:
+        value = dict(context.invocation_metadata()).get(key, "")
+        return value if isinstance(value, str) else ""  # only `-bin` keys carry bytes
+
     def _caller(self, context: grpc.ServicerContext, method: str) -> Principal:
         self.calls[method] += 1
-        auth = dict(context.invocation_metadata()).get("authorization", "")
+        auth = self._metadata(context, "authorization")
         try:
             if not auth.lower().startswith("bearer "):
                 raise Unauthenticated("missing bearer token")
@@ -69,11 +76,12 @@ class FakeContacts(ContactsServiceServicer):
             context.abort(grpc.StatusCode.UNAUTHENTICATED, exc.message)
             raise
 
-    def _keyed(self, context: grpc.ServicerContext, principal: Principal, create: Any) -> Any:
-        key = dict(context.invocation_metadata()).get(IDEMPOTENCY_KEY, "")
+    def _keyed(self, context: grpc.ServicerContext, principal: Principal, create: Callable[[], T]) -> T:
+        key = self._metadata(context, IDEMPOTENCY_KEY)
         with self._lock:
             if key and (principal.user_id, key) in self._keys:
-                return self._keys[(principal.user_id, key)]
+                # what `create` made for this key the first time (tests use a key for one method)
+                return cast(T, self._keys[(principal.user_id, key)])
             created = create()
             if key:
                 self._keys[(principal.user_id, key)] = created
@@ -84,7 +92,7 @@ class FakeContacts(ContactsServiceServicer):
         contact = self.contacts.get(request.id)
         if contact is None or not CONTACTS_RULE.can_read(principal, contact.owner_id, contact.team, contact.region):
             context.abort(grpc.StatusCode.NOT_FOUND, f"contact {request.id} not found")
-        return contact  # type: ignore[return-value]
+        return contact
 
     def CreateContact(self, request: pb.CreateContactRequest, context: grpc.ServicerContext) -> pb.Contact:
         principal = self._caller(context, "CreateContact")
@@ -94,7 +102,7 @@ class FakeContacts(ContactsServiceServicer):
             contact.CopyFrom(request.contact)
             contact.id = ""
             return self.add_contact(contact)
-        return self._keyed(context, principal, create)  # type: ignore[no-any-return]
+        return self._keyed(context, principal, create)
 
     def CreateAccount(self, request: pb.CreateAccountRequest, context: grpc.ServicerContext) -> pb.Account:
         principal = self._caller(context, "CreateAccount")
@@ -105,7 +113,7 @@ class FakeContacts(ContactsServiceServicer):
             account.id, account.version = str(uuid.uuid4()), 1
             self.accounts[account.id] = account
             return account
-        return self._keyed(context, principal, create)  # type: ignore[no-any-return]
+        return self._keyed(context, principal, create)
 
     def FindDuplicates(self, request: pb.FindDuplicatesRequest,
                        context: grpc.ServicerContext) -> pb.FindDuplicatesResponse:

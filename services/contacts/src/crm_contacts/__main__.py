@@ -1,4 +1,4 @@
-from crm_contacts.bootstrap import SPEC
+from crm_contacts import bootstrap
 from crmkit.service import run
 
-run(SPEC)
+run(bootstrap.spec())

@@ -1,128 +1,115 @@
-"""gRPC servicer: translation only. Reads use a read session; writes go through run_write
-(one unit of work, idempotency key honoured)."""
+"""gRPC servicer: translation only. Each method copies what it hands on (use cases normalize in
+place; the request as received keys idempotency), calls one use case through `self.read` or
+`self.write` (the one transaction owner), and wraps the answer."""
 from __future__ import annotations
-
-from typing import Any
 
 from crm.common.v1.types_pb2 import PageResponse
 from crm.contacts.v1 import contacts_pb2 as pb
 from crm.contacts.v1.contacts_pb2_grpc import ContactsServiceServicer
-from crm_contacts import store, usecases
-from crm_contacts.customer_search import CustomerSearch
-from crmkit.auth import current_principal
-from crmkit.db import Database
-from crmkit.idempotency import run_write
-
-Ctx = Any
+from crm_contacts.search.customer_search import CustomerSearch
+from crm_contacts.usecases import custom_fields, duplicates, records, tags, timeline
+from crmkit.db import Database, UnitOfWork
+from crmkit.servicer import Call, Clock, Ctx, ServicerBase, copy, system_clock
 
 
-class ContactsServicer(ContactsServiceServicer):
-    def __init__(self, db: Database, search: CustomerSearch) -> None:
-        self.db = db
+class ContactsServicer(ServicerBase, ContactsServiceServicer):
+    def __init__(self, db: Database, search: CustomerSearch, clock: Clock = system_clock) -> None:
+        super().__init__(db, clock)
         self.search = search
 
     # -- accounts
     def CreateAccount(self, request: pb.CreateAccountRequest, context: Ctx) -> pb.Account:
-        return run_write(self.db, request, pb.Account, lambda uow: usecases.create_record(
-            uow, current_principal(), "account", _copy(request.account),
+        return self.write(request, pb.Account, lambda uow, call: records.create_record(
+            uow, principal=call.principal, now=call.now, entity="account", record=copy(request.account),
             allow_duplicate=request.allow_duplicate))
 
     def GetAccount(self, request: pb.GetAccountRequest, context: Ctx) -> pb.Account:
-        with self.db.read() as session:
-            return usecases.get_record(session, current_principal(), "account", request.id)
+        return self.read(lambda session, call: records.get_record(
+            session, principal=call.principal, entity="account", record_id=request.id))
 
     def UpdateAccount(self, request: pb.UpdateAccountRequest, context: Ctx) -> pb.Account:
-        return run_write(self.db, request, pb.Account, lambda uow: usecases.update_record(
-            uow, current_principal(), "account", _copy(request.account),
-            list(request.update_mask.paths), request.expected_version))
+        return self.write(request, pb.Account, lambda uow, call: records.update_record(
+            uow, principal=call.principal, now=call.now, entity="account", patch=copy(request.account),
+            mask=list(request.update_mask.paths), expected_version=request.expected_version))
 
     def DeleteAccount(self, request: pb.DeleteAccountRequest, context: Ctx) -> pb.DeleteAccountResponse:
-        def delete(uow: Any) -> pb.DeleteAccountResponse:
-            usecases.delete_record(uow, current_principal(), "account", request.id, request.expected_version)
+        def delete(uow: UnitOfWork, call: Call) -> pb.DeleteAccountResponse:
+            records.delete_record(uow, principal=call.principal, now=call.now, entity="account", record_id=request.id,
+                                  expected_version=request.expected_version)
             return pb.DeleteAccountResponse()
-        return run_write(self.db, request, pb.DeleteAccountResponse, delete)
+        return self.write(request, pb.DeleteAccountResponse, delete)
 
     def ListAccounts(self, request: pb.ListAccountsRequest, context: Ctx) -> pb.ListAccountsResponse:
-        with self.db.read() as session:
-            records, token = usecases.list_records(
-                session, current_principal(), "account", request.filter,
-                request.page.page_size, request.page.page_token)
-        return pb.ListAccountsResponse(accounts=records, page=PageResponse(next_page_token=token))
+        found, token = self.read(lambda session, call: records.list_records(
+            session, principal=call.principal, entity="account", filter=request.filter,
+            page_size=request.page.page_size, page_token=request.page.page_token))
+        return pb.ListAccountsResponse(accounts=found, page=PageResponse(next_page_token=token))
 
     # -- contacts
     def CreateContact(self, request: pb.CreateContactRequest, context: Ctx) -> pb.Contact:
-        return run_write(self.db, request, pb.Contact, lambda uow: usecases.create_record(
-            uow, current_principal(), "contact", _copy(request.contact),
+        return self.write(request, pb.Contact, lambda uow, call: records.create_record(
+            uow, principal=call.principal, now=call.now, entity="contact", record=copy(request.contact),
             allow_duplicate=request.allow_duplicate))
 
     def GetContact(self, request: pb.GetContactRequest, context: Ctx) -> pb.Contact:
-        with self.db.read() as session:
-            return usecases.get_record(session, current_principal(), "contact", request.id)
+        return self.read(lambda session, call: records.get_record(
+            session, principal=call.principal, entity="contact", record_id=request.id))
 
     def UpdateContact(self, request: pb.UpdateContactRequest, context: Ctx) -> pb.Contact:
-        return run_write(self.db, request, pb.Contact, lambda uow: usecases.update_record(
-            uow, current_principal(), "contact", _copy(request.contact),
-            list(request.update_mask.paths), request.expected_version))
+        return self.write(request, pb.Contact, lambda uow, call: records.update_record(
+            uow, principal=call.principal, now=call.now, entity="contact", patch=copy(request.contact),
+            mask=list(request.update_mask.paths), expected_version=request.expected_version))
 
     def DeleteContact(self, request: pb.DeleteContactRequest, context: Ctx) -> pb.DeleteContactResponse:
-        def delete(uow: Any) -> pb.DeleteContactResponse:
-            usecases.delete_record(uow, current_principal(), "contact", request.id, request.expected_version)
+        def delete(uow: UnitOfWork, call: Call) -> pb.DeleteContactResponse:
+            records.delete_record(uow, principal=call.principal, now=call.now, entity="contact", record_id=request.id,
+                                  expected_version=request.expected_version)
             return pb.DeleteContactResponse()
-        return run_write(self.db, request, pb.DeleteContactResponse, delete)
+        return self.write(request, pb.DeleteContactResponse, delete)
 
     def ListContacts(self, request: pb.ListContactsRequest, context: Ctx) -> pb.ListContactsResponse:
-        with self.db.read() as session:
-            records, token = usecases.list_records(
-                session, current_principal(), "contact", request.filter,
-                request.page.page_size, request.page.page_token)
-        return pb.ListContactsResponse(contacts=records, page=PageResponse(next_page_token=token))
+        found, token = self.read(lambda session, call: records.list_records(
+            session, principal=call.principal, entity="contact", filter=request.filter,
+            page_size=request.page.page_size, page_token=request.page.page_token))
+        return pb.ListContactsResponse(contacts=found, page=PageResponse(next_page_token=token))
 
     def TagContact(self, request: pb.TagContactRequest, context: Ctx) -> pb.Contact:
-        return run_write(self.db, request, pb.Contact, lambda uow: usecases.tag_contact(
-            uow, current_principal(), request.id, request.add, request.remove))
+        return self.write(request, pb.Contact, lambda uow, call: tags.tag_contact(
+            uow, principal=call.principal, now=call.now, contact_id=request.id, add=request.add,
+            remove=request.remove))
 
     def MergeContacts(self, request: pb.MergeContactsRequest, context: Ctx) -> pb.MergeContactsResponse:
-        return run_write(self.db, request, pb.MergeContactsResponse, lambda uow: pb.MergeContactsResponse(
-            survivor=usecases.merge_contacts(uow, current_principal(), request.survivor_id,
-                                             list(request.merged_ids))))
+        return self.write(request, pb.MergeContactsResponse, lambda uow, call: pb.MergeContactsResponse(
+            survivor=duplicates.merge_contacts(uow, principal=call.principal, now=call.now,
+                                               survivor_id=request.survivor_id, merged_ids=list(request.merged_ids))))
 
     def FindDuplicates(self, request: pb.FindDuplicatesRequest, context: Ctx) -> pb.FindDuplicatesResponse:
-        with self.db.read() as session:
-            matches = usecases.find_duplicates(session, current_principal(), _copy(request.candidate))
-        return pb.FindDuplicatesResponse(matches=matches)
+        return pb.FindDuplicatesResponse(matches=self.read(lambda session, call: duplicates.find_duplicates(
+            session, principal=call.principal, candidate=copy(request.candidate))))
 
     # -- timeline
     def LogInteraction(self, request: pb.LogInteractionRequest, context: Ctx) -> pb.Interaction:
-        return run_write(self.db, request, pb.Interaction, lambda uow: usecases.log_interaction(
-            uow, current_principal(), _copy(request.interaction)))
+        return self.write(request, pb.Interaction, lambda uow, call: timeline.log_interaction(
+            uow, principal=call.principal, now=call.now, interaction=copy(request.interaction)))
 
     def ListTimeline(self, request: pb.ListTimelineRequest, context: Ctx) -> pb.ListTimelineResponse:
-        with self.db.read() as session:
-            entries, token = usecases.list_timeline(
-                session, current_principal(), request.contact_id,
-                request.page.page_size, request.page.page_token)
+        entries, token = self.read(lambda session, call: timeline.list_timeline(
+            session, principal=call.principal, contact_id=request.contact_id, page_size=request.page.page_size,
+            page_token=request.page.page_token))
         return pb.ListTimelineResponse(entries=entries, page=PageResponse(next_page_token=token))
 
     # -- custom fields
     def DefineCustomField(self, request: pb.DefineCustomFieldRequest, context: Ctx) -> pb.CustomFieldDefinition:
-        return run_write(self.db, request, pb.CustomFieldDefinition, lambda uow: usecases.define_custom_field(
-            uow, current_principal(), _copy(request.definition)))
+        return self.write(request, pb.CustomFieldDefinition, lambda uow, call: custom_fields.define_custom_field(
+            uow, principal=call.principal, definition=copy(request.definition)))
 
     def ListCustomFields(self, request: pb.ListCustomFieldsRequest, context: Ctx) -> pb.ListCustomFieldsResponse:
-        with self.db.read() as session:
-            defs = store.definitions(session, request.entity or "contact")
-        return pb.ListCustomFieldsResponse(definitions=list(defs.values()))
+        return pb.ListCustomFieldsResponse(definitions=self.read(lambda session, _call: custom_fields.list_custom_fields(
+            session, entity=request.entity)))
 
-    # -- customer search
+    # -- customer search (the index, not the database, answers)
     def SearchCustomers(self, request: pb.SearchCustomersRequest, context: Ctx) -> pb.SearchCustomersResponse:
-        return self.search.search(current_principal(), request.query, request.kind, request.limit, request.offset)
+        return self.search.search(self.call().principal, request.query, request.kind, request.limit, request.offset)
 
     def RebuildSearchIndex(self, request: pb.RebuildSearchIndexRequest, context: Ctx) -> pb.RebuildSearchIndexResponse:
-        return self.search.rebuild_as(current_principal())
-
-
-def _copy(message: Any) -> Any:
-    """Use cases normalize in place; never mutate the request (its hash keys idempotency)."""
-    clone = type(message)()
-    clone.CopyFrom(message)
-    return clone
+        return self.search.rebuild_as(self.call().principal)

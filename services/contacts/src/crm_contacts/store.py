@@ -1,29 +1,28 @@
-"""Persistence for contacts and accounts: snapshots plus filter columns, tags and identities
-kept in step on every save. Plain functions over a SQLAlchemy session."""
+"""Persistence for contacts and accounts: snapshots plus filter columns, tags and identities kept
+in step on every save; the timeline, merges, custom field definitions and the audit log. Plain
+functions over a SQLAlchemy session; hot statements are built once."""
 from __future__ import annotations
 
 import base64
 from collections.abc import Iterator, Sequence
-from datetime import UTC as _UTC
 from datetime import datetime
 
-from google.protobuf.timestamp_pb2 import Timestamp
-from sqlalchemy import Select, and_, bindparam, delete, exists, insert, or_, select, text, update
+from sqlalchemy import Select, Table, and_, bindparam, delete, exists, insert, or_, select, text, update
 from sqlalchemy.orm import Session
 
 from crm.contacts.v1.contacts_pb2 import Account, Contact, CustomFieldDefinition, ListFilter, TimelineEntry
-from crm_contacts import rules
-from crm_contacts.tables import accounts, contacts, custom_fields, identities, tags, timeline
-from crm_contacts.visibility import visible_clause
+from crm_contacts.rules.records import identity_values
+from crm_contacts.rules.visibility import VISIBILITY
+from crm_contacts.tables import accounts, audit_log, contacts, custom_fields, identities, merges, tags, timeline
 from crmkit.auth import Principal
 from crmkit.errors import InvalidArgument
+from crmkit.paging import decode_cursor, encode_cursor, page_size
+from crmkit.records import aware, dt
 
 Record = Contact | Account
-MAX_PAGE = 200
-DEFAULT_PAGE = 50
 
 
-def table_for(entity: str):  # noqa: ANN201 - returns a Table
+def table_for(entity: str) -> Table:
     return contacts if entity == "contact" else accounts
 
 
@@ -38,8 +37,8 @@ def _columns(entity: str, record: Record) -> dict[str, object]:
         "source": record.source,
         "version": record.version,
         "deleted": record.deleted,
-        "created_at": record.created_at.ToDatetime(tzinfo=_UTC),
-        "updated_at": record.updated_at.ToDatetime(tzinfo=_UTC),
+        "created_at": dt(record.created_at),
+        "updated_at": dt(record.updated_at),
         "data": record.SerializeToString(),
     }
     if isinstance(record, Contact):
@@ -64,6 +63,9 @@ _DUPLICATES = (
     .distinct()
 )
 _DEFINITIONS = select(custom_fields).where(custom_fields.c.entity == bindparam("e"))
+_NAMED_BY_ACCOUNT = select(contacts.c.id).where(
+    contacts.c.account_id == bindparam("account_id"), contacts.c.company_name == "", contacts.c.deleted.is_(False)
+)
 
 
 def insert_record(session: Session, entity: str, record: Record) -> None:
@@ -85,7 +87,7 @@ def _sync_side_tables(session: Session, entity: str, record: Record, *, fresh: b
         return  # deleted or merged-away records are neither filtered by tag nor duplicates
     if record.tags:
         session.execute(_INSERT_TAGS, [{"entity": entity, "entity_id": record.id, "tag": t} for t in record.tags])
-    pairs = rules.identity_values(record)
+    pairs = identity_values(record)
     if pairs:
         session.execute(
             _INSERT_IDENTITIES,
@@ -106,6 +108,11 @@ def load(session: Session, entity: str, record_id: str, *, for_update: bool = Fa
     if data is None:
         return None
     return (Contact if entity == "contact" else Account).FromString(data)
+
+
+def load_contact(session: Session, contact_id: str) -> Contact | None:
+    data = session.execute(_LOAD["contact"], {"record_id": contact_id}).scalar_one_or_none()
+    return None if data is None else Contact.FromString(data)
 
 
 def live_records(session: Session, entity: str, batch: int = 1000) -> Iterator[Record]:
@@ -136,10 +143,7 @@ def ids_updated_since(session: Session, entity: str, since: datetime) -> list[st
 
 def contacts_named_by_account(session: Session, account_id: str) -> list[str]:
     """Live contacts without a company name of their own: search shows their account's name."""
-    stmt = select(contacts.c.id).where(
-        contacts.c.account_id == account_id, contacts.c.company_name == "", contacts.c.deleted.is_(False)
-    )
-    return list(session.execute(stmt).scalars())
+    return list(session.execute(_NAMED_BY_ACCOUNT, {"account_id": account_id}).scalars())
 
 
 def lock_identities(session: Session, entity: str, record: Record) -> None:
@@ -148,13 +152,13 @@ def lock_identities(session: Session, entity: str, record: Record) -> None:
     check. SQLite needs nothing: its writers are serialized (BEGIN IMMEDIATE)."""
     if session.get_bind().dialect.name != "postgresql":
         return
-    for kind, value in sorted(rules.identity_values(record)):
+    for kind, value in sorted(identity_values(record)):
         session.execute(text("SELECT pg_advisory_xact_lock(hashtextextended(:key, 0))"),
                         {"key": f"{entity}:{kind}:{value}"})
 
 
 def find_duplicates(session: Session, entity: str, record: Record, exclude: Sequence[str] = ()) -> list[str]:
-    pairs = rules.identity_values(record)
+    pairs = identity_values(record)
     if not pairs:
         return []
     # E.164 phones and email addresses never look alike, so the value alone identifies the pair
@@ -163,15 +167,15 @@ def find_duplicates(session: Session, entity: str, record: Record, exclude: Sequ
 
 
 def list_records(
-    session: Session, entity: str, principal: Principal, flt: ListFilter, page_size: int, page_token: str
+    session: Session, entity: str, principal: Principal, flt: ListFilter, requested: int, page_token: str
 ) -> tuple[list[Record], str]:
     table = table_for(entity)
-    size = DEFAULT_PAGE if page_size <= 0 else min(page_size, MAX_PAGE)
+    size = page_size(requested)
     stmt: Select = select(table.c.seq, table.c.data).where(
-        table.c.deleted.is_(False), visible_clause(principal, table)
+        table.c.deleted.is_(False), VISIBILITY.clause(principal, table)
     )
     if page_token:
-        stmt = stmt.where(table.c.seq > _decode_cursor(page_token))
+        stmt = stmt.where(table.c.seq > decode_cursor(page_token))
     for column in ("owner_id", "region", "level", "source"):
         if value := getattr(flt, column):
             stmt = stmt.where(table.c[column] == value)
@@ -180,11 +184,11 @@ def list_records(
             exists().where(tags.c.entity == entity, tags.c.entity_id == table.c.id, tags.c.tag == flt.tag)
         )
     if flt.HasField("created_after"):
-        stmt = stmt.where(table.c.created_at >= _dt(flt.created_after))
+        stmt = stmt.where(table.c.created_at >= dt(flt.created_after))
     if flt.HasField("created_before"):
-        stmt = stmt.where(table.c.created_at < _dt(flt.created_before))
+        stmt = stmt.where(table.c.created_at < dt(flt.created_before))
     if flt.HasField("updated_since"):
-        stmt = stmt.where(table.c.updated_at >= _dt(flt.updated_since))
+        stmt = stmt.where(table.c.updated_at >= dt(flt.updated_since))
     if flt.account_id and entity == "contact":
         stmt = stmt.where(table.c.account_id == flt.account_id)
     if flt.query:
@@ -194,46 +198,30 @@ def list_records(
     rows = session.execute(stmt.order_by(table.c.seq).limit(size + 1)).all()
     cls = Contact if entity == "contact" else Account
     records = [cls.FromString(row.data) for row in rows[:size]]
-    next_token = _encode_cursor(rows[size - 1].seq) if len(rows) > size else ""
+    next_token = encode_cursor(rows[size - 1].seq) if len(rows) > size else ""
     return records, next_token
 
 
-def _encode_cursor(seq: int) -> str:
-    return base64.urlsafe_b64encode(f"s{seq}".encode()).decode().rstrip("=")
-
-
-def _decode_cursor(token: str) -> int:
-    try:
-        raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)).decode()
-        if not raw.startswith("s"):
-            raise ValueError(raw)
-        return int(raw[1:])
-    except (ValueError, UnicodeDecodeError):
-        raise InvalidArgument("page_token is not a token this service issued", field="page_token") from None
-
-
-def _dt(ts: Timestamp) -> datetime:
-    return ts.ToDatetime(tzinfo=_UTC)
+_INSERT_ENTRY = insert(timeline)
+_ENTRY_EXISTS = select(timeline.c.id).where(timeline.c.id == bindparam("entry_id"))
 
 
 def add_timeline_entry(session: Session, entry: TimelineEntry) -> None:
-    session.execute(
-        insert(timeline).values(
-            id=entry.id, contact_id=entry.contact_id, kind=entry.kind,
-            occurred_at=entry.occurred_at.ToDatetime(tzinfo=_UTC), data=entry.SerializeToString(),
-        )
-    )
+    session.execute(_INSERT_ENTRY, {
+        "id": entry.id, "contact_id": entry.contact_id, "kind": entry.kind, "occurred_at": dt(entry.occurred_at),
+        "data": entry.SerializeToString(),
+    })
 
 
 def timeline_entry_exists(session: Session, entry_id: str) -> bool:
-    return session.execute(select(timeline.c.id).where(timeline.c.id == entry_id)).first() is not None
+    return session.execute(_ENTRY_EXISTS, {"entry_id": entry_id}).first() is not None
 
 
 def list_timeline(
-    session: Session, contact_ids: Sequence[str], page_size: int, page_token: str
+    session: Session, contact_ids: Sequence[str], requested: int, page_token: str
 ) -> tuple[list[TimelineEntry], str]:
     """Newest first; the cursor is (occurred_at, seq) of the last entry returned."""
-    size = DEFAULT_PAGE if page_size <= 0 else min(page_size, MAX_PAGE)
+    size = page_size(requested)
     stmt = select(timeline.c.seq, timeline.c.occurred_at, timeline.c.data).where(
         timeline.c.contact_id.in_(contact_ids)
     )
@@ -248,12 +236,13 @@ def list_timeline(
     if len(rows) <= size:
         return entries, ""
     last = rows[size - 1]
-    occurred = last.occurred_at if last.occurred_at.tzinfo else last.occurred_at.replace(tzinfo=_UTC)
-    raw = f"t{occurred.isoformat()}|{last.seq}"
+    raw = f"t{aware(last.occurred_at).isoformat()}|{last.seq}"
     return entries, base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
 
 
 def _decode_time_cursor(token: str) -> tuple[datetime, int]:
+    """The timeline's own cursor: its entries are ordered by time, not by the sequence alone that
+    crmkit.paging's cursors carry."""
     try:
         raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)).decode()
         at, seq = raw[1:].split("|")
@@ -284,3 +273,22 @@ def save_definition(session: Session, d: CustomFieldDefinition) -> None:
                                      choices=list(d.choices), required=d.required)
     )
 
+
+_INSERT_MERGE = insert(merges)
+
+
+def record_merge(session: Session, survivor: Contact, merged: Contact, *, by: str, at: datetime) -> None:
+    """Who merged what into which survivor, with the merged record as it was."""
+    session.execute(_INSERT_MERGE, {
+        "survivor_id": survivor.id, "merged_id": merged.id, "merged_by": by, "merged_at": at,
+        "merged_snapshot": merged.SerializeToString(),
+    })
+
+
+_AUDIT = insert(audit_log)  # every write runs it
+
+
+def audit(session: Session, *, at: datetime, actor: str, action: str, entity: str, entity_id: str,
+          detail: str = "") -> None:
+    session.execute(_AUDIT, {"at": at, "actor": actor, "action": action, "entity": entity,
+                             "entity_id": entity_id, "detail": detail[:2000]})

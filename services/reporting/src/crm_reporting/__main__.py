@@ -1,4 +1,4 @@
-from crm_reporting.bootstrap import SPEC
+from crm_reporting import bootstrap
 from crmkit.service import run
 
-run(SPEC)
+run(bootstrap.spec())

@@ -1,33 +1,43 @@
-"""Composition root of the reporting service: consumes every producer's stream into read models."""
+"""Composition root of the reporting service: consumes the CONTACTS, SALES and SUPPORT streams
+into read models and answers report queries. Produces no events. Nothing is built at import:
+`spec()` describes the service, its `compose` builds one process's parts."""
 from __future__ import annotations
 
-from collections.abc import Sequence
 from pathlib import Path
 
+from crm.common.v1.envelope_pb2 import EventEnvelope
 from crm.reporting.v1 import reporting_pb2, reporting_pb2_grpc
-from crm_reporting import projection
+from crm_reporting import handlers
 from crm_reporting.servicer import ReportingServicer
 from crmkit.config import ServiceSettings
-from crmkit.consumer import Handler
-from crmkit.db import Database
-from crmkit.service import Registration, ServiceSpec
+from crmkit.db import Database, UnitOfWork
+from crmkit.service import Components, ServiceSpec
+from crmkit.servicer import Clock, system_clock
+
+MIGRATIONS = Path(__file__).parent / "migrations"
 
 
-def build(db: Database, settings: ServiceSettings) -> Sequence[Registration]:
-    servicer = ReportingServicer(db)
-    return [lambda server: reporting_pb2_grpc.add_ReportingServiceServicer_to_server(servicer, server)]
+def spec(*, clock: Clock = system_clock) -> ServiceSpec:
+    """`clock`: the time handlers stamp (a customer's first_seen_at) and calls see."""
 
+    def compose(db: Database, settings: ServiceSettings) -> Components:
+        servicer = ReportingServicer(db, clock)
 
-def handler(db: Database, settings: ServiceSettings) -> Handler:
-    return projection.handle
+        def handle(uow: UnitOfWork, env: EventEnvelope) -> None:
+            handlers.handle(uow, env, now=clock())
 
+        return Components(
+            servicers=[lambda server: reporting_pb2_grpc.add_ReportingServiceServicer_to_server(servicer, server)],
+            handler=handle,
+        )
 
-SPEC = ServiceSpec(
-    name="reporting",
-    migrations=Path(__file__).parent / "migrations",
-    service_names=[reporting_pb2.DESCRIPTOR.services_by_name["ReportingService"].full_name],
-    build=build,
-    consumes=("contacts", "sales", "support"),
-    handler=handler,
-    produces=False,
-)
+    return ServiceSpec(
+        name="reporting",
+        migrations=MIGRATIONS,
+        service_names=[reporting_pb2.DESCRIPTOR.services_by_name["ReportingService"].full_name],
+        compose=compose,
+        consumes=("contacts", "sales", "support"),
+        # No `wants`: every event of the three streams gets its inbox row, even the ones no read
+        # model counts, so `events_applied` can be compared with the streams' lengths.
+        produces=False,
+    )

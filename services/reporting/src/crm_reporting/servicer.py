@@ -1,26 +1,21 @@
+"""The gRPC servicer: translation only. Every RPC is a read of one report use case."""
 from __future__ import annotations
-
-from typing import Any
 
 from crm.reporting.v1 import reporting_pb2 as pb
 from crm.reporting.v1.reporting_pb2_grpc import ReportingServiceServicer
-from crm_reporting.queries import customer_counts, sales_summary, support_summary
-from crmkit.auth import current_principal
-from crmkit.db import Database
+from crm_reporting.usecases import customers, sales, support
+from crmkit.servicer import Ctx, ServicerBase
 
 
-class ReportingServicer(ReportingServiceServicer):
-    def __init__(self, db: Database) -> None:
-        self.db = db
+class ReportingServicer(ServicerBase, ReportingServiceServicer):
+    def GetCustomerCounts(self, request: pb.GetCustomerCountsRequest, context: Ctx) -> pb.CustomerCounts:
+        return self.read(lambda session, call: customers.customer_counts(
+            session, principal=call.principal, request=request))
 
-    def GetCustomerCounts(self, request: pb.GetCustomerCountsRequest, context: Any) -> pb.CustomerCounts:
-        with self.db.read() as session:
-            return customer_counts(session, current_principal(), request)
+    def GetSalesSummary(self, request: pb.GetSalesSummaryRequest, context: Ctx) -> pb.SalesSummary:
+        return self.read(lambda session, call: sales.sales_summary(
+            session, principal=call.principal, request=request))
 
-    def GetSalesSummary(self, request: pb.GetSalesSummaryRequest, context: Any) -> pb.SalesSummary:
-        with self.db.read() as session:
-            return sales_summary(session, current_principal(), request)
-
-    def GetSupportSummary(self, request: pb.GetSupportSummaryRequest, context: Any) -> pb.SupportSummary:
-        with self.db.read() as session:
-            return support_summary(session, current_principal(), request)
+    def GetSupportSummary(self, request: pb.GetSupportSummaryRequest, context: Ctx) -> pb.SupportSummary:
+        return self.read(lambda session, call: support.support_summary(
+            session, principal=call.principal, request=request))

@@ -34,8 +34,6 @@ customer_tags = Table(
 
 # -- sales: one row per opportunity and per lead, kept at the newest aggregate version ----------
 
-AMOUNT_SCALE = 10_000   # amounts are stored as integer ten-thousandths so sums stay exact in SQL
-
 opportunities = Table(
     "opportunity_facts",
     metadata,
@@ -47,7 +45,7 @@ opportunities = Table(
     Column("stage", String(50), nullable=False),
     Column("status", String(10), nullable=False),          # open | won | lost
     Column("currency_code", String(3), nullable=False),
-    Column("amount_units", BigInteger, nullable=False),     # amount * AMOUNT_SCALE
+    Column("amount_units", BigInteger, nullable=False),     # amount * rules.AMOUNT_SCALE
     Column("closed_month", String(7), nullable=False),      # YYYY-MM once won or lost, else ""
     Index("ix_opportunity_facts_status", "status"),
 )

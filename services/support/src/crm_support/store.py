@@ -2,41 +2,30 @@
 Plain functions over a SQLAlchemy session; no rules here."""
 from __future__ import annotations
 
-import base64
-from datetime import UTC, datetime
+import hashlib
+from datetime import datetime
 from typing import Any
 
-from google.protobuf.timestamp_pb2 import Timestamp
 from sqlalchemy import ColumnElement, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from crm.support.v1.support_pb2 import Comment, KbArticle, KbCategory, SupportSettings, Ticket
-from crm_support import sla
-from crm_support.rules import OPEN_STATUSES
+from crm_support.rules import sla
+from crm_support.rules.tickets import OPEN_STATUSES
 from crm_support.tables import (
     comments,
     counters,
+    csat_surveys,
     kb_articles,
     kb_categories,
+    kb_feedback,
     routing_cursors,
     settings,
     tickets,
+    web_submissions,
 )
-from crmkit.errors import InvalidArgument
-
-MAX_PAGE = 200
-DEFAULT_PAGE = 50
-
-
-def dt(ts: Timestamp) -> datetime:
-    return ts.ToDatetime(tzinfo=UTC)
-
-
-def aware(value: datetime | None) -> datetime | None:
-    """SQLite hands back naive datetimes; every time we store is UTC."""
-    if value is None or value.tzinfo is not None:
-        return value
-    return value.replace(tzinfo=UTC)
+from crmkit.paging import decode_cursor, encode_cursor, page_size
+from crmkit.records import dt
 
 
 # -- tickets
@@ -78,9 +67,9 @@ def ticket_by_ref(session: Session, channel: str, ref: str) -> Ticket | None:
     return None if data is None else Ticket.FromString(data)
 
 
-def list_tickets(session: Session, where: list[ColumnElement[bool]], page_size: int,
+def list_tickets(session: Session, where: list[ColumnElement[bool]], requested: int,
                  page_token: str) -> tuple[list[Ticket], str]:
-    size = DEFAULT_PAGE if page_size <= 0 else min(page_size, MAX_PAGE)
+    size = page_size(requested)
     stmt = select(tickets.c.data, tickets.c.seq).where(*where)
     if page_token:
         stmt = stmt.where(tickets.c.seq < decode_cursor(page_token))
@@ -204,9 +193,9 @@ def load_article(session: Session, article_id: str, *, for_update: bool = False)
     return None if data is None else KbArticle.FromString(data)
 
 
-def list_articles(session: Session, category_id: str, status: str, page_size: int,
+def list_articles(session: Session, category_id: str, status: str, requested: int,
                   page_token: str) -> tuple[list[KbArticle], str]:
-    size = DEFAULT_PAGE if page_size <= 0 else min(page_size, MAX_PAGE)
+    size = page_size(requested)
     stmt = select(kb_articles.c.data, kb_articles.c.seq)
     if category_id:
         stmt = stmt.where(kb_articles.c.category_id == category_id)
@@ -235,15 +224,59 @@ def category_exists(session: Session, category_id: str) -> bool:
     return session.execute(select(kb_categories.c.id).where(kb_categories.c.id == category_id)).first() is not None
 
 
-def encode_cursor(seq: int) -> str:
-    return base64.urlsafe_b64encode(f"s{seq}".encode()).decode().rstrip("=")
+
+def add_feedback(session: Session, article_id: str, helpful: bool, comment: str, at: datetime) -> None:
+    session.execute(insert(kb_feedback).values(article_id=article_id, helpful=helpful, comment=comment, at=at))
 
 
-def decode_cursor(token: str) -> int:
-    try:
-        raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)).decode()
-        if not raw.startswith("s"):
-            raise ValueError(raw)
-        return int(raw[1:])
-    except (ValueError, UnicodeDecodeError):
-        raise InvalidArgument("page_token is not a token this service issued", field="page_token") from None
+# -- CSAT surveys: only the token's hash is kept, the token itself goes to the customer
+
+def token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def has_survey(session: Session, ticket_id: str) -> bool:
+    return session.execute(select(csat_surveys.c.ticket_id).where(
+        csat_surveys.c.ticket_id == ticket_id)).first() is not None
+
+
+def add_survey(session: Session, ticket_id: str, token: str, at: datetime) -> None:
+    session.execute(insert(csat_surveys).values(ticket_id=ticket_id, token_hash=token_hash(token), created_at=at))
+
+
+def survey_ticket(session: Session, token: str) -> str | None:
+    """The ticket id of the survey with this token (row locked), or None."""
+    return session.execute(select(csat_surveys.c.ticket_id).where(
+        csat_surveys.c.token_hash == token_hash(token)).with_for_update()).scalar_one_or_none()
+
+
+def record_answer(session: Session, token: str, rating: int, comment: str, at: datetime) -> bool:
+    """False when the survey was already answered. The conditional update is the guard: of two
+    concurrent answers exactly one matches."""
+    done = session.execute(update(csat_surveys).where(
+        csat_surveys.c.token_hash == token_hash(token), csat_surveys.c.answered_at.is_(None),
+    ).values(answered_at=at, rating=rating, comment=comment))
+    return done.rowcount == 1  # type: ignore[attr-defined,no-any-return]
+
+
+def survey_comments(session: Session, ticket_ids: list[str]) -> dict[str, str]:
+    if not ticket_ids:
+        return {}
+    rows = session.execute(select(csat_surveys.c.ticket_id, csat_surveys.c.comment).where(
+        csat_surveys.c.ticket_id.in_(ticket_ids[:5000]), csat_surveys.c.comment.is_not(None))).all()
+    return {ticket_id: comment or "" for ticket_id, comment in rows}
+
+
+# -- web-form submissions, for the abuse limits
+
+def submissions_since(session: Session, since: datetime, *, client_ip: str = "", email: str = "") -> int:
+    stmt = select(func.count()).select_from(web_submissions).where(web_submissions.c.at > since)
+    if client_ip:
+        stmt = stmt.where(web_submissions.c.client_ip == client_ip)
+    if email:
+        stmt = stmt.where(web_submissions.c.email == email)
+    return int(session.execute(stmt).scalar_one())
+
+
+def add_submission(session: Session, client_ip: str, email: str, at: datetime) -> None:
+    session.execute(insert(web_submissions).values(client_ip=client_ip or "?", email=email, at=at))

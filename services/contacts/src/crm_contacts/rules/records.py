@@ -1,0 +1,283 @@
+"""Pure domain rules for customer master data: normalization and validation. No I/O here, so
+every rule is unit-tested directly. Errors name the field in the API's own terms."""
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import date
+
+import phonenumbers
+from google.protobuf.struct_pb2 import Struct
+
+from crm.contacts.v1.contacts_pb2 import Account, Address, Contact, CustomFieldDefinition, Email, Interaction, Phone
+from crmkit.errors import InvalidArgument
+from crmkit.fields import immutable, patchable
+
+Record = Contact | Account
+
+SOURCES = ("website", "trade_show", "ads", "referral", "import", "event", "campaign", "social",
+           "partner", "other")
+LEVELS = ("vip", "regular", "prospect")
+LIFECYCLE = ("lead", "prospect", "customer", "churned")
+PHONE_KINDS = ("mobile", "work", "home", "fax", "other")
+EMAIL_KINDS = ("work", "personal", "other")
+ADDRESS_KINDS = ("office", "billing", "shipping", "home", "other")
+INTERACTION_KINDS = ("call", "email", "meeting", "note")
+FIELD_TYPES = ("text", "number", "boolean", "date", "choice")
+DEFAULT_REGION = "CN"  # numbers without a country code are read as mainland China numbers
+MAX_TAGS = 50
+MAX_CONTENT = 20000  # characters of an interaction's content
+
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+_KEY = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
+_COUNTRY = re.compile(r"^[A-Z]{2}$")
+
+
+def normalize_phone(raw: str, field: str, default_region: str = DEFAULT_REGION) -> str:
+    """E.164, e.g. '+86 138-0013-8000', '13800138000' and '0086 138 0013 8000' → +8613800138000."""
+    text = raw.strip()
+    if text.startswith("00"):
+        text = "+" + text[2:]
+    try:
+        parsed = phonenumbers.parse(text, default_region)
+    except phonenumbers.NumberParseException:
+        raise InvalidArgument(f"'{raw}' is not a phone number", field=field) from None
+    if not phonenumbers.is_valid_number(parsed):
+        raise InvalidArgument(f"'{raw}' is not a valid phone number", field=field)
+    return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
+
+
+def normalize_email(raw: str, field: str) -> str:
+    address = raw.strip().lower()
+    if len(address) > 320 or not _EMAIL.match(address):
+        raise InvalidArgument(f"'{raw}' is not an email address", field=field)
+    return address
+
+
+def normalize_tags(values: Iterable[str], field: str = "tags") -> list[str]:
+    """Trimmed, de-duplicated, order kept; case kept (Chinese tags have no case)."""
+    seen: dict[str, None] = {}
+    for i, value in enumerate(values):
+        tag = value.strip()
+        if not tag or len(tag) > 100:
+            raise InvalidArgument("a tag must be 1 to 100 characters", field=f"{field}[{i}]")
+        seen.setdefault(tag, None)
+    if len(seen) > MAX_TAGS:
+        raise InvalidArgument(f"at most {MAX_TAGS} tags", field=field)
+    return list(seen)
+
+
+def _one_of(value: str, allowed: tuple[str, ...], field: str, *, blank_ok: bool = True) -> None:
+    if (blank_ok and not value) or value in allowed:
+        return
+    raise InvalidArgument(f"must be one of {', '.join(allowed)}", field=field)
+
+
+def _normalize_phones(phones: Iterable[Phone]) -> list[Phone]:
+    result: list[Phone] = []
+    for i, phone in enumerate(phones):
+        raw = phone.raw or phone.number
+        if not raw:
+            raise InvalidArgument("phone number is required", field=f"phones[{i}].number")
+        _one_of(phone.kind, PHONE_KINDS, f"phones[{i}].kind")
+        number = normalize_phone(raw, f"phones[{i}].number")
+        if all(p.number != number for p in result):
+            result.append(Phone(number=number, kind=phone.kind or "mobile", raw=raw))
+    return result
+
+
+def _normalize_emails(emails: Iterable[Email]) -> list[Email]:
+    result: list[Email] = []
+    for i, email in enumerate(emails):
+        _one_of(email.kind, EMAIL_KINDS, f"emails[{i}].kind")
+        address = normalize_email(email.address, f"emails[{i}].address")
+        if all(e.address != address for e in result):
+            result.append(Email(address=address, kind=email.kind or "work"))
+    return result
+
+
+def _check_addresses(addresses: Iterable[Address]) -> None:
+    for i, address in enumerate(addresses):
+        _one_of(address.kind, ADDRESS_KINDS, f"addresses[{i}].kind")
+        if address.country and not _COUNTRY.match(address.country):
+            raise InvalidArgument("use an ISO 3166-1 alpha-2 code, e.g. CN", field=f"addresses[{i}].country")
+        if (address.city or address.province) and not address.country:
+            raise InvalidArgument("country is required with a province or city", field=f"addresses[{i}].country")
+
+
+def _check_name(name: str) -> str:
+    name = name.strip()
+    if not name:
+        raise InvalidArgument("name is required", field="name")
+    if len(name) > 300:
+        raise InvalidArgument("name is at most 300 characters", field="name")
+    return name
+
+
+def normalize_contact(contact: Contact) -> None:
+    """Validate and normalize in place (phones → E.164, emails lower-cased, tags de-duplicated)."""
+    contact.name = _check_name(contact.name)
+    _one_of(contact.source, SOURCES, "source")
+    _one_of(contact.level, LEVELS, "level")
+    _one_of(contact.lifecycle_stage, LIFECYCLE, "lifecycle_stage")
+    phones, emails = _normalize_phones(contact.phones), _normalize_emails(contact.emails)
+    del contact.phones[:]
+    contact.phones.extend(phones)
+    del contact.emails[:]
+    contact.emails.extend(emails)
+    _check_addresses(contact.addresses)
+    tags = normalize_tags(contact.tags)
+    del contact.tags[:]
+    contact.tags.extend(tags)
+
+
+def normalize_account(account: Account) -> None:
+    account.name = _check_name(account.name)
+    _one_of(account.source, SOURCES, "source")
+    _one_of(account.level, LEVELS, "level")
+    phones, emails = _normalize_phones(account.phones), _normalize_emails(account.emails)
+    del account.phones[:]
+    account.phones.extend(phones)
+    del account.emails[:]
+    account.emails.extend(emails)
+    _check_addresses(account.addresses)
+    tags = normalize_tags(account.tags)
+    del account.tags[:]
+    account.tags.extend(tags)
+
+
+def normalize(record: Record) -> None:
+    if isinstance(record, Contact):
+        normalize_contact(record)
+    else:
+        normalize_account(record)
+
+
+def update_paths(record: Record, mask: Sequence[str]) -> list[str]:
+    """The top-level fields an update mask names, each one the contract lets an update change
+    (crmkit.fields.patchable: neither OUTPUT_ONLY nor IMMUTABLE in contacts.proto)."""
+    paths = [p.split(".")[0] for p in mask]
+    if not paths:
+        raise InvalidArgument("nothing to update: the update mask is empty", field="update_mask")
+    fields, allowed = record.DESCRIPTOR.fields_by_name, patchable(type(record))
+    for path in paths:
+        if path not in fields:
+            raise InvalidArgument(f"unknown field '{path}'", field=path)
+        if path not in allowed:
+            fixed = "cannot change after creation" if path in immutable(type(record)) else "is set by the server"
+            raise InvalidArgument(f"'{path}' {fixed}", field=path)
+    return paths
+
+
+def apply_patch(record: Record, patch: Record, paths: Iterable[str]) -> None:
+    """The named fields of `patch` replace those of `record` (maps and lists as a whole)."""
+    for path in paths:
+        record.ClearField(path)
+        descriptor = record.DESCRIPTOR.fields_by_name[path]
+        value = getattr(patch, path)
+        if descriptor.message_type is not None and not descriptor.is_repeated:
+            getattr(record, path).CopyFrom(value)
+        elif descriptor.is_repeated:
+            container = getattr(record, path)
+            if descriptor.message_type is not None and descriptor.message_type.GetOptions().map_entry:
+                container.update(value)
+            else:
+                container.extend(value)
+        else:
+            setattr(record, path, value)
+
+
+def check_interaction(interaction: Interaction) -> None:
+    if interaction.kind not in INTERACTION_KINDS:
+        raise InvalidArgument(f"must be one of {', '.join(INTERACTION_KINDS)}", field="kind")
+    if not (interaction.content.strip() or interaction.subject.strip()):
+        raise InvalidArgument("an interaction needs a subject or content", field="content")
+    if len(interaction.content) > MAX_CONTENT:
+        raise InvalidArgument(f"content is at most {MAX_CONTENT} characters", field="content")
+
+
+def check_definition(definition: CustomFieldDefinition) -> None:
+    _one_of(definition.entity, ("contact", "account"), "entity", blank_ok=False)
+    if not _KEY.match(definition.key):
+        raise InvalidArgument("use snake_case, starting with a letter, at most 64 characters", field="key")
+    _one_of(definition.type, FIELD_TYPES, "type", blank_ok=False)
+    if definition.type == "choice" and not definition.choices:
+        raise InvalidArgument("a choice field needs choices", field="choices")
+
+
+def check_custom_fields(
+    values: Struct, definitions: Mapping[str, CustomFieldDefinition], *, creating: bool
+) -> None:
+    """Values must match their declared type; unknown keys are refused, required ones enforced."""
+    for key, value in values.items():
+        field = f"custom_fields.{key}"
+        definition = definitions.get(key)
+        if definition is None:
+            raise InvalidArgument(f"no custom field '{key}' is defined", field=field)
+        if value is None:
+            continue
+        kind = definition.type
+        ok = (
+            (kind == "text" and isinstance(value, str))
+            or (kind == "number" and isinstance(value, int | float) and not isinstance(value, bool))
+            or (kind == "boolean" and isinstance(value, bool))
+            or (kind == "choice" and value in definition.choices)
+            or (kind == "date" and isinstance(value, str) and _is_date(value))
+        )
+        if not ok:
+            expected = f"one of {', '.join(definition.choices)}" if kind == "choice" else f"a {kind}"
+            raise InvalidArgument(f"must be {expected}", field=field)
+    if creating:
+        for key, definition in definitions.items():
+            if definition.required and (key not in values or values[key] in (None, "")):  # Struct has no .get
+                raise InvalidArgument("this custom field is required", field=f"custom_fields.{key}")
+
+
+def _is_date(value: str) -> bool:
+    try:
+        date.fromisoformat(value)
+    except ValueError:
+        return False
+    return len(value) == 10
+
+
+def identity_values(record: Record) -> list[tuple[str, str]]:
+    """(kind, value) pairs used to detect duplicates."""
+    return [("phone", p.number) for p in record.phones] + [("email", e.address) for e in record.emails]
+
+
+def merge_into(survivor: Contact, other: Contact) -> list[str]:
+    """Fold `other` into `survivor`: lists are united, empty scalars filled. Returns the fields
+    that changed on the survivor."""
+    changed: list[str] = []
+    for name in ("title", "account_id", "company_name", "industry", "source", "level", "lifecycle_stage"):
+        if not getattr(survivor, name) and getattr(other, name):
+            setattr(survivor, name, getattr(other, name))
+            changed.append(name)
+    for phone in other.phones:
+        if all(p.number != phone.number for p in survivor.phones):
+            survivor.phones.append(phone)
+            changed.append("phones")
+    for email in other.emails:
+        if all(e.address != email.address for e in survivor.emails):
+            survivor.emails.append(email)
+            changed.append("emails")
+    for address in other.addresses:
+        if address not in survivor.addresses:
+            survivor.addresses.append(address)
+            changed.append("addresses")
+    for tag in other.tags:
+        if tag not in survivor.tags:
+            survivor.tags.append(tag)
+            changed.append("tags")
+    for mapping in ("social", "preferences"):
+        target, source = getattr(survivor, mapping), getattr(other, mapping)
+        for key, value in source.items():
+            if key not in target:
+                target[key] = value
+                changed.append(mapping)
+    for key, value in other.custom_fields.items():
+        if key not in survivor.custom_fields:
+            survivor.custom_fields[key] = value
+            changed.append("custom_fields")
+    return sorted(set(changed))

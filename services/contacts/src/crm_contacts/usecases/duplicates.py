@@ -1,0 +1,69 @@
+"""Duplicate contacts: found by a normalized phone or email, and merged into one survivor."""
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from sqlalchemy.orm import Session
+
+from crm.contacts.v1 import events_pb2 as ev
+from crm.contacts.v1.contacts_pb2 import Contact, TimelineEntry
+from crm_contacts import store
+from crm_contacts.rules import records as rules
+from crm_contacts.rules.visibility import VISIBILITY
+from crm_contacts.usecases.records import record_changed, visible_contact
+from crmkit.auth import Principal
+from crmkit.db import UnitOfWork
+from crmkit.errors import InvalidArgument, NotFound
+from crmkit.records import bump, new_id
+
+
+def find_duplicates(session: Session, *, principal: Principal, candidate: Contact) -> list[Contact]:
+    candidate.name = candidate.name or "candidate"  # only phones and emails matter here
+    rules.normalize_contact(candidate)
+    found: list[Contact] = []
+    for record_id in store.find_duplicates(session, "contact", candidate, exclude=[candidate.id]):
+        record = store.load_contact(session, record_id)
+        if record is not None and VISIBILITY.can_read(principal, record.owner_id, record.team,
+                                                               record.region):
+            found.append(record)
+    return found
+
+
+def merge_contacts(uow: UnitOfWork, *, principal: Principal, now: datetime, survivor_id: str,
+                   merged_ids: Sequence[str]) -> Contact:
+    """Everything of the merged contacts moves onto the survivor; they are retired with a pointer
+    to it, and who merged what is recorded."""
+    if not merged_ids:
+        raise InvalidArgument("name at least one contact to merge", field="merged_ids")
+    if survivor_id in merged_ids or len(set(merged_ids)) != len(merged_ids):
+        raise InvalidArgument("merged_ids must be distinct and exclude the survivor", field="merged_ids")
+    survivor = visible_contact(uow.session, principal=principal, contact_id=survivor_id, write=True)
+    for i, other_id in enumerate(merged_ids):
+        try:
+            other = visible_contact(uow.session, principal=principal, contact_id=other_id, write=True)
+        except NotFound as exc:
+            raise NotFound(exc.message, field=f"merged_ids[{i}]") from None
+        rules.merge_into(survivor, other)
+        store.record_merge(uow.session, survivor, other, by=principal.user_id, at=now)
+        store.move_timeline(uow.session, other.id, survivor.id)
+        other.deleted = True
+        other.merged_into_id = survivor.id
+        bump(other, now)
+        store.update_record(uow.session, "contact", other)
+        record_changed(uow, principal=principal, now=now, entity="contact", action="deleted", record=other,
+                       detail=f"merged into {survivor.id}")
+    bump(survivor, now)
+    store.update_record(uow.session, "contact", survivor)
+    entry = TimelineEntry(
+        id=new_id(), contact_id=survivor.id, kind="merged", author_id=principal.user_id,
+        summary=f"merged {len(merged_ids)} duplicate record(s): {', '.join(merged_ids)}",
+        source_service="contacts",
+    )
+    entry.occurred_at.FromDatetime(now)
+    store.add_timeline_entry(uow.session, entry)
+    record_changed(uow, principal=principal, now=now, entity="contact", action="merged", record=survivor,
+                   payload=ev.ContactsMerged(survivor=survivor, merged_ids=list(merged_ids),
+                                             merged_by=principal.user_id),
+                   detail=",".join(merged_ids))
+    return survivor

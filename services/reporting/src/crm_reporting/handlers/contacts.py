@@ -1,0 +1,67 @@
+"""Contact events → the customer read model (one row per contact at its newest version, plus
+its tags). Every contact event carries the full snapshot after the change."""
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+
+from sqlalchemy import bindparam, delete, insert, select, update
+from sqlalchemy.orm import Session
+
+from crm.common.v1.envelope_pb2 import EventEnvelope
+from crm.contacts.v1 import events_pb2 as contact_events
+from crm.contacts.v1.contacts_pb2 import Contact
+from crm_reporting.tables import customer_tags, customers
+from crmkit.events import EventTypes, unpack_payload
+
+CONTACTS = EventTypes(contact_events.EventType)
+
+# Statements are built once and executed with parameters: building them per event (coercing every
+# value, computing a cache key) cost more than the SQL they run. Not store.upsert_newest: a new
+# customer also gets first_seen_at, and a changed one its tags replaced.
+_VERSION_OF = select(customers.c.version).where(customers.c.contact_id == bindparam("cid"))
+_INSERT_CUSTOMER = insert(customers)
+_UPDATE_CUSTOMER = update(customers).where(customers.c.contact_id == bindparam("cid"))
+_DELETE_TAGS = delete(customer_tags).where(customer_tags.c.contact_id == bindparam("cid"))
+_INSERT_TAGS = insert(customer_tags)
+
+
+def contact_changed(session: Session, env: EventEnvelope, now: datetime) -> None:
+    payload = unpack_payload(env)
+    merged = env.event_type == CONTACTS.CONTACT_MERGED
+    # unpack_payload is typed Message; every contact event's payload has `contact` (merged: `survivor`)
+    contact: Contact = payload.survivor if merged else payload.contact  # type: ignore[attr-defined]
+    apply_snapshot(session, contact, now=now)
+
+
+def apply_snapshot(session: Session, contact: Contact, *, now: datetime) -> bool:
+    """Upsert the snapshot unless we already hold the same or a newer version. `now` is kept as
+    first_seen_at when the read model first holds the customer: event lag = it - the write's ack."""
+    current = session.execute(_VERSION_OF, {"cid": contact.id}).scalar_one_or_none()
+    if current is not None and current >= contact.version:
+        return False
+    values = {
+        "version": contact.version,
+        "owner_id": contact.owner_id,
+        "team": contact.team,
+        "region": contact.region,
+        "source": contact.source or "unknown",
+        "level": contact.level or "unknown",
+        "created_day": contact.created_at.ToDatetime().date().isoformat(),
+        "live": not contact.deleted,
+    }
+    if current is None:
+        session.execute(_INSERT_CUSTOMER, {"contact_id": contact.id, "first_seen_at": now, **values})
+        # no tags to clear: they are only written here, after their customer row, which is never deleted
+    else:
+        session.execute(_UPDATE_CUSTOMER, {"cid": contact.id, **values})
+        session.execute(_DELETE_TAGS, {"cid": contact.id})
+    if contact.tags and not contact.deleted:
+        session.execute(_INSERT_TAGS, [{"contact_id": contact.id, "tag": t} for t in contact.tags])
+    return True
+
+
+# Every contact event is a snapshot (created, updated, tagged, deleted, merged); interactions and
+# accounts are not customers to count.
+APPLIES: dict[str, Callable[[Session, EventEnvelope, datetime], None]] = dict.fromkeys(
+    CONTACTS.of_aggregate("contact"), contact_changed)

@@ -1,0 +1,95 @@
+"""Support events → the ticket, SLA-breach and CSAT read models."""
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+from google.protobuf.timestamp_pb2 import Timestamp
+from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy.orm import Session
+
+from crm.common.v1.envelope_pb2 import EventEnvelope
+from crm.support.v1 import events_pb2 as support_events
+from crm.support.v1.support_pb2 import Ticket
+from crm_reporting.store import upsert_newest
+from crm_reporting.tables import csat_answers, sla_breaches, tickets
+from crmkit.events import EventTypes, unpack_payload
+from crmkit.records import aware
+
+SUPPORT = EventTypes(support_events.EventType)
+
+# Statements are built once and executed with parameters: building them per event (coercing every
+# value, computing a cache key) cost more than the SQL they run.
+_BREACH_SEEN = select(sla_breaches.c.ticket_id).where(
+    sla_breaches.c.ticket_id == bindparam("ticket_id"), sla_breaches.c.metric == bindparam("metric"))
+_INSERT_BREACH = insert(sla_breaches)
+_CSAT_ANSWERED_AT = select(csat_answers.c.answered_at).where(csat_answers.c.ticket_id == bindparam("tid"))
+_INSERT_CSAT = insert(csat_answers)
+_UPDATE_CSAT = update(csat_answers).where(csat_answers.c.ticket_id == bindparam("tid"))
+
+
+# unpack_payload is typed Message: the ignores below stand for "every ticket and SLA event's payload
+# has `ticket` (breached: also `metric`), and csat.answered's is a CsatAnswered".
+
+def ticket_changed(session: Session, env: EventEnvelope, now: datetime) -> None:
+    payload = unpack_payload(env)
+    apply_ticket(session, payload.ticket)  # type: ignore[attr-defined]
+    if env.event_type == SUPPORT.SLA_BREACHED:
+        record_breach(session, payload.ticket.id, payload.metric)  # type: ignore[attr-defined]
+
+
+def csat_answered(session: Session, env: EventEnvelope, now: datetime) -> None:
+    apply_csat(session, unpack_payload(env))  # type: ignore[arg-type]
+
+
+def _seconds_between(start: Timestamp, end: Timestamp) -> int | None:
+    if not start.seconds or not end.seconds:
+        return None
+    return max(0, end.seconds - start.seconds)
+
+
+def apply_ticket(session: Session, ticket: Ticket) -> bool:
+    values = {
+        "assignee_id": ticket.assignee_id,
+        "status": ticket.status or "new",
+        "priority": ticket.priority or "normal",
+        "first_response_seconds": _seconds_between(ticket.created_at, ticket.first_responded_at),
+        "resolution_seconds": _seconds_between(ticket.created_at, ticket.solved_at),
+    }
+    applied = upsert_newest(session, tickets, tickets.c.ticket_id, ticket.id, ticket.version, values)
+    for clock in ticket.sla:   # a breach is for good, whichever snapshot showed it first
+        if clock.breached:
+            record_breach(session, ticket.id, clock.metric)
+    return applied
+
+
+def record_breach(session: Session, ticket_id: str, metric: str) -> bool:
+    metric = metric or "unknown"
+    row = {"ticket_id": ticket_id, "metric": metric}
+    if session.execute(_BREACH_SEEN, row).first() is not None:
+        return False
+    session.execute(_INSERT_BREACH, row)
+    return True
+
+
+def apply_csat(session: Session, answer: support_events.CsatAnswered) -> bool:
+    """One answer per ticket: the latest answered_at wins (a customer may change their rating)."""
+    answered_at = answer.answered_at.ToDatetime(tzinfo=UTC).replace(microsecond=0)
+    current = session.execute(_CSAT_ANSWERED_AT, {"tid": answer.ticket_id}).scalar_one_or_none()
+    if current is not None and aware(current).astimezone(UTC) >= answered_at:
+        return False
+    values = {"assignee_id": answer.assignee_id, "rating": answer.rating, "answered_at": answered_at,
+              "answered_day": answered_at.date().isoformat()}
+    if current is None:
+        session.execute(_INSERT_CSAT, {"ticket_id": answer.ticket_id, **values})
+    else:
+        session.execute(_UPDATE_CSAT, {"tid": answer.ticket_id, **values})
+    return True
+
+
+# Every ticket and SLA event, and the CSAT request, carries the ticket snapshot after the change;
+# knowledge-base events: nothing reporting counts yet.
+APPLIES: dict[str, Callable[[Session, EventEnvelope, datetime], None]] = {
+    **dict.fromkeys(SUPPORT.of_aggregate("ticket", "sla") | {SUPPORT.CSAT_REQUESTED}, ticket_changed),
+    SUPPORT.CSAT_ANSWERED: csat_answered,
+}

@@ -1,0 +1,55 @@
+"""Customer counts: totals by source, region, level and tag, and new customers per day."""
+from __future__ import annotations
+
+from sqlalchemy import ColumnElement, func, select
+from sqlalchemy.orm import Session
+
+from crm.reporting.v1.reporting_pb2 import CountBucket, CustomerCounts, DayCount, GetCustomerCountsRequest
+from crm_reporting.rules import check_days
+from crm_reporting.store import events_applied
+from crm_reporting.tables import customer_tags, customers
+from crm_reporting.usecases import VISIBLE
+from crmkit.auth import Principal
+
+
+def customer_counts(session: Session, *, principal: Principal, request: GetCustomerCountsRequest) -> CustomerCounts:
+    check_days(request)
+    where = [customers.c.live.is_(True), VISIBLE.clause(principal, customers)]
+    if request.region:
+        where.append(customers.c.region == request.region)
+    if request.tag:
+        tagged = select(customer_tags.c.contact_id).where(customer_tags.c.tag == request.tag)
+        where.append(customers.c.contact_id.in_(tagged))
+
+    def buckets(column: ColumnElement[str]) -> list[CountBucket]:
+        rows = session.execute(
+            select(column, func.count()).where(*where).group_by(column).order_by(func.count().desc(), column)
+        )
+        return [CountBucket(key=key, count=count) for key, count in rows]
+
+    total = session.execute(select(func.count()).select_from(customers).where(*where)).scalar_one()
+    tag_rows = session.execute(
+        select(customer_tags.c.tag, func.count())
+        .join(customers, customers.c.contact_id == customer_tags.c.contact_id)
+        .where(*where).group_by(customer_tags.c.tag).order_by(func.count().desc(), customer_tags.c.tag)
+    )
+    # the day window narrows new_per_day only, not the totals
+    day_where = list(where)
+    if request.from_day:
+        day_where.append(customers.c.created_day >= request.from_day)
+    if request.to_day:
+        day_where.append(customers.c.created_day <= request.to_day)
+    day_rows = session.execute(
+        select(customers.c.created_day, func.count()).where(*day_where)
+        .group_by(customers.c.created_day).order_by(customers.c.created_day)
+    )
+    applied = events_applied(session)
+    return CustomerCounts(
+        total=total,
+        by_source=buckets(customers.c.source),
+        by_region=buckets(customers.c.region),
+        by_level=buckets(customers.c.level),
+        by_tag=[CountBucket(key=k, count=c) for k, c in tag_rows],
+        new_per_day=[DayCount(day=d, count=c) for d, c in day_rows],
+        events_applied=applied,
+    )

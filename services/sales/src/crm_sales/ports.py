@@ -1,0 +1,44 @@
+"""Other services as sales needs them: a Protocol per port and its gRPC adapter (the fakes for
+tests are in tests/fakes.py and crm_fakes).
+
+Contacts: converting a lead creates its account and contact there. Calls carry the caller's
+bearer token (contacts applies its own permissions) and an idempotency key derived from the
+lead, so a retried conversion never creates an account or a contact twice."""
+from __future__ import annotations
+
+from typing import Protocol
+
+from crm.contacts.v1 import contacts_pb2 as cpb
+from crm.contacts.v1.contacts_pb2_grpc import ContactsServiceStub
+from crmkit.grpc_client import ServiceClient, open_channel
+from crmkit.grpc_server import IDEMPOTENCY_KEY
+
+
+class ContactsPort(Protocol):
+    def create_account(self, account: cpb.Account, *, idempotency_key: str, authorization: str) -> cpb.Account: ...
+
+    def create_contact(self, contact: cpb.Contact, *, idempotency_key: str, authorization: str) -> cpb.Contact: ...
+
+
+class GrpcContacts:
+    def __init__(self, addr: str, timeout: float = 5.0) -> None:
+        self.addr = addr
+        self._client: ServiceClient | None = None
+        self.timeout = timeout
+
+    @property
+    def client(self) -> ServiceClient:
+        if self._client is None:  # connect lazily: nothing dials out at start-up
+            self._client = ServiceClient(ContactsServiceStub(open_channel(self.addr)), timeout=self.timeout)
+        return self._client
+
+    def _metadata(self, key: str, authorization: str) -> list[tuple[str, str]]:
+        return [(IDEMPOTENCY_KEY, key), ("authorization", authorization)]
+
+    def create_account(self, account: cpb.Account, *, idempotency_key: str, authorization: str) -> cpb.Account:
+        request = cpb.CreateAccountRequest(account=account, allow_duplicate=True)
+        return self.client.call("CreateAccount", request, metadata=self._metadata(idempotency_key, authorization))
+
+    def create_contact(self, contact: cpb.Contact, *, idempotency_key: str, authorization: str) -> cpb.Contact:
+        request = cpb.CreateContactRequest(contact=contact, allow_duplicate=True)
+        return self.client.call("CreateContact", request, metadata=self._metadata(idempotency_key, authorization))

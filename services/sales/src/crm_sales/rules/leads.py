@@ -1,0 +1,68 @@
+"""What a lead must look like (normalized name, email, E.164 phone, known source, budget to the
+cent) and the status machine it moves through."""
+from __future__ import annotations
+
+import re
+
+import phonenumbers
+
+from crm.sales.v1.sales_pb2 import Lead
+from crm_sales.rules import money
+from crmkit.errors import FailedPrecondition, InvalidArgument
+
+SOURCES = ("web_form", "import", "event", "campaign", "api", "referral", "other")
+STATUSES = ("new", "working", "qualified", "disqualified", "nurturing", "converted")
+TRANSITIONS = {
+    "new": ("working", "qualified", "disqualified", "nurturing"),
+    "working": ("qualified", "disqualified", "nurturing"),
+    "qualified": ("working", "disqualified", "nurturing"),
+    "nurturing": ("working", "qualified", "disqualified"),
+    "disqualified": ("working",),
+    "converted": (),
+}
+OPEN = ("new", "working")
+RESPONDING = ("outbound_email", "call", "meeting")   # the owner acting on the lead
+CSV_FIELDS = ("name", "company", "title", "phone", "email", "industry", "province", "city", "region", "source",
+              "campaign_id", "company_size", "budget", "currency_code", "notes")
+# Fields only the service sets on a new lead, whatever the caller sent.
+SERVER_OWNED = ("score", "score_breakdown", "status_reason", "converted_opportunity_id", "converted_account_id",
+                "converted_contact_id", "assignment_rule_id")
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+
+
+def normalize(lead: Lead) -> None:
+    lead.name = lead.name.strip()
+    lead.company = lead.company.strip()
+    if not lead.name and not lead.company:
+        raise InvalidArgument("a lead needs a name or a company", field="name")
+    if len(lead.name) > 300 or len(lead.company) > 300:
+        raise InvalidArgument("at most 300 characters", field="name" if len(lead.name) > 300 else "company")
+    if lead.email:
+        lead.email = lead.email.strip().lower()
+        if not _EMAIL.match(lead.email):
+            raise InvalidArgument(f"'{lead.email}' is not an email address", field="email")
+    if lead.phone:
+        raw = lead.phone.strip()
+        try:
+            parsed = phonenumbers.parse("+" + raw[2:] if raw.startswith("00") else raw, "CN")
+        except phonenumbers.NumberParseException:
+            raise InvalidArgument(f"'{raw}' is not a phone number", field="phone") from None
+        if not phonenumbers.is_valid_number(parsed):
+            raise InvalidArgument(f"'{raw}' is not a valid phone number", field="phone")
+        lead.phone = phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
+    if lead.source and lead.source not in SOURCES:
+        raise InvalidArgument(f"must be one of {', '.join(SOURCES)}", field="source")
+    if lead.budget:
+        lead.budget = str(money.cents(money.parse(lead.budget, "budget")))
+        lead.currency_code = money.check_currency(lead.currency_code or "CNY", "currency_code")
+
+
+def check_status_change(current: str, status: str, reason: str) -> None:
+    """A status a caller may set (converting is ConvertLead's), reachable from `current`, with a
+    reason where one is owed."""
+    if status not in STATUSES or status == "converted":
+        raise InvalidArgument("must be one of working, qualified, disqualified, nurturing", field="status")
+    if status not in TRANSITIONS[current]:
+        raise FailedPrecondition(f"a {current} lead cannot become {status}", field="status")
+    if status in ("disqualified", "nurturing") and not reason.strip():
+        raise InvalidArgument(f"say why the lead is {status}", field="reason")

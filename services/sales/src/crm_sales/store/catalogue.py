@@ -1,0 +1,55 @@
+"""Products, price books, and the gap-free numbering of quotes and contracts."""
+from __future__ import annotations
+
+from sqlalchemy import insert, select, update
+from sqlalchemy.orm import Session
+
+from crm.sales.v1.sales_pb2 import PriceBook, Product
+from crm_sales.tables import counters, price_books, products
+
+
+def save_product(session: Session, product: Product, *, new: bool) -> None:
+    values = dict(id=product.id, sku=product.sku, active=product.active, data=product.SerializeToString())
+    if new:
+        session.execute(insert(products).values(**values))
+    else:
+        session.execute(update(products).where(products.c.id == product.id).values(**values))
+
+
+def all_products(session: Session, include_inactive: bool = True) -> list[Product]:
+    stmt = select(products.c.data).order_by(products.c.sku)
+    if not include_inactive:
+        stmt = stmt.where(products.c.active.is_(True))
+    return [Product.FromString(d) for d in session.execute(stmt).scalars()]
+
+
+def sku_taken(session: Session, sku: str) -> bool:
+    return session.execute(select(products.c.id).where(products.c.sku == sku)).first() is not None
+
+
+def save_price_book(session: Session, book: PriceBook) -> None:
+    values = dict(id=book.id, currency=book.currency_code, tier=book.tier, active=book.active,
+                  data=book.SerializeToString())
+    if session.execute(select(price_books.c.id).where(price_books.c.id == book.id)).first():
+        session.execute(update(price_books).where(price_books.c.id == book.id).values(**values))
+    else:
+        session.execute(insert(price_books).values(**values))
+
+
+def find_price_books(session: Session, currency: str = "", tier: str = "") -> list[PriceBook]:
+    stmt = select(price_books.c.data).order_by(price_books.c.id)
+    if currency:
+        stmt = stmt.where(price_books.c.currency == currency)
+    if tier:
+        stmt = stmt.where(price_books.c.tier == tier)
+    return [PriceBook.FromString(d) for d in session.execute(stmt).scalars()]
+
+
+def next_number(session: Session, name: str) -> int:
+    """Per-name counter incremented inside the caller's transaction: a rolled-back quote gives
+    its number back, so numbers have no gaps and never repeat."""
+    updated = session.execute(update(counters).where(counters.c.name == name).values(value=counters.c.value + 1))
+    if updated.rowcount == 0:  # type: ignore[attr-defined]
+        session.execute(insert(counters).values(name=name, value=1))
+        return 1
+    return int(session.execute(select(counters.c.value).where(counters.c.name == name)).scalar_one())

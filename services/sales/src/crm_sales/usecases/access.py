@@ -1,0 +1,38 @@
+"""Loading a record the caller may see: NOT_FOUND when it is missing or hidden (no existence
+leak), PERMISSION_DENIED when it may be read but not changed. Delegations lend a rep the records
+of whoever they cover for, until the delegation ends."""
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, TypeVar
+
+from sqlalchemy.orm import Session
+
+from crm_sales.rules.access import VISIBILITY
+from crm_sales.store import people, records
+from crmkit.auth import Principal
+from crmkit.errors import InvalidArgument, NotFound, PermissionDenied
+
+T = TypeVar("T")
+
+
+def delegators(session: Session, principal: Principal, now: datetime) -> list[str]:
+    """Whose records the caller sees through an active delegation (managers see by team anyway)."""
+    if principal.is_admin or principal.is_manager:
+        return []
+    return people.active_delegators(session, principal.user_id, now)
+
+
+def visible(session: Session, cls: type[T], record_id: str, *, principal: Principal, now: datetime,
+            write: bool = False, field: str = "id") -> T:
+    if not record_id:
+        raise InvalidArgument(f"{field} is required", field=field)
+    record: Any = records.load(session, cls, record_id, for_update=write)
+    kind = cls.__name__.lower()
+    # Delegations only matter for a record someone else owns: skip that query for one's own.
+    lent = delegators(session, principal, now) if record is not None and record.owner_id != principal.user_id else []
+    if record is None or not VISIBILITY.can_read(principal, record.owner_id, record.team, record.region, lent):
+        raise NotFound(f"{kind} {record_id} not found", field=field)
+    if write and not VISIBILITY.can_write(principal, record.owner_id, record.team, record.region, lent):
+        raise PermissionDenied(f"you may read but not change this {kind}")
+    return record  # type: ignore[no-any-return]

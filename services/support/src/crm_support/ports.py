@@ -1,0 +1,90 @@
+"""The contacts service as support sees it: a port and its gRPC adapter.
+
+Looking a customer up uses the caller's own token (contacts applies its visibility). Finding or
+creating the contact of an unknown email sender has no user behind it, so it runs with this
+service's own credentials (`crmkit.credentials.ServiceCredentials`: a platform token file, or a
+token minted for `crmkit.auth.SYSTEM`); without any, unknown senders simply stay uncontacted
+(the ticket keeps their email)."""
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Protocol
+
+import grpc
+
+from crm.contacts.v1 import contacts_pb2 as cpb
+from crm.contacts.v1.contacts_pb2_grpc import ContactsServiceStub
+from crmkit.credentials import ServiceCredentials
+from crmkit.errors import ERROR_DETAILS_KEY, DomainError, InvalidArgument, NotFound, PermissionDenied
+from crmkit.grpc_client import ServiceClient, open_channel
+from crmkit.grpc_server import IDEMPOTENCY_KEY
+
+
+class ContactsUnavailable(Exception):
+    """Contacts did not answer (the adapter's failure, before it becomes a domain error)."""
+
+
+class DependencyUnavailable(DomainError):
+    """A service we depend on (contacts) did not answer: UNAVAILABLE, so the caller retries."""
+
+    status = grpc.StatusCode.UNAVAILABLE
+    title = "Service unavailable"
+
+
+class ContactsPort(Protocol):
+    def get_contact(self, contact_id: str, *, authorization: str) -> cpb.Contact: ...
+
+    def find_or_create(self, email: str, name: str) -> cpb.Contact | None: ...
+
+
+class GrpcContacts:
+    def __init__(self, addr: str, credentials: ServiceCredentials, timeout: float = 5.0) -> None:
+        self.addr = addr
+        self.credentials = credentials
+        self.timeout = timeout
+        self._client: ServiceClient | None = None
+
+    @property
+    def client(self) -> ServiceClient:
+        if self._client is None:  # connect lazily: nothing dials out at start-up
+            self._client = ServiceClient(ContactsServiceStub(open_channel(self.addr)), timeout=self.timeout)
+        return self._client
+
+    def get_contact(self, contact_id: str, *, authorization: str) -> cpb.Contact:
+        try:
+            return self.client.call("GetContact", cpb.GetContactRequest(id=contact_id),  # type: ignore[no-any-return]
+                                    metadata=[("authorization", authorization)])
+        except grpc.RpcError as exc:
+            code = exc.code()  # type: ignore[attr-defined]
+            if code == grpc.StatusCode.NOT_FOUND:
+                raise NotFound(f"contact {contact_id} not found", field="contact_id") from None
+            if code == grpc.StatusCode.PERMISSION_DENIED:
+                raise PermissionDenied("you may not see this contact", field="contact_id") from None
+            if code == grpc.StatusCode.INVALID_ARGUMENT:
+                raise InvalidArgument("not a contact id", field="contact_id") from None
+            raise ContactsUnavailable(code.name) from None
+
+    def find_or_create(self, email: str, name: str) -> cpb.Contact | None:
+        authorization = self.credentials.authorization()
+        if not authorization:
+            return None
+        md = [("authorization", authorization)]
+        candidate = cpb.Contact(name=name or email.split("@")[0], emails=[cpb.Email(address=email)],
+                                source="other", lifecycle_stage="customer")
+        found = self.client.call("FindDuplicates", cpb.FindDuplicatesRequest(candidate=candidate), metadata=md)
+        for match in found.matches:
+            if any(e.address.lower() == email for e in match.emails):
+                return match  # type: ignore[no-any-return]
+        # Keyed by the address: two messages from the same stranger make one contact.
+        key = "support-contact-" + hashlib.sha256(email.encode()).hexdigest()[:40]
+        try:
+            return self.client.call(  # type: ignore[no-any-return]
+                "CreateContact", cpb.CreateContactRequest(contact=candidate),
+                metadata=[*md, (IDEMPOTENCY_KEY, key)])
+        except grpc.RpcError as exc:
+            if exc.code() != grpc.StatusCode.ALREADY_EXISTS:  # type: ignore[attr-defined]
+                raise
+            details = dict(exc.trailing_metadata() or ()).get(ERROR_DETAILS_KEY, "{}")  # type: ignore[attr-defined]
+            existing = json.loads(details).get("existing_id", "")
+            return cpb.Contact(id=existing, emails=candidate.emails) if existing else None
