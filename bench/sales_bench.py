@@ -93,7 +93,8 @@ def percentiles(samples_ms: list[float]) -> tuple[float, float]:
 
 
 def seed_opportunities(database_url: str, n: int, seed: int = 11) -> None:
-    from crm_sales import pipeline, store
+    from crm_sales.rules import pipeline
+    from crm_sales.store import records
     from crmkit.db import Database
 
     rnd = random.Random(seed)
@@ -116,7 +117,7 @@ def seed_opportunities(database_url: str, n: int, seed: int = 11) -> None:
                 pipeline.enter_stage(opp, stage, start, owners[o])
                 batch.append(opp)
             with db.unit_of_work() as uow:
-                store.insert_many(uow.session, batch)
+                records.insert_many(uow.session, batch)
                 uow.commit()
     finally:
         db.dispose()

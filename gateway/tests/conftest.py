@@ -2,7 +2,7 @@
 ContactsService and ReportingService, the Flask test client in front of them, real JWTs.
 
 The fakes run behind crmkit's GrpcServer, so auth, health and the domain-error trailers are the
-production ones. They keep every call they receive, so a test can check what reached the backend
+production ones; `recorder` stands in for any other backend from its contract alone. They keep every call they receive, so a test can check what reached the backend
 and what did not. (The root pytest config uses --import-mode=importlib, where test modules cannot
 import a sibling helper module; fixtures are how tests reach the fakes.)"""
 
@@ -12,6 +12,7 @@ import socket
 import threading
 import uuid
 from collections.abc import Callable, Iterator
+from concurrent import futures
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -361,6 +362,48 @@ def mint() -> Callable[..., str]:
         return mint_token(Principal(user_id, ("rep",)), secret, ttl)
 
     return make
+
+
+class Recorder:
+    """Any backend from its contract: a gRPC server for every RPC of the module's service that
+    records each call and answers `answers[method]` (default: the empty answer message)."""
+
+    def __init__(self, module: Any) -> None:
+        service = next(iter(module.DESCRIPTOR.services_by_name.values()))
+        self.calls: list[Received] = []
+        self.answers: dict[str, Message] = {}
+        handlers = {m.name: self._handler(module, m) for m in service.methods}
+        self.server = grpc.server(futures.ThreadPoolExecutor(max_workers=4))
+        self.server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(service.full_name, handlers),))
+        self.address = f"127.0.0.1:{self.server.add_insecure_port('127.0.0.1:0')}"
+        self.server.start()
+
+    def _handler(self, module: Any, method: Any) -> grpc.RpcMethodHandler:
+        request_type, answer_type = (getattr(module, t.name) for t in (method.input_type, method.output_type))
+
+        def handle(request: Any, context: grpc.ServicerContext) -> Message:
+            md = dict(context.invocation_metadata())
+            self.calls.append(Received(method.name, request, md, ""))
+            return self.answers.get(method.name) or answer_type()
+
+        return grpc.unary_unary_rpc_method_handler(
+            handle, request_deserializer=request_type.FromString, response_serializer=answer_type.SerializeToString)
+
+    def last(self, method: str) -> Received:
+        return [c for c in self.calls if c.method == method][-1]
+
+
+@pytest.fixture
+def recorder() -> Iterator[Callable[[Any], Recorder]]:
+    started: list[Recorder] = []
+
+    def start(module: Any) -> Recorder:
+        started.append(Recorder(module))
+        return started[-1]
+
+    yield start
+    for r in started:
+        r.server.stop(0)
 
 
 @pytest.fixture

@@ -14,8 +14,9 @@ from crm.sales.v1.sales_pb2 import Lead, Opportunity
 from crm.support.v1 import events_pb2 as tev
 from crm.support.v1.support_pb2 import Ticket
 from crm_devtools.users import DEMO_USERS
-from crm_reporting import projection_sales, projection_support
-from crm_reporting.bootstrap import SPEC as REPORTING
+from crm_reporting import bootstrap as reporting_bootstrap
+from crm_reporting.handlers import sales as sales_handlers
+from crm_reporting.handlers import support as support_handlers
 from crmkit.auth import mint_token
 from crmkit.config import ServiceSettings
 from crmkit.db import Database
@@ -34,14 +35,14 @@ def _seed(url: str) -> None:
             o = Opportunity(id=oid, version=1, stage="proposal", status=status, owner_id="rep.north.1",
                             team="north-sales", region="north", amount=Money(currency_code="CNY", amount=amount))
             o.closed_at.FromDatetime(datetime(2024, 6, 1, tzinfo=UTC))
-            projection_sales.apply_opportunity(s, o)
-        projection_sales.apply_lead(s, Lead(id="l1", version=1, source="event", owner_id="rep.north.1",
-                                                team="north-sales", region="north"))
+            sales_handlers.apply_opportunity(s, o)
+        sales_handlers.apply_lead(s, Lead(id="l1", version=1, source="event", owner_id="rep.north.1",
+                                          team="north-sales", region="north"))
         t = Ticket(id="t1", version=1, status="open", priority="high", assignee_id="agent.1")
-        projection_support.apply_ticket(s, t)
+        support_handlers.apply_ticket(s, t)
         answer = tev.CsatAnswered(ticket_id="t1", rating=4, assignee_id="agent.1")
         answer.answered_at.FromDatetime(datetime(2024, 5, 2, tzinfo=UTC))
-        projection_support.apply_csat(s, answer)
+        support_handlers.apply_csat(s, answer)
         uow.commit()
     db.dispose()
 
@@ -59,12 +60,13 @@ def reporting_addr(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 def _reporting(nats_server: NatsServer, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     tmp: Path = tmp_path_factory.mktemp("reporting")
     url = f"sqlite:///{tmp / 'reporting.db'}"
-    upgrade(url, REPORTING.migrations)
+    spec = reporting_bootstrap.spec()
+    upgrade(url, spec.migrations)
     _seed(url)
     settings = ServiceSettings.from_env("reporting", {
         "DATABASE_URL": url, "NATS_URL": nats_server.url, "PORT": "0", "METRICS_PORT": "0",
         "JWT_SECRET": SECRET, "DATA_DIR": str(tmp)})
-    runtime = ServiceRuntime(REPORTING, settings).start()
+    runtime = ServiceRuntime(spec, settings).start()
     yield runtime.address
     runtime.stop()
 

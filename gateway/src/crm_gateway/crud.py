@@ -1,109 +1,120 @@
-"""Create / list / get / update / delete routes for a versioned resource (contact, account).
+"""Create / list / get / update / delete of a record, for any backend, from one declaration.
 
-Both resources follow the same contract, so one factory builds their five routes from the RPC
-naming convention (CreateContact, GetContact, ... with CreateContactRequest, ...)."""
+A `Resource` names the proto module and the record's message (`Lead`), and the contract's naming
+convention gives the rest: the RPCs CreateLead, ListLeads, GetLead, UpdateLead, DeleteLead with
+their <Rpc>Request messages, the request field holding the record (the field of that type), the
+list answer's repeated field. Its routes are `Action`s (actions.py), so they are checked against
+the contract and planned like any other:
+
+    POST   <collection>       create<Kind>   201, Location, ETag
+    GET    <collection>       list<Plural>   a page; the query fills the filter (and the page)
+    GET    <collection>/<id>  get<Kind>      ETag, If-None-Match → 304
+    PATCH  <collection>/<id>  update<Kind>   the body's keys are the update mask; If-Match
+    DELETE <collection>/<id>  delete<Kind>   204; If-Match
+
+`summaries` names the verbs that exist. A record whose `version` is not a concurrency token
+(`etag=False`: quotes, where it is the revision number) answers JSON without an ETag."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from types import ModuleType
 from typing import Any
 
-from flask import Response
-from google.protobuf.field_mask_pb2 import FieldMask
+from crm_gateway.actions import JSON, NO_CONTENT, RESOURCE, Action, Mask, Reply, items
+from crm_gateway.routing import QueryParam
+from crm_gateway.schema import JsonSchema
 
-from crm.contacts.v1 import contacts_pb2 as pb
-from crm_gateway.problems import invalid_field
-from crm_gateway.routing import (
-    API,
-    Call,
-    QueryParam,
-    Route,
-    expected_version,
-    metadata,
-    no_content,
-    page_response,
-    resource_response,
-    state,
-)
-from crm_gateway.schema import JsonSchema, to_message
-from crm_gateway.shapes import ALLOW_DUPLICATE, list_filter, page_request
+VERBS = ("create", "list", "get", "update", "delete")
 
 
 @dataclass(frozen=True)
 class Resource:
-    kind: str  # Contact | Account: names the proto message and the RPCs
-    plural: str  # contacts | accounts: the URL segment and the list response field
+    proto: ModuleType  # e.g. crm.sales.v1.sales_pb2
+    kind: str  # the message, and the RPCs' suffix: Lead, KbArticle
+    collection: str  # the URL, e.g. /api/v1/kb/articles
+    tag: str
+    summaries: Mapping[str, str]  # verb → summary, for the verbs that exist
     output: JsonSchema
-    input: JsonSchema
-    page: JsonSchema
-    list_params: tuple[QueryParam, ...]
+    input: JsonSchema | None = None  # the create body
+    patch: JsonSchema | None = None  # the update body (default: the create body)
+    page: JsonSchema | None = None
+    list_params: tuple[QueryParam, ...] = ()
+    list_fields: Mapping[str, str] = field(default_factory=dict)  # query parameter → request field
+    create_params: tuple[QueryParam, ...] = ()  # e.g. allow_duplicate
+    plural: str = ""  # ListOpportunities: "Opportunities" (default: kind + "s")
+    etag: bool = True
+
+    def actions(self) -> list[Action]:
+        if unknown := set(self.summaries) - set(VERBS):
+            raise ValueError(f"{self.kind}: unknown verbs {sorted(unknown)}")
+        return [getattr(self, f"_{verb}")(self.summaries[verb]) for verb in VERBS if verb in self.summaries]
 
     @property
-    def collection(self) -> str:
-        return f"{API}/{self.plural}"
+    def _plural(self) -> str:
+        return self.plural or f"{self.kind}s"
 
     @property
-    def field(self) -> str:
-        return self.kind.lower()
+    def _reply(self) -> Reply:
+        return RESOURCE if self.etag else JSON
 
-    def message(self, body: dict[str, Any]) -> Any:
-        return to_message(body, getattr(pb, self.kind)())
+    def _request(self, rpc: str) -> Any:
+        found = getattr(self.proto, f"{rpc}Request", None)
+        if found is None:
+            raise ValueError(f"{self.kind}: {self.proto.__name__} has no {rpc}Request")
+        return found
 
-    def request(self, verb: str, **fields: Any) -> Any:
-        return getattr(pb, f"{verb}{self.kind}Request")(**fields)
+    def _holder(self, rpc: str) -> str:
+        """The field of <rpc>Request that holds the record."""
+        record = getattr(self.proto, self.kind).DESCRIPTOR
+        found: list[str] = [f.name for f in self._request(rpc).DESCRIPTOR.fields if f.message_type is record]
+        if len(found) != 1:
+            raise ValueError(f"{rpc}Request: expected one {self.kind} field, found {found}")
+        return found[0]
+
+    def _create(self, summary: str) -> Action:
+        rpc = f"Create{self.kind}"
+        return Action("POST", self.collection, f"create{self.kind}", summary, self.tag, rpc, self._request(rpc),
+                      self.output, self._reply, body=self.input, body_field=self._holder(rpc),
+                      query=self.create_params, status=201, location=self.collection)
+
+    def _list(self, summary: str) -> Action:
+        rpc = f"List{self._plural}"
+        record = getattr(self.proto, self.kind).DESCRIPTOR
+        answer = getattr(self.proto, f"{rpc}Response").DESCRIPTOR
+        listed: str = next(f.name for f in answer.fields if f.message_type is record and f.is_repeated)
+        return Action("GET", self.collection, f"list{self._plural}", summary, self.tag, rpc, self._request(rpc),
+                      self.page, items(listed, paged="page" in answer.fields_by_name),
+                      query=self.list_params, query_fields=self.list_fields)
+
+    def _get(self, summary: str) -> Action:
+        rpc = f"Get{self.kind}"
+        return Action("GET", self._item, f"get{self.kind}", summary, self.tag, rpc, self._request(rpc),
+                      self.output, self._reply)
+
+    def _update(self, summary: str) -> Action:
+        rpc = f"Update{self.kind}"
+        holder = self._holder(rpc)
+        return Action("PATCH", self._item, f"update{self.kind}", summary, self.tag, rpc, self._request(rpc),
+                      self.output, self._reply, body=self.patch or self.input, body_field=holder, mask=Mask(),
+                      path={"id": f"{holder}.id"})
+
+    def _delete(self, summary: str) -> Action:
+        rpc = f"Delete{self.kind}"
+        return Action("DELETE", self._item, f"delete{self.kind}", summary, self.tag, rpc, self._request(rpc),
+                      reply=NO_CONTENT)
+
+    @property
+    def _item(self) -> str:
+        return f"{self.collection}/<id>"
 
 
-def crud_routes(res: Resource) -> list[Route]:
-    def call(verb: str, request: Any) -> Any:
-        method = f"{verb}{res.kind}" if verb != "List" else f"List{res.plural.capitalize()}"
-        return state().backends.contacts.call(method, request, metadata=metadata())
-
-    def create(c: Call) -> Response:
-        request = res.request(
-            "Create", **{res.field: res.message(c.body)},
-            allow_duplicate=c.query.get("allow_duplicate", False),
-        )
-        created = call("Create", request)
-        return resource_response(created, status=201, location=f"{res.collection}/{created.id}")
-
-    def list_(c: Call) -> Response:
-        request = getattr(pb, f"List{res.plural.capitalize()}Request")(
-            filter=list_filter(c.query), page=page_request(c.query)
-        )
-        answer = call("List", request)
-        return page_response(getattr(answer, res.plural), answer.page.next_page_token)
-
-    def get(c: Call, id: str) -> Response:
-        return resource_response(call("Get", res.request("Get", id=id)))
-
-    def update(c: Call, id: str) -> Response:
-        if not c.body:
-            raise invalid_field("body", "give at least one field to change")
-        changes = res.message(c.body)
-        changes.id = id
-        request = res.request(
-            "Update", **{res.field: changes},
-            update_mask=FieldMask(paths=sorted(c.body)),
-            expected_version=expected_version(),
-        )
-        return resource_response(call("Update", request))
-
-    def delete(c: Call, id: str) -> Response:
-        call("Delete", res.request("Delete", id=id, expected_version=expected_version()))
-        return no_content()
-
-    one, item = res.kind.lower(), f"{res.collection}/<id>"
-    return [
-        Route("POST", res.collection, create, f"create{res.kind}", f"Create a {one}", res.plural,
-              body=res.input, response=res.output, status=201, query=(ALLOW_DUPLICATE,),
-              etag=True, location=True),
-        Route("GET", res.collection, list_, f"list{res.plural.capitalize()}",
-              f"List {res.plural} visible to the caller", res.plural,
-              response=res.page, query=res.list_params),
-        Route("GET", item, get, f"get{res.kind}", f"Get a {one}", res.plural,
-              response=res.output, etag=True),
-        Route("PATCH", item, update, f"update{res.kind}",
-              f"Change some fields of a {one}; the keys given form the update mask", res.plural,
-              body=res.input, response=res.output, etag=True, if_match=True),
-        Route("DELETE", item, delete, f"delete{res.kind}", f"Delete a {one}", res.plural,
-              response=None, status=204, if_match=True),
-    ]
+def summaries(one: str, plural: str) -> dict[str, str]:
+    """The five plain summaries of a record (a contact, contacts)."""
+    return {
+        "create": f"Create a {one}",
+        "list": f"List {plural} visible to the caller",
+        "get": f"Get a {one}",
+        "update": f"Change some fields of a {one}; the keys given form the update mask",
+        "delete": f"Delete a {one}",
+    }

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 import grpc
 from flask import Response
@@ -118,7 +118,9 @@ def from_rpc_error(exc: grpc.RpcError, *, collection: str = "") -> Problem:
     at the record that already exists."""
     code = exc.code() if hasattr(exc, "code") else _C.UNKNOWN
     status, slug, title, show_text = GRPC_TO_HTTP.get(code, (500, "internal", "Internal error", False))
-    trailers = dict(exc.trailing_metadata() or ()) if hasattr(exc, "trailing_metadata") else {}
+    # Each trailer is a (key, value) tuple at runtime; the stubs' _Metadatum only names the two.
+    pairs = exc.trailing_metadata() or () if hasattr(exc, "trailing_metadata") else ()
+    trailers = dict(cast("tuple[tuple[str, str | bytes], ...]", pairs))
     detail = (exc.details() or "") if show_text and hasattr(exc, "details") else ""
     detail = detail or _GENERIC_DETAIL.get(status, title)
     problem = Problem(status, slug, title, detail)

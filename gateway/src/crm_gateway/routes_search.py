@@ -1,35 +1,17 @@
 """Customer search: /api/v1/search/customers → ContactsService.SearchCustomers.
 
-The contacts service applies the caller's visibility (a rep finds only their own customers), so
-the gateway only checks the input and forwards the caller's token."""
+Hand-written because the answer is reshaped ({"items", "total"} from the RPC's hits). The
+contacts service applies the caller's visibility (a rep finds only their own customers), so the
+gateway only checks the input and forwards the caller's token."""
 from __future__ import annotations
 
 from flask import Response
 
 from crm.contacts.v1 import contacts_pb2 as pb
 from crm_gateway.problems import invalid_field
-from crm_gateway.routing import API, Call, QueryParam, Route, json_response, metadata, state
+from crm_gateway.routing import API, Call, Route, json_response, metadata, state
+from crm_gateway.schemas.contacts import MAX_Q, SEARCH_PARAMS, SEARCH_RESULTS
 from crm_gateway.serialize import to_json
-from crm_gateway.shapes import REGISTRY
-
-MAX_Q = 256
-CUSTOMER_HIT = REGISTRY.message(pb.CustomerHit.DESCRIPTOR)
-SEARCH_RESULTS = REGISTRY.add("CustomerSearchResults", {
-    "type": "object",
-    "properties": {
-        "items": {"type": "array", "items": CUSTOMER_HIT},
-        "total": {"type": "integer", "description": "every match the caller may see, not only this page"},
-    },
-    "required": ["items", "total"],
-    "additionalProperties": False,
-})
-SEARCH_PARAMS = (
-    QueryParam("q", description=f"required, 1 to {MAX_Q} characters: a name, a company, a phone number "
-                                "in any format, an email, a tag or a place; a prefix matches as you type"),
-    QueryParam("kind", description="contact | account; both when omitted", choices=("contact", "account")),
-    QueryParam("limit", "integer", "hits per page (20 when omitted)", 1, 100),
-    QueryParam("offset", "integer", "hits to skip, for the next page (offset + limit ≤ 10000)", 0, 9999),
-)
 
 
 def search_customers(c: Call) -> Response:

@@ -2,7 +2,9 @@
 
 A `Route` is the single description of an endpoint: Flask registers its rule from it, the
 wrapper below validates its query parameters and body with it before the view runs, and the
-OpenAPI document is generated from it. What is documented is what is enforced."""
+OpenAPI document is generated from it. What is documented is what is enforced. Most routes are
+declared as an `Action` (actions.py) or a `Resource` (crud.py), which build the Route and its
+view; a hand-written view is a Route given directly."""
 from __future__ import annotations
 
 import json
@@ -14,7 +16,6 @@ from typing import Any
 
 from flask import Response, current_app, g, request
 from google.protobuf.message import Message
-from google.protobuf.timestamp_pb2 import Timestamp
 
 from crm_gateway.clients import Backends
 from crm_gateway.problems import Problem, invalid_field
@@ -22,6 +23,7 @@ from crm_gateway.ratelimit import RateLimiter
 from crm_gateway.schema import JsonSchema, SchemaRegistry, parse_timestamp, require_valid
 from crm_gateway.serialize import to_json
 from crm_gateway.settings import GatewaySettings
+from crmkit.credentials import ServiceCredentials
 from crmkit.token_cache import TokenCache
 
 API = "/api/v1"
@@ -126,6 +128,7 @@ class GatewayState:
     limiter: RateLimiter
     registry: SchemaRegistry
     routes: Sequence[Route]
+    public_credentials: ServiceCredentials  # what the public endpoints call the services with
     openapi_json: bytes = b""
 
 
@@ -240,7 +243,3 @@ def page_response(items: Sequence[Message], next_page_token: str | None = None) 
 def no_content() -> Response:
     return Response(status=204)
 
-
-def copy_timestamp(target: Timestamp, value: Timestamp | None) -> None:
-    if value is not None:
-        target.CopyFrom(value)

@@ -16,7 +16,7 @@ only the patchable ones, and a body naming a left-out field gets "is read-only" 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, cast
 
 from google.protobuf import json_format
 from google.protobuf.descriptor import Descriptor, FieldDescriptor
@@ -55,8 +55,16 @@ _WELL_KNOWN: dict[str, JsonSchema] = {
 }
 
 
+MessageType = type[Message] | Descriptor
+
+
 def ref(name: str) -> JsonSchema:
     return {"$ref": REF_PREFIX + name}
+
+
+def descriptor_of(message: MessageType) -> Descriptor:
+    # The stubs type DESCRIPTOR as the pure-Python or the upb class; both have what is read here.
+    return message if isinstance(message, Descriptor) else cast(Descriptor, message.DESCRIPTOR)
 
 
 class SchemaRegistry:
@@ -69,11 +77,12 @@ class SchemaRegistry:
         self._origin: dict[str, str] = {}
 
     def message(
-        self, descriptor: Descriptor, *, name: str | None = None, exclude: Iterable[str] = (),
+        self, message: MessageType, *, name: str | None = None, exclude: Iterable[str] = (),
         inputs: bool = False,
     ) -> JsonSchema:
         """The message's schema (registered once under `name`), without the `exclude`d fields;
         with `inputs`, nested messages are their `input()` shapes."""
+        descriptor = descriptor_of(message)
         name = name or descriptor.name
         excluded = frozenset(exclude) & frozenset(f.name for f in descriptor.fields)
         origin = f"{descriptor.full_name}-{sorted(excluded)}{'-input' if inputs else ''}"
@@ -104,36 +113,38 @@ class SchemaRegistry:
         return ref(name)
 
     def input(
-        self, descriptor: Descriptor, name: str | None = None, *, exclude: Iterable[str] = (),
+        self, message: MessageType, name: str | None = None, *, exclude: Iterable[str] = (),
         required: Iterable[str] = (),
     ) -> JsonSchema:
         """The message as a client sends it: without its output-only fields, nor the `exclude`d
         ones (those the URL or a header gives), nested messages likewise."""
+        descriptor = descriptor_of(message)
         name = name or f"{descriptor.name}Input"
         schema = self.message(descriptor, name=name, exclude=output_only(descriptor) | set(exclude), inputs=True)
         self._require(name, required)
         return schema
 
-    def patch(self, descriptor: Descriptor, name: str) -> JsonSchema:
+    def patch(self, message: MessageType, name: str) -> JsonSchema:
         """The body of an update: only the fields an update mask may name (`crmkit.fields.patchable`)."""
-        return self.only(descriptor, name, patchable(descriptor))
+        return self.only(message, name, patchable(descriptor_of(message)))
 
     def only(
-        self, descriptor: Descriptor, name: str, keep: Iterable[str], *, required: Iterable[str] = (),
+        self, message: MessageType, name: str, keep: Iterable[str], *, required: Iterable[str] = (),
     ) -> JsonSchema:
         """The message restricted to `keep` (e.g. the sections of the settings one route replaces)."""
+        descriptor = descriptor_of(message)
         dropped = {f.name for f in descriptor.fields} - set(keep)
         schema = self.message(descriptor, name=name, exclude=dropped, inputs=True)
         self._require(name, required)
         return schema
 
     def _require(self, name: str, required: Iterable[str]) -> None:
-        required = list(required)
-        if required:
-            unknown = set(required) - set(self.schemas[name]["properties"])
+        names = list(required)
+        if names:
+            unknown = set(names) - set(self.schemas[name]["properties"])
             if unknown:
                 raise ValueError(f"{name}: required {sorted(unknown)} are not in the schema")
-            self.schemas[name]["required"] = required
+            self.schemas[name]["required"] = names
 
     def add(self, name: str, schema: JsonSchema) -> JsonSchema:
         if name in self.schemas and self.schemas[name] != schema:
@@ -160,15 +171,16 @@ class SchemaRegistry:
         return {"type": "array", "items": single} if field.is_repeated else single
 
     def _single(self, field: FieldDescriptor, inputs: bool) -> JsonSchema:
-        if field.type == _F.TYPE_MESSAGE:
-            known = _WELL_KNOWN.get(field.message_type.full_name)
+        nested, enum = field.message_type, field.enum_type
+        if nested is not None:
+            known = _WELL_KNOWN.get(nested.full_name)
             if known is not None:
                 return dict(known)
-            if inputs and output_only(field.message_type):
-                return self.input(field.message_type)
-            return self.message(field.message_type)
-        if field.type == _F.TYPE_ENUM:
-            return {"type": "string", "enum": [v.name for v in field.enum_type.values]}
+            if inputs and output_only(nested):
+                return self.input(nested)
+            return self.message(nested)
+        if enum is not None:
+            return {"type": "string", "enum": [v.name for v in enum.values]}
         return dict(_SCALARS[field.type])
 
     # -- validation -----------------------------------------------------------------------
@@ -254,7 +266,7 @@ def parse_timestamp(value: str) -> Timestamp | None:
     return ts
 
 
-def require_valid(registry: SchemaRegistry, body: Any, schema: JsonSchema) -> dict[str, Any]:
+def require_valid(registry: SchemaRegistry, body: dict[str, Any], schema: JsonSchema) -> dict[str, Any]:
     errors = registry.validate(body, schema)
     if errors:
         raise invalid(errors)

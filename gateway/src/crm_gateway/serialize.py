@@ -11,7 +11,7 @@ import base64
 import math
 from collections.abc import Callable
 from functools import partial
-from typing import Any
+from typing import Any, cast
 
 from google.protobuf import json_format
 from google.protobuf.descriptor import Descriptor, FieldDescriptor
@@ -39,9 +39,9 @@ def to_json(message: Message) -> dict[str, Any]:
     try:
         plan = _plans[full_name]
     except KeyError:
-        plan = _plans[full_name] = _plan_or_none(message.DESCRIPTOR)
+        plan = _plans[full_name] = _plan_or_none(cast(Descriptor, message.DESCRIPTOR))
     if plan is None:
-        return _message_to_dict(message)  # type: ignore[no-any-return]
+        return _message_to_dict(message)
     out: dict[str, Any] = {}
     for name, convert, repeated, is_map, presence in plan:
         if presence and not message.HasField(name):
@@ -78,9 +78,9 @@ def _plan(descriptor: Descriptor) -> Plan:
 
 
 def _converter(field: FieldDescriptor) -> Convert:
-    kind = field.type
-    if kind == _F.TYPE_MESSAGE:
-        if field.message_type.full_name.startswith("google.protobuf."):  # Timestamp, Struct, ...
+    kind, nested = field.type, field.message_type
+    if nested is not None:
+        if nested.full_name.startswith("google.protobuf."):  # Timestamp, Struct, ...
             return _well_known
         return to_json
     if kind in (_F.TYPE_ENUM, _F.TYPE_FLOAT):

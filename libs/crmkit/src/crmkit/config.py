@@ -15,6 +15,8 @@ DEFAULT_PORTS = {
     "reporting": (50055, 9105),
 }
 DEV_JWT_SECRET = "shuniu-dev-secret-change-me-in-production"
+# PRAGMA synchronous levels a service's SQLite database may run with (see crmkit.db).
+SQLITE_SYNC_LEVELS = ("FULL", "NORMAL", "EXTRA")
 
 
 class ConfigError(RuntimeError):
@@ -68,6 +70,8 @@ class ServiceSettings:
     grpc_workers: int = 16
     # Seconds between runs of the service's scheduled work (`<SVC>_SCHEDULER_INTERVAL`).
     scheduler_interval: float = 5.0
+    # PRAGMA synchronous of a SQLite database (`SQLITE_SYNCHRONOUS`): FULL, NORMAL or EXTRA.
+    sqlite_synchronous: str = "FULL"
 
     @classmethod
     def from_env(cls, service: str, env: Mapping[str, str] | None = None) -> ServiceSettings:
@@ -89,7 +93,15 @@ class ServiceSettings:
             consumer_batch=int(env.get("CONSUMER_BATCH", "200")),
             grpc_workers=int(env.get("GRPC_WORKERS", "16")),
             scheduler_interval=float(env.get(f"{prefix}_SCHEDULER_INTERVAL", "15" if service == "support" else "5")),
+            sqlite_synchronous=_sqlite_synchronous(env),
         )
+
+
+def _sqlite_synchronous(env: Mapping[str, str]) -> str:
+    value = env.get("SQLITE_SYNCHRONOUS", "FULL").upper()
+    if value not in SQLITE_SYNC_LEVELS:
+        raise ConfigError(f"SQLITE_SYNCHRONOUS must be FULL, NORMAL or EXTRA, not {value!r}")
+    return value
 
 
 def service_addr(service: str, env: Mapping[str, str] | None = None) -> str:

@@ -6,7 +6,6 @@ SQLITE_BUSY instead of waiting, which would turn concurrency into random errors.
 from __future__ import annotations
 
 import contextlib
-import os
 import threading
 from collections.abc import Callable
 from typing import Any
@@ -14,17 +13,21 @@ from typing import Any
 from sqlalchemy import Connection, Engine, create_engine, event, insert
 from sqlalchemy.orm import Session, sessionmaker
 
+from crmkit.config import SQLITE_SYNC_LEVELS
 from crmkit.events import Envelope
 from crmkit.runtime_tables import outbox_row
 
 _OUTBOX_INSERT = insert(outbox_row)  # built once: every write transaction runs it
-_SQLITE_SYNC = os.environ.get("SQLITE_SYNCHRONOUS", "FULL").upper()
-if _SQLITE_SYNC not in ("FULL", "NORMAL", "EXTRA"):
-    raise RuntimeError(f"SQLITE_SYNCHRONOUS must be FULL, NORMAL or EXTRA, not {_SQLITE_SYNC!r}")
 
 
-def make_engine(url: str, **kwargs: Any) -> Engine:
+def make_engine(url: str, *, sqlite_synchronous: str = "FULL", **kwargs: Any) -> Engine:
+    """`sqlite_synchronous`: FULL, an acknowledged write survives power loss; NORMAL survives a crash
+    of the process but not of the machine (PostgreSQL is for production). Services take it from
+    SQLITE_SYNCHRONOUS through their settings."""
     if url.startswith("sqlite"):
+        sync = sqlite_synchronous.upper()
+        if sync not in SQLITE_SYNC_LEVELS:
+            raise ValueError(f"SQLite synchronous must be FULL, NORMAL or EXTRA, not {sqlite_synchronous!r}")
         engine = create_engine(
             url, connect_args={"check_same_thread": False, "timeout": 30}, pool_size=16,
             max_overflow=16, **kwargs,
@@ -35,9 +38,7 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
             dbapi_conn.isolation_level = None  # we issue BEGIN ourselves
             cur = dbapi_conn.cursor()
             cur.execute("PRAGMA journal_mode=WAL")
-            # FULL: an acknowledged write survives power loss. NORMAL (SQLITE_SYNCHRONOUS=NORMAL)
-            # survives a crash of the process but not of the machine; PostgreSQL is for production.
-            cur.execute(f"PRAGMA synchronous={_SQLITE_SYNC}")
+            cur.execute(f"PRAGMA synchronous={sync}")
             cur.execute("PRAGMA foreign_keys=ON")
             cur.execute("PRAGMA busy_timeout=30000")
             cur.close()
@@ -57,9 +58,9 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
 class Database:
     """Owns the engine and hands out read sessions and write units of work."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, *, sqlite_synchronous: str = "FULL") -> None:
         self.url = url
-        self.engine = make_engine(url)
+        self.engine = make_engine(url, sqlite_synchronous=sqlite_synchronous)
         self.is_sqlite = url.startswith("sqlite")
         write_bind = self.engine.execution_options(sqlite_begin="IMMEDIATE")
         self._write = sessionmaker(write_bind, expire_on_commit=False)

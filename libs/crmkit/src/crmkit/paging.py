@@ -22,9 +22,10 @@ def decode_cursor(token: str) -> int:
     """The sequence number a token was made from; anything else is the caller's mistake."""
     try:
         raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)).decode()
-        if not raw.startswith("s") or not raw[1:].isdigit():
+        digits = raw[1:]
+        if not raw.startswith("s") or not (digits.isascii() and digits.isdigit()):  # "١٢" is digits, not ours
             raise ValueError(raw)
-        seq = int(raw[1:])
+        seq = int(digits)
         if seq > _MAX_SEQ:
             raise ValueError(raw)
         return seq

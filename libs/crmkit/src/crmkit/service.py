@@ -68,7 +68,7 @@ class ServiceRuntime:
     def __init__(self, spec: ServiceSpec, settings: ServiceSettings) -> None:
         self.spec = spec
         self.settings = settings
-        self.db = Database(settings.database_url)
+        self.db = Database(settings.database_url, sqlite_synchronous=settings.sqlite_synchronous)
         self.loop = LoopThread(f"{spec.name}-events")
         self.relay: OutboxRelay | None = None
         self.consumer: EventConsumer | None = None

@@ -12,7 +12,7 @@ import uuid
 from collections import Counter
 from collections.abc import Callable
 from concurrent import futures
-from typing import Any, TypeVar, cast
+from typing import TypeVar, cast
 
 import grpc
 

@@ -1,6 +1,7 @@
-"""The contacts service for real: a gRPC server on a free port (ServiceRuntime in-process), the
-session's nats-server, and a fresh database per test module on SQLite and, when reachable,
-PostgreSQL. Helpers call it as the demo users would and read what it put on JetStream."""
+"""The contacts service for real: its runtime in-process on a free port (crmkit.testing's
+ServiceHarness over `bootstrap.spec()`), the session's nats-server, and a fresh database per test
+module on SQLite and, when reachable, PostgreSQL. Helpers call it as the demo users would and read
+what it put on JetStream."""
 from __future__ import annotations
 
 import asyncio
@@ -16,19 +17,23 @@ from sqlalchemy import func, select
 
 from crm.common.v1.envelope_pb2 import EventEnvelope
 from crm.contacts.v1.contacts_pb2_grpc import ContactsServiceStub
-from crm_contacts import store
-from crm_contacts.bootstrap import SPEC
+from crm_contacts import bootstrap, store
 from crm_contacts.tables import metadata as contacts_metadata
 from crm_devtools.users import DEMO_USERS
 from crmkit import bus
-from crmkit.auth import Principal, mint_token
-from crmkit.config import ServiceSettings
+from crmkit.auth import Principal
 from crmkit.errors import ERROR_DETAILS_KEY, ERROR_FIELD_KEY
 from crmkit.events import Envelope, parse_envelope
-from crmkit.migrations import upgrade
 from crmkit.runtime_tables import runtime_metadata
 from crmkit.service import ServiceRuntime
-from crmkit.testing import NatsServer, fresh_postgres_database, postgres_reachable, wait_for
+from crmkit.testing import (
+    Caller,
+    NatsServer,
+    ServiceHarness,
+    fresh_postgres_database,
+    postgres_reachable,
+    wait_for,
+)
 
 JWT_SECRET = "contacts-integration-secret-0123456789abcdef"
 USERS: dict[str, Principal] = {
@@ -57,52 +62,34 @@ def module_database_url(request: pytest.FixtureRequest, tmp_path_factory: pytest
 
 
 @pytest.fixture(scope="module")
-def contacts(module_database_url: str, nats_server: NatsServer,
-             tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServiceRuntime]:
-    upgrade(module_database_url, SPEC.migrations)
-    settings = ServiceSettings.from_env("contacts", env={
-        "CONTACTS_DATABASE_URL": module_database_url, "NATS_URL": nats_server.url,
-        "PORT": "0", "METRICS_PORT": "0", "JWT_SECRET": JWT_SECRET,
-        "DATA_DIR": str(tmp_path_factory.mktemp("contacts-data")),  # the search index lives here
-    })
-    runtime = ServiceRuntime(SPEC, settings).start()
-    yield runtime
-    runtime.stop()
-
-
-class Api:
-    """The contacts stub as one user: bearer token, a deadline on every call, and an optional
-    idempotency key."""
-
-    def __init__(self, channel: grpc.Channel, user: str) -> None:
-        self.user = user
-        self._stub = ContactsServiceStub(channel)
-        self._token = mint_token(USERS[user], JWT_SECRET)
-
-    def __getattr__(self, rpc: str) -> Callable[..., Any]:
-        method = getattr(self._stub, rpc)
-
-        def call(request: Any, *, key: str | None = None) -> Any:
-            metadata = [("authorization", f"Bearer {self._token}")]
-            if key:
-                metadata.append(("crm-idempotency-key", key))
-            return method(request, metadata=metadata, timeout=15)
-
-        return call
+def harness(module_database_url: str, nats_server: NatsServer,
+            tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServiceHarness]:
+    """One contacts runtime per test module; its DATA_DIR holds the search index."""
+    service = ServiceHarness("contacts", bootstrap.spec, url=module_database_url, nats_url=nats_server.url,
+                             tmp=tmp_path_factory.mktemp("contacts-data"), secret=JWT_SECRET, users=USERS)
+    service.migrate().start()
+    yield service
+    service.stop()
 
 
 @pytest.fixture(scope="module")
-def api(contacts: ServiceRuntime) -> Iterator[Callable[[str], Api]]:
-    channel = grpc.insecure_channel(contacts.address)
-    clients: dict[str, Api] = {}
+def contacts(harness: ServiceHarness) -> ServiceRuntime:
+    """The running service: its database, relay, workers and address."""
+    return harness.runtime  # type: ignore[no-any-return]
 
-    def as_user(user: str) -> Api:
+
+@pytest.fixture(scope="module")
+def api(harness: ServiceHarness) -> Callable[[str], Caller]:
+    """`api(user)`: the contacts stub as that user (bearer token, a deadline on every call, and
+    `key=` for an idempotency key), one client per user."""
+    clients: dict[str, Caller] = {}
+
+    def as_user(user: str) -> Caller:
         if user not in clients:
-            clients[user] = Api(channel, user)
+            clients[user] = harness.as_user(user, ContactsServiceStub)
         return clients[user]
 
-    yield as_user
-    channel.close()
+    return as_user
 
 
 class Failure:

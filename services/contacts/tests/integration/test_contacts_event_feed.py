@@ -13,9 +13,9 @@ from crm.contacts.v1 import contacts_pb2 as pb
 from crm.contacts.v1 import events_pb2 as contact_ev
 from crm.sales.v1 import events_pb2 as sales_ev
 from crm.sales.v1.sales_pb2 import Opportunity, Quote
-from crm_contacts import event_handler
-from crm_contacts.customer_search import CustomerSearch
-from crm_contacts.search_docs import SCHEMA
+from crm_contacts import handlers
+from crm_contacts.rules.search_docs import SCHEMA
+from crm_contacts.search.customer_search import CustomerSearch
 from crmkit.events import new_event, parse_envelope
 from crmkit.search import open_index
 from crmkit.testing import wait_for
@@ -70,7 +70,7 @@ def test_the_timeline_effect_is_idempotent_without_the_inbox_too(api, contacts) 
     added = []
     for _ in range(2):
         with contacts.db.unit_of_work() as uow:
-            added.append(event_handler.add_to_timeline(uow, env))
+            added.append(handlers.add_to_timeline(uow, env))
             uow.commit()
     assert added == [True, False]
     assert len(of_kind(api("rep.north.1"), person.id, "opportunity_won")) == 1
@@ -159,4 +159,4 @@ def test_a_fresh_index_over_the_same_database_is_found_unaffected_by_timeline_ev
         stats = fresh.rebuild()
         assert stats.contacts >= 1 and stats.accounts >= 1 and fresh.index.count() == stats.contacts + stats.accounts
     finally:
-        fresh.close()
+        fresh.stop()

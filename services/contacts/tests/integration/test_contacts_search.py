@@ -14,10 +14,9 @@ from google.protobuf.field_mask_pb2 import FieldMask
 from grpc import StatusCode
 
 from crm.contacts.v1 import contacts_pb2 as pb
-from crm_contacts import bootstrap
-from crm_contacts.customer_search import CustomerSearch
-from crm_contacts.index_directory import IndexDirectory
-from crm_contacts.search_docs import SCHEMA
+from crm_contacts.rules.search_docs import SCHEMA
+from crm_contacts.search.customer_search import CustomerSearch
+from crm_contacts.search.index_directory import IndexDirectory
 from crm_devtools.users import DEMO_USERS
 from crmkit.search import SearchUnavailable, open_index
 from crmkit.testing import wait_for
@@ -158,12 +157,12 @@ def test_a_rebuild_from_scratch_gives_the_same_results(api, contacts, tmp_path) 
             result = fresh.search(principal, query, "", 100, 0)
             assert (result.total, {h.id for h in result.hits}) == (total, found), query
     finally:
-        fresh.close()
+        fresh.stop()
 
 
 def test_changes_made_while_a_rebuild_runs_are_not_lost(api, contacts, monkeypatch) -> None:
     admin, rep = api("admin"), api("rep.north.1")
-    search_of_runtime = bootstrap.customer_search(contacts.db, contacts.settings)
+    [search_of_runtime] = [w for w in contacts.workers if isinstance(w, CustomerSearch)]
     real_rebuild = search_of_runtime.index.rebuild
     word = unique()
     during: list[pb.Contact] = []
@@ -184,10 +183,9 @@ def test_changes_made_while_a_rebuild_runs_are_not_lost(api, contacts, monkeypat
 CRASHING_OWNER = """
 import os, sys
 from pathlib import Path
-from crm_contacts.customer_search import CustomerSearch
-from crm_contacts.index_directory import IndexDirectory
-from crm_contacts.index_directory import IndexDirectory
-from crm_contacts.search_docs import SCHEMA
+from crm_contacts.rules.search_docs import SCHEMA
+from crm_contacts.search.customer_search import CustomerSearch
+from crm_contacts.search.index_directory import IndexDirectory
 from crmkit.db import Database
 from crmkit.search.embedded import EmbeddedSearchIndex
 
@@ -223,7 +221,7 @@ def test_an_index_left_open_by_a_crash_is_rebuilt_at_start(api, contacts, tmp_pa
     try:
         assert person.id in {h.id for h in restarted.search(DEMO_USERS["rep.north.1"], word, "", 10, 0).hits}
     finally:
-        restarted.close()
+        restarted.stop()
     assert not (tmp_path / "customers.open").exists(), "a clean close removes the marker"
 
 
@@ -234,7 +232,7 @@ def test_an_index_built_from_another_database_is_rebuilt_and_a_shared_one_left_a
     other = CustomerSearch(contacts.db, open_index(SCHEMA, opensearch_url=None, data_dir=tmp_path),
                            IndexDirectory(tmp_path, SCHEMA.name))
     other.index.upsert([{"id": "ghost", "kind": "contact", "name": person.name, "owner_id": "rep.north.1"}])
-    other.close()  # a clean close of an index that holds another database's customer
+    other.stop()  # a clean close of an index that holds another database's customer
     (tmp_path / "customers.source").write_text("another-database")
 
     first = owned_search(contacts, tmp_path)
@@ -248,10 +246,10 @@ def test_an_index_built_from_another_database_is_rebuilt_and_a_shared_one_left_a
             second.search(DEMO_USERS["admin"], person.name, "", 10, 0)
         with pytest.raises(SearchUnavailable):
             second.rebuild()
-        second.close()
+        second.stop()
         assert person.id in {h.id for h in first.search(DEMO_USERS["admin"], person.name, "", 10, 0).hits}
     finally:
-        first.close()
+        first.stop()
 
 
 def test_only_an_admin_may_rebuild_and_bad_searches_name_their_field(api, fails) -> None:
@@ -268,12 +266,12 @@ def test_only_an_admin_may_rebuild_and_bad_searches_name_their_field(api, fails)
 def test_the_reindex_command_rebuilds_through_the_running_service(contacts, jwt_secret) -> None:
     env = {**os.environ, "JWT_SECRET": jwt_secret, "CONTACTS_SERVICE_ADDR": contacts.address}
     env.pop("CRM_TOKEN", None)
-    done = subprocess.run([sys.executable, "-m", "crm_contacts.reindex"], env=env, capture_output=True,
+    done = subprocess.run([sys.executable, "-m", "crm_contacts.search.reindex"], env=env, capture_output=True,
                           text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     assert "customer search index rebuilt:" in done.stdout and "contacts" in done.stdout
 
-    refused = subprocess.run([sys.executable, "-m", "crm_contacts.reindex", "--addr", contacts.address],
+    refused = subprocess.run([sys.executable, "-m", "crm_contacts.search.reindex", "--addr", contacts.address],
                              env={**env, "JWT_SECRET": "not-the-secret-of-this-service-0123456789"},
                              capture_output=True, text=True, timeout=120)
     assert refused.returncode == 1 and "UNAUTHENTICATED" in refused.stderr
@@ -306,5 +304,5 @@ def test_index_writes_that_fail_are_retried_with_the_next_batch_and_owed_ones_fo
 
     monkeypatch.setattr(search.index, "upsert", lambda docs: (_ for _ in ()).throw(SearchUnavailable("away")))
     search.apply_published(published(first))          # owed when the process stops ...
-    search.close()
+    search.stop()
     assert (tmp_path / "customers.open").exists(), "... so the next start rebuilds"

@@ -6,7 +6,7 @@ import pytest
 from google.protobuf.struct_pb2 import Struct
 
 from crm.contacts.v1.contacts_pb2 import Address, Contact, CustomFieldDefinition, Email, Phone
-from crm_contacts import rules
+from crm_contacts.rules import records as rules
 from crmkit.errors import InvalidArgument
 
 

@@ -8,7 +8,7 @@ import itertools
 import pytest
 
 from crm.contacts.v1.contacts_pb2 import Account, Address, Contact, Email, Phone
-from crm_contacts.search_docs import (
+from crm_contacts.rules.search_docs import (
     MAX_QUERY_CHARS,
     SCHEMA,
     customer_document,
@@ -17,7 +17,7 @@ from crm_contacts.search_docs import (
     to_hit,
     visibility_clauses,
 )
-from crm_contacts.visibility import can_read
+from crm_contacts.rules.visibility import VISIBILITY
 from crm_devtools.users import DEMO_USERS
 from crmkit.auth import Principal
 from crmkit.errors import InvalidArgument
@@ -90,7 +90,7 @@ def test_search_filters_let_exactly_the_readers_of_a_customer_find_it(user: str)
     clauses = visibility_clauses(principal)
     for owner, team, region in itertools.product(OWNERS, TEAMS, REGIONS):
         doc = customer_document(contact(owner_id=owner, team=team, region=region))
-        assert matches(doc, clauses) == can_read(principal, owner, team, region), (user, owner, team, region)
+        assert matches(doc, clauses) == VISIBILITY.can_read(principal, owner, team, region), (user, owner, team, region)
 
 
 def test_a_rep_is_filtered_to_their_own_customers_and_a_manager_to_team_or_region() -> None:

@@ -10,7 +10,7 @@ from crm.common.v1.envelope_pb2 import Actor
 from crm.common.v1.types_pb2 import Money
 from crm.sales.v1 import events_pb2 as sales_ev
 from crm.sales.v1.sales_pb2 import Contract, Opportunity, Quote, Task
-from crm_contacts import timeline_feed
+from crm_contacts.rules import timeline as timeline_feed
 from crmkit.events import new_event, parse_envelope, unpack_payload
 
 WHEN = datetime(2026, 3, 2, 9, 30, tzinfo=UTC)

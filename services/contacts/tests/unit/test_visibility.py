@@ -9,11 +9,12 @@ import pytest
 from sqlalchemy import create_engine, insert, select
 from sqlalchemy.orm import Session
 
+from crm_contacts.rules.visibility import VISIBILITY
 from crm_contacts.tables import contacts, metadata
-from crm_contacts.visibility import can_read, can_write, check_assignable, visible_clause
 from crm_devtools.users import DEMO_USERS
 from crmkit.auth import Principal
 from crmkit.errors import PermissionDenied
+from crmkit.visibility import check_assignable
 
 SUPPORT = Principal("support.1", ("support",), "support", "")
 ANALYST = Principal("analyst.1", ("analyst",), "bi", "")
@@ -72,15 +73,15 @@ def session() -> Iterator[Session]:
 def test_read_and_write_matrix(user: str) -> None:
     principal = PRINCIPALS[user]
     readable, writable = MATRIX[user]
-    assert {r[0] for r in RECORDS if can_read(principal, *r[1:])} == readable
-    assert {r[0] for r in RECORDS if can_write(principal, *r[1:])} == writable
+    assert {r[0] for r in RECORDS if VISIBILITY.can_read(principal, *r[1:])} == readable
+    assert {r[0] for r in RECORDS if VISIBILITY.can_write(principal, *r[1:])} == writable
     assert writable <= readable
 
 
 @pytest.mark.parametrize("user", sorted(MATRIX))
 def test_list_clause_shows_exactly_what_get_allows(user: str, session: Session) -> None:
     principal = PRINCIPALS[user]
-    listed = set(session.execute(select(contacts.c.id).where(visible_clause(principal, contacts))).scalars())
+    listed = set(session.execute(select(contacts.c.id).where(VISIBILITY.clause(principal, contacts))).scalars())
     assert listed == MATRIX[user][0]
 
 

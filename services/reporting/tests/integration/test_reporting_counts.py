@@ -21,13 +21,13 @@ from crm.contacts.v1 import contacts_pb2 as cpb
 from crm.contacts.v1.contacts_pb2_grpc import ContactsServiceStub
 from crm.reporting.v1 import reporting_pb2 as rpb
 from crm.reporting.v1.reporting_pb2_grpc import ReportingServiceStub
-from crm_contacts.bootstrap import SPEC as CONTACTS
+from crm_contacts import bootstrap as contacts_bootstrap
 from crm_devtools.users import DEMO_USERS
-from crm_reporting.bootstrap import SPEC as REPORTING
+from crm_reporting import bootstrap as reporting_bootstrap
 from crmkit.auth import mint_token
 from crmkit.config import ServiceSettings
 from crmkit.migrations import upgrade
-from crmkit.service import ServiceRuntime
+from crmkit.service import Components, ServiceRuntime, ServiceSpec
 from crmkit.testing import NatsServer, fresh_postgres_database, postgres_reachable, wait_for
 
 pytestmark = pytest.mark.integration
@@ -58,24 +58,28 @@ class Suite:
                                                      timeout=15)
 
     def start_reporting(self, pace: float = 0.0) -> None:
-        spec = replace(REPORTING, handler=_paced(REPORTING.handler, pace)) if pace else REPORTING
+        spec = reporting_bootstrap.spec()
+        if pace:
+            spec = replace(spec, compose=_paced(spec, pace))
         self.reporting = ServiceRuntime(spec, self.reporting_settings).start()
         channel = grpc.insecure_channel(self.reporting.address)
         self.channels.append(channel)
         self.reporting_stub = ReportingServiceStub(channel)
 
 
-def _paced(factory: Any, pace: float) -> Any:
-    """The reporting handler, slowed by `pace` seconds an event: however fast this machine, a
-    test can then stop reporting while a backlog is still being worked off."""
-    def build(db: Any, settings: ServiceSettings) -> Any:
-        inner = factory(db, settings)
+def _paced(spec: ServiceSpec, pace: float) -> Any:
+    """Reporting's composition with its handler slowed by `pace` seconds an event: however fast
+    this machine, a test can then stop reporting while a backlog is still being worked off."""
+    def compose(db: Any, settings: ServiceSettings) -> Components:
+        parts = spec.compose(db, settings)
+        inner = parts.handler
+        assert inner is not None
 
         def handle(uow: Any, env: Any) -> None:
             time.sleep(pace)
             inner(uow, env)
-        return handle
-    return build
+        return replace(parts, handler=handle)
+    return compose
 
 
 def _backends() -> list[Any]:
@@ -92,11 +96,12 @@ def suite(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFacto
     nats_server = NatsServer(tmp_path_factory.mktemp("reporting-nats")).start()
     with fresh_database(request.param, tmp_path_factory, "contacts") as contacts_url, \
             fresh_database(request.param, tmp_path_factory, "reporting") as reporting_url:
-        upgrade(contacts_url, CONTACTS.migrations)
-        upgrade(reporting_url, REPORTING.migrations)
+        contacts_spec = contacts_bootstrap.spec()
+        upgrade(contacts_url, contacts_spec.migrations)
+        upgrade(reporting_url, reporting_bootstrap.spec().migrations)
         common = {"NATS_URL": nats_server.url, "PORT": "0", "METRICS_PORT": "0", "JWT_SECRET": SECRET,
                   "DATA_DIR": str(tmp_path_factory.mktemp("reporting-data"))}  # contacts' search index
-        contacts = ServiceRuntime(CONTACTS, ServiceSettings.from_env(
+        contacts = ServiceRuntime(contacts_spec, ServiceSettings.from_env(
             "contacts", env={**common, "CONTACTS_DATABASE_URL": contacts_url})).start()
         # small batches: the restart test must be able to stop reporting in the middle of a backlog
         reporting_settings = ServiceSettings.from_env(

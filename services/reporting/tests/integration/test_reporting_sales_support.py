@@ -21,7 +21,7 @@ from crm.sales.v1.sales_pb2 import Lead, Opportunity
 from crm.support.v1 import events_pb2 as tev
 from crm.support.v1.support_pb2 import SlaClock, Ticket
 from crm_devtools.users import DEMO_USERS
-from crm_reporting.bootstrap import SPEC as REPORTING
+from crm_reporting import bootstrap
 from crmkit import bus
 from crmkit.auth import mint_token
 from crmkit.config import ServiceSettings
@@ -51,11 +51,12 @@ def own_nats(tmp_path_factory: pytest.TempPathFactory) -> Iterator[NatsServer]:
 def stub(own_nats: NatsServer, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ReportingServiceStub]:
     tmp = tmp_path_factory.mktemp("reporting-sales-support")
     url = f"sqlite:///{tmp / 'reporting.db'}"
-    upgrade(url, REPORTING.migrations)
+    spec = bootstrap.spec()
+    upgrade(url, spec.migrations)
     settings = ServiceSettings.from_env("reporting", env={
         "REPORTING_DATABASE_URL": url, "NATS_URL": own_nats.url, "PORT": "0", "METRICS_PORT": "0",
         "JWT_SECRET": SECRET, "DATA_DIR": str(tmp / "data"), "CONSUMER_BATCH": "5"})
-    runtime = ServiceRuntime(REPORTING, settings).start()
+    runtime = ServiceRuntime(spec, settings).start()
     channel = grpc.insecure_channel(runtime.address)
     try:
         yield ReportingServiceStub(channel)

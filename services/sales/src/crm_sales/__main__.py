@@ -1,4 +1,4 @@
-from crm_sales.bootstrap import SPEC
+from crm_sales import bootstrap
 from crmkit.service import run
 
-run(SPEC)
+run(bootstrap.spec())

@@ -1,63 +1,46 @@
-"""Composition root of the sales service: servicer, the contacts client, the scheduler worker, and
-the consumer of the contacts stream (interactions rescore leads).
-`make_spec` takes a clock and a contacts port so tests can drive time and fake contacts."""
+"""The composition root of the sales service. `spec()` describes the service; its `compose` builds,
+for one process, the servicer with the contacts port, the handler of the CONTACTS stream, and
+the scheduler. Nothing is built or read from the environment before `compose` runs; tests pass
+a clock, a contacts port and a scheduler interval."""
 from __future__ import annotations
 
-import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from pathlib import Path
 
+import grpc
+
 from crm.sales.v1 import sales_pb2, sales_pb2_grpc
-from crm_sales import contact_events, jobs, leads, work
-from crm_sales.common import Clock, system_clock
-from crm_sales.contacts_port import ContactsPort, GrpcContacts
+from crm_sales import handlers, jobs
+from crm_sales.ports import ContactsPort, GrpcContacts
 from crm_sales.servicer import SalesServicer
-from crmkit.bus import LoopThread
 from crmkit.config import ServiceSettings, service_addr
 from crmkit.db import Database
-from crmkit.service import Registration, ServiceSpec
+from crmkit.scheduler import PeriodicWorker
+from crmkit.service import Components, ServiceSpec
+from crmkit.servicer import Clock, system_clock
 
-JOB_HANDLERS: dict[str, jobs.JobHandler] = {
-    "lead_response": leads.on_response_due,
-    "lead_rescore": leads.on_rescore,
-    "stage_stall": work.on_stage_stall,
-    "quote_follow_up": work.on_quote_follow_up,
-    "task_reminder": work.on_task_reminder,
-}
+MIGRATIONS = Path(__file__).parent / "migrations"
+SERVICE_NAME = sales_pb2.DESCRIPTOR.services_by_name["SalesService"].full_name
 
 
-def _contacts_from_env() -> ContactsPort:
+def contacts_service() -> ContactsPort:
+    """The contacts service at CONTACTS_SERVICE_ADDR (required: conversion creates customers there)."""
     return GrpcContacts(service_addr("contacts"))
 
 
-def make_spec(
-    clock: Clock = system_clock,
-    contacts: Callable[[], ContactsPort | None] = _contacts_from_env,
-    scheduler_interval: float | None = None,
-    on_scheduler: Callable[[jobs.SchedulerWorker], None] | None = None,
-) -> ServiceSpec:
-    interval = scheduler_interval or float(os.environ.get("SALES_SCHEDULER_INTERVAL", "5"))
+def spec(*, clock: Clock = system_clock, contacts: Callable[[], ContactsPort] = contacts_service,
+         scheduler_interval: float | None = None) -> ServiceSpec:
+    """`scheduler_interval`: seconds between scheduler runs (default: SALES_SCHEDULER_INTERVAL)."""
 
-    def build(db: Database, settings: ServiceSettings) -> Sequence[Registration]:
-        servicer = SalesServicer(db, clock, contacts())
-        return [lambda server: sales_pb2_grpc.add_SalesServiceServicer_to_server(servicer, server)]
+    def compose(db: Database, settings: ServiceSettings) -> Components:
+        servicer = SalesServicer(db, contacts(), clock)
 
-    def scheduler(db: Database, settings: ServiceSettings, loop: LoopThread) -> Callable[[], None]:
-        worker = jobs.SchedulerWorker(db, JOB_HANDLERS, clock, interval).start()
-        if on_scheduler is not None:
-            on_scheduler(worker)
-        return worker.stop
+        def register(server: grpc.Server) -> None:
+            sales_pb2_grpc.add_SalesServiceServicer_to_server(servicer, server)
 
-    return ServiceSpec(
-        name="sales",
-        migrations=Path(__file__).parent / "migrations",
-        service_names=[sales_pb2.DESCRIPTOR.services_by_name["SalesService"].full_name],
-        build=build,
-        extra_workers=(scheduler,),
-        consumes=("contacts",),
-        handler=contact_events.make_handler(clock),
-        wants=contact_events.wants,
-    )
+        scheduler = PeriodicWorker("sales-scheduler", lambda now: jobs.run_due(db, now), clock,
+                                   scheduler_interval or settings.scheduler_interval)
+        return Components(servicers=[register], handler=handlers.handler(clock), workers=[scheduler])
 
-
-SPEC = make_spec()
+    return ServiceSpec(name="sales", migrations=MIGRATIONS, service_names=[SERVICE_NAME], compose=compose,
+                       consumes=("contacts",), wants=handlers.wants)

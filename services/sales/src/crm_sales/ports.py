@@ -37,8 +37,12 @@ class GrpcContacts:
 
     def create_account(self, account: cpb.Account, *, idempotency_key: str, authorization: str) -> cpb.Account:
         request = cpb.CreateAccountRequest(account=account, allow_duplicate=True)
-        return self.client.call("CreateAccount", request, metadata=self._metadata(idempotency_key, authorization))
+        created: cpb.Account = self.client.call("CreateAccount", request,
+                                                metadata=self._metadata(idempotency_key, authorization))
+        return created
 
     def create_contact(self, contact: cpb.Contact, *, idempotency_key: str, authorization: str) -> cpb.Contact:
         request = cpb.CreateContactRequest(contact=contact, allow_duplicate=True)
-        return self.client.call("CreateContact", request, metadata=self._metadata(idempotency_key, authorization))
+        created: cpb.Contact = self.client.call("CreateContact", request,
+                                                metadata=self._metadata(idempotency_key, authorization))
+        return created

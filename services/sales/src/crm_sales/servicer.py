@@ -1,235 +1,239 @@
-"""gRPC servicer: translation only. Reads use a read session; writes go through run_write (one
-unit of work, idempotency key honoured). The clock is injected so tests control time."""
+"""gRPC servicer: translation only. Each RPC copies what the use case may change, calls one use
+case through `read`, `write` or `write_after` (crmkit.servicer), and wraps the answer."""
 from __future__ import annotations
-
-from typing import Any
 
 from crm.common.v1.types_pb2 import PageResponse
 from crm.sales.v1 import sales_pb2 as pb
 from crm.sales.v1.sales_pb2_grpc import SalesServiceServicer
-from crm_sales import (
-    admin,
+from crm_sales.ports import ContactsPort
+from crm_sales.usecases import (
     analytics,
+    approvals,
+    catalogue,
+    contracts,
     conversion,
-    deals,
     leads,
+    opportunities,
     ownership,
-    pdf,
     quotes,
-    store,
-    work,
+    reps,
+    settings,
+    tasks,
 )
-from crm_sales.common import Clock, settings, visible
-from crm_sales.contacts_port import ContactsPort
-from crmkit.auth import current_principal
 from crmkit.db import Database
-from crmkit.idempotency import run_write
-
-Ctx = Any
-
-
-def _copy(message: Any) -> Any:
-    """Use cases change records in place; never mutate the request (its hash keys idempotency)."""
-    clone = type(message)()
-    clone.CopyFrom(message)
-    return clone
+from crmkit.records import dt
+from crmkit.servicer import Call, Clock, Ctx, ServicerBase, copy, system_clock
 
 
 def _page(token: str) -> PageResponse:
     return PageResponse(next_page_token=token)
 
 
-class SalesServicer(SalesServiceServicer):
-    def __init__(self, db: Database, clock: Clock, contacts: ContactsPort | None) -> None:
-        self.db = db
-        self.clock = clock
+class SalesServicer(ServicerBase, SalesServiceServicer):
+    def __init__(self, db: Database, contacts: ContactsPort, clock: Clock = system_clock) -> None:
+        super().__init__(db, clock)
         self.contacts = contacts
-
-    def _write(self, request: Any, response_type: type, fn: Any) -> Any:
-        now = self.clock()
-        principal = current_principal()
-        return run_write(self.db, request, response_type, lambda uow: fn(uow, principal, now))
-
-    def _read(self, fn: Any) -> Any:
-        with self.db.read() as session:
-            return fn(session, current_principal(), self.clock())
 
     # -- leads
     def CreateLead(self, request: pb.CreateLeadRequest, context: Ctx) -> pb.Lead:
-        return self._write(request, pb.Lead, lambda uow, p, now: leads.create_lead(uow, p, _copy(request.lead), now))
+        return self.write(request, pb.Lead, lambda uow, c: leads.create_lead(
+            uow, principal=c.principal, now=c.now, lead=copy(request.lead)))
 
     def CaptureLead(self, request: pb.CaptureLeadRequest, context: Ctx) -> pb.Lead:
-        return self._write(request, pb.Lead, lambda uow, p, now: leads.create_lead(
-            uow, p, _copy(request.lead), now, channel="web_form"))
+        return self.write(request, pb.Lead, lambda uow, c: leads.create_lead(
+            uow, principal=c.principal, now=c.now, lead=copy(request.lead), channel="web_form"))
 
     def ImportLeads(self, request: pb.ImportLeadsRequest, context: Ctx) -> pb.ImportLeadsResponse:
-        return self._write(request, pb.ImportLeadsResponse, lambda uow, p, now: leads.import_leads(
-            uow, p, request.csv, request.default_source, now))
+        return self.write(request, pb.ImportLeadsResponse, lambda uow, c: leads.import_leads(
+            uow, principal=c.principal, now=c.now, text=request.csv, default_source=request.default_source))
 
     def GetLead(self, request: pb.GetLeadRequest, context: Ctx) -> pb.Lead:
-        return self._read(lambda s, p, now: visible(s, p, pb.Lead, request.id, now))
+        return self.read(lambda s, c: leads.get_lead(s, principal=c.principal, now=c.now, lead_id=request.id))
 
     def ListLeads(self, request: pb.ListLeadsRequest, context: Ctx) -> pb.ListLeadsResponse:
-        items, token = self._read(lambda s, p, now: leads.list_leads(
-            s, p, request.filter, request.page.page_size, request.page.page_token, now))
+        items, token = self.read(lambda s, c: leads.list_leads(
+            s, principal=c.principal, now=c.now, flt=request.filter, page_size=request.page.page_size,
+            page_token=request.page.page_token))
         return pb.ListLeadsResponse(leads=items, page=_page(token))
 
     def UpdateLead(self, request: pb.UpdateLeadRequest, context: Ctx) -> pb.Lead:
-        return self._write(request, pb.Lead, lambda uow, p, now: leads.update_lead(
-            uow, p, _copy(request.lead), list(request.update_mask.paths), request.expected_version, now))
+        return self.write(request, pb.Lead, lambda uow, c: leads.update_lead(
+            uow, principal=c.principal, now=c.now, patch=copy(request.lead), mask=list(request.update_mask.paths),
+            expected=request.expected_version))
 
     def ChangeLeadStatus(self, request: pb.ChangeLeadStatusRequest, context: Ctx) -> pb.Lead:
-        return self._write(request, pb.Lead, lambda uow, p, now: leads.change_status(
-            uow, p, request.id, request.status, request.reason, request.expected_version, now))
+        return self.write(request, pb.Lead, lambda uow, c: leads.change_status(
+            uow, principal=c.principal, now=c.now, lead_id=request.id, status=request.status, reason=request.reason,
+            expected=request.expected_version))
 
     def RecordLeadActivity(self, request: pb.RecordLeadActivityRequest, context: Ctx) -> pb.Lead:
-        at = store.dt(request.occurred_at) if request.HasField("occurred_at") else None
-        return self._write(request, pb.Lead, lambda uow, p, now: leads.record_activity(
-            uow, p, request.id, request.kind, request.count, at, now))
+        at = dt(request.occurred_at) if request.HasField("occurred_at") else None
+        return self.write(request, pb.Lead, lambda uow, c: leads.record_activity(
+            uow, principal=c.principal, now=c.now, lead_id=request.id, kind=request.kind, count=request.count,
+            occurred_at=at))
 
     def AssignLead(self, request: pb.AssignLeadRequest, context: Ctx) -> pb.Lead:
-        return self._write(request, pb.Lead, lambda uow, p, now: leads.assign_lead(
-            uow, p, request.id, request.owner_id, now))
+        return self.write(request, pb.Lead, lambda uow, c: leads.assign_lead(
+            uow, principal=c.principal, now=c.now, lead_id=request.id, owner_id=request.owner_id))
 
     def ConvertLead(self, request: pb.ConvertLeadRequest, context: Ctx) -> pb.ConvertLeadResponse:
-        # Not run_write: the contacts calls must not sit inside a local write transaction; the
-        # conversion is idempotent by itself (remote keys + "already converted" check).
-        authorization = dict(context.invocation_metadata()).get("authorization", "")
-        return conversion.convert(self.db, self.contacts, current_principal(), authorization, request, self.clock())
+        def prepare(c: Call) -> conversion.Customer | None:
+            with self.db.read() as session:
+                return conversion.prepare(session, self.contacts, principal=c.principal, now=c.now,
+                                          authorization=c.authorization, request=request)
+
+        return self.write_after(request, pb.ConvertLeadResponse, prepare, lambda uow, c, customer: conversion.convert(
+            uow, principal=c.principal, now=c.now, request=request, customer=customer))
 
     # -- reps and settings
     def UpsertRep(self, request: pb.UpsertRepRequest, context: Ctx) -> pb.SalesRep:
-        return self._write(request, pb.SalesRep, lambda uow, p, now: admin.upsert_rep(uow, p, _copy(request.rep)))
+        return self.write(request, pb.SalesRep, lambda uow, c: reps.upsert_rep(
+            uow, principal=c.principal, rep=copy(request.rep)))
 
     def ListReps(self, request: pb.ListRepsRequest, context: Ctx) -> pb.ListRepsResponse:
-        return pb.ListRepsResponse(reps=self._read(lambda s, p, now: admin.list_reps(s, request.team)))
+        return pb.ListRepsResponse(reps=self.read(lambda s, c: reps.list_reps(s, team=request.team)))
 
     def GetSalesSettings(self, request: pb.GetSalesSettingsRequest, context: Ctx) -> pb.SalesSettings:
-        return self._read(lambda s, p, now: settings(s))
+        return self.read(lambda s, c: settings.current(s))
 
     def UpdateSalesSettings(self, request: pb.UpdateSalesSettingsRequest, context: Ctx) -> pb.SalesSettings:
-        return self._write(request, pb.SalesSettings, lambda uow, p, now: admin.update_settings(
-            uow, p, request.settings, list(request.update_mask.paths), request.expected_version))
+        return self.write(request, pb.SalesSettings, lambda uow, c: settings.update_settings(
+            uow, principal=c.principal, patch=request.settings, mask=list(request.update_mask.paths),
+            expected=request.expected_version))
 
     # -- opportunities
     def CreateOpportunity(self, request: pb.CreateOpportunityRequest, context: Ctx) -> pb.Opportunity:
-        return self._write(request, pb.Opportunity, lambda uow, p, now: deals.create(
-            uow, p, _copy(request.opportunity), now))
+        return self.write(request, pb.Opportunity, lambda uow, c: opportunities.create(
+            uow, principal=c.principal, now=c.now, opp=copy(request.opportunity)))
 
     def GetOpportunity(self, request: pb.GetOpportunityRequest, context: Ctx) -> pb.Opportunity:
-        return self._read(lambda s, p, now: deals.get(s, p, request.id, now))
+        return self.read(lambda s, c: opportunities.get(s, principal=c.principal, now=c.now, opp_id=request.id))
 
     def ListOpportunities(self, request: pb.ListOpportunitiesRequest, context: Ctx) -> pb.ListOpportunitiesResponse:
-        items, token = self._read(lambda s, p, now: deals.list_opportunities(
-            s, p, request.filter, request.page.page_size, request.page.page_token, now))
+        items, token = self.read(lambda s, c: opportunities.list_opportunities(
+            s, principal=c.principal, now=c.now, flt=request.filter, page_size=request.page.page_size,
+            page_token=request.page.page_token))
         return pb.ListOpportunitiesResponse(opportunities=items, page=_page(token))
 
     def UpdateOpportunity(self, request: pb.UpdateOpportunityRequest, context: Ctx) -> pb.Opportunity:
-        return self._write(request, pb.Opportunity, lambda uow, p, now: deals.update(
-            uow, p, _copy(request.opportunity), list(request.update_mask.paths), request.expected_version, now))
+        return self.write(request, pb.Opportunity, lambda uow, c: opportunities.update(
+            uow, principal=c.principal, now=c.now, patch=copy(request.opportunity),
+            mask=list(request.update_mask.paths), expected=request.expected_version))
 
     def ChangeStage(self, request: pb.ChangeStageRequest, context: Ctx) -> pb.Opportunity:
-        return self._write(request, pb.Opportunity, lambda uow, p, now: deals.change_stage(
-            uow, p, request.id, request.stage, request.expected_version, request.loss_reason, now))
+        return self.write(request, pb.Opportunity, lambda uow, c: opportunities.change_stage(
+            uow, principal=c.principal, now=c.now, opp_id=request.id, stage_key=request.stage,
+            expected=request.expected_version, loss_reason=request.loss_reason))
 
     # -- products, price books, quotes, contracts
     def CreateProduct(self, request: pb.CreateProductRequest, context: Ctx) -> pb.Product:
-        return self._write(request, pb.Product, lambda uow, p, now: quotes.create_product(uow, p, _copy(request.product)))
+        return self.write(request, pb.Product, lambda uow, c: catalogue.create_product(
+            uow, principal=c.principal, product=copy(request.product)))
 
     def ListProducts(self, request: pb.ListProductsRequest, context: Ctx) -> pb.ListProductsResponse:
-        return pb.ListProductsResponse(products=self._read(
-            lambda s, p, now: store.all_products(s, request.include_inactive)))
+        return pb.ListProductsResponse(products=self.read(lambda s, c: catalogue.list_products(
+            s, include_inactive=request.include_inactive)))
 
     def SavePriceBook(self, request: pb.SavePriceBookRequest, context: Ctx) -> pb.PriceBook:
-        return self._write(request, pb.PriceBook, lambda uow, p, now: quotes.save_price_book(
-            uow, p, _copy(request.price_book)))
+        return self.write(request, pb.PriceBook, lambda uow, c: catalogue.save_price_book(
+            uow, principal=c.principal, book=copy(request.price_book)))
 
     def ListPriceBooks(self, request: pb.ListPriceBooksRequest, context: Ctx) -> pb.ListPriceBooksResponse:
-        return pb.ListPriceBooksResponse(price_books=self._read(
-            lambda s, p, now: store.find_price_books(s, request.currency_code, request.tier)))
+        return pb.ListPriceBooksResponse(price_books=self.read(lambda s, c: catalogue.list_price_books(
+            s, currency_code=request.currency_code, tier=request.tier)))
 
     def CreateQuote(self, request: pb.CreateQuoteRequest, context: Ctx) -> pb.Quote:
-        return self._write(request, pb.Quote, lambda uow, p, now: quotes.create_quote(uow, p, _copy(request.quote), now))
+        return self.write(request, pb.Quote, lambda uow, c: quotes.create_quote(
+            uow, principal=c.principal, now=c.now, quote=copy(request.quote)))
 
     def GetQuote(self, request: pb.GetQuoteRequest, context: Ctx) -> pb.Quote:
-        return self._read(lambda s, p, now: quotes.get_quote(s, p, request.id, now))
+        return self.read(lambda s, c: quotes.get_quote(s, principal=c.principal, now=c.now, quote_id=request.id))
 
     def ListQuotes(self, request: pb.ListQuotesRequest, context: Ctx) -> pb.ListQuotesResponse:
-        items, token = self._read(lambda s, p, now: quotes.list_quotes(s, p, request, now))
+        items, token = self.read(lambda s, c: quotes.list_quotes(
+            s, principal=c.principal, now=c.now, opportunity_id=request.opportunity_id, status=request.status,
+            page_size=request.page.page_size, page_token=request.page.page_token))
         return pb.ListQuotesResponse(quotes=items, page=_page(token))
 
     def ReviseQuote(self, request: pb.ReviseQuoteRequest, context: Ctx) -> pb.Quote:
-        return self._write(request, pb.Quote, lambda uow, p, now: quotes.revise_quote(
-            uow, p, request.id, _copy(request.changes), list(request.update_mask.paths), now))
+        return self.write(request, pb.Quote, lambda uow, c: quotes.revise_quote(
+            uow, principal=c.principal, now=c.now, quote_id=request.id, changes=copy(request.changes),
+            mask=list(request.update_mask.paths)))
 
     def SubmitQuote(self, request: pb.SubmitQuoteRequest, context: Ctx) -> pb.Quote:
-        return self._write(request, pb.Quote, lambda uow, p, now: quotes.submit_quote(uow, p, request.id, now))
+        return self.write(request, pb.Quote, lambda uow, c: quotes.submit_quote(
+            uow, principal=c.principal, now=c.now, quote_id=request.id))
 
     def SendQuote(self, request: pb.SendQuoteRequest, context: Ctx) -> pb.Quote:
-        return self._write(request, pb.Quote, lambda uow, p, now: quotes.send_quote(
-            uow, p, request.id, request.recipient_email, now))
+        return self.write(request, pb.Quote, lambda uow, c: quotes.send_quote(
+            uow, principal=c.principal, now=c.now, quote_id=request.id, recipient=request.recipient_email))
 
     def AcceptQuote(self, request: pb.AcceptQuoteRequest, context: Ctx) -> pb.Quote:
-        return self._write(request, pb.Quote, lambda uow, p, now: quotes.accept_quote(
-            uow, p, request.id, request.declined, request.reason, now))
+        return self.write(request, pb.Quote, lambda uow, c: quotes.accept_quote(
+            uow, principal=c.principal, now=c.now, quote_id=request.id, declined=request.declined,
+            reason=request.reason))
 
     def RenderQuotePdf(self, request: pb.RenderQuotePdfRequest, context: Ctx) -> pb.QuotePdf:
-        quote = self._read(lambda s, p, now: quotes.get_quote(s, p, request.id, now))
-        return pb.QuotePdf(filename=f"{quote.number}-v{quote.version}.pdf", content=pdf.render(quote))
+        return self.read(lambda s, c: quotes.render_pdf(s, principal=c.principal, now=c.now, quote_id=request.id))
 
     def CreateContract(self, request: pb.CreateContractRequest, context: Ctx) -> pb.Contract:
-        return self._write(request, pb.Contract, lambda uow, p, now: quotes.create_contract(
-            uow, p, request.quote_id, request.start_date, request.end_date, now))
+        return self.write(request, pb.Contract, lambda uow, c: contracts.create_contract(
+            uow, principal=c.principal, now=c.now, quote_id=request.quote_id, start=request.start_date,
+            end=request.end_date))
 
     def UpdateContractStatus(self, request: pb.UpdateContractStatusRequest, context: Ctx) -> pb.Contract:
-        return self._write(request, pb.Contract, lambda uow, p, now: quotes.update_contract_status(
-            uow, p, request.id, request.status, request.expected_version, now))
+        return self.write(request, pb.Contract, lambda uow, c: contracts.update_contract_status(
+            uow, principal=c.principal, now=c.now, contract_id=request.id, status=request.status,
+            expected=request.expected_version))
 
     def ListContracts(self, request: pb.ListContractsRequest, context: Ctx) -> pb.ListContractsResponse:
-        return pb.ListContractsResponse(contracts=self._read(lambda s, p, now: quotes.list_contracts(
-            s, p, request.opportunity_id, request.status, now)))
+        return pb.ListContractsResponse(contracts=self.read(lambda s, c: contracts.list_contracts(
+            s, principal=c.principal, now=c.now, opportunity_id=request.opportunity_id, status=request.status)))
 
     # -- approvals
     def DecideApproval(self, request: pb.DecideApprovalRequest, context: Ctx) -> pb.ApprovalRequest:
-        return self._write(request, pb.ApprovalRequest, lambda uow, p, now: quotes.decide(
-            uow, p, request.id, request.approve, request.comment, now))
+        return self.write(request, pb.ApprovalRequest, lambda uow, c: approvals.decide(
+            uow, principal=c.principal, now=c.now, approval_id=request.id, approve=request.approve,
+            comment=request.comment))
 
     def ListApprovals(self, request: pb.ListApprovalsRequest, context: Ctx) -> pb.ListApprovalsResponse:
-        return pb.ListApprovalsResponse(approvals=self._read(lambda s, p, now: quotes.list_approvals(
-            s, p, request.quote_id, request.pending_for_me, now)))
+        return pb.ListApprovalsResponse(approvals=self.read(lambda s, c: approvals.list_approvals(
+            s, principal=c.principal, now=c.now, quote_id=request.quote_id, pending_for_me=request.pending_for_me)))
 
     # -- tasks and reminders
     def CreateTask(self, request: pb.CreateTaskRequest, context: Ctx) -> pb.Task:
-        return self._write(request, pb.Task, lambda uow, p, now: work.create_task(uow, p, _copy(request.task), now))
+        return self.write(request, pb.Task, lambda uow, c: tasks.create_task(
+            uow, principal=c.principal, now=c.now, task=copy(request.task)))
 
     def CompleteTask(self, request: pb.CompleteTaskRequest, context: Ctx) -> pb.Task:
-        return self._write(request, pb.Task, lambda uow, p, now: work.complete_task(
-            uow, p, request.id, request.cancel, now))
+        return self.write(request, pb.Task, lambda uow, c: tasks.complete_task(
+            uow, principal=c.principal, now=c.now, task_id=request.id, cancel=request.cancel))
 
     def ListTasks(self, request: pb.ListTasksRequest, context: Ctx) -> pb.ListTasksResponse:
-        items, token = self._read(lambda s, p, now: work.list_tasks(s, p, request, now))
+        items, token = self.read(lambda s, c: tasks.list_tasks(s, principal=c.principal, now=c.now, request=request))
         return pb.ListTasksResponse(tasks=items, page=_page(token))
 
     def ListReminders(self, request: pb.ListRemindersRequest, context: Ctx) -> pb.ListRemindersResponse:
-        return pb.ListRemindersResponse(reminders=self._read(
-            lambda s, p, now: work.list_reminders(s, p, request.user_id)))
+        return pb.ListRemindersResponse(reminders=self.read(lambda s, c: tasks.list_reminders(
+            s, principal=c.principal, user_id=request.user_id)))
 
     # -- forecasting and funnel
     def GetForecast(self, request: pb.ForecastRequest, context: Ctx) -> pb.ForecastResponse:
-        return self._read(lambda s, p, now: analytics.forecast(s, p, request, now))
+        return self.read(lambda s, c: analytics.forecast(s, principal=c.principal, now=c.now, request=request))
 
     def GetFunnel(self, request: pb.FunnelRequest, context: Ctx) -> pb.FunnelResponse:
-        return self._read(lambda s, p, now: analytics.funnel(s, p, request, now))
+        return self.read(lambda s, c: analytics.funnel(s, principal=c.principal, now=c.now, request=request))
 
     # -- ownership
     def TransferOwnership(self, request: pb.TransferOwnershipRequest, context: Ctx) -> pb.TransferOwnershipResponse:
-        return self._write(request, pb.TransferOwnershipResponse, lambda uow, p, now: ownership.transfer(
-            uow, p, request.from_user_id, request.to_user_id, request.reason, now))
+        return self.write(request, pb.TransferOwnershipResponse, lambda uow, c: ownership.transfer(
+            uow, principal=c.principal, now=c.now, from_user=request.from_user_id, to_user=request.to_user_id,
+            reason=request.reason))
 
     def DelegateWork(self, request: pb.DelegateWorkRequest, context: Ctx) -> pb.Delegation:
-        return self._write(request, pb.Delegation, lambda uow, p, now: ownership.delegate(
-            uow, p, _copy(request.delegation), now))
+        return self.write(request, pb.Delegation, lambda uow, c: ownership.delegate(
+            uow, principal=c.principal, now=c.now, delegation=copy(request.delegation)))
 
     def ListDelegations(self, request: pb.ListDelegationsRequest, context: Ctx) -> pb.ListDelegationsResponse:
-        return pb.ListDelegationsResponse(delegations=self._read(lambda s, p, now: store.list_delegations(
-            s, request.user_id, now if request.active_only else None)))
+        return pb.ListDelegationsResponse(delegations=self.read(lambda s, c: ownership.list_delegations(
+            s, now=c.now, user_id=request.user_id, active_only=request.active_only)))

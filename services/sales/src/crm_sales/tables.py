@@ -18,13 +18,14 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
 )
+from sqlalchemy.schema import SchemaItem
 
 metadata = MetaData()
 SeqInt = BigInteger().with_variant(Integer, "sqlite")
 Ts = DateTime(timezone=True)
 
 
-def _owned(name: str, *extra: object) -> Table:
+def _owned(name: str, *extra: SchemaItem) -> Table:
     """A record with an owner, visible by owner / team / region."""
     return Table(
         name,

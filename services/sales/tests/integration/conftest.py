@@ -1,9 +1,9 @@
-"""The sales service in-process on a free port, with a real nats-server, the database under
-test, a controllable clock and the real contacts service (on SQLite) for conversions."""
+"""The sales service in-process on a free port (crmkit.testing.ServiceHarness): its real runtime
+on the database under test and a real nats-server, a controllable clock, a scheduler that runs
+only when a test ticks it, and a fake contacts service built from the contacts contract."""
 from __future__ import annotations
 
-from collections.abc import Iterator
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -13,15 +13,11 @@ import pytest
 
 from crm.contacts.v1.contacts_pb2_grpc import ContactsServiceStub
 from crm.sales.v1.sales_pb2_grpc import SalesServiceStub
-from crm_contacts.bootstrap import SPEC as CONTACTS_SPEC
-from crm_sales.bootstrap import make_spec
-from crm_sales.contacts_port import GrpcContacts
-from crm_sales.jobs import SchedulerWorker
-from crmkit.auth import Principal, mint_token
-from crmkit.config import ServiceSettings
-from crmkit.migrations import upgrade
-from crmkit.service import ServiceRuntime
-from crmkit.testing import Caller, ManualClock, in_process_settings, wait_for
+from crm_fakes.contacts import FakeContacts
+from crm_sales import bootstrap
+from crm_sales.ports import GrpcContacts
+from crmkit.auth import Principal
+from crmkit.testing import Caller, ManualClock, ServiceHarness
 
 SECRET = "test-secret-for-shuniu-crm-0123456789"
 REPS = {
@@ -40,74 +36,39 @@ def Clock() -> ManualClock:  # noqa: N802 - used as a class-like factory by the 
     return ManualClock(datetime(2026, 3, 2, 9, 0, tzinfo=UTC))
 
 
-def settings_for(service: str, url: str, nats_url: str, data_dir: Path) -> ServiceSettings:
-    return in_process_settings(service, url, nats_url, data_dir, SECRET)
+class SalesHarness(ServiceHarness):
+    """`as_user(name)` is a sales stub; `contacts` the fake contacts service (its `calls` count
+    what sales asked of it); `contacts_as(name)` a stub on it."""
 
+    def __init__(self, *, url: str, nats_url: str, tmp: Path) -> None:
+        self.clock = Clock()
+        self.contacts = FakeContacts(SECRET).start()
+        address = self.contacts.address
+        # The scheduler runs once at start and then only when a test ticks it.
+        super().__init__("sales", bootstrap.spec, url=url, nats_url=nats_url, tmp=tmp, secret=SECRET, users=REPS,
+                         clock=self.clock, contacts=lambda: GrpcContacts(address), scheduler_interval=3600)
 
-@dataclass
-class SalesHarness:
-    url: str
-    nats_url: str
-    tmp: Path
-    clock: Clock = field(default_factory=Clock)
-    runtime: ServiceRuntime | None = None
-    contacts: ServiceRuntime | None = None
-    worker: SchedulerWorker | None = None
-    channels: list[grpc.Channel] = field(default_factory=list)
-
-    def start_contacts(self) -> None:
-        url = f"sqlite:///{self.tmp / 'contacts.db'}"
-        upgrade(url, CONTACTS_SPEC.migrations)
-        self.contacts = ServiceRuntime(CONTACTS_SPEC, settings_for("contacts", url, self.nats_url, self.tmp)).start()
-
-    def start(self) -> SalesHarness:
-        assert self.contacts is not None
-        addr = self.contacts.address
-        spec = make_spec(clock=self.clock, contacts=lambda: GrpcContacts(addr), scheduler_interval=3600,
-                         on_scheduler=lambda w: setattr(self, "worker", w))
-        self.runtime = ServiceRuntime(spec, settings_for("sales", self.url, self.nats_url, self.tmp)).start()
-        return self
-
-    def restart(self) -> None:
-        assert self.runtime is not None
-        self.runtime.stop()
-        self.start()
-
-    def tick(self) -> None:
-        """Run the scheduler once now and wait until that run finished."""
-        assert self.worker is not None
-        before = self.worker.ticks
-        self.worker.tick()
-        wait_for(lambda: self.worker.ticks > before, what="a scheduler run")  # type: ignore[union-attr]
-
-    def as_user(self, name: str) -> Caller:
-        assert self.runtime is not None
-        channel = grpc.insecure_channel(self.runtime.address)
-        self.channels.append(channel)
-        return Caller(SalesServiceStub(channel), mint_token(REPS[name], SECRET))
+    def as_user(self, name: str, stub: Callable[[Any], Any] = SalesServiceStub) -> Caller:
+        return super().as_user(name, stub)
 
     def contacts_as(self, name: str) -> Caller:
-        assert self.contacts is not None
         channel = grpc.insecure_channel(self.contacts.address)
-        self.channels.append(channel)
-        return Caller(ContactsServiceStub(channel), mint_token(REPS[name], SECRET))
+        self._channels.append(channel)
+        return Caller(ContactsServiceStub(channel), self.token(name))
 
     def stop(self) -> None:
-        for channel in self.channels:
-            channel.close()
-        for runtime in (self.runtime, self.contacts):
-            if runtime is not None:
-                runtime.stop()
+        super().stop()
+        self.contacts.stop()
 
 
 @pytest.fixture
 def sales(database_url: str, nats_server: Any, tmp_path: Path) -> Iterator[SalesHarness]:
-    upgrade(database_url, make_spec().migrations)
-    harness = SalesHarness(database_url, nats_server.url, tmp_path)
-    harness.start_contacts()
-    harness.start()
-    yield harness
-    harness.stop()
+    harness = SalesHarness(url=database_url, nats_url=nats_server.url, tmp=tmp_path)
+    try:
+        harness.migrate().start()
+        yield harness
+    finally:
+        harness.stop()
 
 
 class Api:

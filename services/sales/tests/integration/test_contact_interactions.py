@@ -1,29 +1,43 @@
-"""Interactions logged in contacts rescore the open leads with the contact's email, once."""
+"""Interactions logged in contacts rescore the open leads with the contact's email, once. The
+contact events are published on the real CONTACTS stream from here, built from the contacts
+contract, as the contacts service would publish them."""
 from __future__ import annotations
 
+import asyncio
 import time
+import uuid
 from typing import Any
 
 import pytest
-from sqlalchemy import create_engine, select
+from google.protobuf.message import Message
 
 from crm.contacts.v1 import contacts_pb2 as cpb
+from crm.contacts.v1 import events_pb2 as cev
 from crm.sales.v1 import sales_pb2 as pb
-from crmkit.events import parse_envelope
-from crmkit.runtime_tables import outbox_row
+from crmkit import bus
+from crmkit.events import Envelope, EventTypes, new_event, parse_envelope
 from crmkit.testing import wait_for
 
 pytestmark = pytest.mark.integration
+CONTACTS = EventTypes(cev.EventType)
 
 
-def contacts_outbox(sales: Any, event_type: str) -> list[bytes]:
-    engine = create_engine(f"sqlite:///{sales.tmp / 'contacts.db'}")
-    try:
-        with engine.connect() as conn:
-            rows = conn.execute(select(outbox_row.c.payload).order_by(outbox_row.c.id)).scalars()
-            return [p for p in rows if parse_envelope(p).event_type == event_type]
-    finally:
-        engine.dispose()
+def contact_event(event_type: str, aggregate_id: str, payload: Message) -> Envelope:
+    return new_event(producer="contacts", event_type=event_type, aggregate_type=event_type.split(".")[2],
+                     aggregate_id=aggregate_id, aggregate_version=1, payload=payload)
+
+
+def publish(nats_url: str, *envelopes: Envelope) -> None:
+    async def send() -> None:
+        nc = await bus.connect(nats_url, "test-contacts")
+        try:
+            js = nc.jetstream()
+            await bus.ensure_stream(js, "contacts")
+            for envelope in envelopes:
+                await js.publish(envelope.subject, envelope.data, headers={"Nats-Msg-Id": envelope.event_id})
+        finally:
+            await nc.close()
+    asyncio.run(send())
 
 
 def test_an_inbound_email_on_the_contact_rescores_the_lead_once(sales: Any, api: Any) -> None:
@@ -31,14 +45,17 @@ def test_an_inbound_email_on_the_contact_rescores_the_lead_once(sales: Any, api:
         lead=pb.Lead(name="赵强", company="天津重工", email="Zhao.Qiang@Example.cn"), form_id="expo-2026"))
     other = api.marketing.CaptureLead(pb.CaptureLeadRequest(
         lead=pb.Lead(name="钱敏", company="北京软件", email="qian@example.cn"), form_id="expo-2026"))
-    contacts = sales.contacts_as("admin")
-    contact = contacts.CreateContact(cpb.CreateContactRequest(contact=cpb.Contact(
-        name="赵强", emails=[cpb.Email(address="zhao.qiang@example.cn", kind="work")])))
-    note = cpb.Interaction(contact_id=contact.id, kind="note", subject="met at the expo")
-    contacts.LogInteraction(cpb.LogInteractionRequest(interaction=note))
-    email = cpb.Interaction(contact_id=contact.id, kind="email", direction="inbound", subject="询价 / price request")
+    contact = cpb.Contact(id=str(uuid.uuid4()), name="赵强", version=1,
+                          emails=[cpb.Email(address="zhao.qiang@example.cn", kind="work")])
+    note = cpb.Interaction(id=str(uuid.uuid4()), contact_id=contact.id, kind="note", subject="met at the expo")
+    email = cpb.Interaction(id=str(uuid.uuid4()), contact_id=contact.id, kind="email", direction="inbound",
+                            subject="询价 / price request")
     email.occurred_at.FromDatetime(sales.clock())
-    contacts.LogInteraction(cpb.LogInteractionRequest(interaction=email))
+    logged = contact_event(CONTACTS.INTERACTION_LOGGED, contact.id, cev.InteractionLogged(interaction=email))
+    publish(sales.nats_url,
+            contact_event(CONTACTS.CONTACT_CREATED, contact.id, cev.ContactCreated(contact=contact)),
+            contact_event(CONTACTS.INTERACTION_LOGGED, contact.id, cev.InteractionLogged(interaction=note)),
+            logged)
 
     def current() -> pb.Lead:
         return api.admin.GetLead(pb.GetLeadRequest(id=lead.id))
@@ -51,8 +68,7 @@ def test_an_inbound_email_on_the_contact_rescores_the_lead_once(sales: Any, api:
     assert scored.last_activity_at == email.occurred_at
 
     # Redelivery of the same event changes nothing: the inbox has it.
-    [logged] = [p for p in contacts_outbox(sales, "crm.contacts.interaction.logged") if b"price request" in p]
-    assert sales.runtime.consumer._apply(parse_envelope(logged)) is False
+    assert sales.runtime.consumer._apply(parse_envelope(logged.data)) is False
     time.sleep(0.5)
     after = current()
     assert dict(after.activity) == {"inbound_email": 1}

@@ -117,8 +117,8 @@ def test_lead_to_won_deal_with_an_approved_quote(sales: Any, api: Any, rpc_error
     converted = rep.ConvertLead(convert)
     again = rep.ConvertLead(convert)   # a client retry: nothing is created twice
     assert again.opportunity.id == converted.opportunity.id and again.account_id == converted.account_id
-    accounts = sales.contacts_as("rep.north.1").ListAccounts(cpb.ListAccountsRequest()).accounts
-    assert [a.name for a in accounts] == ["天津重工制造有限公司"]
+    assert [(a.name, a.owner_id) for a in sales.contacts.accounts.values()] == [("天津重工制造有限公司", "rep.north.1")]
+    assert (sales.contacts.calls["CreateAccount"], sales.contacts.calls["CreateContact"]) == (1, 1)
     contact = sales.contacts_as("rep.north.1").GetContact(cpb.GetContactRequest(id=converted.contact_id))
     assert contact.account_id == converted.account_id and contact.owner_id == "rep.north.1"
     opp = converted.opportunity

@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import pytest
 
-from crm_sales import scoring
-from crm_sales.contact_events import activity_for
+from crm_sales.rules import scoring
+from crm_sales.rules.scoring import activity_for
 
 
 @pytest.mark.parametrize(("kind", "direction", "activity"), [

@@ -7,7 +7,7 @@ import pytest
 
 from crm.common.v1.types_pb2 import Money
 from crm.sales.v1.sales_pb2 import AssignmentRule, Lead, Opportunity, Quote, QuoteLine, SalesRep
-from crm_sales import approvals, assignment, pipeline, quoting, scoring
+from crm_sales.rules import approval_policy, assignment, pipeline, quoting, scoring
 from crmkit.auth import Principal
 from crmkit.errors import FailedPrecondition, InvalidArgument, PermissionDenied
 
@@ -137,21 +137,21 @@ def test_time_in_stage_is_recorded_when_leaving_it() -> None:
 def test_approval_route_follows_the_policies_in_order() -> None:
     q = quote(("1", "1000", "20"))
     q.special_terms = "net 90"
-    steps = approvals.required_steps(q, approvals.DEFAULT_POLICIES)
+    steps = approval_policy.required_steps(q, approval_policy.DEFAULT_POLICIES)
     assert [(s.approver_role, s.status) for s in steps] == [("manager", "pending"), ("legal", "waiting"),
                                                             ("finance", "waiting")]
-    assert approvals.required_steps(quote(("1", "1000", "10")), approvals.DEFAULT_POLICIES) == []
+    assert approval_policy.required_steps(quote(("1", "1000", "10")), approval_policy.DEFAULT_POLICIES) == []
 
 
 def test_a_rejection_ends_the_request_and_needs_a_comment() -> None:
     from crm.sales.v1.sales_pb2 import ApprovalRequest
 
     request = ApprovalRequest(id="a", requested_by="rep", team="north", status="pending",
-                              steps=approvals.required_steps(quote(("1", "1000", "20")), approvals.DEFAULT_POLICIES))
+                              steps=approval_policy.required_steps(quote(("1", "1000", "20")), approval_policy.DEFAULT_POLICIES))
     manager = Principal("m", ("manager",), "north", "north")
     with pytest.raises(InvalidArgument):
-        approvals.decide(request, manager, False, "", NOW)
+        approval_policy.decide(request, manager, False, "", NOW)
     with pytest.raises(PermissionDenied):
-        approvals.decide(request, Principal("f", ("finance",)), True, "", NOW)
-    approvals.decide(request, manager, False, "折扣太高", NOW)
+        approval_policy.decide(request, Principal("f", ("finance",)), True, "", NOW)
+    approval_policy.decide(request, manager, False, "折扣太高", NOW)
     assert request.status == "rejected" and [s.status for s in request.steps] == ["rejected", "skipped"]

@@ -1,4 +1,4 @@
-from crm_support.bootstrap import SPEC
+from crm_support import bootstrap
 from crmkit.service import run
 
-run(SPEC)
+run(bootstrap.spec())

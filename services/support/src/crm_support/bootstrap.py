@@ -1,74 +1,50 @@
-"""Composition root of the support service: servicer, the contacts client, the knowledge-base
-index and the SLA scheduler. `make_spec` takes a clock and a contacts port so tests can drive
-time and fake contacts."""
+"""The composition root of the support service: `spec(**overrides)` describes the service, and
+its `compose(db, settings)` builds one process's parts (the servicer, the contacts adapter, the
+knowledge-base index and the SLA scheduler). Nothing is built or read from the environment
+until then; tests pass a clock, a contacts factory (a fake's address) and a scheduler interval."""
 from __future__ import annotations
 
-import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from pathlib import Path
 
 from crm.support.v1 import support_pb2, support_pb2_grpc
-from crm_support import kb
-from crm_support.common import Clock, system_clock
-from crm_support.contacts_port import ContactsPort, GrpcContacts
-from crm_support.scheduler import SchedulerWorker
+from crm_support import jobs
+from crm_support.ports import ContactsPort, GrpcContacts
+from crm_support.search import KbIndex
 from crm_support.servicer import SupportServicer
-from crmkit import logs
-from crmkit.bus import LoopThread
 from crmkit.config import ServiceSettings, service_addr
+from crmkit.credentials import ServiceCredentials
 from crmkit.db import Database
-from crmkit.search import SearchIndex, open_index
-from crmkit.service import Registration, ServiceSpec
+from crmkit.service import Components, ServiceSpec
+from crmkit.servicer import Clock, system_clock
 
-log = logs.get("crm_support")
-
-
-def _contacts_from_env(settings: ServiceSettings) -> ContactsPort:
-    return GrpcContacts(service_addr("contacts"), settings.auth.jwt_secret)
+ContactsFactory = Callable[[ServiceSettings], ContactsPort | None]
 
 
-def make_spec(
-    clock: Clock = system_clock,
-    contacts: Callable[[ServiceSettings], ContactsPort | None] = _contacts_from_env,
-    scheduler_interval: float | None = None,
-    on_scheduler: Callable[[SchedulerWorker], None] | None = None,
-) -> ServiceSpec:
-    interval = scheduler_interval or float(os.environ.get("SUPPORT_SCHEDULER_INTERVAL", "15"))
-    # The index of this process's run: opened by the worker below (workers start before the
-    # gRPC server), closed when the runtime stops.
-    holder: dict[str, SearchIndex | None] = {"index": None}
+def grpc_contacts(settings: ServiceSettings) -> ContactsPort:
+    """Contacts at CONTACTS_SERVICE_ADDR, with this service's own credentials for the calls no
+    user asked for."""
+    return GrpcContacts(service_addr("contacts"), ServiceCredentials(settings.auth))
 
-    def kb_index(db: Database, settings: ServiceSettings, loop: LoopThread) -> Callable[[], None]:
-        index = open_index(kb.SCHEMA, opensearch_url=settings.opensearch_url,
-                           data_dir=settings.data_dir / "search" / "kb")
-        index.ensure()
-        with db.read() as session:
-            count = kb.rebuild(index, session)  # a read model: always rebuilt from the table
-        log.info("knowledge base indexed", extra={"fields": {"articles": count}})
-        holder["index"] = index
 
-        def stop() -> None:
-            holder["index"] = None
-            index.close()
-        return stop
+def spec(*, clock: Clock = system_clock, contacts: ContactsFactory | None = None,
+         scheduler_interval: float | None = None) -> ServiceSpec:
+    """`scheduler_interval` overrides `settings.scheduler_interval` (SUPPORT_SCHEDULER_INTERVAL)."""
+    make_contacts = contacts or grpc_contacts
 
-    def build(db: Database, settings: ServiceSettings) -> Sequence[Registration]:
-        servicer = SupportServicer(db, clock, contacts(settings), lambda: holder["index"])
-        return [lambda server: support_pb2_grpc.add_SupportServiceServicer_to_server(servicer, server)]
-
-    def scheduler(db: Database, settings: ServiceSettings, loop: LoopThread) -> Callable[[], None]:
-        worker = SchedulerWorker(db, clock, interval).start()
-        if on_scheduler is not None:
-            on_scheduler(worker)
-        return worker.stop
+    def compose(db: Database, settings: ServiceSettings) -> Components:
+        # Workers start before the gRPC server: the index is built when the first search comes.
+        kb_index = KbIndex(db, opensearch_url=settings.opensearch_url, data_dir=settings.data_dir / "search" / "kb")
+        servicer = SupportServicer(db, clock, make_contacts(settings), kb_index)
+        scheduler = jobs.worker(db, clock, scheduler_interval or settings.scheduler_interval)
+        return Components(
+            servicers=[lambda server: support_pb2_grpc.add_SupportServiceServicer_to_server(servicer, server)],
+            workers=[kb_index, scheduler],
+        )
 
     return ServiceSpec(
         name="support",
         migrations=Path(__file__).parent / "migrations",
         service_names=[support_pb2.DESCRIPTOR.services_by_name["SupportService"].full_name],
-        build=build,
-        extra_workers=(kb_index, scheduler),
+        compose=compose,
     )
-
-
-SPEC = make_spec()

@@ -56,7 +56,7 @@ class GrpcContacts:
             return self.client.call("GetContact", cpb.GetContactRequest(id=contact_id),  # type: ignore[no-any-return]
                                     metadata=[("authorization", authorization)])
         except grpc.RpcError as exc:
-            code = exc.code()  # type: ignore[attr-defined]
+            code = exc.code()
             if code == grpc.StatusCode.NOT_FOUND:
                 raise NotFound(f"contact {contact_id} not found", field="contact_id") from None
             if code == grpc.StatusCode.PERMISSION_DENIED:
@@ -83,8 +83,8 @@ class GrpcContacts:
                 "CreateContact", cpb.CreateContactRequest(contact=candidate),
                 metadata=[*md, (IDEMPOTENCY_KEY, key)])
         except grpc.RpcError as exc:
-            if exc.code() != grpc.StatusCode.ALREADY_EXISTS:  # type: ignore[attr-defined]
+            if exc.code() != grpc.StatusCode.ALREADY_EXISTS:
                 raise
-            details = dict(exc.trailing_metadata() or ()).get(ERROR_DETAILS_KEY, "{}")  # type: ignore[attr-defined]
+            details = next((m.value for m in exc.trailing_metadata() or () if m.key == ERROR_DETAILS_KEY), "{}")
             existing = json.loads(details).get("existing_id", "")
             return cpb.Contact(id=existing, emails=candidate.emails) if existing else None

@@ -27,7 +27,6 @@ from crm_support.tables import (
 from crmkit.paging import decode_cursor, encode_cursor, page_size
 from crmkit.records import dt
 
-
 # -- tickets
 
 def _ticket_values(t: Ticket) -> dict[str, Any]:

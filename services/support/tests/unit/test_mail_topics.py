@@ -1,7 +1,7 @@
 """Inbound email parsing and threading references; top issues with jieba."""
 from __future__ import annotations
 
-from crm_support import mail, topics
+from crm_support.rules import mail, topics
 
 REPLY = (
     "From: =?utf-8?b?546L5by6?= <Wang.Qiang@Example.cn>\r\n"

@@ -4,7 +4,8 @@ from __future__ import annotations
 import pytest
 
 from crm.support.v1.support_pb2 import RoutingRule, Ticket
-from crm_support import routing, rules
+from crm_support.rules import routing
+from crm_support.rules import tickets as rules
 from crmkit.errors import FailedPrecondition, InvalidArgument
 
 

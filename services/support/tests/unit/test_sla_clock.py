@@ -4,7 +4,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from crm.support.v1.support_pb2 import BusinessHours, SlaPolicy, Ticket
-from crm_support import sla
+from crm_support.rules import sla
 
 CST = timedelta(hours=8)  # Asia/Shanghai, no DST
 HOURS = BusinessHours(timezone="Asia/Shanghai", weekdays=[1, 2, 3, 4, 5], start="09:00", end="18:00",

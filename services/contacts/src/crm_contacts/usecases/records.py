@@ -1,18 +1,19 @@
 """Accounts and contacts: create, read, update, delete, list, and ownership transfers. The two
-share their rules, so each function takes the entity ("contact" or "account"). `visible` and
-`record_changed` are the access check and the event + audit row every record write uses."""
+share their rules, so each function takes the record, or its kind (`Contact` or `Account`).
+`visible` and `record_changed` are the access check and the event + audit row every record write
+uses."""
 from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from typing import cast
 
 from google.protobuf.message import Message
 from sqlalchemy.orm import Session
 
 from crm.contacts.v1 import events_pb2 as ev
-from crm.contacts.v1.contacts_pb2 import Account, Contact, ListFilter
+from crm.contacts.v1.contacts_pb2 import ListFilter
 from crm_contacts import store
+from crm_contacts.store import R, Record, entity_of
 from crm_contacts.events import CONTACTS, emit
 from crm_contacts.rules import records as rules
 from crm_contacts.rules.visibility import VISIBILITY
@@ -22,7 +23,6 @@ from crmkit.errors import AlreadyExists, InvalidArgument, NotFound, PermissionDe
 from crmkit.records import bump, check_version, new_id, stamp_new
 from crmkit.visibility import check_assignable
 
-Record = Contact | Account
 CREATORS = ("rep", "manager", "marketing")
 # (entity, action) → (event type, payload carrying the record after the change)
 _EVENTS: dict[tuple[str, str], tuple[str, type[Message]]] = {
@@ -37,9 +37,10 @@ _EVENTS: dict[tuple[str, str], tuple[str, type[Message]]] = {
 }
 
 
-def record_changed(uow: UnitOfWork, *, principal: Principal, now: datetime, entity: str, action: str,
-                   record: Record, payload: Message | None = None, detail: str = "") -> None:
+def record_changed(uow: UnitOfWork, *, principal: Principal, now: datetime, action: str, record: Record,
+                   payload: Message | None = None, detail: str = "") -> None:
     """The event (the record's snapshot, unless `payload` says more) and the audit row of a change."""
+    entity = entity_of(record)
     event_type, payload_type = _EVENTS[(entity, action)]
     emit(uow, principal, event_type, record.id, record.version,
          payload if payload is not None else payload_type(**{entity: record}), now)
@@ -47,34 +48,30 @@ def record_changed(uow: UnitOfWork, *, principal: Principal, now: datetime, enti
                 entity_id=record.id, detail=detail)
 
 
-def visible(session: Session, *, principal: Principal, entity: str, record_id: str, write: bool = False) -> Record:
+def visible(session: Session, *, principal: Principal, kind: type[R], record_id: str, write: bool = False) -> R:
     """The live record, or NOT_FOUND when it is missing, deleted or not visible (no leak)."""
     if not record_id:
         raise InvalidArgument("id is required", field="id")
-    record = store.load(session, entity, record_id, for_update=write)  # writers queue, none reads stale
+    record = store.load(session, kind, record_id, for_update=write)  # writers queue, none reads stale
     if record is None or record.deleted or not VISIBILITY.can_read(principal, record.owner_id, record.team,
                                                                    record.region):
-        raise NotFound(f"{entity} {record_id} not found", field="id")
+        raise NotFound(f"{store.ENTITIES[kind]} {record_id} not found", field="id")
     if write and not VISIBILITY.can_write(principal, record.owner_id, record.team, record.region):
-        raise PermissionDenied(f"you may read but not change this {entity}")
+        raise PermissionDenied(f"you may read but not change this {store.ENTITIES[kind]}")
     return record
 
 
-def visible_contact(session: Session, *, principal: Principal, contact_id: str, write: bool = False) -> Contact:
-    return cast(Contact, visible(session, principal=principal, entity="contact", record_id=contact_id, write=write))
+def get_record(session: Session, *, principal: Principal, kind: type[R], record_id: str) -> R:
+    return visible(session, principal=principal, kind=kind, record_id=record_id)
 
 
-def get_record(session: Session, *, principal: Principal, entity: str, record_id: str) -> Record:
-    return visible(session, principal=principal, entity=entity, record_id=record_id)
+def list_records(session: Session, *, principal: Principal, kind: type[R], filter: ListFilter, page_size: int,
+                 page_token: str) -> tuple[list[R], str]:
+    return store.list_records(session, kind, principal, filter, page_size, page_token)
 
 
-def list_records(session: Session, *, principal: Principal, entity: str, filter: ListFilter, page_size: int,
-                 page_token: str) -> tuple[list[Record], str]:
-    return store.list_records(session, entity, principal, filter, page_size, page_token)
-
-
-def create_record(uow: UnitOfWork, *, principal: Principal, now: datetime, entity: str, record: Record,
-                  allow_duplicate: bool) -> Record:
+def create_record(uow: UnitOfWork, *, principal: Principal, now: datetime, record: R, allow_duplicate: bool) -> R:
+    entity = entity_of(record)
     if not principal.has_role(*CREATORS):
         raise PermissionDenied(f"your role cannot create a {entity}")
     rules.normalize(record)
@@ -84,8 +81,8 @@ def create_record(uow: UnitOfWork, *, principal: Principal, now: datetime, entit
     check_assignable(principal, record.owner_id)
     rules.check_custom_fields(record.custom_fields, store.definitions(uow.session, entity), creating=True)
     if not allow_duplicate:
-        store.lock_identities(uow.session, entity, record)  # racing creates of one phone queue here
-        existing = store.find_duplicates(uow.session, entity, record)
+        store.lock_identities(uow.session, record)  # racing creates of one phone queue here
+        existing = store.find_duplicates(uow.session, record)
         if existing:
             raise AlreadyExists(
                 f"a {entity} with the same phone or email exists: {existing[0]}"
@@ -94,14 +91,15 @@ def create_record(uow: UnitOfWork, *, principal: Principal, now: datetime, entit
             )
     record.id = new_id()  # the id is the server's (OUTPUT_ONLY), whatever the caller sent
     stamp_new(record, now)
-    store.insert_record(uow.session, entity, record)
-    record_changed(uow, principal=principal, now=now, entity=entity, action="created", record=record)
+    store.insert_record(uow.session, record)
+    record_changed(uow, principal=principal, now=now, action="created", record=record)
     return record
 
 
-def update_record(uow: UnitOfWork, *, principal: Principal, now: datetime, entity: str, patch: Record,
-                  mask: Sequence[str], expected_version: int) -> Record:
-    record = visible(uow.session, principal=principal, entity=entity, record_id=patch.id, write=True)
+def update_record(uow: UnitOfWork, *, principal: Principal, now: datetime, patch: R, mask: Sequence[str],
+                  expected_version: int) -> R:
+    entity = entity_of(patch)
+    record = visible(uow.session, principal=principal, kind=type(patch), record_id=patch.id, write=True)
     check_version(record.version, expected_version)
     paths = rules.update_paths(record, mask)
     before = record.SerializeToString(deterministic=True)
@@ -113,36 +111,37 @@ def update_record(uow: UnitOfWork, *, principal: Principal, now: datetime, entit
     if record.SerializeToString(deterministic=True) == before:
         return record  # nothing changed: no new version, no event
     bump(record, now)
-    store.update_record(uow.session, entity, record)
+    store.update_record(uow.session, record)
     changed = sorted(set(paths))
     payload = _EVENTS[(entity, "updated")][1](**{entity: record}, changed_fields=changed)
-    record_changed(uow, principal=principal, now=now, entity=entity, action="updated", record=record,
-                   payload=payload, detail=",".join(changed))
+    record_changed(uow, principal=principal, now=now, action="updated", record=record, payload=payload,
+                   detail=",".join(changed))
     return record
 
 
-def delete_record(uow: UnitOfWork, *, principal: Principal, now: datetime, entity: str, record_id: str,
+def delete_record(uow: UnitOfWork, *, principal: Principal, now: datetime, kind: type[Record], record_id: str,
                   expected_version: int) -> None:
-    record = visible(uow.session, principal=principal, entity=entity, record_id=record_id, write=True)
+    record = visible(uow.session, principal=principal, kind=kind, record_id=record_id, write=True)
     check_version(record.version, expected_version)
     record.deleted = True
     bump(record, now)
-    store.update_record(uow.session, entity, record)
-    record_changed(uow, principal=principal, now=now, entity=entity, action="deleted", record=record)
+    store.update_record(uow.session, record)
+    record_changed(uow, principal=principal, now=now, action="deleted", record=record)
 
 
-def transfer_owner(uow: UnitOfWork, *, principal: Principal, now: datetime, entity: str, record_id: str,
+def transfer_owner(uow: UnitOfWork, *, principal: Principal, now: datetime, kind: type[Record], record_id: str,
                    from_user: str, to_user: str, reason: str) -> bool:
     """Sales moved a leaving rep's work to another rep: the customers follow, as a normal update
     with a new version and an event. Only records the leaving rep still owns move (a customer
     reassigned since keeps its owner); a repeated transfer changes nothing."""
-    record = store.load(uow.session, entity, record_id, for_update=True)
+    record = store.load(uow.session, kind, record_id, for_update=True)
     if record is None or record.deleted or record.owner_id != from_user or not to_user:
         return False
     record.owner_id = to_user
     bump(record, now)
-    store.update_record(uow.session, entity, record)
+    store.update_record(uow.session, record)
+    entity = entity_of(record)
     payload = _EVENTS[(entity, "updated")][1](**{entity: record}, changed_fields=["owner_id"])
-    record_changed(uow, principal=principal, now=now, entity=entity, action="updated", record=record,
-                   payload=payload, detail=f"owner {from_user} -> {to_user}; {reason}")
+    record_changed(uow, principal=principal, now=now, action="updated", record=record, payload=payload,
+                   detail=f"owner {from_user} -> {to_user}; {reason}")
     return True

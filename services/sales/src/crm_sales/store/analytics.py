@@ -37,7 +37,7 @@ def forecast_rows(session: Session, r: ForecastRequest, *, principal: Principal,
         stmt = stmt.where(t.c.owner_id == r.owner_id)
     if r.team:
         stmt = stmt.where(t.c.team == r.team)
-    return [tuple(row) for row in session.execute(stmt)]  # type: ignore[misc]
+    return [tuple(row) for row in session.execute(stmt)]
 
 
 def funnel_opportunities(session: Session, pipeline_id: str, *, principal: Principal, delegators: Sequence[str],

@@ -5,6 +5,7 @@ from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
 
 from crm.sales.v1.sales_pb2 import PriceBook, Product
+from crm_sales.store import changed
 from crm_sales.tables import counters, price_books, products
 
 
@@ -48,8 +49,7 @@ def find_price_books(session: Session, currency: str = "", tier: str = "") -> li
 def next_number(session: Session, name: str) -> int:
     """Per-name counter incremented inside the caller's transaction: a rolled-back quote gives
     its number back, so numbers have no gaps and never repeat."""
-    updated = session.execute(update(counters).where(counters.c.name == name).values(value=counters.c.value + 1))
-    if updated.rowcount == 0:  # type: ignore[attr-defined]
+    if not changed(session, update(counters).where(counters.c.name == name).values(value=counters.c.value + 1)):
         session.execute(insert(counters).values(name=name, value=1))
         return 1
     return int(session.execute(select(counters.c.value).where(counters.c.name == name)).scalar_one())

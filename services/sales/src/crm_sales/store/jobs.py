@@ -12,6 +12,7 @@ from typing import Any
 from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
+from crm_sales.store import changed
 from crm_sales.tables import scheduled_jobs as t
 from crmkit.records import aware
 
@@ -65,4 +66,4 @@ def due(session: Session, now: datetime, limit: int) -> list[Job]:
 
 def claim(session: Session, job: Job, now: datetime) -> bool:
     """Mark the job fired; False when another replica fired it first."""
-    return session.execute(_CLAIM, {"job_seq": job.seq, "at": now}).rowcount == 1  # type: ignore[attr-defined]
+    return changed(session, _CLAIM, {"job_seq": job.seq, "at": now}) == 1

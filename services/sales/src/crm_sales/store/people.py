@@ -7,6 +7,7 @@ from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
 from crm.sales.v1.sales_pb2 import Delegation, Reminder, SalesRep
+from crm_sales.store import changed
 from crm_sales.tables import assignment_cursors, delegations, reminders, reps
 from crmkit.records import dt
 
@@ -34,12 +35,11 @@ def all_reps(session: Session) -> dict[str, SalesRep]:
 
 
 def cursors(session: Session) -> dict[str, str]:
-    return dict(session.execute(_CURSORS).all())
+    return {row.rule_id: row.last_user_id for row in session.execute(_CURSORS)}
 
 
 def set_cursor(session: Session, rule_id: str, user_id: str) -> None:
-    done = session.execute(_SET_CURSOR, {"rule": rule_id, "last_user_id": user_id})
-    if done.rowcount == 0:  # type: ignore[attr-defined]
+    if not changed(session, _SET_CURSOR, {"rule": rule_id, "last_user_id": user_id}):
         session.execute(_INSERT_CURSOR, {"rule_id": rule_id, "last_user_id": user_id})
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Collection, Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from google.protobuf.message import Message
 from google.protobuf.timestamp_pb2 import Timestamp
@@ -27,6 +27,8 @@ from crm_sales.tables import contracts, leads, opportunities, quotes, stage_visi
 from crmkit.auth import Principal
 from crmkit.paging import MAX_PAGE, decode_cursor, encode_cursor, page_size
 from crmkit.records import check_date, dt
+
+R = TypeVar("R", bound=Message)
 
 
 def _opt(ts: Timestamp, present: bool) -> datetime | None:
@@ -105,10 +107,12 @@ def insert_many(session: Session, records: Sequence[Message]) -> None:
 
 
 def update_record(session: Session, record: Message) -> None:
-    session.execute(_UPDATE[type(record)], {**_values(record), "record_id": record.id})  # type: ignore[attr-defined]
+    values = _values(record)
+    values["record_id"] = values["id"]
+    session.execute(_UPDATE[type(record)], values)
 
 
-def load(session: Session, cls: type[Any], record_id: str, *, for_update: bool = False) -> Any:
+def load(session: Session, cls: type[R], record_id: str, *, for_update: bool = False) -> R | None:
     data = session.execute(_LOAD[cls, for_update], {"record_id": record_id}).scalar_one_or_none()
     return None if data is None else cls.FromString(data)
 

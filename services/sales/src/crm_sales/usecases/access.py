@@ -4,7 +4,7 @@ of whoever they cover for, until the delegation ends."""
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 from sqlalchemy.orm import Session
 
@@ -35,4 +35,4 @@ def visible(session: Session, cls: type[T], record_id: str, *, principal: Princi
         raise NotFound(f"{kind} {record_id} not found", field=field)
     if write and not VISIBILITY.can_write(principal, record.owner_id, record.team, record.region, lent):
         raise PermissionDenied(f"you may read but not change this {kind}")
-    return record  # type: ignore[no-any-return]
+    return cast(T, record)

@@ -1,0 +1,39 @@
+"""The named shapes of the API, one module per service domain (contacts, sales, support,
+reports): JSON schemas derived from the proto messages, registered in the one REGISTRY that both
+the validator and the OpenAPI document read, and the query parameters of each route.
+
+Which fields a body may carry is the proto's word (`crmkit.fields`): `REGISTRY.input(...)` leaves
+out the output-only fields and `REGISTRY.patch(...)` keeps only the patchable ones. What a module
+here still excludes by hand is what the route itself supplies: an id from the URL, the expected
+version from If-Match."""
+from __future__ import annotations
+
+from crm_gateway.routing import QueryParam
+from crm_gateway.schema import SchemaRegistry
+
+REGISTRY = SchemaRegistry()
+
+PROBLEM = REGISTRY.add("Problem", {
+    "type": "object",
+    "description": "RFC 9457 problem details",
+    "properties": {
+        "type": {"type": "string"},
+        "title": {"type": "string"},
+        "status": {"type": "integer"},
+        "detail": {"type": "string"},
+        "request_id": {"type": "string"},
+        "errors": {"type": "array", "items": {
+            "type": "object",
+            "properties": {"field": {"type": "string"}, "message": {"type": "string"}},
+            "required": ["field", "message"],
+        }},
+        "existing_id": {"type": "string", "description": "on a duplicate: the record that exists"},
+        "existing_url": {"type": "string"},
+    },
+    "required": ["type", "title", "status", "detail"],
+})
+
+PAGE_PARAMS = (
+    QueryParam("page_size", "integer", "items per page (service default when omitted)", 1, 200),
+    QueryParam("page_token", description="next_page_token from the previous page"),
+)

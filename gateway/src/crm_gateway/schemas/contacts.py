@@ -1,0 +1,66 @@
+"""Contacts domain shapes (crm.contacts.v1): accounts, contacts, interactions and the timeline,
+custom fields, customer search."""
+from __future__ import annotations
+
+from crm.contacts.v1 import contacts_pb2 as pb
+from crm_gateway.routing import QueryParam
+from crm_gateway.schemas import PAGE_PARAMS, REGISTRY
+
+_r = REGISTRY
+
+CONTACT = _r.message(pb.Contact)
+CONTACT_INPUT = _r.input(pb.Contact)
+CONTACT_PAGE = _r.page(CONTACT, "ContactPage")
+CONTACT_MATCHES = _r.page(CONTACT, "ContactMatches", paged=False)
+ACCOUNT = _r.message(pb.Account)
+ACCOUNT_INPUT = _r.input(pb.Account)
+ACCOUNT_PAGE = _r.page(ACCOUNT, "AccountPage")
+INTERACTION = _r.message(pb.Interaction)
+# contact_id is the URL's; id is the server's (not yet OUTPUT_ONLY in contacts.proto).
+INTERACTION_INPUT = _r.input(pb.Interaction, exclude={"id", "contact_id"})
+TIMELINE_PAGE = _r.page(_r.message(pb.TimelineEntry), "TimelinePage")
+MERGE_INPUT = _r.input(pb.MergeContactsRequest, "MergeInput", exclude={"survivor_id"},
+                       required=("merged_ids",))
+_r.schemas["MergeInput"]["properties"]["merged_ids"]["minItems"] = 1
+TAGS_INPUT = _r.input(pb.TagContactRequest, "TagsInput", exclude={"id"})
+CUSTOM_FIELD = _r.message(pb.CustomFieldDefinition)
+CUSTOM_FIELD_LIST = _r.page(CUSTOM_FIELD, "CustomFieldList", paged=False)
+
+_FILTERS = (
+    QueryParam("owner_id"),
+    QueryParam("region"),
+    QueryParam("tag"),
+    QueryParam("level", description="vip | regular | prospect"),
+    QueryParam("source"),
+    QueryParam("created_after", "date-time"),
+    QueryParam("created_before", "date-time"),
+    QueryParam("updated_since", "date-time"),
+    QueryParam("q", description="case-insensitive substring of the name or company"),
+)
+ACCOUNT_LIST_PARAMS = (*_FILTERS, *PAGE_PARAMS)
+CONTACT_LIST_PARAMS = (*_FILTERS, QueryParam("account_id"), *PAGE_PARAMS)
+LIST_FIELDS = {"q": "filter.query"}  # every other list parameter names its ListFilter field
+ALLOW_DUPLICATE = QueryParam("allow_duplicate", "boolean", "create even when a likely duplicate exists")
+CUSTOM_FIELD_PARAMS = (
+    QueryParam("entity", description="contact | account; all when omitted", choices=("contact", "account")),
+)
+
+# -- customer search
+MAX_Q = 256
+CUSTOMER_HIT = _r.message(pb.CustomerHit)
+SEARCH_RESULTS = _r.add("CustomerSearchResults", {
+    "type": "object",
+    "properties": {
+        "items": {"type": "array", "items": CUSTOMER_HIT},
+        "total": {"type": "integer", "description": "every match the caller may see, not only this page"},
+    },
+    "required": ["items", "total"],
+    "additionalProperties": False,
+})
+SEARCH_PARAMS = (
+    QueryParam("q", description=f"required, 1 to {MAX_Q} characters: a name, a company, a phone number "
+                                "in any format, an email, a tag or a place; a prefix matches as you type"),
+    QueryParam("kind", description="contact | account; both when omitted", choices=("contact", "account")),
+    QueryParam("limit", "integer", "hits per page (20 when omitted)", 1, 100),
+    QueryParam("offset", "integer", "hits to skip, for the next page (offset + limit ≤ 10000)", 0, 9999),
+)

@@ -1,0 +1,160 @@
+"""Sales shapes (crm.sales.v1): leads, reps and settings, opportunities, products and price books,
+quotes, approvals, contracts, tasks and reminders, forecast, funnel, transfers, delegations.
+
+Create bodies leave out what the service computes (scores, totals, numbers, stage history ...)
+and update bodies keep only what the service lets an update mask name, both as sales.proto
+declares them: a client sending one of those gets a 400 naming it instead of a silently ignored
+field, or a complaint about an update mask the client never wrote."""
+from __future__ import annotations
+
+from crm.sales.v1 import sales_pb2 as pb
+from crm_gateway.routing import QueryParam
+from crm_gateway.schema import JsonSchema
+from crm_gateway.schemas import PAGE_PARAMS, REGISTRY
+
+_r = REGISTRY
+_PATH_AND_VERSION = {"id", "expected_version"}  # the URL's id; If-Match's version
+# Server-set fields of SalesRep, Product, Task and Delegation that sales.proto does not yet
+# declare OUTPUT_ONLY are still excluded by name below (the union is taken, so annotating them
+# later changes nothing here).
+
+# -- leads
+LEAD = _r.message(pb.Lead)
+LEAD_INPUT = _r.input(pb.Lead)
+LEAD_UPDATE = _r.patch(pb.Lead, "LeadUpdate")
+LEAD_CAPTURE = _r.input(pb.CaptureLeadRequest, "LeadCapture", required=("lead",))
+_r.schemas["LeadCapture"]["description"] = "a lead posted by a web form or campaign page"
+LEAD_IMPORT = _r.input(pb.ImportLeadsRequest, "LeadImport", required=("csv",))
+LEAD_IMPORT_RESULT = _r.message(pb.ImportLeadsResponse)
+LEAD_STATUS_INPUT = _r.input(pb.ChangeLeadStatusRequest, "LeadStatusChange", exclude=_PATH_AND_VERSION,
+                             required=("status",))
+LEAD_ACTIVITY_INPUT = _r.input(pb.RecordLeadActivityRequest, "LeadActivity", exclude={"id"},
+                               required=("kind",))
+LEAD_ASSIGN_INPUT = _r.input(pb.AssignLeadRequest, "LeadAssignment", exclude={"id"})
+LEAD_CONVERT_INPUT = _r.input(pb.ConvertLeadRequest, "LeadConversion", exclude={"id"})
+LEAD_CONVERSION = _r.message(pb.ConvertLeadResponse)
+LEAD_PAGE = _r.page(LEAD, "LeadPage")
+LEAD_LIST_PARAMS = (
+    QueryParam("status", choices=("new", "working", "qualified", "disqualified", "nurturing", "converted")),
+    QueryParam("owner_id"),
+    QueryParam("region"),
+    QueryParam("source"),
+    QueryParam("campaign_id"),
+    QueryParam("min_score", "integer", "only leads scoring at least this", -10_000, 10_000),
+    QueryParam("unassigned", "boolean", "only leads without an owner"),
+    QueryParam("q", description="substring of the name or company"),
+    *PAGE_PARAMS,
+)
+LEAD_LIST_FIELDS = {"q": "filter.query"}
+
+# -- reps and settings
+REP = _r.message(pb.SalesRep)
+REP_INPUT = _r.input(pb.SalesRep, exclude={"open_leads"}, required=("user_id",))
+REP_LIST = _r.page(REP, "SalesRepList", paged=False)
+REP_PARAMS = (QueryParam("team"),)
+SETTINGS = _r.message(pb.SalesSettings)
+SETTINGS_INPUT = _r.input(pb.SalesSettings)
+
+# -- opportunities
+OPPORTUNITY = _r.message(pb.Opportunity)
+OPPORTUNITY_INPUT = _r.input(pb.Opportunity)
+OPPORTUNITY_UPDATE = _r.patch(pb.Opportunity, "OpportunityUpdate")
+STAGE_INPUT = _r.input(pb.ChangeStageRequest, "StageChange", exclude=_PATH_AND_VERSION,
+                       required=("stage",))
+OPPORTUNITY_PAGE = _r.page(OPPORTUNITY, "OpportunityPage")
+OPPORTUNITY_LIST_PARAMS = (
+    QueryParam("status", choices=("open", "won", "lost")),
+    QueryParam("stage"),
+    QueryParam("owner_id"),
+    QueryParam("team"),
+    QueryParam("account_id"),
+    QueryParam("close_from", "date", "expected close date from (inclusive)"),
+    QueryParam("close_to", "date", "expected close date to (inclusive)"),
+    *PAGE_PARAMS,
+)
+
+# -- products, price books, quotes
+PRODUCT = _r.message(pb.Product)
+PRODUCT_INPUT = _r.input(pb.Product, exclude={"id"}, required=("sku", "name"))
+PRODUCT_LIST = _r.page(PRODUCT, "ProductList", paged=False)
+PRODUCT_PARAMS = (QueryParam("include_inactive", "boolean"),)
+PRICE_BOOK = _r.message(pb.PriceBook)
+PRICE_BOOK_LIST = _r.page(PRICE_BOOK, "PriceBookList", paged=False)
+PRICE_BOOK_PARAMS = (QueryParam("currency_code"), QueryParam("tier"))
+QUOTE = _r.message(pb.Quote)
+QUOTE_INPUT = _r.input(pb.Quote, required=("opportunity_id",))  # lines: QuoteLineInput
+QUOTE_REVISION = _r.patch(pb.Quote, "QuoteRevision")
+QUOTE_SEND_INPUT = _r.input(pb.SendQuoteRequest, "QuoteSending", exclude={"id"})
+QUOTE_ANSWER_INPUT = _r.input(pb.AcceptQuoteRequest, "QuoteAnswer", exclude={"id"})
+QUOTE_PAGE = _r.page(QUOTE, "QuotePage")
+QUOTE_LIST_PARAMS = (
+    QueryParam("opportunity_id"),
+    QueryParam("status", choices=("draft", "pending_approval", "approved", "rejected", "sent", "accepted",
+                                  "declined", "superseded")),
+    *PAGE_PARAMS,
+)
+QUOTE_PDF: JsonSchema = {
+    "type": "string", "contentMediaType": "application/pdf",
+    "description": "the quote rendered as application/pdf; Content-Disposition names the file "
+                   "(Q-<year>-<number>-v<version>.pdf)",
+}
+
+# -- approvals and contracts
+APPROVAL = _r.message(pb.ApprovalRequest)
+APPROVAL_LIST = _r.page(APPROVAL, "ApprovalList", paged=False)
+APPROVAL_PARAMS = (QueryParam("quote_id"), QueryParam("pending_for_me", "boolean"))
+DECISION_INPUT = _r.input(pb.DecideApprovalRequest, "ApprovalDecision", exclude={"id"},
+                          required=("approve",))
+CONTRACT = _r.message(pb.Contract)
+CONTRACT_INPUT = _r.input(pb.CreateContractRequest, "ContractInput", required=("quote_id",))
+CONTRACT_STATUS_INPUT = _r.input(pb.UpdateContractStatusRequest, "ContractStatusChange",
+                                 exclude=_PATH_AND_VERSION, required=("status",))
+CONTRACT_LIST = _r.page(CONTRACT, "ContractList", paged=False)
+CONTRACT_PARAMS = (QueryParam("opportunity_id"), QueryParam("status"))
+
+# -- tasks and reminders
+TASK = _r.message(pb.Task)
+TASK_INPUT = _r.input(pb.Task, exclude={
+    "id", "version", "created_at", "updated_at", "status", "rule_id", "created_by", "completed_at", "team",
+    "region"}, required=("title",))
+TASK_PAGE = _r.page(TASK, "TaskPage")
+TASK_LIST_PARAMS = (
+    QueryParam("owner_id"),
+    QueryParam("status", choices=("open", "done", "cancelled")),
+    QueryParam("overdue_only", "boolean", "open tasks due before now"),
+    QueryParam("due_from", "date-time", "calendar window start (inclusive)"),
+    QueryParam("due_to", "date-time", "calendar window end (exclusive)"),
+    QueryParam("related_id", description="a lead, opportunity, quote or contract id"),
+    *PAGE_PARAMS,
+)
+COMPLETE_PARAMS = (QueryParam("cancel", "boolean", "cancel instead of completing"),)
+REMINDER = _r.message(pb.Reminder)
+REMINDER_LIST = _r.page(REMINDER, "ReminderList", paged=False)
+REMINDER_PARAMS = (QueryParam("user_id"),)
+
+# -- forecast, funnel, ownership
+FORECAST = _r.message(pb.ForecastResponse)
+FORECAST_PARAMS = (
+    QueryParam("period_start", "date", "expected close date from (inclusive)"),
+    QueryParam("period_end", "date", "expected close date to (inclusive)"),
+    QueryParam("group_by", description="one total row when omitted", choices=("owner", "team", "month")),
+    QueryParam("currency_code", description="one row per currency when omitted"),
+    QueryParam("owner_id"),
+    QueryParam("team"),
+)
+FUNNEL = _r.message(pb.FunnelResponse)
+FUNNEL_PARAMS = (
+    QueryParam("pipeline_id", description="the default pipeline when omitted"),
+    QueryParam("from_date", "date", "opportunities created from (inclusive)"),
+    QueryParam("to_date", "date", "opportunities created to (inclusive)"),
+    QueryParam("owner_id"),
+    QueryParam("team"),
+)
+TRANSFER_INPUT = _r.input(pb.TransferOwnershipRequest, "OwnershipTransfer",
+                          required=("from_user_id", "to_user_id"))
+TRANSFER_RESULT = _r.message(pb.TransferOwnershipResponse)
+DELEGATION = _r.message(pb.Delegation)
+DELEGATION_INPUT = _r.input(pb.Delegation, exclude={"id", "created_by", "revoked"},
+                            required=("to_user_id", "ends_at"))
+DELEGATION_LIST = _r.page(DELEGATION, "DelegationList", paged=False)
+DELEGATION_PARAMS = (QueryParam("user_id"), QueryParam("active_only", "boolean"))

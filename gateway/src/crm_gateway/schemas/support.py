@@ -1,0 +1,76 @@
+"""Support shapes (crm.support.v1): tickets and comments, intake channels, settings, the
+knowledge base, the public web form and CSAT answers."""
+from __future__ import annotations
+
+from crm.support.v1 import support_pb2 as pb
+from crm_gateway.routing import QueryParam
+from crm_gateway.schemas import PAGE_PARAMS, REGISTRY
+
+_r = REGISTRY
+_SETTINGS = pb.SupportSettings
+
+# -- tickets
+TICKET = _r.message(pb.Ticket)
+TICKET_INPUT = _r.input(pb.Ticket)
+TICKET_PATCH = _r.patch(pb.Ticket, "TicketPatch")
+TICKET_PAGE = _r.page(TICKET, "TicketPage")
+STATUS_INPUT = _r.input(pb.ChangeTicketStatusRequest, "TicketStatusInput",
+                        exclude={"id", "expected_version"}, required=("status",))
+STATUS_RESULT = _r.message(pb.ChangeTicketStatusResponse)
+COMMENT_INPUT = _r.input(pb.Comment)
+COMMENT_REQUEST = _r.input(pb.AddCommentRequest, "AddCommentInput", exclude={"ticket_id"},
+                           required=("comment",))
+COMMENT_RESULT = _r.message(pb.AddCommentResponse)
+COMMENT_LIST = _r.page(_r.message(pb.Comment), "CommentList", paged=False)
+TICKET_PARAMS = (
+    QueryParam("status", choices=("new", "open", "pending", "solved", "closed")),
+    QueryParam("assignee_id"), QueryParam("group"), QueryParam("contact_id"),
+    QueryParam("priority", choices=("low", "normal", "high", "urgent")),
+    QueryParam("channel"), *PAGE_PARAMS,
+)
+COMMENT_PARAMS = (QueryParam("public_only", "boolean"),)
+
+# -- intake
+EMAIL_RESULT = _r.message(pb.InboundEmailResponse)
+CHAT_INPUT = _r.message(pb.InboundChatRequest)
+CHAT_RESULT = _r.message(pb.InboundChatResponse)
+CALL_INPUT = _r.message(pb.LogCallRequest)
+CALL_RESULT = _r.message(pb.LogCallResponse)
+WEB_FORM = _r.input(pb.SubmitWebFormRequest, "WebFormInput", exclude={"client_ip"},  # the gateway's
+                    required=("email", "subject", "description"))
+WEB_FORM_RESULT = _r.message(pb.SubmitWebFormResponse)
+
+# -- settings: each route replaces its own sections
+SETTINGS = _r.message(_SETTINGS)
+SLA_SECTIONS = ("sla_policies", "business_hours")
+SLA_INPUT = _r.only(_SETTINGS, "SlaPoliciesInput", (*SLA_SECTIONS, "default_supervisor_id"))
+ROUTING_INPUT = _r.only(_SETTINGS, "RoutingRulesInput", ("routing_rules",))
+MACROS_INPUT = _r.only(_SETTINGS, "MacrosInput", ("macros",))
+TOP_ISSUES = _r.message(pb.GetTopIssuesResponse)
+TOP_ISSUES_PARAMS = (QueryParam("since", "date-time"), QueryParam("limit", "integer", "", 1, 100))
+
+# -- knowledge base
+CATEGORY = _r.message(pb.KbCategory)
+CATEGORY_INPUT = _r.input(pb.KbCategory)
+CATEGORY_LIST = _r.page(CATEGORY, "KbCategoryList", paged=False)
+ARTICLE = _r.message(pb.KbArticle)
+ARTICLE_INPUT = _r.input(pb.KbArticle)
+ARTICLE_PAGE = _r.page(ARTICLE, "KbArticlePage")
+ARTICLE_PARAMS = (
+    QueryParam("category_id"), QueryParam("status", choices=("draft", "published", "archived")), *PAGE_PARAMS,
+)
+SEARCH_RESULT = _r.message(pb.SearchKbResponse)
+SEARCH_PARAMS = (
+    QueryParam("q", description="what to look for; two Chinese characters are enough"),
+    QueryParam("category_id"), QueryParam("language", choices=("zh", "en")),
+    QueryParam("limit", "integer", "at most this many hits", 1, 50),
+)
+FEEDBACK_INPUT = _r.input(pb.RateKbArticleRequest, "KbFeedbackInput", exclude={"id"})
+FEEDBACK_COUNTS = ("id", "helpful_count", "not_helpful_count")  # all a public reader learns of the article
+PUBLIC_FEEDBACK = _r.add("KbFeedbackCounts", {
+    "type": "object", "additionalProperties": False,
+    "properties": {"id": {"type": "string"}, "helpful_count": {"type": "integer"},
+                   "not_helpful_count": {"type": "integer"}},
+})
+CSAT_INPUT = _r.input(pb.AnswerCsatRequest, "CsatInput", exclude={"token"}, required=("rating",))
+CSAT_RESULT = _r.message(pb.AnswerCsatResponse)

@@ -1,0 +1,39 @@
+"""The composition root: nothing built at import, one search index per process shared by the
+servicer, the outbox relay and the runtime (as a worker), and event types from the contracts."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from crm_contacts import bootstrap, handlers
+from crm_contacts.events import CONTACTS, SALES, SUPPORT
+from crm_contacts.rules import timeline as feed
+from crm_contacts.search.customer_search import INDEXED, CustomerSearch
+from crmkit.db import Database
+from crmkit.testing import in_process_settings
+
+
+def test_the_spec_describes_the_service_without_building_anything() -> None:
+    spec = bootstrap.spec()
+    assert (spec.name, tuple(spec.consumes), spec.produces) == ("contacts", ("sales", "support"), True)
+    assert spec.service_names == ["crm.contacts.v1.ContactsService"]
+    assert (spec.migrations / "versions").is_dir()
+    assert spec.wants is handlers.wants
+
+
+def test_compose_shares_one_search_index_between_relay_servicer_and_runtime(db: Database, tmp_path: Path) -> None:
+    settings = in_process_settings("contacts", db.url, "nats://127.0.0.1:1", tmp_path, "x" * 32)
+    parts = bootstrap.spec().compose(db, settings)
+    [search] = parts.workers
+    assert isinstance(search, CustomerSearch)
+    assert parts.on_published.__self__ is search  # type: ignore[union-attr]
+    assert parts.handler is not None and len(parts.servicers) == 1
+    search.start()
+    search.stop()
+    assert not (tmp_path / "search" / "customers.open").exists(), "a clean stop clears the marker"
+
+
+def test_event_types_come_from_the_contracts() -> None:
+    assert set(INDEXED) == CONTACTS.all - {CONTACTS.INTERACTION_LOGGED}
+    assert set(feed.RULES) <= SALES.all | SUPPORT.all
+    assert {t for t in SALES.all | SUPPORT.all | CONTACTS.all if handlers.wants(t)} == {
+        *feed.RULES, SALES.OWNERSHIP_TRANSFERRED}

@@ -1,0 +1,68 @@
+"""Events from the CONTACTS stream (the consumer owns the transaction and the inbox, so each event
+takes effect once): contact snapshots keep the contact → email projection, and interactions
+logged on a contact count as activity of the open leads with that contact's email."""
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+
+from crm.common.v1.envelope_pb2 import EventEnvelope
+from crm.contacts.v1 import events_pb2 as ce
+from crm.contacts.v1.contacts_pb2 import Contact
+from crm_sales.rules.scoring import activity_for
+from crm_sales.store import contact_emails
+from crm_sales.usecases import leads
+from crmkit.auth import SYSTEM
+from crmkit.consumer import Handler
+from crmkit.db import UnitOfWork
+from crmkit.events import EventTypes, unpack_payload
+from crmkit.records import dt
+
+CONTACTS = EventTypes(ce.EventType)  # importing the module also registers the payload types for unpacking
+SNAPSHOTS = frozenset({CONTACTS.CONTACT_CREATED, CONTACTS.CONTACT_UPDATED, CONTACTS.CONTACT_TAGGED,
+                       CONTACTS.CONTACT_DELETED, CONTACTS.CONTACT_MERGED})
+WANTED = SNAPSHOTS | {CONTACTS.INTERACTION_LOGGED}
+_SNAPSHOT_PAYLOADS = (ce.ContactCreated, ce.ContactUpdated, ce.ContactTagged, ce.ContactDeleted)
+
+
+def emails_of(contact: Contact, deleted: bool = False) -> list[str]:
+    """A contact's emails as leads are matched on them (none once it is deleted)."""
+    if deleted or contact.deleted:
+        return []
+    return [e.address.strip().lower() for e in contact.emails if e.address.strip()]
+
+
+def handle(uow: UnitOfWork, env: EventEnvelope, *, now: datetime) -> None:
+    kind = env.event_type
+    if kind in SNAPSHOTS:
+        payload = unpack_payload(env)
+        if isinstance(payload, ce.ContactsMerged):
+            contact = payload.survivor
+        elif isinstance(payload, _SNAPSHOT_PAYLOADS):
+            contact = payload.contact
+        else:
+            raise ValueError(f"{kind} carries a {type(payload).__name__}, not a contact snapshot")
+        contact_emails.replace(uow.session, contact.id, emails_of(contact, deleted=kind == CONTACTS.CONTACT_DELETED))
+        return
+    if kind != CONTACTS.INTERACTION_LOGGED:
+        return  # accounts, timeline entries: not ours
+    logged = unpack_payload(env)
+    if not isinstance(logged, ce.InteractionLogged):
+        raise ValueError(f"{kind} carries a {type(logged).__name__}, not an InteractionLogged")
+    interaction = logged.interaction
+    activity = activity_for(interaction.kind, interaction.direction)
+    if activity is None or not interaction.contact_id:
+        return
+    occurred = dt(interaction.occurred_at) if interaction.HasField("occurred_at") else None
+    for lead_id in contact_emails.matching_leads(uow.session, interaction.contact_id):
+        leads.record_activity(uow, principal=SYSTEM, now=now, lead_id=lead_id, kind=activity, count=1,
+                              occurred_at=occurred)
+
+
+def wants(event_type: str) -> bool:
+    """The contact events `handle` acts on; the consumer acks the others untouched."""
+    return event_type in WANTED
+
+
+def handler(clock: Callable[[], datetime]) -> Handler:
+    return lambda uow, env: handle(uow, env, now=clock())

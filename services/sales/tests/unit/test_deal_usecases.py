@@ -1,0 +1,193 @@
+"""Opportunity, quote, task and ownership use cases against the real schema, in milliseconds:
+stage gates, a quote through its approvals, a task's reminder fired by the scheduler once, the
+transfer of a leaving rep's work, and the fields each update accepts."""
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from crm.common.v1.types_pb2 import Money
+from crm.sales.v1.sales_pb2 import (
+    Lead,
+    ListTasksRequest,
+    Opportunity,
+    PriceBook,
+    PriceBookEntry,
+    Product,
+    Quote,
+    QuoteLine,
+    SalesSettings,
+    Task,
+)
+from crm_sales import jobs
+from crm_sales.usecases import (
+    approvals,
+    catalogue,
+    leads,
+    opportunities,
+    ownership,
+    quotes,
+    settings,
+    tasks,
+)
+from crmkit.auth import Principal
+from crmkit.errors import FailedPrecondition, InvalidArgument, PermissionDenied
+
+NOW = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
+ADMIN = Principal("admin", ("admin",), "hq", "")
+MANAGER = Principal("manager.north", ("manager",), "north-sales", "north")
+REP1 = Principal("rep.north.1", ("rep",), "north-sales", "north")
+REP2 = Principal("rep.north.2", ("rep",), "north-sales", "north")
+LEGAL = Principal("legal.1", ("legal",), "hq", "")
+FINANCE = Principal("finance.1", ("finance",), "hq", "")
+
+
+def new_opp(sales: Any, **fields: Any) -> Opportunity:
+    opp = Opportunity(name="唐山钢铁 MES", amount=Money(currency_code="CNY", amount="100000"), **fields)
+    return sales.write(lambda uow: opportunities.create(uow, principal=REP1, now=NOW, opp=opp))
+
+
+def stage(sales: Any, opp: Opportunity, key: str, at: datetime = NOW, loss_reason: str = "") -> Opportunity:
+    return sales.write(lambda uow: opportunities.change_stage(uow, principal=REP1, now=at, opp_id=opp.id,
+                                                              stage_key=key, expected=0, loss_reason=loss_reason))
+
+
+def test_a_stage_change_is_refused_naming_every_unmet_criterion_and_changes_nothing(sales: Any) -> None:
+    opp = new_opp(sales)
+    with pytest.raises(FailedPrecondition) as err:
+        stage(sales, opp, "needs_confirmed")
+    assert err.value.field == "contact_id"
+    assert sales.read(lambda s: opportunities.get(s, principal=REP1, now=NOW, opp_id=opp.id)).version == 1
+    opp = new_opp(sales, contact_id="c-1")
+    moved = stage(sales, opp, "needs_confirmed", NOW + timedelta(days=2))
+    assert (moved.stage, moved.probability, moved.stage_history[0].seconds) == ("needs_confirmed", 20, 2 * 86400)
+    with pytest.raises(FailedPrecondition, match="budget"):
+        stage(sales, moved, "solution_demo")
+    lost = stage(sales, moved, "closed_lost", loss_reason="价格")
+    assert (lost.status, lost.forecast_category) == ("lost", "omitted")
+    assert "crm.sales.opportunity.lost" in sales.events()
+
+
+def catalogue_with_one_product(sales: Any) -> tuple[Product, PriceBook]:
+    product = sales.write(lambda uow: catalogue.create_product(uow, principal=MANAGER, product=Product(
+        sku="crm-ent", name="CRM 企业版")))
+    book = sales.write(lambda uow: catalogue.save_price_book(uow, principal=MANAGER, book=PriceBook(
+        name="标准价", currency_code="CNY",
+        entries=[PriceBookEntry(product_id=product.id, unit_price=Money(currency_code="CNY", amount="19999.99"))])))
+    return product, book
+
+
+def test_a_quote_goes_through_its_approvals_and_then_opens_the_quote_stage(sales: Any) -> None:
+    product, book = catalogue_with_one_product(sales)
+    opp = stage(sales, new_opp(sales, contact_id="c-1", budget=Money(currency_code="CNY", amount="1")),
+                "needs_confirmed")
+    opp = stage(sales, opp, "solution_demo")
+    quote = sales.write(lambda uow: quotes.create_quote(uow, principal=REP1, now=NOW, quote=Quote(
+        opportunity_id=opp.id, price_book_id=book.id, tax_rate="0.13", special_terms="分三期付款",
+        lines=[QuoteLine(product_id=product.id, quantity="3", discount_percent="20")])))
+    assert (quote.number, quote.total.amount, quote.status) == ("Q-2026-000001", "54239.98", "draft")
+    with pytest.raises(FailedPrecondition, match="approved"):
+        stage(sales, opp, "quote_submitted")
+    quote = sales.write(lambda uow: quotes.submit_quote(uow, principal=REP1, now=NOW, quote_id=quote.id))
+    assert quote.status == "pending_approval"
+
+    def decide(who: Principal, comment: str = "ok") -> Any:
+        return sales.write(lambda uow: approvals.decide(uow, principal=who, now=NOW, approval_id=quote.approval_id,
+                                                        approve=True, comment=comment))
+
+    with pytest.raises(PermissionDenied):
+        decide(LEGAL)   # the manager decides first
+    pending = sales.read(lambda s: approvals.list_approvals(s, principal=MANAGER, now=NOW, quote_id="",
+                                                            pending_for_me=True))
+    assert [a.id for a in pending] == [quote.approval_id]
+    decide(MANAGER)
+    decide(LEGAL)
+    assert decide(FINANCE).status == "approved"
+    approved = sales.read(lambda s: quotes.get_quote(s, principal=REP1, now=NOW, quote_id=quote.id))
+    assert approved.status == "approved"
+    assert stage(sales, opp, "quote_submitted").stage == "quote_submitted"
+    emitted = sales.events()
+    assert emitted.count("crm.sales.approval.decided") == 3 and "crm.sales.quote.approved" in emitted
+
+
+def test_a_revision_supersedes_the_quote_under_the_same_number(sales: Any) -> None:
+    opp = new_opp(sales)
+    first = sales.write(lambda uow: quotes.create_quote(uow, principal=REP1, now=NOW, quote=Quote(
+        opportunity_id=opp.id, currency_code="CNY",
+        lines=[QuoteLine(name="咨询服务", quantity="2", unit_price=Money(currency_code="CNY", amount="5000"))])))
+    revised = sales.write(lambda uow: quotes.revise_quote(uow, principal=REP1, now=NOW, quote_id=first.id,
+                                                          changes=Quote(discount_percent="10"),
+                                                          mask=["discount_percent"]))
+    assert (revised.number, revised.version, revised.total.amount) == (first.number, 2, "9000.00")
+    old = sales.read(lambda s: quotes.get_quote(s, principal=REP1, now=NOW, quote_id=first.id))
+    assert old.status == "superseded"
+    assert "crm.sales.quote.superseded" in sales.events() and "crm.sales.quote.revised" in sales.events()
+    with pytest.raises(InvalidArgument) as err:
+        sales.write(lambda uow: quotes.revise_quote(uow, principal=REP1, now=NOW, quote_id=revised.id,
+                                                    changes=Quote(total=Money(amount="1")), mask=["total"]))
+    assert err.value.field == "update_mask" and "revisable: customer_name, price_book_id, lines" in err.value.message
+
+
+def test_a_task_reminder_fires_once_and_a_completed_task_reminds_no_more(sales: Any) -> None:
+    def task(title: str) -> Task:
+        item = Task(title=title)
+        item.remind_at.FromDatetime(NOW + timedelta(hours=2))
+        return sales.write(lambda uow: tasks.create_task(uow, principal=REP1, now=NOW, task=item))
+
+    call, done = task("给赵总回电话"), task("发资料")
+    sales.write(lambda uow: tasks.complete_task(uow, principal=REP1, now=NOW, task_id=done.id, cancel=False))
+    assert jobs.run_due(sales.db, NOW + timedelta(hours=1)) == 0
+    assert jobs.run_due(sales.db, NOW + timedelta(hours=2)) == 1
+    assert jobs.run_due(sales.db, NOW + timedelta(hours=3)) == 0
+    [reminder] = sales.read(lambda s: tasks.list_reminders(s, principal=REP1, user_id=""))
+    assert (reminder.task_id, reminder.message) == (call.id, "提醒 / reminder: 给赵总回电话")
+    with pytest.raises(PermissionDenied):
+        sales.read(lambda s: tasks.list_reminders(s, principal=REP2, user_id="rep.north.1"))
+
+
+def test_a_transfer_moves_the_open_work_of_a_leaving_rep(sales: Any) -> None:
+    lead = sales.write(lambda uow: leads.create_lead(uow, principal=REP1, now=NOW, lead=Lead(name="离职交接")))
+    opp = new_opp(sales, account_id="acc-1", contact_id="con-1")
+    open_task = sales.write(lambda uow: tasks.create_task(uow, principal=REP1, now=NOW, task=Task(title="回访")))
+    closed = sales.write(lambda uow: tasks.create_task(uow, principal=REP1, now=NOW, task=Task(title="已完成")))
+    sales.write(lambda uow: tasks.complete_task(uow, principal=REP1, now=NOW, task_id=closed.id, cancel=False))
+    with pytest.raises(PermissionDenied):
+        sales.write(lambda uow: ownership.transfer(uow, principal=REP1, now=NOW, from_user="rep.north.1",
+                                                   to_user="rep.north.2", reason=""))
+    result = sales.write(lambda uow: ownership.transfer(uow, principal=MANAGER, now=NOW, from_user="rep.north.1",
+                                                        to_user="rep.north.2", reason="离职"))
+    assert (result.leads, result.opportunities, result.tasks, result.quotes) == (1, 1, 1, 0)
+    assert (list(result.account_ids), list(result.contact_ids)) == (["acc-1"], ["con-1"])
+    assert sales.read(lambda s: leads.get_lead(s, principal=REP2, now=NOW, lead_id=lead.id)).owner_id == "rep.north.2"
+    assert sales.read(lambda s: opportunities.get(s, principal=REP2, now=NOW, opp_id=opp.id)).version == 2
+    mine, _ = sales.read(lambda s: tasks.list_tasks(s, principal=REP2, now=NOW, request=ListTasksRequest()))
+    assert [t.id for t in mine] == [open_task.id]
+    assert sales.events()[-1] == "crm.sales.ownership.transferred"
+
+
+def test_updates_accept_exactly_the_fields_the_contract_leaves_patchable() -> None:
+    # The gateway reads the same sets (crmkit.fields.patchable): changing one is a contract change.
+    lead = {"name", "company", "title", "phone", "email", "industry", "province", "city", "region", "notes",
+            "company_size", "budget", "currency_code", "campaign_id", "source"}
+    opportunity = {"name", "account_id", "contact_id", "amount", "budget", "expected_close_date", "competitors",
+                   "decision_maker", "next_step", "description", "owner_id", "forecast_category", "account_name"}
+    quote = {"lines", "discount_percent", "tax_rate", "special_terms", "valid_until", "notes", "price_book_id",
+             "customer_name"}
+    sections = {"scoring_rules", "assignment_rules", "pipelines", "approval_policies", "follow_up_rules"}
+    assert lead == leads.EDITABLE
+    assert opportunity == opportunities.EDITABLE
+    assert quote == quotes.REVISABLE
+    assert sections == settings.SECTIONS == set(settings.VALIDATORS)
+
+
+def test_a_lead_update_outside_the_patchable_fields_is_refused(sales: Any) -> None:
+    lead = sales.write(lambda uow: leads.create_lead(uow, principal=REP1, now=NOW, lead=Lead(name="王五")))
+    with pytest.raises(InvalidArgument) as err:
+        sales.write(lambda uow: leads.update_lead(uow, principal=REP1, now=NOW, patch=Lead(id=lead.id, score=99),
+                                                  mask=["score"], expected=0))
+    assert err.value.field == "update_mask" and "editable: name, company" in err.value.message
+    with pytest.raises(InvalidArgument, match="unknown section 'version'"):
+        sales.write(lambda uow: settings.update_settings(uow, principal=ADMIN, patch=SalesSettings(version=9),
+                                                         mask=["version"], expected=0))

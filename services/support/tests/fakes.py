@@ -1,0 +1,37 @@
+"""Fakes at support's ports, for the fast use-case tests: contacts as records in memory."""
+from __future__ import annotations
+
+import uuid
+from collections import Counter
+
+from crm.contacts.v1 import contacts_pb2 as cpb
+from crmkit.errors import NotFound
+
+
+class FakeContactsPort:
+    """The ContactsPort of crm_support.ports over a dict; `calls` counts each method."""
+
+    def __init__(self) -> None:
+        self.contacts: dict[str, cpb.Contact] = {}
+        self.calls: Counter[str] = Counter()
+        self.authorizations: list[str] = []
+
+    def add(self, name: str, email: str, *, level: str = "", account_id: str = "") -> cpb.Contact:
+        contact = cpb.Contact(id=str(uuid.uuid4()), name=name, level=level, account_id=account_id,
+                              emails=[cpb.Email(address=email)])
+        self.contacts[contact.id] = contact
+        return contact
+
+    def get_contact(self, contact_id: str, *, authorization: str) -> cpb.Contact:
+        self.calls["get_contact"] += 1
+        self.authorizations.append(authorization)
+        if contact_id not in self.contacts:
+            raise NotFound(f"contact {contact_id} not found", field="contact_id")
+        return self.contacts[contact_id]
+
+    def find_or_create(self, email: str, name: str) -> cpb.Contact | None:
+        self.calls["find_or_create"] += 1
+        for contact in self.contacts.values():
+            if any(e.address == email for e in contact.emails):
+                return contact
+        return self.add(name or email.split("@")[0], email)
