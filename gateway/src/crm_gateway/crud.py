@@ -43,7 +43,7 @@ class Resource:
     list_fields: Mapping[str, str] = field(default_factory=dict)  # query parameter → request field
     create_params: tuple[QueryParam, ...] = ()  # e.g. allow_duplicate
     plural: str = ""  # ListOpportunities: "Opportunities" (default: kind + "s")
-    etag: bool = True
+    etag: bool = True  # False: `version` is no concurrency token; JSON replies without an ETag
 
     def actions(self) -> list[Action]:
         if unknown := set(self.summaries) - set(VERBS):
@@ -82,7 +82,9 @@ class Resource:
         rpc = f"List{self._plural}"
         record = getattr(self.proto, self.kind).DESCRIPTOR
         answer = getattr(self.proto, f"{rpc}Response").DESCRIPTOR
-        listed: str = next(f.name for f in answer.fields if f.message_type is record and f.is_repeated)
+        listed = next((f.name for f in answer.fields if f.message_type is record and f.is_repeated), None)
+        if listed is None:
+            raise ValueError(f"{rpc}Response lists no {self.kind}")
         return Action("GET", self.collection, f"list{self._plural}", summary, self.tag, rpc, self._request(rpc),
                       self.page, items(listed, paged="page" in answer.fields_by_name),
                       query=self.list_params, query_fields=self.list_fields)

@@ -135,11 +135,13 @@ class Emitter:
         self.types = types
 
     def __call__(self, uow: UnitOfWork, principal: Principal, event_type: str, aggregate_id: str,
-                 version: int, payload: Message, now: datetime) -> Envelope:
+                 version: int, payload: Message, now: datetime, *, aggregate_type: str = "") -> Envelope:
+        """`aggregate_type` defaults to the subject's aggregate; give it when the event is about
+        another aggregate's version (an interaction logged on a contact carries the contact's)."""
         if event_type not in self.types.all:
             raise ValueError(f"{event_type} is not an event type of {self.producer}'s contract")
         envelope = new_event(
-            producer=self.producer, event_type=event_type, aggregate_type=event_type.split(".")[2],
+            producer=self.producer, event_type=event_type, aggregate_type=aggregate_type or event_type.split(".")[2],
             aggregate_id=aggregate_id, aggregate_version=version, payload=payload, actor=actor_of(principal),
             correlation_id=request_id_var.get(), occurred_at=now,
         )

@@ -5,12 +5,15 @@ effect is also idempotent by itself. (Its own events feed the search index from 
 search.CustomerSearch.apply_published.)"""
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
 from crm.common.v1.envelope_pb2 import EventEnvelope
+from crm.contacts.v1.contacts_pb2 import Account, Contact
 from crm_contacts.events import SALES
 from crm_contacts.rules import timeline as feed
+from crm_contacts.store import Record
 from crm_contacts.usecases import records, timeline
 from crmkit import logs
 from crmkit.auth import Principal
@@ -70,13 +73,15 @@ def transfer_customers(uow: UnitOfWork, env: EventEnvelope, now: datetime) -> in
     principal = actor_principal(env)
     reason = f"sales transfer {payload.transfer_id}" + (f": {payload.reason}" if payload.reason else "")
     moved = 0
-    for entity, ids in (("account", payload.account_ids), ("contact", payload.contact_ids)):
+    kinds: tuple[tuple[type[Record], Sequence[str]], ...] = ((Account, payload.account_ids),
+                                                              (Contact, payload.contact_ids))
+    for kind, ids in kinds:
         for record_id in dict.fromkeys(ids):
-            if not records.transfer_owner(uow, principal=principal, now=now, entity=entity, record_id=record_id,
+            if not records.transfer_owner(uow, principal=principal, now=now, kind=kind, record_id=record_id,
                                           from_user=from_user, to_user=to_user, reason=reason):
                 continue
             moved += 1
-            if entity == "contact":
+            if kind is Contact:
                 timeline.add_foreign_entry(uow, entry=feed.owner_changed_entry(env, record_id, from_user, to_user))
     if moved:
         log.info("moved %d customers from %s to %s (sales transfer %s)", moved, from_user, to_user,

@@ -20,56 +20,56 @@ class ContactsServicer(ServicerBase, ContactsServiceServicer):
     # -- accounts
     def CreateAccount(self, request: pb.CreateAccountRequest, context: Ctx) -> pb.Account:
         return self.write(request, pb.Account, lambda uow, call: records.create_record(
-            uow, principal=call.principal, now=call.now, entity="account", record=copy(request.account),
+            uow, principal=call.principal, now=call.now, record=copy(request.account),
             allow_duplicate=request.allow_duplicate))
 
     def GetAccount(self, request: pb.GetAccountRequest, context: Ctx) -> pb.Account:
         return self.read(lambda session, call: records.get_record(
-            session, principal=call.principal, entity="account", record_id=request.id))
+            session, principal=call.principal, kind=pb.Account, record_id=request.id))
 
     def UpdateAccount(self, request: pb.UpdateAccountRequest, context: Ctx) -> pb.Account:
         return self.write(request, pb.Account, lambda uow, call: records.update_record(
-            uow, principal=call.principal, now=call.now, entity="account", patch=copy(request.account),
+            uow, principal=call.principal, now=call.now, patch=copy(request.account),
             mask=list(request.update_mask.paths), expected_version=request.expected_version))
 
     def DeleteAccount(self, request: pb.DeleteAccountRequest, context: Ctx) -> pb.DeleteAccountResponse:
         def delete(uow: UnitOfWork, call: Call) -> pb.DeleteAccountResponse:
-            records.delete_record(uow, principal=call.principal, now=call.now, entity="account", record_id=request.id,
+            records.delete_record(uow, principal=call.principal, now=call.now, kind=pb.Account, record_id=request.id,
                                   expected_version=request.expected_version)
             return pb.DeleteAccountResponse()
         return self.write(request, pb.DeleteAccountResponse, delete)
 
     def ListAccounts(self, request: pb.ListAccountsRequest, context: Ctx) -> pb.ListAccountsResponse:
         found, token = self.read(lambda session, call: records.list_records(
-            session, principal=call.principal, entity="account", filter=request.filter,
+            session, principal=call.principal, kind=pb.Account, filter=request.filter,
             page_size=request.page.page_size, page_token=request.page.page_token))
         return pb.ListAccountsResponse(accounts=found, page=PageResponse(next_page_token=token))
 
     # -- contacts
     def CreateContact(self, request: pb.CreateContactRequest, context: Ctx) -> pb.Contact:
         return self.write(request, pb.Contact, lambda uow, call: records.create_record(
-            uow, principal=call.principal, now=call.now, entity="contact", record=copy(request.contact),
+            uow, principal=call.principal, now=call.now, record=copy(request.contact),
             allow_duplicate=request.allow_duplicate))
 
     def GetContact(self, request: pb.GetContactRequest, context: Ctx) -> pb.Contact:
         return self.read(lambda session, call: records.get_record(
-            session, principal=call.principal, entity="contact", record_id=request.id))
+            session, principal=call.principal, kind=pb.Contact, record_id=request.id))
 
     def UpdateContact(self, request: pb.UpdateContactRequest, context: Ctx) -> pb.Contact:
         return self.write(request, pb.Contact, lambda uow, call: records.update_record(
-            uow, principal=call.principal, now=call.now, entity="contact", patch=copy(request.contact),
+            uow, principal=call.principal, now=call.now, patch=copy(request.contact),
             mask=list(request.update_mask.paths), expected_version=request.expected_version))
 
     def DeleteContact(self, request: pb.DeleteContactRequest, context: Ctx) -> pb.DeleteContactResponse:
         def delete(uow: UnitOfWork, call: Call) -> pb.DeleteContactResponse:
-            records.delete_record(uow, principal=call.principal, now=call.now, entity="contact", record_id=request.id,
+            records.delete_record(uow, principal=call.principal, now=call.now, kind=pb.Contact, record_id=request.id,
                                   expected_version=request.expected_version)
             return pb.DeleteContactResponse()
         return self.write(request, pb.DeleteContactResponse, delete)
 
     def ListContacts(self, request: pb.ListContactsRequest, context: Ctx) -> pb.ListContactsResponse:
         found, token = self.read(lambda session, call: records.list_records(
-            session, principal=call.principal, entity="contact", filter=request.filter,
+            session, principal=call.principal, kind=pb.Contact, filter=request.filter,
             page_size=request.page.page_size, page_token=request.page.page_token))
         return pb.ListContactsResponse(contacts=found, page=PageResponse(next_page_token=token))
 

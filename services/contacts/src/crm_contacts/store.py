@@ -22,10 +22,12 @@ from crmkit.records import aware, dt
 
 Record = Contact | Account
 R = TypeVar("R", bound=Contact | Account)
-# The two kinds of record, by their message type and by the name events, tables and the audit
-# log use for them.
-ENTITIES: dict[type[Record], str] = {Contact: "contact", Account: "account"}
-KINDS: dict[str, type[Record]] = {entity: kind for kind, entity in ENTITIES.items()}
+# The two kinds of record by the name events, tables and the audit log use for them.
+KINDS: dict[str, type[Record]] = {"contact": Contact, "account": Account}
+
+
+def entity_name(kind: type[R]) -> str:
+    return "contact" if kind is Contact else "account"
 
 
 def entity_of(record: Record) -> str:
@@ -110,15 +112,19 @@ def _sync_side_tables(session: Session, entity: str, record: Record, *, fresh: b
 
 
 # Built once: compiling a statement per call costs more than the indexed read it performs.
-_LOAD = {kind: select(table_for(entity).c.data).where(table_for(entity).c.id == bindparam("record_id"))
-         for kind, entity in ENTITIES.items()}
-_LOAD_FOR_UPDATE = {kind: stmt.with_for_update() for kind, stmt in _LOAD.items()}
+_LOAD = {entity: select(table_for(entity).c.data).where(table_for(entity).c.id == bindparam("record_id"))
+         for entity in KINDS}
+_LOAD_FOR_UPDATE = {entity: stmt.with_for_update() for entity, stmt in _LOAD.items()}
 
 
 def load(session: Session, kind: type[R], record_id: str, *, for_update: bool = False) -> R | None:
-    stmt = (_LOAD_FOR_UPDATE if for_update else _LOAD)[kind]
+    stmt = (_LOAD_FOR_UPDATE if for_update else _LOAD)[entity_name(kind)]
     data = session.connection().execute(stmt, {"record_id": record_id}).scalar_one_or_none()
-    return None if data is None else kind.FromString(data)
+    if data is None:
+        return None
+    record = kind()
+    record.ParseFromString(data)
+    return record
 
 
 def live_records(session: Session, entity: str, batch: int = 1000) -> Iterator[Record]:
@@ -178,7 +184,7 @@ def find_duplicates(session: Session, record: Record, exclude: Sequence[str] = (
 def list_records(
     session: Session, kind: type[R], principal: Principal, flt: ListFilter, requested: int, page_token: str
 ) -> tuple[list[R], str]:
-    entity = ENTITIES[kind]
+    entity = entity_name(kind)
     table = table_for(entity)
     size = page_size(requested)
     stmt: Select[Any] = select(table.c.seq, table.c.data).where(
@@ -206,7 +212,11 @@ def list_records(
         name_match = table.c.name.ilike(pattern)
         stmt = stmt.where(name_match | table.c.company_name.ilike(pattern) if entity == "contact" else name_match)
     rows = session.execute(stmt.order_by(table.c.seq).limit(size + 1)).all()
-    records = [kind.FromString(row.data) for row in rows[:size]]
+    records = []
+    for row in rows[:size]:
+        record = kind()
+        record.ParseFromString(row.data)
+        records.append(record)
     next_token = encode_cursor(rows[size - 1].seq) if len(rows) > size else ""
     return records, next_token
 

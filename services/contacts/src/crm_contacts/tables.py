@@ -3,6 +3,8 @@ columns we filter, sort and check visibility on; tags and identities (normalized
 emails) live in side tables for filtering and duplicate detection."""
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy import (
     JSON,
     BigInteger,
@@ -22,7 +24,7 @@ metadata = MetaData()
 SeqInt = BigInteger().with_variant(Integer, "sqlite")
 
 
-def _record_table(name: str, *extra: Column) -> Table:
+def _record_table(name: str, *extra: Column[Any]) -> Table:
     return Table(
         name,
         metadata,

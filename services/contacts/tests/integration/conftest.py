@@ -16,6 +16,7 @@ import pytest
 from sqlalchemy import func, select
 
 from crm.common.v1.envelope_pb2 import EventEnvelope
+from crm.contacts.v1.contacts_pb2 import Contact
 from crm.contacts.v1.contacts_pb2_grpc import ContactsServiceStub
 from crm_contacts import bootstrap, store
 from crm_contacts.tables import metadata as contacts_metadata
@@ -210,7 +211,7 @@ def stored(contacts: ServiceRuntime) -> Callable[[str], Any]:
     """The stored snapshot of a contact, including deleted or merged ones the API hides."""
     def load(contact_id: str) -> Any:
         with contacts.db.read() as session:
-            return store.load(session, "contact", contact_id)
+            return store.load(session, Contact, contact_id)
     return load
 
 

@@ -20,7 +20,7 @@ def create(contacts, values: dict) -> pb.Contact:  # noqa: ANN001 - a Struct's J
     fields = Struct()
     fields.update(values)
     return contacts.write(lambda uow: records.create_record(
-        uow, principal=contacts.users["rep.north.1"], now=contacts.now, entity="contact",
+        uow, principal=contacts.users["rep.north.1"], now=contacts.now,
         record=pb.Contact(name="张伟", custom_fields=fields), allow_duplicate=True))
 
 
@@ -54,6 +54,6 @@ def test_values_follow_their_definitions_on_create_and_update(contacts) -> None:
     patch = pb.Contact(id=made.id)
     patch.custom_fields.update({"budget": 99})  # a required field may be left out of an update
     updated = contacts.write(lambda uow: records.update_record(
-        uow, principal=contacts.users["rep.north.1"], now=contacts.now, entity="contact", patch=patch,
+        uow, principal=contacts.users["rep.north.1"], now=contacts.now, patch=patch,
         mask=FieldMask(paths=["custom_fields"]).paths, expected_version=1))
     assert dict(updated.custom_fields) == {"budget": 99}

@@ -24,19 +24,19 @@ SERVER_OWNED = {"id", "version", "created_at", "updated_at", "deleted", "merged_
 def create(contacts, contact: pb.Contact, user: str = "rep.north.1", *,
            allow_duplicate: bool = False) -> pb.Contact:
     return contacts.write(lambda uow: records.create_record(
-        uow, principal=contacts.users[user], now=contacts.now, entity="contact", record=contact, allow_duplicate=allow_duplicate))
+        uow, principal=contacts.users[user], now=contacts.now, record=contact, allow_duplicate=allow_duplicate))
 
 
-def update(contacts, patch: pb.Contact, paths: list[str], expected_version: int = 0,
-           user: str = "rep.north.1", entity: str = "contact") -> pb.Contact:
+def update(contacts, patch: pb.Contact | pb.Account, paths: list[str], expected_version: int = 0,
+           user: str = "rep.north.1") -> pb.Contact | pb.Account:
     later = contacts.now + timedelta(minutes=5)
     return contacts.write(lambda uow: records.update_record(
-        uow, principal=contacts.users[user], now=later, entity=entity, patch=patch, mask=paths,
+        uow, principal=contacts.users[user], now=later, patch=patch, mask=paths,
         expected_version=expected_version))
 
 
 def get(contacts, contact_id: str, user: str = "rep.north.1") -> pb.Contact:
-    return contacts.read(lambda s: records.get_record(s, principal=contacts.users[user], entity="contact",
+    return contacts.read(lambda s: records.get_record(s, principal=contacts.users[user], kind=pb.Contact,
                                                       record_id=contact_id))
 
 
@@ -160,21 +160,22 @@ def test_unknown_or_empty_masks_are_refused(contacts) -> None:
 
 def test_accounts_share_the_rules(contacts) -> None:
     account = contacts.write(lambda uow: records.create_record(
-        uow, principal=contacts.users["rep.north.1"], now=contacts.now, entity="account",
+        uow, principal=contacts.users["rep.north.1"], now=contacts.now,
         record=pb.Account(name="华为技术有限公司", custom_fields=Struct()), allow_duplicate=False))
-    renamed = update(contacts, pb.Account(id=account.id, name="华为"), ["name"], entity="account")  # type: ignore[arg-type]
+    renamed = update(contacts, pb.Account(id=account.id, name="华为"), ["name"])
     assert renamed.name == "华为" and renamed.version == 2
     assert contacts.subjects() == ["crm.contacts.account.created", "crm.contacts.account.updated"]
     with pytest.raises(InvalidArgument):
-        update(contacts, pb.Account(id=account.id), ["deleted"], entity="account")  # type: ignore[arg-type]
+        update(contacts, pb.Account(id=account.id), ["deleted"])
 
 
 def test_delete_hides_the_record_and_checks_the_version(contacts) -> None:
     made = create(contacts, pb.Contact(name="赵敏", phones=[pb.Phone(raw="13800138000")]))
 
     def delete(expected: int) -> None:
-        contacts.write(lambda uow: records.delete_record(uow, principal=contacts.users["rep.north.1"], now=contacts.now, entity="contact",
-                                                         record_id=made.id, expected_version=expected))
+        contacts.write(lambda uow: records.delete_record(
+            uow, principal=contacts.users["rep.north.1"], now=contacts.now, kind=pb.Contact, record_id=made.id,
+            expected_version=expected))
 
     with pytest.raises(Conflict):
         delete(7)
@@ -204,7 +205,7 @@ def test_list_pages_with_opaque_tokens_and_applies_visibility(contacts) -> None:
 
     def page(token: str, user: str = "rep.north.1", flt: pb.ListFilter | None = None) -> tuple[list[str], str]:
         found, next_token = contacts.read(lambda s: records.list_records(
-            s, principal=contacts.users[user], entity="contact", filter=flt or pb.ListFilter(), page_size=2,
+            s, principal=contacts.users[user], kind=pb.Contact, filter=flt or pb.ListFilter(), page_size=2,
             page_token=token))
         return [r.id for r in found], next_token
 
@@ -227,7 +228,7 @@ def test_a_transfer_moves_only_what_the_leaving_rep_still_owns_once(contacts) ->
 
     def transfer(record_id: str) -> bool:
         return contacts.write(lambda uow: records.transfer_owner(
-            uow, principal=contacts.users["manager.north"], now=contacts.now, entity="contact", record_id=record_id,
+            uow, principal=contacts.users["manager.north"], now=contacts.now, kind=pb.Contact, record_id=record_id,
             from_user="rep.north.1", to_user="rep.north.2", reason="离职"))
 
     assert transfer(theirs.id) and not transfer(theirs.id), "a repeat changes nothing"

@@ -17,7 +17,7 @@ from crmkit.servicer import copy
 
 def create(contacts, contact: pb.Contact, user: str = "rep.north.1") -> pb.Contact:
     return contacts.write(lambda uow: records.create_record(
-        uow, principal=contacts.users[user], now=contacts.now, entity="contact", record=contact,
+        uow, principal=contacts.users[user], now=contacts.now, record=contact,
         allow_duplicate=True))
 
 
@@ -37,7 +37,7 @@ def test_tags_are_added_and_removed_in_one_change_with_their_own_event(contacts)
     assert list(tagged.tags) == ["展会", "vip"] and tagged.version == 2
     assert contacts.subjects()[-1] == "crm.contacts.contact.tagged"
     assert contacts.payload() == ev.ContactTagged(contact=tagged, added=["vip"], removed=["old"])
-    listed, _ = contacts.read(lambda s: store.list_records(s, "contact", contacts.users["rep.north.1"],
+    listed, _ = contacts.read(lambda s: store.list_records(s, pb.Contact, contacts.users["rep.north.1"],
                                                            pb.ListFilter(tag="vip"), 10, ""))
     assert [c.id for c in listed] == [made.id], "the tag side table follows"
 
@@ -79,7 +79,7 @@ def test_a_merge_moves_everything_onto_the_survivor_and_retires_the_others(conta
     assert [p.number for p in merged.phones] == ["+8613800138000", "+8613900139000"]
     assert merged.version == survivor.version + 1
 
-    retired = contacts.read(lambda s: store.load_contact(s, dup.id))
+    retired = contacts.read(lambda s: store.load(s, pb.Contact, dup.id))
     assert retired.deleted and retired.merged_into_id == survivor.id
     [row] = contacts.rows(merges)
     assert (row.survivor_id, row.merged_id, row.merged_by) == (survivor.id, dup.id, "rep.north.1")

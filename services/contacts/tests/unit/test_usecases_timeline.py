@@ -27,7 +27,7 @@ MANAGER = Actor(user_id="manager.north", roles=["manager"], team="north-sales", 
 
 def create(contacts, name: str = "吴磊", user: str = "rep.north.1") -> pb.Contact:
     return contacts.write(lambda uow: records.create_record(
-        uow, principal=contacts.users[user], now=contacts.now, entity="contact", record=pb.Contact(name=name),
+        uow, principal=contacts.users[user], now=contacts.now, record=pb.Contact(name=name),
         allow_duplicate=True))
 
 
@@ -131,7 +131,7 @@ def test_an_entry_for_a_merged_away_contact_lands_on_the_survivor_and_unknown_on
 def test_an_ownership_transfer_moves_the_customers_with_a_line_on_each_timeline(contacts) -> None:
     theirs = create(contacts, "客户甲")
     account = contacts.write(lambda uow: records.create_record(
-        uow, principal=contacts.users["rep.north.1"], now=contacts.now, entity="account",
+        uow, principal=contacts.users["rep.north.1"], now=contacts.now,
         record=pb.Account(name="公司"), allow_duplicate=True))
     transfer = sales_ev.OwnershipTransferred(
         transfer_id="tr-1", from_user_id="rep.north.1", to_user_id="rep.north.2", reason="离职",
@@ -142,7 +142,7 @@ def test_an_ownership_transfer_moves_the_customers_with_a_line_on_each_timeline(
     handle(contacts, env)
 
     moved = contacts.read(lambda s: records.get_record(
-        s, principal=contacts.users["rep.north.2"], entity="contact", record_id=theirs.id))
+        s, principal=contacts.users["rep.north.2"], kind=pb.Contact, record_id=theirs.id))
     assert (moved.owner_id, moved.version) == ("rep.north.2", 2), "moved once"
     [line] = entries(contacts, theirs.id, "rep.north.2")[0]
     assert line.kind == "owner_changed" and "rep.north.2" in line.summary

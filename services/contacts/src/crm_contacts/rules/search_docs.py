@@ -55,13 +55,12 @@ def customer_document(record: Record, *, account_name: str = "") -> dict[str, An
             if part and part not in places:
                 places.append(part)
     city = next((a.city for a in record.addresses if a.city), "")
-    is_contact = isinstance(record, Contact)
     return {
         "id": record.id,
         "kind": kind_of(record),
         "name": record.name,
-        "company": (record.company_name or account_name) if is_contact else "",
-        "title": record.title if is_contact else "",
+        "company": (record.company_name or account_name) if isinstance(record, Contact) else "",
+        "title": record.title if isinstance(record, Contact) else "",
         "phones": [p.number for p in record.phones],
         "emails": [e.address for e in record.emails],
         "tags": list(record.tags),

@@ -26,7 +26,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from crm.common.v1.envelope_pb2 import EventEnvelope
-from crm.contacts.v1.contacts_pb2 import Contact, RebuildSearchIndexResponse, SearchCustomersResponse
+from crm.contacts.v1.contacts_pb2 import Account, Contact, RebuildSearchIndexResponse, SearchCustomersResponse
 from crm_contacts import store
 from crm_contacts.events import CONTACTS
 from crm_contacts.rules.search_docs import SCHEMA, Record, customer_document, search_query, to_hit
@@ -205,7 +205,7 @@ class CustomerSearch:
         docs: list[dict[str, Any]] = []
         gone: list[str] = []
         for record_id in ids:
-            record = store.load(session, entity, record_id)
+            record = store.load(session, store.KINDS[entity], record_id)
             if record is None or record.deleted:
                 gone.append(record_id)
             else:
@@ -230,7 +230,7 @@ class CustomerSearch:
     def _account_name(session: Session, record: Record) -> str:
         if not isinstance(record, Contact) or record.company_name or not record.account_id:
             return ""
-        account = store.load(session, "account", record.account_id)
+        account = store.load(session, Account, record.account_id)
         return account.name if account is not None and not account.deleted else ""
 
     # --- rebuild -------------------------------------------------------------------------------

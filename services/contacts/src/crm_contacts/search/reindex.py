@@ -48,7 +48,7 @@ def main(argv: list[str] | None = None) -> int:
                 metadata=[("authorization", f"Bearer {bearer_token(os.environ)}")],
             )
         except grpc.RpcError as exc:
-            print(f"rebuild failed: {exc.code().name}: {exc.details()}", file=sys.stderr)  # type: ignore[attr-defined]
+            print(f"rebuild failed: {exc.code().name}: {exc.details()}", file=sys.stderr)
             return 1
     print(f"customer search index rebuilt: {answer.contacts} contacts, {answer.accounts} accounts "
           f"({answer.replayed} recently changed, written again after the swap) in {answer.seconds:.1f}s")

@@ -11,7 +11,7 @@ from crm.contacts.v1.contacts_pb2 import Contact, TimelineEntry
 from crm_contacts import store
 from crm_contacts.rules import records as rules
 from crm_contacts.rules.visibility import VISIBILITY
-from crm_contacts.usecases.records import record_changed, visible_contact
+from crm_contacts.usecases.records import record_changed, visible
 from crmkit.auth import Principal
 from crmkit.db import UnitOfWork
 from crmkit.errors import InvalidArgument, NotFound
@@ -22,8 +22,8 @@ def find_duplicates(session: Session, *, principal: Principal, candidate: Contac
     candidate.name = candidate.name or "candidate"  # only phones and emails matter here
     rules.normalize_contact(candidate)
     found: list[Contact] = []
-    for record_id in store.find_duplicates(session, "contact", candidate, exclude=[candidate.id]):
-        record = store.load_contact(session, record_id)
+    for record_id in store.find_duplicates(session, candidate, exclude=[candidate.id]):
+        record = store.load(session, Contact, record_id)
         if record is not None and VISIBILITY.can_read(principal, record.owner_id, record.team,
                                                                record.region):
             found.append(record)
@@ -38,10 +38,10 @@ def merge_contacts(uow: UnitOfWork, *, principal: Principal, now: datetime, surv
         raise InvalidArgument("name at least one contact to merge", field="merged_ids")
     if survivor_id in merged_ids or len(set(merged_ids)) != len(merged_ids):
         raise InvalidArgument("merged_ids must be distinct and exclude the survivor", field="merged_ids")
-    survivor = visible_contact(uow.session, principal=principal, contact_id=survivor_id, write=True)
+    survivor = visible(uow.session, principal=principal, kind=Contact, record_id=survivor_id, write=True)
     for i, other_id in enumerate(merged_ids):
         try:
-            other = visible_contact(uow.session, principal=principal, contact_id=other_id, write=True)
+            other = visible(uow.session, principal=principal, kind=Contact, record_id=other_id, write=True)
         except NotFound as exc:
             raise NotFound(exc.message, field=f"merged_ids[{i}]") from None
         rules.merge_into(survivor, other)
@@ -50,11 +50,11 @@ def merge_contacts(uow: UnitOfWork, *, principal: Principal, now: datetime, surv
         other.deleted = True
         other.merged_into_id = survivor.id
         bump(other, now)
-        store.update_record(uow.session, "contact", other)
-        record_changed(uow, principal=principal, now=now, entity="contact", action="deleted", record=other,
+        store.update_record(uow.session, other)
+        record_changed(uow, principal=principal, now=now, action="deleted", record=other,
                        detail=f"merged into {survivor.id}")
     bump(survivor, now)
-    store.update_record(uow.session, "contact", survivor)
+    store.update_record(uow.session, survivor)
     entry = TimelineEntry(
         id=new_id(), contact_id=survivor.id, kind="merged", author_id=principal.user_id,
         summary=f"merged {len(merged_ids)} duplicate record(s): {', '.join(merged_ids)}",
@@ -62,7 +62,7 @@ def merge_contacts(uow: UnitOfWork, *, principal: Principal, now: datetime, surv
     )
     entry.occurred_at.FromDatetime(now)
     store.add_timeline_entry(uow.session, entry)
-    record_changed(uow, principal=principal, now=now, entity="contact", action="merged", record=survivor,
+    record_changed(uow, principal=principal, now=now, action="merged", record=survivor,
                    payload=ev.ContactsMerged(survivor=survivor, merged_ids=list(merged_ids),
                                              merged_by=principal.user_id),
                    detail=",".join(merged_ids))

@@ -13,10 +13,10 @@ from sqlalchemy.orm import Session
 from crm.contacts.v1 import events_pb2 as ev
 from crm.contacts.v1.contacts_pb2 import ListFilter
 from crm_contacts import store
-from crm_contacts.store import R, Record, entity_of
 from crm_contacts.events import CONTACTS, emit
 from crm_contacts.rules import records as rules
 from crm_contacts.rules.visibility import VISIBILITY
+from crm_contacts.store import R, Record, entity_of
 from crmkit.auth import Principal
 from crmkit.db import UnitOfWork
 from crmkit.errors import AlreadyExists, InvalidArgument, NotFound, PermissionDenied
@@ -55,9 +55,9 @@ def visible(session: Session, *, principal: Principal, kind: type[R], record_id:
     record = store.load(session, kind, record_id, for_update=write)  # writers queue, none reads stale
     if record is None or record.deleted or not VISIBILITY.can_read(principal, record.owner_id, record.team,
                                                                    record.region):
-        raise NotFound(f"{store.ENTITIES[kind]} {record_id} not found", field="id")
+        raise NotFound(f"{store.entity_name(kind)} {record_id} not found", field="id")
     if write and not VISIBILITY.can_write(principal, record.owner_id, record.team, record.region):
-        raise PermissionDenied(f"you may read but not change this {store.ENTITIES[kind]}")
+        raise PermissionDenied(f"you may read but not change this {store.entity_name(kind)}")
     return record
 
 

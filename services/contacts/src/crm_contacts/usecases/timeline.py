@@ -7,11 +7,11 @@ from datetime import datetime
 from sqlalchemy.orm import Session
 
 from crm.contacts.v1 import events_pb2 as ev
-from crm.contacts.v1.contacts_pb2 import Interaction, TimelineEntry
+from crm.contacts.v1.contacts_pb2 import Contact, Interaction, TimelineEntry
 from crm_contacts import store
 from crm_contacts.events import CONTACTS, emit
 from crm_contacts.rules.records import check_interaction
-from crm_contacts.usecases.records import visible_contact
+from crm_contacts.usecases.records import visible
 from crmkit.auth import Principal
 from crmkit.db import UnitOfWork
 from crmkit.errors import PermissionDenied
@@ -26,7 +26,7 @@ def _is_finance(principal: Principal) -> bool:
 
 def log_interaction(uow: UnitOfWork, *, principal: Principal, now: datetime, interaction: Interaction) -> Interaction:
     check_interaction(interaction)
-    contact = visible_contact(uow.session, principal=principal, contact_id=interaction.contact_id)
+    contact = visible(uow.session, principal=principal, kind=Contact, record_id=interaction.contact_id)
     if _is_finance(principal):
         raise PermissionDenied("finance cannot record conversations")
     interaction.id = new_id()
@@ -42,13 +42,13 @@ def log_interaction(uow: UnitOfWork, *, principal: Principal, now: datetime, int
     store.add_timeline_entry(uow.session, entry)
     # On the contact's stream of versions: consumers order it with the contact's other events.
     emit(uow, principal, CONTACTS.INTERACTION_LOGGED, contact.id, contact.version,
-         ev.InteractionLogged(interaction=interaction), now)
+         ev.InteractionLogged(interaction=interaction), now, aggregate_type="contact")
     return interaction
 
 
 def list_timeline(session: Session, *, principal: Principal, contact_id: str, page_size: int,
                   page_token: str) -> tuple[list[TimelineEntry], str]:
-    contact = visible_contact(session, principal=principal, contact_id=contact_id)
+    contact = visible(session, principal=principal, kind=Contact, record_id=contact_id)
     entries, token = store.list_timeline(session, [contact.id], page_size, page_token)
     if _is_finance(principal):
         for entry in entries:  # finance sees that a conversation happened, not what was said
@@ -60,10 +60,10 @@ def add_foreign_entry(uow: UnitOfWork, *, entry: TimelineEntry) -> bool:
     """Put another service's entry on its contact's timeline (the survivor's, when the contact was
     merged away); once per entry id. False when the contact is not ours or is deleted."""
     session = uow.session
-    contact = store.load_contact(session, entry.contact_id)
+    contact = store.load(session, Contact, entry.contact_id)
     hops = 0
     while contact is not None and contact.deleted and contact.merged_into_id and hops < MAX_MERGE_HOPS:
-        contact = store.load_contact(session, contact.merged_into_id)
+        contact = store.load(session, Contact, contact.merged_into_id)
         hops += 1
     if contact is None or contact.deleted or store.timeline_entry_exists(session, entry.id):
         return False
