@@ -18,6 +18,10 @@ from sqlalchemy import (
 )
 
 runtime_metadata = MetaData()
+# Column types every service's tables share: a sequence that is BIGINT on PostgreSQL and SQLite's
+# INTEGER (only that one autoincrements there), and timestamps that keep their time zone.
+SeqInt = BigInteger().with_variant(Integer, "sqlite")
+Ts = DateTime(timezone=True)
 
 # Integer rather than BigInteger for the key so SQLite makes it a rowid alias (autoincrement).
 outbox_row = Table(

@@ -27,7 +27,7 @@ SERVICE = textwrap.dedent('''
 
     import grpc
 
-    from crmkit.service import ServiceSpec, run
+    from crmkit.service import Components, ServiceSpec, run
 
     WORKDIR = Path(sys.argv[1])
 
@@ -40,13 +40,14 @@ SERVICE = textwrap.dedent('''
         return b"done:" + request
 
 
-    def build(db, settings):
+    def compose(db, settings):
         handler = grpc.method_handlers_generic_handler(
             "test.Slow", {"Wait": grpc.unary_unary_rpc_method_handler(wait)})
-        return [lambda server: server.add_generic_rpc_handlers((handler,))]
+        return Components(servicers=[lambda server: server.add_generic_rpc_handlers((handler,))])
 
 
-    run(ServiceSpec(name="drain", migrations=WORKDIR, service_names=["test.Slow"], build=build, produces=False))
+    run(ServiceSpec(name="drain", migrations=WORKDIR, service_names=["test.Slow"], compose=compose,
+                    produces=False))
 ''')
 
 

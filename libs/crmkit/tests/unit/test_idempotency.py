@@ -172,7 +172,8 @@ def test_a_failed_write_stores_nothing_and_the_retry_runs_again(db):
 
 def test_a_concurrent_duplicate_gets_the_first_answer(db):
     """Two calls with one key arrive together: both find no stored answer and prepare; the one
-    that writes second sees the first's answer inside its transaction and returns it."""
+    that writes second gets the first's answer (SQLite: found inside its transaction, which
+    waits for the first; PostgreSQL: its own write is rolled back when the key collides)."""
     backend = Backend()
     second_prepared = threading.Event()
     results: dict[str, StringValue] = {}
@@ -206,4 +207,6 @@ def test_a_concurrent_duplicate_gets_the_first_answer(db):
     second.join(20)
     assert set(results) == {"first", "second"}
     assert results["second"] == results["first"]
-    assert backend.written == 1 and count_things(db) == 1
+    assert count_things(db) == 1, "the duplicate's effects were committed too"
+    if db.is_sqlite:
+        assert backend.written == 1

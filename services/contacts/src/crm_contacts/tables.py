@@ -7,7 +7,6 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
-    BigInteger,
     Boolean,
     Column,
     DateTime,
@@ -20,8 +19,9 @@ from sqlalchemy import (
     Text,
 )
 
+from crmkit.runtime_tables import SeqInt
+
 metadata = MetaData()
-SeqInt = BigInteger().with_variant(Integer, "sqlite")
 
 
 def _record_table(name: str, *extra: Column[Any]) -> Table:

@@ -8,7 +8,6 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     Column,
-    DateTime,
     Index,
     Integer,
     LargeBinary,
@@ -20,9 +19,9 @@ from sqlalchemy import (
 )
 from sqlalchemy.schema import SchemaItem
 
+from crmkit.runtime_tables import SeqInt, Ts
+
 metadata = MetaData()
-SeqInt = BigInteger().with_variant(Integer, "sqlite")
-Ts = DateTime(timezone=True)
 
 
 def _owned(name: str, *extra: SchemaItem) -> Table:

@@ -6,7 +6,6 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     Column,
-    DateTime,
     Index,
     Integer,
     LargeBinary,
@@ -16,9 +15,9 @@ from sqlalchemy import (
     Text,
 )
 
+from crmkit.runtime_tables import SeqInt, Ts
+
 metadata = MetaData()
-SeqInt = BigInteger().with_variant(Integer, "sqlite")
-Ts = DateTime(timezone=True)
 
 tickets = Table(
     "tickets", metadata,

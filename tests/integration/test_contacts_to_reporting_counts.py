@@ -1,6 +1,7 @@
 """Contacts and reporting in-process with one nats-server: the counts reporting serves are
 exactly what the contacts service holds, after every kind of write, across a reporting restart
-in the middle of the stream, and only over what the caller may see."""
+in the middle of the stream, and only over what the caller may see. It runs both real services,
+so it lives with the tests that span services, not inside either one."""
 from __future__ import annotations
 
 import asyncio
