@@ -97,7 +97,7 @@ def create_app(settings: GatewaySettings | None = None) -> Flask:
     _install_hooks(app, st, public)
     _install_error_handlers(app)
     if settings.trusted_proxy_hops:
-        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=settings.trusted_proxy_hops)  # type: ignore[method-assign]
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=settings.trusted_proxy_hops)  # type: ignore[method-assign]  # Flask's documented way to wrap the WSGI app
     return app
 
 
@@ -212,7 +212,7 @@ def _install_error_handlers(app: Flask) -> None:
         slug = (exc.name or "error").lower().replace(" ", "-")
         problem = Problem(status, slug, exc.name or "Error", exc.description or "")
         if status == 405 and getattr(exc, "valid_methods", None):
-            problem.headers["Allow"] = ", ".join(exc.valid_methods)  # type: ignore[attr-defined]
+            problem.headers["Allow"] = ", ".join(exc.valid_methods)  # type: ignore[attr-defined]  # only MethodNotAllowed has it; checked above
         return problem.response(g.get("request_id", ""))
 
     @app.errorhandler(Exception)

@@ -133,7 +133,7 @@ class GatewayState:
 
 
 def state() -> GatewayState:
-    return current_app.extensions["crm_gateway"]  # type: ignore[no-any-return]
+    return current_app.extensions["crm_gateway"]  # type: ignore[no-any-return]  # Flask types extensions as dict[str, Any]
 
 
 def endpoint_for(route: Route) -> Callable[..., Response]:
@@ -196,7 +196,7 @@ def _reject_constant(name: str) -> Any:
 
 def metadata() -> tuple[tuple[str, str], ...]:
     """gRPC metadata for a backend call: bearer token, request id, idempotency key."""
-    return g.grpc_metadata  # type: ignore[no-any-return]
+    return g.grpc_metadata  # type: ignore[no-any-return]  # flask.g attributes are untyped
 
 
 def expected_version() -> int:

@@ -110,5 +110,5 @@ def _float(value: float) -> float | str:
 
 def _well_known(message: Message) -> Any:
     if message.DESCRIPTOR.full_name == "google.protobuf.Timestamp":
-        return message.ToJsonString()  # type: ignore[attr-defined]
+        return message.ToJsonString()  # type: ignore[attr-defined]  # well-known types' ToJsonString is not in the stubs
     return _message_to_dict(message)

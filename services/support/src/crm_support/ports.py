@@ -53,7 +53,7 @@ class GrpcContacts:
 
     def get_contact(self, contact_id: str, *, authorization: str) -> cpb.Contact:
         try:
-            return self.client.call("GetContact", cpb.GetContactRequest(id=contact_id),  # type: ignore[no-any-return]
+            return self.client.call("GetContact", cpb.GetContactRequest(id=contact_id),  # type: ignore[no-any-return]  # ServiceClient.call answers Any
                                     metadata=[("authorization", authorization)])
         except grpc.RpcError as exc:
             code = exc.code()
@@ -75,11 +75,11 @@ class GrpcContacts:
         found = self.client.call("FindDuplicates", cpb.FindDuplicatesRequest(candidate=candidate), metadata=md)
         for match in found.matches:
             if any(e.address.lower() == email for e in match.emails):
-                return match  # type: ignore[no-any-return]
+                return match  # type: ignore[no-any-return]  # ServiceClient.call answers Any
         # Keyed by the address: two messages from the same stranger make one contact.
         key = "support-contact-" + hashlib.sha256(email.encode()).hexdigest()[:40]
         try:
-            return self.client.call(  # type: ignore[no-any-return]
+            return self.client.call(  # type: ignore[no-any-return]  # ServiceClient.call answers Any
                 "CreateContact", cpb.CreateContactRequest(contact=candidate),
                 metadata=[*md, (IDEMPOTENCY_KEY, key)])
         except grpc.RpcError as exc:

@@ -143,7 +143,7 @@ def customer_texts(session: Session, ticket_ids: list[str]) -> dict[str, list[st
 def next_number(session: Session, name: str) -> int:
     """Incremented inside the caller's transaction (the row lock serializes writers)."""
     updated = session.execute(update(counters).where(counters.c.name == name).values(value=counters.c.value + 1))
-    if updated.rowcount == 0:  # type: ignore[attr-defined]
+    if updated.rowcount == 0:  # type: ignore[attr-defined]  # an UPDATE's result is a CursorResult
         session.execute(insert(counters).values(name=name, value=1))
         return 1
     return int(session.execute(select(counters.c.value).where(counters.c.name == name)).scalar_one())
@@ -156,7 +156,7 @@ def cursor(session: Session, rule_id: str) -> str:
 
 def set_cursor(session: Session, rule_id: str, agent: str) -> None:
     done = session.execute(update(routing_cursors).where(routing_cursors.c.rule_id == rule_id).values(last_agent=agent))
-    if done.rowcount == 0:  # type: ignore[attr-defined]
+    if done.rowcount == 0:  # type: ignore[attr-defined]  # an UPDATE's result is a CursorResult
         session.execute(insert(routing_cursors).values(rule_id=rule_id, last_agent=agent))
 
 
@@ -255,7 +255,7 @@ def record_answer(session: Session, token: str, rating: int, comment: str, at: d
     done = session.execute(update(csat_surveys).where(
         csat_surveys.c.token_hash == token_hash(token), csat_surveys.c.answered_at.is_(None),
     ).values(answered_at=at, rating=rating, comment=comment))
-    return done.rowcount == 1  # type: ignore[attr-defined,no-any-return]
+    return done.rowcount == 1  # type: ignore[attr-defined,no-any-return]  # an UPDATE's result is a CursorResult
 
 
 def survey_comments(session: Session, ticket_ids: list[str]) -> dict[str, str]:

@@ -24,7 +24,7 @@ def check_rules(rules: list[RoutingRule]) -> None:
 
 def matches(rule: RoutingRule, ticket: Ticket) -> bool:
     def within(values: object, value: str) -> bool:
-        return not values or value in values  # type: ignore[operator]
+        return not values or value in values  # type: ignore[operator]  # values is a repeated proto field, which supports `in`
 
     if not (within(rule.types, ticket.type) and within(rule.priorities, ticket.priority)
             and within(rule.customer_levels, ticket.customer_level) and within(rule.languages, ticket.language)

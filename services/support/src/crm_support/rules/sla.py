@@ -111,7 +111,7 @@ def add_business_seconds(cal: Calendar, start: datetime, seconds: int) -> dateti
 # -- clocks on a ticket
 
 def _ts(clock_field: object, value: datetime) -> None:
-    clock_field.FromDatetime(value)  # type: ignore[attr-defined]
+    clock_field.FromDatetime(value)  # type: ignore[attr-defined]  # a Timestamp field passed as object
 
 
 def policy_for(policies: list[SlaPolicy], priority: str) -> SlaPolicy | None:
