@@ -26,6 +26,7 @@ from crm_support.tables import (
 )
 from crmkit.paging import decode_cursor, encode_cursor, page_size
 from crmkit.records import dt
+from crmkit.settings_store import SettingsDocument
 
 # -- tickets
 
@@ -160,17 +161,15 @@ def set_cursor(session: Session, rule_id: str, agent: str) -> None:
         session.execute(insert(routing_cursors).values(rule_id=rule_id, last_agent=agent))
 
 
+_SETTINGS = SettingsDocument(settings, "support", SupportSettings)
+
+
 def load_settings(session: Session) -> SupportSettings | None:
-    row = session.execute(select(settings.c.data).where(settings.c.key == "support")).scalar_one_or_none()
-    return None if row is None else SupportSettings.FromString(row)
+    return _SETTINGS.load(session)
 
 
 def save_settings(session: Session, value: SupportSettings) -> None:
-    data = value.SerializeToString()
-    if session.execute(select(settings.c.key).where(settings.c.key == "support")).first():
-        session.execute(update(settings).where(settings.c.key == "support").values(version=value.version, data=data))
-    else:
-        session.execute(insert(settings).values(key="support", version=value.version, data=data))
+    _SETTINGS.save(session, value)
 
 
 # -- knowledge base
