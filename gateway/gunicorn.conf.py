@@ -1,4 +1,5 @@
-"""gunicorn settings for the gateway (`python -m crm_gateway` uses this file).
+"""gunicorn settings for the gateway: `GATEWAY_SERVER=gunicorn python -m crm_gateway` uses this
+file (the default server is granian, crm_gateway/server.py; gunicorn stays for comparison).
 
 Worker class: gthread. Every API request is a blocking gRPC call that waits on the network most
 of the time, and grpcio releases the GIL while it waits, so threads overlap those waits while
@@ -12,11 +13,13 @@ Apps load in each worker (no preload_app), so gRPC channels are created after th
 from __future__ import annotations
 
 import glob
+import json
 import logging
 import os
 import sys
+from typing import Any
 
-from gunicorn import glogging
+from gunicorn import glogging, util
 
 from crmkit import logs
 from crmkit.logs import JsonFormatter
@@ -46,6 +49,21 @@ class JsonLogger(glogging.Logger):
 
 
 logger_class = JsonLogger
+
+
+def _write_problem(sock: Any, status_int: int, reason: str, mesg: str) -> None:
+    """gunicorn's own refusals (a bad request line, e.g. raw UTF-8 in it; a bad header) as
+    problem+json, the shape of every other error the gateway answers, instead of an HTML page."""
+    from crm_gateway.problems import Problem
+
+    problem = Problem(status_int, reason.lower().replace(" ", "-"), reason, mesg)
+    body = json.dumps(problem.body(), ensure_ascii=False).encode()
+    head = (f"HTTP/1.1 {status_int} {reason}\r\nConnection: close\r\n"
+            f"Content-Type: application/problem+json\r\nContent-Length: {len(body)}\r\n\r\n")
+    util.write_nonblock(sock, head.encode("latin-1") + body)
+
+
+util.write_error = _write_problem  # the one place gunicorn writes its HTML error page
 proc_name = "crm-gateway"
 # The heartbeat file on tmpfs: on an overlay or disk filesystem its fchmod can stall a worker.
 worker_tmp_dir = "/dev/shm" if os.path.isdir("/dev/shm") else None

@@ -1,32 +1,34 @@
-"""`python -m crm_gateway`: check the settings, then run gunicorn with gateway/gunicorn.conf.py."""
+"""`python -m crm_gateway`: check the settings, then serve crm_gateway.wsgi:app under granian
+(or gunicorn with GATEWAY_SERVER=gunicorn), with the settings in crm_gateway/server.py."""
 from __future__ import annotations
 
-import os
 import sys
-import tempfile
-from pathlib import Path
 
+from crm_gateway.server import GUNICORN_CONFIG, ServerSettings, prepare_metrics_dir, serve_granian, serve_gunicorn
 from crm_gateway.settings import GatewaySettings
 from crmkit.config import ConfigError
 
-CONFIG = Path(__file__).resolve().parents[2] / "gunicorn.conf.py"
+CONFIG = GUNICORN_CONFIG
+TARGET = "crm_gateway.wsgi:app"
 
 
 def main(argv: list[str] | None = None) -> int:
     try:
-        GatewaySettings.from_env()  # fail here, once, rather than in every worker
+        # fail here, once, rather than in every worker
+        GatewaySettings.from_env()
+        server = ServerSettings.from_env()
     except ConfigError as exc:
         print(f"crm_gateway: {exc}", file=sys.stderr)
         return 2
-    if int(os.environ.get("GATEWAY_WORKERS", "2")) > 1 and not os.environ.get(
-        "PROMETHEUS_MULTIPROC_DIR"
-    ):
-        # Without a shared directory each worker would report only its own counts.
-        os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="crm-gateway-metrics-")
-    from gunicorn.app.wsgiapp import run
-
-    sys.argv = ["gunicorn", "--config", str(CONFIG), *(argv or []), "crm_gateway.wsgi:app"]
-    run()
+    if argv and server.server != "gunicorn":
+        print("crm_gateway: extra arguments are gunicorn flags; granian takes its settings from the "
+              "environment (crm_gateway/server.py)", file=sys.stderr)
+        return 2
+    prepare_metrics_dir(server.workers)
+    if server.server == "gunicorn":
+        serve_gunicorn(TARGET, server, extra=argv)
+    else:
+        serve_granian(TARGET, server)
     return 0
 
 

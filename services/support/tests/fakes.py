@@ -1,8 +1,10 @@
-"""Fakes at support's ports, for the fast use-case tests: contacts as records in memory."""
+"""Fakes at support's ports, for the fast use-case tests: contacts as records in memory, and a
+mailer that keeps what it was given."""
 from __future__ import annotations
 
 import uuid
 from collections import Counter
+from typing import Any
 
 from crm.contacts.v1 import contacts_pb2 as cpb
 from crmkit.errors import NotFound
@@ -35,3 +37,17 @@ class FakeContactsPort:
             if any(e.address == email for e in contact.emails):
                 return contact
         return self.add(name or email.split("@")[0], email)
+
+
+class FakeMailer:
+    """The Mailer port of crmkit.mail in memory: `sent` what was handed over; `fail_with` an
+    exception raised (once per send) instead, e.g. MailUnavailable or MailRejected."""
+
+    def __init__(self) -> None:
+        self.sent: list[Any] = []
+        self.fail_with: Exception | None = None
+
+    def send(self, mail: Any) -> None:
+        if self.fail_with is not None:
+            raise self.fail_with
+        self.sent.append(mail)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 DEFAULT_PORTS = {
@@ -53,6 +53,31 @@ class AuthSettings:
                    env.get("SERVICE_TOKEN_FILE") or None)
 
 
+DEFAULT_MAIL_FROM = "Shuniu CRM <no-reply@shuniu-crm.localhost>"
+DEFAULT_PUBLIC_BASE_URL = "http://127.0.0.1:8080"
+
+
+@dataclass(frozen=True)
+class MailSettings:
+    """Outgoing mail (crmkit.mail): `SMTP_URL` the relay (unset: no mail is sent), `MAIL_FROM` the
+    default sender, `PUBLIC_BASE_URL` the gateway's public address that links in mails point at."""
+
+    smtp_url: str | None = None
+    mail_from: str = DEFAULT_MAIL_FROM
+    public_base_url: str = DEFAULT_PUBLIC_BASE_URL
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> MailSettings:
+        env = os.environ if env is None else env
+        mail_from = (env.get("MAIL_FROM") or DEFAULT_MAIL_FROM).strip()
+        if "@" not in mail_from or "\n" in mail_from or "\r" in mail_from:
+            raise ConfigError(f"MAIL_FROM must be an address like 'Shuniu CRM <crm@example.com>', not {mail_from!r}")
+        base = (env.get("PUBLIC_BASE_URL") or DEFAULT_PUBLIC_BASE_URL).strip().rstrip("/")
+        if not base.startswith(("http://", "https://")):
+            raise ConfigError(f"PUBLIC_BASE_URL must start with http:// or https://, not {base!r}")
+        return cls(env.get("SMTP_URL", "").strip() or None, mail_from, base)
+
+
 @dataclass(frozen=True)
 class ServiceSettings:
     service: str
@@ -72,6 +97,7 @@ class ServiceSettings:
     scheduler_interval: float = 5.0
     # PRAGMA synchronous of a SQLite database (`SQLITE_SYNCHRONOUS`): FULL, NORMAL or EXTRA.
     sqlite_synchronous: str = "FULL"
+    mail: MailSettings = field(default_factory=MailSettings)
 
     @classmethod
     def from_env(cls, service: str, env: Mapping[str, str] | None = None) -> ServiceSettings:
@@ -94,6 +120,7 @@ class ServiceSettings:
             grpc_workers=int(env.get("GRPC_WORKERS", "16")),
             scheduler_interval=float(env.get(f"{prefix}_SCHEDULER_INTERVAL", "15" if service == "support" else "5")),
             sqlite_synchronous=_sqlite_synchronous(env),
+            mail=MailSettings.from_env(env),
         )
 
 

@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections import Counter
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from nats.aio.msg import Msg
-from nats.errors import TimeoutError as NatsTimeout
-from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 from sqlalchemy import bindparam, insert, select
 
@@ -38,13 +38,6 @@ _SEEN = select(inbox_row.c.event_id).where(
 _RECORD = insert(inbox_row)
 
 
-def _pending_after(msg: Msg) -> int:
-    try:
-        return int(msg.metadata.num_pending)
-    except (AttributeError, TypeError, ValueError):  # a message without a JetStream reply subject
-        return 0
-
-
 @dataclass
 class EventConsumer:
     db: Database
@@ -53,29 +46,36 @@ class EventConsumer:
     streams: Sequence[str]            # producing services whose streams we read
     handler: Handler
     max_deliveries: int = 5
-    batch: int = 200
+    batch: int = 200                  # the most events applied in one transaction
     ack_wait: float = 30.0
-    idle_wait: float = 1.0  # how long one idle pull request waits for a message
+    # How long the first event that finds the consumer idle waits for others to share its
+    # transaction. Under load nothing waits: a batch is what arrived while the last one was applied.
+    linger: float = 0.01
+    heartbeat: float = 2.0            # idle heartbeat of the pulls; two missed and we pull again
     wants: Callable[[str], bool] | None = None  # None: every event type reaches the handler
     _stopping: bool = field(default=False, init=False)
+    _buffer: list[tuple[Msg, bus.LongPull]] = field(default_factory=list, init=False)
+    _linger_from: float | None = field(default=None, init=False)
+    _wake: asyncio.Event | None = field(default=None, init=False)
+    _loop: asyncio.AbstractEventLoop | None = field(default=None, init=False)
+    _done: bool = field(default=False, init=False)
+    _counters: dict[str, Any] = field(default_factory=dict, init=False)
 
     @property
     def durable(self) -> str:
         return self.service
 
     async def run(self) -> None:
-        nc = await bus.connect(self.nats_url, f"{self.service}-consumer")
+        self._loop = asyncio.get_running_loop()
+        self._wake = asyncio.Event()
+        pulls: list[bus.LongPull] = []
+
+        async def reconnected() -> None:
+            for pull in pulls:
+                await pull.reconnected()
+
+        nc = await bus.connect(self.nats_url, f"{self.service}-consumer", on_reconnect=reconnected)
         js = nc.jetstream()
-        try:
-            tasks = [asyncio.create_task(self._consume(js, producer)) for producer in self.streams]
-            await asyncio.gather(*tasks)
-        finally:
-            await nc.close()
-
-    def stop(self) -> None:
-        self._stopping = True
-
-    async def _subscribe(self, js: JetStreamContext, producer: str) -> JetStreamContext.PullSubscription:
         config = ConsumerConfig(
             durable_name=self.durable,
             ack_policy=AckPolicy.EXPLICIT,
@@ -84,45 +84,63 @@ class EventConsumer:
             max_deliver=-1,          # we park poison messages ourselves, JetStream never gives up
             max_ack_pending=1000,
         )
-        while True:
-            try:
-                await bus.ensure_stream(js, producer)
-                return await js.pull_subscribe(
-                    f"crm.{producer}.>", durable=self.durable, stream=bus.stream_name(producer),
-                    config=config,
-                )
-            except Exception as exc:
-                log.warning("cannot subscribe to %s yet: %s", producer, exc)
-                await asyncio.sleep(1.0)
-
-    async def _consume(self, js: JetStreamContext, producer: str) -> None:
-        sub = await self._subscribe(js, producer)
-        lag_task = asyncio.create_task(self._report_lag(sub))
-        # A pull for N messages lingers until N arrive or it expires, and short-lived pulls for
-        # several messages left a ~0.5 s tail in delivery (measured: p99 5 ms → 480 ms). So ask
-        # for exactly what JetStream says is pending after the last message (num_pending), which
-        # it can fill at once, and for ONE message when nothing is pending.
-        want = 1
+        pulls.extend(
+            bus.LongPull(nc, js, producer=producer, durable=self.durable, config=config, deliver=self._take,
+                         max_in_flight=2 * self.batch, heartbeat=self.heartbeat)
+            for producer in self.streams
+        )
+        background = [asyncio.create_task(pull.start()) for pull in pulls]
+        background.append(asyncio.create_task(self._report_lag(pulls)))
         try:
-            while not self._stopping:
-                try:
-                    msgs = await sub.fetch(batch=want, timeout=self.idle_wait)
-                except NatsTimeout:
-                    want = 1
-                    continue
-                except Exception as exc:  # disconnected: the client reconnects, we retry
-                    log.debug("fetch failed: %s", exc)
-                    want = 1
-                    await asyncio.sleep(0.5)
-                    continue
-                if len(msgs) == 1 or not await self._handle_batch(msgs):
-                    for msg in msgs:
-                        await self._handle(msg)
-                want = max(1, min(self.batch, _pending_after(msgs[-1]) if msgs else 0))
+            await self._apply_loop()
         finally:
-            lag_task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await lag_task
+            for task in background:
+                task.cancel()
+            # Nothing fetched is left unsettled: the buffer is empty here, and what arrives while the
+            # inboxes close is nak'ed for the next instance instead of waiting out ack_wait.
+            for pull in pulls:
+                await pull.close()
+            await nc.close()
+
+    def stop(self) -> None:
+        """Thread-safe: finish the batch in hand and everything already received, then return."""
+        self._stopping = True
+        if self._loop is not None and self._wake is not None:
+            self._loop.call_soon_threadsafe(self._wake.set)
+
+    def _take(self, msg: Msg, pull: bus.LongPull) -> bool:
+        if self._done:
+            return False
+        if not self._buffer:
+            self._linger_from = asyncio.get_running_loop().time()
+        self._buffer.append((msg, pull))
+        assert self._wake is not None
+        self._wake.set()
+        return True
+
+    async def _apply_loop(self) -> None:
+        assert self._wake is not None and self._loop is not None
+        while True:
+            if not self._buffer:
+                if self._stopping:
+                    self._done = True
+                    return
+                self._wake.clear()
+                await self._wake.wait()
+                continue
+            if self._linger_from is not None and len(self._buffer) < self.batch and not self._stopping:
+                delay = self._linger_from + self.linger - self._loop.time()
+                if delay > 0:
+                    await asyncio.sleep(delay)
+            taken, self._buffer = self._buffer[:self.batch], self._buffer[self.batch:]
+            self._linger_from = None  # what is left arrived while we were busy: it waits no longer
+            msgs = [m for m, _ in taken]
+            if len(msgs) == 1 or not await self._handle_batch(msgs):
+                for msg in msgs:
+                    await self._handle(msg)
+            settled = Counter(pull for _, pull in taken)
+            for pull, n in settled.items():
+                await pull.settled(n)
 
     async def _handle_batch(self, msgs: list[Msg]) -> bool:
         """All of a fetched batch in one transaction (one fsync instead of one per event), acked
@@ -136,11 +154,21 @@ class EventConsumer:
             return False
         for msg, env, applied in zip(msgs, envs, results, strict=True):
             if applied:
-                metrics.EVENTS_CONSUMED.labels(self.service, self.durable, env.event_type).inc()
+                self._count(env.event_type)
             else:
-                metrics.EVENTS_DUPLICATE.labels(self.service, self.durable).inc()
+                self._count(None)
             await self._settle(msg.ack())
         return True
+
+    def _count(self, event_type: str | None) -> None:
+        """Consumed (by event type) or, for None, skipped as a duplicate; the labelled series are
+        looked up once, not per event."""
+        counter = self._counters.get(event_type)
+        if counter is None:
+            counter = (metrics.EVENTS_DUPLICATE.labels(self.service, self.durable) if event_type is None
+                       else metrics.EVENTS_CONSUMED.labels(self.service, self.durable, event_type))
+            self._counters[event_type] = counter
+        counter.inc()
 
     def _wanted(self, env: EventEnvelope) -> bool:
         return self.wants is None or self.wants(env.event_type)
@@ -189,9 +217,9 @@ class EventConsumer:
             await self._settle(msg.nak(delay=delay))
             return
         if applied:
-            metrics.EVENTS_CONSUMED.labels(self.service, self.durable, env.event_type).inc()
+            self._count(env.event_type)
         else:
-            metrics.EVENTS_DUPLICATE.labels(self.service, self.durable).inc()
+            self._count(None)
         await self._settle(msg.ack())
 
     def _apply(self, env: EventEnvelope) -> bool:
@@ -249,13 +277,13 @@ class EventConsumer:
         except Exception as exc:  # the ack is lost if NATS is away; redelivery + inbox cover it
             log.debug("ack/nak failed: %s", exc)
 
-    async def _report_lag(self, sub: JetStreamContext.PullSubscription) -> None:
+    async def _report_lag(self, pulls: list[bus.LongPull]) -> None:
+        gauge = metrics.CONSUMER_LAG.labels(self.service, self.durable)
         while True:
-            try:
-                info = await sub.consumer_info()
-                metrics.CONSUMER_LAG.labels(self.service, self.durable).set(
-                    (info.num_pending or 0) + (info.num_ack_pending or 0)
-                )
-            except Exception:
-                pass
             await asyncio.sleep(5.0)
+            lag = 0
+            for pull in pulls:
+                with contextlib.suppress(Exception):
+                    info = await pull.consumer_info()
+                    lag += (info.num_pending or 0) + (info.num_ack_pending or 0)
+            gauge.set(lag)

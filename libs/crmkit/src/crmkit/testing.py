@@ -313,3 +313,51 @@ def _next_run(worker: PeriodicWorker) -> Callable[[], bool]:
     before = worker.ticks
     worker.tick()
     return lambda: worker.ticks > before
+
+
+class SmtpSink:
+    """A real SMTP server on a free port (crmkit.smtp_sink) keeping every message under
+    `directory`: `.url` to send to, `.messages()` what arrived (parsed, in arrival order),
+    `.wait_for(count)` until that many did. `tls` (the server's certificate context) offers
+    STARTTLS, or TLS from the first byte with `implicit_tls`; `auth` is the one login it takes."""
+
+    def __init__(self, directory: Path, *, host: str = "127.0.0.1", port: int | None = None,
+                 tls: Any = None, implicit_tls: bool = False, auth: tuple[str, str] | None = None) -> None:
+        self.directory, self.host, self.port = directory, host, port or free_port()
+        self._options: dict[str, Any] = {"tls": tls, "implicit_tls": implicit_tls, "auth": auth}
+        self._controller: Any = None
+
+    @property
+    def url(self) -> str:
+        scheme = "smtps" if self._options["implicit_tls"] else "smtp+starttls" if self._options["tls"] else "smtp"
+        return f"{scheme}://{self.host}:{self.port}"
+
+    def start(self) -> SmtpSink:
+        from crmkit.smtp_sink import controller
+
+        self._controller = controller(self.directory, self.host, self.port, **self._options)
+        self._controller.start()
+        return self
+
+    def files(self) -> list[Path]:
+        return sorted(self.directory.glob("*.eml"))
+
+    def messages(self) -> list[Any]:
+        """email.message.EmailMessage of each kept message, oldest first."""
+        from email import message_from_bytes
+        from email.policy import default
+
+        return [message_from_bytes(path.read_bytes(), policy=default) for path in self.files()]
+
+    def wait_for(self, count: int, timeout: float = 15.0) -> list[Any]:
+        """The messages once at least `count` arrived (TimeoutError naming how many did)."""
+        try:
+            wait_for(lambda: len(self.files()) >= count, timeout, what=f"{count} message(s) in {self.directory}")
+        except TimeoutError:
+            raise TimeoutError(f"{len(self.files())} of {count} message(s) arrived in {self.directory}") from None
+        return self.messages()
+
+    def stop(self) -> None:
+        if self._controller is not None:
+            self._controller.stop()
+            self._controller = None

@@ -1,12 +1,13 @@
 """The contacts consumer's handler for the SALES and SUPPORT streams: entries on a customer's
-timeline, and customers following their rep's work when sales transfers it. The consumer owns the
+timeline, the yearly won-deal spend segments filter on, and customers following their rep's work
+when sales transfers it. The consumer owns the
 transaction and passes its unit of work in, so the inbox row commits with the effect; every
 effect is also idempotent by itself. (Its own events feed the search index from the outbox relay:
 search.CustomerSearch.apply_published.)"""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from crm.common.v1.envelope_pb2 import EventEnvelope
@@ -14,7 +15,7 @@ from crm.contacts.v1.contacts_pb2 import Account, Contact
 from crm_contacts.events import SALES
 from crm_contacts.rules import timeline as feed
 from crm_contacts.store import Record
-from crm_contacts.usecases import records, timeline
+from crm_contacts.usecases import records, spend, timeline
 from crmkit import logs
 from crmkit.auth import Principal
 from crmkit.consumer import Handler
@@ -23,18 +24,24 @@ from crmkit.events import unpack_payload
 from crmkit.servicer import Clock
 
 log = logs.get("crm_contacts.events")
+# Every event that can make an opportunity won or take it back (a reopen is a stage change).
+SPEND_EVENTS = frozenset({SALES.OPPORTUNITY_WON, SALES.OPPORTUNITY_LOST, SALES.OPPORTUNITY_UPDATED,
+                          SALES.OPPORTUNITY_STAGE_CHANGED})
 
 
 def wants(event_type: str) -> bool:
     """The events the handler acts on; the consumer acks the others untouched."""
-    return event_type == SALES.OWNERSHIP_TRANSFERRED or feed.wanted(event_type)
+    return event_type == SALES.OWNERSHIP_TRANSFERRED or event_type in SPEND_EVENTS or feed.wanted(event_type)
 
 
 def make_handler(clock: Clock) -> Handler:
     def handle(uow: UnitOfWork, env: EventEnvelope) -> None:
         if env.event_type == SALES.OWNERSHIP_TRANSFERRED:
             transfer_customers(uow, env, clock())
-        elif feed.wanted(env.event_type):
+            return
+        if env.event_type in SPEND_EVENTS:
+            record_spend(uow, env)
+        if feed.wanted(env.event_type):
             add_to_timeline(uow, env)
 
     return handle
@@ -54,6 +61,16 @@ def add_to_timeline(uow: UnitOfWork, env: EventEnvelope) -> bool:
     payload = unpack(env)
     entry = feed.timeline_entry(env, payload) if payload is not None else None
     return entry is not None and timeline.add_foreign_entry(uow, entry=entry)
+
+
+def record_spend(uow: UnitOfWork, env: EventEnvelope) -> bool:
+    """An opportunity's snapshot → the won-deal sums of its contact and account."""
+    payload = unpack(env)
+    opportunity = getattr(payload, "opportunity", None) if payload is not None else None
+    if opportunity is None:
+        return False
+    return spend.apply_opportunity(uow, opportunity=opportunity, version=env.aggregate_version,
+                                   occurred_at=env.occurred_at.ToDatetime(tzinfo=UTC))
 
 
 def actor_principal(env: EventEnvelope) -> Principal:

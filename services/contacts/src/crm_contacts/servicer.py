@@ -7,7 +7,7 @@ from crm.common.v1.types_pb2 import PageResponse
 from crm.contacts.v1 import contacts_pb2 as pb
 from crm.contacts.v1.contacts_pb2_grpc import ContactsServiceServicer
 from crm_contacts.search.customer_search import CustomerSearch
-from crm_contacts.usecases import custom_fields, duplicates, records, tags, timeline
+from crm_contacts.usecases import consents, custom_fields, duplicates, records, segments, tags, timeline
 from crmkit.db import Database, UnitOfWork
 from crmkit.servicer import Call, Clock, Ctx, ServicerBase, copy, system_clock
 
@@ -113,3 +113,61 @@ class ContactsServicer(ServicerBase, ContactsServiceServicer):
 
     def RebuildSearchIndex(self, request: pb.RebuildSearchIndexRequest, context: Ctx) -> pb.RebuildSearchIndexResponse:
         return self.search.rebuild_as(self.call().principal)
+
+    # -- segments (members are evaluated with the caller's visibility)
+    def CreateSegment(self, request: pb.CreateSegmentRequest, context: Ctx) -> pb.Segment:
+        return self.write(request, pb.Segment, lambda uow, call: segments.create_segment(
+            uow, principal=call.principal, now=call.now, segment=copy(request.segment)))
+
+    def GetSegment(self, request: pb.GetSegmentRequest, context: Ctx) -> pb.Segment:
+        return self.read(lambda session, call: segments.get_segment(
+            session, principal=call.principal, segment_id=request.id))
+
+    def UpdateSegment(self, request: pb.UpdateSegmentRequest, context: Ctx) -> pb.Segment:
+        return self.write(request, pb.Segment, lambda uow, call: segments.update_segment(
+            uow, principal=call.principal, now=call.now, patch=copy(request.segment),
+            mask=list(request.update_mask.paths), expected_version=request.expected_version))
+
+    def DeleteSegment(self, request: pb.DeleteSegmentRequest, context: Ctx) -> pb.DeleteSegmentResponse:
+        def delete(uow: UnitOfWork, call: Call) -> pb.DeleteSegmentResponse:
+            segments.delete_segment(uow, principal=call.principal, now=call.now, segment_id=request.id,
+                                    expected_version=request.expected_version)
+            return pb.DeleteSegmentResponse()
+        return self.write(request, pb.DeleteSegmentResponse, delete)
+
+    def ListSegments(self, request: pb.ListSegmentsRequest, context: Ctx) -> pb.ListSegmentsResponse:
+        found, token = self.read(lambda session, call: segments.list_segments(
+            session, principal=call.principal, page_size=request.page.page_size, page_token=request.page.page_token))
+        return pb.ListSegmentsResponse(segments=found, page=PageResponse(next_page_token=token))
+
+    def ListSegmentMembers(self, request: pb.ListSegmentMembersRequest,
+                           context: Ctx) -> pb.ListSegmentMembersResponse:
+        found, token = self.read(lambda session, call: segments.list_members(
+            session, principal=call.principal, now=call.now, segment_id=request.segment_id,
+            page_size=request.page.page_size, page_token=request.page.page_token))
+        return pb.ListSegmentMembersResponse(contacts=found, page=PageResponse(next_page_token=token))
+
+    def CountSegmentMembers(self, request: pb.CountSegmentMembersRequest,
+                            context: Ctx) -> pb.CountSegmentMembersResponse:
+        return pb.CountSegmentMembersResponse(count=self.read(lambda session, call: segments.count_members(
+            session, principal=call.principal, now=call.now, segment_id=request.segment_id)))
+
+    def PreviewSegment(self, request: pb.PreviewSegmentRequest, context: Ctx) -> pb.PreviewSegmentResponse:
+        return self.read(lambda session, call: segments.preview(
+            session, principal=call.principal, now=call.now, filter=copy(request.filter),
+            page_size=request.page_size))
+
+    # -- consent per purpose
+    def RecordConsent(self, request: pb.RecordConsentRequest, context: Ctx) -> pb.Contact:
+        return self.write(request, pb.Contact, lambda uow, call: consents.record_consent(
+            uow, principal=call.principal, now=call.now, contact_id=request.contact_id,
+            consent=copy(request.consent)))
+
+    def ListConsentHistory(self, request: pb.ListConsentHistoryRequest,
+                           context: Ctx) -> pb.ListConsentHistoryResponse:
+        return pb.ListConsentHistoryResponse(history=self.read(lambda session, call: consents.list_consent_history(
+            session, principal=call.principal, contact_id=request.contact_id)))
+
+    def FindContactByEmail(self, request: pb.FindContactByEmailRequest, context: Ctx) -> pb.Contact:
+        return self.read(lambda session, call: consents.find_contact_by_email(
+            session, principal=call.principal, email=request.email))

@@ -1,12 +1,14 @@
 """The contacts database. Each record is stored as its protobuf snapshot (`data`) plus the
-columns we filter, sort and check visibility on; tags and identities (normalized phones and
-emails) live in side tables for filtering and duplicate detection."""
+columns we filter, sort and check visibility on; tags, identities (normalized phones and emails)
+and matchable custom field values live in side tables for filtering and duplicate detection.
+Segments filter over these and over the timeline, consents and won-deal spend."""
 from __future__ import annotations
 
 from typing import Any
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
     Column,
     DateTime,
@@ -24,7 +26,7 @@ from crmkit.runtime_tables import SeqInt
 metadata = MetaData()
 
 
-def _record_table(name: str, *extra: Column[Any]) -> Table:
+def _record_table(name: str, *extra: Column[Any] | Index) -> Table:
     return Table(
         name,
         metadata,
@@ -53,6 +55,19 @@ contacts = _record_table(
     Column("account_id", String(36), nullable=False, default=""),
     Column("company_name", String(300), nullable=False, default=""),
     Column("merged_into_id", String(36), nullable=False, default=""),
+    # Segment criteria (the province and city of the first address naming one).
+    Column("industry", String(100), nullable=False, default="", server_default=""),
+    Column("lifecycle_stage", String(20), nullable=False, default="", server_default=""),
+    Column("province", String(100), nullable=False, default="", server_default=""),
+    Column("city", String(100), nullable=False, default="", server_default=""),
+    # (column, seq): an equality criterion pages its members in seq order straight off the index
+    Index("ix_contacts_level", "level", "seq"),
+    Index("ix_contacts_source", "source", "seq"),
+    Index("ix_contacts_industry", "industry", "seq"),
+    Index("ix_contacts_lifecycle", "lifecycle_stage", "seq"),
+    Index("ix_contacts_province", "province", "seq"),
+    Index("ix_contacts_city", "city", "seq"),
+    Index("ix_contacts_account", "account_id"),
 )
 accounts = _record_table(
     "accounts",
@@ -124,4 +139,83 @@ audit_log = Table(
     Column("entity_id", String(36), nullable=False),
     Column("detail", Text, nullable=False, default=""),
     Index("ix_audit_entity", "entity", "entity_id"),
+)
+
+# Custom field values a segment can match (scalars of at most rules.segments.MAX_MATCHABLE
+# characters, as text: numbers canonical, booleans true/false), kept in step on every save.
+custom_field_values = Table(
+    "custom_field_values",
+    metadata,
+    Column("entity", String(10), primary_key=True),
+    Column("entity_id", String(36), primary_key=True),
+    Column("key", String(64), primary_key=True),
+    Column("value", String(200), nullable=False),
+    Index("ix_custom_field_values_value", "entity", "key", "value"),
+)
+
+# -- segments
+segments = Table(
+    "segments",
+    metadata,
+    Column("seq", SeqInt, primary_key=True, autoincrement=True),
+    Column("id", String(36), nullable=False, unique=True),
+    Column("name", String(200), nullable=False),
+    Column("owner_id", String(100), nullable=False),
+    Column("team", String(100), nullable=False, default=""),
+    Column("region", String(100), nullable=False, default=""),
+    Column("version", Integer, nullable=False),
+    Column("deleted", Boolean, nullable=False, default=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+    Column("data", LargeBinary, nullable=False),
+    Index("ix_segments_owner", "owner_id", "seq"),
+)
+
+# -- consent: every decision (append-only), and the current one per purpose for filtering
+consent_history = Table(
+    "consent_history",
+    metadata,
+    Column("seq", SeqInt, primary_key=True, autoincrement=True),
+    Column("contact_id", String(36), nullable=False),
+    Column("purpose", String(40), nullable=False),
+    Column("granted", Boolean, nullable=False),
+    Column("at", DateTime(timezone=True), nullable=False),
+    Column("data", LargeBinary, nullable=False),
+    Index("ix_consent_history_contact", "contact_id", "seq"),
+)
+contact_consents = Table(
+    "contact_consents",
+    metadata,
+    Column("contact_id", String(36), primary_key=True),
+    Column("purpose", String(40), primary_key=True),
+    Column("granted", Boolean, nullable=False),
+    Column("at", DateTime(timezone=True), nullable=False),
+    Index("ix_contact_consents_purpose", "purpose", "granted", "contact_id"),
+)
+
+# -- spend: sales' won deals (one row per opportunity at its newest version), and their sum per
+# customer, calendar year and currency
+won_deals = Table(
+    "won_deals",
+    metadata,
+    Column("opportunity_id", String(36), primary_key=True),
+    Column("version", Integer, nullable=False),
+    Column("won", Boolean, nullable=False),
+    Column("contact_id", String(36), nullable=False, default=""),
+    Column("account_id", String(36), nullable=False, default=""),
+    Column("year", Integer, nullable=False),
+    Column("currency", String(3), nullable=False),
+    Column("amount_cents", BigInteger, nullable=False),
+    Index("ix_won_deals_contact", "contact_id"),
+    Index("ix_won_deals_account", "account_id"),
+)
+customer_spend = Table(
+    "customer_spend",
+    metadata,
+    Column("entity", String(10), primary_key=True),
+    Column("entity_id", String(36), primary_key=True),
+    Column("year", Integer, primary_key=True),
+    Column("currency", String(3), primary_key=True),
+    Column("amount_cents", BigInteger, nullable=False),
+    Index("ix_customer_spend_band", "entity", "year", "currency", "amount_cents"),
 )

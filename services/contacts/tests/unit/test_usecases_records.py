@@ -18,7 +18,7 @@ from crmkit.records import dt
 from crmkit.servicer import copy
 
 # What UpdateContact / UpdateAccount refused before the contract declared it (OUTPUT_ONLY).
-SERVER_OWNED = {"id", "version", "created_at", "updated_at", "deleted", "merged_into_id"}
+SERVER_OWNED = {"id", "version", "created_at", "updated_at", "deleted", "merged_into_id", "consents"}
 
 
 def create(contacts, contact: pb.Contact, user: str = "rep.north.1", *,

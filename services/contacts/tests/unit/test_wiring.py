@@ -33,7 +33,9 @@ def test_compose_shares_one_search_index_between_relay_servicer_and_runtime(db: 
 
 
 def test_event_types_come_from_the_contracts() -> None:
-    assert set(INDEXED) == CONTACTS.all - {CONTACTS.INTERACTION_LOGGED}
+    # consents and segments change nothing a search document holds
+    unindexed = {CONTACTS.INTERACTION_LOGGED, CONTACTS.CONSENT_CHANGED, *CONTACTS.of_aggregate("segment")}
+    assert set(INDEXED) == CONTACTS.all - unindexed
     assert set(feed.RULES) <= SALES.all | SUPPORT.all
     assert {t for t in SALES.all | SUPPORT.all | CONTACTS.all if handlers.wants(t)} == {
-        *feed.RULES, SALES.OWNERSHIP_TRANSFERRED}
+        *feed.RULES, SALES.OWNERSHIP_TRANSFERRED, SALES.OPPORTUNITY_UPDATED, SALES.OPPORTUNITY_STAGE_CHANGED}

@@ -1,18 +1,22 @@
 """Support's scheduled work, the tick `crmkit.scheduler.PeriodicWorker` runs every
 `SUPPORT_SCHEDULER_INTERVAL` seconds: SLA warnings, breaches and escalations that are due, the
 auto-close of tickets solved long enough ago, and the ticket gauges. Each ticket gets its own
-transaction (opened here, passed to the use case), so one bad ticket does not hold up the rest."""
+transaction (opened here, passed to the use case), so one bad ticket does not hold up the rest.
+
+The mail worker (`mail_worker`, its own thread, so a slow relay never delays SLA checks) sends
+the mail outbox: claim ('sending') in one transaction, hand over to SMTP, record in another."""
 from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
 from crm_support import store
-from crm_support.metrics import ESCALATIONS, OPEN_TICKETS, SLA_BREACHES, SLA_WARNINGS
+from crm_support.metrics import ESCALATIONS, MAILS, OPEN_TICKETS, SLA_BREACHES, SLA_WARNINGS
 from crm_support.rules.tickets import STATUSES
-from crm_support.usecases import settings, sla, tickets
+from crm_support.usecases import notices, settings, sla, tickets
 from crmkit import logs
 from crmkit.db import Database
+from crmkit.mail import Mailer, MailRejected, MailUnavailable
 from crmkit.scheduler import PeriodicWorker
 
 log = logs.get("crm_support.jobs")
@@ -73,3 +77,61 @@ def run_once(db: Database, now: datetime) -> None:
 
 def worker(db: Database, clock: Callable[[], datetime], interval: float) -> PeriodicWorker:
     return PeriodicWorker("support-scheduler", lambda now: run_once(db, now), clock, interval)
+
+
+MAIL_OFF = "mail is off: SMTP_URL is not set"
+
+
+def send_mail(db: Database, mailer: Mailer | None, sender: notices.Sender, now: datetime, limit: int = 50) -> int:
+    """Send what is due; returns how many were handed over. Without a mailer, due mail is marked
+    skipped. A relay that cannot be reached ends the run: the rest waits for the next one."""
+    if mailer is None:
+        with db.unit_of_work() as uow:
+            skipped = notices.skip_due(uow, now=now, reason=MAIL_OFF)
+            uow.commit()
+        MAILS.labels("skipped").inc(skipped)
+        return 0
+    with db.read() as session:
+        due = notices.due(session, now=now, limit=limit)
+    handed = 0
+    for seq in due:
+        with db.unit_of_work() as uow:
+            mail = notices.claim(uow, seq=seq, now=now, sender=sender)
+            uow.commit()
+        if mail is None:
+            continue
+        try:
+            mailer.send(mail)
+        except Exception as exc:  # MailRejected, MailUnavailable, or a bug: recorded, retried unless permanent
+            permanent = isinstance(exc, MailRejected) and exc.permanent
+            with db.unit_of_work() as uow:
+                status = notices.failed(uow, seq=seq, now=now, error=str(exc) or type(exc).__name__, permanent=permanent)
+                uow.commit()
+            MAILS.labels(status).inc()
+            log.warning("mail %s to %s not sent (%s): %s", mail.message_id, mail.to, status, exc)
+            if isinstance(exc, MailUnavailable):
+                break
+            continue
+        with db.unit_of_work() as uow:
+            notices.sent(uow, seq=seq, now=now)
+            uow.commit()
+        MAILS.labels("sent").inc()
+        handed += 1
+    return handed
+
+
+class MailWorker(PeriodicWorker):
+    """The mail outbox's sender thread; closes the relay connection when it stops."""
+
+    def __init__(self, db: Database, mailer: Mailer | None, sender: notices.Sender, clock: Callable[[], datetime],
+                 interval: float) -> None:
+        super().__init__("support-mail", lambda now: send_mail(db, mailer, sender, now), clock, interval)
+        self.mailer = mailer
+        if mailer is None:
+            log.warning("%s; CSAT surveys and SLA mail are recorded as skipped", MAIL_OFF)
+
+    def stop(self) -> None:
+        super().stop()
+        close = getattr(self.mailer, "close", None)
+        if close is not None:
+            close()

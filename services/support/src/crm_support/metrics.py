@@ -11,3 +11,4 @@ ESCALATIONS = Counter("crm_support_escalations_total", "Tickets escalated to a s
 CSAT_ANSWERS = Counter("crm_support_csat_answers_total", "CSAT answers", ["rating"])
 EMAILS = Counter("crm_support_inbound_emails_total", "Inbound emails", ["outcome"])
 WEB_FORM_REJECTED = Counter("crm_support_web_form_rejected_total", "Web-form submissions refused", ["reason"])
+MAILS = Counter("crm_support_mails_total", "Mail the support service sent, or did not", ["outcome"])

@@ -54,6 +54,12 @@ class SupportServicer(ServicerBase, SupportServiceServicer):
             page_token=request.page.page_token))
         return pb.ListTicketsResponse(tickets=items, page=PageResponse(next_page_token=token))
 
+    def ListMyEscalations(self, request: pb.ListMyEscalationsRequest, context: Ctx) -> pb.ListMyEscalationsResponse:
+        items, token = self.read(lambda s, call: tickets.list_escalated_to_me(
+            s, principal=call.principal, open_only=request.open_only, page_size=request.page.page_size,
+            page_token=request.page.page_token))
+        return pb.ListMyEscalationsResponse(tickets=items, page=PageResponse(next_page_token=token))
+
     def UpdateTicket(self, request: pb.UpdateTicketRequest, context: Ctx) -> pb.Ticket:
         return self.write(request, pb.Ticket, lambda uow, call: tickets.update_ticket(
             uow, principal=call.principal, now=call.now, patch=copy(request.ticket),

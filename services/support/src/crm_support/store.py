@@ -3,10 +3,11 @@ Plain functions over a SQLAlchemy session; no rules here."""
 from __future__ import annotations
 
 import hashlib
+import json
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, func, insert, select, update
+from sqlalchemy import ColumnElement, case, func, insert, literal, select, update
 from sqlalchemy.orm import Session
 
 from crm.support.v1.support_pb2 import Comment, KbArticle, KbCategory, SupportSettings, Ticket
@@ -19,6 +20,7 @@ from crm_support.tables import (
     kb_articles,
     kb_categories,
     kb_feedback,
+    mail_outbox,
     routing_cursors,
     settings,
     tickets,
@@ -35,7 +37,7 @@ def _ticket_values(t: Ticket) -> dict[str, Any]:
         id=t.id, number=t.number, status=t.status, priority=t.priority, type=t.type, channel=t.channel,
         contact_id=t.contact_id, account_id=t.account_id, requester_email=t.requester_email,
         assignee_id=t.assignee_id, group_name=t.group, created_by=t.created_by, external_ref=t.external_ref,
-        sla_next_at=sla.next_check(t), solved_at=dt(t.solved_at) if t.HasField("solved_at") else None,
+        escalated_to=t.escalated_to, sla_next_at=sla.next_check(t), solved_at=dt(t.solved_at) if t.HasField("solved_at") else None,
         version=t.version, created_at=dt(t.created_at), updated_at=dt(t.updated_at), data=t.SerializeToString(),
     )
 
@@ -76,6 +78,23 @@ def list_tickets(session: Session, where: list[ColumnElement[bool]], requested: 
     rows = session.execute(stmt.order_by(tickets.c.seq.desc()).limit(size + 1)).all()
     items = [Ticket.FromString(r.data) for r in rows[:size]]
     return items, encode_cursor(rows[size - 1].seq) if len(rows) > size else ""
+
+
+# Open tickets sort before solved and closed ones: the page key is open * 2**62 + seq, newest first.
+_open_first = case((tickets.c.status.in_(OPEN_STATUSES), literal(2**62)), else_=literal(0)) + tickets.c.seq
+
+
+def escalated_to(session: Session, user_id: str, open_only: bool, requested: int,
+                 page_token: str) -> tuple[list[Ticket], str]:
+    size = page_size(requested)
+    stmt = select(tickets.c.data, _open_first.label("key")).where(tickets.c.escalated_to == user_id)
+    if open_only:
+        stmt = stmt.where(tickets.c.status.in_(OPEN_STATUSES))
+    if page_token:
+        stmt = stmt.where(_open_first < decode_cursor(page_token))
+    rows = session.execute(stmt.order_by(_open_first.desc()).limit(size + 1)).all()
+    items = [Ticket.FromString(r.data) for r in rows[:size]]
+    return items, encode_cursor(rows[size - 1].key) if len(rows) > size else ""
 
 
 def due_for_sla(session: Session, now: datetime, limit: int) -> list[str]:
@@ -278,3 +297,49 @@ def submissions_since(session: Session, since: datetime, *, client_ip: str = "",
 
 def add_submission(session: Session, client_ip: str, email: str, at: datetime) -> None:
     session.execute(insert(web_submissions).values(client_ip=client_ip or "?", email=email, at=at))
+
+
+# -- mail outbox: what the mail worker sends (see tables.mail_outbox for the states)
+
+def queue_mail(session: Session, *, key: str, purpose: str, ticket_id: str, recipient_id: str, recipient: str,
+               params: dict[str, str], now: datetime) -> bool:
+    """False when a mail with this key exists already (it is made once, whatever retries)."""
+    if session.execute(select(mail_outbox.c.seq).where(mail_outbox.c.key == key)).first() is not None:
+        return False
+    session.execute(insert(mail_outbox).values(
+        key=key, purpose=purpose, ticket_id=ticket_id, recipient_id=recipient_id, recipient=recipient,
+        status="pending", attempts=0, next_attempt_at=now, created_at=now, last_error="",
+        params=json.dumps(params, ensure_ascii=False)))
+    return True
+
+
+def mail_due(session: Session, now: datetime, limit: int) -> list[int]:
+    """Pending mail whose time came, and mail left 'sending' past its lease (its sender died)."""
+    return list(session.execute(select(mail_outbox.c.seq).where(
+        mail_outbox.c.status.in_(("pending", "sending")), mail_outbox.c.next_attempt_at <= now)
+        .order_by(mail_outbox.c.seq).limit(limit)).scalars())
+
+
+def claim_mail(session: Session, seq: int, now: datetime, lease_until: datetime) -> Any:
+    """The row, now 'sending' until `lease_until`, or None when another sender has it. The
+    conditional update is the claim: of two senders exactly one matches."""
+    done = session.execute(update(mail_outbox).where(
+        mail_outbox.c.seq == seq, mail_outbox.c.status.in_(("pending", "sending")),
+        mail_outbox.c.next_attempt_at <= now,
+    ).values(status="sending", attempts=mail_outbox.c.attempts + 1, next_attempt_at=lease_until))
+    if done.rowcount != 1:  # type: ignore[attr-defined]  # an UPDATE's result is a CursorResult
+        return None
+    return mail_row(session, seq)
+
+
+def mail_row(session: Session, seq: int) -> Any:
+    return session.execute(select(mail_outbox).where(mail_outbox.c.seq == seq)).one()
+
+
+def set_mail(session: Session, seq: int, **values: Any) -> None:
+    session.execute(update(mail_outbox).where(mail_outbox.c.seq == seq).values(**values))
+
+
+def mails_of(session: Session, ticket_id: str) -> list[Any]:
+    return list(session.execute(select(mail_outbox).where(mail_outbox.c.ticket_id == ticket_id)
+                                .order_by(mail_outbox.c.seq)).all())

@@ -32,6 +32,7 @@ tickets = Table(
     Column("account_id", String(36), nullable=False, default=""),
     Column("requester_email", String(320), nullable=False, default=""),
     Column("assignee_id", String(100), nullable=False, default=""),
+    Column("escalated_to", String(100), nullable=False, default=""),  # the supervisor, once escalated
     Column("group_name", String(100), nullable=False, default=""),
     Column("created_by", String(100), nullable=False, default=""),
     Column("external_ref", String(200), nullable=False, default=""),
@@ -47,6 +48,7 @@ tickets = Table(
     Index("ix_tickets_sla_next", "sla_next_at"),
     Index("ix_tickets_external", "channel", "external_ref"),
     Index("ix_tickets_created", "created_at"),
+    Index("ix_tickets_escalated", "escalated_to", "seq"),
 )
 
 comments = Table(
@@ -128,4 +130,29 @@ settings = Table(
     Column("key", String(50), primary_key=True),
     Column("version", Integer, nullable=False),
     Column("data", LargeBinary, nullable=False),
+)
+
+# Mail support sends (CSAT surveys, SLA warnings and escalations), written in the transaction of
+# what caused it and sent by the mail worker: pending → sending (claimed, lease in
+# next_attempt_at) → sent | failed | skipped. `key` makes each mail exist once; the Message-ID is
+# fixed when the mail is first rendered, so a re-send after a crash carries the same one.
+mail_outbox = Table(
+    "mail_outbox", metadata,
+    Column("seq", SeqInt, primary_key=True, autoincrement=True),
+    Column("key", String(200), nullable=False, unique=True),   # csat:<ticket id>, escalation:<ticket id> ...
+    Column("purpose", String(30), nullable=False),             # csat_survey | sla_warning | escalation
+    Column("ticket_id", String(36), nullable=False),
+    Column("recipient_id", String(100), nullable=False, default=""),  # a staff user id ("" : the requester)
+    Column("recipient", String(400), nullable=False, default=""),     # the address, once known
+    Column("status", String(10), nullable=False),
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("next_attempt_at", Ts, nullable=False),
+    Column("created_at", Ts, nullable=False),
+    Column("sent_at", Ts, nullable=True),
+    Column("message_id", String(300), nullable=True),
+    Column("last_error", Text, nullable=False, default=""),
+    Column("params", Text, nullable=False, default="{}"),      # JSON: what the mail is rendered from
+    Column("message", Text, nullable=True),                    # JSON: the rendered mail, kept for re-sends
+    Index("ix_mail_outbox_due", "status", "next_attempt_at"),
+    Index("ix_mail_outbox_ticket", "ticket_id"),
 )

@@ -37,7 +37,7 @@ class SupportHarness(ServiceHarness):
     """ServiceHarness for support: `as_user(name)` is a SupportService caller, `contacts_as(name)`
     a caller of the fake contacts, `clock` the service's time."""
 
-    def __init__(self, url: str, nats_url: str, tmp: Path, contacts: FakeContacts) -> None:
+    def __init__(self, url: str, nats_url: str, tmp: Path, contacts: FakeContacts, **overrides: Any) -> None:
         self.clock = ManualClock(datetime(2026, 3, 2, 1, 0, tzinfo=UTC))  # Monday 09:00 in Shanghai
         self.contacts = contacts
 
@@ -46,7 +46,8 @@ class SupportHarness(ServiceHarness):
 
         # The scheduler runs only when a test ticks it.
         super().__init__("support", bootstrap.spec, url=url, nats_url=nats_url, tmp=tmp, secret=SECRET,
-                         users=USERS, clock=self.clock, contacts=contacts_port, scheduler_interval=3600)
+                         users=USERS, clock=self.clock, contacts=contacts_port, scheduler_interval=3600,
+                         mail_interval=3600, **overrides)
 
     def as_user(self, name: str, stub: Any = SupportServiceStub) -> Caller:
         return super().as_user(name, stub)
@@ -65,8 +66,15 @@ def contacts() -> Iterator[FakeContacts]:
 
 
 @pytest.fixture
-def support(database_url: str, nats_server: Any, tmp_path: Path, contacts: FakeContacts) -> Iterator[SupportHarness]:
-    harness = SupportHarness(database_url, nats_server.url, tmp_path, contacts)
+def support_overrides() -> dict[str, Any]:
+    """More `bootstrap.spec` overrides (a mailer factory ...): a test module redefines this fixture."""
+    return {}
+
+
+@pytest.fixture
+def support(database_url: str, nats_server: Any, tmp_path: Path, contacts: FakeContacts,
+            support_overrides: dict[str, Any]) -> Iterator[SupportHarness]:
+    harness = SupportHarness(database_url, nats_server.url, tmp_path, contacts, **support_overrides)
     harness.migrate().start()
     yield harness
     harness.stop()

@@ -57,6 +57,11 @@ def contacts() -> Any:
 
 
 @pytest.fixture
+def mailer() -> Any:
+    return fakes.FakeMailer()
+
+
+@pytest.fixture
 def store(tmp_path: Path) -> Iterator[Store]:
     db = migrated_database(bootstrap.spec().migrations, tmp_path)
     yield Store(db)

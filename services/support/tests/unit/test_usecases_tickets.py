@@ -31,7 +31,7 @@ def test_the_patchable_fields_are_what_update_ticket_accepted_before() -> None:
         "subject", "description", "type", "priority", "assignee_id", "group", "tags"}
     assert set(kb.UPDATABLE) == {"title", "body", "category_id", "status", "language", "tags"}
     assert set(settings.UPDATABLE) == {"business_hours", "sla_policies", "routing_rules", "macros",
-                                       "auto_close_days", "default_supervisor_id"}
+                                       "auto_close_days", "default_supervisor_id", "staff"}
 
 
 def test_open_ticket_numbers_routes_and_starts_the_clocks(store: Any) -> None:

@@ -10,6 +10,7 @@ import phonenumbers
 from google.protobuf.struct_pb2 import Struct
 
 from crm.contacts.v1.contacts_pb2 import Account, Address, Contact, CustomFieldDefinition, Email, Interaction, Phone
+from crm_contacts.rules.consent import merge_consents
 from crmkit.errors import InvalidArgument
 from crmkit.fields import immutable, patchable
 
@@ -27,10 +28,13 @@ FIELD_TYPES = ("text", "number", "boolean", "date", "choice")
 DEFAULT_REGION = "CN"  # numbers without a country code are read as mainland China numbers
 MAX_TAGS = 50
 MAX_CONTENT = 20000  # characters of an interaction's content
+MAX_PLACE = 100  # characters of an industry, province or city: filter columns of that width
 
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _KEY = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
 _COUNTRY = re.compile(r"^[A-Z]{2}$")
+# BCP 47 as people write it: a language, then script / region / variant subtags (zh-Hans-CN, en).
+_LANGUAGE = re.compile(r"^([A-Za-z]{2,3})((?:-[A-Za-z0-9]{2,8})*)$")
 
 
 def normalize_phone(raw: str, field: str, default_region: str = DEFAULT_REGION) -> str:
@@ -103,6 +107,28 @@ def _check_addresses(addresses: Iterable[Address]) -> None:
             raise InvalidArgument("use an ISO 3166-1 alpha-2 code, e.g. CN", field=f"addresses[{i}].country")
         if (address.city or address.province) and not address.country:
             raise InvalidArgument("country is required with a province or city", field=f"addresses[{i}].country")
+        for name in ("province", "city"):
+            if len(getattr(address, name)) > MAX_PLACE:
+                raise InvalidArgument(f"at most {MAX_PLACE} characters", field=f"addresses[{i}].{name}")
+
+
+def _check_industry(industry: str) -> None:
+    if len(industry) > MAX_PLACE:
+        raise InvalidArgument(f"industry is at most {MAX_PLACE} characters", field="industry")
+
+
+def normalize_language(raw: str, field: str = "language") -> str:
+    """'ZH-cn' → 'zh-CN', 'EN' → 'en', 'zh-hans' → 'zh-Hans' ('' stays '')."""
+    text = raw.strip()
+    if not text:
+        return ""
+    match = _LANGUAGE.match(text.replace("_", "-"))
+    if match is None or len(text) > 35:
+        raise InvalidArgument("use a BCP 47 language tag, e.g. zh-CN or en", field=field)
+    parts = [match.group(1).lower()]
+    for sub in match.group(2).split("-")[1:]:
+        parts.append(sub.upper() if len(sub) == 2 else sub.title() if len(sub) == 4 else sub.lower())
+    return "-".join(parts)
 
 
 def _check_name(name: str) -> str:
@@ -120,6 +146,8 @@ def normalize_contact(contact: Contact) -> None:
     _one_of(contact.source, SOURCES, "source")
     _one_of(contact.level, LEVELS, "level")
     _one_of(contact.lifecycle_stage, LIFECYCLE, "lifecycle_stage")
+    _check_industry(contact.industry)
+    contact.language = normalize_language(contact.language)
     phones, emails = _normalize_phones(contact.phones), _normalize_emails(contact.emails)
     del contact.phones[:]
     contact.phones.extend(phones)
@@ -135,6 +163,7 @@ def normalize_account(account: Account) -> None:
     account.name = _check_name(account.name)
     _one_of(account.source, SOURCES, "source")
     _one_of(account.level, LEVELS, "level")
+    _check_industry(account.industry)
     phones, emails = _normalize_phones(account.phones), _normalize_emails(account.emails)
     del account.phones[:]
     account.phones.extend(phones)
@@ -250,7 +279,8 @@ def merge_into(survivor: Contact, other: Contact) -> list[str]:
     """Fold `other` into `survivor`: lists are united, empty scalars filled. Returns the fields
     that changed on the survivor."""
     changed: list[str] = []
-    for name in ("title", "account_id", "company_name", "industry", "source", "level", "lifecycle_stage"):
+    for name in ("title", "account_id", "company_name", "industry", "source", "level", "lifecycle_stage",
+                 "language"):
         if not getattr(survivor, name) and getattr(other, name):
             setattr(survivor, name, getattr(other, name))
             changed.append(name)
@@ -280,4 +310,6 @@ def merge_into(survivor: Contact, other: Contact) -> list[str]:
         if key not in survivor.custom_fields:
             survivor.custom_fields[key] = value
             changed.append("custom_fields")
+    if merge_consents(survivor, other):
+        changed.append("consents")
     return sorted(set(changed))

@@ -11,7 +11,9 @@ from crm.contacts.v1.contacts_pb2 import Contact, TimelineEntry
 from crm_contacts import store
 from crm_contacts.rules import records as rules
 from crm_contacts.rules.visibility import VISIBILITY
+from crm_contacts.store import consents as consent_store
 from crm_contacts.usecases.records import record_changed, visible
+from crm_contacts.usecases.spend import move_spend
 from crmkit.auth import Principal
 from crmkit.db import UnitOfWork
 from crmkit.errors import InvalidArgument, NotFound
@@ -39,14 +41,16 @@ def merge_contacts(uow: UnitOfWork, *, principal: Principal, now: datetime, surv
     if survivor_id in merged_ids or len(set(merged_ids)) != len(merged_ids):
         raise InvalidArgument("merged_ids must be distinct and exclude the survivor", field="merged_ids")
     survivor = visible(uow.session, principal=principal, kind=Contact, record_id=survivor_id, write=True)
+    consents_changed = False
     for i, other_id in enumerate(merged_ids):
         try:
             other = visible(uow.session, principal=principal, kind=Contact, record_id=other_id, write=True)
         except NotFound as exc:
             raise NotFound(exc.message, field=f"merged_ids[{i}]") from None
-        rules.merge_into(survivor, other)
+        consents_changed |= "consents" in rules.merge_into(survivor, other)
         store.record_merge(uow.session, survivor, other, by=principal.user_id, at=now)
         store.move_timeline(uow.session, other.id, survivor.id)
+        move_spend(uow, from_contact=other.id, to_contact=survivor.id)
         other.deleted = True
         other.merged_into_id = survivor.id
         bump(other, now)
@@ -55,6 +59,8 @@ def merge_contacts(uow: UnitOfWork, *, principal: Principal, now: datetime, surv
                        detail=f"merged into {survivor.id}")
     bump(survivor, now)
     store.update_record(uow.session, survivor)
+    if consents_changed:  # the later decision per purpose of all the records (history stays where it was)
+        consent_store.replace_current(uow.session, survivor.id, survivor.consents)
     entry = TimelineEntry(
         id=new_id(), contact_id=survivor.id, kind="merged", author_id=principal.user_id,
         summary=f"merged {len(merged_ids)} duplicate record(s): {', '.join(merged_ids)}",

@@ -11,7 +11,7 @@ from google.protobuf.message import Message
 from sqlalchemy.orm import Session
 
 from crm.contacts.v1 import events_pb2 as ev
-from crm.contacts.v1.contacts_pb2 import ListFilter
+from crm.contacts.v1.contacts_pb2 import Contact, ListFilter
 from crm_contacts import store
 from crm_contacts.events import CONTACTS, emit
 from crm_contacts.rules import records as rules
@@ -74,6 +74,9 @@ def create_record(uow: UnitOfWork, *, principal: Principal, now: datetime, recor
     entity = entity_of(record)
     if not principal.has_role(*CREATORS):
         raise PermissionDenied(f"your role cannot create a {entity}")
+    if isinstance(record, Contact) and record.consents:
+        raise InvalidArgument("consents are recorded with RecordConsent, one decision at a time, "
+                              "not on create", field="consents")
     rules.normalize(record)
     record.owner_id = record.owner_id or principal.user_id
     record.team = record.team or principal.team

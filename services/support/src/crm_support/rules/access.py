@@ -1,6 +1,7 @@
 """Who may do what, pure: agents (support, managers, admins, services) work tickets; anyone signed
 in may open a ticket and follow the ones they opened or are assigned; the public principal (the
-gateway's, for unauthenticated visitors) only reaches the public RPCs."""
+gateway's, for unauthenticated visitors) only reaches the public RPCs. A ticket escalated to
+someone is theirs to read too."""
 from __future__ import annotations
 
 from crm.support.v1.support_pb2 import Ticket
@@ -32,4 +33,5 @@ def require_agent(principal: Principal) -> None:
 def can_read_ticket(principal: Principal, ticket: Ticket) -> bool:
     if is_public(principal):
         return False
-    return is_agent(principal) or principal.user_id in (ticket.created_by, ticket.assignee_id)
+    # The supervisor a ticket was escalated to follows it, whatever their role.
+    return is_agent(principal) or principal.user_id in (ticket.created_by, ticket.assignee_id, ticket.escalated_to)

@@ -3,8 +3,10 @@ from __future__ import annotations
 
 from crm.support.v1.support_pb2 import BusinessHours, SlaPolicy, SupportSettings
 from crm_support.rules import routing, sla
+from crm_support.rules.notices import LANGUAGES
 from crm_support.rules.tickets import PRIORITIES, STATUSES
 from crmkit.errors import InvalidArgument
+from crmkit.mail import InvalidMail, address_of
 
 DEFAULT_POLICIES = (
     SlaPolicy(id="urgent", name="Urgent 紧急", priority="urgent", first_response_minutes=120,
@@ -51,3 +53,22 @@ def check_settings(settings: SupportSettings) -> None:
             raise InvalidArgument("not a status", field=f"macros[{i}].set_status")
     if settings.auto_close_days < 0:
         raise InvalidArgument("cannot be negative", field="auto_close_days")
+    check_staff(settings)
+
+
+def check_staff(settings: SupportSettings) -> None:
+    """The staff directory: one entry per user id, each with a usable address."""
+    seen: set[str] = set()
+    for i, member in enumerate(settings.staff):
+        member.user_id, member.email, member.name = member.user_id.strip(), member.email.strip(), member.name.strip()
+        if not member.user_id or member.user_id in seen:
+            raise InvalidArgument("every staff member needs a unique user_id", field=f"staff[{i}].user_id")
+        seen.add(member.user_id)
+        try:
+            bare = not member.email or address_of(member.email).addr_spec == member.email
+        except InvalidMail:
+            bare = False
+        if not bare:
+            raise InvalidArgument("give a plain address like li.na@example.com", field=f"staff[{i}].email")
+        if member.language and member.language not in LANGUAGES:
+            raise InvalidArgument(f"language must be one of {', '.join(LANGUAGES)}", field=f"staff[{i}].language")

@@ -18,7 +18,7 @@ from crmkit.records import check_version
 from crmkit.visibility import require_manager
 
 UPDATABLE = patchable(SupportSettings)
-_REPLACED = ("sla_policies", "routing_rules", "macros")
+_REPLACED = ("sla_policies", "routing_rules", "macros", "staff")
 
 
 def current(session: Session) -> SupportSettings:

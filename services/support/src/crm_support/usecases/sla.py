@@ -12,10 +12,11 @@ from crm.support.v1 import events_pb2 as ev
 from crm_support import store
 from crm_support.events import SUPPORT, emit
 from crm_support.rules import sla
-from crm_support.usecases import settings
+from crm_support.rules.notices import ESCALATION, SLA_WARNING
+from crm_support.usecases import notices, settings
 from crmkit.auth import SYSTEM
 from crmkit.db import UnitOfWork
-from crmkit.records import bump
+from crmkit.records import bump, dt
 
 
 @dataclass(frozen=True)
@@ -50,12 +51,17 @@ def raise_due(uow: UnitOfWork, *, ticket_id: str, now: datetime) -> Raised:
     store.update_ticket(uow.session, ticket)
     for kind, clock in raised:
         if kind == "warning":
+            notices.queue_sla(uow, ticket=ticket, purpose=SLA_WARNING, metric=clock.metric, due_at=dt(clock.due_at),
+                              supervisor=supervisor, now=now)
             emit(uow, SYSTEM, SUPPORT.SLA_WARNING, ticket.id, ticket.version, ev.SlaWarning(
                 ticket=ticket, metric=clock.metric, due_at=clock.due_at, notify_user_id=supervisor), now)
         else:
             emit(uow, SYSTEM, SUPPORT.SLA_BREACHED, ticket.id, ticket.version, ev.SlaBreached(
                 ticket=ticket, metric=clock.metric, due_at=clock.due_at, escalated_to=supervisor), now)
     if escalate:
+        breached = next(clock for kind, clock in raised if kind == "breached")
+        notices.queue_sla(uow, ticket=ticket, purpose=ESCALATION, metric=breached.metric, due_at=dt(breached.due_at),
+                          supervisor=supervisor, now=now)
         emit(uow, SYSTEM, SUPPORT.TICKET_ESCALATED, ticket.id, ticket.version, ev.TicketEscalated(
             ticket=ticket, escalated_to=supervisor, reason="sla_breached"), now)
     return Raised(tuple((kind, clock.metric) for kind, clock in raised), ticket.priority, escalate)

@@ -18,7 +18,7 @@ from crm_support.rules import mail, routing, sla
 from crm_support.rules import tickets as rules
 from crm_support.rules.access import can_read_ticket, is_agent, require_agent, require_staff
 from crm_support.tables import tickets
-from crm_support.usecases import csat, settings
+from crm_support.usecases import csat, notices, settings
 from crmkit.auth import SYSTEM, Principal
 from crmkit.db import UnitOfWork
 from crmkit.errors import InvalidArgument, NotFound, PermissionDenied
@@ -58,6 +58,13 @@ def list_tickets(session: Session, *, principal: Principal, flt: TicketFilter, p
         if value:
             where.append(column == value)
     return store.list_tickets(session, where, page_size, page_token)
+
+
+def list_escalated_to_me(session: Session, *, principal: Principal, open_only: bool, page_size: int,
+                         page_token: str) -> tuple[list[Ticket], str]:
+    """Tickets escalated to the caller: open ones first, newest first."""
+    require_staff(principal)
+    return store.escalated_to(session, principal.user_id, open_only, page_size, page_token)
 
 
 def _route(uow: UnitOfWork, cfg: SupportSettings, ticket: Ticket) -> None:
@@ -159,6 +166,8 @@ def _transition(uow: UnitOfWork, principal: Principal, ticket: Ticket, new: str,
     if new == "solved":
         ticket.solved_at.FromDatetime(now)
         token = csat.create_survey(uow, ticket=ticket, now=now)
+        if token:  # the survey goes out once, with the ticket's first solve (closing follows solving)
+            notices.queue_csat(uow, ticket=ticket, token=token, now=now)
     elif new == "closed":
         ticket.closed_at.FromDatetime(now)
     elif old == "solved" and new == "open":

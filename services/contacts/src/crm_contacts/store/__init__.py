@@ -1,6 +1,7 @@
-"""Persistence for contacts and accounts: snapshots plus filter columns, tags and identities kept
-in step on every save; the timeline, merges, custom field definitions and the audit log. Plain
-functions over a SQLAlchemy session; hot statements are built once."""
+"""Persistence for contacts and accounts: snapshots plus filter columns, tags, identities and
+matchable custom field values kept in step on every save; the timeline, merges, custom field
+definitions and the audit log. Plain functions over a SQLAlchemy session; hot statements are
+built once. Segments, consents and spend have their modules beside this one."""
 from __future__ import annotations
 
 import base64
@@ -13,8 +14,19 @@ from sqlalchemy.orm import Session
 
 from crm.contacts.v1.contacts_pb2 import Account, Contact, CustomFieldDefinition, ListFilter, TimelineEntry
 from crm_contacts.rules.records import identity_values
+from crm_contacts.rules.segments import custom_field_rows
 from crm_contacts.rules.visibility import VISIBILITY
-from crm_contacts.tables import accounts, audit_log, contacts, custom_fields, identities, merges, tags, timeline
+from crm_contacts.tables import (
+    accounts,
+    audit_log,
+    contacts,
+    custom_field_values,
+    custom_fields,
+    identities,
+    merges,
+    tags,
+    timeline,
+)
 from crmkit.auth import Principal
 from crmkit.errors import InvalidArgument
 from crmkit.paging import decode_cursor, encode_cursor, page_size
@@ -54,8 +66,11 @@ def _columns(entity: str, record: Record) -> dict[str, object]:
         "data": record.SerializeToString(),
     }
     if isinstance(record, Contact):
+        place = next((a for a in record.addresses if a.province or a.city), None)
         values.update(account_id=record.account_id, company_name=record.company_name,
-                      merged_into_id=record.merged_into_id)
+                      merged_into_id=record.merged_into_id, industry=record.industry,
+                      lifecycle_stage=record.lifecycle_stage, province=place.province if place else "",
+                      city=place.city if place else "")
     else:
         values.update(parent_account_id=record.parent_account_id)
     return values
@@ -69,8 +84,11 @@ _INSERT = {"contact": insert(contacts), "account": insert(accounts)}
 _UPDATE = {e: update(t).where(t.c.id == bindparam("record_id")) for e, t in (("contact", contacts), ("account", accounts))}
 _DELETE_TAGS = delete(tags).where(tags.c.entity == bindparam("e"), tags.c.entity_id == bindparam("i"))
 _DELETE_IDENTITIES = delete(identities).where(identities.c.entity == bindparam("e"), identities.c.entity_id == bindparam("i"))
+_DELETE_VALUES = delete(custom_field_values).where(custom_field_values.c.entity == bindparam("e"),
+                                                   custom_field_values.c.entity_id == bindparam("i"))
 _INSERT_TAGS = insert(tags)
 _INSERT_IDENTITIES = insert(identities)
+_INSERT_VALUES = insert(custom_field_values)
 _DUPLICATES = (
     select(identities.c.entity_id)
     .where(identities.c.entity == bindparam("e"), identities.c.value.in_(bindparam("values", expanding=True)))
@@ -94,11 +112,19 @@ def update_record(session: Session, record: Record) -> None:
     _sync_side_tables(session, entity, record)
 
 
+def update_snapshot(session: Session, record: Record) -> None:
+    """A change that leaves tags, identities and custom fields alone (a consent): the row only."""
+    entity = entity_of(record)
+    session.connection().execute(_UPDATE[entity], {**_columns(entity, record), "record_id": record.id})
+
+
 def _sync_side_tables(session: Session, entity: str, record: Record, *, fresh: bool = False) -> None:
     if not fresh:  # a record inserted just now has no tag or identity rows to replace
         key = {"e": entity, "i": record.id}
         session.connection().execute(_DELETE_TAGS, key)
         session.connection().execute(_DELETE_IDENTITIES, key)
+        if entity == "contact":
+            session.connection().execute(_DELETE_VALUES, key)
     if record.deleted:
         return  # deleted or merged-away records are neither filtered by tag nor duplicates
     if record.tags:
@@ -109,6 +135,11 @@ def _sync_side_tables(session: Session, entity: str, record: Record, *, fresh: b
             _INSERT_IDENTITIES,
             [{"entity": entity, "entity_id": record.id, "kind": k, "value": v} for k, v in pairs],
         )
+    # contacts only: segments are over contacts; a record without custom fields costs nothing here
+    values = custom_field_rows(record.custom_fields.items()) if entity == "contact" and record.custom_fields else []
+    if values:
+        session.connection().execute(
+            _INSERT_VALUES, [{"entity": entity, "entity_id": record.id, "key": k, "value": v} for k, v in values])
 
 
 # Built once: compiling a statement per call costs more than the indexed read it performs.

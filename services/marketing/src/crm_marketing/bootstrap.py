@@ -1,0 +1,94 @@
+"""The composition root of the marketing service: `spec(**overrides)` describes the service, and
+its `compose(db, settings)` builds one process's parts (the servicer, the contacts adapter, the
+mailer, the CONTACTS handler, the sender and the consent scheduler). Nothing is built or read
+from the environment until then; tests pass a clock, a contacts factory, a mailer and intervals.
+
+Settings of its own (read at compose time): MARKETING_SEND_RATE (mails per second, default 200),
+MARKETING_TOKEN_SECRET (the key of the tracking tokens; JWT_SECRET when unset),
+MARKETING_SENDER_INTERVAL (seconds between looks for waves to send, default 1); and crmkit's
+SMTP_URL, MAIL_FROM, PUBLIC_BASE_URL (the gateway's address the links in mails point at)."""
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from crm.marketing.v1 import marketing_pb2, marketing_pb2_grpc
+from crm_marketing import handlers, jobs
+from crm_marketing.ports import ContactsPort, GrpcContacts, Mailer
+from crm_marketing.rules.tracking import LinkMaker, tracking_key
+from crm_marketing.servicer import MarketingServicer
+from crmkit.config import ConfigError, ServiceSettings, service_addr
+from crmkit.credentials import ServiceCredentials
+from crmkit.db import Database
+from crmkit.mail import mailer_from_settings
+from crmkit.service import Components, ServiceSpec
+from crmkit.servicer import Clock, system_clock
+
+MIGRATIONS = Path(__file__).parent / "migrations"
+SERVICE_NAME = marketing_pb2.DESCRIPTOR.services_by_name["MarketingService"].full_name
+PUBLIC_PATH = "/api/v1/public"  # the gateway's public routes: /unsubscribe/{t}, /open/{t}, /click/{t}
+
+ContactsFactory = Callable[[ServiceSettings], ContactsPort | None]
+MailerFactory = Callable[[ServiceSettings], Mailer | None]
+
+
+@dataclass(frozen=True)
+class MarketingSettings:
+    send_rate: float
+    token_secret: str
+    sender_interval: float
+
+    @classmethod
+    def from_env(cls, settings: ServiceSettings, env: Mapping[str, str] | None = None) -> MarketingSettings:
+        env = os.environ if env is None else env
+        try:
+            rate = float(env.get("MARKETING_SEND_RATE", "200"))
+            interval = float(env.get("MARKETING_SENDER_INTERVAL", "1"))
+        except ValueError:
+            raise ConfigError("MARKETING_SEND_RATE and MARKETING_SENDER_INTERVAL are numbers") from None
+        if rate <= 0:
+            raise ConfigError("MARKETING_SEND_RATE must be positive (mails per second)")
+        secret = env.get("MARKETING_TOKEN_SECRET") or settings.auth.jwt_secret or ""
+        if not secret:
+            raise ConfigError("set MARKETING_TOKEN_SECRET (the key of unsubscribe, open and click links)")
+        return cls(rate, secret, interval)
+
+
+def grpc_contacts(settings: ServiceSettings) -> ContactsPort:
+    """Contacts at CONTACTS_SERVICE_ADDR, with this service's own credentials."""
+    return GrpcContacts(service_addr("contacts"), ServiceCredentials(settings.auth))
+
+
+def smtp_mailer(settings: ServiceSettings) -> Mailer | None:
+    return mailer_from_settings(settings.mail.smtp_url)
+
+
+def spec(*, clock: Clock = system_clock, contacts: ContactsFactory | None = None, mailer: MailerFactory | None = None,
+         send_options: jobs.SendOptions | None = None, sender_interval: float | None = None,
+         scheduler_interval: float | None = None, env: Mapping[str, str] | None = None) -> ServiceSpec:
+    make_contacts = contacts or grpc_contacts
+    make_mailer = mailer or smtp_mailer
+
+    def compose(db: Database, settings: ServiceSettings) -> Components:
+        own = MarketingSettings.from_env(settings, env)
+        key = tracking_key(own.token_secret)
+        links = LinkMaker(settings.mail.public_base_url.rstrip("/") + PUBLIC_PATH, key)
+        contacts_port = make_contacts(settings)
+        mail = make_mailer(settings)
+        servicer = MarketingServicer(db, clock, contacts_port, tracking_key=key,
+                                     default_sender=settings.mail.mail_from, mail_enabled=mail is not None)
+        options = send_options or jobs.SendOptions()
+        sender = jobs.Sender(db, mail, links, clock, replace(options, rate=own.send_rate)
+                             if send_options is None else options)
+        workers = [jobs.SendWorker(sender, sender_interval or own.sender_interval),
+                   jobs.scheduler(db, contacts_port, clock, scheduler_interval or settings.scheduler_interval)]
+        return Components(
+            servicers=[lambda server: marketing_pb2_grpc.add_MarketingServiceServicer_to_server(servicer, server)],
+            handler=handlers.handler(clock),
+            workers=workers,
+        )
+
+    return ServiceSpec(name="marketing", migrations=MIGRATIONS, service_names=[SERVICE_NAME], compose=compose,
+                       consumes=("contacts",), wants=handlers.wants)

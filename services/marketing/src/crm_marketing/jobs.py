@@ -1,0 +1,219 @@
+"""Marketing's scheduled work, each on a `crmkit.scheduler.PeriodicWorker`:
+
+- the sender: every wave that is `sending` is mailed in claimed batches (usecases.sending) at
+  MARKETING_SEND_RATE messages per second, one SMTP connection, until it is done; after a restart
+  it picks up where the wave was (pending rows, and rows whose claim expired);
+- the scheduler: consent withdrawals owed to contacts, retried with backoff.
+
+Each batch's claim and each batch of outcomes is its own transaction, opened here."""
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from crm_marketing.metrics import CONSENT_JOBS, MAILS, SEND_RETRIES, SKIPPED
+from crm_marketing.ports import (
+    AcceptedCheck,
+    ContactGone,
+    ContactsPort,
+    ContactsUnavailable,
+    Mailer,
+    MailRejected,
+    MailUnavailable,
+)
+from crm_marketing.rules.tracking import LinkMaker
+from crm_marketing.store import sending as send_store
+from crm_marketing.usecases import consent, sending
+from crmkit import logs
+from crmkit.db import Database
+from crmkit.scheduler import PeriodicWorker
+
+log = logs.get("crm_marketing.jobs")
+MAX_ATTEMPTS = 5
+CONSENT_BATCH = 100
+
+
+class Throttle:
+    """At most `rate` hand-offs per second, evenly spaced (a token bucket of one second's burst)."""
+
+    def __init__(self, rate: float, sleep: Callable[[float], object] = time.sleep,
+                 monotonic: Callable[[], float] = time.monotonic) -> None:
+        self.interval = 1.0 / rate if rate > 0 else 0.0
+        self.burst = max(1.0, rate)
+        self._sleep, self._monotonic = sleep, monotonic
+        self._tokens = 1.0
+        self._last = monotonic()
+
+    def wait(self) -> None:
+        if not self.interval:
+            return
+        now = self._monotonic()
+        self._tokens = min(self.burst, self._tokens + (now - self._last) / self.interval)
+        self._last = now
+        if self._tokens < 1.0:
+            self._sleep((1.0 - self._tokens) * self.interval)
+            self._last = self._monotonic()
+            self._tokens = 0.0
+        else:
+            self._tokens -= 1.0
+
+
+@dataclass(frozen=True)
+class SendOptions:
+    rate: float = 200.0               # MARKETING_SEND_RATE
+    batch: int = 100                  # recipients claimed per transaction
+    lease: timedelta = timedelta(seconds=60)  # how long a claim protects a row from other workers
+    flush_every: int = 20             # outcomes recorded per transaction (and before each new claim)
+
+
+class Sender:
+    """Drives the waves that are sending. One per process; replicas share the work by claims."""
+
+    def __init__(self, db: Database, mailer: Mailer | None, links: LinkMaker, clock: Callable[[], datetime],
+                 options: SendOptions) -> None:
+        self.db, self.mailer, self.links, self.clock, self.options = db, mailer, links, clock, options
+        self.worker_id = f"sender-{uuid.uuid4().hex[:12]}"
+        self.halt = threading.Event()
+        self.throttle = Throttle(options.rate)
+        # A batch must be mailed well within its claim, or another worker could take it over.
+        self.batch = max(1, min(options.batch, int(options.rate * options.lease.total_seconds() / 4)))
+        self._skip_locked = not db.is_sqlite
+
+    def run_once(self, now: datetime) -> int:
+        """Send what is due; returns how many mails were handed over."""
+        if self.mailer is None:
+            return 0
+        with self.db.read() as session:
+            wave_ids = send_store.sending_waves(session)
+        return sum(self._drive(wave_id) for wave_id in wave_ids if not self.halt.is_set())
+
+    def _drive(self, wave_id: str) -> int:
+        sent = 0
+        while not self.halt.is_set():
+            with self.db.unit_of_work() as uow:
+                batch = sending.claim(uow, wave_id=wave_id, worker=self.worker_id, now=self.clock(),
+                                      limit=self.batch, lease=self.options.lease, links=self.links,
+                                      skip_locked=self._skip_locked)
+                uow.commit()
+            for reason, n in batch.skipped.items():
+                SKIPPED.labels(reason).inc(n)
+                MAILS.labels("skipped").inc(n)
+            if batch.finished:
+                return sent
+            if not batch.mails:
+                if batch.skipped:
+                    continue  # the whole batch was skipped: the next one may have mail
+                return sent  # other workers hold live claims on the rest
+            handed, unavailable = self._hand_over(batch)
+            sent += handed
+            if unavailable:
+                return sent  # the relay is away: the next tick tries again
+        return sent
+
+    def _hand_over(self, batch: sending.Claim) -> tuple[int, bool]:
+        assert self.mailer is not None
+        outcomes = sending.Outcomes()
+        handed, unavailable = 0, False
+        check = self.mailer if isinstance(self.mailer, AcceptedCheck) else None
+        for i, item in enumerate(batch.mails):
+            if self.halt.is_set() or unavailable:
+                outcomes.released.append((item.seq, "stopped before sending" if not unavailable else "relay away"))
+                continue
+            if item.retry:
+                SEND_RETRIES.inc()
+                if check is not None and check.accepted(item.mail.message_id):
+                    outcomes.sent.append((item.seq, self.clock()))  # it had left before the crash
+                    continue
+            self.throttle.wait()
+            try:
+                self.mailer.send(item.mail)
+            except MailUnavailable as exc:
+                log.warning("the relay is unavailable; wave %s pauses: %s", batch.wave_id, exc)
+                outcomes.released.append((item.seq, str(exc)))
+                unavailable = True
+                continue
+            except MailRejected as exc:
+                attempts = MAX_ATTEMPTS if exc.permanent else self._attempts(item.seq)
+                if attempts >= MAX_ATTEMPTS:
+                    outcomes.failed.append((item.seq, _address(item.mail.to), str(exc)))
+                    if exc.permanent and 550 <= exc.code <= 553:
+                        outcomes.bounced.add(item.seq)
+                    MAILS.labels("failed").inc()
+                else:
+                    outcomes.released.append((item.seq, str(exc)))
+                continue
+            outcomes.sent.append((item.seq, self.clock()))
+            handed += 1
+            MAILS.labels("sent").inc()
+            if len(outcomes) >= self.options.flush_every and i < len(batch.mails) - 1:
+                self._record(outcomes)
+                outcomes = sending.Outcomes()
+        self._record(outcomes)
+        return handed, unavailable
+
+    def _attempts(self, seq: int) -> int:
+        with self.db.read() as session:
+            row = send_store.by_seq(session, seq)
+        return int(row.attempts) if row is not None else MAX_ATTEMPTS
+
+    def _record(self, outcomes: sending.Outcomes) -> None:
+        if not len(outcomes):
+            return
+        with self.db.unit_of_work() as uow:
+            sending.record(uow, outcomes=outcomes, now=self.clock())
+            uow.commit()
+
+
+def _address(to: str) -> str:
+    return to[to.rfind("<") + 1:].rstrip(">") if "<" in to else to
+
+
+class SendWorker(PeriodicWorker):
+    """The sender on its thread; `stop()` lets the mail in hand finish and records it first."""
+
+    def __init__(self, sender: Sender, interval: float) -> None:
+        self.sender = sender
+        super().__init__("marketing-sender", sender.run_once, sender.clock, interval)
+
+    def stop(self) -> None:
+        self.sender.halt.set()
+        super().stop()
+        close = getattr(self.sender.mailer, "close", None)  # SmtpMailer: QUIT its connection
+        if callable(close):
+            close()
+
+
+def record_consents(db: Database, contacts: ContactsPort | None, now: datetime, limit: int = CONSENT_BATCH) -> int:
+    """Hand contacts the consent decisions owed; returns how many it took."""
+    if contacts is None:
+        return 0
+    with db.read() as session:
+        jobs = consent.due(session, now=now, limit=limit)
+    done = 0
+    for job in jobs:
+        note, ok = "", True
+        try:
+            contacts.record_consent(job.contact_id, consent.consent_of(job), key=job.key)
+        except ContactGone:
+            note = "the contact is gone from contacts"
+        except (ContactsUnavailable, Exception) as exc:  # noqa: BLE001 - any failure is retried later
+            ok, note = False, f"{type(exc).__name__}: {exc}"
+        with db.unit_of_work() as uow:
+            if ok:
+                consent.finished(uow, job=job, now=now, note=note)
+            else:
+                consent.failed(uow, job=job, now=now, error=note)
+            uow.commit()
+        done += ok
+    with db.read() as session:
+        CONSENT_JOBS.set(send_store.open_consent_jobs(session))
+    return done
+
+
+def scheduler(db: Database, contacts: ContactsPort | None, clock: Callable[[], datetime],
+              interval: float) -> PeriodicWorker:
+    return PeriodicWorker("marketing-scheduler", lambda now: record_consents(db, contacts, now), clock, interval)

@@ -1,0 +1,12 @@
+"""Marketing's business metrics (the RED metrics of its RPCs come from crmkit)."""
+from __future__ import annotations
+
+from prometheus_client import Counter, Gauge
+
+CAMPAIGNS_CREATED = Counter("crm_marketing_campaigns_created_total", "Campaigns created", ["type"])
+MAILS = Counter("crm_marketing_mails_total", "Recipients of send waves by outcome (sent, failed, skipped)",
+                ["outcome"])
+SKIPPED = Counter("crm_marketing_recipients_skipped_total", "Recipients not mailed, by reason", ["reason"])
+SEND_RETRIES = Counter("crm_marketing_send_retries_total", "Mails handed over again after a claim expired")
+ENGAGEMENT = Counter("crm_marketing_engagement_total", "Opens, clicks and unsubscribes", ["kind"])
+CONSENT_JOBS = Gauge("crm_marketing_consent_jobs_open", "Consent withdrawals not yet recorded in contacts")

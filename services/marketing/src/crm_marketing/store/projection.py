@@ -1,0 +1,141 @@
+"""The contact projection (what sending needs of each contact), its tags, and the address-level
+facts learned here: suppressions (bounces, complaints) and unsubscribes."""
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import delete, insert, select, update
+from sqlalchemy.orm import Session
+
+from crm_marketing.rules.eligibility import ConsentState, Reachability
+from crm_marketing.tables import audience_contacts, contact_tags, suppressions, unsubscribes
+from crmkit.records import aware
+
+CHUNK = 500
+
+
+@dataclass(frozen=True)
+class ProjectedContact:
+    contact_id: str
+    name: str
+    email: str
+    language: str
+    company: str
+    title: str
+    city: str
+    province: str
+    owner_id: str
+    team: str
+    region: str
+    custom: dict[str, Any]
+    consents: dict[str, ConsentState]
+    suppressed: str
+    version: int
+
+
+def consents_json(consents: dict[str, ConsentState]) -> str:
+    return json.dumps({p: {"granted": c.granted, "at": c.at.isoformat() if c.at else None}
+                       for p, c in sorted(consents.items())})
+
+
+def _consents(raw: str) -> dict[str, ConsentState]:
+    parsed = json.loads(raw or "{}")
+    return {p: ConsentState(bool(v.get("granted")), datetime.fromisoformat(v["at"]) if v.get("at") else None)
+            for p, v in parsed.items()}
+
+
+def _row(r: Any) -> ProjectedContact:
+    return ProjectedContact(r.contact_id, r.name, r.email, r.language, r.company, r.title, r.city, r.province,
+                            r.owner_id, r.team, r.region, json.loads(r.custom or "{}"), _consents(r.consents),
+                            r.suppressed, r.version)
+
+
+def version_of(session: Session, contact_id: str) -> int | None:
+    return session.execute(select(audience_contacts.c.version).where(
+        audience_contacts.c.contact_id == contact_id).with_for_update()).scalar_one_or_none()
+
+
+def upsert(session: Session, contact: ProjectedContact, tags: Sequence[str], now: datetime) -> None:
+    values = dict(name=contact.name, email=contact.email, language=contact.language, company=contact.company,
+                  title=contact.title, city=contact.city, province=contact.province, owner_id=contact.owner_id,
+                  team=contact.team, region=contact.region, custom=json.dumps(contact.custom, ensure_ascii=False),
+                  consents=consents_json(contact.consents), suppressed=contact.suppressed, version=contact.version,
+                  updated_at=now)
+    done = session.execute(update(audience_contacts).where(
+        audience_contacts.c.contact_id == contact.contact_id).values(**values))
+    if done.rowcount == 0:  # type: ignore[attr-defined]  # an UPDATE's result is a CursorResult
+        session.execute(insert(audience_contacts).values(contact_id=contact.contact_id, **values))
+    session.execute(delete(contact_tags).where(contact_tags.c.contact_id == contact.contact_id))
+    if tags:
+        session.execute(insert(contact_tags), [{"contact_id": contact.contact_id, "tag": t} for t in sorted(set(tags))])
+
+
+FINAL_VERSION = 2**31 - 1  # a merged-away contact stays suppressed whatever stale snapshot comes later
+
+
+def suppress(session: Session, contact_id: str, reason: str, now: datetime) -> None:
+    """Mark a contact never to be mailed again (merged away): a row even if we never saw it."""
+    done = session.execute(update(audience_contacts).where(audience_contacts.c.contact_id == contact_id)
+                           .values(suppressed=reason, version=FINAL_VERSION, updated_at=now))
+    if done.rowcount == 0:  # type: ignore[attr-defined]  # an UPDATE's result is a CursorResult
+        session.execute(insert(audience_contacts).values(contact_id=contact_id, suppressed=reason,
+                                                         version=FINAL_VERSION, custom="{}", consents="{}",
+                                                         updated_at=now))
+
+
+def load(session: Session, contact_ids: Iterable[str]) -> dict[str, ProjectedContact]:
+    ids = list(contact_ids)
+    found: dict[str, ProjectedContact] = {}
+    for i in range(0, len(ids), CHUNK):
+        for r in session.execute(select(audience_contacts).where(audience_contacts.c.contact_id.in_(ids[i:i + CHUNK]))):
+            found[r.contact_id] = _row(r)
+    return found
+
+
+def get(session: Session, contact_id: str) -> ProjectedContact | None:
+    return load(session, [contact_id]).get(contact_id)
+
+
+def tagged(session: Session, tags: Sequence[str]) -> list[str]:
+    """Contacts carrying any of the tags, oldest tag rows first (stable)."""
+    if not tags:
+        return []
+    return list(dict.fromkeys(session.execute(select(contact_tags.c.contact_id).where(
+        contact_tags.c.tag.in_(list(tags))).order_by(contact_tags.c.contact_id)).scalars()))
+
+
+def reachability(session: Session, contact_ids: Sequence[str], purpose: str) -> dict[str, Reachability]:
+    """What eligibility needs of each contact we know (projection, suppressions, unsubscribes)."""
+    contacts = load(session, contact_ids)
+    emails = [c.email for c in contacts.values() if c.email]
+    suppressed: dict[str, str] = {}
+    for i in range(0, len(emails), CHUNK):
+        suppressed.update(session.execute(select(suppressions.c.email, suppressions.c.reason).where(
+            suppressions.c.email.in_(emails[i:i + CHUNK]))).tuples())
+    unsubscribed: dict[str, datetime] = {}
+    ids = list(contacts)
+    for i in range(0, len(ids), CHUNK):
+        for contact_id, at in session.execute(select(unsubscribes.c.contact_id, unsubscribes.c.at).where(
+                unsubscribes.c.contact_id.in_(ids[i:i + CHUNK]), unsubscribes.c.purpose == purpose)):
+            unsubscribed[contact_id] = aware(at)
+    return {cid: Reachability(c.email, c.suppressed, suppressed.get(c.email, ""), c.consents, unsubscribed.get(cid))
+            for cid, c in contacts.items()}
+
+
+def add_suppression(session: Session, email: str, reason: str, detail: str, at: datetime) -> None:
+    if session.execute(select(suppressions.c.email).where(suppressions.c.email == email)).first() is None:
+        session.execute(insert(suppressions).values(email=email, reason=reason, detail=detail[:1000], at=at))
+
+
+def record_unsubscribe(session: Session, contact_id: str, purpose: str, email: str, wave_id: str,
+                       at: datetime) -> None:
+    done = session.execute(update(unsubscribes).where(
+        unsubscribes.c.contact_id == contact_id, unsubscribes.c.purpose == purpose,
+    ).values(email=email, wave_id=wave_id, at=at))
+    if done.rowcount == 0:  # type: ignore[attr-defined]  # an UPDATE's result is a CursorResult
+        session.execute(insert(unsubscribes).values(contact_id=contact_id, purpose=purpose, email=email,
+                                                    wave_id=wave_id, at=at))

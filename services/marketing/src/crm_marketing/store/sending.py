@@ -1,0 +1,223 @@
+"""Send waves, their recipients (the frozen list and the send log), their links, and the consent
+jobs owed to contacts. The sender's statements are built once (bindparam), it runs them by the
+hundred per second."""
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Row, bindparam, func, insert, or_, select, update
+from sqlalchemy.orm import Session
+
+from crm.marketing.v1.marketing_pb2 import EmailCounts, Recipient, SendWave, Template
+from crm_marketing.tables import consent_jobs, recipients, wave_links, waves
+from crmkit.paging import decode_cursor, encode_cursor, page_size
+from crmkit.records import aware
+
+r = recipients.c
+_MARK_SENT = update(recipients).where(r.seq == bindparam("b_seq")).values(
+    status="sent", sent_at=bindparam("b_at"), claimed_by="", claimed_until=None, error="")
+_MARK = update(recipients).where(r.seq == bindparam("b_seq")).values(
+    status=bindparam("b_status"), skip_reason=bindparam("b_reason"), error=bindparam("b_error"), claimed_by="",
+    claimed_until=None)
+
+# -- waves
+
+
+def save_wave(session: Session, wave: SendWave, template: Template | None = None) -> None:
+    stored = SendWave()
+    stored.CopyFrom(wave)
+    stored.ClearField("counts")  # counted from the recipients on every read
+    values: dict[str, Any] = dict(status=wave.status, version=wave.version, data=stored.SerializeToString())
+    if template is not None:
+        session.execute(insert(waves).values(id=wave.id, campaign_id=wave.campaign_id,
+                                             template=template.SerializeToString(), **values))
+    else:
+        session.execute(update(waves).where(waves.c.id == wave.id).values(**values))
+
+
+def load_wave(session: Session, wave_id: str, *, for_update: bool = False) -> SendWave | None:
+    stmt = select(waves.c.data).where(waves.c.id == wave_id)
+    if for_update:
+        stmt = stmt.with_for_update()
+    data = session.execute(stmt).scalar_one_or_none()
+    return None if data is None else SendWave.FromString(data)
+
+
+def wave_template(session: Session, wave_id: str) -> Template:
+    return Template.FromString(session.execute(select(waves.c.template).where(waves.c.id == wave_id)).scalar_one())
+
+
+def list_waves(session: Session, campaign_id: str, requested: int, page_token: str) -> tuple[list[SendWave], str]:
+    size = page_size(requested)
+    stmt = select(waves.c.data, waves.c.seq).where(waves.c.campaign_id == campaign_id)
+    if page_token:
+        stmt = stmt.where(waves.c.seq < decode_cursor(page_token))
+    rows = session.execute(stmt.order_by(waves.c.seq.desc()).limit(size + 1)).all()
+    return [SendWave.FromString(x.data) for x in rows[:size]], encode_cursor(rows[size - 1].seq) if len(rows) > size else ""
+
+
+def wave_ids_of(session: Session, campaign_id: str) -> list[str]:
+    return list(session.execute(select(waves.c.id).where(waves.c.campaign_id == campaign_id)).scalars())
+
+
+def sending_waves(session: Session) -> list[str]:
+    return list(session.execute(select(waves.c.id).where(waves.c.status == "sending").order_by(waves.c.seq)).scalars())
+
+
+# -- recipients
+
+
+def insert_recipients(session: Session, rows: Sequence[dict[str, Any]]) -> None:
+    for i in range(0, len(rows), 1000):
+        session.execute(insert(recipients), list(rows[i:i + 1000]))
+
+
+def counts(session: Session, wave_ids: Sequence[str]) -> EmailCounts:
+    result = EmailCounts()
+    if not wave_ids:
+        return result
+    in_waves = r.wave_id.in_(list(wave_ids))
+    for status, reason, n in session.execute(select(r.status, r.skip_reason, func.count()).where(in_waves)
+                                             .group_by(r.status, r.skip_reason)):
+        n = int(n)
+        result.recipients += n
+        if status in ("pending", "sending"):
+            result.pending += n
+        elif status == "sent":
+            result.delivered += n
+        elif status == "failed":
+            result.failed += n
+        elif status == "skipped":
+            result.skipped[reason] = result.skipped[reason] + n
+    opened, clicked, unsubscribed = session.execute(select(
+        func.count(r.opened_at), func.count(r.clicked_at), func.count(r.unsubscribed_at)).where(in_waves)).one()
+    result.sent = result.delivered + result.failed
+    result.opened, result.clicked, result.unsubscribed = int(opened), int(clicked), int(unsubscribed)
+    if result.delivered:
+        result.open_rate = round(result.opened / result.delivered, 4)
+        result.click_rate = round(result.clicked / result.delivered, 4)
+    return result
+
+
+def claimable(session: Session, wave_id: str, now: datetime, limit: int, *, skip_locked: bool) -> list[Row[Any]]:
+    """Pending recipients, and those whose claim expired (their worker died mid-send), row-locked."""
+    stmt = select(r.seq, r.contact_id, r.email, r.language, r.status, r.message_id, r.attempts).where(
+        r.wave_id == wave_id,
+        or_(r.status == "pending", (r.status == "sending") & (r.claimed_until < now)),
+    ).order_by(r.seq).limit(limit)
+    return list(session.execute(stmt.with_for_update(skip_locked=skip_locked)).all())
+
+
+def claim(session: Session, seqs: Sequence[int], worker: str, until: datetime, message_ids: dict[int, str]) -> None:
+    session.execute(update(recipients).where(r.seq == bindparam("b_seq")).values(
+        status="sending", claimed_by=worker, claimed_until=until, attempts=r.attempts + 1,
+        message_id=bindparam("b_mid")), [{"b_seq": s, "b_mid": message_ids[s]} for s in seqs])
+
+
+def mark_sent(session: Session, outcomes: Sequence[tuple[int, datetime]]) -> None:
+    if outcomes:
+        session.execute(_MARK_SENT, [{"b_seq": s, "b_at": at} for s, at in outcomes])
+
+
+def mark(session: Session, rows: Sequence[tuple[int, str, str, str]]) -> None:
+    """(seq, status, skip_reason, error) for recipients leaving `sending` other than as sent."""
+    if rows:
+        session.execute(_MARK, [{"b_seq": s, "b_status": st, "b_reason": why, "b_error": err[:2000]}
+                                for s, st, why, err in rows])
+
+
+def unfinished(session: Session, wave_id: str) -> int:
+    return int(session.execute(select(func.count()).where(
+        r.wave_id == wave_id, r.status.in_(("pending", "sending")))).scalar_one())
+
+
+def cancel_pending(session: Session, wave_id: str) -> None:
+    session.execute(update(recipients).where(r.wave_id == wave_id, r.status == "pending").values(
+        status="skipped", skip_reason="cancelled"))
+
+
+def by_seq(session: Session, seq: int, *, for_update: bool = False) -> Row[Any] | None:
+    stmt = select(recipients).where(r.seq == seq)
+    if for_update:
+        stmt = stmt.with_for_update()
+    return session.execute(stmt).first()
+
+
+def set_links(session: Session, seq: int, links: list[str]) -> None:
+    session.execute(update(recipients).where(r.seq == seq).values(links=json.dumps(links)))
+
+
+def touch(session: Session, seq: int, **values: Any) -> None:
+    session.execute(update(recipients).where(r.seq == seq).values(**values))
+
+
+def to_message(row: Row[Any]) -> Recipient:
+    out = Recipient(wave_id=row.wave_id, contact_id=row.contact_id, email=row.email, language=row.language,
+                    status=row.status, skip_reason=row.skip_reason, message_id=row.message_id, error=row.error,
+                    attempts=row.attempts, open_count=row.open_count, click_count=row.click_count)
+    for name in ("sent_at", "opened_at", "clicked_at", "unsubscribed_at"):
+        value = getattr(row, name)
+        if value is not None:
+            getattr(out, name).FromDatetime(aware(value))
+    return out
+
+
+def list_recipients(session: Session, wave_id: str, status: str, reason: str, requested: int,
+                    page_token: str) -> tuple[list[Recipient], str]:
+    size = page_size(requested)
+    stmt = select(recipients).where(r.wave_id == wave_id)
+    if status:
+        stmt = stmt.where(r.status == status)
+    if reason:
+        stmt = stmt.where(r.skip_reason == reason)
+    if page_token:
+        stmt = stmt.where(r.seq > decode_cursor(page_token))
+    rows = session.execute(stmt.order_by(r.seq).limit(size + 1)).all()
+    return [to_message(x) for x in rows[:size]], encode_cursor(rows[size - 1].seq) if len(rows) > size else ""
+
+
+# -- links
+
+
+def links_of_wave(session: Session, wave_id: str) -> list[str]:
+    return list(session.execute(select(wave_links.c.url).where(wave_links.c.wave_id == wave_id)
+                                .order_by(wave_links.c.idx)).scalars())
+
+
+def save_wave_links(session: Session, wave_id: str, links: list[str]) -> None:
+    if links:
+        session.execute(insert(wave_links), [{"wave_id": wave_id, "idx": i, "url": u} for i, u in enumerate(links)])
+
+
+# -- consent jobs
+
+
+def add_consent_job(session: Session, *, key: str, contact_id: str, purpose: str, granted: bool, source: str,
+                    evidence: str, at: datetime) -> None:
+    if session.execute(select(consent_jobs.c.seq).where(consent_jobs.c.key == key)).first() is None:
+        session.execute(insert(consent_jobs).values(key=key, contact_id=contact_id, purpose=purpose,
+                                                    granted=int(granted), source=source, evidence=evidence, at=at,
+                                                    next_attempt_at=at))
+
+
+def due_consent_jobs(session: Session, now: datetime, limit: int) -> list[Row[Any]]:
+    return list(session.execute(select(consent_jobs).where(
+        consent_jobs.c.done_at.is_(None), consent_jobs.c.next_attempt_at <= now,
+    ).order_by(consent_jobs.c.next_attempt_at, consent_jobs.c.seq).limit(limit)).all())
+
+
+def finish_consent_job(session: Session, seq: int, *, done_at: datetime | None, next_attempt_at: datetime | None,
+                       error: str) -> None:
+    values: dict[str, Any] = {"attempts": consent_jobs.c.attempts + 1, "last_error": error[:2000]}
+    if done_at is not None:
+        values["done_at"] = done_at
+    if next_attempt_at is not None:
+        values["next_attempt_at"] = next_attempt_at
+    session.execute(update(consent_jobs).where(consent_jobs.c.seq == seq).values(**values))
+
+
+def open_consent_jobs(session: Session) -> int:
+    return int(session.execute(select(func.count()).where(consent_jobs.c.done_at.is_(None))).scalar_one())

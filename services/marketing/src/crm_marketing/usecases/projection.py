@@ -1,0 +1,52 @@
+"""Marketing's projection of contacts: what sending needs of each (name, email, language, tags,
+owner, consents, suppressed), from contacts' snapshots. Fed by the CONTACTS stream (handlers) and
+by the members ListSegmentMembers returns at freeze time; the newest version wins, whatever order
+the snapshots come in."""
+from __future__ import annotations
+
+from datetime import datetime
+
+from google.protobuf.json_format import MessageToDict
+from sqlalchemy.orm import Session
+
+from crm.contacts.v1.contacts_pb2 import Contact
+from crm_marketing.rules.eligibility import ConsentState
+from crm_marketing.rules.templates import normalize_language
+from crm_marketing.store import projection
+from crm_marketing.store.projection import ProjectedContact
+from crmkit.records import dt
+
+
+def projected(contact: Contact) -> ProjectedContact:
+    email = next((e.address.strip().lower() for e in contact.emails if e.address.strip()), "")
+    address = next((a for a in contact.addresses if a.city or a.province), None)
+    language = contact.language or contact.preferences.get("language", "")
+    suppressed = "merged" if contact.merged_into_id else "deleted" if contact.deleted else ""
+    consents = {c.purpose: ConsentState(c.granted, dt(c.at) if c.HasField("at") else None)
+                for c in contact.consents if c.purpose}
+    custom = MessageToDict(contact.custom_fields) if contact.HasField("custom_fields") else {}
+    return ProjectedContact(
+        contact_id=contact.id, name=contact.name, email=email, language=normalize_language(language) if language else "",
+        company=contact.company_name, title=contact.title, city=address.city if address else "",
+        province=address.province if address else "", owner_id=contact.owner_id, team=contact.team,
+        region=contact.region, custom=custom, consents=consents, suppressed=suppressed, version=contact.version)
+
+
+def apply_contact(session: Session, contact: Contact, now: datetime, *, deleted: bool = False) -> bool:
+    """Upsert the snapshot unless we hold a newer one; False when it was stale."""
+    if not contact.id:
+        return False
+    current = projection.version_of(session, contact.id)
+    if current is not None and current > contact.version:
+        return False
+    row = projected(contact)
+    if deleted and not row.suppressed:
+        row = ProjectedContact(**{**row.__dict__, "suppressed": "deleted"})
+    projection.upsert(session, row, list(contact.tags), now)
+    return True
+
+
+def merged_away(session: Session, contact_ids: list[str], now: datetime) -> None:
+    """Contacts merged into another: never mailed again under their own id (the survivor is)."""
+    for contact_id in contact_ids:
+        projection.suppress(session, contact_id, "merged", now)

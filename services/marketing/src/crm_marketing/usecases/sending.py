@@ -1,0 +1,158 @@
+"""Mailing a wave, in two transactions around each SMTP hand-off (the worker in jobs.py owns them):
+
+1. `claim`: pending recipients (and those whose claim expired: their worker died mid-send) are
+   checked again against the projection (a consent withdrawn, an unsubscribe, a bounce since the
+   freeze skips them, with the reason), rendered, and marked `sending` with this worker's claim and
+   their deterministic Message-ID (wave, contact) — committed before any mail leaves;
+2. the worker hands each mail to the relay;
+3. `record`: each is marked `sent` (or failed, or released to pending when the relay is away).
+
+A crash between 2 and 3 leaves rows `sending`; once their claim expires they are mailed again
+with the same Message-ID, after asking the relay whether it already took it when it can tell
+(ports.AcceptedCheck). A plain SMTP relay cannot: then the residual is one duplicate per
+recipient whose hand-off completed in the instant before the crash, and it carries the same
+Message-ID as the first copy (mail clients and the sink show them as the same message)."""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from crm.marketing.v1 import events_pb2 as ev
+from crm.marketing.v1.marketing_pb2 import SendWave, Template
+from crm_marketing.events import MARKETING, emit
+from crm_marketing.ports import OutgoingMail
+from crm_marketing.rules import templates, tracking
+from crm_marketing.rules.eligibility import RENDER_FAILED, skip_reason
+from crm_marketing.store import projection, records, sending
+from crm_marketing.store.projection import ProjectedContact
+from crm_marketing.usecases.templates import merge_context
+from crmkit.auth import SYSTEM
+from crmkit.db import UnitOfWork
+from crmkit.errors import InvalidArgument
+from crmkit.mail import domain_of, format_address, make_message_id
+from crmkit.records import bump
+
+ONE_CLICK = "List-Unsubscribe=One-Click"
+
+
+@dataclass(frozen=True)
+class Outgoing:
+    seq: int
+    contact_id: str
+    mail: OutgoingMail
+    retry: bool  # its earlier claim expired: it may have been handed over already
+
+
+@dataclass
+class Claim:
+    wave_id: str
+    mails: list[Outgoing] = field(default_factory=list)
+    skipped: dict[str, int] = field(default_factory=dict)
+    finished: bool = False  # nothing left to send: the wave is completed (or was stopped)
+
+
+def message_id(wave: SendWave, contact_id: str) -> str:
+    return make_message_id(wave.id, contact_id, domain=domain_of(wave.sender))
+
+
+def compose(wave: SendWave, template: Template, contact: ProjectedContact, *, seq: int, email: str,
+            language: str, campaign_name: str, slug: str, links: tracking.LinkMaker) -> tuple[OutgoingMail, list[str]]:
+    """One recipient's mail (InvalidArgument when the template cannot render for them) and the
+    links it contains, in token order."""
+    unsubscribe = links.unsubscribe(seq)
+    rendered = templates.render(templates.pick(template, language or contact.language),
+                                merge_context(contact, campaign_name=campaign_name, unsubscribe_url=unsubscribe))
+    tracked = tracking.track_links(rendered.text, rendered.html, own_base=links.base,
+                                   click_url=lambda i: links.click(seq, i),
+                                   utm=tracking.utm_params(slug, wave.variant))
+    mail = OutgoingMail(
+        sender=wave.sender, to=format_address(contact.name, email), subject=rendered.subject, text=tracked.text,
+        html=tracking.add_pixel(tracked.html, links.pixel(seq)), message_id=message_id(wave, contact.contact_id),
+        headers={"List-Unsubscribe": f"<{unsubscribe}>", "List-Unsubscribe-Post": ONE_CLICK,
+                 "Precedence": "bulk"})
+    return mail, tracked.links
+
+
+def claim(uow: UnitOfWork, *, wave_id: str, worker: str, now: datetime, limit: int, lease: timedelta,
+          links: tracking.LinkMaker, skip_locked: bool = False) -> Claim:
+    session = uow.session
+    result = Claim(wave_id)
+    wave = sending.load_wave(session, wave_id, for_update=True)
+    if wave is None or wave.status != "sending":
+        result.finished = True
+        return result
+    rows = sending.claimable(session, wave_id, now, limit, skip_locked=skip_locked)
+    if not rows:
+        if sending.unfinished(session, wave_id) == 0:
+            _complete(uow, wave, now)
+            result.finished = True
+        return result  # else: other workers hold live claims
+    template = sending.wave_template(session, wave_id)
+    campaign = records.load_campaign(session, wave.campaign_id)
+    campaign_name, slug = (campaign.name, campaign.slug) if campaign else ("", wave.campaign_id[:8])
+    ids = [row.contact_id for row in rows]
+    reach = projection.reachability(session, ids, wave.purpose)
+    contacts = projection.load(session, ids)
+    wave_links: list[str] | None = sending.links_of_wave(session, wave_id) or None
+    skips: list[tuple[int, str, str, str]] = []
+    claimed: dict[int, str] = {}
+    for row in rows:
+        reason = skip_reason(reach.get(row.contact_id), wave.purpose)  # duplicates were skipped at freeze
+        contact = contacts.get(row.contact_id)
+        if reason or contact is None:
+            skips.append((row.seq, "skipped", reason or "unknown_contact", ""))
+            continue
+        try:
+            mail, mail_links = compose(wave, template, contact, seq=row.seq, email=row.email, language=row.language,
+                                       campaign_name=campaign_name, slug=slug, links=links)
+        except InvalidArgument as exc:
+            skips.append((row.seq, "skipped", RENDER_FAILED, exc.message))
+            continue
+        if wave_links is None:
+            wave_links = mail_links
+            sending.save_wave_links(session, wave_id, mail_links)
+        elif mail_links != wave_links:  # merge fields in links: this mail's own list
+            sending.set_links(session, row.seq, mail_links)
+        claimed[row.seq] = mail.message_id
+        result.mails.append(Outgoing(row.seq, row.contact_id, mail, retry=row.status == "sending"))
+    sending.mark(session, skips)
+    if claimed:
+        sending.claim(session, list(claimed), worker, now + lease, claimed)
+    for _, _, reason, _ in skips:
+        result.skipped[reason] = result.skipped.get(reason, 0) + 1
+    return result
+
+
+@dataclass
+class Outcomes:
+    sent: list[tuple[int, datetime]] = field(default_factory=list)
+    failed: list[tuple[int, str, str]] = field(default_factory=list)     # seq, email, error
+    bounced: set[int] = field(default_factory=set)                      # failed seqs whose address is refused
+    released: list[tuple[int, str]] = field(default_factory=list)       # seq, error: back to pending
+
+    def __len__(self) -> int:
+        return len(self.sent) + len(self.failed) + len(self.released)
+
+
+def record(uow: UnitOfWork, *, outcomes: Outcomes, now: datetime) -> None:
+    session = uow.session
+    sending.mark_sent(session, outcomes.sent)
+    sending.mark(session, [(seq, "failed", "", error) for seq, _, error in outcomes.failed]
+                 + [(seq, "pending", "", error) for seq, error in outcomes.released])
+    for seq, email, error in outcomes.failed:
+        if seq in outcomes.bounced and email:
+            projection.add_suppression(session, email.lower(), "bounced", error, now)
+
+
+def _complete(uow: UnitOfWork, wave: SendWave, now: datetime) -> None:
+    wave.status = "completed"
+    wave.completed_at.FromDatetime(now)
+    bump(wave, now)
+    sending.save_wave(uow.session, wave)
+    wave.counts.CopyFrom(sending.counts(uow.session, [wave.id]))
+    emit(uow, SYSTEM, MARKETING.WAVE_COMPLETED, wave.id, wave.version, ev.WaveChanged(wave=wave), now)
+
+
+def recipient_links(row_links: str | None, wave_links: list[str]) -> list[str]:
+    return json.loads(row_links) if row_links else wave_links

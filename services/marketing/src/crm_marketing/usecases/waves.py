@@ -1,0 +1,182 @@
+"""Send waves: freeze (prepare asks contacts for the segments' members, outside the transaction;
+the write evaluates the audience against the projection and stores every recipient with its
+email and language or the reason it will be skipped, plus the template as it is), start, cancel,
+and read them with their counts."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlalchemy.orm import Session
+
+from crm.contacts.v1.contacts_pb2 import Contact
+from crm.marketing.v1 import events_pb2 as ev
+from crm.marketing.v1.marketing_pb2 import Audience, Recipient, SendWave
+from crm_marketing.events import MARKETING, emit
+from crm_marketing.ports import ContactsPort, DependencyUnavailable
+from crm_marketing.rules import audience as algebra
+from crm_marketing.rules import campaigns as campaign_rules
+from crm_marketing.rules.eligibility import DEFAULT_PURPOSE, skip_reason
+from crm_marketing.rules.templates import normalize_language
+from crm_marketing.store import projection, records, sending
+from crm_marketing.usecases import campaigns
+from crm_marketing.usecases import projection as projecting
+from crmkit.auth import Principal
+from crmkit.db import UnitOfWork
+from crmkit.errors import FailedPrecondition, InvalidArgument, NotFound
+from crmkit.mail import InvalidMail, address_of
+from crmkit.records import bump, check_version, new_id, stamp_new
+
+STATUSES = ("ready", "sending", "completed", "cancelled")
+RECIPIENT_STATUSES = ("pending", "sending", "sent", "failed", "skipped")
+
+
+@dataclass(frozen=True)
+class Members:
+    """What contacts answered for each segment of the audience (prepare's result)."""
+
+    by_segment: dict[str, list[Contact]] = field(default_factory=dict)
+
+
+def _audience(wave: SendWave, campaign_audience: Audience) -> Audience:
+    chosen = Audience()
+    chosen.CopyFrom(wave.audience if not campaign_rules.is_empty(wave.audience) else campaign_audience)
+    campaign_rules.normalize_audience(chosen, "wave.audience")
+    if campaign_rules.is_empty(chosen):
+        raise InvalidArgument("the wave has no audience: name segments, tags or contacts (here or on the campaign)",
+                              field="wave.audience")
+    return chosen
+
+
+def prepare(session: Session, contacts: ContactsPort | None, *, principal: Principal, wave: SendWave) -> Members:
+    """Before the transaction: the caller may change the campaign, and contacts lists each segment."""
+    campaign = campaigns.get(session, principal=principal, campaign_id=wave.campaign_id, field="wave.campaign_id")
+    audience = _audience(wave, campaign.audience)
+    segments = list(dict.fromkeys([*audience.segment_ids, *audience.exclude_segment_ids]))
+    if segments and contacts is None:
+        raise DependencyUnavailable("contacts is not configured (CONTACTS_SERVICE_ADDR): segments cannot be listed")
+    return Members({segment_id: contacts.segment_members(segment_id) for segment_id in segments} if contacts else {})
+
+
+def _check_new(wave: SendWave, default_sender: str) -> None:
+    wave.purpose = wave.purpose.strip() or DEFAULT_PURPOSE
+    wave.variant = wave.variant.strip() or "main"
+    if len(wave.variant) > 60:
+        raise InvalidArgument("a variant has at most 60 characters", field="wave.variant")
+    wave.sender = wave.sender.strip() or default_sender
+    try:
+        address_of(wave.sender, "sender")
+    except InvalidMail as exc:
+        raise InvalidArgument(str(exc), field="wave.sender") from None
+
+
+def create(uow: UnitOfWork, *, principal: Principal, now: datetime, wave: SendWave, members: Members,
+           default_sender: str) -> SendWave:
+    campaign = campaigns.for_write(uow, principal, wave.campaign_id, field="wave.campaign_id")
+    campaign_rules.require_live(campaign, "mail")
+    template = records.load_template(uow.session, wave.template_id) if wave.template_id else None
+    if template is None:
+        raise NotFound(f"template {wave.template_id} not found", field="wave.template_id")
+    _check_new(wave, default_sender)
+    audience = _audience(wave, campaign.audience)
+    wave.audience.CopyFrom(audience)
+    for snapshots in members.by_segment.values():  # the freshest snapshots we have: contacts just sent them
+        for snapshot in snapshots:
+            projecting.apply_contact(uow.session, snapshot, now)
+
+    def segment_ids(ids: list[str]) -> list[list[str]]:
+        return [[c.id for c in members.by_segment.get(s, [])] for s in ids]
+
+    session = uow.session
+    include = [*segment_ids(list(audience.segment_ids)), projection.tagged(session, list(audience.tags)),
+               list(audience.contact_ids)]
+    exclude = [*segment_ids(list(audience.exclude_segment_ids)), projection.tagged(session, list(audience.exclude_tags)),
+               list(audience.exclude_contact_ids)]
+    contact_ids = algebra.evaluate(include, exclude)
+    reach = projection.reachability(session, contact_ids, wave.purpose)
+    known = projection.load(session, contact_ids)
+    wave.id = new_id()
+    seen: set[str] = set()
+    rows = []
+    for contact_id in contact_ids:
+        reason = skip_reason(reach.get(contact_id), wave.purpose, seen)
+        contact = known.get(contact_id)
+        rows.append({"wave_id": wave.id, "contact_id": contact_id, "email": contact.email if contact else "",
+                     "language": normalize_language(contact.language) if contact and contact.language else "",
+                     "status": "skipped" if reason else "pending", "skip_reason": reason})
+    wave.status = "ready"
+    wave.template_version = template.version
+    wave.created_by = principal.user_id
+    stamp_new(wave, now)
+    sending.save_wave(session, wave, template)
+    sending.insert_recipients(session, rows)
+    wave.counts.CopyFrom(sending.counts(session, [wave.id]))
+    emit(uow, principal, MARKETING.WAVE_CREATED, wave.id, wave.version, ev.WaveChanged(wave=wave), now)
+    return wave
+
+
+def get(session: Session, *, principal: Principal, wave_id: str, field: str = "id") -> SendWave:
+    wave = sending.load_wave(session, wave_id) if wave_id else None
+    if wave is None:
+        raise NotFound(f"send wave {wave_id} not found", field=field)
+    campaigns.get(session, principal=principal, campaign_id=wave.campaign_id, field=field)  # visibility
+    wave.counts.CopyFrom(sending.counts(session, [wave.id]))
+    return wave
+
+
+def list_waves(session: Session, *, principal: Principal, campaign_id: str, page_size: int,
+               page_token: str) -> tuple[list[SendWave], str]:
+    campaign = campaigns.get(session, principal=principal, campaign_id=campaign_id, field="campaign_id")
+    items, token = sending.list_waves(session, campaign.id, page_size, page_token)
+    for wave in items:
+        wave.counts.CopyFrom(sending.counts(session, [wave.id]))
+    return items, token
+
+
+def _for_write(uow: UnitOfWork, principal: Principal, wave_id: str, expected_version: int) -> SendWave:
+    wave = sending.load_wave(uow.session, wave_id, for_update=True) if wave_id else None
+    if wave is None:
+        raise NotFound(f"send wave {wave_id} not found", field="id")
+    campaigns.for_write(uow, principal, wave.campaign_id)
+    check_version(wave.version, expected_version)
+    return wave
+
+
+def start(uow: UnitOfWork, *, principal: Principal, now: datetime, wave_id: str, expected_version: int,
+          mail_enabled: bool) -> SendWave:
+    wave = _for_write(uow, principal, wave_id, expected_version)
+    if wave.status != "ready":
+        raise FailedPrecondition(f"the wave is {wave.status}; only a ready wave starts", field="id")
+    if not mail_enabled:
+        raise FailedPrecondition("this marketing service sends no mail: set SMTP_URL", field="id")
+    wave.status = "sending"
+    wave.started_at.FromDatetime(now)
+    bump(wave, now)
+    sending.save_wave(uow.session, wave)
+    wave.counts.CopyFrom(sending.counts(uow.session, [wave.id]))
+    emit(uow, principal, MARKETING.WAVE_STARTED, wave.id, wave.version, ev.WaveChanged(wave=wave), now)
+    return wave
+
+
+def cancel(uow: UnitOfWork, *, principal: Principal, now: datetime, wave_id: str, expected_version: int) -> SendWave:
+    """Recipients not handed over yet stay unsent (skipped: cancelled); one being handed over
+    right now still completes."""
+    wave = _for_write(uow, principal, wave_id, expected_version)
+    if wave.status not in ("ready", "sending"):
+        raise FailedPrecondition(f"the wave is {wave.status} already", field="id")
+    sending.cancel_pending(uow.session, wave.id)
+    wave.status = "cancelled"
+    wave.completed_at.FromDatetime(now)
+    bump(wave, now)
+    sending.save_wave(uow.session, wave)
+    wave.counts.CopyFrom(sending.counts(uow.session, [wave.id]))
+    emit(uow, principal, MARKETING.WAVE_CANCELLED, wave.id, wave.version, ev.WaveChanged(wave=wave), now)
+    return wave
+
+
+def list_recipients(session: Session, *, principal: Principal, wave_id: str, status: str, reason: str,
+                    page_size: int, page_token: str) -> tuple[list[Recipient], str]:
+    wave = get(session, principal=principal, wave_id=wave_id, field="wave_id")
+    if status and status not in RECIPIENT_STATUSES:
+        raise InvalidArgument(f"status must be one of {', '.join(RECIPIENT_STATUSES)}", field="status")
+    return sending.list_recipients(session, wave.id, status, reason, page_size, page_token)
