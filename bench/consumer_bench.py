@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import importlib.util
 import json
 import os
@@ -64,6 +65,7 @@ def load_consumer(path: str | None) -> Any:
     spec = importlib.util.spec_from_file_location("bench_consumer_impl", path)
     assert spec and spec.loader
     module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up
     spec.loader.exec_module(module)
     return module.EventConsumer
 
@@ -95,6 +97,8 @@ def child(args: argparse.Namespace) -> None:
     running = loop.submit(consumer.run())
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    snapshot = Path(args.result).with_suffix(".threads")
+    signal.signal(signal.SIGUSR1, lambda *_: snapshot.write_text(json.dumps(_own_threads())))
     stop.wait()
     consumer.stop()
     running.result(timeout=15)
@@ -108,6 +112,27 @@ def cpu_times(pid: int) -> tuple[float, float]:
     """(user, system) CPU seconds of a process, all its threads."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return int(fields[11]) / TICK, int(fields[12]) / TICK
+
+
+def thread_cpu(pid: int, snapshot: Path) -> Counter[str]:
+    """CPU seconds by thread (the event loop, the executor's workers, the main thread), as the
+    child reports them on SIGUSR1 (thread names are not visible from outside)."""
+    snapshot.unlink(missing_ok=True)
+    os.kill(pid, signal.SIGUSR1)
+    deadline = time.monotonic() + 5
+    while not snapshot.exists() and time.monotonic() < deadline:
+        time.sleep(0.01)
+    time.sleep(0.05)
+    return Counter(json.loads(snapshot.read_text()))
+
+
+def _own_threads() -> dict[str, float]:
+    out: Counter[str] = Counter()
+    for thread in threading.enumerate():
+        with contextlib.suppress(OSError):
+            fields = Path(f"/proc/self/task/{thread.native_id}/stat").read_text().rsplit(")", 1)[1].split()
+            out[thread.name.rstrip("0123456789_")] += (int(fields[11]) + int(fields[12])) / TICK
+    return dict(out)
 
 
 def cpu_seconds(pid: int) -> float:
@@ -152,15 +177,20 @@ class Publisher:
                         payload=StringValue(value=f"{phase}|{time.time():.6f}"))
         return env.subject, env.data, env.event_id
 
-    async def trickle(self, phase: str, rate: float, seconds: float) -> int:
-        n = int(rate * seconds)
+    async def trickle(self, phase: str, rate: float, seconds: float, clump: int = 1) -> int:
+        """`rate` events a second, `clump` at a time (an outbox relay publishes what committed
+        since its last cycle together; 1 is the worst case for batching)."""
+        n = int(rate * seconds) // clump * clump
         start = time.monotonic()
-        for i in range(n):
+        for i in range(0, n, clump):
             delay = start + i / rate - time.monotonic()
             if delay > 0:
                 await asyncio.sleep(delay)
-            subject, data, event_id = self._event(phase)
-            await self.js.publish(subject, data, headers={"Nats-Msg-Id": event_id})
+            futures = []
+            for _ in range(clump):
+                subject, data, event_id = self._event(phase)
+                futures.append(await self.js.publish_async(subject, data, headers={"Nats-Msg-Id": event_id}))
+            await asyncio.gather(*futures)
         return n
 
     async def burst(self, phase: str, n: int) -> int:
@@ -217,6 +247,7 @@ def main() -> int:
     parser.add_argument("--rate", type=float, default=200.0)
     parser.add_argument("--seconds", type=float, default=15.0)
     parser.add_argument("--burst", type=int, default=2000)
+    parser.add_argument("--clump", type=int, default=1, help="publish the trickle this many events at a time")
     parser.add_argument("--consumer-file", help="a module file whose EventConsumer to run instead of crmkit's")
     parser.add_argument("--opt", action="append", default=[], help="key=value keyword for EventConsumer")
     parser.add_argument("--json", help="also write the figures to this file")
@@ -247,7 +278,7 @@ def main() -> int:
         pub.run(pub.open())
         assert nats_server.proc is not None
         nats_pid = nats_server.proc.pid
-        figures: dict[str, Any] = {"rate": args.rate, "consumer": args.consumer_file or "crmkit", "opts": args.opt}
+        figures: dict[str, Any] = {"rate": args.rate, "clump": args.clump, "consumer": args.consumer_file or "crmkit", "opts": args.opt}
         records: list[tuple[str, float, int]] = []
         try:
             result = tmp / "records-1.json"
@@ -255,13 +286,18 @@ def main() -> int:
             total = pub.run(pub.trickle("warm", args.rate, 1.0))
             wait_applied(db_path, total)
 
+            snapshot = result.with_suffix(".threads")
+            wait_applied(db_path, total)
+            threads0 = thread_cpu(proc.pid, snapshot)
             (user0, sys0), ncpu0, t0 = cpu_times(proc.pid), cpu_seconds(nats_pid), time.monotonic()
-            n = pub.run(pub.trickle("trickle", args.rate, args.seconds))
+            n = pub.run(pub.trickle("trickle", args.rate, args.seconds, args.clump))
             total += n
             wait_applied(db_path, total)
             user1, sys1 = cpu_times(proc.pid)
             trickle_user, trickle_sys = (user1 - user0) / n * 1e6, (sys1 - sys0) / n * 1e6
             trickle_cpu = trickle_user + trickle_sys
+            by_thread = {name: round((cpu - threads0[name]) / n * 1e6) 
+                         for name, cpu in thread_cpu(proc.pid, snapshot).items()}
             trickle_nats = (cpu_seconds(nats_pid) - ncpu0) / n * 1e6
             trickle_wall = time.monotonic() - t0
 
@@ -295,7 +331,8 @@ def main() -> int:
 
     trickle_lags, burst_lags, restart_lags = lags("trickle"), lags("burst"), lags("restart")
     figures.update(
-        trickle_cpu_us=round(trickle_cpu), trickle_sys_cpu_us=round(trickle_sys), trickle_nats_cpu_us=round(trickle_nats),
+        trickle_cpu_us=round(trickle_cpu), trickle_sys_cpu_us=round(trickle_sys), trickle_cpu_us_by_thread=by_thread,
+        trickle_nats_cpu_us=round(trickle_nats),
         trickle_lag_p50_ms=round(pct(trickle_lags, 50), 1), trickle_lag_p99_ms=round(pct(trickle_lags, 99), 1),
         trickle_lag_max_ms=round(max(trickle_lags), 1),
         burst_cpu_us=round(burst_cpu), burst_drain_s=round(burst_s, 2),
@@ -303,9 +340,10 @@ def main() -> int:
         restart_lag_max_ms=round(max(restart_lags), 1),
     )
     print(f"consumer: {figures['consumer']} {' '.join(args.opt)}")
-    print(f"  {args.rate:.0f} events/s for {args.seconds:.0f} s ({trickle_wall:.1f} s until all applied)")
+    print(f"  {args.rate:.0f} events/s ({args.clump} at a time) for {args.seconds:.0f} s ({trickle_wall:.1f} s until all applied)")
     print(f"    CPU per event, consumer process  {trickle_cpu:7.0f} µs   (target ≤ {TARGET_CPU_US:.0f}; "
           f"user {trickle_user:.0f}, system {trickle_sys:.0f})")
+    print("    ... by thread                    " + ", ".join(f"{k} {v}" for k, v in by_thread.items() if v))
     print(f"    CPU per event, nats-server       {trickle_nats:7.0f} µs   (publishing included)")
     print(f"    lag p50 / p99 / max              {pct(trickle_lags, 50):5.1f} / {pct(trickle_lags, 99):5.1f} / "
           f"{max(trickle_lags):5.1f} ms   (target p99 ≤ {TARGET_LAG_P99_MS:.0f})")

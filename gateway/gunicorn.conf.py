@@ -56,6 +56,8 @@ def _write_problem(sock: Any, status_int: int, reason: str, mesg: str) -> None:
     problem+json, the shape of every other error the gateway answers, instead of an HTML page."""
     from crm_gateway.problems import Problem
 
+    if mesg.startswith("Invalid Request Line"):  # gunicorn quotes the line back, undecoded
+        mesg = "the request line is not valid HTTP/1.1: percent-encode any character outside ASCII"
     problem = Problem(status_int, reason.lower().replace(" ", "-"), reason, mesg)
     body = json.dumps(problem.body(), ensure_ascii=False).encode()
     head = (f"HTTP/1.1 {status_int} {reason}\r\nConnection: close\r\n"

@@ -1,6 +1,7 @@
 """`make run`: the whole suite on this machine with embedded defaults — a nats-server it starts
-itself (JetStream data under var/), every service and the gateway on SQLite files under var/,
-migrations applied, demo data loaded once. Ctrl-C stops everything; a second run keeps the data.
+itself (JetStream data under var/), an SMTP sink that keeps every mail the services send under
+var/mail/, every service and the gateway on SQLite files under var/, migrations applied, demo
+data loaded once. Ctrl-C stops everything; a second run keeps the data.
 
 The same Suite class starts the suite for the end-to-end tests (temporary dirs, free ports)."""
 from __future__ import annotations
@@ -13,7 +14,7 @@ import time
 from collections.abc import Mapping
 from pathlib import Path
 
-from crmkit.config import DEFAULT_PORTS, DEV_JWT_SECRET
+from crmkit.config import DEFAULT_MAIL_FROM, DEFAULT_PORTS, DEV_JWT_SECRET
 from crmkit.testing import NatsServer, ServiceProcess, free_port, wait_for
 
 REPO = Path(__file__).resolve().parents[3]
@@ -35,6 +36,7 @@ class Suite:
         jwt_secret: str = DEV_JWT_SECRET,
         gateway_port: int = 8080,
         nats_port: int = 14222,
+        smtp_port: int = 1025,
         extra_env: Mapping[str, str] | None = None,
     ) -> None:
         self.var = var_dir
@@ -50,11 +52,17 @@ class Suite:
         self.nats = NatsServer(nats_dir, None if free_ports else nats_port)
         self.ports = {s: (free_port(), free_port()) if free_ports else DEFAULT_PORTS[s] for s in self.services}
         self.gateway_port = free_port() if free_ports else gateway_port
+        self.smtp_port = free_port() if free_ports else smtp_port
+        self.mail_dir = self.var / "mail"
         self.procs: dict[str, ServiceProcess] = {}
 
     @property
     def gateway_url(self) -> str:
         return f"http://127.0.0.1:{self.gateway_port}"
+
+    @property
+    def smtp_url(self) -> str:
+        return f"smtp://127.0.0.1:{self.smtp_port}"
 
     def database_url(self, service: str) -> str:
         return self.database_urls.get(service) or f"sqlite:///{self.var / f'{service}.db'}"
@@ -70,6 +78,10 @@ class Suite:
         env.setdefault("MALLOC_ARENA_MAX", "2")
         for service, (grpc_port, _) in self.ports.items():
             env[f"{service.upper()}_SERVICE_ADDR"] = f"127.0.0.1:{grpc_port}"
+        # Every service mails through the local sink; links in mails point at this gateway.
+        env["SMTP_URL"] = self.smtp_url
+        env.setdefault("MAIL_FROM", DEFAULT_MAIL_FROM)
+        env.setdefault("PUBLIC_BASE_URL", self.gateway_url)
         env.update(self.extra_env)
         return env
 
@@ -85,6 +97,7 @@ class Suite:
                        check=True, stdout=subprocess.DEVNULL)
 
     def start(self) -> Suite:
+        self.start_smtp_sink()
         self.nats.start()
         for service in self.services:
             self.migrate(service)
@@ -92,6 +105,14 @@ class Suite:
             self.start_service(service)
         self.start_gateway()
         return self
+
+    def start_smtp_sink(self) -> ServiceProcess:
+        """First in, last out: every mail a service hands over while it runs is kept."""
+        argv = [sys.executable, "-m", "crmkit.smtp_sink", "--dir", str(self.mail_dir), "--host", "127.0.0.1",
+                "--port", str(self.smtp_port)]
+        proc = ServiceProcess("smtp-sink", argv, self.base_env(), self.var / "logs", self.smtp_port)
+        self.procs["smtp-sink"] = proc.start()
+        return proc
 
     def start_service(self, service: str) -> ServiceProcess:
         proc = ServiceProcess(service, [sys.executable, "-m", f"crm_{service}"], self.service_env(service),
@@ -130,7 +151,8 @@ class Suite:
 def main() -> int:
     var = REPO / "var"
     suite = Suite(var, gateway_port=int(os.environ.get("GATEWAY_PORT", "8080")),
-                  nats_port=int(os.environ.get("DEV_NATS_PORT", "14222")))
+                  nats_port=int(os.environ.get("DEV_NATS_PORT", "14222")),
+                  smtp_port=int(os.environ.get("DEV_SMTP_PORT", "1025")))
     stopping = False
 
     def on_signal(signum: int, _frame: object) -> None:
@@ -151,6 +173,8 @@ def main() -> int:
         print("\nShuniu CRM is up.")
         print(f"  gateway:   {suite.gateway_url}/api/v1   (OpenAPI: {suite.gateway_url}/api/v1/openapi.json)")
         print(f"  nats:      {suite.nats.url}")
+        mail_dir = suite.mail_dir.relative_to(REPO) if suite.mail_dir.is_relative_to(REPO) else suite.mail_dir
+        print(f"  mail sink: {suite.smtp_url} — messages in {mail_dir}/")
         for service, (grpc_port, metrics_port) in suite.ports.items():
             print(f"  {service:<10} gRPC 127.0.0.1:{grpc_port}  metrics http://127.0.0.1:{metrics_port}/metrics")
         print(f"\n  demo token (admin, 12 h):\n  {mint_token(DEMO_USERS['admin'], suite.jwt_secret)}")

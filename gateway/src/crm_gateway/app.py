@@ -16,9 +16,11 @@ from crm_gateway import openapi as openapi_routes
 from crm_gateway import (
     ops,
     routes_contacts,
+    routes_marketing,
     routes_reports,
     routes_sales,
     routes_search,
+    routes_segments,
     routes_support,
 )
 from crm_gateway.actions import Action
@@ -55,6 +57,8 @@ def all_routes() -> list[Route]:
     planned here, once per app, so a request pays only for copying its fields."""
     declared: list[Action | Route] = [
         *routes_contacts.ROUTES,
+        *routes_marketing.ROUTES,
+        *routes_segments.ROUTES,
         *routes_reports.ROUTES,
         *routes_sales.ROUTES,
         *routes_search.ROUTES,

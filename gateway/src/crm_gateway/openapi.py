@@ -116,7 +116,10 @@ def _responses(route: Route) -> dict[str, Any]:
     success: dict[str, Any] = {"description": "OK" if route.status < 300 else "", "headers": headers}
     if route.status == 201:
         success["description"] = "Created"
-    if route.response is None:
+    if 300 <= route.status < 400:
+        success["description"] = "Redirect"
+        headers["Location"] = {"description": "where the client is sent", "schema": _HEADER}
+    elif route.response is None:
         success["description"] = "No content"
     else:
         success["content"] = {route.media_type: {"schema": route.response}}
@@ -129,8 +132,8 @@ def _responses(route: Route) -> dict[str, Any]:
 
 
 def _error_statuses(route: Route) -> list[int]:
-    if route.public:
-        return [500]
+    if route.public:  # no token to refuse; still bad input, the visitor limit, a backend away
+        return [400, 429, 500, 503, 504]
     statuses = [400, 401, 403, 429, 500, 503, 504]
     if "<" in route.rule:
         statuses.append(404)

@@ -1,4 +1,4 @@
-"""Operator endpoints outside the API: liveness, readiness, Prometheus metrics."""
+"""Operator endpoints outside the API: liveness, readiness, each backend's health, Prometheus metrics."""
 from __future__ import annotations
 
 import os
@@ -17,14 +17,24 @@ def healthz() -> Response:
 
 
 def readyz() -> Response:
-    """Readiness: every backend answers its gRPC health check within a short deadline."""
+    """Readiness: this worker answers, so the gateway can serve (its settings were checked and its
+    route table built before it took traffic). It asks no backend: every gateway pod shares the
+    same backends, so gating readiness on them would take all pods out of the Service at once
+    when one backend is down, and with them every route that still works. A route of a backend
+    that is down answers 503 on its own; /backendz tells operators which backend that is."""
+    return json_response({"status": "ready"})
+
+
+def backendz() -> Response:
+    """For operators and dashboards (not a probe): each backend's gRPC health within a short
+    deadline; 503 naming the ones not serving."""
     st = state()
     backends = st.backends.health(st.settings.readiness_timeout)
     down = sorted(name for name, status in backends.items() if status != "SERVING")
     if not down:
-        return json_response({"status": "ready", "backends": backends})
+        return json_response({"status": "ok", "backends": backends})
     raise Problem(
-        503, "not-ready", "Not ready", f"backend not serving: {', '.join(down)}",
+        503, "backend-unavailable", "Backend unavailable", f"backend not serving: {', '.join(down)}",
         errors=[FieldError(name, backends[name]) for name in down],
         extra={"backends": backends},
     )
@@ -43,4 +53,5 @@ def metrics() -> Response:
 def register(app: Flask) -> None:
     app.add_url_rule("/healthz", "healthz", healthz, methods=["GET"])
     app.add_url_rule("/readyz", "readyz", readyz, methods=["GET"])
+    app.add_url_rule("/backendz", "backendz", backendz, methods=["GET"])
     app.add_url_rule("/metrics", "metrics", metrics, methods=["GET"])

@@ -20,12 +20,18 @@ from crmkit.auth import Principal
 PUBLIC_PRINCIPAL = Principal("public-web", ("public",), "", "", "public web visitor")
 
 
+def charge_visitor() -> None:
+    """Take one token from the visitor address's bucket; 429 when it is empty. For the public
+    pages that answer without a backend call (public_call charges its own)."""
+    wait = state().limiter.acquire(f"public:{request.remote_addr}")
+    if wait:
+        raise rate_limited(wait)
+
+
 def public_call(backend: str, method: str, message: Message) -> Any:
     st = state()
     client = st.backends.client(backend)  # 503 first when the service is not deployed
-    wait = st.limiter.acquire(f"public:{request.remote_addr}")
-    if wait:
-        raise rate_limited(wait)
+    charge_visitor()
     authorization = st.public_credentials.authorization()
     if not authorization:
         raise Problem(503, "service-unavailable", "Service unavailable",

@@ -2,7 +2,8 @@
 and the public endpoints (/public/*: web form, self-service knowledge base, CSAT answers), which
 the gateway calls as the public principal (public.py).
 
-Inbound email is the one hand-written view: its body is the raw RFC 822 message, not JSON."""
+Hand-written views: inbound email (its body is the raw RFC 822 message, not JSON) and the CSAT
+survey page the survey mail links to (HTML for a person, csat_page.py)."""
 from __future__ import annotations
 
 import json
@@ -11,6 +12,7 @@ from typing import Any
 from flask import Response, request
 
 from crm.support.v1 import support_pb2 as pb
+from crm_gateway import csat_page
 from crm_gateway.actions import JSON, Action, Mask, Reply, items, required
 from crm_gateway.crud import Resource
 from crm_gateway.problems import Problem, invalid_field
@@ -88,6 +90,9 @@ ROUTES: list[Action | Route] = [
     Action("POST", f"{TICKET}/comments", "addTicketComment", "A public reply (public: true) or an internal note",
            "tickets", "AddComment", pb.AddCommentRequest, sh.COMMENT_RESULT, JSON, body=sh.COMMENT_REQUEST,
            path={"id": "ticket_id"}, status=201),
+    Action("GET", f"{TICKETS}/escalated-to-me", "listMyEscalations", "Tickets escalated to the caller (SLA "
+           "breaches reach the policy's supervisor): open ones first, newest first", "tickets", "ListMyEscalations",
+           pb.ListMyEscalationsRequest, sh.TICKET_PAGE, items("tickets", paged=True), query=sh.ESCALATION_PARAMS),
     Action("GET", f"{TICKET}/comments", "listTicketComments", "The ticket's conversation", "tickets",
            "ListComments", pb.ListCommentsRequest, sh.COMMENT_LIST, items("comments"), path={"id": "ticket_id"},
            query=sh.COMMENT_PARAMS),
@@ -108,6 +113,7 @@ ROUTES: list[Action | Route] = [
     *_settings("sla-policies", "sla_policies", sh.SLA_INPUT, sh.SLA_SECTIONS),
     *_settings("routing-rules", "routing_rules", sh.ROUTING_INPUT, ("routing_rules",)),
     *_settings("macros", "macros", sh.MACROS_INPUT, ("macros",)),
+    *_settings("staff", "staff", sh.STAFF_INPUT, ("staff",)),
     Action("GET", f"{API}/support/top-issues", "getTopIssues", "Recurring problems mined from recent tickets",
            "support", "GetTopIssues", pb.GetTopIssuesRequest, sh.TOP_ISSUES, JSON, query=sh.TOP_ISSUES_PARAMS),
     # knowledge base
@@ -136,6 +142,12 @@ ROUTES: list[Action | Route] = [
     Action("POST", f"{PUBLIC}/kb/articles/<id>/feedback", "ratePublicKbArticle", "A reader's helpful / not "
            "helpful", "public", "RateKbArticle", pb.RateKbArticleRequest, sh.PUBLIC_FEEDBACK,
            Reply("json", only=sh.FEEDBACK_COUNTS), body=sh.FEEDBACK_INPUT, public=True),
+    Route("GET", f"{PUBLIC}/csat/<token>", csat_page.survey_form, "csatSurveyPage", "The survey form the CSAT "
+          "mail links to (HTML; opening it answers nothing)", "public", response=sh.CSAT_PAGE, media_type="text/html",
+          public=True),
+    Route("POST", f"{PUBLIC}/csat/<token>/answer", csat_page.survey_answer, "answerCsatForm", "The survey form's "
+          "post (application/x-www-form-urlencoded: rating, comment); answers with an HTML page", "public",
+          response=sh.CSAT_PAGE, media_type="text/html", status=201, public=True),
     Action("POST", f"{PUBLIC}/csat/<token>", "answerCsat", "Answer a satisfaction survey (once per ticket)",
            "public", "AnswerCsat", pb.AnswerCsatRequest, sh.CSAT_RESULT, JSON, body=sh.CSAT_INPUT, status=201,
            public=True),

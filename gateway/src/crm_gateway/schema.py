@@ -74,6 +74,8 @@ class SchemaRegistry:
     def __init__(self) -> None:
         self.schemas: dict[str, JsonSchema] = {}
         self.read_only: dict[str, frozenset[str]] = {}  # input schema name → rejected fields
+        # proto full name → schema name, for two packages' messages of the same short name
+        self.names: dict[str, str] = {}
         self._origin: dict[str, str] = {}
 
     def message(
@@ -83,7 +85,7 @@ class SchemaRegistry:
         """The message's schema (registered once under `name`), without the `exclude`d fields;
         with `inputs`, nested messages are their `input()` shapes."""
         descriptor = descriptor_of(message)
-        name = name or descriptor.name
+        name = name or self.names.get(descriptor.full_name, descriptor.name)
         excluded = frozenset(exclude) & frozenset(f.name for f in descriptor.fields)
         origin = f"{descriptor.full_name}-{sorted(excluded)}{'-input' if inputs else ''}"
         if name in self.schemas:

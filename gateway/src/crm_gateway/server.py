@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import glob
+import logging
 import os
 import sys
 from collections.abc import Mapping
@@ -99,6 +100,14 @@ def prepare_metrics_dir(workers: int) -> None:
         os.remove(stale)
 
 
+class _ThreadsChosen(logging.Filter):
+    """Drops granian's boot-time advice against more Python threads than 2 × cores + 1: the
+    thread count was measured (DEFAULT_THREADS), and the advice would repeat on every start."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not record.getMessage().startswith("Configuration allows spawning up to")
+
+
 def granian_log_config(level: str) -> dict[str, Any]:
     """granian's own messages (start, worker exits) through the root logger, which carries the
     JSON handler (crmkit.logs) in the main process and in every worker; no access log."""
@@ -106,9 +115,10 @@ def granian_log_config(level: str) -> dict[str, Any]:
         "version": 1,
         "disable_existing_loggers": False,
         "formatters": {},
+        "filters": {"threads_chosen": {"()": _ThreadsChosen}},
         "handlers": {},
         "loggers": {
-            "_granian": {"handlers": [], "level": level, "propagate": True},
+            "_granian": {"handlers": [], "level": level, "propagate": True, "filters": ["threads_chosen"]},
             "granian.access": {"handlers": [], "level": "WARNING", "propagate": True},
         },
     }

@@ -36,6 +36,7 @@ class SizedChunkedBody:
                 _read(stream, self.drain_limit, keep=False)
             environ["wsgi.input"] = io.BytesIO(body)
             environ["CONTENT_LENGTH"] = str(len(body))
+            del environ["HTTP_TRANSFER_ENCODING"]  # werkzeug ignores a length given with it
         return self.app(environ, start_response)
 
 

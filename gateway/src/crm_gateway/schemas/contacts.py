@@ -1,5 +1,5 @@
 """Contacts domain shapes (crm.contacts.v1): accounts, contacts, interactions and the timeline,
-custom fields, customer search."""
+custom fields, customer search, segments and consent."""
 from __future__ import annotations
 
 from crm.contacts.v1 import contacts_pb2 as pb
@@ -64,3 +64,20 @@ SEARCH_PARAMS = (
     QueryParam("limit", "integer", "hits per page (20 when omitted)", 1, 100),
     QueryParam("offset", "integer", "hits to skip, for the next page (offset + limit ≤ 10000)", 0, 9999),
 )
+
+# -- segments and consent (routes_segments.py)
+SEGMENT = _r.message(pb.Segment)
+SEGMENT_INPUT = _r.input(pb.Segment, required=("name",))
+SEGMENT_PATCH = _r.patch(pb.Segment, "SegmentPatch")
+SEGMENT_PAGE = _r.page(SEGMENT, "SegmentPage")
+SEGMENT_COUNT = _r.message(pb.CountSegmentMembersResponse, name="SegmentCount")
+SEGMENT_PREVIEW_INPUT = _r.input(pb.PreviewSegmentRequest, "SegmentPreviewInput")
+_r.schemas["SegmentPreviewInput"]["properties"]["page_size"].update(minimum=0, maximum=100)
+SEGMENT_PREVIEW = _r.message(pb.PreviewSegmentResponse, name="SegmentPreview")
+MEMBER_PAGE_PARAMS = (
+    QueryParam("page_size", "integer", "members per page (50 when omitted)", 1, 1000),
+    QueryParam("page_token", description="next_page_token from the previous page"),
+)
+CONSENT = _r.message(pb.Consent)
+CONSENT_INPUT = _r.input(pb.Consent, required=("purpose", "granted"))
+CONSENT_HISTORY = _r.page(CONSENT, "ConsentHistory", paged=False)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from crm.support.v1 import support_pb2 as pb
 from crm_gateway.routing import QueryParam
+from crm_gateway.schema import JsonSchema
 from crm_gateway.schemas import PAGE_PARAMS, REGISTRY
 
 _r = REGISTRY
@@ -29,6 +30,7 @@ TICKET_PARAMS = (
     QueryParam("channel"), *PAGE_PARAMS,
 )
 COMMENT_PARAMS = (QueryParam("public_only", "boolean"),)
+ESCALATION_PARAMS = (QueryParam("open_only", "boolean", "leave out solved and closed tickets"), *PAGE_PARAMS)
 
 # -- intake
 EMAIL_RESULT = _r.message(pb.InboundEmailResponse)
@@ -46,6 +48,7 @@ SLA_SECTIONS = ("sla_policies", "business_hours")
 SLA_INPUT = _r.only(_SETTINGS, "SlaPoliciesInput", (*SLA_SECTIONS, "default_supervisor_id"))
 ROUTING_INPUT = _r.only(_SETTINGS, "RoutingRulesInput", ("routing_rules",))
 MACROS_INPUT = _r.only(_SETTINGS, "MacrosInput", ("macros",))
+STAFF_INPUT = _r.only(_SETTINGS, "StaffInput", ("staff",))
 TOP_ISSUES = _r.message(pb.GetTopIssuesResponse)
 TOP_ISSUES_PARAMS = (QueryParam("since", "date-time"), QueryParam("limit", "integer", "", 1, 100))
 
@@ -74,3 +77,5 @@ PUBLIC_FEEDBACK = _r.add("KbFeedbackCounts", {
 })
 CSAT_INPUT = _r.input(pb.AnswerCsatRequest, "CsatInput", exclude={"token"}, required=("rating",))
 CSAT_RESULT = _r.message(pb.AnswerCsatResponse)
+CSAT_PAGE: JsonSchema = {"type": "string", "contentMediaType": "text/html",
+                         "description": "an HTML page (the survey form, or its answer)"}

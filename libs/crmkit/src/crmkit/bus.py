@@ -15,7 +15,7 @@ from nats.aio.client import Client as NATS
 from nats.aio.msg import Msg
 from nats.aio.subscription import Subscription
 from nats.js import JetStreamContext
-from nats.js.api import ConsumerConfig, DiscardPolicy, RetentionPolicy, StorageType, StreamConfig
+from nats.js.api import ConsumerConfig, DiscardPolicy, Header, RetentionPolicy, StorageType, StreamConfig
 from nats.js.errors import BadRequestError, NotFoundError
 
 from crmkit import logs
@@ -99,42 +99,135 @@ def _ns(seconds: float) -> int:
     return int(seconds * 1_000_000_000)
 
 
-class LongPull:
-    """One durable pull consumer fed by pull requests that are kept open and topped up as messages
-    are settled, instead of a fetch per batch.
+class Pull:
+    """A durable pull consumer with at most one pull request open at a time, driven by its reader.
 
-    A fetch that the client gives up on before the server does leaves the server gathering messages
-    for nobody, and those wait out ack_wait (measured: a ~0.5 s lag tail). Here the inbox lives as
-    long as the consumer, so each message the server sends is seen. At most `max_in_flight` messages
-    are requested or held unsettled at a time. Idle heartbeats tell a quiet stream from a pull lost
-    with a restarted server. On close the inbox is drained and whatever still arrives is nak'ed, so
-    the next instance gets it at once.
+    Idle, one request for ONE message stays open (`expires`, with idle heartbeats), so the first
+    event arrives at once. While the reader lingers nothing is requested: the server holds what
+    follows, and events that trickle in cost no wake-up each. Then `drain(n)` asks with no_wait for
+    what is pending, and the server answers at once with up to n messages (then 404 if it had
+    fewer).
 
-    `deliver(msg, pull)` takes a message (False: not taken, it is nak'ed); whoever takes messages
-    calls `settled(n)` after acking or nak'ing them."""
+    The client never gives up on a request. The lingering fetches that did (timeout before the
+    server's expiry) left the server gathering messages for nobody, and those waited out ack_wait:
+    a ~0.5 s lag tail. Here the inbox lives as long as the consumer, and each message the server
+    sends reaches `deliver(msg, pull)`, which takes it (False: not taken, it is nak'ed at once). On
+    close the inbox is drained with the server's confirmation, so nothing is left to wait out
+    ack_wait. Missing heartbeats mean the request was lost (the server restarted): we pull again."""
 
     def __init__(
         self, nc: NATS, js: JetStreamContext, *, producer: str, durable: str, config: ConsumerConfig,
-        deliver: Callable[[Msg, LongPull], bool], max_in_flight: int = 400, expires: float = 30.0,
-        heartbeat: float = 2.0,
+        deliver: Callable[[Msg, Pull], bool], expires: float = 30.0, heartbeat: float = 2.0,
     ) -> None:
         self.producer, self.stream, self.durable = producer, stream_name(producer), durable
-        self.max_in_flight, self.expires, self.heartbeat = max_in_flight, expires, heartbeat
-        self.pending = 0  # requested from the server, not yet received
-        self.held = 0     # received, not yet settled
+        self.expires, self.heartbeat = expires, heartbeat
         self._nc, self._js, self._config, self._deliver = nc, js, config, deliver
         self._next = f"$JS.API.CONSUMER.MSG.NEXT.{self.stream}.{durable}"
         self._sub: Subscription | None = None
+        self._request: str | None = None  # "idle", "drain" or None: what the server holds of ours
+        self._asked = self._got = 0
+        self._drained: asyncio.Future[bool] | None = None
+        self._want_idle = True
         self._heard = 0.0
         self._closing = False
-        self._watch: asyncio.Task[None] | None = None
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    @property
+    def holding(self) -> bool:
+        """Started, and nothing requested: what arrives next waits on the server for a drain."""
+        return self._sub is not None and self._request is None
 
     async def start(self) -> None:
-        """Find or create the durable consumer (retrying until NATS answers), open the inbox, pull."""
+        """Find or create the durable consumer (retrying until NATS answers), open the inbox, and
+        pull idle."""
         await self._ensure_consumer()
         self._sub = await self._nc.subscribe(self._nc.new_inbox(), cb=self._on_msg)
-        self._watch = asyncio.create_task(self._watchdog())
-        await self.top_up()
+        self._spawn(self._watchdog())
+        await self.idle()
+
+    async def idle(self) -> None:
+        """Keep one request for the next message open until it comes."""
+        self._want_idle = True
+        if self.holding:
+            self._request = "idle"
+            await self._ask({"batch": 1, "expires": _ns(self.expires), "idle_heartbeat": _ns(self.heartbeat)})
+
+    async def drain(self, n: int, timeout: float = 2.0) -> bool:
+        """Ask for up to n pending messages, now; True when n came (more may be waiting)."""
+        self._want_idle = False
+        if not self.holding:
+            return False
+        loop = asyncio.get_running_loop()
+        self._request, self._asked, self._got = "drain", n, 0
+        done = self._drained = loop.create_future()
+        timer = loop.call_later(timeout, self._finish, False)  # an answer lost with the connection
+        await self._ask({"batch": n, "no_wait": True})
+        try:
+            return await done
+        finally:
+            timer.cancel()
+
+    async def _ask(self, request: dict[str, Any]) -> None:
+        assert self._sub is not None
+        self._heard = asyncio.get_running_loop().time()
+        try:
+            await self._nc.publish(self._next, json.dumps(request).encode(), reply=self._sub.subject)
+        except Exception as exc:  # closed, or the reconnect buffer is full: the watchdog pulls again
+            log.debug("pull request failed: %s", exc)
+
+    def _finish(self, full: bool) -> None:
+        if self._request == "drain":
+            self._request = None
+        if self._drained is not None and not self._drained.done():
+            self._drained.set_result(full)
+
+    async def _on_msg(self, msg: Msg) -> None:
+        self._heard = asyncio.get_running_loop().time()
+        headers = msg.headers
+        if headers and not msg.data and _STATUS in headers:
+            await self._on_status(headers)
+            return
+        # A message of a request we had given up for lost (reconnect) counts as the current one's:
+        # either way it is taken, and that is all that matters.
+        if self._request == "idle":
+            self._request = None
+        elif self._request == "drain":
+            self._got += 1
+            if self._got >= self._asked:
+                self._finish(True)
+        if self._closing or not self._deliver(msg, self):
+            with contextlib.suppress(Exception):
+                await msg.nak()
+
+    async def _on_status(self, headers: dict[str, str]) -> None:
+        status = headers.get(_STATUS)
+        if status == "100":
+            return  # idle heartbeat
+        was = self._request
+        self._request = None
+        self._finish(False)
+        if status in ("404", "408"):  # no_wait found no more / the idle request expired
+            if was == "idle" and self._want_idle:
+                await self.idle()
+            return
+        # 409 (max waiting, leadership change, consumer deleted), 503 (no consumer to answer):
+        # find or create the consumer again, and pull idle after a pause, not in a tight loop.
+        log.warning("pull on %s answered %s %s", self.stream, status, headers.get(Header.DESCRIPTION, ""))
+        self._spawn(self._recover(pause=0.5))
+
+    async def _recover(self, pause: float = 0.0) -> None:
+        await asyncio.sleep(pause)
+        await self._ensure_consumer()
+        if self._want_idle:
+            await self.idle()
+
+    async def reconnected(self) -> None:
+        """A restarted server forgot our request (a surviving one may still hold it: then two are
+        open for a while, which is harmless)."""
+        self._request = None
+        self._finish(False)
+        if self._want_idle:
+            await self.idle()
 
     async def _ensure_consumer(self) -> None:
         while not self._closing:
@@ -149,79 +242,20 @@ class LongPull:
                 log.warning("cannot subscribe to %s yet: %s", self.producer, exc)
                 await asyncio.sleep(1.0)
 
-    async def _on_msg(self, msg: Msg) -> None:
-        self._heard = asyncio.get_running_loop().time()
-        headers = msg.headers
-        if headers and not msg.data and _STATUS in headers:
-            await self._on_status(headers)
-            return
-        self.pending = max(0, self.pending - 1)
-        self.held += 1
-        if self._closing or not self._deliver(msg, self):
-            self.held -= 1
-            with contextlib.suppress(Exception):
-                await msg.nak()
-            return
-        await self.top_up()
-
-    async def _on_status(self, headers: dict[str, str]) -> None:
-        status = headers.get(_STATUS)
-        if status == "100":
-            return  # idle heartbeat
-        left = headers.get("Nats-Pending-Messages")
-        # 408: a request expired, 409: one ended (max waiting, leadership change, ...); both say
-        # how much of it was left unfilled. Without that, assume nothing is requested any more.
-        self.pending = max(0, self.pending - int(left)) if left is not None else 0
-        if status in ("408", "409") and "Deleted" not in headers.get("Description", ""):
-            if status == "409":
-                await asyncio.sleep(0.2)  # the server refused a request: do not spin on it
-            await self.top_up()
-        else:  # 404/503: no consumer to answer (deleted, or the stream is being recreated)
-            log.warning("pull on %s answered %s %s", self.stream, status, headers.get("Description", ""))
-            self.pending = 0
-            await self._recover()
-
-    async def top_up(self) -> None:
-        """Request what is missing up to max_in_flight, once at least half of it is missing (one
-        pull request per ~max_in_flight/2 messages, not one per batch)."""
-        want = self.max_in_flight - self.pending - self.held
-        if self._sub is None or self._closing or want < max(1, self.max_in_flight // 2):
-            return
-        self.pending += want
-        self._heard = asyncio.get_running_loop().time()
-        request = {"batch": want, "expires": _ns(self.expires), "idle_heartbeat": _ns(self.heartbeat)}
-        try:
-            await self._nc.publish(self._next, json.dumps(request).encode(), reply=self._sub.subject)
-        except Exception as exc:  # closed or the reconnect buffer is full: the watchdog retries
-            self.pending -= want
-            log.debug("pull request failed: %s", exc)
-
-    async def settled(self, n: int) -> None:
-        self.held = max(0, self.held - n)
-        await self.top_up()
-
-    async def reconnected(self) -> None:
-        """A restarted server forgot our requests (a surviving one may still hold them; the credit
-        is then twice max_in_flight for a while, which is harmless)."""
-        self.pending = 0
-        await self.top_up()
-
-    async def _recover(self) -> None:
-        await self._ensure_consumer()
-        await self.top_up()
-
     async def _watchdog(self) -> None:
         loop = asyncio.get_running_loop()
         while not self._closing:
             await asyncio.sleep(self.heartbeat)
             silent = loop.time() - self._heard
-            if self.pending and self._nc.is_connected and silent > 2 * self.heartbeat + 0.5:
+            if self._request == "idle" and self._nc.is_connected and silent > 2 * self.heartbeat + 0.5:
                 log.info("pull on %s silent for %.1fs, pulling again", self.stream, silent)
-                self.pending = 0
-                try:
-                    await self._recover()
-                except Exception as exc:
-                    log.debug("pulling again failed: %s", exc)
+                self._request = None
+                await self._recover()
+
+    def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.get_running_loop().create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
 
     async def consumer_info(self) -> Any:
         return await self._js.consumer_info(self.stream, self.durable)
@@ -229,8 +263,9 @@ class LongPull:
     async def close(self) -> None:
         """Unsubscribe and wait for the server to confirm; what arrives meanwhile is nak'ed."""
         self._closing = True
-        if self._watch is not None:
-            self._watch.cancel()
+        self._finish(False)
+        for task in list(self._tasks):
+            task.cancel()
         if self._sub is not None and not self._nc.is_closed:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(self._sub.drain(), 5.0)

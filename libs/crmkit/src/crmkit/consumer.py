@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections import Counter
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -54,7 +53,7 @@ class EventConsumer:
     heartbeat: float = 2.0            # idle heartbeat of the pulls; two missed and we pull again
     wants: Callable[[str], bool] | None = None  # None: every event type reaches the handler
     _stopping: bool = field(default=False, init=False)
-    _buffer: list[tuple[Msg, bus.LongPull]] = field(default_factory=list, init=False)
+    _buffer: list[Msg] = field(default_factory=list, init=False)
     _linger_from: float | None = field(default=None, init=False)
     _wake: asyncio.Event | None = field(default=None, init=False)
     _loop: asyncio.AbstractEventLoop | None = field(default=None, init=False)
@@ -68,7 +67,7 @@ class EventConsumer:
     async def run(self) -> None:
         self._loop = asyncio.get_running_loop()
         self._wake = asyncio.Event()
-        pulls: list[bus.LongPull] = []
+        pulls: list[bus.Pull] = []
 
         async def reconnected() -> None:
             for pull in pulls:
@@ -85,62 +84,67 @@ class EventConsumer:
             max_ack_pending=1000,
         )
         pulls.extend(
-            bus.LongPull(nc, js, producer=producer, durable=self.durable, config=config, deliver=self._take,
-                         max_in_flight=2 * self.batch, heartbeat=self.heartbeat)
+            bus.Pull(nc, js, producer=producer, durable=self.durable, config=config, deliver=self._take,
+                     heartbeat=self.heartbeat)
             for producer in self.streams
         )
         background = [asyncio.create_task(pull.start()) for pull in pulls]
         background.append(asyncio.create_task(self._report_lag(pulls)))
         try:
-            await self._apply_loop()
+            await self._apply_loop(pulls)
         finally:
             for task in background:
                 task.cancel()
-            # Nothing fetched is left unsettled: the buffer is empty here, and what arrives while the
-            # inboxes close is nak'ed for the next instance instead of waiting out ack_wait.
+            # The buffer is empty here; what still arrives while the inboxes close is nak'ed, for
+            # the next instance at once instead of after ack_wait.
             for pull in pulls:
                 await pull.close()
             await nc.close()
 
     def stop(self) -> None:
-        """Thread-safe: finish the batch in hand and everything already received, then return."""
+        """Thread-safe: apply what was received, then return from `run`."""
         self._stopping = True
         if self._loop is not None and self._wake is not None:
             self._loop.call_soon_threadsafe(self._wake.set)
 
-    def _take(self, msg: Msg, pull: bus.LongPull) -> bool:
+    def _take(self, msg: Msg, pull: bus.Pull) -> bool:
         if self._done:
             return False
         if not self._buffer:
             self._linger_from = asyncio.get_running_loop().time()
-        self._buffer.append((msg, pull))
+        self._buffer.append(msg)
         assert self._wake is not None
         self._wake.set()
         return True
 
-    async def _apply_loop(self) -> None:
+    async def _apply_loop(self, pulls: list[bus.Pull]) -> None:
+        """Wait for a first event, linger, drain what is pending, apply, and again. A drain that
+        came back full means more is waiting: the next round goes at once, without lingering."""
         assert self._wake is not None and self._loop is not None
+        hurry = False
         while True:
-            if not self._buffer:
+            if not self._buffer and not hurry:
                 if self._stopping:
                     self._done = True
                     return
+                for pull in pulls:
+                    await pull.idle()
                 self._wake.clear()
                 await self._wake.wait()
                 continue
-            if self._linger_from is not None and len(self._buffer) < self.batch and not self._stopping:
+            if self._linger_from is not None and not hurry and not self._stopping:
                 delay = self._linger_from + self.linger - self._loop.time()
                 if delay > 0:
                     await asyncio.sleep(delay)
-            taken, self._buffer = self._buffer[:self.batch], self._buffer[self.batch:]
-            self._linger_from = None  # what is left arrived while we were busy: it waits no longer
-            msgs = [m for m, _ in taken]
-            if len(msgs) == 1 or not await self._handle_batch(msgs):
-                for msg in msgs:
-                    await self._handle(msg)
-            settled = Counter(pull for _, pull in taken)
-            for pull, n in settled.items():
-                await pull.settled(n)
+            holding = [pull for pull in pulls if pull.holding] if not self._stopping else []
+            fulls = await asyncio.gather(*(pull.drain(self.batch) for pull in holding))
+            hurry = any(fulls) and not self._stopping
+            taken, self._buffer, self._linger_from = self._buffer, [], None
+            for i in range(0, len(taken), self.batch):
+                msgs = taken[i:i + self.batch]
+                if len(msgs) == 1 or not await self._handle_batch(msgs):
+                    for msg in msgs:
+                        await self._handle(msg)
 
     async def _handle_batch(self, msgs: list[Msg]) -> bool:
         """All of a fetched batch in one transaction (one fsync instead of one per event), acked
@@ -277,7 +281,7 @@ class EventConsumer:
         except Exception as exc:  # the ack is lost if NATS is away; redelivery + inbox cover it
             log.debug("ack/nak failed: %s", exc)
 
-    async def _report_lag(self, pulls: list[bus.LongPull]) -> None:
+    async def _report_lag(self, pulls: list[bus.Pull]) -> None:
         gauge = metrics.CONSUMER_LAG.labels(self.service, self.durable)
         while True:
             await asyncio.sleep(5.0)

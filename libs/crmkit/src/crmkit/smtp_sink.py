@@ -14,13 +14,13 @@ from __future__ import annotations
 import argparse
 import hashlib
 import itertools
+import logging
 import os
 import signal
 import ssl
 import sys
 import threading
 import time
-import warnings
 from collections.abc import Callable, Sequence
 from email.parser import BytesHeaderParser
 from email.policy import default
@@ -86,11 +86,10 @@ def controller(directory: Path, host: str = "127.0.0.1", port: int = 1025, *,
     elif tls is not None:
         kwargs["tls_context"] = tls
     if auth is not None:
-        # aiosmtpd only counts STARTTLS as TLS; with implicit TLS every byte is encrypted already.
+        # aiosmtpd only counts STARTTLS as TLS; with implicit TLS every byte is encrypted already
+        # (it still warns "AUTH while not requiring TLS" for each session).
         kwargs.update(authenticator=_authenticator(*auth), auth_required=True, auth_require_tls=not implicit_tls)
-    with warnings.catch_warnings():  # "AUTH without requiring TLS": see above
-        warnings.simplefilter("ignore", UserWarning)
-        return Controller(Keeper(directory), hostname=host, port=port, ready_timeout=10.0, **kwargs)
+    return Controller(Keeper(directory), hostname=host, port=port, ready_timeout=10.0, **kwargs)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -100,6 +99,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--port", type=int, default=1025)
     args = parser.parse_args(argv)
     logs.configure("smtp-sink", os.environ.get("LOG_LEVEL", "INFO"))
+    logging.getLogger("mail.log").setLevel(logging.WARNING)  # aiosmtpd logs every SMTP command at INFO
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())

@@ -21,6 +21,7 @@ from crmkit.mail import (
     format_address,
     mailer_from_settings,
     make_message_id,
+    message_bytes,
     parse_smtp_url,
     tls_context,
 )
@@ -83,6 +84,7 @@ def test_custom_headers_such_as_one_click_unsubscribe_are_kept() -> None:
     ({"headers": {"X-Ok": "fine\r\nBcc: victim@x.example"}}, "line break"),
     ({"headers": {"Subject": "twice"}}, "Subject"),
     ({"message_id": "no-brackets@x"}, "Message-ID"),
+    ({"to": "张伟@customer.example"}, "ASCII"),  # internationalized addresses are not supported
 ])
 def test_a_mail_that_cannot_be_built_says_why(change: dict[str, object], complaint: str) -> None:
     fields = {**MAIL.__dict__, **change}
@@ -161,3 +163,15 @@ def test_mail_settings_are_read_at_start_with_defaults() -> None:
         MailSettings.from_env({"MAIL_FROM": "nobody"})
     with pytest.raises(ConfigError, match="PUBLIC_BASE_URL"):
         MailSettings.from_env({"PUBLIC_BASE_URL": "crm.example"})
+
+
+def test_the_same_mail_is_the_same_bytes_and_long_subjects_fold() -> None:
+    html = OutgoingMail(**{**MAIL.__dict__, "html": "<p>您好</p>"})
+    assert message_bytes(html) == message_bytes(html)  # a re-send after a crash is identical
+    long = OutgoingMail(**{**MAIL.__dict__, "subject": "Your request about the printer on the third floor " * 3})
+    raw = message_bytes(long)
+    assert max(len(line) for line in raw.split(b"\r\n")) <= 78
+    assert reparse(long)["Subject"] == long.subject
+    chinese = OutgoingMail(**{**MAIL.__dict__, "subject": "关于三楼打印机无法连接网络的问题的处理进展通知" * 3})
+    assert reparse(chinese)["Subject"] == chinese.subject
+    assert max(len(line) for line in message_bytes(chinese).split(b"\r\n")) <= 78

@@ -94,7 +94,7 @@ def test_a_dropped_connection_is_replaced_and_a_dead_relay_is_unavailable(tmp_pa
 
 
 class Picky:
-    """Refuses some recipients the way relays do: 452 mailbox full (try later), 550 no such user."""
+    """Refuses the way relays do: 452 mailbox full (try later), 550 no such user, 554 after DATA."""
 
     def __init__(self, directory: Path) -> None:
         self.keeper = Keeper(directory)
@@ -108,6 +108,8 @@ class Picky:
         return "250 OK"
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        if envelope.rcpt_tos[0].startswith("spam@"):
+            return "554 5.7.1 message refused"
         return await self.keeper.handle_DATA(server, session, envelope)
 
 
@@ -123,7 +125,11 @@ def test_refusals_are_permanent_or_temporary_by_their_code(tmp_path: Path) -> No
         with pytest.raises(MailRejected) as gone:
             mailer.send(mail(2, to="nobody@customer.example"))
         assert (gone.value.permanent, gone.value.code) == (True, 550) and "no such user" in str(gone.value)
-        mailer.send(mail(3, to="ok@customer.example"))  # the same connection goes on after a refusal
+        with pytest.raises(MailRejected) as refused:
+            mailer.send(mail(3, to="spam@customer.example"))
+        assert (refused.value.permanent, refused.value.code) == (True, 554)
+        mailer.send(mail(4, to="ok@customer.example"))  # the same connection goes on after a refusal
+        assert len(mailer._open) == 1
         assert len(list(tmp_path.glob("*.eml"))) == 1
         mailer.close()
     finally:
@@ -197,6 +203,7 @@ def test_starttls_with_a_verified_certificate_and_a_percent_encoded_login(
         sink.stop()
 
 
+@pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS")  # it is TLS: implicit
 def test_smtps_verifies_the_host_name(tmp_path: Path, certificates: dict[str, Path]) -> None:
     sink = SmtpSink(tmp_path, tls=server_context(certificates), implicit_tls=True, auth=LOGIN).start()
     trusted = tls_context(cafile=str(certificates["ca"]))

@@ -3,8 +3,10 @@ implementing the calls they make, over records in memory.
 
 It verifies the caller's token with the shared secret and applies the owner / team / region rule
 contacts applies (support and analysts read everything), honours idempotency keys on creates,
-answers FindDuplicates by exact email, and counts every call by method so a test can say
-"the retry did not call contacts again"."""
+answers FindDuplicates by exact email, lists segment members (segments are set up by the test as
+lists of contact ids) and records consent decisions (idempotent by key, like contacts), and counts
+every call by method so a test can say "the retry did not call contacts again". `unavailable`
+makes every call answer UNAVAILABLE, as a contacts that is down would."""
 from __future__ import annotations
 
 import threading
@@ -16,6 +18,7 @@ from typing import TypeVar, cast
 
 import grpc
 
+from crm.common.v1.types_pb2 import PageResponse
 from crm.contacts.v1 import contacts_pb2 as pb
 from crm.contacts.v1.contacts_pb2_grpc import ContactsServiceServicer, add_ContactsServiceServicer_to_server
 from crmkit.auth import Principal, TokenVerifier
@@ -38,6 +41,9 @@ class FakeContacts(ContactsServiceServicer):
         self._lock = threading.Lock()
         self._server: grpc.Server | None = None
         self.address = ""
+        self.segments: dict[str, list[str]] = {}       # segment id → member contact ids, in order
+        self.consent_history: list[tuple[str, pb.Consent]] = []
+        self.unavailable = False
 
     # -- running
     def start(self) -> FakeContacts:
@@ -53,6 +59,9 @@ class FakeContacts(ContactsServiceServicer):
             self._server.stop(grace=None)
 
     # -- test set-up
+    def add_segment(self, segment_id: str, contact_ids: list[str]) -> None:
+        self.segments[segment_id] = list(contact_ids)
+
     def add_contact(self, contact: pb.Contact) -> pb.Contact:
         contact.id = contact.id or str(uuid.uuid4())
         contact.version = contact.version or 1
@@ -67,6 +76,8 @@ class FakeContacts(ContactsServiceServicer):
 
     def _caller(self, context: grpc.ServicerContext, method: str) -> Principal:
         self.calls[method] += 1
+        if self.unavailable:
+            context.abort(grpc.StatusCode.UNAVAILABLE, "contacts is down (fake)")
         auth = self._metadata(context, "authorization")
         try:
             if not auth.lower().startswith("bearer "):
@@ -121,3 +132,36 @@ class FakeContacts(ContactsServiceServicer):
         wanted = {e.address.lower() for e in request.candidate.emails}
         matches = [c for c in self.contacts.values() if wanted & {e.address.lower() for e in c.emails}]
         return pb.FindDuplicatesResponse(matches=matches)
+
+    def ListSegmentMembers(self, request: pb.ListSegmentMembersRequest,
+                           context: grpc.ServicerContext) -> pb.ListSegmentMembersResponse:
+        principal = self._caller(context, "ListSegmentMembers")
+        if request.segment_id not in self.segments:
+            context.abort(grpc.StatusCode.NOT_FOUND, f"segment {request.segment_id} not found")
+        visible = [self.contacts[i] for i in self.segments[request.segment_id] if i in self.contacts
+                   and CONTACTS_RULE.can_read(principal, self.contacts[i].owner_id, self.contacts[i].team,
+                                              self.contacts[i].region)]
+        size = min(request.page.page_size or 50, 1000)
+        start = int(request.page.page_token or 0)
+        token = str(start + size) if start + size < len(visible) else ""
+        return pb.ListSegmentMembersResponse(contacts=visible[start:start + size],
+                                             page=PageResponse(next_page_token=token))
+
+    def RecordConsent(self, request: pb.RecordConsentRequest, context: grpc.ServicerContext) -> pb.Contact:
+        principal = self._caller(context, "RecordConsent")
+        contact = self.contacts.get(request.contact_id)
+        if contact is None:
+            context.abort(grpc.StatusCode.NOT_FOUND, f"contact {request.contact_id} not found")
+
+        def record() -> pb.Contact:
+            consent = pb.Consent()
+            consent.CopyFrom(request.consent)
+            consent.recorded_by = principal.user_id
+            consent.at.GetCurrentTime()
+            self.consent_history.append((contact.id, consent))
+            current = [c for c in contact.consents if c.purpose != consent.purpose]
+            del contact.consents[:]
+            contact.consents.extend([*current, consent])
+            contact.version += 1
+            return contact
+        return self._keyed(context, principal, record)

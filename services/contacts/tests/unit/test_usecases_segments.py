@@ -204,6 +204,9 @@ def test_no_interaction_in_n_days_counts_the_whole_timeline_but_bookkeeping(cont
         logged.occurred_at.FromDatetime(contacts.now - timedelta(days=days))
         contacts.write(lambda uow, i=logged: timeline.log_interaction(
             uow, principal=contacts.users["rep.north.1"], now=contacts.now, interaction=i))
+    moved = pb.TimelineEntry(id="transfer-1", contact_id=never.id, kind="owner_changed", summary="转给李娜")
+    moved.occurred_at.FromDatetime(contacts.now)  # bookkeeping, not contact with the customer
+    assert contacts.write(lambda uow: timeline.add_foreign_entry(uow, entry=moved))
     assert names(contacts, no_interaction_days=90) == ["从未联系", "半年前联系过"]  # "no contact in 3 months"
     assert names(contacts, no_interaction_days=365) == ["从未联系"]
     assert names(contacts, no_interaction_days=3) == ["上周联系过", "从未联系", "半年前联系过"]

@@ -5,7 +5,9 @@ from the environment until then; tests pass a clock, a contacts factory, a maile
 
 Settings of its own (read at compose time): MARKETING_SEND_RATE (mails per second, default 200),
 MARKETING_TOKEN_SECRET (the key of the tracking tokens; JWT_SECRET when unset),
-MARKETING_SENDER_INTERVAL (seconds between looks for waves to send, default 1); and crmkit's
+MARKETING_SENDER_INTERVAL (seconds between looks for waves to send, default 1),
+MARKETING_SEND_LOG_BATCH (sent marks per transaction, default 1: the most mails a hard crash can
+leave to be sent twice; raise it for throughput); and crmkit's
 SMTP_URL, MAIL_FROM, PUBLIC_BASE_URL (the gateway's address the links in mails point at)."""
 from __future__ import annotations
 
@@ -39,6 +41,7 @@ class MarketingSettings:
     send_rate: float
     token_secret: str
     sender_interval: float
+    send_log_batch: int = 1
 
     @classmethod
     def from_env(cls, settings: ServiceSettings, env: Mapping[str, str] | None = None) -> MarketingSettings:
@@ -46,14 +49,17 @@ class MarketingSettings:
         try:
             rate = float(env.get("MARKETING_SEND_RATE", "200"))
             interval = float(env.get("MARKETING_SENDER_INTERVAL", "1"))
+            log_batch = int(env.get("MARKETING_SEND_LOG_BATCH", "1"))
         except ValueError:
-            raise ConfigError("MARKETING_SEND_RATE and MARKETING_SENDER_INTERVAL are numbers") from None
-        if rate <= 0:
-            raise ConfigError("MARKETING_SEND_RATE must be positive (mails per second)")
+            raise ConfigError("MARKETING_SEND_RATE, MARKETING_SENDER_INTERVAL and MARKETING_SEND_LOG_BATCH are "
+                              "numbers") from None
+        if rate <= 0 or interval <= 0 or log_batch < 1:
+            raise ConfigError("MARKETING_SEND_RATE and MARKETING_SENDER_INTERVAL must be positive, "
+                              "MARKETING_SEND_LOG_BATCH at least 1")
         secret = env.get("MARKETING_TOKEN_SECRET") or settings.auth.jwt_secret or ""
         if not secret:
             raise ConfigError("set MARKETING_TOKEN_SECRET (the key of unsubscribe, open and click links)")
-        return cls(rate, secret, interval)
+        return cls(rate, secret, interval, log_batch)
 
 
 def grpc_contacts(settings: ServiceSettings) -> ContactsPort:
@@ -80,8 +86,9 @@ def spec(*, clock: Clock = system_clock, contacts: ContactsFactory | None = None
         servicer = MarketingServicer(db, clock, contacts_port, tracking_key=key,
                                      default_sender=settings.mail.mail_from, mail_enabled=mail is not None)
         options = send_options or jobs.SendOptions()
-        sender = jobs.Sender(db, mail, links, clock, replace(options, rate=own.send_rate)
-                             if send_options is None else options)
+        if send_options is None:  # tests give theirs; a process takes the settings
+            options = replace(options, rate=own.send_rate, flush_every=own.send_log_batch)
+        sender = jobs.Sender(db, mail, links, clock, options)
         workers = [jobs.SendWorker(sender, sender_interval or own.sender_interval),
                    jobs.scheduler(db, contacts_port, clock, scheduler_interval or settings.scheduler_interval)]
         return Components(

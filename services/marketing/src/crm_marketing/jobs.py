@@ -67,7 +67,9 @@ class SendOptions:
     rate: float = 200.0               # MARKETING_SEND_RATE
     batch: int = 100                  # recipients claimed per transaction
     lease: timedelta = timedelta(seconds=60)  # how long a claim protects a row from other workers
-    flush_every: int = 20             # outcomes recorded per transaction (and before each new claim)
+    # Outcomes recorded per transaction (MARKETING_SEND_LOG_BATCH): also how many mails a hard crash
+    # can leave handed over but unrecorded, i.e. re-sent (with the same Message-ID) after it.
+    flush_every: int = 1
 
 
 class Sender:

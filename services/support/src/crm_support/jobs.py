@@ -85,14 +85,14 @@ MAIL_OFF = "mail is off: SMTP_URL is not set"
 def send_mail(db: Database, mailer: Mailer | None, sender: notices.Sender, now: datetime, limit: int = 50) -> int:
     """Send what is due; returns how many were handed over. Without a mailer, due mail is marked
     skipped. A relay that cannot be reached ends the run: the rest waits for the next one."""
-    if mailer is None:
-        with db.unit_of_work() as uow:
-            skipped = notices.skip_due(uow, now=now, reason=MAIL_OFF)
-            uow.commit()
-        MAILS.labels("skipped").inc(skipped)
-        return 0
-    with db.read() as session:
+    with db.read() as session:  # a read first: no write transaction while nothing is due
         due = notices.due(session, now=now, limit=limit)
+    if mailer is None:
+        if due:
+            with db.unit_of_work() as uow:
+                MAILS.labels("skipped").inc(notices.skip_due(uow, now=now, reason=MAIL_OFF))
+                uow.commit()
+        return 0
     handed = 0
     for seq in due:
         with db.unit_of_work() as uow:

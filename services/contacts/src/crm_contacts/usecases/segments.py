@@ -127,13 +127,13 @@ def list_members(session: Session, *, principal: Principal, now: datetime, segme
                  page_token: str) -> tuple[list[Contact], str]:
     """The segment's members the caller sees, in a stable order: page to the end for all of them."""
     segment = visible_segment(session, principal=principal, segment_id=segment_id)
-    where = segment_store.conditions(segment.filter, principal, now)
+    where = segment_store.conditions(segment.filter, principal, now, paging=True)
     return segment_store.members(session, where, page_size, page_token, maximum=MAX_MEMBERS_PAGE)
 
 
 def count_members(session: Session, *, principal: Principal, now: datetime, segment_id: str) -> int:
     segment = visible_segment(session, principal=principal, segment_id=segment_id)
-    return segment_store.count(session, segment_store.conditions(segment.filter, principal, now))
+    return segment_store.count(session, segment_store.conditions(segment.filter, principal, now, paging=False))
 
 
 def preview(session: Session, *, principal: Principal, now: datetime, filter: SegmentFilter,
@@ -142,6 +142,7 @@ def preview(session: Session, *, principal: Principal, now: datetime, filter: Se
     if page_size < 0 or page_size > PREVIEW_MAX:
         raise InvalidArgument(f"page_size is 0 to {PREVIEW_MAX}", field="page_size")
     rules.normalize_filter(filter, store.definitions(session, "contact"))
-    where = segment_store.conditions(filter, principal, now)
-    sample, _ = segment_store.members(session, where, page_size or PREVIEW_DEFAULT, "", maximum=PREVIEW_MAX)
-    return PreviewSegmentResponse(count=segment_store.count(session, where), contacts=sample)
+    sample, _ = segment_store.members(session, segment_store.conditions(filter, principal, now, paging=True),
+                                      page_size or PREVIEW_DEFAULT, "", maximum=PREVIEW_MAX)
+    total = segment_store.count(session, segment_store.conditions(filter, principal, now, paging=False))
+    return PreviewSegmentResponse(count=total, contacts=sample)

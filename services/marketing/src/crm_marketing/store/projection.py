@@ -114,8 +114,9 @@ def reachability(session: Session, contact_ids: Sequence[str], purpose: str) -> 
     emails = [c.email for c in contacts.values() if c.email]
     suppressed: dict[str, str] = {}
     for i in range(0, len(emails), CHUNK):
-        suppressed.update(session.execute(select(suppressions.c.email, suppressions.c.reason).where(
-            suppressions.c.email.in_(emails[i:i + CHUNK]))).tuples())
+        for email, reason in session.execute(select(suppressions.c.email, suppressions.c.reason).where(
+                suppressions.c.email.in_(emails[i:i + CHUNK]))):
+            suppressed[email] = reason
     unsubscribed: dict[str, datetime] = {}
     ids = list(contacts)
     for i in range(0, len(ids), CHUNK):

@@ -48,7 +48,8 @@ def for_write(uow: UnitOfWork, principal: Principal, campaign_id: str, field: st
 
 def list_campaigns(session: Session, *, principal: Principal, flt: CampaignFilter, page_size: int,
                    page_token: str) -> tuple[list[Campaign], str]:
-    access.require_reader(principal)
+    if access.is_public(principal):
+        raise PermissionDenied("this needs a signed-in user")
     where: list[ColumnElement[bool]] = [access.CAMPAIGNS.clause(principal, campaigns)]
     for column, value in ((campaigns.c.status, flt.status), (campaigns.c.type, flt.type),
                           (campaigns.c.owner_id, flt.owner_id)):

@@ -6,7 +6,7 @@ from crm_support.rules import routing, sla
 from crm_support.rules.notices import LANGUAGES
 from crm_support.rules.tickets import PRIORITIES, STATUSES
 from crmkit.errors import InvalidArgument
-from crmkit.mail import InvalidMail, address_of
+from crmkit.mail import InvalidMail, mailbox
 
 DEFAULT_POLICIES = (
     SlaPolicy(id="urgent", name="Urgent 紧急", priority="urgent", first_response_minutes=120,
@@ -65,7 +65,7 @@ def check_staff(settings: SupportSettings) -> None:
             raise InvalidArgument("every staff member needs a unique user_id", field=f"staff[{i}].user_id")
         seen.add(member.user_id)
         try:
-            bare = not member.email or address_of(member.email).addr_spec == member.email
+            bare = not member.email or mailbox(member.email)[1] == member.email
         except InvalidMail:
             bare = False
         if not bare:

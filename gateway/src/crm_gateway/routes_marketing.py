@@ -1,0 +1,216 @@
+"""Marketing routes → crm.marketing.v1.MarketingService: /api/v1/campaigns (+ status, results,
+invitation lists, check-in), /api/v1/email-templates (+ preview), /api/v1/send-waves (+ start,
+cancel, recipients), and the public links every marketing mail carries (/api/v1/public/...):
+
+    GET  /public/unsubscribe/<token>  a confirmation page with a button; opening it changes nothing
+                                      (link scanners and prefetchers open links)
+    POST /public/unsubscribe/<token>  RFC 8058 one-click (body List-Unsubscribe=One-Click, form
+                                      encoded), also what the page's button posts → Unsubscribe
+    GET  /public/open/<token>         the open pixel: a 1×1 GIF whatever happened → RecordOpen
+    GET  /public/click/<token>        302 to the link of that mail → ResolveClick (400 problem+json
+                                      for a token that is not genuine)
+
+The public ones carry no user token: the gateway calls as the public principal, rate limited per
+visitor address (public.py). Marketing resolves a click only to a link that mail contained, so the
+redirect is never open; the gateway also refuses to redirect anywhere but http(s). These four are
+hand-written because they answer HTML, a GIF or a redirect; every other route is declared."""
+from __future__ import annotations
+
+import html
+from typing import Any
+from urllib.parse import urlsplit
+
+import grpc
+from flask import Response, request
+
+from crm.marketing.v1 import marketing_pb2 as pb
+from crm_gateway.actions import JSON, RESOURCE, Action, items
+from crm_gateway.crud import Resource, summaries
+from crm_gateway.problems import Problem, invalid_field
+from crm_gateway.public import charge_visitor, public_call
+from crm_gateway.routing import API, Call, Route
+from crm_gateway.schemas import PAGE_PARAMS
+from crm_gateway.schemas import marketing as sh
+from crmkit import logs
+
+log = logs.get("crm_gateway.marketing")
+TAG = "marketing"
+CAMPAIGNS, TEMPLATES, WAVES = f"{API}/campaigns", f"{API}/email-templates", f"{API}/send-waves"
+CAMPAIGN, TEMPLATE, WAVE = f"{CAMPAIGNS}/<id>", f"{TEMPLATES}/<id>", f"{WAVES}/<id>"
+PUBLIC = f"{API}/public"
+ONE_CLICK = ("List-Unsubscribe", "One-Click")  # RFC 8058 §3.1: the body of the one-click POST
+FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
+# A transparent 1×1 GIF89a: what the pixel answers to anything, so a mail never shows a broken image.
+PIXEL_GIF = (b"GIF89a\x01\x00\x01\x00\x80\x00\x00\x00\x00\x00\xff\xff\xff!\xf9\x04\x01\x00\x00\x00\x00"
+             b",\x00\x00\x00\x00\x01\x00\x01\x00\x00\x02\x02D\x01\x00;")
+# Pages and redirects carry the token in their URL: no Referer, no cache, no frames, no script.
+PAGE_HEADERS = {
+    "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; "
+                               "frame-ancestors 'none'; base-uri 'none'",
+    "Referrer-Policy": "no-referrer",
+    "X-Frame-Options": "DENY",
+    "Cache-Control": "no-store",
+}
+_STYLE = ("body{font-family:system-ui,sans-serif;max-width:32rem;margin:2rem auto;padding:0 1rem;line-height:1.5}"
+          "button{margin-top:1rem;padding:.5rem 1.5rem}")
+
+
+def _a(method: str, rule: str, op: str, summary: str, rpc: str, request_type: Any, response: Any, reply: Any,
+       **kw: Any) -> Action:
+    return Action(method, rule, op, summary, TAG, rpc, request_type, response, reply, **kw)
+
+
+def _created_if_added(answer: pb.AddInviteesResponse) -> int:
+    return 201 if answer.invitees else 200
+
+
+# -- the public links of a mail ------------------------------------------------------------------
+
+def _page(title: str, body: str, status: int = 200) -> Response:
+    doc = (f'<!doctype html><html lang="zh-CN"><head><meta charset="utf-8"><meta name="viewport" '
+           f'content="width=device-width,initial-scale=1"><meta name="robots" content="noindex">'
+           f"<title>{html.escape(title)}</title><style>{_STYLE}</style></head><body>{body}</body></html>")
+    return Response(doc, status=status, mimetype="text/html", headers=PAGE_HEADERS)
+
+
+def unsubscribe_page(c: Call, token: str) -> Response:
+    """Asks no service: the page reveals nothing about the token, and opening it unsubscribes no one."""
+    charge_visitor()
+    action = html.escape(token, quote=True)  # relative: this same URL, behind any proxy prefix
+    name, value = ONE_CLICK
+    return _page("退订 Unsubscribe", (
+        "<h1>退订营销邮件<br>Unsubscribe from marketing email</h1>"
+        "<p>确认后，我们将不再向您发送此类营销邮件。<br>"
+        "Confirm, and we will stop sending you these marketing emails.</p>"
+        f'<form method="post" action="{action}"><input type="hidden" name="{name}" value="{value}">'
+        '<button type="submit">确认退订 Unsubscribe</button></form>'))
+
+
+def _one_click_body() -> None:
+    """The body is RFC 8058's `List-Unsubscribe=One-Click` (form or multipart encoded), or nothing."""
+    mimetype = request.mimetype
+    if mimetype not in FORM_TYPES:
+        if request.get_data(cache=False).strip():
+            raise Problem(415, "unsupported-media-type", "Unsupported media type",
+                          "send List-Unsubscribe=One-Click as application/x-www-form-urlencoded")
+        return
+    name, value = ONE_CLICK
+    for key, values in request.form.lists():
+        if key != name:
+            raise invalid_field(key, f"unknown field; the one-click body is {name}={value}")
+        if values != [value]:
+            raise invalid_field(name, f"must be {value}")
+
+
+def unsubscribe(c: Call, token: str) -> Response:
+    _one_click_body()
+    try:
+        answer = public_call("marketing", "Unsubscribe", pb.UnsubscribeRequest(token=token))
+    except grpc.RpcError as exc:
+        if exc.code() != grpc.StatusCode.INVALID_ARGUMENT:
+            raise  # problem+json: 503 while marketing is away, 429 when it limits
+        return _page("退订 Unsubscribe", "<h1>此链接无效<br>This link is not valid</h1>"
+                     "<p>请使用邮件中的完整链接。<br>Please use the complete link from the email.</p>", 400)
+    email = html.escape(answer.email_masked)
+    done = ("此地址早已退订。 This address was unsubscribed already." if answer.already_unsubscribed
+            else "我们不会再向此地址发送营销邮件。 We will not send marketing email to this address any more.")
+    return _page("已退订 Unsubscribed", f"<h1>已退订<br>You are unsubscribed</h1><p>{email}</p><p>{done}</p>")
+
+
+def open_pixel(c: Call, token: str) -> Response:
+    """Always the GIF: a token that is not genuine, a visitor over the limit or marketing away only
+    go uncounted (a mail must never show a broken image, and the answer must not tell which)."""
+    try:
+        public_call("marketing", "RecordOpen", pb.RecordOpenRequest(token=token))
+    except (grpc.RpcError, Problem) as exc:
+        reason = exc.code().name if isinstance(exc, grpc.RpcError) else exc.slug
+        log.debug("open not counted: %s", reason)
+    return Response(PIXEL_GIF, mimetype="image/gif",
+                    headers={"Cache-Control": "no-store, no-cache, must-revalidate, private", "Pragma": "no-cache",
+                             "Referrer-Policy": "no-referrer"})
+
+
+def click(c: Call, token: str) -> Response:
+    answer = public_call("marketing", "ResolveClick", pb.ResolveClickRequest(token=token))
+    url = answer.url
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.netloc or any(ch in url for ch in "\r\n\\"):
+        # Marketing keeps only http(s) links of the mail; anything else is refused, never followed.
+        log.warning("click resolved to a URL that is not http(s); refused")
+        raise Problem(502, "bad-gateway", "Bad gateway", "the link of this mail could not be followed")
+    return Response(status=302, headers={"Location": url, "Cache-Control": "no-store",
+                                         "Referrer-Policy": "no-referrer"})
+
+
+# -- declared routes ----------------------------------------------------------------------------
+
+CAMPAIGN_ROUTES = Resource(pb, "Campaign", CAMPAIGNS, TAG, {
+    **summaries("campaign", "campaigns"),
+    "create": "Create a campaign (webinar, trade_show, email, social, ads) as a draft owned by the caller",
+    "update": "Change some fields of a campaign (status changes through /status); the keys given form the mask",
+    "delete": "Delete a draft campaign (cancel the others)",
+}, sh.CAMPAIGN, sh.CAMPAIGN_INPUT, sh.CAMPAIGN_PATCH, sh.CAMPAIGN_PAGE, sh.CAMPAIGN_PARAMS)
+TEMPLATE_ROUTES = Resource(pb, "Template", TEMPLATES, TAG, {
+    **summaries("email template", "email templates"),
+    "create": "Save an email template (one content per language; an unknown merge field is refused, naming it)",
+}, sh.TEMPLATE, sh.TEMPLATE_INPUT, sh.TEMPLATE_PATCH, sh.TEMPLATE_PAGE, PAGE_PARAMS)
+WAVE_ROUTES = Resource(pb, "SendWave", WAVES, TAG, {
+    "create": "Freeze an audience and a template into a send wave (ready; /start mails it). Recipients "
+              "without consent for the purpose, unsubscribed or suppressed are kept with the reason they "
+              "are skipped",
+    "list": "Send waves, newest first (campaign_id: of one campaign)",
+    "get": "A send wave with its counts (sent, delivered, skipped by reason, opened, clicked)",
+}, sh.WAVE, sh.WAVE_INPUT, page=sh.WAVE_PAGE, list_params=sh.WAVE_PARAMS)
+
+ROUTES: list[Action | Route] = [
+    # campaigns
+    *CAMPAIGN_ROUTES.actions(),
+    _a("POST", f"{CAMPAIGN}/status", "changeCampaignStatus", "Move a campaign: draft → scheduled (needs a "
+       "start date) → active → completed, or cancelled; every change is in its history", "ChangeCampaignStatus",
+       pb.ChangeCampaignStatusRequest, sh.CAMPAIGN, RESOURCE, body=sh.STATUS_INPUT),
+    _a("GET", f"{CAMPAIGN}/results", "getCampaignResults", "Email counts over every wave (open and click rates), "
+       "invitations, registrations, attendance, budget and cost", "GetCampaignResults",
+       pb.GetCampaignResultsRequest, sh.RESULTS, JSON, path={"id": "campaign_id"}),
+    _a("POST", f"{CAMPAIGN}/invitees", "addCampaignInvitees", "Invite contacts (a check-in code each); those "
+       "invited before are counted, not added twice", "AddInvitees", pb.AddInviteesRequest, sh.INVITE_RESULT,
+       JSON, body=sh.INVITE_INPUT, path={"id": "campaign_id"}, status_of=_created_if_added),
+    _a("GET", f"{CAMPAIGN}/invitees", "listCampaignInvitees", "The invitation list with each invitee's status",
+       "ListInvitees", pb.ListInviteesRequest, sh.INVITEE_PAGE, items("invitees", paged=True),
+       path={"id": "campaign_id"}, query=sh.INVITEE_PARAMS),
+    _a("POST", f"{CAMPAIGN}/invitees/<contact_id>/register", "registerCampaignInvitee", "Record an invitee's "
+       "registration", "RegisterInvitee", pb.RegisterInviteeRequest, sh.INVITEE, RESOURCE,
+       path={"id": "campaign_id"}),
+    _a("POST", f"{CAMPAIGN}/check-ins", "checkInCampaignInvitee", "Admit an invitee by the code they show (once; "
+       "case and dashes do not matter)", "CheckInInvitee", pb.CheckInInviteeRequest, sh.INVITEE, RESOURCE,
+       body=sh.CHECK_IN_INPUT, path={"id": "campaign_id"}),
+    # email templates
+    _a("POST", f"{TEMPLATES}/preview", "previewDraftTemplate", "Render an unsaved template for one contact "
+       "(a missing merge field is a 400 naming it)", "PreviewTemplate", pb.PreviewTemplateRequest, sh.PREVIEW,
+       JSON, body=sh.DRAFT_PREVIEW_INPUT),
+    *TEMPLATE_ROUTES.actions(),
+    _a("POST", f"{TEMPLATE}/preview", "previewTemplate", "Render a saved template for one contact, in their "
+       "language unless language is given", "PreviewTemplate", pb.PreviewTemplateRequest, sh.PREVIEW, JSON,
+       body=sh.PREVIEW_INPUT, path={"id": "template_id"}),
+    # send waves
+    *WAVE_ROUTES.actions(),
+    _a("POST", f"{WAVE}/start", "startSendWave", "Start mailing a ready wave (throttled, resumable, one message "
+       "per recipient)", "StartSendWave", pb.StartSendWaveRequest, sh.WAVE, RESOURCE),
+    _a("POST", f"{WAVE}/cancel", "cancelSendWave", "Stop a wave; recipients not mailed yet stay unmailed",
+       "CancelSendWave", pb.CancelSendWaveRequest, sh.WAVE, RESOURCE),
+    _a("GET", f"{WAVE}/recipients", "listSendWaveRecipients", "The frozen recipient list: status, skip reason, "
+       "opens and clicks of each", "ListRecipients", pb.ListRecipientsRequest, sh.RECIPIENT_PAGE,
+       items("recipients", paged=True), path={"id": "wave_id"}, query=sh.RECIPIENT_PARAMS),
+    # public: the links in a mail, no user token
+    Route("GET", f"{PUBLIC}/unsubscribe/<token>", unsubscribe_page, "unsubscribePage", "The page the unsubscribe "
+          "link opens: a button that confirms (HTML; opening it unsubscribes no one)", "public",
+          response=sh.HTML_PAGE, media_type="text/html", public=True),
+    Route("POST", f"{PUBLIC}/unsubscribe/<token>", unsubscribe, "unsubscribe", "One-click unsubscribe (RFC 8058: "
+          "body List-Unsubscribe=One-Click, application/x-www-form-urlencoded); withdraws the consent in contacts. "
+          "Answers an HTML page", "public", response=sh.HTML_PAGE, media_type="text/html", public=True),
+    Route("GET", f"{PUBLIC}/open/<token>", open_pixel, "openPixel", "The open-tracking pixel: a 1×1 GIF, always; "
+          "counts an open when the token is genuine", "public", response=sh.PIXEL, media_type="image/gif",
+          public=True),
+    Route("GET", f"{PUBLIC}/click/<token>", click, "followClick", "A tracked link: 302 to the link of that mail "
+          "(with its UTM parameters), counting the click; 400 for a token that is not genuine", "public",
+          status=302, public=True),
+]

@@ -1,0 +1,76 @@
+"""Marketing shapes (crm.marketing.v1): campaigns with their status, results and invitation lists,
+email templates and their preview, send waves and their recipients, and the media types of the
+public links in a mail (the unsubscribe page, the open pixel, the click redirect).
+
+Create bodies leave out what marketing sets (status, history, counts, versions) and update bodies
+keep only what an update mask may name, as marketing.proto declares them."""
+from __future__ import annotations
+
+from crm.marketing.v1 import marketing_pb2 as pb
+from crm_gateway.routing import QueryParam
+from crm_gateway.schema import JsonSchema
+from crm_gateway.schemas import PAGE_PARAMS, REGISTRY
+
+_r = REGISTRY
+_PATH_AND_VERSION = {"id", "expected_version"}  # the URL's id; If-Match's version
+
+CAMPAIGN_TYPES = ("webinar", "trade_show", "email", "social", "ads")
+CAMPAIGN_STATUSES = ("draft", "scheduled", "active", "completed", "cancelled")
+INVITEE_STATUSES = ("invited", "registered", "attended")
+RECIPIENT_STATUSES = ("pending", "sending", "sent", "failed", "skipped")
+SKIP_REASONS = ("no_consent", "unsubscribed", "suppressed", "no_email", "duplicate_email", "unknown_contact",
+                "render_failed", "cancelled")
+
+# support.proto has a StatusChange too (a ticket's): marketing's is named for what it records.
+_r.names[pb.StatusChange.DESCRIPTOR.full_name] = "CampaignStatusRecord"
+
+# -- campaigns
+CAMPAIGN = _r.message(pb.Campaign)
+CAMPAIGN_INPUT = _r.input(pb.Campaign, required=("name", "type"))
+CAMPAIGN_PATCH = _r.patch(pb.Campaign, "CampaignPatch")
+CAMPAIGN_PAGE = _r.page(CAMPAIGN, "CampaignPage")
+CAMPAIGN_PARAMS = (
+    QueryParam("status", choices=CAMPAIGN_STATUSES), QueryParam("type", choices=CAMPAIGN_TYPES),
+    QueryParam("owner_id"), *PAGE_PARAMS,
+)
+STATUS_INPUT = _r.input(pb.ChangeCampaignStatusRequest, "CampaignStatusChange", exclude=_PATH_AND_VERSION,
+                        required=("status",))
+RESULTS = _r.message(pb.CampaignResults)
+
+# -- invitation lists
+INVITEE = _r.message(pb.Invitee)
+INVITE_INPUT = _r.input(pb.AddInviteesRequest, "InviteesInput", exclude={"campaign_id"}, required=("contact_ids",))
+INVITE_RESULT = _r.message(pb.AddInviteesResponse)
+INVITEE_PAGE = _r.page(INVITEE, "InviteePage")
+INVITEE_PARAMS = (QueryParam("status", choices=INVITEE_STATUSES), *PAGE_PARAMS)
+CHECK_IN_INPUT = _r.input(pb.CheckInInviteeRequest, "CheckInInput", exclude={"campaign_id"},
+                          required=("check_in_code",))
+
+# -- templates
+TEMPLATE = _r.message(pb.Template)
+TEMPLATE_INPUT = _r.input(pb.Template, required=("name", "contents"))
+TEMPLATE_PATCH = _r.patch(pb.Template, "TemplatePatch")
+TEMPLATE_PAGE = _r.page(TEMPLATE, "TemplatePage")
+PREVIEW_INPUT = _r.input(pb.PreviewTemplateRequest, "TemplatePreviewInput", exclude={"template_id", "template"},
+                         required=("contact_id",))
+DRAFT_PREVIEW_INPUT = _r.input(pb.PreviewTemplateRequest, "TemplateDraftPreviewInput", exclude={"template_id"},
+                               required=("template", "contact_id"))
+PREVIEW = _r.message(pb.PreviewTemplateResponse, name="TemplatePreview")
+
+# -- send waves
+WAVE = _r.message(pb.SendWave)
+WAVE_INPUT = _r.input(pb.SendWave, required=("campaign_id", "template_id"))
+WAVE_PAGE = _r.page(WAVE, "SendWavePage")
+WAVE_PARAMS = (QueryParam("campaign_id", description="the waves of this campaign"), *PAGE_PARAMS)
+RECIPIENT_PAGE = _r.page(_r.message(pb.Recipient), "RecipientPage")
+RECIPIENT_PARAMS = (
+    QueryParam("status", choices=RECIPIENT_STATUSES),
+    QueryParam("skip_reason", choices=SKIP_REASONS, description="skipped recipients for this reason"),
+    *PAGE_PARAMS,
+)
+
+# -- public: what a mail's links answer
+HTML_PAGE: JsonSchema = {"type": "string", "contentMediaType": "text/html",
+                         "description": "an HTML page for the reader of the mail"}
+PIXEL: JsonSchema = {"type": "string", "contentMediaType": "image/gif",
+                     "description": "a transparent 1×1 GIF, whatever the token"}
