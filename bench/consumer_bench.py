@@ -22,7 +22,6 @@ import json
 import os
 import signal
 import sqlite3
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -296,7 +295,7 @@ def main() -> int:
             user1, sys1 = cpu_times(proc.pid)
             trickle_user, trickle_sys = (user1 - user0) / n * 1e6, (sys1 - sys0) / n * 1e6
             trickle_cpu = trickle_user + trickle_sys
-            by_thread = {name: round((cpu - threads0[name]) / n * 1e6) 
+            by_thread = {name: round((cpu - threads0[name]) / n * 1e6)
                          for name, cpu in thread_cpu(proc.pid, snapshot).items()}
             trickle_nats = (cpu_seconds(nats_pid) - ncpu0) / n * 1e6
             trickle_wall = time.monotonic() - t0

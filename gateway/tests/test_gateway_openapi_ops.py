@@ -58,25 +58,26 @@ def test_healthz_is_up_without_touching_backends(make_client, settings, dead_add
     assert resp.status_code == 200 and resp.get_json() == {"status": "ok"}
 
 
-def test_readyz_is_200_when_every_backend_serves(client):
-    resp = client.get("/readyz")
+def test_backendz_is_200_when_every_backend_serves(client):
+    assert client.get("/readyz").get_json() == {"status": "ready"}  # readiness asks no backend
+    resp = client.get("/backendz")
     assert resp.status_code == 200
     assert resp.get_json()["backends"] == {"contacts": "SERVING", "reporting": "SERVING"}
 
 
-def test_readyz_is_503_naming_the_unreachable_backend(make_client, settings, dead_addr):
+def test_backendz_is_503_naming_the_unreachable_backend(make_client, settings, dead_addr):
     client = make_client(settings, reporting_addr=dead_addr)
-    resp = client.get("/readyz")
+    resp = client.get("/backendz")
     assert resp.status_code == 503
     problem = resp.get_json()
     assert [e["field"] for e in problem["errors"]] == ["reporting"]
     assert problem["backends"]["contacts"] == "SERVING"
 
 
-def test_readyz_is_503_when_a_backend_reports_not_serving(client, backend):
+def test_backendz_is_503_when_a_backend_reports_not_serving(client, backend):
     backend.contacts_server.health.set("", health_pb2.HealthCheckResponse.NOT_SERVING)
     try:
-        resp = client.get("/readyz")
+        resp = client.get("/backendz")
     finally:
         backend.contacts_server.health.set("", health_pb2.HealthCheckResponse.SERVING)
     assert resp.status_code == 503

@@ -25,6 +25,7 @@ BASE = K8S / "base"
 SERVICES = {  # name: gRPC port, metrics port, services it calls, uses OpenSearch
     "contacts": (50051, 9101, (), True),
     "sales": (50052, 9102, ("contacts",), False),
+    "marketing": (50053, 9103, ("contacts",), False),
     "support": (50054, 9104, ("contacts",), True),
     "reporting": (50055, 9105, (), False),
 }
@@ -245,6 +246,31 @@ def test_migrations_run_in_an_init_container_with_the_same_image_and_env(name):
     assert migrate["env"] == server(name)["env"], "migrate reads the same settings as the server"
 
 
+@pytest.mark.parametrize("name", ["marketing", "support"])
+def test_services_that_mail_take_the_relay_from_a_secret_and_link_to_the_public_gateway(name):
+    env = env_of(server(name))
+    # Optional: a cluster without a relay still runs (no mail leaves; marketing waves cannot start).
+    assert env["SMTP_URL"]["valueFrom"]["secretKeyRef"] == {"name": "smtp-relay", "key": "SMTP_URL",
+                                                            "optional": True}
+    config = find("ConfigMap", "crm-config")["data"]
+    for key in ("MAIL_FROM", "PUBLIC_BASE_URL"):
+        assert env[key]["valueFrom"]["configMapKeyRef"] == {"name": "crm-config", "key": key}
+    assert "@" in config["MAIL_FROM"] and config["PUBLIC_BASE_URL"].startswith("https://")
+
+
+def test_marketing_signs_the_links_in_mails_with_a_key_of_its_own():
+    """Required (production authenticates with JWKS and has no JWT_SECRET to fall back on), and
+    apart from JWT_SECRET, so rotating that does not break the links of mails already sent."""
+    ref = env_of(server("marketing"))["MARKETING_TOKEN_SECRET"]["valueFrom"]["secretKeyRef"]
+    assert ref == {"name": "marketing-tracking", "key": "MARKETING_TOKEN_SECRET"}
+
+
+def test_production_mails_link_to_the_public_https_gateway():
+    docs = _kustomize(K8S / "overlays/production")
+    (config,) = [d for d in docs if d["kind"] == "ConfigMap" and d["metadata"]["name"] == "crm-config"]
+    assert config["data"]["PUBLIC_BASE_URL"].startswith("https://")
+
+
 def test_gateway_ports_probes_and_env():
     main = server("gateway")
     assert [(p["name"], p["containerPort"]) for p in main["ports"]] == [("http", GATEWAY_PORT)]
@@ -417,6 +443,13 @@ def test_network_policies_deny_by_default():
     *[(PROMETHEUS, n, SERVICES[n][1], True) for n in SERVICES],
     ("sales", "contacts", 50051, True),
     ("support", "contacts", 50051, True),
+    ("marketing", "contacts", 50051, True),
+    ("marketing", None, 587, True),
+    ("marketing", None, 465, True),
+    ("support", None, 587, True),
+    ("sales", None, 587, False),
+    ("reporting", "marketing", 50053, False),
+    ("marketing", "sales", 50052, False),
     ("contacts", None, 9200, True),
     ("support", None, 9200, True),
     (None, "gateway", GATEWAY_PORT, True),

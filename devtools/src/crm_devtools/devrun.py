@@ -130,14 +130,16 @@ class Suite:
         proc = ServiceProcess("gateway", [sys.executable, "-m", "crm_gateway"], env, self.var / "logs",
                               self.gateway_port)
         self.procs["gateway"] = proc.start()
-        wait_for(self._gateway_ready, 30, what="gateway /readyz")
+        # /readyz asks no backend (one that is down must not take the gateway out); the suite is
+        # up when /backendz finds every service serving.
+        wait_for(self._every_backend_serving, 30, what=f"every backend serving ({self.gateway_url}/backendz)")
         return proc
 
-    def _gateway_ready(self) -> bool:
+    def _every_backend_serving(self) -> bool:
         import urllib.request
 
         try:
-            with urllib.request.urlopen(f"{self.gateway_url}/readyz", timeout=1) as response:
+            with urllib.request.urlopen(f"{self.gateway_url}/backendz", timeout=2) as response:
                 return bool(response.status == 200)
         except OSError:
             return False

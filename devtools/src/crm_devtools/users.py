@@ -14,6 +14,7 @@ DEMO_USERS: dict[str, Principal] = {
         Principal("manager.south", ("manager",), "south-sales", "south", "陈经理 Chen Jing"),
         Principal("rep.south.1", ("rep",), "south-sales", "south", "刘洋 Liu Yang"),
         Principal("rep.south.2", ("rep",), "south-sales", "south", "Emily Zhao"),
+        Principal("marketing.hq", ("marketing",), "marketing", "", "市场部 Marketing"),
         Principal("legal.hq", ("legal",), "hq", "", "法务 Legal"),
         Principal("finance.hq", ("finance",), "hq", "", "财务 Finance"),
         SYSTEM,

@@ -38,10 +38,11 @@ DRAIN_SECONDS = 20  # SIGTERM → exit; below the pod's terminationGracePeriodSe
 # a load balancer's idle timeout (60 s is common) so that the balancer closes first and never
 # sends a request into a connection being closed; 60 s is the most granian's CLI allows.
 KEEPALIVE_MS = 75_000
-# Measured with bench/ping_app.py /hop (docs/performance.md): at 16 connections over 2 workers,
-# more threads per granian worker cost less CPU per proxied call (calls overlap, and grpcio
-# batches its wake-ups); gunicorn gthread was flat between 4 and 16.
-DEFAULT_THREADS = {"granian": 16, "gunicorn": 8}
+# Threads per worker, measured at 16 connections over 2 workers (docs/performance.md): under
+# granian 8 beat 4 on the transport floor, and 8, 16 and 32 were within noise, on the floor and
+# on the gateway's own rows; gunicorn gthread was flat between 4 and 16. granian starts its
+# threads on demand, so a larger GATEWAY_THREADS costs nothing at rest.
+DEFAULT_THREADS = 8
 
 
 @dataclass(frozen=True)
@@ -66,7 +67,7 @@ class ServerSettings:
             server=server,
             port=_int(env, "GATEWAY_PORT", 8080, 1, 65535),
             workers=_int(env, "GATEWAY_WORKERS", 2, 1, 64),
-            threads=_int(env, "GATEWAY_THREADS", DEFAULT_THREADS[server], 1, 256),
+            threads=_int(env, "GATEWAY_THREADS", DEFAULT_THREADS, 1, 256),
             log_level=level,
         )
 
@@ -101,8 +102,9 @@ def prepare_metrics_dir(workers: int) -> None:
 
 
 class _ThreadsChosen(logging.Filter):
-    """Drops granian's boot-time advice against more Python threads than 2 × cores + 1: the
-    thread count was measured (DEFAULT_THREADS), and the advice would repeat on every start."""
+    """Drops granian's boot-time advice against more Python threads than 2 × cores + 1 (5 on
+    two cores): the thread count was measured (DEFAULT_THREADS), and the advice would otherwise
+    be a warning on every start."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         return not record.getMessage().startswith("Configuration allows spawning up to")

@@ -1,5 +1,6 @@
 -- DEV ONLY: a database per service, as in production (each service owns its schema).
 CREATE DATABASE contacts;
 CREATE DATABASE sales;
+CREATE DATABASE marketing;
 CREATE DATABASE support;
 CREATE DATABASE reporting;

@@ -123,6 +123,8 @@ class Pull:
         self.expires, self.heartbeat = expires, heartbeat
         self._nc, self._js, self._config, self._deliver = nc, js, config, deliver
         self._next = f"$JS.API.CONSUMER.MSG.NEXT.{self.stream}.{durable}"
+        self._idle_request = json.dumps(
+            {"batch": 1, "expires": _ns(expires), "idle_heartbeat": _ns(heartbeat)}).encode()
         self._sub: Subscription | None = None
         self._request: str | None = None  # "idle", "drain" or None: what the server holds of ours
         self._asked = self._got = 0
@@ -150,7 +152,7 @@ class Pull:
         self._want_idle = True
         if self.holding:
             self._request = "idle"
-            await self._ask({"batch": 1, "expires": _ns(self.expires), "idle_heartbeat": _ns(self.heartbeat)})
+            await self._ask(self._idle_request)
 
     async def drain(self, n: int, timeout: float = 2.0) -> bool:
         """Ask for up to n pending messages, now; True when n came (more may be waiting)."""
@@ -161,17 +163,17 @@ class Pull:
         self._request, self._asked, self._got = "drain", n, 0
         done = self._drained = loop.create_future()
         timer = loop.call_later(timeout, self._finish, False)  # an answer lost with the connection
-        await self._ask({"batch": n, "no_wait": True})
+        await self._ask(b'{"batch": %d, "no_wait": true}' % n)
         try:
             return await done
         finally:
             timer.cancel()
 
-    async def _ask(self, request: dict[str, Any]) -> None:
+    async def _ask(self, request: bytes) -> None:
         assert self._sub is not None
         self._heard = asyncio.get_running_loop().time()
         try:
-            await self._nc.publish(self._next, json.dumps(request).encode(), reply=self._sub.subject)
+            await self._nc.publish(self._next, request, reply=self._sub.subject)
         except Exception as exc:  # closed, or the reconnect buffer is full: the watchdog pulls again
             log.debug("pull request failed: %s", exc)
 

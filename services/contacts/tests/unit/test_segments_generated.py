@@ -107,7 +107,7 @@ def generated(tmp_path_factory: pytest.TempPathFactory) -> Any:
     from crmkit.testing import migrated_database
 
     db: Database = migrated_database(MIGRATIONS, tmp_path_factory.mktemp("generated"))
-    made = bench.generate(db, 3000, seed=11, batch=1000)
+    made = bench.generate(db, 1500, seed=11, batch=1500)
     yield db, made
     db.dispose()
 
@@ -119,7 +119,7 @@ def test_random_filters_select_exactly_what_the_criteria_say(generated: Any) -> 
                    "budget": pb.CustomFieldDefinition(key="budget", type="number")}
     nonempty = 0
     with db.read() as session:
-        for _ in range(120):
+        for _ in range(80):
             flt = random_filter(rnd)
             normalize_filter(flt, definitions)
             principal = rnd.choice(CALLERS)
@@ -135,4 +135,4 @@ def test_random_filters_select_exactly_what_the_criteria_say(generated: Any) -> 
                     break
             assert got == want, flt
             nonempty += bool(want)
-    assert nonempty > 40  # the filters were not all trivially empty
+    assert nonempty > 25  # the filters were not all trivially empty
