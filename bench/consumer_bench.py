@@ -241,6 +241,53 @@ def batch_histogram(records: list[tuple[str, float, int]], phase: str) -> str:
     return f"mean batch (per event) {weighted:.1f}; " + ", ".join(parts)
 
 
+def relay_bench(nats_url: str, tmp: Path, rate: float, seconds: float) -> dict[str, float]:
+    """CPU of this process per event while a writer commits one event per transaction at `rate`
+    and an OutboxRelay publishes them: with no relay (the writer's own share), with a mark
+    transaction per relay cycle (mark_interval 0, as before) and with marks every 100 ms."""
+    import resource
+
+    from crmkit.bus import LoopThread
+    from crmkit.db import Database
+    from crmkit.outbox import OutboxRelay
+    from crmkit.runtime_tables import create_runtime_tables
+    from crmkit.testing import wait_for
+
+    def cpu() -> float:
+        usage = resource.getrusage(resource.RUSAGE_SELF)
+        return usage.ru_utime + usage.ru_stime
+
+    out: dict[str, float] = {}
+    for label, interval in (("writer alone", None), ("mark every cycle", 0.0), ("marks every 100 ms", 0.1)):
+        db = Database(f"sqlite:///{tmp}/relay-{label.replace(' ', '-')}.db")
+        create_runtime_tables(db.engine)
+        relay = loop = None
+        if interval is not None:
+            relay = OutboxRelay(db, nats_url=nats_url, service="benchrelay", mark_interval=interval)
+            loop = LoopThread("bench-relay").start()
+            loop.submit(relay.run())
+        n = int(rate * seconds)
+        start, cpu0 = time.monotonic(), cpu()
+        for i in range(n):
+            delay = start + i / rate - time.monotonic()
+            if delay > 0:
+                time.sleep(delay)
+            with db.unit_of_work() as uow:
+                uow.emit(new_event(producer="benchrelay", event_type="crm.benchrelay.thing.happened",
+                                   aggregate_type="thing", aggregate_id=str(i), aggregate_version=1,
+                                   payload=StringValue(value="x" * 100)))
+                uow.commit()
+        if relay is not None:
+            wait_for(lambda r=relay: r.backlog() == 0, 60, interval=0.01, what="outbox drained")
+        out[label] = (cpu() - cpu0) / n * 1e6
+        if relay is not None and loop is not None:
+            relay.stop()
+            time.sleep(0.6)
+            loop.stop()
+        db.dispose()
+    return out
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rate", type=float, default=200.0)
@@ -250,6 +297,8 @@ def main() -> int:
     parser.add_argument("--consumer-file", help="a module file whose EventConsumer to run instead of crmkit's")
     parser.add_argument("--opt", action="append", default=[], help="key=value keyword for EventConsumer")
     parser.add_argument("--json", help="also write the figures to this file")
+    parser.add_argument("--relay", action="store_true",
+                        help="measure the outbox relay's marks instead (one commit per event at --rate)")
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--db", help=argparse.SUPPRESS)
     parser.add_argument("--nats", help=argparse.SUPPRESS)
@@ -273,6 +322,16 @@ def main() -> int:
             create_runtime_tables(conn)
             tables.create_all(conn)
         database.dispose()
+        if args.relay:
+            try:
+                figures = relay_bench(nats_server.url, tmp, args.rate, args.seconds)
+            finally:
+                nats_server.stop()
+            print(f"outbox relay, {args.rate:.0f} commits/s of one event each, CPU per event of the process:")
+            for label, us in figures.items():
+                extra = "" if label == "writer alone" else f"  (relay {us - figures['writer alone']:.0f} µs)"
+                print(f"  {label:<22} {us:6.0f} µs{extra}")
+            return 0
         pub = Publisher(nats_server.url)
         pub.run(pub.open())
         assert nats_server.proc is not None

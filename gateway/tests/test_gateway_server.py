@@ -267,3 +267,24 @@ def test_an_unknown_server_stops_the_launcher_with_the_setting_name(backend):
     done = subprocess.run([sys.executable, "-m", "crm_gateway"], env=env, capture_output=True, text=True, timeout=30)
     assert done.returncode == 2
     assert "GATEWAY_SERVER" in done.stderr
+
+
+def test_granian_workers_do_not_outlive_a_killed_main_process(backend, tmp_path):
+    served = _start("granian", tmp_path, backend.contacts_addr, backend.reporting_addr)
+    workers = [int(p) for p in Path(f"/proc/{served.proc.pid}/task/{served.proc.pid}/children").read_text().split()]
+    assert len(workers) == 2
+    served.proc.kill()
+    served.proc.wait(10)
+
+    def running(pid: int) -> bool:
+        try:
+            return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+        except OSError:
+            return False
+
+    deadline = time.monotonic() + 15
+    while any(running(w) for w in workers) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not any(running(w) for w in workers)
+    with pytest.raises(requests.ConnectionError):
+        requests.get(f"{served.base}/healthz", timeout=2)

@@ -5,6 +5,7 @@ redirect) as a mail client and a browser meet them, and a gateway that keeps ser
 ready, while marketing is away."""
 from __future__ import annotations
 
+import io
 import re
 import threading
 from collections.abc import Iterator
@@ -234,10 +235,12 @@ def test_opening_the_unsubscribe_link_shows_a_button_and_unsubscribes_no_one(gw:
     assert page.status_code == 200 and page.mimetype == "text/html"
     body = page.get_data(as_text=True)
     form = re.search(r'<form method="post" action="([^"]*)">(.*?)</form>', body)
-    assert form and form.group(1) == TOKEN  # relative: the same URL
+    assert form and form.group(1) == f"./{TOKEN}"  # relative: the same URL
     assert '<input type="hidden" name="List-Unsubscribe" value="One-Click">' in form.group(2)
     assert page.headers["Referrer-Policy"] == "no-referrer" and "frame-ancestors 'none'" in page.headers[
         "Content-Security-Policy"]
+    crafted = gw.get("/api/v1/public/unsubscribe/javascript:alert(1)")
+    assert crafted.status_code == 400 and "<form" not in crafted.get_data(as_text=True)
     assert marketing.calls == []
 
 
@@ -268,6 +271,9 @@ def test_a_body_that_is_not_one_click_is_refused_naming_the_field(gw: Any, marke
     extra = gw.post(url, data="List-Unsubscribe=One-Click&email=x@y.cn", content_type="application/x-www-form-urlencoded")
     assert extra.status_code == 400 and fields(extra) == ["email"]
     assert gw.post(url, json={"List-Unsubscribe": "One-Click"}).status_code == 415
+    attached = gw.post(url, data={"List-Unsubscribe": "One-Click", "note": (io.BytesIO(b"x"), "note.txt")},
+                       content_type="multipart/form-data")
+    assert attached.status_code == 400 and fields(attached) == ["note"]
     assert marketing.calls == []
 
 

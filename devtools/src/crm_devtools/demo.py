@@ -85,6 +85,7 @@ def _load_contacts(suite: Any) -> int:
                 phones=[pb.Phone(raw=phone, kind="mobile")], emails=[pb.Email(address=email)],
                 addresses=[address], industry=industry, level=level, source=source, owner_id=owner,
                 team=team, region=region, tags=tags, lifecycle_stage="customer" if level == "vip" else "prospect",
+                language="zh-CN" if any("\u4e00" <= ch <= "\u9fff" for ch in name) else "en",
             )), metadata=_md(owner, suite.jwt_secret, f"demo-contact-{a_index}-{p_index}"))
             created += 1
     return created
@@ -139,6 +140,10 @@ def load_marketing_demo(suite: Any, timeout: float = 60.0) -> bool:
         budget={"currency_code": "CNY", "amount": "30000.00"}, start_date="2026-04-16", end_date="2026-04-16",
         region="north", audience=mpb.Audience(segment_ids=[segment.id]),
         expected=mpb.Kpis(leads=20, attendees=50))), metadata=_md(mkt, secret, "demo-campaign"))
+    for status in ("scheduled", "active"):
+        campaign = marketing.call("ChangeCampaignStatus", mpb.ChangeCampaignStatusRequest(
+            id=campaign.id, status=status, expected_version=campaign.version),
+            metadata=_md(mkt, secret, f"demo-campaign-{status}"))
     wave = marketing.call("CreateSendWave", mpb.CreateSendWaveRequest(wave=mpb.SendWave(
         campaign_id=campaign.id, template_id=template.id)), metadata=_md(mkt, secret, "demo-wave"))
     marketing.call("StartSendWave", mpb.StartSendWaveRequest(id=wave.id), metadata=_md(mkt, secret, "demo-start"))

@@ -42,7 +42,10 @@ def backendz() -> Response:
 
 def metrics() -> Response:
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
-        # Several gunicorn workers: each writes its own files; add them up at scrape time.
+        # Several workers (granian's or gunicorn's): each writes its own files, named by its pid,
+        # and a scrape adds them up. A worker that died and was replaced leaves its files, so
+        # counters keep their totals; the gateway has no live-summed gauges that would need
+        # mark_process_dead (crm_gateway.server.prepare_metrics_dir clears files at start).
         registry = CollectorRegistry()
         multiprocess.MultiProcessCollector(registry)
     else:

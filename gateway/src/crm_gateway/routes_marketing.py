@@ -17,6 +17,7 @@ hand-written because they answer HTML, a GIF or a redirect; every other route is
 from __future__ import annotations
 
 import html
+import re
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -39,6 +40,7 @@ CAMPAIGNS, TEMPLATES, WAVES = f"{API}/campaigns", f"{API}/email-templates", f"{A
 CAMPAIGN, TEMPLATE, WAVE = f"{CAMPAIGNS}/<id>", f"{TEMPLATES}/<id>", f"{WAVES}/<id>"
 PUBLIC = f"{API}/public"
 ONE_CLICK = ("List-Unsubscribe", "One-Click")  # RFC 8058 §3.1: the body of the one-click POST
+_TOKEN = re.compile(r"[A-Za-z0-9._-]{1,200}")  # what marketing's signed tokens are made of
 FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
 # A transparent 1×1 GIF89a: what the pixel answers to anything, so a mail never shows a broken image.
 PIXEL_GIF = (b"GIF89a\x01\x00\x01\x00\x80\x00\x00\x00\x00\x00\xff\xff\xff!\xf9\x04\x01\x00\x00\x00\x00"
@@ -73,10 +75,17 @@ def _page(title: str, body: str, status: int = 200) -> Response:
     return Response(doc, status=status, mimetype="text/html", headers=PAGE_HEADERS)
 
 
+def _not_valid() -> Response:
+    return _page("退订 Unsubscribe", "<h1>此链接无效<br>This link is not valid</h1>"
+                 "<p>请使用邮件中的完整链接。<br>Please use the complete link from the email.</p>", 400)
+
+
 def unsubscribe_page(c: Call, token: str) -> Response:
     """Asks no service: the page reveals nothing about the token, and opening it unsubscribes no one."""
     charge_visitor()
-    action = html.escape(token, quote=True)  # relative: this same URL, behind any proxy prefix
+    if not _TOKEN.fullmatch(token):  # whatever else a crafted URL carries never reaches the page
+        return _not_valid()
+    action = f"./{token}"  # relative: this same URL, behind any proxy prefix
     name, value = ONE_CLICK
     return _page("退订 Unsubscribe", (
         "<h1>退订营销邮件<br>Unsubscribe from marketing email</h1>"
@@ -95,6 +104,8 @@ def _one_click_body() -> None:
                           "send List-Unsubscribe=One-Click as application/x-www-form-urlencoded")
         return
     name, value = ONE_CLICK
+    for key in request.files:
+        raise invalid_field(key, f"unknown field; the one-click body is {name}={value}")
     for key, values in request.form.lists():
         if key != name:
             raise invalid_field(key, f"unknown field; the one-click body is {name}={value}")
@@ -109,8 +120,7 @@ def unsubscribe(c: Call, token: str) -> Response:
     except grpc.RpcError as exc:
         if exc.code() != grpc.StatusCode.INVALID_ARGUMENT:
             raise  # problem+json: 503 while marketing is away, 429 when it limits
-        return _page("退订 Unsubscribe", "<h1>此链接无效<br>This link is not valid</h1>"
-                     "<p>请使用邮件中的完整链接。<br>Please use the complete link from the email.</p>", 400)
+        return _not_valid()
     email = html.escape(answer.email_masked)
     done = ("此地址早已退订。 This address was unsubscribed already." if answer.already_unsubscribed
             else "我们不会再向此地址发送营销邮件。 We will not send marketing email to this address any more.")
@@ -158,7 +168,7 @@ WAVE_ROUTES = Resource(pb, "SendWave", WAVES, TAG, {
     "create": "Freeze an audience and a template into a send wave (ready; /start mails it). Recipients "
               "without consent for the purpose, unsubscribed or suppressed are kept with the reason they "
               "are skipped",
-    "list": "Send waves, newest first (campaign_id: of one campaign)",
+    "list": "The send waves of a campaign (campaign_id, required), newest first",
     "get": "A send wave with its counts (sent, delivered, skipped by reason, opened, clicked)",
 }, sh.WAVE, sh.WAVE_INPUT, page=sh.WAVE_PAGE, list_params=sh.WAVE_PARAMS)
 

@@ -19,7 +19,9 @@ the gateway's settings first, then runs crm_gateway.wsgi:app this way."""
 from __future__ import annotations
 
 import argparse
+import functools
 import glob
+import importlib
 import logging
 import os
 import sys
@@ -126,6 +128,26 @@ def granian_log_config(level: str) -> dict[str, Any]:
     }
 
 
+def _load_in_worker(target: str, *, parent: int, working_dir: Path | None = None) -> Any:
+    """The WSGI app, imported in a granian worker after the fork. Unlike gunicorn's, granian's
+    workers outlive a main process that was killed (SIGKILL, the OOM killer) and keep serving on
+    its port; so each asks the kernel for SIGTERM, granian's drain, when its parent goes."""
+    if sys.platform == "linux":
+        import ctypes
+        import signal
+
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # 1: PR_SET_PDEATHSIG
+        if os.getppid() != parent:  # the parent went before the request took effect
+            os.kill(os.getpid(), signal.SIGTERM)
+    if working_dir is not None:
+        sys.path.insert(0, str(working_dir))
+    module, _, name = target.partition(":")
+    app: Any = importlib.import_module(module)
+    for part in (name or "app").split("."):
+        app = getattr(app, part)
+    return app
+
+
 def serve_granian(target: str, settings: ServerSettings, working_dir: Path | None = None) -> None:
     from granian.constants import HTTPModes, Interfaces
     from granian.http import HTTP1Settings
@@ -148,9 +170,8 @@ def serve_granian(target: str, settings: ServerSettings, working_dir: Path | Non
         log_access=False,
         workers_kill_timeout=DRAIN_SECONDS,
         respawn_failed_workers=True,  # as gunicorn's arbiter does
-        working_dir=working_dir,
     )
-    server.serve()
+    server.serve(target_loader=functools.partial(_load_in_worker, parent=os.getpid(), working_dir=working_dir))
 
 
 def serve_gunicorn(target: str, settings: ServerSettings, working_dir: Path | None = None,

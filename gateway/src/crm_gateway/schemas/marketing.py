@@ -61,7 +61,7 @@ PREVIEW = _r.message(pb.PreviewTemplateResponse, name="TemplatePreview")
 WAVE = _r.message(pb.SendWave)
 WAVE_INPUT = _r.input(pb.SendWave, required=("campaign_id", "template_id"))
 WAVE_PAGE = _r.page(WAVE, "SendWavePage")
-WAVE_PARAMS = (QueryParam("campaign_id", description="the waves of this campaign"), *PAGE_PARAMS)
+WAVE_PARAMS = (QueryParam("campaign_id", description="the campaign whose waves to list (required)"), *PAGE_PARAMS)
 RECIPIENT_PAGE = _r.page(_r.message(pb.Recipient), "RecipientPage")
 RECIPIENT_PARAMS = (
     QueryParam("status", choices=RECIPIENT_STATUSES),

@@ -48,18 +48,12 @@ async def connect(url: str, name: str, *, on_reconnect: Callable[[], Awaitable[N
     async def _on_error(exc: Exception) -> None:
         log.debug("nats error: %s", exc)
 
-    await nc.connect(
-        servers=[url],
-        name=name,
-        max_reconnect_attempts=-1,
-        reconnect_time_wait=0.5,
-        connect_timeout=2,
-        ping_interval=5,
-        max_outstanding_pings=2,
-        disconnected_cb=_on_disconnect,
-        reconnected_cb=_on_reconnect,
-        error_cb=_on_error,
-    )
+    options: dict[str, Any] = {  # nats-py types reconnect_time_wait as int; it takes seconds as float
+        "servers": [url], "name": name, "max_reconnect_attempts": -1, "reconnect_time_wait": 0.5,
+        "connect_timeout": 2, "ping_interval": 5, "max_outstanding_pings": 2,
+        "disconnected_cb": _on_disconnect, "reconnected_cb": _on_reconnect, "error_cb": _on_error,
+    }
+    await nc.connect(**options)
     return nc
 
 
@@ -161,7 +155,8 @@ class Pull:
             return False
         loop = asyncio.get_running_loop()
         self._request, self._asked, self._got = "drain", n, 0
-        done = self._drained = loop.create_future()
+        done: asyncio.Future[bool] = loop.create_future()
+        self._drained = done
         timer = loop.call_later(timeout, self._finish, False)  # an answer lost with the connection
         await self._ask(b'{"batch": %d, "no_wait": true}' % n)
         try:

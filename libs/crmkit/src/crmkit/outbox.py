@@ -5,7 +5,13 @@ timeout leaves it pending and it is sent again (JetStream drops the duplicate in
 consumers drop it by their inbox). Publishes are pipelined within a batch. Several replicas may
 relay the same row; the Nats-Msg-Id de-duplication makes that harmless.
 
-`on_published`, when given, sees every batch (subject, payload) once it is marked published: a
+Marks are written together, once every `mark_interval` (a write transaction per relay cycle cost
+more than the cycle's publishing); until then the relay remembers which rows JetStream acked and
+does not send them again. A crash in between leaves those rows unmarked: they are sent again at
+the next start, and JetStream drops them by Nats-Msg-Id. No watermark on ids is kept: on
+PostgreSQL outbox ids can commit out of order.
+
+`on_published`, when given, sees the rows (subject, payload) once they are marked published: a
 service feeds a read model of its own from it (contacts: its search index) without consuming its
 own stream back from NATS. It must be idempotent and must not raise for long: a failure is logged
 and never holds up publishing."""
@@ -56,6 +62,7 @@ class OutboxRelay:
         publish_timeout: float = 5.0,
         retention: timedelta = timedelta(hours=24),
         on_published: Callable[[Published], None] | None = None,
+        mark_interval: float = 0.1,
     ) -> None:
         self.db = db
         self.nats_url = nats_url
@@ -65,6 +72,10 @@ class OutboxRelay:
         self.publish_timeout = publish_timeout
         self.retention = retention
         self.on_published = on_published
+        self.mark_interval = mark_interval  # 0: mark each batch as soon as it is acked
+        self._unmarked: dict[int, None] = {}  # acked by JetStream, not yet marked (in order)
+        self._unfed: Published = []           # ... and not yet seen by on_published
+        self._mark_due = 0.0
         self._wake: asyncio.Event | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stopping = False
@@ -97,13 +108,20 @@ class OutboxRelay:
                     log.warning("outbox publish failed, retrying in %.1fs: %s", backoff, exc)
                     await asyncio.sleep(backoff)
                     continue
+                if self._unmarked and (full or time.monotonic() >= self._mark_due):
+                    await self._flush_marks()
                 if time.monotonic() - last_purge > 60:
                     last_purge = time.monotonic()
                     await asyncio.to_thread(self._purge_published)
                 if not full:
+                    wait = self.poll_interval
+                    if self._unmarked:
+                        wait = min(wait, max(0.0, self._mark_due - time.monotonic()))
                     with contextlib.suppress(TimeoutError):
-                        await asyncio.wait_for(self._wake.wait(), self.poll_interval)
+                        await asyncio.wait_for(self._wake.wait(), wait)
         finally:
+            with contextlib.suppress(Exception):  # unmarked rows are sent again at the next start
+                await self._flush_marks()
             await nc.close()
 
     async def _ensure_stream(self, js: JetStreamContext) -> None:
@@ -117,10 +135,12 @@ class OutboxRelay:
 
     async def _relay_once(self, js: JetStreamContext) -> bool:
         """Publish one batch; True when the batch was full (more may be waiting)."""
-        rows = await asyncio.to_thread(self._pending)
+        fetched = await asyncio.to_thread(self._pending, self.batch_size + len(self._unmarked))
+        rows = [r for r in fetched if r[0] not in self._unmarked][:self.batch_size]
         if time.monotonic() - self._backlog_reported > 1.0:  # a count per cycle would cost more
             self._backlog_reported = time.monotonic()
-            metrics.OUTBOX_BACKLOG.labels(self.service).set(await asyncio.to_thread(self.backlog))
+            backlog = await asyncio.to_thread(self.backlog)
+            metrics.OUTBOX_BACKLOG.labels(self.service).set(max(0, backlog - len(self._unmarked)))
         if not rows:
             return False
         futures = []
@@ -143,15 +163,30 @@ class OutboxRelay:
                 acked.append(row_id)
                 published.append((subject, row[3]))
                 metrics.EVENTS_PUBLISHED.labels(self.service, subject).inc()
-        await asyncio.to_thread(self._mark, acked, failed, published)
+        if not self._unmarked:
+            self._mark_due = time.monotonic() + self.mark_interval
+        self._unmarked.update(dict.fromkeys(acked))
+        self._unfed.extend(published)
+        if failed or self.mark_interval <= 0:
+            await self._flush_marks(failed)
         if failed:
             raise APIError(description=f"{len(failed)} of {len(rows)} publishes failed")
         return len(rows) == self.batch_size
 
-    def _pending(self) -> list[tuple[int, str, str, bytes]]:
+    def _pending(self, limit: int) -> list[tuple[int, str, str, bytes]]:
         with self.db.read() as session:
-            rows = session.execute(_PENDING, {"batch_size": self.batch_size})
+            rows = session.execute(_PENDING, {"batch_size": limit})
             return [tuple(r) for r in rows]
+
+    async def _flush_marks(self, failed: list[tuple[int, str]] | None = None) -> None:
+        """Mark what JetStream acked since the last flush (and count failed attempts) in one
+        transaction. If it fails the ids stay remembered and the next flush tries again."""
+        acked, published = list(self._unmarked), list(self._unfed)
+        if acked or failed:
+            await asyncio.to_thread(self._mark, acked, failed or [], published)
+        for row_id in acked:
+            self._unmarked.pop(row_id, None)
+        del self._unfed[:len(published)]
 
     def _mark(self, acked: list[int], failed: list[tuple[int, str]], published: Published) -> None:
         with self.db.unit_of_work() as uow:

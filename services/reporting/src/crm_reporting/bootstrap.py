@@ -1,4 +1,4 @@
-"""Composition root of the reporting service: consumes the CONTACTS, SALES and SUPPORT streams
+"""Composition root of the reporting service: consumes the CONTACTS, SALES, SUPPORT and MARKETING streams
 into read models and answers report queries. Produces no events. Nothing is built at import:
 `spec()` describes the service, its `compose` builds one process's parts."""
 from __future__ import annotations
@@ -36,8 +36,8 @@ def spec(*, clock: Clock = system_clock) -> ServiceSpec:
         migrations=MIGRATIONS,
         service_names=[reporting_pb2.DESCRIPTOR.services_by_name["ReportingService"].full_name],
         compose=compose,
-        consumes=("contacts", "sales", "support"),
-        # No `wants`: every event of the three streams gets its inbox row, even the ones no read
+        consumes=("contacts", "sales", "support", "marketing"),
+        # No `wants`: every event of the four streams gets its inbox row, even the ones no read
         # model counts, so `events_applied` can be compared with the streams' lengths.
         produces=False,
     )

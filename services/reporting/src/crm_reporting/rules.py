@@ -1,7 +1,11 @@
-"""Pure rules of the reports: how amounts are kept exact, and which day filters are accepted.
-No database, no network, no clock."""
+"""Pure rules of the reports: how amounts are kept exact, which day filters are accepted, and the
+campaign figures (weeks, rates, ROI, a campaign's currency, first and last touch). No database, no
+network, no clock."""
 from __future__ import annotations
 
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
 from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
 
 from google.protobuf.message import Message
@@ -35,3 +39,56 @@ def check_days(request: Message) -> None:
         value = getattr(request, name)
         if value and (len(value) != 10 or value[4] != "-" or value[7] != "-"):
             raise InvalidArgument("use YYYY-MM-DD", field=name)
+
+
+# -- campaigns -----------------------------------------------------------------------------------
+
+FINISHED_WAVES = ("completed", "cancelled")   # a wave's sent / delivered counts are final
+
+
+def week_of(day: str) -> str:
+    """The Monday (YYYY-MM-DD) of the ISO week holding `day`; "" for ""."""
+    if not day:
+        return ""
+    d = date.fromisoformat(day)
+    return (d - timedelta(days=d.weekday())).isoformat()
+
+
+def rate(part: int, whole: int) -> float | None:
+    """part / whole, rounded to 4 places; None (null, not 0) when there is no whole."""
+    return round(part / whole, 4) if whole else None
+
+
+def roi(revenue_units: int, cost_units: int) -> float | None:
+    """(revenue - cost) / cost, rounded to 4 places; None when nothing was spent (an honest null:
+    infinitely good and undefined are not numbers to sort by)."""
+    if cost_units <= 0:
+        return None
+    return float(round((Decimal(revenue_units) - cost_units) / cost_units, 4))
+
+
+def campaign_currency(cost_currency: str, budget_currency: str, deal_currencies: Iterable[str]) -> str:
+    """Where a campaign's money is counted: its actual cost's currency, else its budget's, else the one
+    currency of its attributed deals ("" when they are in several: none is picked at random)."""
+    if cost_currency or budget_currency:
+        return cost_currency or budget_currency
+    found = {c for c in deal_currencies if c}
+    return found.pop() if len(found) == 1 else ""
+
+
+@dataclass(frozen=True, order=True)
+class Touch:
+    """One interaction of a person with a campaign; ordered by time, then id."""
+
+    at: datetime
+    touch_id: str
+    campaign_id: str
+
+
+def first_and_last(touches: Iterable[Touch], closed_at: datetime | None) -> tuple[str, str]:
+    """The campaigns of the first and of the last touch up to the deal's close (touches after it did
+    not win it). Equal times are ordered by touch id, so any order of arrival gives one answer."""
+    ordered = sorted(t for t in touches if closed_at is None or t.at <= closed_at)
+    if not ordered:
+        return "", ""
+    return ordered[0].campaign_id, ordered[-1].campaign_id

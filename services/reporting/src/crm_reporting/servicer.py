@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from crm.reporting.v1 import reporting_pb2 as pb
 from crm.reporting.v1.reporting_pb2_grpc import ReportingServiceServicer
-from crm_reporting.usecases import customers, sales, support
+from crm_reporting.usecases import campaigns, customers, email, sales, support
 from crmkit.servicer import Ctx, ServicerBase
 
 
@@ -18,4 +18,16 @@ class ReportingServicer(ServicerBase, ReportingServiceServicer):
 
     def GetSupportSummary(self, request: pb.GetSupportSummaryRequest, context: Ctx) -> pb.SupportSummary:
         return self.read(lambda session, call: support.support_summary(
+            session, principal=call.principal, request=request))
+
+    def ListCampaignRoi(self, request: pb.ListCampaignRoiRequest, context: Ctx) -> pb.CampaignRoiTable:
+        return self.read(lambda session, call: campaigns.campaign_roi(
+            session, principal=call.principal, request=request))
+
+    def GetCampaignReport(self, request: pb.GetCampaignReportRequest, context: Ctx) -> pb.CampaignReport:
+        return self.read(lambda session, call: campaigns.campaign_report(
+            session, principal=call.principal, request=request))
+
+    def GetEmailOpenRate(self, request: pb.GetEmailOpenRateRequest, context: Ctx) -> pb.EmailOpenRateReport:
+        return self.read(lambda session, call: email.email_open_rate(
             session, principal=call.principal, request=request))

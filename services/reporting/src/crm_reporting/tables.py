@@ -1,6 +1,7 @@
 """Reporting's read models: customers (contact events), opportunities and leads (sales events),
-tickets, SLA breaches and CSAT answers (support events). Snapshots are kept at the newest aggregate
-version, so redelivered or reordered events converge to the same numbers."""
+tickets, SLA breaches and CSAT answers (support events), campaigns, send waves, email engagement,
+attributed leads and touches (marketing events, and sales' leads and deals). Snapshots are kept
+at the newest aggregate version, so redelivered or reordered events converge to the same numbers."""
 from __future__ import annotations
 
 from sqlalchemy import BigInteger, Boolean, Column, DateTime, Index, Integer, MetaData, String, Table
@@ -47,7 +48,15 @@ opportunities = Table(
     Column("currency_code", String(3), nullable=False),
     Column("amount_units", BigInteger, nullable=False),     # amount * rules.AMOUNT_SCALE
     Column("closed_month", String(7), nullable=False),      # YYYY-MM once won or lost, else ""
+    # for attribution: whose deal it is, when it closed, and the campaigns of its first and last touch
+    Column("lead_id", String(36), nullable=False, server_default=""),
+    Column("contact_id", String(36), nullable=False, server_default=""),
+    Column("closed_at", DateTime(timezone=True), nullable=True),
+    Column("first_campaign_id", String(36), nullable=False, server_default=""),
+    Column("last_campaign_id", String(36), nullable=False, server_default=""),
     Index("ix_opportunity_facts_status", "status"),
+    Index("ix_opportunity_facts_lead", "lead_id"),
+    Index("ix_opportunity_facts_contact", "contact_id"),
 )
 
 leads = Table(
@@ -60,6 +69,7 @@ leads = Table(
     Column("region", String(100), nullable=False),
     Column("source", String(30), nullable=False),
     Column("status", String(20), nullable=False),
+    Column("campaign_id", String(36), nullable=False, server_default=""),
 )
 
 # -- support: one row per ticket at its newest version, each SLA breach once, one CSAT per ticket -
@@ -92,4 +102,94 @@ csat_answers = Table(
     Column("answered_at", DateTime(timezone=True), nullable=False),
     Column("answered_day", String(10), nullable=False),
     Index("ix_csat_facts_day", "answered_day"),
+)
+
+# -- marketing: campaigns, send waves, email engagement; leads and touches for attribution ---------
+
+campaigns = Table(
+    "campaign_facts",
+    metadata,
+    Column("campaign_id", String(36), primary_key=True),
+    Column("version", Integer, nullable=False),
+    Column("name", String(200), nullable=False),
+    Column("channel", String(30), nullable=False),          # the campaign's type
+    Column("status", String(20), nullable=False),
+    Column("owner_id", String(100), nullable=False),
+    Column("team", String(100), nullable=False),
+    Column("region", String(100), nullable=False),
+    Column("start_date", String(10), nullable=False),
+    Column("end_date", String(10), nullable=False),
+    Column("budget_currency", String(3), nullable=False),
+    Column("budget_units", BigInteger, nullable=False),       # amount * rules.AMOUNT_SCALE
+    Column("cost_currency", String(3), nullable=False),
+    Column("cost_units", BigInteger, nullable=False),
+    Column("live", Boolean, nullable=False),                 # false once deleted
+    Index("ix_campaign_facts_channel", "channel"),
+)
+
+waves = Table(
+    "wave_facts",
+    metadata,
+    Column("wave_id", String(36), primary_key=True),
+    Column("version", Integer, nullable=False),
+    Column("campaign_id", String(36), nullable=False),
+    Column("status", String(20), nullable=False),            # ready | sending | completed | cancelled
+    Column("recipients", BigInteger, nullable=False),
+    Column("sent", BigInteger, nullable=False),
+    Column("delivered", BigInteger, nullable=False),
+    Column("failed", BigInteger, nullable=False),
+    Column("send_day", String(10), nullable=False),          # started sending, else created (UTC)
+    Column("send_week", String(10), nullable=False),         # the Monday of send_day's ISO week
+    Index("ix_wave_facts_campaign", "campaign_id"),
+    Index("ix_wave_facts_send_day", "send_day"),
+)
+
+# One row per (wave, recipient, kind): the first open / click / unsubscribe, so a redelivered or a
+# repeated engagement never counts twice. A click also writes the open (images off).
+email_engagements = Table(
+    "email_engagement_facts",
+    metadata,
+    Column("wave_id", String(36), primary_key=True),
+    Column("contact_id", String(36), primary_key=True),
+    Column("kind", String(15), primary_key=True),            # opened | clicked | unsubscribed
+    Column("campaign_id", String(36), nullable=False),
+    Column("first_at", DateTime(timezone=True), nullable=False),
+    Index("ix_email_engagement_facts_campaign", "campaign_id", "kind"),
+)
+
+# Leads attributed to a campaign, by how they were reached (sales_lead | form | handover); a lead
+# reached several ways is one lead_key (the sales lead id when known).
+campaign_leads = Table(
+    "campaign_lead_facts",
+    metadata,
+    Column("campaign_id", String(36), primary_key=True),
+    Column("lead_key", String(80), primary_key=True),
+    Column("source", String(20), primary_key=True),
+    Column("lead_id", String(36), nullable=False),           # "" when sales' lead is not known
+    Index("ix_campaign_lead_facts_lead", "lead_id"),
+)
+
+# A person's interactions with campaigns, in time order: the lead's campaign, form submissions,
+# email clicks, MQL hand-offs. A touch names the lead, the contact or both.
+touches = Table(
+    "campaign_touches",
+    metadata,
+    Column("touch_id", String(80), primary_key=True),
+    Column("campaign_id", String(36), nullable=False),
+    Column("lead_id", String(36), nullable=False),
+    Column("contact_id", String(36), nullable=False),
+    Column("source", String(20), nullable=False),            # sales_lead | form | click | handover
+    Column("at", DateTime(timezone=True), nullable=False),
+    Index("ix_campaign_touches_lead", "lead_id"),
+    Index("ix_campaign_touches_contact", "contact_id"),
+)
+
+# Which leads and contacts are one person (a converted lead, a deal's lead and contact, a form
+# submission naming both): the touches of all of them count for the person's deals.
+person_links = Table(
+    "lead_contact_links",
+    metadata,
+    Column("lead_id", String(36), primary_key=True),
+    Column("contact_id", String(36), primary_key=True),
+    Index("ix_lead_contact_links_contact", "contact_id"),
 )

@@ -1,4 +1,4 @@
-"""The consumer's handler: every event of the CONTACTS, SALES and SUPPORT streams goes to the
+"""The consumer's handler: every event of the CONTACTS, SALES, SUPPORT and MARKETING streams goes to the
 module of its producer, looked up by event type (the types come from each producer's contract).
 It runs inside the consumer's unit of work, so the inbox row and the effect commit together. An
 event type no module applies changes nothing, but its inbox row still counts it as applied."""
@@ -10,11 +10,11 @@ from datetime import datetime
 from sqlalchemy.orm import Session
 
 from crm.common.v1.envelope_pb2 import EventEnvelope
-from crm_reporting.handlers import contacts, sales, support
+from crm_reporting.handlers import contacts, marketing, sales, support
 from crmkit.db import UnitOfWork
 
 _BY_TYPE: dict[str, Callable[[Session, EventEnvelope, datetime], None]] = {
-    **contacts.APPLIES, **sales.APPLIES, **support.APPLIES}
+    **contacts.APPLIES, **sales.APPLIES, **support.APPLIES, **marketing.APPLIES}
 
 
 def handle(uow: UnitOfWork, env: EventEnvelope, *, now: datetime) -> None:

@@ -1,8 +1,12 @@
-"""Sales events → the opportunity and lead read models (snapshots at the newest version)."""
+"""Sales events → the opportunity and lead read models (snapshots at the newest version), and what
+campaign attribution needs from them: a lead's campaign (an attributed lead and a touch at its
+creation), who is one person (a converted lead's contact, a deal's lead and contact), and each
+deal's first- and last-touch campaign, recomputed when the deal changes."""
 from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime
+from typing import cast
 
 from sqlalchemy.orm import Session
 
@@ -10,11 +14,14 @@ from crm.common.v1.envelope_pb2 import EventEnvelope
 from crm.sales.v1 import events_pb2 as sales_events
 from crm.sales.v1.sales_pb2 import Lead, Opportunity
 from crm_reporting.rules import amount_units
+from crm_reporting.store import campaigns as attribution
 from crm_reporting.store import upsert_newest
 from crm_reporting.tables import leads, opportunities
 from crmkit.events import EventTypes, unpack_payload
+from crmkit.records import dt
 
 SALES = EventTypes(sales_events.EventType)
+LEAD_SOURCE = "sales_lead"   # how a lead reached a campaign: sales' lead carries its campaign_id
 
 
 # unpack_payload is typed Message: the ignores below stand for "every opportunity event's payload
@@ -27,16 +34,25 @@ def opportunity_changed(session: Session, env: EventEnvelope, now: datetime) -> 
 def lead_changed(session: Session, env: EventEnvelope, now: datetime) -> None:
     payload = unpack_payload(env)
     apply_lead(session, payload.lead)  # type: ignore[attr-defined]
-    if env.event_type == SALES.LEAD_CONVERTED and payload.opportunity.id:  # type: ignore[attr-defined]
-        apply_opportunity(session, payload.opportunity)  # type: ignore[attr-defined]
+    if env.event_type == SALES.LEAD_CONVERTED:
+        apply_conversion(session, cast(sales_events.LeadConverted, payload))
+
+
+def apply_conversion(session: Session, converted: sales_events.LeadConverted) -> None:
+    """The lead's contact is the same person from now on; the new deal is a deal like any other."""
+    if attribution.link(session, converted.lead.id, converted.contact_id):
+        attribution.reattribute(session, lead_ids=[converted.lead.id], contact_ids=[converted.contact_id])
+    if converted.opportunity.id:
+        apply_opportunity(session, converted.opportunity)
 
 
 def apply_opportunity(session: Session, opp: Opportunity) -> bool:
     status = opp.status or "open"
-    closed_month = ""
+    closed_month, closed_at = "", None
     if status in ("won", "lost"):
         when = opp.closed_at if opp.HasField("closed_at") else opp.updated_at
         closed_month = when.ToDatetime().strftime("%Y-%m")
+        closed_at = dt(when) if when.seconds or when.nanos else None
     values = {
         "owner_id": opp.owner_id,
         "team": opp.team,
@@ -46,18 +62,45 @@ def apply_opportunity(session: Session, opp: Opportunity) -> bool:
         "currency_code": opp.amount.currency_code,
         "amount_units": amount_units(opp.amount.amount),
         "closed_month": closed_month,
+        "lead_id": opp.lead_id,
+        "contact_id": opp.contact_id,
+        "closed_at": closed_at,
     }
-    return upsert_newest(session, opportunities, opportunities.c.opportunity_id, opp.id, opp.version, values)
+    if not upsert_newest(session, opportunities, opportunities.c.opportunity_id, opp.id, opp.version, values):
+        return False
+    # A new link can change the attribution of the person's other deals; otherwise only a won deal
+    # needs the walk over its person's touches.
+    if attribution.link(session, opp.lead_id, opp.contact_id) or status == "won":
+        attribution.reattribute(session, lead_ids=[opp.lead_id], contact_ids=[opp.contact_id],
+                                opportunity_ids=[opp.id])
+    else:
+        attribution.unattribute(session, opp.id)
+    return True
 
 
 def apply_lead(session: Session, lead: Lead) -> bool:
-    return upsert_newest(session, leads, leads.c.lead_id, lead.id, lead.version, {
+    if not upsert_newest(session, leads, leads.c.lead_id, lead.id, lead.version, {
         "owner_id": lead.owner_id,
         "team": lead.team,
         "region": lead.region,
         "source": lead.source or "unknown",
         "status": lead.status,
-    })
+        "campaign_id": lead.campaign_id,
+    }):
+        return False
+    # The newest snapshot's campaign is the lead's: a changed campaign_id moves its lead and touch.
+    attribution.set_only_campaign_lead(session, lead.campaign_id, lead.id, LEAD_SOURCE)
+    touch_id = f"lead:{lead.id}"
+    if lead.campaign_id:
+        touched = attribution.put_touch(session, touch_id, campaign_id=lead.campaign_id, lead_id=lead.id,
+                                        contact_id=lead.converted_contact_id, source=LEAD_SOURCE,
+                                        at=dt(lead.created_at))
+    else:
+        touched = attribution.drop_touch(session, touch_id)
+    linked = attribution.link(session, lead.id, lead.converted_contact_id)
+    if touched or linked:
+        attribution.reattribute(session, lead_ids=[lead.id], contact_ids=[lead.converted_contact_id])
+    return True
 
 
 # Every opportunity and lead event carries its snapshot; quotes, contracts, tasks, approvals ...:
