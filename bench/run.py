@@ -18,7 +18,8 @@ Settings (environment):
   everything else a single run moves by a quarter; the CPU per request moves much less, and it
   says where the time goes;
 - BENCH_SKIP: comma-separated parts to leave out: sales, search (the slow sub-benches), lag, relay.
-A quick look: `BENCH_RUNS=1 BENCH_SECONDS=5 BENCH_SKIP=search,sales` (about 3 minutes)."""
+A quick look: `BENCH_RUNS=1 BENCH_SECONDS=5 BENCH_SKIP=search,sales` (about two minutes; the
+sales bench adds about one and a half)."""
 from __future__ import annotations
 
 import json

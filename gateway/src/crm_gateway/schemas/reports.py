@@ -3,11 +3,14 @@ from __future__ import annotations
 
 from crm.reporting.v1 import reporting_pb2 as pb
 from crm_gateway.routing import QueryParam
-from crm_gateway.schemas import REGISTRY
+from crm_gateway.schemas import PAGE_PARAMS, REGISTRY
 
 CUSTOMER_COUNTS = REGISTRY.message(pb.CustomerCounts)
 SALES_SUMMARY = REGISTRY.message(pb.SalesSummary)
 SUPPORT_SUMMARY = REGISTRY.message(pb.SupportSummary)
+CAMPAIGN_ROI_TABLE = REGISTRY.message(pb.CampaignRoiTable)
+CAMPAIGN_REPORT = REGISTRY.message(pb.CampaignReport)
+EMAIL_OPEN_RATE = REGISTRY.message(pb.EmailOpenRateReport)
 
 CUSTOMER_PARAMS = (
     QueryParam("from_day", "date", "first day, inclusive (UTC)"),
@@ -19,4 +22,24 @@ SALES_PARAMS = (QueryParam("region"),)
 SUPPORT_PARAMS = (
     QueryParam("from_day", "date", "first day of the CSAT trend, inclusive (UTC)"),
     QueryParam("to_day", "date", "last day of the CSAT trend, inclusive (UTC)"),
+)
+ROI_ORDER = ("first_touch_roi", "last_touch_roi", "first_touch_revenue", "last_touch_revenue", "actual_cost",
+             "leads", "conversions", "open_rate", "click_rate", "start_date", "name")
+CAMPAIGN_ROI_PARAMS = (
+    QueryParam("channel", description="the campaigns' type: email, webinar, trade_show, social, ads, web_form ..."),
+    QueryParam("status", description="draft, scheduled, active, completed or cancelled"),
+    QueryParam("from_day", "date", "campaigns starting on or after this day"),
+    QueryParam("to_day", "date", "campaigns starting on or before this day"),
+    QueryParam("order_by", description="the column to sort by, ascending; '-' first for descending "
+               "(default -first_touch_roi); rows without a value (a null ROI) come last",
+               choices=ROI_ORDER + tuple(f"-{name}" for name in ROI_ORDER)),
+    *PAGE_PARAMS,
+)
+EMAIL_OPEN_RATE_PARAMS = (
+    QueryParam("interval", description="day (default) or week (ISO weeks, Monday first)", choices=("day", "week")),
+    QueryParam("from_day", "date", "first send day, inclusive (UTC)"),
+    QueryParam("to_day", "date", "last send day, inclusive (UTC)"),
+    QueryParam("campaign_id", description="only this campaign"),
+    QueryParam("channel", description="only campaigns of this type"),
+    QueryParam("by_campaign", "boolean", "one series per campaign instead of one over all"),
 )

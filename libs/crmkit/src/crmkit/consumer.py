@@ -60,7 +60,7 @@ class EventConsumer:
     ack_wait: float = 30.0
     # How long the first event that finds the consumer idle waits for others to share its
     # transaction. Under load nothing waits: a batch is what arrived while the last one was applied.
-    linger: float = 0.02
+    linger: float = 0.025
     inline_batch: int = 8             # see _apply_batch
     heartbeat: float = 2.0            # idle heartbeat of the pulls; two missed and we pull again
     wants: Callable[[str], bool] | None = None  # None: every event type reaches the handler

@@ -3,7 +3,7 @@ implementing the calls they make, over records in memory.
 
 It verifies the caller's token with the shared secret and applies the owner / team / region rule
 contacts applies (support and analysts read everything), honours idempotency keys on creates,
-answers FindDuplicates by exact email, lists segment members (segments are set up by the test as
+answers FindDuplicates and FindContactByEmail by exact email, lists segment members (segments are set up by the test as
 lists of contact ids) and records consent decisions (idempotent by key, like contacts), and counts
 every call by method so a test can say "the retry did not call contacts again". `unavailable`
 makes every call answer UNAVAILABLE, as a contacts that is down would."""
@@ -132,6 +132,15 @@ class FakeContacts(ContactsServiceServicer):
         wanted = {e.address.lower() for e in request.candidate.emails}
         matches = [c for c in self.contacts.values() if wanted & {e.address.lower() for e in c.emails}]
         return pb.FindDuplicatesResponse(matches=matches)
+
+    def FindContactByEmail(self, request: pb.FindContactByEmailRequest, context: grpc.ServicerContext) -> pb.Contact:
+        self._caller(context, "FindContactByEmail")
+        wanted = request.email.strip().lower()
+        for contact in self.contacts.values():  # insertion order: the oldest first, like contacts
+            if not contact.deleted and any(e.address.lower() == wanted for e in contact.emails):
+                return contact
+        context.abort(grpc.StatusCode.NOT_FOUND, f"no contact with the email {wanted}")
+        raise AssertionError("abort raises")
 
     def ListSegmentMembers(self, request: pb.ListSegmentMembersRequest,
                            context: grpc.ServicerContext) -> pb.ListSegmentMembersResponse:

@@ -8,7 +8,9 @@ MARKETING_TOKEN_SECRET (the key of the tracking tokens; JWT_SECRET when unset),
 MARKETING_SENDER_INTERVAL (seconds between looks for waves to send, default 1),
 MARKETING_SEND_LOG_BATCH (sent marks per transaction, default 1: the most mails a hard crash can
 leave to be sent twice; raise it for throughput); and crmkit's
-SMTP_URL, MAIL_FROM, PUBLIC_BASE_URL (the gateway's address the links in mails point at)."""
+SMTP_URL, MAIL_FROM, PUBLIC_BASE_URL (the gateway's address the links in mails point at).
+SALES_SERVICE_ADDR: where form submissions and qualified contacts become leads; unset, they wait
+(stored, counted in crm_marketing_delivery_backlog) until a process that has it delivers them."""
 from __future__ import annotations
 
 import os
@@ -18,7 +20,7 @@ from pathlib import Path
 
 from crm.marketing.v1 import marketing_pb2, marketing_pb2_grpc
 from crm_marketing import handlers, jobs
-from crm_marketing.ports import ContactsPort, GrpcContacts, Mailer
+from crm_marketing.ports import ContactsPort, GrpcContacts, GrpcSales, Mailer, SalesPort
 from crm_marketing.rules.tracking import LinkMaker, tracking_key
 from crm_marketing.servicer import MarketingServicer
 from crmkit.config import ConfigError, ServiceSettings, service_addr
@@ -34,6 +36,7 @@ PUBLIC_PATH = "/api/v1/public"  # the gateway's public routes: /unsubscribe/{t},
 
 ContactsFactory = Callable[[ServiceSettings], ContactsPort | None]
 MailerFactory = Callable[[ServiceSettings], Mailer | None]
+SalesFactory = Callable[[ServiceSettings], SalesPort | None]
 
 
 @dataclass(frozen=True)
@@ -67,15 +70,23 @@ def grpc_contacts(settings: ServiceSettings) -> ContactsPort:
     return GrpcContacts(service_addr("contacts"), ServiceCredentials(settings.auth))
 
 
+def grpc_sales(settings: ServiceSettings) -> SalesPort | None:
+    """Sales at SALES_SERVICE_ADDR, with this service's own credentials; None when it is not set."""
+    addr = os.environ.get("SALES_SERVICE_ADDR", "")
+    return GrpcSales(addr, ServiceCredentials(settings.auth)) if addr else None
+
+
 def smtp_mailer(settings: ServiceSettings) -> Mailer | None:
     return mailer_from_settings(settings.mail.smtp_url)
 
 
 def spec(*, clock: Clock = system_clock, contacts: ContactsFactory | None = None, mailer: MailerFactory | None = None,
-         send_options: jobs.SendOptions | None = None, sender_interval: float | None = None,
-         scheduler_interval: float | None = None, env: Mapping[str, str] | None = None) -> ServiceSpec:
+         sales: SalesFactory | None = None, send_options: jobs.SendOptions | None = None,
+         sender_interval: float | None = None, scheduler_interval: float | None = None,
+         env: Mapping[str, str] | None = None) -> ServiceSpec:
     make_contacts = contacts or grpc_contacts
     make_mailer = mailer or smtp_mailer
+    make_sales = sales or grpc_sales
 
     def compose(db: Database, settings: ServiceSettings) -> Components:
         own = MarketingSettings.from_env(settings, env)
@@ -83,14 +94,16 @@ def spec(*, clock: Clock = system_clock, contacts: ContactsFactory | None = None
         links = LinkMaker(settings.mail.public_base_url.rstrip("/") + PUBLIC_PATH, key)
         contacts_port = make_contacts(settings)
         mail = make_mailer(settings)
+        owed = jobs.scheduler(db, contacts_port, clock, scheduler_interval or settings.scheduler_interval,
+                              sales=make_sales(settings))
         servicer = MarketingServicer(db, clock, contacts_port, tracking_key=key,
-                                     default_sender=settings.mail.mail_from, mail_enabled=mail is not None)
+                                     default_sender=settings.mail.mail_from, mail_enabled=mail is not None,
+                                     submitted=owed.tick)
         options = send_options or jobs.SendOptions()
         if send_options is None:  # tests give theirs; a process takes the settings
             options = replace(options, rate=own.send_rate, flush_every=own.send_log_batch)
         sender = jobs.Sender(db, mail, links, clock, options)
-        workers = [jobs.SendWorker(sender, sender_interval or own.sender_interval),
-                   jobs.scheduler(db, contacts_port, clock, scheduler_interval or settings.scheduler_interval)]
+        workers = [jobs.SendWorker(sender, sender_interval or own.sender_interval), owed]
         return Components(
             servicers=[lambda server: marketing_pb2_grpc.add_MarketingServiceServicer_to_server(servicer, server)],
             handler=handlers.handler(clock),

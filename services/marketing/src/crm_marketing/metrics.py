@@ -10,3 +10,8 @@ SKIPPED = Counter("crm_marketing_recipients_skipped_total", "Recipients not mail
 SEND_RETRIES = Counter("crm_marketing_send_retries_total", "Mails handed over again after a claim expired")
 ENGAGEMENT = Counter("crm_marketing_engagement_total", "Opens, clicks and unsubscribes", ["kind"])
 CONSENT_JOBS = Gauge("crm_marketing_consent_jobs_open", "Consent withdrawals not yet recorded in contacts")
+DELIVERIES = Counter("crm_marketing_deliveries_total", "Form submissions and qualified leads handed to contacts and "
+                     "sales, by outcome (delivered, retry, failed)", ["kind", "outcome"])
+DELIVERY_BACKLOG = Gauge("crm_marketing_delivery_backlog", "Form submissions not yet delivered to sales", ["kind"])
+FORM_SUBMISSIONS = Counter("crm_marketing_form_submissions_total", "Form submissions by outcome (accepted, spam, "
+                           "invalid, limited)", ["outcome"])

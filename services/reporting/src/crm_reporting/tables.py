@@ -134,9 +134,8 @@ waves = Table(
     Column("version", Integer, nullable=False),
     Column("campaign_id", String(36), nullable=False),
     Column("status", String(20), nullable=False),            # ready | sending | completed | cancelled
+    Column("kind", String(20), nullable=False),              # "" | sequence | rule | ab_variant | ab_winner
     Column("recipients", BigInteger, nullable=False),
-    Column("sent", BigInteger, nullable=False),
-    Column("delivered", BigInteger, nullable=False),
     Column("failed", BigInteger, nullable=False),
     Column("send_day", String(10), nullable=False),          # started sending, else created (UTC)
     Column("send_week", String(10), nullable=False),         # the Monday of send_day's ISO week
@@ -144,17 +143,20 @@ waves = Table(
     Index("ix_wave_facts_send_day", "send_day"),
 )
 
-# One row per (wave, recipient, kind): the first open / click / unsubscribe, so a redelivered or a
-# repeated engagement never counts twice. A click also writes the open (images off).
+# One row per (wave, recipient, kind): the delivery and the first open / click / unsubscribe, so a
+# redelivered or a repeated engagement never counts twice. A click also writes the open (images off).
 email_engagements = Table(
     "email_engagement_facts",
     metadata,
     Column("wave_id", String(36), primary_key=True),
     Column("contact_id", String(36), primary_key=True),
-    Column("kind", String(15), primary_key=True),            # opened | clicked | unsubscribed
+    Column("kind", String(15), primary_key=True),            # sent | opened | clicked | unsubscribed
     Column("campaign_id", String(36), nullable=False),
     Column("first_at", DateTime(timezone=True), nullable=False),
+    Column("day", String(10), nullable=False),               # of first_at (UTC)
+    Column("week", String(10), nullable=False),              # the Monday of day's ISO week
     Index("ix_email_engagement_facts_campaign", "campaign_id", "kind"),
+    Index("ix_email_engagement_facts_kind_day", "kind", "day"),
 )
 
 # Leads attributed to a campaign, by how they were reached (sales_lead | form | handover); a lead
@@ -182,6 +184,15 @@ touches = Table(
     Column("at", DateTime(timezone=True), nullable=False),
     Index("ix_campaign_touches_lead", "lead_id"),
     Index("ix_campaign_touches_contact", "contact_id"),
+)
+
+# What marketing's hand-offs said about form submissions: the sales lead each one became (a
+# submission and its lead are one attributed lead, in whichever order their events come).
+submission_leads = Table(
+    "submission_lead_links",
+    metadata,
+    Column("submission_id", String(36), primary_key=True),
+    Column("lead_id", String(36), nullable=False),
 )
 
 # Which leads and contacts are one person (a converted lead, a deal's lead and contact, a form

@@ -14,12 +14,13 @@ from sqlalchemy import select
 
 from crm.contacts.v1 import events_pb2 as contact_events
 from crm.contacts.v1.contacts_pb2 import Contact
+from crm.marketing.v1 import events_pb2 as marketing_events
 from crm.reporting.v1 import reporting_pb2 as pb
 from crm.sales.v1 import events_pb2 as sales_events
 from crm.support.v1 import events_pb2 as support_events
 from crm_devtools.users import DEMO_USERS
 from crm_reporting import bootstrap, handlers
-from crm_reporting.handlers import contacts, sales, support
+from crm_reporting.handlers import contacts, marketing, sales, support
 from crm_reporting.servicer import ReportingServicer
 from crm_reporting.tables import customers, metadata
 from crmkit.auth import set_principal
@@ -49,7 +50,7 @@ def test_the_spec_describes_the_service_and_its_handler_stamps_the_given_clock(d
     clock = ManualClock(START)
     spec = bootstrap.spec(clock=clock)
     assert (spec.name, tuple(spec.consumes), spec.produces, spec.wants) == (
-        "reporting", ("contacts", "sales", "support"), False, None)
+        "reporting", ("contacts", "sales", "support", "marketing"), False, None)
     assert (spec.migrations / "versions").is_dir()
     assert list(spec.service_names) == ["crm.reporting.v1.ReportingService"]
 
@@ -95,9 +96,10 @@ def test_the_servicer_answers_for_the_verified_caller_only(db: Database) -> None
 
 
 def test_the_dispatch_table_is_the_contracts_snapshot_events() -> None:
-    applied = {**contacts.APPLIES, **sales.APPLIES, **support.APPLIES}
+    applied = {**contacts.APPLIES, **sales.APPLIES, **support.APPLIES, **marketing.APPLIES}
+    assert set(handlers._BY_TYPE) == set(applied)
     contract = (EventTypes(contact_events.EventType).all | EventTypes(sales_events.EventType).all
-                | EventTypes(support_events.EventType).all)
+                | EventTypes(support_events.EventType).all | EventTypes(marketing_events.EventType).all)
     assert set(applied) <= contract
     # what reporting counted when it matched these as copied strings and prefixes
     assert {t for t in applied if t.startswith("crm.contacts.")} == {
@@ -109,6 +111,10 @@ def test_the_dispatch_table_is_the_contracts_snapshot_events() -> None:
     assert {t for t in applied if t.startswith("crm.support.")} == {
         t for t in contract if t.startswith(("crm.support.ticket.", "crm.support.sla."))} | {
         "crm.support.csat.requested", "crm.support.csat.answered"}
+    marketing_contract = EventTypes(marketing_events.EventType).all
+    assert {t for t in applied if t.startswith("crm.marketing.")} >= {
+        t for t in marketing_contract if t.startswith(("crm.marketing.campaign.", "crm.marketing.wave."))} | {
+        f"crm.marketing.email.{a}" for a in ("opened", "clicked", "unsubscribed")}
 
 
 def test_an_event_no_read_model_counts_changes_nothing(db: Database) -> None:

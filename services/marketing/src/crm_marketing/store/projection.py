@@ -100,6 +100,14 @@ def get(session: Session, contact_id: str) -> ProjectedContact | None:
     return load(session, [contact_id]).get(contact_id)
 
 
+def contact_by_email(session: Session, email: str) -> str | None:
+    """The contact marketing knows with this address (the oldest one not suppressed)."""
+    found = session.execute(select(audience_contacts.c.contact_id).where(
+        audience_contacts.c.email == email.strip().lower(), audience_contacts.c.suppressed == "",
+    ).order_by(audience_contacts.c.updated_at).limit(1)).scalar_one_or_none()
+    return found
+
+
 def tagged(session: Session, tags: Sequence[str]) -> list[str]:
     """Contacts carrying any of the tags, oldest tag rows first (stable)."""
     if not tags:

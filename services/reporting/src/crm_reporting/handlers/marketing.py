@@ -1,6 +1,7 @@
 """Marketing events → the campaign read models: campaigns and send waves (snapshots at the newest
-version), each recipient's first open, click and unsubscribe (once per wave and contact), and the
-clicks as touches for attribution."""
+version); each recipient's delivery, first open, click and unsubscribe (once per wave and contact);
+form submissions and hand-offs to sales as attributed leads; clicks and form submissions as
+touches for attribution."""
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -20,10 +21,10 @@ from crmkit.events import EventTypes, unpack_payload
 from crmkit.records import dt
 
 MARKETING = EventTypes(marketing_events.EventType)
-OPENED, CLICKED, UNSUBSCRIBED = "opened", "clicked", "unsubscribed"
-ENGAGEMENTS = {MARKETING.EMAIL_OPENED: OPENED, MARKETING.EMAIL_CLICKED: CLICKED,
+SENT, OPENED, CLICKED, UNSUBSCRIBED = "sent", "opened", "clicked", "unsubscribed"
+ENGAGEMENTS = {MARKETING.EMAIL_SENT: SENT, MARKETING.EMAIL_OPENED: OPENED, MARKETING.EMAIL_CLICKED: CLICKED,
                MARKETING.EMAIL_UNSUBSCRIBED: UNSUBSCRIBED}
-CLICK_SOURCE = "click"
+CLICK_SOURCE, FORM_SOURCE, HANDOVER_SOURCE = "click", "form", "handover"
 
 
 # unpack_payload is typed Message: the casts below say which payload each event type carries.
@@ -40,6 +41,14 @@ def wave_changed(session: Session, env: EventEnvelope, now: datetime) -> None:
 def email_engaged(session: Session, env: EventEnvelope, now: datetime) -> None:
     apply_engagement(session, cast(marketing_events.EmailEngagement, unpack_payload(env)),
                      ENGAGEMENTS[env.event_type], env.event_id)
+
+
+def form_submitted(session: Session, env: EventEnvelope, now: datetime) -> None:
+    apply_form_submission(session, cast(marketing_events.FormSubmitted, unpack_payload(env)))
+
+
+def lead_handed_over(session: Session, env: EventEnvelope, now: datetime) -> None:
+    apply_hand_off(session, cast(marketing_events.LeadHandedOver, unpack_payload(env)))
 
 
 def apply_campaign(session: Session, campaign: Campaign, *, live: bool = True) -> bool:
@@ -67,9 +76,8 @@ def apply_wave(session: Session, wave: SendWave) -> bool:
     return upsert_newest(session, waves, waves.c.wave_id, wave.id, wave.version, {
         "campaign_id": wave.campaign_id,
         "status": wave.status,
+        "kind": wave.kind,
         "recipients": counts.recipients,
-        "sent": counts.sent,
-        "delivered": counts.delivered,
         "failed": counts.failed,
         "send_day": day,
         "send_week": week_of(day),
@@ -93,9 +101,35 @@ def apply_engagement(session: Session, event: marketing_events.EmailEngagement, 
         attribution.reattribute(session, contact_ids=[event.contact_id])
 
 
-# Campaigns, waves and email engagement; invitees and templates: nothing reporting counts yet.
+def apply_form_submission(session: Session, event: marketing_events.FormSubmitted) -> None:
+    """A lead for the form's campaign (one with the sales lead it becomes) and a touch of it."""
+    if not (event.submission_id and event.campaign_id):
+        return
+    lead_id = attribution.lead_of_submission(session, event.submission_id)
+    attribution.add_campaign_lead(session, event.campaign_id, lead_id or attribution.submission_key(event.submission_id),
+                                  FORM_SOURCE, lead_id)
+    if attribution.put_touch(session, f"{FORM_SOURCE}:{event.submission_id}", campaign_id=event.campaign_id,
+                             lead_id=lead_id, contact_id=event.contact_id, source=FORM_SOURCE, at=dt(event.at)):
+        attribution.reattribute(session, lead_ids=[lead_id], contact_ids=[event.contact_id])
+
+
+def apply_hand_off(session: Session, event: marketing_events.LeadHandedOver) -> None:
+    """Sales took a lead from marketing: an attributed lead of its campaign; its lead and contact are
+    one person; a form submission's lead is the sales lead it became."""
+    attribution.submission_became(session, event.submission_id, event.lead_id, f"{FORM_SOURCE}:{event.submission_id}")
+    if event.campaign_id and (event.lead_id or event.contact_id):
+        attribution.add_campaign_lead(session, event.campaign_id, event.lead_id or f"contact:{event.contact_id}",
+                                      HANDOVER_SOURCE, event.lead_id)
+    attribution.link(session, event.lead_id, event.contact_id)
+    attribution.reattribute(session, lead_ids=[event.lead_id], contact_ids=[event.contact_id])
+
+
+# Campaigns, waves, email engagement, form submissions and hand-offs; invitees, templates, forms,
+# sequences, rules, A/B tests: nothing reporting counts yet.
 APPLIES: dict[str, Callable[[Session, EventEnvelope, datetime], None]] = {
     **dict.fromkeys(MARKETING.of_aggregate("campaign"), campaign_changed),
     **dict.fromkeys(MARKETING.of_aggregate("wave"), wave_changed),
     **dict.fromkeys(ENGAGEMENTS, email_engaged),
+    MARKETING.FORM_SUBMITTED: form_submitted,
+    MARKETING.LEAD_HANDED_OVER: lead_handed_over,
 }

@@ -13,8 +13,15 @@ from datetime import datetime
 from sqlalchemy import bindparam, delete, insert, or_, select, update
 from sqlalchemy.orm import Session
 
-from crm_reporting.rules import Touch, first_and_last
-from crm_reporting.tables import campaign_leads, email_engagements, opportunities, person_links, touches
+from crm_reporting.rules import Touch, first_and_last, week_of
+from crm_reporting.tables import (
+    campaign_leads,
+    email_engagements,
+    opportunities,
+    person_links,
+    submission_leads,
+    touches,
+)
 from crmkit.records import aware
 
 # A person is the leads and contacts linked to each other; past this many (a shared placeholder
@@ -52,6 +59,13 @@ _DELETE_CAMPAIGN_LEAD = delete(campaign_leads).where(
     campaign_leads.c.campaign_id == bindparam("camp"), campaign_leads.c.lead_key == bindparam("key"),
     campaign_leads.c.source == bindparam("src"))
 
+_LEAD_OF_SUBMISSION = select(submission_leads.c.lead_id).where(submission_leads.c.submission_id == bindparam("sid"))
+_INSERT_SUBMISSION_LEAD = insert(submission_leads)
+_ROWS_OF_KEY = select(campaign_leads.c.campaign_id, campaign_leads.c.source).where(
+    campaign_leads.c.lead_key == bindparam("key"))
+_DELETE_KEY = delete(campaign_leads).where(campaign_leads.c.lead_key == bindparam("key"))
+_SET_TOUCH_LEAD = update(touches).where(touches.c.touch_id == bindparam("tid")).values(lead_id=bindparam("lead"))
+
 _OPPS_OF_PERSON = select(
     opportunities.c.opportunity_id, opportunities.c.status, opportunities.c.closed_at,
     opportunities.c.first_campaign_id, opportunities.c.last_campaign_id,
@@ -72,13 +86,15 @@ def record_engagement(session: Session, *, wave_id: str, contact_id: str, kind: 
                       at: datetime) -> bool:
     """The first `kind` of this recipient of this wave; a repeat only moves it earlier. True when new."""
     key = {"w": wave_id, "c": contact_id, "k": kind}
+    day = at.date().isoformat()
+    when = {"first_at": at, "day": day, "week": week_of(day)}
     current = session.execute(_ENGAGED_AT, key).scalar_one_or_none()
     if current is None:
         session.execute(_INSERT_ENGAGEMENT, {"wave_id": wave_id, "contact_id": contact_id, "kind": kind,
-                                             "campaign_id": campaign_id, "first_at": at})
+                                             "campaign_id": campaign_id, **when})
         return True
     if at < aware(current):
-        session.execute(_EARLIER_ENGAGEMENT, {**key, "first_at": at})
+        session.execute(_EARLIER_ENGAGEMENT, {**key, **when})
     return False
 
 
@@ -128,6 +144,29 @@ def set_only_campaign_lead(session: Session, campaign_id: str, lead_id: str, sou
         if old != campaign_id:
             session.execute(_DELETE_CAMPAIGN_LEAD, {"camp": old, "key": lead_id, "src": source})
     add_campaign_lead(session, campaign_id, lead_id, source, lead_id)
+
+
+def submission_key(submission_id: str) -> str:
+    """A form submission's attributed-lead key until a hand-off names the sales lead it became."""
+    return f"submission:{submission_id}"
+
+
+def lead_of_submission(session: Session, submission_id: str) -> str:
+    return session.execute(_LEAD_OF_SUBMISSION, {"sid": submission_id}).scalar_one_or_none() or ""
+
+
+def submission_became(session: Session, submission_id: str, lead_id: str, touch_id: str) -> None:
+    """A hand-off said which sales lead a form submission became: from now on they are one lead
+    (the submission's rows move to the lead's key) and the submission's touch names the lead."""
+    if not submission_id or not lead_id or lead_of_submission(session, submission_id):
+        return
+    session.execute(_INSERT_SUBMISSION_LEAD, {"submission_id": submission_id, "lead_id": lead_id})
+    old_key = submission_key(submission_id)
+    moved = session.execute(_ROWS_OF_KEY, {"key": old_key}).all()
+    session.execute(_DELETE_KEY, {"key": old_key})
+    for campaign_id, source in moved:
+        add_campaign_lead(session, campaign_id, lead_id, source, lead_id)
+    session.execute(_SET_TOUCH_LEAD, {"tid": touch_id, "lead": lead_id})
 
 
 def person(session: Session, lead_ids: Iterable[str], contact_ids: Iterable[str]) -> tuple[set[str], set[str]]:

@@ -169,7 +169,7 @@ def _revenue(session: Session, where: Sequence[ColumnElement[bool]]
 
 
 def _rows(session: Session, where: Sequence[ColumnElement[bool]]) -> list[_Row]:
-    email = tally(session, [campaign_col], where)
+    email = tally(session, where, by="campaign")
     lead_counts = _lead_counts(session, campaign_col, where)
     deals, sums = _revenue(session, where)
     rows = []
@@ -182,7 +182,7 @@ def _rows(session: Session, where: Sequence[ColumnElement[bool]]) -> list[_Row]:
                        first_deals=first_deals, first_revenue=first_units, last_deals=last_deals,
                        last_revenue=last_units)
         n_leads, conversions = lead_counts.get(c.campaign_id, (0, 0))
-        t = email.get((c.campaign_id,), Tally())
+        t = email.get(c.campaign_id, Tally())
         rows.append(_Row(_campaign_roi(c, t, n_leads, conversions, money, currency,
                                        sum(n for cur, n in by_currency.items() if cur != currency)), t, money))
     return rows
@@ -241,9 +241,13 @@ def campaign_report(session: Session, *, principal: Principal, request: GetCampa
     rows = _rows(session, where) if request.campaign_id else []
     if not rows:
         raise NotFound(f"no campaign {request.campaign_id!r} to report on", field="campaign_id")
-    per_wave = tally(session, [waves.c.wave_id, waves.c.status, waves.c.send_day], where)
-    wave_stats = [WaveStats(wave_id=wid, status=status, send_day=day, email=t.message())
-                  for (wid, status, day), t in sorted(per_wave.items(), key=lambda kv: (kv[0][2], kv[0][0]))]
+    per_wave = tally(session, where, by="wave")
+    known = {w.wave_id: w for w in session.execute(
+        select(waves.c.wave_id, waves.c.status, waves.c.send_day, waves.c.kind)
+        .where(waves.c.campaign_id == request.campaign_id))}
+    wave_stats = [WaveStats(wave_id=wid, status=w.status, send_day=w.send_day, kind=w.kind, email=t.message())
+                  for wid, t in per_wave.items() if (w := known.get(wid)) is not None]
+    wave_stats.sort(key=lambda w: (w.send_day, w.wave_id))
     source = campaign_leads.c.source
     by_source = session.execute(
         select(source, func.count(campaign_leads.c.lead_key.distinct()))

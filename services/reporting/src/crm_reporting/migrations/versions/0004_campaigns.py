@@ -1,5 +1,6 @@
-"""campaign reports: campaigns, send waves, email engagement, attributed leads, touches, and the
-opportunity's lead, contact, close time and first / last touch campaigns
+"""campaign reports: campaigns, send waves, email engagement, attributed leads, form submissions'
+leads, touches, lead-contact links, and the opportunity's lead, contact, close time and first /
+last touch campaigns
 
 Revision ID: 0004
 Revises: 0003
@@ -54,9 +55,8 @@ def upgrade() -> None:
         sa.Column("version", sa.Integer, nullable=False),
         sa.Column("campaign_id", sa.String(36), nullable=False),
         sa.Column("status", sa.String(20), nullable=False),
+        sa.Column("kind", sa.String(20), nullable=False),
         sa.Column("recipients", sa.BigInteger, nullable=False),
-        sa.Column("sent", sa.BigInteger, nullable=False),
-        sa.Column("delivered", sa.BigInteger, nullable=False),
         sa.Column("failed", sa.BigInteger, nullable=False),
         sa.Column("send_day", sa.String(10), nullable=False),
         sa.Column("send_week", sa.String(10), nullable=False),
@@ -70,8 +70,11 @@ def upgrade() -> None:
         sa.Column("kind", sa.String(15), primary_key=True),
         sa.Column("campaign_id", sa.String(36), nullable=False),
         sa.Column("first_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("day", sa.String(10), nullable=False),
+        sa.Column("week", sa.String(10), nullable=False),
     )
     op.create_index("ix_email_engagement_facts_campaign", "email_engagement_facts", ["campaign_id", "kind"])
+    op.create_index("ix_email_engagement_facts_kind_day", "email_engagement_facts", ["kind", "day"])
     op.create_table(
         "campaign_lead_facts",
         sa.Column("campaign_id", sa.String(36), primary_key=True),
@@ -92,6 +95,11 @@ def upgrade() -> None:
     op.create_index("ix_campaign_touches_lead", "campaign_touches", ["lead_id"])
     op.create_index("ix_campaign_touches_contact", "campaign_touches", ["contact_id"])
     op.create_table(
+        "submission_lead_links",
+        sa.Column("submission_id", sa.String(36), primary_key=True),
+        sa.Column("lead_id", sa.String(36), nullable=False),
+    )
+    op.create_table(
         "lead_contact_links",
         sa.Column("lead_id", sa.String(36), primary_key=True),
         sa.Column("contact_id", sa.String(36), primary_key=True),
@@ -102,11 +110,13 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.drop_index("ix_lead_contact_links_contact", table_name="lead_contact_links")
     op.drop_table("lead_contact_links")
+    op.drop_table("submission_lead_links")
     op.drop_index("ix_campaign_touches_contact", table_name="campaign_touches")
     op.drop_index("ix_campaign_touches_lead", table_name="campaign_touches")
     op.drop_table("campaign_touches")
     op.drop_index("ix_campaign_lead_facts_lead", table_name="campaign_lead_facts")
     op.drop_table("campaign_lead_facts")
+    op.drop_index("ix_email_engagement_facts_kind_day", table_name="email_engagement_facts")
     op.drop_index("ix_email_engagement_facts_campaign", table_name="email_engagement_facts")
     op.drop_table("email_engagement_facts")
     op.drop_index("ix_wave_facts_send_day", table_name="wave_facts")

@@ -1,26 +1,15 @@
-"""gRPC servicer: translation only. Reads run on a read session (`self.read`); writes go through
-the one transaction owner (`self.write`, or `self.write_after` when contacts must be asked
-first: freezing a wave's audience). Requests are never changed (their bytes key idempotency):
-use cases get copies."""
+"""The RPCs of campaigns, invitees, templates, send waves and the links in a mail."""
 from __future__ import annotations
 
 from crm.common.v1.types_pb2 import PageResponse
 from crm.marketing.v1 import marketing_pb2 as pb
-from crm.marketing.v1.marketing_pb2_grpc import MarketingServiceServicer
-from crm_marketing.ports import ContactsPort
+from crm_marketing.servicer.base import Base
 from crm_marketing.usecases import campaigns, invitees, templates, tracking, waves
-from crmkit.db import Database, UnitOfWork
-from crmkit.servicer import Call, Clock, Ctx, ServicerBase, copy
+from crmkit.db import UnitOfWork
+from crmkit.servicer import Call, Ctx, copy
 
 
-class MarketingServicer(ServicerBase, MarketingServiceServicer):
-    def __init__(self, db: Database, clock: Clock, contacts: ContactsPort | None, *, tracking_key: bytes,
-                 default_sender: str, mail_enabled: bool) -> None:
-        super().__init__(db, clock)
-        self.contacts = contacts
-        self.key = tracking_key
-        self.default_sender = default_sender
-        self.mail_enabled = mail_enabled
+class CampaignRpcs(Base):
 
     # -- campaigns
     def CreateCampaign(self, request: pb.CreateCampaignRequest, context: Ctx) -> pb.Campaign:

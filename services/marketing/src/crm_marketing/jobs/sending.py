@@ -1,11 +1,7 @@
-"""Marketing's scheduled work, each on a `crmkit.scheduler.PeriodicWorker`:
-
-- the sender: every wave that is `sending` is mailed in claimed batches (usecases.sending) at
-  MARKETING_SEND_RATE messages per second, one SMTP connection, until it is done; after a restart
-  it picks up where the wave was (pending rows, and rows whose claim expired);
-- the scheduler: consent withdrawals owed to contacts, retried with backoff.
-
-Each batch's claim and each batch of outcomes is its own transaction, opened here."""
+"""The sender: every wave that is `sending` is mailed in claimed batches (usecases.sending) at
+MARKETING_SEND_RATE messages per second, one SMTP connection, until it is done; after a restart
+it picks up where the wave was (pending rows, and rows whose claim expired). Each batch's claim
+and each batch of outcomes is its own transaction, opened here."""
 from __future__ import annotations
 
 import threading
@@ -15,26 +11,17 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from crm_marketing.metrics import CONSENT_JOBS, MAILS, SEND_RETRIES, SKIPPED
-from crm_marketing.ports import (
-    AcceptedCheck,
-    ContactGone,
-    ContactsPort,
-    ContactsUnavailable,
-    Mailer,
-    MailRejected,
-    MailUnavailable,
-)
+from crm_marketing.metrics import MAILS, SEND_RETRIES, SKIPPED
+from crm_marketing.ports import AcceptedCheck, Mailer, MailRejected, MailUnavailable
 from crm_marketing.rules.tracking import LinkMaker
 from crm_marketing.store import sending as send_store
-from crm_marketing.usecases import consent, sending
+from crm_marketing.usecases import sending
 from crmkit import logs
 from crmkit.db import Database
 from crmkit.scheduler import PeriodicWorker
 
 log = logs.get("crm_marketing.jobs")
 MAX_ATTEMPTS = 5
-CONSENT_BATCH = 100
 
 
 class Throttle:
@@ -187,35 +174,3 @@ class SendWorker(PeriodicWorker):
         close = getattr(self.sender.mailer, "close", None)  # SmtpMailer: QUIT its connection
         if callable(close):
             close()
-
-
-def record_consents(db: Database, contacts: ContactsPort | None, now: datetime, limit: int = CONSENT_BATCH) -> int:
-    """Hand contacts the consent decisions owed; returns how many it took."""
-    if contacts is None:
-        return 0
-    with db.read() as session:
-        jobs = consent.due(session, now=now, limit=limit)
-    done = 0
-    for job in jobs:
-        note, ok = "", True
-        try:
-            contacts.record_consent(job.contact_id, consent.consent_of(job), key=job.key)
-        except ContactGone:
-            note = "the contact is gone from contacts"
-        except (ContactsUnavailable, Exception) as exc:  # noqa: BLE001 - any failure is retried later
-            ok, note = False, f"{type(exc).__name__}: {exc}"
-        with db.unit_of_work() as uow:
-            if ok:
-                consent.finished(uow, job=job, now=now, note=note)
-            else:
-                consent.failed(uow, job=job, now=now, error=note)
-            uow.commit()
-        done += ok
-    with db.read() as session:
-        CONSENT_JOBS.set(send_store.open_consent_jobs(session))
-    return done
-
-
-def scheduler(db: Database, contacts: ContactsPort | None, clock: Callable[[], datetime],
-              interval: float) -> PeriodicWorker:
-    return PeriodicWorker("marketing-scheduler", lambda now: record_consents(db, contacts, now), clock, interval)

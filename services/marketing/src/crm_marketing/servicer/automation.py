@@ -1,0 +1,70 @@
+"""The RPCs of automation: settings, lead-capture forms (and their public side), sequences,
+event-triggered rules and web visits, A/B tests, engagement."""
+from __future__ import annotations
+
+from crm.common.v1.types_pb2 import PageResponse
+from crm.marketing.v1 import marketing_pb2 as pb
+from crm_marketing.servicer.base import Base
+from crm_marketing.usecases import automation_settings, forms
+from crmkit.db import UnitOfWork
+from crmkit.servicer import Call, Ctx, copy
+
+
+class AutomationRpcs(Base):
+    # -- settings
+    def GetAutomationSettings(self, request: pb.GetAutomationSettingsRequest, context: Ctx) -> pb.AutomationSettings:
+        return self.read(lambda s, call: automation_settings.get(s, principal=call.principal))
+
+    def UpdateAutomationSettings(self, request: pb.UpdateAutomationSettingsRequest,
+                                 context: Ctx) -> pb.AutomationSettings:
+        return self.write(request, pb.AutomationSettings, lambda uow, call: automation_settings.update(
+            uow, principal=call.principal, now=call.now, patch=copy(request.settings),
+            paths=list(request.update_mask.paths), expected_version=request.expected_version))
+
+    # -- forms
+    def CreateForm(self, request: pb.CreateFormRequest, context: Ctx) -> pb.Form:
+        return self.write(request, pb.Form, lambda uow, call: forms.create(
+            uow, principal=call.principal, now=call.now, form=copy(request.form)))
+
+    def GetForm(self, request: pb.GetFormRequest, context: Ctx) -> pb.Form:
+        return self.read(lambda s, call: forms.get(s, principal=call.principal, form_id=request.id))
+
+    def ListForms(self, request: pb.ListFormsRequest, context: Ctx) -> pb.ListFormsResponse:
+        items, token = self.read(lambda s, call: forms.list_forms(
+            s, principal=call.principal, status=request.status, page_size=request.page.page_size,
+            page_token=request.page.page_token))
+        return pb.ListFormsResponse(forms=items, page=PageResponse(next_page_token=token))
+
+    def UpdateForm(self, request: pb.UpdateFormRequest, context: Ctx) -> pb.Form:
+        return self.write(request, pb.Form, lambda uow, call: forms.update(
+            uow, principal=call.principal, now=call.now, patch=copy(request.form),
+            paths=list(request.update_mask.paths), expected_version=request.expected_version))
+
+    def DeleteForm(self, request: pb.DeleteFormRequest, context: Ctx) -> pb.DeleteFormResponse:
+        def delete(uow: UnitOfWork, call: Call) -> pb.DeleteFormResponse:
+            forms.delete(uow, principal=call.principal, now=call.now, form_id=request.id,
+                         expected_version=request.expected_version)
+            return pb.DeleteFormResponse()
+        return self.write(request, pb.DeleteFormResponse, delete)
+
+    def ListFormSubmissions(self, request: pb.ListFormSubmissionsRequest,
+                            context: Ctx) -> pb.ListFormSubmissionsResponse:
+        items, token = self.read(lambda s, call: forms.list_submissions(
+            s, principal=call.principal, form_id=request.form_id, status=request.status,
+            page_size=request.page.page_size, page_token=request.page.page_token))
+        return pb.ListFormSubmissionsResponse(submissions=items, page=PageResponse(next_page_token=token))
+
+    def RetryFormSubmission(self, request: pb.RetryFormSubmissionRequest, context: Ctx) -> pb.FormSubmission:
+        answer = self.write(request, pb.FormSubmission, lambda uow, call: forms.retry(
+            uow, principal=call.principal, now=call.now, submission_id=request.id))
+        self.submitted()
+        return answer
+
+    def GetPublicForm(self, request: pb.GetPublicFormRequest, context: Ctx) -> pb.PublicForm:
+        return self.read(lambda s, call: forms.public_form(s, now=call.now, key=self.key, form_id=request.form_id))
+
+    def SubmitForm(self, request: pb.SubmitFormRequest, context: Ctx) -> pb.SubmitFormResponse:
+        answer = self.write(request, pb.SubmitFormResponse, lambda uow, call: forms.submit(
+            uow, principal=call.principal, now=call.now, key=self.key, request=copy(request)))
+        self.submitted()  # the delivery job runs now rather than at its next interval
+        return answer
