@@ -269,12 +269,27 @@ def test_an_unknown_server_stops_the_launcher_with_the_setting_name(backend):
     assert "GATEWAY_SERVER" in done.stderr
 
 
-def test_granian_workers_do_not_outlive_a_killed_main_process(backend, tmp_path):
-    served = _start("granian", tmp_path, backend.contacts_addr, backend.reporting_addr)
-    workers = [int(p) for p in Path(f"/proc/{served.proc.pid}/task/{served.proc.pid}/children").read_text().split()]
-    assert len(workers) == 2
-    served.proc.kill()
-    served.proc.wait(10)
+@pytest.mark.parametrize("when", ["serving", "loading the app"])
+def test_granian_workers_do_not_outlive_a_killed_main_process(backend, tmp_path, when):
+    port, log = _free_port(), tmp_path / "gateway.log"
+    env = dict(os.environ, CONTACTS_SERVICE_ADDR=backend.contacts_addr, REPORTING_SERVICE_ADDR=backend.reporting_addr,
+               JWT_SECRET="gateway-test-secret", GATEWAY_SERVER="granian", GATEWAY_PORT=str(port),
+               GATEWAY_WORKERS="2", PROMETHEUS_MULTIPROC_DIR=str(tmp_path / "prom"), LOG_LEVEL="INFO")
+    with log.open("wb") as out:
+        proc = subprocess.Popen([sys.executable, "-m", "crm_gateway"], env=env, stdout=out, stderr=subprocess.DEVNULL)
+
+    def said(what: str) -> list[str]:
+        return [m for line in log.read_text().splitlines() for m in re.findall(what, line)]
+
+    # the main process logs each worker's pid as it forks it, and "Started worker-N" once it serves
+    deadline = time.monotonic() + 30
+    while len(said(r"Spawning worker-\d with PID: (\d+)")) < 2 or (
+            when == "serving" and len(said(r"Started worker-(\d)")) < 2):
+        assert proc.poll() is None and time.monotonic() < deadline, log.read_text()
+        time.sleep(0.01)
+    workers = [int(pid) for pid in said(r"Spawning worker-\d with PID: (\d+)")]
+    proc.kill()
+    proc.wait(10)
 
     def running(pid: int) -> bool:
         try:
@@ -282,9 +297,12 @@ def test_granian_workers_do_not_outlive_a_killed_main_process(backend, tmp_path)
         except OSError:
             return False
 
-    deadline = time.monotonic() + 15
+    deadline = time.monotonic() + 25  # crm_gateway.server.DRAIN_SECONDS at most
     while any(running(w) for w in workers) and time.monotonic() < deadline:
         time.sleep(0.1)
-    assert not any(running(w) for w in workers)
+    leftover = [w for w in workers if running(w)]
+    for pid in leftover:  # don't leave a server behind if the test fails
+        os.kill(pid, signal.SIGKILL)
+    assert not leftover
     with pytest.raises(requests.ConnectionError):
-        requests.get(f"{served.base}/healthz", timeout=2)
+        requests.get(f"http://127.0.0.1:{port}/healthz", timeout=2)

@@ -1,5 +1,6 @@
-"""/api/v1/reports/sales and /api/v1/reports/support through the gateway against the real
-reporting service (in-process, SQLite, a real nats-server), its read models seeded directly."""
+"""/api/v1/reports/sales, /support, /campaigns (+ /campaigns/{id}) and /email-open-rate through the
+gateway against the real reporting service (in-process, SQLite, a real nats-server), its read
+models seeded directly through its handlers."""
 from __future__ import annotations
 
 from collections.abc import Iterator
@@ -10,11 +11,14 @@ from typing import Any
 import pytest
 
 from crm.common.v1.types_pb2 import Money
+from crm.marketing.v1 import events_pb2 as mev
+from crm.marketing.v1.marketing_pb2 import Campaign, SendWave
 from crm.sales.v1.sales_pb2 import Lead, Opportunity
 from crm.support.v1 import events_pb2 as tev
 from crm.support.v1.support_pb2 import Ticket
 from crm_devtools.users import DEMO_USERS
 from crm_reporting import bootstrap as reporting_bootstrap
+from crm_reporting.handlers import marketing as marketing_handlers
 from crm_reporting.handlers import sales as sales_handlers
 from crm_reporting.handlers import support as support_handlers
 from crmkit.auth import mint_token
@@ -43,8 +47,36 @@ def _seed(url: str) -> None:
         answer = tev.CsatAnswered(ticket_id="t1", rating=4, assignee_id="agent.1")
         answer.answered_at.FromDatetime(datetime(2024, 5, 2, tzinfo=UTC))
         support_handlers.apply_csat(s, answer)
+        _seed_campaigns(s)
         uow.commit()
     db.dispose()
+
+
+def _seed_campaigns(s: Any) -> None:
+    """camp-1 (marketing.hq's webinar, cost 1000, one 2500 deal: ROI 1.5, two mails, one opened) and
+    camp-2 (rep.south.1's, nothing spent). The deal and lead are in region east: the sales report's
+    callers above see none of them."""
+    marketing_handlers.apply_campaign(s, Campaign(
+        id="camp-1", version=1, name="春季新品发布会", type="webinar", status="active", owner_id="marketing.hq",
+        team="marketing", start_date="2024-06-01", actual_cost=Money(currency_code="CNY", amount="1000")))
+    marketing_handlers.apply_campaign(s, Campaign(
+        id="camp-2", version=1, name="South ads", type="ads", status="active", owner_id="rep.south.1",
+        team="south-sales", region="south", start_date="2024-06-02"))
+    wave = SendWave(id="w-1", campaign_id="camp-1", version=2, status="completed")
+    wave.started_at.FromDatetime(datetime(2024, 6, 3, 9, tzinfo=UTC))
+    marketing_handlers.apply_wave(s, wave)
+    for kind, contact in (("sent", "c-1"), ("sent", "c-2"), ("opened", "c-1")):
+        e = mev.EmailEngagement(wave_id="w-1", campaign_id="camp-1", contact_id=contact)
+        e.at.FromDatetime(datetime(2024, 6, 3, 10, tzinfo=UTC))
+        marketing_handlers.apply_engagement(s, e, kind, f"{kind}-{contact}")
+    lead = Lead(id="l-east", version=1, source="campaign", campaign_id="camp-1", owner_id="marketing.hq",
+                team="east-sales", region="east")
+    lead.created_at.FromDatetime(datetime(2024, 6, 1, tzinfo=UTC))
+    sales_handlers.apply_lead(s, lead)
+    deal = Opportunity(id="o-east", version=2, lead_id="l-east", stage="closed", status="won", owner_id="rep.east",
+                       team="east-sales", region="east", amount=Money(currency_code="CNY", amount="2500"))
+    deal.closed_at.FromDatetime(datetime(2024, 6, 10, tzinfo=UTC))
+    sales_handlers.apply_opportunity(s, deal)
 
 
 @pytest.fixture(scope="module")
@@ -102,3 +134,65 @@ def test_support_report(rclient: Any) -> None:
     bad = rclient.get("/api/v1/reports/support?from_day=2024-05-31&to_day=2024-05-01", headers=_headers("admin"))
     assert bad.status_code == 400 and bad.headers["Content-Type"].startswith("application/problem+json")
     assert rclient.get("/api/v1/reports/support?from_day=tomorrow", headers=_headers("admin")).status_code == 400
+
+
+def _problem_field(answer: Any) -> str:
+    assert answer.headers["Content-Type"].startswith("application/problem+json"), answer.get_data(as_text=True)
+    return str(answer.get_json()["errors"][0]["field"])
+
+
+def test_campaign_roi_table(rclient: Any) -> None:
+    answer = rclient.get("/api/v1/reports/campaigns", headers=_headers("marketing.hq"))
+    assert answer.status_code == 200, answer.get_json()
+    body = answer.get_json()
+    [row] = body["campaigns"]
+    assert (row["campaign_id"], row["channel"], row["leads"], row["email"]["delivered"]) == ("camp-1", "webinar", 1, 2)
+    assert row["email"]["open_rate"] == 0.5
+    assert row["money"] == {"currency_code": "CNY", "budget": "0.00", "actual_cost": "1000.00", "first_touch_deals": 1,
+                            "first_touch_revenue": "2500.00", "last_touch_deals": 1, "last_touch_revenue": "2500.00",
+                            "first_touch_roi": 1.5, "last_touch_roi": 1.5}
+    assert [c["channel"] for c in body["channels"]] == ["webinar"]
+
+    everything = rclient.get("/api/v1/reports/campaigns?order_by=name&page_size=1", headers=_headers("admin")).get_json()
+    assert [r["campaign_id"] for r in everything["campaigns"]] == ["camp-2"]
+    assert "first_touch_roi" not in everything["campaigns"][0]["money"]          # nothing spent: null, not 0
+    token = everything["page"]["next_page_token"]
+    rest = rclient.get(f"/api/v1/reports/campaigns?order_by=name&page_size=1&page_token={token}",
+                       headers=_headers("admin")).get_json()
+    assert [r["campaign_id"] for r in rest["campaigns"]] == ["camp-1"] and rest["page"]["next_page_token"] == ""
+    assert rclient.get("/api/v1/reports/campaigns", headers=_headers("rep.north.1")).get_json()["campaigns"] == []
+
+    for query, field in (("order_by=roi", "order_by"), ("from_day=2024-06-30&to_day=2024-06-01", "to_day"),
+                         ("page_size=0", "page_size"), ("page_token=forged", "page_token")):
+        bad = rclient.get(f"/api/v1/reports/campaigns?{query}", headers=_headers("admin"))
+        assert bad.status_code == 400, query
+        assert _problem_field(bad) == field, query
+
+
+def test_one_campaigns_report(rclient: Any) -> None:
+    answer = rclient.get("/api/v1/reports/campaigns/camp-1", headers=_headers("marketing.hq"))
+    assert answer.status_code == 200, answer.get_json()
+    body = answer.get_json()
+    assert body["campaign"]["money"]["first_touch_roi"] == 1.5
+    assert [(w["wave_id"], w["status"], w["send_day"]) for w in body["waves"]] == [("w-1", "completed", "2024-06-03")]
+    assert body["leads_by_source"] == [{"key": "sales_lead", "count": 1}]
+    hidden = rclient.get("/api/v1/reports/campaigns/camp-1", headers=_headers("rep.south.1"))
+    assert hidden.status_code == 404 and _problem_field(hidden) == "campaign_id"
+    assert rclient.get("/api/v1/reports/campaigns/nope", headers=_headers("admin")).status_code == 404
+
+
+def test_email_open_rate(rclient: Any) -> None:
+    answer = rclient.get("/api/v1/reports/email-open-rate?interval=week&by_campaign=true", headers=_headers("admin"))
+    assert answer.status_code == 200, answer.get_json()
+    body = answer.get_json()
+    assert body["interval"] == "week"
+    assert body["points"] == [{"period": "2024-06-03", "campaign_id": "camp-1", "campaign_name": "春季新品发布会",
+                               "delivered": 2, "opened": 1, "clicked": 0, "unsubscribed": 0, "open_rate": 0.5,
+                               "click_rate": 0.0}]
+    days = rclient.get("/api/v1/reports/email-open-rate?from_day=2024-06-04", headers=_headers("admin")).get_json()
+    assert days["points"] == [] and "open_rate" not in days["total"]
+    for query, field in (("interval=month", "interval"), ("from_day=2024-06-30&to_day=2024-06-01", "to_day"),
+                         ("by_campaign=maybe", "by_campaign"), ("to_day=June", "to_day")):
+        bad = rclient.get(f"/api/v1/reports/email-open-rate?{query}", headers=_headers("admin"))
+        assert bad.status_code == 400, query
+        assert _problem_field(bad) == field, query

@@ -17,6 +17,7 @@ from crm_gateway import (
     ops,
     routes_contacts,
     routes_marketing,
+    routes_marketing_automation,
     routes_reports,
     routes_sales,
     routes_search,
@@ -58,6 +59,7 @@ def all_routes() -> list[Route]:
     declared: list[Action | Route] = [
         *routes_contacts.ROUTES,
         *routes_marketing.ROUTES,
+        *routes_marketing_automation.ROUTES,
         *routes_segments.ROUTES,
         *routes_reports.ROUTES,
         *routes_sales.ROUTES,

@@ -21,14 +21,16 @@ ROUTES: list[Action] = [
            check=not_before("from_day", "to_day")),
     Action("GET", f"{API}/reports/campaigns", "listCampaignRoi",
            "Campaign ROI table: cost, email engagement, attributed leads and conversions, first- and last-touch "
-           "revenue and ROI per campaign (sortable, paged), and the same per channel", "reports",
+           "revenue and ROI per campaign (sortable, paged; ROI absent when nothing was spent), and the same per "
+           "channel", "reports",
            "ListCampaignRoi", pb.ListCampaignRoiRequest, sh.CAMPAIGN_ROI_TABLE, JSON, query=sh.CAMPAIGN_ROI_PARAMS,
            check=not_before("from_day", "to_day")),
     Action("GET", f"{API}/reports/campaigns/<id>", "getCampaignReport",
            "One campaign's ROI row, its send waves and its leads by how they came", "reports",
            "GetCampaignReport", pb.GetCampaignReportRequest, sh.CAMPAIGN_REPORT, JSON, path={"id": "campaign_id"}),
     Action("GET", f"{API}/reports/email-open-rate", "getEmailOpenRate",
-           "Email open and click rates per day or week the waves were sent, overall or per campaign", "reports",
+           "Email open and click rates of the mails delivered per day or ISO week (cohorts), overall or per campaign",
+           "reports",
            "GetEmailOpenRate", pb.GetEmailOpenRateRequest, sh.EMAIL_OPEN_RATE, JSON, query=sh.EMAIL_OPEN_RATE_PARAMS,
            check=not_before("from_day", "to_day")),
 ]

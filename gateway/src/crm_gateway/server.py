@@ -25,6 +25,7 @@ import importlib
 import logging
 import os
 import sys
+import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -131,14 +132,17 @@ def granian_log_config(level: str) -> dict[str, Any]:
 def _load_in_worker(target: str, *, parent: int, working_dir: Path | None = None) -> Any:
     """The WSGI app, imported in a granian worker after the fork. Unlike gunicorn's, granian's
     workers outlive a main process that was killed (SIGKILL, the OOM killer) and keep serving on
-    its port; so each asks the kernel for SIGTERM, granian's drain, when its parent goes."""
+    its port; so each gets SIGTERM, granian's drain, when its parent goes."""
     if sys.platform == "linux":
         import ctypes
         import signal
 
+        # The fork copied the main process's handlers, which would swallow a SIGTERM that comes
+        # before granian installs the worker's own (after this load): until then, it just ends.
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        signal.signal(signal.SIGINT, signal.SIG_DFL)
         ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # 1: PR_SET_PDEATHSIG
-        if os.getppid() != parent:  # the parent went before the request took effect
-            os.kill(os.getpid(), signal.SIGTERM)
+        threading.Thread(target=_exit_with, args=(parent,), name="parent-watch", daemon=True).start()
     if working_dir is not None:
         sys.path.insert(0, str(working_dir))
     module, _, name = target.partition(":")
@@ -146,6 +150,19 @@ def _load_in_worker(target: str, *, parent: int, working_dir: Path | None = None
     for part in (name or "app").split("."):
         app = getattr(app, part)
     return app
+
+
+def _exit_with(parent: int) -> None:
+    """Behind PR_SET_PDEATHSIG: a parent gone before it was set, or a SIGTERM that came while
+    granian was still installing the worker's handler. Drain, then go, as after SIGTERM."""
+    import signal
+    import time
+
+    while os.getppid() == parent:
+        time.sleep(0.5)
+    os.kill(os.getpid(), signal.SIGTERM)
+    time.sleep(DRAIN_SECONDS)
+    os._exit(1)
 
 
 def serve_granian(target: str, settings: ServerSettings, working_dir: Path | None = None) -> None:

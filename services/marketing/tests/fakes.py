@@ -1,11 +1,22 @@
-"""Fakes at marketing's ports, for the fast use-case tests: contacts' segments and consent calls
-over dicts, and a mailer that keeps what it was handed."""
+"""Fakes at marketing's ports, for the fast use-case tests: contacts' segments, consent and
+contact calls over dicts, sales' CaptureLead over a list, and a mailer that keeps what it was
+handed."""
 from __future__ import annotations
 
 from collections import Counter
 
+import uuid
+
 from crm.contacts.v1 import contacts_pb2 as cpb
-from crm_marketing.ports import ContactsUnavailable, MailRejected, MailUnavailable, OutgoingMail
+from crm.sales.v1 import sales_pb2 as spb
+from crm_marketing.ports import (
+    ContactsUnavailable,
+    LeadRefused,
+    MailRejected,
+    MailUnavailable,
+    OutgoingMail,
+    SalesUnavailable,
+)
 from crmkit.errors import NotFound
 
 
@@ -15,6 +26,9 @@ class FakeContactsPort:
     def __init__(self) -> None:
         self.segments: dict[str, list[cpb.Contact]] = {}
         self.consents: dict[str, cpb.Consent] = {}  # idempotency key → what was recorded
+        self.consented: dict[str, cpb.Consent] = {}  # idempotency key → the consent as sent (evidence too)
+        self.by_email: dict[str, str] = {}           # email → contact id
+        self.created: dict[str, cpb.Contact] = {}    # idempotency key → the contact created
         self.calls: Counter[str] = Counter()
         self.down = False
 
@@ -30,6 +44,57 @@ class FakeContactsPort:
             raise ContactsUnavailable("UNAVAILABLE")
         self.consents.setdefault(key, cpb.Consent(purpose=consent.purpose, granted=consent.granted,
                                                   source=consent.source, recorded_by=contact_id))
+        kept = cpb.Consent()
+        kept.CopyFrom(consent)
+        kept.recorded_by = contact_id
+        self.consented.setdefault(key, kept)
+
+    def find_by_email(self, email: str) -> str | None:
+        self.calls["find_by_email"] += 1
+        if self.down:
+            raise ContactsUnavailable("UNAVAILABLE")
+        return self.by_email.get(email)
+
+    def create_contact(self, contact: cpb.Contact, *, key: str) -> str:
+        self.calls["create_contact"] += 1
+        if self.down:
+            raise ContactsUnavailable("UNAVAILABLE")
+        if key not in self.created:
+            made = cpb.Contact()
+            made.CopyFrom(contact)
+            made.id = f"c-new-{len(self.created) + 1}"
+            self.created[key] = made
+            for email in made.emails:
+                self.by_email[email.address] = made.id
+        return self.created[key].id
+
+
+class FakeSalesPort:
+    """The SalesPort: `leads` by idempotency key (a retry answers the first lead), `down` makes
+    sales away, `refuse` maps an email to the field and message its lead is refused with."""
+
+    def __init__(self) -> None:
+        self.leads: dict[str, tuple[spb.Lead, str]] = {}
+        self.calls: Counter[str] = Counter()
+        self.refuse: dict[str, tuple[str, str]] = {}
+        self.down = False
+
+    def capture_lead(self, lead: spb.Lead, *, form_id: str, key: str) -> spb.Lead:
+        self.calls["capture_lead"] += 1
+        if self.down:
+            raise SalesUnavailable("UNAVAILABLE")
+        if lead.email in self.refuse:
+            field, message = self.refuse[lead.email]
+            raise LeadRefused(message, field)
+        if key not in self.leads:
+            made = spb.Lead()
+            made.CopyFrom(lead)
+            made.id = str(uuid.uuid4())
+            self.leads[key] = (made, form_id)
+        return self.leads[key][0]
+
+    def captured(self) -> list[spb.Lead]:
+        return [lead for lead, _ in self.leads.values()]
 
 
 class FakeMailer:

@@ -1,7 +1,8 @@
 """The marketing service in-process on a free port (crmkit.testing.ServiceHarness), with a real
 nats-server, the database under test, a real SMTP sink (crmkit.testing.SmtpSink) that keeps every
-message it receives, and a fake contacts service built from the contract
-(crm_fakes.contacts.FakeContacts) for segment members and consent."""
+message it receives, and fakes of contacts and sales built from their contracts
+(crm_fakes.contacts.FakeContacts for segment members, consent and form contacts;
+crm_fakes.sales.FakeSales for the leads of forms and qualified contacts)."""
 from __future__ import annotations
 
 import asyncio
@@ -17,8 +18,9 @@ from crm.contacts.v1 import events_pb2 as cev
 from crm.marketing.v1 import marketing_pb2 as pb
 from crm.marketing.v1.marketing_pb2_grpc import MarketingServiceStub
 from crm_fakes.contacts import FakeContacts
+from crm_fakes.sales import FakeSales
 from crm_marketing import bootstrap, jobs
-from crm_marketing.ports import GrpcContacts
+from crm_marketing.ports import GrpcContacts, GrpcSales
 from crmkit import bus
 from crmkit.auth import Principal
 from crmkit.config import ServiceSettings
@@ -32,6 +34,7 @@ CONTACTS = EventTypes(cev.EventType)
 USERS = {
     "admin": Principal("admin", ("admin",), "hq", "", "Admin"),
     "mkt": Principal("mkt.1", ("marketing",), "marketing", "east", "市场小李"),
+    "manager": Principal("mgr.1", ("marketing", "manager"), "marketing", "east", "市场经理"),
     "analyst": Principal("ana.1", ("analyst",), "bi", "", "分析师"),
     "rep": Principal("rep.north.1", ("rep",), "north-sales", "north", "张伟"),
     "public": Principal("public-web", ("public",), "", "", "visitor"),
@@ -43,15 +46,19 @@ class MarketingHarness(ServiceHarness):
     for work every 0.1 s; the consent scheduler runs only when a test ticks it."""
 
     def __init__(self, url: str, nats_url: str, tmp: Path, contacts: FakeContacts, sink: SmtpSink,
-                 send_options: jobs.SendOptions) -> None:
-        self.contacts, self.sink = contacts, sink
+                 send_options: jobs.SendOptions, sales: FakeSales, **overrides: Any) -> None:
+        self.contacts, self.sink, self.sales = contacts, sink, sales
 
         def contacts_port(settings: ServiceSettings) -> GrpcContacts:
             return GrpcContacts(contacts.address, ServiceCredentials(settings.auth), timeout=3.0)
 
+        def sales_port(settings: ServiceSettings) -> GrpcSales:
+            return GrpcSales(sales.address, ServiceCredentials(settings.auth), timeout=3.0)
+
         super().__init__("marketing", bootstrap.spec, url=url, nats_url=nats_url, tmp=tmp, secret=SECRET,
                          users=USERS, contacts=contacts_port, mailer=lambda settings: SmtpMailer.from_url(sink.url),
-                         send_options=send_options, sender_interval=0.1, scheduler_interval=3600, env={})
+                         sales=sales_port, send_options=send_options, sender_interval=0.1,
+                         scheduler_interval=3600, env={}, **overrides)
 
     def as_user(self, name: str, stub: Any = MarketingServiceStub) -> Caller:
         return super().as_user(name, stub)
@@ -101,6 +108,13 @@ def contacts() -> Iterator[FakeContacts]:
 
 
 @pytest.fixture
+def sales() -> Iterator[FakeSales]:
+    fake = FakeSales(SECRET).start()
+    yield fake
+    fake.stop()
+
+
+@pytest.fixture
 def sink(tmp_path: Path) -> Iterator[SmtpSink]:
     server = SmtpSink(tmp_path / "mail").start()
     yield server
@@ -114,8 +128,8 @@ def send_options() -> jobs.SendOptions:
 
 @pytest.fixture
 def marketing(database_url: str, nats_server: Any, tmp_path: Path, contacts: FakeContacts, sink: SmtpSink,
-              send_options: jobs.SendOptions) -> Iterator[MarketingHarness]:
-    harness = MarketingHarness(database_url, nats_server.url, tmp_path, contacts, sink, send_options)
+              send_options: jobs.SendOptions, sales: FakeSales) -> Iterator[MarketingHarness]:
+    harness = MarketingHarness(database_url, nats_server.url, tmp_path, contacts, sink, send_options, sales)
     harness.migrate().start()
     yield harness
     harness.stop()

@@ -73,6 +73,11 @@ def contacts() -> Any:
 
 
 @pytest.fixture
+def sales() -> Any:
+    return fakes.FakeSalesPort()
+
+
+@pytest.fixture
 def mailer() -> Any:
     return fakes.FakeMailer()
 

@@ -136,6 +136,7 @@ waves = Table(
     Column("status", String(20), nullable=False),            # ready | sending | completed | cancelled
     Column("kind", String(20), nullable=False),              # "" | sequence | rule | ab_variant | ab_winner
     Column("recipients", BigInteger, nullable=False),
+    Column("delivered", BigInteger, nullable=False),         # the snapshot's (email.sent rows count live)
     Column("failed", BigInteger, nullable=False),
     Column("send_day", String(10), nullable=False),          # started sending, else created (UTC)
     Column("send_week", String(10), nullable=False),         # the Monday of send_day's ISO week

@@ -78,9 +78,10 @@ class Feed:
         return self.event(f"crm.marketing.campaign.{event}", cid, version, payload)
 
     def wave(self, wid: str, cid: str, version: int = 1, *, status: str = "sending", recipients: int = 0,
-             failed: int = 0, started: str = "2024-06-03T09:00:00", kind: str = "") -> EventEnvelope:
+             failed: int = 0, delivered: int = 0, started: str = "2024-06-03T09:00:00", kind: str = ""
+             ) -> EventEnvelope:
         w = SendWave(id=wid, campaign_id=cid, version=version, status=status, kind=kind,
-                     counts=EmailCounts(recipients=recipients, failed=failed))
+                     counts=EmailCounts(recipients=recipients, failed=failed, delivered=delivered))
         w.started_at.CopyFrom(ts(started))
         w.created_at.CopyFrom(ts(started))
         event = {"sending": "started", "completed": "completed", "cancelled": "cancelled"}.get(status, "created")

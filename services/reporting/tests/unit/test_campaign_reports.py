@@ -177,6 +177,21 @@ def test_the_open_rate_per_week_and_per_campaign(feed, session: Session) -> None
     assert bad.value.field == "to_day"
 
 
+def test_a_wave_without_email_sent_events_counts_its_snapshots_deliveries(feed, session: Session) -> None:
+    _mailing(feed)
+    feed.wave("old", "B", 1, status="completed", recipients=5, delivered=4, started="2024-06-10T08:00:00")
+    for contact in ("d1", "d2"):
+        feed.email("opened", "old", "B", contact, "2024-06-12T08:00:00")
+    feed.email("clicked", "old", "B", "d2", "2024-06-12T08:01:00")
+    b = reports.campaign_report(session, principal=ADMIN, request=GetCampaignReportRequest(campaign_id="B"))
+    assert (b.campaign.email.delivered, b.campaign.email.opened, b.campaign.email.open_rate) == (5, 3, 0.6)
+    assert {w.wave_id: (w.email.delivered, w.email.open_rate) for w in b.waves} == {"wb": (1, 1.0), "old": (4, 0.5)}
+    days = open_rate(session, campaign_id="B")
+    assert [(p.period, p.delivered, p.opened, p.clicked) for p in days.points] == [
+        ("2024-06-04", 1, 1, 1), ("2024-06-10", 4, 2, 1)]
+    assert open_rate(session, campaign_id="B", to_day="2024-06-09").total.delivered == 1
+
+
 def test_campaign_report_lists_its_waves_by_send_day(feed, session: Session) -> None:
     _mailing(feed)
     feed.wave("wa2", "A", status="ready", started="2024-06-01T09:00:00", kind="sequence")

@@ -78,6 +78,7 @@ def apply_wave(session: Session, wave: SendWave) -> bool:
         "status": wave.status,
         "kind": wave.kind,
         "recipients": counts.recipients,
+        "delivered": counts.delivered,
         "failed": counts.failed,
         "send_day": day,
         "send_week": week_of(day),
@@ -106,8 +107,8 @@ def apply_form_submission(session: Session, event: marketing_events.FormSubmitte
     if not (event.submission_id and event.campaign_id):
         return
     lead_id = attribution.lead_of_submission(session, event.submission_id)
-    attribution.add_campaign_lead(session, event.campaign_id, lead_id or attribution.submission_key(event.submission_id),
-                                  FORM_SOURCE, lead_id)
+    key = lead_id or attribution.submission_key(event.submission_id)
+    attribution.add_campaign_lead(session, event.campaign_id, key, FORM_SOURCE, lead_id)
     if attribution.put_touch(session, f"{FORM_SOURCE}:{event.submission_id}", campaign_id=event.campaign_id,
                              lead_id=lead_id, contact_id=event.contact_id, source=FORM_SOURCE, at=dt(event.at)):
         attribution.reattribute(session, lead_ids=[lead_id], contact_ids=[event.contact_id])

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import ColumnElement, Row, func, or_, select
@@ -83,8 +84,8 @@ def _optional(message: Any, name: str) -> float | None:
     return getattr(message, name) if message.HasField(name) else None
 
 
-def _units(text: str) -> float:
-    return float(text or 0)
+def _units(text: str) -> Decimal:
+    return Decimal(text or "0")
 
 
 # order_by name → the row's value (None sorts last in either direction)
@@ -162,7 +163,8 @@ def _revenue(session: Session, where: Sequence[ColumnElement[bool]]
     for touch, column in (("first", opportunities.c.first_campaign_id), ("last", opportunities.c.last_campaign_id)):
         for cid, cur, n, units in session.execute(
             select(campaign_col, currency, func.count(), func.sum(opportunities.c.amount_units))
-            .select_from(opportunities.join(campaigns, column == campaign_col)).where(_WON, *where).group_by(campaign_col, currency)
+            .select_from(opportunities.join(campaigns, column == campaign_col))
+            .where(_WON, *where).group_by(campaign_col, currency)
         ):
             sums[(cid, touch, cur)] = (int(n), int(units or 0))
     return deals, sums
@@ -230,6 +232,7 @@ def campaign_roi(session: Session, *, principal: Principal, request: ListCampaig
     rows = _order(_rows(session, where), value_of, descending)
     table = CampaignRoiTable(campaigns=[r.message for r in rows[start:start + size]],
                              channels=_channels(session, rows, where), events_applied=events_applied(session))
+    table.page.SetInParent()   # always there: an empty next_page_token says "last page"
     if start + size < len(rows):
         table.page.next_page_token = encode_cursor(start + size)
     return table

@@ -4,14 +4,16 @@ one series per campaign.
 
 Deliveries, opens, clicks and unsubscribes are one row per (wave, contact) each (the first one);
 recipients, failures and whether a wave is still sending come from the waves' newest snapshots.
-Rates are over the delivered mails: of their recipients, who opened / clicked."""
+Rates are over the delivered mails: of their recipients, who opened / clicked. A wave for which
+marketing published no `email.sent` (older data) counts its snapshot's delivered mails instead,
+on the day it started sending, with every open of the wave (at most one per delivered mail)."""
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, fields
-from typing import Any
+from typing import Any, TypeVar
 
-from sqlalchemy import ColumnElement, and_, case, func, select
+from sqlalchemy import ColumnElement, and_, func, select
 from sqlalchemy.orm import Session
 from sqlalchemy.sql import FromClause
 
@@ -24,8 +26,11 @@ from crmkit.auth import Principal
 from crmkit.errors import InvalidArgument
 
 INTERVALS = ("day", "week")
+KINDS = ("opened", "clicked", "unsubscribed")
 _E = email_engagements
-_SENT, _OPENED, _CLICKED, _UNSUBSCRIBED = (_E.alias(f"engaged_{k}") for k in ("sent", "opened", "clicked", "unsub"))
+_SENT = _E.alias("engaged_sent")
+_OF_MAIL = {kind: _E.alias(f"engaged_{kind}") for kind in KINDS}
+_Rated = TypeVar("_Rated", EmailStats, OpenRatePoint)   # both have optional open_rate and click_rate
 
 
 @dataclass
@@ -49,84 +54,107 @@ class Tally:
             setattr(self, f.name, getattr(self, f.name) + getattr(other, f.name))
         return self
 
-    def message(self) -> EmailStats:
-        stats = EmailStats(waves=self.waves, waves_sending=self.sending, recipients=self.recipients,
-                           sent=self.delivered + self.failed, delivered=self.delivered, failed=self.failed,
-                           opened=self.opened, clicked=self.clicked, unsubscribed=self.unsubscribed)
-        open_rate, click_rate = rate(self.opened_delivered, self.delivered), rate(self.clicked_delivered, self.delivered)
+    def _rates(self, message: _Rated) -> _Rated:
+        open_rate = rate(self.opened_delivered, self.delivered)
+        click_rate = rate(self.clicked_delivered, self.delivered)
         if open_rate is not None:
-            stats.open_rate = open_rate
+            message.open_rate = open_rate
         if click_rate is not None:
-            stats.click_rate = click_rate
-        return stats
+            message.click_rate = click_rate
+        return message
+
+    def message(self) -> EmailStats:
+        return self._rates(EmailStats(
+            waves=self.waves, waves_sending=self.sending, recipients=self.recipients, sent=self.delivered + self.failed,
+            delivered=self.delivered, failed=self.failed, opened=self.opened, clicked=self.clicked,
+            unsubscribed=self.unsubscribed))
 
     def point(self, period: str = "", campaign_id: str = "", campaign_name: str = "") -> OpenRatePoint:
-        point = OpenRatePoint(period=period, campaign_id=campaign_id, campaign_name=campaign_name,
-                              delivered=self.delivered, opened=self.opened_delivered, clicked=self.clicked_delivered,
-                              unsubscribed=self.unsubscribed_delivered)
-        open_rate, click_rate = rate(self.opened_delivered, self.delivered), rate(self.clicked_delivered, self.delivered)
-        if open_rate is not None:
-            point.open_rate = open_rate
-        if click_rate is not None:
-            point.click_rate = click_rate
-        return point
+        return self._rates(OpenRatePoint(
+            period=period, campaign_id=campaign_id, campaign_name=campaign_name, delivered=self.delivered,
+            opened=self.opened_delivered, clicked=self.clicked_delivered, unsubscribed=self.unsubscribed_delivered))
 
 
-def _same_mail(other: Any, kind: str) -> ColumnElement[bool]:
-    """`other` (an alias of email_engagements) is the `kind` of the delivery row's mail."""
+def _of_mail(kind: str) -> ColumnElement[bool]:
+    """The `kind` row of the delivery row's mail."""
+    other = _OF_MAIL[kind]
     same: ColumnElement[bool] = and_(other.c.wave_id == _SENT.c.wave_id, other.c.contact_id == _SENT.c.contact_id,
                                      other.c.kind == kind)
     return same
 
 
-def delivered_cohorts(session: Session, keys: Sequence[ColumnElement[Any]], where: Sequence[ColumnElement[bool]],
-                      out: dict[tuple[Any, ...], Tally]) -> None:
-    """Per `keys` (columns of `campaigns` or of the delivery row `_SENT`): mails delivered, and how
-    many of their recipients opened, clicked, unsubscribed (each once)."""
-    joined: FromClause = (
-        _SENT.join(campaigns, campaigns.c.campaign_id == _SENT.c.campaign_id)
-        .outerjoin(_OPENED, _same_mail(_OPENED, "opened"))
-        .outerjoin(_CLICKED, _same_mail(_CLICKED, "clicked"))
-        .outerjoin(_UNSUBSCRIBED, _same_mail(_UNSUBSCRIBED, "unsubscribed")))
+def _deliveries() -> FromClause:
+    joined: FromClause = _SENT.join(campaigns, campaigns.c.campaign_id == _SENT.c.campaign_id)
+    for kind in KINDS:
+        joined = joined.outerjoin(_OF_MAIL[kind], _of_mail(kind))
+    return joined
+
+
+def _cohorts(session: Session, keys: Sequence[ColumnElement[Any]], where: Sequence[ColumnElement[bool]]
+             ) -> dict[tuple[Any, ...], Tally]:
+    """Per `keys` (columns of `campaigns` or of the delivery row `_SENT`): mails delivered (email.sent
+    rows), and how many of their recipients opened, clicked, unsubscribed (each once)."""
+    out: dict[tuple[Any, ...], Tally] = {}
     n = len(keys)
     for row in session.execute(
-        select(*keys, func.count(), func.count(_OPENED.c.kind), func.count(_CLICKED.c.kind),
-               func.count(_UNSUBSCRIBED.c.kind))
-        .select_from(joined).where(_SENT.c.kind == "sent", *where).group_by(*keys)
+        select(*keys, func.count(), *(func.count(_OF_MAIL[k].c.kind) for k in KINDS))
+        .select_from(_deliveries()).where(_SENT.c.kind == "sent", *where).group_by(*keys)
     ):
         t = out.setdefault(tuple(row[:n]), Tally())
         t.delivered, t.opened_delivered, t.clicked_delivered, t.unsubscribed_delivered = (int(v) for v in row[n:])
+    return out
 
 
-# What `tally` groups by: the same value in the waves' snapshots, the deliveries and the engagements.
-_BY = {
-    "campaign": (campaigns.c.campaign_id, campaigns.c.campaign_id, campaigns.c.campaign_id),
-    "wave": (waves.c.wave_id, _SENT.c.wave_id, _E.c.wave_id),
-}
+@dataclass
+class _Wave:
+    wave_id: str
+    campaign_id: str
+    campaign_name: str
+    send_day: str
+    send_week: str
+    tally: Tally
+    has_deliveries: bool   # marketing published email.sent for it
+
+
+def _waves(session: Session, where: Sequence[ColumnElement[bool]]) -> list[_Wave]:
+    """Every wave of the campaigns `where` selects, with its figures."""
+    cohorts = _cohorts(session, [_SENT.c.wave_id], where)
+    kind = _E.c.kind
+    engaged: dict[str, dict[str, int]] = {}
+    for wid, what, count in session.execute(
+        select(_E.c.wave_id, kind, func.count())
+        .select_from(_E.join(campaigns, campaigns.c.campaign_id == _E.c.campaign_id))
+        .where(kind.in_(KINDS), *where).group_by(_E.c.wave_id, kind)
+    ):
+        engaged.setdefault(wid, {})[what] = int(count)
+    out = []
+    for w in session.execute(
+        select(waves.c.wave_id, waves.c.campaign_id, campaigns.c.name, waves.c.status, waves.c.recipients,
+               waves.c.delivered, waves.c.failed, waves.c.send_day, waves.c.send_week)
+        .select_from(waves.join(campaigns, campaigns.c.campaign_id == waves.c.campaign_id)).where(*where)
+    ):
+        counts = engaged.get(w.wave_id, {})
+        t = Tally(waves=1, sending=int(w.status not in FINISHED_WAVES), recipients=w.recipients, failed=w.failed,
+                  opened=counts.get("opened", 0), clicked=counts.get("clicked", 0),
+                  unsubscribed=counts.get("unsubscribed", 0))
+        live = cohorts.get((w.wave_id,))
+        if live is not None:
+            t.delivered, t.opened_delivered = live.delivered, live.opened_delivered
+            t.clicked_delivered, t.unsubscribed_delivered = live.clicked_delivered, live.unsubscribed_delivered
+        else:   # no email.sent for this wave: its snapshot's count, and its opens up to that
+            t.delivered = w.delivered
+            t.opened_delivered, t.clicked_delivered, t.unsubscribed_delivered = (
+                min(v, w.delivered) for v in (t.opened, t.clicked, t.unsubscribed))
+        out.append(_Wave(w.wave_id, w.campaign_id, w.name, w.send_day, w.send_week, t, live is not None))
+    return out
 
 
 def tally(session: Session, where: Sequence[ColumnElement[bool]], *, by: str) -> dict[str, Tally]:
-    """Email counts of the campaigns `where` selects (over `campaigns`), per campaign or per wave (`by`)."""
-    wave_key, sent_key, engaged_key = _BY[by]
-    out: dict[tuple[Any, ...], Tally] = {}
-    finished = waves.c.status.in_(FINISHED_WAVES)
-    for key, *counts in session.execute(
-        select(wave_key, func.count(), func.sum(case((finished, 0), else_=1)), func.sum(waves.c.recipients),
-               func.sum(waves.c.failed))
-        .select_from(waves.join(campaigns, campaigns.c.campaign_id == waves.c.campaign_id))
-        .where(*where).group_by(wave_key)
-    ):
-        t = out.setdefault((key,), Tally())
-        t.waves, t.sending, t.recipients, t.failed = (int(v or 0) for v in counts)
-    delivered_cohorts(session, [sent_key], where, out)
-    kind = _E.c.kind
-    for key, what, count in session.execute(
-        select(engaged_key, kind, func.count())
-        .select_from(_E.join(campaigns, campaigns.c.campaign_id == _E.c.campaign_id))
-        .where(kind.in_(("opened", "clicked", "unsubscribed")), *where).group_by(engaged_key, kind)
-    ):
-        setattr(out.setdefault((key,), Tally()), what, int(count))
-    return {key[0]: t for key, t in out.items()}
+    """Email counts of the campaigns `where` selects (over `campaigns`), per "campaign" or per "wave"."""
+    out: dict[str, Tally] = {}
+    for w in _waves(session, where):
+        out.setdefault(w.campaign_id if by == "campaign" else w.wave_id, Tally()).add(w.tally)
+    return out
 
 
 def email_open_rate(session: Session, *, principal: Principal, request: GetEmailOpenRateRequest) -> EmailOpenRateReport:
@@ -140,19 +168,29 @@ def email_open_rate(session: Session, *, principal: Principal, request: GetEmail
         where.append(campaigns.c.campaign_id == request.campaign_id)
     if request.channel:
         where.append(campaigns.c.channel == request.channel)
-    if request.from_day:
-        where.append(_SENT.c.day >= request.from_day)
-    if request.to_day:
-        where.append(_SENT.c.day <= request.to_day)
+
+    def wanted(day: str) -> bool:
+        return bool(day) and (not request.from_day or day >= request.from_day) and (
+            not request.to_day or day <= request.to_day)
+
+    day_window = [_SENT.c.day >= request.from_day] if request.from_day else []
+    day_window += [_SENT.c.day <= request.to_day] if request.to_day else []
     keys: list[ColumnElement[Any]] = [_SENT.c.day if interval == "day" else _SENT.c.week]
     if request.by_campaign:
         keys += [campaigns.c.campaign_id, campaigns.c.name]
-    cohorts: dict[tuple[Any, ...], Tally] = {}
-    delivered_cohorts(session, keys, where, cohorts)
+    points = _cohorts(session, keys, [*where, *day_window])
+    for w in _waves(session, where):   # waves without email.sent: on the day they started sending
+        if not w.has_deliveries and w.tally.delivered and wanted(w.send_day):
+            period = w.send_day if interval == "day" else w.send_week
+            key = (period, w.campaign_id, w.campaign_name) if request.by_campaign else (period,)
+            mail_only = Tally(delivered=w.tally.delivered, opened_delivered=w.tally.opened_delivered,
+                              clicked_delivered=w.tally.clicked_delivered,
+                              unsubscribed_delivered=w.tally.unsubscribed_delivered)
+            points.setdefault(key, Tally()).add(mail_only)
     total = Tally()
-    points = []
-    for key, t in sorted(cohorts.items(), key=lambda kv: (kv[0][0], kv[0][2:], kv[0][1:2])):
+    out = []
+    for key, t in sorted(points.items(), key=lambda kv: (kv[0][0], kv[0][2:], kv[0][1:2])):
         total.add(t)
-        points.append(t.point(*key))
-    return EmailOpenRateReport(interval=interval, points=points, total=total.point(),
+        out.append(t.point(*key))
+    return EmailOpenRateReport(interval=interval, points=out, total=total.point(),
                                events_applied=events_applied(session))

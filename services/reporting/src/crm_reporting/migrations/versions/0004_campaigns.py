@@ -57,6 +57,7 @@ def upgrade() -> None:
         sa.Column("status", sa.String(20), nullable=False),
         sa.Column("kind", sa.String(20), nullable=False),
         sa.Column("recipients", sa.BigInteger, nullable=False),
+        sa.Column("delivered", sa.BigInteger, nullable=False),
         sa.Column("failed", sa.BigInteger, nullable=False),
         sa.Column("send_day", sa.String(10), nullable=False),
         sa.Column("send_week", sa.String(10), nullable=False),

@@ -1,0 +1,42 @@
+"""Marketing automation shapes (crm.marketing.v1): the automation settings, lead-capture forms and
+their submissions (and the public form and submission), sequences and enrolments, event-triggered
+rules and web visits, A/B tests, engagement.
+
+Create bodies leave out what marketing sets and update bodies keep only what an update mask may
+name, as marketing.proto declares them."""
+from __future__ import annotations
+
+from crm.marketing.v1 import marketing_pb2 as pb
+from crm_gateway.routing import QueryParam
+from crm_gateway.schemas import PAGE_PARAMS, REGISTRY
+
+_r = REGISTRY
+
+FORM_STATUSES = ("active", "closed")
+SUBMISSION_STATUSES = ("pending", "delivered", "failed", "spam")
+SEQUENCE_STATUSES = ("draft", "active", "paused", "archived")
+ENROLLMENT_STATUSES = ("active", "completed", "exited")
+
+# -- settings
+SETTINGS = _r.message(pb.AutomationSettings)
+SETTINGS_PATCH = _r.patch(pb.AutomationSettings, "AutomationSettingsPatch")
+
+# -- forms
+FORM = _r.message(pb.Form)
+FORM_INPUT = _r.input(pb.Form, required=("name", "fields"))
+FORM_PATCH = _r.patch(pb.Form, "FormPatch")
+FORM_PAGE = _r.page(FORM, "FormPage")
+FORM_PARAMS = (QueryParam("status", choices=FORM_STATUSES), *PAGE_PARAMS)
+SUBMISSION = _r.message(pb.FormSubmission)
+SUBMISSION_PAGE = _r.page(SUBMISSION, "FormSubmissionPage")
+SUBMISSION_PARAMS = (QueryParam("status", choices=SUBMISSION_STATUSES), *PAGE_PARAMS)
+
+# -- public: the form a visitor sees and what it sends (JSON; the HTML form posts the same keys
+# form-encoded, its fields by name, utm_* flat)
+PUBLIC_FORM = _r.message(pb.PublicForm)
+SUBMISSION_INPUT = _r.input(pb.SubmitFormRequest, "FormSubmissionInput",
+                            exclude={"form_id", "visitor_ip", "user_agent"}, required=("values", "form_token"))
+SUBMIT_RESULT = _r.message(pb.SubmitFormResponse)
+HTML_FORM = {"type": "string", "contentMediaType": "text/html",
+             "description": "an HTML page: the form, or what its post answers (thank you, the form with each "
+                            "problem by its field)"}
