@@ -1,13 +1,15 @@
 """The composition root of the marketing service: `spec(**overrides)` describes the service, and
-its `compose(db, settings)` builds one process's parts (the servicer, the contacts adapter, the
-mailer, the CONTACTS handler, the sender and the consent scheduler). Nothing is built or read
+its `compose(db, settings)` builds one process's parts (the servicer, the contacts and sales
+adapters, the mailer, the handler of the CONTACTS, SALES and SUPPORT streams, the sender, the
+scheduler of what is owed to contacts and sales, and the automation worker). Nothing is built or read
 from the environment until then; tests pass a clock, a contacts factory, a mailer and intervals.
 
 Settings of its own (read at compose time): MARKETING_SEND_RATE (mails per second, default 200),
 MARKETING_TOKEN_SECRET (the key of the tracking tokens; JWT_SECRET when unset),
 MARKETING_SENDER_INTERVAL (seconds between looks for waves to send, default 1),
 MARKETING_SEND_LOG_BATCH (sent marks per transaction, default 1: the most mails a hard crash can
-leave to be sent twice; raise it for throughput); and crmkit's
+leave to be sent twice; raise it for throughput), MARKETING_AUTOMATION_INTERVAL (seconds between
+looks for due sequence steps and A/B tests to decide, default 5); and crmkit's
 SMTP_URL, MAIL_FROM, PUBLIC_BASE_URL (the gateway's address the links in mails point at).
 SALES_SERVICE_ADDR: where form submissions and qualified contacts become leads; unset, they wait
 (stored, counted in crm_marketing_delivery_backlog) until a process that has it delivers them."""
@@ -20,6 +22,7 @@ from pathlib import Path
 
 from crm.marketing.v1 import marketing_pb2, marketing_pb2_grpc
 from crm_marketing import handlers, jobs
+from crm_marketing.jobs import automation
 from crm_marketing.ports import ContactsPort, GrpcContacts, GrpcSales, Mailer, SalesPort
 from crm_marketing.rules.tracking import LinkMaker, tracking_key
 from crm_marketing.servicer import MarketingServicer
@@ -45,6 +48,7 @@ class MarketingSettings:
     token_secret: str
     sender_interval: float
     send_log_batch: int = 1
+    automation_interval: float = 5.0
 
     @classmethod
     def from_env(cls, settings: ServiceSettings, env: Mapping[str, str] | None = None) -> MarketingSettings:
@@ -53,16 +57,17 @@ class MarketingSettings:
             rate = float(env.get("MARKETING_SEND_RATE", "200"))
             interval = float(env.get("MARKETING_SENDER_INTERVAL", "1"))
             log_batch = int(env.get("MARKETING_SEND_LOG_BATCH", "1"))
+            automation = float(env.get("MARKETING_AUTOMATION_INTERVAL", "5"))
         except ValueError:
-            raise ConfigError("MARKETING_SEND_RATE, MARKETING_SENDER_INTERVAL and MARKETING_SEND_LOG_BATCH are "
-                              "numbers") from None
-        if rate <= 0 or interval <= 0 or log_batch < 1:
-            raise ConfigError("MARKETING_SEND_RATE and MARKETING_SENDER_INTERVAL must be positive, "
-                              "MARKETING_SEND_LOG_BATCH at least 1")
+            raise ConfigError("MARKETING_SEND_RATE, MARKETING_SENDER_INTERVAL, MARKETING_SEND_LOG_BATCH and "
+                              "MARKETING_AUTOMATION_INTERVAL are numbers") from None
+        if rate <= 0 or interval <= 0 or log_batch < 1 or automation <= 0:
+            raise ConfigError("MARKETING_SEND_RATE, MARKETING_SENDER_INTERVAL and MARKETING_AUTOMATION_INTERVAL "
+                              "must be positive, MARKETING_SEND_LOG_BATCH at least 1")
         secret = env.get("MARKETING_TOKEN_SECRET") or settings.auth.jwt_secret or ""
         if not secret:
             raise ConfigError("set MARKETING_TOKEN_SECRET (the key of unsubscribe, open and click links)")
-        return cls(rate, secret, interval, log_batch)
+        return cls(rate, secret, interval, log_batch, automation)
 
 
 def grpc_contacts(settings: ServiceSettings) -> ContactsPort:
@@ -83,7 +88,7 @@ def smtp_mailer(settings: ServiceSettings) -> Mailer | None:
 def spec(*, clock: Clock = system_clock, contacts: ContactsFactory | None = None, mailer: MailerFactory | None = None,
          sales: SalesFactory | None = None, send_options: jobs.SendOptions | None = None,
          sender_interval: float | None = None, scheduler_interval: float | None = None,
-         env: Mapping[str, str] | None = None) -> ServiceSpec:
+         automation_interval: float | None = None, env: Mapping[str, str] | None = None) -> ServiceSpec:
     make_contacts = contacts or grpc_contacts
     make_mailer = mailer or smtp_mailer
     make_sales = sales or grpc_sales
@@ -103,7 +108,8 @@ def spec(*, clock: Clock = system_clock, contacts: ContactsFactory | None = None
         if send_options is None:  # tests give theirs; a process takes the settings
             options = replace(options, rate=own.send_rate, flush_every=own.send_log_batch)
         sender = jobs.Sender(db, mail, links, clock, options)
-        workers = [jobs.SendWorker(sender, sender_interval or own.sender_interval), owed]
+        steps = automation.worker(db, clock, automation_interval or own.automation_interval)
+        workers = [jobs.SendWorker(sender, sender_interval or own.sender_interval), owed, steps]
         return Components(
             servicers=[lambda server: marketing_pb2_grpc.add_MarketingServiceServicer_to_server(servicer, server)],
             handler=handlers.handler(clock),
@@ -111,4 +117,4 @@ def spec(*, clock: Clock = system_clock, contacts: ContactsFactory | None = None
         )
 
     return ServiceSpec(name="marketing", migrations=MIGRATIONS, service_names=[SERVICE_NAME], compose=compose,
-                       consumes=("contacts",), wants=handlers.wants)
+                       consumes=handlers.STREAMS, wants=handlers.wants)

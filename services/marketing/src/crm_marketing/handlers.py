@@ -1,6 +1,11 @@
-"""Events from the CONTACTS stream into marketing's projection (the consumer owns the transaction
-and the inbox, so each event takes effect once). Every contact event carries the snapshot after
-the change, consent changes included, so one rule serves them all: the newest version wins."""
+"""Events from other services' streams (the consumer owns the transaction and the inbox, so each
+event takes effect once):
+
+- CONTACTS: every contact event carries the snapshot after the change, consent changes included,
+  so one rule serves them all: the newest version wins in marketing's projection;
+- SALES: a lead sent back for nurturing joins the nurturing sequences; a lead converted or an
+  opportunity won ends the contact's sequences (converted);
+- SUPPORT: a ticket opened by email ends the contact's sequences (replied)."""
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -8,22 +13,30 @@ from datetime import datetime
 
 from crm.common.v1.envelope_pb2 import EventEnvelope
 from crm.contacts.v1 import events_pb2 as ce
-from crm_marketing.usecases import projection
+from crm.sales.v1 import events_pb2 as se
+from crm.support.v1 import events_pb2 as te
+from crm_marketing.metrics import NURTURE_UNMATCHED
+from crm_marketing.rules import sequences as sequence_rules
+from crm_marketing.store import projection as projection_store
+from crm_marketing.usecases import projection, sequences
+from crmkit import logs
 from crmkit.consumer import Handler
 from crmkit.db import UnitOfWork
 from crmkit.events import EventTypes, unpack_payload
 
-CONTACTS = EventTypes(ce.EventType)  # importing the module also registers the payload types for unpacking
+log = logs.get("crm_marketing.handlers")
+STREAMS = ("contacts", "sales", "support")  # the producers whose streams marketing consumes (durable marketing)
+# Importing the modules also registers the payload types for unpacking.
+CONTACTS, SALES, SUPPORT = EventTypes(ce.EventType), EventTypes(se.EventType), EventTypes(te.EventType)
 SNAPSHOTS = frozenset({CONTACTS.CONTACT_CREATED, CONTACTS.CONTACT_UPDATED, CONTACTS.CONTACT_TAGGED,
                        CONTACTS.CONTACT_DELETED, CONTACTS.CONSENT_CHANGED})
-WANTED = SNAPSHOTS | {CONTACTS.CONTACT_MERGED}
+CONTACT_EVENTS = SNAPSHOTS | {CONTACTS.CONTACT_MERGED}
+EXITS = frozenset({SALES.LEAD_CONVERTED, SALES.OPPORTUNITY_WON, SUPPORT.TICKET_CREATED})
+WANTED = CONTACT_EVENTS | EXITS | {SALES.LEAD_NURTURING}
 _SNAPSHOT_PAYLOADS = (ce.ContactCreated, ce.ContactUpdated, ce.ContactTagged, ce.ContactDeleted, ce.ConsentChanged)
 
 
-def handle(uow: UnitOfWork, env: EventEnvelope, *, now: datetime) -> None:
-    kind = env.event_type
-    if kind not in WANTED:
-        return
+def _contact_event(uow: UnitOfWork, kind: str, env: EventEnvelope, now: datetime) -> None:
     payload = unpack_payload(env)
     if isinstance(payload, ce.ContactsMerged):
         projection.apply_contact(uow.session, payload.survivor, now)
@@ -34,8 +47,57 @@ def handle(uow: UnitOfWork, env: EventEnvelope, *, now: datetime) -> None:
     projection.apply_contact(uow.session, payload.contact, now, deleted=kind == CONTACTS.CONTACT_DELETED)
 
 
+def _known(uow: UnitOfWork, contact_id: str, email: str) -> list[str]:
+    """The marketing contacts an event names: its contact id, and the contact of its email."""
+    found = [contact_id] if contact_id else []
+    by_email = projection_store.contact_by_email(uow.session, email) if email else None
+    if by_email and by_email not in found:
+        found.append(by_email)
+    return found
+
+
+def _nurturing(uow: UnitOfWork, payload: se.LeadSentToNurturing, now: datetime) -> None:
+    lead = payload.lead
+    contact_ids = _known(uow, lead.converted_contact_id, lead.email)
+    if not contact_ids:  # a lead marketing cannot mail: nobody to nurture here
+        NURTURE_UNMATCHED.inc()
+        log.info("lead %s sent to nurturing has no contact marketing knows", lead.id)
+        return
+    for contact_id in contact_ids:
+        sequences.enrol_nurturing(uow, contact_id=contact_id, lead_id=lead.id, now=now)
+
+
+def _exit(uow: UnitOfWork, kind: str, env: EventEnvelope, now: datetime) -> None:
+    payload = unpack_payload(env)
+    if isinstance(payload, se.LeadConverted):
+        ids, reason = _known(uow, payload.contact_id, payload.lead.email), sequence_rules.CONVERTED
+    elif isinstance(payload, se.OpportunityClosed):
+        ids, reason = _known(uow, payload.opportunity.contact_id, ""), sequence_rules.CONVERTED
+    elif isinstance(payload, te.TicketCreated):
+        if payload.ticket.channel != "email":
+            return
+        ids, reason = _known(uow, payload.ticket.contact_id, payload.ticket.requester_email), sequence_rules.REPLIED
+    else:
+        raise ValueError(f"{kind} carries a {type(payload).__name__}")
+    for contact_id in ids:
+        sequences.exit_contact(uow, contact_id=contact_id, reason=reason, now=now)
+
+
+def handle(uow: UnitOfWork, env: EventEnvelope, *, now: datetime) -> None:
+    kind = env.event_type
+    if kind in CONTACT_EVENTS:
+        _contact_event(uow, kind, env, now)
+    elif kind == SALES.LEAD_NURTURING:
+        payload = unpack_payload(env)
+        if not isinstance(payload, se.LeadSentToNurturing):
+            raise ValueError(f"{kind} carries a {type(payload).__name__}")
+        _nurturing(uow, payload, now)
+    elif kind in EXITS:
+        _exit(uow, kind, env, now)
+
+
 def wants(event_type: str) -> bool:
-    """The contact events `handle` acts on; the consumer acks the others untouched."""
+    """The events `handle` acts on; the consumer acks the others untouched."""
     return event_type in WANTED
 
 

@@ -15,3 +15,7 @@ DELIVERIES = Counter("crm_marketing_deliveries_total", "Form submissions and qua
 DELIVERY_BACKLOG = Gauge("crm_marketing_delivery_backlog", "Form submissions not yet delivered to sales", ["kind"])
 FORM_SUBMISSIONS = Counter("crm_marketing_form_submissions_total", "Form submissions by outcome (accepted, spam, "
                            "invalid, limited)", ["outcome"])
+SEQUENCE_STEPS = Counter("crm_marketing_sequence_steps_total", "Sequence steps fired, by outcome (queued, or why "
+                         "not)", ["outcome"])
+NURTURE_UNMATCHED = Counter("crm_marketing_nurture_unmatched_total", "Leads sent back for nurturing whose person "
+                            "marketing does not know (no contact with their email)")

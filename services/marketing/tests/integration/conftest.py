@@ -58,7 +58,7 @@ class MarketingHarness(ServiceHarness):
         super().__init__("marketing", bootstrap.spec, url=url, nats_url=nats_url, tmp=tmp, secret=SECRET,
                          users=USERS, contacts=contacts_port, mailer=lambda settings: SmtpMailer.from_url(sink.url),
                          sales=sales_port, send_options=send_options, sender_interval=0.1,
-                         scheduler_interval=3600, env={}, **overrides)
+                         scheduler_interval=3600, automation_interval=3600, env={}, **overrides)
 
     def as_user(self, name: str, stub: Any = MarketingServiceStub) -> Caller:
         return super().as_user(name, stub)
@@ -70,13 +70,19 @@ class MarketingHarness(ServiceHarness):
                                payload=cev.ContactCreated(contact=c)) for c in contacts]
         publish(self.nats_url, [(e.subject, e.event_id, e.data) for e in envelopes])
 
+    def publish_event(self, producer: str, event_type: str, aggregate_id: str, payload: Any) -> None:
+        """One event as `producer` (sales, support) publishes it on its stream."""
+        envelope = new_event(producer=producer, event_type=event_type, aggregate_type=event_type.split(".")[2],
+                             aggregate_id=aggregate_id, aggregate_version=1, payload=payload)
+        publish(self.nats_url, [(envelope.subject, envelope.event_id, envelope.data)], producer)
 
-def publish(nats_url: str, messages: list[tuple[str, str, bytes]]) -> None:
+
+def publish(nats_url: str, messages: list[tuple[str, str, bytes]], producer: str = "contacts") -> None:
     async def send() -> None:
-        nc = await bus.connect(nats_url, "test-contacts")
+        nc = await bus.connect(nats_url, f"test-{producer}")
         try:
             js = nc.jetstream()
-            await bus.ensure_stream(js, "contacts")
+            await bus.ensure_stream(js, producer)
             for subject, event_id, data in messages:
                 await js.publish(subject, data, headers={"Nats-Msg-Id": event_id})
         finally:
@@ -127,9 +133,16 @@ def send_options() -> jobs.SendOptions:
 
 
 @pytest.fixture
+def overrides() -> dict[str, Any]:
+    """More overrides of bootstrap.spec for one test module (a ManualClock)."""
+    return {}
+
+
+@pytest.fixture
 def marketing(database_url: str, nats_server: Any, tmp_path: Path, contacts: FakeContacts, sink: SmtpSink,
-              send_options: jobs.SendOptions, sales: FakeSales) -> Iterator[MarketingHarness]:
-    harness = MarketingHarness(database_url, nats_server.url, tmp_path, contacts, sink, send_options, sales)
+              send_options: jobs.SendOptions, sales: FakeSales, overrides: dict[str, Any]) -> Iterator[MarketingHarness]:
+    harness = MarketingHarness(database_url, nats_server.url, tmp_path, contacts, sink, send_options, sales,
+                               **overrides)
     harness.migrate().start()
     yield harness
     harness.stop()

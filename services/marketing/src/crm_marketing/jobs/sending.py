@@ -77,7 +77,7 @@ class Sender:
         if self.mailer is None:
             return 0
         with self.db.read() as session:
-            wave_ids = send_store.sending_waves(session)
+            wave_ids = send_store.sending_waves(session, now)
         return sum(self._drive(wave_id) for wave_id in wave_ids if not self.halt.is_set())
 
     def _drive(self, wave_id: str) -> int:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from crm.common.v1.types_pb2 import PageResponse
 from crm.marketing.v1 import marketing_pb2 as pb
 from crm_marketing.servicer.base import Base
-from crm_marketing.usecases import automation_settings, forms
+from crm_marketing.usecases import automation_settings, forms, sequences
 from crmkit.db import UnitOfWork
 from crmkit.servicer import Call, Ctx, copy
 
@@ -68,3 +68,52 @@ class AutomationRpcs(Base):
             uow, principal=call.principal, now=call.now, key=self.key, request=copy(request)))
         self.submitted()  # the delivery job runs now rather than at its next interval
         return answer
+
+    # -- sequences
+    def CreateSequence(self, request: pb.CreateSequenceRequest, context: Ctx) -> pb.Sequence:
+        return self.write(request, pb.Sequence, lambda uow, call: sequences.create(
+            uow, principal=call.principal, now=call.now, sequence=copy(request.sequence),
+            default_sender=self.default_sender))
+
+    def GetSequence(self, request: pb.GetSequenceRequest, context: Ctx) -> pb.Sequence:
+        return self.read(lambda s, call: sequences.get(s, principal=call.principal, sequence_id=request.id))
+
+    def ListSequences(self, request: pb.ListSequencesRequest, context: Ctx) -> pb.ListSequencesResponse:
+        items, token = self.read(lambda s, call: sequences.list_sequences(
+            s, principal=call.principal, campaign_id=request.campaign_id, status=request.status,
+            page_size=request.page.page_size, page_token=request.page.page_token))
+        return pb.ListSequencesResponse(sequences=items, page=PageResponse(next_page_token=token))
+
+    def UpdateSequence(self, request: pb.UpdateSequenceRequest, context: Ctx) -> pb.Sequence:
+        return self.write(request, pb.Sequence, lambda uow, call: sequences.update(
+            uow, principal=call.principal, now=call.now, patch=copy(request.sequence),
+            paths=list(request.update_mask.paths), expected_version=request.expected_version,
+            default_sender=self.default_sender))
+
+    def DeleteSequence(self, request: pb.DeleteSequenceRequest, context: Ctx) -> pb.DeleteSequenceResponse:
+        def delete(uow: UnitOfWork, call: Call) -> pb.DeleteSequenceResponse:
+            sequences.delete(uow, principal=call.principal, now=call.now, sequence_id=request.id,
+                             expected_version=request.expected_version)
+            return pb.DeleteSequenceResponse()
+        return self.write(request, pb.DeleteSequenceResponse, delete)
+
+    def ChangeSequenceStatus(self, request: pb.ChangeSequenceStatusRequest, context: Ctx) -> pb.Sequence:
+        return self.write(request, pb.Sequence, lambda uow, call: sequences.change_status(
+            uow, principal=call.principal, now=call.now, sequence_id=request.id, status=request.status,
+            expected_version=request.expected_version, mail_enabled=self.mail_enabled))
+
+    def EnrollContacts(self, request: pb.EnrollContactsRequest, context: Ctx) -> pb.EnrollContactsResponse:
+        return self.write(request, pb.EnrollContactsResponse, lambda uow, call: sequences.enroll(
+            uow, principal=call.principal, now=call.now, sequence_id=request.sequence_id,
+            contact_ids=list(request.contact_ids), wave_id=request.wave_id))
+
+    def ListEnrollments(self, request: pb.ListEnrollmentsRequest, context: Ctx) -> pb.ListEnrollmentsResponse:
+        items, token = self.read(lambda s, call: sequences.list_enrollments(
+            s, principal=call.principal, sequence_id=request.sequence_id, status=request.status,
+            page_size=request.page.page_size, page_token=request.page.page_token))
+        return pb.ListEnrollmentsResponse(enrollments=items, page=PageResponse(next_page_token=token))
+
+    def RemoveEnrollment(self, request: pb.RemoveEnrollmentRequest, context: Ctx) -> pb.Enrollment:
+        return self.write(request, pb.Enrollment, lambda uow, call: sequences.remove(
+            uow, principal=call.principal, now=call.now, sequence_id=request.sequence_id,
+            contact_id=request.contact_id))

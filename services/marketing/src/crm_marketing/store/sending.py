@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Row, bindparam, func, insert, or_, select, update
+from sqlalchemy import Row, bindparam, exists, func, insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from crm.marketing.v1.marketing_pb2 import EmailCounts, Recipient, SendWave, Template
@@ -23,6 +23,9 @@ _MARK = update(recipients).where(r.seq == bindparam("b_seq")).values(
     status=bindparam("b_status"), skip_reason=bindparam("b_reason"), error=bindparam("b_error"), claimed_by="",
     claimed_until=None)
 
+# Waves that recipients join one at a time (a sequence step's, a rule's): never completed by the sender.
+CONTINUOUS = frozenset({"sequence", "rule"})
+
 # -- waves
 
 
@@ -33,7 +36,8 @@ def save_wave(session: Session, wave: SendWave, template: Template | None = None
     values: dict[str, Any] = dict(status=wave.status, version=wave.version, data=stored.SerializeToString())
     if template is not None:
         session.execute(insert(waves).values(id=wave.id, campaign_id=wave.campaign_id,
-                                             template=template.SerializeToString(), **values))
+                                             template=template.SerializeToString(),
+                                             continuous=int(wave.kind in CONTINUOUS), **values))
     else:
         session.execute(update(waves).where(waves.c.id == wave.id).values(**values))
 
@@ -63,11 +67,26 @@ def wave_ids_of(session: Session, campaign_id: str) -> list[str]:
     return list(session.execute(select(waves.c.id).where(waves.c.campaign_id == campaign_id)).scalars())
 
 
-def sending_waves(session: Session) -> list[str]:
-    return list(session.execute(select(waves.c.id).where(waves.c.status == "sending").order_by(waves.c.seq)).scalars())
+def sending_waves(session: Session, now: datetime) -> list[str]:
+    """Waves with mail to send: every wave that is sending (the sender completes it), and the
+    continuous ones only while a recipient waits in them."""
+    waiting = exists(select(r.seq).where(r.wave_id == waves.c.id, or_(
+        r.status == "pending", (r.status == "sending") & (r.claimed_until < now))))
+    stmt = select(waves.c.id).where(waves.c.status == "sending", or_(waves.c.continuous == 0, waiting))
+    return list(session.execute(stmt.order_by(waves.c.seq)).scalars())
 
 
 # -- recipients
+
+
+def has_recipient(session: Session, wave_id: str, contact_id: str) -> bool:
+    return session.execute(select(r.seq).where(r.wave_id == wave_id, r.contact_id == contact_id)).first() is not None
+
+
+def mailed(session: Session, wave_id: str) -> list[str]:
+    """The contacts a wave mailed."""
+    return list(session.execute(select(r.contact_id).where(r.wave_id == wave_id, r.status == "sent")
+                                .order_by(r.seq)).scalars())
 
 
 def insert_recipients(session: Session, rows: Sequence[dict[str, Any]]) -> None:
@@ -120,6 +139,15 @@ def claim(session: Session, seqs: Sequence[int], worker: str, until: datetime, m
 def mark_sent(session: Session, outcomes: Sequence[tuple[int, datetime]]) -> None:
     if outcomes:
         session.execute(_MARK_SENT, [{"b_seq": s, "b_at": at} for s, at in outcomes])
+
+
+def sent_rows(session: Session, seqs: Sequence[int]) -> dict[int, Row[Any]]:
+    found: dict[int, Row[Any]] = {}
+    for i in range(0, len(seqs), 500):
+        for row in session.execute(select(r.seq, r.wave_id, r.contact_id, r.email, r.message_id).where(
+                r.seq.in_(list(seqs[i:i + 500])))):
+            found[row.seq] = row
+    return found
 
 
 def mark(session: Session, rows: Sequence[tuple[int, str, str, str]]) -> None:

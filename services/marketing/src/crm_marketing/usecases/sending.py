@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 
 from crm.marketing.v1 import events_pb2 as ev
 from crm.marketing.v1.marketing_pb2 import SendWave, Template
@@ -84,7 +85,9 @@ def claim(uow: UnitOfWork, *, wave_id: str, worker: str, now: datetime, limit: i
         return result
     rows = sending.claimable(session, wave_id, now, limit, skip_locked=skip_locked)
     if not rows:
-        if sending.unfinished(session, wave_id) == 0:
+        if wave.kind in sending.CONTINUOUS:  # more recipients join later: never complete
+            result.finished = True
+        elif sending.unfinished(session, wave_id) == 0:
             _complete(uow, wave, now)
             result.finished = True
         return result  # else: other workers hold live claims
@@ -138,11 +141,39 @@ class Outcomes:
 def record(uow: UnitOfWork, *, outcomes: Outcomes, now: datetime) -> None:
     session = uow.session
     sending.mark_sent(session, outcomes.sent)
+    _sent_events(uow, outcomes.sent)
     sending.mark(session, [(seq, "failed", "", error) for seq, _, error in outcomes.failed]
                  + [(seq, "pending", "", error) for seq, error in outcomes.released])
     for seq, email, error in outcomes.failed:
         if seq in outcomes.bounced and email:
             projection.add_suppression(session, email.lower(), "bounced", error, now)
+
+
+def engagement_event(wave: SendWave, contact_id: str, email: str, at: datetime, **extra: Any) -> ev.EmailEngagement:
+    """One recipient's mail as reporting and scoring read it: wave, campaign, channel, variant."""
+    event = ev.EmailEngagement(wave_id=wave.id, campaign_id=wave.campaign_id, contact_id=contact_id, email=email,
+                               purpose=wave.purpose, channel="email", variant=wave.variant, wave_kind=wave.kind,
+                               source_id=wave.source_id, **extra)
+    event.at.FromDatetime(at)
+    return event
+
+
+def _sent_events(uow: UnitOfWork, sent: list[tuple[int, datetime]]) -> None:
+    """crm.marketing.email.sent for each mail the relay took (reporting's denominators)."""
+    if not sent:
+        return
+    rows = sending.sent_rows(uow.session, [seq for seq, _ in sent])
+    waves: dict[str, SendWave | None] = {}
+    for seq, at in sent:
+        row = rows.get(seq)
+        if row is None:
+            continue
+        if row.wave_id not in waves:
+            waves[row.wave_id] = sending.load_wave(uow.session, row.wave_id)
+        wave = waves[row.wave_id]
+        if wave is not None:
+            emit(uow, SYSTEM, MARKETING.EMAIL_SENT, f"{wave.id}/{row.contact_id}", 1,
+                 engagement_event(wave, row.contact_id, row.email, at, message_id=row.message_id), at)
 
 
 def _complete(uow: UnitOfWork, wave: SendWave, now: datetime) -> None:
@@ -151,7 +182,7 @@ def _complete(uow: UnitOfWork, wave: SendWave, now: datetime) -> None:
     bump(wave, now)
     sending.save_wave(uow.session, wave)
     wave.counts.CopyFrom(sending.counts(uow.session, [wave.id]))
-    emit(uow, SYSTEM, MARKETING.WAVE_COMPLETED, wave.id, wave.version, ev.WaveChanged(wave=wave), now)
+    emit(uow, SYSTEM, MARKETING.WAVE_COMPLETED, wave.id, wave.version, ev.WaveChanged(wave=wave, channel="email"), now)
 
 
 def recipient_links(row_links: str | None, wave_links: list[str]) -> list[str]:

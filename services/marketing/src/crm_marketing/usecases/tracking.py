@@ -15,7 +15,9 @@ from crm_marketing.events import MARKETING, emit
 from crm_marketing.metrics import ENGAGEMENT
 from crm_marketing.rules import tracking
 from crm_marketing.store import projection, sending
-from crm_marketing.usecases.sending import recipient_links
+from crm_marketing.rules.eligibility import UNSUBSCRIBED
+from crm_marketing.usecases import sequences
+from crm_marketing.usecases.sending import engagement_event, recipient_links
 from crmkit.auth import Principal
 from crmkit.db import UnitOfWork
 from crmkit.errors import InvalidArgument
@@ -33,10 +35,7 @@ def _recipient(uow: UnitOfWork, key: bytes, token: str, kind: str) -> tuple[trac
 
 
 def _engagement(wave: SendWave, row: Row[Any], now: datetime, **extra: Any) -> ev.EmailEngagement:
-    event = ev.EmailEngagement(wave_id=wave.id, campaign_id=wave.campaign_id, contact_id=row.contact_id,
-                               email=row.email, purpose=wave.purpose, **extra)
-    event.at.FromDatetime(now)
-    return event
+    return engagement_event(wave, row.contact_id, row.email, now, message_id=row.message_id, **extra)
 
 
 def unsubscribe(uow: UnitOfWork, *, principal: Principal, now: datetime, key: bytes, token: str) -> tuple[str, bool]:
@@ -53,6 +52,7 @@ def unsubscribe(uow: UnitOfWork, *, principal: Principal, now: datetime, key: by
                             evidence=f"one-click unsubscribe from send wave {wave.id} ({row.email})", at=now)
     emit(uow, principal, MARKETING.EMAIL_UNSUBSCRIBED, f"{wave.id}/{row.contact_id}", 1,
          _engagement(wave, row, now), now)
+    sequences.exit_contact(uow, contact_id=row.contact_id, reason=UNSUBSCRIBED, now=now)
     ENGAGEMENT.labels("unsubscribe").inc()
     return masked, False
 

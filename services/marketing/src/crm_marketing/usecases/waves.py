@@ -6,12 +6,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy.orm import Session
 
 from crm.contacts.v1.contacts_pb2 import Contact
 from crm.marketing.v1 import events_pb2 as ev
-from crm.marketing.v1.marketing_pb2 import Audience, Recipient, SendWave
+from crm.marketing.v1.marketing_pb2 import Audience, Recipient, SendWave, Template
 from crm_marketing.events import MARKETING, emit
 from crm_marketing.ports import ContactsPort, DependencyUnavailable
 from crm_marketing.rules import audience as algebra
@@ -28,6 +29,7 @@ from crmkit.mail import InvalidMail, address_of
 from crmkit.records import bump, check_version, new_id, stamp_new
 
 STATUSES = ("ready", "sending", "completed", "cancelled")
+CHANNEL = "email"
 RECIPIENT_STATUSES = ("pending", "sending", "sent", "failed", "skipped")
 
 
@@ -58,16 +60,28 @@ def prepare(session: Session, contacts: ContactsPort | None, *, principal: Princ
     return Members({segment_id: contacts.segment_members(segment_id) for segment_id in segments} if contacts else {})
 
 
+def apply_members(uow: UnitOfWork, members: Members, now: datetime) -> None:
+    """The freshest snapshots we have: contacts just sent them."""
+    for snapshots in members.by_segment.values():
+        for snapshot in snapshots:
+            projecting.apply_contact(uow.session, snapshot, now)
+
+
+def check_sender(sender: str, default_sender: str, field: str) -> str:
+    chosen = sender.strip() or default_sender
+    try:
+        address_of(chosen, "sender")
+    except InvalidMail as exc:
+        raise InvalidArgument(str(exc), field=field) from None
+    return chosen
+
+
 def _check_new(wave: SendWave, default_sender: str) -> None:
     wave.purpose = wave.purpose.strip() or DEFAULT_PURPOSE
     wave.variant = wave.variant.strip() or "main"
     if len(wave.variant) > 60:
         raise InvalidArgument("a variant has at most 60 characters", field="wave.variant")
-    wave.sender = wave.sender.strip() or default_sender
-    try:
-        address_of(wave.sender, "sender")
-    except InvalidMail as exc:
-        raise InvalidArgument(str(exc), field="wave.sender") from None
+    wave.sender = check_sender(wave.sender, default_sender, "wave.sender")
 
 
 def create(uow: UnitOfWork, *, principal: Principal, now: datetime, wave: SendWave, members: Members,
@@ -80,22 +94,38 @@ def create(uow: UnitOfWork, *, principal: Principal, now: datetime, wave: SendWa
     _check_new(wave, default_sender)
     audience = _audience(wave, campaign.audience)
     wave.audience.CopyFrom(audience)
-    for snapshots in members.by_segment.values():  # the freshest snapshots we have: contacts just sent them
-        for snapshot in snapshots:
-            projecting.apply_contact(uow.session, snapshot, now)
+    apply_members(uow, members, now)
+    session = uow.session
+    contact_ids = evaluate_audience(session, audience, members)
+    wave.id = new_id()
+    wave.status = "ready"
+    wave.template_version = template.version
+    wave.created_by = principal.user_id
+    stamp_new(wave, now)
+    sending.save_wave(session, wave, template)
+    sending.insert_recipients(session, _rows(session, wave, contact_ids))
+    wave.counts.CopyFrom(sending.counts(session, [wave.id]))
+    emit(uow, principal, MARKETING.WAVE_CREATED, wave.id, wave.version, ev.WaveChanged(wave=wave, channel=CHANNEL), now)
+    return wave
 
+
+def evaluate_audience(session: Session, audience: Audience, members: Members) -> list[str]:
+    """The contact ids an audience names now: its segments (as contacts answered in `prepare`),
+    tags (the projection) and explicit contacts, minus the exclusions."""
     def segment_ids(ids: list[str]) -> list[list[str]]:
         return [[c.id for c in members.by_segment.get(s, [])] for s in ids]
 
-    session = uow.session
     include = [*segment_ids(list(audience.segment_ids)), projection.tagged(session, list(audience.tags)),
                list(audience.contact_ids)]
     exclude = [*segment_ids(list(audience.exclude_segment_ids)), projection.tagged(session, list(audience.exclude_tags)),
                list(audience.exclude_contact_ids)]
-    contact_ids = algebra.evaluate(include, exclude)
+    return algebra.evaluate(include, exclude)
+
+
+def _rows(session: Session, wave: SendWave, contact_ids: list[str]) -> list[dict[str, Any]]:
+    """The frozen recipient list: each contact with its email and language, or the reason it is skipped."""
     reach = projection.reachability(session, contact_ids, wave.purpose)
     known = projection.load(session, contact_ids)
-    wave.id = new_id()
     seen: set[str] = set()
     rows = []
     for contact_id in contact_ids:
@@ -104,15 +134,58 @@ def create(uow: UnitOfWork, *, principal: Principal, now: datetime, wave: SendWa
         rows.append({"wave_id": wave.id, "contact_id": contact_id, "email": contact.email if contact else "",
                      "language": normalize_language(contact.language) if contact and contact.language else "",
                      "status": "skipped" if reason else "pending", "skip_reason": reason})
-    wave.status = "ready"
-    wave.template_version = template.version
-    wave.created_by = principal.user_id
+    return rows
+
+
+def create_for(uow: UnitOfWork, *, principal: Principal, now: datetime, campaign_id: str, template: Template,
+               purpose: str, sender: str, variant: str, kind: str, source_id: str,
+               contact_ids: list[str] | None = None) -> SendWave:
+    """A wave of automation (a sequence step, a rule, an A/B test variant or winner), sending at
+    once: frozen with `contact_ids`, or continuous (recipients join it through `enqueue`)."""
+    wave = SendWave(id=new_id(), campaign_id=campaign_id, template_id=template.id, purpose=purpose, sender=sender,
+                    variant=variant, kind=kind, source_id=source_id, status="sending",
+                    template_version=template.version, created_by=principal.user_id)
     stamp_new(wave, now)
-    sending.save_wave(session, wave, template)
-    sending.insert_recipients(session, rows)
-    wave.counts.CopyFrom(sending.counts(session, [wave.id]))
-    emit(uow, principal, MARKETING.WAVE_CREATED, wave.id, wave.version, ev.WaveChanged(wave=wave), now)
+    wave.started_at.FromDatetime(now)
+    sending.save_wave(uow.session, wave, template)
+    if contact_ids:
+        sending.insert_recipients(uow.session, _rows(uow.session, wave, contact_ids))
+    wave.counts.CopyFrom(sending.counts(uow.session, [wave.id]))
+    emit(uow, principal, MARKETING.WAVE_CREATED, wave.id, wave.version, ev.WaveChanged(wave=wave, channel=CHANNEL), now)
+    emit(uow, principal, MARKETING.WAVE_STARTED, wave.id, wave.version, ev.WaveChanged(wave=wave, channel=CHANNEL), now)
     return wave
+
+
+def enqueue(uow: UnitOfWork, *, wave_id: str, contact_id: str, purpose: str) -> str:
+    """One recipient joins a continuous wave: pending, or skipped with the reason, which it
+    returns ("" when it will be mailed). A contact joins a wave once (its Message-ID is the
+    wave's and the contact's)."""
+    session = uow.session
+    if sending.has_recipient(session, wave_id, contact_id):
+        return "duplicate"
+    reach = projection.reachability(session, [contact_id], purpose).get(contact_id)
+    reason = skip_reason(reach, purpose)
+    contact = projection.get(session, contact_id)
+    sending.insert_recipients(session, [{
+        "wave_id": wave_id, "contact_id": contact_id, "email": contact.email if contact else "",
+        "language": normalize_language(contact.language) if contact and contact.language else "",
+        "status": "skipped" if reason else "pending", "skip_reason": reason}])
+    return reason
+
+
+def close(uow: UnitOfWork, *, principal: Principal, now: datetime, wave_id: str) -> None:
+    """An automation wave whose sequence or rule is gone: what was not mailed stays unmailed."""
+    wave = sending.load_wave(uow.session, wave_id, for_update=True)
+    if wave is None or wave.status not in ("ready", "sending"):
+        return
+    sending.cancel_pending(uow.session, wave.id)
+    wave.status = "cancelled"
+    wave.completed_at.FromDatetime(now)
+    bump(wave, now)
+    sending.save_wave(uow.session, wave)
+    wave.counts.CopyFrom(sending.counts(uow.session, [wave.id]))
+    emit(uow, principal, MARKETING.WAVE_CANCELLED, wave.id, wave.version, ev.WaveChanged(wave=wave, channel=CHANNEL),
+         now)
 
 
 def get(session: Session, *, principal: Principal, wave_id: str, field: str = "id") -> SendWave:
@@ -154,7 +227,7 @@ def start(uow: UnitOfWork, *, principal: Principal, now: datetime, wave_id: str,
     bump(wave, now)
     sending.save_wave(uow.session, wave)
     wave.counts.CopyFrom(sending.counts(uow.session, [wave.id]))
-    emit(uow, principal, MARKETING.WAVE_STARTED, wave.id, wave.version, ev.WaveChanged(wave=wave), now)
+    emit(uow, principal, MARKETING.WAVE_STARTED, wave.id, wave.version, ev.WaveChanged(wave=wave, channel=CHANNEL), now)
     return wave
 
 
@@ -170,7 +243,7 @@ def cancel(uow: UnitOfWork, *, principal: Principal, now: datetime, wave_id: str
     bump(wave, now)
     sending.save_wave(uow.session, wave)
     wave.counts.CopyFrom(sending.counts(uow.session, [wave.id]))
-    emit(uow, principal, MARKETING.WAVE_CANCELLED, wave.id, wave.version, ev.WaveChanged(wave=wave), now)
+    emit(uow, principal, MARKETING.WAVE_CANCELLED, wave.id, wave.version, ev.WaveChanged(wave=wave, channel=CHANNEL), now)
     return wave
 
 
