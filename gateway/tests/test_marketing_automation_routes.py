@@ -163,6 +163,108 @@ def test_the_automation_settings_are_read_and_patched_with_if_match(gw: Any, mar
     assert fields(gw.patch("/api/v1/automation-settings", headers=MKT, json={"version": 9})) == ["version"]
 
 
+def test_a_sequence_is_defined_activated_and_contacts_enrolled_and_removed(gw: Any, marketing: FakeMarketing) -> None:
+    body = {"name": "新客培育", "campaign_id": "c-1", "enroll_nurturing": True,
+            "steps": [{"day": 0, "template_id": "t-1"}, {"day": 3, "template_id": "t-2"}]}
+    assert fields(gw.post("/api/v1/sequences", headers=MKT, json={**body, "status": "active"})) == ["status"]
+    assert fields(gw.post("/api/v1/sequences", headers=MKT, json={**body, "steps": [{"day": 0, "wave_id": "w"}]})) == [
+        "steps[0].wave_id"]
+    marketing.answers["CreateSequence"] = pb.Sequence(id="s-1", version=1)
+    assert gw.post("/api/v1/sequences", headers=MKT, json=body).headers["Location"] == "/api/v1/sequences/s-1"
+    assert [st.day for st in marketing.last("CreateSequence").request.sequence.steps] == [0, 3]
+    assert fields(gw.patch("/api/v1/sequences/s-1", headers=MKT, json={"campaign_id": "c-2"})) == ["campaign_id"]
+    marketing.answers["ChangeSequenceStatus"] = pb.Sequence(id="s-1", status="active", version=2)
+    moved = gw.post("/api/v1/sequences/s-1/status", headers={**MKT, "If-Match": '"1"'}, json={"status": "active"})
+    assert moved.status_code == 200 and moved.headers["ETag"] == '"2"'
+    status = marketing.last("ChangeSequenceStatus").request
+    assert (status.id, status.status, status.expected_version) == ("s-1", "active", 1)
+    marketing.answers["EnrollContacts"] = pb.EnrollContactsResponse(enrolled=2, skipped={"unknown_contact": 1})
+    enrolled = gw.post("/api/v1/sequences/s-1/enrollments", headers=MKT, json={"contact_ids": ["k-1", "k-2", "k-9"],
+                                                                               "wave_id": "w-1"})
+    assert enrolled.get_json() == {"enrolled": 2, "already_enrolled": 0, "skipped": {"unknown_contact": 1}}
+    sent = marketing.last("EnrollContacts").request
+    assert (sent.sequence_id, list(sent.contact_ids), sent.wave_id) == ("s-1", ["k-1", "k-2", "k-9"], "w-1")
+    gw.get("/api/v1/sequences/s-1/enrollments", headers=MKT, query_string={"status": "exited"})
+    assert marketing.last("ListEnrollments").request.status == "exited"
+    marketing.answers["RemoveEnrollment"] = pb.Enrollment(contact_id="k-1", status="exited", exit_reason="removed")
+    removed = gw.delete("/api/v1/sequences/s-1/enrollments/k-1", headers=MKT)
+    assert removed.status_code == 200 and removed.get_json()["exit_reason"] == "removed"
+    assert (marketing.last("RemoveEnrollment").request.sequence_id,
+            marketing.last("RemoveEnrollment").request.contact_id) == ("s-1", "k-1")
+    gw.get("/api/v1/sequences", headers=MKT, query_string={"campaign_id": "c-1", "status": "active"})
+    listed = marketing.last("ListSequences").request
+    assert (listed.campaign_id, listed.status) == ("c-1", "active")
+
+
+def test_a_rule_is_declared_with_its_trigger_window_and_action(gw: Any, marketing: FakeMarketing) -> None:
+    body = {"name": "看了三次没询价", "campaign_id": "c-1", "template_id": "t-offer", "count": 3, "within_days": 7,
+            "trigger": {"event_type": "web.visit", "url_pattern": "/products/x*"},
+            "unless": [{"event_type": "crm.marketing.form.submitted"}]}
+    assert fields(gw.post("/api/v1/automation-rules", headers=MKT, json={**body, "fired": 2})) == ["fired"]
+    assert fields(gw.post("/api/v1/automation-rules", headers=MKT, json={"name": "x", "campaign_id": "c-1"})) == [
+        "trigger"]
+    marketing.answers["CreateAutomationRule"] = pb.AutomationRule(id="r-1", version=1)
+    assert gw.post("/api/v1/automation-rules", headers=MKT, json=body).status_code == 201
+    sent = marketing.last("CreateAutomationRule").request.rule
+    assert (sent.trigger.url_pattern, sent.unless[0].event_type, sent.count) == ("/products/x*",
+                                                                              "crm.marketing.form.submitted", 3)
+    marketing.errors["CreateAutomationRule"] = InvalidArgument("not an event type", field="trigger.event_type")
+    assert fields(gw.post("/api/v1/automation-rules", headers=MKT, json=body)) == ["trigger.event_type"]
+    gw.patch("/api/v1/automation-rules/r-1", headers=MKT, json={"status": "paused"})
+    assert list(marketing.last("UpdateAutomationRule").request.update_mask.paths) == ["status"]
+    assert gw.delete("/api/v1/automation-rules/r-1", headers=MKT).status_code == 204
+
+
+def test_a_page_view_is_taken_as_json_or_a_beacon_with_the_visitor_cookie(gw: Any, marketing: FakeMarketing) -> None:
+    marketing.answers["TrackVisit"] = pb.TrackVisitResponse(visitor_id="v-123456789", identified=False)
+    view = gw.post("/api/v1/public/track", json={"site_key": "site-key-01", "url": "https://shop.example/products/x",
+                                                 "contact_token": "t.c-1.mac"})
+    assert view.status_code == 200 and view.get_json() == {"visitor_id": "v-123456789", "identified": False}
+    assert "crm_vid=v-123456789" in view.headers["Set-Cookie"] and view.headers["Access-Control-Allow-Origin"] == "*"
+    got = marketing.last("TrackVisit")
+    assert (got.request.site_key, got.request.contact_token, got.request.visitor_ip, got.principal.user_id) == (
+        "site-key-01", "t.c-1.mac", "127.0.0.1", "public-web")
+    gw.set_cookie("crm_vid", "v-from-cookie", path="/api/v1/public")
+    gw.post("/api/v1/public/track", data='{"site_key": "site-key-01", "url": "https://shop.example/"}',
+            content_type="text/plain")
+    assert marketing.last("TrackVisit").request.visitor_id == "v-from-cookie"
+    assert fields(gw.post("/api/v1/public/track", json={"site_key": "k", "url": "u", "visitor_ip": "9.9.9.9"})) == [
+        "visitor_ip"]
+    assert fields(gw.post("/api/v1/public/track", json={"url": "https://shop.example/"})) == ["site_key"]
+    marketing.errors["TrackVisit"] = ResourceExhausted("slow down", field="visitor_id")
+    slow = gw.post("/api/v1/public/track", json={"site_key": "site-key-01", "url": "https://shop.example/"})
+    assert slow.status_code == 429 and slow.headers["Access-Control-Allow-Origin"] == "*"
+
+
+def test_an_ab_test_is_created_started_and_its_results_read(gw: Any, marketing: FakeMarketing) -> None:
+    body = {"name": "主题测试", "campaign_id": "c-1", "template_id": "t-1", "test_percent": 20, "metric": "click",
+            "wait_hours": 4, "significance": 0.01, "default_variant": "A",
+            "variants": [{"name": "A"}, {"name": "B", "subject": "最后三天：{{ name }}"}]}
+    assert fields(gw.post("/api/v1/ab-tests", headers=MKT, json={**body, "winner": "B"})) == ["winner"]
+    assert fields(gw.post("/api/v1/ab-tests", headers=MKT, json={**body, "variants": [{"name": "A", "rate": 1}]})) == [
+        "variants[0].rate"]
+    marketing.answers["CreateAbTest"] = pb.AbTest(id="ab-1", status="ready", version=1, test_size=20, rest_size=80)
+    created = gw.post("/api/v1/ab-tests", headers=MKT, json=body)
+    assert created.status_code == 201 and created.headers["Location"] == "/api/v1/ab-tests/ab-1"
+    sent = marketing.last("CreateAbTest").request.test
+    assert (sent.metric, sent.significance, sent.variants[1].subject) == ("click", 0.01, "最后三天：{{ name }}")
+    gw.post("/api/v1/ab-tests/ab-1/start", headers={**MKT, "If-Match": '"1"'})
+    assert marketing.last("StartAbTest").request.expected_version == 1
+    marketing.answers["GetAbTest"] = pb.AbTest(id="ab-1", status="completed", winner="B", significant=True,
+                                               p_value=0.004, variants=[pb.AbVariant(name="B", rate=0.31)])
+    got = gw.get("/api/v1/ab-tests/ab-1", headers=MKT).get_json()
+    assert (got["winner"], got["variants"][0]["rate"], got["p_value"]) == ("B", 0.31, 0.004)
+    assert fields(gw.get("/api/v1/ab-tests", headers=MKT)) == ["campaign_id"]
+    gw.get("/api/v1/ab-tests", headers=MKT, query_string={"campaign_id": "c-1"})
+    assert marketing.last("ListAbTests").request.campaign_id == "c-1"
+    gw.post("/api/v1/ab-tests/ab-1/cancel", headers=MKT)
+    assert marketing.last("CancelAbTest").request.id == "ab-1"
+    marketing.answers["GetEngagement"] = pb.Engagement(contact_id="k-1", score=52.5, threshold=50, lead_id="L-1")
+    score = gw.get("/api/v1/engagement/k-1", headers=MKT).get_json()
+    assert (score["score"], score["lead_id"]) == (52.5, "L-1")
+    assert marketing.last("GetEngagement").request.contact_id == "k-1"
+
+
 # -- the public form: the page, its JSON, its submissions -----------------------------------------
 
 def test_the_form_page_is_embeddable_escaped_and_carries_token_honeypot_and_utm(gw: Any,
@@ -244,6 +346,7 @@ def test_the_html_form_posts_form_encoded_and_gets_a_page_back(gw: Any, marketin
     assert "enter a valid email address" in doc and "this field is required" in doc and "please tick the box" in doc
     assert 'value="wang&lt;at&gt;hbsteel"' in doc and f'value="{TOKEN}"' in doc  # the values and the token kept
     assert 'name="utm_source" value="baidu"' in doc
+    assert 'action="submissions"' in doc  # relative to the URL this page answers on: the same submissions URL
     marketing.errors["SubmitForm"] = ResourceExhausted("too many", field="visitor_ip")
     assert gw.post("/api/v1/public/forms/f-1/submissions", data=form).status_code == 429
 

@@ -86,8 +86,10 @@ def _input(field: pb.FormField, value: str, language: str) -> str:
 
 def form_page(form: pb.PublicForm, *, language: str, hidden: Mapping[str, str], values: Mapping[str, str] | None = None,
               errors: Mapping[str, str] | None = None, consent: bool = False, status: int = 200,
-              token: str = "") -> Response:
-    """The form; after a refused post, with the visitor's values and each problem by its field."""
+              token: str = "", action: str = "") -> Response:
+    """The form; after a refused post, with the visitor's values and each problem by its field.
+    `action` is relative to the page's URL (behind any proxy prefix): "<id>/submissions" from the
+    form's own URL, "submissions" from the submissions URL a refused post answers on."""
     values, errors = values or {}, errors or {}
     title = text_in(form.title, language) or ("Form" if language == "en" else "表单")
     parts = [f"<h1>{html.escape(title)}</h1>"]
@@ -96,7 +98,8 @@ def form_page(form: pb.PublicForm, *, language: str, hidden: Mapping[str, str], 
         parts.append(f"<p>{html.escape(description)}</p>")
     if errors.get("form_token"):
         parts.append(f'<p class="error">{html.escape(errors["form_token"])}</p>')
-    parts.append('<form method="post" action="' + html.escape(f"{form.form_id}/submissions", quote=True) + '">')
+    target = action or f"{form.form_id}/submissions"
+    parts.append('<form method="post" action="' + html.escape(target, quote=True) + '">')
     required = text_in(_REQUIRED, language)
     for field in form.fields:
         label = html.escape(text_in(field.label, language) or field.name)

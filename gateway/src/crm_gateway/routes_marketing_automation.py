@@ -16,6 +16,7 @@ own limits (per address and per email for forms, per visitor for visits)."""
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from typing import Any
 
 import grpc
@@ -23,7 +24,7 @@ from flask import Response, request
 
 from crm.marketing.v1 import marketing_pb2 as pb
 from crm_gateway import form_page
-from crm_gateway.actions import JSON, RESOURCE, Action, Mask, items
+from crm_gateway.actions import JSON, RESOURCE, Action, Mask, items, required
 from crm_gateway.crud import Resource, summaries
 from crm_gateway.problems import FieldError, Problem, from_rpc_error, invalid_field
 from crm_gateway.public import public_call
@@ -36,6 +37,10 @@ from crmkit.errors import ERROR_DETAILS_KEY
 TAG = "marketing automation"
 PUBLIC = f"{API}/public"
 FORMS = f"{API}/forms"
+SEQUENCES = f"{API}/sequences"
+RULES = f"{API}/automation-rules"
+AB_TESTS = f"{API}/ab-tests"
+VISITOR_COOKIE = "crm_vid"
 SETTINGS = f"{API}/automation-settings"
 FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
 JSON_TYPES = ("application/json", "text/plain", "")
@@ -117,7 +122,8 @@ def _field_errors(exc: grpc.RpcError) -> list[FieldError]:
     return found or from_rpc_error(exc).errors
 
 
-def _json_submission(form_id: str) -> pb.SubmitFormRequest:
+def _json_body(schema: Any) -> dict[str, Any]:
+    """A JSON object sent as application/json or as text/plain (a beacon: no CORS preflight)."""
     raw = request.get_data(cache=False)
     try:
         body = json.loads(raw) if raw.strip() else None
@@ -125,8 +131,12 @@ def _json_submission(form_id: str) -> pb.SubmitFormRequest:
         raise invalid_field("body", f"malformed JSON: {exc}") from None
     if not isinstance(body, dict):
         raise invalid_field("body", "expected a JSON object")
+    return require_valid(state().registry, body, schema)
+
+
+def _json_submission(form_id: str) -> pb.SubmitFormRequest:
     message = pb.SubmitFormRequest(form_id=form_id)
-    to_message(require_valid(state().registry, body, sh.SUBMISSION_INPUT), message)
+    to_message(_json_body(sh.SUBMISSION_INPUT), message)
     return message
 
 
@@ -194,7 +204,30 @@ def _html_refusal(exc: grpc.RpcError, sent: pb.SubmitFormRequest) -> Response:
     # unless the token itself was the problem.
     token = "" if "form_token" in errors else sent.form_token
     return form_page.form_page(form, language=language, hidden=hidden, values=dict(sent.values), errors=errors,
-                               consent=sent.consent, status=400, token=token)
+                               consent=sent.consent, status=400, token=token, action="submissions")
+
+
+# -- web visits -----------------------------------------------------------------------------------
+
+def track(c: Call) -> Response:
+    mimetype = request.mimetype
+    if mimetype not in JSON_TYPES and not mimetype.endswith("+json"):
+        raise Problem(415, "unsupported-media-type", "Unsupported media type",
+                      "send the page view as application/json or text/plain JSON (navigator.sendBeacon)")
+    message = pb.TrackVisitRequest()
+    to_message(_json_body(sh.TRACK_INPUT), message)
+    message.visitor_id = message.visitor_id or request.cookies.get(VISITOR_COOKIE, "")[:64]
+    _visitor(message)
+    try:
+        answer = public_call("marketing", "TrackVisit", message)
+    except grpc.RpcError as exc:
+        problem = from_rpc_error(exc)
+        problem.headers.update(CORS)
+        raise problem from None
+    response = json_response(to_json(answer), headers={**CORS, "Cache-Control": "no-store"})
+    response.set_cookie(VISITOR_COOKIE, answer.visitor_id, max_age=2 * 365 * 24 * 3600, path=PUBLIC,
+                        httponly=True, samesite="Lax")
+    return response
 
 
 # -- declared routes ------------------------------------------------------------------------------
@@ -205,6 +238,28 @@ FORM_ROUTES = Resource(pb, "Form", FORMS, TAG, {
               "purpose), thank-you text, campaign, assignment hints",
     "delete": "Delete a form that never received a submission (close the others: status closed)",
 }, sh.FORM, sh.FORM_INPUT, sh.FORM_PATCH, sh.FORM_PAGE, sh.FORM_PARAMS)
+
+SEQUENCE_ROUTES = Resource(pb, "Sequence", SEQUENCES, TAG, {
+    **summaries("drip sequence", "drip sequences"),
+    "create": "Define a drip / nurture sequence on a campaign: steps (day offset, template), consent purpose, "
+              "whether leads sales sends back for nurturing join it; a draft until activated",
+    "update": "Change some fields of a sequence (steps, purpose and sender only while a draft)",
+    "delete": "Delete a draft sequence (archive the others)",
+}, sh.SEQUENCE, sh.SEQUENCE_INPUT, sh.SEQUENCE_PATCH, sh.SEQUENCE_PAGE, sh.SEQUENCE_PARAMS)
+
+RULE_ROUTES = Resource(pb, "AutomationRule", RULES, TAG, {
+    **summaries("event-triggered rule", "event-triggered rules"),
+    "create": "Define a rule: when an event type (any service's, or web.visit with a URL pattern) happened count "
+              "times within within_days, and none of unless → send a template or enrol in a sequence (once per "
+              "contact per window)",
+}, sh.RULE, sh.RULE_INPUT, sh.RULE_PATCH, sh.RULE_PAGE, sh.RULE_PARAMS)
+
+AB_TEST_ROUTES = Resource(pb, "AbTest", AB_TESTS, TAG, {
+    "create": "Freeze an audience into an A/B test: variants of subject and body (each its own utm_content), the "
+              "share tested (split evenly), the metric (open or click), the wait, the significance level",
+    "list": "A campaign's A/B tests, newest first, with each variant's counts and rate",
+    "get": "An A/B test with each variant's counts and rate, the winner and why (z, p), the winner's counts",
+}, sh.AB_TEST, sh.AB_TEST_INPUT, page=sh.AB_TEST_PAGE, list_params=sh.AB_TEST_PARAMS)
 
 ROUTES: list[Action | Route] = [
     # settings
@@ -222,6 +277,33 @@ ROUTES: list[Action | Route] = [
        path={"id": "form_id"}, query=sh.SUBMISSION_PARAMS),
     _a("POST", f"{API}/form-submissions/<id>/retry", "retryFormSubmission", "Deliver a failed submission again",
        "RetryFormSubmission", pb.RetryFormSubmissionRequest, sh.SUBMISSION, JSON),
+    # sequences
+    *SEQUENCE_ROUTES.actions(),
+    _a("POST", f"{SEQUENCES}/<id>/status", "changeSequenceStatus", "Activate (each step's wave freezes its "
+       "template), pause, resume or archive a sequence", "ChangeSequenceStatus", pb.ChangeSequenceStatusRequest,
+       sh.SEQUENCE, RESOURCE, body=sh.SEQUENCE_STATUS_INPUT),
+    _a("POST", f"{SEQUENCES}/<id>/enrollments", "enrollInSequence", "Enrol contacts, and/or the recipients a wave "
+       "mailed, in an active sequence (once each)", "EnrollContacts", pb.EnrollContactsRequest, sh.ENROLL_RESULT,
+       JSON, body=sh.ENROLL_INPUT, path={"id": "sequence_id"}),
+    _a("GET", f"{SEQUENCES}/<id>/enrollments", "listSequenceEnrollments", "A sequence's enrolments: status, steps "
+       "done, next step, why each ended", "ListEnrollments", pb.ListEnrollmentsRequest, sh.ENROLLMENT_PAGE,
+       items("enrollments", paged=True), path={"id": "sequence_id"}, query=sh.ENROLLMENT_PARAMS),
+    _a("DELETE", f"{SEQUENCES}/<id>/enrollments/<contact_id>", "removeSequenceEnrollment", "Take a contact out of a "
+       "sequence (exit reason removed)", "RemoveEnrollment", pb.RemoveEnrollmentRequest, sh.ENROLLMENT, JSON,
+       path={"id": "sequence_id"}),
+    # event-triggered rules
+    *RULE_ROUTES.actions(),
+    # A/B tests
+    *[replace(a, check=required("campaign_id", "name the campaign whose tests to list"))
+      if a.operation_id == "listAbTests" else a for a in AB_TEST_ROUTES.actions()],
+    _a("POST", f"{AB_TESTS}/<id>/start", "startAbTest", "Mail the variants to the test share; the winner is picked "
+       "after the wait and mailed to the rest", "StartAbTest", pb.StartAbTestRequest, sh.AB_TEST, RESOURCE),
+    _a("POST", f"{AB_TESTS}/<id>/cancel", "cancelAbTest", "Stop an A/B test; what was not mailed stays unmailed",
+       "CancelAbTest", pb.CancelAbTestRequest, sh.AB_TEST, RESOURCE),
+    # engagement
+    _a("GET", f"{API}/engagement/<contact_id>", "getEngagement", "A contact's engagement score (decayed), the "
+       "threshold, when it qualified and its lead in sales, and its recent touches", "GetEngagement",
+       pb.GetEngagementRequest, sh.ENGAGEMENT, JSON),
     # public: lead-capture forms
     Route("GET", f"{PUBLIC}/forms/<id>", form_html, "publicFormPage", "A lead-capture form as an HTML page to "
           "embed (iframe); keeps ?utm_*, page_url and lang", "public", response=sh.HTML_FORM, media_type="text/html",
@@ -232,5 +314,10 @@ ROUTES: list[Action | Route] = [
     Route("POST", f"{PUBLIC}/forms/<id>/submissions", submit, "submitPublicForm", "Send a form: JSON "
           "(FormSubmissionInput; 202, or 400 naming every bad field) or form-encoded from the HTML page (an HTML "
           "answer). Rate limited per address and per email", "public", response=sh.SUBMIT_RESULT, status=202,
+          public=True),
+    # public: web visits
+    Route("POST", f"{PUBLIC}/track", track, "trackPageView", "A page view on a tracked site (site_key, url; the "
+          "visitor_id of the crm_vid cookie; email or contact_token, the crm_ct of a tracked mail's link, to tie it "
+          "to a contact). JSON or text/plain JSON; rate limited per visitor", "public", response=sh.TRACK_RESULT,
           public=True),
 ]

@@ -3,9 +3,8 @@ contact calls over dicts, sales' CaptureLead over a list, and a mailer that keep
 handed."""
 from __future__ import annotations
 
-from collections import Counter
-
 import uuid
+from collections import Counter
 
 from crm.contacts.v1 import contacts_pb2 as cpb
 from crm.sales.v1 import sales_pb2 as spb

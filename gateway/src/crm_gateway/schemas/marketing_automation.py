@@ -40,3 +40,37 @@ SUBMIT_RESULT = _r.message(pb.SubmitFormResponse)
 HTML_FORM = {"type": "string", "contentMediaType": "text/html",
              "description": "an HTML page: the form, or what its post answers (thank you, the form with each "
                             "problem by its field)"}
+
+# -- sequences
+SEQUENCE = _r.message(pb.Sequence)
+SEQUENCE_INPUT = _r.input(pb.Sequence, required=("name", "campaign_id", "steps"))
+SEQUENCE_PATCH = _r.patch(pb.Sequence, "SequencePatch")
+SEQUENCE_PAGE = _r.page(SEQUENCE, "SequencePage")
+SEQUENCE_PARAMS = (QueryParam("campaign_id", description="the sequences of this campaign"),
+                   QueryParam("status", choices=SEQUENCE_STATUSES), *PAGE_PARAMS)
+SEQUENCE_STATUS_INPUT = _r.input(pb.ChangeSequenceStatusRequest, "SequenceStatusChange",
+                                 exclude={"id", "expected_version"}, required=("status",))
+ENROLL_INPUT = _r.input(pb.EnrollContactsRequest, "EnrollContactsInput", exclude={"sequence_id"})
+ENROLL_RESULT = _r.message(pb.EnrollContactsResponse)
+ENROLLMENT = _r.message(pb.Enrollment)
+ENROLLMENT_PAGE = _r.page(ENROLLMENT, "EnrollmentPage")
+ENROLLMENT_PARAMS = (QueryParam("status", choices=ENROLLMENT_STATUSES), *PAGE_PARAMS)
+
+# -- event-triggered rules and web visits
+RULE = _r.message(pb.AutomationRule)
+RULE_INPUT = _r.input(pb.AutomationRule, required=("name", "campaign_id", "trigger"))
+RULE_PATCH = _r.patch(pb.AutomationRule, "AutomationRulePatch")
+RULE_PAGE = _r.page(RULE, "AutomationRulePage")
+RULE_PARAMS = (QueryParam("campaign_id", description="the rules of this campaign"), *PAGE_PARAMS)
+TRACK_INPUT = _r.input(pb.TrackVisitRequest, "PageViewInput", exclude={"visitor_ip", "user_agent"},
+                       required=("site_key", "url"))
+TRACK_RESULT = _r.message(pb.TrackVisitResponse, name="PageViewResult")
+
+# -- A/B tests
+AB_TEST = _r.message(pb.AbTest)
+AB_TEST_INPUT = _r.input(pb.AbTest, required=("campaign_id", "template_id", "variants"))
+AB_TEST_PAGE = _r.page(AB_TEST, "AbTestPage")
+AB_TEST_PARAMS = (QueryParam("campaign_id", description="the A/B tests of this campaign (required)"), *PAGE_PARAMS)
+
+# -- engagement
+ENGAGEMENT = _r.message(pb.Engagement)

@@ -92,18 +92,20 @@ def spec(*, clock: Clock = system_clock, contacts: ContactsFactory | None = None
     make_contacts = contacts or grpc_contacts
     make_mailer = mailer or smtp_mailer
     make_sales = sales or grpc_sales
+    rule_types = handlers.RuleTypes()  # what the consumer hands the handler depends on the rules
 
     def compose(db: Database, settings: ServiceSettings) -> Components:
         own = MarketingSettings.from_env(settings, env)
         key = tracking_key(own.token_secret)
         links = LinkMaker(settings.mail.public_base_url.rstrip("/") + PUBLIC_PATH, key)
+        rule_types.bind(db)
         contacts_port = make_contacts(settings)
         mail = make_mailer(settings)
         owed = jobs.scheduler(db, contacts_port, clock, scheduler_interval or settings.scheduler_interval,
                               sales=make_sales(settings))
         servicer = MarketingServicer(db, clock, contacts_port, tracking_key=key,
                                      default_sender=settings.mail.mail_from, mail_enabled=mail is not None,
-                                     submitted=owed.tick)
+                                     submitted=owed.tick, rules_changed=rule_types.invalidate)
         options = send_options or jobs.SendOptions()
         if send_options is None:  # tests give theirs; a process takes the settings
             options = replace(options, rate=own.send_rate, flush_every=own.send_log_batch)
@@ -112,9 +114,9 @@ def spec(*, clock: Clock = system_clock, contacts: ContactsFactory | None = None
         workers = [jobs.SendWorker(sender, sender_interval or own.sender_interval), owed, steps]
         return Components(
             servicers=[lambda server: marketing_pb2_grpc.add_MarketingServiceServicer_to_server(servicer, server)],
-            handler=handlers.handler(clock),
+            handler=handlers.handler(clock, rule_types),
             workers=workers,
         )
 
     return ServiceSpec(name="marketing", migrations=MIGRATIONS, service_names=[SERVICE_NAME], compose=compose,
-                       consumes=handlers.STREAMS, wants=handlers.wants)
+                       consumes=handlers.STREAMS, wants=rule_types.wants)

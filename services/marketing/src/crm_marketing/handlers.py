@@ -5,9 +5,13 @@ event takes effect once):
   so one rule serves them all: the newest version wins in marketing's projection;
 - SALES: a lead sent back for nurturing joins the nurturing sequences; a lead converted or an
   opportunity won ends the contact's sequences (converted);
-- SUPPORT: a ticket opened by email ends the contact's sequences (replied)."""
+- SUPPORT: a ticket opened by email ends the contact's sequences (replied);
+- and any event type an active rule counts (RuleTypes): a touch for each contact it is about,
+  which evaluates the rules in the same transaction."""
 from __future__ import annotations
 
+import threading
+import time
 from collections.abc import Callable
 from datetime import datetime
 
@@ -17,12 +21,14 @@ from crm.sales.v1 import events_pb2 as se
 from crm.support.v1 import events_pb2 as te
 from crm_marketing.metrics import NURTURE_UNMATCHED
 from crm_marketing.rules import sequences as sequence_rules
+from crm_marketing.rules import triggers
 from crm_marketing.store import projection as projection_store
-from crm_marketing.usecases import projection, sequences
+from crm_marketing.usecases import automation_rules, engagement, projection, sequences
 from crmkit import logs
 from crmkit.consumer import Handler
-from crmkit.db import UnitOfWork
+from crmkit.db import Database, UnitOfWork
 from crmkit.events import EventTypes, unpack_payload
+from crmkit.records import dt
 
 log = logs.get("crm_marketing.handlers")
 STREAMS = ("contacts", "sales", "support")  # the producers whose streams marketing consumes (durable marketing)
@@ -83,7 +89,7 @@ def _exit(uow: UnitOfWork, kind: str, env: EventEnvelope, now: datetime) -> None
         sequences.exit_contact(uow, contact_id=contact_id, reason=reason, now=now)
 
 
-def handle(uow: UnitOfWork, env: EventEnvelope, *, now: datetime) -> None:
+def handle(uow: UnitOfWork, env: EventEnvelope, *, now: datetime, counted: frozenset[str] = frozenset()) -> None:
     kind = env.event_type
     if kind in CONTACT_EVENTS:
         _contact_event(uow, kind, env, now)
@@ -94,12 +100,62 @@ def handle(uow: UnitOfWork, env: EventEnvelope, *, now: datetime) -> None:
         _nurturing(uow, payload, now)
     elif kind in EXITS:
         _exit(uow, kind, env, now)
+    if kind in counted:
+        _touch(uow, env, now)
+
+
+def _touch(uow: UnitOfWork, env: EventEnvelope, now: datetime) -> None:
+    """A touch of each contact the event is about, at the time it happened."""
+    ids, emails = triggers.about(unpack_payload(env))
+    found = list(ids)
+    for email in emails:
+        by_email = projection_store.contact_by_email(uow.session, email)
+        if by_email and by_email not in found:
+            found.append(by_email)
+    at = dt(env.occurred_at) if env.HasField("occurred_at") else now
+    for contact_id in found:
+        engagement.record(uow, now=now, kind=env.event_type, contact_id=contact_id, ref=env.event_id, at=at)
+
+
+class RuleTypes:
+    """The event types the active rules count, re-read at most every `ttl` seconds (and at once
+    after this process saved a rule). Built by `spec()`, bound to the database by `compose`."""
+
+    def __init__(self, ttl: float = 5.0, monotonic: Callable[[], float] = time.monotonic) -> None:
+        self.ttl, self._monotonic = ttl, monotonic
+        self._db: Database | None = None
+        self._types: frozenset[str] = frozenset()
+        self._read_at: float | None = None
+        self._lock = threading.Lock()
+
+    def bind(self, db: Database) -> RuleTypes:
+        self._db, self._read_at = db, None
+        return self
+
+    def invalidate(self) -> None:
+        self._read_at = None
+
+    def get(self) -> frozenset[str]:
+        if self._db is None:
+            return frozenset()
+        with self._lock:
+            if self._read_at is None or self._monotonic() - self._read_at > self.ttl:
+                with self._db.read() as session:
+                    self._types = automation_rules.referenced_types(session) & triggers.OTHERS
+                self._read_at = self._monotonic()
+            return self._types
+
+    def wants(self, event_type: str) -> bool:
+        """The events `handle` acts on; the consumer acks the others untouched."""
+        return event_type in WANTED or event_type in self.get()
 
 
 def wants(event_type: str) -> bool:
-    """The events `handle` acts on; the consumer acks the others untouched."""
+    """The events `handle` acts on whatever the rules (tests)."""
     return event_type in WANTED
 
 
-def handler(clock: Callable[[], datetime]) -> Handler:
-    return lambda uow, env: handle(uow, env, now=clock())
+def handler(clock: Callable[[], datetime], types: RuleTypes | None = None) -> Handler:
+    def handle_one(uow: UnitOfWork, env: EventEnvelope) -> None:
+        handle(uow, env, now=clock(), counted=types.get() if types is not None else frozenset())
+    return handle_one

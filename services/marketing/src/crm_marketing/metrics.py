@@ -19,3 +19,8 @@ SEQUENCE_STEPS = Counter("crm_marketing_sequence_steps_total", "Sequence steps f
                          "not)", ["outcome"])
 NURTURE_UNMATCHED = Counter("crm_marketing_nurture_unmatched_total", "Leads sent back for nurturing whose person "
                             "marketing does not know (no contact with their email)")
+RULES_FIRED = Counter("crm_marketing_rules_fired_total", "Event-triggered rules fired, by action (template, "
+                      "sequence)", ["action"])
+VISITS = Counter("crm_marketing_visits_total", "Page views reported by tracked sites, by outcome (known, anonymous, "
+                 "refused)", ["outcome"])
+QUALIFIED = Counter("crm_marketing_qualified_total", "Contacts that became marketing-qualified, by what followed (handed_over, already_lead)", ["outcome"])

@@ -68,3 +68,18 @@ def test_contacts_down_at_freeze_is_unavailable_and_an_unsubscribe_waits_for_it(
     assert contacts.consent_history[0][1].granted is False
     again = marketing.as_user("public").Unsubscribe(pb.UnsubscribeRequest(token=token))
     assert again.already_unsubscribed and len(contacts.consent_history) == 1
+
+
+def test_create_ab_test_retry_returns_the_first_answer_without_asking_contacts(
+        marketing: Any, api: Any, contacts: Any) -> None:
+    wave, people = setup(api, contacts)
+    request = pb.CreateAbTestRequest(test=pb.AbTest(
+        campaign_id=wave.campaign_id, template_id=wave.template_id, audience=wave.audience, test_percent=100,
+        variants=[pb.AbVariant(), pb.AbVariant(subject="另一个标题")]))
+    first = api.mkt.CreateAbTest(request, key="ab-retry")
+    asked = contacts.calls["ListSegmentMembers"]
+    contacts.add_segment("seg-r", [people[0].id])
+    again = api.mkt.CreateAbTest(request, key="ab-retry")
+    assert again == first and again.test_size == 3
+    assert contacts.calls["ListSegmentMembers"] == asked
+    assert marketing.events().count("crm.marketing.abtest.created") == 1

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime
 
-from crm_marketing.usecases import sequences
+from crm_marketing.usecases import abtests, sequences
 from crmkit import logs
 from crmkit.db import Database
 from crmkit.scheduler import PeriodicWorker
@@ -28,8 +28,16 @@ def fire_steps(db: Database, now: datetime, batch: int = STEP_BATCH) -> int:
     return fired
 
 
+def decide_tests(db: Database, now: datetime) -> int:
+    with db.unit_of_work() as uow:
+        moved = abtests.advance(uow, now=now, skip_locked=not db.is_sqlite)
+        uow.commit()
+    return moved
+
+
 def run_once(db: Database, now: datetime) -> int:
-    return fire_steps(db, now)
+    """Sequence steps fired plus A/B tests moved on."""
+    return fire_steps(db, now) + decide_tests(db, now)
 
 
 def worker(db: Database, clock: Callable[[], datetime], interval: float) -> PeriodicWorker:

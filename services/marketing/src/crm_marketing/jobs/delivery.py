@@ -130,6 +130,13 @@ def deliver_handoffs(db: Database, sales: SalesPort | None, now: datetime, limit
     done = 0
     for handoff in due:
         error, permanent, lead_id = "", False, ""
+        with db.read() as session:
+            existing = delivery.lead_exists(session, handoff)
+        if existing:  # a form of the same person reached sales first: one lead is enough
+            with db.unit_of_work() as uow:
+                delivery.already_lead(uow, handoff=handoff, lead_id=existing, now=now)
+                uow.commit()
+            continue
         try:
             lead_id = sales.capture_lead(delivery.lead_of_handoff(handoff), form_id="", key=handoff.key).id
         except LeadRefused as exc:

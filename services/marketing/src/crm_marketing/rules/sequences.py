@@ -5,8 +5,14 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from crm.marketing.v1.marketing_pb2 import Sequence
-from crm_marketing.rules.eligibility import DEFAULT_PURPOSE, NO_CONSENT, NO_EMAIL, SUPPRESSED, UNKNOWN_CONTACT, \
-    UNSUBSCRIBED
+from crm_marketing.rules.eligibility import (
+    DEFAULT_PURPOSE,
+    NO_CONSENT,
+    NO_EMAIL,
+    SUPPRESSED,
+    UNKNOWN_CONTACT,
+    UNSUBSCRIBED,
+)
 from crmkit.errors import FailedPrecondition, InvalidArgument
 
 STATUSES = ("draft", "active", "paused", "archived")

@@ -154,6 +154,39 @@ class LinkMaker:
         return f"{self.base}/click/{sign(self.key, CLICK, recipient, link)}"
 
 
+# -- contact tokens: `t.<contact id>.<mac>`, added as crm_ct to the links of a mail that lead to a
+# tracked site, so the site's visit intake knows who arrived (a mac of its own domain).
+
+CONTACT_PARAM = "crm_ct"
+
+
+def _contact_mac(key: bytes, payload: str) -> str:
+    digest = hmac.new(key, b"contact-token\x00" + payload.encode(), hashlib.sha256).digest()
+    return base64.urlsafe_b64encode(digest).decode()[:MAC_CHARS]
+
+
+def sign_contact(key: bytes, contact_id: str) -> str:
+    payload = f"t.{contact_id}"
+    return f"{payload}.{_contact_mac(key, payload)}"
+
+
+def verify_contact(key: bytes, token: str) -> str | None:
+    """The contact id of a genuine contact token, else None."""
+    payload, _, mac = token.strip().rpartition(".")
+    kind, _, contact_id = payload.partition(".")
+    if len(token) > 120 or kind != "t" or not contact_id or not hmac.compare_digest(_contact_mac(key, payload), mac):
+        return None
+    return contact_id
+
+
+def with_contact(url: str, key: bytes, contact_id: str, hosts: frozenset[str]) -> str:
+    """The URL with crm_ct when it leads to one of the tracked sites' hosts (never elsewhere)."""
+    host = (urlsplit(url).hostname or "").lower()
+    if not any(host == h or host.endswith("." + h) for h in hosts):
+        return url
+    return add_utm(url, {CONTACT_PARAM: sign_contact(key, contact_id)})
+
+
 def tracking_key(secret: str) -> bytes:
     """A key of its own (domain-separated), even when derived from the JWT secret."""
     return hashlib.sha256(b"crm-marketing-tracking\x00" + secret.encode()).digest()

@@ -5,7 +5,16 @@ from __future__ import annotations
 from crm.common.v1.types_pb2 import PageResponse
 from crm.marketing.v1 import marketing_pb2 as pb
 from crm_marketing.servicer.base import Base
-from crm_marketing.usecases import automation_settings, forms, sequences
+from crm_marketing.usecases import (
+    abtests,
+    automation_rules,
+    automation_settings,
+    forms,
+    scoring,
+    sequences,
+    visits,
+    waves,
+)
 from crmkit.db import UnitOfWork
 from crmkit.servicer import Call, Ctx, copy
 
@@ -117,3 +126,74 @@ class AutomationRpcs(Base):
         return self.write(request, pb.Enrollment, lambda uow, call: sequences.remove(
             uow, principal=call.principal, now=call.now, sequence_id=request.sequence_id,
             contact_id=request.contact_id))
+
+    # -- event-triggered rules and web visits
+    def CreateAutomationRule(self, request: pb.CreateAutomationRuleRequest, context: Ctx) -> pb.AutomationRule:
+        answer = self.write(request, pb.AutomationRule, lambda uow, call: automation_rules.create(
+            uow, principal=call.principal, now=call.now, rule=copy(request.rule), default_sender=self.default_sender))
+        self.rules_changed()
+        return answer
+
+    def GetAutomationRule(self, request: pb.GetAutomationRuleRequest, context: Ctx) -> pb.AutomationRule:
+        return self.read(lambda s, call: automation_rules.get(s, principal=call.principal, rule_id=request.id))
+
+    def ListAutomationRules(self, request: pb.ListAutomationRulesRequest,
+                            context: Ctx) -> pb.ListAutomationRulesResponse:
+        items, token = self.read(lambda s, call: automation_rules.list_rules(
+            s, principal=call.principal, campaign_id=request.campaign_id, page_size=request.page.page_size,
+            page_token=request.page.page_token))
+        return pb.ListAutomationRulesResponse(rules=items, page=PageResponse(next_page_token=token))
+
+    def UpdateAutomationRule(self, request: pb.UpdateAutomationRuleRequest, context: Ctx) -> pb.AutomationRule:
+        answer = self.write(request, pb.AutomationRule, lambda uow, call: automation_rules.update(
+            uow, principal=call.principal, now=call.now, patch=copy(request.rule),
+            paths=list(request.update_mask.paths), expected_version=request.expected_version,
+            default_sender=self.default_sender))
+        self.rules_changed()
+        return answer
+
+    def DeleteAutomationRule(self, request: pb.DeleteAutomationRuleRequest,
+                             context: Ctx) -> pb.DeleteAutomationRuleResponse:
+        def delete(uow: UnitOfWork, call: Call) -> pb.DeleteAutomationRuleResponse:
+            automation_rules.delete(uow, principal=call.principal, now=call.now, rule_id=request.id,
+                                    expected_version=request.expected_version)
+            return pb.DeleteAutomationRuleResponse()
+        answer = self.write(request, pb.DeleteAutomationRuleResponse, delete)
+        self.rules_changed()
+        return answer
+
+    def TrackVisit(self, request: pb.TrackVisitRequest, context: Ctx) -> pb.TrackVisitResponse:
+        return self.write(request, pb.TrackVisitResponse, lambda uow, call: visits.track(
+            uow, now=call.now, key=self.key, request=copy(request)))
+
+    # -- A/B tests
+    def CreateAbTest(self, request: pb.CreateAbTestRequest, context: Ctx) -> pb.AbTest:
+        def prepare(call: Call) -> waves.Members:
+            with self.db.read() as session:
+                return abtests.prepare(session, self.contacts, principal=call.principal, test=request.test)
+        return self.write_after(request, pb.AbTest, prepare, lambda uow, call, members: abtests.create(
+            uow, principal=call.principal, now=call.now, test=copy(request.test), members=members,
+            default_sender=self.default_sender))
+
+    def GetAbTest(self, request: pb.GetAbTestRequest, context: Ctx) -> pb.AbTest:
+        return self.read(lambda s, call: abtests.get(s, principal=call.principal, test_id=request.id))
+
+    def ListAbTests(self, request: pb.ListAbTestsRequest, context: Ctx) -> pb.ListAbTestsResponse:
+        items, token = self.read(lambda s, call: abtests.list_tests(
+            s, principal=call.principal, campaign_id=request.campaign_id, page_size=request.page.page_size,
+            page_token=request.page.page_token))
+        return pb.ListAbTestsResponse(tests=items, page=PageResponse(next_page_token=token))
+
+    def StartAbTest(self, request: pb.StartAbTestRequest, context: Ctx) -> pb.AbTest:
+        return self.write(request, pb.AbTest, lambda uow, call: abtests.start(
+            uow, principal=call.principal, now=call.now, test_id=request.id, expected_version=request.expected_version,
+            mail_enabled=self.mail_enabled))
+
+    def CancelAbTest(self, request: pb.CancelAbTestRequest, context: Ctx) -> pb.AbTest:
+        return self.write(request, pb.AbTest, lambda uow, call: abtests.cancel(
+            uow, principal=call.principal, now=call.now, test_id=request.id, expected_version=request.expected_version))
+
+    # -- engagement
+    def GetEngagement(self, request: pb.GetEngagementRequest, context: Ctx) -> pb.Engagement:
+        return self.read(lambda s, call: scoring.get(s, principal=call.principal, now=call.now,
+                                                     contact_id=request.contact_id))

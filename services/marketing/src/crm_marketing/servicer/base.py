@@ -13,3 +13,4 @@ class Base(ServicerBase):
     default_sender: str
     mail_enabled: bool
     submitted: Callable[[], None]    # wakes the delivery job after a form submission
+    rules_changed: Callable[[], None]  # the consumer re-reads which event types the rules count

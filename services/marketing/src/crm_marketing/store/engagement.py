@@ -8,6 +8,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Row, bindparam, func, insert, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from crm_marketing.tables import engagement, lead_handoffs, touches, visitors
@@ -87,6 +88,20 @@ def engagement_of(session: Session, contact_id: str, *, for_update: bool = False
     return session.execute(stmt).first()
 
 
+def _upsert(session: Session, contact_id: str, values: dict[str, Any], now: datetime) -> None:
+    """Update the contact's row, or insert it; a concurrent insert of the same contact (two
+    touches at once) turns into the update."""
+    done = session.execute(update(engagement).where(engagement.c.contact_id == contact_id).values(**values))
+    if done.rowcount:  # type: ignore[attr-defined]  # an UPDATE's result is a CursorResult
+        return
+    row = {"score": 0.0, "computed_at": now, "lead_id": "", "handoff_status": "", **values}
+    try:
+        with session.begin_nested():
+            session.execute(insert(engagement).values(contact_id=contact_id, **row))
+    except IntegrityError:
+        session.execute(update(engagement).where(engagement.c.contact_id == contact_id).values(**values))
+
+
 def save_score(session: Session, contact_id: str, score: float, now: datetime, *,
                qualified: bool = False, handoff_status: str | None = None) -> None:
     values: dict[str, Any] = {"score": score, "computed_at": now}
@@ -94,10 +109,7 @@ def save_score(session: Session, contact_id: str, score: float, now: datetime, *
         values["qualified_at"] = now
     if handoff_status is not None:
         values["handoff_status"] = handoff_status
-    done = session.execute(update(engagement).where(engagement.c.contact_id == contact_id).values(**values))
-    if done.rowcount == 0:  # type: ignore[attr-defined]  # an UPDATE's result is a CursorResult
-        session.execute(insert(engagement).values(contact_id=contact_id, lead_id="", handoff_status="",
-                                                  **values))
+    _upsert(session, contact_id, values, now)
 
 
 def note_lead(session: Session, contact_id: str, lead_id: str, now: datetime, *, status: str = "") -> None:
@@ -108,12 +120,8 @@ def note_lead(session: Session, contact_id: str, lead_id: str, now: datetime, *,
         values["lead_id"] = lead_id
     if status:
         values["handoff_status"] = status
-    if not values:
-        return
-    done = session.execute(update(engagement).where(engagement.c.contact_id == contact_id).values(**values))
-    if done.rowcount == 0:  # type: ignore[attr-defined]  # an UPDATE's result is a CursorResult
-        session.execute(insert(engagement).values(contact_id=contact_id, score=0.0, computed_at=now,
-                                                  lead_id=lead_id, handoff_status=status))
+    if values:
+        _upsert(session, contact_id, values, now)
 
 
 # -- hand-offs

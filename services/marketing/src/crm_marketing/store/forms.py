@@ -111,6 +111,11 @@ def due_submissions(session: Session, now: datetime, limit: int) -> list[FormSub
     return [FormSubmission.FromString(r) for r in rows]
 
 
+def pending_for(session: Session, email: str) -> bool:
+    """A submission with this email still to be delivered (it will become a lead)."""
+    return session.execute(select(s.seq).where(s.email == email, s.status == "pending").limit(1)).first() is not None
+
+
 def pending_submissions(session: Session) -> int:
     return int(session.execute(select(func.count()).where(s.status == "pending")).scalar_one())
 

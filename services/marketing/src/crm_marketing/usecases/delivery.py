@@ -85,10 +85,10 @@ def delivered(uow: UnitOfWork, *, submission_id: str, contact_id: str, lead_id: 
     submission.last_error = ""
     submission.delivered_at.FromDatetime(now)
     form_store.save_submission(uow.session, submission, None)
-    if contact_id:
+    if contact_id:  # the lead first: the touches this ties to the contact must not qualify it for a second
+        engagement_store.note_lead(uow.session, contact_id, lead_id, now)
         engagement.identified(uow, now=now, contact_id=contact_id, visitor_id=submission.visitor_id,
                               ref=submission.id)
-        engagement_store.note_lead(uow.session, contact_id, lead_id, now)
     event = ev.LeadHandedOver(contact_id=contact_id, lead_id=lead_id, campaign_id=submission.campaign_id,
                               source="web_form", form_id=submission.form_id, submission_id=submission.id,
                               utm=submission.utm, channel="web_form")
@@ -117,6 +117,17 @@ def failed(uow: UnitOfWork, *, submission_id: str, now: datetime, error: str, pe
 
 def due_handoffs(session: Session, *, now: datetime, limit: int) -> list[Row[Any]]:
     return engagement_store.due_handoffs(session, now, limit)
+
+
+def lead_exists(session: Session, handoff: Row[Any]) -> str:
+    """The lead sales already has for the hand-off's contact (a form's delivered since), or ""."""
+    row = engagement_store.engagement_of(session, handoff.contact_id)
+    return str(row.lead_id) if row is not None and row.lead_id else ""
+
+
+def already_lead(uow: UnitOfWork, *, handoff: Row[Any], lead_id: str, now: datetime) -> None:
+    if engagement_store.finish_handoff(uow.session, handoff.seq, status="already_lead", lead_id=lead_id, now=now):
+        engagement_store.note_lead(uow.session, handoff.contact_id, lead_id, now, status="already_lead")
 
 
 def handed_over(uow: UnitOfWork, *, handoff: Row[Any], lead_id: str, now: datetime) -> None:

@@ -7,6 +7,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from crm_marketing.store import engagement as store
+from crm_marketing.usecases import automation_rules, scoring
 from crmkit.db import UnitOfWork
 
 
@@ -41,4 +42,6 @@ def identified(uow: UnitOfWork, *, now: datetime, contact_id: str, visitor_id: s
 
 
 def _after(uow: UnitOfWork, contact_id: str, kinds: set[str], *, now: datetime, at: datetime) -> None:
-    """What a contact's new touches set off."""
+    """What a contact's new touches set off: the rules they trigger, and its score."""
+    automation_rules.on_touch(uow, contact_id=contact_id, kinds=kinds, now=now, at=at)
+    scoring.on_touch(uow, contact_id=contact_id, kinds=kinds, now=now)

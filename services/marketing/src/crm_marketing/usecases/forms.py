@@ -210,6 +210,8 @@ def submit(uow: UnitOfWork, *, principal: Principal, now: datetime, key: bytes,
                              page_url=submission.page_url)
     event.at.FromDatetime(now)
     emit(uow, principal, MARKETING.FORM_SUBMITTED, submission.id, 1, event, now)
+    if known and submission.visitor_id:  # the page's visitor is this contact: its earlier views count now
+        engagement.identified(uow, now=now, contact_id=known, visitor_id=submission.visitor_id)
     engagement.record(uow, now=now, kind=FORM_SUBMITTED, contact_id=submission.contact_id,
                       visitor_id=submission.visitor_id, url=submission.page_url, campaign_id=form.campaign_id,
                       ref=submission.id)

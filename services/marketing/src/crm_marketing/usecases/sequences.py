@@ -14,10 +14,11 @@ from sqlalchemy import ColumnElement, Row
 from sqlalchemy.orm import Session
 
 from crm.marketing.v1 import events_pb2 as ev
-from crm.marketing.v1.marketing_pb2 import Enrollment, EnrollContactsResponse, Sequence, SequenceStep
+from crm.marketing.v1.marketing_pb2 import EnrollContactsResponse, Enrollment, Sequence, SequenceStep
 from crm_marketing.events import MARKETING, emit
 from crm_marketing.metrics import SEQUENCE_STEPS
 from crm_marketing.rules import access
+from crm_marketing.rules import campaigns as campaign_rules
 from crm_marketing.rules import sequences as rules
 from crm_marketing.rules.eligibility import skip_reason
 from crm_marketing.store import projection, records
@@ -151,6 +152,7 @@ def change_status(uow: UnitOfWork, *, principal: Principal, now: datetime, seque
     old = sequence.status
     rules.check_transition(old, status)
     if status == "active" and old == "draft":
+        campaign_rules.require_live(campaigns.for_write(uow, principal, sequence.campaign_id), "sequences")
         if not mail_enabled:
             raise FailedPrecondition("this marketing service sends no mail: set SMTP_URL", field="status")
         _activate(uow, principal, now, sequence)

@@ -14,9 +14,9 @@ from crm.marketing.v1.marketing_pb2 import SendWave
 from crm_marketing.events import MARKETING, emit
 from crm_marketing.metrics import ENGAGEMENT
 from crm_marketing.rules import tracking
-from crm_marketing.store import projection, sending
 from crm_marketing.rules.eligibility import UNSUBSCRIBED
-from crm_marketing.usecases import sequences
+from crm_marketing.store import projection, sending
+from crm_marketing.usecases import automation_settings, engagement, sequences
 from crm_marketing.usecases.sending import engagement_event, recipient_links
 from crmkit.auth import Principal
 from crmkit.db import UnitOfWork
@@ -53,6 +53,8 @@ def unsubscribe(uow: UnitOfWork, *, principal: Principal, now: datetime, key: by
     emit(uow, principal, MARKETING.EMAIL_UNSUBSCRIBED, f"{wave.id}/{row.contact_id}", 1,
          _engagement(wave, row, now), now)
     sequences.exit_contact(uow, contact_id=row.contact_id, reason=UNSUBSCRIBED, now=now)
+    engagement.record(uow, now=now, kind=MARKETING.EMAIL_UNSUBSCRIBED, contact_id=row.contact_id,
+                      campaign_id=wave.campaign_id, ref=wave.id)
     ENGAGEMENT.labels("unsubscribe").inc()
     return masked, False
 
@@ -64,6 +66,8 @@ def record_open(uow: UnitOfWork, *, principal: Principal, now: datetime, key: by
     if first:  # one event per recipient: image proxies re-fetch the pixel
         emit(uow, principal, MARKETING.EMAIL_OPENED, f"{wave.id}/{row.contact_id}", 1, _engagement(wave, row, now), now)
         ENGAGEMENT.labels("open").inc()
+        engagement.record(uow, now=now, kind=MARKETING.EMAIL_OPENED, contact_id=row.contact_id,
+                          campaign_id=wave.campaign_id, ref=wave.id)
 
 
 def resolve_click(uow: UnitOfWork, *, principal: Principal, now: datetime, key: bytes, token: str) -> str:
@@ -81,4 +85,11 @@ def resolve_click(uow: UnitOfWork, *, principal: Principal, now: datetime, key: 
     emit(uow, principal, MARKETING.EMAIL_CLICKED, f"{wave.id}/{row.contact_id}", 1,
          _engagement(wave, row, now, url=url, link_index=claims.link), now)
     ENGAGEMENT.labels("click").inc()
-    return url
+    if row.opened_at is None:
+        engagement.record(uow, now=now, kind=MARKETING.EMAIL_OPENED, contact_id=row.contact_id,
+                          campaign_id=wave.campaign_id, ref=wave.id)
+    engagement.record(uow, now=now, kind=MARKETING.EMAIL_CLICKED, contact_id=row.contact_id, url=url,
+                      campaign_id=wave.campaign_id, ref=wave.id)
+    sites = automation_settings.current(uow.session).sites
+    hosts = frozenset(d for site in sites for d in site.domains)
+    return tracking.with_contact(url, key, row.contact_id, hosts) if hosts else url

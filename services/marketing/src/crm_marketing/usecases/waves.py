@@ -40,20 +40,25 @@ class Members:
     by_segment: dict[str, list[Contact]] = field(default_factory=dict)
 
 
-def _audience(wave: SendWave, campaign_audience: Audience) -> Audience:
+def choose_audience(given: Audience, campaign_audience: Audience, field: str) -> Audience:
+    """The audience given, else the campaign's; one that names nobody is refused."""
     chosen = Audience()
-    chosen.CopyFrom(wave.audience if not campaign_rules.is_empty(wave.audience) else campaign_audience)
-    campaign_rules.normalize_audience(chosen, "wave.audience")
+    chosen.CopyFrom(given if not campaign_rules.is_empty(given) else campaign_audience)
+    campaign_rules.normalize_audience(chosen, field)
     if campaign_rules.is_empty(chosen):
-        raise InvalidArgument("the wave has no audience: name segments, tags or contacts (here or on the campaign)",
-                              field="wave.audience")
+        raise InvalidArgument("no audience: name segments, tags or contacts (here or on the campaign)", field=field)
     return chosen
 
 
-def prepare(session: Session, contacts: ContactsPort | None, *, principal: Principal, wave: SendWave) -> Members:
+def _audience(wave: SendWave, campaign_audience: Audience) -> Audience:
+    return choose_audience(wave.audience, campaign_audience, "wave.audience")
+
+
+def prepare(session: Session, contacts: ContactsPort | None, *, principal: Principal, wave: SendWave,
+            prefix: str = "wave.") -> Members:
     """Before the transaction: the caller may change the campaign, and contacts lists each segment."""
-    campaign = campaigns.get(session, principal=principal, campaign_id=wave.campaign_id, field="wave.campaign_id")
-    audience = _audience(wave, campaign.audience)
+    campaign = campaigns.get(session, principal=principal, campaign_id=wave.campaign_id, field=f"{prefix}campaign_id")
+    audience = choose_audience(wave.audience, campaign.audience, f"{prefix}audience")
     segments = list(dict.fromkeys([*audience.segment_ids, *audience.exclude_segment_ids]))
     if segments and contacts is None:
         raise DependencyUnavailable("contacts is not configured (CONTACTS_SERVICE_ADDR): segments cannot be listed")

@@ -10,7 +10,8 @@ from crm.sales.v1.sales_pb2 import Lead
 from crm_sales.rules import money
 from crmkit.errors import FailedPrecondition, InvalidArgument
 
-SOURCES = ("web_form", "import", "event", "campaign", "api", "referral", "other")
+# marketing_qualified: a contact marketing's engagement score handed over (crm_marketing).
+SOURCES = ("web_form", "import", "event", "campaign", "api", "referral", "marketing_qualified", "other")
 STATUSES = ("new", "working", "qualified", "disqualified", "nurturing", "converted")
 TRANSITIONS = {
     "new": ("working", "qualified", "disqualified", "nurturing"),
