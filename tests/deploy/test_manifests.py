@@ -25,7 +25,7 @@ BASE = K8S / "base"
 SERVICES = {  # name: gRPC port, metrics port, services it calls, uses OpenSearch
     "contacts": (50051, 9101, (), True),
     "sales": (50052, 9102, ("contacts",), False),
-    "marketing": (50053, 9103, ("contacts",), False),
+    "marketing": (50053, 9103, ("contacts", "sales"), False),
     "support": (50054, 9104, ("contacts",), True),
     "reporting": (50055, 9105, (), False),
 }
@@ -449,7 +449,8 @@ def test_network_policies_deny_by_default():
     ("support", None, 587, True),
     ("sales", None, 587, False),
     ("reporting", "marketing", 50053, False),
-    ("marketing", "sales", 50052, False),
+    ("marketing", "sales", 50052, True),
+    ("support", "sales", 50052, False),
     ("contacts", None, 9200, True),
     ("support", None, 9200, True),
     (None, "gateway", GATEWAY_PORT, True),
