@@ -75,3 +75,21 @@ class ServiceClient:
                     raise error from None
                 unavailable = error
                 time.sleep(min(0.05 * 2**attempt * (0.5 + random.random()), remaining / 4))
+
+
+class GrpcPort:
+    """Base of a service's adapter for another service: dials on first use, so nothing connects at
+    start-up and a dependency that is down does not stop this service from starting."""
+
+    stub: Any = None  # the generated <Service>Stub class, set by the subclass
+
+    def __init__(self, addr: str, timeout: float = 5.0) -> None:
+        self.addr = addr
+        self.timeout = timeout
+        self._client: ServiceClient | None = None
+
+    @property
+    def client(self) -> ServiceClient:
+        if self._client is None:
+            self._client = ServiceClient(self.stub(open_channel(self.addr)), timeout=self.timeout)
+        return self._client

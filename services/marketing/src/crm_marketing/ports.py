@@ -22,7 +22,7 @@ from crm.sales.v1 import sales_pb2 as spb
 from crm.sales.v1.sales_pb2_grpc import SalesServiceStub
 from crmkit.credentials import ServiceCredentials
 from crmkit.errors import ERROR_DETAILS_KEY, ERROR_FIELD_KEY, DomainError, NotFound
-from crmkit.grpc_client import ServiceClient, open_channel
+from crmkit.grpc_client import GrpcPort
 from crmkit.grpc_server import IDEMPOTENCY_KEY
 from crmkit.mail import Mailer, MailRejected, MailUnavailable, OutgoingMail
 
@@ -98,18 +98,12 @@ class AcceptedCheck(Protocol):
         ...
 
 
-class GrpcContacts:
-    def __init__(self, addr: str, credentials: ServiceCredentials, timeout: float = 10.0) -> None:
-        self.addr = addr
-        self.credentials = credentials
-        self.timeout = timeout
-        self._client: ServiceClient | None = None
+class GrpcContacts(GrpcPort):
+    stub = ContactsServiceStub
 
-    @property
-    def client(self) -> ServiceClient:
-        if self._client is None:  # connect lazily: nothing dials out at start-up
-            self._client = ServiceClient(ContactsServiceStub(open_channel(self.addr)), timeout=self.timeout)
-        return self._client
+    def __init__(self, addr: str, credentials: ServiceCredentials, timeout: float = 10.0) -> None:
+        super().__init__(addr, timeout)
+        self.credentials = credentials
 
     def _metadata(self) -> list[tuple[str, str]]:
         authorization = self.credentials.authorization()
@@ -197,20 +191,14 @@ def _existing_id(exc: grpc.RpcError) -> str:
     return existing if isinstance(existing, str) else ""
 
 
-class GrpcSales:
+class GrpcSales(GrpcPort):
     """Sales at SALES_SERVICE_ADDR, with this service's own credentials."""
 
-    def __init__(self, addr: str, credentials: ServiceCredentials, timeout: float = 10.0) -> None:
-        self.addr = addr
-        self.credentials = credentials
-        self.timeout = timeout
-        self._client: ServiceClient | None = None
+    stub = SalesServiceStub
 
-    @property
-    def client(self) -> ServiceClient:
-        if self._client is None:  # connect lazily: nothing dials out at start-up
-            self._client = ServiceClient(SalesServiceStub(open_channel(self.addr)), timeout=self.timeout)
-        return self._client
+    def __init__(self, addr: str, credentials: ServiceCredentials, timeout: float = 10.0) -> None:
+        super().__init__(addr, timeout)
+        self.credentials = credentials
 
     def capture_lead(self, lead: spb.Lead, *, form_id: str, key: str) -> spb.Lead:
         authorization = self.credentials.authorization()

@@ -10,7 +10,7 @@ from typing import Protocol
 
 from crm.contacts.v1 import contacts_pb2 as cpb
 from crm.contacts.v1.contacts_pb2_grpc import ContactsServiceStub
-from crmkit.grpc_client import ServiceClient, open_channel
+from crmkit.grpc_client import GrpcPort
 from crmkit.grpc_server import IDEMPOTENCY_KEY
 
 
@@ -20,17 +20,8 @@ class ContactsPort(Protocol):
     def create_contact(self, contact: cpb.Contact, *, idempotency_key: str, authorization: str) -> cpb.Contact: ...
 
 
-class GrpcContacts:
-    def __init__(self, addr: str, timeout: float = 5.0) -> None:
-        self.addr = addr
-        self._client: ServiceClient | None = None
-        self.timeout = timeout
-
-    @property
-    def client(self) -> ServiceClient:
-        if self._client is None:  # connect lazily: nothing dials out at start-up
-            self._client = ServiceClient(ContactsServiceStub(open_channel(self.addr)), timeout=self.timeout)
-        return self._client
+class GrpcContacts(GrpcPort):
+    stub = ContactsServiceStub
 
     def _metadata(self, key: str, authorization: str) -> list[tuple[str, str]]:
         return [(IDEMPOTENCY_KEY, key), ("authorization", authorization)]

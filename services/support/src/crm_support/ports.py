@@ -17,7 +17,7 @@ from crm.contacts.v1 import contacts_pb2 as cpb
 from crm.contacts.v1.contacts_pb2_grpc import ContactsServiceStub
 from crmkit.credentials import ServiceCredentials
 from crmkit.errors import ERROR_DETAILS_KEY, DomainError, InvalidArgument, NotFound, PermissionDenied
-from crmkit.grpc_client import ServiceClient, open_channel
+from crmkit.grpc_client import GrpcPort
 from crmkit.grpc_server import IDEMPOTENCY_KEY
 
 
@@ -38,18 +38,12 @@ class ContactsPort(Protocol):
     def find_or_create(self, email: str, name: str) -> cpb.Contact | None: ...
 
 
-class GrpcContacts:
-    def __init__(self, addr: str, credentials: ServiceCredentials, timeout: float = 5.0) -> None:
-        self.addr = addr
-        self.credentials = credentials
-        self.timeout = timeout
-        self._client: ServiceClient | None = None
+class GrpcContacts(GrpcPort):
+    stub = ContactsServiceStub
 
-    @property
-    def client(self) -> ServiceClient:
-        if self._client is None:  # connect lazily: nothing dials out at start-up
-            self._client = ServiceClient(ContactsServiceStub(open_channel(self.addr)), timeout=self.timeout)
-        return self._client
+    def __init__(self, addr: str, credentials: ServiceCredentials, timeout: float = 5.0) -> None:
+        super().__init__(addr, timeout)
+        self.credentials = credentials
 
     def get_contact(self, contact_id: str, *, authorization: str) -> cpb.Contact:
         try:
