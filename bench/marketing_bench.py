@@ -1,0 +1,236 @@
+"""Marketing benchmark (issue 10): the send rate of one wave into a local SMTP sink (target
+>= 1,000 messages/s, memory flat) and the audience evaluation time at 1M contacts.
+
+    .venv/bin/python bench/marketing_bench.py                       # 100k recipients, tag audience
+    .venv/bin/python bench/marketing_bench.py --recipients 5000 --audience list --log-batch 1
+
+In-process, without the gateway: a migrated marketing SQLite database whose contact projection is
+filled in bulk (timed apart), a campaign and a template through the use cases, a wave frozen and
+started through usecases.waves (what CreateSendWave / StartSendWave run), and the service's own
+sender (jobs.Sender: claim, render, hand over, record) with crmkit.mail.SmtpMailer against
+`python -m crmkit.smtp_sink` in its own process (its CPU is not ours). The audience evaluation at
+scale is contacts' segments bench (services/contacts/bench/segments_bench.py), run as a subprocess."""
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, TypeVar
+
+sys.path.insert(0, str(Path(__file__).parent))
+from procs import cpu_seconds, rss_mb  # noqa: E402
+from sqlalchemy import insert  # noqa: E402
+
+from crm.marketing.v1 import marketing_pb2 as pb  # noqa: E402
+from crm_marketing import bootstrap, jobs  # noqa: E402
+from crm_marketing.rules.campaigns import MAX_AUDIENCE_ITEMS  # noqa: E402
+from crm_marketing.rules.eligibility import ConsentState  # noqa: E402
+from crm_marketing.rules.tracking import LinkMaker, tracking_key  # noqa: E402
+from crm_marketing.store.projection import consents_json  # noqa: E402
+from crm_marketing.tables import audience_contacts, contact_tags  # noqa: E402
+from crm_marketing.usecases import campaigns, templates, waves  # noqa: E402
+from crmkit.auth import Principal  # noqa: E402
+from crmkit.db import Database, UnitOfWork  # noqa: E402
+from crmkit.mail import SmtpMailer  # noqa: E402
+from crmkit.testing import free_port, migrated_database, wait_for  # noqa: E402
+
+REPO = Path(__file__).resolve().parents[1]
+SEGMENTS_BENCH = REPO / "services" / "contacts" / "bench" / "segments_bench.py"
+MKT = Principal("mkt.bench", ("marketing",), "marketing", "east", "bench")
+SENDER = "Shuniu 市场部 <marketing@shuniu.example>"
+TAG = "bench-wave"
+TARGET_RATE = 1000.0
+NOW = datetime.now(UTC)
+R = TypeVar("R")
+
+
+def verdict(ok: bool) -> str:
+    return "met" if ok else "MISSED"
+
+
+def fill_projection(db: Database, count: int, batch: int = 5000) -> None:
+    """`count` contacts with consent for marketing_email and the wave's tag, as the CONTACTS
+    stream would have projected them (bulk: projecting one at a time would dominate the run)."""
+    consents = consents_json({"marketing_email": ConsentState(True, NOW)})
+    for start in range(0, count, batch):
+        ids = [f"c{i:08d}" for i in range(start, min(count, start + batch))]
+        rows = [{"contact_id": cid, "name": f"客户 {cid}", "email": f"{cid}@bench.example", "language": "zh-CN",
+                 "company": "", "title": "", "city": "", "province": "", "owner_id": "", "team": "", "region": "",
+                 "custom": "{}", "consents": consents, "suppressed": "", "version": 1, "updated_at": NOW}
+                for cid in ids]
+        with db.unit_of_work() as uow:
+            conn = uow.session.connection()
+            conn.execute(insert(audience_contacts), rows)
+            conn.execute(insert(contact_tags), [{"contact_id": cid, "tag": TAG} for cid in ids])
+            uow.commit()
+
+
+def write(db: Database, fn: Callable[[UnitOfWork], R]) -> R:
+    with db.unit_of_work() as uow:
+        result = fn(uow)
+        uow.commit()
+        return result
+
+
+def freeze(db: Database, count: int, audience: str) -> pb.SendWave:
+    """A campaign, a template and a started wave, through the use cases the servicer calls."""
+    campaign = write(db, lambda uow: campaigns.create(uow, principal=MKT, now=NOW, campaign=pb.Campaign(
+        name="Bench wave", type="email")))
+    template = write(db, lambda uow: templates.create(uow, principal=MKT, now=NOW, template=pb.Template(
+        name="bench", contents=[pb.TemplateContent(
+            language="zh-CN", subject="{{ name }}，您好", text="详情 https://shop.example/expo",
+            html='<p>{{ name }}</p><a href="https://shop.example/expo">展会</a>'
+                 '<a href="{{ unsubscribe_url }}">退订</a>')])))
+    chosen = (pb.Audience(tags=[TAG]) if audience == "tag"
+              else pb.Audience(contact_ids=[f"c{i:08d}" for i in range(count)]))
+    request = pb.SendWave(campaign_id=campaign.id, template_id=template.id, audience=chosen)
+    with db.read() as session:
+        members = waves.prepare(session, None, principal=MKT, wave=request)
+    created = write(db, lambda uow: waves.create(uow, principal=MKT, now=NOW, wave=request, members=members,
+                                                 default_sender=SENDER))
+    return write(db, lambda uow: waves.start(uow, principal=MKT, now=NOW, wave_id=created.id,
+                                             expected_version=created.version, mail_enabled=True))
+
+
+def send(db: Database, url: str, log_batch: int, count: int) -> tuple[float, int, list[tuple[int, float]]]:
+    """The wave through the service's sender; seconds, mails handed over, and (sent, RSS MB) samples."""
+    links = LinkMaker("http://127.0.0.1:8080" + bootstrap.PUBLIC_PATH, tracking_key("bench-secret"))
+    mailer = SmtpMailer.from_url(url)
+    sender = jobs.Sender(db, mailer, links, lambda: datetime.now(UTC),
+                         jobs.SendOptions(rate=1_000_000, flush_every=log_batch))
+    handed = [0]
+    real_send = mailer.send
+
+    def counting(mail: Any) -> None:
+        real_send(mail)
+        handed[0] += 1
+
+    mailer.send = counting  # type: ignore[method-assign]  # count as we go, for the memory samples
+    samples: list[tuple[int, float]] = [(0, rss_mb(os.getpid()))]
+    done = threading.Event()
+
+    def sample() -> None:
+        while not done.wait(0.5):
+            samples.append((handed[0], rss_mb(os.getpid())))
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    started = time.perf_counter()
+    total = 0
+    while total < count:  # one run_once mails the whole wave; loop only in case a claim was released
+        n = sender.run_once(datetime.now(UTC))
+        total += n
+        if not n:
+            break
+    seconds = time.perf_counter() - started
+    done.set()
+    sampler.join()
+    samples.append((handed[0], rss_mb(os.getpid())))
+    mailer.close()
+    return seconds, total, samples
+
+
+def audience_at_scale(contacts: int, timeout: float) -> None:
+    if not SEGMENTS_BENCH.exists():
+        print("  (services/contacts/bench/segments_bench.py not found)")
+        return
+    print(f"\ncontacts' segments bench at {contacts:,} contacts (SQLite, admin and regional manager):", flush=True)
+    started = time.perf_counter()
+    try:
+        done = subprocess.run([sys.executable, str(SEGMENTS_BENCH), "--contacts", str(contacts)],
+                              capture_output=True, text=True, timeout=timeout, check=False)
+    except subprocess.TimeoutExpired:
+        print(f"  did not finish within {timeout:.0f} s")
+        return
+    print("  " + done.stdout.strip().replace("\n", "\n  "))
+    if done.returncode:
+        print(f"  exit {done.returncode}: {done.stderr.strip()[-500:]}")
+    print(f"  (whole subprocess {time.perf_counter() - started:.0f} s, generation included)")
+    if contacts < 1_000_000:
+        factor = 1_000_000 / contacts
+        print(f"  EXTRAPOLATED to 1M contacts (× {factor:.0f}, assuming linear scans; not measured): "
+              "multiply the count ms and all-pages s above by that factor")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--recipients", type=int, default=100_000)
+    parser.add_argument("--audience", choices=("tag", "list"), default="tag",
+                        help="freeze over a tag of the projection or an explicit list of contact ids")
+    parser.add_argument("--log-batch", type=int, default=100,
+                        help="MARKETING_SEND_LOG_BATCH: sent marks per transaction (the service's default is 1)")
+    parser.add_argument("--audience-contacts", type=int, default=int(os.environ.get("BENCH_AUDIENCE_CONTACTS",
+                                                                                    "200000")),
+                        help="contacts for the segment evaluation (1000000 for the real figure; 0 skips it)")
+    parser.add_argument("--audience-timeout", type=float, default=900.0)
+    args = parser.parse_args()
+    n = args.recipients
+    if args.audience == "list" and n > MAX_AUDIENCE_ITEMS:  # the service caps explicit lists too
+        parser.error(f"--audience list takes at most {MAX_AUDIENCE_ITEMS} recipients (the service's limit); "
+                     "use --audience tag for more")
+    with tempfile.TemporaryDirectory(prefix="marketing-bench-") as tmp:
+        root = Path(tmp)
+        rss_start = rss_mb(os.getpid())
+        db = migrated_database(bootstrap.MIGRATIONS, root)
+        started = time.perf_counter()
+        fill_projection(db, n)
+        setup_s = time.perf_counter() - started
+        started = time.perf_counter()
+        wave = freeze(db, n, args.audience)
+        freeze_s = time.perf_counter() - started
+        assert wave.counts.pending == n, f"{wave.counts.pending} of {n} recipients pending: {wave.counts}"
+
+        mail_dir = root / "mail"
+        port = free_port()
+        sink = subprocess.Popen([sys.executable, "-m", "crmkit.smtp_sink", "--dir", str(mail_dir), "--port",
+                                 str(port)], env={**os.environ, "LOG_LEVEL": "WARNING"})
+        try:
+            import socket
+
+            def listening() -> bool:
+                with socket.socket() as s:
+                    return s.connect_ex(("127.0.0.1", port)) == 0
+
+            wait_for(listening, 15, what="the SMTP sink")
+            cpu0 = (cpu_seconds(os.getpid()), cpu_seconds(sink.pid))
+            seconds, handed, samples = send(db, f"smtp://127.0.0.1:{port}", args.log_batch, n)
+            cpu_us = [(cpu_seconds(pid) - before) * 1e6 / max(1, handed)
+                      for pid, before in zip((os.getpid(), sink.pid), cpu0, strict=True)]
+            kept = len(list(mail_dir.glob("*.eml")))
+        finally:
+            sink.terminate()
+            sink.wait(10)
+        with db.read() as session:
+            final = waves.get(session, principal=MKT, wave_id=wave.id)
+
+    rate = handed / seconds if seconds else 0.0
+    middle = min(samples, key=lambda s: abs(s[0] - handed / 2))
+    start_rss, end_rss = samples[0][1], samples[-1][1]
+    peak = max(s[1] for s in samples)
+    flat = end_rss - start_rss <= max(20.0, 0.1 * start_rss)
+    print(f"Marketing send wave — {os.cpu_count()} cores, SQLite, audience {args.audience}, {n:,} recipients, "
+          f"send log batch {args.log_batch}")
+    print(f"  set-up (bulk projection of {n:,} consented contacts) {setup_s:8.1f} s")
+    print(f"  freeze (waves.create: evaluate, {n:,} recipient rows)  {freeze_s:8.1f} s")
+    print(f"  send {handed:,} mails into the SMTP sink            {seconds:8.1f} s   {rate:,.0f} messages/s   "
+          f">= {TARGET_RATE:,.0f}/s {verdict(rate >= TARGET_RATE)}")
+    print(f"  CPU per mail: this process (sender) {cpu_us[0]:,.0f} µs, the sink {cpu_us[1]:,.0f} µs")
+    print(f"  RSS MB: before the db {rss_start:.0f}; wave start {start_rss:.0f}, middle ({middle[0]:,} sent) "
+          f"{middle[1]:.0f}, end {end_rss:.0f}, peak {peak:.0f}   flat (end - start <= max(20 MB, 10%)) "
+          f"{verdict(flat)}")
+    print(f"  the sink kept {kept:,} messages; wave {final.status}, sent {final.counts.sent:,}   "
+          f"== {n:,} {verdict(kept == n and final.counts.sent == n)}", flush=True)
+    if args.audience_contacts > 0:
+        audience_at_scale(args.audience_contacts, args.audience_timeout)
+    return 0 if kept == n else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
