@@ -25,6 +25,8 @@ from google.protobuf.message import Message
 
 from crm.contacts.v1 import contacts_pb2 as pb
 from crm.contacts.v1 import contacts_pb2_grpc
+from crm.marketing.v1 import marketing_pb2 as mpb
+from crm.marketing.v1 import marketing_pb2_grpc
 from crm.reporting.v1 import reporting_pb2, reporting_pb2_grpc
 from crm_gateway.app import create_app
 from crm_gateway.settings import GatewaySettings
@@ -412,3 +414,75 @@ def dead_addr() -> str:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return f"127.0.0.1:{sock.getsockname()[1]}"
+
+
+# -- marketing: one fake for the marketing and marketing-automation route tests
+
+@dataclass
+class MarketingCall:
+    method: str
+    request: Any
+    metadata: dict[str, str]
+    principal: Principal
+
+
+class FakeMarketing(marketing_pb2_grpc.MarketingServiceServicer):
+    """Every RPC of the marketing contract, behind crmkit's real gRPC server: records the call,
+    then raises `errors[method]` or answers `answers[method]` (default: the empty answer)."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.reset()
+
+    def reset(self) -> None:
+        self.calls: list[MarketingCall] = []
+        self.answers: dict[str, Any] = {}
+        self.errors: dict[str, Exception] = {}
+
+    def receive(self, method: str, request: Any, context: grpc.ServicerContext, answer: type) -> Any:
+        with self.lock:
+            self.calls.append(MarketingCall(method, request, dict(context.invocation_metadata()),
+                                            current_principal()))
+        if method in self.errors:
+            raise self.errors[method]
+        return self.answers.get(method) or answer()
+
+    def last(self, method: str) -> MarketingCall:
+        return [c for c in self.calls if c.method == method][-1]
+
+    def methods(self) -> list[str]:
+        return [c.method for c in self.calls]
+
+
+def _marketing_rpc(name: str, answer: type) -> Any:
+    def handle(self: FakeMarketing, request: Any, context: grpc.ServicerContext) -> Any:
+        return self.receive(name, request, context, answer)
+    return handle
+
+
+MARKETING_SERVICE = mpb.DESCRIPTOR.services_by_name["MarketingService"]
+for _method in MARKETING_SERVICE.methods:
+    setattr(FakeMarketing, _method.name, _marketing_rpc(_method.name, getattr(mpb, _method.output_type.name)))
+
+
+@pytest.fixture(scope="module")
+def marketing_server() -> Iterator[tuple[FakeMarketing, GrpcServer]]:
+    fake = FakeMarketing()
+    auth = AuthSettings(jwt_secret=SECRET, jwks_url=None, issuer=None, audience=None)
+    server = GrpcServer(service="marketing", port=0, host="127.0.0.1", verifier=TokenVerifier(auth),
+                        registrations=[lambda s: marketing_pb2_grpc.add_MarketingServiceServicer_to_server(fake, s)],
+                        service_names=[MARKETING_SERVICE.full_name], max_workers=8).start()
+    yield fake, server
+    server.server.stop(0)
+
+
+@pytest.fixture
+def marketing(marketing_server: tuple[FakeMarketing, GrpcServer]) -> FakeMarketing:
+    marketing_server[0].reset()
+    return marketing_server[0]
+
+
+@pytest.fixture
+def marketing_gw(make_client: Any, settings: Any, marketing_server: tuple[FakeMarketing, GrpcServer]) -> Any:
+    """The gateway with marketing configured at the fake."""
+    return make_client(settings, optional_addrs={"marketing": f"127.0.0.1:{marketing_server[1].port}"})

@@ -6,91 +6,22 @@ web-visit intake, and marketing away."""
 from __future__ import annotations
 
 import re
-import threading
-from collections.abc import Iterator
-from dataclasses import dataclass
 from typing import Any
 
-import grpc
 import pytest
 
 from crm.marketing.v1 import marketing_pb2 as pb
-from crm.marketing.v1 import marketing_pb2_grpc
-from crmkit.auth import Principal, TokenVerifier, current_principal, mint_token
-from crmkit.config import AuthSettings
+from crmkit.auth import Principal, mint_token
 from crmkit.errors import InvalidArgument, NotFound, ResourceExhausted
-from crmkit.grpc_server import GrpcServer
 
 SECRET = "gateway-test-secret"  # the conftest's
-SERVICE = pb.DESCRIPTOR.services_by_name["MarketingService"]
 MKT = {"Authorization": f"Bearer {mint_token(Principal('mkt.1', ('marketing',), 'marketing', 'east'), SECRET)}"}
 TOKEN = "f.f-1.6a0b1c2d.AAAAAAAAAAAAAAAAAAAAAA"
 
 
-@dataclass
-class Received:
-    method: str
-    request: Any
-    principal: Principal
-
-
-class FakeMarketing(marketing_pb2_grpc.MarketingServiceServicer):
-    """Every RPC of the contract: records the call, then raises `errors[method]` or answers
-    `answers[method]` (default: the empty answer)."""
-
-    def __init__(self) -> None:
-        self.lock = threading.Lock()
-        self.reset()
-
-    def reset(self) -> None:
-        self.calls: list[Received] = []
-        self.answers: dict[str, Any] = {}
-        self.errors: dict[str, Exception] = {}
-
-    def receive(self, method: str, request: Any, answer: type) -> Any:
-        with self.lock:
-            self.calls.append(Received(method, request, current_principal()))
-        if method in self.errors:
-            raise self.errors[method]
-        return self.answers.get(method) or answer()
-
-    def last(self, method: str) -> Received:
-        return [c for c in self.calls if c.method == method][-1]
-
-    def methods(self) -> list[str]:
-        return [c.method for c in self.calls]
-
-
-def _rpc(name: str, answer: type) -> Any:
-    def handle(self: FakeMarketing, request: Any, context: grpc.ServicerContext) -> Any:
-        return self.receive(name, request, answer)
-    return handle
-
-
-for _method in SERVICE.methods:
-    setattr(FakeMarketing, _method.name, _rpc(_method.name, getattr(pb, _method.output_type.name)))
-
-
-@pytest.fixture(scope="module")
-def automation_server() -> Iterator[tuple[FakeMarketing, GrpcServer]]:
-    fake = FakeMarketing()
-    auth = AuthSettings(jwt_secret=SECRET, jwks_url=None, issuer=None, audience=None)
-    server = GrpcServer(service="marketing", port=0, host="127.0.0.1", verifier=TokenVerifier(auth),
-                        registrations=[lambda s: marketing_pb2_grpc.add_MarketingServiceServicer_to_server(fake, s)],
-                        service_names=[SERVICE.full_name], max_workers=8).start()
-    yield fake, server
-    server.server.stop(0)
-
-
 @pytest.fixture
-def marketing(automation_server: tuple[FakeMarketing, GrpcServer]) -> FakeMarketing:
-    automation_server[0].reset()
-    return automation_server[0]
-
-
-@pytest.fixture
-def gw(make_client: Any, settings: Any, automation_server: tuple[FakeMarketing, GrpcServer]) -> Any:
-    return make_client(settings, optional_addrs={"marketing": f"127.0.0.1:{automation_server[1].port}"})
+def gw(marketing_gw: Any) -> Any:
+    return marketing_gw  # the conftest's gateway in front of its FakeMarketing
 
 
 def fields(resp: Any) -> list[str]:
@@ -120,7 +51,7 @@ def _bad_fields() -> InvalidArgument:
 
 # -- declared routes: what reaches marketing ------------------------------------------------------
 
-def test_forms_are_defined_listed_changed_and_their_submissions_retried(gw: Any, marketing: FakeMarketing) -> None:
+def test_forms_are_defined_listed_changed_and_their_submissions_retried(gw: Any, marketing: Any) -> None:
     body = {"name": "展会报名", "campaign_id": "c-1", "fields": [{"name": "email", "required": True,
                                                             "label": {"zh": "邮箱", "en": "Email"}}],
             "consent": {"enabled": True, "text": {"zh": "我同意"}}}
@@ -150,7 +81,7 @@ def test_forms_are_defined_listed_changed_and_their_submissions_retried(gw: Any,
     assert gw.get("/api/v1/forms", headers={}).status_code == 401
 
 
-def test_the_automation_settings_are_read_and_patched_with_if_match(gw: Any, marketing: FakeMarketing) -> None:
+def test_the_automation_settings_are_read_and_patched_with_if_match(gw: Any, marketing: Any) -> None:
     marketing.answers["GetAutomationSettings"] = pb.AutomationSettings(mql_threshold=50, version=3)
     got = gw.get("/api/v1/automation-settings", headers=MKT)
     assert got.get_json()["mql_threshold"] == 50 and got.headers["ETag"] == '"3"'
@@ -163,7 +94,7 @@ def test_the_automation_settings_are_read_and_patched_with_if_match(gw: Any, mar
     assert fields(gw.patch("/api/v1/automation-settings", headers=MKT, json={"version": 9})) == ["version"]
 
 
-def test_a_sequence_is_defined_activated_and_contacts_enrolled_and_removed(gw: Any, marketing: FakeMarketing) -> None:
+def test_a_sequence_is_defined_activated_and_contacts_enrolled_and_removed(gw: Any, marketing: Any) -> None:
     body = {"name": "新客培育", "campaign_id": "c-1", "enroll_nurturing": True,
             "steps": [{"day": 0, "template_id": "t-1"}, {"day": 3, "template_id": "t-2"}]}
     assert fields(gw.post("/api/v1/sequences", headers=MKT, json={**body, "status": "active"})) == ["status"]
@@ -196,7 +127,7 @@ def test_a_sequence_is_defined_activated_and_contacts_enrolled_and_removed(gw: A
     assert (listed.campaign_id, listed.status) == ("c-1", "active")
 
 
-def test_a_rule_is_declared_with_its_trigger_window_and_action(gw: Any, marketing: FakeMarketing) -> None:
+def test_a_rule_is_declared_with_its_trigger_window_and_action(gw: Any, marketing: Any) -> None:
     body = {"name": "看了三次没询价", "campaign_id": "c-1", "template_id": "t-offer", "count": 3, "within_days": 7,
             "trigger": {"event_type": "web.visit", "url_pattern": "/products/x*"},
             "unless": [{"event_type": "crm.marketing.form.submitted"}]}
@@ -215,7 +146,7 @@ def test_a_rule_is_declared_with_its_trigger_window_and_action(gw: Any, marketin
     assert gw.delete("/api/v1/automation-rules/r-1", headers=MKT).status_code == 204
 
 
-def test_a_page_view_is_taken_as_json_or_a_beacon_with_the_visitor_cookie(gw: Any, marketing: FakeMarketing) -> None:
+def test_a_page_view_is_taken_as_json_or_a_beacon_with_the_visitor_cookie(gw: Any, marketing: Any) -> None:
     marketing.answers["TrackVisit"] = pb.TrackVisitResponse(visitor_id="v-123456789", identified=False)
     view = gw.post("/api/v1/public/track", json={"site_key": "site-key-01", "url": "https://shop.example/products/x",
                                                  "contact_token": "t.c-1.mac"})
@@ -236,7 +167,7 @@ def test_a_page_view_is_taken_as_json_or_a_beacon_with_the_visitor_cookie(gw: An
     assert slow.status_code == 429 and slow.headers["Access-Control-Allow-Origin"] == "*"
 
 
-def test_an_ab_test_is_created_started_and_its_results_read(gw: Any, marketing: FakeMarketing) -> None:
+def test_an_ab_test_is_created_started_and_its_results_read(gw: Any, marketing: Any) -> None:
     body = {"name": "主题测试", "campaign_id": "c-1", "template_id": "t-1", "test_percent": 20, "metric": "click",
             "wait_hours": 4, "significance": 0.01, "default_variant": "A",
             "variants": [{"name": "A"}, {"name": "B", "subject": "最后三天：{{ name }}"}]}
@@ -268,7 +199,7 @@ def test_an_ab_test_is_created_started_and_its_results_read(gw: Any, marketing: 
 # -- the public form: the page, its JSON, its submissions -----------------------------------------
 
 def test_the_form_page_is_embeddable_escaped_and_carries_token_honeypot_and_utm(gw: Any,
-                                                                                marketing: FakeMarketing) -> None:
+                                                                                marketing: Any) -> None:
     marketing.answers["GetPublicForm"] = PUBLIC_FORM
     page = gw.get("/api/v1/public/forms/f-1", query_string={"utm_source": "baidu", "utm_campaign": "<expo>",
                                                             "lang": "en"},
@@ -294,7 +225,7 @@ def test_the_form_page_is_embeddable_escaped_and_carries_token_honeypot_and_utm(
     assert fields(gw.get("/api/v1/public/forms/f-1", query_string={"colour": "red"})) == ["colour"]
 
 
-def test_a_json_submission_is_202_or_names_every_bad_field(gw: Any, marketing: FakeMarketing) -> None:
+def test_a_json_submission_is_202_or_names_every_bad_field(gw: Any, marketing: Any) -> None:
     marketing.answers["SubmitForm"] = pb.SubmitFormResponse(submission_id="s-1", status="accepted",
                                                             thank_you=text("谢谢", "Thanks"))
     body = {"values": {"name": "王强", "email": "wang@hbsteel.cn"}, "consent": True, "form_token": TOKEN,
@@ -324,7 +255,7 @@ def test_a_json_submission_is_202_or_names_every_bad_field(gw: Any, marketing: F
     assert gw.post("/api/v1/public/forms/f-1/submissions", json=body).status_code == 429
 
 
-def test_the_html_form_posts_form_encoded_and_gets_a_page_back(gw: Any, marketing: FakeMarketing) -> None:
+def test_the_html_form_posts_form_encoded_and_gets_a_page_back(gw: Any, marketing: Any) -> None:
     marketing.answers["GetPublicForm"] = PUBLIC_FORM
     marketing.answers["SubmitForm"] = pb.SubmitFormResponse(submission_id="s-1", thank_you=text("谢谢您", "Thanks!"))
     form = {"name": "王强", "email": "wang@hbsteel.cn", "size": "51-200", "consent": "yes", "form_token": TOKEN,

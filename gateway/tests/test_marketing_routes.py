@@ -7,94 +7,24 @@ from __future__ import annotations
 
 import io
 import re
-import threading
-from collections.abc import Iterator
-from dataclasses import dataclass
 from typing import Any
 
-import grpc
 import jwt
 import pytest
 
 from crm.marketing.v1 import marketing_pb2 as pb
-from crm.marketing.v1 import marketing_pb2_grpc
 from crm_gateway.routes_marketing import PIXEL_GIF
-from crmkit.auth import Principal, TokenVerifier, current_principal, mint_token
-from crmkit.config import AuthSettings
+from crmkit.auth import Principal, mint_token
 from crmkit.errors import InvalidArgument
-from crmkit.grpc_server import GrpcServer
 
 SECRET = "gateway-test-secret"  # the conftest's
-SERVICE = pb.DESCRIPTOR.services_by_name["MarketingService"]
 MKT = {"Authorization": f"Bearer {mint_token(Principal('mkt.1', ('marketing',), 'marketing', 'east'), SECRET)}"}
 TOKEN = "o.1f.AAAAAAAAAAAAAAAAAAAAAA"
 
 
-@dataclass
-class Received:
-    method: str
-    request: Any
-    metadata: dict[str, str]
-    principal: Principal
-
-
-class FakeMarketing(marketing_pb2_grpc.MarketingServiceServicer):
-    """Every RPC of the contract: records the call, then raises `errors[method]` or answers
-    `answers[method]` (default: the empty answer)."""
-
-    def __init__(self) -> None:
-        self.lock = threading.Lock()
-        self.reset()
-
-    def reset(self) -> None:
-        self.calls: list[Received] = []
-        self.answers: dict[str, Any] = {}
-        self.errors: dict[str, Exception] = {}
-
-    def receive(self, method: str, request: Any, context: grpc.ServicerContext, answer: type) -> Any:
-        with self.lock:
-            self.calls.append(Received(method, request, dict(context.invocation_metadata()), current_principal()))
-        if method in self.errors:
-            raise self.errors[method]
-        return self.answers.get(method) or answer()
-
-    def last(self, method: str) -> Received:
-        return [c for c in self.calls if c.method == method][-1]
-
-    def methods(self) -> list[str]:
-        return [c.method for c in self.calls]
-
-
-def _rpc(name: str, answer: type) -> Any:
-    def handle(self: FakeMarketing, request: Any, context: grpc.ServicerContext) -> Any:
-        return self.receive(name, request, context, answer)
-    return handle
-
-
-for _method in SERVICE.methods:
-    setattr(FakeMarketing, _method.name, _rpc(_method.name, getattr(pb, _method.output_type.name)))
-
-
-@pytest.fixture(scope="module")
-def marketing_server() -> Iterator[tuple[FakeMarketing, GrpcServer]]:
-    fake = FakeMarketing()
-    auth = AuthSettings(jwt_secret=SECRET, jwks_url=None, issuer=None, audience=None)
-    server = GrpcServer(service="marketing", port=0, host="127.0.0.1", verifier=TokenVerifier(auth),
-                        registrations=[lambda s: marketing_pb2_grpc.add_MarketingServiceServicer_to_server(fake, s)],
-                        service_names=[SERVICE.full_name], max_workers=8).start()
-    yield fake, server
-    server.server.stop(0)
-
-
 @pytest.fixture
-def marketing(marketing_server: tuple[FakeMarketing, GrpcServer]) -> FakeMarketing:
-    marketing_server[0].reset()
-    return marketing_server[0]
-
-
-@pytest.fixture
-def gw(make_client: Any, settings: Any, marketing_server: tuple[FakeMarketing, GrpcServer]) -> Any:
-    return make_client(settings, optional_addrs={"marketing": f"127.0.0.1:{marketing_server[1].port}"})
+def gw(marketing_gw: Any) -> Any:
+    return marketing_gw  # the conftest's gateway in front of its FakeMarketing
 
 
 def fields(resp: Any) -> list[str]:
@@ -103,7 +33,7 @@ def fields(resp: Any) -> list[str]:
 
 # -- declared routes: what reaches marketing ------------------------------------------------------
 
-def test_a_campaign_is_created_changed_and_deleted_as_declared(gw: Any, marketing: FakeMarketing) -> None:
+def test_a_campaign_is_created_changed_and_deleted_as_declared(gw: Any, marketing: Any) -> None:
     refused = gw.post("/api/v1/campaigns", headers=MKT, json={"name": "春季展会", "type": "trade_show",
                                                                "status": "active"})
     assert refused.status_code == 400 and fields(refused) == ["status"]
@@ -139,7 +69,7 @@ def test_a_campaign_is_created_changed_and_deleted_as_declared(gw: Any, marketin
     assert marketing.last("DeleteCampaign").request.expected_version == 3
 
 
-def test_list_filters_and_results_reach_marketing(gw: Any, marketing: FakeMarketing) -> None:
+def test_list_filters_and_results_reach_marketing(gw: Any, marketing: Any) -> None:
     marketing.answers["ListCampaigns"] = pb.ListCampaignsResponse(campaigns=[pb.Campaign(id="c-1")],
                                                                   page={"next_page_token": "p2"})
     page = gw.get("/api/v1/campaigns", headers=MKT, query_string={"status": "active", "type": "webinar",
@@ -155,7 +85,7 @@ def test_list_filters_and_results_reach_marketing(gw: Any, marketing: FakeMarket
     assert marketing.last("GetCampaignResults").request.campaign_id == "c-1"
 
 
-def test_the_invitation_list_adds_lists_registers_and_checks_in(gw: Any, marketing: FakeMarketing) -> None:
+def test_the_invitation_list_adds_lists_registers_and_checks_in(gw: Any, marketing: Any) -> None:
     marketing.answers["AddInvitees"] = pb.AddInviteesResponse(
         invitees=[pb.Invitee(contact_id="k-1", check_in_code="7KQ2MX4P")], already_invited=1)
     added = gw.post("/api/v1/campaigns/c-1/invitees", headers=MKT, json={"contact_ids": ["k-1", "k-2"]})
@@ -179,7 +109,7 @@ def test_the_invitation_list_adds_lists_registers_and_checks_in(gw: Any, marketi
     assert fields(gw.post("/api/v1/campaigns/c-1/check-ins", headers=MKT, json={})) == ["check_in_code"]
 
 
-def test_a_template_preview_names_the_missing_merge_field(gw: Any, marketing: FakeMarketing) -> None:
+def test_a_template_preview_names_the_missing_merge_field(gw: Any, marketing: Any) -> None:
     draft = {"name": "邀请", "contents": [{"language": "zh-CN", "subject": "{{ first_name }}，您好"}]}
     assert fields(gw.post("/api/v1/email-templates/preview", headers=MKT, json={"template": draft})) == ["contact_id"]
     marketing.errors["PreviewTemplate"] = InvalidArgument("unknown merge field first_name", field="template.subject")
@@ -196,7 +126,7 @@ def test_a_template_preview_names_the_missing_merge_field(gw: Any, marketing: Fa
                           json={"contact_id": "k-1", "template": draft})) == ["template"]
 
 
-def test_a_send_wave_is_frozen_started_cancelled_and_its_recipients_listed(gw: Any, marketing: FakeMarketing) -> None:
+def test_a_send_wave_is_frozen_started_cancelled_and_its_recipients_listed(gw: Any, marketing: Any) -> None:
     wave = {"campaign_id": "c-1", "template_id": "t-1", "audience": {"segment_ids": ["s-1"]}}
     assert fields(gw.post("/api/v1/send-waves", headers=MKT, json={**wave, "counts": {"sent": 5}})) == ["counts"]
     assert fields(gw.post("/api/v1/send-waves", headers=MKT, json={"campaign_id": "c-1"})) == ["template_id"]
@@ -221,7 +151,7 @@ def test_a_send_wave_is_frozen_started_cancelled_and_its_recipients_listed(gw: A
     assert marketing.last("ListSendWaves").request.campaign_id == "c-1"
 
 
-def test_marketing_routes_need_a_token(gw: Any, marketing: FakeMarketing) -> None:
+def test_marketing_routes_need_a_token(gw: Any, marketing: Any) -> None:
     for method, path in (("get", "/api/v1/campaigns"), ("post", "/api/v1/send-waves/w-1/start"),
                          ("get", "/api/v1/email-templates")):
         assert getattr(gw, method)(path).status_code == 401
@@ -230,7 +160,7 @@ def test_marketing_routes_need_a_token(gw: Any, marketing: FakeMarketing) -> Non
 
 # -- the public links of a mail -------------------------------------------------------------------
 
-def test_opening_the_unsubscribe_link_shows_a_button_and_unsubscribes_no_one(gw: Any, marketing: FakeMarketing) -> None:
+def test_opening_the_unsubscribe_link_shows_a_button_and_unsubscribes_no_one(gw: Any, marketing: Any) -> None:
     page = gw.get(f"/api/v1/public/unsubscribe/{TOKEN}")
     assert page.status_code == 200 and page.mimetype == "text/html"
     body = page.get_data(as_text=True)
@@ -244,7 +174,7 @@ def test_opening_the_unsubscribe_link_shows_a_button_and_unsubscribes_no_one(gw:
     assert marketing.calls == []
 
 
-def test_one_click_unsubscribe_as_a_mail_client_and_as_the_page_button(gw: Any, marketing: FakeMarketing) -> None:
+def test_one_click_unsubscribe_as_a_mail_client_and_as_the_page_button(gw: Any, marketing: Any) -> None:
     marketing.answers["Unsubscribe"] = pb.UnsubscribeResponse(email_masked="l***@xiaomi.example")
     done = gw.post(f"/api/v1/public/unsubscribe/{TOKEN}", data="List-Unsubscribe=One-Click",
                    content_type="application/x-www-form-urlencoded")
@@ -264,7 +194,7 @@ def test_one_click_unsubscribe_as_a_mail_client_and_as_the_page_button(gw: Any, 
     assert marketing.methods() == ["Unsubscribe"] * 3
 
 
-def test_a_body_that_is_not_one_click_is_refused_naming_the_field(gw: Any, marketing: FakeMarketing) -> None:
+def test_a_body_that_is_not_one_click_is_refused_naming_the_field(gw: Any, marketing: Any) -> None:
     url = f"/api/v1/public/unsubscribe/{TOKEN}"
     other = gw.post(url, data="List-Unsubscribe=Later", content_type="application/x-www-form-urlencoded")
     assert other.status_code == 400 and fields(other) == ["List-Unsubscribe"]
@@ -277,7 +207,7 @@ def test_a_body_that_is_not_one_click_is_refused_naming_the_field(gw: Any, marke
     assert marketing.calls == []
 
 
-def test_an_unsubscribe_token_that_is_not_genuine_gets_a_page_saying_so(gw: Any, marketing: FakeMarketing) -> None:
+def test_an_unsubscribe_token_that_is_not_genuine_gets_a_page_saying_so(gw: Any, marketing: Any) -> None:
     marketing.errors["Unsubscribe"] = InvalidArgument("this link is not valid", field="token")
     resp = gw.post("/api/v1/public/unsubscribe/u.1.forged", data="List-Unsubscribe=One-Click",
                    content_type="application/x-www-form-urlencoded")
@@ -286,7 +216,7 @@ def test_an_unsubscribe_token_that_is_not_genuine_gets_a_page_saying_so(gw: Any,
 
 
 def test_the_open_pixel_is_a_gif_whatever_happens(make_client: Any, settings: Any, gw: Any,
-                                                  marketing: FakeMarketing) -> None:
+                                                  marketing: Any) -> None:
     def pixel(client: Any, token: str = TOKEN) -> Any:
         resp = client.get(f"/api/v1/public/open/{token}")
         assert (resp.status_code, resp.mimetype, resp.get_data()) == (200, "image/gif", PIXEL_GIF)
@@ -303,7 +233,7 @@ def test_the_open_pixel_is_a_gif_whatever_happens(make_client: Any, settings: An
 
 
 def test_a_click_redirects_to_the_link_of_that_mail_and_a_bad_token_is_a_problem(
-        gw: Any, marketing: FakeMarketing) -> None:
+        gw: Any, marketing: Any) -> None:
     target = "https://shop.example/expo?utm_source=shuniu&utm_medium=email&utm_campaign=spring"
     marketing.answers["ResolveClick"] = pb.ResolveClickResponse(url=target)
     resp = gw.get("/api/v1/public/click/c.1f.0.AAAA")
@@ -318,14 +248,14 @@ def test_a_click_redirects_to_the_link_of_that_mail_and_a_bad_token_is_a_problem
 
 @pytest.mark.parametrize("url", ["javascript:alert(1)", "//evil.example/x", "data:text/html,hi", "ftp://x.example/",
                                  "https://shop.example/\r\nSet-Cookie: a=b"])
-def test_a_click_never_redirects_anywhere_but_http(gw: Any, marketing: FakeMarketing, url: str) -> None:
+def test_a_click_never_redirects_anywhere_but_http(gw: Any, marketing: Any, url: str) -> None:
     marketing.answers["ResolveClick"] = pb.ResolveClickResponse(url=url)
     resp = gw.get("/api/v1/public/click/c.1f.0.AAAA")
     assert resp.status_code == 502 and "Location" not in resp.headers
 
 
-def test_public_links_are_limited_per_visitor_address(make_client: Any, settings: Any, marketing: FakeMarketing,
-                                                      marketing_server: tuple[FakeMarketing, GrpcServer]) -> None:
+def test_public_links_are_limited_per_visitor_address(make_client: Any, settings: Any, marketing: Any,
+                                                      marketing_server: Any) -> None:
     gw = make_client(settings, rate_limit_rps=0.001, rate_limit_burst=2,
                      optional_addrs={"marketing": f"127.0.0.1:{marketing_server[1].port}"})
     marketing.answers["ResolveClick"] = pb.ResolveClickResponse(url="https://shop.example/")
