@@ -19,7 +19,8 @@ PROTOS := $(shell find proto -name '*.proto')
 APT_PACKAGES ?= poppler-utils fonts-wqy-microhei wrk
 
 help:
-	@echo "make run    - start the whole suite locally (nats-server, services, gateway)"
+	@echo "make run    - start the whole suite locally (nats-server, services, gateway) on 127.0.0.1"
+	@echo "              (BIND_HOST=0.0.0.0 make run serves other machines; JWT secret in var/jwt-secret)"
 	@echo "make test   - install everything and run unit, integration and e2e tests"
 	@echo "make bench  - run the benchmarks and print figures"
 	@echo "make lint   - ruff, then mypy over the typed src dirs"
@@ -77,9 +78,10 @@ lint: proto
 	$(PY) -m mypy $(TYPED_DIRS)
 
 # USER_ID=<demo user> (default admin); USER=<demo user> works too when given on the command line
-# (the USER of the environment is the login name, not a demo user).
+# (the USER of the environment is the login name, not a demo user). Signed with JWT_SECRET when
+# set, else with the secret `make run` generated once in var/jwt-secret.
 token: proto
-	@$(PY) -m crm_devtools.token $(or $(USER_ID),$(if $(filter command line,$(origin USER)),$(USER)),admin)
+	@$(PY) -m crm_devtools.token --var $(CURDIR)/var $(or $(USER_ID),$(if $(filter command line,$(origin USER)),$(USER)),admin)
 
 clean:
 	rm -rf $(GEN) var .pytest_cache

@@ -30,6 +30,7 @@ from sqlalchemy import insert  # noqa: E402
 
 from crm.marketing.v1 import marketing_pb2 as pb  # noqa: E402
 from crm_marketing import bootstrap, jobs  # noqa: E402
+from crm_marketing.ports import SmtpRounds  # noqa: E402
 from crm_marketing.rules.campaigns import MAX_AUDIENCE_ITEMS  # noqa: E402
 from crm_marketing.rules.eligibility import ConsentState  # noqa: E402
 from crm_marketing.rules.tracking import LinkMaker, tracking_key  # noqa: E402
@@ -99,20 +100,31 @@ def freeze(db: Database, count: int, audience: str) -> pb.SendWave:
                                              expected_version=created.version, mail_enabled=True))
 
 
-def send(db: Database, url: str, log_batch: int, count: int) -> tuple[float, int, list[tuple[int, float]]]:
+def send(db: Database, url: str, log_batch: int, count: int, connections: int,
+         profile: bool) -> tuple[float, int, list[tuple[int, float]]]:
     """The wave through the service's sender; seconds, mails handed over, and (sent, RSS MB) samples."""
     links = LinkMaker("http://127.0.0.1:8080" + bootstrap.PUBLIC_PATH, tracking_key("bench-secret"))
-    mailer = SmtpMailer.from_url(url)
+    mailer: Any = SmtpRounds.from_url(url, connections) if connections else SmtpMailer.from_url(url)
     sender = jobs.Sender(db, mailer, links, lambda: datetime.now(UTC),
                          jobs.SendOptions(rate=1_000_000, flush_every=log_batch))
     handed = [0]
-    real_send = mailer.send
+    if connections:
+        real_finish = mailer.finish
 
-    def counting(mail: Any) -> None:
-        real_send(mail)
-        handed[0] += 1
+        def counting_rounds() -> list[Any]:
+            answers: list[Any] = real_finish()
+            handed[0] += sum(1 for a in answers if a is None)
+            return answers
 
-    mailer.send = counting  # type: ignore[method-assign]  # count as we go, for the memory samples
+        mailer.finish = counting_rounds  # count as we go, for the memory samples
+    else:
+        real_send = mailer.send
+
+        def counting(mail: Any) -> None:
+            real_send(mail)
+            handed[0] += 1
+
+        mailer.send = counting
     samples: list[tuple[int, float]] = [(0, rss_mb(os.getpid()))]
     done = threading.Event()
 
@@ -122,6 +134,11 @@ def send(db: Database, url: str, log_batch: int, count: int) -> tuple[float, int
 
     sampler = threading.Thread(target=sample, daemon=True)
     sampler.start()
+    profiler = None
+    if profile:  # where the sender's time goes (pyinstrument, a tooling dependency)
+        from pyinstrument import Profiler
+        profiler = Profiler(interval=0.001)
+        profiler.start()
     started = time.perf_counter()
     total = 0
     while total < count:  # one run_once mails the whole wave; loop only in case a claim was released
@@ -130,6 +147,9 @@ def send(db: Database, url: str, log_batch: int, count: int) -> tuple[float, int
         if not n:
             break
     seconds = time.perf_counter() - started
+    if profiler is not None:
+        profiler.stop()
+        print(profiler.output_text(unicode=True, show_all=False), flush=True)
     done.set()
     sampler.join()
     samples.append((handed[0], rss_mb(os.getpid())))
@@ -170,6 +190,9 @@ def main() -> int:
                                                                                     "200000")),
                         help="contacts for the segment evaluation (1000000 for the real figure; 0 skips it)")
     parser.add_argument("--audience-timeout", type=float, default=900.0)
+    parser.add_argument("--connections", type=int, default=8,
+                        help="MARKETING_SEND_CONNECTIONS (SmtpRounds); 0: crmkit's SmtpMailer, one mail at a time")
+    parser.add_argument("--profile", action="store_true", help="print the sender's pyinstrument profile")
     args = parser.parse_args()
     n = args.recipients
     if args.audience == "list" and n > MAX_AUDIENCE_ITEMS:  # the service caps explicit lists too
@@ -200,7 +223,8 @@ def main() -> int:
 
             wait_for(listening, 15, what="the SMTP sink")
             cpu0 = (cpu_seconds(os.getpid()), cpu_seconds(sink.pid))
-            seconds, handed, samples = send(db, f"smtp://127.0.0.1:{port}", args.log_batch, n)
+            seconds, handed, samples = send(db, f"smtp://127.0.0.1:{port}", args.log_batch, n, args.connections,
+                                            args.profile)
             cpu_us = [(cpu_seconds(pid) - before) * 1e6 / max(1, handed)
                       for pid, before in zip((os.getpid(), sink.pid), cpu0, strict=True)]
             kept = len(list(mail_dir.glob("*.eml")))

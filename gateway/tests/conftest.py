@@ -22,6 +22,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 from google.protobuf.field_mask_pb2 import FieldMask
 from google.protobuf.message import Message
+from google.protobuf.message_factory import GetMessageClass
 
 from crm.contacts.v1 import contacts_pb2 as pb
 from crm.contacts.v1 import contacts_pb2_grpc
@@ -34,6 +35,7 @@ from crmkit.auth import Principal, TokenVerifier, current_principal, mint_token
 from crmkit.config import AuthSettings
 from crmkit.errors import AlreadyExists, Conflict, InvalidArgument, NotFound
 from crmkit.grpc_server import GrpcServer, idempotency_key
+from crmkit.paging import decode_cursor, encode_cursor
 
 WRITES = frozenset({
     "CreateAccount", "UpdateAccount", "DeleteAccount", "CreateContact", "UpdateContact",
@@ -182,8 +184,8 @@ class FakeContacts(contacts_pb2_grpc.ContactsServiceServicer):
         self._receive("ListContacts", request, context)
         found = self._list(pb.Contact, request.filter)
         size = request.page.page_size or 50
-        start = int(request.page.page_token or 0)
-        token = str(start + size) if start + size < len(found) else ""
+        start = decode_cursor(request.page.page_token) if request.page.page_token else 0
+        token = encode_cursor(start + size) if start + size < len(found) else ""
         return pb.ListContactsResponse(contacts=found[start:start + size],
                                        page={"next_page_token": token})
 
@@ -259,7 +261,7 @@ class FakeReporting(reporting_pb2_grpc.ReportingServiceServicer):
         )
 
 
-SECRET = "gateway-test-secret"
+SECRET = "gateway-test-secret-0123456789abcdef"
 AUTH = AuthSettings(jwt_secret=SECRET, jwks_url=None, issuer=None, audience=None)
 REP = Principal("rep.north.1", ("rep",), "north-sales", "north", "张伟 Zhang Wei")
 
@@ -381,7 +383,7 @@ class Recorder:
         self.server.start()
 
     def _handler(self, module: Any, method: Any) -> grpc.RpcMethodHandler:
-        request_type, answer_type = (getattr(module, t.name) for t in (method.input_type, method.output_type))
+        request_type, answer_type = (GetMessageClass(t) for t in (method.input_type, method.output_type))
 
         def handle(request: Any, context: grpc.ServicerContext) -> Message:
             md = dict(context.invocation_metadata())
@@ -462,7 +464,7 @@ def _marketing_rpc(name: str, answer: type) -> Any:
 
 MARKETING_SERVICE = mpb.DESCRIPTOR.services_by_name["MarketingService"]
 for _method in MARKETING_SERVICE.methods:
-    setattr(FakeMarketing, _method.name, _marketing_rpc(_method.name, getattr(mpb, _method.output_type.name)))
+    setattr(FakeMarketing, _method.name, _marketing_rpc(_method.name, GetMessageClass(_method.output_type)))
 
 
 @pytest.fixture(scope="module")

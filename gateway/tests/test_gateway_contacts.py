@@ -5,6 +5,8 @@ from typing import Any
 
 from flask.testing import FlaskClient
 
+from crmkit.paging import encode_cursor
+
 NEW_CONTACT: dict[str, Any] = {
     "name": "张伟 Zhang Wei",
     "phones": [{"number": "+8613800138000", "kind": "mobile"}],
@@ -113,7 +115,7 @@ def test_list_forwards_filters_and_paging_and_returns_items_with_next_token(clie
     )
     assert resp.status_code == 200
     page = resp.get_json()
-    assert len(page["items"]) == 2 and page["next_page_token"] == "2"
+    assert len(page["items"]) == 2 and page["next_page_token"] == encode_cursor(2)
     sent = fake.last("ListContacts").request
     assert (sent.filter.region, sent.filter.tag, sent.filter.query) == ("north", "high intent", "zhang")
     assert sent.filter.created_after.ToJsonString() == "2024-01-01T00:00:00Z"

@@ -23,7 +23,7 @@ from crm_gateway.schemas import support as support_shapes
 from crmkit.config import AuthSettings
 from crmkit.fields import output_only, patchable
 
-SECRET = "gateway-test-secret"  # the conftest's
+SECRET = "gateway-test-secret-0123456789abcdef"  # the conftest's
 # What each service's update accepts today (support tickets.UPDATABLE, sales leads.EDITABLE).
 TICKET_PATCHABLE = {"subject", "description", "type", "priority", "assignee_id", "group", "tags"}
 LEAD_EDITABLE = {"name", "company", "title", "phone", "email", "industry", "province", "city", "region", "notes",

@@ -26,7 +26,7 @@ def served(backend, tmp_path_factory) -> Iterator[str]:
         os.environ,
         CONTACTS_SERVICE_ADDR=backend.contacts_addr,
         REPORTING_SERVICE_ADDR=backend.reporting_addr,
-        JWT_SECRET="gateway-test-secret",
+        JWT_SECRET="gateway-test-secret-0123456789abcdef",
         GATEWAY_PORT=str(port),
         GATEWAY_WORKERS="2",
         PROMETHEUS_MULTIPROC_DIR=str(tmp_path_factory.mktemp("prom")),
@@ -70,7 +70,7 @@ def test_metrics_add_up_across_workers(served):
 
 def test_missing_setting_stops_the_launcher_with_its_name():
     env = {k: v for k, v in os.environ.items() if k not in ("CONTACTS_SERVICE_ADDR",)}
-    env.update(REPORTING_SERVICE_ADDR="127.0.0.1:1", JWT_SECRET="s")
+    env.update(REPORTING_SERVICE_ADDR="127.0.0.1:1", JWT_SECRET="s" * 32)
     done = subprocess.run([sys.executable, "-m", "crm_gateway"], env=env, capture_output=True,
                           text=True, timeout=30)
     assert done.returncode == 2

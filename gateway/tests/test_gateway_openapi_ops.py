@@ -7,6 +7,7 @@ import pytest
 from grpc_health.v1 import health_pb2
 
 from crm_gateway.settings import GatewaySettings
+from crmkit import limits
 from crmkit.config import ConfigError
 
 IMPLIED = {"HEAD", "OPTIONS"}  # HEAD is implied by GET; OPTIONS is not served
@@ -44,7 +45,10 @@ def test_openapi_documents_what_the_validator_enforces(client, auth, fake):
     contact_input = doc["components"]["schemas"][schema_ref.rsplit("/", 1)[1]]
     assert contact_input["additionalProperties"] is False
     assert "version" not in contact_input["properties"]  # server-owned, refused on input
-    assert contact_input["properties"]["social"] == {"type": "object", "additionalProperties": {"type": "string"}}
+    assert contact_input["properties"]["social"] == {
+        "type": "object", "additionalProperties": {"type": "string", "maxLength": limits.MAX_SHORT_TEXT,
+                                                    "pattern": "^[^\\u0000]*$"},
+        "maxProperties": limits.MAX_CUSTOM_FIELDS, "propertyNames": {"maxLength": limits.MAX_CUSTOM_FIELD_KEY}}
     assert doc["components"]["schemas"]["Contact"]["properties"]["created_at"]["format"] == "date-time"
     params = {p["name"] for p in doc["paths"]["/api/v1/contacts"]["get"]["parameters"]}
     assert {"region", "tag", "q", "page_size", "page_token", "updated_since", "account_id"} <= params
@@ -95,14 +99,14 @@ def test_metrics_count_requests_per_route_template(client, auth):
 
 @pytest.mark.parametrize("missing", ["CONTACTS_SERVICE_ADDR", "REPORTING_SERVICE_ADDR", "JWT_SECRET"])
 def test_settings_fail_fast_naming_the_missing_variable(missing):
-    env = {"CONTACTS_SERVICE_ADDR": "a:1", "REPORTING_SERVICE_ADDR": "b:2", "JWT_SECRET": "s"}
+    env = {"CONTACTS_SERVICE_ADDR": "a:1", "REPORTING_SERVICE_ADDR": "b:2", "JWT_SECRET": "s" * 32}
     del env[missing]
     with pytest.raises(ConfigError, match=missing):
         GatewaySettings.from_env(env)
 
 
 def test_settings_reject_a_malformed_number():
-    env = {"CONTACTS_SERVICE_ADDR": "a:1", "REPORTING_SERVICE_ADDR": "b:2", "JWT_SECRET": "s",
+    env = {"CONTACTS_SERVICE_ADDR": "a:1", "REPORTING_SERVICE_ADDR": "b:2", "JWT_SECRET": "s" * 32,
            "RATE_LIMIT_RPS": "lots"}
     with pytest.raises(ConfigError, match="RATE_LIMIT_RPS"):
         GatewaySettings.from_env(env)

@@ -54,7 +54,7 @@ def _start(server: str, tmp: Path, contacts_addr: str, reporting_addr: str) -> S
         os.environ,
         CONTACTS_SERVICE_ADDR=contacts_addr,
         REPORTING_SERVICE_ADDR=reporting_addr,
-        JWT_SECRET="gateway-test-secret",
+        JWT_SECRET="gateway-test-secret-0123456789abcdef",
         GATEWAY_SERVER=server,
         GATEWAY_PORT=str(port),
         GATEWAY_WORKERS="2",
@@ -153,11 +153,11 @@ def test_an_oversized_chunked_body_gets_413_not_a_truncated_parse(served, auth, 
 
 def test_a_chunked_body_within_the_limit_arrives_whole(served, auth, fake):
     title = "长" * (LIMIT // 8)  # 3 bytes each in UTF-8: several chunks, under the limit
-    body = json.dumps({"name": "分块 Chunked", "title": title}, ensure_ascii=False).encode()
+    body = json.dumps({"name": "分块 Chunked", "custom_fields": {"note": title}}, ensure_ascii=False).encode()
     resp = requests.post(f"{served.base}/api/v1/contacts", headers={**auth, "Content-Type": "application/json"},
                          data=_chunks(body), timeout=10)
     assert resp.status_code == 201, resp.text
-    assert fake.last("CreateContact").request.title == title
+    assert fake.last("CreateContact").request.custom_fields["note"] == title
 
 
 @pytest.mark.parametrize("request_line", [
@@ -263,7 +263,7 @@ def test_sigterm_finishes_the_request_in_flight_refuses_new_ones_and_exits(serve
 
 def test_an_unknown_server_stops_the_launcher_with_the_setting_name(backend):
     env = dict(os.environ, CONTACTS_SERVICE_ADDR=backend.contacts_addr, REPORTING_SERVICE_ADDR=backend.reporting_addr,
-               JWT_SECRET="s", GATEWAY_SERVER="uwsgi")
+               JWT_SECRET="s" * 32, GATEWAY_SERVER="uwsgi")
     done = subprocess.run([sys.executable, "-m", "crm_gateway"], env=env, capture_output=True, text=True, timeout=30)
     assert done.returncode == 2
     assert "GATEWAY_SERVER" in done.stderr
@@ -273,7 +273,7 @@ def test_an_unknown_server_stops_the_launcher_with_the_setting_name(backend):
 def test_granian_workers_do_not_outlive_a_killed_main_process(backend, tmp_path, when):
     port, log = _free_port(), tmp_path / "gateway.log"
     env = dict(os.environ, CONTACTS_SERVICE_ADDR=backend.contacts_addr, REPORTING_SERVICE_ADDR=backend.reporting_addr,
-               JWT_SECRET="gateway-test-secret", GATEWAY_SERVER="granian", GATEWAY_PORT=str(port),
+               JWT_SECRET="gateway-test-secret-0123456789abcdef", GATEWAY_SERVER="granian", GATEWAY_PORT=str(port),
                GATEWAY_WORKERS="2", PROMETHEUS_MULTIPROC_DIR=str(tmp_path / "prom"), LOG_LEVEL="INFO")
     with log.open("wb") as out:
         proc = subprocess.Popen([sys.executable, "-m", "crm_gateway"], env=env, stdout=out, stderr=subprocess.DEVNULL)

@@ -14,7 +14,7 @@ from crm.marketing.v1 import marketing_pb2 as pb
 from crmkit.auth import Principal, mint_token
 from crmkit.errors import InvalidArgument, NotFound, ResourceExhausted
 
-SECRET = "gateway-test-secret"  # the conftest's
+SECRET = "gateway-test-secret-0123456789abcdef"  # the conftest's
 MKT = {"Authorization": f"Bearer {mint_token(Principal('mkt.1', ('marketing',), 'marketing', 'east'), SECRET)}"}
 TOKEN = "f.f-1.6a0b1c2d.AAAAAAAAAAAAAAAAAAAAAA"
 

@@ -17,7 +17,7 @@ from crm_gateway.routes_marketing import PIXEL_GIF
 from crmkit.auth import Principal, mint_token
 from crmkit.errors import InvalidArgument
 
-SECRET = "gateway-test-secret"  # the conftest's
+SECRET = "gateway-test-secret-0123456789abcdef"  # the conftest's
 MKT = {"Authorization": f"Bearer {mint_token(Principal('mkt.1', ('marketing',), 'marketing', 'east'), SECRET)}"}
 TOKEN = "o.1f.AAAAAAAAAAAAAAAAAAAAAA"
 

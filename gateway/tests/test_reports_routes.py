@@ -28,7 +28,7 @@ from crmkit.migrations import upgrade
 from crmkit.service import ServiceRuntime
 from crmkit.testing import NatsServer
 
-SECRET = "gateway-test-secret"  # the gateway conftest's
+SECRET = "gateway-test-secret-0123456789abcdef"  # the gateway conftest's
 
 
 def _seed(url: str) -> None:

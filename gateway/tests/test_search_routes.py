@@ -2,6 +2,8 @@
 server: what reaches the backend, the JSON that comes back, and input refused before it does."""
 from __future__ import annotations
 
+from crmkit.limits import MAX_QUERY
+
 from collections.abc import Iterator
 from typing import Any
 
@@ -77,7 +79,7 @@ def test_defaults_leave_kind_limit_and_offset_to_the_service(search_client, sear
     ({}, "q"),
     ({"q": ""}, "q"),
     ({"q": "   "}, "q"),
-    ({"q": "x" * 257}, "q"),
+    ({"q": "x" * (MAX_QUERY + 1)}, "q"),
     ({"q": "华为", "kind": "lead"}, "kind"),
     ({"q": "华为", "limit": "0"}, "limit"),
     ({"q": "华为", "limit": "101"}, "limit"),
@@ -92,8 +94,8 @@ def test_bad_input_is_a_400_naming_the_parameter_and_never_reaches_the_service(
     assert search_backend[0].calls == []
 
 
-def test_256_characters_are_accepted(search_client, auth) -> None:
-    assert search_client.get(URL, query_string={"q": "华" * 256}, headers=auth).status_code == 200
+def test_max_query_characters_are_accepted(search_client, auth) -> None:
+    assert search_client.get(URL, query_string={"q": "华" * MAX_QUERY}, headers=auth).status_code == 200
 
 
 def test_the_services_refusals_and_outages_map_to_problems(search_client, auth) -> None:

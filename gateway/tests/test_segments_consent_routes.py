@@ -16,7 +16,7 @@ from crmkit.migrations import upgrade
 from crmkit.service import ServiceRuntime
 from crmkit.testing import in_process_settings
 
-SECRET = "gateway-test-secret"  # the gateway conftest's
+SECRET = "gateway-test-secret-0123456789abcdef"  # the gateway conftest's
 
 
 @pytest.fixture
@@ -63,10 +63,10 @@ def test_segment_crud_is_a_resource_with_etags_and_if_match(gw: Any, auth: dict[
 
     assert gw.delete("/api/v1/segments/seg-1", headers={**auth, "If-Match": '"2"'}).status_code == 204
     assert contacts.last("DeleteSegment").request.expected_version == 2
-    listed = gw.get("/api/v1/segments?page_size=20&page_token=abc", headers=auth)
+    listed = gw.get("/api/v1/segments?page_size=20&page_token=czA1", headers=auth)
     assert listed.status_code == 200 and listed.get_json() == {"items": [], "next_page_token": ""}
     page = contacts.last("ListSegments").request.page
-    assert (page.page_size, page.page_token) == (20, "abc")
+    assert (page.page_size, page.page_token) == (20, "czA1")
     assert contacts.last("CreateSegment").metadata["authorization"] == auth["Authorization"]
 
 

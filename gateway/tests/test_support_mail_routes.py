@@ -23,7 +23,7 @@ from crmkit.scheduler import PeriodicWorker
 from crmkit.service import ServiceRuntime
 from crmkit.testing import ManualClock, SmtpSink, free_port, wait_for
 
-SECRET = "gateway-test-secret"  # the gateway conftest's
+SECRET = "gateway-test-secret-0123456789abcdef"  # the gateway conftest's
 CLOCK = ManualClock(datetime(2026, 3, 2, 1, 0, tzinfo=UTC))  # Monday 09:00 in Shanghai
 
 

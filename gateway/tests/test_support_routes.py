@@ -17,7 +17,7 @@ from crmkit.migrations import upgrade
 from crmkit.service import ServiceRuntime
 from crmkit.testing import free_port
 
-SECRET = "gateway-test-secret"  # the gateway conftest's
+SECRET = "gateway-test-secret-0123456789abcdef"  # the gateway conftest's
 
 
 @pytest.fixture(scope="module")

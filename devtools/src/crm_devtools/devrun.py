@@ -3,6 +3,10 @@ itself (JetStream data under var/), an SMTP sink that keeps every mail the servi
 var/mail/, every service and the gateway on SQLite files under var/, migrations applied, demo
 data loaded once. Ctrl-C stops everything; a second run keeps the data.
 
+Every listener (gateway, each service's gRPC and metrics ports, nats-server, the SMTP sink) binds
+127.0.0.1 unless BIND_HOST says otherwise; the JWT secret is generated once into var/jwt-secret
+(crm_devtools.secret) unless JWT_SECRET is set.
+
 The same Suite class starts the suite for the end-to-end tests (temporary dirs, free ports)."""
 from __future__ import annotations
 
@@ -14,11 +18,12 @@ import time
 from collections.abc import Mapping
 from pathlib import Path
 
-from crmkit.config import DEFAULT_MAIL_FROM, DEFAULT_PORTS, DEV_JWT_SECRET
+from crm_devtools.secret import ensure_secret
+from crmkit.config import DEFAULT_MAIL_FROM, DEFAULT_PORTS
 from crmkit.testing import NatsServer, ServiceProcess, free_port, wait_for
 
 REPO = Path(__file__).resolve().parents[3]
-ALL_SERVICES = ("contacts", "sales", "marketing", "support", "reporting")
+ALL_SERVICES = ("contacts", "sales", "marketing", "support", "reporting", "privacy")
 
 
 def available_services() -> list[str]:
@@ -33,7 +38,8 @@ class Suite:
         *,
         free_ports: bool = False,
         database_urls: Mapping[str, str] | None = None,
-        jwt_secret: str = DEV_JWT_SECRET,
+        jwt_secret: str,
+        bind_host: str = "127.0.0.1",
         gateway_port: int = 8080,
         nats_port: int = 14222,
         smtp_port: int = 1025,
@@ -45,11 +51,13 @@ class Suite:
         self.services = available_services()
         self.free_ports = free_ports
         self.jwt_secret = jwt_secret
+        # Where every listener binds; clients reach them on 127.0.0.1 either way.
+        self.bind_host = bind_host
         self.database_urls = dict(database_urls or {})
         self.extra_env = dict(extra_env or {})
         nats_dir = self.var / "nats"
         nats_dir.mkdir(exist_ok=True)
-        self.nats = NatsServer(nats_dir, None if free_ports else nats_port)
+        self.nats = NatsServer(nats_dir, None if free_ports else nats_port, host=bind_host)
         self.ports = {s: (free_port(), free_port()) if free_ports else DEFAULT_PORTS[s] for s in self.services}
         self.gateway_port = free_port() if free_ports else gateway_port
         self.smtp_port = free_port() if free_ports else smtp_port
@@ -70,7 +78,7 @@ class Suite:
     def base_env(self) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items() if not k.endswith("_DATABASE_URL")}
         env.update(
-            NATS_URL=self.nats.url, JWT_SECRET=self.jwt_secret, DATA_DIR=str(self.var),
+            NATS_URL=self.nats.url, JWT_SECRET=self.jwt_secret, DATA_DIR=str(self.var), BIND_HOST=self.bind_host,
             PYTHONUNBUFFERED="1", LOG_LEVEL=os.environ.get("LOG_LEVEL", "INFO"),
         )
         # Two malloc arenas instead of one per thread: a gRPC thread pool otherwise holds tens of
@@ -108,7 +116,7 @@ class Suite:
 
     def start_smtp_sink(self) -> ServiceProcess:
         """First in, last out: every mail a service hands over while it runs is kept."""
-        argv = [sys.executable, "-m", "crmkit.smtp_sink", "--dir", str(self.mail_dir), "--host", "127.0.0.1",
+        argv = [sys.executable, "-m", "crmkit.smtp_sink", "--dir", str(self.mail_dir), "--host", self.bind_host.strip("[]"),
                 "--port", str(self.smtp_port)]
         proc = ServiceProcess("smtp-sink", argv, self.base_env(), self.var / "logs", self.smtp_port)
         self.procs["smtp-sink"] = proc.start()
@@ -152,7 +160,8 @@ class Suite:
 
 def main() -> int:
     var = REPO / "var"
-    suite = Suite(var, gateway_port=int(os.environ.get("GATEWAY_PORT", "8080")),
+    suite = Suite(var, jwt_secret=ensure_secret(var), bind_host=os.environ.get("BIND_HOST", "").strip() or "127.0.0.1",
+                  gateway_port=int(os.environ.get("GATEWAY_PORT", "8080")),
                   nats_port=int(os.environ.get("DEV_NATS_PORT", "14222")),
                   smtp_port=int(os.environ.get("DEV_SMTP_PORT", "1025")))
     stopping = False
@@ -179,6 +188,11 @@ def main() -> int:
         print(f"  mail sink: {suite.smtp_url} — messages in {mail_dir}/")
         for service, (grpc_port, metrics_port) in suite.ports.items():
             print(f"  {service:<10} gRPC 127.0.0.1:{grpc_port}  metrics http://127.0.0.1:{metrics_port}/metrics")
+        where = "this machine only (127.0.0.1)" if suite.bind_host == "127.0.0.1" else suite.bind_host
+        print(f"  listening on {where}; set BIND_HOST=0.0.0.0 to serve other machines")
+        signing = "JWT_SECRET from the environment" if os.environ.get("JWT_SECRET", "").strip() \
+            else f"the secret generated once in {var.relative_to(REPO)}/jwt-secret"
+        print(f"  tokens are signed with {signing}")
         print(f"\n  demo token (admin, 12 h):\n  {mint_token(DEMO_USERS['admin'], suite.jwt_secret)}")
         print("  other demo users: make token USER_ID=rep.north.1 (or manager.north, rep.south.1, ...)")
         print(f"\n  curl -H 'Authorization: Bearer <token>' {suite.gateway_url}/api/v1/contacts\n")

@@ -17,6 +17,8 @@ DEMO_USERS: dict[str, Principal] = {
         Principal("marketing.hq", ("marketing",), "marketing", "", "市场部 Marketing"),
         Principal("legal.hq", ("legal",), "hq", "", "法务 Legal"),
         Principal("finance.hq", ("finance",), "hq", "", "财务 Finance"),
+        Principal("agent.support", ("support",), "support", "", "客服 王芳 Wang Fang"),  # a support agent
+        Principal("auditor.hq", ("auditor",), "hq", "", "审计 Auditor"),  # reads every service's audit log
         SYSTEM,
     )
 }

@@ -45,7 +45,7 @@ from crm_gateway.routing import (
     resource_response,
     state,
 )
-from crm_gateway.schema import JsonSchema, descriptor_of, to_message
+from crm_gateway.schema import REF_PREFIX, JsonSchema, descriptor_of, to_message
 from crm_gateway.serialize import to_json
 
 _VARIABLE = re.compile(r"<(?:[^:<>]+:)?([^<>]+)>")
@@ -130,6 +130,11 @@ class Action:
         return self.descriptor.file.package.split(".")[1]  # crm.<backend>.v1
 
     def route(self) -> Route:
+        if self.mask is not None and not self.mask.default and self.body is not None and "$ref" in self.body:
+            from crm_gateway.schemas import REGISTRY  # the schemas import this module's peers
+
+            # an empty body changes nothing: refused (Mask.empty), so the document says so
+            REGISTRY.schemas[self.body["$ref"].removeprefix(REF_PREFIX)]["minProperties"] = 1
         return Route(
             self.method, self.rule, _plan(self), self.operation_id, self.summary, self.tag,
             body=self.body, response=None if self.reply.kind == "none" else self.response,

@@ -9,15 +9,18 @@ from typing import Any
 
 import grpc
 from flask import Flask, Response, g, request
-from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
+from werkzeug.exceptions import HTTPException, MethodNotAllowed, RequestEntityTooLarge
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from crm_gateway import openapi as openapi_routes
 from crm_gateway import (
     ops,
+    routes_admin,
+    routes_audit,
     routes_contacts,
     routes_marketing,
     routes_marketing_automation,
+    routes_privacy,
     routes_reports,
     routes_sales,
     routes_search,
@@ -36,15 +39,15 @@ from crm_gateway.problems import (
     unauthenticated,
 )
 from crm_gateway.public import PUBLIC_PRINCIPAL
-from crm_gateway.ratelimit import RateLimiter
-from crm_gateway.routing import API, GatewayState, Route, dump, endpoint_for, too_large
+from crm_gateway.ratelimit import Limit, limiter_for
+from crm_gateway.routing import API, GatewayState, Route, dump, endpoint_for, refuse_nul_outside_body, too_large
 from crm_gateway.schemas import REGISTRY
 from crm_gateway.settings import GatewaySettings
 from crmkit import logs, metrics
 from crmkit.auth import TokenVerifier
 from crmkit.credentials import ServiceCredentials
 from crmkit.errors import Unauthenticated
-from crmkit.grpc_server import IDEMPOTENCY_KEY
+from crmkit.grpc_server import CLIENT_ADDR, IDEMPOTENCY_KEY
 from crmkit.token_cache import TokenCache
 
 log = logs.get("crm_gateway")
@@ -57,6 +60,7 @@ def all_routes() -> list[Route]:
     """Every route; each declared Action is checked against its contract and its translation
     planned here, once per app, so a request pays only for copying its fields."""
     declared: list[Action | Route] = [
+        *routes_admin.ROUTES,
         *routes_contacts.ROUTES,
         *routes_marketing.ROUTES,
         *routes_marketing_automation.ROUTES,
@@ -65,6 +69,8 @@ def all_routes() -> list[Route]:
         *routes_sales.ROUTES,
         *routes_search.ROUTES,
         *routes_support.ROUTES,
+        *routes_privacy.ROUTES,
+        *routes_audit.ROUTES,
         *openapi_routes.ROUTES,
     ]
     return [d.route() if isinstance(d, Action) else d for d in declared]
@@ -92,7 +98,7 @@ def create_app(settings: GatewaySettings | None = None) -> Flask:
             max_entries=settings.token_cache_size,
             max_ttl=settings.token_cache_ttl,
         ),
-        limiter=RateLimiter(settings.rate_limit_rps, settings.rate_limit_burst),
+        limiter=limiter_for(settings.rate_limit_redis_url, Limit(settings.rate_limit_rps, settings.rate_limit_burst)),
         registry=REGISTRY,
         routes=routes,
         public_credentials=ServiceCredentials(settings.auth, principal=PUBLIC_PRINCIPAL),
@@ -100,14 +106,22 @@ def create_app(settings: GatewaySettings | None = None) -> Flask:
     st.openapi_json = dump(build_document(routes, REGISTRY)).encode()
     app.extensions["crm_gateway"] = st
     public = frozenset(r.operation_id for r in routes if r.public)
-    _install_hooks(app, st, public)
-    _install_error_handlers(app)
+    static: dict[str, set[str]] = {}
+    for route in routes:
+        if "<" not in route.rule:
+            static.setdefault(route.rule, set()).add(route.method)
+    _install_hooks(app, st, public, static)
+    _install_error_handlers(app, static)
     if settings.trusted_proxy_hops:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=settings.trusted_proxy_hops)  # type: ignore[method-assign]  # Flask's documented way to wrap the WSGI app
     return app
 
 
-def _install_hooks(app: Flask, st: GatewayState, public: frozenset[str]) -> None:
+def _allowed(methods: set[str]) -> list[str]:
+    return sorted(methods | ({"HEAD"} if "GET" in methods else set()))
+
+
+def _install_hooks(app: Flask, st: GatewayState, public: frozenset[str], static: dict[str, set[str]]) -> None:
     @app.before_request
     def guard() -> None:
         g.started = time.perf_counter()
@@ -116,8 +130,13 @@ def _install_hooks(app: Flask, st: GatewayState, public: frozenset[str]) -> None
             request_id = uuid.uuid4().hex
         g.request_id = request_id
         logs.request_id_var.set(request_id)
+        rule = request.url_rule
+        if rule is not None and "<" in rule.rule and request.path in static:
+            # /leads/capture is its own resource, not the lead "capture": PATCH on it is a 405
+            raise MethodNotAllowed(valid_methods=_allowed(static[request.path]))
         if request.path.startswith(API + "/") and request.endpoint not in public:
             _authenticate(st, request_id)
+        refuse_nul_outside_body()
 
     series: dict[tuple[str, str, int], tuple[Any, Any]] = {}  # label lookups, once per series
 
@@ -176,7 +195,8 @@ def _authenticate(st: GatewayState, request_id: str) -> None:
     if problem is not None:
         raise problem
     g.principal = principal
-    metadata = [("authorization", f"Bearer {token}"), ("x-request-id", request_id)]
+    metadata = [("authorization", f"Bearer {token}"), ("x-request-id", request_id),
+                (CLIENT_ADDR, request.remote_addr or "")]  # for the services' audit logs
     key = request.headers.get("Idempotency-Key")
     if key is not None and request.method in _WRITES:
         if not _IDEMPOTENCY_KEY.fullmatch(key):
@@ -195,7 +215,7 @@ def _collection() -> str:
     return "/".join(parts[:4]) if len(parts) > 3 else ""
 
 
-def _install_error_handlers(app: Flask) -> None:
+def _install_error_handlers(app: Flask, static: dict[str, set[str]]) -> None:
     @app.errorhandler(Problem)
     def on_problem(exc: Problem) -> Response:
         return exc.response(g.get("request_id", ""))
@@ -217,7 +237,9 @@ def _install_error_handlers(app: Flask) -> None:
         status = exc.code or 500
         slug = (exc.name or "error").lower().replace(" ", "-")
         problem = Problem(status, slug, exc.name or "Error", exc.description or "")
-        if status == 405 and getattr(exc, "valid_methods", None):
+        if status == 405 and request.path in static:
+            problem.headers["Allow"] = ", ".join(_allowed(static[request.path]))
+        elif status == 405 and getattr(exc, "valid_methods", None):
             problem.headers["Allow"] = ", ".join(exc.valid_methods)  # type: ignore[attr-defined]  # only MethodNotAllowed has it; checked above
         return problem.response(g.get("request_id", ""))
 

@@ -31,6 +31,7 @@ LAZY_STUBS: dict[str, tuple[str, str]] = {
     "sales": ("crm.sales.v1.sales_pb2_grpc", "SalesServiceStub"),
     "marketing": ("crm.marketing.v1.marketing_pb2_grpc", "MarketingServiceStub"),
     "support": ("crm.support.v1.support_pb2_grpc", "SupportServiceStub"),
+    "privacy": ("crm.privacy.v1.privacy_pb2_grpc", "PrivacyServiceStub"),
 }
 
 
@@ -89,6 +90,19 @@ class Backends:
                 self._channels[name] = channel
                 client = self._clients[name] = ServiceClient(stub_for(name)(channel), timeout=self.timeout)
             return client
+
+    def service_client(self, name: str, stub: Callable[[grpc.Channel], Any]) -> ServiceClient:
+        """A client of another gRPC service the backend also serves (every service serves
+        crm.common.v1.AuditLog), on the backend's one channel."""
+        if name not in self.addresses:
+            raise service_not_configured(name)
+        key = f"{name}:{getattr(stub, '__name__', stub)}"
+        client = self._clients.get(key)
+        if client is None:
+            channel = self._channel(name)
+            with self._lock:
+                client = self._clients.setdefault(key, ServiceClient(stub(channel), timeout=self.timeout))
+        return client
 
     def _channel(self, name: str) -> grpc.Channel:
         self._clients.get(name) or self._open(name)

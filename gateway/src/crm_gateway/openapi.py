@@ -10,14 +10,14 @@ from flask import Response
 
 from crm_gateway.problems import PROBLEM_JSON
 from crm_gateway.routing import API, Call, Route, state
-from crm_gateway.schema import SchemaRegistry, ref
+from crm_gateway.schema import NO_NUL, SchemaRegistry, ref
 
 _PATH_PARAM = re.compile(r"<(?:[^:<>]+:)?([^<>]+)>")
 _ERROR_TITLES = {
     400: "Invalid request: `errors` names each bad field, query parameter or header",
     401: "Missing or invalid bearer token",
     403: "The caller may not do this",
-    404: "No such record (or not visible to the caller)",
+    404: "No such record, or a record the request names does not exist (or is not visible to the caller)",
     409: "Conflict: stale If-Match version, or a duplicate (`existing_id`, Location)",
     413: "Body larger than MAX_BODY_BYTES",
     415: "Body is not application/json",
@@ -28,6 +28,10 @@ _ERROR_TITLES = {
 }
 _WRITES = ("POST", "PATCH", "PUT", "DELETE")
 _HEADER = {"type": "string"}
+# What the guard accepts (app.py): a gRPC metadata value; one strong ETag of a version, or *.
+IDEMPOTENCY_KEY_PATTERN = "^[!-~]{1,200}$"
+IF_MATCH_PATTERN = '^(\\*|"[1-9][0-9]{0,17}")$'
+LICENSE = {"name": "Apache-2.0", "identifier": "Apache-2.0"}
 
 
 def openapi_path(rule: str) -> str:
@@ -43,11 +47,13 @@ def build_document(routes: Sequence[Route], registry: SchemaRegistry) -> dict[st
         "info": {
             "title": "Shuniu CRM API",
             "version": "1.0.0",
+            "license": LICENSE,
             "description": (
                 "REST/JSON gateway of Shuniu CRM. Resources are the proto messages as JSON with "
                 "proto field names; timestamps are RFC 3339. Errors are application/problem+json."
             ),
         },
+        "servers": [{"url": "/", "description": "this gateway (paths start with /api/v1)"}],
         "paths": paths,
         "components": {
             "schemas": dict(sorted(registry.schemas.items())),
@@ -83,25 +89,27 @@ def _operation(route: Route) -> dict[str, Any]:
 
 def _parameters(route: Route) -> list[dict[str, Any]]:
     params: list[dict[str, Any]] = [
-        {"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
+        {"name": name, "in": "path", "required": True, "schema": {"type": "string", "pattern": NO_NUL}}
         for name in _PATH_PARAM.findall(route.rule)
     ]
     params += [
-        {"name": q.name, "in": "query", "required": False, "schema": q.schema(),
+        {"name": q.name, "in": "query", "required": q.required, "schema": q.schema(),
          **({"description": q.description} if q.description else {})}
         for q in route.query
     ]
     params.append({"name": "X-Request-Id", "in": "header", "required": False,
-                   "description": "echoed back; created when absent (at most 128 characters)",
-                   "schema": {"type": "string", "maxLength": 128}})
+                   "description": "kept, echoed and forwarded when it is 1 to 128 of A-Za-z0-9._:- ; any other "
+                                  "value (or none) is replaced by a new id, which the response carries",
+                   "schema": _HEADER})
     if route.method in _WRITES and not route.public:
         params.append({"name": "Idempotency-Key", "in": "header", "required": False,
-                       "description": "a retry with the same key returns the first answer",
-                       "schema": {"type": "string", "maxLength": 200}})
+                       "description": "1 to 200 visible ASCII characters, e.g. a UUID; a retry with the same "
+                                      "key returns the first answer",
+                       "schema": {"type": "string", "pattern": IDEMPOTENCY_KEY_PATTERN}})
     if route.if_match:
         params.append({"name": "If-Match", "in": "header", "required": False,
-                       "description": "ETag of the version being changed; 409 when stale",
-                       "schema": _HEADER})
+                       "description": 'ETag of the version being changed, e.g. "3" (or *: no check); 409 when stale',
+                       "schema": {"type": "string", "pattern": IF_MATCH_PATTERN}})
     if route.etag and route.method == "GET":
         params.append({"name": "If-None-Match", "in": "header", "required": False, "schema": _HEADER})
     return params
@@ -126,21 +134,24 @@ def _responses(route: Route) -> dict[str, Any]:
     responses: dict[str, Any] = {str(route.status): success}
     if route.etag and route.method == "GET":
         responses["304"] = {"description": "Not modified (If-None-Match matched)"}
+    html = route.media_type == "text/html"
     for status in _error_statuses(route):
-        responses[str(status)] = {"$ref": f"#/components/responses/Problem{status}"}
+        if html:  # a page for a person: errors are pages too, except the gateway's own (problem+json)
+            responses[str(status)] = {"description": _ERROR_TITLES[status], "content": {
+                PROBLEM_JSON: {"schema": ref("Problem")}, "text/html": {"schema": {"type": "string"}}}}
+        else:
+            responses[str(status)] = {"$ref": f"#/components/responses/Problem{status}"}
     return responses
 
 
 def _error_statuses(route: Route) -> list[int]:
-    if route.public:  # no token to refuse; still bad input, the visitor limit, a backend away
-        return [400, 429, 500, 503, 504]
-    statuses = [400, 401, 403, 429, 500, 503, 504]
-    if "<" in route.rule:
-        statuses.append(404)
+    """Every operation may meet bad input, a record it names that does not exist (in the URL, the
+    query or the body), the rate limit and a backend away; writes a conflict and a body's limits."""
+    statuses = [400, 404, 429, 500, 503, 504]
+    if not route.public:
+        statuses += [401, 403]
     if route.method in _WRITES:
-        statuses.append(409)
-    if route.body is not None:
-        statuses += [413, 415]
+        statuses += [409, 413, 415]
     return sorted(statuses)
 
 

@@ -14,7 +14,7 @@ from typing import Any, cast
 import grpc
 from flask import Response
 
-from crmkit.errors import ERROR_DETAILS_KEY, ERROR_FIELD_KEY
+from crmkit.errors import ERROR_DETAILS_KEY, ERROR_FIELD_KEY, decode_field
 
 PROBLEM_JSON = "application/problem+json"
 TYPE_PREFIX = "urn:shuniu:problem:"
@@ -126,8 +126,8 @@ def from_rpc_error(exc: grpc.RpcError, *, collection: str = "") -> Problem:
     problem = Problem(status, slug, title, detail)
     if not show_text:
         return problem
-    field_name = trailers.get(ERROR_FIELD_KEY)
-    if isinstance(field_name, str) and field_name:
+    field_name = decode_field(trailers.get(ERROR_FIELD_KEY))  # percent-encoded by the service
+    if field_name:
         problem.errors.append(FieldError(field_name, detail))
     details = _details(trailers.get(ERROR_DETAILS_KEY))
     existing_id = details.get("existing_id")

@@ -7,14 +7,14 @@ from crm.contacts.v1 import contacts_pb2 as pb
 from crm_gateway.actions import Action, items, resource
 from crm_gateway.crud import Resource, summaries
 from crm_gateway.routing import API
-from crm_gateway.schemas import PAGE_PARAMS
+from crm_gateway.schemas import TIME_PAGE_PARAMS
 from crm_gateway.schemas import contacts as sh
 
 ACCOUNTS = Resource(pb, "Account", f"{API}/accounts", "accounts", summaries("account", "accounts"),
-                    sh.ACCOUNT, sh.ACCOUNT_INPUT, page=sh.ACCOUNT_PAGE, list_params=sh.ACCOUNT_LIST_PARAMS,
+                    sh.ACCOUNT, sh.ACCOUNT_INPUT, sh.ACCOUNT_PATCH, page=sh.ACCOUNT_PAGE, list_params=sh.ACCOUNT_LIST_PARAMS,
                     list_fields=sh.LIST_FIELDS, create_params=(sh.ALLOW_DUPLICATE,))
 CONTACTS = Resource(pb, "Contact", f"{API}/contacts", "contacts", summaries("contact", "contacts"),
-                    sh.CONTACT, sh.CONTACT_INPUT, page=sh.CONTACT_PAGE, list_params=sh.CONTACT_LIST_PARAMS,
+                    sh.CONTACT, sh.CONTACT_INPUT, sh.CONTACT_PATCH, page=sh.CONTACT_PAGE, list_params=sh.CONTACT_LIST_PARAMS,
                     list_fields=sh.LIST_FIELDS, create_params=(sh.ALLOW_DUPLICATE,))
 ITEM = f"{API}/contacts/<id>"
 
@@ -31,10 +31,10 @@ ROUTES: list[Action] = [
            body_field="interaction", path={"id": "interaction.contact_id"}, status=201),
     Action("GET", f"{ITEM}/timeline", "listTimeline", "The 360° timeline of this contact, newest first",
            "contacts", "ListTimeline", pb.ListTimelineRequest, sh.TIMELINE_PAGE, items("entries", paged=True),
-           path={"id": "contact_id"}, query=PAGE_PARAMS),
+           path={"id": "contact_id"}, query=TIME_PAGE_PARAMS),
     Action("POST", f"{API}/contacts/duplicates", "findDuplicates",
            "Existing contacts that look like the candidate in the body", "contacts", "FindDuplicates",
-           pb.FindDuplicatesRequest, sh.CONTACT_MATCHES, items("matches"), body=sh.CONTACT_INPUT,
+           pb.FindDuplicatesRequest, sh.CONTACT_MATCHES, items("matches"), body=sh.DUPLICATE_CANDIDATE,
            body_field="candidate"),
     Action("GET", f"{API}/custom-fields", "listCustomFields", "Custom-field definitions", "custom-fields",
            "ListCustomFields", pb.ListCustomFieldsRequest, sh.CUSTOM_FIELD_LIST, items("definitions"),

@@ -6,7 +6,6 @@ Hand-written views: inbound email (its body is the raw RFC 822 message, not JSON
 survey page the survey mail links to (HTML for a person, csat_page.py)."""
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from flask import Response, request
@@ -16,7 +15,8 @@ from crm_gateway import csat_page
 from crm_gateway.actions import JSON, Action, Mask, Reply, items, required
 from crm_gateway.crud import Resource
 from crm_gateway.problems import Problem, invalid_field
-from crm_gateway.routing import API, Call, Route, json_response, metadata, state
+from crm_gateway.public import charge_vote
+from crm_gateway.routing import API, Call, Route, json_response, metadata, parse_json, state
 from crm_gateway.schemas import support as sh
 from crm_gateway.serialize import to_json
 
@@ -30,10 +30,7 @@ def inbound_email(c: Call) -> Response:
     mimetype = request.mimetype
     data = request.get_data(cache=False)
     if mimetype == "application/json":
-        try:
-            body = json.loads(data)
-        except ValueError as exc:
-            raise invalid_field("body", f"malformed JSON: {exc}") from None
+        body = parse_json(data)
         if not isinstance(body, dict) or not isinstance(body.get("raw"), str) or set(body) != {"raw"}:
             raise invalid_field("raw", 'send {"raw": "<the RFC 822 message>"}')
         raw = body["raw"].encode("utf-8")
@@ -51,6 +48,10 @@ def inbound_email(c: Call) -> Response:
 
 def _created_unless_threaded(answer: Any) -> int:
     return 200 if answer.threaded else 201
+
+
+def _count_vote(vote: pb.RateKbArticleRequest) -> None:
+    charge_vote(vote.id)
 
 
 def _client_ip(form: pb.SubmitWebFormRequest) -> None:
@@ -80,7 +81,7 @@ ARTICLE_ROUTES = Resource(pb, "KbArticle", f"{KB}/articles", "kb", {
     "create": "Write an article",
     "get": "An article",
     "update": "Edit or publish an article",
-}, sh.ARTICLE, sh.ARTICLE_INPUT, page=sh.ARTICLE_PAGE, list_params=sh.ARTICLE_PARAMS)
+}, sh.ARTICLE, sh.ARTICLE_INPUT, sh.ARTICLE_PATCH, page=sh.ARTICLE_PAGE, list_params=sh.ARTICLE_PARAMS)
 
 ROUTES: list[Action | Route] = [
     *TICKET_ROUTES.actions(),
@@ -141,7 +142,7 @@ ROUTES: list[Action | Route] = [
            "GetKbArticle", pb.GetKbArticleRequest, sh.ARTICLE, public=True),
     Action("POST", f"{PUBLIC}/kb/articles/<id>/feedback", "ratePublicKbArticle", "A reader's helpful / not "
            "helpful", "public", "RateKbArticle", pb.RateKbArticleRequest, sh.PUBLIC_FEEDBACK,
-           Reply("json", only=sh.FEEDBACK_COUNTS), body=sh.FEEDBACK_INPUT, public=True),
+           Reply("json", only=sh.FEEDBACK_COUNTS), body=sh.FEEDBACK_INPUT, public=True, fill=_count_vote),
     Route("GET", f"{PUBLIC}/csat/<token>", csat_page.survey_form, "csatSurveyPage", "The survey form the CSAT "
           "mail links to (HTML; opening it answers nothing)", "public", response=sh.CSAT_PAGE, media_type="text/html",
           public=True),

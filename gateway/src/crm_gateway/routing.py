@@ -29,7 +29,7 @@ from crmkit.token_cache import TokenCache
 API = "/api/v1"
 JSON_TYPES = ("application/json", "+json")
 _DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
-_ETAG = re.compile(r'^"([0-9]{1,18})"$')
+_ETAG = re.compile(r'^"([1-9][0-9]{0,17})"$')
 
 
 @dataclass(frozen=True)
@@ -40,6 +40,9 @@ class QueryParam:
     minimum: int | None = None
     maximum: int | None = None
     choices: tuple[str, ...] = ()
+    pattern: str = ""  # a regular expression the whole value matches (documented and enforced)
+    required: bool = False
+    max_length: int = 0  # 0: unbounded (strings)
 
     def schema(self) -> JsonSchema:
         schema: JsonSchema = {
@@ -55,7 +58,18 @@ class QueryParam:
             schema["maximum"] = self.maximum
         if self.choices:
             schema["enum"] = list(self.choices)
+        if self.pattern:
+            schema["pattern"] = self.pattern
+        elif schema["type"] == "string" and not self.choices and "format" not in schema:
+            schema["pattern"] = "^[^\\u0000]*$"  # the guard refuses a NUL character in any parameter
+        if self.max_length:
+            schema["maxLength"] = self.max_length
         return schema
+
+    @property
+    def empty_is_absent(self) -> bool:
+        """`?name=` means "not given" only where "" is a value the schema allows anyway."""
+        return self.kind == "string" and not (self.choices or self.pattern or self.required)
 
     def parse(self, raw: str) -> Any:
         if self.kind == "integer":
@@ -87,6 +101,11 @@ class QueryParam:
             return raw
         if self.choices and raw not in self.choices:
             raise invalid_field(self.name, f"must be one of {', '.join(self.choices)}")
+        if self.max_length and len(raw) > self.max_length:
+            raise invalid_field(self.name, f"at most {self.max_length} characters")
+        if self.pattern and not re.search(self.pattern, raw):
+            raise invalid_field(self.name, "is required and must not be blank" if self.required
+                                else f"must match {self.pattern}")
         return raw
 
 
@@ -117,6 +136,10 @@ class Route:
     public: bool = False  # no bearer token needed
     errors: tuple[int, ...] = field(default=(400, 401, 403, 404, 429, 503, 504))
 
+    @property
+    def required_query(self) -> bool:
+        return any(q.required for q in self.query)
+
 
 @dataclass
 class GatewayState:
@@ -138,7 +161,7 @@ def state() -> GatewayState:
 
 def endpoint_for(route: Route) -> Callable[..., Response]:
     def endpoint(**path: str) -> Response:
-        query = parse_query(route.query) if request.args else {}
+        query = parse_query(route.query) if request.args or route.required_query else {}
         body = read_body(route.body) if route.body is not None else {}
         return route.view(Call(body, query), **path)
 
@@ -155,8 +178,11 @@ def parse_query(params: Sequence[QueryParam]) -> dict[str, Any]:
             raise invalid_field(name, "unknown query parameter")
         if len(raw) != 1:
             raise invalid_field(name, "given more than once")
-        if raw[0] != "":
+        if raw[0] != "" or not param.empty_is_absent:
             values[name] = param.parse(raw[0])
+    for param in params:
+        if param.required and param.name not in values:
+            raise invalid_field(param.name, "is required")
     return values
 
 
@@ -174,13 +200,81 @@ def read_body(schema: JsonSchema) -> dict[str, Any]:
     raw = request.get_data(cache=False)  # MAX_CONTENT_LENGTH also caps chunked bodies
     if not raw.strip():
         raise invalid_field("body", "a JSON object is required")
-    try:
-        body = json.loads(raw, parse_constant=_reject_constant)
-    except ValueError as exc:
-        raise invalid_field("body", f"malformed JSON: {exc}") from None
+    body = parse_json(raw)
     if not isinstance(body, dict):
         raise invalid_field("body", "expected a JSON object")
     return require_valid(st.registry, body, schema)
+
+
+def parse_json(raw: bytes | str) -> Any:
+    """The JSON document in `raw`, or 400: malformed, nested deeper than MAX_DEPTH (before the
+    parser's own recursion limit, which would be a 500), or carrying a NUL character in a key or
+    a string (PostgreSQL text cannot hold one; refused here for every backend alike)."""
+    if _nesting(raw) > MAX_DEPTH:
+        raise invalid_field("body", f"JSON nested deeper than {MAX_DEPTH} levels")
+    try:
+        body = json.loads(raw, parse_constant=_reject_constant)
+    except RecursionError:  # belt and braces: _nesting counts brackets outside strings
+        raise invalid_field("body", f"JSON nested deeper than {MAX_DEPTH} levels") from None
+    except ValueError as exc:
+        raise invalid_field("body", f"malformed JSON: {exc}") from None
+    where = _nul_path(body)
+    if where is not None:
+        raise invalid_field(where or "body", NUL_MESSAGE)
+    return body
+
+
+MAX_DEPTH = 32  # objects and arrays inside each other; the deepest request shape is about 8
+NUL_MESSAGE = "must not contain the NUL character (\\u0000)"
+_BRACKETS = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"|[\[\]{}]')
+
+
+def _nesting(raw: bytes | str) -> int:
+    """The deepest nesting of [ and { in a JSON text, strings skipped; no recursion."""
+    data = raw.encode() if isinstance(raw, str) else raw
+    depth = deepest = 0
+    for match in _BRACKETS.finditer(data):
+        token = match.group()
+        if token in (b"[", b"{"):
+            depth += 1
+            deepest = max(deepest, depth)
+            if deepest > MAX_DEPTH:
+                break
+        elif token in (b"]", b"}"):
+            depth -= 1
+    return deepest
+
+
+def refuse_nul_outside_body() -> None:
+    """400 naming the first path variable, query parameter or form field holding a NUL
+    character, for every route (hand-written views and HTML forms too), before any backend call."""
+    form = request.mimetype == "application/x-www-form-urlencoded"
+    sources = [(request.view_args or {}).items(), request.args.items(multi=True)]
+    if form:
+        sources.append(request.form.items(multi=True))
+    for pairs in sources:
+        for name, value in pairs:
+            if "\x00" in name or (isinstance(value, str) and "\x00" in value):
+                raise invalid_field(name.replace("\x00", ""), NUL_MESSAGE)
+
+
+def _nul_path(doc: Any) -> str | None:
+    """The path of the first key or string holding a NUL character ("" for the top), else None."""
+    stack: list[tuple[str, Any]] = [("", doc)]
+    while stack:
+        path, value = stack.pop()
+        if isinstance(value, str):
+            if "\x00" in value:
+                return path
+        elif isinstance(value, dict):
+            for key, item in value.items():
+                child = f"{path}.{key}" if path else key
+                if "\x00" in key:
+                    return path or "body"
+                stack.append((child, item))
+        elif isinstance(value, list):
+            stack.extend((f"{path}[{i}]", item) for i, item in enumerate(value))
+    return None
 
 
 def too_large(limit: int) -> Problem:

@@ -10,11 +10,16 @@ JSON numbers while they are exact), double → number, repeated → array, map<s
 of V, nested message → $ref to its own schema, Timestamp → RFC 3339 string, Struct → free object.
 Every object has additionalProperties false.
 
+Every string a client writes has a maxLength and every list a maxItems (`_TEXT_BOUNDS`,
+`_LIST_BOUNDS`: the numbers of `crmkit.limits`, which the services enforce too); a free-form
+object (custom fields) has a maxProperties and its keys a maxLength.
+
 Which fields a client may send comes from the proto (`crmkit.fields`): a message's schema marks
 its OUTPUT_ONLY fields readOnly; `input()` leaves them out of a request body and `patch()` keeps
 only the patchable ones, and a body naming a left-out field gets "is read-only" for it."""
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from typing import Any, cast
 
@@ -25,6 +30,8 @@ from google.protobuf.timestamp_pb2 import Timestamp
 
 from crm.common.v1.options_pb2 import OUTPUT_ONLY
 from crm_gateway.problems import FieldError, invalid, invalid_field
+from crmkit import limits as L
+from crmkit import picklists
 from crmkit.fields import behaviors, output_only, patchable
 
 JsonSchema = dict[str, Any]
@@ -56,6 +63,60 @@ _WELL_KNOWN: dict[str, JsonSchema] = {
 
 
 MessageType = type[Message] | Descriptor
+
+# maxLength of a string field by "<Message>.<field>" or by field name; others MAX_SHORT_TEXT.
+_TEXT_BOUNDS: dict[str, int] = {
+    **dict.fromkeys(("name", "title", "subject", "label", "company", "company_name", "account_name",
+                     "customer_name", "requester_name", "opportunity_name", "task_title", "file_name",
+                     "decision_maker", "sku", "slug", "tags", "add", "remove", "add_tags", "exclude_tags",
+                     "tags_all", "tags_any", "check_in_code"), L.MAX_NAME),
+    "key": L.MAX_CUSTOM_FIELD_KEY,
+    **dict.fromkeys(("email", "customer_email", "requester_email", "recipient_email", "sender",
+                     "Email.address", "StaffMember.email"), L.MAX_EMAIL),
+    **dict.fromkeys(("raw", "number", "phone"), L.MAX_PHONE),
+    **dict.fromkeys(("description", "notes", "content", "comment", "reason", "resolution_note", "summary",
+                     "special_terms", "evidence", "message", "condition", "en", "zh", "ChatMessage.text",
+                     "Comment.body", "Macro.body"), L.MAX_NOTES),
+    **dict.fromkeys(("html", "text", "body"), L.MAX_BODY),
+    **dict.fromkeys(("url", "url_pattern", "website", "page_url", "referrer"), L.MAX_URL),
+    "csv": L.MAX_IMPORT_CSV,
+}
+# maxItems of a repeated field, likewise; others MAX_LIST.
+_LIST_BOUNDS: dict[str, int] = {
+    "phones": L.MAX_PHONES, "emails": L.MAX_EMAILS, "addresses": L.MAX_ADDRESSES,
+    **dict.fromkeys(("tags", "add", "remove", "add_tags", "exclude_tags", "tags_all", "tags_any"), L.MAX_TAGS),
+    "lines": L.MAX_QUOTE_LINES, "attachments": L.MAX_ATTACHMENTS, "merged_ids": L.MAX_MERGE,
+    **dict.fromkeys(("contact_ids", "exclude_contact_ids", "segment_ids", "exclude_segment_ids"),
+                    L.MAX_BATCH_IDS),
+}
+NO_NUL = "^[^\\u0000]*$"  # no NUL character anywhere (read_body refuses one, naming the field)
+NOT_BLANK = "^[^\\u0000]*\\S[^\\u0000]*$"
+_MAP_BOUNDS = {"maxProperties": L.MAX_CUSTOM_FIELDS, "propertyNames": {"maxLength": L.MAX_CUSTOM_FIELD_KEY}}
+
+
+def _bounded(owner: str, field: str, schema: JsonSchema) -> JsonSchema:
+    """`schema` of `owner`.`field` with its documented maxima (strings, lists, free objects)."""
+    def text(target: JsonSchema) -> None:
+        if target.get("type") == "string" and "enum" not in target and "format" not in target \
+                and "contentEncoding" not in target:
+            target["maxLength"] = _TEXT_BOUNDS.get(f"{owner}.{field}", _TEXT_BOUNDS.get(field, L.MAX_SHORT_TEXT))
+            target["pattern"] = NO_NUL
+
+    kind = schema.get("type")
+    if kind == "array":
+        schema["maxItems"] = _LIST_BOUNDS.get(f"{owner}.{field}", _LIST_BOUNDS.get(field, L.MAX_LIST))
+        if "items" in schema and "$ref" not in schema["items"]:
+            schema["items"] = dict(schema["items"])
+            text(schema["items"])
+    elif kind == "object":
+        schema.update(_MAP_BOUNDS)
+        extra = schema.get("additionalProperties")
+        if isinstance(extra, dict) and "$ref" not in extra:
+            schema["additionalProperties"] = dict(extra)
+            text(schema["additionalProperties"])
+    else:
+        text(schema)
+    return schema
 
 
 def ref(name: str) -> JsonSchema:
@@ -100,6 +161,8 @@ class SchemaRegistry:
                 properties[f.name] = self._field(f, inputs)
                 if OUTPUT_ONLY in behaviors(f):
                     properties[f.name]["readOnly"] = True
+                else:
+                    _bounded(descriptor.name, f.name, properties[f.name])
         schema: JsonSchema = {
             "type": "object",
             "properties": properties,
@@ -148,6 +211,23 @@ class SchemaRegistry:
                 raise ValueError(f"{name}: required {sorted(unknown)} are not in the schema")
             self.schemas[name]["required"] = names
 
+    def enum(self, name: str, field: str, values: Iterable[str], *, empty: bool = True) -> None:
+        """State the vocabulary a service enforces on a string field of schema `name` (a list's
+        items for a repeated one); with `empty`, "" (unset) is allowed too."""
+        target = self.schemas[name]["properties"][field]
+        if target.get("type") == "array":
+            target = target["items"]
+        target.pop("maxLength", None)
+        target.pop("pattern", None)
+        target["enum"] = ([""] if empty else []) + [v for v in values if v]
+
+    def require_text(self, name: str, *fields: str) -> None:
+        """Fields of schema `name` a client must give, not blank (the service refuses them empty)."""
+        schema = self.schemas[name]
+        schema["required"] = sorted({*schema.get("required", ()), *fields})
+        for field in fields:
+            schema["properties"][field].update({"pattern": NOT_BLANK, "x-pattern-message": "must not be blank"})
+
     def add(self, name: str, schema: JsonSchema) -> JsonSchema:
         if name in self.schemas and self.schemas[name] != schema:
             raise ValueError(f"schema name {name!r} registered twice")
@@ -183,6 +263,10 @@ class SchemaRegistry:
             return self.message(nested)
         if enum is not None:
             return {"type": "string", "enum": [v.name for v in enum.values]}
+        allowed = picklists.keys_of(field)
+        if allowed is not None and inputs:
+            # A shared picklist (picklists.proto): in a body, one of its keys; outputs keep "" for none.
+            return {"type": "string", "enum": list(allowed)}
         return dict(_SCALARS[field.type])
 
     # -- validation -----------------------------------------------------------------------
@@ -216,13 +300,17 @@ class SchemaRegistry:
         elif isinstance(value, list):
             if len(value) < schema.get("minItems", 0):
                 errors.append(FieldError(where, f"needs at least {schema['minItems']} item(s)"))
+            if len(value) > schema.get("maxItems", len(value)):
+                errors.append(FieldError(where, f"at most {schema['maxItems']} items (got {len(value)})"))
+                return
             items = schema.get("items")
             if items is not None:
                 for i, item in enumerate(value):
                     self._check(item, items, f"{path}[{i}]", errors, frozenset())
         elif isinstance(value, str):
+            _check_text(value, schema, where, errors)
             if "enum" in schema and value not in schema["enum"]:
-                errors.append(FieldError(where, f"must be one of {', '.join(schema['enum'])}"))
+                errors.append(FieldError(where, f"must be one of {', '.join(v for v in schema['enum'] if v)}"))
             if schema.get("format") == "date-time" and parse_timestamp(value) is None:
                 errors.append(FieldError(where, "expected an RFC 3339 date-time, e.g. 2025-01-31T08:00:00Z"))
         elif isinstance(value, int | float) and not isinstance(value, bool):
@@ -236,6 +324,16 @@ class SchemaRegistry:
     ) -> None:
         properties: JsonSchema = schema.get("properties", {})
         extra = schema.get("additionalProperties", True)
+        if len(value) < schema.get("minProperties", 0):
+            errors.append(FieldError(path or "body", "give at least one field"))
+            return
+        if len(value) > schema.get("maxProperties", len(value)):
+            errors.append(FieldError(path or "body", f"at most {schema['maxProperties']} keys (got {len(value)})"))
+            return
+        names = schema.get("propertyNames")
+        if names:
+            for key in value:
+                _check_text(key, names, _join(path, key), errors)
         for key in schema.get("required", ()):
             if key not in value:
                 errors.append(FieldError(_join(path, key), "is required"))
@@ -249,6 +347,17 @@ class SchemaRegistry:
                 errors.append(FieldError(field_path, "unknown field"))
             elif isinstance(extra, dict):
                 self._check(item, extra, field_path, errors, frozenset())
+
+
+def _check_text(value: str, schema: JsonSchema, where: str, errors: list[FieldError]) -> None:
+    if len(value) > schema.get("maxLength", len(value)):
+        errors.append(FieldError(where, f"at most {schema['maxLength']} characters (got {len(value)})"))
+    if len(value) < schema.get("minLength", 0):
+        errors.append(FieldError(where, "must not be empty" if schema["minLength"] == 1
+                                 else f"at least {schema['minLength']} characters"))
+    pattern = schema.get("pattern")
+    if pattern and not re.search(pattern, value):
+        errors.append(FieldError(where, schema.get("x-pattern-message", f"must match {pattern}")))
 
 
 def to_message(body: dict[str, Any], message: Message) -> Message:

@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from crmkit import logs
-from crmkit.config import ConfigError
+from crmkit.config import ConfigError, bind_host
 
 SERVERS = ("granian", "gunicorn")
 GUNICORN_CONFIG = Path(__file__).resolve().parents[2] / "gunicorn.conf.py"
@@ -55,6 +55,8 @@ class ServerSettings:
     workers: int
     threads: int
     log_level: str
+    # BIND_HOST: every interface by default (a container); `make run` binds 127.0.0.1.
+    bind_host: str = "0.0.0.0"
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> ServerSettings:
@@ -72,6 +74,7 @@ class ServerSettings:
             workers=_int(env, "GATEWAY_WORKERS", 2, 1, 64),
             threads=_int(env, "GATEWAY_THREADS", DEFAULT_THREADS, 1, 256),
             log_level=level,
+            bind_host=bind_host(env),
         )
 
 
@@ -174,7 +177,7 @@ def serve_granian(target: str, settings: ServerSettings, working_dir: Path | Non
     logs.configure("gateway", settings.log_level)
     server = Server(
         target,
-        address="0.0.0.0",
+        address=settings.bind_host.strip("[]"),
         port=settings.port,
         interface=Interfaces.WSGI,
         workers=settings.workers,
@@ -196,7 +199,7 @@ def serve_gunicorn(target: str, settings: ServerSettings, working_dir: Path | No
     from gunicorn.app.wsgiapp import run
 
     chdir = ["--chdir", str(working_dir)] if working_dir else []
-    sys.argv = ["gunicorn", "--config", str(GUNICORN_CONFIG), "--bind", f"0.0.0.0:{settings.port}",
+    sys.argv = ["gunicorn", "--config", str(GUNICORN_CONFIG), "--bind", f"{settings.bind_host}:{settings.port}",
                 "--workers", str(settings.workers), "--threads", str(settings.threads),
                 *chdir, *(extra or []), target]
     run()

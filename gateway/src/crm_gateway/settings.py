@@ -29,7 +29,14 @@ def _int(env: Mapping[str, str], name: str, default: int, *, minimum: int = 0) -
     return int(value)
 
 
-OPTIONAL_SERVICES = ("sales", "marketing", "support")
+def _redis_url(env: Mapping[str, str]) -> str:
+    url = env.get("RATE_LIMIT_REDIS_URL", "").strip()
+    if url and not url.startswith(("redis://", "rediss://", "unix://")):
+        raise ConfigError(f"RATE_LIMIT_REDIS_URL must be a redis://, rediss:// or unix:// URL, got {url!r}")
+    return url
+
+
+OPTIONAL_SERVICES = ("sales", "marketing", "support", "privacy")
 
 
 @dataclass(frozen=True)
@@ -39,6 +46,10 @@ class GatewaySettings:
     auth: AuthSettings
     rate_limit_rps: float = 200.0  # per client; 0 disables the limit
     rate_limit_burst: int = 400
+    # Where the buckets live: a Redis URL shared by every worker and replica, or "" for each
+    # process's memory (make run, tests: N workers then allow N × the rate).
+    rate_limit_redis_url: str = ""
+    public_writes_per_minute: int = 30  # per visitor address, over every public POST; 0 disables
     max_body_bytes: int = 1024 * 1024
     grpc_timeout: float = 5.0
     readiness_timeout: float = 0.5
@@ -57,6 +68,8 @@ class GatewaySettings:
             auth=AuthSettings.from_env(env),
             rate_limit_rps=_number(env, "RATE_LIMIT_RPS", 200.0),
             rate_limit_burst=_int(env, "RATE_LIMIT_BURST", 400, minimum=1),
+            rate_limit_redis_url=_redis_url(env),
+            public_writes_per_minute=_int(env, "RATE_LIMIT_PUBLIC_WRITES_PER_MINUTE", 30),
             max_body_bytes=_int(env, "MAX_BODY_BYTES", 1024 * 1024, minimum=1),
             grpc_timeout=_number(env, "GATEWAY_GRPC_TIMEOUT_SECONDS", 5.0, minimum=0.01),
             readiness_timeout=_number(env, "GATEWAY_READINESS_TIMEOUT_SECONDS", 0.5, minimum=0.01),

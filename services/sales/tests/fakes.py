@@ -21,6 +21,7 @@ class FakeContactsPort:
         self.calls: Counter[str] = Counter()
         self.keys: dict[str, Any] = {}
         self.authorizations: list[str] = []
+        self.visible: set[tuple[str, str]] = set()
 
     def create_account(self, account: cpb.Account, *, idempotency_key: str, authorization: str) -> cpb.Account:
         self.calls["CreateAccount"] += 1
@@ -29,6 +30,13 @@ class FakeContactsPort:
     def create_contact(self, contact: cpb.Contact, *, idempotency_key: str, authorization: str) -> cpb.Contact:
         self.calls["CreateContact"] += 1
         return self._keyed(idempotency_key, authorization, contact, self.contacts)
+
+    def can_see(self, kind: str, record_id: str, *, authorization: str) -> bool:
+        """Visible when created through this fake, or listed in `visible` (kind, id) by a test."""
+        self.calls["Get" + kind.capitalize()] += 1
+        self.authorizations.append(authorization)
+        known = self.accounts if kind == "account" else self.contacts
+        return record_id in known or (kind, record_id) in self.visible
 
     def _keyed(self, key: str, authorization: str, record: M, into: dict[str, M]) -> M:
         self.authorizations.append(authorization)

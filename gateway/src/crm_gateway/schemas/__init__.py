@@ -33,7 +33,21 @@ PROBLEM = REGISTRY.add("Problem", {
     "required": ["type", "title", "status", "detail"],
 })
 
+# A page token is what crmkit.paging issues: "s<sequence>" in unpadded URL-safe base64 (up to 16
+# digits). Spelled out so that the document admits exactly the tokens a service accepts; "" is the
+# first page, as when it is absent.
+_FIRST, _LAST = "[AEIMQUYcgk]", "[w-z0-5]"
+PAGE_TOKEN_PATTERN = (f"^(cz{_FIRST}({_LAST}([MNO][DTjz]{_FIRST}{_LAST}){{0,4}}"
+                      f"([MNO][AQgw]|[MNO][DTjz]{_FIRST})?)?)?$")
+PAGE_TOKEN = QueryParam("page_token", description="next_page_token from the previous page",
+                        pattern=PAGE_TOKEN_PATTERN)
 PAGE_PARAMS = (
     QueryParam("page_size", "integer", "items per page (service default when omitted)", 1, 200),
-    QueryParam("page_token", description="next_page_token from the previous page"),
+    PAGE_TOKEN,
+)
+# A cursor over (time, sequence): the timeline's; opaque, refused by the service when not its own.
+TIME_PAGE_PARAMS = (
+    QueryParam("page_size", "integer", "items per page (service default when omitted)", 1, 200),
+    QueryParam("page_token", description="next_page_token from the previous page", pattern="^[A-Za-z0-9_-]*$",
+               max_length=200),
 )

@@ -4,34 +4,52 @@ from __future__ import annotations
 
 from crm.contacts.v1 import contacts_pb2 as pb
 from crm_gateway.routing import QueryParam
-from crm_gateway.schemas import PAGE_PARAMS, REGISTRY
+from crm_gateway.schemas import PAGE_PARAMS, PAGE_TOKEN, REGISTRY
+from crmkit import limits, picklists
 
 _r = REGISTRY
+# The vocabularies contacts enforces (crm_contacts.rules.records), stated as enums here.
+LEVELS = ("vip", "regular", "prospect")
+LIFECYCLE = ("lead", "prospect", "customer", "churned")
+INTERACTION_KINDS = ("call", "email", "meeting", "note")
 
 CONTACT = _r.message(pb.Contact)
 CONTACT_INPUT = _r.input(pb.Contact)
+CONTACT_PATCH = _r.input(pb.Contact, "ContactPatch")
+DUPLICATE_CANDIDATE = _r.input(pb.Contact, "DuplicateCandidate")
 CONTACT_PAGE = _r.page(CONTACT, "ContactPage")
 CONTACT_MATCHES = _r.page(CONTACT, "ContactMatches", paged=False)
 ACCOUNT = _r.message(pb.Account)
 ACCOUNT_INPUT = _r.input(pb.Account)
+ACCOUNT_PATCH = _r.input(pb.Account, "AccountPatch")
+for _name in ("ContactInput", "AccountInput"):
+    _r.require_text(_name, "name")
+for _name in ("ContactInput", "ContactPatch", "DuplicateCandidate", "AccountInput", "AccountPatch"):
+    _r.enum(_name, "level", LEVELS)
+    _r.enum(_name, "source", picklists.SOURCES)
+for _name in ("ContactInput", "ContactPatch", "DuplicateCandidate"):
+    _r.enum(_name, "lifecycle_stage", LIFECYCLE)
 ACCOUNT_PAGE = _r.page(ACCOUNT, "AccountPage")
 INTERACTION = _r.message(pb.Interaction)
 # contact_id is the URL's; id is the server's (not yet OUTPUT_ONLY in contacts.proto).
-INTERACTION_INPUT = _r.input(pb.Interaction, exclude={"id", "contact_id"})
+INTERACTION_INPUT = _r.input(pb.Interaction, exclude={"id", "contact_id"}, required=("kind",))
+_r.enum("InteractionInput", "kind", INTERACTION_KINDS, empty=False)
 TIMELINE_PAGE = _r.page(_r.message(pb.TimelineEntry), "TimelinePage")
 MERGE_INPUT = _r.input(pb.MergeContactsRequest, "MergeInput", exclude={"survivor_id"},
                        required=("merged_ids",))
 _r.schemas["MergeInput"]["properties"]["merged_ids"]["minItems"] = 1
 TAGS_INPUT = _r.input(pb.TagContactRequest, "TagsInput", exclude={"id"})
 CUSTOM_FIELD = _r.message(pb.CustomFieldDefinition)
+_r.enum("CustomFieldDefinition", "entity", ("contact", "account"), empty=False)
+_r.require_text("CustomFieldDefinition", "entity", "key")
 CUSTOM_FIELD_LIST = _r.page(CUSTOM_FIELD, "CustomFieldList", paged=False)
 
 _FILTERS = (
     QueryParam("owner_id"),
     QueryParam("region"),
     QueryParam("tag"),
-    QueryParam("level", description="vip | regular | prospect"),
-    QueryParam("source"),
+    QueryParam("level", choices=LEVELS),
+    QueryParam("source", choices=picklists.SOURCES),
     QueryParam("created_after", "date-time"),
     QueryParam("created_before", "date-time"),
     QueryParam("updated_since", "date-time"),
@@ -46,7 +64,7 @@ CUSTOM_FIELD_PARAMS = (
 )
 
 # -- customer search
-MAX_Q = 256
+MAX_Q = limits.MAX_QUERY
 CUSTOMER_HIT = _r.message(pb.CustomerHit)
 SEARCH_RESULTS = _r.add("CustomerSearchResults", {
     "type": "object",
@@ -58,8 +76,9 @@ SEARCH_RESULTS = _r.add("CustomerSearchResults", {
     "additionalProperties": False,
 })
 SEARCH_PARAMS = (
-    QueryParam("q", description=f"required, 1 to {MAX_Q} characters: a name, a company, a phone number "
-                                "in any format, an email, a tag or a place; a prefix matches as you type"),
+    QueryParam("q", description=f"1 to {MAX_Q} characters, not blank: a name, a company, a phone number "
+                                "in any format, an email, a tag or a place; a prefix matches as you type",
+               pattern=r"\S", required=True, max_length=MAX_Q),
     QueryParam("kind", description="contact | account; both when omitted", choices=("contact", "account")),
     QueryParam("limit", "integer", "hits per page (20 when omitted)", 1, 100),
     QueryParam("offset", "integer", "hits to skip, for the next page (offset + limit ≤ 10000)", 0, 9999),
@@ -68,6 +87,10 @@ SEARCH_PARAMS = (
 # -- segments and consent (routes_segments.py)
 SEGMENT = _r.message(pb.Segment)
 SEGMENT_INPUT = _r.input(pb.Segment, required=("name",))
+_r.require_text("SegmentInput", "name")
+_r.enum("SegmentFilter", "sources", picklists.SOURCES, empty=False)
+_r.enum("SegmentFilter", "levels", LEVELS, empty=False)
+_r.enum("SegmentFilter", "lifecycle_stages", LIFECYCLE, empty=False)
 SEGMENT_PATCH = _r.patch(pb.Segment, "SegmentPatch")
 SEGMENT_PAGE = _r.page(SEGMENT, "SegmentPage")
 SEGMENT_COUNT = _r.message(pb.CountSegmentMembersResponse, name="SegmentCount")
@@ -76,8 +99,9 @@ _r.schemas["SegmentPreviewInput"]["properties"]["page_size"].update(minimum=0, m
 SEGMENT_PREVIEW = _r.message(pb.PreviewSegmentResponse, name="SegmentPreview")
 MEMBER_PAGE_PARAMS = (
     QueryParam("page_size", "integer", "members per page (50 when omitted)", 1, 1000),
-    QueryParam("page_token", description="next_page_token from the previous page"),
+    PAGE_TOKEN,
 )
 CONSENT = _r.message(pb.Consent)
 CONSENT_INPUT = _r.input(pb.Consent, required=("purpose", "granted"))
+_r.require_text("ConsentInput", "purpose")
 CONSENT_HISTORY = _r.page(CONSENT, "ConsentHistory", paged=False)

@@ -28,8 +28,11 @@ LEAD_IMPORT = _r.input(pb.ImportLeadsRequest, "LeadImport", required=("csv",))
 LEAD_IMPORT_RESULT = _r.message(pb.ImportLeadsResponse)
 LEAD_STATUS_INPUT = _r.input(pb.ChangeLeadStatusRequest, "LeadStatusChange", exclude=_PATH_AND_VERSION,
                              required=("status",))
-LEAD_ACTIVITY_INPUT = _r.input(pb.RecordLeadActivityRequest, "LeadActivity", exclude={"id"},
+LEAD_ACTIVITY_INPUT = _r.input(pb.RecordLeadActivityRequest, "LeadActivityInput", exclude={"id"},
                                required=("kind",))
+# crm_sales.rules.scoring.ACTIVITIES
+_r.enum("LeadActivityInput", "kind", ("inbound_email", "outbound_email", "call", "meeting", "web_visit",
+                                      "form_submit"), empty=False)
 LEAD_ASSIGN_INPUT = _r.input(pb.AssignLeadRequest, "LeadAssignment", exclude={"id"})
 LEAD_CONVERT_INPUT = _r.input(pb.ConvertLeadRequest, "LeadConversion", exclude={"id"})
 LEAD_CONVERSION = _r.message(pb.ConvertLeadResponse)
@@ -58,6 +61,7 @@ SETTINGS_INPUT = _r.input(pb.SalesSettings)
 # -- opportunities
 OPPORTUNITY = _r.message(pb.Opportunity)
 OPPORTUNITY_INPUT = _r.input(pb.Opportunity)
+_r.require_text("OpportunityInput", "name")
 OPPORTUNITY_UPDATE = _r.patch(pb.Opportunity, "OpportunityUpdate")
 STAGE_INPUT = _r.input(pb.ChangeStageRequest, "StageChange", exclude=_PATH_AND_VERSION,
                        required=("stage",))
@@ -79,6 +83,7 @@ PRODUCT_INPUT = _r.input(pb.Product, exclude={"id"}, required=("sku", "name"))
 PRODUCT_LIST = _r.page(PRODUCT, "ProductList", paged=False)
 PRODUCT_PARAMS = (QueryParam("include_inactive", "boolean"),)
 PRICE_BOOK = _r.message(pb.PriceBook)
+_r.require_text("PriceBook", "name")
 PRICE_BOOK_LIST = _r.page(PRICE_BOOK, "PriceBookList", paged=False)
 PRICE_BOOK_PARAMS = (QueryParam("currency_code"), QueryParam("tier"))
 QUOTE = _r.message(pb.Quote)
@@ -117,6 +122,8 @@ TASK = _r.message(pb.Task)
 TASK_INPUT = _r.input(pb.Task, exclude={
     "id", "version", "created_at", "updated_at", "status", "rule_id", "created_by", "completed_at", "team",
     "region"}, required=("title",))
+_r.require_text("TaskInput", "title")
+_r.enum("TaskInput", "kind", ("call", "email", "meeting", "follow_up", "response", "other"))  # rules.follow_ups
 TASK_PAGE = _r.page(TASK, "TaskPage")
 TASK_LIST_PARAMS = (
     QueryParam("owner_id"),
@@ -152,9 +159,11 @@ FUNNEL_PARAMS = (
 )
 TRANSFER_INPUT = _r.input(pb.TransferOwnershipRequest, "OwnershipTransfer",
                           required=("from_user_id", "to_user_id"))
+_r.require_text("OwnershipTransfer", "from_user_id", "to_user_id")
 TRANSFER_RESULT = _r.message(pb.TransferOwnershipResponse)
 DELEGATION = _r.message(pb.Delegation)
 DELEGATION_INPUT = _r.input(pb.Delegation, exclude={"id", "created_by", "revoked"},
                             required=("to_user_id", "ends_at"))
+_r.require_text("DelegationInput", "to_user_id")
 DELEGATION_LIST = _r.page(DELEGATION, "DelegationList", paged=False)
 DELEGATION_PARAMS = (QueryParam("user_id"), QueryParam("active_only", "boolean"))

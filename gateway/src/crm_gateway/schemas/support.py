@@ -6,6 +6,7 @@ from crm.support.v1 import support_pb2 as pb
 from crm_gateway.routing import QueryParam
 from crm_gateway.schema import JsonSchema
 from crm_gateway.schemas import PAGE_PARAMS, REGISTRY
+from crmkit import limits
 
 _r = REGISTRY
 _SETTINGS = pb.SupportSettings
@@ -13,6 +14,7 @@ _SETTINGS = pb.SupportSettings
 # -- tickets
 TICKET = _r.message(pb.Ticket)
 TICKET_INPUT = _r.input(pb.Ticket)
+_r.require_text("TicketInput", "subject")
 TICKET_PATCH = _r.patch(pb.Ticket, "TicketPatch")
 TICKET_PAGE = _r.page(TICKET, "TicketPage")
 STATUS_INPUT = _r.input(pb.ChangeTicketStatusRequest, "TicketStatusInput",
@@ -35,6 +37,10 @@ ESCALATION_PARAMS = (QueryParam("open_only", "boolean", "leave out solved and cl
 # -- intake
 EMAIL_RESULT = _r.message(pb.InboundEmailResponse)
 CHAT_INPUT = _r.message(pb.InboundChatRequest)
+_r.schemas["InboundChatRequest"].update(required=["conversation_id", "messages"])
+_r.schemas["InboundChatRequest"]["properties"]["messages"]["minItems"] = 1
+_r.require_text("ChatMessage", "text")
+_r.require_text("InboundChatRequest", "conversation_id")
 CHAT_RESULT = _r.message(pb.InboundChatResponse)
 CALL_INPUT = _r.message(pb.LogCallRequest)
 CALL_RESULT = _r.message(pb.LogCallResponse)
@@ -55,16 +61,20 @@ TOP_ISSUES_PARAMS = (QueryParam("since", "date-time"), QueryParam("limit", "inte
 # -- knowledge base
 CATEGORY = _r.message(pb.KbCategory)
 CATEGORY_INPUT = _r.input(pb.KbCategory)
+_r.require_text("KbCategoryInput", "name")
 CATEGORY_LIST = _r.page(CATEGORY, "KbCategoryList", paged=False)
 ARTICLE = _r.message(pb.KbArticle)
 ARTICLE_INPUT = _r.input(pb.KbArticle)
+ARTICLE_PATCH = _r.input(pb.KbArticle, "KbArticlePatch")
+_r.require_text("KbArticleInput", "title")
 ARTICLE_PAGE = _r.page(ARTICLE, "KbArticlePage")
 ARTICLE_PARAMS = (
     QueryParam("category_id"), QueryParam("status", choices=("draft", "published", "archived")), *PAGE_PARAMS,
 )
 SEARCH_RESULT = _r.message(pb.SearchKbResponse)
 SEARCH_PARAMS = (
-    QueryParam("q", description="what to look for; two Chinese characters are enough"),
+    QueryParam("q", description="what to look for, not blank; two Chinese characters are enough", pattern=r"\S",
+               required=True, max_length=limits.MAX_QUERY),
     QueryParam("category_id"), QueryParam("language", choices=("zh", "en")),
     QueryParam("limit", "integer", "at most this many hits", 1, 50),
 )

@@ -6,14 +6,15 @@ from __future__ import annotations
 
 import contextvars
 import time
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
 
 import jwt
 
 from crmkit.config import AuthSettings
 from crmkit.errors import Unauthenticated
 
-ROLES = ("rep", "manager", "admin", "finance", "legal", "support", "marketing", "analyst", "service")
+ROLES = ("rep", "manager", "admin", "finance", "legal", "support", "marketing", "analyst", "service", "auditor")
 
 
 @dataclass(frozen=True)
@@ -23,6 +24,9 @@ class Principal:
     team: str = ""
     region: str = ""
     name: str = ""
+    # Whose records an active delegation lends this user (never from the token: the service
+    # that keeps delegations fills it for the call, see `lent`).
+    delegators: tuple[str, ...] = ()
 
     @property
     def is_admin(self) -> bool:
@@ -34,6 +38,10 @@ class Principal:
 
     def has_role(self, *roles: str) -> bool:
         return self.is_admin or any(role in self.roles for role in roles)
+
+    def lent(self, delegators: Sequence[str]) -> Principal:
+        """This principal, also covering for `delegators` (their active delegations to it)."""
+        return replace(self, delegators=tuple(sorted(set(delegators)))) if delegators else self
 
 
 # The principal of work a service does on its own behalf (scheduled jobs, event handlers, calls

@@ -18,7 +18,7 @@ from nats.js import JetStreamContext
 from nats.js.api import ConsumerConfig, DiscardPolicy, Header, RetentionPolicy, StorageType, StreamConfig
 from nats.js.errors import BadRequestError, NotFoundError
 
-from crmkit import logs
+from crmkit import logs, retention
 
 log = logs.get("crmkit.bus")
 DUPLICATE_WINDOW_SECONDS = 120.0
@@ -71,7 +71,7 @@ async def ensure_stream(js: JetStreamContext, service: str) -> None:
         retention=RetentionPolicy.LIMITS,
         discard=DiscardPolicy.OLD,
         duplicate_window=DUPLICATE_WINDOW_SECONDS,
-        max_age=30 * 24 * 3600.0,
+        max_age=retention.stream_max_age(),  # RETENTION_STREAM_DAYS
         num_replicas=stream_replicas(),
     )
     try:

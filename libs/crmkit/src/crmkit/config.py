@@ -13,8 +13,14 @@ DEFAULT_PORTS = {
     "marketing": (50053, 9103),
     "support": (50054, 9104),
     "reporting": (50055, 9105),
+    "privacy": (50056, 9106),
 }
 DEV_JWT_SECRET = "shuniu-dev-secret-change-me-in-production"
+# HS256 needs a key at least as long as its hash (RFC 7518 §3.2): 32 bytes.
+MIN_JWT_SECRET_BYTES = 32
+# Secrets printed in this repository (docs, the dev overlay, secrets.example.yaml): anyone can sign
+# tokens with them, so no process accepts one.
+EXAMPLE_JWT_SECRETS = frozenset({DEV_JWT_SECRET, "CHANGE-ME", "change-me", "secret", "..."})
 # PRAGMA synchronous levels a service's SQLite database may run with (see crmkit.db).
 SQLITE_SYNC_LEVELS = ("FULL", "NORMAL", "EXTRA")
 
@@ -49,8 +55,20 @@ class AuthSettings:
         secret = env.get("JWT_SECRET") or None
         if not jwks and not secret:
             raise ConfigError("set JWT_SECRET (HS256, local use) or JWT_JWKS_URL (RS256, OIDC)")
+        if secret is not None:
+            check_jwt_secret(secret)
         return cls(secret, jwks, env.get("JWT_ISSUER") or None, env.get("JWT_AUDIENCE") or None,
                    env.get("SERVICE_TOKEN_FILE") or None)
+
+
+def check_jwt_secret(secret: str) -> None:
+    """Refuse at start a secret anyone could guess: too short for HS256, or one printed in docs."""
+    if secret.strip() in EXAMPLE_JWT_SECRETS:
+        raise ConfigError("JWT_SECRET is an example secret published in the documentation; generate one, "
+                          "e.g. `openssl rand -base64 48`")
+    if len(secret.encode()) < MIN_JWT_SECRET_BYTES:
+        raise ConfigError(f"JWT_SECRET must be at least {MIN_JWT_SECRET_BYTES} bytes (got {len(secret.encode())}); "
+                          "generate one, e.g. `openssl rand -base64 48`")
 
 
 DEFAULT_MAIL_FROM = "Shuniu CRM <no-reply@shuniu-crm.localhost>"
@@ -98,6 +116,9 @@ class ServiceSettings:
     # PRAGMA synchronous of a SQLite database (`SQLITE_SYNCHRONOUS`): FULL, NORMAL or EXTRA.
     sqlite_synchronous: str = "FULL"
     mail: MailSettings = field(default_factory=MailSettings)
+    # The address the gRPC and metrics listeners bind (`BIND_HOST`): every interface by default, as
+    # a container needs; `make run` binds 127.0.0.1.
+    bind_host: str = "0.0.0.0"
 
     @classmethod
     def from_env(cls, service: str, env: Mapping[str, str] | None = None) -> ServiceSettings:
@@ -121,6 +142,7 @@ class ServiceSettings:
             scheduler_interval=float(env.get(f"{prefix}_SCHEDULER_INTERVAL", "15" if service == "support" else "5")),
             sqlite_synchronous=_sqlite_synchronous(env),
             mail=MailSettings.from_env(env),
+            bind_host=bind_host(env),
         )
 
 
@@ -129,6 +151,15 @@ def _sqlite_synchronous(env: Mapping[str, str]) -> str:
     if value not in SQLITE_SYNC_LEVELS:
         raise ConfigError(f"SQLITE_SYNCHRONOUS must be FULL, NORMAL or EXTRA, not {value!r}")
     return value
+
+
+def bind_host(env: Mapping[str, str] | None = None) -> str:
+    """`BIND_HOST`: the address a process's listeners bind; default every interface (0.0.0.0)."""
+    env = os.environ if env is None else env
+    host = env.get("BIND_HOST", "").strip() or "0.0.0.0"
+    if any(c.isspace() or c in "/@" for c in host) or (":" in host and not host.startswith("[")):
+        raise ConfigError(f"BIND_HOST must be an address such as 127.0.0.1, 0.0.0.0 or [::], not {host!r}")
+    return host
 
 
 def service_addr(service: str, env: Mapping[str, str] | None = None) -> str:

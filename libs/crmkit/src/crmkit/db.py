@@ -13,17 +13,24 @@ from typing import Any
 from sqlalchemy import Connection, Engine, create_engine, event, insert
 from sqlalchemy.orm import Session, sessionmaker
 
+from crmkit.audit.record import append_pending
 from crmkit.config import SQLITE_SYNC_LEVELS
+from crmkit.deadlines import check_before_commit
 from crmkit.events import Envelope
 from crmkit.runtime_tables import outbox_row
 
 _OUTBOX_INSERT = insert(outbox_row)  # built once: every write transaction runs it
 
 
-def make_engine(url: str, *, sqlite_synchronous: str = "FULL", **kwargs: Any) -> Engine:
+def make_engine(url: str, *, sqlite_synchronous: str = "FULL", begin_event: bool = True, **kwargs: Any) -> Engine:
     """`sqlite_synchronous`: FULL, an acknowledged write survives power loss; NORMAL survives a crash
     of the process but not of the machine (PostgreSQL is for production). Services take it from
-    SQLITE_SYNCHRONOUS through their settings."""
+    SQLITE_SYNCHRONOUS through their settings.
+
+    SQLite: with `begin_event` (the default) every transaction opened on the engine starts with a
+    BEGIN of our own. Without it the caller issues BEGIN itself (Database's units of work do): any
+    connection event on an engine makes SQLAlchemy dispatch its empty before/after-execute hooks
+    on every statement, 5-15 µs each (docs/performance.md)."""
     if url.startswith("sqlite"):
         sync = sqlite_synchronous.upper()
         if sync not in SQLITE_SYNC_LEVELS:
@@ -43,12 +50,13 @@ def make_engine(url: str, *, sqlite_synchronous: str = "FULL", **kwargs: Any) ->
             cur.execute("PRAGMA busy_timeout=30000")
             cur.close()
 
-        @event.listens_for(engine, "begin")
-        def _sqlite_begin(conn: Any) -> None:
-            options = conn.get_execution_options()
-            if options.get("isolation_level") == "AUTOCOMMIT":
-                return  # read connections: each statement is its own snapshot, no BEGIN/ROLLBACK
-            conn.exec_driver_sql(f"BEGIN {options.get('sqlite_begin', 'DEFERRED')}")
+        if begin_event:
+            @event.listens_for(engine, "begin")
+            def _sqlite_begin(conn: Any) -> None:
+                options = conn.get_execution_options()
+                if options.get("isolation_level") == "AUTOCOMMIT":
+                    return  # read connections: each statement is its own snapshot, no BEGIN/ROLLBACK
+                conn.exec_driver_sql(f"BEGIN {options.get('sqlite_begin', 'DEFERRED')}")
 
         return engine
     # Each server thread may hold one read connection (see Database.read), writes need their own.
@@ -62,8 +70,12 @@ class Database:
         self.url = url
         self.engine = make_engine(url, sqlite_synchronous=sqlite_synchronous)
         self.is_sqlite = url.startswith("sqlite")
-        write_bind = self.engine.execution_options(sqlite_begin="IMMEDIATE")
-        self._write = sessionmaker(write_bind, expire_on_commit=False)
+        # Reads and units of work, the hot paths, go through an engine without connection events
+        # (on SQLite the unit of work issues its BEGIN IMMEDIATE itself); `engine` keeps the BEGIN
+        # event for everything else that opens transactions on it. PostgreSQL needs no events.
+        self._hot = (make_engine(url, sqlite_synchronous=sqlite_synchronous, begin_event=False)
+                     if self.is_sqlite else self.engine)
+        self._write = sessionmaker(self._hot, expire_on_commit=False)
         self._on_commit: list[Callable[[], None]] = []
         self._lock = threading.Lock()
         self._local = threading.local()
@@ -83,7 +95,7 @@ class Database:
         Each statement sees committed data; use a unit of work when reads must be consistent."""
         conn: Connection | None = getattr(self._local, "conn", None)
         if conn is None or conn.closed or conn.invalidated:
-            conn = self.engine.connect().execution_options(isolation_level="AUTOCOMMIT")
+            conn = self._hot.connect().execution_options(isolation_level="AUTOCOMMIT")
             self._local.conn = conn
             with self._lock:
                 self._held.append(conn)
@@ -103,11 +115,14 @@ class Database:
             with contextlib.suppress(Exception):  # another thread may still be using it
                 conn.close()
         self.engine.dispose()
+        if self._hot is not self.engine:
+            self._hot.dispose()
 
 
 class UnitOfWork:
     """One write transaction. Events collected with `emit` are written to the outbox in the
-    same transaction as the business rows; nothing is published until the commit succeeded."""
+    same transaction as the business rows, and their audit entries (crmkit.audit) to the audit
+    log; nothing is published until the commit succeeded."""
 
     def __init__(self, db: Database) -> None:
         self._db = db
@@ -120,7 +135,10 @@ class UnitOfWork:
             self._db.write_lock.acquire()
         try:
             self.session.begin()
+            if self._db.is_sqlite:  # the hot engine has no BEGIN event: a writer from the start
+                self.session.connection().exec_driver_sql("BEGIN IMMEDIATE")
         except BaseException:
+            self.session.close()
             self._release()
             raise
         return self
@@ -141,8 +159,11 @@ class UnitOfWork:
         self._events.append(envelope)
 
     def commit(self) -> None:
+        check_before_commit()  # the caller gave up (504): roll back rather than commit afterwards
         if self._events:
             self.session.execute(_OUTBOX_INSERT, [e.to_outbox_values() for e in self._events])
+        # Last before the commit: the audit head stays locked only as long as the commit takes.
+        append_pending(self.session, self._events)
         self.session.commit()
         self._committed = True
         if self._events:

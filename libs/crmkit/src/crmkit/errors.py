@@ -1,8 +1,11 @@
 """Domain errors. Services raise these; one gRPC interceptor turns them into status codes and the
-gateway turns those into problem+json. The field travels in trailing metadata (crm-error-field)."""
+gateway turns those into problem+json. The field travels in trailing metadata (crm-error-field),
+percent-encoded: metadata values must be printable ASCII, and a field may be a custom-field key
+in any script (`custom_fields.键`)."""
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import quote, unquote
 
 import grpc
 
@@ -62,3 +65,24 @@ class ResourceExhausted(DomainError):
 
 ERROR_FIELD_KEY = "crm-error-field"
 ERROR_DETAILS_KEY = "crm-error-details"
+DEADLINE_TITLE = "Deadline exceeded"
+# Printable ASCII stays as it is (so `budget` reads `budget` on the wire); '%' and everything else
+# is percent-encoded as UTF-8, so decoding is exact for every name.
+_FIELD_SAFE = "".join(chr(c) for c in range(0x20, 0x7F) if chr(c) != "%")
+
+
+class DeadlineExceeded(DomainError):
+    """The caller stopped waiting: nothing of the call is committed."""
+
+    status = grpc.StatusCode.DEADLINE_EXCEEDED
+    title = DEADLINE_TITLE
+
+
+def encode_field(name: str) -> str:
+    """A field name as a gRPC metadata value (printable ASCII)."""
+    return quote(name, safe=_FIELD_SAFE)
+
+
+def decode_field(value: str | bytes | None) -> str:
+    """The field name `encode_field` carried; "" for a missing or binary trailer."""
+    return unquote(value) if isinstance(value, str) else ""

@@ -20,15 +20,19 @@ from grpc_reflection.v1alpha import reflection
 
 from crmkit import logs, metrics
 from crmkit.auth import TokenVerifier, set_authorization, set_principal
-from crmkit.errors import ERROR_DETAILS_KEY, ERROR_FIELD_KEY, DomainError
+from crmkit.deadlines import reset_deadline, set_deadline
+from crmkit.errors import ERROR_DETAILS_KEY, ERROR_FIELD_KEY, DomainError, encode_field
+from crmkit.limits import refuse_nul
 from crmkit.token_cache import TokenCache
 
 log = logs.get("crmkit.grpc")
 PUBLIC_PREFIXES = ("/grpc.health.", "/grpc.reflection.")
 IDEMPOTENCY_KEY = "crm-idempotency-key"
+CLIENT_ADDR = "crm-client-addr"  # the HTTP client's address, as the gateway saw it (for the audit log)
 
 current_method: contextvars.ContextVar[str] = contextvars.ContextVar("method", default="")
 idempotency_key: contextvars.ContextVar[str] = contextvars.ContextVar("idempotency_key", default="")
+client_addr: contextvars.ContextVar[str] = contextvars.ContextVar("client_addr", default="")
 
 
 class CrmInterceptor(grpc.ServerInterceptor):
@@ -71,8 +75,10 @@ class CrmInterceptor(grpc.ServerInterceptor):
             logs.request_id_var.set(md.get("x-request-id") or uuid.uuid4().hex)
             current_method.set(method)
             idempotency_key.set(md.get(IDEMPOTENCY_KEY, ""))
+            client_addr.set(md.get(CLIENT_ADDR) or context.peer())
+            remaining = context.time_remaining()
+            deadline = set_deadline(remaining)  # a unit of work checks it before it commits
             try:
-                remaining = context.time_remaining()
                 if remaining is not None and remaining <= 0:
                     code = grpc.StatusCode.DEADLINE_EXCEEDED
                     context.abort(code, "deadline already exceeded")
@@ -81,13 +87,14 @@ class CrmInterceptor(grpc.ServerInterceptor):
                     raise _unauthenticated()
                 set_principal(self.tokens.verify(auth[7:].strip()))
                 set_authorization(auth)
+                refuse_nul(request)  # every RPC, every string: PostgreSQL cannot store NUL
                 return inner(request, context)
             except DomainError as exc:
                 code = exc.status
                 details = json.dumps(exc.details, default=str)
                 trailers: list[tuple[str, str | bytes]] = [(ERROR_DETAILS_KEY, details)]
                 if exc.field:
-                    trailers.append((ERROR_FIELD_KEY, exc.field))
+                    trailers.append((ERROR_FIELD_KEY, encode_field(exc.field)))
                 context.set_trailing_metadata(tuple(trailers))
                 context.abort(exc.status, exc.message)
             except Exception:
@@ -98,6 +105,7 @@ class CrmInterceptor(grpc.ServerInterceptor):
                     context.abort(code, "internal error")
                 raise
             finally:
+                reset_deadline(deadline)
                 set_principal(None)
                 set_authorization("")
                 self._count(method, code)

@@ -48,7 +48,7 @@ CONSUMER_LAG = Gauge(
 )
 
 
-def serve_metrics(port: int) -> None:
-    """Expose /metrics on its own port (0 disables it, e.g. in tests)."""
+def serve_metrics(port: int, host: str = "0.0.0.0") -> None:
+    """Expose /metrics on its own port (0 disables it, e.g. in tests), bound to `host` (BIND_HOST)."""
     if port:
-        start_http_server(port)
+        start_http_server(port, addr=host.strip("[]"))

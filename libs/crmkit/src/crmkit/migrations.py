@@ -18,7 +18,9 @@ def alembic_config(database_url: str, script_location: Path) -> Config:
     return cfg
 
 
-def upgrade(database_url: str, script_location: Path, revision: str = "head") -> None:
+def upgrade(database_url: str, script_location: Path, revision: str = "heads") -> None:
+    """Every head: migrations written side by side from the same parent (by different teams) are
+    branches, applied together until a merge revision joins them."""
     command.upgrade(alembic_config(database_url, script_location), revision)
 
 

@@ -22,12 +22,20 @@ def decode_cursor(token: str) -> int:
     """The sequence number a token was made from; anything else is the caller's mistake."""
     try:
         raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)).decode()
-        digits = raw[1:]
-        if not raw.startswith("s") or not (digits.isascii() and digits.isdigit()):  # "١٢" is digits, not ours
+        if not raw.startswith("s"):
             raise ValueError(raw)
-        seq = int(digits)
-        if seq > _MAX_SEQ:
-            raise ValueError(raw)
-        return seq
+        return parse_seq(raw[1:])
     except (ValueError, UnicodeDecodeError):
-        raise InvalidArgument("page_token is not a token this service issued", field="page_token") from None
+        raise bad_token() from None
+
+
+def parse_seq(digits: str) -> int:
+    """A sequence number a cursor carries: ASCII digits ("١٢" is digits, not ours) within BIGINT,
+    since a larger one overflows the database driver (OverflowError, not a 400). ValueError else."""
+    if not (digits.isascii() and digits.isdigit()) or len(digits) > 19 or int(digits) > _MAX_SEQ:
+        raise ValueError(digits)
+    return int(digits)
+
+
+def bad_token() -> InvalidArgument:
+    return InvalidArgument("page_token is not a token this service issued", field="page_token")

@@ -1,4 +1,4 @@
-"""Tables every service database has: outbox, inbox, dead letters and idempotency keys.
+"""Tables every service database has: outbox, inbox, dead letters, idempotency keys and the audit log.
 Service migrations create them with `create_runtime_tables`."""
 from __future__ import annotations
 
@@ -73,6 +73,44 @@ idempotency_row = Table(
     Column("request_hash", String(64), nullable=False),
     Column("response", LargeBinary, nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False),
+)
+
+
+# The audit log (crmkit.audit): append-only, one hash chain per service database. `seq` is given by
+# the appender (the head's seq + 1), never by the database, so the chain has no gaps by design.
+audit_row = Table(
+    "crm_audit_log",
+    runtime_metadata,
+    Column("seq", SeqInt, primary_key=True, autoincrement=False),
+    Column("at", Ts, nullable=False),
+    Column("actor", String(200), nullable=False),
+    Column("action", String(60), nullable=False),
+    Column("record_type", String(60), nullable=False),
+    Column("record_id", String(100), nullable=False),
+    Column("fields", Text, nullable=False),          # JSON array of field names
+    Column("request_id", String(100), nullable=False),
+    Column("client_addr", String(100), nullable=False),
+    Column("method", String(200), nullable=False),
+    Column("event_id", String(36), nullable=False),
+    Column("details", Text, nullable=False),         # JSON object, no personal data values
+    Column("prev_hash", String(64), nullable=False),
+    Column("hash", String(64), nullable=False),
+    Index("ix_crm_audit_record", "record_type", "record_id", "seq"),
+    Index("ix_crm_audit_actor", "actor", "seq"),
+    Index("ix_crm_audit_at", "at"),
+)
+
+# One row (id 1): the chain's last seq and hash, locked FOR UPDATE by every append so concurrent
+# writers never fork the chain; `anchor_*` is where the kept chain starts after retention pruned
+# the rows before it.
+audit_head_row = Table(
+    "crm_audit_head",
+    runtime_metadata,
+    Column("id", Integer, primary_key=True, autoincrement=False),
+    Column("seq", SeqInt, nullable=False),
+    Column("hash", String(64), nullable=False),
+    Column("anchor_seq", SeqInt, nullable=False),
+    Column("anchor_hash", String(64), nullable=False),
 )
 
 

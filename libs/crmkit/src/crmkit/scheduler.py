@@ -14,8 +14,9 @@ log = logs.get("crmkit.scheduler")
 
 class PeriodicWorker:
     def __init__(self, name: str, tick: Callable[[datetime], object], clock: Callable[[], datetime],
-                 interval: float) -> None:
-        self.name, self._tick, self.clock, self.interval = name, tick, clock, interval
+                 interval: float, *, delay: float = 0.0) -> None:
+        """`delay`: seconds before the first run (0: at start)."""
+        self.name, self._tick, self.clock, self.interval, self.delay = name, tick, clock, interval, delay
         self._stop = threading.Event()
         self._wake = threading.Event()
         self._thread = threading.Thread(target=self._run, name=name, daemon=True)
@@ -30,6 +31,9 @@ class PeriodicWorker:
         self._wake.set()
 
     def _run(self) -> None:
+        if self.delay > 0:
+            self._wake.wait(self.delay)
+            self._wake.clear()
         while not self._stop.is_set():
             try:
                 self._tick(self.clock())

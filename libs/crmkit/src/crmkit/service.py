@@ -13,6 +13,8 @@ from typing import Protocol
 import grpc
 
 from crmkit import logs, metrics
+from crmkit.audit import api as audit_api
+from crmkit.audit import reads as audit_reads
 from crmkit.auth import TokenVerifier
 from crmkit.bus import LoopThread
 from crmkit.config import ServiceSettings
@@ -21,6 +23,8 @@ from crmkit.db import Database
 from crmkit.grpc_server import GrpcServer, install_signal_handlers
 from crmkit.migrations import upgrade
 from crmkit.outbox import OutboxRelay, Published
+from crmkit.retention import RUNTIME_CLASSES, DataClass, Retention
+from crmkit.servicer import system_clock
 
 log = logs.get("crmkit.service")
 
@@ -46,6 +50,9 @@ class Components:
     on_published: Callable[[Published], None] | None = None
     # Started before the relay, consumers and gRPC server; stopped after them, in reverse order.
     workers: Sequence[Worker] = ()
+    # The service's own data classes for the retention job (crmkit.retention), besides the
+    # runtime ones every service has (idempotency keys, outbox, dead letters, inbox, audit log).
+    retention: Sequence[DataClass] = ()
 
 
 @dataclass
@@ -76,11 +83,14 @@ class ServiceRuntime:
         self._workers: list[Worker] = []
         self._tasks: list[concurrent.futures.Future[None]] = []
         self.server: GrpcServer | None = None
+        self.retention: Retention | None = None  # built by start(); tests run it with their own clock
 
     def start(self) -> ServiceRuntime:
         spec, settings = self.spec, self.settings
         parts = spec.compose(self.db, settings)
-        for worker in parts.workers:
+        self.retention = Retention(self.db, spec.name, [*RUNTIME_CLASSES, *parts.retention])
+        retention_worker = self.retention.worker(system_clock)
+        for worker in [*parts.workers, retention_worker]:
             worker.start()
             self._workers.append(worker)
         self.loop.start()
@@ -103,9 +113,10 @@ class ServiceRuntime:
             service=spec.name,
             port=settings.grpc_port,
             verifier=TokenVerifier(settings.auth),
-            registrations=parts.servicers,
-            service_names=spec.service_names,
+            registrations=[*parts.servicers, audit_api.registration(self.db, spec.name)],
+            service_names=[*spec.service_names, audit_api.SERVICE_NAME],
             max_workers=settings.grpc_workers,
+            host=settings.bind_host,
         ).start()
         return self
 
@@ -130,6 +141,7 @@ class ServiceRuntime:
         # Workers stop after the relay: its last batch may still feed a read model they own.
         for worker in reversed(self._workers):
             worker.stop()
+        audit_reads.close(self.db)  # the read entries still queued
         self.loop.stop(timeout=3.0)
         self.db.dispose()
 
@@ -144,7 +156,7 @@ def run(spec: ServiceSpec, settings: ServiceSettings | None = None) -> None:
         upgrade(settings.database_url, spec.migrations)
     runtime = ServiceRuntime(spec, settings).start()
     assert runtime.server is not None  # start() built it
-    metrics.serve_metrics(settings.metrics_port)
+    metrics.serve_metrics(settings.metrics_port, settings.bind_host)
     log.info("serving", extra={"fields": {"grpc_port": runtime.server.port, "metrics_port": settings.metrics_port}})
     stop_requested.wait()
     runtime.stop()

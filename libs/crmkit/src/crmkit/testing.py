@@ -67,11 +67,12 @@ def nats_server_binary() -> str:
     return found
 
 
-def write_nats_config(path: Path, port: int, store_dir: Path, sync_always: bool = True) -> Path:
+def write_nats_config(path: Path, port: int, store_dir: Path, sync_always: bool = True,
+                      host: str = "127.0.0.1") -> Path:
     # sync_interval: always fsyncs every JetStream write: an acknowledged event survives power loss.
     sync = "\n  sync_interval: always" if sync_always else ""
     path.write_text(
-        f'listen: "127.0.0.1:{port}"\nhttp: "127.0.0.1:0"\n'
+        f'listen: "{host}:{port}"\nhttp: "{host}:0"\n'
         f'jetstream {{\n  store_dir: "{store_dir}"{sync}\n}}\n'
     )
     return path
@@ -80,11 +81,11 @@ def write_nats_config(path: Path, port: int, store_dir: Path, sync_always: bool 
 class NatsServer:
     """A real nats-server with JetStream on file storage; kill/restart keep the data."""
 
-    def __init__(self, workdir: Path, port: int | None = None) -> None:
+    def __init__(self, workdir: Path, port: int | None = None, host: str = "127.0.0.1") -> None:
         self.port = port or free_port()
         self.workdir = workdir
         self.store = workdir / "jetstream"
-        self.config = write_nats_config(workdir / "nats.conf", self.port, self.store)
+        self.config = write_nats_config(workdir / "nats.conf", self.port, self.store, host=host)
         self.proc: subprocess.Popen[bytes] | None = None
 
     @property

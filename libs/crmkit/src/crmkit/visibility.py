@@ -1,7 +1,8 @@
 """Who sees and changes which owned record, one rule for every service that each parameterizes:
 an admin (or a service) everything; roles in `read_all` read everything; a manager their team
 and their region (an empty team or region matches nothing, not every blank row); anyone else the
-records they own, plus those an active delegation lends them. Writing needs one of `writers`
+records they own, plus those an active delegation lends them (passed in, or carried by the
+principal: `Principal.delegators`). Writing needs one of `writers`
 for one's own records; managers change what they see."""
 from __future__ import annotations
 
@@ -26,7 +27,8 @@ class Visibility:
         if principal.is_manager:
             return bool((principal.team and team == principal.team)
                         or (principal.region and region == principal.region))
-        return bool(owner_id) and (owner_id == principal.user_id or owner_id in delegators)
+        return bool(owner_id) and (owner_id == principal.user_id or owner_id in delegators
+                                   or owner_id in principal.delegators)
 
     def can_write(self, principal: Principal, owner_id: str, team: str, region: str,
                   delegators: Sequence[str] = ()) -> bool:
@@ -35,7 +37,7 @@ class Visibility:
         if principal.is_manager:
             return self.can_read(principal, owner_id, team, region)
         return (principal.has_role(*self.writers) and bool(owner_id)
-                and (owner_id == principal.user_id or owner_id in delegators))
+                and (owner_id == principal.user_id or owner_id in delegators or owner_id in principal.delegators))
 
     def clause(self, principal: Principal, table: Table, delegators: Sequence[str] = ()) -> ColumnElement[bool]:
         """`can_read` as a WHERE clause over a table with owner_id, team and region columns."""
@@ -48,6 +50,7 @@ class Visibility:
             if principal.region:
                 clauses.append(table.c.region == principal.region)
             return or_(*clauses) if clauses else false()
+        delegators = [*delegators, *principal.delegators]
         if delegators:
             return table.c.owner_id.in_([principal.user_id, *delegators])
         return table.c.owner_id == principal.user_id
@@ -64,3 +67,25 @@ def check_assignable(principal: Principal, owner_id: str) -> None:
 def require_manager(principal: Principal, what: str) -> None:
     if not (principal.is_admin or principal.is_manager):
         raise PermissionDenied(f"only a manager or an admin can {what}")
+
+
+def check_scope(principal: Principal, *, team: str, region: str, before_team: str = "",
+                before_region: str = "") -> None:
+    """Setting a record's team or region: a rep keeps their own (or the record's current) value,
+    so they cannot move a record out of their manager's view; a manager keeps the record in
+    their own view (their team or their region); an admin sets anything. Other roles (marketing
+    capturing a lead for a territory) are not in the sales hierarchy and keep what they send."""
+    if principal.is_admin or not (principal.is_manager or "rep" in principal.roles):
+        return
+    changed = {name: value for name, value, before in (("team", team, before_team), ("region", region, before_region))
+               if value != before}
+    if not changed:
+        return
+    if principal.is_manager:
+        if (principal.team and team == principal.team) or (principal.region and region == principal.region):
+            return
+        raise PermissionDenied("the record would leave your team and region; ask an admin",
+                               field="region" if "region" in changed else "team")
+    for name, value in changed.items():
+        if value != getattr(principal, name):
+            raise PermissionDenied(f"you cannot move a record to another {name}; ask a manager", field=name)

@@ -62,6 +62,12 @@ class FakeContacts(ContactsServiceServicer):
     def add_segment(self, segment_id: str, contact_ids: list[str]) -> None:
         self.segments[segment_id] = list(contact_ids)
 
+    def add_account(self, account: pb.Account) -> pb.Account:
+        account.id = account.id or str(uuid.uuid4())
+        account.version = account.version or 1
+        self.accounts[account.id] = account
+        return account
+
     def add_contact(self, contact: pb.Contact) -> pb.Contact:
         contact.id = contact.id or str(uuid.uuid4())
         contact.version = contact.version or 1
@@ -104,6 +110,13 @@ class FakeContacts(ContactsServiceServicer):
         if contact is None or not CONTACTS_RULE.can_read(principal, contact.owner_id, contact.team, contact.region):
             context.abort(grpc.StatusCode.NOT_FOUND, f"contact {request.id} not found")
         return contact
+
+    def GetAccount(self, request: pb.GetAccountRequest, context: grpc.ServicerContext) -> pb.Account:
+        principal = self._caller(context, "GetAccount")
+        account = self.accounts.get(request.id)
+        if account is None or not CONTACTS_RULE.can_read(principal, account.owner_id, account.team, account.region):
+            context.abort(grpc.StatusCode.NOT_FOUND, f"account {request.id} not found")
+        return account
 
     def CreateContact(self, request: pb.CreateContactRequest, context: grpc.ServicerContext) -> pb.Contact:
         principal = self._caller(context, "CreateContact")

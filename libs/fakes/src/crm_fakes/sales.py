@@ -16,12 +16,13 @@ import grpc
 
 from crm.sales.v1 import sales_pb2 as pb
 from crm.sales.v1.sales_pb2_grpc import SalesServiceServicer, add_SalesServiceServicer_to_server
+from crmkit import picklists
 from crmkit.auth import Principal, TokenVerifier
 from crmkit.config import AuthSettings
 from crmkit.errors import ERROR_FIELD_KEY, Unauthenticated
 from crmkit.grpc_server import IDEMPOTENCY_KEY
 
-SOURCES = ("web_form", "import", "event", "campaign", "api", "referral", "marketing_qualified", "other")
+SOURCES = picklists.SOURCES
 
 
 class FakeSales(SalesServiceServicer):

@@ -7,15 +7,20 @@ from pathlib import Path
 import grpc
 
 from crm.contacts.v1 import contacts_pb2, contacts_pb2_grpc
+from crm.privacy.v1 import privacy_pb2, privacy_pb2_grpc
 from crm_contacts import handlers
 from crm_contacts.search.customer_search import CustomerSearch
 from crm_contacts.servicer import ContactsServicer
+from crm_contacts.usecases import subject
 from crmkit.config import ServiceSettings
+from crmkit.credentials import ServiceCredentials
 from crmkit.db import Database
+from crmkit.privacy import SuppressionList
 from crmkit.service import Components, ServiceSpec
 from crmkit.servicer import Clock, system_clock
 
 MIGRATIONS = Path(__file__).parent / "migrations"
+DATA_SUBJECT = privacy_pb2.DESCRIPTOR.services_by_name["DataSubject"].full_name
 SERVICE_NAME = contacts_pb2.DESCRIPTOR.services_by_name["ContactsService"].full_name
 
 
@@ -27,10 +32,18 @@ def spec(*, clock: Clock = system_clock) -> ServiceSpec:
         # relay (its own published events feed it) and the runtime, which starts it before the
         # relay (start decides whether to rebuild) and stops it after (so no write is owed).
         search = CustomerSearch.from_settings(db, settings, clock=clock)
-        servicer = ContactsServicer(db, search, clock)
+        suppression = SuppressionList.from_env(settings.auth, ServiceCredentials(settings.auth).authorization)
+        servicer = ContactsServicer(db, search, clock, suppression=suppression)
+
+        def reindex(contact_ids: list[str]) -> None:
+            with db.read() as session:
+                search.project(session, "contact", contact_ids)
+
+        data_subject = subject.servicer(db, reindex=reindex, suppression=suppression)
 
         def register(server: grpc.Server) -> None:
             contacts_pb2_grpc.add_ContactsServiceServicer_to_server(servicer, server)
+            privacy_pb2_grpc.add_DataSubjectServicer_to_server(data_subject, server)
 
         return Components(servicers=[register], handler=handlers.make_handler(clock),
                           on_published=search.apply_published, workers=[search])
@@ -38,7 +51,7 @@ def spec(*, clock: Clock = system_clock) -> ServiceSpec:
     return ServiceSpec(
         name="contacts",
         migrations=MIGRATIONS,
-        service_names=[SERVICE_NAME],
+        service_names=[SERVICE_NAME, DATA_SUBJECT],
         compose=compose,
         # Sales and support events feed the timeline and move customers on a transfer; its own
         # events reach the search index from its outbox relay (no round trip through NATS).

@@ -15,7 +15,7 @@ from crm.contacts.v1.contacts_pb2 import Account, Contact
 from crm_contacts.events import SALES
 from crm_contacts.rules import timeline as feed
 from crm_contacts.store import Record
-from crm_contacts.usecases import records, spend, timeline
+from crm_contacts.usecases import ownership, records, spend, timeline
 from crmkit import logs
 from crmkit.auth import Principal
 from crmkit.consumer import Handler
@@ -25,19 +25,26 @@ from crmkit.servicer import Clock
 
 log = logs.get("crm_contacts.events")
 # Every event that can make an opportunity won or take it back (a reopen is a stage change).
+DELEGATIONS = frozenset({SALES.DELEGATION_CREATED, SALES.DELEGATION_ENDED})
 SPEND_EVENTS = frozenset({SALES.OPPORTUNITY_WON, SALES.OPPORTUNITY_LOST, SALES.OPPORTUNITY_UPDATED,
                           SALES.OPPORTUNITY_STAGE_CHANGED})
 
 
 def wants(event_type: str) -> bool:
     """The events the handler acts on; the consumer acks the others untouched."""
-    return event_type == SALES.OWNERSHIP_TRANSFERRED or event_type in SPEND_EVENTS or feed.wanted(event_type)
+    return (event_type == SALES.OWNERSHIP_TRANSFERRED or event_type in SPEND_EVENTS or event_type in DELEGATIONS
+            or feed.wanted(event_type))
 
 
 def make_handler(clock: Clock) -> Handler:
     def handle(uow: UnitOfWork, env: EventEnvelope) -> None:
         if env.event_type == SALES.OWNERSHIP_TRANSFERRED:
             transfer_customers(uow, env, clock())
+            return
+        if env.event_type in DELEGATIONS:  # the delegate covers the delegator's customers too
+            payload = unpack(env)
+            if payload is not None:
+                ownership.record_delegation(uow, delegation=payload.delegation)
             return
         if env.event_type in SPEND_EVENTS:
             record_spend(uow, env)

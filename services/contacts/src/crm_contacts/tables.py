@@ -219,3 +219,16 @@ customer_spend = Table(
     Column("amount_cents", BigInteger, nullable=False),
     Index("ix_customer_spend_band", "entity", "year", "currency", "amount_cents"),
 )
+# Sales' delegations (crm.sales.delegation.created / .ended), kept so a delegate sees and works the
+# delegator's customers while the delegation lasts (0003_delegations).
+delegations = Table(
+    "delegations",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("from_user_id", String(100), nullable=False),
+    Column("to_user_id", String(100), nullable=False),
+    Column("starts_at", DateTime(timezone=True), nullable=False),
+    Column("ends_at", DateTime(timezone=True), nullable=False),
+    Column("revoked", Boolean, nullable=False, default=False),
+    Index("ix_delegations_to", "to_user_id", "ends_at"),
+)

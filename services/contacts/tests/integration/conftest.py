@@ -23,7 +23,7 @@ from crm_contacts.tables import metadata as contacts_metadata
 from crm_devtools.users import DEMO_USERS
 from crmkit import bus
 from crmkit.auth import Principal
-from crmkit.errors import ERROR_DETAILS_KEY, ERROR_FIELD_KEY
+from crmkit.errors import ERROR_DETAILS_KEY, ERROR_FIELD_KEY, decode_field
 from crmkit.events import Envelope, parse_envelope
 from crmkit.runtime_tables import runtime_metadata
 from crmkit.service import ServiceRuntime
@@ -103,7 +103,7 @@ class Failure:
         assert err.code() == code, f"expected {code.name}, got {err.code().name}: {err.details()}"
         trailers = dict(err.trailing_metadata() or ())
         self.message: str = err.details() or ""
-        self.field: str | None = trailers.get(ERROR_FIELD_KEY)
+        self.field: str | None = decode_field(trailers.get(ERROR_FIELD_KEY)) or None
         raw = trailers.get(ERROR_DETAILS_KEY)
         self.details: dict[str, Any] = json.loads(raw) if raw else {}
 

@@ -11,11 +11,12 @@ from crm.common.v1.types_pb2 import Money
 from crm.contacts.v1 import contacts_pb2 as pb
 from crm.sales.v1 import events_pb2 as sales_ev
 from crm.sales.v1.sales_pb2 import Opportunity
-from crm_contacts import handlers
+from crm_contacts import handlers, store
 from crm_contacts.events import SALES
 from crm_contacts.store import spend as spend_store
 from crm_contacts.usecases import duplicates, records, segments, timeline
 from crmkit.events import new_event, parse_envelope
+from crmkit.records import stamp_new
 
 MANAGER = Actor(user_id="manager.north", roles=["manager"], team="north-sales", region="north")
 SUBJECTS = {"won": SALES.OPPORTUNITY_WON, "lost": SALES.OPPORTUNITY_LOST,
@@ -23,6 +24,12 @@ SUBJECTS = {"won": SALES.OPPORTUNITY_WON, "lost": SALES.OPPORTUNITY_LOST,
 
 
 def person(contacts, name: str, account_id: str = "") -> pb.Contact:
+    if account_id and contacts.read(lambda s: store.load(s, pb.Account, account_id)) is None:
+        # a contact joins only an account that exists (and its author sees): the rep's, by this id
+        account = pb.Account(id=account_id, name=account_id, owner_id="rep.north.1", team="north-sales",
+                             region="north")
+        stamp_new(account, contacts.now)
+        contacts.write(lambda uow: store.insert_record(uow.session, account))
     return contacts.write(lambda uow: records.create_record(
         uow, principal=contacts.users["rep.north.1"], now=contacts.now, allow_duplicate=True,
         record=pb.Contact(name=name, account_id=account_id)))

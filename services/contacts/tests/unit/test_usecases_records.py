@@ -3,6 +3,7 @@ and duplicate detection, update with the version check and the contract's patcha
 delete, visibility, listing, and ownership transfers."""
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 
 import pytest
@@ -10,11 +11,11 @@ from google.protobuf.struct_pb2 import Struct
 
 from crm.contacts.v1 import contacts_pb2 as pb
 from crm.contacts.v1 import events_pb2 as ev
-from crm_contacts.tables import audit_log
 from crm_contacts.usecases import records
 from crmkit.errors import AlreadyExists, Conflict, InvalidArgument, NotFound, PermissionDenied
 from crmkit.fields import patchable
 from crmkit.records import dt
+from crmkit.runtime_tables import audit_row
 from crmkit.servicer import copy
 
 # What UpdateContact / UpdateAccount refused before the contract declared it (OUTPUT_ONLY).
@@ -60,8 +61,9 @@ def test_create_normalizes_fills_ownership_stamps_and_emits_the_snapshot(contact
     assert env.producer == "contacts" and env.actor.user_id == "rep.north.1"
     assert dt(env.occurred_at) == contacts.now
     assert contacts.payload() == ev.ContactCreated(contact=made)
-    [audit] = contacts.rows(audit_log)
-    assert (audit.actor, audit.action, audit.entity, audit.entity_id) == ("rep.north.1", "created", "contact", made.id)
+    [audit] = contacts.rows(audit_row)
+    assert (audit.actor, audit.action, audit.record_type, audit.record_id, audit.event_id) == (
+        "rep.north.1", "created", "contact", made.id, env.event_id)
 
 
 def test_a_second_contact_with_the_same_phone_is_refused_unless_duplicates_are_allowed(contacts) -> None:
@@ -236,4 +238,5 @@ def test_a_transfer_moves_only_what_the_leaving_rep_still_owns_once(contacts) ->
     moved = get(contacts, theirs.id, "rep.north.2")
     assert (moved.owner_id, moved.version) == ("rep.north.2", 2)
     assert contacts.payload() == ev.ContactUpdated(contact=moved, changed_fields=["owner_id"])
-    assert contacts.rows(audit_log)[-1].detail == "owner rep.north.1 -> rep.north.2; 离职"
+    last = max(contacts.rows(audit_row), key=lambda row: row.seq)
+    assert json.loads(last.details)["note"] == "owner rep.north.1 -> rep.north.2; 离职"

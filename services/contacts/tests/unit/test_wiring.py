@@ -38,4 +38,5 @@ def test_event_types_come_from_the_contracts() -> None:
     assert set(INDEXED) == CONTACTS.all - unindexed
     assert set(feed.RULES) <= SALES.all | SUPPORT.all
     assert {t for t in SALES.all | SUPPORT.all | CONTACTS.all if handlers.wants(t)} == {
-        *feed.RULES, SALES.OWNERSHIP_TRANSFERRED, SALES.OPPORTUNITY_UPDATED, SALES.OPPORTUNITY_STAGE_CHANGED}
+        *feed.RULES, SALES.OWNERSHIP_TRANSFERRED, SALES.OPPORTUNITY_UPDATED, SALES.OPPORTUNITY_STAGE_CHANGED,
+        SALES.DELEGATION_CREATED, SALES.DELEGATION_ENDED}

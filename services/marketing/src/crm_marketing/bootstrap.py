@@ -7,8 +7,9 @@ from the environment until then; tests pass a clock, a contacts factory, a maile
 Settings of its own (read at compose time): MARKETING_SEND_RATE (mails per second, default 200),
 MARKETING_TOKEN_SECRET (the key of the tracking tokens; JWT_SECRET when unset),
 MARKETING_SENDER_INTERVAL (seconds between looks for waves to send, default 1),
-MARKETING_SEND_LOG_BATCH (sent marks per transaction, default 1: the most mails a hard crash can
-leave to be sent twice; raise it for throughput), MARKETING_AUTOMATION_INTERVAL (seconds between
+MARKETING_SEND_CONNECTIONS (SMTP connections a sender drives in lockstep, default 8),
+MARKETING_SEND_LOG_BATCH (sent marks per transaction with a plain Mailer, default 1: the most mails a
+hard crash can leave to be sent twice; the SMTP relay's rounds never send twice), MARKETING_AUTOMATION_INTERVAL (seconds between
 looks for due sequence steps and A/B tests to decide, default 5); and crmkit's
 SMTP_URL, MAIL_FROM, PUBLIC_BASE_URL (the gateway's address the links in mails point at).
 SALES_SERVICE_ADDR: where form submissions and qualified contacts become leads; unset, they wait
@@ -21,11 +22,13 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from crm.marketing.v1 import marketing_pb2, marketing_pb2_grpc
+from crm.privacy.v1 import privacy_pb2, privacy_pb2_grpc
 from crm_marketing import handlers, jobs
 from crm_marketing.jobs import automation
-from crm_marketing.ports import ContactsPort, GrpcContacts, GrpcSales, Mailer, SalesPort
+from crm_marketing.ports import ContactsPort, GrpcContacts, GrpcSales, Mailer, SalesPort, SmtpRounds
 from crm_marketing.rules.tracking import LinkMaker, tracking_key
 from crm_marketing.servicer import MarketingServicer
+from crm_marketing.usecases import subject
 from crmkit.config import ConfigError, ServiceSettings, service_addr
 from crmkit.credentials import ServiceCredentials
 from crmkit.db import Database
@@ -34,6 +37,7 @@ from crmkit.service import Components, ServiceSpec
 from crmkit.servicer import Clock, system_clock
 
 MIGRATIONS = Path(__file__).parent / "migrations"
+DATA_SUBJECT = privacy_pb2.DESCRIPTOR.services_by_name["DataSubject"].full_name
 SERVICE_NAME = marketing_pb2.DESCRIPTOR.services_by_name["MarketingService"].full_name
 PUBLIC_PATH = "/api/v1/public"  # the gateway's public routes: /unsubscribe/{t}, /open/{t}, /click/{t}
 
@@ -82,7 +86,16 @@ def grpc_sales(settings: ServiceSettings) -> SalesPort | None:
 
 
 def smtp_mailer(settings: ServiceSettings) -> Mailer | None:
-    return mailer_from_settings(settings.mail.smtp_url)
+    """SMTP_URL through MARKETING_SEND_CONNECTIONS connections (default 8) in lockstep (SmtpRounds)."""
+    if mailer_from_settings(settings.mail.smtp_url) is None:  # logs that mail is off (or where it goes)
+        return None
+    try:
+        connections = int(os.environ.get("MARKETING_SEND_CONNECTIONS", "8"))
+    except ValueError:
+        raise ConfigError("MARKETING_SEND_CONNECTIONS is a number of SMTP connections") from None
+    if not 1 <= connections <= 64:
+        raise ConfigError("MARKETING_SEND_CONNECTIONS must be between 1 and 64")
+    return SmtpRounds.from_url(settings.mail.smtp_url or "", connections)
 
 
 def spec(*, clock: Clock = system_clock, contacts: ContactsFactory | None = None, mailer: MailerFactory | None = None,
@@ -112,11 +125,14 @@ def spec(*, clock: Clock = system_clock, contacts: ContactsFactory | None = None
         sender = jobs.Sender(db, mail, links, clock, options)
         steps = automation.worker(db, clock, automation_interval or own.automation_interval)
         workers = [jobs.SendWorker(sender, sender_interval or own.sender_interval), owed, steps]
+        data_subject = subject.servicer(db)
         return Components(
-            servicers=[lambda server: marketing_pb2_grpc.add_MarketingServiceServicer_to_server(servicer, server)],
+            servicers=[lambda server: marketing_pb2_grpc.add_MarketingServiceServicer_to_server(servicer, server),
+                       lambda server: privacy_pb2_grpc.add_DataSubjectServicer_to_server(
+                           data_subject, server)],
             handler=handlers.handler(clock, rule_types),
             workers=workers,
         )
 
-    return ServiceSpec(name="marketing", migrations=MIGRATIONS, service_names=[SERVICE_NAME], compose=compose,
+    return ServiceSpec(name="marketing", migrations=MIGRATIONS, service_names=[SERVICE_NAME, DATA_SUBJECT], compose=compose,
                        consumes=handlers.STREAMS, wants=rule_types.wants)

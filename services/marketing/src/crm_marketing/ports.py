@@ -7,10 +7,19 @@ these has a user behind it in the other service's sense (marketing must reach ev
 whoever owns them; a form or an unsubscribe comes from the public), so all run with this
 service's own credentials (crmkit.credentials), and every write carries an idempotency key. Mail
 goes through crmkit.mail's `Mailer`; a relay that can also say whether it already took a
-Message-ID (an `AcceptedCheck`) lets the sender skip a re-send after a crash."""
+Message-ID (an `AcceptedCheck`) lets the sender skip a re-send after a crash. Waves go through
+`SmtpRounds` (a `Staging` relay): several connections in lockstep, the end of data held back until
+the sender's send log committed."""
 from __future__ import annotations
 
+import contextlib
 import json
+import smtplib
+import socket
+import ssl
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
 import grpc
@@ -20,15 +29,28 @@ from crm.contacts.v1 import contacts_pb2 as cpb
 from crm.contacts.v1.contacts_pb2_grpc import ContactsServiceStub
 from crm.sales.v1 import sales_pb2 as spb
 from crm.sales.v1.sales_pb2_grpc import SalesServiceStub
+from crm_marketing.rules.mime import dot_stuffed
 from crmkit.credentials import ServiceCredentials
-from crmkit.errors import ERROR_DETAILS_KEY, ERROR_FIELD_KEY, DomainError, NotFound
+from crmkit.errors import ERROR_DETAILS_KEY, ERROR_FIELD_KEY, DomainError, NotFound, decode_field
 from crmkit.grpc_client import GrpcPort
 from crmkit.grpc_server import IDEMPOTENCY_KEY
-from crmkit.mail import Mailer, MailRejected, MailUnavailable, OutgoingMail
+from crmkit.mail import (
+    IDLE_PROBE_SECONDS,
+    InvalidMail,
+    Mailer,
+    MailRejected,
+    MailUnavailable,
+    OutgoingMail,
+    SmtpTarget,
+    mailbox,
+    message_bytes,
+    parse_smtp_url,
+    tls_context,
+)
 
 __all__ = ["AcceptedCheck", "ContactGone", "ContactRefused", "ContactsPort", "ContactsUnavailable",
            "DependencyUnavailable", "GrpcContacts", "GrpcSales", "LeadRefused", "MailRejected", "MailUnavailable",
-           "Mailer", "OutgoingMail", "SalesPort", "SalesUnavailable"]
+           "Mailer", "OutgoingMail", "NotHandedOver", "SalesPort", "SalesUnavailable", "SmtpRounds", "Staging"]
 
 SEGMENT_PAGE = 1000
 
@@ -212,7 +234,242 @@ class GrpcSales(GrpcPort):
             code = exc.code()
             if code in (grpc.StatusCode.INVALID_ARGUMENT, grpc.StatusCode.FAILED_PRECONDITION,
                         grpc.StatusCode.PERMISSION_DENIED, grpc.StatusCode.NOT_FOUND):
-                raise LeadRefused(exc.details() or code.name, _trailer(exc, ERROR_FIELD_KEY)) from None
+                raise LeadRefused(exc.details() or code.name, decode_field(_trailer(exc, ERROR_FIELD_KEY))) from None
             raise SalesUnavailable(code.name) from None
         lead_out: spb.Lead = created
         return lead_out
+
+
+# -- the relay, for waves: several connections driven in lockstep, the end of data held back
+
+
+class NotHandedOver(MailUnavailable):
+    """The connection failed before the end of data went out: the relay discarded the mail."""
+
+
+@runtime_checkable
+class Staging(Protocol):
+    """A relay a wave's mails are handed to in rounds (SmtpRounds): `stage` sends each mail of the
+    round on its own connection up to, not including, the end of data; the caller commits its
+    send log; `finish` sends the end of data of what was staged and reads the relay's answers."""
+
+    connections: int
+
+    def stage(self, mails: Sequence[Staged]) -> list[Exception | None]:
+        """Per mail: None (staged) or the MailRejected / MailUnavailable that stopped it."""
+        ...
+
+    def finish(self) -> list[Exception | None]:
+        """Per staged mail, in order: None (the relay took it) or why not."""
+        ...
+
+    def close(self) -> None: ...
+
+
+class Staged(Protocol):
+    @property
+    def envelope_from(self) -> str: ...  # MAIL FROM
+
+    @property
+    def address(self) -> str: ...  # RCPT TO
+
+    @property
+    def data(self) -> bytes: ...  # DATA, dot-stuffed, without the final "."
+
+
+class _Line:
+    """One SMTP connection (smtplib for the greeting, TLS and login; raw commands after)."""
+
+    def __init__(self, smtp: smtplib.SMTP, pipelining: bool) -> None:
+        self.smtp, self.pipelining, self.used = smtp, pipelining, time.monotonic()
+
+    def send(self, data: bytes) -> None:
+        self.smtp.send(data)
+
+    def reply(self) -> tuple[int, str]:
+        code, text = self.smtp.getreply()
+        return code, text.decode("utf-8", "replace")
+
+
+class SmtpRounds:
+    """`connections` SMTP connections to SMTP_URL, driven by one thread in lockstep: each command
+    goes out on every connection before any reply is read, so the relay works on all of them while
+    we wait for the first (and with PIPELINING, MAIL, RCPT and DATA go out together). Also a plain
+    `Mailer` (`send`), one mail at a time."""
+
+    def __init__(self, target: SmtpTarget, connections: int = 8, *, context: ssl.SSLContext | None = None) -> None:
+        self.target, self.connections = target, max(1, connections)
+        self.context = (context or tls_context()) if target.scheme != "smtp" else None
+        self._lines: list[_Line | None] = [None] * self.connections
+        self._staged: list[int] = []  # connection index of each staged mail, in order
+
+    @classmethod
+    def from_url(cls, url: str, connections: int = 8, *, context: ssl.SSLContext | None = None) -> SmtpRounds:
+        return cls(parse_smtp_url(url), connections, context=context)
+
+    def __repr__(self) -> str:
+        return f"SmtpRounds({self.target.url}, {self.connections} connections)"
+
+    def _connect(self) -> _Line:
+        t = self.target
+        try:
+            smtp: smtplib.SMTP
+            if t.scheme == "smtps":
+                smtp = smtplib.SMTP_SSL(t.host, t.port, timeout=t.timeout, context=self.context)
+            else:
+                smtp = smtplib.SMTP(t.host, t.port, timeout=t.timeout)
+            smtp.ehlo()
+            if t.scheme == "smtp+starttls":
+                if not smtp.has_extn("starttls"):
+                    smtp.close()
+                    raise MailUnavailable(f"{t.url} does not offer STARTTLS")
+                smtp.starttls(context=self.context)
+                smtp.ehlo()
+            if t.username:
+                smtp.login(t.username, t.password)
+        except smtplib.SMTPAuthenticationError as exc:
+            raise MailUnavailable(f"{t.url} refused the login: {exc.smtp_code}") from None
+        except (OSError, smtplib.SMTPException) as exc:
+            raise MailUnavailable(f"{t.url} unreachable: {exc}") from None
+        with contextlib.suppress(OSError):  # the end of data is a small write after a big one: no Nagle wait
+            if smtp.sock is not None:
+                smtp.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        return _Line(smtp, smtp.has_extn("pipelining"))
+
+    def _line(self, i: int) -> _Line:
+        line = self._lines[i]
+        if line is not None and time.monotonic() - line.used > IDLE_PROBE_SECONDS:
+            try:  # relays drop idle clients: find out before a mail depends on it
+                line.send(b"NOOP\r\n")
+                if line.reply()[0] != 250:
+                    raise OSError("NOOP refused")
+            except (OSError, smtplib.SMTPException):
+                self._drop(i)
+                line = None
+        if line is None:
+            line = self._lines[i] = self._connect()
+        return line
+
+    def _drop(self, i: int) -> None:
+        line, self._lines[i] = self._lines[i], None
+        if line is not None:
+            with contextlib.suppress(OSError):
+                line.smtp.close()
+
+    def stage(self, mails: Sequence[Staged]) -> list[Exception | None]:
+        if len(mails) > self.connections:
+            raise ValueError(f"at most {self.connections} mails a round")
+        errors: list[Exception | None] = [None] * len(mails)
+        refused: list[Exception | None] = [None] * len(mails)  # a refusal whose later replies are still due
+        self._staged = []
+        for k in range(len(mails)):
+            try:
+                self._line(k)
+            except MailUnavailable as exc:
+                errors[k] = exc
+        mail_from = [f"MAIL FROM:<{m.envelope_from}>\r\n".encode("ascii") for m in mails]
+        rcpt_to = [f"RCPT TO:<{m.address}>\r\n".encode("ascii") for m in mails]
+
+        def each(step: Callable[[int, _Line], None]) -> None:
+            for k in range(len(mails)):
+                line = self._lines[k]
+                if errors[k] is None and line is not None:
+                    try:
+                        step(k, line)
+                    except (OSError, smtplib.SMTPException) as exc:  # nothing handed over: later, again
+                        self._drop(k)
+                        errors[k] = MailUnavailable(f"{self.target.url}: {exc}")
+
+        def answer(k: int, line: _Line, good: tuple[int, ...]) -> bool:
+            code, text = line.reply()
+            if code not in good and refused[k] is None:
+                refused[k] = MailRejected(code >= 500, code, text)
+            if refused[k] is None:
+                return True
+            if not line.pipelining or good == (354,):  # no more replies due on this connection
+                errors[k] = refused[k]
+                if code == 354:  # it took DATA after all: abort by closing, never an empty mail
+                    self._drop(k)
+                else:
+                    line.send(b"RSET\r\n")
+                    line.reply()
+            return False
+
+        def ask(k: int, line: _Line) -> None:
+            line.send(mail_from[k] + rcpt_to[k] + b"DATA\r\n" if line.pipelining else mail_from[k])
+
+        def after_mail(k: int, line: _Line) -> None:
+            if answer(k, line, (250,)) and not line.pipelining:
+                line.send(rcpt_to[k])
+
+        def after_rcpt(k: int, line: _Line) -> None:
+            if answer(k, line, (250, 251)) and not line.pipelining:
+                line.send(b"DATA\r\n")
+
+        def after_data(k: int, line: _Line) -> None:
+            if answer(k, line, (354,)):
+                line.send(mails[k].data)
+
+        # each command on every connection before any reply is read: the relay works on all at once
+        for step in (ask, after_mail, after_rcpt, after_data):
+            each(step)
+        self._staged = [k for k in range(len(mails)) if errors[k] is None]
+        return errors
+
+    def finish(self) -> list[Exception | None]:
+        staged, self._staged = self._staged, []
+        answers: list[Exception | None] = []
+        sent: list[int] = []
+        for k in staged:
+            line = self._lines[k]
+            try:
+                assert line is not None
+                line.send(b".\r\n")
+                sent.append(k)
+            except (OSError, smtplib.SMTPException, AssertionError) as exc:
+                self._drop(k)
+                answers.append(NotHandedOver(f"{self.target.url}: {exc}"))
+        results: dict[int, Exception | None] = {}
+        for k in sent:
+            line = self._lines[k]
+            assert line is not None
+            try:
+                code, text = line.reply()
+                line.used = time.monotonic()
+                results[k] = None if code == 250 else MailRejected(code >= 500, code, text)
+                if code == 421:
+                    self._drop(k)
+            except (OSError, smtplib.SMTPException) as exc:
+                self._drop(k)
+                results[k] = MailUnavailable(f"{self.target.url}: no answer after the end of data: {exc}")
+        unsent = iter(answers)
+        return [results[k] if k in results else next(unsent) for k in staged]
+
+    def send(self, mail: OutgoingMail) -> None:
+        """One mail (the Mailer protocol), on the first connection."""
+        try:
+            data = dot_stuffed(message_bytes(mail))
+            one = _One(mailbox(mail.envelope_from or mail.sender, "envelope sender")[1], mailbox(mail.to, "To")[1], data)
+        except InvalidMail as exc:
+            raise MailRejected(True, 0, str(exc)) from None
+        error = self.stage([one])[0]
+        if error is not None:
+            raise error
+        error = self.finish()[0]
+        if error is not None:
+            raise error
+
+    def close(self) -> None:
+        for i, line in enumerate(self._lines):
+            if line is not None:
+                with contextlib.suppress(OSError, smtplib.SMTPException):
+                    line.smtp.quit()
+                self._drop(i)
+
+
+@dataclass(frozen=True)
+class _One:
+    envelope_from: str
+    address: str
+    data: bytes
+

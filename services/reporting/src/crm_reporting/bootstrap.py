@@ -6,9 +6,11 @@ from __future__ import annotations
 from pathlib import Path
 
 from crm.common.v1.envelope_pb2 import EventEnvelope
+from crm.privacy.v1 import privacy_pb2, privacy_pb2_grpc
 from crm.reporting.v1 import reporting_pb2, reporting_pb2_grpc
 from crm_reporting import handlers
 from crm_reporting.servicer import ReportingServicer
+from crm_reporting.usecases import subject
 from crmkit.config import ServiceSettings
 from crmkit.db import Database, UnitOfWork
 from crmkit.service import Components, ServiceSpec
@@ -26,15 +28,19 @@ def spec(*, clock: Clock = system_clock) -> ServiceSpec:
         def handle(uow: UnitOfWork, env: EventEnvelope) -> None:
             handlers.handle(uow, env, now=clock())
 
+        data_subject = subject.servicer(db)
         return Components(
-            servicers=[lambda server: reporting_pb2_grpc.add_ReportingServiceServicer_to_server(servicer, server)],
+            servicers=[lambda server: reporting_pb2_grpc.add_ReportingServiceServicer_to_server(servicer, server),
+                       lambda server: privacy_pb2_grpc.add_DataSubjectServicer_to_server(
+                           data_subject, server)],
             handler=handle,
         )
 
     return ServiceSpec(
         name="reporting",
         migrations=MIGRATIONS,
-        service_names=[reporting_pb2.DESCRIPTOR.services_by_name["ReportingService"].full_name],
+        service_names=[reporting_pb2.DESCRIPTOR.services_by_name["ReportingService"].full_name,
+                       privacy_pb2.DESCRIPTOR.services_by_name["DataSubject"].full_name],
         compose=compose,
         consumes=("contacts", "sales", "support", "marketing"),
         # No `wants`: every event of the four streams gets its inbox row, even the ones no read

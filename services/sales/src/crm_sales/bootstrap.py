@@ -9,17 +9,22 @@ from pathlib import Path
 
 import grpc
 
+from crm.privacy.v1 import privacy_pb2, privacy_pb2_grpc
 from crm.sales.v1 import sales_pb2, sales_pb2_grpc
 from crm_sales import handlers, jobs
 from crm_sales.ports import ContactsPort, GrpcContacts
 from crm_sales.servicer import SalesServicer
+from crm_sales.usecases import subject
 from crmkit.config import ServiceSettings, service_addr
+from crmkit.credentials import ServiceCredentials
 from crmkit.db import Database
+from crmkit.privacy import SuppressionList
 from crmkit.scheduler import PeriodicWorker
 from crmkit.service import Components, ServiceSpec
 from crmkit.servicer import Clock, system_clock
 
 MIGRATIONS = Path(__file__).parent / "migrations"
+DATA_SUBJECT = privacy_pb2.DESCRIPTOR.services_by_name["DataSubject"].full_name
 SERVICE_NAME = sales_pb2.DESCRIPTOR.services_by_name["SalesService"].full_name
 
 
@@ -33,14 +38,17 @@ def spec(*, clock: Clock = system_clock, contacts: Callable[[], ContactsPort] = 
     """`scheduler_interval`: seconds between scheduler runs (default: SALES_SCHEDULER_INTERVAL)."""
 
     def compose(db: Database, settings: ServiceSettings) -> Components:
-        servicer = SalesServicer(db, contacts(), clock)
+        suppression = SuppressionList.from_env(settings.auth, ServiceCredentials(settings.auth).authorization)
+        servicer = SalesServicer(db, contacts(), clock, suppression=suppression)
+        data_subject = subject.servicer(db, suppression=suppression)
 
         def register(server: grpc.Server) -> None:
             sales_pb2_grpc.add_SalesServiceServicer_to_server(servicer, server)
+            privacy_pb2_grpc.add_DataSubjectServicer_to_server(data_subject, server)
 
         scheduler = PeriodicWorker("sales-scheduler", lambda now: jobs.run_due(db, now), clock,
                                    scheduler_interval or settings.scheduler_interval)
         return Components(servicers=[register], handler=handlers.handler(clock), workers=[scheduler])
 
-    return ServiceSpec(name="sales", migrations=MIGRATIONS, service_names=[SERVICE_NAME], compose=compose,
+    return ServiceSpec(name="sales", migrations=MIGRATIONS, service_names=[SERVICE_NAME, DATA_SUBJECT], compose=compose,
                        consumes=("contacts",), wants=handlers.wants)

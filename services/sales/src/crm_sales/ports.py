@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from typing import Protocol
 
+import grpc
+
 from crm.contacts.v1 import contacts_pb2 as cpb
 from crm.contacts.v1.contacts_pb2_grpc import ContactsServiceStub
 from crmkit.grpc_client import GrpcPort
@@ -18,6 +20,8 @@ class ContactsPort(Protocol):
     def create_account(self, account: cpb.Account, *, idempotency_key: str, authorization: str) -> cpb.Account: ...
 
     def create_contact(self, contact: cpb.Contact, *, idempotency_key: str, authorization: str) -> cpb.Contact: ...
+
+    def can_see(self, kind: str, record_id: str, *, authorization: str) -> bool: ...
 
 
 class GrpcContacts(GrpcPort):
@@ -37,3 +41,16 @@ class GrpcContacts(GrpcPort):
         created: cpb.Contact = self.client.call("CreateContact", request,
                                                 metadata=self._metadata(idempotency_key, authorization))
         return created
+
+    def can_see(self, kind: str, record_id: str, *, authorization: str) -> bool:
+        """Whether the caller sees this account or contact in contacts (its own visibility rule):
+        False on NOT_FOUND; any other failure propagates (the write is not attempted)."""
+        method, request = (("GetAccount", cpb.GetAccountRequest(id=record_id)) if kind == "account"
+                           else ("GetContact", cpb.GetContactRequest(id=record_id)))
+        try:
+            self.client.call(method, request, metadata=[("authorization", authorization)])
+        except grpc.RpcError as exc:
+            if exc.code() in (grpc.StatusCode.NOT_FOUND, grpc.StatusCode.INVALID_ARGUMENT):
+                return False
+            raise
+        return True

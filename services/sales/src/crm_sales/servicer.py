@@ -2,6 +2,8 @@
 case through `read`, `write` or `write_after` (crmkit.servicer), and wraps the answer."""
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from crm.common.v1.types_pb2 import PageResponse
 from crm.sales.v1 import sales_pb2 as pb
 from crm.sales.v1.sales_pb2_grpc import SalesServiceServicer
@@ -18,9 +20,13 @@ from crm_sales.usecases import (
     quotes,
     reps,
     settings,
+    subject,
     tasks,
 )
+from crm_sales.usecases.access import check_customer
+from crmkit.audit import Personal
 from crmkit.db import Database
+from crmkit.privacy import SuppressionList
 from crmkit.records import dt
 from crmkit.servicer import Call, Clock, Ctx, ServicerBase, copy, system_clock
 
@@ -30,22 +36,28 @@ def _page(token: str) -> PageResponse:
 
 
 class SalesServicer(ServicerBase, SalesServiceServicer):
-    def __init__(self, db: Database, contacts: ContactsPort, clock: Clock = system_clock) -> None:
+    personal_data = (Personal(pb.Lead),)  # reads of these leave audit entries (crmkit.audit)
+
+    def __init__(self, db: Database, contacts: ContactsPort, clock: Clock = system_clock, *,
+                 suppression: SuppressionList | None = None) -> None:
         super().__init__(db, clock)
         self.contacts = contacts
+        # erased people's emails and phones, refused on create, capture and import (crmkit.privacy)
+        self.refuse: Callable[[pb.Lead], None] = lambda lead: subject.refuse_suppressed(suppression, lead)
 
     # -- leads
     def CreateLead(self, request: pb.CreateLeadRequest, context: Ctx) -> pb.Lead:
         return self.write(request, pb.Lead, lambda uow, c: leads.create_lead(
-            uow, principal=c.principal, now=c.now, lead=copy(request.lead)))
+            uow, principal=c.principal, now=c.now, lead=copy(request.lead), refuse=self.refuse))
 
     def CaptureLead(self, request: pb.CaptureLeadRequest, context: Ctx) -> pb.Lead:
         return self.write(request, pb.Lead, lambda uow, c: leads.create_lead(
-            uow, principal=c.principal, now=c.now, lead=copy(request.lead), channel="web_form"))
+            uow, principal=c.principal, now=c.now, lead=copy(request.lead), channel="web_form", refuse=self.refuse))
 
     def ImportLeads(self, request: pb.ImportLeadsRequest, context: Ctx) -> pb.ImportLeadsResponse:
         return self.write(request, pb.ImportLeadsResponse, lambda uow, c: leads.import_leads(
-            uow, principal=c.principal, now=c.now, text=request.csv, default_source=request.default_source))
+            uow, principal=c.principal, now=c.now, text=request.csv, default_source=request.default_source,
+            refuse=self.refuse))
 
     def GetLead(self, request: pb.GetLeadRequest, context: Ctx) -> pb.Lead:
         return self.read(lambda s, c: leads.get_lead(s, principal=c.principal, now=c.now, lead_id=request.id))
@@ -102,9 +114,17 @@ class SalesServicer(ServicerBase, SalesServiceServicer):
             expected=request.expected_version))
 
     # -- opportunities
+    def _customer_check(self, account_id: str, contact_id: str, prefix: str = "") -> Callable[[Call], None]:
+        def prepare(c: Call) -> None:
+            check_customer(self.contacts, principal=c.principal, authorization=c.authorization,
+                           account_id=account_id, contact_id=contact_id, prefix=prefix)
+        return prepare
+
     def CreateOpportunity(self, request: pb.CreateOpportunityRequest, context: Ctx) -> pb.Opportunity:
-        return self.write(request, pb.Opportunity, lambda uow, c: opportunities.create(
-            uow, principal=c.principal, now=c.now, opp=copy(request.opportunity)))
+        o = request.opportunity
+        return self.write_after(request, pb.Opportunity, self._customer_check(o.account_id, o.contact_id),
+                                lambda uow, c, _: opportunities.create(uow, principal=c.principal, now=c.now,
+                                                                       opp=copy(request.opportunity)))
 
     def GetOpportunity(self, request: pb.GetOpportunityRequest, context: Ctx) -> pb.Opportunity:
         return self.read(lambda s, c: opportunities.get(s, principal=c.principal, now=c.now, opp_id=request.id))
@@ -116,7 +136,10 @@ class SalesServicer(ServicerBase, SalesServiceServicer):
         return pb.ListOpportunitiesResponse(opportunities=items, page=_page(token))
 
     def UpdateOpportunity(self, request: pb.UpdateOpportunityRequest, context: Ctx) -> pb.Opportunity:
-        return self.write(request, pb.Opportunity, lambda uow, c: opportunities.update(
+        paths, o = set(request.update_mask.paths), request.opportunity
+        check = self._customer_check(o.account_id if "account_id" in paths else "",
+                                     o.contact_id if "contact_id" in paths else "")
+        return self.write_after(request, pb.Opportunity, check, lambda uow, c, _: opportunities.update(
             uow, principal=c.principal, now=c.now, patch=copy(request.opportunity),
             mask=list(request.update_mask.paths), expected=request.expected_version))
 
@@ -202,7 +225,8 @@ class SalesServicer(ServicerBase, SalesServiceServicer):
 
     # -- tasks and reminders
     def CreateTask(self, request: pb.CreateTaskRequest, context: Ctx) -> pb.Task:
-        return self.write(request, pb.Task, lambda uow, c: tasks.create_task(
+        check = self._customer_check(request.task.account_id, request.task.contact_id)
+        return self.write_after(request, pb.Task, check, lambda uow, c, _: tasks.create_task(
             uow, principal=c.principal, now=c.now, task=copy(request.task)))
 
     def CompleteTask(self, request: pb.CompleteTaskRequest, context: Ctx) -> pb.Task:
@@ -233,6 +257,10 @@ class SalesServicer(ServicerBase, SalesServiceServicer):
     def DelegateWork(self, request: pb.DelegateWorkRequest, context: Ctx) -> pb.Delegation:
         return self.write(request, pb.Delegation, lambda uow, c: ownership.delegate(
             uow, principal=c.principal, now=c.now, delegation=copy(request.delegation)))
+
+    def EndDelegation(self, request: pb.EndDelegationRequest, context: Ctx) -> pb.Delegation:
+        return self.write(request, pb.Delegation, lambda uow, c: ownership.end_delegation(
+            uow, principal=c.principal, now=c.now, delegation_id=request.id, reason=request.reason))
 
     def ListDelegations(self, request: pb.ListDelegationsRequest, context: Ctx) -> pb.ListDelegationsResponse:
         return pb.ListDelegationsResponse(delegations=self.read(lambda s, c: ownership.list_delegations(

@@ -15,6 +15,18 @@ from crm.sales.v1 import sales_pb2 as pb
 pytestmark = pytest.mark.integration
 
 
+@pytest.fixture(autouse=True)
+def customers(sales: Any) -> None:
+    """The accounts and contacts these deals name, rep.north.1's in the fake contacts service
+    (sales refuses a deal naming a customer its author cannot see)."""
+    from crm.contacts.v1 import contacts_pb2 as cpb
+    for contact_id in ("c", "c-1", "c-2", "con-1"):
+        sales.contacts.add_contact(cpb.Contact(id=contact_id, name=contact_id, owner_id="rep.north.1",
+                                               team="north-sales", region="north"))
+    sales.contacts.add_account(cpb.Account(id="acc-1", name="acc-1", owner_id="rep.north.1", team="north-sales",
+                                           region="north"))
+
+
 def new_opp(rep: Any, name: str, amount: str = "100000", close: str = "2026-04-15", **extra: Any) -> pb.Opportunity:
     return rep.CreateOpportunity(pb.CreateOpportunityRequest(opportunity=pb.Opportunity(
         name=name, amount=Money(currency_code="CNY", amount=amount), expected_close_date=close, **extra)))

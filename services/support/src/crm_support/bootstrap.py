@@ -8,11 +8,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
+from crm.privacy.v1 import privacy_pb2, privacy_pb2_grpc
 from crm.support.v1 import support_pb2, support_pb2_grpc
 from crm_support import jobs
 from crm_support.ports import ContactsPort, GrpcContacts
 from crm_support.search import KbIndex
 from crm_support.servicer import SupportServicer
+from crm_support.usecases import subject
 from crm_support.usecases.notices import Sender
 from crmkit.config import ServiceSettings, service_addr
 from crmkit.credentials import ServiceCredentials
@@ -51,14 +53,18 @@ def spec(*, clock: Clock = system_clock, contacts: ContactsFactory | None = None
         scheduler = jobs.worker(db, clock, scheduler_interval or settings.scheduler_interval)
         sender = Sender(settings.mail.mail_from, settings.mail.public_base_url)
         mail = jobs.MailWorker(db, make_mailer(settings), sender, clock, mail_interval)
+        data_subject = subject.servicer(db)
         return Components(
-            servicers=[lambda server: support_pb2_grpc.add_SupportServiceServicer_to_server(servicer, server)],
+            servicers=[lambda server: support_pb2_grpc.add_SupportServiceServicer_to_server(servicer, server),
+                       lambda server: privacy_pb2_grpc.add_DataSubjectServicer_to_server(
+                           data_subject, server)],
             workers=[kb_index, scheduler, mail],
         )
 
     return ServiceSpec(
         name="support",
         migrations=Path(__file__).parent / "migrations",
-        service_names=[support_pb2.DESCRIPTOR.services_by_name["SupportService"].full_name],
+        service_names=[support_pb2.DESCRIPTOR.services_by_name["SupportService"].full_name,
+                       privacy_pb2.DESCRIPTOR.services_by_name["DataSubject"].full_name],
         compose=compose,
     )

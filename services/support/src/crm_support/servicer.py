@@ -10,12 +10,14 @@ from typing import TypeVar
 
 from sqlalchemy.orm import Session
 
+from crm.common.v1.ownership_pb2 import ReassignRequest, ReassignResponse
 from crm.common.v1.types_pb2 import PageResponse
 from crm.support.v1 import support_pb2 as pb
 from crm.support.v1.support_pb2_grpc import SupportServiceServicer
 from crm_support.ports import ContactsPort
 from crm_support.search import KbIndex
-from crm_support.usecases import csat, intake, kb, settings, tickets
+from crm_support.usecases import csat, intake, kb, ownership, settings, tickets
+from crmkit.audit import Personal
 from crmkit.db import Database, UnitOfWork
 from crmkit.records import dt
 from crmkit.servicer import Call, Clock, Ctx, ServicerBase, copy
@@ -24,6 +26,9 @@ P = TypeVar("P")
 
 
 class SupportServicer(ServicerBase, SupportServiceServicer):
+    # Reads of these leave audit entries (crmkit.audit): a ticket and its thread are about a person.
+    personal_data = (Personal(pb.Ticket), Personal(pb.Comment, "ticket", "ticket_id"))
+
     def __init__(self, db: Database, clock: Clock, contacts: ContactsPort | None, kb_index: KbIndex) -> None:
         super().__init__(db, clock)
         self.contacts = contacts
@@ -59,6 +64,10 @@ class SupportServicer(ServicerBase, SupportServiceServicer):
             s, principal=call.principal, open_only=request.open_only, page_size=request.page.page_size,
             page_token=request.page.page_token))
         return pb.ListMyEscalationsResponse(tickets=items, page=PageResponse(next_page_token=token))
+
+    def Reassign(self, request: ReassignRequest, context: Ctx) -> ReassignResponse:
+        return self.write(request, ReassignResponse, lambda uow, call: ownership.reassign(
+            uow, principal=call.principal, now=call.now, request=request))
 
     def UpdateTicket(self, request: pb.UpdateTicketRequest, context: Ctx) -> pb.Ticket:
         return self.write(request, pb.Ticket, lambda uow, call: tickets.update_ticket(

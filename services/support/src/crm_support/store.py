@@ -37,7 +37,7 @@ def _ticket_values(t: Ticket) -> dict[str, Any]:
         id=t.id, number=t.number, status=t.status, priority=t.priority, type=t.type, channel=t.channel,
         contact_id=t.contact_id, account_id=t.account_id, requester_email=t.requester_email,
         assignee_id=t.assignee_id, group_name=t.group, created_by=t.created_by, external_ref=t.external_ref,
-        escalated_to=t.escalated_to, sla_next_at=sla.next_check(t), solved_at=dt(t.solved_at) if t.HasField("solved_at") else None,
+        region=t.region, team=t.team, escalated_to=t.escalated_to, sla_next_at=sla.next_check(t), solved_at=dt(t.solved_at) if t.HasField("solved_at") else None,
         version=t.version, created_at=dt(t.created_at), updated_at=dt(t.updated_at), data=t.SerializeToString(),
     )
 

@@ -36,6 +36,8 @@ tickets = Table(
     Column("group_name", String(100), nullable=False, default=""),
     Column("created_by", String(100), nullable=False, default=""),
     Column("external_ref", String(200), nullable=False, default=""),
+    Column("region", String(100), nullable=False, default=""),   # whose managers see it (0003)
+    Column("team", String(100), nullable=False, default=""),
     Column("sla_next_at", Ts, nullable=True),       # when the SLA scheduler must look again
     Column("solved_at", Ts, nullable=True),
     Column("version", Integer, nullable=False),
@@ -49,6 +51,8 @@ tickets = Table(
     Index("ix_tickets_external", "channel", "external_ref"),
     Index("ix_tickets_created", "created_at"),
     Index("ix_tickets_escalated", "escalated_to", "seq"),
+    Index("ix_tickets_region", "region", "seq"),
+    Index("ix_tickets_team", "team", "seq"),
 )
 
 comments = Table(

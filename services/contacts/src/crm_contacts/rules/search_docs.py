@@ -85,7 +85,7 @@ def visibility_clauses(principal: Principal) -> Clauses | None:
         if principal.region:
             clauses.append({"region": [principal.region]})
         return clauses
-    return [{"owner_id": [principal.user_id]}]
+    return [{"owner_id": [principal.user_id, *principal.delegators]}]
 
 
 def matches(document: Mapping[str, Any], clauses: Clauses | None) -> bool:

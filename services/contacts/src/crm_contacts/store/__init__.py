@@ -18,7 +18,6 @@ from crm_contacts.rules.segments import custom_field_rows
 from crm_contacts.rules.visibility import VISIBILITY
 from crm_contacts.tables import (
     accounts,
-    audit_log,
     contacts,
     custom_field_values,
     custom_fields,
@@ -27,9 +26,10 @@ from crm_contacts.tables import (
     tags,
     timeline,
 )
+from crmkit import audit as crm_audit
 from crmkit.auth import Principal
 from crmkit.errors import InvalidArgument
-from crmkit.paging import decode_cursor, encode_cursor, page_size
+from crmkit.paging import bad_token, decode_cursor, encode_cursor, page_size, parse_seq
 from crmkit.records import aware, dt
 
 Record = Contact | Account
@@ -298,9 +298,9 @@ def _decode_time_cursor(token: str) -> tuple[datetime, int]:
         at, seq = raw[1:].split("|")
         if not raw.startswith("t"):
             raise ValueError(raw)
-        return datetime.fromisoformat(at), int(seq)
+        return datetime.fromisoformat(at), parse_seq(seq)
     except (ValueError, UnicodeDecodeError):
-        raise InvalidArgument("page_token is not a token this service issued", field="page_token") from None
+        raise bad_token() from None
 
 
 def move_timeline(session: Session, from_contact: str, to_contact: str) -> None:
@@ -335,10 +335,9 @@ def record_merge(session: Session, survivor: Contact, merged: Contact, *, by: st
     })
 
 
-_AUDIT = insert(audit_log)  # every write runs it
-
-
 def audit(session: Session, *, at: datetime, actor: str, action: str, entity: str, entity_id: str,
           detail: str = "") -> None:
-    session.connection().execute(_AUDIT, {"at": at, "actor": actor, "action": action, "entity": entity,
-                             "entity_id": entity_id, "detail": detail[:2000]})
+    """An entry in the service's audit log (crmkit.audit), appended when the transaction commits;
+    the earlier `audit_log` table is kept only for the rows the migration copied."""
+    crm_audit.record(session, actor, action, entity, entity_id, at=at,
+                     details={"note": detail[:2000]} if detail else None)

@@ -14,6 +14,7 @@ from crm_contacts.rules.visibility import VISIBILITY
 from crm_contacts.store import consents as consent_store
 from crm_contacts.usecases.records import record_changed, visible
 from crm_contacts.usecases.spend import move_spend
+from crmkit import limits
 from crmkit.auth import Principal
 from crmkit.db import UnitOfWork
 from crmkit.errors import InvalidArgument, NotFound
@@ -22,9 +23,11 @@ from crmkit.records import bump, new_id
 
 def find_duplicates(session: Session, *, principal: Principal, candidate: Contact) -> list[Contact]:
     candidate.name = candidate.name or "candidate"  # only phones and emails matter here
+    rules.check_limits(candidate)
     rules.normalize_contact(candidate)
     found: list[Contact] = []
-    for record_id in store.find_duplicates(session, candidate, exclude=[candidate.id]):
+    matches = store.find_duplicates(session, candidate, exclude=[candidate.id])
+    for record_id in matches[:limits.MAX_DUPLICATE_MATCHES]:
         record = store.load(session, Contact, record_id)
         if record is not None and VISIBILITY.can_read(principal, record.owner_id, record.team,
                                                                record.region):
@@ -38,6 +41,7 @@ def merge_contacts(uow: UnitOfWork, *, principal: Principal, now: datetime, surv
     to it, and who merged what is recorded."""
     if not merged_ids:
         raise InvalidArgument("name at least one contact to merge", field="merged_ids")
+    limits.check_count("merged_ids", merged_ids, limits.MAX_MERGE)
     if survivor_id in merged_ids or len(set(merged_ids)) != len(merged_ids):
         raise InvalidArgument("merged_ids must be distinct and exclude the survivor", field="merged_ids")
     survivor = visible(uow.session, principal=principal, kind=Contact, record_id=survivor_id, write=True)

@@ -11,7 +11,7 @@ from google.protobuf.message import Message
 from sqlalchemy.orm import Session
 
 from crm.contacts.v1 import events_pb2 as ev
-from crm.contacts.v1.contacts_pb2 import Contact, ListFilter
+from crm.contacts.v1.contacts_pb2 import Account, Contact, ListFilter
 from crm_contacts import store
 from crm_contacts.events import CONTACTS, emit
 from crm_contacts.rules import records as rules
@@ -21,7 +21,7 @@ from crmkit.auth import Principal
 from crmkit.db import UnitOfWork
 from crmkit.errors import AlreadyExists, InvalidArgument, NotFound, PermissionDenied
 from crmkit.records import bump, check_version, new_id, stamp_new
-from crmkit.visibility import check_assignable
+from crmkit.visibility import check_assignable, check_scope
 
 CREATORS = ("rep", "manager", "marketing")
 # (entity, action) → (event type, payload carrying the record after the change)
@@ -61,6 +61,19 @@ def visible(session: Session, *, principal: Principal, kind: type[R], record_id:
     return record
 
 
+def _readable(session: Session, principal: Principal, kind: type[Contact] | type[Account], record_id: str) -> bool:
+    record = store.load(session, kind, record_id)
+    return record is not None and not record.deleted and VISIBILITY.can_read(
+        principal, record.owner_id, record.team, record.region)
+
+
+def _check_account(session: Session, principal: Principal, record: Record) -> None:
+    """A contact joins only an account its author may see: NOT_FOUND otherwise, as for a missing one."""
+    account_id = getattr(record, "account_id", "")
+    if account_id and not _readable(session, principal, Account, account_id):
+        raise NotFound(f"account {account_id} not found", field="account_id")
+
+
 def get_record(session: Session, *, principal: Principal, kind: type[R], record_id: str) -> R:
     return visible(session, principal=principal, kind=kind, record_id=record_id)
 
@@ -77,20 +90,26 @@ def create_record(uow: UnitOfWork, *, principal: Principal, now: datetime, recor
     if isinstance(record, Contact) and record.consents:
         raise InvalidArgument("consents are recorded with RecordConsent, one decision at a time, "
                               "not on create", field="consents")
+    rules.check_limits(record)
     rules.normalize(record)
     record.owner_id = record.owner_id or principal.user_id
     record.team = record.team or principal.team
     record.region = record.region or principal.region
     check_assignable(principal, record.owner_id)
+    check_scope(principal, team=record.team, region=record.region)
+    _check_account(uow.session, principal, record)
     rules.check_custom_fields(record.custom_fields, store.definitions(uow.session, entity), creating=True)
     if not allow_duplicate:
         store.lock_identities(uow.session, record)  # racing creates of one phone queue here
         existing = store.find_duplicates(uow.session, record)
         if existing:
+            # Name the existing record only to someone who may see it (no existence leak of its id).
+            kind: type[Contact] | type[Account] = Contact if isinstance(record, Contact) else Account
+            seen = next((i for i in existing if _readable(uow.session, principal, kind, i)), "")
             raise AlreadyExists(
-                f"a {entity} with the same phone or email exists: {existing[0]}"
-                " (set allow_duplicate to create anyway)",
-                field="phones" if record.phones else "emails", existing_id=existing[0],
+                f"a {entity} with the same phone or email exists" + (f": {seen}" if seen else "")
+                + " (set allow_duplicate to create anyway)",
+                field="phones" if record.phones else "emails", **({"existing_id": seen} if seen else {}),
             )
     record.id = new_id()  # the id is the server's (OUTPUT_ONLY), whatever the caller sent
     stamp_new(record, now)
@@ -105,11 +124,17 @@ def update_record(uow: UnitOfWork, *, principal: Principal, now: datetime, patch
     record = visible(uow.session, principal=principal, kind=type(patch), record_id=patch.id, write=True)
     check_version(record.version, expected_version)
     paths = rules.update_paths(record, mask)
+    rules.check_limits(patch, paths)
     before = record.SerializeToString(deterministic=True)
+    before_team, before_region, before_account = record.team, record.region, getattr(record, "account_id", "")
     rules.apply_patch(record, patch, paths)
     rules.normalize(record)
     if "owner_id" in paths:
         check_assignable(principal, record.owner_id)
+    check_scope(principal, team=record.team, region=record.region, before_team=before_team,
+                before_region=before_region)
+    if getattr(record, "account_id", "") != before_account:
+        _check_account(uow.session, principal, record)
     rules.check_custom_fields(record.custom_fields, store.definitions(uow.session, entity), creating=False)
     if record.SerializeToString(deterministic=True) == before:
         return record  # nothing changed: no new version, no event

@@ -1,18 +1,25 @@
 """The sender: every wave that is `sending` is mailed in claimed batches (usecases.sending) at
-MARKETING_SEND_RATE messages per second, one SMTP connection, until it is done; after a restart
-it picks up where the wave was (pending rows, and rows whose claim expired). Each batch's claim
-and each batch of outcomes is its own transaction, opened here."""
+MARKETING_SEND_RATE messages per second until it is done; after a restart it picks up where the
+wave was (pending rows, and rows whose claim expired). Each batch's claim and each batch of
+outcomes is its own transaction, opened here.
+
+Through the SMTP relay (ports.SmtpRounds, MARKETING_SEND_CONNECTIONS connections) a batch goes
+in rounds of one mail per connection: stage the round (all but the end of data), commit the send
+log (the round handed, and what the previous round's answers settled: one transaction a round),
+then finish it (the end of data, the relay's answers). Through a plain Mailer, one mail at a
+time, outcomes recorded every MARKETING_SEND_LOG_BATCH mails."""
 from __future__ import annotations
 
 import threading
 import time
 import uuid
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from crm_marketing.metrics import MAILS, SEND_RETRIES, SKIPPED
-from crm_marketing.ports import AcceptedCheck, Mailer, MailRejected, MailUnavailable
+from crm_marketing.ports import AcceptedCheck, Mailer, MailRejected, MailUnavailable, NotHandedOver, Staging
 from crm_marketing.rules.tracking import LinkMaker
 from crm_marketing.store import sending as send_store
 from crm_marketing.usecases import sending
@@ -54,8 +61,9 @@ class SendOptions:
     rate: float = 200.0               # MARKETING_SEND_RATE
     batch: int = 100                  # recipients claimed per transaction
     lease: timedelta = timedelta(seconds=60)  # how long a claim protects a row from other workers
-    # Outcomes recorded per transaction (MARKETING_SEND_LOG_BATCH): also how many mails a hard crash
-    # can leave handed over but unrecorded, i.e. re-sent (with the same Message-ID) after it.
+    # Outcomes recorded per transaction with a plain Mailer (MARKETING_SEND_LOG_BATCH): also how many
+    # mails a hard crash can leave handed over but unrecorded, i.e. re-sent (same Message-ID) after it.
+    # Through SmtpRounds the send log commits once a round whatever this is, and nothing is re-sent.
     flush_every: int = 1
 
 
@@ -71,6 +79,7 @@ class Sender:
         # A batch must be mailed well within its claim, or another worker could take it over.
         self.batch = max(1, min(options.batch, int(options.rate * options.lease.total_seconds() / 4)))
         self._skip_locked = not db.is_sqlite
+        self._pool: ThreadPoolExecutor | None = None
 
     def run_once(self, now: datetime) -> int:
         """Send what is due; returns how many mails were handed over."""
@@ -80,28 +89,58 @@ class Sender:
             wave_ids = send_store.sending_waves(session, now)
         return sum(self._drive(wave_id) for wave_id in wave_ids if not self.halt.is_set())
 
+    def _claim(self, wave_id: str) -> sending.Claim:
+        with self.db.unit_of_work() as uow:
+            batch = sending.claim(uow, wave_id=wave_id, worker=self.worker_id, now=self.clock(),
+                                  limit=self.batch, lease=self.options.lease, links=self.links,
+                                  skip_locked=self._skip_locked)
+            uow.commit()
+        for reason, n in batch.skipped.items():
+            SKIPPED.labels(reason).inc(n)
+            MAILS.labels("skipped").inc(n)
+        if batch.confirmed:
+            MAILS.labels("sent").inc(batch.confirmed)
+        return batch
+
     def _drive(self, wave_id: str) -> int:
         sent = 0
+        batch: sending.Claim | None = None
         while not self.halt.is_set():
-            with self.db.unit_of_work() as uow:
-                batch = sending.claim(uow, wave_id=wave_id, worker=self.worker_id, now=self.clock(),
-                                      limit=self.batch, lease=self.options.lease, links=self.links,
-                                      skip_locked=self._skip_locked)
-                uow.commit()
-            for reason, n in batch.skipped.items():
-                SKIPPED.labels(reason).inc(n)
-                MAILS.labels("skipped").inc(n)
+            batch = batch or self._claim(wave_id)
             if batch.finished:
                 return sent
             if not batch.mails:
-                if batch.skipped:
-                    continue  # the whole batch was skipped: the next one may have mail
+                if batch.skipped or batch.confirmed:
+                    batch = None
+                    continue  # the whole batch was settled without mail: the next one may have some
                 return sent  # other workers hold live claims on the rest
-            handed, unavailable = self._hand_over(batch)
+            upcoming: Future[sending.Claim] | None = None
+            if isinstance(self.mailer, Staging):
+                # The next batch is claimed and rendered on the claim thread while this one goes out
+                # (it runs while this thread waits for the relay's answers).
+                upcoming = self._prefetch().submit(self._claim, wave_id)
+                handed, unavailable = self._hand_over_rounds(batch, self.mailer)
+            else:
+                handed, unavailable = self._hand_over(batch)
             sent += handed
+            batch = upcoming.result() if upcoming is not None else None
+            if batch is not None and not batch.mails and not batch.finished and not batch.skipped:
+                batch = None  # claimed while this batch was in hand: look again now that it is recorded
             if unavailable:
-                return sent  # the relay is away: the next tick tries again
+                break  # the relay is away: the next tick tries again
+        if batch is not None and batch.mails:  # claimed ahead and not mailed: back to pending
+            self._record(sending.Outcomes(released=[(m.seq, "stopped before sending") for m in batch.mails]))
         return sent
+
+    def _prefetch(self) -> ThreadPoolExecutor:
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="marketing-claim")
+        return self._pool
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True)
+            self._pool = None
 
     def _hand_over(self, batch: sending.Claim) -> tuple[int, bool]:
         assert self.mailer is not None
@@ -144,6 +183,58 @@ class Sender:
         self._record(outcomes)
         return handed, unavailable
 
+    def _hand_over_rounds(self, batch: sending.Claim, relay: Staging) -> tuple[int, bool]:
+        outcomes = sending.Outcomes()  # settled and not recorded yet: committed with the next round
+        handed, unavailable = 0, False
+        mails = batch.mails
+        i = 0
+        while i < len(mails):
+            if self.halt.is_set() or unavailable:
+                why = "relay away" if unavailable else "stopped before sending"
+                outcomes.released.extend((item.seq, why) for item in mails[i:])
+                break
+            chunk = mails[i:i + relay.connections]
+            i += len(chunk)
+            for _ in chunk:
+                self.throttle.wait()
+            staged = []
+            for item, error in zip(chunk, relay.stage(chunk), strict=True):
+                if error is None:
+                    staged.append(item)
+                else:
+                    unavailable = self._refused(item, error, outcomes, batch.wave_id) or unavailable
+            with self.db.unit_of_work() as uow:  # the commit point: after it, a restart never mails these again
+                sending.handed(uow, seqs=[item.seq for item in staged], now=self.clock())
+                sending.record(uow, outcomes=outcomes, now=self.clock())
+                uow.commit()
+            outcomes = sending.Outcomes()
+            for item, error in zip(staged, relay.finish(), strict=True):
+                if error is None or (isinstance(error, MailUnavailable) and not isinstance(error, NotHandedOver)):
+                    # taken, or the answer was lost after the end of data went out: counted as sent
+                    outcomes.sent.append((item.seq, self.clock()))
+                    handed += 1
+                    MAILS.labels("sent").inc()
+                else:
+                    unavailable = self._refused(item, error, outcomes, batch.wave_id) or unavailable
+        self._record(outcomes)
+        return handed, unavailable
+
+    def _refused(self, item: sending.Outgoing, error: Exception, outcomes: sending.Outcomes, wave_id: str) -> bool:
+        """Settle a mail the relay did not take; True when the relay is away (the wave pauses)."""
+        if isinstance(error, MailRejected):
+            attempts = MAX_ATTEMPTS if error.permanent else self._attempts(item.seq)
+            if attempts >= MAX_ATTEMPTS:
+                outcomes.failed.append((item.seq, item.address or _address(item.mail.to), str(error)))
+                if error.permanent and 550 <= error.code <= 553:
+                    outcomes.bounced.add(item.seq)
+                MAILS.labels("failed").inc()
+            else:
+                outcomes.released.append((item.seq, str(error)))
+            return False
+        log.warning("the relay is unavailable; wave %s pauses: %s", wave_id, error)
+        outcomes.released.append((item.seq, str(error)))
+        return True
+
     def _attempts(self, seq: int) -> int:
         with self.db.read() as session:
             row = send_store.by_seq(session, seq)
@@ -171,6 +262,7 @@ class SendWorker(PeriodicWorker):
     def stop(self) -> None:
         self.sender.halt.set()
         super().stop()
+        self.sender.close()
         close = getattr(self.sender.mailer, "close", None)  # SmtpMailer: QUIT its connection
         if callable(close):
             close()

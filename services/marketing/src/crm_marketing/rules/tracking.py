@@ -15,6 +15,7 @@ import html
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from functools import lru_cache
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 UNSUBSCRIBE, OPEN, CLICK = "u", "o", "c"
@@ -67,6 +68,12 @@ def verify(key: bytes, token: str, kind: str) -> TokenClaims | None:
 
 def add_utm(url: str, params: Mapping[str, str]) -> str:
     """The URL with each UTM parameter it does not carry yet (a link's own utm_* are kept)."""
+    return _add_utm(url, tuple(params.items()))
+
+
+@lru_cache(maxsize=4096)  # a wave's mails share their links: parse and encode each once
+def _add_utm(url: str, items: tuple[tuple[str, str], ...]) -> str:
+    params = dict(items)
     parts = urlsplit(url)
     query = parse_qsl(parts.query, keep_blank_values=True)
     present = {k for k, _ in query}

@@ -7,10 +7,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from crm.marketing.v1 import marketing_pb2 as pb
 from crm.marketing.v1.marketing_pb2_grpc import MarketingServiceServicer
 from crm_marketing.ports import ContactsPort
 from crm_marketing.servicer.automation import AutomationRpcs
 from crm_marketing.servicer.campaigns import CampaignRpcs
+from crmkit.audit import Personal
 from crmkit.db import Database
 from crmkit.servicer import Clock
 
@@ -20,6 +22,10 @@ def _nothing() -> None:
 
 
 class MarketingServicer(CampaignRpcs, AutomationRpcs, MarketingServiceServicer):
+    # Reads of these leave audit entries (crmkit.audit): who was invited, mailed or filled a form.
+    personal_data = (Personal(pb.Invitee, "contact", "contact_id"), Personal(pb.Recipient, "contact", "contact_id"),
+                     Personal(pb.FormSubmission))
+
     def __init__(self, db: Database, clock: Clock, contacts: ContactsPort | None, *, tracking_key: bytes,
                  default_sender: str, mail_enabled: bool, submitted: Callable[[], None] = _nothing,
                  rules_changed: Callable[[], None] = _nothing) -> None:

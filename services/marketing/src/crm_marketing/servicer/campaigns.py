@@ -1,10 +1,11 @@
 """The RPCs of campaigns, invitees, templates, send waves and the links in a mail."""
 from __future__ import annotations
 
+from crm.common.v1.ownership_pb2 import ReassignRequest, ReassignResponse
 from crm.common.v1.types_pb2 import PageResponse
 from crm.marketing.v1 import marketing_pb2 as pb
 from crm_marketing.servicer.base import Base
-from crm_marketing.usecases import campaigns, invitees, templates, tracking, waves
+from crm_marketing.usecases import campaigns, invitees, ownership, templates, tracking, waves
 from crmkit.db import UnitOfWork
 from crmkit.servicer import Call, Ctx, copy
 
@@ -15,6 +16,10 @@ class CampaignRpcs(Base):
     def CreateCampaign(self, request: pb.CreateCampaignRequest, context: Ctx) -> pb.Campaign:
         return self.write(request, pb.Campaign, lambda uow, call: campaigns.create(
             uow, principal=call.principal, now=call.now, campaign=copy(request.campaign)))
+
+    def Reassign(self, request: ReassignRequest, context: Ctx) -> ReassignResponse:
+        return self.write(request, ReassignResponse, lambda uow, call: ownership.reassign(
+            uow, principal=call.principal, now=call.now, request=request))
 
     def GetCampaign(self, request: pb.GetCampaignRequest, context: Ctx) -> pb.Campaign:
         return self.read(lambda s, call: campaigns.get(s, principal=call.principal, campaign_id=request.id))

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import bindparam, delete, insert, select, update
 from sqlalchemy.orm import Session
 
 from crm_marketing.rules.eligibility import ConsentState, Reachability
@@ -54,24 +54,38 @@ def _row(r: Any) -> ProjectedContact:
                             r.suppressed, r.version)
 
 
+# The statements of every CONTACTS event, built once: building them per event with the values
+# inlined cost about three times the SQL they ran (bench/profile_suite.py, docs/performance.md).
+_SNAPSHOT_COLUMNS = ("name", "email", "language", "company", "title", "city", "province", "owner_id", "team",
+                     "region", "custom", "consents", "suppressed", "version", "updated_at")
+_VERSION = select(audience_contacts.c.version).where(
+    audience_contacts.c.contact_id == bindparam("b_contact_id")).with_for_update()
+_UPDATE = update(audience_contacts).where(audience_contacts.c.contact_id == bindparam("b_contact_id")).values(
+    {c: bindparam(c) for c in _SNAPSHOT_COLUMNS})
+_INSERT = insert(audience_contacts).values(contact_id=bindparam("b_contact_id"),
+                                           **{c: bindparam(c) for c in _SNAPSHOT_COLUMNS})
+_UNTAG = delete(contact_tags).where(contact_tags.c.contact_id == bindparam("b_contact_id"))
+_TAG = insert(contact_tags)
+
+
 def version_of(session: Session, contact_id: str) -> int | None:
-    return session.execute(select(audience_contacts.c.version).where(
-        audience_contacts.c.contact_id == contact_id).with_for_update()).scalar_one_or_none()
+    return session.execute(_VERSION, {"b_contact_id": contact_id}).scalar_one_or_none()
 
 
 def upsert(session: Session, contact: ProjectedContact, tags: Sequence[str], now: datetime) -> None:
-    values = dict(name=contact.name, email=contact.email, language=contact.language, company=contact.company,
-                  title=contact.title, city=contact.city, province=contact.province, owner_id=contact.owner_id,
-                  team=contact.team, region=contact.region, custom=json.dumps(contact.custom, ensure_ascii=False),
-                  consents=consents_json(contact.consents), suppressed=contact.suppressed, version=contact.version,
-                  updated_at=now)
-    done = session.execute(update(audience_contacts).where(
-        audience_contacts.c.contact_id == contact.contact_id).values(**values))
+    values = dict(b_contact_id=contact.contact_id, name=contact.name, email=contact.email, language=contact.language,
+                  company=contact.company, title=contact.title, city=contact.city, province=contact.province,
+                  owner_id=contact.owner_id, team=contact.team, region=contact.region,
+                  custom=json.dumps(contact.custom, ensure_ascii=False), consents=consents_json(contact.consents),
+                  suppressed=contact.suppressed, version=contact.version, updated_at=now)
+    done = session.execute(_UPDATE, values)
     if done.rowcount == 0:  # type: ignore[attr-defined]  # an UPDATE's result is a CursorResult
-        session.execute(insert(audience_contacts).values(contact_id=contact.contact_id, **values))
-    session.execute(delete(contact_tags).where(contact_tags.c.contact_id == contact.contact_id))
+        # A new row: tags are only ever written with their row, so there are none to clear.
+        session.execute(_INSERT, values)
+    else:
+        session.execute(_UNTAG, {"b_contact_id": contact.contact_id})
     if tags:
-        session.execute(insert(contact_tags), [{"contact_id": contact.contact_id, "tag": t} for t in sorted(set(tags))])
+        session.execute(_TAG, [{"contact_id": contact.contact_id, "tag": t} for t in sorted(set(tags))])
 
 
 FINAL_VERSION = 2**31 - 1  # a merged-away contact stays suppressed whatever stale snapshot comes later
@@ -116,9 +130,11 @@ def tagged(session: Session, tags: Sequence[str]) -> list[str]:
         contact_tags.c.tag.in_(list(tags))).order_by(contact_tags.c.contact_id)).scalars()))
 
 
-def reachability(session: Session, contact_ids: Sequence[str], purpose: str) -> dict[str, Reachability]:
-    """What eligibility needs of each contact we know (projection, suppressions, unsubscribes)."""
-    contacts = load(session, contact_ids)
+def reachability(session: Session, contact_ids: Sequence[str], purpose: str, *,
+                 known: dict[str, ProjectedContact] | None = None) -> dict[str, Reachability]:
+    """What eligibility needs of each contact we know (projection, suppressions, unsubscribes);
+    `known`: the contacts' projection already loaded (`load(session, contact_ids)`)."""
+    contacts = load(session, contact_ids) if known is None else known
     emails = [c.email for c in contacts.values() if c.email]
     suppressed: dict[str, str] = {}
     for i in range(0, len(emails), CHUNK):

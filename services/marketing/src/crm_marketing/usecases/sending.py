@@ -7,11 +7,17 @@
 2. the worker hands each mail to the relay;
 3. `record`: each is marked `sent` (or failed, or released to pending when the relay is away).
 
-A crash between 2 and 3 leaves rows `sending`; once their claim expires they are mailed again
-with the same Message-ID, after asking the relay whether it already took it when it can tell
-(ports.AcceptedCheck). A plain SMTP relay cannot: then the residual is one duplicate per
-recipient whose hand-off completed in the instant before the crash, and it carries the same
-Message-ID as the first copy (mail clients and the sink show them as the same message)."""
+With the SMTP relay (ports.SmtpRounds) step 2 is split around the send log: everything but the
+end of data goes out, then `handed` commits the rows' `sent_at` (still `sending`), and only then
+the final "." goes out. A relay discards a message whose DATA never ended, so a crash before that
+commit leaves nothing delivered (the row is mailed again once its claim expired, with the same
+Message-ID), and a crash after it leaves a row that `claim` finds handed and records as sent
+without mailing it again: never twice. (What that costs: a crash in the instant between the
+commit and the "." leaves one mail per connection recorded and not delivered.)
+
+With a plain Mailer (tests' fakes), a crash between 2 and 3 leaves rows `sending`; once their
+claim expires they are mailed again with the same Message-ID, after asking the relay whether it
+already took it when it can tell (ports.AcceptedCheck)."""
 from __future__ import annotations
 
 import json
@@ -25,14 +31,15 @@ from crm_marketing.events import MARKETING, emit
 from crm_marketing.ports import OutgoingMail
 from crm_marketing.rules import templates, tracking
 from crm_marketing.rules.eligibility import RENDER_FAILED, skip_reason
+from crm_marketing.rules.mime import WaveMime, display_address
 from crm_marketing.store import projection, records, sending
 from crm_marketing.store.projection import ProjectedContact
 from crm_marketing.usecases.templates import merge_context
 from crmkit.auth import SYSTEM
 from crmkit.db import UnitOfWork
 from crmkit.errors import InvalidArgument
-from crmkit.mail import domain_of, format_address, make_message_id
-from crmkit.records import bump
+from crmkit.mail import InvalidMail, domain_of, make_message_id
+from crmkit.records import aware, bump
 
 ONE_CLICK = "List-Unsubscribe=One-Click"
 
@@ -43,6 +50,9 @@ class Outgoing:
     contact_id: str
     mail: OutgoingMail
     retry: bool  # its earlier claim expired: it may have been handed over already
+    data: bytes = b""  # the mail's DATA (rules.mime), for a relay that takes bytes
+    address: str = ""  # RCPT TO
+    envelope_from: str = ""  # MAIL FROM
 
 
 @dataclass
@@ -51,6 +61,7 @@ class Claim:
     mails: list[Outgoing] = field(default_factory=list)
     skipped: dict[str, int] = field(default_factory=dict)
     finished: bool = False  # nothing left to send: the wave is completed (or was stopped)
+    confirmed: int = 0  # rows a dead worker had handed over: recorded as sent, not mailed again
 
 
 def message_id(wave: SendWave, contact_id: str) -> str:
@@ -58,21 +69,36 @@ def message_id(wave: SendWave, contact_id: str) -> str:
 
 
 def compose(wave: SendWave, template: Template, contact: ProjectedContact, *, seq: int, email: str,
-            language: str, campaign_name: str, slug: str, links: tracking.LinkMaker) -> tuple[OutgoingMail, list[str]]:
+            language: str, campaign_name: str, slug: str, links: tracking.LinkMaker,
+            domain: str = "") -> tuple[OutgoingMail, list[str]]:
     """One recipient's mail (InvalidArgument when the template cannot render for them) and the
-    links it contains, in token order."""
+    links it contains, in token order. `domain`: the Message-ID's (the sender's), once per wave."""
     unsubscribe = links.unsubscribe(seq)
     rendered = templates.render(templates.pick(template, language or contact.language),
                                 merge_context(contact, campaign_name=campaign_name, unsubscribe_url=unsubscribe))
     tracked = tracking.track_links(rendered.text, rendered.html, own_base=links.base,
                                    click_url=lambda i: links.click(seq, i),
                                    utm=tracking.utm_params(slug, wave.variant))
+    mid = make_message_id(wave.id, contact.contact_id, domain=domain) if domain else message_id(wave, contact.contact_id)
     mail = OutgoingMail(
-        sender=wave.sender, to=format_address(contact.name, email), subject=rendered.subject, text=tracked.text,
-        html=tracking.add_pixel(tracked.html, links.pixel(seq)), message_id=message_id(wave, contact.contact_id),
+        sender=wave.sender, to=display_address(contact.name, email), subject=_one_line(rendered.subject),
+        text=tracked.text, html=tracking.add_pixel(tracked.html, links.pixel(seq)), message_id=mid,
         headers={"List-Unsubscribe": f"<{unsubscribe}>", "List-Unsubscribe-Post": ONE_CLICK,
                  "Precedence": "bulk"})
     return mail, tracked.links
+
+
+def _one_line(value: str) -> str:
+    return value.replace("\r\n", " ").replace("\r", " ").replace("\n", " ") if "\r" in value or "\n" in value else value
+
+
+def _data(mime: WaveMime, mail: OutgoingMail, name: str, email: str, now: datetime) -> bytes:
+    try:
+        return mime.build(to_name=name, to_address=email, subject=mail.subject, text=mail.text, html=mail.html,
+                          message_id=mail.message_id, headers={"List-Unsubscribe": mail.headers["List-Unsubscribe"]},
+                          at=now)
+    except InvalidMail as exc:
+        raise InvalidArgument(str(exc)) from None
 
 
 def claim(uow: UnitOfWork, *, wave_id: str, worker: str, now: datetime, limit: int, lease: timedelta,
@@ -91,12 +117,23 @@ def claim(uow: UnitOfWork, *, wave_id: str, worker: str, now: datetime, limit: i
             _complete(uow, wave, now)
             result.finished = True
         return result  # else: other workers hold live claims
+    handed = [row for row in rows if row.status == "sending" and row.sent_at is not None]
+    if handed:  # a dead worker's: past the send log's commit, the end of data went out
+        confirmed = [(row.seq, aware(row.sent_at)) for row in handed]
+        sending.mark_sent(session, confirmed)
+        _sent_events(uow, confirmed)
+        result.confirmed = len(confirmed)
+        rows = [row for row in rows if row.sent_at is None]
+        if not rows:
+            return result
     template = sending.wave_template(session, wave_id)
+    domain = domain_of(wave.sender)
+    mime = WaveMime(wave.sender, {"List-Unsubscribe-Post": ONE_CLICK, "Precedence": "bulk"})
     campaign = records.load_campaign(session, wave.campaign_id)
     campaign_name, slug = (campaign.name, campaign.slug) if campaign else ("", wave.campaign_id[:8])
     ids = [row.contact_id for row in rows]
-    reach = projection.reachability(session, ids, wave.purpose)
     contacts = projection.load(session, ids)
+    reach = projection.reachability(session, ids, wave.purpose, known=contacts)
     wave_links: list[str] | None = sending.links_of_wave(session, wave_id) or None
     skips: list[tuple[int, str, str, str]] = []
     claimed: dict[int, str] = {}
@@ -108,7 +145,8 @@ def claim(uow: UnitOfWork, *, wave_id: str, worker: str, now: datetime, limit: i
             continue
         try:
             mail, mail_links = compose(wave, template, contact, seq=row.seq, email=row.email, language=row.language,
-                                       campaign_name=campaign_name, slug=slug, links=links)
+                                       campaign_name=campaign_name, slug=slug, links=links, domain=domain)
+            data = _data(mime, mail, contact.name, row.email, now)
         except InvalidArgument as exc:
             skips.append((row.seq, "skipped", RENDER_FAILED, exc.message))
             continue
@@ -118,7 +156,8 @@ def claim(uow: UnitOfWork, *, wave_id: str, worker: str, now: datetime, limit: i
         elif mail_links != wave_links:  # merge fields in links: this mail's own list
             sending.set_links(session, row.seq, mail_links)
         claimed[row.seq] = mail.message_id
-        result.mails.append(Outgoing(row.seq, row.contact_id, mail, retry=row.status == "sending"))
+        result.mails.append(Outgoing(row.seq, row.contact_id, mail, retry=row.status == "sending", data=data,
+                                     address=row.email, envelope_from=mime.envelope_from))
     sending.mark(session, skips)
     if claimed:
         sending.claim(session, list(claimed), worker, now + lease, claimed)
@@ -136,6 +175,12 @@ class Outcomes:
 
     def __len__(self) -> int:
         return len(self.sent) + len(self.failed) + len(self.released)
+
+
+def handed(uow: UnitOfWork, *, seqs: list[int], now: datetime) -> None:
+    """The send log's commit before the end of data goes out: these rows are past the point of
+    no return (a restart records them as sent, never mails them again)."""
+    sending.mark_handed(uow.session, seqs, now)
 
 
 def record(uow: UnitOfWork, *, outcomes: Outcomes, now: datetime) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from crm.sales.v1.sales_pb2 import FollowUpRule, Task
+from crmkit import limits
 from crmkit.errors import InvalidArgument
 
 TASK_KINDS = ("call", "email", "meeting", "follow_up", "response", "other")
@@ -41,6 +42,7 @@ def validate_follow_ups(rules: Sequence[FollowUpRule]) -> None:
 
 
 def check_task(task: Task) -> None:
+    limits.check_texts(task, {"description": limits.MAX_NOTES})
     task.title = task.title.strip()
     if not task.title:
         raise InvalidArgument("a task needs a title", field="title")

@@ -8,10 +8,12 @@ import phonenumbers
 
 from crm.sales.v1.sales_pb2 import Lead
 from crm_sales.rules import money
+from crmkit import limits, picklists
 from crmkit.errors import FailedPrecondition, InvalidArgument
 
 # marketing_qualified: a contact marketing's engagement score handed over (crm_marketing).
-SOURCES = ("web_form", "import", "event", "campaign", "api", "referral", "marketing_qualified", "other")
+# The shared customer-source picklist (proto/crm/common/v1/picklists.proto), the same as contacts'.
+SOURCES = picklists.SOURCES
 STATUSES = ("new", "working", "qualified", "disqualified", "nurturing", "converted")
 TRANSITIONS = {
     "new": ("working", "qualified", "disqualified", "nurturing"),
@@ -32,6 +34,7 @@ _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
 
 def normalize(lead: Lead) -> None:
+    limits.check_texts(lead, {"notes": limits.MAX_NOTES, "status_reason": limits.MAX_NOTES})
     lead.name = lead.name.strip()
     lead.company = lead.company.strip()
     if not lead.name and not lead.company:

@@ -3,7 +3,10 @@ SALES_PDF_FONT, then the usual system locations (fonts-wqy-microhei, fonts-noto-
 one the render fails loudly rather than printing empty boxes."""
 from __future__ import annotations
 
+import hashlib
 import os
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -94,6 +97,45 @@ def render(quote: Quote, template: Template = DEFAULT_TEMPLATE) -> bytes:
     pdf.set_font("cjk", size=8)
     pdf.multi_cell(0, 5, template.footer)
     return bytes(pdf.output())
+
+
+class RenderCache:
+    """Rendered PDFs by quote id and content: a quote (one revision in one state) is rendered
+    once, not on every GET. Keyed on a digest of the whole record, so any change renders anew and
+    nothing needs invalidating; bounded by total bytes, least recently used out first."""
+
+    def __init__(self, max_bytes: int = 32 * 1024 * 1024) -> None:
+        self.max_bytes = max_bytes
+        self._items: OrderedDict[tuple[str, bytes], bytes] = OrderedDict()
+        self._size = 0
+        self._lock = threading.Lock()
+        self.renders = 0  # how many times a PDF was actually rendered (for tests and curiosity)
+
+    def render(self, quote: Quote, template: Template = DEFAULT_TEMPLATE) -> bytes:
+        key = (quote.id, hashlib.sha256(quote.SerializeToString(deterministic=True)
+                                        + repr(template).encode()).digest())
+        with self._lock:
+            cached = self._items.get(key)
+            if cached is not None:
+                self._items.move_to_end(key)
+                return cached
+        content = render(quote, template)  # outside the lock: renders of different quotes overlap
+        with self._lock:
+            self.renders += 1
+            if key not in self._items and len(content) <= self.max_bytes:
+                self._items[key] = content
+                self._size += len(content)
+                while self._size > self.max_bytes:
+                    _, dropped = self._items.popitem(last=False)
+                    self._size -= len(dropped)
+        return content
+
+
+CACHE = RenderCache()
+
+
+def render_cached(quote: Quote) -> bytes:
+    return CACHE.render(quote)
 
 
 def _percent(rate: str) -> str:

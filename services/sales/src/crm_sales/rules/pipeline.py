@@ -92,10 +92,19 @@ def find_pipeline(pipelines: Sequence[Pipeline], pipeline_id: str) -> Pipeline:
 
 
 def find_stage(pipeline: Pipeline, key: str, field: str = "stage") -> Stage:
+    """A stage by its key or by its label as users see it ("solution_demo" or "方案演示"); the key
+    wins when a label equals another stage's key, and a label two stages share names neither."""
     for stage in pipeline.stages:
         if stage.key == key:
             return stage
-    keys = ", ".join(s.key for s in pipeline.stages)
+    label = key.strip()
+    named = [stage for stage in pipeline.stages if label and stage.name.strip() == label]
+    if len(named) == 1:
+        return named[0]
+    if named:
+        raise InvalidArgument(f"stages {', '.join(s.key for s in named)} are all called '{label}': give the key",
+                              field=field)
+    keys = ", ".join(f"{s.key} ({s.name})" if s.name else s.key for s in pipeline.stages)
     raise InvalidArgument(f"no stage '{key}' in pipeline {pipeline.id} (stages: {keys})", field=field)
 
 

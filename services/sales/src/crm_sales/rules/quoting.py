@@ -12,10 +12,21 @@ from decimal import Decimal
 from crm.common.v1.types_pb2 import Money
 from crm.sales.v1.sales_pb2 import PriceBook, Product, Quote
 from crm_sales.rules import money as m
+from crmkit import limits
 from crmkit.errors import FailedPrecondition, InvalidArgument
 
 HUNDRED = Decimal(100)
-MAX_LINES = 500
+MAX_LINES = limits.MAX_QUOTE_LINES
+LONG_TEXTS = {"notes": limits.MAX_NOTES, "special_terms": limits.MAX_NOTES}
+
+
+def check_size(quote: Quote) -> None:
+    """The documented maxima, before any pricing: the PDF of a quote renders in well under a
+    second at these sizes (300k characters of notes took 8 s)."""
+    limits.check_count("lines", quote.lines, MAX_LINES)
+    limits.check_texts(quote, LONG_TEXTS)
+    for i, line in enumerate(quote.lines):
+        limits.check_texts(line, {"description": limits.MAX_NOTES}, prefix=f"lines[{i}].")
 
 
 def _percent(value: str, field: str) -> Decimal:

@@ -80,6 +80,17 @@ def insert_delegation(session: Session, d: Delegation) -> None:
         ends_at=dt(d.ends_at), revoked=d.revoked, data=d.SerializeToString()))
 
 
+def load_delegation(session: Session, delegation_id: str) -> Delegation | None:
+    data = session.execute(select(delegations.c.data).where(delegations.c.id == delegation_id)
+                           .with_for_update()).scalar_one_or_none()
+    return None if data is None else Delegation.FromString(data)
+
+
+def update_delegation(session: Session, d: Delegation) -> None:
+    session.execute(update(delegations).where(delegations.c.id == d.id).values(
+        ends_at=dt(d.ends_at), revoked=d.revoked, data=d.SerializeToString()))
+
+
 def list_delegations(session: Session, user_id: str, active_at: datetime | None) -> list[Delegation]:
     stmt = select(delegations.c.data).order_by(delegations.c.starts_at)
     if user_id:

@@ -8,6 +8,7 @@ from typing import Any, TypeVar, cast
 
 from sqlalchemy.orm import Session
 
+from crm_sales.ports import ContactsPort
 from crm_sales.rules.access import VISIBILITY
 from crm_sales.store import people, records
 from crmkit.auth import Principal
@@ -36,3 +37,14 @@ def visible(session: Session, cls: type[T], record_id: str, *, principal: Princi
     if write and not VISIBILITY.can_write(principal, record.owner_id, record.team, record.region, lent):
         raise PermissionDenied(f"you may read but not change this {kind}")
     return cast(T, record)
+
+
+def check_customer(contacts: ContactsPort, *, principal: Principal, authorization: str, account_id: str = "",
+                   contact_id: str = "", prefix: str = "") -> None:
+    """A sales record may name only an account and a contact its author sees in contacts: else it
+    would write into a stranger's customer timeline. NOT_FOUND, as for a missing one (no leak)."""
+    if principal.is_admin:
+        return
+    for kind, record_id in (("account", account_id), ("contact", contact_id)):
+        if record_id and not contacts.can_see(kind, record_id, authorization=authorization):
+            raise NotFound(f"{kind} {record_id} not found", field=f"{prefix}{kind}_id")

@@ -20,7 +20,7 @@ from crm_sales.events import SALES, emit
 from crm_sales.ports import ContactsPort
 from crm_sales.store import records
 from crm_sales.usecases import opportunities
-from crm_sales.usecases.access import visible
+from crm_sales.usecases.access import check_customer, visible
 from crmkit.auth import Principal
 from crmkit.db import UnitOfWork
 from crmkit.errors import FailedPrecondition, InvalidArgument
@@ -35,8 +35,13 @@ class Customer:
     contact_id: str = ""
 
 
+def _source(lead: Lead) -> str:
+    # One picklist for leads and customers: the customer keeps the lead's source.
+    return lead.source or ("campaign" if lead.campaign_id else "other")
+
+
 def _account(lead: Lead) -> cpb.Account:
-    account = cpb.Account(name=lead.company, industry=lead.industry, source="campaign" if lead.campaign_id else "other",
+    account = cpb.Account(name=lead.company, industry=lead.industry, source=_source(lead),
                           owner_id=lead.owner_id, team=lead.team, region=lead.region, level="prospect")
     if lead.province or lead.city:
         account.addresses.append(cpb.Address(kind="office", country="CN", province=lead.province, city=lead.city))
@@ -46,7 +51,7 @@ def _account(lead: Lead) -> cpb.Account:
 def _contact(lead: Lead, account_id: str) -> cpb.Contact:
     contact = cpb.Contact(name=lead.name, title=lead.title, account_id=account_id, company_name=lead.company,
                           industry=lead.industry, owner_id=lead.owner_id, team=lead.team, region=lead.region,
-                          lifecycle_stage="prospect", source="campaign" if lead.campaign_id else "other")
+                          lifecycle_stage="prospect", source=_source(lead))
     if lead.phone:
         contact.phones.append(cpb.Phone(number=lead.phone, raw=lead.phone, kind="mobile"))
     if lead.email:
@@ -67,6 +72,8 @@ def prepare(session: Session, contacts: ContactsPort, *, principal: Principal, n
     check_date(request.expected_close_date, "expected_close_date")
     account_id = request.existing_account_id
     contact_id = request.existing_contact_id
+    check_customer(contacts, principal=principal, authorization=authorization, account_id=account_id,
+                   contact_id=contact_id, prefix="existing_")
     if not account_id and not request.skip_account and lead.company:
         account_id = contacts.create_account(_account(lead), idempotency_key=f"sales-convert-{lead.id}-account",
                                              authorization=authorization).id

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Sequence
+import itertools
+from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 
 from sqlalchemy.orm import Session
@@ -18,12 +19,13 @@ from crm_sales.rules.fields import listed
 from crm_sales.store import audit, jobs, people, records
 from crm_sales.usecases import settings, tasks
 from crm_sales.usecases.access import delegators, visible
+from crmkit import limits
 from crmkit.auth import SYSTEM, Principal
 from crmkit.db import UnitOfWork
 from crmkit.errors import DomainError, FailedPrecondition, InvalidArgument, NotFound, PermissionDenied
 from crmkit.fields import patchable
 from crmkit.records import bump, check_version, dt, stamp_new
-from crmkit.visibility import check_assignable, require_manager
+from crmkit.visibility import check_assignable, check_scope, require_manager
 
 EDITABLE = patchable(Lead)
 
@@ -74,13 +76,19 @@ def _rescore(uow: UnitOfWork, lead: Lead, cfg: SalesSettings, now: datetime) -> 
 
 # -- commands
 
-def create_lead(uow: UnitOfWork, *, principal: Principal, now: datetime, lead: Lead, channel: str = "api") -> Lead:
+def create_lead(uow: UnitOfWork, *, principal: Principal, now: datetime, lead: Lead, channel: str = "api",
+                refuse: Callable[[Lead], None] | None = None) -> Lead:
+    """`refuse(lead)`, given the normalized lead, raises when it may not be created (an erased
+    person's email or phone: usecases.subject.refuse_suppressed)."""
     if channel == "web_form":
         if not principal.has_role("marketing", "manager"):
             raise PermissionDenied("lead capture is for marketing forms and service accounts")
     elif not principal.has_role("rep", "manager", "marketing"):
         raise PermissionDenied("your role cannot create leads")
     rules.normalize(lead)
+    if refuse is not None:
+        refuse(lead)
+    check_scope(principal, team="", region=lead.region)  # a rep cannot file a lead in another region
     if lead.owner_id:
         check_assignable(principal, lead.owner_id)  # before any write: an import row fails whole
     lead.source = lead.source or {"web_form": "web_form", "import": "import"}.get(channel, "api")
@@ -110,7 +118,7 @@ def create_lead(uow: UnitOfWork, *, principal: Principal, now: datetime, lead: L
 
 
 def import_leads(uow: UnitOfWork, *, principal: Principal, now: datetime, text: str,
-                 default_source: str) -> ImportLeadsResponse:
+                 default_source: str, refuse: Callable[[Lead], None] | None = None) -> ImportLeadsResponse:
     """Every valid row becomes a lead; invalid rows are reported by number and field, and do not
     stop the others (validation runs before any write of a row)."""
     reader = csv.DictReader(io.StringIO(text.lstrip("\ufeff")))
@@ -120,17 +128,22 @@ def import_leads(uow: UnitOfWork, *, principal: Principal, now: datetime, text: 
     if unknown:
         raise InvalidArgument(f"unknown columns: {', '.join(unknown)} (known: {', '.join(rules.CSV_FIELDS)})",
                               field="csv")
+    limits.check_length("csv", text, limits.MAX_IMPORT_CSV)
+    # All rows are read (and counted) before the first is written: a 12,000-row file is refused at
+    # once instead of timing out after 10,000 writes.
+    rows = list(itertools.islice(reader, limits.MAX_IMPORT_ROWS + 1))
+    if len(rows) > limits.MAX_IMPORT_ROWS:
+        raise InvalidArgument(f"at most {limits.MAX_IMPORT_ROWS} rows per import; split the file", field="csv",
+                              maximum=limits.MAX_IMPORT_ROWS)
     result = ImportLeadsResponse()
-    for number, row in enumerate(reader, start=1):
-        if number > 10_000:
-            raise InvalidArgument("at most 10000 rows per import", field="csv")
+    for number, row in enumerate(rows, start=1):
         lead = Lead()
         for column, value in row.items():
             if column and column.strip() in rules.CSV_FIELDS:
                 setattr(lead, column.strip(), (value or "").strip())
         lead.source = lead.source or default_source or "import"
         try:
-            created = create_lead(uow, principal=principal, now=now, lead=lead, channel="import")
+            created = create_lead(uow, principal=principal, now=now, lead=lead, channel="import", refuse=refuse)
         except DomainError as exc:
             if isinstance(exc, PermissionDenied):
                 raise
@@ -153,6 +166,9 @@ def update_lead(uow: UnitOfWork, *, principal: Principal, now: datetime, patch: 
         if path not in EDITABLE:
             raise InvalidArgument(f"'{path}' cannot be updated here (editable: {listed(Lead, EDITABLE)})",
                                   field="update_mask")
+        if path == "region":
+            check_scope(principal, team=lead.team, region=patch.region, before_team=lead.team,
+                        before_region=lead.region)
         setattr(lead, path, getattr(patch, path))
     rules.normalize(lead)
     _rescore(uow, lead, settings.current(uow.session), now)

@@ -14,12 +14,13 @@ from crm_sales.rules import money, pipeline
 from crm_sales.store import people, records
 from crm_sales.usecases import settings, tasks
 from crm_sales.usecases.access import delegators, visible
+from crmkit import limits
 from crmkit.auth import Principal
 from crmkit.db import UnitOfWork
 from crmkit.errors import FailedPrecondition, InvalidArgument, PermissionDenied
 from crmkit.fields import patchable
 from crmkit.records import bump, check_date, check_version, stamp_new
-from crmkit.visibility import check_assignable
+from crmkit.visibility import check_assignable, check_scope
 
 EDITABLE = patchable(Opportunity)
 OVERRIDABLE_CATEGORIES = ("pipeline", "best_case", "commit")
@@ -27,7 +28,11 @@ OVERRIDABLE_CATEGORIES = ("pipeline", "best_case", "commit")
 AFTER_CLOSE = frozenset({"description", "next_step"})
 
 
+LONG_TEXTS = {name: limits.MAX_NOTES for name in ("description", "loss_reason", "next_step")}
+
+
 def _normalize(opp: Opportunity) -> None:
+    limits.check_texts(opp, LONG_TEXTS)
     opp.name = opp.name.strip()
     if not opp.name:
         raise InvalidArgument("an opportunity needs a name", field="name")
@@ -54,6 +59,7 @@ def create(uow: UnitOfWork, *, principal: Principal, now: datetime, opp: Opportu
     _normalize(opp)
     opp.owner_id = opp.owner_id or principal.user_id
     check_assignable(principal, opp.owner_id)
+    check_scope(principal, team=opp.team, region=opp.region)  # what the caller sent, before defaults
     rep = people.all_reps(uow.session).get(opp.owner_id)
     opp.team = opp.team or (rep.team if rep else principal.team)
     opp.region = opp.region or (rep.region if rep else principal.region)
@@ -132,6 +138,7 @@ def change_stage(uow: UnitOfWork, *, principal: Principal, now: datetime, opp_id
     candidate.CopyFrom(opp)
     if loss_reason.strip():
         candidate.loss_reason = loss_reason.strip()
+    stage_key = pipeline.find_stage(pipe, stage_key).key  # a label ("方案演示") names its stage too
     known = _facts(uow.session, opp) if pipeline.needs_quote_facts(pipe, opp.stage, stage_key) else pipeline.Facts()
     target = pipeline.check_change(candidate, pipe, stage_key, known)
     previous = opp.stage

@@ -16,7 +16,7 @@ from crm_sales.rules.access import as_manager
 from crm_sales.store import audit, people, records
 from crmkit.auth import Principal
 from crmkit.db import UnitOfWork
-from crmkit.errors import FailedPrecondition, InvalidArgument
+from crmkit.errors import FailedPrecondition, InvalidArgument, NotFound
 from crmkit.records import bump, dt, new_id
 from crmkit.visibility import require_manager
 
@@ -103,3 +103,26 @@ def delegate(uow: UnitOfWork, *, principal: Principal, now: datetime, delegation
 
 def list_delegations(session: Session, *, now: datetime, user_id: str, active_only: bool) -> list[Delegation]:
     return people.list_delegations(session, user_id, now if active_only else None)
+
+
+def end_delegation(uow: UnitOfWork, *, principal: Principal, now: datetime, delegation_id: str,
+                   reason: str) -> Delegation:
+    """The delegator is back early: the delegation ends now (the delegator, its author, a manager
+    or an admin may end it); ending one already over changes nothing."""
+    if not delegation_id:
+        raise InvalidArgument("id is required", field="id")
+    d = people.load_delegation(uow.session, delegation_id)
+    if d is None:
+        raise NotFound(f"delegation {delegation_id} not found", field="id")
+    if principal.user_id not in (d.from_user_id, d.created_by, d.to_user_id):
+        require_manager(principal, "end someone else's delegation")
+    if d.revoked or dt(d.ends_at) <= now:
+        return d
+    d.revoked = True
+    if dt(d.starts_at) < now:
+        d.ends_at.FromDatetime(now)
+    people.update_delegation(uow.session, d)
+    emit(uow, principal, SALES.DELEGATION_ENDED, d.id, 2, ev.WorkDelegated(delegation=d), now)
+    audit.record(uow.session, principal, "end_delegation", "user", d.from_user_id, now,
+                 f"delegation {d.id} to {d.to_user_id} ended" + (f"; reason: {reason}" if reason else ""))
+    return d

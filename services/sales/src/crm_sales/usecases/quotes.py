@@ -26,6 +26,7 @@ SERVER_OWNED = ("approval_id", "sent_at")
 
 
 def _price(session: Session, quote: Quote) -> None:
+    quoting.check_size(quote)
     products = {p.id: p for p in catalogue.all_products(session)}
     book = None
     if quote.price_book_id:
@@ -177,7 +178,7 @@ def get_quote(session: Session, *, principal: Principal, now: datetime, quote_id
 
 def render_pdf(session: Session, *, principal: Principal, now: datetime, quote_id: str) -> QuotePdf:
     quote = get_quote(session, principal=principal, now=now, quote_id=quote_id)
-    return QuotePdf(filename=f"{quote.number}-v{quote.version}.pdf", content=pdf.render(quote))
+    return QuotePdf(filename=f"{quote.number}-v{quote.version}.pdf", content=pdf.render_cached(quote))
 
 
 def list_quotes(session: Session, *, principal: Principal, now: datetime, opportunity_id: str, status: str,

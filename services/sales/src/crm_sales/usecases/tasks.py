@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 from sqlalchemy.orm import Session
 
 from crm.sales.v1 import events_pb2 as ev
-from crm.sales.v1.sales_pb2 import ListTasksRequest, Opportunity, Quote, Reminder, SalesSettings, Task
+from crm.sales.v1.sales_pb2 import Lead, ListTasksRequest, Opportunity, Quote, Reminder, SalesSettings, Task
 from crm_sales.events import SALES, emit
 from crm_sales.rules.follow_ups import check_task
 from crm_sales.store import jobs, people, records
@@ -57,6 +57,9 @@ def _insert(uow: UnitOfWork, principal: Principal, task: Task, now: datetime) ->
 
 def create_task(uow: UnitOfWork, *, principal: Principal, now: datetime, task: Task) -> Task:
     check_task(task)
+    related = {"lead": Lead, "opportunity": Opportunity, "quote": Quote}.get(task.related_type)
+    if related is not None and task.related_id:  # a task on a deal the caller cannot see: as if missing
+        visible(uow.session, related, task.related_id, principal=principal, now=now, field="related_id")
     task.owner_id = task.owner_id or principal.user_id
     check_assignable(principal, task.owner_id)
     rep = people.all_reps(uow.session).get(task.owner_id)

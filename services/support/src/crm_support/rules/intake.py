@@ -26,6 +26,7 @@ def fill_customer(ticket: pb.Ticket, contact: cpb.Contact | None) -> None:
     ticket.contact_id = contact.id
     ticket.account_id = ticket.account_id or contact.account_id
     ticket.customer_level = contact.level
+    ticket.region, ticket.team = contact.region, contact.team  # its region's managers work it
     ticket.requester_name = ticket.requester_name or contact.name
     if not ticket.requester_email and contact.emails:
         ticket.requester_email = contact.emails[0].address
@@ -49,6 +50,7 @@ def follow_up(ticket: pb.Ticket, closed: pb.Ticket) -> None:
     ticket.follow_up_of = closed.id
     ticket.contact_id, ticket.account_id = closed.contact_id, closed.account_id
     ticket.customer_level, ticket.priority = closed.customer_level, closed.priority
+    ticket.region, ticket.team = closed.region, closed.team
 
 
 # -- chat and phone

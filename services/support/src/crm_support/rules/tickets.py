@@ -2,8 +2,10 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 
-from crm.support.v1.support_pb2 import Ticket
+from crm.support.v1.support_pb2 import Comment, Ticket
+from crmkit import limits
 from crmkit.errors import FailedPrecondition, InvalidArgument
 
 STATUSES = ("new", "open", "pending", "solved", "closed")
@@ -60,6 +62,8 @@ def normalize_new(ticket: Ticket) -> None:
         raise InvalidArgument(f"subject is limited to {MAX_SUBJECT} characters", field="subject")
     if len(ticket.description) > MAX_BODY:
         raise InvalidArgument(f"description is limited to {MAX_BODY} characters", field="description")
+    check_tags(ticket.tags)
+    limits.check_count("attachments", ticket.attachments, limits.MAX_ATTACHMENTS)
     ticket.type = _choice(ticket.type, TYPES, "type", "question")
     ticket.priority = _choice(ticket.priority, PRIORITIES, "priority", "normal")
     ticket.channel = _choice(ticket.channel, CHANNELS, "channel", "api")
@@ -77,6 +81,17 @@ def check_field(name: str, value: str) -> str:
     if name == "priority":
         return _choice(value, PRIORITIES, "priority", "normal")
     return value
+
+
+def check_tags(tags: Sequence[str]) -> None:
+    limits.check_count("tags", tags, limits.MAX_TAGS)
+    for i, tag in enumerate(tags):
+        limits.check_length(f"tags[{i}]", tag, limits.MAX_NAME)
+
+
+def check_comment(comment: Comment) -> None:
+    """The bounds of a comment besides its body (check_comment_body)."""
+    limits.check_count("comment.attachments", comment.attachments, limits.MAX_ATTACHMENTS)
 
 
 def check_comment_body(body: str) -> str:

@@ -64,6 +64,8 @@ def prepare_ticket(contacts: ContactsPort | None, *, principal: Principal, autho
 
 def create_ticket(uow: UnitOfWork, *, principal: Principal, now: datetime, ticket: pb.Ticket,
                   customer: Customer) -> pb.Ticket:
+    ticket.ClearField("region")  # server-set: from the customer, else the author
+    ticket.ClearField("team")
     intake.fill_customer(ticket, customer)
     return tickets.open_ticket(uow, principal=principal, now=now, ticket=ticket)
 

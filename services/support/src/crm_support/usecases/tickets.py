@@ -16,7 +16,7 @@ from crm_support.events import SUPPORT, emit
 from crm_support.metrics import TICKETS_CREATED
 from crm_support.rules import mail, routing, sla
 from crm_support.rules import tickets as rules
-from crm_support.rules.access import can_read_ticket, is_agent, require_agent, require_staff
+from crm_support.rules.access import can_read_ticket, is_agent, list_scope, require_agent, require_staff
 from crm_support.tables import tickets
 from crm_support.usecases import csat, notices, settings
 from crmkit.auth import SYSTEM, Principal
@@ -49,9 +49,7 @@ def _for_write(uow: UnitOfWork, principal: Principal, key: str) -> Ticket:
 def list_tickets(session: Session, *, principal: Principal, flt: TicketFilter, page_size: int,
                  page_token: str) -> tuple[list[Ticket], str]:
     require_staff(principal)
-    where: list[ColumnElement[bool]] = []
-    if not is_agent(principal):
-        where.append((tickets.c.created_by == principal.user_id) | (tickets.c.assignee_id == principal.user_id))
+    where: list[ColumnElement[bool]] = [list_scope(principal, tickets)]
     for column, value in ((tickets.c.status, flt.status), (tickets.c.assignee_id, flt.assignee_id),
                           (tickets.c.group_name, flt.group), (tickets.c.contact_id, flt.contact_id),
                           (tickets.c.priority, flt.priority), (tickets.c.channel, flt.channel)):
@@ -93,6 +91,9 @@ def open_ticket(uow: UnitOfWork, *, principal: Principal, now: datetime, ticket:
     ticket.id = new_id()
     ticket.number = rules.format_number(store.next_number(uow.session, "ticket"))
     ticket.created_by = principal.user_id
+    # Its managers: the customer's region and team (fill_customer), else the author's.
+    ticket.region = ticket.region or principal.region
+    ticket.team = ticket.team or principal.team
     ticket.version = 1
     ticket.created_at.FromDatetime(now)
     ticket.updated_at.FromDatetime(now)
@@ -137,6 +138,7 @@ def update_ticket(uow: UnitOfWork, *, principal: Principal, now: datetime, patch
     previous_assignee, previous_priority = ticket.assignee_id, ticket.priority
     for path in paths:
         if path == "tags":
+            rules.check_tags(patch.tags)
             del ticket.tags[:]
             ticket.tags.extend(sorted(set(patch.tags)))
         else:
@@ -219,6 +221,7 @@ def add_comment(uow: UnitOfWork, *, principal: Principal, now: datetime, key: st
     ticket = _for_write(uow, principal, key)
     if ticket.status == "closed":
         raise InvalidArgument("the ticket is closed; open a follow-up ticket", field="ticket_id")
+    rules.check_comment(comment)
     comment.body = rules.check_comment_body(comment.body)
     comment.id = new_id()
     comment.ticket_id = ticket.id

@@ -1,0 +1,170 @@
+"""The hash chain of a service's audit log: append, verify, prune.
+
+Each row's hash is sha256 over its content and the previous row's hash, so editing, removing or
+reordering a row breaks every check after it. Appends take the head row FOR UPDATE (on SQLite the
+write transaction already holds the database's one write lock), so two writers never both extend
+the same head: the chain cannot fork. The head's `anchor_*` records where the kept chain starts
+once retention pruned the oldest rows; only that prefix may ever be deleted."""
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import Connection, bindparam, delete, func, insert, select, text, update
+from sqlalchemy.orm import Session
+
+from crmkit.runtime_tables import audit_head_row as head
+from crmkit.runtime_tables import audit_row as log
+
+GENESIS = "0" * 64
+HEAD_ID = 1
+_LOCK_HEAD = select(head.c.seq, head.c.hash).where(head.c.id == HEAD_ID).with_for_update()
+_READ_HEAD = select(head).where(head.c.id == HEAD_ID)
+_INSERT = insert(log)
+_MOVE_HEAD = update(head).where(head.c.id == HEAD_ID).values(seq=bindparam("new_seq"), hash=bindparam("new_hash"))
+# Set for the pruning transaction only: the PostgreSQL trigger lets DELETE through with it, and
+# only for rows at or before the anchor.
+PRUNE_SETTING = "crmkit.audit_prune"
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One audit row before it has a place in the chain. Names fields, never their values."""
+
+    at: datetime
+    actor: str
+    action: str
+    record_type: str
+    record_id: str
+    fields: Sequence[str] = ()
+    request_id: str = ""
+    client_addr: str = ""
+    method: str = ""
+    event_id: str = ""
+    details: Mapping[str, Any] = field(default_factory=dict)
+
+    def values(self) -> dict[str, Any]:
+        at = self.at.astimezone(UTC) if self.at.tzinfo else self.at.replace(tzinfo=UTC)
+        return {
+            "at": at, "actor": self.actor[:200], "action": self.action[:60],
+            "record_type": self.record_type[:60], "record_id": self.record_id[:100],
+            "fields": json.dumps(sorted(set(self.fields)), ensure_ascii=False),
+            "request_id": self.request_id[:100], "client_addr": self.client_addr[:100],
+            "method": self.method[:200], "event_id": self.event_id[:36],
+            "details": json.dumps(dict(self.details), ensure_ascii=False, sort_keys=True, default=str),
+        }
+
+
+def _ts(value: datetime) -> str:
+    """One spelling of a time whatever the database hands back (SQLite: naive UTC)."""
+    aware = value.astimezone(UTC) if value.tzinfo else value.replace(tzinfo=UTC)
+    return aware.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def row_hash(row: Mapping[str, Any]) -> str:
+    """sha256 over a row's content, in a fixed order, and the previous row's hash."""
+    content = [
+        int(row["seq"]), _ts(row["at"]), row["actor"], row["action"], row["record_type"], row["record_id"],
+        row["fields"], row["request_id"], row["client_addr"], row["method"], row["event_id"], row["details"],
+        row["prev_hash"],
+    ]
+    return hashlib.sha256(json.dumps(content, ensure_ascii=False, separators=(",", ":")).encode()).hexdigest()
+
+
+def _ensure_head(session: Session | Connection) -> tuple[int, str]:
+    row = session.execute(_LOCK_HEAD).first()
+    if row is not None:
+        return int(row.seq), str(row.hash)
+    # The migration creates the head; a database built from the runtime tables alone gets it here.
+    session.execute(insert(head), {"id": HEAD_ID, "seq": 0, "hash": GENESIS, "anchor_seq": 0,
+                                   "anchor_hash": GENESIS})
+    return 0, GENESIS
+
+
+def append(session: Session | Connection, entries: Sequence[Entry]) -> int:
+    """Extend the chain inside the caller's transaction; the head stays locked until it commits.
+    Returns the new head's seq."""
+    if not entries:
+        return -1
+    seq, prev = _ensure_head(session)
+    rows = []
+    for entry in entries:
+        seq += 1
+        row = entry.values()
+        row["seq"], row["prev_hash"] = seq, prev
+        row["hash"] = prev = row_hash(row)
+        rows.append(row)
+    session.execute(_INSERT, rows)
+    session.execute(_MOVE_HEAD, {"new_seq": seq, "new_hash": prev})
+    return seq
+
+
+@dataclass(frozen=True)
+class Verification:
+    intact: bool
+    rows_checked: int
+    first_broken_seq: int = 0
+    problem: str = ""
+    head_seq: int = 0
+    head_hash: str = GENESIS
+
+    def report(self, service: str) -> str:
+        if self.intact:
+            return (f"{service}: audit log intact, {self.rows_checked} rows checked, "
+                    f"head seq {self.head_seq} hash {self.head_hash}")
+        return f"{service}: audit log BROKEN at seq {self.first_broken_seq}: {self.problem}"
+
+
+def verify(session: Session, batch: int = 2000) -> Verification:
+    """Walk the chain from its anchor to its head; the first row that does not check is reported."""
+    h = session.execute(_READ_HEAD).first()
+    head_seq, head_hash = (int(h.seq), str(h.hash)) if h else (0, GENESIS)
+    expected, prev = (int(h.anchor_seq) + 1, str(h.anchor_hash)) if h else (1, GENESIS)
+    checked = 0
+
+    def broken(seq: int, problem: str) -> Verification:
+        return Verification(False, checked, seq, problem, head_seq, head_hash)
+
+    last = expected - 1
+    while True:
+        rows = session.execute(select(log).where(log.c.seq > last).order_by(log.c.seq).limit(batch)).mappings().all()
+        for row in rows:
+            if row["seq"] != expected:
+                return broken(expected, f"rows {expected}..{row['seq'] - 1} are missing")
+            if row["prev_hash"] != prev:
+                return broken(expected - 1, f"row {expected - 1} was changed or replaced "
+                                            f"(row {expected} recorded another hash for it)")
+            if row_hash(dict(row)) != row["hash"]:
+                return broken(expected, "the row's content does not match its hash (edited)")
+            prev, expected, checked = row["hash"], expected + 1, checked + 1
+        if len(rows) < batch:
+            break
+        last = int(rows[-1]["seq"])
+    if expected - 1 != head_seq or prev != head_hash:
+        return broken(expected, f"the chain ends at seq {expected - 1} but its head says {head_seq}: "
+                                "rows at the end were removed")
+    return Verification(True, checked, 0, "", head_seq, head_hash)
+
+
+def prune(session: Session, *, before: datetime, limit: int, postgres: bool) -> int:
+    """Remove up to `limit` of the oldest rows, all older than `before`, keeping the chain
+    verifiable: the anchor moves to the last removed row first. Returns how many were removed."""
+    h = session.execute(select(head).where(head.c.id == HEAD_ID).with_for_update()).first()
+    if h is None or h.seq <= h.anchor_seq:
+        return 0
+    first_kept = session.execute(select(func.min(log.c.seq)).where(log.c.at >= before)).scalar()
+    upto = min(int(h.anchor_seq) + limit, int(h.seq) if first_kept is None else int(first_kept) - 1)
+    if upto <= h.anchor_seq:
+        return 0
+    last_hash = session.execute(select(log.c.hash).where(log.c.seq == upto)).scalar()
+    if last_hash is None:
+        return 0  # a gap where the prefix should be: verify reports it, pruning must not hide it
+    session.execute(update(head).where(head.c.id == HEAD_ID).values(anchor_seq=upto, anchor_hash=last_hash))
+    if postgres:
+        session.execute(text(f"SET LOCAL {PRUNE_SETTING} = 'on'"))
+    result = session.execute(delete(log).where(log.c.seq <= upto))
+    return int(getattr(result, "rowcount", 0) or 0)

@@ -1,0 +1,156 @@
+"""Issue 11's data-subject flow through the gateway: a person with data in every service (a
+captured lead converted into a contact and a deal with a quote, a timeline entry and a consent,
+a ticket with a comment, a campaign invitation, the read models) → the export holds every record
+(and the quote PDF in its ZIP) → the erasure saga runs until every service confirms → the name,
+email and phone are in no service's database file (WAL checkpointed), no search finds the
+person, the receipt lists every service, and the same email captured or added again is refused."""
+from __future__ import annotations
+
+import io
+import json
+import sqlite3
+import time
+import uuid
+import zipfile
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from tests.e2e.test_sales_flow import ok, setup_north_team
+
+pytestmark = pytest.mark.e2e
+SERVICES = ("contacts", "sales", "marketing", "support", "reporting")
+
+
+def poll(fetch: Callable[[], Any], done: Callable[[Any], bool], what: str, timeout: float = 60.0) -> Any:
+    deadline = time.monotonic() + timeout
+    while True:
+        value = fetch()
+        if done(value):
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}: {value}")
+        time.sleep(0.3)
+
+
+def database_bytes(suite: Any, service: str) -> bytes:
+    path = suite.var / f"{service}.db"
+    with sqlite3.connect(path) as conn:
+        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    data = path.read_bytes()
+    wal = path.with_name(path.name + "-wal")
+    return data + (wal.read_bytes() if wal.exists() else b"")
+
+
+def test_a_person_is_exported_then_erased_from_every_service(api: Any, suite: Any) -> None:
+    if any(not url.startswith("sqlite") for url in map(suite.database_url, SERVICES)):
+        pytest.skip("reads the SQLite files")
+    setup_north_team(api)
+    admin, mkt = api("admin"), api("marketing.hq")
+    run = uuid.uuid4().hex[:8]
+    name, email, phone = f"隐私测试{run}", f"dsr.{run}@privacy.example", f"+86139{int(run, 16) % 10**8:08d}"
+    company = f"隐私科技有限公司 {run}"
+
+    # -- data in every service
+    lead = ok(api("system").post("/leads/capture", json={"form_id": "expo-2026", "lead": {
+        "name": name, "company": company, "industry": "manufacturing", "region": "north",
+        "phone": phone, "email": email, "budget": "500000"}}), 201)
+    rep = api(lead["owner_id"])
+    ok(rep.post(f"/leads/{lead['id']}/status", json={"status": "qualified"},
+                headers={"If-Match": f'"{lead["version"]}"'}))
+    converted = ok(rep.post(f"/leads/{lead['id']}/convert", json={
+        "amount": {"currency_code": "CNY", "amount": "480000"}, "expected_close_date": "2026-06-30"}))
+    contact_id, opp = converted["contact_id"], converted["opportunity"]
+    manager = api("manager.north")
+    product = ok(manager.post("/products", json={"sku": f"dsr-{run}", "name": "CRM 企业版", "unit": "套"}), 201)
+    book = ok(manager.http.put(manager.base + "/price-books", json={
+        "name": f"价目 {run}", "currency_code": "CNY", "tier": "standard",
+        "entries": [{"product_id": product["id"], "unit_price": {"amount": "100.00"}}]}, timeout=10))
+    quote = ok(rep.post("/quotes", json={"opportunity_id": opp["id"], "price_book_id": book["id"],
+                                         "lines": [{"product_id": product["id"], "quantity": "1"}]}), 201)
+    ok(rep.post(f"/contacts/{contact_id}/interactions", json={
+        "kind": "call", "direction": "outbound", "subject": "首次电话", "content": "关注交付周期"}), 201)
+    ok(admin.post(f"/contacts/{contact_id}/consents", json={
+        "purpose": "marketing_email", "granted": True, "lawful_basis": "consent", "source": "web_form:newsletter"}))
+    ticket = ok(admin.post("/tickets", json={"subject": "发票金额有误", "contact_id": contact_id,
+                                             "priority": "normal"}), 201)
+    ok(admin.post(f"/tickets/{ticket['id']}/comments", json={"comment": {"body": "请提供订单号", "public": True}}),
+       201)
+    campaign = ok(mkt.post("/campaigns", json={"name": f"隐私展会 {run}", "type": "trade_show"}), 201)
+    ok(mkt.post(f"/campaigns/{campaign['id']}/invitees", json={"contact_ids": [contact_id]}), 201)
+    poll(lambda: ok(rep.get("/search/customers", params={"q": email}))["items"],
+         lambda hits: any(h["id"] == contact_id for h in hits), "the contact in customer search")
+
+    # -- the export: every service's records, and the quote's PDF in the ZIP
+    export = ok(admin.post("/privacy/exports", json={"emails": [email.upper()]}), 202)
+    assert {s["service"] for s in export["steps"]} == {"resolve", *SERVICES}
+    done = poll(lambda: ok(admin.get(f"/privacy/exports/{export['id']}")), lambda e: e["status"] == "completed",
+                "the export")
+    assert all(s["status"] == "done" for s in done["steps"]) and contact_id in done["contact_ids"]
+
+    def exported() -> dict[str, Any]:
+        return ok(admin.get(f"/privacy/exports/{export['id']}/download")).json()
+
+    document = exported()
+    assert document["subject"]["names"] == [name] and phone in document["subject"]["phones"]
+    parts = document["services"]
+    assert [c["id"] for c in parts["contacts"]["contacts"]] == [contact_id]
+    assert [e["record"]["interaction"]["subject"] for e in parts["contacts"]["timeline"]
+            if e["record"].get("kind") == "call"] == ["首次电话"]
+    assert [c["purpose"] for c in parts["contacts"]["consent history"]] == ["marketing_email"]
+    assert [x["id"] for x in parts["sales"]["leads"]] == [lead["id"]]
+    assert [x["id"] for x in parts["sales"]["opportunities"]] == [opp["id"]]
+    assert [x["id"] for x in parts["sales"]["quotes"]] == [quote["id"]]
+    assert [x["id"] for x in parts["support"]["tickets"]] == [ticket["id"]]
+    assert [c["record"]["body"] for c in parts["support"]["comments"]] == ["请提供订单号"]
+    assert [i["campaign_id"] for i in parts["marketing"]["invitations"]] == [campaign["id"]]
+    assert [c["contact_id"] for c in parts["reporting"]["customer"]] == [contact_id]
+    archive = zipfile.ZipFile(io.BytesIO(ok(admin.get(f"/privacy/exports/{export['id']}/download",
+                                                      params={"format": "zip"})).content))
+    pdfs = [n for n in archive.namelist() if n.endswith(".pdf")]
+    assert pdfs == [f"sales/quotes/{quote['number']}-v1.pdf"]
+    assert archive.read(pdfs[0]).startswith(b"%PDF")
+    assert json.loads(archive.read("export.json"))["services"]["sales"]["leads"][0]["id"] == lead["id"]
+    # reading what is not there: 404 and 400 naming the field
+    assert admin.get("/privacy/exports/nope").status_code == 404
+    refused = admin.post("/privacy/erasures", json={"emails": ["not-an-email"]})
+    assert refused.status_code == 400 and refused.json()["errors"][0]["field"] == "emails[0]"
+    assert rep.post("/privacy/erasures", json={"contact_ids": [contact_id]}).status_code == 403
+
+    # -- the erasure
+    erasure = ok(admin.post("/privacy/erasures", json={"contact_ids": [contact_id], "reason": f"Art. 17 {run}"}),
+                 202)
+    finished = poll(lambda: ok(admin.get(f"/privacy/erasures/{erasure['id']}")),
+                    lambda e: e["status"] == "completed", "the erasure")
+    receipt = ok(admin.get(f"/privacy/erasures/{erasure['id']}/receipt"))
+    assert [c["service"] for c in receipt["confirmations"]] == list(SERVICES)
+    assert all(c["confirmed_at"] for c in receipt["confirmations"]) and receipt["completed_at"]
+    assert receipt["suppressed_identifiers"] == 2 and contact_id in finished["contact_ids"]
+
+    # nothing left: database files, search, reports, the old export
+    for service in (*SERVICES, "privacy"):
+        raw = database_bytes(suite, service)
+        for value in (name, email, phone):
+            assert value.encode() not in raw, f"{value} still in {service}.db"
+    assert ok(rep.get("/search/customers", params={"q": name}))["items"] == []
+    assert ok(rep.get("/search/customers", params={"q": email}))["items"] == []
+    assert admin.get(f"/contacts/{contact_id}").status_code == 404
+    assert name not in ok(admin.get("/reports/customers")).__repr__()
+    gone = admin.get(f"/privacy/exports/{export['id']}/download")
+    assert gone.status_code == 400 and "expired" in gone.json()["detail"]
+    assert ok(rep.get(f"/opportunities/{opp['id']}"))["amount"]["amount"] == "480000.00"  # the deal stays
+
+    # suppressed: captured, created or imported again, the email and the phone are refused
+    again = api("system").post("/leads/capture", json={"form_id": "expo-2026", "lead": {
+        "name": "someone", "company": company, "email": email.upper()}})
+    assert again.status_code == 400 and again.json()["errors"][0]["field"] == "email", again.text
+    by_phone = rep.post("/contacts", json={"name": "someone", "phones": [{"raw": phone}]})
+    assert by_phone.status_code == 400 and by_phone.json()["errors"][0]["field"] == "phones", by_phone.text
+    imported = ok(rep.post("/leads/import", json={"csv": f"name,email\nsomeone,{email}\n"}))
+    assert imported["created"] == 0 and imported["rows"][0]["field"] == "email", imported
+
+    # erasing twice is harmless: a second saga completes and finds nothing
+    twice = ok(admin.post("/privacy/erasures", json={"contact_ids": [contact_id]}), 202)
+    poll(lambda: ok(admin.get(f"/privacy/erasures/{twice['id']}")), lambda e: e["status"] == "completed",
+         "the second erasure")
