@@ -23,11 +23,12 @@ REPO = Path(__file__).resolve().parents[2]
 K8S = REPO / "deploy" / "k8s"
 BASE = K8S / "base"
 SERVICES = {  # name: gRPC port, metrics port, services it calls, uses OpenSearch
-    "contacts": (50051, 9101, (), True),
-    "sales": (50052, 9102, ("contacts",), False),
+    "contacts": (50051, 9101, ("privacy",), True),
+    "sales": (50052, 9102, ("contacts", "privacy"), False),
     "marketing": (50053, 9103, ("contacts", "sales"), False),
     "support": (50054, 9104, ("contacts",), True),
     "reporting": (50055, 9105, (), False),
+    "privacy": (50056, 9106, ("contacts", "sales", "marketing", "support", "reporting"), False),
 }
 GATEWAY_PORT = 8080
 WORKLOADS = (*SERVICES, "gateway")

@@ -90,7 +90,8 @@ def test_a_person_is_exported_then_erased_from_every_service(api: Any, suite: An
     assert all(s["status"] == "done" for s in done["steps"]) and contact_id in done["contact_ids"]
 
     def exported() -> dict[str, Any]:
-        return ok(admin.get(f"/privacy/exports/{export['id']}/download")).json()
+        document: dict[str, Any] = ok(admin.get(f"/privacy/exports/{export['id']}/download"))
+        return document
 
     document = exported()
     assert document["subject"]["names"] == [name] and phone in document["subject"]["phones"]
@@ -106,6 +107,9 @@ def test_a_person_is_exported_then_erased_from_every_service(api: Any, suite: An
     assert [c["record"]["body"] for c in parts["support"]["comments"]] == ["请提供订单号"]
     assert [i["campaign_id"] for i in parts["marketing"]["invitations"]] == [campaign["id"]]
     assert [c["contact_id"] for c in parts["reporting"]["customer"]] == [contact_id]
+    # who did what to the person's records (crmkit.audit: the fact, ids and field names only)
+    assert any(e["record_id"] == contact_id for e in parts["contacts"]["audit"])
+    assert any(e["record_id"] == lead["id"] for e in parts["sales"]["audit"])
     archive = zipfile.ZipFile(io.BytesIO(ok(admin.get(f"/privacy/exports/{export['id']}/download",
                                                       params={"format": "zip"})).content))
     pdfs = [n for n in archive.namelist() if n.endswith(".pdf")]
@@ -118,7 +122,9 @@ def test_a_person_is_exported_then_erased_from_every_service(api: Any, suite: An
     assert refused.status_code == 400 and refused.json()["errors"][0]["field"] == "emails[0]"
     assert rep.post("/privacy/erasures", json={"contact_ids": [contact_id]}).status_code == 403
 
-    # -- the erasure
+    # -- the erasure (before it, the person is in the files the check below reads)
+    assert all(v.encode() in database_bytes(suite, "contacts") for v in (name, email, phone))
+    assert email.encode() in database_bytes(suite, "sales")
     erasure = ok(admin.post("/privacy/erasures", json={"contact_ids": [contact_id], "reason": f"Art. 17 {run}"}),
                  202)
     finished = poll(lambda: ok(admin.get(f"/privacy/erasures/{erasure['id']}")),

@@ -5,7 +5,7 @@ Contacts: accounts and their people. Marketing (when the service is there, loade
 own): marketing_email consent for three of the four northern VIPs, a segment over them, a
 bilingual template with merge fields, a webinar campaign, and one wave sent into the local SMTP
 sink, with opens and a click made through the links of the mails it sent (the gateway's public
-routes), as a reader would."""
+routes), as a reader would; the webinar's sign-up form and a three-step nurture sequence."""
 from __future__ import annotations
 
 import http.client
@@ -156,7 +156,33 @@ def load_marketing_demo(suite: Any, timeout: float = 60.0) -> bool:
     sent = marketing.call("ListRecipients", mpb.ListRecipientsRequest(wave_id=wave.id, status="sent"),
                           metadata=_md(mkt, secret, "")[:1]).recipients
     _read_some(suite, {r.message_id for r in sent})
+    _form_and_sequence(marketing, campaign.id, template.id, _md(mkt, secret, ""))
     return True
+
+
+def _form_and_sequence(marketing: Any, campaign_id: str, template_id: str, md: list[tuple[str, str]]) -> None:
+    """The webinar's sign-up form (GET /api/v1/public/forms/<id>) and a nurture sequence of three
+    steps (day 0, 3, 7) that leads sales sends back for nurturing join."""
+    def text(zh: str, en: str) -> mpb.LocalizedText:
+        return mpb.LocalizedText(zh=zh, en=en)
+
+    marketing.call("CreateForm", mpb.CreateFormRequest(form=mpb.Form(
+        name="发布会报名 Webinar sign-up", title=text("报名参加春季新品发布会", "Join the spring launch webinar"),
+        campaign_id=campaign_id, lead_region="north", thank_you=text("感谢报名！", "Thank you for signing up!"),
+        fields=[mpb.FormField(name="name", label=text("姓名", "Name"), required=True),
+                mpb.FormField(name="email", type="email", label=text("邮箱", "Email"), required=True),
+                mpb.FormField(name="company", label=text("公司", "Company")),
+                mpb.FormField(name="company_size", type="select", label=text("公司规模", "Company size"),
+                              options=["1-50", "51-200", "201-1000", "1000+"])],
+        consent=mpb.FormConsent(enabled=True, text=text("我愿意接收市场活动邮件", "Send me event invitations")))),
+        metadata=[*md[:1], ("crm-idempotency-key", "demo-form")])
+    sequence = marketing.call("CreateSequence", mpb.CreateSequenceRequest(sequence=mpb.Sequence(
+        name="发布会后培育 Post-webinar nurture", campaign_id=campaign_id, enroll_nurturing=True,
+        steps=[mpb.SequenceStep(day=day, template_id=template_id) for day in (0, 3, 7)])),
+        metadata=[*md[:1], ("crm-idempotency-key", "demo-sequence")])
+    marketing.call("ChangeSequenceStatus", mpb.ChangeSequenceStatusRequest(
+        id=sequence.id, status="active", expected_version=sequence.version),
+        metadata=[*md[:1], ("crm-idempotency-key", "demo-sequence-active")])
 
 
 def _read_some(suite: Any, message_ids: set[str]) -> None:

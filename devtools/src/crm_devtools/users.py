@@ -17,6 +17,8 @@ DEMO_USERS: dict[str, Principal] = {
         Principal("marketing.hq", ("marketing",), "marketing", "", "市场部 Marketing"),
         Principal("legal.hq", ("legal",), "hq", "", "法务 Legal"),
         Principal("finance.hq", ("finance",), "hq", "", "财务 Finance"),
+        Principal("analyst.hq", ("analyst",), "bi", "", "数据分析 Analyst"),  # aggregates, masked phones and emails
+        Principal("dpo.hq", ("dpo", "legal"), "hq", "", "数据保护官 DPO"),  # data-subject requests
         Principal("agent.support", ("support",), "support", "", "客服 王芳 Wang Fang"),  # a support agent
         Principal("auditor.hq", ("auditor",), "hq", "", "审计 Auditor"),  # reads every service's audit log
         SYSTEM,

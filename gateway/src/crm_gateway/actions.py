@@ -120,6 +120,7 @@ class Action:
     check: Callable[[dict[str, Any]], None] | None = None  # a rule across query values
     fill: Callable[[Any], None] | None = None  # completes the request from the HTTP request
     status_of: Callable[[Any], int] | None = None  # the status from the answer
+    also: tuple[int, ...] = ()  # the other statuses status_of may give, for the document
 
     @property
     def descriptor(self) -> Descriptor:
@@ -140,7 +141,7 @@ class Action:
             body=self.body, response=None if self.reply.kind == "none" else self.response,
             status=204 if self.reply.kind == "none" else self.status, query=self.query,
             etag=_has_etag(self), location=bool(self.location), if_match=_versioned(self.descriptor),
-            public=self.public,
+            public=self.public, also=self.also,
         )
 
 

@@ -82,6 +82,8 @@ def _operation(route: Route) -> dict[str, Any]:
     }
     if route.body is not None:
         op["requestBody"] = {"required": True, "content": {"application/json": {"schema": route.body}}}
+    elif route.request_body is not None:
+        op["requestBody"] = {"required": True, "content": route.request_body}
     if route.public:
         op["security"] = []
     return op
@@ -132,6 +134,8 @@ def _responses(route: Route) -> dict[str, Any]:
     else:
         success["content"] = {route.media_type: {"schema": route.response}}
     responses: dict[str, Any] = {str(route.status): success}
+    for other in route.also:
+        responses[str(other)] = {**success, "description": "OK"}
     if route.etag and route.method == "GET":
         responses["304"] = {"description": "Not modified (If-None-Match matched)"}
     html = route.media_type == "text/html"

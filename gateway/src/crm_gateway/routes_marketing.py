@@ -210,6 +210,11 @@ ROUTES: list[Action | Route] = [
     _a("GET", f"{WAVE}/recipients", "listSendWaveRecipients", "The frozen recipient list: status, skip reason, "
        "opens and clicks of each", "ListRecipients", pb.ListRecipientsRequest, sh.RECIPIENT_PAGE,
        items("recipients", paged=True), path={"id": "wave_id"}, query=sh.RECIPIENT_PARAMS),
+    # the relay's bounces and complaints (its webhook with a service token, or marketing by hand)
+    _a("POST", f"{API}/mail-feedback", "reportMailFeedback", "Bounces and complaints from the SMTP relay: a hard "
+       "bounce (5.x.x or no status) or a complaint suppresses the address for every later mail; a soft bounce "
+       "(4.x.x) is only counted", "ReportMailFeedback", pb.ReportMailFeedbackRequest, sh.MAIL_FEEDBACK_RESULT, JSON,
+       body=sh.MAIL_FEEDBACK_INPUT),
     # public: the links in a mail, no user token
     Route("GET", f"{PUBLIC}/unsubscribe/<token>", unsubscribe_page, "unsubscribePage", "The page the unsubscribe "
           "link opens: a button that confirms (HTML; opening it unsubscribes no one)", "public",

@@ -102,10 +102,10 @@ ROUTES: list[Action | Route] = [
            status=201),
     Route("POST", f"{API}/inbound/email", inbound_email, "receiveEmail", "Inbound email: the raw RFC 822 message as "
           "message/rfc822, or JSON {\"raw\": ...}; replies thread into their ticket", "intake",
-          response=sh.EMAIL_RESULT, status=201),
+          response=sh.EMAIL_RESULT, status=201, also=(200,), request_body=sh.EMAIL_BODY),
     Action("POST", f"{API}/inbound/chat", "receiveChat", "A chat transcript; the same conversation threads into "
            "one ticket", "intake", "InboundChat", pb.InboundChatRequest, sh.CHAT_RESULT, JSON, body=sh.CHAT_INPUT,
-           status=201, status_of=_created_unless_threaded),
+           status=201, status_of=_created_unless_threaded, also=(200,)),
     Action("POST", f"{API}/inbound/calls", "logCall", "Log a phone call on a ticket or as a new one", "intake",
            "LogCall", pb.LogCallRequest, sh.CALL_RESULT, JSON, body=sh.CALL_INPUT, status=201),
     Action("POST", f"{PUBLIC}/tickets", "submitWebForm", "The public web form (rate limited per address and per "
@@ -148,7 +148,8 @@ ROUTES: list[Action | Route] = [
           public=True),
     Route("POST", f"{PUBLIC}/csat/<token>/answer", csat_page.survey_answer, "answerCsatForm", "The survey form's "
           "post (application/x-www-form-urlencoded: rating, comment); answers with an HTML page", "public",
-          response=sh.CSAT_PAGE, media_type="text/html", status=201, public=True),
+          response=sh.CSAT_PAGE, media_type="text/html", status=201, public=True,
+          request_body={"application/x-www-form-urlencoded": {"schema": sh.CSAT_FORM}}),
     Action("POST", f"{PUBLIC}/csat/<token>", "answerCsat", "Answer a satisfaction survey (once per ticket)",
            "public", "AnswerCsat", pb.AnswerCsatRequest, sh.CSAT_RESULT, JSON, body=sh.CSAT_INPUT, status=201,
            public=True),

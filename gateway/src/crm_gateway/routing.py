@@ -135,6 +135,8 @@ class Route:
     if_match: bool = False  # honours If-Match
     public: bool = False  # no bearer token needed
     errors: tuple[int, ...] = field(default=(400, 401, 403, 404, 429, 503, 504))
+    also: tuple[int, ...] = ()  # other success statuses the view may answer (200 for a threaded reply)
+    request_body: dict[str, Any] | None = None  # a hand-written view's body, documented by media type
 
     @property
     def required_query(self) -> bool:

@@ -91,7 +91,12 @@ _LIST_BOUNDS: dict[str, int] = {
 }
 NO_NUL = "^[^\\u0000]*$"  # no NUL character anywhere (read_body refuses one, naming the field)
 NOT_BLANK = "^[^\\u0000]*\\S[^\\u0000]*$"
-_MAP_BOUNDS = {"maxProperties": L.MAX_CUSTOM_FIELDS, "propertyNames": {"maxLength": L.MAX_CUSTOM_FIELD_KEY}}
+_MAP_BOUNDS = {"maxProperties": L.MAX_CUSTOM_FIELDS,
+               "propertyNames": {"maxLength": L.MAX_CUSTOM_FIELD_KEY, "pattern": NO_NUL}}
+# A custom field's value: a scalar or a list of texts (never an object), as the services store them.
+_CUSTOM_VALUE: JsonSchema = {"type": ["string", "number", "boolean", "array", "null"],
+                             "maxLength": L.MAX_CUSTOM_FIELD_VALUE, "pattern": NO_NUL, "maxItems": L.MAX_LIST,
+                             "items": {"type": "string", "maxLength": L.MAX_CUSTOM_FIELD_VALUE, "pattern": NO_NUL}}
 
 
 def _bounded(owner: str, field: str, schema: JsonSchema) -> JsonSchema:
@@ -110,6 +115,8 @@ def _bounded(owner: str, field: str, schema: JsonSchema) -> JsonSchema:
             text(schema["items"])
     elif kind == "object":
         schema.update(_MAP_BOUNDS)
+        if field == "custom_fields" and "additionalProperties" not in schema:  # a Struct
+            schema["additionalProperties"] = dict(_CUSTOM_VALUE)
         extra = schema.get("additionalProperties")
         if isinstance(extra, dict) and "$ref" not in extra:
             schema["additionalProperties"] = dict(extra)

@@ -3,8 +3,10 @@ contact calls over dicts, sales' CaptureLead over a list, and a mailer that keep
 handed."""
 from __future__ import annotations
 
+import re
 import uuid
 from collections import Counter
+from typing import Any
 
 from crm.contacts.v1 import contacts_pb2 as cpb
 from crm.sales.v1 import sales_pb2 as spb
@@ -122,3 +124,43 @@ class CheckingMailer(FakeMailer):
 
     def accepted(self, message_id: str) -> bool | None:
         return any(m.message_id == message_id for m in self.sent)
+
+
+class Crash(BaseException):
+    """The process dies here (not an Exception: nothing in the sender may catch it)."""
+
+
+class FakeRounds:
+    """A relay driven in rounds (ports.Staging): a staged mail is delivered only by `finish` (the
+    end of data); `crash_in` = "stage" or "finish" kills the process at that point of round `crash_round`."""
+
+    def __init__(self, connections: int = 2) -> None:
+        self.connections = connections
+        self.delivered: list[bytes] = []
+        self.rounds = 0
+        self.crash_in, self.crash_round = "", 0
+        self._staged: list[bytes] = []
+
+    def stage(self, mails: Any) -> list[Exception | None]:
+        self.rounds += 1
+        if self.crash_in == "stage" and self.rounds == self.crash_round:
+            raise Crash()  # DATA never ended: a relay discards what it got
+        self._staged = [m.data for m in mails]
+        return [None] * len(mails)
+
+    def finish(self) -> list[Exception | None]:
+        staged, self._staged = self._staged, []
+        self.delivered.extend(staged)
+        if self.crash_in == "finish" and self.rounds == self.crash_round:
+            raise Crash()  # taken by the relay, the answers never recorded
+        return [None] * len(staged)
+
+    def send(self, mail: Any) -> None:
+        raise AssertionError("a wave goes through stage/finish")
+
+    def close(self) -> None:
+        pass
+
+    def message_ids(self) -> list[str]:
+        found = (re.search(rb"^Message-ID: (<[^>]+>)", d, re.MULTILINE) for d in self.delivered)
+        return [m.group(1).decode() for m in found if m]

@@ -12,6 +12,9 @@ _r = REGISTRY
 LEVELS = ("vip", "regular", "prospect")
 LIFECYCLE = ("lead", "prospect", "customer", "churned")
 INTERACTION_KINDS = ("call", "email", "meeting", "note")
+PURPOSES = ("marketing_email", "marketing_sms", "marketing_wechat", "marketing_phone", "profiling", "analytics",
+            "third_party_sharing")  # crm_contacts.rules.consent
+LANGUAGE = {"pattern": r"^$|^\s*[A-Za-z]{2,3}([-_][A-Za-z0-9]{2,8})*\s*$", "maxLength": 35}  # BCP 47 as typed
 
 CONTACT = _r.message(pb.Contact)
 CONTACT_INPUT = _r.input(pb.Contact)
@@ -29,6 +32,7 @@ for _name in ("ContactInput", "ContactPatch", "DuplicateCandidate", "AccountInpu
     _r.enum(_name, "source", picklists.SOURCES)
 for _name in ("ContactInput", "ContactPatch", "DuplicateCandidate"):
     _r.enum(_name, "lifecycle_stage", LIFECYCLE)
+    _r.schemas[_name]["properties"]["language"].update(LANGUAGE)
 ACCOUNT_PAGE = _r.page(ACCOUNT, "AccountPage")
 INTERACTION = _r.message(pb.Interaction)
 # contact_id is the URL's; id is the server's (not yet OUTPUT_ONLY in contacts.proto).
@@ -91,6 +95,8 @@ _r.require_text("SegmentInput", "name")
 _r.enum("SegmentFilter", "sources", picklists.SOURCES, empty=False)
 _r.enum("SegmentFilter", "levels", LEVELS, empty=False)
 _r.enum("SegmentFilter", "lifecycle_stages", LIFECYCLE, empty=False)
+_r.enum("SegmentFilter", "spend_of", ("contact", "account"))
+_r.enum("SegmentFilter", "consent_purpose", PURPOSES)
 SEGMENT_PATCH = _r.patch(pb.Segment, "SegmentPatch")
 SEGMENT_PAGE = _r.page(SEGMENT, "SegmentPage")
 SEGMENT_COUNT = _r.message(pb.CountSegmentMembersResponse, name="SegmentCount")
@@ -103,5 +109,5 @@ MEMBER_PAGE_PARAMS = (
 )
 CONSENT = _r.message(pb.Consent)
 CONSENT_INPUT = _r.input(pb.Consent, required=("purpose", "granted"))
-_r.require_text("ConsentInput", "purpose")
+_r.enum("ConsentInput", "purpose", PURPOSES, empty=False)
 CONSENT_HISTORY = _r.page(CONSENT, "ConsentHistory", paged=False)

@@ -69,6 +69,10 @@ RECIPIENT_PARAMS = (
     *PAGE_PARAMS,
 )
 
+# -- the relay's bounces and complaints
+MAIL_FEEDBACK_INPUT = _r.input(pb.ReportMailFeedbackRequest, "MailFeedbackInput", required=("feedback",))
+MAIL_FEEDBACK_RESULT = _r.message(pb.ReportMailFeedbackResponse, name="MailFeedbackResult")
+
 # -- public: what a mail's links answer
 HTML_PAGE: JsonSchema = {"type": "string", "contentMediaType": "text/html",
                          "description": "an HTML page for the reader of the mail"}

@@ -33,6 +33,7 @@ LEAD_ACTIVITY_INPUT = _r.input(pb.RecordLeadActivityRequest, "LeadActivityInput"
 # crm_sales.rules.scoring.ACTIVITIES
 _r.enum("LeadActivityInput", "kind", ("inbound_email", "outbound_email", "call", "meeting", "web_visit",
                                       "form_submit"), empty=False)
+_r.schemas["LeadActivityInput"]["properties"]["count"].update(minimum=0, maximum=1000)
 LEAD_ASSIGN_INPUT = _r.input(pb.AssignLeadRequest, "LeadAssignment", exclude={"id"})
 LEAD_CONVERT_INPUT = _r.input(pb.ConvertLeadRequest, "LeadConversion", exclude={"id"})
 LEAD_CONVERSION = _r.message(pb.ConvertLeadResponse)

@@ -46,6 +46,9 @@ CALL_INPUT = _r.message(pb.LogCallRequest)
 CALL_RESULT = _r.message(pb.LogCallResponse)
 WEB_FORM = _r.input(pb.SubmitWebFormRequest, "WebFormInput", exclude={"client_ip"},  # the gateway's
                     required=("email", "subject", "description"))
+_r.require_text("WebFormInput", "email", "subject", "description")
+_r.schemas["WebFormInput"]["properties"]["website"].update(
+    maxLength=0, description="leave empty: a trap for bots (a filled one is refused)")
 WEB_FORM_RESULT = _r.message(pb.SubmitWebFormResponse)
 
 # -- settings: each route replaces its own sections
@@ -86,6 +89,14 @@ PUBLIC_FEEDBACK = _r.add("KbFeedbackCounts", {
                    "not_helpful_count": {"type": "integer"}},
 })
 CSAT_INPUT = _r.input(pb.AnswerCsatRequest, "CsatInput", exclude={"token"}, required=("rating",))
+_r.schemas["CsatInput"]["properties"]["rating"].update(minimum=1, maximum=5)
+CSAT_FORM: JsonSchema = {"type": "object", "required": ["rating"], "properties": {
+    "rating": {"type": "string", "enum": ["1", "2", "3", "4", "5"]},
+    "comment": {"type": "string", "maxLength": limits.MAX_NOTES, "pattern": "^[^\\u0000]*$"}}}
+EMAIL_BODY = {"message/rfc822": {"schema": {"type": "string", "minLength": 1, "pattern": "\\S",
+                                            "description": "the raw RFC 822 message"}},
+              "application/json": {"schema": {"type": "object", "required": ["raw"], "additionalProperties": False,
+                                              "properties": {"raw": {"type": "string", "pattern": "\\S"}}}}}
 CSAT_RESULT = _r.message(pb.AnswerCsatResponse)
 CSAT_PAGE: JsonSchema = {"type": "string", "contentMediaType": "text/html",
                          "description": "an HTML page (the survey form, or its answer)"}

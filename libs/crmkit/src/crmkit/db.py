@@ -92,14 +92,18 @@ class Database:
     def read(self) -> Session:
         """A session for reads, on this thread's own autocommit connection: checking a connection
         out of the pool and BEGIN/ROLLBACK around every point read cost more than the read itself.
-        Each statement sees committed data; use a unit of work when reads must be consistent."""
+        Each statement sees committed data; use a unit of work when reads must be consistent.
+        The session is the thread's too, kept from one read to the next (see _ReadSession):
+        building and closing one per read cost ~70 µs, three times a point read's SQL."""
         conn: Connection | None = getattr(self._local, "conn", None)
         if conn is None or conn.closed or conn.invalidated:
             conn = self._hot.connect().execution_options(isolation_level="AUTOCOMMIT")
             self._local.conn = conn
+            self._local.session = _ReadSession(bind=conn, expire_on_commit=False)
             with self._lock:
                 self._held.append(conn)
-        return Session(bind=conn, expire_on_commit=False)
+        session: _ReadSession = self._local.session
+        return session
 
     def unit_of_work(self) -> UnitOfWork:
         return UnitOfWork(self)
@@ -117,6 +121,20 @@ class Database:
         self.engine.dispose()
         if self._hot is not self.engine:
             self._hot.dispose()
+
+
+class _ReadSession(Session):
+    """A thread's read session on its autocommit connection, reused by its next read. Leaving a
+    `with` block forgets what the read left behind (its `info`, any loaded objects) instead of
+    closing; an error closes it as a plain Session would (it works again on the next read)."""
+
+    def __exit__(self, type_: Any, value: Any, traceback: Any) -> None:
+        if type_ is not None:
+            self.close()
+            return
+        self.info.clear()
+        if self.identity_map:
+            self.expunge_all()
 
 
 class UnitOfWork:

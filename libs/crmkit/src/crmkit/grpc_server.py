@@ -15,6 +15,7 @@ from concurrent import futures
 from typing import Any, cast
 
 import grpc
+from google.protobuf.message import Message
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
@@ -87,7 +88,8 @@ class CrmInterceptor(grpc.ServerInterceptor):
                     raise _unauthenticated()
                 set_principal(self.tokens.verify(auth[7:].strip()))
                 set_authorization(auth)
-                refuse_nul(request)  # every RPC, every string: PostgreSQL cannot store NUL
+                if isinstance(request, Message):  # every RPC, every string: PostgreSQL cannot store NUL
+                    refuse_nul(request)
                 return inner(request, context)
             except DomainError as exc:
                 code = exc.status

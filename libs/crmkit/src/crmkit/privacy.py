@@ -274,6 +274,22 @@ def document(sections: Mapping[str, list[dict[str, Any]]]) -> bytes:
     return json.dumps(sections, ensure_ascii=False, sort_keys=True, default=str).encode()
 
 
+def audit_entries(session: Session, service: str, found: Found) -> list[dict[str, Any]]:
+    """The service's audit entries (crmkit.audit) about any record of the person: who did what to
+    it and when. A database without the audit log yet contributes none."""
+    from sqlalchemy.exc import DBAPIError
+
+    from crmkit.audit.api import entries_about
+
+    ids = {v for kind, vs in found.refs.items() if kind not in (EMAIL, PHONE, NAME) for v in vs}
+    ids.update(str(r["id"]) for rows in found.sections.values() for r in rows if r.get("id"))
+    try:
+        entries = entries_about(session, service=service, record_ids=ids)
+    except DBAPIError:
+        return []
+    return [MessageToDict(e, preserving_proto_field_name=True) for e in entries]
+
+
 # -- the gRPC side: one servicer every service registers --------------------------------------
 
 
@@ -314,6 +330,9 @@ class SubjectServicer:
             found = export(session, self.holdings, request.subject)
             if self._export_extra is not None:
                 self._export_extra(session, found, attachments)
+            audit = audit_entries(session, self.service, found)
+            if audit:
+                found.sections["audit"] = audit
         records = sum(len(rows) for rows in found.sections.values())
         return ppb.SubjectPart(service=self.service, document=document(found.sections),
                                attachments=attachments, records=records)

@@ -89,3 +89,26 @@ def check_scope(principal: Principal, *, team: str, region: str, before_team: st
     for name, value in changed.items():
         if value != getattr(principal, name):
             raise PermissionDenied(f"you cannot move a record to another {name}; ask a manager", field=name)
+
+
+# -- field-level masking of personal contact details ------------------------------------------
+# Roles that see phones and emails in full; any other (an analyst, who reads aggregates and
+# customers for analysis) gets them masked by the service, on every read and in search results.
+CONTACT_DETAIL_ROLES = ("rep", "manager", "support", "marketing", "legal", "finance", "dpo")
+
+
+def sees_contact_details(principal: Principal) -> bool:
+    return principal.has_role(*CONTACT_DETAIL_ROLES)
+
+
+def mask_phone(number: str) -> str:
+    """+8613800138000 → +861******8000: enough to tell two apart, not to call."""
+    if len(number) <= 8:
+        return "*" * len(number)
+    return number[:4] + "*" * (len(number) - 8) + number[-4:]
+
+
+def mask_email(address: str) -> str:
+    """zhang.wei@example.com → z***@example.com."""
+    local, at, domain = address.partition("@")
+    return (local[:1] + "***" + at + domain) if at else "***"

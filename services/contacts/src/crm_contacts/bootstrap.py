@@ -8,7 +8,7 @@ import grpc
 
 from crm.contacts.v1 import contacts_pb2, contacts_pb2_grpc
 from crm.privacy.v1 import privacy_pb2, privacy_pb2_grpc
-from crm_contacts import handlers
+from crm_contacts import handlers, jobs
 from crm_contacts.search.customer_search import CustomerSearch
 from crm_contacts.servicer import ContactsServicer
 from crm_contacts.usecases import subject
@@ -46,7 +46,8 @@ def spec(*, clock: Clock = system_clock) -> ServiceSpec:
             privacy_pb2_grpc.add_DataSubjectServicer_to_server(data_subject, server)
 
         return Components(servicers=[register], handler=handlers.make_handler(clock),
-                          on_published=search.apply_published, workers=[search])
+                          on_published=search.apply_published, workers=[search],
+                          retention=jobs.RETENTION)  # soft-deleted records (crmkit.retention)
 
     return ServiceSpec(
         name="contacts",

@@ -9,6 +9,7 @@ from crm.common.v1.ownership_pb2 import ReassignRequest, ReassignResponse
 from crm.common.v1.types_pb2 import PageResponse
 from crm.contacts.v1 import contacts_pb2 as pb
 from crm.contacts.v1.contacts_pb2_grpc import ContactsServiceServicer
+from crm_contacts.rules.visibility import masked_hits
 from crm_contacts.search.customer_search import CustomerSearch
 from crm_contacts.usecases import (
     consents,
@@ -145,8 +146,8 @@ class ContactsServicer(ServicerBase, ContactsServiceServicer):
     # -- customer search (the index, not the database, answers)
     def SearchCustomers(self, request: pb.SearchCustomersRequest, context: Ctx) -> pb.SearchCustomersResponse:
         call = self.call()
-        return self.audited_read(self.search.search(call.principal, request.query, request.kind, request.limit,
-                                                    request.offset), call)
+        return self.audited_read(masked_hits(call.principal, self.search.search(
+            call.principal, request.query, request.kind, request.limit, request.offset)), call)
 
     def RebuildSearchIndex(self, request: pb.RebuildSearchIndexRequest, context: Ctx) -> pb.RebuildSearchIndexResponse:
         return self.search.rebuild_as(self.call().principal)

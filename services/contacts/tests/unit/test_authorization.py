@@ -10,7 +10,9 @@ import pytest
 
 from crm.common.v1.ownership_pb2 import ReassignRequest
 from crm.contacts.v1 import contacts_pb2 as pb
+from crm_contacts.rules import visibility as policy
 from crm_contacts.usecases import ownership, records
+from crmkit.auth import Principal
 from crmkit.errors import AlreadyExists, NotFound, PermissionDenied
 
 
@@ -141,3 +143,51 @@ def test_a_delegation_lends_the_delegators_customers_until_it_ends(contacts) -> 
     ended.revoked = True
     deliver(SALES.DELEGATION_ENDED, ended)       # ended early
     assert as_delegate().delegators == ()
+
+
+ANALYST = Principal("analyst.1", ("analyst",), "bi", "")
+
+
+def test_an_analyst_reads_customers_with_phones_and_emails_masked(contacts) -> None:
+    made = create(contacts, pb.Contact(name="张伟", phones=[pb.Phone(raw="138 0013 8000")],
+                                       emails=[pb.Email(address="Zhang.Wei@Example.com")]))
+    seen = contacts.read(lambda s: records.get_record(s, principal=ANALYST, kind=pb.Contact, record_id=made.id))
+    assert [(p.number, p.raw) for p in seen.phones] == [("+861******8000", "+861******8000")]
+    assert [e.address for e in seen.emails] == ["z***@example.com"]
+    listed, _ = contacts.read(lambda s: records.list_records(s, principal=ANALYST, kind=pb.Contact,
+                                                             filter=pb.ListFilter(), page_size=10, page_token=""))
+    assert [e.address for c in listed for e in c.emails] == ["z***@example.com"]
+    # the people who work with the customer see them in full, and the stored record is untouched
+    for user in ("rep.north.1", "support.1", "manager.north"):
+        assert get(contacts, pb.Contact, made.id, user).emails[0].address == "zhang.wei@example.com"
+
+
+def test_search_results_carry_no_phone_or_email_fragment_for_an_analyst() -> None:
+    response = pb.SearchCustomersResponse(hits=[pb.CustomerHit(id="c-1", name="张伟", highlights=[
+        pb.SearchHighlight(field="name", fragments=["<em>张伟</em>"]),
+        pb.SearchHighlight(field="phones", fragments=["+86<em>13800138000</em>"]),
+        pb.SearchHighlight(field="emails", fragments=["<em>zhang</em>.wei@example.com"])])])
+    kept = policy.masked_hits(ANALYST, pb.SearchCustomersResponse(hits=list(response.hits)))
+    assert [h.field for h in kept.hits[0].highlights] == ["name"]
+    rep = Principal("rep.north.1", ("rep",), "north-sales", "north")
+    assert len(policy.masked_hits(rep, response).hits[0].highlights) == 3
+
+
+def test_finance_and_analysts_see_that_a_conversation_happened_not_what_was_said(contacts) -> None:
+    from crm_contacts.usecases import timeline
+    made = create(contacts, pb.Contact(name="张伟"))
+    contacts.write(lambda uow: timeline.log_interaction(uow, principal=contacts.users["rep.north.1"], now=contacts.now,
+                                                        interaction=pb.Interaction(contact_id=made.id, kind="call",
+                                                                                   subject="报价", content="给 8 折")))
+    [entry], _ = contacts.read(lambda s: timeline.list_timeline(s, principal=ANALYST, contact_id=made.id,
+                                                                page_size=10, page_token=""))
+    assert entry.kind == "call" and entry.interaction.content == ""
+    assert policy.reads_conversations(contacts.users["support.1"])       # support reads the service history
+    assert not policy.reads_conversations(contacts.users["finance.hq"])
+
+
+def test_support_reads_every_customer_but_edits_no_profile(contacts) -> None:
+    made = create(contacts, pb.Contact(name="张伟"))
+    assert get(contacts, pb.Contact, made.id, "support.1").id == made.id
+    with pytest.raises(PermissionDenied):
+        update(contacts, pb.Contact(id=made.id, title="经理"), ["title"], user="support.1")

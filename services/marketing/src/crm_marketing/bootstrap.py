@@ -7,7 +7,9 @@ from the environment until then; tests pass a clock, a contacts factory, a maile
 Settings of its own (read at compose time): MARKETING_SEND_RATE (mails per second, default 200),
 MARKETING_TOKEN_SECRET (the key of the tracking tokens; JWT_SECRET when unset),
 MARKETING_SENDER_INTERVAL (seconds between looks for waves to send, default 1),
-MARKETING_SEND_CONNECTIONS (SMTP connections a sender drives in lockstep, default 8),
+MARKETING_SEND_CONNECTIONS (SMTP connections a sender drives in lockstep, default 16),
+MARKETING_SEND_LEASE (seconds a sender's claim on recipients lasts, default 60: how soon the claims of
+a sender that died are taken over),
 MARKETING_SEND_LOG_BATCH (sent marks per transaction with a plain Mailer, default 1: the most mails a
 hard crash can leave to be sent twice; the SMTP relay's rounds never send twice), MARKETING_AUTOMATION_INTERVAL (seconds between
 looks for due sequence steps and A/B tests to decide, default 5); and crmkit's
@@ -19,6 +21,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
+from datetime import timedelta
 from pathlib import Path
 
 from crm.marketing.v1 import marketing_pb2, marketing_pb2_grpc
@@ -53,6 +56,7 @@ class MarketingSettings:
     sender_interval: float
     send_log_batch: int = 1
     automation_interval: float = 5.0
+    send_lease: float = 60.0  # MARKETING_SEND_LEASE: seconds before a dead sender's claims are taken over
 
     @classmethod
     def from_env(cls, settings: ServiceSettings, env: Mapping[str, str] | None = None) -> MarketingSettings:
@@ -71,7 +75,13 @@ class MarketingSettings:
         secret = env.get("MARKETING_TOKEN_SECRET") or settings.auth.jwt_secret or ""
         if not secret:
             raise ConfigError("set MARKETING_TOKEN_SECRET (the key of unsubscribe, open and click links)")
-        return cls(rate, secret, interval, log_batch, automation)
+        try:
+            lease = float(env.get("MARKETING_SEND_LEASE", "60"))
+        except ValueError:
+            raise ConfigError("MARKETING_SEND_LEASE is seconds") from None
+        if lease < 1:
+            raise ConfigError("MARKETING_SEND_LEASE must be at least 1 second")
+        return cls(rate, secret, interval, log_batch, automation, lease)
 
 
 def grpc_contacts(settings: ServiceSettings) -> ContactsPort:
@@ -86,11 +96,11 @@ def grpc_sales(settings: ServiceSettings) -> SalesPort | None:
 
 
 def smtp_mailer(settings: ServiceSettings) -> Mailer | None:
-    """SMTP_URL through MARKETING_SEND_CONNECTIONS connections (default 8) in lockstep (SmtpRounds)."""
+    """SMTP_URL through MARKETING_SEND_CONNECTIONS connections (default 16) in lockstep (SmtpRounds)."""
     if mailer_from_settings(settings.mail.smtp_url) is None:  # logs that mail is off (or where it goes)
         return None
     try:
-        connections = int(os.environ.get("MARKETING_SEND_CONNECTIONS", "8"))
+        connections = int(os.environ.get("MARKETING_SEND_CONNECTIONS", "16"))
     except ValueError:
         raise ConfigError("MARKETING_SEND_CONNECTIONS is a number of SMTP connections") from None
     if not 1 <= connections <= 64:
@@ -121,7 +131,8 @@ def spec(*, clock: Clock = system_clock, contacts: ContactsFactory | None = None
                                      submitted=owed.tick, rules_changed=rule_types.invalidate)
         options = send_options or jobs.SendOptions()
         if send_options is None:  # tests give theirs; a process takes the settings
-            options = replace(options, rate=own.send_rate, flush_every=own.send_log_batch)
+            options = replace(options, rate=own.send_rate, flush_every=own.send_log_batch,
+                              lease=timedelta(seconds=own.send_lease))
         sender = jobs.Sender(db, mail, links, clock, options)
         steps = automation.worker(db, clock, automation_interval or own.automation_interval)
         workers = [jobs.SendWorker(sender, sender_interval or own.sender_interval), owed, steps]

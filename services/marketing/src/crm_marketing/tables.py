@@ -101,6 +101,7 @@ recipients = Table(
     Column("links", Text, nullable=True),  # JSON list, only when this mail's links differ from the wave's
     UniqueConstraint("wave_id", "contact_id", name="uq_recipients_contact"),
     Index("ix_recipients_status", "wave_id", "status", "seq"),
+    Index("ix_recipients_message_id", "message_id"),  # a bounce names the Message-ID (0003)
 )
 
 # The tracked links of a wave's mails (index → URL with its UTM parameters): a click token names an

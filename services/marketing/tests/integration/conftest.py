@@ -20,13 +20,12 @@ from crm.marketing.v1.marketing_pb2_grpc import MarketingServiceStub
 from crm_fakes.contacts import FakeContacts
 from crm_fakes.sales import FakeSales
 from crm_marketing import bootstrap, jobs
-from crm_marketing.ports import GrpcContacts, GrpcSales
+from crm_marketing.ports import GrpcContacts, GrpcSales, SmtpRounds
 from crmkit import bus
 from crmkit.auth import Principal
 from crmkit.config import ServiceSettings
 from crmkit.credentials import ServiceCredentials
 from crmkit.events import EventTypes, new_event
-from crmkit.mail import SmtpMailer
 from crmkit.testing import Caller, ServiceHarness, SmtpSink
 
 SECRET = "test-secret-for-shuniu-crm-0123456789"
@@ -56,7 +55,7 @@ class MarketingHarness(ServiceHarness):
             return GrpcSales(sales.address, ServiceCredentials(settings.auth), timeout=3.0)
 
         super().__init__("marketing", bootstrap.spec, url=url, nats_url=nats_url, tmp=tmp, secret=SECRET,
-                         users=USERS, contacts=contacts_port, mailer=lambda settings: SmtpMailer.from_url(sink.url),
+                         users=USERS, contacts=contacts_port, mailer=lambda settings: SmtpRounds.from_url(sink.url, 4),
                          sales=sales_port, send_options=send_options, sender_interval=0.1,
                          scheduler_interval=3600, automation_interval=3600, env={}, **overrides)
 

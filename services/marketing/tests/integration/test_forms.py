@@ -75,7 +75,9 @@ def test_a_submission_reaches_contacts_and_sales_once_even_across_a_sales_outage
     [(lead, form_id)] = sales.captured
     assert (form_id, lead.campaign_id, lead.source, lead.email, lead.company) == (
         form.id, campaign.id, "web_form", "wang@hbsteel.cn", "河北钢铁")
-    assert "utm_source=wechat&utm_medium=social&utm_campaign=expo-2026" in lead.notes and "兴趣: 钢材" in lead.notes
+    assert (lead.attribution.utm_source, lead.attribution.utm_medium, lead.attribution.utm_campaign,
+            lead.attribution.form_id) == ("wechat", "social", "expo-2026", form.id)
+    assert "兴趣: 钢材" in lead.notes
     [(contact_id, consent)] = contacts.consent_history
     assert (consent.purpose, consent.granted, consent.source) == ("marketing_email", True, f"web_form:{form.id}")
     assert "我同意接收展会资讯" in consent.evidence and "203.0.113.7" in consent.evidence

@@ -211,7 +211,10 @@ def test_delivery_creates_the_contact_records_the_consent_and_captures_the_lead(
     assert (lead.name, lead.email, lead.phone, lead.company, lead.source, lead.campaign_id) == (
         "王强", "wang.qiang@hbsteel.cn", "+8613800138000", "河北钢铁", "web_form", world.campaign.id)
     assert (lead.owner_id, lead.region) == ("rep.east.1", "east")  # the form's assignment hints
-    assert "UTM: utm_source=baidu&utm_medium=cpc&utm_campaign=spring&utm_content=banner" in lead.notes
+    a = lead.attribution  # its own fields in sales, no longer a line of notes
+    assert (a.utm_source, a.utm_medium, a.utm_campaign, a.utm_term, a.utm_content, a.form_id) == (
+        "baidu", "cpc", "spring", "", "banner", world.form.id)
+    assert "utm_" not in lead.notes
     assert "规模: 51-200" in lead.notes and "留言: 想了解报价" in lead.notes and "hbsteel.cn/expo" in lead.notes
     [done] = world.submissions()
     assert (done.id, done.status, done.lead_id, done.contact_id) == (answer.submission_id, "delivered", lead.id,

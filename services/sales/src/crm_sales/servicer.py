@@ -51,8 +51,11 @@ class SalesServicer(ServicerBase, SalesServiceServicer):
             uow, principal=c.principal, now=c.now, lead=copy(request.lead), refuse=self.refuse))
 
     def CaptureLead(self, request: pb.CaptureLeadRequest, context: Ctx) -> pb.Lead:
+        lead = copy(request.lead)
+        if request.form_id and not lead.attribution.form_id:  # the form is part of the lead's attribution
+            lead.attribution.form_id = request.form_id
         return self.write(request, pb.Lead, lambda uow, c: leads.create_lead(
-            uow, principal=c.principal, now=c.now, lead=copy(request.lead), channel="web_form", refuse=self.refuse))
+            uow, principal=c.principal, now=c.now, lead=copy(lead), channel="web_form", refuse=self.refuse))
 
     def ImportLeads(self, request: pb.ImportLeadsRequest, context: Ctx) -> pb.ImportLeadsResponse:
         return self.write(request, pb.ImportLeadsResponse, lambda uow, c: leads.import_leads(

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from crm.common.v1.types_pb2 import Money
-from crm.sales.v1.sales_pb2 import ConvertLeadRequest, Delegation, Lead, Opportunity, Task
+from crm.sales.v1.sales_pb2 import ConvertLeadRequest, Delegation, Lead, LeadFilter, Opportunity, Task
 from crm_sales.usecases import conversion, leads, opportunities, ownership, tasks
 from crm_sales.usecases.access import check_customer
 from crmkit.auth import Principal
@@ -111,3 +111,16 @@ def test_a_delegation_ends_early_and_the_delegate_loses_the_records(sales: Any) 
     again = sales.write(lambda uow: ownership.end_delegation(uow, principal=REP1, now=later, delegation_id=made.id,
                                                              reason=""))
     assert again.revoked and sales.events().count("crm.sales.delegation.ended") == 1
+
+
+def test_an_analyst_reads_leads_with_phone_and_email_masked(sales: Any) -> None:
+    lead = sales.write(lambda uow: leads.create_lead(uow, principal=REP1, now=NOW, lead=Lead(
+        name="李雷", phone="13800138000", email="li.lei@tjport.example")))
+    analyst = Principal("ana.1", ("analyst",), "bi", "")
+    seen = sales.read(lambda s: leads.get_lead(s, principal=analyst, now=NOW, lead_id=lead.id))
+    assert (seen.phone, seen.email) == ("+861******8000", "l***@tjport.example")
+    listed, _ = sales.read(lambda s: leads.list_leads(s, principal=analyst, now=NOW, flt=LeadFilter(), page_size=10,
+                                                      page_token=""))
+    assert [x.email for x in listed] == ["l***@tjport.example"]
+    own = sales.read(lambda s: leads.get_lead(s, principal=REP1, now=NOW, lead_id=lead.id))
+    assert own.email == "li.lei@tjport.example"

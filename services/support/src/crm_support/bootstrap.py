@@ -59,6 +59,7 @@ def spec(*, clock: Clock = system_clock, contacts: ContactsFactory | None = None
                        lambda server: privacy_pb2_grpc.add_DataSubjectServicer_to_server(
                            data_subject, server)],
             workers=[kb_index, scheduler, mail],
+            retention=jobs.RETENTION,  # closed tickets' personal data (crmkit.retention)
         )
 
     return ServiceSpec(

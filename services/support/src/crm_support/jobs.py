@@ -10,13 +10,19 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
+from sqlalchemy import or_, select, update
+from sqlalchemy.orm import Session
+
+from crm.support.v1.support_pb2 import Comment
 from crm_support import store
+from crm_support import tables as t
 from crm_support.metrics import ESCALATIONS, MAILS, OPEN_TICKETS, SLA_BREACHES, SLA_WARNINGS
 from crm_support.rules.tickets import STATUSES
 from crm_support.usecases import notices, settings, sla, tickets
 from crmkit import logs
 from crmkit.db import Database
 from crmkit.mail import Mailer, MailRejected, MailUnavailable
+from crmkit.retention import DataClass
 from crmkit.scheduler import PeriodicWorker
 
 log = logs.get("crm_support.jobs")
@@ -135,3 +141,36 @@ class MailWorker(PeriodicWorker):
         close = getattr(self.mailer, "close", None)
         if close is not None:
             close()
+
+
+# -- retention (crmkit.retention): closed tickets lose their personal data after
+# RETENTION_CLOSED_TICKETS_DAYS (730). The ticket stays, for counts and SLA history, without the
+# requester (email, name, contact link), its description, the thread's text and the CSAT comment.
+def anonymize_closed_tickets(session: Session, cutoff: datetime, limit: int) -> int:
+    rows = session.execute(
+        select(t.tickets.c.id).where(t.tickets.c.status == "closed", t.tickets.c.updated_at < cutoff,
+                                     or_(t.tickets.c.requester_email != "", t.tickets.c.contact_id != ""))
+        .order_by(t.tickets.c.seq).limit(limit)).scalars().all()
+    for ticket_id in rows:
+        ticket = store.load_ticket(session, ticket_id, for_update=True)
+        if ticket is None:
+            continue
+        for name in ("requester_email", "requester_name", "contact_id", "description"):
+            ticket.ClearField(name)
+        session.execute(update(t.tickets).where(t.tickets.c.id == ticket_id).values(
+            requester_email="", contact_id="", data=ticket.SerializeToString()))
+        for row in session.execute(select(t.comments.c.id, t.comments.c.data)
+                                   .where(t.comments.c.ticket_id == ticket_id)).all():
+            comment = Comment.FromString(row.data)
+            comment.ClearField("body")
+            comment.ClearField("attachments")
+            if comment.author_kind == "customer":
+                comment.ClearField("author_id")
+            session.execute(update(t.comments).where(t.comments.c.id == row.id)
+                            .values(data=comment.SerializeToString()))
+        session.execute(update(t.csat_surveys).where(t.csat_surveys.c.ticket_id == ticket_id).values(comment=None))
+    return len(rows)
+
+
+RETENTION = (DataClass("closed_tickets", 730, anonymize_closed_tickets,
+                       "closed tickets' personal data (requester, description, thread text, CSAT comment)"),)

@@ -8,9 +8,9 @@ from typing import TypeVar
 
 from crm.contacts.v1.contacts_pb2 import Account, Contact, SearchCustomersResponse
 from crmkit.auth import Principal
-from crmkit.visibility import Visibility
+from crmkit.visibility import Visibility, mask_email, mask_phone, sees_contact_details
 
-R = TypeVar("R", Contact, Account)
+R = TypeVar("R", bound=Contact | Account)
 
 VISIBILITY = Visibility(read_all=("support", "analyst"), writers=("rep", "marketing"))
 
@@ -27,30 +27,11 @@ SEGMENTS = Visibility(writers=("rep", "marketing", "analyst"))
 # history but edits no profile (not among VISIBILITY's writers); analysts read aggregates and
 # customers with their phones and emails masked, here and in search results.
 CONVERSATION_BLIND = ("finance", "analyst")
-# Roles that see phones and emails in full; any other role (an analyst) gets them masked.
-CONTACT_DETAIL_ROLES = ("rep", "manager", "support", "marketing", "legal", "finance")
 _SEARCH_PERSONAL_FIELDS = ("phones", "emails")
 
 
 def reads_conversations(principal: Principal) -> bool:
     return principal.is_admin or not any(role in principal.roles for role in CONVERSATION_BLIND)
-
-
-def sees_contact_details(principal: Principal) -> bool:
-    return principal.has_role(*CONTACT_DETAIL_ROLES)
-
-
-def mask_phone(number: str) -> str:
-    """+8613800138000 → +861*****8000: enough to tell two apart, not to call."""
-    if len(number) <= 6:
-        return "*" * len(number)
-    return number[:4] + "*" * (len(number) - 8) + number[-4:] if len(number) > 8 else number[:2] + "****"
-
-
-def mask_email(address: str) -> str:
-    """zhang.wei@example.com → z***@example.com."""
-    local, at, domain = address.partition("@")
-    return (local[:1] + "***" + at + domain) if at else "***"
 
 
 def masked(principal: Principal, record: R) -> R:
@@ -59,7 +40,7 @@ def masked(principal: Principal, record: R) -> R:
         return record
     for phone in record.phones:
         phone.number = mask_phone(phone.number)
-        phone.raw = mask_phone(phone.number)
+        phone.raw = phone.number
     for email in record.emails:
         email.address = mask_email(email.address)
     return record

@@ -28,7 +28,6 @@ from crm_contacts.tables import (
 )
 from crmkit import audit as crm_audit
 from crmkit.auth import Principal
-from crmkit.errors import InvalidArgument
 from crmkit.paging import bad_token, decode_cursor, encode_cursor, page_size, parse_seq
 from crmkit.records import aware, dt
 

@@ -10,7 +10,7 @@ from crm.contacts.v1 import events_pb2 as ev
 from crm.contacts.v1.contacts_pb2 import Contact, TimelineEntry
 from crm_contacts import store
 from crm_contacts.rules import records as rules
-from crm_contacts.rules.visibility import VISIBILITY
+from crm_contacts.rules.visibility import VISIBILITY, masked
 from crm_contacts.store import consents as consent_store
 from crm_contacts.usecases.records import record_changed, visible
 from crm_contacts.usecases.spend import move_spend
@@ -31,7 +31,7 @@ def find_duplicates(session: Session, *, principal: Principal, candidate: Contac
         record = store.load(session, Contact, record_id)
         if record is not None and VISIBILITY.can_read(principal, record.owner_id, record.team,
                                                                record.region):
-            found.append(record)
+            found.append(masked(principal, record))
     return found
 
 

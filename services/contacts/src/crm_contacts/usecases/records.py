@@ -15,7 +15,7 @@ from crm.contacts.v1.contacts_pb2 import Account, Contact, ListFilter
 from crm_contacts import store
 from crm_contacts.events import CONTACTS, emit
 from crm_contacts.rules import records as rules
-from crm_contacts.rules.visibility import VISIBILITY
+from crm_contacts.rules.visibility import VISIBILITY, masked
 from crm_contacts.store import R, Record, entity_of
 from crmkit.auth import Principal
 from crmkit.db import UnitOfWork
@@ -75,12 +75,13 @@ def _check_account(session: Session, principal: Principal, record: Record) -> No
 
 
 def get_record(session: Session, *, principal: Principal, kind: type[R], record_id: str) -> R:
-    return visible(session, principal=principal, kind=kind, record_id=record_id)
+    return masked(principal, visible(session, principal=principal, kind=kind, record_id=record_id))
 
 
 def list_records(session: Session, *, principal: Principal, kind: type[R], filter: ListFilter, page_size: int,
                  page_token: str) -> tuple[list[R], str]:
-    return store.list_records(session, kind, principal, filter, page_size, page_token)
+    found, token = store.list_records(session, kind, principal, filter, page_size, page_token)
+    return [masked(principal, r) for r in found], token
 
 
 def create_record(uow: UnitOfWork, *, principal: Principal, now: datetime, record: R, allow_duplicate: bool) -> R:

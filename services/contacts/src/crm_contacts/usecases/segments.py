@@ -14,7 +14,7 @@ from crm.contacts.v1.contacts_pb2 import Contact, PreviewSegmentResponse, Segmen
 from crm_contacts import store
 from crm_contacts.events import CONTACTS, emit
 from crm_contacts.rules import segments as rules
-from crm_contacts.rules.visibility import SEGMENTS
+from crm_contacts.rules.visibility import SEGMENTS, masked
 from crm_contacts.store import segments as segment_store
 from crmkit.auth import Principal
 from crmkit.db import UnitOfWork
@@ -128,7 +128,8 @@ def list_members(session: Session, *, principal: Principal, now: datetime, segme
     """The segment's members the caller sees, in a stable order: page to the end for all of them."""
     segment = visible_segment(session, principal=principal, segment_id=segment_id)
     where = segment_store.conditions(segment.filter, principal, now, paging=True)
-    return segment_store.members(session, where, page_size, page_token, maximum=MAX_MEMBERS_PAGE)
+    found, token = segment_store.members(session, where, page_size, page_token, maximum=MAX_MEMBERS_PAGE)
+    return [masked(principal, c) for c in found], token
 
 
 def count_members(session: Session, *, principal: Principal, now: datetime, segment_id: str) -> int:
@@ -145,4 +146,4 @@ def preview(session: Session, *, principal: Principal, now: datetime, filter: Se
     sample, _ = segment_store.members(session, segment_store.conditions(filter, principal, now, paging=True),
                                       page_size or PREVIEW_DEFAULT, "", maximum=PREVIEW_MAX)
     total = segment_store.count(session, segment_store.conditions(filter, principal, now, paging=False))
-    return PreviewSegmentResponse(count=total, contacts=sample)
+    return PreviewSegmentResponse(count=total, contacts=[masked(principal, c) for c in sample])

@@ -11,6 +11,7 @@ from crm.contacts.v1.contacts_pb2 import Contact, Interaction, TimelineEntry
 from crm_contacts import store
 from crm_contacts.events import CONTACTS, emit
 from crm_contacts.rules.records import check_interaction
+from crm_contacts.rules.visibility import reads_conversations
 from crm_contacts.usecases.records import visible
 from crmkit.auth import Principal
 from crmkit.db import UnitOfWork
@@ -22,6 +23,10 @@ MAX_MERGE_HOPS = 10  # a chain of merges longer than this is a data error, not a
 
 def _is_finance(principal: Principal) -> bool:
     return principal.has_role("finance") and not principal.is_admin
+
+
+def _hides_content(principal: Principal) -> bool:
+    return not reads_conversations(principal)  # finance, analysts (rules/visibility.py)
 
 
 def log_interaction(uow: UnitOfWork, *, principal: Principal, now: datetime, interaction: Interaction) -> Interaction:
@@ -50,7 +55,7 @@ def list_timeline(session: Session, *, principal: Principal, contact_id: str, pa
                   page_token: str) -> tuple[list[TimelineEntry], str]:
     contact = visible(session, principal=principal, kind=Contact, record_id=contact_id)
     entries, token = store.list_timeline(session, [contact.id], page_size, page_token)
-    if _is_finance(principal):
+    if _hides_content(principal):
         for entry in entries:  # finance sees that a conversation happened, not what was said
             entry.interaction.content = ""
     return entries, token

@@ -5,15 +5,26 @@ read. The public principal (the gateway's, for the tracking links in mails) only
 public RPCs."""
 from __future__ import annotations
 
-from crm.marketing.v1.marketing_pb2 import Campaign
+from typing import TypeVar
+
+from crm.marketing.v1.marketing_pb2 import Campaign, Invitee, Recipient
 from crmkit.auth import Principal
 from crmkit.errors import PermissionDenied
-from crmkit.visibility import Visibility
+from crmkit.visibility import Visibility, mask_email, sees_contact_details
 
 PUBLIC_ROLE = "public"
+T = TypeVar("T", Invitee, Recipient)
 CAMPAIGNS = Visibility(read_all=("marketing", "analyst"), writers=("marketing",))
 WRITERS = ("marketing", "manager")
 READERS = ("marketing", "manager", "analyst")
+
+
+def masked_emails(principal: Principal, items: list[T]) -> list[T]:
+    """Invitees or recipients as this caller may read them: an analyst gets the emails masked."""
+    if not sees_contact_details(principal):
+        for item in items:
+            item.email = mask_email(item.email) if item.email else ""
+    return items
 
 
 def is_public(principal: Principal) -> bool:

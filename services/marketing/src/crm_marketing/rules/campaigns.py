@@ -8,6 +8,7 @@ from decimal import Decimal, InvalidOperation
 
 from crm.common.v1.types_pb2 import Money
 from crm.marketing.v1.marketing_pb2 import Audience, Campaign, Kpis
+from crmkit import limits
 from crmkit.errors import FailedPrecondition, InvalidArgument
 from crmkit.records import check_date
 
@@ -89,6 +90,7 @@ def is_empty(audience: Audience) -> bool:
 
 def check(campaign: Campaign) -> None:
     """Every client-given field of a campaign about to be saved; normalizes in place."""
+    limits.check_texts(campaign, {"description": MAX_DESCRIPTION})  # and every other text: crmkit.limits
     campaign.name = campaign.name.strip()
     if not campaign.name:
         raise InvalidArgument("a campaign needs a name", field="name")

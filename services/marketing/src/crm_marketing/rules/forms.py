@@ -184,8 +184,9 @@ def _normalized(spec: FormField, value: str) -> str:
 
 
 def lead_of(form: Form, submission: FormSubmission, *, form_name: str) -> Lead:
-    """The lead sales captures: the mapped fields, the campaign, the assignment hints, and the
-    rest (other fields, UTM, page, consent) in its notes so sales sees what the visitor sent."""
+    """The lead sales captures: the mapped fields, the campaign, the form and UTM parameters (its
+    attribution), the assignment hints, and the rest (other fields, page, consent) in its notes
+    so sales sees what the visitor sent."""
     values = dict(submission.values)
     lead = Lead(source="web_form", campaign_id=submission.campaign_id, owner_id=form.lead_owner_id,
                 region=form.lead_region)
@@ -195,10 +196,9 @@ def lead_of(form: Form, submission: FormSubmission, *, form_name: str) -> Lead:
     labels = {f.name: text_in(f.label, submission.language) or f.name for f in form.fields}
     lines = [f"表单 Form: {form_name} ({submission.form_id}), submission {submission.id}"]
     lines += [f"{labels.get(k, k)}: {v}" for k, v in values.items() if k not in LEAD_FIELDS]
-    utm = [f"utm_{k}={getattr(submission.utm, k)}" for k in ("source", "medium", "campaign", "term", "content")
-           if getattr(submission.utm, k)]
-    if utm:
-        lines.append("UTM: " + "&".join(utm))
+    for k in ("source", "medium", "campaign", "term", "content"):  # the lead's own attribution fields
+        setattr(lead.attribution, f"utm_{k}", " ".join(getattr(submission.utm, k).split())[:200])
+    lead.attribution.form_id = submission.form_id
     if submission.page_url:
         lines.append(f"Page: {submission.page_url}")
     if submission.referrer:

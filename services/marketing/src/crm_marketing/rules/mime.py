@@ -19,7 +19,7 @@ from crmkit.mail import InvalidMail, mailbox
 
 _SPECIALS = re.compile(r'[()<>@,;:\\".\[\]]')
 _DOT_LINE = re.compile(rb"^\.", re.MULTILINE)
-_WORD_BYTES = 45  # 45 bytes → 60 base64 characters: an encoded word of 72, under RFC 2047's 75
+_WORD_BYTES = 42  # → 56 base64 characters: a word of 68, a "Subject: " line of 77 (RFC 5322: 78)
 
 
 def encoded_words(value: str) -> str:

@@ -5,7 +5,7 @@ from crm.common.v1.ownership_pb2 import ReassignRequest, ReassignResponse
 from crm.common.v1.types_pb2 import PageResponse
 from crm.marketing.v1 import marketing_pb2 as pb
 from crm_marketing.servicer.base import Base
-from crm_marketing.usecases import campaigns, invitees, ownership, templates, tracking, waves
+from crm_marketing.usecases import campaigns, feedback, invitees, ownership, templates, tracking, waves
 from crmkit.db import UnitOfWork
 from crmkit.servicer import Call, Ctx, copy
 
@@ -158,3 +158,9 @@ class CampaignRpcs(Base):
         return self.write(request, pb.ResolveClickResponse, lambda uow, call: pb.ResolveClickResponse(
             url=tracking.resolve_click(uow, principal=call.principal, now=call.now, key=self.key,
                                        token=request.token)))
+
+    def ReportMailFeedback(self, request: pb.ReportMailFeedbackRequest,
+                           context: Ctx) -> pb.ReportMailFeedbackResponse:
+        items = [copy(item) for item in request.feedback]
+        return self.write(request, pb.ReportMailFeedbackResponse, lambda uow, call: feedback.report(
+            uow, principal=call.principal, now=call.now, items=items, source=request.source))

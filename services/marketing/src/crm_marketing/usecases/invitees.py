@@ -9,6 +9,7 @@ from sqlalchemy.orm import Session
 from crm.marketing.v1 import events_pb2 as ev
 from crm.marketing.v1.marketing_pb2 import Campaign, Invitee
 from crm_marketing.events import MARKETING, emit
+from crm_marketing.rules import access
 from crm_marketing.rules import campaigns as rules
 from crm_marketing.store import projection, records
 from crm_marketing.usecases import campaigns
@@ -64,7 +65,8 @@ def list_invitees(session: Session, *, principal: Principal, campaign_id: str, s
     campaign = campaigns.get(session, principal=principal, campaign_id=campaign_id, field="campaign_id")
     if status and status not in STATUSES:
         raise InvalidArgument(f"status must be one of {', '.join(STATUSES)}", field="status")
-    return records.list_invitees(session, campaign.id, status, page_size, page_token)
+    found, token = records.list_invitees(session, campaign.id, status, page_size, page_token)
+    return access.masked_emails(principal, list(found)), token
 
 
 def register(uow: UnitOfWork, *, principal: Principal, now: datetime, campaign_id: str, contact_id: str) -> Invitee:

@@ -15,6 +15,7 @@ from crm.marketing.v1 import events_pb2 as ev
 from crm.marketing.v1.marketing_pb2 import Audience, Recipient, SendWave, Template
 from crm_marketing.events import MARKETING, emit
 from crm_marketing.ports import ContactsPort, DependencyUnavailable
+from crm_marketing.rules import access
 from crm_marketing.rules import audience as algebra
 from crm_marketing.rules import campaigns as campaign_rules
 from crm_marketing.rules.eligibility import DEFAULT_PURPOSE, skip_reason
@@ -108,7 +109,7 @@ def create(uow: UnitOfWork, *, principal: Principal, now: datetime, wave: SendWa
     wave.created_by = principal.user_id
     stamp_new(wave, now)
     sending.save_wave(session, wave, template)
-    sending.insert_recipients(session, _rows(session, wave, contact_ids))
+    _store_rows(session, wave, contact_ids)
     wave.counts.CopyFrom(sending.counts(session, [wave.id]))
     emit(uow, principal, MARKETING.WAVE_CREATED, wave.id, wave.version, ev.WaveChanged(wave=wave, channel=CHANNEL), now)
     return wave
@@ -127,19 +128,25 @@ def evaluate_audience(session: Session, audience: Audience, members: Members) ->
     return algebra.evaluate(include, exclude)
 
 
-def _rows(session: Session, wave: SendWave, contact_ids: list[str]) -> list[dict[str, Any]]:
-    """The frozen recipient list: each contact with its email and language, or the reason it is skipped."""
-    reach = projection.reachability(session, contact_ids, wave.purpose)
-    known = projection.load(session, contact_ids)
-    seen: set[str] = set()
-    rows = []
-    for contact_id in contact_ids:
-        reason = skip_reason(reach.get(contact_id), wave.purpose, seen)
-        contact = known.get(contact_id)
-        rows.append({"wave_id": wave.id, "contact_id": contact_id, "email": contact.email if contact else "",
-                     "language": normalize_language(contact.language) if contact and contact.language else "",
-                     "status": "skipped" if reason else "pending", "skip_reason": reason})
-    return rows
+FREEZE_PAGE = 1000  # recipients evaluated and stored per page: a big audience is never held as rows
+
+
+def _store_rows(session: Session, wave: SendWave, contact_ids: list[str]) -> None:
+    """The frozen recipient list, a page at a time: each contact with its email and language, or
+    the reason it is skipped."""
+    seen: set[str] = set()  # addresses already on the list (a duplicate is skipped)
+    for start in range(0, len(contact_ids), FREEZE_PAGE):
+        page = contact_ids[start:start + FREEZE_PAGE]
+        known = projection.load(session, page)
+        reach = projection.reachability(session, page, wave.purpose, known=known)
+        rows: list[dict[str, Any]] = []
+        for contact_id in page:
+            reason = skip_reason(reach.get(contact_id), wave.purpose, seen)
+            contact = known.get(contact_id)
+            rows.append({"wave_id": wave.id, "contact_id": contact_id, "email": contact.email if contact else "",
+                         "language": normalize_language(contact.language) if contact and contact.language else "",
+                         "status": "skipped" if reason else "pending", "skip_reason": reason})
+        sending.insert_recipients(session, rows)
 
 
 def create_for(uow: UnitOfWork, *, principal: Principal, now: datetime, campaign_id: str, template: Template,
@@ -154,7 +161,7 @@ def create_for(uow: UnitOfWork, *, principal: Principal, now: datetime, campaign
     wave.started_at.FromDatetime(now)
     sending.save_wave(uow.session, wave, template)
     if contact_ids:
-        sending.insert_recipients(uow.session, _rows(uow.session, wave, contact_ids))
+        _store_rows(uow.session, wave, contact_ids)
     wave.counts.CopyFrom(sending.counts(uow.session, [wave.id]))
     emit(uow, principal, MARKETING.WAVE_CREATED, wave.id, wave.version, ev.WaveChanged(wave=wave, channel=CHANNEL), now)
     emit(uow, principal, MARKETING.WAVE_STARTED, wave.id, wave.version, ev.WaveChanged(wave=wave, channel=CHANNEL), now)
@@ -257,4 +264,5 @@ def list_recipients(session: Session, *, principal: Principal, wave_id: str, sta
     wave = get(session, principal=principal, wave_id=wave_id, field="wave_id")
     if status and status not in RECIPIENT_STATUSES:
         raise InvalidArgument(f"status must be one of {', '.join(RECIPIENT_STATUSES)}", field="status")
-    return sending.list_recipients(session, wave.id, status, reason, page_size, page_token)
+    found, token = sending.list_recipients(session, wave.id, status, reason, page_size, page_token)
+    return access.masked_emails(principal, list(found)), token

@@ -13,13 +13,19 @@ from sqlalchemy.orm import Session
 
 from crm.privacy.v1 import privacy_pb2 as pb
 from crm_privacy import rules, store
-from crmkit.auth import Principal
+from crmkit import audit
+from crmkit.auth import SYSTEM, Principal
 from crmkit.db import UnitOfWork
 from crmkit.errors import FailedPrecondition, InvalidArgument, NotFound
 from crmkit.privacy import MIN_NEEDLE, suppression_hashes
 from crmkit.records import new_id
 
 JobMessage = pb.ExportJob | pb.Erasure
+
+
+def _named(contact_ids: Sequence[str], emails: Sequence[str], phones: Sequence[str]) -> list[str]:
+    """Which identifiers a request named (the audit log keeps the kinds, never the values)."""
+    return [name for name, values in (("contact_ids", contact_ids), ("emails", emails), ("phones", phones)) if values]
 
 
 def _steps(services: Sequence[str]) -> list[str]:
@@ -34,6 +40,8 @@ def create_export(uow: UnitOfWork, *, principal: Principal, now: datetime, reque
     job.created_at.FromDatetime(now)
     store.insert_job(uow.session, job_id=job.id, kind=rules.EXPORT, requested_by=principal.user_id, now=now,
                      subject=subject, data=job.SerializeToString(), services=_steps(services))
+    audit.record(uow, principal, "export_requested", "privacy_export", job.id, at=now,
+                 fields=_named(request.contact_ids, request.emails, request.phones))
     _with_steps(uow.session, job)
     return job
 
@@ -49,6 +57,8 @@ def create_erasure(uow: UnitOfWork, *, principal: Principal, now: datetime, requ
     erasure.created_at.FromDatetime(now)
     store.insert_job(uow.session, job_id=erasure.id, kind=rules.ERASURE, requested_by=principal.user_id, now=now,
                      subject=subject, data=erasure.SerializeToString(), services=_steps(services))
+    audit.record(uow, principal, "erasure_requested", "privacy_erasure", erasure.id, at=now,
+                 fields=_named(request.contact_ids, request.emails, request.phones))
     _with_steps(uow.session, erasure)
     return erasure
 
@@ -136,10 +146,10 @@ def resolved(uow: UnitOfWork, *, job_id: str, subject: pb.Subject, key: bytes, n
     hashes = suppression_hashes(key, merged.emails, merged.phones)
     if job.kind == rules.ERASURE:
         store.suppress(uow.session, hashes, erasure_id=job_id, now=now)
-        message = _message(job)
-        del message.contact_ids[:]
-        message.contact_ids.extend(merged.contact_ids)
-        store.set_data(uow.session, job_id, message.SerializeToString())
+    message = _message(job)
+    del message.contact_ids[:]
+    message.contact_ids.extend(merged.contact_ids)
+    store.set_data(uow.session, job_id, message.SerializeToString())
     return hashes
 
 
@@ -179,6 +189,8 @@ def complete(uow: UnitOfWork, *, job_id: str, now: datetime) -> None:
         return
     confirmations = [pb.EraseSubjectResponse.FromString(s.answer or b"") for s in answers]
     receipt = rules.receipt(message, confirmations, store.suppressed_by(uow.session, job_id))
+    audit.record(uow, SYSTEM, "erasure_completed", "privacy_erasure", job_id, at=now,
+                 details={"services": [c.service for c in confirmations]})
     store.finish(uow.session, job_id, now=now, data=message.SerializeToString(),
                  subject=pb.Subject(contact_ids=job.subject.contact_ids), result=receipt.SerializeToString())
     needles = {v for v in (*job.subject.contact_ids, *job.subject.emails, *job.subject.phones) if len(v) >= MIN_NEEDLE}

@@ -59,6 +59,20 @@ def normalize(lead: Lead) -> None:
     if lead.budget:
         lead.budget = str(money.cents(money.parse(lead.budget, "budget")))
         lead.currency_code = money.check_currency(lead.currency_code or "CNY", "currency_code")
+    _normalize_attribution(lead)
+
+
+ATTRIBUTION_MAX = 200  # characters of each UTM parameter and of the form id
+
+
+def _normalize_attribution(lead: Lead) -> None:
+    """The UTM parameters and form that brought the lead: trimmed, each at most 200 characters."""
+    a = lead.attribution
+    for name in ("utm_source", "utm_medium", "utm_campaign", "utm_term", "utm_content", "form_id"):
+        value = getattr(a, name).strip()
+        if len(value) > ATTRIBUTION_MAX or any(c in value for c in "\r\n\x00"):
+            raise InvalidArgument(f"at most {ATTRIBUTION_MAX} characters on one line", field=f"attribution.{name}")
+        setattr(a, name, value)
 
 
 def check_status_change(current: str, status: str, reason: str) -> None:

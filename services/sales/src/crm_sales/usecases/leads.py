@@ -15,6 +15,7 @@ from crm.sales.v1.sales_pb2 import ImportLeadsResponse, ImportRowResult, Lead, L
 from crm_sales.events import SALES, emit
 from crm_sales.rules import assignment, scoring
 from crm_sales.rules import leads as rules
+from crm_sales.rules.access import masked_lead
 from crm_sales.rules.fields import listed
 from crm_sales.store import audit, jobs, people, records
 from crm_sales.usecases import settings, tasks
@@ -259,13 +260,14 @@ def assign_lead(uow: UnitOfWork, *, principal: Principal, now: datetime, lead_id
 # -- reads
 
 def get_lead(session: Session, *, principal: Principal, now: datetime, lead_id: str) -> Lead:
-    return visible(session, Lead, lead_id, principal=principal, now=now)
+    return masked_lead(principal, visible(session, Lead, lead_id, principal=principal, now=now))
 
 
 def list_leads(session: Session, *, principal: Principal, now: datetime, flt: LeadFilter, page_size: int,
                page_token: str) -> tuple[list[Lead], str]:
-    return records.list_leads(session, flt, principal=principal, delegators=delegators(session, principal, now),
-                              size=page_size, token=page_token)
+    found, token = records.list_leads(session, flt, principal=principal,
+                                      delegators=delegators(session, principal, now), size=page_size, token=page_token)
+    return [masked_lead(principal, lead) for lead in found], token
 
 
 # -- scheduled (the scheduler owns the transaction)

@@ -20,7 +20,7 @@ from crm.sales.v1.sales_pb2 import Contract, Lead, Opportunity, Quote, Reminder,
 from crm_sales import tables
 from crm_sales.rules import pdf
 from crmkit.db import Database
-from crmkit.errors import FailedPrecondition
+from crmkit.errors import DomainError, FailedPrecondition
 from crmkit.privacy import CONTACT, EMAIL, Found, Holding, SubjectServicer, SuppressionList
 
 LEAD, TASK = "lead", "task"
@@ -84,8 +84,14 @@ def quote_pdfs(session: Session, found: Found, attachments: list[ppb.Attachment]
         return
     for row in session.execute(select(tables.quotes.c.data).where(tables.quotes.c.id.in_(ids))):
         quote = Quote.FromString(row.data)
+        try:
+            content = pdf.render(quote)
+        except DomainError as exc:  # no CJK font on this host: the export says so rather than fail
+            found.sections.setdefault("quote pdfs not rendered", []).append({"quote_id": quote.id,
+                                                                            "reason": exc.message})
+            continue
         attachments.append(ppb.Attachment(name=f"quotes/{quote.number}-v{quote.version}.pdf",
-                                          content_type="application/pdf", content=pdf.render(quote)))
+                                          content_type="application/pdf", content=content))
 
 
 def refuse_suppressed(suppression: SuppressionList | None, lead: Lead) -> None:
