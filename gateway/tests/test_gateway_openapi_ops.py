@@ -48,7 +48,8 @@ def test_openapi_documents_what_the_validator_enforces(client, auth, fake):
     assert contact_input["properties"]["social"] == {
         "type": "object", "additionalProperties": {"type": "string", "maxLength": limits.MAX_SHORT_TEXT,
                                                     "pattern": "^[^\\u0000]*$"},
-        "maxProperties": limits.MAX_CUSTOM_FIELDS, "propertyNames": {"maxLength": limits.MAX_CUSTOM_FIELD_KEY}}
+        "maxProperties": limits.MAX_CUSTOM_FIELDS, "propertyNames": {"maxLength": limits.MAX_CUSTOM_FIELD_KEY,
+                                                              "pattern": "^[^\\u0000]*$"}}
     assert doc["components"]["schemas"]["Contact"]["properties"]["created_at"]["format"] == "date-time"
     params = {p["name"] for p in doc["paths"]["/api/v1/contacts"]["get"]["parameters"]}
     assert {"region", "tag", "q", "page_size", "page_token", "updated_since", "account_id"} <= params

@@ -2,8 +2,6 @@
 server: what reaches the backend, the JSON that comes back, and input refused before it does."""
 from __future__ import annotations
 
-from crmkit.limits import MAX_QUERY
-
 from collections.abc import Iterator
 from typing import Any
 
@@ -15,6 +13,7 @@ from crm.contacts.v1 import contacts_pb2_grpc
 from crmkit.auth import TokenVerifier, current_principal
 from crmkit.errors import InvalidArgument
 from crmkit.grpc_server import GrpcServer
+from crmkit.limits import MAX_QUERY
 
 URL = "/api/v1/search/customers"
 

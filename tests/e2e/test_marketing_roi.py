@@ -38,6 +38,9 @@ def test_a_form_lead_with_utm_becomes_a_won_deal_and_the_campaign_s_roi(api: Cal
     for user in ("rep.north.1", "rep.north.2"):
         ok(admin.http.put(admin.base + "/sales/reps", json={"user_id": user, "team": "north-sales",
                                                              "region": "north", "active": True}, timeout=10))
+    ok(admin.patch("/sales/settings", json={"assignment_rules": [  # the same north rule as the sales flow's
+        {"id": "north", "priority": 1, "regions": ["north"], "strategy": "round_robin", "team": "north-sales",
+         "response_hours": 24}]}))
     ok(admin.patch("/automation-settings", json={"form_min_seconds": 0}))
     campaign = ok(mkt.post("/campaigns", json={
         "name": f"华北制造业研讨会 {run}", "type": "webinar", "budget": {"currency_code": "CNY", "amount": "20000"},
@@ -61,7 +64,7 @@ def test_a_form_lead_with_utm_becomes_a_won_deal_and_the_campaign_s_roi(api: Cal
         "utm": {"source": "wechat", "medium": "social", "campaign": "webinar-2026", "content": "poster"}}), 202)
     assert answer["submission_id"]
 
-    submission = poll(lambda: ok(mkt.get(f"/forms/{form['id']}/submissions"))["submissions"],
+    submission = poll(lambda: ok(mkt.get(f"/forms/{form['id']}/submissions"))["items"],
                       lambda subs: bool(subs) and subs[0]["status"] == "delivered", "the lead delivered to sales")[0]
     lead = ok(admin.get(f"/leads/{submission['lead_id']}"))
     assert (lead["campaign_id"], lead["source"], lead["email"]) == (campaign["id"], "web_form", email)

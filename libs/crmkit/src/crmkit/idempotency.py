@@ -5,7 +5,9 @@ the world changed since: the stored answer is looked up *first*, before anything
 to another service, no read), and the key is matched against a hash of the request as received.
 Only then are the write's preparations run (reads of other services, outside any transaction),
 then one unit of work: the write, its outbox rows, and the key with the answer, committed together
-so either all happened or none did."""
+so either all happened or none did. None did when the caller's deadline passed before the commit
+(`crmkit.deadlines`, checked by `UnitOfWork.commit`): the caller's retry finds no stored answer
+and does the work once."""
 from __future__ import annotations
 
 import hashlib

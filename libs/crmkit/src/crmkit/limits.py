@@ -81,33 +81,59 @@ def check_texts(message: Message, longer: Mapping[str, int] | None = None, *, de
             check_length(f"{prefix}{fd.name}", value, maximum)
 
 
+# How each field is walked, worked out once per field: descriptor attributes cost more than the
+# check itself.
+_STR, _STRS, _MSG, _MSGS, _MAP_STR, _MAP_MSG, _OTHER = range(7)
+_plans: dict[FieldDescriptor, int] = {}
+
+
+def _plan(fd: FieldDescriptor) -> int:
+    plan = _plans.get(fd)
+    if plan is None:
+        if fd.message_type is not None and fd.message_type.GetOptions().map_entry:
+            value_fd = fd.message_type.fields_by_name["value"]
+            plan = _MAP_MSG if value_fd.message_type is not None else _MAP_STR
+        elif fd.type == _STRING:
+            plan = _STRS if fd.is_repeated else _STR
+        elif fd.message_type is not None:
+            plan = _MSGS if fd.is_repeated else _MSG
+        else:
+            plan = _OTHER
+        _plans[fd] = plan
+    return plan
+
+
 def nul_field(message: Message, prefix: str = "") -> str | None:
     """The path of the first string in `message` holding a NUL character (`contact.phones[2].number`,
     `custom_fields.键`), or None. PostgreSQL cannot store NUL in text, and no one types it."""
     if isinstance(message, Struct):  # custom fields: name the key the caller wrote, not `fields`
         return _struct_nul(message, prefix.rstrip("."))
     for fd, value in message.ListFields():
-        path = f"{prefix}{fd.name}"
-        if fd.message_type is not None and fd.message_type.GetOptions().map_entry:
-            value_fd = fd.message_type.fields_by_name["value"]
-            for key, item in value.items():
-                item_path = f"{path}.{key}"
-                if isinstance(key, str) and "\x00" in key:
-                    return path
-                if value_fd.type == _STRING and "\x00" in item:
-                    return item_path
-                if value_fd.message_type is not None and (found := nul_field(item, f"{item_path}.")):
-                    return found
-        elif fd.type == _STRING:
-            items = value if fd.is_repeated else (value,)
-            for i, text in enumerate(items):
+        plan = _plan(fd)
+        if plan == _OTHER:
+            continue
+        if plan == _STR:
+            if "\x00" in value:
+                return f"{prefix}{fd.name}"
+        elif plan == _STRS:
+            for i, text in enumerate(value):
                 if "\x00" in text:
-                    return f"{path}[{i}]" if fd.is_repeated else path
-        elif fd.message_type is not None:
-            items = value if fd.is_repeated else (value,)
-            for i, item in enumerate(items):
-                item_prefix = f"{path}[{i}]." if fd.is_repeated else f"{path}."
-                if found := nul_field(item, item_prefix):
+                    return f"{prefix}{fd.name}[{i}]"
+        elif plan == _MSG:
+            if found := nul_field(value, f"{prefix}{fd.name}."):
+                return found
+        elif plan == _MSGS:
+            for i, item in enumerate(value):
+                if found := nul_field(item, f"{prefix}{fd.name}[{i}]."):
+                    return found
+        else:  # a map: string keys, string or message values
+            for key, item in value.items():
+                if isinstance(key, str) and "\x00" in key:
+                    return f"{prefix}{fd.name}"
+                if plan == _MAP_STR:
+                    if isinstance(item, str) and "\x00" in item:
+                        return f"{prefix}{fd.name}.{key}"
+                elif found := nul_field(item, f"{prefix}{fd.name}.{key}."):
                     return found
     return None
 
@@ -138,6 +164,10 @@ def refuse_nul(request: Message) -> None:
     """INVALID_ARGUMENT naming the first string field of a request that holds a NUL character,
     as the gateway names it: relative to the record the request wraps (`contact.name` → `name`,
     `filter.tag` → `tag`), since that record is the JSON body or the query a client sent."""
+    # A NUL in any string is a zero byte in the wire form: most requests have none at all, and
+    # serializing (~3 µs) is far cheaper than walking the descriptors (~50 µs for a contact).
+    if b"\x00" not in request.SerializeToString():
+        return
     path = nul_field(request)
     if path is None:
         return

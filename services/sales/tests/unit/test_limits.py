@@ -108,3 +108,20 @@ def test_a_quote_pdf_is_rendered_once_per_revision(monkeypatch: pytest.MonkeyPat
     for i in range(10):  # more than 64 bytes of other quotes: the oldest leave, the bound holds
         cache.render(Quote(id=f"other-{i}"))
     assert sum(len(v) for v in cache._items.values()) <= 64
+
+
+def test_getting_a_quote_pdf_twice_renders_it_once(sales: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    rendered: list[str] = []
+
+    def fake_render(quote: Quote, template: pdf.Template = pdf.DEFAULT_TEMPLATE) -> bytes:
+        rendered.append(quote.id)
+        return b"%PDF-1.4 " + quote.number.encode()
+
+    monkeypatch.setattr(pdf, "render", fake_render)
+    monkeypatch.setattr(pdf, "CACHE", pdf.RenderCache())
+    opp = _opp(sales)
+    quote = sales.write(lambda uow: quotes.create_quote(uow, principal=REP1, now=NOW, quote=_quote(
+        opportunity_id=opp.id, notes="备" * limits.MAX_NOTES)))
+    first = sales.read(lambda s: quotes.render_pdf(s, principal=REP1, now=NOW, quote_id=quote.id))
+    again = sales.read(lambda s: quotes.render_pdf(s, principal=REP1, now=NOW, quote_id=quote.id))
+    assert first == again and first.content.startswith(b"%PDF") and rendered == [quote.id]

@@ -1,4 +1,4 @@
-"""initial: jobs, their steps, the suppression list, the runtime tables and the audit log
+"""initial: jobs, their steps, the suppression list, and the runtime tables
 
 Revision ID: 0001
 Revises:
@@ -10,7 +10,6 @@ from typing import Sequence, Union
 import sqlalchemy as sa
 from alembic import op
 
-from crmkit.audit import schema as audit_schema
 from crmkit.runtime_tables import SeqInt, Ts, create_runtime_tables
 
 revision: str = '0001'
@@ -21,7 +20,6 @@ depends_on: Union[str, Sequence[str], None] = None
 
 def upgrade() -> None:
     create_runtime_tables(op.get_bind())
-    audit_schema.install(op.get_bind())
     op.create_table(
         'privacy_jobs',
         sa.Column('seq', SeqInt, primary_key=True, autoincrement=True),
@@ -62,7 +60,6 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    audit_schema.uninstall(op.get_bind())
     op.drop_table('suppressions')
     op.drop_table('privacy_job_steps')
     op.drop_index('ix_privacy_jobs_due', 'privacy_jobs')
