@@ -1,7 +1,8 @@
 """Real clients are generated from the served document: openapi-python-client must turn it into a
 client without dropping a schema or an operation, and that client must work against the live suite.
 One operation of every tag is called through it: a read needing no argument where the tag has one,
-else the simplest call the tag offers."""
+else the simplest call the tag offers, else a read of a record that does not exist (a 404 the
+client parses as a problem), else a write with an empty body (a 400 naming what is missing)."""
 from __future__ import annotations
 
 import importlib
@@ -10,6 +11,7 @@ import re
 import shutil
 import subprocess
 import sys
+import typing
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -76,6 +78,20 @@ def _one_per_tag(document: dict[str, Any]) -> dict[str, tuple[str, dict[str, Any
             json_answer = "application/json" in op["responses"].get("200", {}).get("content", {})
             if method == "get" and not needs and json_answer and tag not in chosen:
                 chosen[tag] = (op["operationId"], {}, None, 200)
+    for item in document["paths"].values():  # else a read of a record by id: one that does not exist
+        for method, op in item.items():
+            tag = op["tags"][0]
+            needs = [p for p in op.get("parameters", []) if p.get("required")]
+            if method == "get" and tag not in chosen and tag not in SPECIAL and needs \
+                    and all(p["in"] == "path" for p in needs):
+                chosen[tag] = (op["operationId"], {_snake(p["name"]): "contract-missing" for p in needs}, None, 404)
+    for item in document["paths"].values():  # else a write with an empty body: a 400 naming what is missing
+        for op in item.values():
+            tag = op["tags"][0]
+            json_body = "application/json" in op.get("requestBody", {}).get("content", {})
+            if tag not in chosen and tag not in SPECIAL and json_body \
+                    and not any(p["in"] == "path" for p in op.get("parameters", [])):
+                chosen[tag] = (op["operationId"], {}, {}, 400)
     tags = {op["tags"][0] for item in document["paths"].values() for op in item.values()}
     for tag in tags - set(chosen):
         assert tag in SPECIAL, f"no call chosen for tag {tag!r}: add one to SPECIAL"
@@ -93,8 +109,10 @@ def test_the_generated_client_calls_one_operation_of_every_tag(
     for tag, (operation_id, kwargs, body, expected) in sorted(calls.items()):
         module = importlib.import_module(f"{PACKAGE}.api.{_snake(tag)}.{_snake(operation_id)}")
         if body is not None:
-            signature = module.sync_detailed.__annotations__["body"]
-            model = getattr(importlib.import_module(f"{PACKAGE}.models"), str(signature).split(" | ")[0].strip("'"))
+            annotation = module.sync_detailed.__annotations__["body"]
+            model = next((t for t in (annotation, *typing.get_args(annotation)) if hasattr(t, "from_dict")), None)
+            if model is None:  # a string annotation
+                model = getattr(importlib.import_module(f"{PACKAGE}.models"), str(annotation).split(" | ")[0].strip("'"))
             kwargs = {**kwargs, "body": model.from_dict(body)}
         answer = module.sync_detailed(client=client, **kwargs)
         if answer.status_code != expected or answer.parsed is None:

@@ -9,7 +9,7 @@ HTTP status its README promises:
 A command that calls curl more than once (a loop polling until something is ready) is judged by
 its last answer. Compound commands (for/while/if) go on one line or with `\\` continuations.
 A block the test must leave alone says so, with its reason, in an HTML comment on one of the lines
-right before its fence:  <!-- example: not runnable: needs a real SMTP relay -->
+right before its fence, on a line of its own:  <!-- example: not runnable: needs a real SMTP relay -->
 (the reason is required, and printed with the test's results).
 
 `script()` turns the blocks of several READMEs into one bash script: commands run in README order
@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 FENCE = re.compile(r"^(\s*)```+\s*(bash|sh|shell|console)?\s*$")
-SKIP = re.compile(r"<!--\s*example:\s*not runnable\s*(?::\s*(?P<reason>.*?))?\s*-->")
+SKIP = re.compile(r"<!--\s*example:\s*not runnable\s*(?::\s*(?P<reason>.*?))?\s*-->")  # a line of its own
 EXPECT = re.compile(r"^#\s*→\s*(\d{3})\b")
 HEREDOC = re.compile(r"<<-?\s*(['\"]?)([A-Za-z_][A-Za-z0-9_]*)\1")
 CURL = re.compile(r"(^|[\s;|&(`$])curl\s")
@@ -182,7 +182,7 @@ def blocks(path: Path, root: Path) -> Iterator[Block]:
             body = lines[i + 1:end]
             block = Block(doc, i + 1)
             for before in lines[max(0, i - 3):i]:
-                marked = SKIP.search(before)
+                marked = SKIP.fullmatch(before.strip())
                 if marked:
                     block.skipped = (marked.group("reason") or "").strip() or "(no reason given)"
             block.commands = split_commands(body, i + 2, doc)

@@ -76,3 +76,9 @@ def test_a_status_is_accepted_only_as_promised() -> None:
     refused = examples.Command("README.md", 2, "curl y", 400)
     assert plain.accepts(201) and plain.accepts(204) and not plain.accepts(302) and not plain.accepts(400)
     assert refused.accepts(400) and not refused.accepts(200) and not refused.accepts(409)
+
+
+def test_prose_that_quotes_the_marker_marks_nothing(tmp_path: Path) -> None:
+    [block] = _blocks(tmp_path, "say why in `<!-- example: not runnable: <reason> -->` right before it.\n"
+                                "~~~bash\ncurl -s $API/a\n~~~\n")
+    assert block.skipped is None

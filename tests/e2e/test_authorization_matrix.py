@@ -69,11 +69,20 @@ def records(api: Callable[[str], Any]) -> dict[str, str]:
         "amount": {"currency_code": "CNY", "amount": "100000"}}))
     task = made(rep.post("/tasks", json={"title": "回访", "related_type": "opportunity", "related_id": opp,
                                          "contact_id": contact}))
+    manager = api("manager.north")
+    product = made(manager.post("/products", json={"sku": f"matrix-{run}", "name": "CRM 企业版", "unit": "套"}))
+    book = manager.http.put(manager.base + "/price-books", timeout=10, json={
+        "name": f"矩阵价 {run}", "currency_code": "CNY", "tier": "standard",
+        "entries": [{"product_id": product, "unit_price": {"amount": "19999.99"}}]})
+    assert book.status_code in (200, 201), book.text
+    quote = made(rep.post("/quotes", json={"opportunity_id": opp, "price_book_id": book.json()["id"],
+                                           "lines": [{"product_id": product, "quantity": "2"}]}))
     ticket = made(rep.post("/tickets", json={"subject": f"打印机无法连接 {run}", "contact_id": contact}))
     campaign = made(mkt.post("/campaigns", json={"name": f"矩阵活动 {run}", "type": "webinar",
                                                  "start_date": "2027-04-01"}))
     return {"account": account, "contact": contact, "lead": lead, "opportunity": opp, "task": task,
-            "ticket": ticket, "campaign": campaign, "run": run}
+            "quote": quote, "ticket": ticket, "campaign": campaign, "run": run, "product": product,
+            "book": book.json()["id"]}
 
 
 def outcome(r: Any) -> Any:
@@ -96,6 +105,7 @@ CASES: list[tuple[str, str, dict[str, Any], Call]] = [
     ("opportunity", "read", SALES_READ, lambda a, r: a.get(f"/opportunities/{r['opportunity']}")),
     ("opportunity", "edit", SALES_EDIT,
      lambda a, r: a.patch(f"/opportunities/{r['opportunity']}", json={"next_step": "matrix"})),
+    ("quote", "read", SALES_READ, lambda a, r: a.get(f"/quotes/{r['quote']}")),
     ("ticket", "read", TICKET_READ, lambda a, r: a.get(f"/tickets/{r['ticket']}")),
     ("ticket", "comments", TICKET_READ, lambda a, r: a.get(f"/tickets/{r['ticket']}/comments")),
     ("ticket", "edit", TICKET_WORK, lambda a, r: a.patch(f"/tickets/{r['ticket']}", json={"tags": ["matrix"]})),
@@ -156,6 +166,16 @@ def test_the_tickets_status_moves_only_for_those_who_work_it(api: Callable[[str]
     assert got == TICKET_WORK
 
 
+def test_finance_reads_the_payment_records_but_not_the_conversations(api: Callable[[str], Any],
+                                                                     records: dict[str, str]) -> None:
+    finance = api("finance.hq")
+    quote = finance.get(f"/quotes/{records['quote']}").json()
+    assert quote["total"]["amount"] == "39999.98" and quote["status"] == "draft"
+    assert finance.get(f"/opportunities/{records['opportunity']}").json()["amount"]["amount"] == "100000.00"
+    assert finance.get(f"/contacts/{records['contact']}/timeline").status_code == HIDDEN
+    assert finance.get(f"/tickets/{records['ticket']}/comments").status_code == HIDDEN
+
+
 def test_an_analyst_reads_customers_with_masked_phones_and_emails(api: Callable[[str], Any],
                                                                    records: dict[str, str]) -> None:
     full = api("rep.north.1").get(f"/contacts/{records['contact']}").json()
@@ -203,6 +223,17 @@ def test_a_rep_cannot_attach_work_to_a_customer_they_cannot_see(api: Callable[[s
     r = api("rep.north.2").post(path, json=body(records))
     assert r.status_code == HIDDEN, r.text
     assert api("rep.north.1").get(f"/contacts/{records['contact']}/timeline").json()["items"] == before
+
+
+def test_a_rep_cannot_quote_to_a_contact_they_cannot_see(api: Callable[[str], Any], records: dict[str, str]) -> None:
+    other = api("rep.north.2")
+    own = other.post("/opportunities", json={"name": "自己的商机"}).json()["id"]
+    body = {"opportunity_id": own, "price_book_id": records["book"], "contact_id": records["contact"],
+            "lines": [{"product_id": records["product"], "quantity": "1"}]}
+    r = other.post("/quotes", json=body)
+    assert r.status_code == HIDDEN and r.json()["errors"][0]["field"] == "contact_id", r.text
+    del body["contact_id"]
+    assert other.post("/quotes", json=body).status_code == 201          # their own deal's quote is fine
 
 
 def test_a_duplicate_names_the_existing_record_only_to_whoever_may_see_it(api: Callable[[str], Any],

@@ -13,11 +13,16 @@ cancel, recipients), and the public links every marketing mail carries (/api/v1/
 The public ones carry no user token: the gateway calls as the public principal, rate limited per
 visitor address (public.py). Marketing resolves a click only to a link that mail contained, so the
 redirect is never open; the gateway also refuses to redirect anywhere but http(s). These four are
-hand-written because they answer HTML, a GIF or a redirect; every other route is declared."""
+hand-written because they answer HTML, a GIF or a redirect, as is POST /mail-feedback/dsn (a relay's
+delivery status notification, RFC 3464, read into the bounces of ReportMailFeedback); every other
+route is declared."""
 from __future__ import annotations
 
+import email.policy as email_policy
 import html
 import re
+from email import message_from_bytes
+from email.message import Message
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -29,9 +34,10 @@ from crm_gateway.actions import JSON, RESOURCE, Action, items
 from crm_gateway.crud import Resource, summaries
 from crm_gateway.problems import Problem, invalid_field
 from crm_gateway.public import charge_visitor, public_call
-from crm_gateway.routing import API, Call, Route
+from crm_gateway.routing import API, Call, Route, json_response, metadata, state
 from crm_gateway.schemas import PAGE_PARAMS
 from crm_gateway.schemas import marketing as sh
+from crm_gateway.serialize import to_json
 from crmkit import logs
 
 log = logs.get("crm_gateway.marketing")
@@ -172,6 +178,60 @@ WAVE_ROUTES = Resource(pb, "SendWave", WAVES, TAG, {
     "get": "A send wave with its counts (sent, delivered, skipped by reason, opened, clicked)",
 }, sh.WAVE, sh.WAVE_INPUT, page=sh.WAVE_PAGE, list_params=sh.WAVE_PARAMS)
 
+def _field(value: Any) -> str:
+    """`rfc822; a@b.example` → `a@b.example` (a DSN field's type prefix dropped)."""
+    text = " ".join(str(value or "").split())
+    return text.split(";", 1)[1].strip() if ";" in text else text
+
+
+def dsn_feedback(message: Message) -> list[pb.MailFeedback]:
+    """The failed recipients of a delivery status notification (RFC 3464: multipart/report with a
+    message/delivery-status part), each with its status, diagnostic and our original Message-ID."""
+    original = ""
+    blocks: list[Message] = []
+    for part in message.walk():
+        kind = part.get_content_type()
+        if kind == "message/delivery-status":
+            payload = part.get_payload()
+            blocks += [b for b in payload[1:] if isinstance(b, Message)] if isinstance(payload, list) else []
+        elif kind in ("text/rfc822-headers", "message/rfc822") and not original:
+            inner = part.get_payload()
+            if isinstance(inner, list) and inner and isinstance(inner[0], Message):
+                original = str(inner[0].get("Message-ID", "") or "")
+            else:
+                body = part.get_payload(decode=True)
+                text = body.decode("utf-8", "replace") if isinstance(body, bytes) else str(part.get_payload())
+                found = re.search(r"^Message-ID:\s*(<[^>\s]+>)", text, re.I | re.M)
+                original = found.group(1) if found else ""
+    out = []
+    for block in blocks:
+        if str(block.get("Action", "")).strip().lower() not in ("failed", "delayed"):
+            continue  # delivered, relayed, expanded: nothing went wrong
+        email = _field(block.get("Final-Recipient") or block.get("Original-Recipient"))
+        if email:
+            out.append(pb.MailFeedback(email=email[:320], kind="bounce", status=_field(block.get("Status"))[:20],
+                                       diagnostic=_field(block.get("Diagnostic-Code"))[:2000],
+                                       message_id=original.strip()[:200]))
+    return out
+
+
+def mail_feedback_dsn(c: Call) -> Response:
+    """A relay's bounce message as it is (message/rfc822): its failed recipients → ReportMailFeedback."""
+    if request.mimetype not in ("message/rfc822", "multipart/report"):
+        raise Problem(415, "unsupported-media-type", "Unsupported media type",
+                      "send the delivery status notification as message/rfc822")
+    raw = request.get_data(cache=False)
+    if request.mimetype == "multipart/report":  # the body without its header: give it back its type
+        raw = f"Content-Type: {request.headers.get('Content-Type', '')}\r\n\r\n".encode() + raw
+    items = dsn_feedback(message_from_bytes(raw, policy=email_policy.compat32))
+    if not items:  # delivered, relayed, or not a DSN at all: nothing to suppress, and it says so
+        return json_response({"suppressed": 0, "already_suppressed": 0, "soft_bounces": 0, "recipients_marked": 0},
+                             200)
+    answer = state().backends.client("marketing").call(
+        "ReportMailFeedback", pb.ReportMailFeedbackRequest(feedback=items[:500], source="dsn"), metadata=metadata())
+    return json_response(to_json(answer), 200)
+
+
 ROUTES: list[Action | Route] = [
     # campaigns
     *CAMPAIGN_ROUTES.actions(),
@@ -215,6 +275,9 @@ ROUTES: list[Action | Route] = [
        "bounce (5.x.x or no status) or a complaint suppresses the address for every later mail; a soft bounce "
        "(4.x.x) is only counted", "ReportMailFeedback", pb.ReportMailFeedbackRequest, sh.MAIL_FEEDBACK_RESULT, JSON,
        body=sh.MAIL_FEEDBACK_INPUT),
+    Route("POST", f"{API}/mail-feedback/dsn", mail_feedback_dsn, "reportMailDsn", "A relay's delivery status "
+          "notification (RFC 3464) as message/rfc822: its failed recipients are reported as bounces", TAG,
+          response=sh.MAIL_FEEDBACK_RESULT, request_body=sh.DSN_BODY),
     # public: the links in a mail, no user token
     Route("GET", f"{PUBLIC}/unsubscribe/<token>", unsubscribe_page, "unsubscribePage", "The page the unsubscribe "
           "link opens: a button that confirms (HTML; opening it unsubscribes no one)", "public",

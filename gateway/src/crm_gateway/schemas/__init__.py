@@ -36,9 +36,10 @@ PROBLEM = REGISTRY.add("Problem", {
 # A page token is what crmkit.paging issues: "s<sequence>" in unpadded URL-safe base64 (up to 16
 # digits). Spelled out so that the document admits exactly the tokens a service accepts; "" is the
 # first page, as when it is absent.
-_FIRST, _LAST = "[AEIMQUYcgk]", "[w-z0-5]"
-PAGE_TOKEN_PATTERN = (f"^(cz{_FIRST}({_LAST}([MNO][DTjz]{_FIRST}{_LAST}){{0,4}}"
-                      f"([MNO][AQgw]|[MNO][DTjz]{_FIRST})?)?)?$")
+# Each base64 character pair below spells one ASCII digit's bits and no other byte's.
+_FIRST, _LAST, _PAIR = "[AEIMQUYcgk]", "[w-z0-5]", "([MN][DTjz]|O[DT])"
+PAGE_TOKEN_PATTERN = (f"^(cz{_FIRST}({_LAST}({_PAIR}{_FIRST}{_LAST}){{0,4}}"
+                      f"([MN][AQgw]|O[AQ]|{_PAIR}{_FIRST})?)?)?$")
 PAGE_TOKEN = QueryParam("page_token", description="next_page_token from the previous page",
                         pattern=PAGE_TOKEN_PATTERN)
 PAGE_PARAMS = (

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from crm.contacts.v1 import contacts_pb2 as pb
 from crm_gateway.routing import QueryParam
+from crm_gateway.schema import NOT_BLANK
 from crm_gateway.schemas import PAGE_PARAMS, PAGE_TOKEN, REGISTRY
 from crmkit import limits, picklists
 
@@ -14,7 +15,7 @@ LIFECYCLE = ("lead", "prospect", "customer", "churned")
 INTERACTION_KINDS = ("call", "email", "meeting", "note")
 PURPOSES = ("marketing_email", "marketing_sms", "marketing_wechat", "marketing_phone", "profiling", "analytics",
             "third_party_sharing")  # crm_contacts.rules.consent
-LANGUAGE = {"pattern": r"^$|^\s*[A-Za-z]{2,3}([-_][A-Za-z0-9]{2,8})*\s*$", "maxLength": 35}  # BCP 47 as typed
+LANGUAGE = {"pattern": r"^$|^[A-Za-z]{2,3}([-_][A-Za-z0-9]{2,8})*$", "maxLength": 35}  # BCP 47 as typed
 
 CONTACT = _r.message(pb.Contact)
 CONTACT_INPUT = _r.input(pb.Contact)
@@ -27,6 +28,8 @@ ACCOUNT_INPUT = _r.input(pb.Account)
 ACCOUNT_PATCH = _r.input(pb.Account, "AccountPatch")
 for _name in ("ContactInput", "AccountInput"):
     _r.require_text(_name, "name")
+for _name in ("ContactPatch", "AccountPatch"):  # not required in a patch, but never blank
+    _r.schemas[_name]["properties"]["name"]["pattern"] = NOT_BLANK
 for _name in ("ContactInput", "ContactPatch", "DuplicateCandidate", "AccountInput", "AccountPatch"):
     _r.enum(_name, "level", LEVELS)
     _r.enum(_name, "source", picklists.SOURCES)
@@ -46,6 +49,9 @@ TAGS_INPUT = _r.input(pb.TagContactRequest, "TagsInput", exclude={"id"})
 CUSTOM_FIELD = _r.message(pb.CustomFieldDefinition)
 _r.enum("CustomFieldDefinition", "entity", ("contact", "account"), empty=False)
 _r.require_text("CustomFieldDefinition", "entity", "key")
+_r.schemas["CustomFieldDefinition"]["properties"]["key"]["pattern"] = "^[a-z][a-z0-9_]{0,63}$"  # snake_case
+_r.enum("CustomFieldDefinition", "type", ("text", "number", "boolean", "date", "choice"), empty=False)
+_r.schemas["CustomFieldDefinition"]["required"] = sorted({*_r.schemas["CustomFieldDefinition"]["required"], "type"})
 CUSTOM_FIELD_LIST = _r.page(CUSTOM_FIELD, "CustomFieldList", paged=False)
 
 _FILTERS = (

@@ -72,6 +72,19 @@ RECIPIENT_PARAMS = (
 # -- the relay's bounces and complaints
 MAIL_FEEDBACK_INPUT = _r.input(pb.ReportMailFeedbackRequest, "MailFeedbackInput", required=("feedback",))
 MAIL_FEEDBACK_RESULT = _r.message(pb.ReportMailFeedbackResponse, name="MailFeedbackResult")
+# What marketing refuses, stated in the document (and checked here first): one address, the kind, a DSN status.
+_r.schemas["MailFeedbackInput"]["properties"]["feedback"]["minItems"] = 1
+_r.enum("MailFeedback", "kind", ("bounce", "complaint"))
+_r.require_text("MailFeedback", "email")
+_feedback = _r.schemas["MailFeedback"]["properties"]
+_feedback["email"].update({"maxLength": 320, "pattern": r"^\s*[^@\s<>]+@[^@\s<>]+\s*$",
+                           "x-pattern-message": "one email address"})
+_feedback["status"].update({"maxLength": 20, "pattern": r"^\s*([245]\.\d{1,3}\.\d{1,3})?\s*$",
+                            "x-pattern-message": "a DSN status looks like 5.1.1"})
+_feedback["diagnostic"]["maxLength"] = 2000
+_feedback["message_id"]["maxLength"] = 200
+DSN_BODY = {"message/rfc822": {"schema": {"type": "string", "minLength": 1,
+                                          "description": "the relay's delivery status notification, as received"}}}
 
 # -- public: what a mail's links answer
 HTML_PAGE: JsonSchema = {"type": "string", "contentMediaType": "text/html",

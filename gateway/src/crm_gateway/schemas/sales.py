@@ -63,6 +63,8 @@ SETTINGS_INPUT = _r.input(pb.SalesSettings)
 OPPORTUNITY = _r.message(pb.Opportunity)
 OPPORTUNITY_INPUT = _r.input(pb.Opportunity)
 _r.require_text("OpportunityInput", "name")
+# A decimal amount as crm_sales.rules.money reads it ("" is none).
+_r.schemas["Money"]["properties"]["amount"]["pattern"] = r"^$|^-?[0-9]{1,15}(\.[0-9]{1,6})?$"
 OPPORTUNITY_UPDATE = _r.patch(pb.Opportunity, "OpportunityUpdate")
 STAGE_INPUT = _r.input(pb.ChangeStageRequest, "StageChange", exclude=_PATH_AND_VERSION,
                        required=("stage",))
@@ -81,9 +83,11 @@ OPPORTUNITY_LIST_PARAMS = (
 # -- products, price books, quotes
 PRODUCT = _r.message(pb.Product)
 PRODUCT_INPUT = _r.input(pb.Product, exclude={"id"}, required=("sku", "name"))
+_r.require_text("ProductInput", "sku", "name")
 PRODUCT_LIST = _r.page(PRODUCT, "ProductList", paged=False)
 PRODUCT_PARAMS = (QueryParam("include_inactive", "boolean"),)
 PRICE_BOOK = _r.message(pb.PriceBook)
+_r.schemas["PriceBook"]["properties"]["currency_code"]["pattern"] = "^[A-Z]{3}$"  # ISO 4217
 _r.require_text("PriceBook", "name")
 PRICE_BOOK_LIST = _r.page(PRICE_BOOK, "PriceBookList", paged=False)
 PRICE_BOOK_PARAMS = (QueryParam("currency_code"), QueryParam("tier"))
@@ -124,6 +128,7 @@ TASK_INPUT = _r.input(pb.Task, exclude={
     "id", "version", "created_at", "updated_at", "status", "rule_id", "created_by", "completed_at", "team",
     "region"}, required=("title",))
 _r.require_text("TaskInput", "title")
+_r.enum("TaskInput", "related_type", ("lead", "opportunity", "quote", "contract"))
 _r.enum("TaskInput", "kind", ("call", "email", "meeting", "follow_up", "response", "other"))  # rules.follow_ups
 TASK_PAGE = _r.page(TASK, "TaskPage")
 TASK_LIST_PARAMS = (

@@ -9,6 +9,9 @@ from crm_gateway.schemas import PAGE_PARAMS, REGISTRY
 from crmkit import limits
 
 _r = REGISTRY
+# A plain address (crm_support.rules.intake and .settings): no display name, no spaces.
+EMAIL_PATTERN = r"^[^@\s\u0000]{1,64}@[^@\s\u0000]+\.[^@\s\u0000]{2,}$"
+EMAIL_PATTERN_OR_EMPTY = r"^$|" + EMAIL_PATTERN
 _SETTINGS = pb.SupportSettings
 
 # -- tickets
@@ -16,6 +19,9 @@ TICKET = _r.message(pb.Ticket)
 TICKET_INPUT = _r.input(pb.Ticket)
 _r.require_text("TicketInput", "subject")
 TICKET_PATCH = _r.patch(pb.Ticket, "TicketPatch")
+PRIORITIES = ("low", "normal", "high", "urgent")  # crm_support.rules.tickets; "" is normal
+for _name in ("TicketInput", "TicketPatch"):
+    _r.enum(_name, "priority", PRIORITIES)
 TICKET_PAGE = _r.page(TICKET, "TicketPage")
 STATUS_INPUT = _r.input(pb.ChangeTicketStatusRequest, "TicketStatusInput",
                         exclude={"id", "expected_version"}, required=("status",))
@@ -43,16 +49,24 @@ _r.require_text("ChatMessage", "text")
 _r.require_text("InboundChatRequest", "conversation_id")
 CHAT_RESULT = _r.message(pb.InboundChatResponse)
 CALL_INPUT = _r.message(pb.LogCallRequest)
+_r.enum("LogCallRequest", "priority", PRIORITIES)
+_r.enum("LogCallRequest", "direction", ("inbound", "outbound"))
 CALL_RESULT = _r.message(pb.LogCallResponse)
 WEB_FORM = _r.input(pb.SubmitWebFormRequest, "WebFormInput", exclude={"client_ip"},  # the gateway's
                     required=("email", "subject", "description"))
 _r.require_text("WebFormInput", "email", "subject", "description")
+_r.schemas["WebFormInput"]["properties"]["email"].update(pattern=EMAIL_PATTERN, maxLength=limits.MAX_EMAIL)
+_r.schemas["WebFormInput"]["properties"]["subject"]["maxLength"] = 200  # crm_support.rules.intake
+_r.schemas["WebFormInput"]["properties"]["description"]["maxLength"] = 5000
 _r.schemas["WebFormInput"]["properties"]["website"].update(
     maxLength=0, description="leave empty: a trap for bots (a filled one is refused)")
 WEB_FORM_RESULT = _r.message(pb.SubmitWebFormResponse)
 
 # -- settings: each route replaces its own sections
 SETTINGS = _r.message(_SETTINGS)
+_r.enum("SlaPolicy", "priority", PRIORITIES, empty=False)
+_r.enum("StaffMember", "language", ("zh-CN", "en"))  # crm_support.rules.notices
+_r.schemas["StaffMember"]["properties"]["email"].update(pattern=EMAIL_PATTERN_OR_EMPTY)
 SLA_SECTIONS = ("sla_policies", "business_hours")
 SLA_INPUT = _r.only(_SETTINGS, "SlaPoliciesInput", (*SLA_SECTIONS, "default_supervisor_id"))
 ROUTING_INPUT = _r.only(_SETTINGS, "RoutingRulesInput", ("routing_rules",))
@@ -69,6 +83,9 @@ CATEGORY_LIST = _r.page(CATEGORY, "KbCategoryList", paged=False)
 ARTICLE = _r.message(pb.KbArticle)
 ARTICLE_INPUT = _r.input(pb.KbArticle)
 ARTICLE_PATCH = _r.input(pb.KbArticle, "KbArticlePatch")
+for _name in ("KbArticleInput", "KbArticlePatch"):
+    _r.enum(_name, "language", ("zh", "en"))  # "" → told from the text (crm_support.usecases.kb)
+    _r.enum(_name, "status", ("draft", "published", "archived"))
 _r.require_text("KbArticleInput", "title")
 ARTICLE_PAGE = _r.page(ARTICLE, "KbArticlePage")
 ARTICLE_PARAMS = (
@@ -93,10 +110,11 @@ _r.schemas["CsatInput"]["properties"]["rating"].update(minimum=1, maximum=5)
 CSAT_FORM: JsonSchema = {"type": "object", "required": ["rating"], "properties": {
     "rating": {"type": "string", "enum": ["1", "2", "3", "4", "5"]},
     "comment": {"type": "string", "maxLength": limits.MAX_NOTES, "pattern": "^[^\\u0000]*$"}}}
-EMAIL_BODY = {"message/rfc822": {"schema": {"type": "string", "minLength": 1, "pattern": "\\S",
+_NOT_BLANK = "^[^\\u0000]*\\S[^\\u0000]*$"
+EMAIL_BODY = {"message/rfc822": {"schema": {"type": "string", "pattern": _NOT_BLANK,
                                             "description": "the raw RFC 822 message"}},
               "application/json": {"schema": {"type": "object", "required": ["raw"], "additionalProperties": False,
-                                              "properties": {"raw": {"type": "string", "pattern": "\\S"}}}}}
+                                              "properties": {"raw": {"type": "string", "pattern": _NOT_BLANK}}}}}
 CSAT_RESULT = _r.message(pb.AnswerCsatResponse)
 CSAT_PAGE: JsonSchema = {"type": "string", "contentMediaType": "text/html",
                          "description": "an HTML page (the survey form, or its answer)"}

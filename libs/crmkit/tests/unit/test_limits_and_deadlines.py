@@ -12,7 +12,7 @@ from sqlalchemy import Column, Integer, MetaData, String, Table, func, insert, s
 from crm.contacts.v1.contacts_pb2 import Contact, CreateContactRequest
 from crm.sales.v1.sales_pb2 import Lead
 from crmkit import deadlines, limits
-from crmkit.config import DEV_JWT_SECRET, AuthSettings, ConfigError
+from crmkit.config import DEV_JWT_SECRET, AuthSettings, ConfigError, ServiceSettings
 from crmkit.db import Database
 from crmkit.errors import DeadlineExceeded, InvalidArgument, decode_field, encode_field
 from crmkit.runtime_tables import create_runtime_tables
@@ -125,3 +125,10 @@ def test_a_generated_jwt_secret_is_accepted():
     secret = "k" * 32
     assert AuthSettings.from_env({"JWT_SECRET": secret}).jwt_secret == secret
     assert AuthSettings.from_env({"JWT_JWKS_URL": "https://idp.example/jwks"}).jwt_secret is None
+
+
+def test_a_service_does_not_start_with_the_published_development_secret():
+    env = {"DATABASE_URL": "sqlite:///x.db", "NATS_URL": "nats://127.0.0.1:4222", "JWT_SECRET": DEV_JWT_SECRET}
+    with pytest.raises(ConfigError, match="example secret"):
+        ServiceSettings.from_env("contacts", env)
+    assert ServiceSettings.from_env("contacts", {**env, "JWT_SECRET": "g" * 48}).auth.jwt_secret == "g" * 48

@@ -6,11 +6,13 @@ from pathlib import Path
 
 import grpc
 
-from crm.contacts.v1 import contacts_pb2, contacts_pb2_grpc
+from crm.contacts.v1 import contacts_pb2, contacts_pb2_grpc, imports_pb2, imports_pb2_grpc
 from crm.privacy.v1 import privacy_pb2, privacy_pb2_grpc
 from crm_contacts import handlers, jobs
+from crm_contacts.import_runner import ImportRunner
 from crm_contacts.search.customer_search import CustomerSearch
 from crm_contacts.servicer import ContactsServicer
+from crm_contacts.servicer_imports import ImportsServicer
 from crm_contacts.usecases import subject
 from crmkit.config import ServiceSettings
 from crmkit.credentials import ServiceCredentials
@@ -22,6 +24,7 @@ from crmkit.servicer import Clock, system_clock
 MIGRATIONS = Path(__file__).parent / "migrations"
 DATA_SUBJECT = privacy_pb2.DESCRIPTOR.services_by_name["DataSubject"].full_name
 SERVICE_NAME = contacts_pb2.DESCRIPTOR.services_by_name["ContactsService"].full_name
+IMPORTS_NAME = imports_pb2.DESCRIPTOR.services_by_name["ContactImports"].full_name
 
 
 def spec(*, clock: Clock = system_clock) -> ServiceSpec:
@@ -37,22 +40,25 @@ def spec(*, clock: Clock = system_clock) -> ServiceSpec:
 
         def reindex(contact_ids: list[str]) -> None:
             with db.read() as session:
-                search.project(session, "contact", contact_ids)
+                search.project(session, "contact", contact_ids)  # gone from the database: removed
+            search.index.refresh()  # searchable now, not at the next flush: the erasure confirms it
 
         data_subject = subject.servicer(db, reindex=reindex, suppression=suppression)
+        importer = ImportRunner(db, clock)  # customer imports: resumes an interrupted job at start
 
         def register(server: grpc.Server) -> None:
             contacts_pb2_grpc.add_ContactsServiceServicer_to_server(servicer, server)
             privacy_pb2_grpc.add_DataSubjectServicer_to_server(data_subject, server)
+            imports_pb2_grpc.add_ContactImportsServicer_to_server(ImportsServicer(db, clock, wake=importer.wake), server)
 
         return Components(servicers=[register], handler=handlers.make_handler(clock),
-                          on_published=search.apply_published, workers=[search],
+                          on_published=search.apply_published, workers=[search, importer],
                           retention=jobs.RETENTION)  # soft-deleted records (crmkit.retention)
 
     return ServiceSpec(
         name="contacts",
         migrations=MIGRATIONS,
-        service_names=[SERVICE_NAME, DATA_SUBJECT],
+        service_names=[SERVICE_NAME, DATA_SUBJECT, IMPORTS_NAME],
         compose=compose,
         # Sales and support events feed the timeline and move customers on a transfer; its own
         # events reach the search index from its outbox relay (no round trip through NATS).

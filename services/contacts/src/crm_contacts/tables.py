@@ -232,3 +232,45 @@ delegations = Table(
     Column("revoked", Boolean, nullable=False, default=False),
     Index("ix_delegations_to", "to_user_id", "ends_at"),
 )
+
+# -- customer imports (usecases/imports.py): the job (its ImportJob snapshot; `rows_done` is the
+# checkpoint, written in the transaction of the rows it counts), the uploaded file in chunks (a
+# restart reads it again from here), the rejected rows, and the mapping remembered per source.
+import_jobs = Table(
+    "import_jobs",
+    metadata,
+    Column("seq", SeqInt, primary_key=True, autoincrement=True),
+    Column("id", String(36), nullable=False, unique=True),
+    Column("content_key", String(64), nullable=False),  # sha256 of the file and the options
+    Column("owner_id", String(100), nullable=False),
+    Column("principal", JSON, nullable=False),  # who started it: the job writes as them
+    Column("status", String(20), nullable=False),
+    Column("rows_done", BigInteger, nullable=False, default=0),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+    Column("data", LargeBinary, nullable=False),
+    Index("ix_import_jobs_key", "content_key", "owner_id"),
+    Index("ix_import_jobs_status", "status", "seq"),
+)
+import_chunks = Table(
+    "import_chunks",
+    metadata,
+    Column("job_id", String(36), primary_key=True),
+    Column("offset", BigInteger, primary_key=True),
+    Column("data", LargeBinary, nullable=False),
+)
+import_rejects = Table(
+    "import_rejects",
+    metadata,
+    Column("job_id", String(36), primary_key=True),
+    Column("row", BigInteger, primary_key=True),
+    Column("data", JSON, nullable=False),  # {"problems": [[field, column, message, value]], "values": [...]}
+)
+import_mappings = Table(
+    "import_mappings",
+    metadata,
+    Column("entity", String(10), primary_key=True),
+    Column("source_name", String(200), primary_key=True),
+    Column("data", LargeBinary, nullable=False),  # ColumnMapping
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+)

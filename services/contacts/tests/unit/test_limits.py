@@ -49,6 +49,14 @@ def test_a_custom_field_key_longer_than_any_definition_is_named_shortly(contacts
     assert refused.value.field == "custom_fields." + "键" * limits.MAX_CUSTOM_FIELD_KEY  # fits in a trailer
 
 
+def test_a_custom_field_value_longer_than_documented_is_refused(contacts) -> None:
+    contact = pb.Contact(name="长值")
+    contact.custom_fields.update({"industry_code": "C" * (limits.MAX_CUSTOM_FIELD_VALUE + 1)})
+    with pytest.raises(InvalidArgument) as refused:
+        create(contacts, contact)
+    assert refused.value.field == "custom_fields.industry_code"
+
+
 def test_an_update_is_held_to_the_maxima_of_what_it_changes_only(contacts) -> None:
     made = create(contacts, pb.Contact(name="合并后", phones=phones(limits.MAX_PHONES)))
     # A merge may leave a survivor above the maximum; it must stay editable.

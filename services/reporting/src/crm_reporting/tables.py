@@ -4,7 +4,7 @@ attributed leads and touches (marketing events, and sales' leads and deals). Sna
 at the newest aggregate version, so redelivered or reordered events converge to the same numbers."""
 from __future__ import annotations
 
-from sqlalchemy import BigInteger, Boolean, Column, DateTime, Index, Integer, MetaData, String, Table
+from sqlalchemy import BigInteger, Boolean, Column, DateTime, Index, Integer, MetaData, String, Table, Text
 
 metadata = MetaData()
 
@@ -54,7 +54,14 @@ opportunities = Table(
     Column("closed_at", DateTime(timezone=True), nullable=True),
     Column("first_campaign_id", String(36), nullable=False, server_default=""),
     Column("last_campaign_id", String(36), nullable=False, server_default=""),
+    # analytics (0005): the days, ISO weeks (their Monday) and quarters (YYYY-Qn) it was created
+    # and closed, its expected close, probability, and days from creation to close
+    *(Column(f"{when}_{grain}", String(10), nullable=False, server_default="")
+      for when in ("created", "closed", "expected") for grain in ("day", "week", "quarter")),
+    Column("probability", Integer, nullable=False, server_default="0"),
+    Column("cycle_days", Integer, nullable=True),
     Index("ix_opportunity_facts_status", "status"),
+    Index("ix_opportunity_facts_owner", "owner_id"),
     Index("ix_opportunity_facts_lead", "lead_id"),
     Index("ix_opportunity_facts_contact", "contact_id"),
 )
@@ -70,6 +77,7 @@ leads = Table(
     Column("source", String(30), nullable=False),
     Column("status", String(20), nullable=False),
     Column("campaign_id", String(36), nullable=False, server_default=""),
+    *(Column(f"created_{grain}", String(10), nullable=False, server_default="") for grain in ("day", "week", "quarter")),
 )
 
 # -- support: one row per ticket at its newest version, each SLA breach once, one CSAT per ticket -
@@ -84,6 +92,22 @@ tickets = Table(
     Column("priority", String(20), nullable=False),
     Column("first_response_seconds", BigInteger, nullable=True),   # created -> first response
     Column("resolution_seconds", BigInteger, nullable=True),       # created -> solved
+    # analytics (0005)
+    Column("team", String(100), nullable=False, server_default=""),
+    Column("region", String(100), nullable=False, server_default=""),
+    Column("type", String(20), nullable=False, server_default=""),
+    Column("channel", String(20), nullable=False, server_default=""),
+    *(Column(f"{when}_{grain}", String(10), nullable=False, server_default="")
+      for when in ("created", "solved") for grain in ("day", "week", "quarter")),
+)
+
+# A ticket's tags at its newest version: the issues of "top 10 issues" (untagged: its type).
+ticket_tags = Table(
+    "ticket_tags",
+    metadata,
+    Column("ticket_id", String(36), primary_key=True),
+    Column("tag", String(100), primary_key=True),
+    Index("ix_ticket_tags_tag", "tag"),
 )
 
 sla_breaches = Table(
@@ -101,6 +125,8 @@ csat_answers = Table(
     Column("rating", Integer, nullable=False),
     Column("answered_at", DateTime(timezone=True), nullable=False),
     Column("answered_day", String(10), nullable=False),
+    Column("answered_week", String(10), nullable=False, server_default=""),
+    Column("answered_quarter", String(10), nullable=False, server_default=""),
     Index("ix_csat_facts_day", "answered_day"),
 )
 
@@ -204,4 +230,51 @@ person_links = Table(
     Column("lead_id", String(36), primary_key=True),
     Column("contact_id", String(36), primary_key=True),
     Index("ix_lead_contact_links_contact", "contact_id"),
+)
+
+
+# -- analytics: sales targets, saved queries and dashboards (written through the API) -----------
+
+# A month's target for a rep (rep_id) or a whole team (rep_id ""), in one currency.
+sales_targets = Table(
+    "sales_targets",
+    metadata,
+    Column("month", String(7), primary_key=True),
+    Column("team", String(100), primary_key=True),
+    Column("rep_id", String(100), primary_key=True),
+    Column("currency_code", String(3), nullable=False),
+    Column("amount_units", BigInteger, nullable=False),
+    Column("set_by", String(100), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+)
+
+# Saved queries and dashboards: a definition (JSON of the proto) its owner shares or not.
+saved_queries = Table(
+    "saved_queries",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("name", String(200), nullable=False),
+    Column("description", String(2000), nullable=False),
+    Column("definition", Text, nullable=False),
+    Column("sharing", String(10), nullable=False),
+    Column("owner_id", String(100), nullable=False),
+    Column("team", String(100), nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+)
+
+dashboards = Table(
+    "dashboards",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("name", String(200), nullable=False),
+    Column("description", String(2000), nullable=False),
+    Column("definition", Text, nullable=False),
+    Column("sharing", String(10), nullable=False),
+    Column("owner_id", String(100), nullable=False),
+    Column("team", String(100), nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
 )

@@ -169,7 +169,8 @@ class SalesServicer(ServicerBase, SalesServiceServicer):
             s, currency_code=request.currency_code, tier=request.tier)))
 
     def CreateQuote(self, request: pb.CreateQuoteRequest, context: Ctx) -> pb.Quote:
-        return self.write(request, pb.Quote, lambda uow, c: quotes.create_quote(
+        check = self._customer_check("", request.quote.contact_id)  # the deal's account is checked with it
+        return self.write_after(request, pb.Quote, check, lambda uow, c, _: quotes.create_quote(
             uow, principal=c.principal, now=c.now, quote=copy(request.quote)))
 
     def GetQuote(self, request: pb.GetQuoteRequest, context: Ctx) -> pb.Quote:

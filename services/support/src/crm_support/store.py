@@ -7,7 +7,7 @@ import json
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, case, func, insert, literal, select, update
+from sqlalchemy import ColumnElement, bindparam, case, func, insert, literal, select, update
 from sqlalchemy.orm import Session
 
 from crm.support.v1.support_pb2 import Comment, KbArticle, KbCategory, SupportSettings, Ticket
@@ -42,21 +42,27 @@ def _ticket_values(t: Ticket) -> dict[str, Any]:
     )
 
 
+# The statements of every ticket write, built once and run with parameters: building them with
+# the values inlined cost more than the SQL they ran (docs/performance.md).
+_INSERT_TICKET = insert(tickets)
+_UPDATE_TICKET = update(tickets).where(tickets.c.id == bindparam("b_id"))
+_LOAD_TICKET = {(by_number, locked): (stmt.with_for_update() if locked else stmt)
+                for by_number in (False, True) for locked in (False, True)
+                for stmt in [select(tickets.c.data).where(
+                    (tickets.c.number if by_number else tickets.c.id) == bindparam("key"))]}
+
+
 def insert_ticket(session: Session, ticket: Ticket) -> None:
-    session.execute(insert(tickets).values(**_ticket_values(ticket)))
+    session.execute(_INSERT_TICKET, _ticket_values(ticket))
 
 
 def update_ticket(session: Session, ticket: Ticket) -> None:
-    session.execute(update(tickets).where(tickets.c.id == ticket.id).values(**_ticket_values(ticket)))
+    session.execute(_UPDATE_TICKET, {**_ticket_values(ticket), "b_id": ticket.id})
 
 
 def load_ticket(session: Session, key: str, *, for_update: bool = False) -> Ticket | None:
     """By id or by number (T-000123)."""
-    column = tickets.c.number if key.startswith("T-") else tickets.c.id
-    stmt = select(tickets.c.data).where(column == key)
-    if for_update:
-        stmt = stmt.with_for_update()
-    data = session.execute(stmt).scalar_one_or_none()
+    data = session.execute(_LOAD_TICKET[(key.startswith("T-"), for_update)], {"key": key}).scalar_one_or_none()
     return None if data is None else Ticket.FromString(data)
 
 
@@ -127,8 +133,11 @@ def tickets_since(session: Session, since: datetime, limit: int = 5000) -> list[
 
 # -- comments
 
+_INSERT_COMMENT = insert(comments)
+
+
 def insert_comment(session: Session, comment: Comment) -> None:
-    session.execute(insert(comments).values(
+    session.execute(_INSERT_COMMENT, dict(
         id=comment.id, ticket_id=comment.ticket_id, public=comment.public, author_kind=comment.author_kind,
         message_id=comment.message_id or None, created_at=dt(comment.created_at), data=comment.SerializeToString()))
 
@@ -160,13 +169,17 @@ def customer_texts(session: Session, ticket_ids: list[str]) -> dict[str, list[st
 
 # -- counters, cursors, settings
 
+_BUMP_COUNTER = update(counters).where(counters.c.name == bindparam("b_name")).values(value=counters.c.value + 1)
+_COUNTER = select(counters.c.value).where(counters.c.name == bindparam("b_name"))
+
+
 def next_number(session: Session, name: str) -> int:
     """Incremented inside the caller's transaction (the row lock serializes writers)."""
-    updated = session.execute(update(counters).where(counters.c.name == name).values(value=counters.c.value + 1))
+    updated = session.execute(_BUMP_COUNTER, {"b_name": name})
     if updated.rowcount == 0:  # type: ignore[attr-defined]  # an UPDATE's result is a CursorResult
         session.execute(insert(counters).values(name=name, value=1))
         return 1
-    return int(session.execute(select(counters.c.value).where(counters.c.name == name)).scalar_one())
+    return int(session.execute(_COUNTER, {"b_name": name}).scalar_one())
 
 
 def cursor(session: Session, rule_id: str) -> str:

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, delete, func, insert, select, text, update
+from sqlalchemy import Connection, delete, func, select, text, update
 from sqlalchemy.orm import Session
 
 from crmkit.runtime_tables import audit_head_row as head
@@ -22,10 +22,7 @@ from crmkit.runtime_tables import audit_row as log
 
 GENESIS = "0" * 64
 HEAD_ID = 1
-_LOCK_HEAD = select(head.c.seq, head.c.hash).where(head.c.id == HEAD_ID).with_for_update()
 _READ_HEAD = select(head).where(head.c.id == HEAD_ID)
-_INSERT = insert(log)
-_MOVE_HEAD = update(head).where(head.c.id == HEAD_ID).values(seq=bindparam("new_seq"), hash=bindparam("new_hash"))
 # Set for the pruning transaction only: the PostgreSQL trigger lets DELETE through with it, and
 # only for rows at or before the anchor.
 PRUNE_SETTING = "crmkit.audit_prune"
@@ -75,14 +72,39 @@ def row_hash(row: Mapping[str, Any]) -> str:
     return hashlib.sha256(json.dumps(content, ensure_ascii=False, separators=(",", ":")).encode()).hexdigest()
 
 
-def _ensure_head(session: Session | Connection) -> tuple[int, str]:
-    row = session.execute(_LOCK_HEAD).first()
-    if row is not None:
-        return int(row.seq), str(row.hash)
-    # The migration creates the head; a database built from the runtime tables alone gets it here.
-    session.execute(insert(head), {"id": HEAD_ID, "seq": 0, "hash": GENESIS, "anchor_seq": 0,
-                                   "anchor_hash": GENESIS})
-    return 0, GENESIS
+_COLUMNS = ("seq", "at", "actor", "action", "record_type", "record_id", "fields", "request_id", "client_addr",
+            "method", "event_id", "details", "prev_hash", "hash")
+
+
+@dataclass(frozen=True)
+class _Sql:
+    """The append's statements in the driver's own parameter style."""
+
+    lock: str
+    insert: str
+    move: str
+    create_head: str
+    sqlite: bool
+
+
+_SQL: dict[str, _Sql] = {}
+
+
+def _sql(conn: Connection) -> _Sql:
+    name = conn.dialect.name
+    found = _SQL.get(name)
+    if found is None:
+        style = conn.dialect.paramstyle
+        marks = ", ".join("?" if style == "qmark" else "%s" for _ in _COLUMNS)
+        p = "?" if style == "qmark" else "%s"
+        found = _SQL[name] = _Sql(
+            lock=f"SELECT seq, hash FROM crm_audit_head WHERE id = {HEAD_ID}" + ("" if name == "sqlite" else " FOR UPDATE"),
+            insert=f"INSERT INTO crm_audit_log ({', '.join(_COLUMNS)}) VALUES ({marks})",
+            move=f"UPDATE crm_audit_head SET seq = {p}, hash = {p} WHERE id = {HEAD_ID}",
+            create_head=f"INSERT INTO crm_audit_head (id, seq, hash, anchor_seq, anchor_hash) VALUES ({p}, 0, {p}, 0, {p})",
+            sqlite=name == "sqlite",
+        )
+    return found
 
 
 def append(session: Session | Connection, entries: Sequence[Entry]) -> int:
@@ -90,16 +112,32 @@ def append(session: Session | Connection, entries: Sequence[Entry]) -> int:
     Returns the new head's seq."""
     if not entries:
         return -1
-    seq, prev = _ensure_head(session)
-    rows = []
-    for entry in entries:
-        seq += 1
-        row = entry.values()
-        row["seq"], row["prev_hash"] = seq, prev
-        row["hash"] = prev = row_hash(row)
-        rows.append(row)
-    session.execute(_INSERT, rows)
-    session.execute(_MOVE_HEAD, {"new_seq": seq, "new_hash": prev})
+    conn = session.connection() if isinstance(session, Session) else session
+    sql = _sql(conn)
+    # The driver's cursor on the transaction's own connection: SQLAlchemy's statement layer cost
+    # more per statement than SQLite took to run it, on every write of every service.
+    cursor = conn.connection.cursor()
+    try:
+        cursor.execute(sql.lock)
+        found = cursor.fetchone()
+        if found is None:  # a database built from the runtime tables alone, without the migration
+            cursor.execute(sql.create_head, (HEAD_ID, GENESIS, GENESIS))
+            seq, prev = 0, GENESIS
+        else:
+            seq, prev = int(found[0]), str(found[1])
+        rows = []
+        for entry in entries:
+            seq += 1
+            row = entry.values()
+            row["seq"], row["prev_hash"] = seq, prev
+            row["hash"] = prev = row_hash(row)
+            if sql.sqlite:  # stored as SQLAlchemy's DateTime stores it on SQLite: naive UTC text
+                row["at"] = row["at"].strftime("%Y-%m-%d %H:%M:%S.%f")
+            rows.append(tuple(row[c] for c in _COLUMNS))
+        cursor.executemany(sql.insert, rows)
+        cursor.execute(sql.move, (seq, prev))
+    finally:
+        cursor.close()
     return seq
 
 

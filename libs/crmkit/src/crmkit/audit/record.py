@@ -16,6 +16,7 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 from google.protobuf.descriptor import FieldDescriptor
@@ -201,10 +202,14 @@ class Personal:
     id_field: str = "id"
     type_field: str = ""
 
+    @cached_property
+    def default_kind(self) -> str:
+        return self.record_type or snake(self.message.DESCRIPTOR.name)
+
     def kind(self, message: Message) -> str:
         if self.type_field and (named := str(getattr(message, self.type_field, ""))):
             return named
-        return self.record_type or snake(self.message.DESCRIPTOR.name)
+        return self.default_kind
 
 
 def _walk(value: Any, wanted: Mapping[str, Personal], depth: int = 0) -> Iterable[tuple[Personal, Message]]:

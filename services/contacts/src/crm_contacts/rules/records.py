@@ -52,6 +52,14 @@ def normalize_phone(raw: str, field: str, default_region: str = DEFAULT_REGION) 
     return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
 
 
+def unverified_digits(raw: str, field: str) -> str:
+    """The digits of a phone that did not validate, kept as typed (a leading + stays)."""
+    digits = re.sub(r"\D", "", raw)
+    if not digits:
+        raise InvalidArgument(f"'{raw}' has no digits to keep as a phone number", field=field)
+    return ("+" if raw.strip().startswith("+") else "") + digits
+
+
 def normalize_email(raw: str, field: str) -> str:
     address = raw.strip().lower()
     if len(address) > 320 or not _EMAIL.match(address):
@@ -86,10 +94,13 @@ def _normalize_phones(phones: Iterable[Phone]) -> list[Phone]:
         if not raw:
             raise InvalidArgument("phone number is required", field=f"phones[{i}].number")
         _one_of(phone.kind, PHONE_KINDS, f"phones[{i}].kind")
-        number = normalize_phone(raw, f"phones[{i}].number")
+        if phone.unverified:  # kept as typed (an import): its digits identify and find it
+            number = unverified_digits(raw, f"phones[{i}].number")
+        else:
+            number = normalize_phone(raw, f"phones[{i}].number")
         if number not in seen:
             seen.add(number)
-            result.append(Phone(number=number, kind=phone.kind or "mobile", raw=raw))
+            result.append(Phone(number=number, kind=phone.kind or "mobile", raw=raw, unverified=phone.unverified))
     return result
 
 
@@ -158,9 +169,12 @@ def check_limits(record: Record, paths: Collection[str] | None = None) -> None:
             limits.check_count(name, getattr(record, name), maximum)
     if wanted("custom_fields"):
         limits.check_count("custom_fields", record.custom_fields.fields, limits.MAX_CUSTOM_FIELDS)
-        for key in record.custom_fields.fields:
+        for key, value in record.custom_fields.fields.items():
             # a longer key is not one anybody defined; the field named stays short enough for a trailer
-            limits.check_length(f"custom_fields.{key[:limits.MAX_CUSTOM_FIELD_KEY]}", key, limits.MAX_CUSTOM_FIELD_KEY)
+            short = f"custom_fields.{key[:limits.MAX_CUSTOM_FIELD_KEY]}"
+            limits.check_length(short, key, limits.MAX_CUSTOM_FIELD_KEY)
+            if value.WhichOneof("kind") == "string_value":
+                limits.check_length(short, value.string_value, limits.MAX_CUSTOM_FIELD_VALUE)
     for mapping in ("social", "preferences"):
         if mapping in record.DESCRIPTOR.fields_by_name and wanted(mapping):
             limits.check_count(mapping, getattr(record, mapping), limits.MAX_CUSTOM_FIELDS)

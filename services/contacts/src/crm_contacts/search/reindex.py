@@ -21,14 +21,16 @@ import grpc
 from crm.contacts.v1.contacts_pb2 import RebuildSearchIndexRequest
 from crm.contacts.v1.contacts_pb2_grpc import ContactsServiceStub
 from crmkit.auth import SYSTEM, mint_token
-from crmkit.config import DEV_JWT_SECRET
 
 
 def bearer_token(env: Mapping[str, str]) -> str:
     token = env.get("CRM_TOKEN", "")
     if token:
         return token
-    return mint_token(SYSTEM, env.get("JWT_SECRET") or DEV_JWT_SECRET, ttl_seconds=3600)
+    secret = env.get("JWT_SECRET", "")
+    if not secret:   # the published development secret is refused by the services
+        raise SystemExit("set CRM_TOKEN (a bearer token) or JWT_SECRET (the services' signing secret)")
+    return mint_token(SYSTEM, secret, ttl_seconds=3600)
 
 
 def main(argv: list[str] | None = None) -> int:

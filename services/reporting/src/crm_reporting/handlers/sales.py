@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 from crm.common.v1.envelope_pb2 import EventEnvelope
 from crm.sales.v1 import events_pb2 as sales_events
 from crm.sales.v1.sales_pb2 import Lead, Opportunity
+from crm_reporting.periods import day_of, days_between, grains
 from crm_reporting.rules import amount_units
 from crm_reporting.store import campaigns as attribution
 from crm_reporting.store import upsert_newest
@@ -65,6 +66,7 @@ def apply_opportunity(session: Session, opp: Opportunity) -> bool:
         "lead_id": opp.lead_id,
         "contact_id": opp.contact_id,
         "closed_at": closed_at,
+        **_opportunity_periods(opp, closed_at.date().isoformat() if closed_at else ""),
     }
     if not upsert_newest(session, opportunities, opportunities.c.opportunity_id, opp.id, opp.version, values):
         return False
@@ -78,6 +80,14 @@ def apply_opportunity(session: Session, opp: Opportunity) -> bool:
     return True
 
 
+def _opportunity_periods(opp: Opportunity, closed_day: str) -> dict[str, object]:
+    """Analytics: created / closed / expected close day, week and quarter; probability; cycle days."""
+    created = day_of(opp.created_at)
+    return {**grains("created", created), **grains("closed", closed_day),
+            **grains("expected", opp.expected_close_date),
+            "probability": opp.probability, "cycle_days": days_between(created, closed_day)}
+
+
 def apply_lead(session: Session, lead: Lead) -> bool:
     if not upsert_newest(session, leads, leads.c.lead_id, lead.id, lead.version, {
         "owner_id": lead.owner_id,
@@ -86,6 +96,7 @@ def apply_lead(session: Session, lead: Lead) -> bool:
         "source": lead.source or "unknown",
         "status": lead.status,
         "campaign_id": lead.campaign_id,
+        **grains("created", day_of(lead.created_at)),
     }):
         return False
     # The newest snapshot's campaign is the lead's: a changed campaign_id moves its lead and touch.

@@ -5,14 +5,15 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 
 from google.protobuf.timestamp_pb2 import Timestamp
-from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy import bindparam, delete, insert, select, update
 from sqlalchemy.orm import Session
 
 from crm.common.v1.envelope_pb2 import EventEnvelope
 from crm.support.v1 import events_pb2 as support_events
 from crm.support.v1.support_pb2 import Ticket
+from crm_reporting.periods import day_of, grains
 from crm_reporting.store import upsert_newest
-from crm_reporting.tables import csat_answers, sla_breaches, tickets
+from crm_reporting.tables import csat_answers, sla_breaches, ticket_tags, tickets
 from crmkit.events import EventTypes, unpack_payload
 from crmkit.records import aware
 
@@ -55,8 +56,15 @@ def apply_ticket(session: Session, ticket: Ticket) -> bool:
         "priority": ticket.priority or "normal",
         "first_response_seconds": _seconds_between(ticket.created_at, ticket.first_responded_at),
         "resolution_seconds": _seconds_between(ticket.created_at, ticket.solved_at),
+        "team": ticket.team, "region": ticket.region, "type": ticket.type, "channel": ticket.channel,
+        **grains("created", day_of(ticket.created_at)), **grains("solved", day_of(ticket.solved_at)),
     }
     applied = upsert_newest(session, tickets, tickets.c.ticket_id, ticket.id, ticket.version, values)
+    if applied:   # the newest snapshot's tags are the ticket's issues
+        session.execute(delete(ticket_tags).where(ticket_tags.c.ticket_id == ticket.id))
+        tags = sorted({tag.strip()[:100] for tag in ticket.tags if tag.strip()})
+        if tags:
+            session.execute(insert(ticket_tags), [{"ticket_id": ticket.id, "tag": tag} for tag in tags])
     for clock in ticket.sla:   # a breach is for good, whichever snapshot showed it first
         if clock.breached:
             record_breach(session, ticket.id, clock.metric)
@@ -79,7 +87,7 @@ def apply_csat(session: Session, answer: support_events.CsatAnswered) -> bool:
     if current is not None and aware(current).astimezone(UTC) >= answered_at:
         return False
     values = {"assignee_id": answer.assignee_id, "rating": answer.rating, "answered_at": answered_at,
-              "answered_day": answered_at.date().isoformat()}
+              **grains("answered", answered_at.date().isoformat())}
     if current is None:
         session.execute(_INSERT_CSAT, {"ticket_id": answer.ticket_id, **values})
     else:

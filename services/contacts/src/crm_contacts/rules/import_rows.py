@@ -1,0 +1,253 @@
+"""Customer imports, the pure part: reading a CSV or xlsx file into rows, the column mapping, and
+one row → a record plus every problem the row has (not only the first). No I/O beyond the bytes
+handed in, no clock: each rule is unit-tested directly.
+
+Nothing the user typed is lost: a phone that does not validate is kept as typed and marked
+unverified; an unknown picklist value is mapped (`ColumnMapping.values`), or kept as a tag
+"<field>:<value>" when the mapping says so, or the row is rejected naming the value."""
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+
+from crm.contacts.v1.contacts_pb2 import Account, Address, Contact, CustomFieldDefinition, Email, Phone
+from crm.contacts.v1.imports_pb2 import ColumnMapping
+from crm_contacts.rules import records as rules
+from crmkit.errors import InvalidArgument
+
+Record = Contact | Account
+ENTITIES = ("contact", "account")
+ON_DUPLICATE = ("flag", "merge", "create")
+_COMMON = ("name", "industry", "source", "level", "owner_id", "team", "region", "tags", "phone", "mobile",
+           "work_phone", "email", "country", "province", "city", "street", "postal_code", "ignore")
+TARGETS = {
+    "contact": _COMMON + ("title", "company_name", "lifecycle_stage", "language"),
+    "account": _COMMON + ("website",),
+}
+PICKLISTS = {"source": rules.SOURCES, "level": rules.LEVELS, "lifecycle_stage": rules.LIFECYCLE}
+_PHONES = {"phone": "mobile", "mobile": "mobile", "work_phone": "work"}
+_ADDRESS = ("country", "province", "city", "street", "postal_code")
+_TAG_SPLIT = str.maketrans({";": ",", "|": ",", "，": ",", "、": ","})
+MAX_COLUMNS = 200
+
+
+@dataclass(frozen=True)
+class Problem:
+    field: str
+    column: str
+    message: str
+    value: str = ""
+
+
+@dataclass
+class Row:
+    """A row's record, or its problems; notes are kept rows' remarks (an unverified phone)."""
+    record: Record
+    problems: list[Problem] = field(default_factory=list)
+    notes: list[Problem] = field(default_factory=list)
+
+
+class FileError(ValueError):
+    """The file as a whole cannot be read (not CSV, not xlsx, no header)."""
+
+
+def read_rows(file_name: str, content: bytes) -> Iterator[list[str]]:
+    """The file's rows as text, the header first. CSV: UTF-8 (a BOM is skipped) or GB18030, the
+    delimiter sniffed among , ; tab. xlsx: the first sheet, read-only (flat memory)."""
+    if file_name.lower().endswith(".xlsx"):
+        yield from _xlsx_rows(content)
+        return
+    try:
+        text = content.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        try:
+            text = content.decode("gb18030")  # Excel on a Chinese Windows saves CSV so
+        except UnicodeDecodeError:
+            raise FileError("the file is neither UTF-8 nor GB18030 text, nor an xlsx workbook") from None
+    head = text[:4096]
+    delimiter = max((",", ";", "\t"), key=head.count)
+    yield from csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+
+
+def _xlsx_rows(content: bytes) -> Iterator[list[str]]:
+    from openpyxl import load_workbook  # only an xlsx import pays for the import
+
+    try:
+        book = load_workbook(io.BytesIO(content), read_only=True, data_only=True)
+    except Exception as exc:  # openpyxl raises zipfile, KeyError and its own errors alike
+        raise FileError(f"the file is not an xlsx workbook ({type(exc).__name__})") from None
+    try:
+        sheet = book.worksheets[0]
+        for values in sheet.iter_rows(values_only=True):
+            yield ["" if v is None else _cell_text(v) for v in values]
+    finally:
+        book.close()
+
+
+def _cell_text(value: object) -> str:
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))  # a phone typed as a number: 13800138000.0 → 13800138000
+    return str(value)
+
+
+def resolve_mapping(entity: str, header: Sequence[str], mapping: ColumnMapping) -> tuple[list[str], list[str]]:
+    """Per column, its target ("" = not imported), and the columns nobody mapped (reported)."""
+    allowed = TARGETS[entity]
+    for column, target in mapping.columns.items():
+        # a column this file lacks is no error: a mapping remembered for a source outlives its files
+        if target not in allowed and not target.startswith("custom_fields."):
+            raise InvalidArgument(f"'{target}' is not a field of a {entity}: use one of {', '.join(allowed)} "
+                                  "or custom_fields.<key>", field=f"mapping.columns.{column}")
+    for name in mapping.values:
+        if name not in PICKLISTS:
+            raise InvalidArgument(f"values map only {', '.join(PICKLISTS)}", field=f"mapping.values.{name}")
+    targets: list[str] = []
+    unmapped: list[str] = []
+    for column in header:
+        target = mapping.columns.get(column) or (column.strip().lower() if column.strip().lower() in allowed else "")
+        if not target and column.strip():
+            unmapped.append(column)
+        targets.append("" if target == "ignore" else target)
+    return targets, unmapped
+
+
+def build_row(entity: str, header: Sequence[str], targets: Sequence[str], values: Sequence[str],
+              mapping: ColumnMapping, definitions: dict[str, CustomFieldDefinition]) -> Row:
+    """The record a row makes and every problem it has: each field is checked on its own."""
+    record: Record = Contact() if entity == "contact" else Account()
+    row = Row(record)
+    address = Address()
+    for i, target in enumerate(targets):
+        raw = values[i].strip() if i < len(values) else ""
+        if not target or not raw:
+            continue
+        column = header[i]
+
+        def problem(name: str, message: str, value: str = raw, column: str = column) -> None:
+            row.problems.append(Problem(name, column, message, value))
+
+        if target in PICKLISTS:
+            value = _picklist(target, raw, mapping, row, column)
+            if value is not None:
+                setattr(record, target, value)
+        elif target in _PHONES:
+            _phone(record, raw, _PHONES[target], row, column)
+        elif target == "email":
+            for part in _split(raw):
+                try:
+                    record.emails.append(Email(address=rules.normalize_email(part, "email"), kind="work"))
+                except InvalidArgument as exc:
+                    problem(f"emails[{len(record.emails)}].address", exc.message, part)
+        elif target == "tags":
+            record.tags.extend(_split(raw))
+        elif target in _ADDRESS:
+            setattr(address, target, raw.upper() if target == "country" else raw)
+        elif target.startswith("custom_fields."):
+            key = target.removeprefix("custom_fields.")
+            _custom(record, key, raw, definitions.get(key), problem)
+        elif target == "language":
+            try:
+                record.language = rules.normalize_language(raw)  # type: ignore[union-attr]  # contacts only (TARGETS)
+            except InvalidArgument as exc:
+                problem("language", exc.message)
+        else:
+            setattr(record, target, raw)
+    if address.ListFields():
+        if (address.city or address.province) and not address.country:
+            address.country = rules.DEFAULT_REGION  # a mainland file names no country
+        record.addresses.append(address)
+    _check_record(record, row, header, targets)
+    return row
+
+
+def _split(raw: str) -> list[str]:
+    return [p.strip() for p in raw.translate(_TAG_SPLIT).split(",") if p.strip()]
+
+
+def _picklist(name: str, raw: str, mapping: ColumnMapping, row: Row, column: str) -> str | None:
+    allowed = PICKLISTS[name]
+    if name in mapping.values and raw in mapping.values[name].values:
+        mapped = mapping.values[name].values[raw]
+        if mapped in allowed or mapped == "":
+            return mapped
+        row.problems.append(Problem(name, column, f"the mapping sends '{raw}' to '{mapped}', which is not one of "
+                                    f"{', '.join(allowed)}", raw))
+        return None
+    key = raw.lower().replace(" ", "_").replace("-", "_")
+    if key in allowed:
+        return key
+    if mapping.keep_unknown_values:
+        row.record.tags.append(f"{name}:{raw}")
+        row.notes.append(Problem(name, column, f"'{raw}' is not a {name}: kept as the tag {name}:{raw}", raw))
+        return None
+    row.problems.append(Problem(name, column, f"'{raw}' is not one of {', '.join(allowed)}: map it "
+                                f"(mapping.values.{name}) or keep it (mapping.keep_unknown_values)", raw))
+    return None
+
+
+def _phone(record: Record, raw: str, kind: str, row: Row, column: str) -> None:
+    for part in _split(raw) if "," in raw.translate(_TAG_SPLIT) else [raw]:
+        index = len(record.phones)
+        try:
+            record.phones.append(Phone(number=rules.normalize_phone(part, "phone"), kind=kind, raw=part))
+        except InvalidArgument as exc:
+            try:
+                digits = rules.unverified_digits(part, "phone")
+            except InvalidArgument as no_digits:
+                row.problems.append(Problem(f"phones[{index}].number", column, no_digits.message, part))
+                continue
+            record.phones.append(Phone(number=digits, kind=kind, raw=part, unverified=True))
+            row.notes.append(Problem(f"phones[{index}].number", column, f"{exc.message}: kept as typed, unverified",
+                                     part))
+
+
+def _custom(record: Record, key: str, raw: str, definition: CustomFieldDefinition | None,
+            report: Callable[[str, str], None]) -> None:
+    if definition is None:
+        report(f"custom_fields.{key}", f"no custom field '{key}' is defined")
+        return
+    value: str | float | bool = raw
+    if definition.type == "number":
+        try:
+            value = float(raw.replace(",", ""))
+        except ValueError:
+            report(f"custom_fields.{key}", "must be a number")
+            return
+    elif definition.type == "boolean":
+        lowered = raw.lower()
+        if lowered not in ("true", "false", "yes", "no", "1", "0", "是", "否"):
+            report(f"custom_fields.{key}", "must be true or false")
+            return
+        value = lowered in ("true", "yes", "1", "是")
+    record.custom_fields.update({key: value})
+    try:
+        rules.check_custom_fields(record.custom_fields, {key: definition}, creating=False)
+    except InvalidArgument as exc:
+        del record.custom_fields[key]
+        report(f"custom_fields.{key}", exc.message)
+
+
+def _check_record(record: Record, row: Row, header: Sequence[str], targets: Sequence[str]) -> None:
+    """The record-wide rules (name, limits, addresses), each on its own; then the service's own
+    normalization as a last word, so an accepted row is exactly what a create would accept."""
+    column_of = {t: header[i] for i, t in enumerate(targets) if t}
+    checks: list[Callable[[], object]] = [
+        lambda: rules.check_limits(record), lambda: rules._check_name(record.name),
+        lambda: rules._check_industry(record.industry), lambda: rules._check_addresses(record.addresses),
+        lambda: rules.normalize_tags(record.tags)]
+    for check in checks:
+        try:
+            check()
+        except InvalidArgument as exc:
+            row.problems.append(Problem(exc.field or "", column_of.get((exc.field or "").split("[")[0], ""),
+                                        exc.message))
+    if row.problems:
+        return
+    try:
+        rules.normalize(record)
+    except InvalidArgument as exc:
+        name = (exc.field or "").split("[")[0].split(".")[0]
+        row.problems.append(Problem(exc.field or "", column_of.get(name, ""), exc.message,
+                                    str(getattr(record, name, "")) if name in ("name", "industry") else ""))

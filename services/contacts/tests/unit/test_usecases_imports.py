@@ -1,0 +1,179 @@
+"""Import jobs on the real schema: bad rows rejected with every reason while the rest commit,
+duplicates flagged or merged, the same file twice changes nothing, and a run cut between two
+batches resumes where its checkpoint says."""
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import func, select
+
+from crm.contacts.v1.contacts_pb2 import Contact
+from crm.contacts.v1.imports_pb2 import ColumnMapping, CreateImportRequest, ImportJob
+from crm_contacts import store
+from crm_contacts.import_runner import ImportRunner
+from crm_contacts.tables import contacts as contacts_table
+from crm_contacts.usecases import imports
+from crmkit.db import Database
+
+Contacts = Any  # the conftest fixture's type (tests/unit/conftest.py)
+
+
+REP = "rep.north.1"
+ROWS = [
+    ["姓名", "手机", "邮箱", "来源"],
+    ["王芳", "13800138000", "wf@example.cn", "website"],
+    ["", "13800138001", "bad-email", "webinar"],     # three problems
+    ["李雷", "140 1234 5678", "", "referral"],        # an invalid prefix: kept unverified
+    ["王芳二", "138 0013 8000", "", ""],              # the same mobile as row 1
+    ["韩梅梅", "", "hm@example.cn", "cold_call"],     # an unknown source
+]
+MAPPING = ColumnMapping(columns={"姓名": "name", "手机": "mobile", "邮箱": "email", "来源": "source"})
+
+
+def csv_bytes(rows: list[list[str]]) -> bytes:
+    out = io.StringIO()
+    csv.writer(out).writerows(rows)
+    return out.getvalue().encode()
+
+
+def upload(c: Contacts, content: bytes, *, dry_run: bool = False, on_duplicate: str = "flag",
+           mapping: ColumnMapping = MAPPING, source_name: str = "crm-old") -> ImportJob:
+    principal = c.users[REP]
+    request = CreateImportRequest(entity="contact", file_name="customers.csv", source_name=source_name,
+                                  mapping=mapping, dry_run=dry_run, on_duplicate=on_duplicate,
+                                  content_sha256=hashlib.sha256(content).hexdigest(), size_bytes=len(content))
+    job = c.write(lambda uow: imports.create_import(uow, principal=principal, now=c.now, request=request))
+    if job.reused:
+        return job
+    for offset in range(0, len(content), 64):  # small chunks: the order and resends matter
+        c.write(lambda uow, o=offset: imports.append_chunk(uow, principal=principal, job_id=job.id, offset=o,
+                                                           data=content[o:o + 64]))
+    c.write(lambda uow: imports.append_chunk(uow, principal=principal, job_id=job.id, offset=0, data=content[:64]))
+    return c.write(lambda uow: imports.start_import(uow, principal=principal, now=c.now, job_id=job.id))
+
+
+def status(c: Contacts, job_id: str) -> ImportJob:
+    return c.read(lambda s: imports.get_import(s, principal=c.users[REP], now=datetime.now(UTC), job_id=job_id))
+
+
+def live_contacts(db: Database) -> int:
+    with db.read() as s:
+        return int(s.execute(select(func.count()).select_from(contacts_table)
+                             .where(contacts_table.c.deleted.is_(False))).scalar_one())
+
+
+def test_a_job_keeps_going_past_bad_rows_and_reports_every_reason(contacts: Contacts, db: Database) -> None:
+    job = upload(contacts, csv_bytes(ROWS))
+    ImportRunner(db, lambda: contacts.now, batch_rows=2).tick(contacts.now)
+    done = status(contacts, job.id)
+    assert (done.status, done.rows_total, done.rows_done) == ("done", 5, 5)
+    assert (done.accepted, done.rejected, done.warnings) == (2, 3, 1)
+    assert live_contacts(db) == 2
+    report = contacts.read(lambda s: imports.report_csv(s, principal=contacts.users[REP], job_id=job.id))
+    lines = list(csv.reader(io.StringIO(report.decode("utf-8-sig"))))
+    assert lines[0] == ["row", "reasons", *ROWS[0]]
+    by_row = {int(r[0]): r for r in lines[1:]}
+    assert sorted(by_row) == [2, 4, 5]
+    assert all(part in by_row[2][1] for part in ("name is required", "bad-email", "webinar"))
+    assert "duplicate of row 1 of this file" in by_row[4][1] and by_row[4][2:] == ROWS[4]
+    assert "cold_call" in by_row[5][1]
+
+
+def test_nothing_typed_is_lost_an_unverified_phone_is_stored_as_typed(contacts: Contacts, db: Database) -> None:
+    upload(contacts, csv_bytes(ROWS))
+    ImportRunner(db, lambda: contacts.now).tick(contacts.now)
+    with db.read() as s:
+        ids = list(s.execute(select(contacts_table.c.id).where(contacts_table.c.name == "李雷")).scalars())
+        record = store.load(s, Contact, ids[0])
+    assert record is not None
+    assert [(p.raw, p.unverified) for p in record.phones] == [("140 1234 5678", True)]
+    assert record.source == "referral"
+
+
+def test_events_are_emitted_for_imported_records_as_for_creates(contacts: Contacts, db: Database) -> None:
+    from crmkit.runtime_tables import outbox_row
+
+    upload(contacts, csv_bytes(ROWS))
+    ImportRunner(db, lambda: contacts.now).tick(contacts.now)
+    with db.read() as s:
+        subjects = list(s.execute(select(outbox_row.c.subject)).scalars())
+    assert subjects.count("crm.contacts.contact.created") == 2
+
+
+def test_the_same_file_twice_is_the_same_job_and_changes_nothing(contacts: Contacts, db: Database) -> None:
+    first = upload(contacts, csv_bytes(ROWS))
+    ImportRunner(db, lambda: contacts.now).tick(contacts.now)
+    again = upload(contacts, csv_bytes(ROWS))
+    ImportRunner(db, lambda: contacts.now).tick(contacts.now)
+    assert again.reused and again.id == first.id
+    assert live_contacts(db) == 2
+
+
+def test_the_same_rows_in_another_file_are_flagged_as_duplicates_of_the_database(contacts: Contacts,
+                                                                               db: Database) -> None:
+    upload(contacts, csv_bytes(ROWS))
+    ImportRunner(db, lambda: contacts.now).tick(contacts.now)
+    second = upload(contacts, csv_bytes([*ROWS, ["新人", "13900139000", "", ""]]))
+    ImportRunner(db, lambda: contacts.now).tick(contacts.now)
+    done = status(contacts, second.id)
+    assert (done.accepted, done.rejected) == (1, 5)
+    assert any("duplicate of contact" in p.message for p in done.problems)
+
+
+def test_merge_fills_the_existing_record_instead_of_a_new_one(contacts: Contacts, db: Database) -> None:
+    rows = [["姓名", "手机", "邮箱"], ["王芳", "13800138000", ""], ["王芳", "13800138000", "wf@example.cn"]]
+    job = upload(contacts, csv_bytes(rows), on_duplicate="merge")
+    ImportRunner(db, lambda: contacts.now).tick(contacts.now)
+    done = status(contacts, job.id)
+    assert (done.accepted, done.merged, done.rejected) == (1, 1, 0)
+    with db.read() as s:
+        [record_id] = s.execute(select(contacts_table.c.id)).scalars()
+        record = store.load(s, Contact, record_id)
+    assert record is not None and [e.address for e in record.emails] == ["wf@example.cn"]
+
+
+def test_a_dry_run_reports_the_same_and_writes_no_record(contacts: Contacts, db: Database) -> None:
+    job = upload(contacts, csv_bytes(ROWS), dry_run=True)
+    ImportRunner(db, lambda: contacts.now).tick(contacts.now)
+    done = status(contacts, job.id)
+    assert (done.status, done.accepted, done.rejected) == ("done", 2, 3)
+    assert {p.row for p in done.problems} == {2, 4, 5}
+    assert live_contacts(db) == 0
+
+
+def test_a_run_cut_after_a_batch_resumes_after_its_checkpoint(contacts: Contacts, db: Database) -> None:
+    rows = [["name", "mobile"], *[[f"客户{i}", f"1380013{i:04d}"] for i in range(25)]]
+    job = upload(contacts, csv_bytes(rows))
+    cut = ImportRunner(db, lambda: contacts.now, batch_rows=10)
+    original = imports.run_batch
+    calls = []
+
+    def crash_after_two(*args: object, **kwargs: object) -> object:
+        calls.append(1)
+        if len(calls) == 3:
+            raise SystemExit("the process died")  # before the third batch commits
+        return original(*args, **kwargs)  # type: ignore[arg-type]
+
+    imports.run_batch = crash_after_two  # type: ignore[assignment]
+    try:
+        try:
+            cut.run(job.id)
+        except SystemExit:
+            pass
+    finally:
+        imports.run_batch = original
+    assert status(contacts, job.id).rows_done == 20 and live_contacts(db) == 20
+    ImportRunner(db, lambda: contacts.now, batch_rows=10).tick(contacts.now)  # the restarted process
+    done = status(contacts, job.id)
+    assert (done.status, done.rows_done, done.accepted, done.rejected) == ("done", 25, 25, 0)
+    assert live_contacts(db) == 25
+
+
+def test_the_mapping_is_remembered_per_source(contacts: Contacts, db: Database) -> None:
+    upload(contacts, csv_bytes(ROWS), dry_run=True, source_name="trade-fair-2026")
+    job = upload(contacts, csv_bytes(ROWS), mapping=ColumnMapping(), source_name="trade-fair-2026")
+    assert dict(job.mapping.columns) == dict(MAPPING.columns)

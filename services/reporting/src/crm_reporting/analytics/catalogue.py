@@ -1,0 +1,227 @@
+"""The catalogue: per source (a read-model table) the dimensions a query may group and filter by,
+its time fields, and its measures. Nothing else reaches SQL: a query names entries of this table,
+and the builder refuses any other name, naming the field.
+
+A measure is a list of SQL aggregates (`parts`) and how their values become the figure
+(`finish`), plus the condition of the rows it counts (`where`), which is what its drill-down lists."""
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import ColumnElement, Table, and_, case, exists, func, literal, select, true
+from sqlalchemy.sql.elements import KeyedColumnElement
+
+from crm.reporting.v1.reporting_pb2 import Catalogue, CatalogueField, CatalogueMeasure, CatalogueSource
+from crm_reporting.rules import AMOUNT_SCALE
+from crm_reporting.tables import csat_answers, leads, opportunities, sla_breaches, ticket_tags, tickets
+from crm_reporting.usecases import VISIBLE, assigned
+from crmkit.auth import Principal
+
+GRAINS = ("day", "week", "month", "quarter", "year")
+FILTER_OPS = ("eq", "ne", "in", "not_in", "gte", "lte", "contains")
+
+
+@dataclass(frozen=True)
+class Dimension:
+    name: str
+    label: str
+    expr: ColumnElement[Any]
+    type: str = "text"                 # text | day | number
+    join_tags: bool = False            # groups over ticket_tags (a ticket once per tag)
+
+
+@dataclass(frozen=True)
+class Measure:
+    name: str
+    label: str
+    unit: str                          # count | amount | ratio | days | hours | rating | percent
+    description: str
+    where: ColumnElement[bool]
+    parts: Sequence[ColumnElement[Any]]
+    finish: Callable[[Sequence[Any]], float | None]
+
+
+@dataclass(frozen=True)
+class Source:
+    name: str
+    label: str
+    record: str
+    table: Table
+    id_column: KeyedColumnElement[Any]
+    dimensions: dict[str, Dimension]
+    measures: dict[str, Measure]
+    time_fields: tuple[str, ...]       # <field>_day / _week / _quarter columns of the table
+    visible: Callable[[Principal], ColumnElement[bool]]
+    filter_only: dict[str, Dimension] = field(default_factory=dict)
+
+    def filterable(self, name: str) -> Dimension | None:
+        return self.dimensions.get(name) or self.filter_only.get(name)
+
+    def period(self, time_field: str, grain: str) -> ColumnElement[str]:
+        day = self.table.c[f"{time_field}_day"]
+        if grain == "day":
+            return day
+        if grain == "month":
+            return func.substr(day, 1, 7)
+        if grain == "year":
+            return func.substr(day, 1, 4)
+        return self.table.c[f"{time_field}_{grain}"]   # week (its Monday), quarter (YYYY-Qn)
+
+
+# -- building blocks ------------------------------------------------------------------------------
+
+def _n(values: Sequence[Any]) -> float | None:
+    return float(values[0] or 0)
+
+
+def _count(name: str, label: str, description: str, where: ColumnElement[bool]) -> Measure:
+    return Measure(name, label, "count", description, where, [func.sum(case((where, 1), else_=0))], _n)
+
+
+def _amount(name: str, label: str, description: str, where: ColumnElement[bool],
+            units: ColumnElement[Any] | None = None, scale: int = AMOUNT_SCALE) -> Measure:
+    units = units if units is not None else opportunities.c.amount_units
+    return Measure(name, label, "amount", description, where, [func.sum(case((where, units), else_=0))],
+                   lambda v: round(int(v[0] or 0) / scale, 2))
+
+
+def _average(name: str, label: str, unit: str, description: str, where: ColumnElement[bool],
+             value: ColumnElement[Any], divide: float = 1.0) -> Measure:
+    both = and_(where, value.is_not(None))
+
+    def finish(v: Sequence[Any]) -> float | None:
+        total, n = v
+        return round(float(total) / float(n) / divide, 4) if n else None
+
+    return Measure(name, label, unit, description, both,
+                   [func.sum(case((both, value), else_=0)), func.sum(case((both, 1), else_=0))], finish)
+
+
+def _ratio(name: str, label: str, description: str, part: ColumnElement[bool],
+           whole: ColumnElement[bool]) -> Measure:
+    def finish(v: Sequence[Any]) -> float | None:
+        p, w = v
+        return round(float(p or 0) / float(w), 4) if w else None
+
+    return Measure(name, label, "ratio", description, whole,
+                   [func.sum(case((and_(whole, part), 1), else_=0)), func.sum(case((whole, 1), else_=0))], finish)
+
+
+def _dims(table: Table, names: dict[str, str], **types: str) -> dict[str, Dimension]:
+    return {name: Dimension(name, label=label, expr=table.c[column], type=types.get(name, "text"))
+            for name, (column, label) in ((n, tuple(v.split("|"))) for n, v in names.items())}
+
+
+# -- the sources ----------------------------------------------------------------------------------
+
+o = opportunities.c
+_OPEN, _WON, _LOST = o.status == "open", o.status == "won", o.status == "lost"
+OPPORTUNITIES = Source(
+    "opportunities", "Opportunities", "opportunity", opportunities, o.opportunity_id,
+    dimensions=_dims(opportunities, {
+        "stage": "stage|Stage", "status": "status|Status (open, won, lost)", "owner": "owner_id|Owner (rep)",
+        "team": "team|Team", "region": "region|Region", "currency": "currency_code|Currency",
+        "first_campaign": "first_campaign_id|First-touch campaign", "last_campaign": "last_campaign_id|Last-touch campaign",
+    }),
+    filter_only={"probability": Dimension("probability", "Probability (%)", o.probability, "number"),
+                 "expected_quarter": Dimension("expected_quarter", "Expected close quarter", o.expected_quarter)},
+    measures={m.name: m for m in (
+        _count("count", "Opportunities", "every opportunity", true()),
+        _count("open", "Open", "open opportunities (the pipeline)", _OPEN),
+        _count("won", "Won", "won opportunities", _WON),
+        _count("lost", "Lost", "lost opportunities", _LOST),
+        _amount("amount", "Amount", "sum of the amounts, per currency", true()),
+        _amount("open_amount", "Pipeline", "sum of the open opportunities' amounts, per currency", _OPEN),
+        _amount("won_amount", "Won amount", "sum of the won opportunities' amounts, per currency", _WON),
+        _amount("weighted_amount", "Weighted pipeline", "open amounts times their probability, per currency",
+                _OPEN, o.amount_units * o.probability, AMOUNT_SCALE * 100),
+        _average("avg_amount", "Average amount", "amount", "average amount, per currency", true(),
+                 o.amount_units, AMOUNT_SCALE),
+        _average("avg_probability", "Average probability", "percent", "average stage probability", true(),
+                 o.probability),
+        _average("avg_cycle_days", "Average deal cycle", "days", "days from creation to win, over won deals",
+                 _WON, o.cycle_days),
+        _ratio("win_rate", "Win rate", "won / (won + lost)", _WON, o.status.in_(("won", "lost"))),
+    )},
+    time_fields=("created", "closed", "expected"),
+    visible=lambda principal: VISIBLE.clause(principal, opportunities),
+)
+
+le = leads.c
+LEADS = Source(
+    "leads", "Leads", "lead", leads, le.lead_id,
+    dimensions=_dims(leads, {"source": "source|Source", "status": "status|Status", "owner": "owner_id|Owner",
+                             "team": "team|Team", "region": "region|Region", "campaign": "campaign_id|Campaign"}),
+    measures={m.name: m for m in (
+        _count("count", "Leads", "every lead", true()),
+        _count("converted", "Converted", "leads converted to a deal", le.status == "converted"),
+        _count("disqualified", "Disqualified", "leads disqualified", le.status == "disqualified"),
+        _ratio("conversion_rate", "Conversion rate", "converted / leads", le.status == "converted", true()),
+    )},
+    time_fields=("created",),
+    visible=lambda principal: VISIBLE.clause(principal, leads),
+)
+
+t = tickets.c
+_SOLVED = t.resolution_seconds.is_not(None)
+_BREACHED = exists(select(sla_breaches.c.ticket_id).where(sla_breaches.c.ticket_id == t.ticket_id))
+_TICKET_DIMS = _dims(tickets, {"status": "status|Status", "priority": "priority|Priority", "type": "type|Type",
+                               "channel": "channel|Channel", "assignee": "assignee_id|Assignee", "team": "team|Team",
+                               "region": "region|Region"})
+_TICKET_DIMS["tag"] = Dimension("tag", "Issue (tag; untagged: the ticket's type)",
+                                func.coalesce(ticket_tags.c.tag, t.type), join_tags=True)
+TICKETS = Source(
+    "tickets", "Tickets", "ticket", tickets, t.ticket_id,
+    dimensions=_TICKET_DIMS,
+    measures={m.name: m for m in (
+        _count("count", "Tickets", "every ticket", true()),
+        _count("open", "Unsolved", "tickets not solved or closed", t.status.not_in(("solved", "closed"))),
+        _count("solved", "Solved", "tickets solved (then possibly closed)", _SOLVED),
+        _count("sla_breached", "SLA breached", "tickets that breached an SLA clock", _BREACHED),
+        _average("avg_resolution_hours", "Average resolution time", "hours", "created to solved, over solved tickets",
+                 true(), t.resolution_seconds, 3600.0),
+        _average("avg_first_response_hours", "Average first response", "hours", "created to the first response",
+                 true(), t.first_response_seconds, 3600.0),
+    )},
+    time_fields=("created", "solved"),
+    visible=lambda principal: assigned(principal, tickets.c.assignee_id),
+)
+
+cs = csat_answers.c
+CSAT = Source(
+    "csat", "CSAT answers", "ticket", csat_answers, cs.ticket_id,
+    dimensions={"assignee": Dimension("assignee", "Assignee", cs.assignee_id),
+                "rating": Dimension("rating", "Rating (1-5)", cs.rating, "number")},
+    measures={m.name: m for m in (
+        _count("count", "Answers", "CSAT answers", true()),
+        _average("avg_rating", "Average rating", "rating", "average of the ratings (1-5)", true(), cs.rating),
+        _ratio("satisfied_share", "Satisfied", "share of answers rating 4 or 5", cs.rating >= 4, true()),
+    )},
+    time_fields=("answered",),
+    visible=lambda principal: assigned(principal, csat_answers.c.assignee_id),
+)
+
+SOURCES: dict[str, Source] = {s.name: s for s in (OPPORTUNITIES, LEADS, TICKETS, CSAT)}
+
+
+def tag_exists(values: ColumnElement[bool]) -> ColumnElement[bool]:
+    """A ticket filter on its tags, without multiplying its rows."""
+    return exists(select(literal(1)).where(ticket_tags.c.ticket_id == t.ticket_id, values))
+
+
+def describe() -> Catalogue:
+    """What `GET /reports/catalogue` publishes."""
+    def fields(dims: dict[str, Dimension]) -> list[CatalogueField]:
+        return [CatalogueField(name=d.name, label=d.label, type=d.type) for d in dims.values()]
+
+    return Catalogue(
+        sources=[CatalogueSource(
+            name=s.name, label=s.label, record=s.record, dimensions=fields(s.dimensions),
+            measures=[CatalogueMeasure(name=m.name, label=m.label, unit=m.unit, description=m.description)
+                      for m in s.measures.values()],
+            time_fields=list(s.time_fields), filters=fields({**s.dimensions, **s.filter_only}),
+        ) for s in SOURCES.values()],
+        time_grains=list(GRAINS), filter_ops=list(FILTER_OPS),
+    )
