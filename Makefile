@@ -13,7 +13,7 @@ TYPED_PLATFORM := libs/crmkit/src libs/fakes/src devtools/src
 TYPED_DIRS ?= $(TYPED_PLATFORM) gateway/src $(wildcard services/*/src)
 PROTOS := $(shell find proto -name '*.proto')
 
-.PHONY: help venv proto run test test-unit test-integration test-e2e bench lint token clean system-deps
+.PHONY: help venv proto run test test-unit test-integration test-e2e bench lint token clean system-deps images dev-secrets
 
 # Debian packages the tests and benchmarks use: pdftotext and a CJK font (quote PDFs), wrk (bench).
 APT_PACKAGES ?= poppler-utils fonts-wqy-microhei wrk
@@ -25,6 +25,8 @@ help:
 	@echo "make bench  - run the benchmarks and print figures"
 	@echo "make lint   - ruff, then mypy over the typed src dirs"
 	@echo "make token USER_ID=rep.north.1 - mint a demo bearer token"
+	@echo "make images [REGISTRY=r TAG=t PUSH=1] - build every image (PUSH: push, pin digests in production)"
+	@echo "make dev-secrets - generate the dev overlay's signing keys (gitignored)"
 
 # The venv is rebuilt when requirements change; a .pth file puts every src dir on sys.path
 # so services run from the checkout without per-package installs.
@@ -82,6 +84,17 @@ lint: proto
 # set, else with the secret `make run` generated once in var/jwt-secret.
 token: proto
 	@$(PY) -m crm_devtools.token --var $(CURDIR)/var $(or $(USER_ID),$(if $(filter command line,$(origin USER)),$(USER)),admin)
+
+# Every image (services/*/Dockerfile, gateway/Dockerfile) as $(REGISTRY)/crm-<name>:$(TAG); with
+# PUSH=1 they are pushed and their digests pinned in deploy/k8s/overlays/production (deploy/README.md).
+REGISTRY ?=
+TAG ?= dev
+images: dev-secrets
+	$(PY) deploy/images.py $(if $(REGISTRY),--registry $(REGISTRY)) --tag $(TAG) $(if $(PUSH),--push)
+
+# The dev overlay's JWT_SECRET and signing keys, generated once per machine (never committed).
+dev-secrets:
+	$(PY) deploy/dev_secrets.py
 
 clean:
 	rm -rf $(GEN) var .pytest_cache

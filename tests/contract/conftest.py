@@ -19,7 +19,9 @@ def suite(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Suite]:
     # Generated requests come fast and from one address: the limits would answer most of them 429.
     s = Suite(Path(tmp_path_factory.mktemp("contract-suite")), free_ports=True, jwt_secret=SECRET,
               extra_env={"RATE_LIMIT_RPS": "100000", "RATE_LIMIT_BURST": "100000",
-                         "RATE_LIMIT_PUBLIC_WRITES_PER_MINUTE": "0"})
+                         "RATE_LIMIT_PUBLIC_WRITES_PER_MINUTE": "0",
+                         # a loaded CI machine must not turn a slow answer into a 504 "server error"
+                         "GATEWAY_GRPC_TIMEOUT_SECONDS": "30"})
     s.start()
     yield s
     s.stop()

@@ -48,7 +48,7 @@ KNOWN_GAPS = {
 # Marketing, audit and privacy routes are documented by their own modules (routes_marketing*.py and
 # others): their vocabularies and signed links are not yet stated in the document.
 OTHER_OWNERS = r"^/api/v1/(campaigns|email-templates|send-waves|forms|sequences|automation|ab-tests|audit|" \
-               r"privacy|admin|mail-feedback|public/(unsubscribe|open|click|forms|track))"
+               r"privacy|admin|mail-feedback|imports|public/(unsubscribe|open|click|forms|track))"
 EXAMPLES = int(os.environ.get("CONTRACT_EXAMPLES", "2"))
 
 

@@ -136,8 +136,7 @@ def test_the_secret_template_is_never_applied_and_covers_every_reference():
         assert template.resolve() not in refs, \
             f"{rel(path)} would overwrite real Secrets with placeholders"
     provided = {(d["metadata"]["name"], k) for d in DOCS[template] for k in d["stringData"]}
-    dev = DOCS[K8S / "overlays/dev/kustomization.yaml"][0]["secretGenerator"]
-    dev_provided = {(g["name"], lit.split("=", 1)[0]) for g in dev for lit in g["literals"]}
+    dev_provided = _dev_secret_keys()
     for name in WORKLOADS:
         for container in containers(pod_spec(find("Deployment", name))):
             for env in container.get("env", []):
@@ -145,6 +144,51 @@ def test_the_secret_template_is_never_applied_and_covers_every_reference():
                 if ref:
                     assert (ref["name"], ref["key"]) in provided, f"template lacks {ref}"
                     assert (ref["name"], ref["key"]) in dev_provided, f"dev overlay lacks {ref}"
+
+
+def _dev_secrets_module():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("dev_secrets", REPO / "deploy" / "dev_secrets.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _dev_secret_keys() -> set[tuple[str, str]]:
+    """(Secret, key) pairs the dev overlay generates: its literals, and its env files (written
+    by deploy/dev_secrets.py when missing, as `make dev-secrets` does)."""
+    _dev_secrets_module().ensure()
+    dev_dir = K8S / "overlays/dev"
+    keys = set()
+    for gen in DOCS[dev_dir / "kustomization.yaml"][0]["secretGenerator"]:
+        lines = list(gen.get("literals", []))
+        for env_file in gen.get("envs", []):
+            lines += [ln for ln in (dev_dir / env_file).read_text().splitlines() if ln and not ln.startswith("#")]
+        keys |= {(gen["name"], line.split("=", 1)[0]) for line in lines}
+    return keys
+
+
+def test_the_dev_overlay_publishes_no_signing_key():
+    """The services refuse the example secrets published in the docs; the dev overlay's signing
+    keys are generated per machine into files git ignores, never written in the repository."""
+    module = _dev_secrets_module()
+    dev = {g["name"]: g for g in DOCS[K8S / "overlays/dev/kustomization.yaml"][0]["secretGenerator"]}
+    for name, key in module.GENERATED.items():
+        assert "literals" not in dev[name], f"{name}: a literal {key} would be published in the repository"
+        (env_file,) = dev[name]["envs"]
+        assert (K8S / "overlays/dev" / env_file).parent == module.DIRECTORY
+    ignored = (REPO / ".gitignore").read_text().splitlines()
+    assert "/" + str(module.DIRECTORY.relative_to(REPO)) + "/" in ignored, "generated secrets must be gitignored"
+    texts = "\n".join(p.read_text() for p in DEPLOY_TEXTS)
+    from crmkit.config import DEV_JWT_SECRET
+    assert DEV_JWT_SECRET not in texts and "change-me-in-production" not in texts
+    assert not re.search(r"(?m)^\s*-\s*(JWT_SECRET|MARKETING_TOKEN_SECRET|PRIVACY_SUPPRESSION_KEY)=", texts)
+    # A generated key is long and random, and generating again keeps it (sessions and links survive).
+    before = {p: p.read_text() for p in module.DIRECTORY.glob("*.env")}
+    assert module.ensure() == [] and {p: p.read_text() for p in before} == before
+    for text in before.values():
+        assert len(text.strip().split("=", 1)[1]) >= 43
 
 
 # --- workloads ----------------------------------------------------------------------------
@@ -719,7 +763,7 @@ def test_the_image_holds_everything_its_code_imports(name, tmp_path):
 # --- what is deployed is what exists -------------------------------------------------------
 
 # crm-<word> names that are not workloads: shared objects and values.
-SHARED_CRM_NAMES = {"config", "auth", "alerts", "services", "data", "dev"}
+SHARED_CRM_NAMES = {"config", "auth", "alerts", "services", "data", "dev", "tls", "public", "grafana", "dashboard"}
 DEPLOY_TEXTS = sorted(p for p in (REPO / "deploy").rglob("*") if p.suffix in (".yaml", ".sql", ".conf", ".md"))
 
 

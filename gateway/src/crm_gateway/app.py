@@ -18,6 +18,7 @@ from crm_gateway import (
     routes_admin,
     routes_audit,
     routes_contacts,
+    routes_imports,
     routes_marketing,
     routes_marketing_automation,
     routes_privacy,
@@ -62,6 +63,7 @@ def all_routes() -> list[Route]:
     declared: list[Action | Route] = [
         *routes_admin.ROUTES,
         *routes_contacts.ROUTES,
+        *routes_imports.ROUTES,
         *routes_marketing.ROUTES,
         *routes_marketing_automation.ROUTES,
         *routes_segments.ROUTES,

@@ -43,3 +43,37 @@ EMAIL_OPEN_RATE_PARAMS = (
     QueryParam("channel", description="only campaigns of this type"),
     QueryParam("by_campaign", "boolean", "one series per campaign instead of one over all"),
 )
+
+# -- analytics: catalogue, custom queries, standard reports, saved queries, dashboards, targets ----
+_OWNED = ("id", "owner_id", "team", "created_at", "updated_at")
+CATALOGUE = REGISTRY.message(pb.Catalogue)
+QUERY_RESULT = REGISTRY.message(pb.QueryResult)
+DRILL_DOWN = REGISTRY.message(pb.DrillDownResult)
+RUN_QUERY_INPUT = REGISTRY.input(pb.RunQueryRequest, "RunQueryInput", required=("query",))
+DRILL_DOWN_INPUT = REGISTRY.input(pb.DrillDownRequest, "DrillDownInput", required=("query",))
+WIDGET_DRILL_INPUT = REGISTRY.input(pb.DrillDownWidgetRequest, "WidgetDrillDownInput",
+                                    exclude=("dashboard_id", "widget_id"))
+SAVED_QUERY = REGISTRY.message(pb.SavedQuery)
+SAVED_QUERY_INPUT = REGISTRY.input(pb.SavedQuery, "SavedQueryInput", exclude=_OWNED, required=("name", "query"))
+SAVED_QUERY_LIST = REGISTRY.message(pb.SavedQueryList)
+DASHBOARD = REGISTRY.message(pb.Dashboard)
+DASHBOARD_INPUT = REGISTRY.input(pb.Dashboard, "DashboardInput", exclude=_OWNED, required=("name",))
+DASHBOARD_LIST = REGISTRY.message(pb.DashboardList)
+DASHBOARD_VIEW = REGISTRY.message(pb.DashboardView)
+TARGETS_INPUT = REGISTRY.input(pb.PutTargetsRequest, "SalesTargetsInput", required=("targets",))
+TARGET_LIST = REGISTRY.message(pb.TargetList)
+FORECAST = REGISTRY.message(pb.Forecast)
+STANDARD_NAMES = ("sales_funnel", "monthly_attainment", "rep_ranking", "deal_cycle", "lead_sources",
+                  "ticket_resolution", "csat_trend", "top_issues")
+STANDARD_PARAMS = (
+    QueryParam("from_day", "date", "first day, inclusive, on the report's time field (UTC)"),
+    QueryParam("to_day", "date", "last day, inclusive"),
+    QueryParam("region", description="only this region (reports over opportunities, leads and tickets)"),
+    QueryParam("team", description="only this team"),
+)
+TARGET_PARAMS = (QueryParam("month", description="YYYY-MM"), QueryParam("team"))
+FORECAST_PARAMS = (
+    QueryParam("quarter", description="YYYY-Qn (default: the next quarter)"),
+    QueryParam("team"),
+    QueryParam("region"),
+)

@@ -65,6 +65,9 @@ WEB_FORM_RESULT = _r.message(pb.SubmitWebFormResponse)
 # -- settings: each route replaces its own sections
 SETTINGS = _r.message(_SETTINGS)
 _r.enum("SlaPolicy", "priority", PRIORITIES, empty=False)
+for _field, _schema in _r.schemas["SlaPolicy"]["properties"].items():
+    if "minutes" in _field:
+        _schema["minimum"] = 0  # crm_support.rules.settings: minutes cannot be negative
 _r.enum("StaffMember", "language", ("zh-CN", "en"))  # crm_support.rules.notices
 _r.schemas["StaffMember"]["properties"]["email"].update(pattern=EMAIL_PATTERN_OR_EMPTY)
 SLA_SECTIONS = ("sla_policies", "business_hours")

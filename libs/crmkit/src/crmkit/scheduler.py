@@ -1,6 +1,8 @@
 """A thread that runs a service's scheduled work every `interval` seconds until stopped. What the
-work is (due jobs, SLA clocks) is the service's; making each effect happen once across replicas
-is the work's own business (claims in the same transaction as the effect)."""
+work is (due jobs, SLA clocks) is the service's. At several replicas a lease (crmkit.leases: a
+PostgreSQL advisory lock per worker name, given by the service runtime) lets one replica run each
+tick and another take over when it dies; each effect is still claimed in the transaction that makes
+it, so a tick cut short is finished by the next holder, never repeated."""
 from __future__ import annotations
 
 import threading
@@ -8,19 +10,23 @@ from collections.abc import Callable
 from datetime import datetime
 
 from crmkit import logs
+from crmkit.leases import Lease
 
 log = logs.get("crmkit.scheduler")
 
 
 class PeriodicWorker:
     def __init__(self, name: str, tick: Callable[[datetime], object], clock: Callable[[], datetime],
-                 interval: float, *, delay: float = 0.0) -> None:
-        """`delay`: seconds before the first run (0: at start)."""
+                 interval: float, *, delay: float = 0.0, lease: Lease | None = None) -> None:
+        """`delay`: seconds before the first run (0: at start). `lease`: run a tick only while
+        holding it (None: always run; ServiceRuntime gives each worker its database's lease)."""
         self.name, self._tick, self.clock, self.interval, self.delay = name, tick, clock, interval, delay
+        self.lease = lease
         self._stop = threading.Event()
         self._wake = threading.Event()
         self._thread = threading.Thread(target=self._run, name=name, daemon=True)
-        self.ticks = 0  # completed runs, so tests and health checks can wait for one
+        self.ticks = 0  # completed turns (run or, without the lease, skipped), so tests can wait for one
+        self.runs = 0  # turns that ran the work (this replica held the lease)
 
     def start(self) -> PeriodicWorker:
         self._thread.start()
@@ -36,7 +42,9 @@ class PeriodicWorker:
             self._wake.clear()
         while not self._stop.is_set():
             try:
-                self._tick(self.clock())
+                if self.lease is None or self.lease.acquire():
+                    self.runs += 1
+                    self._tick(self.clock())
             except Exception:
                 log.exception("%s tick failed", self.name)
             self.ticks += 1
@@ -47,3 +55,5 @@ class PeriodicWorker:
         self._stop.set()
         self._wake.set()
         self._thread.join(timeout=10)
+        if self.lease is not None:
+            self.lease.release()  # the other replicas take over at their next tick

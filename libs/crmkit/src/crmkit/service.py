@@ -12,7 +12,7 @@ from typing import Protocol
 
 import grpc
 
-from crmkit import logs, metrics
+from crmkit import leases, logs, metrics
 from crmkit.audit import api as audit_api
 from crmkit.audit import reads as audit_reads
 from crmkit.auth import TokenVerifier
@@ -24,6 +24,7 @@ from crmkit.grpc_server import GrpcServer, install_signal_handlers
 from crmkit.migrations import upgrade
 from crmkit.outbox import OutboxRelay, Published
 from crmkit.retention import RUNTIME_CLASSES, DataClass, Retention
+from crmkit.scheduler import PeriodicWorker
 from crmkit.servicer import system_clock
 
 log = logs.get("crmkit.service")
@@ -91,6 +92,9 @@ class ServiceRuntime:
         self.retention = Retention(self.db, spec.name, [*RUNTIME_CLASSES, *parts.retention])
         retention_worker = self.retention.worker(system_clock)
         for worker in [*parts.workers, retention_worker]:
+            if isinstance(worker, PeriodicWorker) and worker.lease is None:
+                # One replica at a time runs each scheduled job (crmkit.leases).
+                worker.lease = leases.for_database(self.db, worker.name)
             worker.start()
             self._workers.append(worker)
         self.loop.start()

@@ -27,8 +27,8 @@ SERVICE_NAME = contacts_pb2.DESCRIPTOR.services_by_name["ContactsService"].full_
 IMPORTS_NAME = imports_pb2.DESCRIPTOR.services_by_name["ContactImports"].full_name
 
 
-def spec(*, clock: Clock = system_clock) -> ServiceSpec:
-    """The contacts service; tests pass a clock."""
+def spec(*, clock: Clock = system_clock, import_batch_rows: int = 500) -> ServiceSpec:
+    """The contacts service; tests pass a clock (and smaller import batches)."""
 
     def compose(db: Database, settings: ServiceSettings) -> Components:
         # One search index per process, shared by the servicer (queries, rebuilds), the outbox
@@ -44,7 +44,7 @@ def spec(*, clock: Clock = system_clock) -> ServiceSpec:
             search.index.refresh()  # searchable now, not at the next flush: the erasure confirms it
 
         data_subject = subject.servicer(db, reindex=reindex, suppression=suppression)
-        importer = ImportRunner(db, clock)  # customer imports: resumes an interrupted job at start
+        importer = ImportRunner(db, clock, batch_rows=import_batch_rows)  # resumes an interrupted job at start
 
         def register(server: grpc.Server) -> None:
             contacts_pb2_grpc.add_ContactsServiceServicer_to_server(servicer, server)

@@ -15,7 +15,8 @@ from crmkit.testing import in_process_settings
 def test_the_spec_describes_the_service_without_building_anything() -> None:
     spec = bootstrap.spec()
     assert (spec.name, tuple(spec.consumes), spec.produces) == ("contacts", ("sales", "support"), True)
-    assert spec.service_names == ["crm.contacts.v1.ContactsService", "crm.privacy.v1.DataSubject"]
+    assert spec.service_names == ["crm.contacts.v1.ContactsService", "crm.privacy.v1.DataSubject",
+                                  "crm.contacts.v1.ContactImports"]
     assert (spec.migrations / "versions").is_dir()
     assert spec.wants is handlers.wants
 

@@ -87,6 +87,13 @@ def advance(db: Database, subjects: DataSubjects, key: bytes, job_id: str, clock
         with db.unit_of_work() as uow:
             jobs.step_done(uow, job_id=job_id, service=step.service, answer=answer, records=records, now=clock())
             uow.commit()
+    if not failed and job.kind == rules.ERASURE:
+        # The person's identifiers were in this file too (the job, exports about them): gone, and
+        # the file compacted, before the receipt says the erasure is complete.
+        with db.unit_of_work() as uow:
+            jobs.forget_person(uow, job_id=job_id)
+            uow.commit()
+        compact(db)
     with db.unit_of_work() as uow:
         if failed:
             jobs.next_round(uow, job_id=job_id, now=clock())
@@ -94,8 +101,6 @@ def advance(db: Database, subjects: DataSubjects, key: bytes, job_id: str, clock
             jobs.complete(uow, job_id=job_id, now=clock())
         uow.commit()
     if not failed:
-        if job.kind == rules.ERASURE:
-            compact(db)  # the person's identifiers were in this file too (the job, exports about them)
         metrics.JOBS_COMPLETED.labels(job.kind).inc()
         log.info("privacy job completed", extra={"fields": {"job_id": job_id, "kind": job.kind}})
 

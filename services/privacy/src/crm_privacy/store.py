@@ -78,6 +78,10 @@ def set_resolved(session: Session, job_id: str, subject: pb.Subject) -> None:
     session.execute(update(jobs).where(jobs.c.id == job_id).values(subject=subject.SerializeToString(), resolved=1))
 
 
+def set_subject(session: Session, job_id: str, subject: pb.Subject) -> None:
+    session.execute(update(jobs).where(jobs.c.id == job_id).values(subject=subject.SerializeToString()))
+
+
 def set_data(session: Session, job_id: str, data: bytes) -> None:
     session.execute(update(jobs).where(jobs.c.id == job_id).values(data=data))
 

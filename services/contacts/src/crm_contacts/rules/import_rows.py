@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 
@@ -187,11 +188,39 @@ def _picklist(name: str, raw: str, mapping: ColumnMapping, row: Row, column: str
     return None
 
 
+# A mainland mobile written as 11 digits: whether libphonenumber accepts it depends on its first
+# five digits only (its CN mobile pattern, checked over every 1xxxx prefix), so the answer for one
+# number of a prefix is the answer for all; parsing each number cost two thirds of an import row.
+_MOBILE = re.compile(r"^(?:\+?86)?[\s-]*(1\d{2})[\s-]?(\d{4})[\s-]?(\d{4})$")
+_PREFIX_VALID: dict[str, bool] = {}
+
+
+def normalize_phone(raw: str) -> str:
+    """rules.records.normalize_phone, with the mobile fast path above."""
+    match = _MOBILE.match(raw.strip())
+    if match is None:
+        return rules.normalize_phone(raw, "phone")
+    digits = "".join(match.groups())
+    valid = _PREFIX_VALID.get(digits[:5])
+    if valid is None:
+        try:
+            rules.normalize_phone(digits, "phone")
+            valid = True
+        except InvalidArgument:
+            valid = False
+        _PREFIX_VALID[digits[:5]] = valid
+    if not valid:
+        raise InvalidArgument(f"'{raw}' is not a valid phone number", field="phone")
+    return "+86" + digits
+
+
 def _phone(record: Record, raw: str, kind: str, row: Row, column: str) -> None:
     for part in _split(raw) if "," in raw.translate(_TAG_SPLIT) else [raw]:
         index = len(record.phones)
         try:
-            record.phones.append(Phone(number=rules.normalize_phone(part, "phone"), kind=kind, raw=part))
+            number = normalize_phone(part)
+            if all(p.number != number for p in record.phones):
+                record.phones.append(Phone(number=number, kind=kind, raw=part))
         except InvalidArgument as exc:
             try:
                 digits = rules.unverified_digits(part, "phone")
@@ -245,9 +274,12 @@ def _check_record(record: Record, row: Row, header: Sequence[str], targets: Sequ
                                         exc.message))
     if row.problems:
         return
+    phones = list(record.phones)  # normalized above: not parsed a second time
+    del record.phones[:]
     try:
         rules.normalize(record)
     except InvalidArgument as exc:
         name = (exc.field or "").split("[")[0].split(".")[0]
         row.problems.append(Problem(exc.field or "", column_of.get(name, ""), exc.message,
                                     str(getattr(record, name, "")) if name in ("name", "industry") else ""))
+    record.phones.extend(phones)

@@ -37,6 +37,7 @@ from crmkit.config import ServiceSettings
 from crmkit.db import Database
 from crmkit.errors import Conflict, PermissionDenied
 from crmkit.events import parse_envelope
+from crmkit.leases import Lease
 from crmkit.search import IndexSchemaMismatch, SearchIndex, SearchUnavailable, open_index
 from crmkit.servicer import Clock, system_clock
 
@@ -45,6 +46,8 @@ ENTITIES = ("contact", "account")
 _REPLAY_CHUNK = 500
 REPLAY_MARGIN = timedelta(seconds=60)  # clock skew between replicas writing updated_at
 MAX_RETRY = 100_000  # index writes kept for a retry; beyond that the index is rebuilt instead
+# The advisory lock the embedded index's owner holds on the contacts database (one replica only).
+EMBEDDED_OWNER_LEASE = "contacts-embedded-search"
 INCREMENTAL_WRITER_HEAP = 16_000_000  # tantivy wants at least 15 MB per indexing thread
 
 
@@ -81,6 +84,7 @@ class CustomerSearch:
         self._owned = True
         self._recovery: threading.Thread | None = None
         self._retry: set[tuple[str, str]] = set()  # (entity, id) whose index write failed
+        self._owner_lease: Lease | None = None  # embedded on PostgreSQL: this replica owns the index
 
     @classmethod
     def from_settings(cls, db: Database, settings: ServiceSettings, *, clock: Clock = system_clock) -> CustomerSearch:
@@ -101,6 +105,8 @@ class CustomerSearch:
         """Open the index, and rebuild it in the background when it cannot be trusted."""
         directory, reason = self.directory, ""
         source = database_identity(self.db.url)
+        if directory is not None and not self.db.is_sqlite:
+            self._refuse_a_second_replica()
         if directory is not None:
             if not directory.acquire():
                 self._owned = False
@@ -125,6 +131,21 @@ class CustomerSearch:
             log.warning("rebuilding the customer search index: %s", reason)
             self._schedule_rebuild()
 
+    def _refuse_a_second_replica(self) -> None:
+        """The embedded index is per process: a second replica on the same database would index
+        only its own writes. Its owner holds a PostgreSQL advisory lock (crmkit.leases) on the
+        service's database for as long as it runs; a replica that cannot take it does not start."""
+        from crmkit.leases import AdvisoryLease
+
+        lease = AdvisoryLease(self.db.url, EMBEDDED_OWNER_LEASE)
+        if not lease.acquire():
+            lease.release()
+            raise RuntimeError(
+                "contacts: another replica already runs the embedded search index on this database; "
+                "the embedded engine is per process, so contacts runs at one replica with it. "
+                "Set OPENSEARCH_URL to run several replicas (the production overlay does).")
+        self._owner_lease = lease
+
     def _schedule_rebuild(self) -> None:
         self._recovery = threading.Thread(target=self._recover, name="customer-search-rebuild", daemon=True)
         self._recovery.start()
@@ -136,6 +157,9 @@ class CustomerSearch:
         with self._lock:
             self._closed = True
             owed = bool(self._retry)
+        if self._owner_lease is not None:
+            self._owner_lease.release()
+            self._owner_lease = None
         if not self._owned:
             return
         rebuilding = self._rebuild_lock.locked()

@@ -193,8 +193,16 @@ def complete(uow: UnitOfWork, *, job_id: str, now: datetime) -> None:
                  details={"services": [c.service for c in confirmations]})
     store.finish(uow.session, job_id, now=now, data=message.SerializeToString(),
                  subject=pb.Subject(contact_ids=job.subject.contact_ids), result=receipt.SerializeToString())
+
+
+def forget_person(uow: UnitOfWork, *, job_id: str) -> None:
+    """Every service confirmed: this database forgets the person too (the erasure keeps the contact
+    ids; exports about them go), before the file is compacted and the receipt written."""
+    job = store.load_job(uow.session, job_id)
+    assert job is not None
     needles = {v for v in (*job.subject.contact_ids, *job.subject.emails, *job.subject.phones) if len(v) >= MIN_NEEDLE}
     store.forget_exports(uow.session, sorted(v.encode() for v in needles))
+    store.set_subject(uow.session, job_id, pb.Subject(contact_ids=job.subject.contact_ids))
 
 
 def list_suppressions(session: Session, *, principal: Principal, after_seq: int) -> pb.ListSuppressionsResponse:

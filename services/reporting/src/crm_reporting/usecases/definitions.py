@@ -47,14 +47,18 @@ def _visible(principal: Principal, table: Table) -> ColumnElement[bool]:
     return or_(*clauses)
 
 
+def _at(prefix: str, name: str) -> str:
+    return f"{prefix}.{name}" if prefix else name
+
+
 def _check_common(name: str, sharing: str, field: str) -> str:
     if not name.strip():
-        raise InvalidArgument("give a name", field=f"{field}.name")
+        raise InvalidArgument("give a name", field=_at(field, "name"))
     if len(name) > 200:
-        raise InvalidArgument("at most 200 characters", field=f"{field}.name")
+        raise InvalidArgument("at most 200 characters", field=_at(field, "name"))
     sharing = sharing or "private"
     if sharing not in SHARING:
-        raise InvalidArgument(f"one of: {', '.join(SHARING)}", field=f"{field}.sharing")
+        raise InvalidArgument(f"one of: {', '.join(SHARING)}", field=_at(field, "sharing"))
     return sharing
 
 
@@ -98,9 +102,9 @@ def _saved(row: Any) -> SavedQuery:
 
 
 def save_query(session: Session, *, principal: Principal, now: datetime, id_: str, saved: SavedQuery,
-               field: str = "saved_query") -> SavedQuery:
+               field: str = "") -> SavedQuery:
     sharing = _check_common(saved.name, saved.sharing, field)
-    checked = query.plan(saved.query, principal, field=f"{field}.query").query
+    checked = query.plan(saved.query, principal, field=_at(field, "query")).query
     checked.dimensions[:] = list(saved.query.dimensions)   # keep what the user chose, not the defaults
     row = _put(session, saved_queries, principal, now, id_, {
         "name": saved.name.strip(), "description": saved.description, "sharing": sharing,
@@ -142,10 +146,10 @@ def _dashboard(row: Any) -> Dashboard:
 
 def _check_widgets(principal: Principal, widgets: list[Widget], field: str) -> None:
     if len(widgets) > MAX_WIDGETS:
-        raise InvalidArgument(f"at most {MAX_WIDGETS} widgets", field=f"{field}.widgets")
+        raise InvalidArgument(f"at most {MAX_WIDGETS} widgets", field=_at(field, "widgets"))
     seen: set[str] = set()
     for i, w in enumerate(widgets):
-        at = f"{field}.widgets[{i}]"
+        at = _at(field, f"widgets[{i}]")
         if not w.id:
             w.id = f"w{i + 1}"
         if w.id in seen:
@@ -164,7 +168,7 @@ def _check_widgets(principal: Principal, widgets: list[Widget], field: str) -> N
 
 
 def save_dashboard(session: Session, *, principal: Principal, now: datetime, id_: str, dashboard: Dashboard,
-                   field: str = "dashboard") -> Dashboard:
+                   field: str = "") -> Dashboard:
     sharing = _check_common(dashboard.name, dashboard.sharing, field)
     widgets = [Widget() for _ in dashboard.widgets]
     for copy, w in zip(widgets, dashboard.widgets, strict=True):

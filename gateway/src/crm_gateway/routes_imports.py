@@ -1,0 +1,129 @@
+"""Customer imports: POST /api/v1/imports (the file as the body, options in the query),
+GET /api/v1/imports/<id> (progress: rows done, accepted, rejected, rate, ETA, the first problems),
+GET /api/v1/imports/<id>/report (every rejected row with every reason, CSV).
+
+The body may be up to IMPORT_MAX_BYTES (the gateway's usual limit is for JSON): it is spooled to
+a temporary file while its SHA-256 is computed, then handed to contacts in chunks each under the
+gRPC message limit. The same file with the same options answers the first job (200) and uploads
+nothing; a new job answers 202 with its Location."""
+from __future__ import annotations
+
+import hashlib
+import json
+import tempfile
+from typing import Any
+
+from flask import Response, request
+from google.protobuf import json_format
+
+from crm.contacts.v1 import imports_pb2 as pb
+from crm.contacts.v1.imports_pb2_grpc import ContactImportsStub
+from crm_gateway.problems import Problem, invalid_field
+from crm_gateway.routing import API, Call, QueryParam, Route, json_response, metadata, state, too_large
+from crm_gateway.schemas import REGISTRY
+from crm_gateway.serialize import to_json
+from crmkit.grpc_server import IDEMPOTENCY_KEY
+
+IMPORTS = f"{API}/imports"
+IMPORT_MAX_BYTES = 256 * 1024 * 1024  # a million customers as CSV is ~150 MB
+CHUNK = 3 * 1024 * 1024  # under the services' 8 MiB gRPC message limit with room to spare
+TAG = "imports"
+JOB = REGISTRY.message(pb.ImportJob)
+MEDIA = ("text/csv", "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", "application/octet-stream")
+PARAMS = (
+    QueryParam("entity", description="what each row is", choices=("contact", "account"), required=True),
+    QueryParam("file_name", description="the file's name; .csv or .xlsx decides how it is read", required=True,
+               max_length=300),
+    QueryParam("source", description="where the file comes from (e.g. the old CRM's name): its mapping is "
+               "remembered under this name and used when no mapping is given", max_length=200),
+    QueryParam("mapping", description="JSON: {\"columns\": {column: field}, \"values\": {picklist: {\"values\": "
+               "{typed: key}}}, \"keep_unknown_values\": bool}", max_length=6000),
+    QueryParam("dry_run", "boolean", "validate every row and report every problem; write nothing"),
+    QueryParam("on_duplicate", description="a row sharing a phone or email with a customer (or an earlier row): "
+               "flag it (rejected, naming the match), merge it into that customer, or create it anyway",
+               choices=("flag", "merge", "create")),
+)
+BODY = {media: {"schema": {"type": "string", "format": "binary"}} for media in MEDIA}
+
+
+def _client() -> Any:
+    return state().backends.service_client("contacts", ContactImportsStub)
+
+
+def _plain_metadata() -> tuple[tuple[str, str], ...]:
+    """The caller's metadata without the idempotency key: the chunks are many distinct calls."""
+    return tuple((k, v) for k, v in metadata() if k != IDEMPOTENCY_KEY)
+
+
+def _job_response(job: pb.ImportJob, status: int) -> Response:
+    headers = {"Location": f"{IMPORTS}/{job.id}"}
+    return json_response(to_json(job), status, headers)
+
+
+def upload_import(c: Call) -> Response:
+    request.max_content_length = IMPORT_MAX_BYTES  # this route only; the app keeps its JSON limit
+    if request.content_length is not None and request.content_length > IMPORT_MAX_BYTES:
+        raise too_large(IMPORT_MAX_BYTES)
+    if request.mimetype and request.mimetype not in MEDIA:
+        raise Problem(415, "unsupported-media-type", "Unsupported media type",
+                      f"send the file as {', '.join(MEDIA)}, not {request.mimetype}")
+    mapping = pb.ColumnMapping()
+    if c.query.get("mapping"):
+        try:
+            json_format.Parse(c.query["mapping"], mapping)
+        except (json_format.ParseError, json.JSONDecodeError) as exc:
+            raise invalid_field("mapping", f"not a column mapping: {str(exc)[:200]}") from None
+    digest = hashlib.sha256()
+    size = 0
+    with tempfile.SpooledTemporaryFile(max_size=8 * 1024 * 1024) as spool:
+        while True:
+            block = request.stream.read(1024 * 1024)
+            if not block:
+                break
+            size += len(block)
+            if size > IMPORT_MAX_BYTES:
+                raise too_large(IMPORT_MAX_BYTES)
+            digest.update(block)
+            spool.write(block)
+        if size == 0:
+            raise invalid_field("body", "the file is empty")
+        client = _client()
+        job = client.call("CreateImport", pb.CreateImportRequest(
+            entity=c.query["entity"], file_name=c.query["file_name"], source_name=c.query.get("source", ""),
+            mapping=mapping, dry_run=c.query.get("dry_run", False), on_duplicate=c.query.get("on_duplicate", ""),
+            content_sha256=digest.hexdigest(), size_bytes=size), metadata=metadata(), idempotent=True)
+        if job.reused:
+            return _job_response(job, 200)
+        spool.seek(0)
+        offset = 0
+        while block := spool.read(CHUNK):
+            client.call("AppendImportChunk", pb.AppendImportChunkRequest(id=job.id, offset=offset, data=block),
+                        metadata=_plain_metadata(), idempotent=True)  # a resent chunk is ignored
+            offset += len(block)
+    job = client.call("StartImport", pb.StartImportRequest(id=job.id), metadata=_plain_metadata(), idempotent=True)
+    return _job_response(job, 202)
+
+
+def get_import(c: Call, id: str) -> Response:
+    job = _client().call("GetImport", pb.GetImportRequest(id=id), metadata=metadata(), idempotent=True)
+    return json_response(to_json(job))
+
+
+def import_report(c: Call, id: str) -> Response:
+    answer = _client().call("GetImportReport", pb.GetImportReportRequest(id=id), metadata=metadata(),
+                            idempotent=True)
+    return Response(answer.csv, 200, mimetype="text/csv", headers={
+        "Content-Disposition": f'attachment; filename="import-{id}-rejected.csv"'})
+
+
+ROUTES = [
+    Route("POST", IMPORTS, upload_import, "createImport", "Import customers from a CSV or xlsx file as a job: a dry "
+          "run reports every problem of every row; a run keeps going past bad rows. The same file with the same "
+          "options answers its first job (200)", TAG, response=JOB, status=202, also=(200,), query=PARAMS,
+          location=True, request_body=BODY, errors=(400, 401, 403, 404, 409, 413, 415, 429, 503, 504)),
+    Route("GET", f"{IMPORTS}/<id>", get_import, "getImport", "An import's progress: rows done, accepted, merged, "
+          "rejected, rate and ETA, and its first problems", TAG, response=JOB),
+    Route("GET", f"{IMPORTS}/<id>/report", import_report, "getImportReport", "Every rejected row with every reason, "
+          "then its cells as typed (CSV, UTF-8 with a BOM)", TAG,
+          response={"type": "string", "contentMediaType": "text/csv"}, media_type="text/csv"),
+]

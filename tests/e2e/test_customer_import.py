@@ -1,0 +1,101 @@
+"""A customer import through the gateway, as a sales team moving a spreadsheet in would: progress
+while it runs, a report naming every bad row with every reason, nothing typed lost (a phone
+that does not validate is kept and still found by its digits), and the same file again changes
+nothing."""
+from __future__ import annotations
+
+import csv
+import io
+import json
+import random
+import uuid
+
+import pytest
+
+from crmkit.testing import wait_for
+
+pytestmark = pytest.mark.e2e
+
+MAPPING = {"columns": {"客户名称": "name", "手机": "mobile", "邮箱": "email", "来源": "source", "备注": "ignore"},
+           "values": {"source": {"values": {"webinar": "event"}}}}
+
+
+def _file(word: str) -> tuple[bytes, dict[str, str]]:
+    good = f"139{random.randrange(10**8):08d}"
+    odd = f"140{random.randrange(10**8):08d}"  # a prefix no Chinese mobile has: kept, unverified
+    rows = [["客户名称", "手机", "邮箱", "来源", "备注"],
+            [f"王芳 {word}", good, f"{word}@example.cn", "website", "老客户"],
+            ["", f"137{random.randrange(10**8):08d}", "not-an-email", "cold_call", ""],  # three problems
+            [f"李雷 {word}", f"{odd[:3]} {odd[3:7]} {odd[7:]}", "", "webinar", ""],
+            [f"王芳二 {word}", good, "", "", "重复"]]  # the same mobile as row 1
+    out = io.StringIO()
+    csv.writer(out).writerows(rows)
+    return out.getvalue().encode("utf-8"), {"good": good, "odd": odd}
+
+
+def _upload(client, content: bytes):  # noqa: ANN001, ANN202
+    return client.post("/imports", data=content, headers={"Content-Type": "text/csv"}, params={
+        "entity": "contact", "file_name": "客户.csv", "source": "e2e-old-crm", "mapping": json.dumps(MAPPING)})
+
+
+def _until(fn, what: str):  # noqa: ANN001, ANN202
+    """fn's first truthy answer within 30 s (crmkit's wait_for answers nothing)."""
+    box: list = []
+    wait_for(lambda: bool(box.append(fn()) or box[-1]), 30, what=what)
+    return box[-1]
+
+
+def _search(client, q: str) -> list[dict]:  # noqa: ANN001
+    r = client.get("/search/customers", params={"q": q})
+    assert r.status_code == 200, r.text
+    return r.json()["items"]
+
+
+def test_a_file_with_bad_rows_imports_with_progress_and_a_full_report(api):
+    rep = api("rep.north.1")
+    word = "imp" + uuid.uuid4().hex[:8]
+    content, phones = _file(word)
+    first = _upload(rep, content)
+    assert first.status_code == 202, first.text
+    job_id = first.json()["id"]
+    assert first.headers["Location"].endswith(f"/imports/{job_id}")
+
+    def finished() -> dict | None:
+        r = rep.get(f"/imports/{job_id}")
+        assert r.status_code == 200, r.text
+        return r.json() if r.json()["status"] == "done" else None
+
+    job = _until(finished, "the import to finish")
+    assert (job["rows_total"], job["rows_done"]) == (4, 4)
+    assert (job["accepted"], job["rejected"], job["warnings"]) == (2, 2, 1)
+    assert {(p["row"], p["field"]) for p in job["problems"]} >= {(2, "name"), (2, "source"), (4, "phones")}
+
+    report = rep.get(f"/imports/{job_id}/report")
+    assert report.status_code == 200 and report.headers["Content-Type"].startswith("text/csv")
+    assert report.content.startswith(b"\xef\xbb\xbf")  # Excel reads the Chinese text as UTF-8
+    lines = list(csv.reader(io.StringIO(report.content.decode("utf-8-sig"))))
+    assert lines[0][:3] == ["row", "reasons", "客户名称"]
+    by_row = {r[0]: r for r in lines[1:]}
+    assert sorted(by_row) == ["2", "4"]
+    assert all(reason in by_row["2"][1] for reason in ("name is required", "not-an-email", "cold_call"))
+    assert "duplicate of row 1" in by_row["4"][1] and by_row["4"][2] == f"王芳二 {word}"
+
+    # nothing typed lost: the odd mobile is stored as typed, unverified, and found by its digits
+    hits = _until(lambda: _search(rep, phones["odd"]), "the unverified phone to be found")
+    contact = rep.get(f"/contacts/{hits[0]['id']}").json()
+    assert contact["name"] == f"李雷 {word}" and contact["source"] == "event"
+    assert contact["phones"][0]["unverified"] is True and contact["phones"][0]["raw"].replace(" ", "") == phones["odd"]
+
+    again = _upload(rep, content)
+    assert again.status_code == 200, again.text
+    assert again.json()["id"] == job_id and again.json()["reused"] is True
+    assert len(_until(lambda: _search(rep, word), "search")) == 2  # the two imported, once each
+
+
+def test_a_file_that_is_not_a_workbook_is_refused_naming_the_file(api):
+    r = api("rep.north.1").post("/imports", data=b"\x00\x01 not a zip", headers={"Content-Type": "application/"
+                                "vnd.openxmlformats-officedocument.spreadsheetml.sheet"},
+                                params={"entity": "contact", "file_name": "x.xlsx"})
+    assert r.status_code == 400, r.text
+    assert r.headers["Content-Type"].startswith("application/problem+json")
+    assert "file" in r.text
