@@ -30,7 +30,7 @@ def test_create_returns_201_with_location_etag_and_proto_field_names(client, aut
     assert resp.headers["Location"] == f"/api/v1/contacts/{body['id']}"
     assert resp.headers["ETag"] == '"1"'
     assert body["name"] == "张伟 Zhang Wei"
-    assert body["phones"][0] == {"number": "+8613800138000", "kind": "mobile", "raw": ""}
+    assert body["phones"][0] == {"number": "+8613800138000", "kind": "mobile", "raw": "", "unverified": False}
     assert body["social"] == {"wechat": "zhangwei88"}
     assert body["custom_fields"] == {"budget": 5000, "vip_since": "2024"}
     assert body["version"] == 1 and body["deleted"] is False and body["merged_into_id"] == ""

@@ -74,8 +74,8 @@ def _start(server: str, tmp: Path, contacts_addr: str, reporting_addr: str) -> S
         try:
             if requests.get(f"{base}/healthz", timeout=1).status_code == 200:
                 break
-        except requests.ConnectionError:
-            pass
+        except (requests.ConnectionError, requests.Timeout):
+            pass   # gunicorn's master accepts before its workers have imported the app
         assert proc.poll() is None and time.monotonic() < deadline, log.read_text() + (tmp / "stderr.log").read_text()
         time.sleep(0.1)
     return Served(server, base, port, proc, metrics_dir, log)

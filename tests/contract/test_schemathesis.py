@@ -44,11 +44,22 @@ KNOWN_GAPS = {
     "changeTicketStatus": "a ticket cannot move to the status it has",
     "receiveEmail": "a message needs a From header with an address",
     "createKbArticle": "an unknown category_id is a 400 (support answers INVALID_ARGUMENT, not NOT_FOUND)",
+    "listApprovals": "give a quote_id or pending_for_me=true (either one)",
+    "putRoutingRules": "each routing rule needs a unique id",
+    "savePriceBook": "each entry's currency must be the book's",
+    "createOpportunity": "an amount needs its currency_code (only a price book entry takes the book's)",
+    # custom-field keys are the tenant's own definitions: an undefined key is a 400 the document
+    # cannot list in advance
+    "createAccount": "custom_fields keys must be defined custom fields",
+    "updateAccount": "custom_fields keys must be defined custom fields",
+    "createContact": "custom_fields keys must be defined custom fields",
+    "updateContact": "custom_fields keys must be defined custom fields",
 }
-# Marketing, audit and privacy routes are documented by their own modules (routes_marketing*.py and
-# others): their vocabularies and signed links are not yet stated in the document.
+# Marketing, audit, privacy, import and the new analytics routes are documented by their own modules
+# (routes_marketing*.py and others, being written alongside): their vocabularies and signed links
+# are not yet stated in the document.
 OTHER_OWNERS = r"^/api/v1/(campaigns|email-templates|send-waves|forms|sequences|automation|ab-tests|audit|" \
-               r"privacy|admin|mail-feedback|imports|public/(unsubscribe|open|click|forms|track))"
+               r"privacy|admin|mail-feedback|imports|reports/(forecast|standard|targets|dashboards|saved|query)|public/(unsubscribe|open|click|forms|track))"
 EXAMPLES = int(os.environ.get("CONTRACT_EXAMPLES", "2"))
 
 

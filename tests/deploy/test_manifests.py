@@ -553,8 +553,7 @@ def test_service_monitors_select_services_that_expose_the_named_port():
 
 
 def test_alerts_cover_the_event_pipeline_and_error_rates_with_real_series():
-    metrics_py = (REPO / "libs/crmkit/src/crmkit/metrics.py").read_text()
-    defined = set(re.findall(r'"(crm_[a-z_]+)"', metrics_py))
+    defined = _exported_series()
     used = set()
     for rule in RULES:
         assert rule["labels"]["severity"] in ("warning", "critical")
@@ -566,6 +565,110 @@ def test_alerts_cover_the_event_pipeline_and_error_rates_with_real_series():
         assert series in used, f"no alert on {series}"
     (grpc_rule,) = [r for r in RULES if "crm_grpc_requests_total{" in r["expr"]]
     assert 'code!="OK"' in grpc_rule["expr"]
+
+
+def _exported_series() -> set[str]:
+    """Every crm_* series the code registers with prometheus_client (crmkit and each service),
+    with the _bucket/_count/_sum series of its histograms."""
+    names = set()
+    for path in [*REPO.glob("libs/crmkit/src/crmkit/**/*.py"), *REPO.glob("services/*/src/**/*.py"),
+                 *REPO.glob("gateway/src/**/*.py")]:
+        text = path.read_text()
+        if "prometheus_client" not in text:
+            continue
+        for kind, name in re.findall(r'\b(Counter|Gauge|Histogram|Summary)\(\s*"(crm_[a-z_]+)"', text):
+            names.add(name)
+            if kind in ("Histogram", "Summary"):
+                names |= {f"{name}_bucket", f"{name}_count", f"{name}_sum"}
+    return names
+
+
+BUSINESS_SERIES = ("crm_support_sla_breaches_total", "crm_support_sla_warnings_total",
+                   "crm_marketing_mails_total", "crm_events_published_total")
+
+
+def test_business_alerts_carry_a_runbook_and_watch_real_series():
+    business = [r for d in DOCS[MONITORING / "prometheusrule.yaml"] for g in d["spec"]["groups"]
+                if g["name"] == "crm.business" for r in g["rules"]]
+    used = set()
+    for rule in business:
+        assert len(rule["annotations"].get("runbook", "")) > 80, f"{rule['alert']}: no runbook"
+        used |= set(re.findall(r"\b(crm_[a-z_]+)\b", rule["expr"]))
+    assert set(BUSINESS_SERIES) <= used
+    assert 'event_type="crm.sales.lead.created"' in "".join(r["expr"] for r in business)
+    readme = (REPO / "deploy/README.md").read_text()
+    for rule in business:
+        assert rule["alert"] in readme, f"{rule['alert']} missing from deploy/README.md#alerts"
+
+
+def test_the_grafana_dashboard_ships_for_the_sidecar_and_plots_real_series():
+    import json
+
+    (kust,) = DOCS[MONITORING / "kustomization.yaml"]
+    (gen,) = [g for g in kust["configMapGenerator"] if g["name"] == "crm-grafana-dashboard"]
+    assert gen["options"]["labels"]["grafana_dashboard"] == "1"
+    assert gen["options"]["disableNameSuffixHash"] is True, "a stable name the sidecar keeps"
+    (file,) = gen["files"]
+    dashboard = json.loads((MONITORING / file).read_text())
+    exprs = [t["expr"] for p in dashboard["panels"] for t in p.get("targets", [])]
+    used = {n for e in exprs for n in re.findall(r"\b(crm_[a-z_]+)\b", e)}
+    assert used <= _exported_series(), f"panels on series nobody exports: {used - _exported_series()}"
+    for series in ("crm_http_requests_total", "crm_http_request_duration_seconds_bucket", "crm_outbox_backlog",
+                   "crm_consumer_lag", "crm_support_sla_warnings_total", "crm_support_sla_breaches_total",
+                   "crm_marketing_mails_total", "crm_marketing_engagement_total", "crm_events_published_total"):
+        assert series in used, f"the dashboard does not plot {series}"
+    assert any("by (route, method)" in e for e in exprs), "RED per route and method"
+    assert any("gnatsd_" in e for e in exprs), "NATS (the exporter sidecar) on the dashboard"
+
+
+def test_nats_is_scraped_through_its_exporter_sidecar():
+    (patch,) = DOCS[MONITORING / "nats-exporter.yaml"]
+    (exporter,) = pod_spec(patch)["containers"]
+    assert "http://localhost:8222" in exporter["args"]
+    port = {p["name"]: p["containerPort"] for p in exporter["ports"]}["metrics"]
+    (monitor,) = DOCS[MONITORING / "nats-podmonitor.yaml"]
+    assert _matches(monitor["spec"]["selector"], POD_LABELS["nats"])
+    assert [e["port"] for e in monitor["spec"]["podMetricsEndpoints"]] == ["metrics"]
+    assert reachable(PROMETHEUS, "nats", port)
+    docs = _kustomize(K8S / "overlays/production")
+    nats = [d for d in docs if d["kind"] == "StatefulSet" and d["metadata"]["name"] == "nats"][0]
+    assert [c["name"] for c in pod_spec(nats)["containers"]] == ["nats", "metrics"]
+
+
+def test_production_streams_are_replicated_on_the_three_servers():
+    docs = _kustomize(K8S / "overlays/production")
+    config = [d for d in docs if d["kind"] == "ConfigMap" and d["metadata"]["name"] == "crm-config"][0]
+    assert config["data"]["NATS_STREAM_REPLICAS"] == "3"
+    for name in SERVICES:
+        deployment = [d for d in docs if d["kind"] == "Deployment" and d["metadata"]["name"] == name][0]
+        for container in containers(pod_spec(deployment)):
+            ref = env_of(container)["NATS_STREAM_REPLICAS"]["valueFrom"]["configMapKeyRef"]
+            assert ref == {"name": "crm-config", "key": "NATS_STREAM_REPLICAS", "optional": True}
+    bus = (REPO / "libs/crmkit/src/crmkit/bus.py").read_text()
+    assert "NATS_STREAM_REPLICAS" in bus and "num_replicas=stream_replicas()" in bus
+
+
+def test_production_has_a_tls_entrance_that_keeps_internal_endpoints_private():
+    docs = _kustomize(K8S / "overlays/production")
+    (ingress,) = [d for d in docs if d["kind"] == "Ingress"]
+    assert ingress["metadata"]["annotations"]["cert-manager.io/cluster-issuer"]
+    (tls,) = ingress["spec"]["tls"]
+    (rule,) = ingress["spec"]["rules"]
+    assert rule["host"] in tls["hosts"]
+    assert [p["path"] for p in rule["http"]["paths"]] == ["/api"], "/metrics and /readyz stay inside"
+    assert {p["backend"]["service"]["name"] for p in rule["http"]["paths"]} == {"gateway"}
+    (gateway,) = [d for d in docs if d["kind"] == "Gateway"]
+    assert gateway["metadata"]["annotations"]["cert-manager.io/cluster-issuer"]
+    https = [lst for lst in gateway["spec"]["listeners"] if lst["protocol"] == "HTTPS"]
+    assert https and https[0]["tls"]["certificateRefs"][0]["name"] == tls["secretName"]
+    routes = {d["metadata"]["name"]: d for d in docs if d["kind"] == "HTTPRoute"}
+    api = routes["gateway"]
+    assert api["spec"]["parentRefs"] == [{"name": gateway["metadata"]["name"], "sectionName": "https"}]
+    assert [m["path"]["value"] for r in api["spec"]["rules"] for m in r["matches"]] == ["/api"]
+    redirect = routes["gateway-http-redirect"]["spec"]["rules"][0]["filters"][0]
+    assert redirect["requestRedirect"]["scheme"] == "https"
+    base = [d for d in docs if d["kind"] == "ConfigMap" and d["metadata"]["name"] == "crm-config"][0]
+    assert base["data"]["PUBLIC_BASE_URL"] == f"https://{rule['host']}"
 
 
 def test_alert_expressions_parse():
@@ -763,7 +866,7 @@ def test_the_image_holds_everything_its_code_imports(name, tmp_path):
 # --- what is deployed is what exists -------------------------------------------------------
 
 # crm-<word> names that are not workloads: shared objects and values.
-SHARED_CRM_NAMES = {"config", "auth", "alerts", "services", "data", "dev", "tls", "public", "grafana", "dashboard"}
+SHARED_CRM_NAMES = {"config", "auth", "alerts", "services", "data", "dev", "tls", "public", "grafana", "dashboard", "lease"}
 DEPLOY_TEXTS = sorted(p for p in (REPO / "deploy").rglob("*") if p.suffix in (".yaml", ".sql", ".conf", ".md"))
 
 
@@ -844,7 +947,9 @@ def test_production_renders_the_cluster_the_lead_asked_for():
     assert config["OPENSEARCH_URL"] and config["JWT_JWKS_URL"]
     for name in WORKLOADS:
         image = pod_spec(by[("Deployment", name)])["containers"][0]["image"]
-        assert re.fullmatch(rf"[\w.-]+(:\d+)?/[\w./-]+/crm-{name}:[\w.-]+", image), image
+        # A tag, and once `make images PUSH=1` pinned it, the digest that decides.
+        assert re.fullmatch(rf"[\w.-]+(:\d+)?/[\w./-]+/crm-{name}(:[\w.-]+)?(@sha256:[0-9a-f]{{64}})?", image), image
+        assert "@" in image or ":" in image.rsplit("/", 1)[1], f"{image}: neither tag nor digest"
 
 
 @pytest.mark.parametrize("name", SERVICES)

@@ -99,3 +99,36 @@ def test_a_file_that_is_not_a_workbook_is_refused_naming_the_file(api):
     assert r.status_code == 400, r.text
     assert r.headers["Content-Type"].startswith("application/problem+json")
     assert "file" in r.text
+
+
+def test_an_export_of_the_imported_contacts_round_trips(api):
+    rep = api("rep.north.1")
+    word = "exp" + uuid.uuid4().hex[:8]
+    content, phones = _file(word)
+    job_id = _upload(rep, content).json()["id"]
+    _until(lambda: rep.get(f"/imports/{job_id}").json()["status"] == "done", "the import")
+    exported = rep.get("/contacts/export", params={"q": word})
+    assert exported.status_code == 200, exported.text
+    assert exported.content.startswith(b"\xef\xbb\xbf")
+    rows = list(csv.DictReader(io.StringIO(exported.content.decode("utf-8-sig"))))
+    assert sorted(r["name"] for r in rows) == [f"李雷 {word}", f"王芳 {word}"]
+    odd = next(r for r in rows if r["name"] == f"李雷 {word}")
+    assert odd["phone"].replace(" ", "") == phones["odd"] and odd["source"] == "event"  # as typed, unverified
+
+    # the exported file imports back with no mapping: every row is found to be a duplicate
+    back = rep.post("/imports", data=exported.content, headers={"Content-Type": "text/csv"},
+                    params={"entity": "contact", "file_name": "export.csv", "dry_run": "true"})
+    assert back.status_code == 202, back.text
+    job = _until(lambda: (lambda j: j if j["status"] == "done" else None)(rep.get(f"/imports/{back.json()['id']}").json()),
+                 "the dry run")
+    assert (job["rows_total"], job["rejected"]) == (2, 2)
+    assert all("duplicate of contact" in p["message"] for p in job["problems"] if p["field"] in ("phones", "emails"))
+
+    xlsx = rep.get("/contacts/export", params={"q": word, "format": "xlsx"})
+    assert xlsx.status_code == 200 and xlsx.content[:2] == b"PK"
+    from openpyxl import load_workbook
+
+    sheet = load_workbook(io.BytesIO(xlsx.content), read_only=True).worksheets[0]
+    names = sorted(str(r[0]) for r in list(sheet.iter_rows(values_only=True))[1:])
+    assert names == [f"李雷 {word}", f"王芳 {word}"]
+    assert api("rep.south.1").get("/contacts/export", params={"q": word}).text.count(word) == 0  # visibility

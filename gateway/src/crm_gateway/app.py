@@ -18,6 +18,7 @@ from crm_gateway import (
     routes_admin,
     routes_audit,
     routes_contacts,
+    routes_exports,
     routes_imports,
     routes_marketing,
     routes_marketing_automation,
@@ -63,6 +64,7 @@ def all_routes() -> list[Route]:
     declared: list[Action | Route] = [
         *routes_admin.ROUTES,
         *routes_contacts.ROUTES,
+        *routes_exports.ROUTES,
         *routes_imports.ROUTES,
         *routes_marketing.ROUTES,
         *routes_marketing_automation.ROUTES,

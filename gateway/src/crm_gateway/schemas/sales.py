@@ -64,7 +64,8 @@ OPPORTUNITY = _r.message(pb.Opportunity)
 OPPORTUNITY_INPUT = _r.input(pb.Opportunity)
 _r.require_text("OpportunityInput", "name")
 # A decimal amount as crm_sales.rules.money reads it ("" is none).
-_r.schemas["Money"]["properties"]["currency_code"]["pattern"] = "^$|^[A-Z]{3}$"  # ISO 4217
+# ISO 4217; "" where the context gives it (a price book entry takes the book's)
+_r.schemas["Money"]["properties"]["currency_code"]["pattern"] = "^$|^[A-Z]{3}$"
 _r.schemas["Money"]["properties"]["amount"]["pattern"] = r"^$|^-?[0-9]{1,15}(\.[0-9]{1,6})?$"
 OPPORTUNITY_UPDATE = _r.patch(pb.Opportunity, "OpportunityUpdate")
 STAGE_INPUT = _r.input(pb.ChangeStageRequest, "StageChange", exclude=_PATH_AND_VERSION,

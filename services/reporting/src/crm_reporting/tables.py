@@ -62,6 +62,8 @@ opportunities = Table(
     Column("cycle_days", Integer, nullable=True),
     Index("ix_opportunity_facts_status", "status"),
     Index("ix_opportunity_facts_owner", "owner_id"),
+    Index("ix_opportunity_facts_team", "team"),
+    Index("ix_opportunity_facts_region", "region"),
     Index("ix_opportunity_facts_lead", "lead_id"),
     Index("ix_opportunity_facts_contact", "contact_id"),
 )

@@ -388,3 +388,23 @@ def test_forecast_weights_the_next_quarters_pipeline(deals: Session) -> None:
     with pytest.raises(InvalidArgument) as e:
         analytics.forecast(deals, principal=ADMIN, request=ForecastRequest(quarter="2024-3"), now=NOW)
     assert e.value.field == "quarter"
+
+
+def test_only_the_owner_changes_or_deletes_a_definition(deals: Session) -> None:
+    from crm_reporting.tables import saved_queries
+    from crmkit.errors import Conflict
+
+    first = definitions.save_query(deals, principal=REP1, now=NOW, id_="", saved=SavedQuery(
+        name="mine", query=q(), sharing="everyone"))
+    changed = definitions.save_query(deals, principal=REP1, now=NOW, id_=first.id, saved=SavedQuery(
+        name="mine, by stage", query=q(dims=("stage",)), sharing="everyone", version=1))
+    assert (changed.version, changed.name, list(changed.query.dimensions)) == (2, "mine, by stage", ["stage"])
+    with pytest.raises(Conflict):
+        definitions.save_query(deals, principal=REP1, now=NOW, id_=first.id, saved=SavedQuery(
+            name="stale", query=q(), version=1))
+    with pytest.raises(PermissionDenied):
+        definitions.delete_definition(deals, principal=REP2, table=saved_queries, id_=first.id, what="saved query")
+    definitions.delete_definition(deals, principal=REP1, table=saved_queries, id_=first.id, what="saved query")
+    with pytest.raises(NotFound) as e:
+        definitions.get_saved(deals, principal=REP1, id_=first.id)
+    assert e.value.field == "id"

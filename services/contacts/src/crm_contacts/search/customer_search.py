@@ -72,11 +72,14 @@ def record_of_event(env: EventEnvelope) -> tuple[str, str] | None:
 
 class CustomerSearch:
     def __init__(self, db: Database, index: SearchIndex, directory: IndexDirectory | None = None, *,
-                 clock: Clock = system_clock) -> None:
+                 clock: Clock = system_clock, sole_owner: bool = False) -> None:
+        """`sole_owner`: the service's own embedded index, which refuses to start when another
+        replica runs one on the same PostgreSQL database (`from_settings` sets it)."""
         self.db = db
         self.clock = clock  # the one that stamps updated_at, which a rebuild's replay compares with
         self.index = index
         self.directory = directory  # embedded engine only: ownership, clean close, source
+        self.sole_owner = sole_owner
         self._lock = threading.Lock()  # closed flag, pending set, and writes against close
         self._rebuild_lock = threading.Lock()
         self._pending: set[tuple[str, str]] | None = None  # touched while a rebuild runs
@@ -97,7 +100,7 @@ class CustomerSearch:
         # Customers change a few at a time: one indexing thread with a small arena holds ~40 MB
         # less than the default 128 MB budget (two threads here). Rebuilds use their own writer.
         index = EmbeddedSearchIndex(SCHEMA, data_dir, writer_heap_bytes=INCREMENTAL_WRITER_HEAP)
-        return cls(db, index, IndexDirectory(data_dir, SCHEMA.name), clock=clock)
+        return cls(db, index, IndexDirectory(data_dir, SCHEMA.name), clock=clock, sole_owner=True)
 
     # --- lifecycle -----------------------------------------------------------------------------
 
@@ -105,7 +108,7 @@ class CustomerSearch:
         """Open the index, and rebuild it in the background when it cannot be trusted."""
         directory, reason = self.directory, ""
         source = database_identity(self.db.url)
-        if directory is not None and not self.db.is_sqlite:
+        if self.sole_owner and not self.db.is_sqlite:
             self._refuse_a_second_replica()
         if directory is not None:
             if not directory.acquire():

@@ -149,9 +149,10 @@ def _filter(source: Source, name: str, op: str, values: list[str], where: str) -
         clause = expr <= typed[0]
     else:
         clause = expr.contains(str(typed[0]), autoescape=True)
-    if dim.join_tags:   # has such a tag (not_in / ne: has none such)
-        return ~tag_exists(ticket_tags.c.tag.in_(typed) if op in ("ne", "not_in") else clause) \
-            if op in ("ne", "not_in") else tag_exists(clause)
+    if dim.join_tags:   # on the ticket's tags: has such a tag (ne / not_in: has none of them)
+        if op in ("ne", "not_in"):
+            return ~tag_exists(ticket_tags.c.tag.in_(typed))
+        return tag_exists(clause)
     return clause
 
 
@@ -171,15 +172,17 @@ def run(session: Session, query: Query, principal: Principal, *, title: str = ""
     stmt = _from(p, select(*keys, *parts)).where(*p.where)
     if keys:
         stmt = stmt.group_by(*keys)
+    sums = [0] * len(parts)
     for row in session.execute(stmt):
         values = list(row)
         names = ["" if v is None else str(v) for v in values[:len(keys)]]
         rows.append((names, _finish(p.measures, values[len(keys):])))
-    if not keys:
-        totals = rows[0][1] if rows else _finish(p.measures, [None] * len(parts))
-    else:
-        totals = _finish(p.measures, list(session.execute(
-            select(*parts).select_from(p.source.table).where(*p.where)).one()))
+        sums = [a + (b or 0) for a, b in zip(sums, values[len(keys):], strict=True)]
+    if p.join_tags:   # a ticket is in one row per tag: its total is counted without the join
+        sums = list(session.execute(select(*parts).select_from(p.source.table).where(*p.where)).one())
+    # every part is a SUM, so the totals are the sums of the groups' parts
+    totals = _finish(p.measures, sums)
+    if keys:
         rows = _sorted(p, rows)
     result = QueryResult(title=title, query=p.query, events_applied=events_applied(session))
     result.columns.extend(QueryColumn(name=n, label=label, kind="dimension", unit="text") for n, label, _ in p.groups)

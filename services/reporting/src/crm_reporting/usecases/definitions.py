@@ -75,14 +75,14 @@ def _owned(principal: Principal, row: Any, what: str) -> None:
 
 
 def _put(session: Session, table: Table, principal: Principal, now: datetime, id_: str, values: dict[str, Any],
-         expected_version: int = 0) -> dict[str, Any]:
+         expected_version: int, what: str) -> dict[str, Any]:
     if not id_:
         row = {"id": str(uuid.uuid4()), "owner_id": principal.user_id, "team": principal.team, "version": 1,
                "created_at": now, "updated_at": now, **values}
         session.execute(insert(table), row)
         return row
-    current = _row(session, table, principal, id_, table.name.rstrip("s").replace("_", " "))
-    _owned(principal, current, "definition")
+    current = _row(session, table, principal, id_, what)
+    _owned(principal, current, what)
     if expected_version and expected_version != current.version:
         raise Conflict(f"it is at version {current.version}", field="version")
     changed = {**values, "version": current.version + 1, "updated_at": now}
@@ -108,7 +108,7 @@ def save_query(session: Session, *, principal: Principal, now: datetime, id_: st
     checked.dimensions[:] = list(saved.query.dimensions)   # keep what the user chose, not the defaults
     row = _put(session, saved_queries, principal, now, id_, {
         "name": saved.name.strip(), "description": saved.description, "sharing": sharing,
-        "definition": json_format.MessageToJson(checked, indent=None)}, saved.version)
+        "definition": json_format.MessageToJson(checked, indent=None)}, saved.version, "saved query")
     return _saved(row)
 
 
@@ -136,9 +136,9 @@ def run_saved(session: Session, *, principal: Principal, id_: str) -> QueryResul
 # -- dashboards -------------------------------------------------------------------------------------
 
 def _dashboard(row: Any) -> Dashboard:
-    found = Dashboard(id=row["id"], name=row["name"], sharing=row["sharing"], owner_id=row["owner_id"],
-                      team=row["team"], version=row["version"])
-    json_format.Parse(row["definition"], found, ignore_unknown_fields=True)
+    found = json_format.Parse(row["definition"], Dashboard(), ignore_unknown_fields=True)
+    found.MergeFrom(Dashboard(id=row["id"], name=row["name"], sharing=row["sharing"], owner_id=row["owner_id"],
+                              team=row["team"], version=row["version"]))
     found.created_at.FromDatetime(row["created_at"])
     found.updated_at.FromDatetime(row["updated_at"])
     return found
@@ -177,7 +177,7 @@ def save_dashboard(session: Session, *, principal: Principal, now: datetime, id_
     definition = json_format.MessageToJson(Dashboard(widgets=widgets), indent=None)
     row = _put(session, dashboards, principal, now, id_, {
         "name": dashboard.name.strip(), "description": "", "sharing": sharing, "definition": definition},
-        dashboard.version)
+        dashboard.version, "dashboard")
     return _dashboard(row)
 
 

@@ -47,6 +47,8 @@ def upgrade() -> None:
         batch.add_column(sa.Column("probability", sa.Integer, nullable=False, server_default="0"))
         batch.add_column(sa.Column("cycle_days", sa.Integer, nullable=True))
         batch.create_index("ix_opportunity_facts_owner", ["owner_id"])
+        batch.create_index("ix_opportunity_facts_team", ["team"])     # a manager's visibility
+        batch.create_index("ix_opportunity_facts_region", ["region"])
     with op.batch_alter_table("lead_facts") as batch:
         for grain in _GRAINS:
             batch.add_column(_text(f"created_{grain}"))
@@ -97,7 +99,8 @@ def downgrade() -> None:
         for grain in _GRAINS:
             batch.drop_column(f"created_{grain}")
     with op.batch_alter_table("opportunity_facts") as batch:
-        batch.drop_index("ix_opportunity_facts_owner")
+        for index in ("owner", "team", "region"):
+            batch.drop_index(f"ix_opportunity_facts_{index}")
         for name in ("probability", "cycle_days",
                      *(f"{w}_{g}" for w in ("created", "closed", "expected") for g in _GRAINS)):
             batch.drop_column(name)
