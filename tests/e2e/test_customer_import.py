@@ -132,3 +132,26 @@ def test_an_export_of_the_imported_contacts_round_trips(api):
     names = sorted(str(r[0]) for r in list(sheet.iter_rows(values_only=True))[1:])
     assert names == [f"李雷 {word}", f"王芳 {word}"]
     assert api("rep.south.1").get("/contacts/export", params={"q": word}).text.count(word) == 0  # visibility
+
+
+def test_the_cli_uploads_follows_with_a_progress_bar_and_saves_the_report(suite, tmp_path, capsys):
+    from crm_devtools import imports as cli
+    from crm_devtools.users import DEMO_USERS
+    from crmkit.auth import mint_token
+    from tests.e2e.conftest import SECRET
+
+    word = "cli" + uuid.uuid4().hex[:8]
+    content, _ = _file(word)
+    source = tmp_path / "客户.csv"
+    source.write_bytes(content)
+    mapping = tmp_path / "mapping.json"
+    mapping.write_text(json.dumps(MAPPING), encoding="utf-8")
+    token = mint_token(DEMO_USERS["rep.north.1"], SECRET)
+    code = cli.main(["--gateway", suite.gateway_url, "--token", token, "upload", str(source),
+                     "--mapping", str(mapping), "--source", "cli-test"])
+    err = capsys.readouterr().err
+    assert code == 0, err
+    last = err.strip().splitlines()[-2] if "rejected rows" in err else err.strip().splitlines()[-1]
+    assert "[" + "#" * 30 + "]" in last and "done" in last and "rejected 2" in last
+    report = source.with_suffix(".rejected.csv").read_bytes().decode("utf-8-sig")
+    assert [r[0] for r in csv.reader(io.StringIO(report))] == ["row", "2", "4"]

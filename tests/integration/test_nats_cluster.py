@@ -104,7 +104,11 @@ async def _load(nodes: list[Node]) -> tuple[list[str], int, Node]:
             break
         except NatsError:
             await asyncio.sleep(0.2)
-    info = await js.stream_info(bus.stream_name(SERVICE))
+    for _ in range(50):
+        info = await js.stream_info(bus.stream_name(SERVICE))
+        if info.cluster is not None and info.cluster.leader:
+            break
+        await asyncio.sleep(0.2)
     replicas = info.config.num_replicas
     assert info.cluster is not None and info.cluster.leader, "a replicated stream has a leader"
     (leader,) = [n for n in nodes if f"n{n.index}" == info.cluster.leader]
@@ -113,13 +117,12 @@ async def _load(nodes: list[Node]) -> tuple[list[str], int, Node]:
 
     async def publish(i: int) -> None:
         msg_id = f"event-{i}"
-        while True:  # what the outbox relay does: resend until acked, same Nats-Msg-Id
+        give_up = time.monotonic() + 60  # a stream without a quorum would never answer
+        while time.monotonic() < give_up:  # what the outbox relay does: resend, same Nats-Msg-Id
             try:
-                ack = await js.publish(f"crm.{SERVICE}.item.created", msg_id.encode(), headers={"Nats-Msg-Id": msg_id})
-                if not ack.duplicate:
+                await js.publish(f"crm.{SERVICE}.item.created", msg_id.encode(), headers={"Nats-Msg-Id": msg_id})
+                if msg_id not in acked:  # a duplicate ack: stored by an attempt whose ack was lost
                     acked.append(msg_id)
-                elif msg_id not in acked:
-                    acked.append(msg_id)  # stored by an earlier attempt whose ack we lost
                 return
             except NatsError:  # timeout, no responders, no stream response, reconnecting…
                 await asyncio.sleep(0.1)
@@ -134,24 +137,25 @@ async def _load(nodes: list[Node]) -> tuple[list[str], int, Node]:
 
 
 async def _read_all(urls: list[str]) -> list[str]:
+    """Every message of the stream, read by an ordered consumer (retried while the survivors
+    elect a new stream leader: a consumer cannot be created until then)."""
     nc = await nats.connect(servers=urls)
     js = nc.jetstream(timeout=5)
-    deadline = time.monotonic() + 30
-    while True:  # a new leader is elected within a few seconds
-        try:
-            info = await js.stream_info(bus.stream_name(SERVICE))
-            break
-        except NatsError:
-            if time.monotonic() > deadline:
-                raise
-            await asyncio.sleep(0.2)
-    sub = await js.subscribe(f"crm.{SERVICE}.>", ordered_consumer=True)
-    seen = []
-    for _ in range(info.state.messages):
-        msg = await sub.next_msg(timeout=10)
-        seen.append(msg.data.decode())
-    await nc.close()
-    return seen
+    deadline = time.monotonic() + 60
+    try:
+        while True:
+            try:
+                info = await js.stream_info(bus.stream_name(SERVICE))
+                sub = await js.subscribe(f"crm.{SERVICE}.>", ordered_consumer=True)
+                seen = [(await sub.next_msg(timeout=10)).data.decode() for _ in range(info.state.messages)]
+                await sub.unsubscribe()
+                return seen
+            except NatsError:
+                if time.monotonic() > deadline:
+                    raise
+                await asyncio.sleep(0.5)
+    finally:
+        await nc.close()
 
 
 def _stream_messages(node: Node) -> int:

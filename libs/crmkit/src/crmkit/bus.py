@@ -19,6 +19,8 @@ from nats.js.api import ConsumerConfig, DiscardPolicy, Header, RetentionPolicy, 
 from nats.js.errors import BadRequestError, NotFoundError
 
 from crmkit import logs, retention
+from crmkit.config import TlsSettings
+from crmkit.tls import nats_context
 
 log = logs.get("crmkit.bus")
 DUPLICATE_WINDOW_SECONDS = 120.0
@@ -32,8 +34,10 @@ def stream_subjects(service: str) -> list[str]:
     return [f"crm.{service}.>"]
 
 
-async def connect(url: str, name: str, *, on_reconnect: Callable[[], Awaitable[None]] | None = None) -> NATS:
-    """Connect, retrying forever: a service must start even while NATS is still coming up."""
+async def connect(url: str, name: str, *, on_reconnect: Callable[[], Awaitable[None]] | None = None,
+                  tls: TlsSettings | None = None) -> NATS:
+    """Connect, retrying forever: a service must start even while NATS is still coming up. Over TLS
+    when NATS_TLS_CA_FILE is set (crmkit.tls; `tls` overrides the environment)."""
     nc = NATS()
 
     async def _on_disconnect() -> None:
@@ -53,6 +57,9 @@ async def connect(url: str, name: str, *, on_reconnect: Callable[[], Awaitable[N
         "connect_timeout": 2, "ping_interval": 5, "max_outstanding_pings": 2,
         "disconnected_cb": _on_disconnect, "reconnected_cb": _on_reconnect, "error_cb": _on_error,
     }
+    context = nats_context(TlsSettings.from_env() if tls is None else tls)
+    if context is not None:
+        options["tls"] = context
     await nc.connect(**options)
     return nc
 

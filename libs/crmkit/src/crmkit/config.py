@@ -96,6 +96,70 @@ class MailSettings:
         return cls(env.get("SMTP_URL", "").strip() or None, mail_from, base)
 
 
+def _tls_file(env: Mapping[str, str], name: str) -> str | None:
+    """A PEM file a TLS setting names: unset → None; set → it must exist and be readable now."""
+    value = (env.get(name) or "").strip()
+    if not value:
+        return None
+    path = Path(value)
+    if not path.is_file():
+        raise ConfigError(f"{name} names {value!r}, which is not a file")
+    try:
+        path.read_bytes()
+    except OSError as exc:
+        raise ConfigError(f"{name} names {value!r}, which cannot be read: {exc.strerror}") from None
+    return value
+
+
+def _tls_pair(env: Mapping[str, str], cert: str, key: str) -> tuple[str | None, str | None]:
+    cert_file, key_file = _tls_file(env, cert), _tls_file(env, key)
+    if (cert_file is None) != (key_file is None):
+        raise ConfigError(f"set both {cert} and {key}, or neither")
+    return cert_file, key_file
+
+
+@dataclass(frozen=True)
+class TlsSettings:
+    """Encryption in transit (crmkit.tls), every value a path to a PEM file; unset → plaintext.
+    gRPC server: `GRPC_TLS_CERT_FILE` + `GRPC_TLS_KEY_FILE`, and `GRPC_TLS_CLIENT_CA_FILE` to
+    require client certificates (mTLS). gRPC clients: `GRPC_TLS_CA_FILE` (and
+    `GRPC_TLS_CLIENT_CERT_FILE` + `GRPC_TLS_CLIENT_KEY_FILE` for mTLS). NATS: `NATS_TLS_CA_FILE`
+    (and `NATS_TLS_CERT_FILE` + `NATS_TLS_KEY_FILE`). `GRPC_HEALTH_PORT`: with a TLS server, a
+    plaintext port that serves only grpc.health.v1 (the kubelet's gRPC probes speak no TLS)."""
+
+    grpc_cert_file: str | None = None
+    grpc_key_file: str | None = None
+    grpc_client_ca_file: str | None = None
+    grpc_ca_file: str | None = None
+    grpc_client_cert_file: str | None = None
+    grpc_client_key_file: str | None = None
+    nats_ca_file: str | None = None
+    nats_cert_file: str | None = None
+    nats_key_file: str | None = None
+    grpc_health_port: int | None = None
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> TlsSettings:
+        env = os.environ if env is None else env
+        cert, key = _tls_pair(env, "GRPC_TLS_CERT_FILE", "GRPC_TLS_KEY_FILE")
+        client_ca = _tls_file(env, "GRPC_TLS_CLIENT_CA_FILE")
+        if client_ca and not cert:
+            raise ConfigError("GRPC_TLS_CLIENT_CA_FILE needs GRPC_TLS_CERT_FILE and GRPC_TLS_KEY_FILE")
+        client_cert, client_key = _tls_pair(env, "GRPC_TLS_CLIENT_CERT_FILE", "GRPC_TLS_CLIENT_KEY_FILE")
+        ca = _tls_file(env, "GRPC_TLS_CA_FILE")
+        if client_cert and not ca:
+            raise ConfigError("GRPC_TLS_CLIENT_CERT_FILE needs GRPC_TLS_CA_FILE")
+        nats_cert, nats_key = _tls_pair(env, "NATS_TLS_CERT_FILE", "NATS_TLS_KEY_FILE")
+        nats_ca = _tls_file(env, "NATS_TLS_CA_FILE")
+        if nats_cert and not nats_ca:
+            raise ConfigError("NATS_TLS_CERT_FILE needs NATS_TLS_CA_FILE")
+        health = (env.get("GRPC_HEALTH_PORT") or "").strip()
+        if health and not health.isdigit():
+            raise ConfigError(f"GRPC_HEALTH_PORT must be a port number, not {health!r}")
+        return cls(cert, key, client_ca, ca, client_cert, client_key, nats_ca, nats_cert, nats_key,
+                   int(health) if health else None)
+
+
 @dataclass(frozen=True)
 class ServiceSettings:
     service: str
@@ -119,6 +183,7 @@ class ServiceSettings:
     # The address the gRPC and metrics listeners bind (`BIND_HOST`): every interface by default, as
     # a container needs; `make run` binds 127.0.0.1.
     bind_host: str = "0.0.0.0"
+    tls: TlsSettings = field(default_factory=TlsSettings)
 
     @classmethod
     def from_env(cls, service: str, env: Mapping[str, str] | None = None) -> ServiceSettings:
@@ -143,6 +208,7 @@ class ServiceSettings:
             sqlite_synchronous=_sqlite_synchronous(env),
             mail=MailSettings.from_env(env),
             bind_host=bind_host(env),
+            tls=TlsSettings.from_env(env),
         )
 
 

@@ -9,16 +9,18 @@ from typing import Any
 
 import grpc
 
+from crmkit.config import TlsSettings
 from crmkit.grpc_server import IDEMPOTENCY_KEY
+from crmkit.tls import channel_credentials
 
 RETRYABLE = (grpc.StatusCode.UNAVAILABLE,)
 RETRY_WAIT_SECONDS = 1.5  # how long one retry waits for a reconnecting channel
 
 
-def open_channel(addr: str) -> grpc.Channel:
-    return grpc.insecure_channel(
-        addr,
-        options=[
+def open_channel(addr: str, tls: TlsSettings | None = None) -> grpc.Channel:
+    """A channel to another service: TLS when GRPC_TLS_CA_FILE is set (crmkit.tls), else plaintext."""
+    credentials = channel_credentials(TlsSettings.from_env() if tls is None else tls)
+    options: list[tuple[str, Any]] = [
             ("grpc.keepalive_time_ms", 30_000),
             ("grpc.keepalive_timeout_ms", 10_000),
             ("grpc.enable_retries", 0),  # retries are ours, so writes are never replayed blindly
@@ -29,8 +31,10 @@ def open_channel(addr: str) -> grpc.Channel:
             ("grpc.initial_reconnect_backoff_ms", 100),
             ("grpc.min_reconnect_backoff_ms", 100),
             ("grpc.max_reconnect_backoff_ms", 2000),
-        ],
-    )
+    ]
+    if credentials is None:
+        return grpc.insecure_channel(addr, options=options)
+    return grpc.secure_channel(addr, credentials, options=options)
 
 
 class ServiceClient:

@@ -21,9 +21,11 @@ from grpc_reflection.v1alpha import reflection
 
 from crmkit import logs, metrics
 from crmkit.auth import TokenVerifier, set_authorization, set_principal
+from crmkit.config import TlsSettings
 from crmkit.deadlines import reset_deadline, set_deadline
 from crmkit.errors import ERROR_DETAILS_KEY, ERROR_FIELD_KEY, DomainError, encode_field
 from crmkit.limits import refuse_nul
+from crmkit.tls import server_credentials
 from crmkit.token_cache import TokenCache
 
 log = logs.get("crmkit.grpc")
@@ -133,6 +135,7 @@ class GrpcServer:
         service_names: Sequence[str],
         max_workers: int = 16,
         host: str = "0.0.0.0",
+        tls: TlsSettings | None = None,
     ) -> None:
         self.server = grpc.server(
             futures.ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="grpc"),
@@ -146,11 +149,24 @@ class GrpcServer:
         names = [*service_names, health.SERVICE_NAME, reflection.SERVICE_NAME]
         reflection.enable_server_reflection(names, self.server)
         self.service_names = list(service_names)
-        self.port = self.server.add_insecure_port(f"{host}:{port}")
+        credentials = server_credentials(tls) if tls is not None else None
+        if credentials is None:
+            self.port = self.server.add_insecure_port(f"{host}:{port}")
+        else:
+            self.port = self.server.add_secure_port(f"{host}:{port}", credentials)
+        # With TLS, the kubelet's gRPC probes (plaintext only) ask a health-only listener.
+        self.health_server: grpc.Server | None = None
+        self.health_port: int | None = None
+        if credentials is not None and tls is not None and tls.grpc_health_port is not None:
+            self.health_server = grpc.server(futures.ThreadPoolExecutor(max_workers=2, thread_name_prefix="health"))
+            health_pb2_grpc.add_HealthServicer_to_server(self.health, self.health_server)
+            self.health_port = self.health_server.add_insecure_port(f"{host}:{tls.grpc_health_port}")
         self._stopped = threading.Event()
 
     def start(self) -> GrpcServer:
         self.server.start()
+        if self.health_server is not None:
+            self.health_server.start()
         for name in ["", *self.service_names]:
             self.health.set(name, health_pb2.HealthCheckResponse.SERVING)
         return self
@@ -163,6 +179,8 @@ class GrpcServer:
             announce = float(os.environ.get("SHUTDOWN_ANNOUNCE_SECONDS", "1"))
         time.sleep(max(announce, 0.0))
         self.server.stop(grace).wait()
+        if self.health_server is not None:
+            self.health_server.stop(0)
         self._stopped.set()
 
     def wait(self) -> None:

@@ -121,6 +121,7 @@ class ServiceRuntime:
             service_names=[*spec.service_names, audit_api.SERVICE_NAME],
             max_workers=settings.grpc_workers,
             host=settings.bind_host,
+            tls=settings.tls,
         ).start()
         return self
 

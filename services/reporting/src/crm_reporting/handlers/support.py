@@ -27,6 +27,8 @@ _INSERT_BREACH = insert(sla_breaches)
 _CSAT_ANSWERED_AT = select(csat_answers.c.answered_at).where(csat_answers.c.ticket_id == bindparam("tid"))
 _INSERT_CSAT = insert(csat_answers)
 _UPDATE_CSAT = update(csat_answers).where(csat_answers.c.ticket_id == bindparam("tid"))
+_DELETE_TAGS = delete(ticket_tags).where(ticket_tags.c.ticket_id == bindparam("tid"))
+_INSERT_TAG = insert(ticket_tags)
 
 
 # unpack_payload is typed Message: the ignores below stand for "every ticket and SLA event's payload
@@ -61,10 +63,10 @@ def apply_ticket(session: Session, ticket: Ticket) -> bool:
     }
     applied = upsert_newest(session, tickets, tickets.c.ticket_id, ticket.id, ticket.version, values)
     if applied:   # the newest snapshot's tags are the ticket's issues
-        session.execute(delete(ticket_tags).where(ticket_tags.c.ticket_id == ticket.id))
+        session.execute(_DELETE_TAGS, {"tid": ticket.id})
         tags = sorted({tag.strip()[:100] for tag in ticket.tags if tag.strip()})
         if tags:
-            session.execute(insert(ticket_tags), [{"ticket_id": ticket.id, "tag": tag} for tag in tags])
+            session.execute(_INSERT_TAG, [{"ticket_id": ticket.id, "tag": tag} for tag in tags])
     for clock in ticket.sla:   # a breach is for good, whichever snapshot showed it first
         if clock.breached:
             record_breach(session, ticket.id, clock.metric)
