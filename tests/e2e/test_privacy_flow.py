@@ -155,6 +155,12 @@ def test_a_person_is_exported_then_erased_from_every_service(api: Any, suite: An
     assert by_phone.status_code == 400 and by_phone.json()["errors"][0]["field"] == "phones", by_phone.text
     imported = ok(rep.post("/leads/import", json={"csv": f"name,email\nsomeone,{email}\n"}))
     assert imported["created"] == 0 and imported["rows"][0]["field"] == "email", imported
+    customers = rep.post("/imports", data=f"name,email\nsomeone,{email}\n".encode(),
+                         headers={"Content-Type": "text/csv"}, params={"entity": "contact", "file_name": "again.csv"})
+    assert customers.status_code == 202, customers.text
+    job = poll(lambda: ok(rep.get(f"/imports/{customers.json()['id']}")), lambda j: j["status"] == "done",
+               "the customer import")
+    assert (job["accepted"], job["rejected"]) == (0, 1) and job["problems"][0]["field"] == "emails", job
 
     # erasing twice is harmless: a second saga completes and finds nothing
     twice = ok(admin.post("/privacy/erasures", json={"contact_ids": [contact_id]}), 202)

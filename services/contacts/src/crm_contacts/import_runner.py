@@ -14,6 +14,7 @@ from crm_contacts.usecases import imports
 from crmkit import logs
 from crmkit.db import Database
 from crmkit.errors import DomainError
+from crmkit.privacy import SuppressionList
 from crmkit.scheduler import PeriodicWorker
 from crmkit.servicer import Clock
 
@@ -22,8 +23,9 @@ log = logs.get("crm_contacts.imports")
 
 class ImportRunner:
     def __init__(self, db: Database, clock: Clock, *, batch_rows: int = imports.BATCH_ROWS,
-                 interval: float = 1.0) -> None:
+                 interval: float = 1.0, suppression: SuppressionList | None = None) -> None:
         self.db, self.clock, self.batch_rows = db, clock, batch_rows
+        self.suppression = suppression   # erased people's emails and phones are rejected rows
         self.worker = PeriodicWorker("contacts-imports", self.tick, clock, interval)
         self._stopping = False
 
@@ -78,7 +80,7 @@ class ImportRunner:
             following = list(itertools.islice(rows, self.batch_rows))
             with self.db.unit_of_work() as uow:
                 answer = imports.run_batch(uow, now=self.clock(), job_id=job_id, first_row=done + 1, rows=batch,
-                                           state=state, last=not following)
+                                           state=state, last=not following, suppression=self.suppression)
                 uow.commit()
             if answer is None or not following:
                 if answer is not None:

@@ -23,10 +23,12 @@ from crm_contacts.rules import import_rows
 from crm_contacts.rules import records as rules
 from crm_contacts.store import Record
 from crm_contacts.store import imports as import_store
+from crm_contacts.usecases import subject
 from crm_contacts.usecases.records import CREATORS, record_changed
 from crmkit.auth import Principal
 from crmkit.db import UnitOfWork
 from crmkit.errors import DomainError, FailedPrecondition, InvalidArgument, NotFound, PermissionDenied
+from crmkit.privacy import SuppressionList
 from crmkit.records import bump, new_id, stamp_new
 from crmkit.visibility import check_assignable, check_scope
 
@@ -200,7 +202,7 @@ def fail_run(uow: UnitOfWork, *, now: datetime, job_id: str, error: str) -> None
 
 
 def run_batch(uow: UnitOfWork, *, now: datetime, job_id: str, first_row: int, rows: Sequence[list[str]],
-              state: RunState, last: bool) -> ImportJob | None:
+              state: RunState, last: bool, suppression: SuppressionList | None = None) -> ImportJob | None:
     """Rows `first_row`.. of the job (1-based data rows): validated, de-duplicated, written; the
     rejected ones stored with every reason; the checkpoint moved past them. None when the job is
     no longer this run's (another replica moved it on, or it was finished)."""
@@ -222,6 +224,11 @@ def run_batch(uow: UnitOfWork, *, now: datetime, job_id: str, first_row: int, ro
         record = row.record
         if not row.problems:
             _assign(record, principal, row)
+        if not row.problems and isinstance(record, Contact):
+            try:   # an erased person's email or phone is not imported again
+                subject.refuse_suppressed(suppression, record)
+            except DomainError as exc:
+                row.problems.append(import_rows.Problem(exc.field or "emails", "", exc.message, ""))
         if not row.problems:
             duplicate = _duplicate_of(record, state, owners)
             if duplicate is not None and job.on_duplicate != "create":
