@@ -56,6 +56,7 @@ class Backends:
             **settings.optional_addrs,
         }
         self.timeout = settings.grpc_timeout
+        self.tls = settings.tls
         self._channels: dict[str, grpc.Channel] = {}
         self._clients: dict[str, ServiceClient] = {}
         self._lock = threading.Lock()
@@ -86,7 +87,7 @@ class Backends:
         with self._lock:
             client = self._clients.get(name)
             if client is None:
-                channel = open_channel(self.addresses[name])
+                channel = open_channel(self.addresses[name], self.tls)
                 self._channels[name] = channel
                 client = self._clients[name] = ServiceClient(stub_for(name)(channel), timeout=self.timeout)
             return client

@@ -6,7 +6,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from crmkit.config import AuthSettings, ConfigError, service_addr
+from crmkit.config import AuthSettings, ConfigError, TlsSettings, service_addr
 
 
 def _number(env: Mapping[str, str], name: str, default: float, *, minimum: float = 0) -> float:
@@ -58,6 +58,8 @@ class GatewaySettings:
     trusted_proxy_hops: int = 0  # X-Forwarded-For hops to trust for the client address
     # Services beyond the two the gateway cannot work without: routed only when configured.
     optional_addrs: Mapping[str, str] = field(default_factory=dict)
+    # TLS to the services (GRPC_TLS_CA_FILE, client certificate for mTLS): checked at start.
+    tls: TlsSettings = field(default_factory=TlsSettings)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> GatewaySettings:
@@ -81,4 +83,5 @@ class GatewaySettings:
                 for name in OPTIONAL_SERVICES
                 if env.get(f"{name.upper()}_SERVICE_ADDR")
             },
+            tls=TlsSettings.from_env(env),
         )

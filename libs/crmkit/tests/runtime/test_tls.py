@@ -252,3 +252,28 @@ def test_a_service_runtime_serves_tls_from_its_settings(tmp_path: Path, pki: Pki
             health_pb2_grpc.HealthStub(plaintext).Check(request, timeout=3)
     finally:
         runtime.stop()
+
+
+def test_a_renewed_server_certificate_is_served_without_a_restart(tmp_path: Path, pki: Pki) -> None:
+    cert, key = tmp_path / "tls.crt", tmp_path / "tls.key"
+    cert.write_bytes(pki.server_cert.read_bytes())
+    key.write_bytes(pki.server_key.read_bytes())
+    server = _server(TlsSettings(grpc_cert_file=str(cert), grpc_key_file=str(key)))
+    try:
+        addr = f"localhost:{server.port}"
+        with open_channel(addr, TlsSettings(grpc_ca_file=str(pki.ca))) as channel:
+            assert _say(channel) == b"hello ana"
+        # cert-manager renews the Secret in place: here with a pair from a new CA, so only the
+        # renewed certificate can satisfy a client that trusts the new CA alone.
+        new_ca, new_ca_key = _ca("renewed-ca")
+        renewed, renewed_key = _leaf("contacts", new_ca, new_ca_key, ExtendedKeyUsageOID.SERVER_AUTH)
+        _write(tmp_path / "renewed-ca.crt", new_ca)
+        _write(tmp_path / "renewed.crt", renewed, renewed_key)
+        key.write_bytes((tmp_path / "renewed.key").read_bytes())
+        cert.write_bytes((tmp_path / "renewed.crt").read_bytes())
+        with open_channel(addr, TlsSettings(grpc_ca_file=str(tmp_path / "renewed-ca.crt"))) as channel:
+            assert _say(channel) == b"hello ana"
+        with open_channel(addr, TlsSettings(grpc_ca_file=str(pki.ca))) as stale, pytest.raises(grpc.RpcError):
+            _say(stale)
+    finally:
+        server.drain(grace=0, announce=0)
