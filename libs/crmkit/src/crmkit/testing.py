@@ -33,10 +33,20 @@ def pg_admin_url() -> str:
     return os.environ.get("TEST_POSTGRES_URL", DEFAULT_PG_ADMIN_URL)
 
 
+_PORTS_GIVEN: set[int] = set()
+
+
 def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+    """A port nothing listens on now and that this process has not handed out before: the kernel
+    may give the same ephemeral port twice once the probing socket is closed, and a suite whose
+    gateway got a service's metrics port would talk to the wrong server."""
+    while True:
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            port = int(sock.getsockname()[1])
+        if port not in _PORTS_GIVEN:
+            _PORTS_GIVEN.add(port)
+            return port
 
 
 def wait_for(predicate: Callable[[], bool], timeout: float = 15.0, interval: float = 0.05,
