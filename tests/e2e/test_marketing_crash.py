@@ -34,10 +34,15 @@ def restart_marketing(suite: Any, *, kill: bool = False, **env: str) -> None:
 
 
 @pytest.fixture
-def slow_marketing(suite: Any) -> Iterator[None]:
+def slow_marketing(suite: Any, api: Callable[[str], Any]) -> Iterator[None]:
     restart_marketing(suite, MARKETING_SEND_RATE="8", MARKETING_SEND_LEASE="3", MARKETING_SEND_CONNECTIONS="4")
     yield
     restart_marketing(suite)
+    # the next test starts once the gateway reaches marketing again (its channels may still be in
+    # reconnect backoff right after the restart, answering 503 meanwhile)
+    marketer = api("marketing.hq")
+    for _ in range(10):   # every gateway worker has its own channel
+        wait_for(lambda: marketer.get("/campaigns").status_code == 200, 30, what="the gateway reaching marketing again")
 
 
 def delivered_to(suite: Any, addresses: set[str]) -> Counter[str]:

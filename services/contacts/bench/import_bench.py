@@ -25,7 +25,7 @@ from pathlib import Path
 
 from crm.contacts.v1.imports_pb2 import ColumnMapping, CreateImportRequest, ValueMap
 from crm_contacts.bootstrap import MIGRATIONS
-from crm_contacts.import_runner import ImportRunner
+from crm_contacts.jobs.imports import ImportRunner
 from crm_contacts.usecases import imports
 from crmkit.auth import Principal
 from crmkit.db import Database

@@ -30,7 +30,8 @@ def open_channel(addr: str, tls: TlsSettings | None = None) -> grpc.Channel:
             # grows to 2 min, leaving a rolled pod unreachable long after it is up again).
             ("grpc.initial_reconnect_backoff_ms", 100),
             ("grpc.min_reconnect_backoff_ms", 100),
-            ("grpc.max_reconnect_backoff_ms", 2000),
+            # ≤ 1 s (+20 % jitter), so one retry's wait (RETRY_WAIT_SECONDS) outlasts a backoff
+            ("grpc.max_reconnect_backoff_ms", 1000),
     ]
     if credentials is None:
         return grpc.insecure_channel(addr, options=options)
@@ -74,11 +75,23 @@ class ServiceClient:
                 if unavailable is not None and code == grpc.StatusCode.DEADLINE_EXCEEDED:
                     # it was unreachable a moment ago and never came back
                     error, code = unavailable, grpc.StatusCode.UNAVAILABLE
-                retry = idempotent and code in RETRYABLE and attempt < self.attempts and remaining > 0.05
+                # A write without an idempotency key is retried only when it never left this
+                # process: the channel was still reconnecting (a backend just restarted).
+                never_sent = attempt == 1 and code == grpc.StatusCode.UNAVAILABLE and _never_sent(exc)
+                retry = (idempotent or never_sent) and code in RETRYABLE and attempt < self.attempts \
+                    and remaining > 0.05
                 if not retry:
                     raise error from None
                 unavailable = error
                 time.sleep(min(0.05 * 2**attempt * (0.5 + random.random()), remaining / 4))
+
+
+def _never_sent(exc: grpc.RpcError) -> bool:
+    """gRPC's fail-fast answer while no connection is up (round_robin: "connections to all backends
+    failing", pick_first: "failed to connect to all addresses"): the call was refused before
+    anything was written to a server."""
+    details = (exc.details() if hasattr(exc, "details") else "") or ""
+    return "connections to all backends failing" in details or "failed to connect to all addresses" in details
 
 
 class GrpcPort:

@@ -9,10 +9,10 @@ import grpc
 from crm.contacts.v1 import contacts_pb2, contacts_pb2_grpc, imports_pb2, imports_pb2_grpc
 from crm.privacy.v1 import privacy_pb2, privacy_pb2_grpc
 from crm_contacts import handlers, jobs
-from crm_contacts.import_runner import ImportRunner
+from crm_contacts.jobs.imports import ImportRunner
 from crm_contacts.search.customer_search import CustomerSearch
 from crm_contacts.servicer import ContactsServicer
-from crm_contacts.servicer_imports import ImportsServicer
+from crm_contacts.servicer.imports import ImportsServicer
 from crm_contacts.usecases import subject
 from crmkit.config import ServiceSettings
 from crmkit.credentials import ServiceCredentials

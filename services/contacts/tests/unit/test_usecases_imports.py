@@ -15,7 +15,7 @@ from sqlalchemy import func, select
 from crm.contacts.v1.contacts_pb2 import Contact
 from crm.contacts.v1.imports_pb2 import ColumnMapping, CreateImportRequest, ImportJob
 from crm_contacts import store
-from crm_contacts.import_runner import ImportRunner
+from crm_contacts.jobs.imports import ImportRunner
 from crm_contacts.tables import contacts as contacts_table
 from crm_contacts.usecases import imports
 from crmkit.db import Database

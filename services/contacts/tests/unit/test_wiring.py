@@ -6,7 +6,7 @@ from pathlib import Path
 
 from crm_contacts import bootstrap, handlers
 from crm_contacts.events import CONTACTS, SALES, SUPPORT
-from crm_contacts.import_runner import ImportRunner
+from crm_contacts.jobs.imports import ImportRunner
 from crm_contacts.rules import timeline as feed
 from crm_contacts.search.customer_search import INDEXED, CustomerSearch
 from crmkit.db import Database
@@ -25,7 +25,7 @@ def test_the_spec_describes_the_service_without_building_anything() -> None:
 def test_compose_shares_one_search_index_between_relay_servicer_and_runtime(db: Database, tmp_path: Path) -> None:
     settings = in_process_settings("contacts", db.url, "nats://127.0.0.1:1", tmp_path, "x" * 32)
     parts = bootstrap.spec().compose(db, settings)
-    [search, importer] = parts.workers  # the import worker (import_runner) runs beside the index
+    [search, importer] = parts.workers  # the import worker (jobs.imports) runs beside the index
     assert isinstance(search, CustomerSearch) and isinstance(importer, ImportRunner)
     assert parts.on_published.__self__ is search  # type: ignore[union-attr]
     assert parts.handler is not None and len(parts.servicers) == 1

@@ -1,5 +1,5 @@
 """Customer imports as jobs: create (idempotent on the file's hash and the options), upload in
-chunks, start, then batches run by the import worker (crm_contacts.import_runner), each batch's
+chunks, start, then batches run by the import worker (crm_contacts.jobs.imports), each batch's
 records, outbox events, rejected rows and checkpoint (`rows_done`) in one transaction, so a
 restart resumes after the last committed batch. A dry run goes through the same rows and writes
 only the report."""
@@ -168,7 +168,7 @@ def job_header(session: Session, job: ImportJob) -> list[str]:
     return next(import_rows.read_rows(job.file_name, content), [])
 
 
-# -- the run, one batch per transaction (driven by crm_contacts.import_runner)
+# -- the run, one batch per transaction (driven by crm_contacts.jobs.imports)
 @dataclass
 class RunState:
     """What a run keeps between batches in memory: the file's columns, and the phones and emails

@@ -1,5 +1,5 @@
 """gRPC servicer of crm.contacts.v1.ContactImports: translation only (use cases in
-usecases/imports.py; the batches run in import_runner.ImportRunner)."""
+usecases/imports.py; the batches run in jobs.imports.ImportRunner)."""
 from __future__ import annotations
 
 from collections.abc import Callable
