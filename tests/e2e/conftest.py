@@ -3,6 +3,7 @@ over HTTP like a client would. One suite per session; tests isolate themselves b
 from __future__ import annotations
 
 import os
+import time
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -93,3 +94,16 @@ def new_contact(name: str, **extra: Any) -> dict[str, Any]:
     }
     body.update(extra)
     return body
+
+
+def poll(fetch: Callable[[], Any], done: Callable[[Any], bool], what: str, timeout: float = 60.0) -> Any:
+    """fetch() until done(answer) holds, that answer; a timeout names what was awaited and the last
+    answer seen (a response's text)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = fetch()
+        if done(value):
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}: last seen {getattr(value, 'text', value)!r}"[:2000])
+        time.sleep(0.25)

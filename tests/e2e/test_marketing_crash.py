@@ -5,7 +5,6 @@ lands mid-wave, with a short claim lease so the restarted process takes over the
 claims within seconds; afterwards it is started again as the rest of the session expects it."""
 from __future__ import annotations
 
-import time
 from collections import Counter
 from collections.abc import Callable, Iterator
 from email import message_from_bytes
@@ -15,7 +14,7 @@ from typing import Any
 import pytest
 
 from crmkit.testing import ServiceProcess, wait_for
-from tests.e2e.conftest import new_contact
+from tests.e2e.conftest import new_contact, poll
 
 pytestmark = pytest.mark.e2e
 PEOPLE = 40
@@ -55,16 +54,6 @@ def delivered_to(suite: Any, addresses: set[str]) -> Counter[str]:
                 seen[address.addr_spec] += 1
     return seen
 
-
-def poll(fetch: Callable[[], Any], done: Callable[[Any], bool], what: str, timeout: float = 60.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = fetch()
-        if done(value):
-            return value
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"{what}: last seen {getattr(value, 'text', value)!r}"[:2000])
-        time.sleep(0.2)
 
 
 def test_a_sender_killed_mid_wave_and_restarted_mails_everyone_exactly_once(

@@ -7,7 +7,6 @@ that person."""
 from __future__ import annotations
 
 import re
-import time
 from collections.abc import Callable
 from email import message_from_bytes
 from email.message import EmailMessage
@@ -17,22 +16,12 @@ from typing import Any
 import pytest
 import requests
 
-from tests.e2e.conftest import new_contact
+from tests.e2e.conftest import new_contact, poll
 
 pytestmark = pytest.mark.e2e
 LANDING = "https://shop.example/expo?ref=e2e"
 _PUBLIC = re.compile(r"""https?://[^\s"'<>]+/api/v1/public/(open|click)/[A-Za-z0-9._-]+""")
 
-
-def poll(fetch: Callable[[], Any], done: Callable[[Any], bool], what: str, timeout: float = 30.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = fetch()
-        if done(value):
-            return value
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"{what}: last seen {getattr(value, 'text', value)!r}"[:2000])
-        time.sleep(0.25)
 
 
 def mails_to(suite: Any, address: str) -> list[EmailMessage]:

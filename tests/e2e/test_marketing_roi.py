@@ -5,13 +5,14 @@ it → the deal is won → reporting's campaign report counts the lead, the conv
 revenue against what the campaign cost."""
 from __future__ import annotations
 
-import time
 import uuid
 from collections.abc import Callable
 from typing import Any
 
 import pytest
 import requests
+
+from tests.e2e.conftest import poll
 
 pytestmark = pytest.mark.e2e
 
@@ -20,16 +21,6 @@ def ok(resp: requests.Response, status: int = 200) -> Any:
     assert resp.status_code == status, f"{resp.request.method} {resp.url}: {resp.status_code} {resp.text}"
     return resp.json()
 
-
-def poll(fetch: Callable[[], Any], done: Callable[[Any], bool], what: str, timeout: float = 60.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = fetch()
-        if done(value):
-            return value
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"{what}: last seen {value!r}"[:2000])
-        time.sleep(0.3)
 
 
 def test_a_form_lead_with_utm_becomes_a_won_deal_and_the_campaign_s_roi(api: Callable[[str], Any]) -> None:

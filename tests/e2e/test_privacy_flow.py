@@ -9,29 +9,18 @@ from __future__ import annotations
 import io
 import json
 import sqlite3
-import time
 import uuid
 import zipfile
-from collections.abc import Callable
 from typing import Any
 
 import pytest
 
+from tests.e2e.conftest import poll
 from tests.e2e.test_sales_flow import ok, setup_north_team
 
 pytestmark = pytest.mark.e2e
 SERVICES = ("contacts", "sales", "marketing", "support", "reporting")
 
-
-def poll(fetch: Callable[[], Any], done: Callable[[Any], bool], what: str, timeout: float = 60.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = fetch()
-        if done(value):
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}: {value}")
-        time.sleep(0.3)
 
 
 def database_bytes(suite: Any, service: str) -> bytes:

@@ -5,13 +5,14 @@ for a name the catalogue does not hold (400 naming the field), a standard report
 a manager may set."""
 from __future__ import annotations
 
-import time
 import uuid
 from collections.abc import Callable
 from typing import Any
 
 import pytest
 import requests
+
+from tests.e2e.conftest import poll
 
 pytestmark = pytest.mark.e2e
 
@@ -20,16 +21,6 @@ def ok(resp: requests.Response, status: int = 200) -> Any:
     assert resp.status_code == status, f"{resp.request.method} {resp.url}: {resp.status_code} {resp.text}"
     return resp.json()
 
-
-def poll(fetch: Callable[[], Any], done: Callable[[Any], bool], what: str, timeout: float = 60.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = fetch()
-        if done(value):
-            return value
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"{what}: last seen {value!r}"[:2000])
-        time.sleep(0.3)
 
 
 def drilled(who: Any, board: str, widget: str, **body: Any) -> tuple[list[str], int]:

@@ -251,6 +251,31 @@ class _Connection:
         self.smtp, self.used = smtp, time.monotonic()
 
 
+def open_smtp(t: SmtpTarget, context: ssl.SSLContext | None, *, local_hostname: str | None = None) -> smtplib.SMTP:
+    """A logged-in SMTP session to the relay (implicit TLS, STARTTLS or plain, per the URL's
+    scheme); MailUnavailable naming the relay when it cannot be reached or refuses us."""
+    try:
+        smtp: smtplib.SMTP
+        if t.scheme == "smtps":
+            smtp = smtplib.SMTP_SSL(t.host, t.port, local_hostname=local_hostname, timeout=t.timeout, context=context)
+        else:
+            smtp = smtplib.SMTP(t.host, t.port, local_hostname=local_hostname, timeout=t.timeout)
+        smtp.ehlo()
+        if t.scheme == "smtp+starttls":
+            if not smtp.has_extn("starttls"):
+                smtp.close()
+                raise MailUnavailable(f"{t.url} does not offer STARTTLS")
+            smtp.starttls(context=context)
+            smtp.ehlo()
+        if t.username:
+            smtp.login(t.username, t.password)
+    except smtplib.SMTPAuthenticationError as exc:
+        raise MailUnavailable(f"{t.url} refused the login: {exc.smtp_code}") from None
+    except (OSError, smtplib.SMTPException) as exc:  # ssl.SSLError is an OSError
+        raise MailUnavailable(f"{t.url} unreachable: {exc}") from None
+    return smtp
+
+
 class SmtpMailer:
     """A Mailer over SMTP: one kept-open connection per thread (a sender thread reuses it across
     mails), reconnecting when the relay dropped it. Safe to call from several threads."""
@@ -273,27 +298,7 @@ class SmtpMailer:
         return f"SmtpMailer({self.target.url})"
 
     def _connect(self) -> _Connection:
-        t = self.target
-        try:
-            smtp: smtplib.SMTP
-            if t.scheme == "smtps":
-                smtp = smtplib.SMTP_SSL(t.host, t.port, local_hostname=self.local_hostname, timeout=t.timeout,
-                                        context=self.context)
-            else:
-                smtp = smtplib.SMTP(t.host, t.port, local_hostname=self.local_hostname, timeout=t.timeout)
-            smtp.ehlo()
-            if t.scheme == "smtp+starttls":
-                if not smtp.has_extn("starttls"):
-                    smtp.close()
-                    raise MailUnavailable(f"{t.url} does not offer STARTTLS")
-                smtp.starttls(context=self.context)
-                smtp.ehlo()
-            if t.username:
-                smtp.login(t.username, t.password)
-        except smtplib.SMTPAuthenticationError as exc:
-            raise MailUnavailable(f"{t.url} refused the login: {exc.smtp_code}") from None
-        except (OSError, smtplib.SMTPException) as exc:  # ssl.SSLError is an OSError
-            raise MailUnavailable(f"{t.url} unreachable: {exc}") from None
+        smtp = open_smtp(self.target, self.context, local_hostname=self.local_hostname)
         conn = _Connection(smtp)
         with self._lock:
             self._open.add(conn)

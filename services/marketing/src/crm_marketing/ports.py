@@ -44,6 +44,7 @@ from crmkit.mail import (
     SmtpTarget,
     mailbox,
     message_bytes,
+    open_smtp,
     parse_smtp_url,
     tls_context,
 )
@@ -311,26 +312,7 @@ class SmtpRounds:
         return f"SmtpRounds({self.target.url}, {self.connections} connections)"
 
     def _connect(self) -> _Line:
-        t = self.target
-        try:
-            smtp: smtplib.SMTP
-            if t.scheme == "smtps":
-                smtp = smtplib.SMTP_SSL(t.host, t.port, timeout=t.timeout, context=self.context)
-            else:
-                smtp = smtplib.SMTP(t.host, t.port, timeout=t.timeout)
-            smtp.ehlo()
-            if t.scheme == "smtp+starttls":
-                if not smtp.has_extn("starttls"):
-                    smtp.close()
-                    raise MailUnavailable(f"{t.url} does not offer STARTTLS")
-                smtp.starttls(context=self.context)
-                smtp.ehlo()
-            if t.username:
-                smtp.login(t.username, t.password)
-        except smtplib.SMTPAuthenticationError as exc:
-            raise MailUnavailable(f"{t.url} refused the login: {exc.smtp_code}") from None
-        except (OSError, smtplib.SMTPException) as exc:
-            raise MailUnavailable(f"{t.url} unreachable: {exc}") from None
+        smtp = open_smtp(self.target, self.context)
         with contextlib.suppress(OSError):  # the end of data is a small write after a big one: no Nagle wait
             if smtp.sock is not None:
                 smtp.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
