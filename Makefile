@@ -15,8 +15,9 @@ PROTOS := $(shell find proto -name '*.proto')
 
 .PHONY: help venv proto run test test-unit test-integration test-e2e bench lint token clean system-deps images dev-secrets
 
-# Debian packages the tests and benchmarks use: pdftotext and a CJK font (quote PDFs), wrk (bench).
-APT_PACKAGES ?= poppler-utils fonts-wqy-microhei wrk
+# Debian packages the tests and benchmarks use: pdftotext and a CJK font (quote PDFs), wrk (bench),
+# chromium (the console's browser tests drive Debian's build; no tool downloads a browser).
+APT_PACKAGES ?= poppler-utils fonts-wqy-microhei wrk chromium
 
 help:
 	@echo "make run    - start the whole suite locally (nats-server, services, gateway) on 127.0.0.1"
@@ -59,7 +60,7 @@ system-deps:
 run: proto
 	$(PY) -m crm_devtools.devrun
 
-test: lint system-deps
+test: lint system-deps console-test console-build
 	$(PY) -m pytest -q -p no:cacheprovider
 
 test-unit: proto
@@ -71,7 +72,7 @@ test-integration: proto
 test-e2e: proto
 	$(PY) -m pytest -q -m e2e
 
-bench: proto system-deps
+bench: proto system-deps console-build
 	$(PY) bench/run.py
 
 # ruff over the tree, then mypy over the src dirs (it reads gen/python's .pyi stubs, hence proto).
@@ -98,3 +99,21 @@ dev-secrets:
 
 clean:
 	rm -rf $(GEN) var .pytest_cache
+
+# The web console (console/, TypeScript + React + Vite): `npm ci` whenever package-lock.json is
+# newer than the last install; console-api regenerates its typed client from the gateway's routes.
+.PHONY: console-deps console-api console-build console-test
+console/node_modules/.package-lock.json: console/package-lock.json
+	cd console && npm ci --no-audit --no-fund
+
+console-deps: console/node_modules/.package-lock.json
+
+console-api: venv console-deps
+	$(PY) -m crm_devtools.openapi_dump
+	cd console && npm run --silent gen:api
+
+console-build: console-deps
+	cd console && npm run --silent build
+
+console-test: console-deps
+	cd console && npm run --silent typecheck && npm run --silent test

@@ -12,11 +12,13 @@ from flask import Flask, Response, g, request
 from werkzeug.exceptions import HTTPException, MethodNotAllowed, RequestEntityTooLarge
 from werkzeug.middleware.proxy_fix import ProxyFix
 
+from crm_gateway import console
 from crm_gateway import openapi as openapi_routes
 from crm_gateway import (
     ops,
     routes_admin,
     routes_audit,
+    routes_channels,
     routes_contacts,
     routes_exports,
     routes_imports,
@@ -27,6 +29,7 @@ from crm_gateway import (
     routes_sales,
     routes_search,
     routes_segments,
+    routes_sms,
     routes_support,
 )
 from crm_gateway.actions import Action
@@ -73,6 +76,8 @@ def all_routes() -> list[Route]:
         *routes_sales.ROUTES,
         *routes_search.ROUTES,
         *routes_support.ROUTES,
+        *routes_channels.ROUTES,
+        *routes_sms.ROUTES,
         *routes_privacy.ROUTES,
         *routes_audit.ROUTES,
         *openapi_routes.ROUTES,
@@ -84,7 +89,7 @@ def create_app(settings: GatewaySettings | None = None) -> Flask:
     settings = settings or GatewaySettings.from_env()
     app = Flask("crm_gateway", static_folder=None)
     app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
-    routes = all_routes()
+    routes = all_routes() + console.routes_for(settings.console)  # dev sign-in only when enabled
     for route in routes:
         app.add_url_rule(
             route.rule,
@@ -94,6 +99,7 @@ def create_app(settings: GatewaySettings | None = None) -> Flask:
             provide_automatic_options=False,  # the url_map lists exactly the documented methods
         )
     ops.register(app)
+    console.register(app, settings.console)  # the built console at /, when CONSOLE_DIST is set
     st = GatewayState(
         settings=settings,
         backends=Backends(settings),

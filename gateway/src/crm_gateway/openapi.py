@@ -13,6 +13,7 @@ from crm_gateway.routing import API, Call, Route, state
 from crm_gateway.schema import NO_NUL, SchemaRegistry, ref
 
 _PATH_PARAM = re.compile(r"<(?:[^:<>]+:)?([^<>]+)>")
+_PATH_VARIABLE = re.compile(r"<(?:([^:<>]+):)?([^<>]+)>")  # (converter, name)
 _ERROR_TITLES = {
     400: "Invalid request: `errors` names each bad field, query parameter or header",
     401: "Missing or invalid bearer token",
@@ -32,6 +33,14 @@ _HEADER = {"type": "string"}
 IDEMPOTENCY_KEY_PATTERN = "^[!-~]{1,200}$"
 IF_MATCH_PATTERN = '^(\\*|"[1-9][0-9]{0,17}")$'
 LICENSE = {"name": "Apache-2.0", "identifier": "Apache-2.0"}
+
+
+def _path_schema(converter: str) -> dict[str, Any]:
+    """A path variable's schema: Flask's `any(a, b)` converter routes only those values (404 otherwise)."""
+    choices = re.fullmatch(r"any\((.*)\)", converter)
+    if choices:
+        return {"type": "string", "enum": [value.strip() for value in choices.group(1).split(",")]}
+    return {"type": "string", "pattern": NO_NUL}
 
 
 def openapi_path(rule: str) -> str:
@@ -91,8 +100,8 @@ def _operation(route: Route) -> dict[str, Any]:
 
 def _parameters(route: Route) -> list[dict[str, Any]]:
     params: list[dict[str, Any]] = [
-        {"name": name, "in": "path", "required": True, "schema": {"type": "string", "pattern": NO_NUL}}
-        for name in _PATH_PARAM.findall(route.rule)
+        {"name": name, "in": "path", "required": True, "schema": _path_schema(converter)}
+        for converter, name in _PATH_VARIABLE.findall(route.rule)
     ]
     params += [
         {"name": q.name, "in": "query", "required": q.required, "schema": q.schema(),
@@ -154,6 +163,8 @@ def _error_statuses(route: Route) -> list[int]:
     statuses = [400, 404, 429, 500, 503, 504]
     if not route.public:
         statuses += [401, 403]
+    elif 403 in route.errors and 401 not in route.errors:  # public but signed (channel callbacks)
+        statuses.append(403)
     if route.method in _WRITES:
         statuses += [409, 413, 415]
     return sorted(statuses)

@@ -33,6 +33,7 @@ REASSIGNING = ("contacts", "support", "marketing")
 
 OFFBOARDING_INPUT = REGISTRY.input(opb.ReassignRequest, "OffboardingRequest", exclude={"operation_id"},
                                    required=("from_user_id", "to_user_id"))
+REGISTRY.require_text("OffboardingRequest", "from_user_id", "to_user_id")
 OFFBOARDING_RESULT = REGISTRY.add("OffboardingResult", {
     "type": "object",
     "description": "what each service moved from the leaving user to the new owner",

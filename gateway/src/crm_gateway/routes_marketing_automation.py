@@ -314,10 +314,10 @@ ROUTES: list[Action | Route] = [
     Route("POST", f"{PUBLIC}/forms/<id>/submissions", submit, "submitPublicForm", "Send a form: JSON "
           "(FormSubmissionInput; 202, or 400 naming every bad field) or form-encoded from the HTML page (an HTML "
           "answer). Rate limited per address and per email", "public", response=sh.SUBMIT_RESULT, status=202,
-          public=True),
+          public=True, request_body={"application/json": {"schema": sh.SUBMISSION_INPUT}}),
     # public: web visits
     Route("POST", f"{PUBLIC}/track", track, "trackPageView", "A page view on a tracked site (site_key, url; the "
           "visitor_id of the crm_vid cookie; email or contact_token, the crm_ct of a tracked mail's link, to tie it "
           "to a contact). JSON or text/plain JSON; rate limited per visitor", "public", response=sh.TRACK_RESULT,
-          public=True),
+          public=True, request_body={"application/json": {"schema": sh.TRACK_INPUT}}),
 ]

@@ -17,6 +17,11 @@ ROUTES: list[Action] = [
     Action("GET", f"{API}/reports/sales", "getSalesSummary",
            "Open pipeline by stage, won deals per month, win rate and leads by source", "reports",
            "GetSalesSummary", pb.GetSalesSummaryRequest, sh.SALES_SUMMARY, JSON, query=sh.SALES_PARAMS),
+    Action("GET", f"{API}/reports/pool", "getPoolReport",
+           "The public pool (公海) per team: leads in the pool now, and those returned by the rule, released, "
+           "claimed and assigned in the period", "reports",
+           "GetPoolReport", pb.GetPoolReportRequest, sh.POOL_REPORT, JSON, query=sh.POOL_PARAMS,
+           check=not_before("from_day", "to_day")),
     Action("GET", f"{API}/reports/support", "getSupportSummary",
            "Tickets by status and priority, SLA breaches, response and resolution times, CSAT trend", "reports",
            "GetSupportSummary", pb.GetSupportSummaryRequest, sh.SUPPORT_SUMMARY, JSON, query=sh.SUPPORT_PARAMS,
@@ -48,7 +53,7 @@ ROUTES: list[Action] = [
                "The ids of the records behind one row (its keys) or the total of a query's measure, the caller's "
                "visible ones", "reports", "DrillDown", pb.DrillDownRequest, sh.DRILL_DOWN, JSON,
                body=sh.DRILL_DOWN_INPUT, idempotent=True),
-        Action("GET", f"{API}/reports/standard/<name>", "getStandardReport",
+        Action("GET", f"{API}/reports/standard/<any({','.join(sh.STANDARD_NAMES)}):name>", "getStandardReport",
                "A standard report: " + ", ".join(sh.STANDARD_NAMES) + " (its query is in the answer, to drill "
                "down or save)", "reports", "GetStandardReport", pb.GetStandardReportRequest, sh.QUERY_RESULT, JSON,
                query=sh.STANDARD_PARAMS, check=not_before("from_day", "to_day")),

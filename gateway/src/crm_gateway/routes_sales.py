@@ -1,4 +1,4 @@
-"""Sales routes → crm.sales.v1.SalesService: leads, reps and settings, opportunities, products and
+"""Sales routes → crm.sales.v1.SalesService: leads and their public pool (公海), reps and settings, opportunities, products and
 price books, quotes (with their PDF), approvals, contracts, tasks and reminders, forecast and
 funnel, transfers and delegations.
 
@@ -77,6 +77,20 @@ ROUTES: list[Action | Route] = [
     _a("POST", f"{LEAD}/convert", "convertLead", "Convert a qualified lead into an opportunity (and an account and "
        "contact); a retry creates nothing twice", "ConvertLead", pb.ConvertLeadRequest, sh.LEAD_CONVERSION, JSON,
        body=sh.LEAD_CONVERT_INPUT),
+    # the public pool (公海)
+    _a("GET", f"{API}/sales/pool", "listPoolLeads", "The leads waiting in the caller's team's public pool (公海), "
+       "unowned, with why they are there", "ListPool", pb.ListPoolRequest, sh.LEAD_PAGE, items("leads", paged=True),
+       query=sh.POOL_PARAMS, query_fields=sh.POOL_LIST_FIELDS),
+    _a("POST", f"{LEAD}/claim", "claimLead", "Claim a lead from the pool: refused past the team's claim limit or "
+       "within the cool-down (400 naming it); 409 when another rep claimed it first", "ClaimLead",
+       pb.ClaimLeadRequest, sh.LEAD, JSON),
+    _a("POST", f"{LEAD}/release", "releaseLead", "Give a lead back to the team's pool, with the reason",
+       "ReleaseLead", pb.ReleaseLeadRequest, sh.LEAD, JSON, body=sh.POOL_RELEASE_INPUT),
+    _a("POST", f"{LEAD}/pool-assign", "assignLeadFromPool", "A manager gives a lead in the pool to a rep of the "
+       "team", "AssignFromPool", pb.AssignFromPoolRequest, sh.LEAD, JSON, body=sh.POOL_ASSIGN_INPUT),
+    _a("GET", f"{LEAD}/pool-history", "listLeadPoolMoves", "Every move of the lead into or out of the pool: who, "
+       "when, why", "ListPoolMoves", pb.ListPoolMovesRequest, sh.POOL_MOVES, items("moves"),
+       path={"id": "lead_id"}),
     # reps and settings
     _a("GET", f"{API}/sales/reps", "listSalesReps", "Sales reps, with their open leads", "ListReps",
        pb.ListRepsRequest, sh.REP_LIST, items("reps"), query=sh.REP_PARAMS),

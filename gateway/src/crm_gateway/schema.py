@@ -3,7 +3,7 @@
 One registry feeds both the request validation and the OpenAPI document, so the documented
 shapes are the enforced ones. Only the JSON Schema subset generated here is validated (type,
 properties, additionalProperties, items, $ref, enum, format date-time, minimum/maximum,
-minItems, required); no third-party validator is needed for that.
+exclusiveMinimum/exclusiveMaximum, minItems, required); no third-party validator is needed for that.
 
 Mapping: string → string, bool → boolean, 32/64-bit ints → integer (64-bit ints are written as
 JSON numbers while they are exact), double → number, repeated → array, map<string, V> → object
@@ -324,6 +324,12 @@ class SchemaRegistry:
             low, high = schema.get("minimum"), schema.get("maximum")
             if (low is not None and value < low) or (high is not None and value > high):
                 errors.append(FieldError(where, f"must be between {low} and {high}"))
+            above, below = schema.get("exclusiveMinimum"), schema.get("exclusiveMaximum")
+            if (above is not None and value <= above) or (below is not None and value >= below):
+                errors.append(FieldError(where, f"must be more than {above} and less than {below}"
+                                         if above is not None and below is not None
+                                         else f"must be more than {above}" if above is not None
+                                         else f"must be less than {below}"))
 
     def _check_object(
         self, value: dict[str, Any], schema: JsonSchema, path: str, errors: list[FieldError],

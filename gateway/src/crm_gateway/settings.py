@@ -6,6 +6,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from crm_gateway.console_settings import ConsoleSettings
 from crmkit.config import AuthSettings, ConfigError, TlsSettings, service_addr
 
 
@@ -39,6 +40,13 @@ def _redis_url(env: Mapping[str, str]) -> str:
 OPTIONAL_SERVICES = ("sales", "marketing", "support", "privacy")
 
 
+def _sms_secret(env: Mapping[str, str]) -> str:
+    secret = env.get("SMS_CALLBACK_SECRET", "").strip()
+    if secret and len(secret) < 16:
+        raise ConfigError("SMS_CALLBACK_SECRET must be at least 16 characters (it is the callbacks' credential)")
+    return secret
+
+
 @dataclass(frozen=True)
 class GatewaySettings:
     contacts_addr: str
@@ -60,14 +68,19 @@ class GatewaySettings:
     optional_addrs: Mapping[str, str] = field(default_factory=dict)
     # TLS to the services (GRPC_TLS_CA_FILE, client certificate for mTLS): checked at start.
     tls: TlsSettings = field(default_factory=TlsSettings)
+    # The web console: its files at /, dev sign-in (off unless DEV_SIGN_IN_USERS_FILE), OIDC settings.
+    console: ConsoleSettings = field(default_factory=ConsoleSettings)
+    # The SMS provider's callbacks (replies, delivery receipts) carry it as ?token= (routes_sms.py).
+    sms_callback_secret: str = field(default="", repr=False)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> GatewaySettings:
         env = os.environ if env is None else env
+        auth = AuthSettings.from_env(env)
         return cls(
             contacts_addr=service_addr("contacts", env),
             reporting_addr=service_addr("reporting", env),
-            auth=AuthSettings.from_env(env),
+            auth=auth,
             rate_limit_rps=_number(env, "RATE_LIMIT_RPS", 200.0),
             rate_limit_burst=_int(env, "RATE_LIMIT_BURST", 400, minimum=1),
             rate_limit_redis_url=_redis_url(env),
@@ -84,4 +97,6 @@ class GatewaySettings:
                 if env.get(f"{name.upper()}_SERVICE_ADDR")
             },
             tls=TlsSettings.from_env(env),
+            console=ConsoleSettings.from_env(env, auth),
+            sms_callback_secret=_sms_secret(env),
         )

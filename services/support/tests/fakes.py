@@ -17,6 +17,7 @@ class FakeContactsPort:
         self.contacts: dict[str, cpb.Contact] = {}
         self.calls: Counter[str] = Counter()
         self.authorizations: list[str] = []
+        self.down = False  # find_or_create_identity raises ContactsUnavailable while set
 
     def add(self, name: str, email: str, *, level: str = "", account_id: str = "") -> cpb.Contact:
         contact = cpb.Contact(id=str(uuid.uuid4()), name=name, level=level, account_id=account_id,
@@ -37,6 +38,33 @@ class FakeContactsPort:
             if any(e.address == email for e in contact.emails):
                 return contact
         return self.add(name or email.split("@")[0], email)
+
+
+    def find_or_create_identity(self, identity: cpb.SocialIdentity, name: str) -> cpb.Contact | None:
+        self.calls["find_or_create_identity"] += 1
+        if self.down:
+            from crm_support.ports import ContactsUnavailable
+            raise ContactsUnavailable("UNAVAILABLE")
+        for contact in self.contacts.values():
+            if any((i.platform, i.app_id, i.kind, i.value) == (identity.platform, identity.app_id, identity.kind,
+                                                               identity.value) for i in contact.social_identities):
+                return contact
+        contact = cpb.Contact(id=str(uuid.uuid4()), name=name, social_identities=[identity])
+        self.contacts[contact.id] = contact
+        return contact
+
+
+class FakeChannelSender:
+    """The ChannelSender port in memory: `sent` (account app id, to_user, text); `fail_with` raised instead."""
+
+    def __init__(self) -> None:
+        self.sent: list[tuple[str, str, str]] = []
+        self.fail_with: Exception | None = None
+
+    def send_text(self, account: Any, to_user: str, text: str) -> None:
+        if self.fail_with is not None:
+            raise self.fail_with
+        self.sent.append((account.app_id, to_user, text))
 
 
 class FakeMailer:

@@ -19,7 +19,7 @@ CAMPAIGN_STATUSES = ("draft", "scheduled", "active", "completed", "cancelled")
 INVITEE_STATUSES = ("invited", "registered", "attended")
 RECIPIENT_STATUSES = ("pending", "sending", "sent", "failed", "skipped")
 SKIP_REASONS = ("no_consent", "unsubscribed", "suppressed", "no_email", "duplicate_email", "unknown_contact",
-                "render_failed", "cancelled")
+                "render_failed", "cancelled", "no_phone", "duplicate_phone")
 
 # support.proto has a StatusChange too (a ticket's): marketing's is named for what it records.
 _r.names[pb.StatusChange.DESCRIPTOR.full_name] = "CampaignStatusRecord"
@@ -49,6 +49,11 @@ CHECK_IN_INPUT = _r.input(pb.CheckInInviteeRequest, "CheckInInput", exclude={"ca
 # -- templates
 TEMPLATE = _r.message(pb.Template)
 TEMPLATE_INPUT = _r.input(pb.Template, required=("name", "contents"))
+_r.require_text("CampaignInput", "name")
+_r.enum("CampaignInput", "type", CAMPAIGN_TYPES, empty=False)
+_r.require_text("TemplateInput", "name")
+_r.schemas["TemplateInput"]["properties"]["contents"]["minItems"] = 1  # zh-CN, en or both
+_r.require_text("TemplateContent", "subject")
 TEMPLATE_PATCH = _r.patch(pb.Template, "TemplatePatch")
 TEMPLATE_PAGE = _r.page(TEMPLATE, "TemplatePage")
 PREVIEW_INPUT = _r.input(pb.PreviewTemplateRequest, "TemplatePreviewInput", exclude={"template_id", "template"},
@@ -59,7 +64,23 @@ PREVIEW = _r.message(pb.PreviewTemplateResponse, name="TemplatePreview")
 
 # -- send waves
 WAVE = _r.message(pb.SendWave)
-WAVE_INPUT = _r.input(pb.SendWave, required=("campaign_id", "template_id"))
+WAVE_INPUT = _r.input(pb.SendWave, exclude={"channel", "sms"}, required=("campaign_id", "template_id"))
+_r.require_text("SendWaveInput", "campaign_id", "template_id")
+# An sms wave (POST /sms-waves): the provider's template and its variables instead of a mail template.
+SMS_WAVE_INPUT = _r.input(pb.SendWave, "SmsWaveInput", exclude={"channel", "template_id", "sender"},
+                          required=("campaign_id", "sms"))
+_r.require_text("SmsWaveInput", "campaign_id")
+_r.require_text(_r.names.get(pb.SmsContent.DESCRIPTOR.full_name, "SmsContent"), "template_code")
+_sms = _r.schemas[_r.names.get(pb.SmsContent.DESCRIPTOR.full_name, "SmsContent")]["properties"]
+_sms["template_code"].update({"maxLength": 64, "pattern": r"^\s*[A-Za-z0-9_.-]{1,64}\s*$",
+                              "x-pattern-message": "the provider's template code, e.g. SMS_123456789"})
+_sms["sign_name"]["maxLength"] = 30
+_sms["params"].update({"maxProperties": 20, "propertyNames": {"pattern": r"^[A-Za-z_][A-Za-z0-9_]{0,63}$"}})
+_sms["params"]["additionalProperties"] = {**_sms["params"].get("additionalProperties", {}), "maxLength": 500}
+SMS_EVENTS_RESULT = _r.message(pb.ReportSmsEventsResponse, name="SmsEventsResult")
+SMS_REPLY_PAGE = _r.page(_r.message(pb.SmsReplyRecord), "SmsReplyPage")
+SMS_REPLY_PARAMS = (QueryParam("phone", description="replies from this number (E.164)",
+                               pattern=r"^(\+|00)?[0-9]{8,15}$"), *PAGE_PARAMS)
 WAVE_PAGE = _r.page(WAVE, "SendWavePage")
 WAVE_PARAMS = (QueryParam("campaign_id", description="the campaign whose waves to list (required)"), *PAGE_PARAMS)
 RECIPIENT_PAGE = _r.page(_r.message(pb.Recipient), "RecipientPage")

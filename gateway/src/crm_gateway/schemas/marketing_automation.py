@@ -20,10 +20,21 @@ ENROLLMENT_STATUSES = ("active", "completed", "exited")
 # -- settings
 SETTINGS = _r.message(pb.AutomationSettings)
 SETTINGS_PATCH = _r.patch(pb.AutomationSettings, "AutomationSettingsPatch")
+# The ranges marketing refuses outside of (rules/settings.py), stated in the document.
+for _name in ("open", "click", "visit", "form"):
+    _r.schemas["ScoringWeights"]["properties"][_name].update({"minimum": 0, "maximum": 1000})
+_settings = _r.schemas["AutomationSettingsPatch"]["properties"]
+_settings["half_life_days"].update({"minimum": 0, "maximum": 3650})
+_settings["mql_threshold"]["exclusiveMinimum"] = 0
+_settings["ab_significance"].update({"exclusiveMinimum": 0, "exclusiveMaximum": 0.5})
+for _name in ("form_limit_per_address", "form_limit_per_email", "visit_limit_per_visitor"):
+    _settings[_name]["minimum"] = 1
+_settings["form_min_seconds"].update({"minimum": 0, "maximum": 600})
 
 # -- forms
 FORM = _r.message(pb.Form)
 FORM_INPUT = _r.input(pb.Form, required=("name", "fields"))
+_r.require_text("FormInput", "name")
 FORM_PATCH = _r.patch(pb.Form, "FormPatch")
 FORM_PAGE = _r.page(FORM, "FormPage")
 FORM_PARAMS = (QueryParam("status", choices=FORM_STATUSES), *PAGE_PARAMS)
@@ -44,6 +55,7 @@ HTML_FORM = {"type": "string", "contentMediaType": "text/html",
 # -- sequences
 SEQUENCE = _r.message(pb.Sequence)
 SEQUENCE_INPUT = _r.input(pb.Sequence, required=("name", "campaign_id", "steps"))
+_r.require_text("SequenceInput", "name", "campaign_id")
 SEQUENCE_PATCH = _r.patch(pb.Sequence, "SequencePatch")
 SEQUENCE_PAGE = _r.page(SEQUENCE, "SequencePage")
 SEQUENCE_PARAMS = (QueryParam("campaign_id", description="the sequences of this campaign"),
@@ -59,6 +71,7 @@ ENROLLMENT_PARAMS = (QueryParam("status", choices=ENROLLMENT_STATUSES), *PAGE_PA
 # -- event-triggered rules and web visits
 RULE = _r.message(pb.AutomationRule)
 RULE_INPUT = _r.input(pb.AutomationRule, required=("name", "campaign_id", "trigger"))
+_r.require_text("AutomationRuleInput", "name", "campaign_id")
 RULE_PATCH = _r.patch(pb.AutomationRule, "AutomationRulePatch")
 RULE_PAGE = _r.page(RULE, "AutomationRulePage")
 RULE_PARAMS = (QueryParam("campaign_id", description="the rules of this campaign"), *PAGE_PARAMS)
@@ -69,6 +82,8 @@ TRACK_RESULT = _r.message(pb.TrackVisitResponse, name="PageViewResult")
 # -- A/B tests
 AB_TEST = _r.message(pb.AbTest)
 AB_TEST_INPUT = _r.input(pb.AbTest, required=("campaign_id", "template_id", "variants"))
+_r.require_text("AbTestInput", "campaign_id", "template_id")
+_r.schemas["AbTestInput"]["properties"]["significance"].update({"minimum": 0, "exclusiveMaximum": 0.5})  # 0: default
 AB_TEST_PAGE = _r.page(AB_TEST, "AbTestPage")
 AB_TEST_PARAMS = (QueryParam("campaign_id", description="the A/B tests of this campaign (required)"), *PAGE_PARAMS)
 

@@ -7,6 +7,7 @@ from crm_gateway.schemas import PAGE_PARAMS, REGISTRY
 
 CUSTOMER_COUNTS = REGISTRY.message(pb.CustomerCounts)
 SALES_SUMMARY = REGISTRY.message(pb.SalesSummary)
+POOL_REPORT = REGISTRY.message(pb.PoolReport)
 SUPPORT_SUMMARY = REGISTRY.message(pb.SupportSummary)
 CAMPAIGN_ROI_TABLE = REGISTRY.message(pb.CampaignRoiTable)
 CAMPAIGN_REPORT = REGISTRY.message(pb.CampaignReport)
@@ -19,6 +20,11 @@ CUSTOMER_PARAMS = (
     QueryParam("tag", description="only customers carrying this tag"),
 )
 SALES_PARAMS = (QueryParam("region"),)
+POOL_PARAMS = (
+    QueryParam("team"),
+    QueryParam("from_day", "date", "moves on or after this day (UTC)"),
+    QueryParam("to_day", "date", "moves on or before this day (UTC)"),
+)
 SUPPORT_PARAMS = (
     QueryParam("from_day", "date", "first day of the CSAT trend, inclusive (UTC)"),
     QueryParam("to_day", "date", "last day of the CSAT trend, inclusive (UTC)"),
@@ -71,9 +77,25 @@ STANDARD_PARAMS = (
     QueryParam("region", description="only this region (reports over opportunities, leads and tickets)"),
     QueryParam("team", description="only this team"),
 )
-TARGET_PARAMS = (QueryParam("month", description="YYYY-MM"), QueryParam("team"))
+MONTH = "^[0-9]{4}-(0[1-9]|1[0-2])$"
+TARGET_PARAMS = (QueryParam("month", description="YYYY-MM", pattern=MONTH), QueryParam("team"))
 FORECAST_PARAMS = (
-    QueryParam("quarter", description="YYYY-Qn (default: the next quarter)"),
+    QueryParam("quarter", description="YYYY-Qn (default: the next quarter)", pattern="^[0-9]{4}-Q[1-4]$"),
     QueryParam("team"),
     QueryParam("region"),
 )
+
+# What reporting refuses, stated in the document: a query reads one of its sources; saved queries
+# and dashboards are named; a targets call sets at least one month's target.
+QUERY_SOURCES = ("opportunities", "leads", "tickets", "csat")
+REGISTRY.enum("Query", "source", QUERY_SOURCES, empty=False)
+REGISTRY.schemas["Query"]["required"] = ["source", "measures"]
+REGISTRY.schemas["Query"]["properties"]["measures"]["minItems"] = 1
+SHARING = ("private", "team", "everyone")
+for _name in ("SavedQueryInput", "DashboardInput"):
+    REGISTRY.enum(_name, "sharing", SHARING)  # "" is private
+REGISTRY.require_text("SavedQueryInput", "name")
+REGISTRY.require_text("DashboardInput", "name")
+REGISTRY.schemas["SalesTargetsInput"]["properties"]["targets"]["minItems"] = 1
+REGISTRY.schemas["SalesTarget"]["properties"]["month"].update({"pattern": MONTH, "x-pattern-message": "use YYYY-MM"})
+REGISTRY.schemas["SalesTarget"]["required"] = ["month"]

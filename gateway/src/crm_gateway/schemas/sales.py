@@ -51,6 +51,20 @@ LEAD_LIST_PARAMS = (
 )
 LEAD_LIST_FIELDS = {"q": "filter.query"}
 
+# -- the public pool (公海)
+POOL_PARAMS = (
+    QueryParam("team", description="another team's pool (managers, admins); the caller's team by default"),
+    QueryParam("q", description="substring of the name or company"),
+    *PAGE_PARAMS,
+)
+POOL_LIST_FIELDS = {"q": "query"}
+POOL_RELEASE_INPUT = _r.input(pb.ReleaseLeadRequest, "LeadRelease", exclude={"id"}, required=("reason",))
+_r.require_text("LeadRelease", "reason")
+_r.schemas["LeadRelease"]["properties"]["reason"]["maxLength"] = 500  # crm_sales.rules.pool.MAX_REASON
+POOL_ASSIGN_INPUT = _r.input(pb.AssignFromPoolRequest, "PoolAssignment", exclude={"id"}, required=("owner_id",))
+_r.require_text("PoolAssignment", "owner_id")
+POOL_MOVES = _r.page(_r.message(pb.PoolMove), "PoolMoveList", paged=False)
+
 # -- reps and settings
 REP = _r.message(pb.SalesRep)
 REP_INPUT = _r.input(pb.SalesRep, exclude={"open_leads"}, required=("user_id",))
@@ -91,6 +105,7 @@ PRODUCT_PARAMS = (QueryParam("include_inactive", "boolean"),)
 PRICE_BOOK = _r.message(pb.PriceBook)
 _r.schemas["PriceBook"]["properties"]["currency_code"]["pattern"] = "^[A-Z]{3}$"  # ISO 4217
 _r.require_text("PriceBook", "name")
+_r.schemas["PriceBook"]["required"].append("currency_code")  # every entry is priced in it
 PRICE_BOOK_LIST = _r.page(PRICE_BOOK, "PriceBookList", paged=False)
 PRICE_BOOK_PARAMS = (QueryParam("currency_code"), QueryParam("tier"))
 QUOTE = _r.message(pb.Quote)

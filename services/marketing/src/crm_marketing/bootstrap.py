@@ -14,6 +14,8 @@ MARKETING_SEND_LOG_BATCH (sent marks per transaction with a plain Mailer, defaul
 hard crash can leave to be sent twice; the SMTP relay's rounds never send twice), MARKETING_AUTOMATION_INTERVAL (seconds between
 looks for due sequence steps and A/B tests to decide, default 5); and crmkit's
 SMTP_URL, MAIL_FROM, PUBLIC_BASE_URL (the gateway's address the links in mails point at).
+SMS (crmkit.sms): SMS_URL, SMS_ACCESS_KEY_ID, SMS_ACCESS_KEY_SECRET, SMS_SIGN_NAME (unset: sms waves
+cannot start) and MARKETING_SMS_RATE (messages per second, default 20).
 SALES_SERVICE_ADDR: where form submissions and qualified contacts become leads; unset, they wait
 (stored, counted in crm_marketing_delivery_backlog) until a process that has it delivers them."""
 from __future__ import annotations
@@ -28,6 +30,7 @@ from crm.marketing.v1 import marketing_pb2, marketing_pb2_grpc
 from crm.privacy.v1 import privacy_pb2, privacy_pb2_grpc
 from crm_marketing import handlers, jobs
 from crm_marketing.jobs import automation
+from crm_marketing.jobs import sms as sms_jobs
 from crm_marketing.ports import ContactsPort, GrpcContacts, GrpcSales, Mailer, SalesPort, SmtpRounds
 from crm_marketing.rules.tracking import LinkMaker, tracking_key
 from crm_marketing.servicer import MarketingServicer
@@ -38,6 +41,7 @@ from crmkit.db import Database
 from crmkit.mail import mailer_from_settings
 from crmkit.service import Components, ServiceSpec
 from crmkit.servicer import Clock, system_clock
+from crmkit.sms import SmsSender, SmsSettings, sender_from_settings
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 DATA_SUBJECT = privacy_pb2.DESCRIPTOR.services_by_name["DataSubject"].full_name
@@ -47,6 +51,7 @@ PUBLIC_PATH = "/api/v1/public"  # the gateway's public routes: /unsubscribe/{t},
 ContactsFactory = Callable[[ServiceSettings], ContactsPort | None]
 MailerFactory = Callable[[ServiceSettings], Mailer | None]
 SalesFactory = Callable[[ServiceSettings], SalesPort | None]
+SmsFactory = Callable[[ServiceSettings], SmsSender | None]
 
 
 @dataclass(frozen=True)
@@ -108,13 +113,30 @@ def smtp_mailer(settings: ServiceSettings) -> Mailer | None:
     return SmtpRounds.from_url(settings.mail.smtp_url or "", connections)
 
 
+def sms_provider(settings: ServiceSettings) -> SmsSender | None:
+    """The SMS provider of SMS_URL (crmkit.sms), or None when it is not set."""
+    return sender_from_settings(SmsSettings.from_env())
+
+
+def sms_rate(env: Mapping[str, str] | None = None) -> float:
+    env = os.environ if env is None else env
+    try:
+        rate = float(env.get("MARKETING_SMS_RATE", "20"))
+    except ValueError:
+        raise ConfigError("MARKETING_SMS_RATE is messages per second") from None
+    if rate <= 0:
+        raise ConfigError("MARKETING_SMS_RATE must be positive")
+    return rate
+
+
 def spec(*, clock: Clock = system_clock, contacts: ContactsFactory | None = None, mailer: MailerFactory | None = None,
-         sales: SalesFactory | None = None, send_options: jobs.SendOptions | None = None,
+         sales: SalesFactory | None = None, sms: SmsFactory | None = None, send_options: jobs.SendOptions | None = None,
          sender_interval: float | None = None, scheduler_interval: float | None = None,
          automation_interval: float | None = None, env: Mapping[str, str] | None = None) -> ServiceSpec:
     make_contacts = contacts or grpc_contacts
     make_mailer = mailer or smtp_mailer
     make_sales = sales or grpc_sales
+    make_sms = sms or sms_provider
     rule_types = handlers.RuleTypes()  # what the consumer hands the handler depends on the rules
 
     def compose(db: Database, settings: ServiceSettings) -> Components:
@@ -124,18 +146,22 @@ def spec(*, clock: Clock = system_clock, contacts: ContactsFactory | None = None
         rule_types.bind(db)
         contacts_port = make_contacts(settings)
         mail = make_mailer(settings)
+        texts = make_sms(settings)
         owed = jobs.scheduler(db, contacts_port, clock, scheduler_interval or settings.scheduler_interval,
                               sales=make_sales(settings))
         servicer = MarketingServicer(db, clock, contacts_port, tracking_key=key,
                                      default_sender=settings.mail.mail_from, mail_enabled=mail is not None,
-                                     submitted=owed.tick, rules_changed=rule_types.invalidate)
+                                     submitted=owed.tick, rules_changed=rule_types.invalidate,
+                                     sms_enabled=texts is not None)
         options = send_options or jobs.SendOptions()
         if send_options is None:  # tests give theirs; a process takes the settings
             options = replace(options, rate=own.send_rate, flush_every=own.send_log_batch,
                               lease=timedelta(seconds=own.send_lease))
         sender = jobs.Sender(db, mail, links, clock, options)
         steps = automation.worker(db, clock, automation_interval or own.automation_interval)
-        workers = [jobs.SendWorker(sender, sender_interval or own.sender_interval), owed, steps]
+        texter = sms_jobs.SmsWaveSender(db, texts, clock, rate=sms_rate(env), lease=options.lease)
+        workers = [jobs.SendWorker(sender, sender_interval or own.sender_interval), owed, steps,
+                   sms_jobs.SmsWorker(texter, sender_interval or own.sender_interval)]
         data_subject = subject.servicer(db)
         return Components(
             servicers=[lambda server: marketing_pb2_grpc.add_MarketingServiceServicer_to_server(servicer, server),

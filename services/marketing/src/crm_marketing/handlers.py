@@ -5,7 +5,9 @@ event takes effect once):
   so one rule serves them all: the newest version wins in marketing's projection;
 - SALES: a lead sent back for nurturing joins the nurturing sequences; a lead converted or an
   opportunity won ends the contact's sequences (converted);
-- SUPPORT: a ticket opened by email ends the contact's sequences (replied);
+- SUPPORT: a ticket opened by email ends the contact's sequences (replied); a WeChat follower who
+  came through a campaign's QR code (its scene value: the campaign's slug or id) is a touch of
+  that campaign (kind wechat_follow, or wechat_scan for a follower's scan);
 - and any event type an active rule counts (RuleTypes): a touch for each contact it is about,
   which evaluates the rules in the same transaction."""
 from __future__ import annotations
@@ -23,6 +25,7 @@ from crm_marketing.metrics import NURTURE_UNMATCHED
 from crm_marketing.rules import sequences as sequence_rules
 from crm_marketing.rules import triggers
 from crm_marketing.store import projection as projection_store
+from crm_marketing.store import records as records_store
 from crm_marketing.usecases import automation_rules, engagement, projection, sequences
 from crmkit import logs
 from crmkit.consumer import Handler
@@ -38,7 +41,7 @@ SNAPSHOTS = frozenset({CONTACTS.CONTACT_CREATED, CONTACTS.CONTACT_UPDATED, CONTA
                        CONTACTS.CONTACT_DELETED, CONTACTS.CONSENT_CHANGED})
 CONTACT_EVENTS = SNAPSHOTS | {CONTACTS.CONTACT_MERGED}
 EXITS = frozenset({SALES.LEAD_CONVERTED, SALES.OPPORTUNITY_WON, SUPPORT.TICKET_CREATED})
-WANTED = CONTACT_EVENTS | EXITS | {SALES.LEAD_NURTURING}
+WANTED = CONTACT_EVENTS | EXITS | {SALES.LEAD_NURTURING, SUPPORT.CHANNEL_FOLLOWED}
 _SNAPSHOT_PAYLOADS = (ce.ContactCreated, ce.ContactUpdated, ce.ContactTagged, ce.ContactDeleted, ce.ConsentChanged)
 
 
@@ -89,6 +92,22 @@ def _exit(uow: UnitOfWork, kind: str, env: EventEnvelope, now: datetime) -> None
         sequences.exit_contact(uow, contact_id=contact_id, reason=reason, now=now)
 
 
+def _followed(uow: UnitOfWork, env: EventEnvelope, now: datetime) -> None:
+    payload = unpack_payload(env)
+    if not isinstance(payload, te.ChannelFollowed):
+        raise ValueError(f"{env.event_type} carries a {type(payload).__name__}")
+    if not payload.scene:
+        return  # followed without a campaign's code
+    campaign_id = records_store.campaign_by_scene(uow.session, payload.scene)
+    if campaign_id is None:
+        log.info("WeChat scene %r names no campaign", payload.scene)
+        return
+    at = dt(payload.at) if payload.HasField("at") else now
+    engagement.record(uow, now=now, kind="wechat_follow" if payload.new_follower else "wechat_scan",
+                      contact_id=payload.contact_id, visitor_id=f"wx:{payload.external_user_id}"[:64],
+                      campaign_id=campaign_id, ref=env.event_id, at=at)
+
+
 def handle(uow: UnitOfWork, env: EventEnvelope, *, now: datetime, counted: frozenset[str] = frozenset()) -> None:
     kind = env.event_type
     if kind in CONTACT_EVENTS:
@@ -100,6 +119,8 @@ def handle(uow: UnitOfWork, env: EventEnvelope, *, now: datetime, counted: froze
         _nurturing(uow, payload, now)
     elif kind in EXITS:
         _exit(uow, kind, env, now)
+    elif kind == SUPPORT.CHANNEL_FOLLOWED:
+        _followed(uow, env, now)
     if kind in counted:
         _touch(uow, env, now)
 

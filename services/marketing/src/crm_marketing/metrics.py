@@ -24,3 +24,5 @@ RULES_FIRED = Counter("crm_marketing_rules_fired_total", "Event-triggered rules 
 VISITS = Counter("crm_marketing_visits_total", "Page views reported by tracked sites, by outcome (known, anonymous, "
                  "refused)", ["outcome"])
 QUALIFIED = Counter("crm_marketing_qualified_total", "Contacts that became marketing-qualified, by what followed (handed_over, already_lead)", ["outcome"])
+SMS = Counter("crm_marketing_sms_total", "Recipients of sms waves by outcome (sent, failed, skipped, retried)",
+              ["outcome"])

@@ -72,6 +72,7 @@ waves = Table(
     Column("template", LargeBinary, nullable=False),
     # 1: a sequence step's or a rule's wave, which recipients join one by one and never completes
     Column("continuous", Integer, nullable=False, default=0, server_default="0"),
+    Column("channel", String(10), nullable=False, default="email", server_default="email"),  # email | sms (s001)
     Index("ix_send_waves_campaign", "campaign_id", "seq"),
     Index("ix_send_waves_status", "status"),
 )
@@ -99,6 +100,10 @@ recipients = Table(
     Column("click_count", Integer, nullable=False, default=0),
     Column("unsubscribed_at", Ts, nullable=True),
     Column("links", Text, nullable=True),  # JSON list, only when this mail's links differ from the wave's
+    # sms waves (s001): the number, the provider's id of the message, its delivery receipt
+    Column("phone", String(32), nullable=False, default="", server_default=""),
+    Column("provider_id", String(64), nullable=False, default="", server_default=""),
+    Column("delivered_at", Ts, nullable=True),
     UniqueConstraint("wave_id", "contact_id", name="uq_recipients_contact"),
     Index("ix_recipients_status", "wave_id", "status", "seq"),
     Index("ix_recipients_message_id", "message_id"),  # a bounce names the Message-ID (0003)
@@ -120,6 +125,7 @@ audience_contacts = Table(
     Column("contact_id", String(36), primary_key=True),
     Column("name", String(300), nullable=False, default=""),
     Column("email", String(320), nullable=False, default=""),
+    Column("phone", String(32), nullable=False, default="", server_default=""),  # E.164, the first valid (s001)
     Column("language", String(10), nullable=False, default=""),
     Column("company", String(300), nullable=False, default=""),
     Column("title", String(200), nullable=False, default=""),
@@ -134,6 +140,22 @@ audience_contacts = Table(
     Column("version", Integer, nullable=False),
     Column("updated_at", Ts, nullable=False),
     Index("ix_audience_contacts_email", "email"),
+    Index("ix_audience_contacts_phone", "phone"),
+)
+
+# Every SMS a person sent us (the provider's MO push through the gateway), kept whatever it says:
+# an opt-out word withdrew marketing_sms for the contacts of that phone (s001).
+sms_replies = Table(
+    "sms_replies", metadata,
+    Column("seq", SeqInt, primary_key=True, autoincrement=True),
+    Column("phone", String(32), nullable=False),
+    Column("content", Text, nullable=False),
+    Column("opt_out", Integer, nullable=False, default=0),
+    Column("contact_ids", Text, nullable=False, default="[]"),  # JSON list
+    Column("sign_name", String(100), nullable=False, default=""),
+    Column("sent_at", String(40), nullable=False, default=""),  # as the provider reported it
+    Column("received_at", Ts, nullable=False),
+    Index("ix_sms_replies_phone", "phone", "seq"),
 )
 
 contact_tags = Table(

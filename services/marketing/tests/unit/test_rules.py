@@ -141,7 +141,7 @@ def test_tokens_verify_and_any_tampering_fails() -> None:
     assert tracking.verify(KEY, token, tracking.OPEN) is None                            # another kind
     assert tracking.verify(tracking.tracking_key("other"), token, tracking.CLICK) is None  # another key
     assert tracking.verify(KEY, token[:-1] + ("A" if token[-1] != "A" else "B"), tracking.CLICK) is None
-    for junk in ("", ".", "c.1.0.", "x" * 200, "o.zz." + mac):
+    for junk in ("", ".", "c.1.0.", "x" * 200, "o.zz." + mac, f"{payload}.{mac[:-1]}é", "\x9f\x08ë"):
         assert tracking.verify(KEY, junk, tracking.CLICK) is None
     # neighbouring recipients' tokens are unrelated: nothing to enumerate
     assert tracking.sign(KEY, tracking.OPEN, 1).split(".")[-1] != tracking.sign(KEY, tracking.OPEN, 2).split(".")[-1]

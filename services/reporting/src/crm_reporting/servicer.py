@@ -4,7 +4,17 @@ from __future__ import annotations
 from crm.reporting.v1 import reporting_pb2 as pb
 from crm.reporting.v1.reporting_pb2_grpc import ReportingServiceServicer
 from crm_reporting.tables import dashboards, saved_queries
-from crm_reporting.usecases import analytics, campaigns, customers, definitions, email, sales, support, targets
+from crm_reporting.usecases import (
+    analytics,
+    campaigns,
+    customers,
+    definitions,
+    email,
+    pool,
+    sales,
+    support,
+    targets,
+)
 from crmkit.db import UnitOfWork
 from crmkit.servicer import Call, Ctx, ServicerBase
 
@@ -17,6 +27,9 @@ class ReportingServicer(ServicerBase, ReportingServiceServicer):
     def GetSalesSummary(self, request: pb.GetSalesSummaryRequest, context: Ctx) -> pb.SalesSummary:
         return self.read(lambda session, call: sales.sales_summary(
             session, principal=call.principal, request=request))
+
+    def GetPoolReport(self, request: pb.GetPoolReportRequest, context: Ctx) -> pb.PoolReport:
+        return self.read(lambda session, call: pool.pool_report(session, principal=call.principal, request=request))
 
     def GetSupportSummary(self, request: pb.GetSupportSummaryRequest, context: Ctx) -> pb.SupportSummary:
         return self.read(lambda session, call: support.support_summary(

@@ -4,7 +4,7 @@ attributed leads and touches (marketing events, and sales' leads and deals). Sna
 at the newest aggregate version, so redelivered or reordered events converge to the same numbers."""
 from __future__ import annotations
 
-from sqlalchemy import BigInteger, Boolean, Column, DateTime, Index, Integer, MetaData, String, Table, Text
+from sqlalchemy import BigInteger, Boolean, Column, DateTime, Index, Integer, MetaData, String, Table, Text, false
 
 metadata = MetaData()
 
@@ -80,6 +80,20 @@ leads = Table(
     Column("status", String(20), nullable=False),
     Column("campaign_id", String(36), nullable=False, server_default=""),
     *(Column(f"created_{grain}", String(10), nullable=False, server_default="") for grain in ("day", "week", "quarter")),
+    Column("in_pool", Boolean, nullable=False, server_default=false()),   # in its team's public pool now
+)
+
+# The public pool (公海): each move of a lead into or out of its team's pool, once per event.
+pool_moves = Table(
+    "pool_move_facts",
+    metadata,
+    Column("event_id", String(36), primary_key=True),
+    Column("lead_id", String(36), nullable=False),
+    Column("team", String(100), nullable=False),
+    Column("region", String(100), nullable=False),
+    Column("kind", String(20), nullable=False),       # returned | released | claimed | assigned
+    Column("day", String(10), nullable=False),        # YYYY-MM-DD (UTC)
+    Index("ix_pool_move_facts_team", "team", "day"),
 )
 
 # -- support: one row per ticket at its newest version, each SLA breach once, one CSAT per ticket -

@@ -25,6 +25,7 @@ from crmkit.servicer import Clock, system_clock
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 DATA_SUBJECT = privacy_pb2.DESCRIPTOR.services_by_name["DataSubject"].full_name
+POOL_INTERVAL = 300.0  # the pool's rules count days: a scan every five minutes is prompt enough
 SERVICE_NAME = sales_pb2.DESCRIPTOR.services_by_name["SalesService"].full_name
 
 
@@ -34,8 +35,10 @@ def contacts_service() -> ContactsPort:
 
 
 def spec(*, clock: Clock = system_clock, contacts: Callable[[], ContactsPort] = contacts_service,
-         scheduler_interval: float | None = None) -> ServiceSpec:
-    """`scheduler_interval`: seconds between scheduler runs (default: SALES_SCHEDULER_INTERVAL)."""
+         scheduler_interval: float | None = None, pool_interval: float | None = None) -> ServiceSpec:
+    """`scheduler_interval`: seconds between scheduler runs (default: SALES_SCHEDULER_INTERVAL);
+    `pool_interval`: between the public pool's scans (default: the scheduler's when given, else
+    POOL_INTERVAL)."""
 
     def compose(db: Database, settings: ServiceSettings) -> Components:
         suppression = SuppressionList.from_env(settings.auth, ServiceCredentials(settings.auth).authorization)
@@ -48,7 +51,10 @@ def spec(*, clock: Clock = system_clock, contacts: Callable[[], ContactsPort] = 
 
         scheduler = PeriodicWorker("sales-scheduler", lambda now: jobs.run_due(db, now), clock,
                                    scheduler_interval or settings.scheduler_interval)
-        return Components(servicers=[register], handler=handlers.handler(clock), workers=[scheduler])
+        # The public pool: its own worker (and lease), as a scan of every team is not a due job.
+        pool_worker = PeriodicWorker("sales-pool", lambda now: jobs.return_stale_leads(db, now), clock,
+                                     pool_interval or scheduler_interval or POOL_INTERVAL)
+        return Components(servicers=[register], handler=handlers.handler(clock), workers=[scheduler, pool_worker])
 
     return ServiceSpec(name="sales", migrations=MIGRATIONS, service_names=[SERVICE_NAME, DATA_SUBJECT], compose=compose,
                        consumes=("contacts",), wants=handlers.wants)

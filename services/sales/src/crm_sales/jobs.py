@@ -1,7 +1,8 @@
 """Scheduled work: each tick of the scheduler (crmkit.scheduler.PeriodicWorker) fires the jobs that
 are due, each in its own transaction that claims the job (store.jobs) and does what it causes,
 so it takes effect exactly once. A failing job stays pending (its transaction rolls back) and is
-retried on the next tick."""
+retried on the next tick. The public pool's worker (`return_stale_leads`) scans for the leads
+nobody followed up instead: there is no due row to schedule for "nothing happened"."""
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -9,7 +10,7 @@ from datetime import datetime
 
 from crm_sales.store import jobs
 from crm_sales.store.jobs import Job
-from crm_sales.usecases import leads, tasks
+from crm_sales.usecases import leads, pool, tasks
 from crmkit import logs
 from crmkit.db import Database, UnitOfWork
 
@@ -49,6 +50,26 @@ HANDLERS: dict[str, JobHandler] = {
     jobs.QUOTE_FOLLOW_UP: _quote_follow_up,
     jobs.TASK_REMINDER: _task_reminder,
 }
+
+
+def return_stale_leads(db: Database, now: datetime, limit: int = 500) -> int:
+    """The public pool's tick: every held lead its team's rule takes back goes to the pool, each in
+    its own transaction that checks the rule again under the row lock, so a lead returns once
+    whatever the restarts and replicas; returns how many went back."""
+    with db.read() as session:
+        stale = pool.stale_leads(session, now=now, limit=limit)
+    returned = 0
+    for lead_id in stale:
+        try:
+            with db.unit_of_work() as uow:
+                if pool.return_if_stale(uow, now=now, lead_id=lead_id):
+                    uow.commit()
+                    returned += 1
+        except Exception:
+            log.exception("returning lead %s to the pool failed; the next tick tries again", lead_id)
+    if returned:
+        log.info("%d leads returned to their team's pool", returned)
+    return returned
 
 
 def run_due(db: Database, now: datetime, limit: int = 200) -> int:

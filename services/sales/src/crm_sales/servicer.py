@@ -17,6 +17,7 @@ from crm_sales.usecases import (
     leads,
     opportunities,
     ownership,
+    pool,
     quotes,
     reps,
     settings,
@@ -99,6 +100,29 @@ class SalesServicer(ServicerBase, SalesServiceServicer):
 
         return self.write_after(request, pb.ConvertLeadResponse, prepare, lambda uow, c, customer: conversion.convert(
             uow, principal=c.principal, now=c.now, request=request, customer=customer))
+
+    # -- the public pool (公海)
+    def ListPool(self, request: pb.ListPoolRequest, context: Ctx) -> pb.ListLeadsResponse:
+        items, token = self.read(lambda s, c: pool.list_pool(
+            s, principal=c.principal, team=request.team, query=request.query, page_size=request.page.page_size,
+            page_token=request.page.page_token))
+        return pb.ListLeadsResponse(leads=items, page=_page(token))
+
+    def ClaimLead(self, request: pb.ClaimLeadRequest, context: Ctx) -> pb.Lead:
+        return self.write(request, pb.Lead, lambda uow, c: pool.claim(
+            uow, principal=c.principal, now=c.now, lead_id=request.id))
+
+    def ReleaseLead(self, request: pb.ReleaseLeadRequest, context: Ctx) -> pb.Lead:
+        return self.write(request, pb.Lead, lambda uow, c: pool.release(
+            uow, principal=c.principal, now=c.now, lead_id=request.id, reason=request.reason))
+
+    def AssignFromPool(self, request: pb.AssignFromPoolRequest, context: Ctx) -> pb.Lead:
+        return self.write(request, pb.Lead, lambda uow, c: pool.assign(
+            uow, principal=c.principal, now=c.now, lead_id=request.id, owner_id=request.owner_id))
+
+    def ListPoolMoves(self, request: pb.ListPoolMovesRequest, context: Ctx) -> pb.ListPoolMovesResponse:
+        return pb.ListPoolMovesResponse(moves=self.read(lambda s, c: pool.pool_history(
+            s, principal=c.principal, now=c.now, lead_id=request.lead_id)))
 
     # -- reps and settings
     def UpsertRep(self, request: pb.UpsertRepRequest, context: Ctx) -> pb.SalesRep:

@@ -16,6 +16,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.schema import SchemaItem
 
@@ -55,6 +56,29 @@ leads = _owned(
     Column("score", Integer, nullable=False, default=0),
     Column("email", String(320), nullable=False, default="", server_default=""),   # lower-cased
     Index("ix_leads_email", "email"),
+    # The public pool (公海): in it, or when its rep last followed it up and got it (rules.pool).
+    Column("in_pool", Boolean, nullable=False, default=False, server_default=false()),
+    Column("followed_up_at", Ts, nullable=True),
+    Column("assigned_at", Ts, nullable=True),
+    Index("ix_leads_pool", "in_pool", "team", "seq"),
+    Index("ix_leads_followed_up", "team", "status", "followed_up_at"),
+)
+
+# Every move of a lead into or out of its team's pool: the lead's pool history, and the
+# cool-down (a rep's last loss of a lead).
+pool_moves = Table(
+    "pool_moves",
+    metadata,
+    Column("seq", SeqInt, primary_key=True, autoincrement=True),
+    Column("lead_id", String(36), nullable=False),
+    Column("kind", String(20), nullable=False),          # returned | released | claimed | assigned
+    Column("team", String(100), nullable=False, default=""),
+    Column("user_id", String(100), nullable=False, default=""),
+    Column("actor_id", String(100), nullable=False, default=""),
+    Column("reason", Text, nullable=False, default=""),
+    Column("at", Ts, nullable=False),
+    Index("ix_pool_moves_lead", "lead_id", "seq"),
+    Index("ix_pool_moves_user", "user_id", "lead_id", "at"),
 )
 
 opportunities = _owned(

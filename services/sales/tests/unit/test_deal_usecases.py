@@ -175,7 +175,7 @@ def test_updates_accept_exactly_the_fields_the_contract_leaves_patchable() -> No
                    "decision_maker", "next_step", "description", "owner_id", "forecast_category", "account_name"}
     quote = {"lines", "discount_percent", "tax_rate", "special_terms", "valid_until", "notes", "price_book_id",
              "customer_name"}
-    sections = {"scoring_rules", "assignment_rules", "pipelines", "approval_policies", "follow_up_rules"}
+    sections = {"scoring_rules", "assignment_rules", "pipelines", "approval_policies", "follow_up_rules", "pool_rules"}
     assert lead == leads.EDITABLE
     assert opportunity == opportunities.EDITABLE
     assert quote == quotes.REVISABLE

@@ -16,14 +16,25 @@ from sqlalchemy.orm import Session
 from crm.support.v1.support_pb2 import Comment
 from crm_support import store
 from crm_support import tables as t
-from crm_support.metrics import ESCALATIONS, MAILS, OPEN_TICKETS, SLA_BREACHES, SLA_WARNINGS
+from crm_support.metrics import (
+    CHANNEL_MESSAGES,
+    CHANNEL_REPLIES,
+    ESCALATIONS,
+    MAILS,
+    OPEN_TICKETS,
+    SLA_BREACHES,
+    SLA_WARNINGS,
+)
+from crm_support.ports import ChannelSender, ContactsPort
+from crm_support.rules.channels import ChannelAccount
 from crm_support.rules.tickets import STATUSES
-from crm_support.usecases import notices, settings, sla, tickets
+from crm_support.usecases import channels, notices, replies, settings, sla, tickets
 from crmkit import logs
 from crmkit.db import Database
 from crmkit.mail import Mailer, MailRejected, MailUnavailable
 from crmkit.retention import DataClass
 from crmkit.scheduler import PeriodicWorker
+from crmkit.wechat.api import SendFailed
 
 log = logs.get("crm_support.jobs")
 BATCH = 500
@@ -143,6 +154,79 @@ class MailWorker(PeriodicWorker):
             close()
 
 
+# -- WeChat / WeCom: the channel worker (its own thread; the callback wakes it) makes the tickets
+# of taken messages and sends agents' replies through the platform, each in its own transaction.
+
+def handle_messages(db: Database, contacts: ContactsPort | None, accounts: dict[str, ChannelAccount],
+                    now: datetime, limit: int = 50) -> int:
+    """Handle the taken messages that are due; returns how many took effect."""
+    with db.read() as session:
+        due = channels.due(session, now=now, limit=limit)
+    handled = 0
+    for seq in due:
+        try:
+            with db.read() as session:
+                prepared = channels.prepare(session, contacts, accounts, seq=seq)
+            if prepared is None:
+                continue
+            with db.unit_of_work() as uow:
+                if prepared.error and channels.postpone(uow, seq=seq, now=now, error=prepared.error):
+                    uow.commit()
+                    CHANNEL_MESSAGES.labels(prepared.account.platform, "postponed").inc()
+                    continue
+                outcome = channels.handle(uow, prepared=prepared, now=now)
+                uow.commit()
+        except Exception:
+            log.exception("channel message %s failed; it is retried on the next tick", seq)
+            continue
+        CHANNEL_MESSAGES.labels(prepared.account.platform, outcome).inc()
+        handled += 1
+    return handled
+
+
+def send_replies(db: Database, sender: ChannelSender, accounts: dict[str, ChannelAccount], now: datetime,
+                 limit: int = 50) -> int:
+    """Send the replies that are due; returns how many the platform took."""
+    with db.read() as session:
+        due = replies.due(session, now=now, limit=limit)
+    sent = 0
+    for seq in due:
+        with db.unit_of_work() as uow:
+            reply = replies.claim(uow, seq=seq, now=now)
+            uow.commit()
+        if reply is None:
+            continue
+        account = accounts.get(reply.account)
+        try:
+            if account is None:
+                raise SendFailed(f"the account {reply.account!r} is no longer configured", permanent=True)
+            sender.send_text(account.api, reply.to_user, reply.body)
+        except Exception as exc:  # SendFailed, or a bug: recorded on the comment, retried unless permanent
+            permanent = isinstance(exc, SendFailed) and exc.permanent
+            with db.unit_of_work() as uow:
+                status = replies.failed(uow, seq=seq, now=now, error=str(exc) or type(exc).__name__,
+                                        permanent=permanent)
+                uow.commit()
+            CHANNEL_REPLIES.labels(status).inc()
+            log.warning("reply %s to %s not sent (%s): %s", reply.comment_id, reply.account, status, exc)
+            continue
+        with db.unit_of_work() as uow:
+            replies.sent(uow, seq=seq, now=now)
+            uow.commit()
+        CHANNEL_REPLIES.labels("sent").inc()
+        sent += 1
+    return sent
+
+
+def channel_worker(db: Database, contacts: ContactsPort | None, sender: ChannelSender,
+                   accounts: dict[str, ChannelAccount], clock: Callable[[], datetime],
+                   interval: float) -> PeriodicWorker:
+    def tick(now: datetime) -> None:
+        handle_messages(db, contacts, accounts, now)
+        send_replies(db, sender, accounts, now)
+    return PeriodicWorker("support-channels", tick, clock, interval)
+
+
 # -- retention (crmkit.retention): closed tickets lose their personal data after
 # RETENTION_CLOSED_TICKETS_DAYS (730). The ticket stays, for counts and SLA history, without the
 # requester (email, name, contact link), its description, the thread's text and the CSAT comment.
@@ -155,7 +239,7 @@ def anonymize_closed_tickets(session: Session, cutoff: datetime, limit: int) -> 
         ticket = store.load_ticket(session, ticket_id, for_update=True)
         if ticket is None:
             continue
-        for name in ("requester_email", "requester_name", "contact_id", "description"):
+        for name in ("requester_email", "requester_name", "contact_id", "description", "notice_phone"):
             ticket.ClearField(name)
         session.execute(update(t.tickets).where(t.tickets.c.id == ticket_id).values(
             requester_email="", contact_id="", data=ticket.SerializeToString()))

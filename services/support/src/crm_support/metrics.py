@@ -12,3 +12,9 @@ CSAT_ANSWERS = Counter("crm_support_csat_answers_total", "CSAT answers", ["ratin
 EMAILS = Counter("crm_support_inbound_emails_total", "Inbound emails", ["outcome"])
 WEB_FORM_REJECTED = Counter("crm_support_web_form_rejected_total", "Web-form submissions refused", ["reason"])
 MAILS = Counter("crm_support_mails_total", "Mail the support service sent, or did not", ["outcome"])
+CHANNEL_CALLBACKS = Counter("crm_support_channel_callbacks_total", "WeChat / WeCom callbacks by outcome (taken, "
+                            "duplicate, verified, bad_signature, malformed, unknown_account)", ["platform", "outcome"])
+CHANNEL_MESSAGES = Counter("crm_support_channel_messages_total", "Callback messages the channel worker handled",
+                           ["platform", "outcome"])
+CHANNEL_REPLIES = Counter("crm_support_channel_replies_total", "Replies sent through the platforms' API, or not",
+                          ["outcome"])

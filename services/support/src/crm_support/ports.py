@@ -19,6 +19,7 @@ from crmkit.credentials import ServiceCredentials
 from crmkit.errors import ERROR_DETAILS_KEY, DomainError, InvalidArgument, NotFound, PermissionDenied
 from crmkit.grpc_client import GrpcPort
 from crmkit.grpc_server import IDEMPOTENCY_KEY
+from crmkit.wechat.api import ApiAccount, TokenCache, send_text
 
 
 class ContactsUnavailable(Exception):
@@ -36,6 +37,24 @@ class ContactsPort(Protocol):
     def get_contact(self, contact_id: str, *, authorization: str) -> cpb.Contact: ...
 
     def find_or_create(self, email: str, name: str) -> cpb.Contact | None: ...
+
+    def find_or_create_identity(self, identity: cpb.SocialIdentity, name: str) -> cpb.Contact | None: ...
+
+
+class ChannelSender(Protocol):
+    """The platforms' send API (crmkit.wechat.api): raises SendFailed."""
+
+    def send_text(self, account: ApiAccount, to_user: str, text: str) -> None: ...
+
+
+class PlatformSender:
+    """The HTTP adapter, one token cache per process."""
+
+    def __init__(self, tokens: TokenCache | None = None) -> None:
+        self.tokens = tokens or TokenCache()
+
+    def send_text(self, account: ApiAccount, to_user: str, text: str) -> None:
+        send_text(self.tokens, account, to_user, text)
 
 
 class GrpcContacts(GrpcPort):
@@ -82,3 +101,32 @@ class GrpcContacts(GrpcPort):
             details = next((m.value for m in exc.trailing_metadata() or () if m.key == ERROR_DETAILS_KEY), "{}")
             existing = json.loads(details).get("existing_id", "")
             return cpb.Contact(id=existing, emails=candidate.emails) if existing else None
+
+    def find_or_create_identity(self, identity: cpb.SocialIdentity, name: str) -> cpb.Contact | None:
+        """The contact holding this openid / external_userid, else a new one carrying it (an agent
+        merges it into the right person later: contacts' duplicates and merge). None without a
+        service credential; ContactsUnavailable when contacts does not answer."""
+        authorization = self.credentials.authorization()
+        if not authorization:
+            return None
+        md = [("authorization", authorization)]
+        try:
+            return self.client.call(  # type: ignore[no-any-return]  # ServiceClient.call answers Any
+                "FindContactByIdentity", cpb.FindContactByIdentityRequest(identity=identity), metadata=md)
+        except grpc.RpcError as exc:
+            if exc.code() != grpc.StatusCode.NOT_FOUND:
+                raise ContactsUnavailable(exc.code().name) from None
+        candidate = cpb.Contact(name=name, social_identities=[identity], source="social", lifecycle_stage="customer")
+        # Keyed by the identity: two first messages of one follower make one contact.
+        ref = f"{identity.platform}:{identity.kind}:{identity.app_id}:{identity.value}"
+        key = "support-identity-" + hashlib.sha256(ref.encode()).hexdigest()[:40]
+        try:
+            return self.client.call(  # type: ignore[no-any-return]  # ServiceClient.call answers Any
+                "CreateContact", cpb.CreateContactRequest(contact=candidate),
+                metadata=[*md, (IDEMPOTENCY_KEY, key)])
+        except grpc.RpcError as exc:
+            if exc.code() != grpc.StatusCode.ALREADY_EXISTS:
+                raise ContactsUnavailable(exc.code().name) from None
+            details = next((m.value for m in exc.trailing_metadata() or () if m.key == ERROR_DETAILS_KEY), "{}")
+            existing = json.loads(details).get("existing_id", "")
+            return cpb.Contact(id=existing, name=name) if existing else None

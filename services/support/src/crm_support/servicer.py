@@ -15,8 +15,9 @@ from crm.common.v1.types_pb2 import PageResponse
 from crm.support.v1 import support_pb2 as pb
 from crm.support.v1.support_pb2_grpc import SupportServiceServicer
 from crm_support.ports import ContactsPort
+from crm_support.rules.channels import ChannelAccount
 from crm_support.search import KbIndex
-from crm_support.usecases import csat, intake, kb, ownership, settings, tickets
+from crm_support.usecases import channels, csat, intake, kb, ownership, settings, tickets
 from crmkit.audit import Personal
 from crmkit.db import Database, UnitOfWork
 from crmkit.records import dt
@@ -29,10 +30,14 @@ class SupportServicer(ServicerBase, SupportServiceServicer):
     # Reads of these leave audit entries (crmkit.audit): a ticket and its thread are about a person.
     personal_data = (Personal(pb.Ticket), Personal(pb.Comment, "ticket", "ticket_id"))
 
-    def __init__(self, db: Database, clock: Clock, contacts: ContactsPort | None, kb_index: KbIndex) -> None:
+    def __init__(self, db: Database, clock: Clock, contacts: ContactsPort | None, kb_index: KbIndex,
+                 channel_accounts: dict[str, ChannelAccount] | None = None,
+                 on_channel_message: Callable[[], None] = lambda: None) -> None:
         super().__init__(db, clock)
         self.contacts = contacts
         self.kb_index = kb_index
+        self.channel_accounts = channel_accounts or {}
+        self.on_channel_message = on_channel_message  # wakes the channel worker
 
     def _reading(self, fn: Callable[[Session, Call], P]) -> Callable[[Call], P]:
         """A preparation that reads our own tables (to decide whether contacts is needed)."""
@@ -126,6 +131,20 @@ class SupportServicer(ServicerBase, SupportServiceServicer):
                                              authorization=call.authorization, request=request),
             lambda uow, call, customer: intake.log_call(uow, principal=call.principal, now=call.now,
                                                         request=request, customer=customer))
+
+    def ReceiveChannelCallback(self, request: pb.ChannelCallbackRequest,
+                               context: Ctx) -> pb.ChannelCallbackResponse:
+        """Public: the signature is the credential. Stored once by MsgId, answered at once."""
+        if request.method == "GET":  # the URL check writes nothing
+            return self.read(lambda s, call: channels.verified(channels.open_callback(self.channel_accounts,
+                                                                                     request)))
+        answer = self.write_after(
+            request, pb.ChannelCallbackResponse,
+            lambda call: channels.open_callback(self.channel_accounts, request),
+            lambda uow, call, opened: channels.take(uow, opened=opened, now=call.now))
+        if request.method == "POST" and not answer.duplicate:
+            self.on_channel_message()
+        return answer
 
     def SubmitWebForm(self, request: pb.SubmitWebFormRequest, context: Ctx) -> pb.SubmitWebFormResponse:
         return self.write_after(

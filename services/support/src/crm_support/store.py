@@ -14,6 +14,8 @@ from crm.support.v1.support_pb2 import Comment, KbArticle, KbCategory, SupportSe
 from crm_support.rules import sla
 from crm_support.rules.tickets import OPEN_STATUSES
 from crm_support.tables import (
+    channel_messages,
+    channel_outbox,
     comments,
     counters,
     csat_surveys,
@@ -356,3 +358,81 @@ def set_mail(session: Session, seq: int, **values: Any) -> None:
 def mails_of(session: Session, ticket_id: str) -> list[Any]:
     return list(session.execute(select(mail_outbox).where(mail_outbox.c.ticket_id == ticket_id)
                                 .order_by(mail_outbox.c.seq)).all())
+
+
+# -- WeChat / WeCom: callback messages taken once, replies' outbox (tables.channel_*)
+
+def update_comment(session: Session, comment: Comment) -> None:
+    session.execute(update(comments).where(comments.c.id == comment.id).values(data=comment.SerializeToString()))
+
+
+def load_comment(session: Session, comment_id: str) -> Comment | None:
+    data = session.execute(select(comments.c.data).where(comments.c.id == comment_id)).scalar_one_or_none()
+    return None if data is None else Comment.FromString(data)
+
+
+def take_channel_message(session: Session, *, account: str, dedup_key: str, platform: str, from_user: str,
+                         msg_type: str, message: dict[str, Any], now: datetime) -> bool:
+    """False when this account saw the key before (the unique constraint is the arbiter)."""
+    found = session.execute(select(channel_messages.c.seq).where(
+        channel_messages.c.account == account, channel_messages.c.dedup_key == dedup_key)).first()
+    if found is not None:
+        return False
+    session.execute(insert(channel_messages).values(
+        account=account, dedup_key=dedup_key, platform=platform, from_user=from_user, msg_type=msg_type,
+        status="pending", attempts=0, next_attempt_at=now, received_at=now, ticket_id="", last_error="",
+        message=json.dumps(message, ensure_ascii=False)))
+    return True
+
+
+def channel_messages_due(session: Session, now: datetime, limit: int) -> list[int]:
+    return list(session.execute(select(channel_messages.c.seq).where(
+        channel_messages.c.status == "pending", channel_messages.c.next_attempt_at <= now)
+        .order_by(channel_messages.c.seq).limit(limit)).scalars())
+
+
+def channel_message(session: Session, seq: int, *, for_update: bool = False) -> Any:
+    stmt = select(channel_messages).where(channel_messages.c.seq == seq)
+    return session.execute(stmt.with_for_update() if for_update else stmt).one_or_none()
+
+
+def set_channel_message(session: Session, seq: int, **values: Any) -> None:
+    session.execute(update(channel_messages).where(channel_messages.c.seq == seq).values(**values))
+
+
+def queue_reply(session: Session, *, comment_id: str, ticket_id: str, account: str, to_user: str, body: str,
+                now: datetime) -> None:
+    session.execute(insert(channel_outbox).values(
+        comment_id=comment_id, ticket_id=ticket_id, account=account, to_user=to_user, body=body, status="pending",
+        attempts=0, next_attempt_at=now, created_at=now, last_error=""))
+
+
+def replies_due(session: Session, now: datetime, limit: int) -> list[int]:
+    """Pending replies whose time came, and replies left 'sending' past their lease."""
+    return list(session.execute(select(channel_outbox.c.seq).where(
+        channel_outbox.c.status.in_(("pending", "sending")), channel_outbox.c.next_attempt_at <= now)
+        .order_by(channel_outbox.c.seq).limit(limit)).scalars())
+
+
+def claim_reply(session: Session, seq: int, now: datetime, lease_until: datetime) -> Any:
+    """The row, now 'sending' until `lease_until`, or None when another sender has it."""
+    done = session.execute(update(channel_outbox).where(
+        channel_outbox.c.seq == seq, channel_outbox.c.status.in_(("pending", "sending")),
+        channel_outbox.c.next_attempt_at <= now,
+    ).values(status="sending", attempts=channel_outbox.c.attempts + 1, next_attempt_at=lease_until))
+    if done.rowcount != 1:  # type: ignore[attr-defined]  # an UPDATE's result is a CursorResult
+        return None
+    return reply_row(session, seq)
+
+
+def reply_row(session: Session, seq: int) -> Any:
+    return session.execute(select(channel_outbox).where(channel_outbox.c.seq == seq)).one()
+
+
+def set_reply(session: Session, seq: int, **values: Any) -> None:
+    session.execute(update(channel_outbox).where(channel_outbox.c.seq == seq).values(**values))
+
+
+def replies_of(session: Session, ticket_id: str) -> list[Any]:
+    return list(session.execute(select(channel_outbox).where(channel_outbox.c.ticket_id == ticket_id)
+                                .order_by(channel_outbox.c.seq)).all())

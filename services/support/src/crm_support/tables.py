@@ -13,6 +13,7 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    UniqueConstraint,
 )
 
 from crmkit.runtime_tables import SeqInt, Ts
@@ -159,4 +160,68 @@ mail_outbox = Table(
     Column("message", Text, nullable=True),                    # JSON: the rendered mail, kept for re-sends
     Index("ix_mail_outbox_due", "status", "next_attempt_at"),
     Index("ix_mail_outbox_ticket", "ticket_id"),
+)
+
+# WeChat / WeCom callback messages, each taken once: (account, dedup_key) is unique, dedup_key
+# being the MsgId (events: FromUserName:CreateTime), so a redelivery or a replay inserts nothing.
+# The callback stores it (pending) and answers; the channel worker makes the ticket:
+# pending → done | failed (contacts retried with backoff before the ticket opens without one).
+channel_messages = Table(
+    "channel_messages", metadata,
+    Column("seq", SeqInt, primary_key=True, autoincrement=True),
+    Column("account", String(64), nullable=False),
+    Column("dedup_key", String(200), nullable=False),
+    Column("platform", String(10), nullable=False),
+    Column("from_user", String(128), nullable=False),
+    Column("msg_type", String(20), nullable=False),
+    Column("status", String(10), nullable=False),
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("next_attempt_at", Ts, nullable=False),
+    Column("received_at", Ts, nullable=False),
+    Column("ticket_id", String(36), nullable=False, default=""),
+    Column("last_error", Text, nullable=False, default=""),
+    Column("message", Text, nullable=False),                   # JSON: the decrypted message's fields
+    UniqueConstraint("account", "dedup_key", name="uq_channel_messages_dedup"),
+    Index("ix_channel_messages_due", "status", "next_attempt_at"),
+)
+
+# Agents' replies on wechat / wecom tickets, written with the comment and sent by the channel
+# worker through the platform's send API: pending → sending (lease) → sent | failed.
+channel_outbox = Table(
+    "channel_outbox", metadata,
+    Column("seq", SeqInt, primary_key=True, autoincrement=True),
+    Column("comment_id", String(36), nullable=False, unique=True),
+    Column("ticket_id", String(36), nullable=False),
+    Column("account", String(64), nullable=False),
+    Column("to_user", String(128), nullable=False),
+    Column("body", Text, nullable=False),
+    Column("status", String(10), nullable=False),
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("next_attempt_at", Ts, nullable=False),
+    Column("created_at", Ts, nullable=False),
+    Column("sent_at", Ts, nullable=True),
+    Column("last_error", Text, nullable=False, default=""),
+    Index("ix_channel_outbox_due", "status", "next_attempt_at"),
+    Index("ix_channel_outbox_ticket", "ticket_id"),
+)
+
+# SMS notices to a ticket's customer who chose SMS (notice_channel "sms"), written in the
+# transaction of the change (a public reply, the solve), keyed so each is made once; the SMS
+# worker claims ('sending', a lease), hands it to the provider and records it (s001).
+sms_outbox = Table(
+    "sms_outbox", metadata,
+    Column("seq", SeqInt, primary_key=True, autoincrement=True),
+    Column("key", String(200), nullable=False, unique=True),   # sms:<kind>:<ticket id>:<ref>
+    Column("ticket_id", String(36), nullable=False),
+    Column("phone", String(32), nullable=False),
+    Column("params", Text, nullable=False, default="{}"),      # JSON: the template's variables
+    Column("status", String(10), nullable=False),              # pending | sending | sent | failed | skipped
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("next_attempt_at", Ts, nullable=False),
+    Column("created_at", Ts, nullable=False),
+    Column("sent_at", Ts, nullable=True),
+    Column("provider_id", String(64), nullable=False, default=""),
+    Column("last_error", Text, nullable=False, default=""),
+    Index("ix_sms_outbox_due", "status", "next_attempt_at"),
+    Index("ix_sms_outbox_ticket", "ticket_id"),
 )

@@ -62,6 +62,11 @@ def mailer() -> Any:
 
 
 @pytest.fixture
+def sender() -> Any:
+    return fakes.FakeChannelSender()
+
+
+@pytest.fixture
 def store(tmp_path: Path) -> Iterator[Store]:
     db = migrated_database(bootstrap.spec().migrations, tmp_path)
     yield Store(db)

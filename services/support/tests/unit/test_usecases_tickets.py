@@ -28,7 +28,8 @@ def open_ticket(store: Any, by: Principal = AGENT, at: datetime = NOW, **fields:
 def test_the_patchable_fields_are_what_update_ticket_accepted_before() -> None:
     # The gateway's PATCH schema is derived from the same declaration: the sets must not drift.
     assert tickets.UPDATABLE == patchable(pb.Ticket) == {
-        "subject", "description", "type", "priority", "assignee_id", "group", "tags"}
+        "subject", "description", "type", "priority", "assignee_id", "group", "tags",
+        "notice_channel", "notice_phone"}  # how the customer hears of updates (SMS, issue 15)
     assert set(kb.UPDATABLE) == {"title", "body", "category_id", "status", "language", "tags"}
     assert set(settings.UPDATABLE) == {"business_hours", "sla_policies", "routing_rules", "macros",
                                        "auto_close_days", "default_supervisor_id", "staff"}

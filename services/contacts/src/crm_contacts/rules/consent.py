@@ -19,7 +19,8 @@ PURPOSES = (
 )
 # GDPR Art. 6(1) (a) to (f); PIPL Art. 13 has the same shape.
 LAWFUL_BASES = ("consent", "contract", "legal_obligation", "vital_interests", "public_task", "legitimate_interest")
-SOURCE_KINDS = ("web_form", "import", "unsubscribe_link", "preference_center", "double_opt_in", "agent", "api")
+SOURCE_KINDS = ("web_form", "import", "unsubscribe_link", "preference_center", "double_opt_in", "agent", "api",
+                "sms_reply")  # sms_reply: an opt-out word texted back (回T退订), reported by marketing
 MAX_SOURCE = 200
 MAX_EVIDENCE = 2000
 

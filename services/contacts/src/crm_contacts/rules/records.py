@@ -10,6 +10,7 @@ import phonenumbers
 from google.protobuf.struct_pb2 import Struct
 
 from crm.contacts.v1.contacts_pb2 import Account, Address, Contact, CustomFieldDefinition, Email, Interaction, Phone
+from crm_contacts.rules import identities as social
 from crm_contacts.rules.consent import merge_consents
 from crmkit import limits, picklists
 from crmkit.errors import InvalidArgument
@@ -215,6 +216,7 @@ def normalize_contact(contact: Contact) -> None:
     tags = normalize_tags(contact.tags)
     del contact.tags[:]
     contact.tags.extend(tags)
+    social.normalize(contact)
 
 
 def normalize_account(account: Account) -> None:
@@ -330,7 +332,10 @@ def _is_date(value: str) -> bool:
 
 def identity_values(record: Record) -> list[tuple[str, str]]:
     """(kind, value) pairs used to detect duplicates."""
-    return [("phone", p.number) for p in record.phones] + [("email", e.address) for e in record.emails]
+    pairs = [("phone", p.number) for p in record.phones] + [("email", e.address) for e in record.emails]
+    if isinstance(record, Contact):  # the same openid is the same person, like the same phone
+        pairs += social.values(record.social_identities)
+    return pairs
 
 
 def merge_into(survivor: Contact, other: Contact) -> list[str]:
@@ -371,6 +376,8 @@ def merge_into(survivor: Contact, other: Contact) -> list[str]:
         if key not in survivor.custom_fields:
             survivor.custom_fields[key] = value
             changed.append("custom_fields")
+    if social.merge(survivor, other):
+        changed.append("social_identities")
     if merge_consents(survivor, other):
         changed.append("consents")
     return sorted(set(changed))

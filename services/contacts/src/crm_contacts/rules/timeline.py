@@ -42,12 +42,19 @@ def _quote(zh: str, en: str) -> Callable[[Any, Any], str]:
     return lambda _p, q: f"报价 {text(q, 'number')} {zh} / quote {text(q, 'number')} {en}"
 
 
+# Channels named on the timeline, so a customer's WeChat and email conversations read apart.
+_CHANNELS = {"wechat": ("微信", "WeChat"), "wecom": ("企业微信", "WeCom")}
+
+
 def _ticket(zh: str, en: str, *, with_subject: bool = False) -> Callable[[Any, Any], str]:
     def summary(_p: Any, t: Any) -> str:
         number, subject = text(t, "number"), text(t, "subject")
+        via_zh, via_en = _CHANNELS.get(text(t, "channel"), ("", ""))
+        zh_done = f"{zh}（{via_zh}）" if via_zh else zh
+        en_done = f"{en} via {via_en}" if via_en else en
         if with_subject and subject:
-            return f"工单 {number} {zh}：{subject} / ticket {number} {en}: {subject}"
-        return f"工单 {number} {zh} / ticket {number} {en}"
+            return f"工单 {number} {zh_done}：{subject} / ticket {number} {en_done}: {subject}"
+        return f"工单 {number} {zh_done} / ticket {number} {en_done}"
     return summary
 
 

@@ -21,6 +21,7 @@ import grpc
 from crm.contacts.v1.contacts_pb2 import RebuildSearchIndexRequest
 from crm.contacts.v1.contacts_pb2_grpc import ContactsServiceStub
 from crmkit.auth import SYSTEM, mint_token
+from crmkit.grpc_client import open_channel
 
 
 def bearer_token(env: Mapping[str, str]) -> str:
@@ -43,7 +44,8 @@ def main(argv: list[str] | None = None) -> int:
     if not args.addr:
         print("set CONTACTS_SERVICE_ADDR or pass --addr (e.g. 127.0.0.1:50051 under `make run`)", file=sys.stderr)
         return 2
-    with grpc.insecure_channel(args.addr) as channel:
+    # TLS when GRPC_TLS_CA_FILE is set, as every other caller of the services
+    with open_channel(args.addr) as channel:
         try:
             answer = ContactsServiceStub(channel).RebuildSearchIndex(
                 RebuildSearchIndexRequest(), timeout=args.timeout,

@@ -15,6 +15,7 @@ from crm_contacts.usecases import (
     consents,
     custom_fields,
     duplicates,
+    identities,
     ownership,
     records,
     segments,
@@ -209,3 +210,7 @@ class ContactsServicer(ServicerBase, ContactsServiceServicer):
     def FindContactByEmail(self, request: pb.FindContactByEmailRequest, context: Ctx) -> pb.Contact:
         return self.read(lambda session, call: consents.find_contact_by_email(
             session, principal=call.principal, email=request.email))
+
+    def FindContactByIdentity(self, request: pb.FindContactByIdentityRequest, context: Ctx) -> pb.Contact:
+        return self.read(lambda session, call: identities.find_contact_by_identity(
+            session, principal=call.principal, identity=request.identity))

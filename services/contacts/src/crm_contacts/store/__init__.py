@@ -201,6 +201,22 @@ def lock_identities(session: Session, record: Record) -> None:
                         {"key": f"{entity}:{kind}:{value}"})
 
 
+_BY_IDENTITY = (
+    select(contacts.c.data)
+    .where(contacts.c.id.in_(select(identities.c.entity_id).where(
+        identities.c.entity == "contact", identities.c.kind == "social", identities.c.value == bindparam("key"))),
+        contacts.c.deleted.is_(False))
+    .order_by(contacts.c.seq)
+    .limit(1)
+)
+
+
+def contact_by_identity(session: Session, key: str) -> Contact | None:
+    """The oldest live contact holding this social identity key (rules.identities.key)."""
+    data = session.connection().execute(_BY_IDENTITY, {"key": key}).scalar_one_or_none()
+    return None if data is None else Contact.FromString(data)
+
+
 def find_duplicates(session: Session, record: Record, exclude: Sequence[str] = ()) -> list[str]:
     """Ids of live records of the same kind sharing a phone or an email with `record`."""
     pairs = identity_values(record)

@@ -110,7 +110,8 @@ def create_record(uow: UnitOfWork, *, principal: Principal, now: datetime, recor
             raise AlreadyExists(
                 f"a {entity} with the same phone or email exists" + (f": {seen}" if seen else "")
                 + " (set allow_duplicate to create anyway)",
-                field="phones" if record.phones else "emails", **({"existing_id": seen} if seen else {}),
+                field="phones" if record.phones else "emails" if record.emails else "social_identities",
+                **({"existing_id": seen} if seen else {}),
             )
     record.id = new_id()  # the id is the server's (OUTPUT_ONLY), whatever the caller sent
     stamp_new(record, now)

@@ -28,6 +28,7 @@ class Reachability:
     email_suppressed: str = ""               # bounced | complained (this address, learned here)
     consents: Mapping[str, ConsentState] = field(default_factory=dict)
     unsubscribed_at: datetime | None = None  # for the wave's purpose
+    phone: str = ""                          # E.164 (sms waves)
 
 
 def skip_reason(contact: Reachability | None, purpose: str, seen_emails: set[str] | None = None) -> str:

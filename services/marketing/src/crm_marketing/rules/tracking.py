@@ -49,7 +49,8 @@ def sign(key: bytes, kind: str, recipient: int, link: int = -1) -> str:
 
 def verify(key: bytes, token: str, kind: str) -> TokenClaims | None:
     """The claims of a genuine token of this kind, else None (whatever was wrong)."""
-    if not token or len(token) > MAX_TOKEN:
+    # A token we signed is ASCII; compare_digest refuses other text with a TypeError (a 500).
+    if not token or len(token) > MAX_TOKEN or not token.isascii():
         return None
     payload, _, mac = token.rpartition(".")
     if not hmac.compare_digest(_mac(key, payload), mac):

@@ -28,11 +28,12 @@ class MarketingServicer(CampaignRpcs, AutomationRpcs, MarketingServiceServicer):
 
     def __init__(self, db: Database, clock: Clock, contacts: ContactsPort | None, *, tracking_key: bytes,
                  default_sender: str, mail_enabled: bool, submitted: Callable[[], None] = _nothing,
-                 rules_changed: Callable[[], None] = _nothing) -> None:
+                 rules_changed: Callable[[], None] = _nothing, sms_enabled: bool = False) -> None:
         super().__init__(db, clock)
         self.contacts = contacts
         self.key = tracking_key
         self.default_sender = default_sender
         self.mail_enabled = mail_enabled
+        self.sms_enabled = sms_enabled
         self.submitted = submitted
         self.rules_changed = rules_changed

@@ -12,5 +12,6 @@ class Base(ServicerBase):
     key: bytes                       # the tracking key (tokens of mails, forms, contacts)
     default_sender: str
     mail_enabled: bool
+    sms_enabled: bool                # SMS_URL is set: sms waves may start
     submitted: Callable[[], None]    # wakes the delivery job after a form submission
     rules_changed: Callable[[], None]  # the consumer re-reads which event types the rules count

@@ -5,7 +5,7 @@ from crm.common.v1.ownership_pb2 import ReassignRequest, ReassignResponse
 from crm.common.v1.types_pb2 import PageResponse
 from crm.marketing.v1 import marketing_pb2 as pb
 from crm_marketing.servicer.base import Base
-from crm_marketing.usecases import campaigns, feedback, invitees, ownership, templates, tracking, waves
+from crm_marketing.usecases import campaigns, feedback, invitees, ownership, sms, templates, tracking, waves
 from crmkit.db import UnitOfWork
 from crmkit.servicer import Call, Ctx, copy
 
@@ -111,6 +111,11 @@ class CampaignRpcs(Base):
         def prepare(call: Call) -> waves.Members:
             with self.db.read() as session:
                 return waves.prepare(session, self.contacts, principal=call.principal, wave=request.wave)
+        if request.wave.channel.strip().lower() == "sms":
+            return self.write_after(request, pb.SendWave, prepare, lambda uow, call, members: sms.create(
+                uow, principal=call.principal, now=call.now, wave=copy(request.wave), members=members))
+        if request.wave.channel.strip().lower() not in ("", "email"):
+            return self.write(request, pb.SendWave, lambda uow, call: sms.refuse_channel(request.wave.channel))
         return self.write_after(request, pb.SendWave, prepare, lambda uow, call, members: waves.create(
             uow, principal=call.principal, now=call.now, wave=copy(request.wave), members=members,
             default_sender=self.default_sender))
@@ -127,7 +132,8 @@ class CampaignRpcs(Base):
     def StartSendWave(self, request: pb.StartSendWaveRequest, context: Ctx) -> pb.SendWave:
         return self.write(request, pb.SendWave, lambda uow, call: waves.start(
             uow, principal=call.principal, now=call.now, wave_id=request.id,
-            expected_version=request.expected_version, mail_enabled=self.mail_enabled))
+            expected_version=request.expected_version, mail_enabled=self.mail_enabled,
+            sms_enabled=self.sms_enabled))
 
     def CancelSendWave(self, request: pb.CancelSendWaveRequest, context: Ctx) -> pb.SendWave:
         return self.write(request, pb.SendWave, lambda uow, call: waves.cancel(
@@ -158,6 +164,17 @@ class CampaignRpcs(Base):
         return self.write(request, pb.ResolveClickResponse, lambda uow, call: pb.ResolveClickResponse(
             url=tracking.resolve_click(uow, principal=call.principal, now=call.now, key=self.key,
                                        token=request.token)))
+
+    def ReportSmsEvents(self, request: pb.ReportSmsEventsRequest, context: Ctx) -> pb.ReportSmsEventsResponse:
+        replies, receipts = [copy(x) for x in request.replies], [copy(x) for x in request.receipts]
+        return self.write(request, pb.ReportSmsEventsResponse, lambda uow, call: sms.report_events(
+            uow, principal=call.principal, now=call.now, replies=replies, receipts=receipts))
+
+    def ListSmsReplies(self, request: pb.ListSmsRepliesRequest, context: Ctx) -> pb.ListSmsRepliesResponse:
+        items, token = self.read(lambda s, call: sms.list_replies(
+            s, principal=call.principal, phone=request.phone, page_size=request.page.page_size,
+            page_token=request.page.page_token))
+        return pb.ListSmsRepliesResponse(replies=items, page=PageResponse(next_page_token=token))
 
     def ReportMailFeedback(self, request: pb.ReportMailFeedbackRequest,
                            context: Ctx) -> pb.ReportMailFeedbackResponse:

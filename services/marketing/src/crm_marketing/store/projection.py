@@ -35,6 +35,7 @@ class ProjectedContact:
     consents: dict[str, ConsentState]
     suppressed: str
     version: int
+    phone: str = ""          # E.164: the first valid number (sms waves)
 
 
 def consents_json(consents: dict[str, ConsentState]) -> str:
@@ -51,12 +52,12 @@ def _consents(raw: str) -> dict[str, ConsentState]:
 def _row(r: Any) -> ProjectedContact:
     return ProjectedContact(r.contact_id, r.name, r.email, r.language, r.company, r.title, r.city, r.province,
                             r.owner_id, r.team, r.region, json.loads(r.custom or "{}"), _consents(r.consents),
-                            r.suppressed, r.version)
+                            r.suppressed, r.version, r.phone)
 
 
 # The statements of every CONTACTS event, built once: building them per event with the values
 # inlined cost about three times the SQL they ran (bench/profile_suite.py, docs/performance.md).
-_SNAPSHOT_COLUMNS = ("name", "email", "language", "company", "title", "city", "province", "owner_id", "team",
+_SNAPSHOT_COLUMNS = ("name", "email", "phone", "language", "company", "title", "city", "province", "owner_id", "team",
                      "region", "custom", "consents", "suppressed", "version", "updated_at")
 _VERSION = select(audience_contacts.c.version).where(
     audience_contacts.c.contact_id == bindparam("b_contact_id")).with_for_update()
@@ -73,7 +74,8 @@ def version_of(session: Session, contact_id: str) -> int | None:
 
 
 def upsert(session: Session, contact: ProjectedContact, tags: Sequence[str], now: datetime) -> None:
-    values = dict(b_contact_id=contact.contact_id, name=contact.name, email=contact.email, language=contact.language,
+    values = dict(b_contact_id=contact.contact_id, name=contact.name, email=contact.email, phone=contact.phone,
+                  language=contact.language,
                   company=contact.company, title=contact.title, city=contact.city, province=contact.province,
                   owner_id=contact.owner_id, team=contact.team, region=contact.region,
                   custom=json.dumps(contact.custom, ensure_ascii=False), consents=consents_json(contact.consents),
@@ -147,8 +149,15 @@ def reachability(session: Session, contact_ids: Sequence[str], purpose: str, *,
         for contact_id, at in session.execute(select(unsubscribes.c.contact_id, unsubscribes.c.at).where(
                 unsubscribes.c.contact_id.in_(ids[i:i + CHUNK]), unsubscribes.c.purpose == purpose)):
             unsubscribed[contact_id] = aware(at)
-    return {cid: Reachability(c.email, c.suppressed, suppressed.get(c.email, ""), c.consents, unsubscribed.get(cid))
+    return {cid: Reachability(c.email, c.suppressed, suppressed.get(c.email, ""), c.consents, unsubscribed.get(cid),
+                              phone=c.phone)
             for cid, c in contacts.items()}
+
+
+def contacts_by_phone(session: Session, phone: str) -> list[str]:
+    """Every contact marketing knows with this number (an SMS reply speaks for all of them)."""
+    return list(session.execute(select(audience_contacts.c.contact_id).where(
+        audience_contacts.c.phone == phone).order_by(audience_contacts.c.contact_id)).scalars())
 
 
 def add_suppression(session: Session, email: str, reason: str, detail: str, at: datetime) -> None:

@@ -40,6 +40,12 @@ def load_campaign(session: Session, campaign_id: str, *, for_update: bool = Fals
     return None if data is None else Campaign.FromString(data)
 
 
+def campaign_by_scene(session: Session, scene: str) -> str | None:
+    """The campaign a WeChat QR code's scene value names: its slug, or its id."""
+    return session.execute(select(campaigns.c.id).where(
+        (campaigns.c.slug == scene) | (campaigns.c.id == scene)).limit(1)).scalar_one_or_none()
+
+
 def slug_taken(session: Session, slug: str) -> bool:
     return session.execute(select(campaigns.c.id).where(campaigns.c.slug == slug)).first() is not None
 

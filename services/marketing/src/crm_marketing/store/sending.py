@@ -39,7 +39,7 @@ def save_wave(session: Session, wave: SendWave, template: Template | None = None
     values: dict[str, Any] = dict(status=wave.status, version=wave.version, data=stored.SerializeToString())
     if template is not None:
         session.execute(insert(waves).values(id=wave.id, campaign_id=wave.campaign_id,
-                                             template=template.SerializeToString(),
+                                             template=template.SerializeToString(), channel=wave.channel or "email",
                                              continuous=int(wave.kind in CONTINUOUS), **values))
     else:
         session.execute(update(waves).where(waves.c.id == wave.id).values(**values))
@@ -66,16 +66,21 @@ def list_waves(session: Session, campaign_id: str, requested: int, page_token: s
     return [SendWave.FromString(x.data) for x in rows[:size]], encode_cursor(rows[size - 1].seq) if len(rows) > size else ""
 
 
-def wave_ids_of(session: Session, campaign_id: str) -> list[str]:
-    return list(session.execute(select(waves.c.id).where(waves.c.campaign_id == campaign_id)).scalars())
+def wave_ids_of(session: Session, campaign_id: str, channel: str | None = None) -> list[str]:
+    """The campaign's waves (of one channel when given)."""
+    stmt = select(waves.c.id).where(waves.c.campaign_id == campaign_id)
+    if channel is not None:
+        stmt = stmt.where(waves.c.channel == channel)
+    return list(session.execute(stmt).scalars())
 
 
-def sending_waves(session: Session, now: datetime) -> list[str]:
-    """Waves with mail to send: every wave that is sending (the sender completes it), and the
-    continuous ones only while a recipient waits in them."""
+def sending_waves(session: Session, now: datetime, channel: str = "email") -> list[str]:
+    """Waves of the channel with messages to send: every wave that is sending (the sender
+    completes it), and the continuous ones only while a recipient waits in them."""
     waiting = exists(select(r.seq).where(r.wave_id == waves.c.id, or_(
         r.status == "pending", (r.status == "sending") & (r.claimed_until < now))))
-    stmt = select(waves.c.id).where(waves.c.status == "sending", or_(waves.c.continuous == 0, waiting))
+    stmt = select(waves.c.id).where(waves.c.status == "sending", waves.c.channel == channel,
+                                    or_(waves.c.continuous == 0, waiting))
     return list(session.execute(stmt.order_by(waves.c.seq)).scalars())
 
 
@@ -200,8 +205,9 @@ def touch(session: Session, seq: int, **values: Any) -> None:
 def to_message(row: Row[Any]) -> Recipient:
     out = Recipient(wave_id=row.wave_id, contact_id=row.contact_id, email=row.email, language=row.language,
                     status=row.status, skip_reason=row.skip_reason, message_id=row.message_id, error=row.error,
-                    attempts=row.attempts, open_count=row.open_count, click_count=row.click_count)
-    for name in ("sent_at", "opened_at", "clicked_at", "unsubscribed_at"):
+                    attempts=row.attempts, open_count=row.open_count, click_count=row.click_count,
+                    phone=row.phone, provider_id=row.provider_id)
+    for name in ("sent_at", "opened_at", "clicked_at", "unsubscribed_at", "delivered_at"):
         value = getattr(row, name)
         if value is not None:
             getattr(out, name).FromDatetime(aware(value))

@@ -15,6 +15,7 @@ from crm_marketing.metrics import CAMPAIGNS_CREATED
 from crm_marketing.rules import access
 from crm_marketing.rules import campaigns as rules
 from crm_marketing.store import records, sending
+from crm_marketing.store import sms as sms_store
 from crm_marketing.tables import campaigns
 from crmkit.auth import Principal
 from crmkit.db import UnitOfWork
@@ -144,10 +145,12 @@ def delete(uow: UnitOfWork, *, principal: Principal, now: datetime, campaign_id:
 
 def results(session: Session, *, principal: Principal, campaign_id: str) -> CampaignResults:
     campaign = get(session, principal=principal, campaign_id=campaign_id, field="campaign_id")
-    wave_ids = sending.wave_ids_of(session, campaign.id)
+    wave_ids = sending.wave_ids_of(session, campaign.id, "email")
+    sms_waves = sending.wave_ids_of(session, campaign.id, "sms")
     invited = records.invitee_counts(session, campaign.id)
     out = CampaignResults(
-        campaign_id=campaign.id, email=sending.counts(session, wave_ids), waves=len(wave_ids),
+        campaign_id=campaign.id, email=sending.counts(session, wave_ids), waves=len(wave_ids) + len(sms_waves),
+        sms=sms_store.counts(session, sms_waves),
         invited=sum(invited.values()), registered=invited.get("registered", 0) + invited.get("attended", 0),
         attended=invited.get("attended", 0))
     out.budget.CopyFrom(campaign.budget)

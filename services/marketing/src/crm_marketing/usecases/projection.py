@@ -19,6 +19,7 @@ from crmkit.records import dt
 
 def projected(contact: Contact) -> ProjectedContact:
     email = next((e.address.strip().lower() for e in contact.emails if e.address.strip()), "")
+    phone = next((p.number for p in contact.phones if p.number.startswith("+") and not p.unverified), "")
     address = next((a for a in contact.addresses if a.city or a.province), None)
     language = contact.language or contact.preferences.get("language", "")
     suppressed = "merged" if contact.merged_into_id else "deleted" if contact.deleted else ""
@@ -29,7 +30,8 @@ def projected(contact: Contact) -> ProjectedContact:
         contact_id=contact.id, name=contact.name, email=email, language=normalize_language(language) if language else "",
         company=contact.company_name, title=contact.title, city=address.city if address else "",
         province=address.province if address else "", owner_id=contact.owner_id, team=contact.team,
-        region=contact.region, custom=custom, consents=consents, suppressed=suppressed, version=contact.version)
+        region=contact.region, custom=custom, consents=consents, suppressed=suppressed, version=contact.version,
+        phone=phone)
 
 
 def apply_contact(session: Session, contact: Contact, now: datetime, *, deleted: bool = False) -> bool:

@@ -16,20 +16,21 @@ from sqlalchemy.engine import Row
 from crm.marketing.v1.marketing_pb2 import FormSubmission, Invitee
 from crm_marketing import tables
 from crmkit.db import Database
-from crmkit.privacy import CONTACT, EMAIL, Found, Holding, SubjectServicer
+from crmkit.privacy import CONTACT, EMAIL, PHONE, Found, Holding, SubjectServicer
 
 VISITOR = "visitor"
 ERASED_VERSION = 2_000_000_000  # above any contact's version
 
 
 def _audience_row(_row: Row[Any], _found: Found) -> dict[str, Any]:
-    return {"name": "", "email": "", "language": "", "company": "", "title": "", "city": "", "province": "",
+    return {"name": "", "email": "", "phone": "", "language": "", "company": "", "title": "", "city": "", "province": "",
             "custom": "{}", "consents": "{}", "suppressed": "erased", "version": ERASED_VERSION}
 
 
 def _recipient(row: Row[Any], _found: Found) -> dict[str, Any]:
     # The (wave, contact) pair stays unique; the contact id no longer names anyone.
-    return {"contact_id": f"erased:{row.seq}", "email": "", "error": "", "links": None, "message_id": ""}
+    return {"contact_id": f"erased:{row.seq}", "email": "", "phone": "", "provider_id": "", "error": "",
+            "links": None, "message_id": ""}
 
 
 HOLDINGS = (
@@ -40,6 +41,7 @@ HOLDINGS = (
     Holding("mails", tables.recipients, {"contact_id": CONTACT, "email": EMAIL}, anonymize=_recipient),
     Holding("unsubscribes", tables.unsubscribes, {"contact_id": CONTACT, "email": EMAIL}),
     Holding("bounces and complaints", tables.suppressions, {"email": EMAIL}),
+    Holding("sms replies", tables.sms_replies, {"phone": PHONE}),
     Holding("consent calls", tables.consent_jobs, {"contact_id": CONTACT}, export=False),
     Holding("form submissions", tables.form_submissions, {"email": EMAIL}, message=FormSubmission, scan=True),
     Holding("sequence enrolments", tables.enrollments, {"contact_id": CONTACT}),

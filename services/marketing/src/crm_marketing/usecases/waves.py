@@ -21,6 +21,7 @@ from crm_marketing.rules import campaigns as campaign_rules
 from crm_marketing.rules.eligibility import DEFAULT_PURPOSE, skip_reason
 from crm_marketing.rules.templates import normalize_language
 from crm_marketing.store import projection, records, sending
+from crm_marketing.store import sms as sms_store
 from crm_marketing.usecases import campaigns
 from crm_marketing.usecases import projection as projecting
 from crmkit.auth import Principal
@@ -111,7 +112,7 @@ def create(uow: UnitOfWork, *, principal: Principal, now: datetime, wave: SendWa
     sending.save_wave(session, wave, template)
     _store_rows(session, wave, contact_ids)
     wave.counts.CopyFrom(sending.counts(session, [wave.id]))
-    emit(uow, principal, MARKETING.WAVE_CREATED, wave.id, wave.version, ev.WaveChanged(wave=wave, channel=CHANNEL), now)
+    emit(uow, principal, MARKETING.WAVE_CREATED, wave.id, wave.version, ev.WaveChanged(wave=wave, channel=wave.channel or CHANNEL), now)
     return wave
 
 
@@ -163,8 +164,8 @@ def create_for(uow: UnitOfWork, *, principal: Principal, now: datetime, campaign
     if contact_ids:
         _store_rows(uow.session, wave, contact_ids)
     wave.counts.CopyFrom(sending.counts(uow.session, [wave.id]))
-    emit(uow, principal, MARKETING.WAVE_CREATED, wave.id, wave.version, ev.WaveChanged(wave=wave, channel=CHANNEL), now)
-    emit(uow, principal, MARKETING.WAVE_STARTED, wave.id, wave.version, ev.WaveChanged(wave=wave, channel=CHANNEL), now)
+    emit(uow, principal, MARKETING.WAVE_CREATED, wave.id, wave.version, ev.WaveChanged(wave=wave, channel=wave.channel or CHANNEL), now)
+    emit(uow, principal, MARKETING.WAVE_STARTED, wave.id, wave.version, ev.WaveChanged(wave=wave, channel=wave.channel or CHANNEL), now)
     return wave
 
 
@@ -196,8 +197,17 @@ def close(uow: UnitOfWork, *, principal: Principal, now: datetime, wave_id: str)
     bump(wave, now)
     sending.save_wave(uow.session, wave)
     wave.counts.CopyFrom(sending.counts(uow.session, [wave.id]))
-    emit(uow, principal, MARKETING.WAVE_CANCELLED, wave.id, wave.version, ev.WaveChanged(wave=wave, channel=CHANNEL),
+    emit(uow, principal, MARKETING.WAVE_CANCELLED, wave.id, wave.version, ev.WaveChanged(wave=wave, channel=wave.channel or CHANNEL),
          now)
+
+
+def with_counts(session: Session, wave: SendWave) -> SendWave:
+    """The wave with its counts: a mail wave's, or an sms wave's (sms_counts)."""
+    if wave.channel == "sms":
+        wave.sms_counts.CopyFrom(sms_store.counts(session, [wave.id], wave.purpose))
+    else:
+        wave.counts.CopyFrom(sending.counts(session, [wave.id]))
+    return wave
 
 
 def get(session: Session, *, principal: Principal, wave_id: str, field: str = "id") -> SendWave:
@@ -205,8 +215,7 @@ def get(session: Session, *, principal: Principal, wave_id: str, field: str = "i
     if wave is None:
         raise NotFound(f"send wave {wave_id} not found", field=field)
     campaigns.get(session, principal=principal, campaign_id=wave.campaign_id, field=field)  # visibility
-    wave.counts.CopyFrom(sending.counts(session, [wave.id]))
-    return wave
+    return with_counts(session, wave)
 
 
 def list_waves(session: Session, *, principal: Principal, campaign_id: str, page_size: int,
@@ -214,7 +223,7 @@ def list_waves(session: Session, *, principal: Principal, campaign_id: str, page
     campaign = campaigns.get(session, principal=principal, campaign_id=campaign_id, field="campaign_id")
     items, token = sending.list_waves(session, campaign.id, page_size, page_token)
     for wave in items:
-        wave.counts.CopyFrom(sending.counts(session, [wave.id]))
+        with_counts(session, wave)
     return items, token
 
 
@@ -228,18 +237,20 @@ def _for_write(uow: UnitOfWork, principal: Principal, wave_id: str, expected_ver
 
 
 def start(uow: UnitOfWork, *, principal: Principal, now: datetime, wave_id: str, expected_version: int,
-          mail_enabled: bool) -> SendWave:
+          mail_enabled: bool, sms_enabled: bool = False) -> SendWave:
     wave = _for_write(uow, principal, wave_id, expected_version)
     if wave.status != "ready":
         raise FailedPrecondition(f"the wave is {wave.status}; only a ready wave starts", field="id")
-    if not mail_enabled:
+    if wave.channel == "sms" and not sms_enabled:
+        raise FailedPrecondition("this marketing service sends no SMS: set SMS_URL", field="id")
+    if wave.channel != "sms" and not mail_enabled:
         raise FailedPrecondition("this marketing service sends no mail: set SMTP_URL", field="id")
     wave.status = "sending"
     wave.started_at.FromDatetime(now)
     bump(wave, now)
     sending.save_wave(uow.session, wave)
-    wave.counts.CopyFrom(sending.counts(uow.session, [wave.id]))
-    emit(uow, principal, MARKETING.WAVE_STARTED, wave.id, wave.version, ev.WaveChanged(wave=wave, channel=CHANNEL), now)
+    with_counts(uow.session, wave)
+    emit(uow, principal, MARKETING.WAVE_STARTED, wave.id, wave.version, ev.WaveChanged(wave=wave, channel=wave.channel or CHANNEL), now)
     return wave
 
 
@@ -254,8 +265,8 @@ def cancel(uow: UnitOfWork, *, principal: Principal, now: datetime, wave_id: str
     wave.completed_at.FromDatetime(now)
     bump(wave, now)
     sending.save_wave(uow.session, wave)
-    wave.counts.CopyFrom(sending.counts(uow.session, [wave.id]))
-    emit(uow, principal, MARKETING.WAVE_CANCELLED, wave.id, wave.version, ev.WaveChanged(wave=wave, channel=CHANNEL), now)
+    with_counts(uow.session, wave)
+    emit(uow, principal, MARKETING.WAVE_CANCELLED, wave.id, wave.version, ev.WaveChanged(wave=wave, channel=wave.channel or CHANNEL), now)
     return wave
 
 

@@ -8,6 +8,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import cast
 
+from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
 from crm.common.v1.envelope_pb2 import EventEnvelope
@@ -17,7 +18,7 @@ from crm_reporting.periods import day_of, days_between, grains
 from crm_reporting.rules import amount_units
 from crm_reporting.store import campaigns as attribution
 from crm_reporting.store import upsert_newest
-from crm_reporting.tables import leads, opportunities
+from crm_reporting.tables import leads, opportunities, pool_moves
 from crmkit.events import EventTypes, unpack_payload
 from crmkit.records import dt
 
@@ -32,11 +33,27 @@ def opportunity_changed(session: Session, env: EventEnvelope, now: datetime) -> 
     apply_opportunity(session, unpack_payload(env).opportunity)  # type: ignore[attr-defined]
 
 
+POOL_MOVES = frozenset({SALES.LEAD_POOL_RETURNED, SALES.LEAD_POOL_RELEASED, SALES.LEAD_POOL_CLAIMED,
+                        SALES.LEAD_POOL_ASSIGNED})
+
+
 def lead_changed(session: Session, env: EventEnvelope, now: datetime) -> None:
     payload = unpack_payload(env)
     apply_lead(session, payload.lead)  # type: ignore[attr-defined]
     if env.event_type == SALES.LEAD_CONVERTED:
         apply_conversion(session, cast(sales_events.LeadConverted, payload))
+    elif env.event_type in POOL_MOVES:
+        apply_pool_move(session, env.event_id, cast(sales_events.LeadPoolMoved, payload))
+
+
+def apply_pool_move(session: Session, event_id: str, moved: sales_events.LeadPoolMoved) -> bool:
+    """One row per move event (its id is the key: a redelivery adds nothing)."""
+    if session.execute(select(pool_moves.c.event_id).where(pool_moves.c.event_id == event_id)).first():
+        return False
+    session.execute(insert(pool_moves).values(
+        event_id=event_id, lead_id=moved.lead.id, team=moved.move.team or moved.lead.team, region=moved.lead.region,
+        kind=moved.move.kind, day=day_of(moved.move.at)))
+    return True
 
 
 def apply_conversion(session: Session, converted: sales_events.LeadConverted) -> None:
@@ -97,6 +114,7 @@ def apply_lead(session: Session, lead: Lead) -> bool:
         "status": lead.status,
         "campaign_id": lead.campaign_id,
         **grains("created", day_of(lead.created_at)),
+        "in_pool": lead.in_pool,
     }):
         return False
     # The newest snapshot's campaign is the lead's: a changed campaign_id moves its lead and touch.

@@ -13,11 +13,12 @@ from sqlalchemy.orm import Session
 from crm.sales.v1 import events_pb2 as ev
 from crm.sales.v1.sales_pb2 import ImportLeadsResponse, ImportRowResult, Lead, LeadFilter, SalesSettings
 from crm_sales.events import SALES, emit
-from crm_sales.rules import assignment, scoring
+from crm_sales.rules import assignment, pool, scoring
 from crm_sales.rules import leads as rules
 from crm_sales.rules.access import masked_lead
 from crm_sales.rules.fields import listed
 from crm_sales.store import audit, jobs, people, records
+from crm_sales.usecases import pool as pool_cases
 from crm_sales.usecases import settings, tasks
 from crm_sales.usecases.access import delegators, visible
 from crmkit import limits
@@ -41,6 +42,7 @@ def _deadline_job(uow: UnitOfWork, lead: Lead) -> None:
 def _give(uow: UnitOfWork, lead: Lead, owner_id: str, team: str, rule_id: str, hours: int, now: datetime) -> None:
     lead.owner_id = owner_id
     lead.team = team or lead.team
+    pool.take_out(lead)  # whoever gets it holds it: it leaves its team's pool
     lead.assignment_rule_id = rule_id
     lead.assigned_at.FromDatetime(now)
     lead.response_due_at.FromDatetime(now + timedelta(hours=hours))
@@ -172,6 +174,7 @@ def update_lead(uow: UnitOfWork, *, principal: Principal, now: datetime, patch: 
                         before_region=lead.region)
         setattr(lead, path, getattr(patch, path))
     rules.normalize(lead)
+    pool.touch(lead, now)
     _rescore(uow, lead, settings.current(uow.session), now)
     bump(lead, now)
     records.update_record(uow.session, lead)
@@ -194,6 +197,7 @@ def change_status(uow: UnitOfWork, *, principal: Principal, now: datetime, lead_
     lead.status = status
     lead.status_reason = reason.strip()
     _responded(lead, now)
+    pool.touch(lead, now)
     bump(lead, now)
     records.update_record(uow.session, lead)
     emit(uow, principal, SALES.LEAD_STATUS_CHANGED, lead.id, lead.version,
@@ -219,6 +223,7 @@ def record_activity(uow: UnitOfWork, *, principal: Principal, now: datetime, lea
         lead = visible(uow.session, Lead, lead_id, principal=principal, now=now, write=True)
     at = occurred_at or now
     lead.activity[kind] = lead.activity.get(kind, 0) + (count or 1)
+    pool.touch(lead, min(at, now))  # any activity on the lead is a follow-up (a future date is not)
     if kind in scoring.ENGAGING and (not lead.HasField("last_activity_at") or dt(lead.last_activity_at) < at):
         lead.last_activity_at.FromDatetime(at)
     if kind in rules.RESPONDING and principal.user_id == lead.owner_id:
@@ -240,7 +245,7 @@ def assign_lead(uow: UnitOfWork, *, principal: Principal, now: datetime, lead_id
     lead = visible(uow.session, Lead, lead_id, principal=principal, now=now, write=True)
     if lead.status not in (*rules.OPEN, "qualified"):
         raise FailedPrecondition(f"a {lead.status} lead cannot be assigned", field="id")
-    previous = lead.owner_id
+    previous, pooled = lead.owner_id, lead.in_pool
     if owner_id:
         reps = people.all_reps(uow.session)
         if owner_id in reps and not reps[owner_id].active:
@@ -254,6 +259,9 @@ def assign_lead(uow: UnitOfWork, *, principal: Principal, now: datetime, lead_id
     emit(uow, principal, SALES.LEAD_ASSIGNED, lead.id, lead.version,
          ev.LeadAssigned(lead=lead, previous_owner_id=previous, reason="manual"), now)
     audit.record(uow.session, principal, "assign", "lead", lead.id, now, f"{previous} -> {lead.owner_id}")
+    if pooled:
+        pool_cases.moved(uow, lead, kind=pool.ASSIGNED, user_id=lead.owner_id, principal=principal, now=now,
+                         reason="assigned by a manager")
     return lead
 
 

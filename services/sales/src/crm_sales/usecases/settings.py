@@ -1,5 +1,5 @@
 """The settings document: scoring and assignment rules, pipelines, approval policies, follow-up
-rules. Each section is validated by its rule module and replaced whole; until an admin saves
+rules, the public pool's rules per team. Each section is validated by its rule module and replaced whole; until an admin saves
 one, every section is the built-in default."""
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from crm.sales.v1.sales_pb2 import SalesSettings
-from crm_sales.rules import approval_policy, assignment, follow_ups, pipeline, scoring
+from crm_sales.rules import approval_policy, assignment, follow_ups, pipeline, pool, scoring
 from crm_sales.rules.fields import listed
 from crm_sales.store import settings as rows
 from crmkit.auth import Principal
@@ -25,6 +25,7 @@ VALIDATORS: dict[str, Callable[[Sequence[Any]], None]] = {
     "pipelines": pipeline.validate_pipelines,
     "approval_policies": approval_policy.validate_policies,
     "follow_up_rules": follow_ups.validate_follow_ups,
+    "pool_rules": pool.validate_rules,
 }
 
 
@@ -34,6 +35,7 @@ def defaults() -> SalesSettings:
         pipelines=[pipeline.DEFAULT_PIPELINE],
         approval_policies=list(approval_policy.DEFAULT_POLICIES),
         follow_up_rules=list(follow_ups.DEFAULT_FOLLOW_UPS),
+        pool_rules=[pool.DEFAULT_RULE],
         version=0,
     )
 

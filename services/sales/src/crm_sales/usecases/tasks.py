@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 from crm.sales.v1 import events_pb2 as ev
 from crm.sales.v1.sales_pb2 import Lead, ListTasksRequest, Opportunity, Quote, Reminder, SalesSettings, Task
 from crm_sales.events import SALES, emit
+from crm_sales.rules import pool as pool_rules
 from crm_sales.rules.follow_ups import check_task
 from crm_sales.store import jobs, people, records
 from crm_sales.usecases.access import delegators, visible
@@ -67,7 +68,18 @@ def create_task(uow: UnitOfWork, *, principal: Principal, now: datetime, task: T
     task.region = rep.region if rep else principal.region
     for server_owned in ("rule_id", "completed_at", "created_at"):
         task.ClearField(server_owned)
+    _followed_up(uow, task, now)
     return _insert(uow, principal, task, now)
+
+
+def _followed_up(uow: UnitOfWork, task: Task, now: datetime) -> None:
+    """A rep's task on a lead (planned or done) is a follow-up: the pool's clock restarts."""
+    if task.related_type != "lead" or not task.related_id:
+        return
+    lead = records.load(uow.session, Lead, task.related_id, for_update=True)
+    if lead is not None and not lead.in_pool:
+        pool_rules.touch(lead, now)
+        records.update_record(uow.session, lead)  # a clock, not a change: no new version
 
 
 def auto_task(uow: UnitOfWork, *, owner_id: str, team: str, region: str, title: str, kind: str,
@@ -90,6 +102,8 @@ def complete_task(uow: UnitOfWork, *, principal: Principal, now: datetime, task_
         raise FailedPrecondition(f"the task is already {task.status}", field="id")
     task.status = "cancelled" if cancel else "done"
     task.completed_at.FromDatetime(now)
+    if not cancel:
+        _followed_up(uow, task, now)
     bump(task, now)
     records.update_record(uow.session, task)
     jobs.cancel(uow.session, jobs.TASK_REMINDER, task.id)

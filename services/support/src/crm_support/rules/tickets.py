@@ -11,7 +11,7 @@ from crmkit.errors import FailedPrecondition, InvalidArgument
 STATUSES = ("new", "open", "pending", "solved", "closed")
 TYPES = ("question", "incident", "problem", "task")
 PRIORITIES = ("low", "normal", "high", "urgent")
-CHANNELS = ("api", "web", "email", "chat", "phone", "social")
+CHANNELS = ("api", "web", "email", "chat", "phone", "social", "wechat", "wecom")
 OPEN_STATUSES = ("new", "open", "pending")
 # new → open → pending → solved → closed, and reopen (solved → open). Closed is final: a customer
 # writing about a closed ticket gets a follow-up ticket.

@@ -66,6 +66,7 @@ def create_ticket(uow: UnitOfWork, *, principal: Principal, now: datetime, ticke
                   customer: Customer) -> pb.Ticket:
     ticket.ClearField("region")  # server-set: from the customer, else the author
     ticket.ClearField("team")
+    ticket.ClearField("reply_window_ends_at")  # only a customer's message opens one
     intake.fill_customer(ticket, customer)
     return tickets.open_ticket(uow, principal=principal, now=now, ticket=ticket)
 

@@ -19,6 +19,7 @@ HOLDINGS = (
     Holding("comments", tables.comments, {"ticket_id": TICKET}, message=Comment),
     Holding("csat", tables.csat_surveys, {"ticket_id": TICKET}),
     Holding("mails", tables.mail_outbox, {"ticket_id": TICKET}, export=False),
+    Holding("ticket sms", tables.sms_outbox, {"ticket_id": TICKET}, export=False),
     Holding("web form submissions", tables.web_submissions, {"email": EMAIL}),
 )
 

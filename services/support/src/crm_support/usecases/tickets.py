@@ -14,11 +14,12 @@ from crm.support.v1.support_pb2 import Comment, SupportSettings, Ticket, TicketF
 from crm_support import store
 from crm_support.events import SUPPORT, emit
 from crm_support.metrics import TICKETS_CREATED
-from crm_support.rules import mail, routing, sla
+from crm_support.rules import channels, mail, routing, sla
+from crm_support.rules import sms_notices as sms_rules
 from crm_support.rules import tickets as rules
 from crm_support.rules.access import can_read_ticket, is_agent, list_scope, require_agent, require_staff
 from crm_support.tables import tickets
-from crm_support.usecases import csat, notices, settings
+from crm_support.usecases import csat, notices, replies, settings, sms_notices
 from crmkit.auth import SYSTEM, Principal
 from crmkit.db import UnitOfWork
 from crmkit.errors import InvalidArgument, NotFound, PermissionDenied
@@ -85,6 +86,7 @@ def open_ticket(uow: UnitOfWork, *, principal: Principal, now: datetime, ticket:
                 first_comment: Comment | None = None) -> Ticket:
     """Number it, route it, start its SLA clocks and save it (with its first message, if any)."""
     rules.normalize_new(ticket)
+    sms_rules.check_notice(ticket)
     if ticket.assignee_id and not is_agent(principal):
         raise PermissionDenied("only agents assign tickets", field="assignee_id")
     cfg = settings.current(uow.session)
@@ -145,6 +147,7 @@ def update_ticket(uow: UnitOfWork, *, principal: Principal, now: datetime, patch
             setattr(ticket, path, rules.check_field(path, getattr(patch, path)))
     if not ticket.subject.strip():
         raise InvalidArgument("a ticket needs a subject", field="subject")
+    sms_rules.check_notice(ticket)
     if ticket.priority != previous_priority:
         sla.retarget(settings.current(uow.session), ticket, now)
     _save(uow, ticket, now)
@@ -168,6 +171,7 @@ def _transition(uow: UnitOfWork, principal: Principal, ticket: Ticket, new: str,
     if new == "solved":
         ticket.solved_at.FromDatetime(now)
         token = csat.create_survey(uow, ticket=ticket, now=now)
+        sms_notices.queue(uow, ticket=ticket, kind=sms_rules.SOLVED, ref=str(ticket.reopen_count), now=now)
         if token:  # the survey goes out once, with the ticket's first solve (closing follows solving)
             notices.queue_csat(uow, ticket=ticket, token=token, now=now)
     elif new == "closed":
@@ -213,8 +217,10 @@ def change_status(uow: UnitOfWork, *, principal: Principal, now: datetime, key: 
 
 
 def add_comment(uow: UnitOfWork, *, principal: Principal, now: datetime, key: str, comment: Comment,
-                set_status: str = "", author_kind: str = "agent") -> tuple[Ticket, Comment]:
-    """A public reply or an internal note by an agent, or a customer's message (intake)."""
+                set_status: str = "", author_kind: str = "agent",
+                customer_wrote_at: datetime | None = None) -> tuple[Ticket, Comment]:
+    """A public reply or an internal note by an agent, or a customer's message (intake;
+    `customer_wrote_at` opens a wechat / wecom reply window)."""
     require_staff(principal)
     if author_kind == "agent" and not is_agent(principal):
         raise PermissionDenied("only agents reply on tickets")
@@ -233,6 +239,13 @@ def add_comment(uow: UnitOfWork, *, principal: Principal, now: datetime, key: st
         comment.public = True
     elif comment.public and not comment.message_id:
         comment.message_id = mail.outbound_message_id(ticket.id, comment.id)
+    # A public reply on a WeChat / WeCom ticket goes out through the platform, inside its window.
+    channel_reply = author_kind == "agent" and comment.public and ticket.channel in channels.PLATFORMS
+    if channel_reply:
+        channels.check_reply(ticket, comment.body, now)
+        comment.delivery_status = "pending"
+    if customer_wrote_at is not None:
+        channels.extend_window(ticket, customer_wrote_at)
     old = ticket.status
     cal, _ = sla.calendar_for(settings.current(uow.session), ticket)
     target = set_status
@@ -248,6 +261,10 @@ def add_comment(uow: UnitOfWork, *, principal: Principal, now: datetime, key: st
     if target and target != old:
         token = _transition(uow, principal, ticket, target, f"{author_kind} comment", now)
     store.insert_comment(uow.session, comment)
+    if author_kind == "agent" and comment.public:  # the customer who chose SMS hears of the reply
+        sms_notices.queue(uow, ticket=ticket, kind=sms_rules.REPLY, ref=comment.id, now=now)
+    if channel_reply:
+        replies.queue(uow, ticket=ticket, comment=comment, now=now)
     _save(uow, ticket, now)
     emit(uow, principal, SUPPORT.TICKET_COMMENTED, ticket.id, ticket.version,
          ev.TicketCommented(ticket=ticket, comment=comment), now)

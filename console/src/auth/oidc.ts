@@ -1,0 +1,40 @@
+// Production sign-in: OIDC authorization code with PKCE (oidc-client-ts does the PKCE and state
+// checks). Loaded only when the config says "oidc", so dev builds never pay for it.
+import { UserManager, WebStorageStateStore } from "oidc-client-ts";
+import type { OidcConfig } from "./config";
+
+export const CALLBACK_PATH = "/auth/callback";
+
+function manager(config: OidcConfig): UserManager {
+  const origin = window.location.origin;
+  return new UserManager({
+    authority: config.authority,
+    client_id: config.client_id,
+    redirect_uri: origin + CALLBACK_PATH,
+    post_logout_redirect_uri: origin + "/",
+    response_type: "code",
+    scope: config.scope || "openid profile",
+    userStore: new WebStorageStateStore({ store: window.sessionStorage }),
+  });
+}
+
+export async function startSignIn(config: OidcConfig, returnTo: string): Promise<void> {
+  await manager(config).signinRedirect({ state: { returnTo } });
+}
+
+/** On /auth/callback: the access token (the gateway verifies it with the provider's JWKS). */
+export async function finishSignIn(config: OidcConfig): Promise<{ token: string; returnTo: string }> {
+  const user = await manager(config).signinRedirectCallback();
+  const state = (user.state ?? {}) as { returnTo?: string };
+  return { token: user.access_token, returnTo: state.returnTo || "/" };
+}
+
+export async function signOutAtProvider(config: OidcConfig): Promise<void> {
+  const m = manager(config);
+  await m.removeUser();
+  try {
+    await m.signoutRedirect();
+  } catch {
+    window.location.assign("/"); // a provider without an end-session endpoint
+  }
+}

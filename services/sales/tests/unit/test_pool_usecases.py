@@ -1,0 +1,143 @@
+"""The public pool's use cases on the real schema with a controlled clock: a lead nobody followed
+up returns to its team's pool once (and a follow-up keeps it), a rep claims it within the limit
+and outside the cool-down, releases it with a reason, a manager assigns it; every move is in the
+lead's pool history, the outbox and the audit log."""
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+
+from crm.sales.v1.sales_pb2 import Lead, PoolRule, SalesRep, SalesSettings, Task
+from crm_sales import jobs
+from crm_sales.usecases import leads, pool, reps, settings, tasks
+from crmkit.auth import Principal
+from crmkit.errors import Conflict, FailedPrecondition, InvalidArgument, NotFound, PermissionDenied
+from crmkit.runtime_tables import audit_row as audit_log
+
+NOW = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
+ADMIN = Principal("admin", ("admin",), "hq", "")
+MANAGER = Principal("manager.north", ("manager",), "north-sales", "north")
+REP1 = Principal("rep.north.1", ("rep",), "north-sales", "north")
+REP2 = Principal("rep.north.2", ("rep",), "north-sales", "north")
+SOUTH = Principal("rep.south.1", ("rep",), "south-sales", "south")
+
+
+@pytest.fixture
+def team(sales: Any) -> Any:
+    for p in (REP1, REP2, SOUTH):
+        sales.write(lambda uow, p=p: reps.upsert_rep(uow, principal=ADMIN, rep=SalesRep(
+            user_id=p.user_id, team=p.team, region=p.region, active=True)))
+    return sales
+
+
+def rule(sales: Any, **fields: Any) -> None:
+    current = sales.read(lambda s: settings.current(s))
+    patch = SalesSettings(pool_rules=[PoolRule(team="north-sales", **fields)])
+    sales.write(lambda uow: settings.update_settings(uow, principal=ADMIN, patch=patch, mask=["pool_rules"],
+                                                     expected=current.version))
+
+
+def new_lead(sales: Any, owner: Principal = REP1, at: datetime = NOW, name: str = "赵强") -> Lead:
+    return sales.write(lambda uow: leads.create_lead(uow, principal=owner, now=at, lead=Lead(
+        name=name, company="天津重工")))
+
+
+def sweep(sales: Any, at: datetime) -> int:
+    return jobs.return_stale_leads(sales.db, at)
+
+
+def get(sales: Any, lead_id: str) -> Lead:
+    return sales.read(lambda s: leads.get_lead(s, principal=ADMIN, now=NOW, lead_id=lead_id))
+
+
+def test_a_lead_without_follow_up_returns_to_its_team_pool_once_with_the_reason(team: Any) -> None:
+    lead = new_lead(team)
+    assert sweep(team, NOW + timedelta(days=29)) == 0
+    assert sweep(team, NOW + timedelta(days=30)) == 1
+    assert sweep(team, NOW + timedelta(days=31)) == 0  # once
+    back = get(team, lead.id)
+    assert back.in_pool and back.owner_id == "" and back.previous_owner_id == "rep.north.1"
+    assert "30" in back.pool_reason and back.team == "north-sales"
+    moves = team.read(lambda s: pool.pool_history(s, principal=REP2, now=NOW, lead_id=lead.id))
+    assert [(m.kind, m.user_id, m.actor_id) for m in moves] == [("returned", "rep.north.1", "system")]
+    assert "crm.sales.lead.pool_returned" in team.events()
+    audited = team.read(lambda s: s.execute(select(audit_log.c.action).where(
+        audit_log.c.record_id == lead.id)).scalars().all())
+    assert "pool_returned" in audited
+
+
+def test_a_logged_call_a_task_or_a_status_change_keeps_the_lead_with_its_rep(team: Any) -> None:
+    called, tasked, moved = (new_lead(team, name=n) for n in ("a", "b", "c"))
+    later = NOW + timedelta(days=20)
+    team.write(lambda uow: leads.record_activity(uow, principal=REP1, now=later, lead_id=called.id, kind="call",
+                                                 count=1, occurred_at=None))
+    team.write(lambda uow: tasks.create_task(uow, principal=REP1, now=later, task=Task(
+        title="回访", related_type="lead", related_id=tasked.id)))
+    team.write(lambda uow: leads.change_status(uow, principal=REP1, now=later, lead_id=moved.id, status="working",
+                                               reason="", expected=0))
+    assert sweep(team, NOW + timedelta(days=31)) == 0
+    assert sweep(team, later + timedelta(days=30)) == 3
+
+
+def test_a_team_rule_saved_by_an_admin_changes_when_leads_return(team: Any) -> None:
+    rule(team, inactive_days=5, unconverted_days=0, claim_limit=50, cooldown_days=7)
+    north, south = new_lead(team), new_lead(team, owner=SOUTH)
+    assert sweep(team, NOW + timedelta(days=5)) == 1  # south keeps the default 30 days
+    assert get(team, north.id).in_pool and not get(team, south.id).in_pool
+    with pytest.raises(PermissionDenied):
+        team.write(lambda uow: settings.update_settings(uow, principal=MANAGER, patch=SalesSettings(
+            pool_rules=[PoolRule()]), mask=["pool_rules"], expected=0))
+
+
+def test_claim_release_and_the_cool_down(team: Any) -> None:
+    lead = new_lead(team)
+    with pytest.raises(InvalidArgument):
+        team.write(lambda uow: pool.release(uow, principal=REP1, now=NOW, lead_id=lead.id, reason=" "))
+    team.write(lambda uow: pool.release(uow, principal=REP1, now=NOW, lead_id=lead.id, reason="客户暂无预算"))
+    listed, _ = team.read(lambda s: pool.list_pool(s, principal=REP2, team="", query="", page_size=10, page_token=""))
+    assert [item.id for item in listed] == [lead.id]
+    assert team.read(lambda s: pool.list_pool(s, principal=SOUTH, team="", query="", page_size=10,
+                                              page_token=""))[0] == []  # another team's pool
+    with pytest.raises(NotFound):
+        team.write(lambda uow: pool.claim(uow, principal=SOUTH, now=NOW, lead_id=lead.id))
+    with pytest.raises(FailedPrecondition) as cooling:
+        team.write(lambda uow: pool.claim(uow, principal=REP1, now=NOW + timedelta(days=6), lead_id=lead.id))
+    assert cooling.value.field == "cooldown_days"
+    claimed = team.write(lambda uow: pool.claim(uow, principal=REP2, now=NOW + timedelta(days=1), lead_id=lead.id))
+    assert claimed.owner_id == "rep.north.2" and not claimed.in_pool
+    with pytest.raises(Conflict):  # the second claimant finds it taken
+        team.write(lambda uow: pool.claim(uow, principal=REP1, now=NOW + timedelta(days=8), lead_id=lead.id))
+    moves = team.read(lambda s: pool.pool_history(s, principal=REP2, now=NOW, lead_id=lead.id))
+    assert [(m.kind, m.user_id, m.reason) for m in moves][0] == ("released", "rep.north.1", "客户暂无预算")
+    assert [m.kind for m in moves] == ["released", "claimed"]
+
+
+def test_a_rep_at_the_claim_limit_is_refused_naming_it(team: Any) -> None:
+    rule(team, inactive_days=30, unconverted_days=90, claim_limit=2, cooldown_days=7)
+    new_lead(team, owner=REP2, name="held 1")
+    new_lead(team, owner=REP2, name="held 2")
+    spare = new_lead(team)
+    team.write(lambda uow: pool.release(uow, principal=REP1, now=NOW, lead_id=spare.id, reason="换人跟进"))
+    with pytest.raises(FailedPrecondition) as refused:
+        team.write(lambda uow: pool.claim(uow, principal=REP2, now=NOW, lead_id=spare.id))
+    assert refused.value.field == "claim_limit" and "2" in refused.value.message
+    assert get(team, spare.id).in_pool  # nothing changed
+
+
+def test_a_manager_assigns_from_the_pool_to_a_rep_of_the_team_only(team: Any) -> None:
+    lead = new_lead(team)
+    team.write(lambda uow: pool.release(uow, principal=REP1, now=NOW, lead_id=lead.id, reason="离职交接"))
+    with pytest.raises(PermissionDenied):
+        team.write(lambda uow: pool.assign(uow, principal=REP2, now=NOW, lead_id=lead.id, owner_id="rep.north.2"))
+    with pytest.raises(FailedPrecondition) as other_team:
+        team.write(lambda uow: pool.assign(uow, principal=MANAGER, now=NOW, lead_id=lead.id, owner_id="rep.south.1"))
+    assert other_team.value.field == "owner_id"
+    given = team.write(lambda uow: pool.assign(uow, principal=MANAGER, now=NOW, lead_id=lead.id,
+                                               owner_id="rep.north.1"))  # no cool-down for a manager's choice
+    assert given.owner_id == "rep.north.1" and not given.in_pool
+    assert "crm.sales.lead.pool_assigned" in team.events()
+    # the new holder's clock starts at the assignment
+    assert sweep(team, NOW + timedelta(days=29)) == 0
