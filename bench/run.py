@@ -17,8 +17,8 @@ Settings (environment):
 - BENCH_RUNS (3): runs per figure; each throughput is the median run. On two cores shared with
   everything else a single run moves by a quarter; the CPU per request moves much less, and it
   says where the time goes;
-- BENCH_SKIP: comma-separated parts to leave out: sales, search, marketing (the slow sub-benches), lag,
-  relay.
+- BENCH_SKIP: comma-separated parts to leave out: sales, search, marketing, console (the slow sub-benches),
+  lag, relay.
 A quick look: `BENCH_RUNS=1 BENCH_SECONDS=5 BENCH_SKIP=search,sales,marketing` (about two minutes; the
 sales bench adds about one and a half)."""
 from __future__ import annotations
@@ -149,7 +149,7 @@ def main() -> int:
     out.write_text(json.dumps(results, indent=2, default=str))
     for name, script, args in (("sales", "sales_bench.py", []), ("search", "search_bench.py",
                                ["--sizes", os.environ.get("BENCH_SEARCH_SIZES", "100000,1000000")]),
-                               ("marketing", "marketing_bench.py", [])):
+                               ("marketing", "marketing_bench.py", []), ("console", "console_bench.py", [])):
         path = REPO / "bench" / script
         if name not in skip and path.exists():
             print(f"\n== {name} ==", flush=True)

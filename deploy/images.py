@@ -2,7 +2,7 @@
 
     python deploy/images.py [--registry R] [--tag T] [--push]      (make images [PUSH=1] ...)
 
-Builds services/<svc>/Dockerfile and gateway/Dockerfile from the repository root as
+Builds services/<svc>/Dockerfile, gateway/Dockerfile and console/Dockerfile from the repository root as
 <registry>/crm-<name>:<tag>. With --push each image is pushed, and its digest (what the registry
 answered, `RepoDigests`) is written into deploy/k8s/overlays/production/kustomization.yaml as
 `digest:` beside newName/newTag, so the cluster runs exactly the bytes that were built: a tag can
@@ -24,9 +24,10 @@ DIGEST = re.compile(r"sha256:[0-9a-f]{64}")
 
 
 def dockerfiles(repo: Path = REPO) -> dict[str, Path]:
-    """crm-<name> → its Dockerfile, for every service of the checkout and the gateway."""
+    """crm-<name> → its Dockerfile, for every service of the checkout, the gateway and the console."""
     found = {f"crm-{p.parent.name}": p for p in sorted(repo.glob("services/*/Dockerfile"))}
     found["crm-gateway"] = repo / "gateway" / "Dockerfile"
+    found["crm-console"] = repo / "console" / "Dockerfile"
     return found
 
 

@@ -2,6 +2,7 @@ import { StrictMode } from "react";
 import { createRoot } from "react-dom/client";
 import { loadConfig } from "./auth/config";
 import { App } from "./app/App";
+import "./app/global.css";
 
 const root = createRoot(document.getElementById("root")!);
 

@@ -86,4 +86,6 @@ def test_a_dsn_becomes_bounces_of_its_failed_recipients(gw: Any, marketing: Any)
     nothing = gw.post("/api/v1/mail-feedback/dsn", headers={**MKT, "Content-Type": "message/rfc822"}, data=nobody)
     assert nothing.status_code == 200 and nothing.get_json()["suppressed"] == 0  # said, not dropped
     assert gw.post("/api/v1/mail-feedback/dsn", headers=MKT, json={"raw": "x"}).status_code == 415
+    empty = gw.post("/api/v1/mail-feedback/dsn", headers={**MKT, "Content-Type": "message/rfc822"}, data=b" \r\n")
+    assert empty.status_code == 400 and empty.get_json()["errors"][0]["field"] == "body"
     assert marketing.calls == []

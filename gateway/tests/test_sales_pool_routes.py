@@ -128,10 +128,11 @@ def test_a_neglected_lead_returns_to_the_pool_once_and_claims_keep_to_the_rule(c
     assert assigned["owner_id"] == "rep.north.1"
 
     def figures() -> dict[str, Any]:
-        teams = ok(client.get("/api/v1/reports/pool", headers=MANAGER))["teams"]
+        teams = ok(client.get("/api/v1/reports/pool?record_type=lead", headers=MANAGER))["teams"]
         return next((t for t in teams if t["team"] == "north-sales"), {})
 
-    want = {"team": "north-sales", "in_pool": 0, "returned": 1, "released": 1, "claimed": 1, "assigned": 1}
+    want = {"team": "north-sales", "record_type": "lead", "in_pool": 0, "returned": 1, "released": 1, "claimed": 1,
+            "assigned": 1}
     seen: list[dict[str, Any]] = []
     try:
         wait_for(lambda: seen.append(figures()) or seen[-1] == want, 30, what="the pool report to count the moves")

@@ -21,7 +21,7 @@ _spec.loader.exec_module(images)
 def test_it_builds_one_image_per_workload_from_its_dockerfile():
     found = images.dockerfiles()
     services = {p.parent.name for p in REPO.glob("services/*/Dockerfile")}
-    assert set(found) == {f"crm-{s}" for s in services} | {"crm-gateway"}
+    assert set(found) == {f"crm-{s}" for s in services} | {"crm-gateway", "crm-console"}
     assert all(path.is_file() for path in found.values())
     production = yaml.safe_load(images.PRODUCTION.read_text())
     assert {i["name"] for i in production["images"]} == set(found), "every built image is deployed"

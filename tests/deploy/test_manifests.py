@@ -31,7 +31,7 @@ SERVICES = {  # name: gRPC port, metrics port, services it calls, uses OpenSearc
     "privacy": (50056, 9106, ("contacts", "sales", "marketing", "support", "reporting"), False),
 }
 GATEWAY_PORT = 8080
-WORKLOADS = (*SERVICES, "gateway")
+WORKLOADS = (*SERVICES, "gateway", "console")  # console: the web console's static files (nginx)
 WORKLOAD_KINDS = ("Deployment", "StatefulSet", "DaemonSet", "Job")
 
 
@@ -530,6 +530,9 @@ def test_network_policies_deny_by_default():
     ("contacts", None, 9200, True),
     ("support", None, 9200, True),
     (None, "gateway", GATEWAY_PORT, True),
+    (None, "console", 8080, True),
+    ("console", "gateway", GATEWAY_PORT, False),  # the browser calls the API, the console pod never
+    ("console", None, 443, False),
     ("nats", "nats", 6222, True),
     ("reporting", "contacts", 50051, False),
     ("reporting", "sales", 50052, False),
@@ -580,7 +583,8 @@ def test_service_monitors_select_services_that_expose_the_named_port():
             for svc in selected:
                 assert endpoint["port"] in {p["name"] for p in svc["spec"]["ports"]}
                 scraped.add(svc["metadata"]["name"])
-    assert scraped == set(WORKLOADS)
+    # The console serves static files and has no /metrics; its traffic shows at the ingress.
+    assert scraped == set(WORKLOADS) - {"console"}
 
 
 def test_alerts_cover_the_event_pipeline_and_error_rates_with_real_series():
@@ -686,8 +690,9 @@ def test_production_has_a_tls_entrance_that_keeps_internal_endpoints_private():
     (tls,) = ingress["spec"]["tls"]
     (rule,) = ingress["spec"]["rules"]
     assert rule["host"] in tls["hosts"]
-    assert [p["path"] for p in rule["http"]["paths"]] == ["/api"], "/metrics and /readyz stay inside"
-    assert {p["backend"]["service"]["name"] for p in rule["http"]["paths"]} == {"gateway"}
+    # /api is the gateway's, the rest the console's: the gateway's /metrics and /readyz stay inside
+    assert {p["path"]: p["backend"]["service"]["name"] for p in rule["http"]["paths"]} == \
+        {"/api": "gateway", "/": "console"}
     (gateway,) = [d for d in docs if d["kind"] == "Gateway"]
     assert gateway["metadata"]["annotations"]["cert-manager.io/cluster-issuer"]
     https = [lst for lst in gateway["spec"]["listeners"] if lst["protocol"] == "HTTPS"]
@@ -696,6 +701,10 @@ def test_production_has_a_tls_entrance_that_keeps_internal_endpoints_private():
     api = routes["gateway"]
     assert api["spec"]["parentRefs"] == [{"name": gateway["metadata"]["name"], "sectionName": "https"}]
     assert [m["path"]["value"] for r in api["spec"]["rules"] for m in r["matches"]] == ["/api"]
+    console = routes["console"]["spec"]
+    assert console["parentRefs"] == api["spec"]["parentRefs"]
+    assert [(m["path"]["value"], r["backendRefs"][0]["name"]) for r in console["rules"] for m in r["matches"]] == \
+        [("/", "console")]
     redirect = routes["gateway-http-redirect"]["spec"]["rules"][0]["filters"][0]
     assert redirect["requestRedirect"]["scheme"] == "https"
     base = [d for d in docs if d["kind"] == "ConfigMap" and d["metadata"]["name"] == "crm-config"][0]

@@ -70,7 +70,8 @@ def _listening() -> dict[int, set[str]]:
 
 @pytest.mark.e2e
 def test_every_listener_of_the_suite_binds_127_0_0_1_only(suite: Suite) -> None:
-    ports = {"gateway": suite.gateway_port, "nats": suite.nats.port, "smtp-sink": suite.smtp_port}
+    ports = {"gateway": suite.gateway_port, "nats": suite.nats.port, "smtp-sink": suite.smtp_port,
+             "sms-sink": suite.sms_port}
     for service, (grpc_port, metrics_port) in suite.ports.items():
         ports[f"{service} gRPC"], ports[f"{service} metrics"] = grpc_port, metrics_port
     listening = _listening()

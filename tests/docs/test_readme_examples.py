@@ -44,6 +44,8 @@ def _workdir(tmp: Path, suite: Suite, secret: str) -> Path:
 
 
 def _rewrite(text: str, suite: Suite) -> str:
+    text = text.replace("http://127.0.0.1:18090", suite.wechat_url)  # the WeChat simulator
+    text = text.replace("http://127.0.0.1:1026", suite.sms_url.rstrip("/"))  # the SMS sink
     text = text.replace("http://127.0.0.1:8080", suite.gateway_url).replace("localhost:8080",
                                                                          suite.gateway_url.removeprefix("http://"))
     for service, (grpc_port, metrics_port) in DEFAULT_PORTS.items():

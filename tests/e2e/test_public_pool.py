@@ -1,7 +1,8 @@
 """The public pool (公海) through the whole suite: a team's rule set by an admin, leads released to
 the pool, a rep at the claim limit refused with a problem naming it, two reps claiming the same
 lead at the same moment (one wins, the other gets 409), and the pool report counting the pool,
-releases and claims from the events. (The return of a neglected lead needs the clock moved by
+releases and claims from the events; the same for a customer (an account in contacts, whose
+contact goes with it). (The return of a neglected lead needs the clock moved by
 days: gateway/tests/test_sales_pool_routes.py runs that against the real services on a
 controlled clock.) A team of its own keeps these counts apart from the other tests'."""
 from __future__ import annotations
@@ -85,7 +86,40 @@ def test_claim_limit_one_winner_and_the_pool_report(api: Callable[[str], Any], s
     winner = next(name for name, r in answers.items() if r.status_code == 200)
     assert answers[winner].json()["owner_id"] == f"{winner}.{team}"
 
-    want = {"team": team, "in_pool": 2, "returned": 0, "released": 3, "claimed": 1, "assigned": 0}
+    want = {"team": team, "record_type": "lead", "in_pool": 2, "returned": 0, "released": 3, "claimed": 1,
+            "assigned": 0}
     poll(lambda: ok(manager.get("/reports/pool", params={"team": team}))["teams"], lambda teams: teams == [want],
          "the pool report to count the releases and the claim")
     assert ok(member["a"].get("/reports/pool"))["teams"] == [want]  # a rep sees their own team's pool
+
+
+def test_customers_have_a_pool_too_with_one_winner(api: Callable[[str], Any], suite: Any) -> None:
+    team = f"pool-{uuid.uuid4().hex[:6]}"
+    member = {name: Member(suite.gateway_url, f"{name}.{team}", "rep", team) for name in ("a", "c", "d")}
+    account = ok(member["a"].post("/accounts", params={"allow_duplicate": "true"}, json={"name": "公海客户公司"}), 201)
+    person = ok(member["a"].post("/contacts", params={"allow_duplicate": "true"}, json={
+        "name": "韩梅梅", "account_id": account["id"]}), 201)
+    released = ok(member["a"].post(f"/accounts/{account['id']}/release", json={"reason": "客户转给同事"}))
+    assert released["in_pool"] is True and released["owner_id"] == ""
+    assert [a["id"] for a in ok(member["c"].get("/customer-pool"))["items"]] == [account["id"]]
+
+    barrier = threading.Barrier(2)
+    answers: dict[str, requests.Response] = {}
+
+    def claim(name: str) -> None:
+        barrier.wait()
+        answers[name] = member[name].post(f"/accounts/{account['id']}/claim")
+
+    threads = [threading.Thread(target=claim, args=(name,)) for name in ("c", "d")]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    assert sorted(r.status_code for r in answers.values()) == [200, 409], {k: r.text for k, r in answers.items()}
+    winner = next(name for name, r in answers.items() if r.status_code == 200)
+    assert ok(member[winner].get(f"/contacts/{person['id']}"))["owner_id"] == f"{winner}.{team}"  # with its contact
+
+    want = {"team": team, "record_type": "account", "in_pool": 0, "returned": 0, "released": 1, "claimed": 1,
+            "assigned": 0}
+    poll(lambda: ok(member["a"].get("/reports/pool", params={"team": team}))["teams"],
+         lambda teams: teams == [want], "the pool report to count the customer's release and claim")

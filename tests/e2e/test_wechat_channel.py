@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 import requests
+import sqlalchemy
 
 from tests.e2e.conftest import new_contact, poll
 
@@ -90,3 +91,53 @@ def test_a_bad_signature_is_refused_with_403_and_logged(suite: Any) -> None:
     unknown = requests.post(f"{suite.gateway_url}/api/v1/channels/wechat/nobody?timestamp=1&nonce=2",
                             data=b"<xml/>", timeout=10)
     assert unknown.status_code == 404
+
+
+def test_a_follower_from_a_campaign_qr_code_is_attributed_to_the_campaign(
+        api: Callable[[str], Any], suite: Any) -> None:
+    admin, mkt = api("admin"), api("marketing.hq")
+    slug = f"wx-fair-{uuid.uuid4().hex[:8]}"
+    campaign = mkt.post("/campaigns", json={"name": f"微信展会 {slug}", "type": "social", "slug": slug})
+    assert campaign.status_code == 201, campaign.text
+    account = next(a for a in suite.wechat_accounts if a["name"] == "demo")
+    openid = f"o{uuid.uuid4().hex[:27]}"
+    contact = admin.post("/contacts", json=new_contact("吴昊", social_identities=[{
+        "platform": "wechat", "app_id": account["app_id"], "kind": "openid", "value": openid}])).json()
+    pushed = sim(suite, "/sim/push", {"account": "demo", "from_user": openid, "type": "event", "event": "subscribe",
+                                      "event_key": f"qrscene_{slug}"})
+    assert (pushed["status"], pushed["body"]) == (200, "success")
+    # Marketing lists only scored touches over its API (opens, clicks, visits, forms); the
+    # follower's touch is what its lead hand-over and attribution read, so look at it where it is kept.
+    engine = sqlalchemy.create_engine(suite.database_url("marketing"))
+    query = sqlalchemy.text("SELECT kind, campaign_id FROM touches WHERE contact_id = :c")
+    try:
+        def touches() -> list[tuple[str, str]]:
+            with engine.connect() as db:
+                return [tuple(row) for row in db.execute(query, {"c": contact["id"]})]
+        seen = poll(touches, lambda rows: len(rows) > 0, "the follower's touch in marketing")
+    finally:
+        engine.dispose()
+    assert seen == [("wechat_follow", campaign.json()["id"])]
+    assert wechat_tickets(admin, contact["id"]) == []  # following opens no ticket
+
+
+def test_a_wecom_conversation_both_ways(api: Callable[[str], Any], suite: Any) -> None:
+    admin = api("admin")
+    check = sim(suite, "/sim/verify", {"account": "demo-wecom"})  # echostr encrypted, answered decrypted
+    assert (check["status"], check["body"]) == (200, check["expected"])
+    user = f"wm{uuid.uuid4().hex[:30]}"
+    pushed = sim(suite, "/sim/push", {"account": "demo-wecom", "from_user": user, "content": "合同什么时候寄出？"})
+    assert (pushed["status"], pushed["body"]) == (200, "")  # WeCom wants an empty answer
+    ticket = poll(lambda: admin.get("/tickets", params={"channel": "wecom"}).json()["items"],
+                  lambda items: any(t["external_ref"] == f"demo-wecom:{user}" for t in items),
+                  "the WeCom ticket")
+    ticket = next(t for t in ticket if t["external_ref"] == f"demo-wecom:{user}")
+    assert ticket["contact_id"]  # a new contact carrying the external_userid, for an agent to merge
+    follower = admin.get(f"/contacts/{ticket['contact_id']}").json()
+    assert [(i["kind"], i["value"]) for i in follower["social_identities"]] == [("external_userid", user)]
+    reply = admin.post(f"/tickets/{ticket['id']}/comments", json={"comment": {"body": "明天寄出。", "public": True}})
+    assert reply.status_code == 201, reply.text
+    sent = poll(lambda: sim(suite, "/sim/sent?account=demo-wecom"),
+                lambda doc: any(s["touser"] == user for s in doc["sent"]), "the WeCom reply")
+    [mine] = [s for s in sent["sent"] if s["touser"] == user]
+    assert (mine["content"], mine["agentid"]) == ("明天寄出。", 1000002)

@@ -119,6 +119,7 @@ class Suite:
         env.update(SMS_URL=self.sms_url, SMS_ACCESS_KEY_ID=DEFAULT_KEY_ID, SMS_ACCESS_KEY_SECRET=DEFAULT_KEY_SECRET,
                    SMS_CALLBACK_SECRET=self.sms_callback_secret)
         env.setdefault("SMS_SIGN_NAME", "数牛CRM")
+        env.setdefault("SUPPORT_SMS_TEMPLATE", "SMS_TICKET_UPDATE")  # the sink takes any template code
         env.update(self.extra_env)
         return env
 

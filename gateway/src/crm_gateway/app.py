@@ -12,9 +12,8 @@ from flask import Flask, Response, g, request
 from werkzeug.exceptions import HTTPException, MethodNotAllowed, RequestEntityTooLarge
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from crm_gateway import console
-from crm_gateway import openapi as openapi_routes
 from crm_gateway import (
+    console,
     ops,
     routes_admin,
     routes_audit,
@@ -32,6 +31,7 @@ from crm_gateway import (
     routes_sms,
     routes_support,
 )
+from crm_gateway import openapi as openapi_routes
 from crm_gateway.actions import Action
 from crm_gateway.clients import Backends
 from crm_gateway.openapi import build_document

@@ -14,9 +14,9 @@ from typing import Any
 from flask import Flask, Response, send_from_directory
 from werkzeug.routing import PathConverter
 
+from crm_gateway.console_settings import ConsoleSettings
 from crm_gateway.problems import invalid_field
 from crm_gateway.routing import API, Call, Route, json_response, state
-from crm_gateway.console_settings import ConsoleSettings
 from crmkit.auth import Principal, mint_token
 
 DEV_TOKEN_TTL_SECONDS = 12 * 3600

@@ -204,7 +204,7 @@ ROUTES: list[Route] = [
           response=PAGE, query=(*FILTERS, *PAGE_PARAMS)),
     Route("GET", f"{API}/audit/export", export_audit, "exportAuditEntries",
           "The audit entries matching the filters as JSON lines or CSV, newest first (auditor or admin)",
-          "audit", response={"type": "string"}, media_type="application/x-ndjson",
+          "audit", response={"type": "string"}, media_type="application/x-ndjson", other_media=("text/csv",),
           query=(*FILTERS, *EXPORT_PARAMS)),
     Route("GET", f"{API}/sales/transfers", list_transfers, "listOwnershipTransfers",
           "Ownership transfers, delegations and their ends as recorded in the sales audit log "

@@ -136,8 +136,9 @@ def _params(params: tuple[QueryParam, ...]) -> tuple[QueryParam, ...]:
 ROUTES = [
     Route("GET", f"{API}/contacts/export", export_contacts, "exportContacts", "The contacts list as CSV or xlsx, "
           "with the list's filters and the caller's visibility; columns named like the import's fields",
-          "contacts", response={"type": "string"}, media_type="text/csv", query=_params(sh.CONTACT_LIST_PARAMS)),
+          "contacts", response={"type": "string"}, media_type="text/csv", other_media=(XLSX,),
+          query=_params(sh.CONTACT_LIST_PARAMS)),
     Route("GET", f"{API}/accounts/export", export_accounts, "exportAccounts", "The accounts list as CSV or xlsx, "
           "with the list's filters and the caller's visibility", "accounts", response={"type": "string"},
-          media_type="text/csv", query=_params(sh.ACCOUNT_LIST_PARAMS)),
+          media_type="text/csv", other_media=(XLSX,), query=_params(sh.ACCOUNT_LIST_PARAMS)),
 ]

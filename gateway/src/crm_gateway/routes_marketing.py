@@ -221,6 +221,8 @@ def mail_feedback_dsn(c: Call) -> Response:
         raise Problem(415, "unsupported-media-type", "Unsupported media type",
                       "send the delivery status notification as message/rfc822")
     raw = request.get_data(cache=False)
+    if not raw.strip():  # the document asks for a message (minLength 1); nothing is not "no bounces"
+        raise invalid_field("body", "the delivery status notification is empty")
     if request.mimetype == "multipart/report":  # the body without its header: give it back its type
         raw = f"Content-Type: {request.headers.get('Content-Type', '')}\r\n\r\n".encode() + raw
     items = dsn_feedback(message_from_bytes(raw, policy=email_policy.compat32))

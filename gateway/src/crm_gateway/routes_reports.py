@@ -18,8 +18,8 @@ ROUTES: list[Action] = [
            "Open pipeline by stage, won deals per month, win rate and leads by source", "reports",
            "GetSalesSummary", pb.GetSalesSummaryRequest, sh.SALES_SUMMARY, JSON, query=sh.SALES_PARAMS),
     Action("GET", f"{API}/reports/pool", "getPoolReport",
-           "The public pool (公海) per team: leads in the pool now, and those returned by the rule, released, "
-           "claimed and assigned in the period", "reports",
+           "The public pool (公海) per team and kind of record (leads, customers): in the pool now, and returned "
+           "by the rule, released, claimed and assigned in the period", "reports",
            "GetPoolReport", pb.GetPoolReportRequest, sh.POOL_REPORT, JSON, query=sh.POOL_PARAMS,
            check=not_before("from_day", "to_day")),
     Action("GET", f"{API}/reports/support", "getSupportSummary",

@@ -128,6 +128,7 @@ class Route:
     body: JsonSchema | None = None
     response: JsonSchema | None = None  # None → 204 No Content
     media_type: str = "application/json"  # of the success response
+    other_media: tuple[str, ...] = ()  # what else it may answer, by a query parameter (an xlsx export)
     status: int = 200
     query: tuple[QueryParam, ...] = ()
     etag: bool = False  # success response carries an ETag

@@ -90,7 +90,8 @@ _LIST_BOUNDS: dict[str, int] = {
                     L.MAX_BATCH_IDS),
 }
 NO_NUL = "^[^\\u0000]*$"  # no NUL character anywhere (read_body refuses one, naming the field)
-NOT_BLANK = "^[^\\u0000]*\\S[^\\u0000]*$"
+# one character neither JSON Schema's \s nor Python's str.strip() takes for space (\x1c-\x1f, \x85)
+NOT_BLANK = "^[^\\u0000]*[^\\s\\u0000\\u001c-\\u001f\\u0085][^\\u0000]*$"
 _MAP_BOUNDS = {"maxProperties": L.MAX_CUSTOM_FIELDS,
                "propertyNames": {"maxLength": L.MAX_CUSTOM_FIELD_KEY, "pattern": NO_NUL}}
 # A custom field's value: a scalar or a list of texts (never an object), as the services store them.

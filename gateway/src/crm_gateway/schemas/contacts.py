@@ -2,6 +2,7 @@
 custom fields, customer search, segments and consent."""
 from __future__ import annotations
 
+from crm.common.v1 import pool_pb2
 from crm.contacts.v1 import contacts_pb2 as pb
 from crm_gateway.routing import QueryParam
 from crm_gateway.schema import NOT_BLANK
@@ -37,6 +38,20 @@ for _name in ("ContactInput", "ContactPatch", "DuplicateCandidate"):
     _r.enum(_name, "lifecycle_stage", LIFECYCLE)
     _r.schemas[_name]["properties"]["language"].update(LANGUAGE)
 ACCOUNT_PAGE = _r.page(ACCOUNT, "AccountPage")
+# the public pool (公海) of customers
+POOL_PARAMS = (
+    QueryParam("team", description="another team's pool (managers, admins); the caller's team by default"),
+    QueryParam("q", description="substring of the name"),
+    *PAGE_PARAMS,
+)
+POOL_LIST_FIELDS = {"q": "query"}
+ACCOUNT_RELEASE_INPUT = _r.input(pb.ReleaseAccountRequest, "AccountRelease", exclude={"id"}, required=("reason",))
+_r.require_text("AccountRelease", "reason")
+_r.schemas["AccountRelease"]["properties"]["reason"]["maxLength"] = 500  # crmkit.pool.MAX_REASON
+ACCOUNT_POOL_ASSIGN_INPUT = _r.input(pb.AssignAccountFromPoolRequest, "AccountPoolAssignment", exclude={"id"},
+                                     required=("owner_id",))
+_r.require_text("AccountPoolAssignment", "owner_id")
+ACCOUNT_POOL_MOVES = _r.page(_r.message(pool_pb2.PoolMove), "AccountPoolMoveList", paged=False)
 INTERACTION = _r.message(pb.Interaction)
 # contact_id is the URL's; id is the server's (not yet OUTPUT_ONLY in contacts.proto).
 INTERACTION_INPUT = _r.input(pb.Interaction, exclude={"id", "contact_id"}, required=("kind",))
@@ -88,7 +103,7 @@ SEARCH_RESULTS = _r.add("CustomerSearchResults", {
 SEARCH_PARAMS = (
     QueryParam("q", description=f"1 to {MAX_Q} characters, not blank: a name, a company, a phone number "
                                 "in any format, an email, a tag or a place; a prefix matches as you type",
-               pattern=r"\S", required=True, max_length=MAX_Q),
+               pattern=NOT_BLANK, required=True, max_length=MAX_Q),
     QueryParam("kind", description="contact | account; both when omitted", choices=("contact", "account")),
     QueryParam("limit", "integer", "hits per page (20 when omitted)", 1, 100),
     QueryParam("offset", "integer", "hits to skip, for the next page (offset + limit ≤ 10000)", 0, 9999),
@@ -103,6 +118,11 @@ _r.enum("SegmentFilter", "levels", LEVELS, empty=False)
 _r.enum("SegmentFilter", "lifecycle_stages", LIFECYCLE, empty=False)
 _r.enum("SegmentFilter", "spend_of", ("contact", "account"))
 _r.enum("SegmentFilter", "consent_purpose", PURPOSES)
+for _name in ("regions", "provinces", "cities", "industries", "tags_all", "tags_any"):  # values, never blank
+    _r.schemas["SegmentFilter"]["properties"][_name]["items"].update(
+        {"pattern": NOT_BLANK, "x-pattern-message": "a value must not be blank"})
+for _name in ("tags_all", "tags_any"):
+    _r.schemas["SegmentFilter"]["properties"][_name]["items"]["maxLength"] = 100  # a tag's bound
 SEGMENT_PATCH = _r.patch(pb.Segment, "SegmentPatch")
 SEGMENT_PAGE = _r.page(SEGMENT, "SegmentPage")
 SEGMENT_COUNT = _r.message(pb.CountSegmentMembersResponse, name="SegmentCount")
@@ -116,4 +136,7 @@ MEMBER_PAGE_PARAMS = (
 CONSENT = _r.message(pb.Consent)
 CONSENT_INPUT = _r.input(pb.Consent, required=("purpose", "granted"))
 _r.enum("ConsentInput", "purpose", PURPOSES, empty=False)
+_r.enum("ConsentInput", "lawful_basis", ("consent", "contract", "legal_obligation", "vital_interests", "public_task",
+                                         "legitimate_interest"))  # "": consent
+_r.enum("Phone", "kind", ("mobile", "work", "home", "fax", "other"))
 CONSENT_HISTORY = _r.page(CONSENT, "ConsentHistory", paged=False)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from crm.marketing.v1 import marketing_pb2 as pb
 from crm_gateway.routing import QueryParam
-from crm_gateway.schema import JsonSchema
+from crm_gateway.schema import NOT_BLANK, JsonSchema
 from crm_gateway.schemas import PAGE_PARAMS, REGISTRY
 
 _r = REGISTRY
@@ -40,6 +40,7 @@ RESULTS = _r.message(pb.CampaignResults)
 # -- invitation lists
 INVITEE = _r.message(pb.Invitee)
 INVITE_INPUT = _r.input(pb.AddInviteesRequest, "InviteesInput", exclude={"campaign_id"}, required=("contact_ids",))
+_r.schemas["InviteesInput"]["properties"]["contact_ids"]["minItems"] = 1
 INVITE_RESULT = _r.message(pb.AddInviteesResponse)
 INVITEE_PAGE = _r.page(INVITEE, "InviteePage")
 INVITEE_PARAMS = (QueryParam("status", choices=INVITEE_STATUSES), *PAGE_PARAMS)
@@ -51,6 +52,11 @@ TEMPLATE = _r.message(pb.Template)
 TEMPLATE_INPUT = _r.input(pb.Template, required=("name", "contents"))
 _r.require_text("CampaignInput", "name")
 _r.enum("CampaignInput", "type", CAMPAIGN_TYPES, empty=False)
+_r.enum("CampaignPatch", "type", CAMPAIGN_TYPES, empty=False)
+for _name in ("CampaignInput", "CampaignPatch"):
+    for _day in ("start_date", "end_date"):  # "" leaves the day open
+        _r.schemas[_name]["properties"][_day].update({"pattern": r"^$|^[0-9]{4}-[0-9]{2}-[0-9]{2}$",
+                                                      "x-pattern-message": "use a date like 2026-03-31"})
 _r.require_text("TemplateInput", "name")
 _r.schemas["TemplateInput"]["properties"]["contents"]["minItems"] = 1  # zh-CN, en or both
 _r.require_text("TemplateContent", "subject")
@@ -82,7 +88,8 @@ SMS_REPLY_PAGE = _r.page(_r.message(pb.SmsReplyRecord), "SmsReplyPage")
 SMS_REPLY_PARAMS = (QueryParam("phone", description="replies from this number (E.164)",
                                pattern=r"^(\+|00)?[0-9]{8,15}$"), *PAGE_PARAMS)
 WAVE_PAGE = _r.page(WAVE, "SendWavePage")
-WAVE_PARAMS = (QueryParam("campaign_id", description="the campaign whose waves to list (required)"), *PAGE_PARAMS)
+WAVE_PARAMS = (QueryParam("campaign_id", description="the campaign whose waves to list", pattern=NOT_BLANK,
+                          required=True), *PAGE_PARAMS)
 RECIPIENT_PAGE = _r.page(_r.message(pb.Recipient), "RecipientPage")
 RECIPIENT_PARAMS = (
     QueryParam("status", choices=RECIPIENT_STATUSES),
@@ -98,7 +105,7 @@ _r.schemas["MailFeedbackInput"]["properties"]["feedback"]["minItems"] = 1
 _r.enum("MailFeedback", "kind", ("bounce", "complaint"))
 _r.require_text("MailFeedback", "email")
 _feedback = _r.schemas["MailFeedback"]["properties"]
-_feedback["email"].update({"maxLength": 320, "pattern": r"^\s*[^@\s<>]+@[^@\s<>]+\s*$",
+_feedback["email"].update({"maxLength": 320, "pattern": r"^\s*[^@\s<>\u0000]+@[^@\s<>\u0000]+\s*$",
                            "x-pattern-message": "one email address"})
 _feedback["status"].update({"maxLength": 20, "pattern": r"^\s*([245]\.\d{1,3}\.\d{1,3})?\s*$",
                             "x-pattern-message": "a DSN status looks like 5.1.1"})

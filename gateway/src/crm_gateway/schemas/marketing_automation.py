@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from crm.marketing.v1 import marketing_pb2 as pb
 from crm_gateway.routing import QueryParam
+from crm_gateway.schema import NOT_BLANK
 from crm_gateway.schemas import PAGE_PARAMS, REGISTRY
 
 _r = REGISTRY
@@ -85,7 +86,8 @@ AB_TEST_INPUT = _r.input(pb.AbTest, required=("campaign_id", "template_id", "var
 _r.require_text("AbTestInput", "campaign_id", "template_id")
 _r.schemas["AbTestInput"]["properties"]["significance"].update({"minimum": 0, "exclusiveMaximum": 0.5})  # 0: default
 AB_TEST_PAGE = _r.page(AB_TEST, "AbTestPage")
-AB_TEST_PARAMS = (QueryParam("campaign_id", description="the A/B tests of this campaign (required)"), *PAGE_PARAMS)
+AB_TEST_PARAMS = (QueryParam("campaign_id", description="the A/B tests of this campaign", pattern=NOT_BLANK,
+                             required=True), *PAGE_PARAMS)
 
 # -- engagement
 ENGAGEMENT = _r.message(pb.Engagement)

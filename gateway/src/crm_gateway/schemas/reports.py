@@ -22,6 +22,8 @@ CUSTOMER_PARAMS = (
 SALES_PARAMS = (QueryParam("region"),)
 POOL_PARAMS = (
     QueryParam("team"),
+    QueryParam("record_type", description="leads (sales) or customers (contacts' accounts); both when omitted",
+               choices=("lead", "account")),
     QueryParam("from_day", "date", "moves on or after this day (UTC)"),
     QueryParam("to_day", "date", "moves on or before this day (UTC)"),
 )

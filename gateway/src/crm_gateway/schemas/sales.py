@@ -7,6 +7,7 @@ declares them: a client sending one of those gets a 400 naming it instead of a s
 field, or a complaint about an update mask the client never wrote."""
 from __future__ import annotations
 
+from crm.common.v1 import pool_pb2
 from crm.sales.v1 import sales_pb2 as pb
 from crm_gateway.routing import QueryParam
 from crm_gateway.schema import JsonSchema
@@ -22,6 +23,12 @@ _PATH_AND_VERSION = {"id", "expected_version"}  # the URL's id; If-Match's versi
 LEAD = _r.message(pb.Lead)
 LEAD_INPUT = _r.input(pb.Lead)
 LEAD_UPDATE = _r.patch(pb.Lead, "LeadUpdate")
+# sales' rules/leads.py: an address, trimmed (a character Python does not strip stays out of it)
+_ADDRESS_PART = r"[^@\s\u0000\u001c-\u001f\u0085]+"
+for _name in ("LeadInput", "LeadUpdate"):
+    _r.schemas[_name]["properties"]["email"].update(
+        {"pattern": rf"^$|^\s*{_ADDRESS_PART}@{_ADDRESS_PART}\.{_ADDRESS_PART}\s*$",
+         "x-pattern-message": "not an email address"})
 LEAD_CAPTURE = _r.input(pb.CaptureLeadRequest, "LeadCapture", required=("lead",))
 _r.schemas["LeadCapture"]["description"] = "a lead posted by a web form or campaign page"
 LEAD_IMPORT = _r.input(pb.ImportLeadsRequest, "LeadImport", required=("csv",))
@@ -63,7 +70,7 @@ _r.require_text("LeadRelease", "reason")
 _r.schemas["LeadRelease"]["properties"]["reason"]["maxLength"] = 500  # crm_sales.rules.pool.MAX_REASON
 POOL_ASSIGN_INPUT = _r.input(pb.AssignFromPoolRequest, "PoolAssignment", exclude={"id"}, required=("owner_id",))
 _r.require_text("PoolAssignment", "owner_id")
-POOL_MOVES = _r.page(_r.message(pb.PoolMove), "PoolMoveList", paged=False)
+POOL_MOVES = _r.page(_r.message(pool_pb2.PoolMove), "PoolMoveList", paged=False)
 
 # -- reps and settings
 REP = _r.message(pb.SalesRep)
@@ -72,6 +79,10 @@ REP_LIST = _r.page(REP, "SalesRepList", paged=False)
 REP_PARAMS = (QueryParam("team"),)
 SETTINGS = _r.message(pb.SalesSettings)
 SETTINGS_INPUT = _r.input(pb.SalesSettings)
+# crm_sales.rules.pool: 0 turns a clock (or the limit) off
+for _days in ("inactive_days", "unconverted_days", "cooldown_days"):
+    _r.schemas["PoolRule"]["properties"][_days].update(minimum=0, maximum=3650)
+_r.schemas["PoolRule"]["properties"]["claim_limit"].update(minimum=0, maximum=100_000)
 
 # -- opportunities
 OPPORTUNITY = _r.message(pb.Opportunity)
@@ -110,6 +121,7 @@ PRICE_BOOK_LIST = _r.page(PRICE_BOOK, "PriceBookList", paged=False)
 PRICE_BOOK_PARAMS = (QueryParam("currency_code"), QueryParam("tier"))
 QUOTE = _r.message(pb.Quote)
 QUOTE_INPUT = _r.input(pb.Quote, required=("opportunity_id",))  # lines: QuoteLineInput
+_r.require_text("QuoteInput", "opportunity_id")
 QUOTE_REVISION = _r.patch(pb.Quote, "QuoteRevision")
 QUOTE_SEND_INPUT = _r.input(pb.SendQuoteRequest, "QuoteSending", exclude={"id"})
 QUOTE_ANSWER_INPUT = _r.input(pb.AcceptQuoteRequest, "QuoteAnswer", exclude={"id"})

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from crm.support.v1 import support_pb2 as pb
 from crm_gateway.routing import QueryParam
-from crm_gateway.schema import JsonSchema
+from crm_gateway.schema import NOT_BLANK, JsonSchema
 from crm_gateway.schemas import PAGE_PARAMS, REGISTRY
 from crmkit import limits
 
@@ -55,6 +55,7 @@ CALL_RESULT = _r.message(pb.LogCallResponse)
 WEB_FORM = _r.input(pb.SubmitWebFormRequest, "WebFormInput", exclude={"client_ip"},  # the gateway's
                     required=("email", "subject", "description"))
 _r.require_text("WebFormInput", "email", "subject", "description")
+_r.enum("WebFormInput", "type", ("question", "incident", "problem", "task"))
 _r.schemas["WebFormInput"]["properties"]["email"].update(pattern=EMAIL_PATTERN, maxLength=limits.MAX_EMAIL)
 _r.schemas["WebFormInput"]["properties"]["subject"]["maxLength"] = 200  # crm_support.rules.intake
 _r.schemas["WebFormInput"]["properties"]["description"]["maxLength"] = 5000
@@ -96,7 +97,7 @@ ARTICLE_PARAMS = (
 )
 SEARCH_RESULT = _r.message(pb.SearchKbResponse)
 SEARCH_PARAMS = (
-    QueryParam("q", description="what to look for, not blank; two Chinese characters are enough", pattern=r"\S",
+    QueryParam("q", description="what to look for, not blank; two Chinese characters are enough", pattern=NOT_BLANK,
                required=True, max_length=limits.MAX_QUERY),
     QueryParam("category_id"), QueryParam("language", choices=("zh", "en")),
     QueryParam("limit", "integer", "at most this many hits", 1, 50),

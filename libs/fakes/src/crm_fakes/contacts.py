@@ -155,6 +155,18 @@ class FakeContacts(ContactsServiceServicer):
         context.abort(grpc.StatusCode.NOT_FOUND, f"no contact with the email {wanted}")
         raise AssertionError("abort raises")
 
+    def FindContactByIdentity(self, request: pb.FindContactByIdentityRequest,
+                              context: grpc.ServicerContext) -> pb.Contact:
+        self._caller(context, "FindContactByIdentity")
+        want = request.identity
+        for contact in self.contacts.values():  # the oldest first, like contacts
+            if not contact.deleted and any((i.platform, i.kind, i.value) == (want.platform, want.kind, want.value)
+                                           and (i.app_id == want.app_id or want.kind == "unionid")
+                                           for i in contact.social_identities):
+                return contact
+        context.abort(grpc.StatusCode.NOT_FOUND, "no contact has this identity")
+        raise AssertionError("abort raises")
+
     def ListSegmentMembers(self, request: pb.ListSegmentMembersRequest,
                            context: grpc.ServicerContext) -> pb.ListSegmentMembersResponse:
         principal = self._caller(context, "ListSegmentMembers")

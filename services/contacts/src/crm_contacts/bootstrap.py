@@ -9,6 +9,7 @@ import grpc
 from crm.contacts.v1 import contacts_pb2, contacts_pb2_grpc, imports_pb2, imports_pb2_grpc
 from crm.privacy.v1 import privacy_pb2, privacy_pb2_grpc
 from crm_contacts import handlers, jobs
+from crm_contacts.jobs import pool as pool_jobs
 from crm_contacts.jobs.imports import ImportRunner
 from crm_contacts.search.customer_search import CustomerSearch
 from crm_contacts.servicer import ContactsServicer
@@ -18,17 +19,20 @@ from crmkit.config import ServiceSettings
 from crmkit.credentials import ServiceCredentials
 from crmkit.db import Database
 from crmkit.privacy import SuppressionList
+from crmkit.scheduler import PeriodicWorker
 from crmkit.service import Components, ServiceSpec
 from crmkit.servicer import Clock, system_clock
 
 MIGRATIONS = Path(__file__).parent / "migrations"
+POOL_INTERVAL = 300.0  # the pool's rules count days: a scan every five minutes is prompt enough
 DATA_SUBJECT = privacy_pb2.DESCRIPTOR.services_by_name["DataSubject"].full_name
 SERVICE_NAME = contacts_pb2.DESCRIPTOR.services_by_name["ContactsService"].full_name
 IMPORTS_NAME = imports_pb2.DESCRIPTOR.services_by_name["ContactImports"].full_name
 
 
-def spec(*, clock: Clock = system_clock, import_batch_rows: int = 500) -> ServiceSpec:
-    """The contacts service; tests pass a clock (and smaller import batches)."""
+def spec(*, clock: Clock = system_clock, import_batch_rows: int = 500, pool_interval: float = POOL_INTERVAL
+         ) -> ServiceSpec:
+    """The contacts service; tests pass a clock (and smaller import batches, a pool scan interval)."""
 
     def compose(db: Database, settings: ServiceSettings) -> Components:
         # One search index per process, shared by the servicer (queries, rebuilds), the outbox
@@ -51,8 +55,11 @@ def spec(*, clock: Clock = system_clock, import_batch_rows: int = 500) -> Servic
             privacy_pb2_grpc.add_DataSubjectServicer_to_server(data_subject, server)
             imports_pb2_grpc.add_ContactImportsServicer_to_server(ImportsServicer(db, clock, wake=importer.wake), server)
 
+        # The public pool of customers: a scan per interval, one replica at a time (its lease).
+        pool_worker = PeriodicWorker("contacts-pool", lambda now: pool_jobs.return_stale_accounts(db, now), clock,
+                                     pool_interval)
         return Components(servicers=[register], handler=handlers.make_handler(clock),
-                          on_published=search.apply_published, workers=[search, importer],
+                          on_published=search.apply_published, workers=[search, importer, pool_worker],
                           retention=jobs.RETENTION)  # soft-deleted records (crmkit.retention)
 
     return ServiceSpec(

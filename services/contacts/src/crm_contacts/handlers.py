@@ -1,6 +1,6 @@
 """The contacts consumer's handler for the SALES and SUPPORT streams: entries on a customer's
-timeline, the yearly won-deal spend segments filter on, and customers following their rep's work
-when sales transfers it. The consumer owns the
+timeline, the yearly won-deal spend segments filter on, customers following their rep's work
+when sales transfers it, and the public pool's team rules sales publishes. The consumer owns the
 transaction and passes its unit of work in, so the inbox row commits with the effect; every
 effect is also idempotent by itself. (Its own events feed the search index from the outbox relay:
 search.CustomerSearch.apply_published.)"""
@@ -15,6 +15,7 @@ from crm.contacts.v1.contacts_pb2 import Account, Contact
 from crm_contacts.events import SALES
 from crm_contacts.rules import timeline as feed
 from crm_contacts.store import Record
+from crm_contacts.store import pool as pool_rows
 from crm_contacts.usecases import ownership, records, spend, timeline
 from crmkit import logs
 from crmkit.auth import Principal
@@ -32,14 +33,19 @@ SPEND_EVENTS = frozenset({SALES.OPPORTUNITY_WON, SALES.OPPORTUNITY_LOST, SALES.O
 
 def wants(event_type: str) -> bool:
     """The events the handler acts on; the consumer acks the others untouched."""
-    return (event_type == SALES.OWNERSHIP_TRANSFERRED or event_type in SPEND_EVENTS or event_type in DELEGATIONS
-            or feed.wanted(event_type))
+    return (event_type in (SALES.OWNERSHIP_TRANSFERRED, SALES.POOL_RULES_CHANGED) or event_type in SPEND_EVENTS
+            or event_type in DELEGATIONS or feed.wanted(event_type))
 
 
 def make_handler(clock: Clock) -> Handler:
     def handle(uow: UnitOfWork, env: EventEnvelope) -> None:
         if env.event_type == SALES.OWNERSHIP_TRANSFERRED:
             transfer_customers(uow, env, clock())
+            return
+        if env.event_type == SALES.POOL_RULES_CHANGED:  # the public pool's team rules, for customers too
+            rules = unpack(env)
+            if rules is not None:
+                pool_rows.save_rules(uow.session, rules)
             return
         if env.event_type in DELEGATIONS:  # the delegate covers the delegator's customers too
             payload = unpack(env)

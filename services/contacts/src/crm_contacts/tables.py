@@ -19,6 +19,7 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    false,
 )
 
 from crmkit.runtime_tables import SeqInt
@@ -72,6 +73,33 @@ contacts = _record_table(
 accounts = _record_table(
     "accounts",
     Column("parent_account_id", String(36), nullable=False, default=""),
+    # The public pool (公海) of customers (usecases/pool.py): in it, or since when its owner holds it.
+    Column("in_pool", Boolean, nullable=False, default=False, server_default=false()),
+    Column("assigned_at", DateTime(timezone=True), nullable=True),
+    Index("ix_accounts_pool", "in_pool", "team", "seq"),
+)
+# Every move of an account into or out of its team's pool: its pool history and the cool-down.
+account_pool_moves = Table(
+    "account_pool_moves",
+    metadata,
+    Column("seq", SeqInt, primary_key=True, autoincrement=True),
+    Column("account_id", String(36), nullable=False),
+    Column("kind", String(20), nullable=False),          # returned | released | claimed | assigned
+    Column("team", String(100), nullable=False, default=""),
+    Column("user_id", String(100), nullable=False, default=""),
+    Column("actor_id", String(100), nullable=False, default=""),
+    Column("reason", Text, nullable=False, default=""),
+    Column("at", DateTime(timezone=True), nullable=False),
+    Index("ix_account_pool_moves_account", "account_id", "seq"),
+    Index("ix_account_pool_moves_user", "user_id", "account_id", "at"),
+)
+# The pool rules an admin saved in sales (crm.sales.settings.pool_rules_changed), newest wins.
+pool_rules = Table(
+    "pool_rules",
+    metadata,
+    Column("key", String(20), primary_key=True),
+    Column("version", Integer, nullable=False),
+    Column("data", LargeBinary, nullable=False),         # a crm.sales.v1.PoolRulesChanged
 )
 
 tags = Table(

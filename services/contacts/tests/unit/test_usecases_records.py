@@ -19,7 +19,9 @@ from crmkit.runtime_tables import audit_row
 from crmkit.servicer import copy
 
 # What UpdateContact / UpdateAccount refused before the contract declared it (OUTPUT_ONLY).
-SERVER_OWNED = {"id", "version", "created_at", "updated_at", "deleted", "merged_into_id", "consents"}
+SERVER_OWNED = {"id", "version", "created_at", "updated_at", "deleted", "merged_into_id", "consents",
+                # an account's public pool state (usecases/pool.py)
+                "in_pool", "pool_reason", "pooled_at", "assigned_at", "previous_owner_id"}
 
 
 def create(contacts, contact: pb.Contact, user: str = "rep.north.1", *,

@@ -10,6 +10,7 @@ from crm_contacts.jobs.imports import ImportRunner
 from crm_contacts.rules import timeline as feed
 from crm_contacts.search.customer_search import INDEXED, CustomerSearch
 from crmkit.db import Database
+from crmkit.scheduler import PeriodicWorker
 from crmkit.testing import in_process_settings
 
 
@@ -25,8 +26,9 @@ def test_the_spec_describes_the_service_without_building_anything() -> None:
 def test_compose_shares_one_search_index_between_relay_servicer_and_runtime(db: Database, tmp_path: Path) -> None:
     settings = in_process_settings("contacts", db.url, "nats://127.0.0.1:1", tmp_path, "x" * 32)
     parts = bootstrap.spec().compose(db, settings)
-    [search, importer] = parts.workers  # the import worker (jobs.imports) runs beside the index
+    [search, importer, pool_worker] = parts.workers  # the import worker and the pool's scan beside the index
     assert isinstance(search, CustomerSearch) and isinstance(importer, ImportRunner)
+    assert isinstance(pool_worker, PeriodicWorker) and pool_worker.name == "contacts-pool"
     assert parts.on_published.__self__ is search  # type: ignore[union-attr]
     assert parts.handler is not None and len(parts.servicers) == 1
     search.start()
@@ -41,4 +43,4 @@ def test_event_types_come_from_the_contracts() -> None:
     assert set(feed.RULES) <= SALES.all | SUPPORT.all
     assert {t for t in SALES.all | SUPPORT.all | CONTACTS.all if handlers.wants(t)} == {
         *feed.RULES, SALES.OWNERSHIP_TRANSFERRED, SALES.OPPORTUNITY_UPDATED, SALES.OPPORTUNITY_STAGE_CHANGED,
-        SALES.DELEGATION_CREATED, SALES.DELEGATION_ENDED}
+        SALES.DELEGATION_CREATED, SALES.DELEGATION_ENDED, SALES.POOL_RULES_CHANGED}

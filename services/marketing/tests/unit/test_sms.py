@@ -208,3 +208,55 @@ def test_a_reply_needs_a_phone(world: World) -> None:
     with pytest.raises(InvalidArgument) as bad:
         world.report(replies=[pb.SmsReply(phone="abc", content="T")])
     assert bad.value.field == "replies[0].phone"
+
+
+def test_a_sequence_step_by_sms_texts_only_those_with_sms_consent(world: World, mailer: Any) -> None:
+    from crm_marketing import jobs
+    from crm_marketing.jobs import automation
+    from crm_marketing.rules.tracking import LinkMaker, tracking_key
+    from crm_marketing.usecases import sequences, templates
+
+    store = world.store
+    for key, phone, sms_ok in (("a", "+8613800138000", True), ("b", "+8613800138001", False)):
+        contact = cpb.Contact(id=f"c-{key}", name=f"客户{key}", version=1, emails=[cpb.Email(address=f"{key}@x.example")],
+                              phones=[cpb.Phone(number=phone)])
+        contact.consents.add(purpose="marketing_email", granted=True).at.FromDatetime(NOW)
+        if sms_ok:
+            contact.consents.add(purpose="marketing_sms", granted=True).at.FromDatetime(NOW)
+        from crm_marketing.usecases import projection
+
+        store.write(lambda uow, c=contact: projection.apply_contact(uow.session, c, NOW))
+    template = store.write(lambda uow: templates.create(uow, principal=MKT, now=NOW, template=pb.Template(
+        name="欢迎", contents=[pb.TemplateContent(language="zh-CN", subject="{{ name }}您好", text="欢迎")])))
+    with pytest.raises(InvalidArgument) as bad:
+        store.write(lambda uow: sequences.create(uow, principal=MKT, now=NOW, default_sender="m@x.example",
+                                                 sequence=pb.Sequence(name="x", campaign_id=world.campaign.id, steps=[
+                                                     pb.SequenceStep(day=0, channel="sms")])))
+    assert bad.value.field == "steps[0].sms.template_code"
+    made = store.write(lambda uow: sequences.create(uow, principal=MKT, now=NOW, default_sender="m@x.example",
+                                                    sequence=pb.Sequence(name="培育", campaign_id=world.campaign.id, steps=[
+                                                        pb.SequenceStep(day=0, template_id=template.id),
+                                                        pb.SequenceStep(day=3, channel="sms", sms=pb.SmsContent(
+                                                            template_code="SMS_77", params={"name": "{{ name }}"}))])))
+    active = store.write(lambda uow: sequences.change_status(uow, principal=MKT, now=NOW, sequence_id=made.id,
+                                                             status="active", expected_version=0, mail_enabled=True))
+    store.write(lambda uow: sequences.enroll(uow, principal=MKT, now=NOW, sequence_id=active.id,
+                                             contact_ids=["c-a", "c-b"], wave_id=""))
+    links = LinkMaker("https://crm.example/api/v1/public", tracking_key("k"))
+
+    def tick() -> None:
+        automation.run_once(store.db, world.clock())
+        jobs.Sender(store.db, mailer, links, world.clock, jobs.SendOptions(rate=1_000_000)).run_once(world.clock())
+        world.send()
+
+    tick()
+    assert len(mailer.sent) == 2 and world.provider.sent == []  # day 0: the mail to both
+    world.clock.advance(days=3, minutes=1)
+    tick()
+    assert [(m.phone, dict(m.params)) for m in world.provider.sent] == [("+8613800138000", {"name": "客户a"})]
+    step_wave = world.get(pb.SendWave(id=store.read(lambda s: sequences.get(
+        s, principal=MKT, sequence_id=active.id)).steps[1].wave_id))
+    assert step_wave.channel == "sms" and step_wave.status == "sending"  # continuous: never completes
+    assert (step_wave.sms_counts.sent, dict(step_wave.sms_counts.skipped)) == (1, {"no_consent": 1})
+    counts = store.read(lambda s: sequences.get(s, principal=MKT, sequence_id=active.id)).counts
+    assert counts.completed == 2  # no SMS consent skips the step, not the rest of the sequence

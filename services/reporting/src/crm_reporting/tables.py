@@ -83,17 +83,31 @@ leads = Table(
     Column("in_pool", Boolean, nullable=False, server_default=false()),   # in its team's public pool now
 )
 
-# The public pool (公海): each move of a lead into or out of its team's pool, once per event.
+# The public pool (公海): each move of a lead or a customer (account) into or out of its team's
+# pool, once per event.
 pool_moves = Table(
     "pool_move_facts",
     metadata,
     Column("event_id", String(36), primary_key=True),
-    Column("lead_id", String(36), nullable=False),
+    Column("record_id", String(36), nullable=False),   # the lead's or the account's id
     Column("team", String(100), nullable=False),
     Column("region", String(100), nullable=False),
     Column("kind", String(20), nullable=False),       # returned | released | claimed | assigned
     Column("day", String(10), nullable=False),        # YYYY-MM-DD (UTC)
     Index("ix_pool_move_facts_team", "team", "day"),
+    Column("record_type", String(20), nullable=False, server_default="lead"),   # lead | account
+)
+
+# Customers (accounts) at their newest version, for the size of each team's pool of customers.
+account_pool = Table(
+    "account_pool_facts",
+    metadata,
+    Column("account_id", String(36), primary_key=True),
+    Column("version", Integer, nullable=False),
+    Column("team", String(100), nullable=False),
+    Column("region", String(100), nullable=False),
+    Column("in_pool", Boolean, nullable=False),
+    Index("ix_account_pool_facts_team", "in_pool", "team"),
 )
 
 # -- support: one row per ticket at its newest version, each SLA breach once, one CSAT per ticket -

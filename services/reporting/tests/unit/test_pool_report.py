@@ -5,9 +5,12 @@ from __future__ import annotations
 
 from sqlalchemy.orm import Session
 
+from crm.common.v1.pool_pb2 import PoolMove
+from crm.contacts.v1 import events_pb2 as cev
+from crm.contacts.v1.contacts_pb2 import Account
 from crm.reporting.v1.reporting_pb2 import GetPoolReportRequest, PoolTeamFigures
 from crm.sales.v1 import events_pb2 as sev
-from crm.sales.v1.sales_pb2 import Lead, PoolMove
+from crm.sales.v1.sales_pb2 import Lead
 from crm_reporting import handlers
 from crm_reporting.usecases import pool
 from crmkit.auth import Principal
@@ -25,7 +28,7 @@ def move(feed: Feed, lead_id: str, version: int, kind: str, *, team: str = "nort
     lead = Lead(id=lead_id, version=version, team=team, region=region, status="working", in_pool=in_pool,
                 owner_id="" if in_pool else "rep.north.2")
     lead.created_at.CopyFrom(ts("2024-06-01T08:00:00"))
-    m = PoolMove(lead_id=lead_id, kind=kind, team=team, user_id="rep.north.1", at=ts(at))
+    m = PoolMove(record_type="lead", record_id=lead_id, kind=kind, team=team, user_id="rep.north.1", at=ts(at))
     feed.event(f"crm.sales.lead.pool_{kind}", lead_id, version, sev.LeadPoolMoved(lead=lead, move=m))
 
 
@@ -60,3 +63,20 @@ def test_a_rep_counts_their_team_s_pool_and_a_manager_their_region(feed: Feed, s
     assert [t.team for t in report(session, NORTH_REP)] == ["north-sales"]
     assert [t.team for t in report(session, SOUTH_MANAGER)] == ["south-sales"]
     assert report(session, Principal("x", ("rep",))) == []
+
+
+def account_move(feed: Feed, account_id: str, version: int, kind: str, *, in_pool: bool) -> None:
+    account = Account(id=account_id, version=version, team="north-sales", region="north", in_pool=in_pool)
+    m = PoolMove(record_type="account", record_id=account_id, kind=kind, team="north-sales",
+                 at=ts("2024-06-12T09:00:00"))
+    feed.event(f"crm.contacts.account.pool_{kind}", account_id, version, cev.AccountPoolMoved(account=account, move=m))
+
+
+def test_customers_count_apart_from_leads(feed: Feed, session: Session) -> None:
+    move(feed, "l-1", 2, "returned", in_pool=True)
+    account_move(feed, "a-1", 3, "returned", in_pool=True)
+    account_move(feed, "a-2", 3, "released", in_pool=True)
+    account_move(feed, "a-2", 4, "claimed", in_pool=False)
+    rows = {(t.team, t.record_type): (t.in_pool, t.returned, t.released, t.claimed) for t in report(session)}
+    assert rows == {("north-sales", "account"): (1, 1, 1, 1), ("north-sales", "lead"): (1, 1, 0, 0)}
+    assert [t.record_type for t in report(session, record_type="account")] == ["account"]

@@ -103,7 +103,8 @@ def test_the_dispatch_table_is_the_contracts_snapshot_events() -> None:
     assert set(applied) <= contract
     # what reporting counted when it matched these as copied strings and prefixes
     assert {t for t in applied if t.startswith("crm.contacts.")} == {
-        f"crm.contacts.contact.{a}" for a in ("created", "updated", "tagged", "deleted", "merged")}
+        f"crm.contacts.contact.{a}" for a in ("created", "updated", "tagged", "deleted", "merged")} | {
+        t for t in contract if t.startswith("crm.contacts.account.")}  # accounts: the pool of customers
     assert {t for t in applied if ".opportunity." in t} == {
         f"crm.sales.opportunity.{a}" for a in ("created", "updated", "stage_changed", "won", "lost")}
     assert {t for t in applied if t.startswith("crm.sales.")} - {t for t in applied if ".opportunity." in t} == {

@@ -1,6 +1,7 @@
 """Events from the CONTACTS stream (the consumer owns the transaction and the inbox, so each event
 takes effect once): contact snapshots keep the contact → email projection, and interactions
-logged on a contact count as activity of the open leads with that contact's email."""
+logged on a contact count as activity of the open leads with that contact's email (a note only as
+a follow-up: it restarts the public pool's clock without scoring)."""
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -50,11 +51,14 @@ def handle(uow: UnitOfWork, env: EventEnvelope, *, now: datetime) -> None:
     if not isinstance(logged, ce.InteractionLogged):
         raise ValueError(f"{kind} carries a {type(logged).__name__}, not an InteractionLogged")
     interaction = logged.interaction
-    activity = activity_for(interaction.kind, interaction.direction)
-    if activity is None or not interaction.contact_id:
+    if not interaction.contact_id:
         return
+    activity = activity_for(interaction.kind, interaction.direction)
     occurred = dt(interaction.occurred_at) if interaction.HasField("occurred_at") else None
     for lead_id in contact_emails.matching_leads(uow.session, interaction.contact_id):
+        if activity is None:  # a note: no score, but a follow-up all the same (the pool's clock)
+            leads.followed_up(uow, now=now, lead_id=lead_id, at=occurred or now)
+            continue
         leads.record_activity(uow, principal=SYSTEM, now=now, lead_id=lead_id, kind=activity, count=1,
                               occurred_at=occurred)
 

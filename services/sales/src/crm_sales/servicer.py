@@ -138,7 +138,7 @@ class SalesServicer(ServicerBase, SalesServiceServicer):
     def UpdateSalesSettings(self, request: pb.UpdateSalesSettingsRequest, context: Ctx) -> pb.SalesSettings:
         return self.write(request, pb.SalesSettings, lambda uow, c: settings.update_settings(
             uow, principal=c.principal, patch=request.settings, mask=list(request.update_mask.paths),
-            expected=request.expected_version))
+            expected=request.expected_version, now=c.now))
 
     # -- opportunities
     def _customer_check(self, account_id: str, contact_id: str, prefix: str = "") -> Callable[[Call], None]:

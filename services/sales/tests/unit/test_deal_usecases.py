@@ -189,5 +189,5 @@ def test_a_lead_update_outside_the_patchable_fields_is_refused(sales: Any) -> No
                                                   mask=["score"], expected=0))
     assert err.value.field == "update_mask" and "editable: name, company" in err.value.message
     with pytest.raises(InvalidArgument, match="unknown section 'version'"):
-        sales.write(lambda uow: settings.update_settings(uow, principal=ADMIN, patch=SalesSettings(version=9),
+        sales.write(lambda uow: settings.update_settings(uow, now=NOW, principal=ADMIN, patch=SalesSettings(version=9),
                                                          mask=["version"], expected=0))

@@ -33,7 +33,7 @@ def north_team(sales: Any, response_hours: int = 24) -> None:
             user_id=u, team="north-sales", region="north", active=True)))
     rules = SalesSettings(assignment_rules=[AssignmentRule(
         id="north", strategy="round_robin", members=["rep.north.1", "rep.north.2"], response_hours=response_hours)])
-    sales.write(lambda uow: settings.update_settings(uow, principal=ADMIN, patch=rules, mask=["assignment_rules"],
+    sales.write(lambda uow: settings.update_settings(uow, now=NOW, principal=ADMIN, patch=rules, mask=["assignment_rules"],
                                                      expected=0))
 
 

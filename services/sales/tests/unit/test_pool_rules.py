@@ -6,7 +6,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from crm.sales.v1.sales_pb2 import Lead, PoolRule
+from crm.common.v1.pool_pb2 import PoolRule
+from crm.sales.v1.sales_pb2 import Lead
 from crm_sales.rules import pool
 from crmkit.errors import FailedPrecondition, InvalidArgument
 

@@ -1,7 +1,7 @@
 """The public pool's use cases on the real schema with a controlled clock: a lead nobody followed
 up returns to its team's pool once (and a follow-up keeps it), a rep claims it within the limit
 and outside the cool-down, releases it with a reason, a manager assigns it; every move is in the
-lead's pool history, the outbox and the audit log."""
+lead's pool history, the outbox and the audit log, and leaves with the person's data."""
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
@@ -10,11 +10,19 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from crm.sales.v1.sales_pb2 import Lead, PoolRule, SalesRep, SalesSettings, Task
-from crm_sales import jobs
+from crm.common.v1.pool_pb2 import PoolRule
+from crm.contacts.v1 import contacts_pb2 as cpb
+from crm.contacts.v1 import events_pb2 as cev
+from crm.privacy.v1.privacy_pb2 import Subject
+from crm.sales.v1.sales_pb2 import Lead, SalesRep, SalesSettings, Task
+from crm_sales import handlers, jobs
+from crm_sales.tables import pool_moves
 from crm_sales.usecases import leads, pool, reps, settings, tasks
+from crm_sales.usecases.subject import HOLDINGS
 from crmkit.auth import Principal
 from crmkit.errors import Conflict, FailedPrecondition, InvalidArgument, NotFound, PermissionDenied
+from crmkit.events import new_event, parse_envelope
+from crmkit.privacy import erase, export
 from crmkit.runtime_tables import audit_row as audit_log
 
 NOW = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
@@ -36,7 +44,7 @@ def team(sales: Any) -> Any:
 def rule(sales: Any, **fields: Any) -> None:
     current = sales.read(lambda s: settings.current(s))
     patch = SalesSettings(pool_rules=[PoolRule(team="north-sales", **fields)])
-    sales.write(lambda uow: settings.update_settings(uow, principal=ADMIN, patch=patch, mask=["pool_rules"],
+    sales.write(lambda uow: settings.update_settings(uow, now=NOW, principal=ADMIN, patch=patch, mask=["pool_rules"],
                                                      expected=current.version))
 
 
@@ -88,7 +96,7 @@ def test_a_team_rule_saved_by_an_admin_changes_when_leads_return(team: Any) -> N
     assert sweep(team, NOW + timedelta(days=5)) == 1  # south keeps the default 30 days
     assert get(team, north.id).in_pool and not get(team, south.id).in_pool
     with pytest.raises(PermissionDenied):
-        team.write(lambda uow: settings.update_settings(uow, principal=MANAGER, patch=SalesSettings(
+        team.write(lambda uow: settings.update_settings(uow, now=NOW, principal=MANAGER, patch=SalesSettings(
             pool_rules=[PoolRule()]), mask=["pool_rules"], expected=0))
 
 
@@ -141,3 +149,30 @@ def test_a_manager_assigns_from_the_pool_to_a_rep_of_the_team_only(team: Any) ->
     assert "crm.sales.lead.pool_assigned" in team.events()
     # the new holder's clock starts at the assignment
     assert sweep(team, NOW + timedelta(days=29)) == 0
+
+
+def test_a_data_subject_erasure_takes_the_lead_s_pool_history_with_it(team: Any) -> None:
+    lead = team.write(lambda uow: leads.create_lead(uow, principal=REP1, now=NOW, lead=Lead(
+        name="韩梅梅", email="han.meimei@example.com")))
+    team.write(lambda uow: pool.release(uow, principal=REP1, now=NOW, lead_id=lead.id, reason="韩女士说明年再联系"))
+    person = Subject(emails=["han.meimei@example.com"])
+    exported = team.read(lambda s: export(s, HOLDINGS, person))
+    assert [m["reason"] for m in exported.sections["pool moves"]] == ["韩女士说明年再联系"]
+    team.write(lambda uow: erase(uow.session, HOLDINGS, person))
+    assert team.read(lambda s: s.execute(select(pool_moves.c.seq).where(pool_moves.c.lead_id == lead.id)).all()) == []
+
+
+def test_a_note_logged_on_the_lead_s_contact_counts_as_a_follow_up(team: Any) -> None:
+    lead = team.write(lambda uow: leads.create_lead(uow, principal=REP1, now=NOW, lead=Lead(
+        name="赵强", email="zhao.qiang@example.cn")))
+    contact = cpb.Contact(id="c-1", name="赵强", emails=[cpb.Email(address="zhao.qiang@example.cn")])
+    note = cpb.Interaction(contact_id="c-1", kind="note", content="客户说下月再谈")
+    note.occurred_at.FromDatetime(NOW + timedelta(days=25))
+    for event_type, payload in ((handlers.CONTACTS.CONTACT_CREATED, cev.ContactCreated(contact=contact)),
+                                (handlers.CONTACTS.INTERACTION_LOGGED, cev.InteractionLogged(interaction=note))):
+        envelope = new_event(producer="contacts", event_type=event_type, aggregate_type="contact",
+                             aggregate_id="c-1", aggregate_version=1, payload=payload)
+        team.write(lambda uow, e=envelope: handlers.handle(uow, parse_envelope(e.data), now=NOW + timedelta(days=25)))
+    assert not get(team, lead.id).activity  # not scored
+    assert sweep(team, NOW + timedelta(days=40)) == 0
+    assert sweep(team, NOW + timedelta(days=55)) == 1

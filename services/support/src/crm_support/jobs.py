@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import delete, or_, select, update
 from sqlalchemy.orm import Session
 
 from crm.support.v1.support_pb2 import Comment
@@ -256,5 +256,21 @@ def anonymize_closed_tickets(session: Session, cutoff: datetime, limit: int) -> 
     return len(rows)
 
 
+def purge_channel_rows(session: Session, cutoff: datetime, limit: int) -> int:
+    """Handled callback messages and finished replies (their text is on the ticket already); the
+    platforms retry within seconds, so a month of MsgIds is ample for taking each once."""
+    removed = 0
+    for table, column, done in ((t.channel_messages, t.channel_messages.c.received_at, ("done",)),
+                                (t.channel_outbox, t.channel_outbox.c.created_at, ("sent", "failed"))):
+        seqs = session.execute(select(table.c.seq).where(table.c.status.in_(done), column < cutoff)
+                               .order_by(table.c.seq).limit(limit)).scalars().all()
+        if seqs:
+            session.execute(delete(table).where(table.c.seq.in_(seqs)))
+        removed += len(seqs)
+    return removed
+
+
 RETENTION = (DataClass("closed_tickets", 730, anonymize_closed_tickets,
-                       "closed tickets' personal data (requester, description, thread text, CSAT comment)"),)
+                       "closed tickets' personal data (requester, description, thread text, CSAT comment)"),
+             DataClass("channel_messages", 30, purge_channel_rows,
+                       "WeChat / WeCom callback messages handled and replies sent (or failed)"))

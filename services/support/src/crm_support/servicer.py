@@ -136,11 +136,11 @@ class SupportServicer(ServicerBase, SupportServiceServicer):
                                context: Ctx) -> pb.ChannelCallbackResponse:
         """Public: the signature is the credential. Stored once by MsgId, answered at once."""
         if request.method == "GET":  # the URL check writes nothing
-            return self.read(lambda s, call: channels.verified(channels.open_callback(self.channel_accounts,
-                                                                                     request)))
+            return self.read(lambda s, call: channels.verified(channels.open_callback(
+                self.channel_accounts, request, now=call.now)))
         answer = self.write_after(
             request, pb.ChannelCallbackResponse,
-            lambda call: channels.open_callback(self.channel_accounts, request),
+            lambda call: channels.open_callback(self.channel_accounts, request, now=call.now),
             lambda uow, call, opened: channels.take(uow, opened=opened, now=call.now))
         if request.method == "POST" and not answer.duplicate:
             self.on_channel_message()

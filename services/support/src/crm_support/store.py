@@ -8,6 +8,8 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import ColumnElement, bindparam, case, func, insert, literal, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from crm.support.v1.support_pb2 import Comment, KbArticle, KbCategory, SupportSettings, Ticket
@@ -373,16 +375,16 @@ def load_comment(session: Session, comment_id: str) -> Comment | None:
 
 def take_channel_message(session: Session, *, account: str, dedup_key: str, platform: str, from_user: str,
                          msg_type: str, message: dict[str, Any], now: datetime) -> bool:
-    """False when this account saw the key before (the unique constraint is the arbiter)."""
-    found = session.execute(select(channel_messages.c.seq).where(
-        channel_messages.c.account == account, channel_messages.c.dedup_key == dedup_key)).first()
-    if found is not None:
-        return False
-    session.execute(insert(channel_messages).values(
+    """False when this account saw the key before. The unique constraint is the arbiter: two
+    deliveries of one message at once (PostgreSQL) insert one row, and the other does nothing."""
+    dialect = session.get_bind().dialect.name
+    upsert = pg_insert if dialect == "postgresql" else sqlite_insert
+    done = session.execute(upsert(channel_messages).values(
         account=account, dedup_key=dedup_key, platform=platform, from_user=from_user, msg_type=msg_type,
         status="pending", attempts=0, next_attempt_at=now, received_at=now, ticket_id="", last_error="",
-        message=json.dumps(message, ensure_ascii=False)))
-    return True
+        message=json.dumps(message, ensure_ascii=False)).on_conflict_do_nothing(
+            index_elements=["account", "dedup_key"]))
+    return done.rowcount == 1  # type: ignore[attr-defined,no-any-return]  # an INSERT's result is a CursorResult
 
 
 def channel_messages_due(session: Session, now: datetime, limit: int) -> list[int]:

@@ -8,14 +8,17 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from sqlalchemy import select
 
+from crm.privacy.v1.privacy_pb2 import Subject
 from crm.support.v1 import support_pb2 as pb
-from crm_support import jobs
+from crm_support import jobs, tables
 from crm_support import store as support_store
 from crm_support.rules import channels as rules
-from crm_support.usecases import channels, replies, tickets
+from crm_support.usecases import channels, replies, subject, tickets
 from crmkit.auth import Principal
 from crmkit.errors import FailedPrecondition, NotFound, PermissionDenied
+from crmkit.privacy import erase
 from crmkit.wechat.api import SendFailed
 from crmkit.wechat.protocol import aes_key, build_xml, encrypt, sign
 
@@ -41,7 +44,7 @@ def text(msg_id: str, content: str, *, user: str = "o-wang", at: datetime = NOW)
 
 
 def deliver(store: Any, request: pb.ChannelCallbackRequest, at: datetime = NOW) -> pb.ChannelCallbackResponse:
-    opened = channels.open_callback(ACCOUNTS, request)
+    opened = channels.open_callback(ACCOUNTS, request, now=at)
     return store.write(lambda uow: channels.take(uow, opened=opened, now=at))
 
 
@@ -80,11 +83,19 @@ def test_a_bad_signature_is_refused_and_nothing_is_stored(store: Any, contacts: 
     forged = text("1003", "hi")
     forged.query["msg_signature"] = "0" * 40
     with pytest.raises(PermissionDenied) as refused:
-        channels.open_callback(ACCOUNTS, forged)
+        channels.open_callback(ACCOUNTS, forged, now=NOW)
     assert refused.value.field == "msg_signature"
     with pytest.raises(NotFound):
-        channels.open_callback({}, text("1004", "hi"))
+        channels.open_callback({}, text("1004", "hi"), now=NOW)
     assert jobs.handle_messages(store.db, contacts, ACCOUNTS, NOW) == 0
+
+
+def test_a_callback_signed_long_ago_is_refused_as_a_replay(store: Any) -> None:
+    old = text("1005", "旧的", at=NOW - timedelta(days=31))
+    with pytest.raises(PermissionDenied, match="24 hours") as refused:
+        channels.open_callback(ACCOUNTS, old, now=NOW)
+    assert refused.value.field == "timestamp"
+    channels.open_callback(ACCOUNTS, text("1006", "刚才的", at=NOW - timedelta(minutes=3)), now=NOW)
 
 
 def _opened_ticket(store: Any, contacts: Any) -> pb.Ticket:
@@ -176,3 +187,34 @@ def test_account_configuration_errors_name_the_entry() -> None:
     with pytest.raises(ValueError, match="43 characters"):
         rules.parse_accounts('[{"name": "a", "platform": "wecom", "token": "t", "app_id": "ww1", "secret": "s", '
                              '"api_base": "http://x", "encoding_aes_key": "short"}]')
+
+
+def test_retention_purges_handled_messages_but_not_pending_ones(store: Any, contacts: Any) -> None:
+    deliver(store, text("4001", "旧消息"))
+    jobs.handle_messages(store.db, contacts, ACCOUNTS, NOW)
+    contacts.down = True
+    deliver(store, text("4002", "等联系人", user="o-other"))
+    jobs.handle_messages(store.db, contacts, ACCOUNTS, NOW)  # postponed: still pending
+    later = NOW + timedelta(days=31)
+    assert store.write(lambda uow: jobs.purge_channel_rows(uow.session, later, 100)) == 1
+    assert deliver(store, text("4002", "等联系人", user="o-other")).duplicate  # the pending one is kept
+
+
+def test_an_image_is_kept_as_an_attachment_of_the_customers_comment(store: Any, contacts: Any) -> None:
+    deliver(store, callback({"ToUserName": "gh_demo", "FromUserName": "o-pic", "CreateTime": str(int(NOW.timestamp())),
+                             "MsgType": "image", "PicUrl": "http://mmbiz.example/pic.jpg", "MediaId": "m-1",
+                             "MsgId": "5001"}))
+    jobs.handle_messages(store.db, contacts, ACCOUNTS, NOW)
+    ticket = ticket_of(store, "o-pic")
+    [comment] = store.read(lambda s: tickets.list_comments(s, principal=AGENT, key=ticket.id, public_only=False))
+    assert comment.body == "[图片 image]"
+    assert [(a.file_name, a.url) for a in comment.attachments] == [("m-1.jpg", "http://mmbiz.example/pic.jpg")]
+
+
+def test_erasing_the_person_takes_their_wechat_messages_and_replies(store: Any, contacts: Any) -> None:
+    ticket = _opened_ticket(store, contacts)
+    store.write(lambda uow: tickets.add_comment(uow, principal=AGENT, now=NOW, key=ticket.id,
+                                                comment=pb.Comment(body="好的", public=True)))
+    store.write(lambda uow: erase(uow.session, subject.HOLDINGS, Subject(contact_ids=[ticket.contact_id])))
+    assert store.read(lambda s: s.execute(select(tables.channel_messages.c.seq)).all()) == []
+    assert store.read(lambda s: replies.replies_of(s, ticket_id=ticket.id)) == []

@@ -25,7 +25,7 @@ SPEND_SCOPES = ("contact", "account")
 # The business calendar: a deal closed at 2026-12-31T20:00Z is Beijing's 2027.
 BUSINESS_TZ = ZoneInfo("Asia/Shanghai")
 # Timeline entries that are bookkeeping, not contact with the customer.
-NOT_INTERACTIONS = ("merged", "owner_changed")
+NOT_INTERACTIONS = ("merged", "owner_changed", "pool_returned", "pool_released", "pool_claimed", "pool_assigned")
 
 _BAND = re.compile(r"^\s*(\d{1,12})\s*-\s*(\d{1,12})?\s*$")
 

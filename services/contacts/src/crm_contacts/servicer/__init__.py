@@ -17,6 +17,7 @@ from crm_contacts.usecases import (
     duplicates,
     identities,
     ownership,
+    pool,
     records,
     segments,
     subject,
@@ -76,6 +77,30 @@ class ContactsServicer(ServicerBase, ContactsServiceServicer):
             session, principal=call.principal, kind=pb.Account, filter=request.filter,
             page_size=request.page.page_size, page_token=request.page.page_token))
         return pb.ListAccountsResponse(accounts=found, page=PageResponse(next_page_token=token))
+
+    # -- the public pool (公海) of customers
+    def ListAccountPool(self, request: pb.ListAccountPoolRequest, context: Ctx) -> pb.ListAccountsResponse:
+        found, token = self.read(lambda session, call: pool.list_pool(
+            session, principal=call.principal, team=request.team, query=request.query,
+            page_size=request.page.page_size, page_token=request.page.page_token))
+        return pb.ListAccountsResponse(accounts=found, page=PageResponse(next_page_token=token))
+
+    def ClaimAccount(self, request: pb.ClaimAccountRequest, context: Ctx) -> pb.Account:
+        return self.write(request, pb.Account, lambda uow, call: pool.claim(
+            uow, principal=call.principal, now=call.now, account_id=request.id))
+
+    def ReleaseAccount(self, request: pb.ReleaseAccountRequest, context: Ctx) -> pb.Account:
+        return self.write(request, pb.Account, lambda uow, call: pool.release(
+            uow, principal=call.principal, now=call.now, account_id=request.id, reason=request.reason))
+
+    def AssignAccountFromPool(self, request: pb.AssignAccountFromPoolRequest, context: Ctx) -> pb.Account:
+        return self.write(request, pb.Account, lambda uow, call: pool.assign(
+            uow, principal=call.principal, now=call.now, account_id=request.id, owner_id=request.owner_id))
+
+    def ListAccountPoolMoves(self, request: pb.ListAccountPoolMovesRequest,
+                             context: Ctx) -> pb.ListAccountPoolMovesResponse:
+        return pb.ListAccountPoolMovesResponse(moves=self.read(lambda session, call: pool.pool_history(
+            session, principal=call.principal, account_id=request.account_id)))
 
     # -- contacts
     def CreateContact(self, request: pb.CreateContactRequest, context: Ctx) -> pb.Contact:

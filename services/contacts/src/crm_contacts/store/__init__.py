@@ -71,7 +71,8 @@ def _columns(entity: str, record: Record) -> dict[str, object]:
                       lifecycle_stage=record.lifecycle_stage, province=place.province if place else "",
                       city=place.city if place else "")
     else:
-        values.update(parent_account_id=record.parent_account_id)
+        values.update(parent_account_id=record.parent_account_id, in_pool=record.in_pool,
+                      assigned_at=dt(record.assigned_at) if record.HasField("assigned_at") else None)
     return values
 
 

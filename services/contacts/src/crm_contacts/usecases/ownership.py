@@ -16,6 +16,7 @@ from crm.common.v1.ownership_pb2 import ReassignRequest, ReassignResponse
 from crm.contacts.v1.contacts_pb2 import Account, Contact
 from crm.sales.v1.sales_pb2 import Delegation
 from crm_contacts import store
+from crm_contacts.rules import pool as pool_rules
 from crm_contacts.rules.visibility import VISIBILITY
 from crm_contacts.tables import delegations
 from crm_contacts.usecases.records import _EVENTS, record_changed
@@ -53,6 +54,8 @@ def reassign(uow: UnitOfWork, *, principal: Principal, now: datetime, request: R
             if record is None or not VISIBILITY.can_write(principal, record.owner_id, record.team, record.region):
                 continue
             record.owner_id = request.to_user_id
+            if isinstance(record, Account):
+                pool_rules.give(record, request.to_user_id, now)  # the public pool's clock starts again
             record.team = request.to_team or record.team
             record.region = request.to_region or record.region
             bump(record, now)

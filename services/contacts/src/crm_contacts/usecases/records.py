@@ -14,6 +14,7 @@ from crm.contacts.v1 import events_pb2 as ev
 from crm.contacts.v1.contacts_pb2 import Account, Contact, ListFilter
 from crm_contacts import store
 from crm_contacts.events import CONTACTS, emit
+from crm_contacts.rules import pool as pool_rules
 from crm_contacts.rules import records as rules
 from crm_contacts.rules.visibility import VISIBILITY, masked
 from crm_contacts.store import R, Record, entity_of
@@ -115,6 +116,8 @@ def create_record(uow: UnitOfWork, *, principal: Principal, now: datetime, recor
             )
     record.id = new_id()  # the id is the server's (OUTPUT_ONLY), whatever the caller sent
     stamp_new(record, now)
+    if isinstance(record, Account):
+        pool_rules.give(record, record.owner_id, now)  # the public pool's clock starts with its owner
     store.insert_record(uow.session, record)
     record_changed(uow, principal=principal, now=now, action="created", record=record)
     return record
@@ -129,7 +132,10 @@ def update_record(uow: UnitOfWork, *, principal: Principal, now: datetime, patch
     rules.check_limits(patch, paths)
     before = record.SerializeToString(deterministic=True)
     before_team, before_region, before_account = record.team, record.region, getattr(record, "account_id", "")
+    before_owner = record.owner_id
     rules.apply_patch(record, patch, paths)
+    if isinstance(record, Account) and record.owner_id != before_owner:
+        pool_rules.give(record, record.owner_id, now)  # a new owner: out of the pool, their clock starts
     rules.normalize(record)
     if "owner_id" in paths:
         check_assignable(principal, record.owner_id)
@@ -168,6 +174,8 @@ def transfer_owner(uow: UnitOfWork, *, principal: Principal, now: datetime, kind
     if record is None or record.deleted or record.owner_id != from_user or not to_user:
         return False
     record.owner_id = to_user
+    if isinstance(record, Account):
+        pool_rules.give(record, to_user, now)
     bump(record, now)
     store.update_record(uow.session, record)
     entity = entity_of(record)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from crm.marketing.v1.marketing_pb2 import Sequence
+from crm_marketing.rules import sms
 from crm_marketing.rules.eligibility import (
     DEFAULT_PURPOSE,
     NO_CONSENT,
@@ -48,7 +49,14 @@ def check(sequence: Sequence) -> None:
         raise InvalidArgument(f"at most {MAX_STEPS} steps", field="steps")
     previous = -1
     for i, step in enumerate(sequence.steps):
-        if not step.template_id.strip():
+        step.channel = step.channel.strip().lower()
+        if step.channel == sms.CHANNEL:
+            if step.template_id.strip():
+                raise InvalidArgument("an sms step sends its sms, not an email template", field=f"steps[{i}].template_id")
+            sms.check_content(step.sms, f"steps[{i}].sms")
+        elif step.channel not in ("", "email"):
+            raise InvalidArgument("a step's channel is email or sms", field=f"steps[{i}].channel")
+        elif not step.template_id.strip():
             raise InvalidArgument("each step names its template", field=f"steps[{i}].template_id")
         if step.day < 0 or step.day > MAX_DAY:
             raise InvalidArgument(f"a day is between 0 and {MAX_DAY}", field=f"steps[{i}].day")

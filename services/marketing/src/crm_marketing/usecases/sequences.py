@@ -26,7 +26,7 @@ from crm_marketing.store import sending as send_store
 from crm_marketing.store import sequences as store
 from crm_marketing.tables import campaigns as campaign_table
 from crm_marketing.tables import sequences as sequence_table
-from crm_marketing.usecases import campaigns, waves
+from crm_marketing.usecases import campaigns, sms, waves
 from crmkit.auth import SYSTEM, Principal
 from crmkit.db import UnitOfWork
 from crmkit.errors import FailedPrecondition, InvalidArgument, NotFound
@@ -78,7 +78,7 @@ def list_sequences(session: Session, *, principal: Principal, campaign_id: str, 
 
 def _check_templates(session: Session, steps: Seq[SequenceStep]) -> None:
     for i, step in enumerate(steps):
-        if records.load_template(session, step.template_id) is None:
+        if step.channel != "sms" and records.load_template(session, step.template_id) is None:
             raise NotFound(f"template {step.template_id} not found", field=f"steps[{i}].template_id")
 
 
@@ -173,6 +173,11 @@ def change_status(uow: UnitOfWork, *, principal: Principal, now: datetime, seque
 def _activate(uow: UnitOfWork, principal: Principal, now: datetime, sequence: Sequence) -> None:
     """Each step's wave, with its template as it is now (later edits change no mail of it)."""
     for i, step in enumerate(sequence.steps):
+        if step.channel == "sms":  # texted: its own continuous sms wave
+            step.wave_id = sms.create_for(uow, principal=principal, now=now, campaign_id=sequence.campaign_id,
+                                          content=step.sms, variant=f"step-{i + 1}", kind="sequence",
+                                          source_id=sequence.id).id
+            continue
         template = records.load_template(uow.session, step.template_id)
         if template is None:
             raise NotFound(f"template {step.template_id} not found", field=f"steps[{i}].template_id")
@@ -299,7 +304,10 @@ def _fire(uow: UnitOfWork, sequence: Sequence, due: Row[Any], now: datetime) -> 
         SEQUENCE_STEPS.labels(reason).inc()
         return reason
     step = sequence.steps[index]
-    outcome = waves.enqueue(uow, wave_id=step.wave_id, contact_id=contact_id, purpose=sequence.purpose) or "queued"
+    if step.channel == "sms":  # its own consent (marketing_sms): without it this step is skipped, no more
+        outcome = sms.enqueue(uow, wave_id=step.wave_id, contact_id=contact_id) or "queued"
+    else:
+        outcome = waves.enqueue(uow, wave_id=step.wave_id, contact_id=contact_id, purpose=sequence.purpose) or "queued"
     SEQUENCE_STEPS.labels(outcome).inc()
     if index + 1 < len(sequence.steps):
         next_at = rules.due_at(aware(row.enrolled_at), sequence.steps[index + 1].day)

@@ -27,6 +27,7 @@ from crm.marketing.v1 import events_pb2 as ev
 from crm.marketing.v1.marketing_pb2 import (
     ReportSmsEventsResponse,
     SendWave,
+    SmsContent,
     SmsReceipt,
     SmsReply,
     SmsReplyRecord,
@@ -87,6 +88,38 @@ def create(uow: UnitOfWork, *, principal: Principal, now: datetime, wave: SendWa
     return wave
 
 
+def create_for(uow: UnitOfWork, *, principal: Principal, now: datetime, campaign_id: str, content: SmsContent,
+               variant: str, kind: str, source_id: str) -> SendWave:
+    """A continuous sms wave of automation (a sequence step), sending at once: recipients join it
+    one at a time through `enqueue`."""
+    wave = SendWave(id=new_id(), campaign_id=campaign_id, channel="sms", purpose=rules.DEFAULT_PURPOSE,
+                    variant=variant, kind=kind, source_id=source_id, status="sending", created_by=principal.user_id)
+    wave.sms.CopyFrom(content)
+    stamp_new(wave, now)
+    wave.started_at.FromDatetime(now)
+    sending.save_wave(uow.session, wave, Template())
+    waves.with_counts(uow.session, wave)
+    for kind_of in (MARKETING.WAVE_CREATED, MARKETING.WAVE_STARTED):
+        emit(uow, principal, kind_of, wave.id, wave.version, ev.WaveChanged(wave=wave, channel="sms"), now)
+    return wave
+
+
+def enqueue(uow: UnitOfWork, *, wave_id: str, contact_id: str) -> str:
+    """One recipient joins a continuous sms wave: pending, or skipped with the reason, which it
+    returns ("" when it will be texted). A contact joins a wave once."""
+    session = uow.session
+    if sending.has_recipient(session, wave_id, contact_id):
+        return "duplicate"
+    reason = rules.skip_reason(projection.reachability(session, [contact_id], rules.DEFAULT_PURPOSE).get(contact_id),
+                               rules.DEFAULT_PURPOSE)
+    contact = projection.get(session, contact_id)
+    sending.insert_recipients(session, [{
+        "wave_id": wave_id, "contact_id": contact_id, "email": "", "phone": contact.phone if contact else "",
+        "language": contact.language if contact else "", "status": "skipped" if reason else "pending",
+        "skip_reason": reason}])
+    return reason
+
+
 def refuse_channel(channel: str) -> SendWave:
     raise InvalidArgument(f"a wave's channel is email or sms, not {channel!r}", field="wave.channel")
 
@@ -133,7 +166,9 @@ def claim(uow: UnitOfWork, *, wave_id: str, worker: str, now: datetime, limit: i
         return result
     rows = store.claimable(session, wave_id, now, limit, skip_locked=skip_locked)
     if not rows:
-        if sending.unfinished(session, wave_id) == 0:
+        if wave.kind in sending.CONTINUOUS:  # more recipients join later: never complete
+            result.finished = True
+        elif sending.unfinished(session, wave_id) == 0:
             _complete(uow, wave, now)
             result.finished = True
         return result

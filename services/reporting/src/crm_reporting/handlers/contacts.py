@@ -1,5 +1,6 @@
 """Contact events → the customer read model (one row per contact at its newest version, plus
-its tags). Every contact event carries the full snapshot after the change."""
+its tags). Every contact event carries the full snapshot after the change. Account events keep
+whether each account waits in its team's public pool (公海), and each pool move is counted once."""
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -10,8 +11,10 @@ from sqlalchemy.orm import Session
 
 from crm.common.v1.envelope_pb2 import EventEnvelope
 from crm.contacts.v1 import events_pb2 as contact_events
-from crm.contacts.v1.contacts_pb2 import Contact
-from crm_reporting.tables import customer_tags, customers
+from crm.contacts.v1.contacts_pb2 import Account, Contact
+from crm_reporting.handlers.sales import apply_pool_move
+from crm_reporting.store import upsert_newest
+from crm_reporting.tables import account_pool, customer_tags, customers
 from crmkit.events import EventTypes, unpack_payload
 
 CONTACTS = EventTypes(contact_events.EventType)
@@ -61,7 +64,23 @@ def apply_snapshot(session: Session, contact: Contact, *, now: datetime) -> bool
     return True
 
 
-# Every contact event is a snapshot (created, updated, tagged, deleted, merged); interactions and
-# accounts are not customers to count.
-APPLIES: dict[str, Callable[[Session, EventEnvelope, datetime], None]] = dict.fromkeys(
-    CONTACTS.of_aggregate("contact"), contact_changed)
+POOL_MOVES = frozenset({CONTACTS.ACCOUNT_POOL_RETURNED, CONTACTS.ACCOUNT_POOL_RELEASED,
+                        CONTACTS.ACCOUNT_POOL_CLAIMED, CONTACTS.ACCOUNT_POOL_ASSIGNED})
+
+
+def account_changed(session: Session, env: EventEnvelope, now: datetime) -> None:
+    payload = unpack_payload(env)
+    account: Account = payload.account  # type: ignore[attr-defined]  # every account event carries it
+    upsert_newest(session, account_pool, account_pool.c.account_id, account.id, account.version, {
+        "team": account.team, "region": account.region, "in_pool": account.in_pool and not account.deleted})
+    if env.event_type in POOL_MOVES:
+        apply_pool_move(session, env.event_id, payload.move, team=account.team,  # type: ignore[attr-defined]
+                        region=account.region)
+
+
+# Every contact event is a snapshot (created, updated, tagged, deleted, merged); interactions are
+# not customers to count; accounts only for the pool.
+APPLIES: dict[str, Callable[[Session, EventEnvelope, datetime], None]] = {
+    **dict.fromkeys(CONTACTS.of_aggregate("contact"), contact_changed),
+    **dict.fromkeys(CONTACTS.of_aggregate("account"), account_changed),
+}

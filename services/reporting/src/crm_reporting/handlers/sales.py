@@ -12,6 +12,7 @@ from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
 from crm.common.v1.envelope_pb2 import EventEnvelope
+from crm.common.v1.pool_pb2 import PoolMove
 from crm.sales.v1 import events_pb2 as sales_events
 from crm.sales.v1.sales_pb2 import Lead, Opportunity
 from crm_reporting.periods import day_of, days_between, grains
@@ -43,16 +44,17 @@ def lead_changed(session: Session, env: EventEnvelope, now: datetime) -> None:
     if env.event_type == SALES.LEAD_CONVERTED:
         apply_conversion(session, cast(sales_events.LeadConverted, payload))
     elif env.event_type in POOL_MOVES:
-        apply_pool_move(session, env.event_id, cast(sales_events.LeadPoolMoved, payload))
+        moved = cast(sales_events.LeadPoolMoved, payload)
+        apply_pool_move(session, env.event_id, moved.move, team=moved.lead.team, region=moved.lead.region)
 
 
-def apply_pool_move(session: Session, event_id: str, moved: sales_events.LeadPoolMoved) -> bool:
-    """One row per move event (its id is the key: a redelivery adds nothing)."""
+def apply_pool_move(session: Session, event_id: str, move: PoolMove, *, team: str, region: str) -> bool:
+    """One row per move event of a lead or an account (its id is the key: a redelivery adds nothing)."""
     if session.execute(select(pool_moves.c.event_id).where(pool_moves.c.event_id == event_id)).first():
         return False
     session.execute(insert(pool_moves).values(
-        event_id=event_id, lead_id=moved.lead.id, team=moved.move.team or moved.lead.team, region=moved.lead.region,
-        kind=moved.move.kind, day=day_of(moved.move.at)))
+        event_id=event_id, record_id=move.record_id, record_type=move.record_type or "lead", team=move.team or team,
+        region=region, kind=move.kind, day=day_of(move.at)))
     return True
 
 

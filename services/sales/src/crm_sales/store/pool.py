@@ -11,7 +11,8 @@ from google.protobuf.timestamp_pb2 import Timestamp
 from sqlalchemy import ColumnElement, and_, bindparam, func, insert, or_, select, text, update
 from sqlalchemy.orm import Session
 
-from crm.sales.v1.sales_pb2 import Lead, PoolMove
+from crm.common.v1.pool_pb2 import PoolMove
+from crm.sales.v1.sales_pb2 import Lead
 from crm_sales.rules.pool import COUNTED, HELD, LOSSES
 from crm_sales.store import changed
 from crm_sales.store.records import page
@@ -56,7 +57,7 @@ def last_loss(session: Session, user_id: str, lead_id: str) -> datetime | None:
 
 
 def add_move(session: Session, move: PoolMove) -> None:
-    session.execute(_ADD_MOVE, {"lead_id": move.lead_id, "kind": move.kind, "team": move.team,
+    session.execute(_ADD_MOVE, {"lead_id": move.record_id, "kind": move.kind, "team": move.team,
                                 "user_id": move.user_id, "actor_id": move.actor_id, "reason": move.reason,
                                 "at": move.at.ToDatetime()})
 
@@ -66,7 +67,7 @@ def moves(session: Session, lead_id: str) -> list[PoolMove]:
     for r in session.execute(_MOVES, {"lead_id": lead_id}):
         at = Timestamp()
         at.FromDatetime(aware(r.at))
-        found.append(PoolMove(lead_id=r.lead_id, kind=r.kind, team=r.team, user_id=r.user_id, actor_id=r.actor_id,
+        found.append(PoolMove(record_type="lead", record_id=r.lead_id, kind=r.kind, team=r.team, user_id=r.user_id, actor_id=r.actor_id,
                               reason=r.reason, at=at))
     return found
 

@@ -18,6 +18,7 @@ from crm.sales.v1 import events_pb2 as ev
 from crm.sales.v1.sales_pb2 import ConvertLeadRequest, ConvertLeadResponse, Lead, Opportunity
 from crm_sales.events import SALES, emit
 from crm_sales.ports import ContactsPort
+from crm_sales.rules import pool
 from crm_sales.store import records
 from crm_sales.usecases import opportunities
 from crm_sales.usecases.access import check_customer, visible
@@ -111,6 +112,7 @@ def convert(uow: UnitOfWork, *, principal: Principal, now: datetime, request: Co
         raise InvalidArgument("name the opportunity", field="opportunity_name")
     opp = opportunities.create(uow, principal=principal, now=now, opp=opp)
     lead.status = "converted"
+    pool.take_out(lead)  # converted from the pool (an admin's doing): no longer waiting in it
     lead.converted_opportunity_id = opp.id
     lead.converted_account_id = customer.account_id
     lead.converted_contact_id = customer.contact_id

@@ -198,6 +198,8 @@ def change_status(uow: UnitOfWork, *, principal: Principal, now: datetime, lead_
     lead.status_reason = reason.strip()
     _responded(lead, now)
     pool.touch(lead, now)
+    if lead.in_pool and status not in pool.HELD:
+        pool.take_out(lead)  # closed while pooled (disqualified, back to marketing): out of the pool
     bump(lead, now)
     records.update_record(uow.session, lead)
     emit(uow, principal, SALES.LEAD_STATUS_CHANGED, lead.id, lead.version,
@@ -238,6 +240,16 @@ def record_activity(uow: UnitOfWork, *, principal: Principal, now: datetime, lea
         emit(uow, principal, SALES.LEAD_SCORED, lead.id, lead.version,
              ev.LeadScored(lead=lead, previous_score=previous), now)
     return lead
+
+
+def followed_up(uow: UnitOfWork, *, now: datetime, lead_id: str, at: datetime) -> None:
+    """Something was done about the lead that is not a scored activity (a note logged on its
+    contact): the public pool's clock restarts. A clock, not a change: no new version."""
+    lead = records.load(uow.session, Lead, lead_id, for_update=True)
+    if lead is None or lead.in_pool or lead.status not in pool.HELD:
+        return
+    pool.touch(lead, min(at, now))
+    records.update_record(uow.session, lead)
 
 
 def assign_lead(uow: UnitOfWork, *, principal: Principal, now: datetime, lead_id: str, owner_id: str) -> Lead:

@@ -10,8 +10,9 @@ from datetime import datetime
 from sqlalchemy import ColumnElement, false, true
 from sqlalchemy.orm import Session
 
+from crm.common.v1.pool_pb2 import PoolMove, PoolRule
 from crm.sales.v1 import events_pb2 as ev
-from crm.sales.v1.sales_pb2 import Lead, PoolMove, PoolRule
+from crm.sales.v1.sales_pb2 import Lead
 from crm_sales.events import SALES, emit
 from crm_sales.rules import pool as rules
 from crm_sales.rules.access import masked_lead
@@ -33,7 +34,7 @@ EVENT_OF = {rules.RETURNED: SALES.LEAD_POOL_RETURNED, rules.RELEASED: SALES.LEAD
 def moved(uow: UnitOfWork, lead: Lead, *, kind: str, user_id: str, principal: Principal, now: datetime,
           reason: str) -> PoolMove:
     """Record one move (the lead already saved at its new version): history row, event, audit."""
-    move = PoolMove(lead_id=lead.id, kind=kind, team=lead.team, user_id=user_id,
+    move = PoolMove(record_type="lead", record_id=lead.id, kind=kind, team=lead.team, user_id=user_id,
                     actor_id=principal.user_id, reason=reason)
     move.at.FromDatetime(now)
     store.add_move(uow.session, move)

@@ -4,11 +4,14 @@ one, every section is the built-in default."""
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy.orm import Session
 
+from crm.sales.v1 import events_pb2 as ev
 from crm.sales.v1.sales_pb2 import SalesSettings
+from crm_sales.events import SALES, emit
 from crm_sales.rules import approval_policy, assignment, follow_ups, pipeline, pool, scoring
 from crm_sales.rules.fields import listed
 from crm_sales.store import settings as rows
@@ -50,7 +53,7 @@ def current(session: Session) -> SalesSettings:
 
 
 def update_settings(uow: UnitOfWork, *, principal: Principal, patch: SalesSettings, mask: Sequence[str],
-                    expected: int) -> SalesSettings:
+                    expected: int, now: datetime) -> SalesSettings:
     if not principal.is_admin:
         raise PermissionDenied("only an admin changes sales settings")
     settings = current(uow.session)
@@ -67,4 +70,7 @@ def update_settings(uow: UnitOfWork, *, principal: Principal, patch: SalesSettin
         getattr(settings, path).extend(getattr(patch, path))
     settings.version += 1
     rows.save_settings(uow.session, settings)
+    if "pool_rules" in paths:  # contacts keeps a copy for its pool of customers
+        emit(uow, principal, SALES.POOL_RULES_CHANGED, "sales", settings.version,
+             ev.PoolRulesChanged(pool_rules=settings.pool_rules, settings_version=settings.version), now)
     return settings

@@ -73,6 +73,7 @@ HOLDINGS = (
             anonymize=_task),
     Holding("reminders", tables.reminders, {}, message=Reminder, scan=True),
     Holding("scheduled jobs", tables.scheduled_jobs, {"ref_id": LEAD}, export=False),
+    Holding("pool moves", tables.pool_moves, {"lead_id": LEAD}),  # a rep's reason may name the person
     Holding("contact emails", tables.contact_emails, {"contact_id": CONTACT, "email": EMAIL}, export=False),
     Holding("audit", tables.audit_log, {"entity_id": LEAD}, anonymize=_audit_fact),
 )

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import asdict, dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from google.protobuf.timestamp_pb2 import Timestamp
 from sqlalchemy.orm import Session
@@ -31,6 +31,9 @@ from crmkit.wechat.protocol import BadCallback, Message
 
 log = logs.get("crm_support.channels")
 CONTACT_ATTEMPTS = 5  # contacts unreachable this often: the ticket opens without a contact
+# A signed callback older (or newer) than this is refused: the platform retries within seconds, and
+# a replay of an old one must not outlive the MsgIds kept for taking each message once (30 days).
+REPLAY_WINDOW = timedelta(hours=24)
 
 
 @dataclass(frozen=True)
@@ -40,16 +43,30 @@ class Opened:
     reply: str = ""
 
 
-def open_callback(accounts: dict[str, rules.ChannelAccount], request: pb.ChannelCallbackRequest) -> Opened:
-    """The verified message (or URL check answer); PermissionDenied for a bad signature."""
+def _check_fresh(query: dict[str, str], now: datetime) -> None:
+    try:
+        signed_at = datetime.fromtimestamp(int(query.get("timestamp", "")), UTC)
+    except (ValueError, OverflowError, OSError):
+        raise BadCallback("timestamp is not a number of seconds", field="timestamp") from None
+    if abs(now - signed_at) > REPLAY_WINDOW:
+        raise BadCallback("timestamp is more than 24 hours away: a replayed or misdated callback",
+                          field="timestamp", signature=True)
+
+
+def open_callback(accounts: dict[str, rules.ChannelAccount], request: pb.ChannelCallbackRequest, *,
+                  now: datetime) -> Opened:
+    """The verified message (or URL check answer); PermissionDenied for a bad signature or a
+    callback signed too long ago."""
     account = rules.account_for(accounts, request.platform, request.account)
     query = dict(request.query)
     try:
+        if request.method == "POST":
+            opened = Opened(account, account.endpoint.open(query, request.body))
+            _check_fresh(query, now)  # after the signature: the timestamp is signed
+            return opened
         if request.method == "GET":
             return Opened(account, reply=account.endpoint.verify_url(query))
-        if request.method != "POST":
-            raise InvalidArgument("a callback is a GET or a POST", field="method")
-        return Opened(account, account.endpoint.open(query, request.body))
+        raise InvalidArgument("a callback is a GET or a POST", field="method")
     except BadCallback as bad:
         outcome = "bad_signature" if bad.signature else "malformed"
         CHANNEL_CALLBACKS.labels(request.platform, outcome).inc()

@@ -21,6 +21,9 @@ HOLDINGS = (
     Holding("mails", tables.mail_outbox, {"ticket_id": TICKET}, export=False),
     Holding("ticket sms", tables.sms_outbox, {"ticket_id": TICKET}, export=False),
     Holding("web form submissions", tables.web_submissions, {"email": EMAIL}),
+    # WeChat / WeCom: the messages a ticket came from and the replies sent on it (text, openid)
+    Holding("channel messages", tables.channel_messages, {"ticket_id": TICKET}, export=False),
+    Holding("channel replies", tables.channel_outbox, {"ticket_id": TICKET}, export=False),
 )
 
 

@@ -1,0 +1,97 @@
+// Import customers: upload a CSV or xlsx file (the body is the file; options in the query), then
+// follow the job at /admin/imports/<id> until it finishes and read its rejected rows.
+import { Button, Card, Checkbox, Form, Input, Radio, Select, Space, Typography } from "antd";
+import { useState } from "react";
+import { Link, useNavigate, useParams, useSearchParams } from "react-router";
+import { api, unwrap } from "../../api";
+import { ProblemAlert, useApiForm } from "../../forms/useApiForm";
+import { useT } from "../../i18n";
+import { ImportJobView } from "./ImportJob";
+import type { ImportJob } from "./importProgress";
+import { m } from "./messages";
+
+interface Values {
+  entity: "contact" | "account";
+  source?: string;
+  on_duplicate: "flag" | "merge" | "create";
+  dry_run?: boolean;
+  mapping?: string;
+  file?: string; // the field the file's errors are shown beside
+}
+
+export default function Imports() {
+  const { id } = useParams();
+  const [search] = useSearchParams();
+  const t = useT(m);
+  return (
+    <>
+      <Typography.Title level={1} style={{ fontSize: 22 }}>{t("importsTitle")}</Typography.Title>
+      {id ? (
+        <Space direction="vertical" style={{ width: "100%" }}>
+          <div><Link to="/admin/imports">← {t("upload")}</Link></div>
+          <ImportJobView key={id} id={id} reused={search.get("reused") === "1"} />
+        </Space>
+      ) : <UploadForm />}
+    </>
+  );
+}
+
+/** A file input inside a Form.Item: the form holds the file's name (for its errors), never the
+ * input's value (a browser refuses to have a file input's value set). */
+function FilePicker({ id, onFile, onChange }: { id: string; onFile: (f: File | null) => void; onChange?: (name: string) => void }) {
+  return (
+    <input id={id} type="file" accept=".csv,.xlsx,text/csv"
+           onChange={(e) => { const chosen = e.target.files?.[0] ?? null; onFile(chosen); onChange?.(chosen?.name ?? ""); }} />
+  );
+}
+
+function UploadForm() {
+  const t = useT(m);
+  const navigate = useNavigate();
+  const [file, setFile] = useState<File | null>(null);
+  const f = useApiForm<Values, { job: ImportJob; reused: boolean }>({
+    fields: ["entity", "source", "on_duplicate", "dry_run", "mapping", "file"],
+    aliases: { body: "file", file_name: "file" },
+    resetOnSuccess: false,
+    submit: async (v) => {
+      const chosen = file!;
+      const answer = await api.POST("/api/v1/imports", {
+        params: { query: { entity: v.entity, file_name: chosen.name, source: v.source?.trim() || undefined,
+                           on_duplicate: v.on_duplicate, dry_run: Boolean(v.dry_run),
+                           mapping: v.mapping?.trim() || undefined } },
+        // the document types a binary body as string; the bytes go as they are
+        body: chosen as unknown as string,
+        bodySerializer: (b: unknown) => b as BodyInit,
+        headers: { "Content-Type": chosen.name.toLowerCase().endsWith(".xlsx")
+          ? "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet" : "text/csv" },
+      });
+      const job = await unwrap(Promise.resolve(answer));
+      return { job, reused: answer.response.status === 200 };
+    },
+    onSuccess: ({ job, reused }) => navigate(`/admin/imports/${encodeURIComponent(job.id ?? "")}${reused ? "?reused=1" : ""}`),
+  });
+  return (
+    <Card style={{ maxWidth: 640 }}>
+      <Form form={f.form} layout="vertical" onFinish={f.onFinish}
+            initialValues={{ entity: "contact", on_duplicate: "flag", dry_run: false }}>
+        <ProblemAlert {...f.alert} />
+        <Form.Item name="file" label={t("file")} htmlFor="import-file"
+                   rules={[{ validator: () => (file ? Promise.resolve() : Promise.reject(new Error(t("chooseFile")))) }]}>
+          <FilePicker id="import-file" onFile={setFile} />
+        </Form.Item>
+        <Form.Item name="entity" label={t("entity")}>
+          <Radio.Group options={[{ value: "contact", label: t("entity_contact") }, { value: "account", label: t("entity_account") }]} />
+        </Form.Item>
+        <Form.Item name="source" label={t("source")} extra={t("sourceHelp")}><Input maxLength={200} /></Form.Item>
+        <Form.Item name="on_duplicate" label={t("onDuplicate")}>
+          <Select options={(["flag", "merge", "create"] as const).map((d) => ({ value: d, label: t(`dup_${d}`) }))} />
+        </Form.Item>
+        <Form.Item name="mapping" label={t("mapping")} extra={t("mappingHelp")}>
+          <Input.TextArea rows={3} spellCheck={false} placeholder='{"columns": {"客户名称": "name", "手机": "mobile"}}' />
+        </Form.Item>
+        <Form.Item name="dry_run" valuePropName="checked"><Checkbox>{t("dryRun")}</Checkbox></Form.Item>
+        <Button type="primary" htmlType="submit" loading={f.submitting}>{t("upload")}</Button>
+      </Form>
+    </Card>
+  );
+}

@@ -1,0 +1,31 @@
+import { BookOutlined, CustomerServiceOutlined, SmileOutlined } from "@ant-design/icons";
+import type { Area } from "../../app/registry";
+
+// Support agents work every ticket; managers those of their region and team (the API decides).
+const AGENTS = ["support", "manager"] as const;
+
+export const support: Area = {
+  id: "support",
+  label: { en: "Support", "zh-CN": "客服" },
+  routes: [
+    {
+      path: "tickets",
+      load: () => import("./TicketQueue"),
+      roles: AGENTS,
+      nav: { label: { en: "Ticket queue", "zh-CN": "工单队列" }, icon: CustomerServiceOutlined, order: 30 },
+    },
+    { path: "tickets/:id", load: () => import("./TicketView"), roles: AGENTS },
+    {
+      path: "kb",
+      load: () => import("./KnowledgeBase"),
+      roles: AGENTS,
+      nav: { label: { en: "Knowledge base", "zh-CN": "知识库" }, icon: BookOutlined, order: 32 },
+    },
+    {
+      path: "csat",
+      load: () => import("./Csat"),
+      roles: AGENTS,
+      nav: { label: { en: "Satisfaction", "zh-CN": "满意度" }, icon: SmileOutlined, order: 34 },
+    },
+  ],
+};

@@ -1,0 +1,106 @@
+"""An administrator's console: the settings the API holds, a customer import followed to its end
+with the report of its rejected rows, the offboarding transfer, the audit log, and a
+data-subject export followed until every service answered. Every screen passes axe and is saved
+as a screenshot in both languages."""
+from __future__ import annotations
+
+import csv
+import io
+import json
+import uuid
+from typing import Any
+
+import pytest
+from playwright.sync_api import expect
+
+from tests.e2e.conftest import new_contact
+
+pytestmark = pytest.mark.e2e
+
+MAPPING = {"columns": {"客户名称": "name", "手机": "mobile", "邮箱": "email"}}
+
+
+def both_languages(console: Any, name: str, check: Any) -> None:
+    """check() in Chinese, then in English (and back), with axe and a screenshot each time."""
+    for lang in ("zh-CN", "en"):
+        console.set_language(lang)
+        check(lang)
+        console.check_a11y(name)
+        console.screenshot(name)
+    console.set_language("zh-CN")
+
+
+def test_an_admin_reads_settings_and_imports_customers_with_a_report(console: Any) -> None:
+    page = console.page
+    console.sign_in("admin")
+    console.goto("/admin/settings")
+
+    def settings(lang: str) -> None:
+        expect(page.get_by_role("heading", name="系统设置" if lang == "zh-CN" else "Settings", exact=True)).to_be_visible()
+        expect(page.get_by_role("button", name="保存" if lang == "zh-CN" else "Save")).to_be_visible()
+    both_languages(console, "admin-settings", settings)
+    page.get_by_role("tab", name="SLA 策略").click()
+    expect(page.get_by_role("columnheader", name="首次响应")).to_be_visible()
+    console.check_a11y("admin-settings-sla")
+    console.screenshot("admin-settings-sla")
+    page.get_by_role("tab", name="阶段及其规则").click()
+    expect(page.get_by_role("columnheader", name="进入条件").first).to_be_visible()
+    console.check_a11y("admin-settings-stages")
+    console.screenshot("admin-settings-stages")
+
+    word = "ui" + uuid.uuid4().hex[:8]
+    rows = [["客户名称", "手机", "邮箱"],
+            [f"导入客户 {word}", f"139{uuid.uuid4().int % 10**8:08d}", f"{word}@example.cn"],
+            [f"坏邮箱 {word}", f"137{uuid.uuid4().int % 10**8:08d}", f"not-an-email-{word}"]]
+    out = io.StringIO()
+    csv.writer(out).writerows(rows)
+    page.get_by_role("menuitem", name="导入").click()
+    expect(page.get_by_role("heading", name="导入客户")).to_be_visible()
+    both_languages(console, "admin-imports", lambda lang: expect(page.get_by_label(
+        "文件（CSV 或 xlsx）" if lang == "zh-CN" else "File (CSV or xlsx)")).to_be_visible())
+    page.set_input_files("#import-file", files=[{"name": f"{word}.csv", "mimeType": "text/csv",
+                                                 "buffer": out.getvalue().encode("utf-8")}])
+    page.get_by_label("列映射（JSON，可选）").fill(json.dumps(MAPPING, ensure_ascii=False))
+    page.get_by_role("button", name="上传并导入").click()
+    expect(page.get_by_test_id("import-phase")).to_have_text("已完成，有被拒绝的行")
+    page.get_by_role("button", name="查看被拒绝的行").click()
+    expect(page.get_by_test_id("import-report").get_by_role("cell", name=f"not-an-email-{word}", exact=True)).to_be_visible()
+
+    def job(lang: str) -> None:
+        expect(page.get_by_test_id("import-phase")).to_have_text(
+            "已完成，有被拒绝的行" if lang == "zh-CN" else "Done, with rejected rows")
+    both_languages(console, "admin-import-job", job)
+
+
+def test_an_admin_offboards_reads_the_audit_log_and_exports_a_person(console: Any, api: Any) -> None:
+    page = console.page
+    rep = api("rep.north.1")
+    contact = rep.post("/contacts", json=new_contact(f"数据主体 {uuid.uuid4().hex[:6]}"))
+    assert contact.status_code == 201, contact.text
+    console.sign_in("admin")
+
+    # a user who owns nothing any more: the transfer runs in every service and moves nothing
+    console.goto("/admin/offboarding")
+    leaver = f"left.{uuid.uuid4().hex[:6]}"
+    page.get_by_label("离职用户").fill(leaver)
+    page.get_by_label("接手人").fill("rep.north.1")
+    page.get_by_role("button", name="移交").click()
+    page.get_by_role("dialog").get_by_role("button", name="移交").click()
+    expect(page.get_by_test_id("offboarding-result")).to_contain_text("已将 0 条记录移交给 rep.north.1")
+    both_languages(console, "admin-offboarding", lambda lang: expect(page.get_by_test_id("offboarding-result"))
+                   .to_contain_text("已将 0 条记录" if lang == "zh-CN" else "0 records moved"))
+
+    console.goto("/admin/audit")
+    page.get_by_label("记录 ID").fill(contact.json()["id"])
+    page.get_by_role("button", name="筛选").click()
+    expect(page.get_by_role("cell", name="rep.north.1").first).to_be_visible()
+    both_languages(console, "admin-audit", lambda lang: expect(page.get_by_role(
+        "heading", name="审计日志" if lang == "zh-CN" else "Audit log")).to_be_visible())
+
+    console.goto("/admin/privacy")
+    page.get_by_label("联系人 ID").first.fill(contact.json()["id"])
+    page.get_by_role("button", name="申请导出").click()
+    expect(page.get_by_test_id("privacy-status")).to_have_text("已完成", timeout=60_000)
+    expect(page.get_by_role("button", name="下载（JSON）")).to_be_visible()
+    both_languages(console, "admin-privacy-export", lambda lang: expect(page.get_by_test_id("privacy-status"))
+                   .to_have_text("已完成" if lang == "zh-CN" else "Completed"))
