@@ -112,8 +112,9 @@ console-api: venv console-deps
 	$(PY) -m crm_devtools.openapi_dump
 	cd console && npm run --silent gen:api
 
-console-build: console-deps
-	cd console && npm run --silent build
+# Built beside dist and swapped in (a running gateway never serves a half-written build), when stale.
+console-build: venv console-deps
+	$(PY) -m crm_devtools.console
 
 console-test: console-deps
 	cd console && npm run --silent typecheck && npm run --silent test

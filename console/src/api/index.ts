@@ -3,6 +3,7 @@ import { createApi } from "./client";
 import { session } from "../auth/session";
 
 export const api = createApi({
+  baseUrl: globalThis.location?.origin ?? "", // the API is on the console's own origin
   getToken: () => session.token(),
   onUnauthorized: () => session.expire(),
 });

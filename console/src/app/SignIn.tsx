@@ -1,6 +1,6 @@
 // Sign-in. Under `make run`: a picker of the demo users, the gateway mints the token
 // (POST /api/v1/dev/sign-in). In production: OIDC authorization code with PKCE.
-import { Alert, Button, Card, List, Tag, Typography } from "antd";
+import { Alert, Button, Card, Spin, Tag, Typography } from "antd";
 import { useEffect, useState } from "react";
 import { Navigate, useNavigate, useSearchParams } from "react-router";
 import { api, unwrap, ApiError, type paths } from "../api";
@@ -61,25 +61,26 @@ function DevPicker({ next }: { next: string }) {
       <Typography.Paragraph type="secondary">{t("signInDevNote")}</Typography.Paragraph>
       {error && <Alert type="error" showIcon title={t("signInFailed")} description={error} style={{ marginBottom: 16 }} />}
       <Typography.Title level={2} style={{ fontSize: 16 }}>{t("signInAs")}</Typography.Title>
-      <List
-        loading={users === null && !error}
-        dataSource={users ?? []}
-        renderItem={(u) => (
-          <List.Item
-            actions={[
-              <Button key="go" type="primary" loading={busy === u.user_id} onClick={() => pick(u.user_id)}
-                aria-label={`${u.name} (${u.user_id})`} data-user={u.user_id}>
-                {t("signIn")}
-              </Button>,
-            ]}
-          >
-            <List.Item.Meta
-              title={u.name}
-              description={<>{u.user_id} {u.roles.map((r) => <Tag key={r}>{r}</Tag>)} {u.region}</>}
-            />
-          </List.Item>
-        )}
-      />
+      {users === null && !error && <Spin />}
+      <ul style={{ listStyle: "none", padding: 0, margin: 0 }}>
+        {(users ?? []).map((u) => (
+          <li key={u.user_id} style={{ display: "flex", alignItems: "center", justifyContent: "space-between", gap: 12,
+            padding: "10px 0", borderBottom: "1px solid #f0f0f0" }}>
+            <div>
+              <Typography.Text strong>{u.name}</Typography.Text>
+              <div>
+                <Typography.Text type="secondary">{u.user_id}</Typography.Text>{" "}
+                {u.roles.map((r) => <Tag key={r}>{r}</Tag>)}
+                {u.region && <Typography.Text type="secondary">{u.region}</Typography.Text>}
+              </div>
+            </div>
+            <Button type="primary" loading={busy === u.user_id} onClick={() => pick(u.user_id)}
+              aria-label={`${u.name} (${u.user_id})`} data-user={u.user_id}>
+              {t("signIn")}
+            </Button>
+          </li>
+        ))}
+      </ul>
     </>
   );
 }

@@ -3,6 +3,7 @@
 the gateway settings that serve it beside the API with the dev sign-in of the demo users."""
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 from collections.abc import Callable
@@ -46,17 +47,29 @@ def build_console(console: Path = CONSOLE, *, say: Callable[[str], None] = print
     npm = shutil.which("npm")
     if npm is None:
         raise ConsoleBuildError("npm not found: install Node.js 20.19+ (the console is built with Vite)")
+    dist = console / "dist"
+    fresh = console / f"dist.new-{os.getpid()}"
     steps = []
     if needs_install(console):
         steps.append(("npm ci", [npm, "ci", "--no-audit", "--no-fund"]))
     if steps or needs_build(console):
-        steps.append(("vite build", [npm, "run", "--silent", "build"]))
-    for what, argv in steps:
-        say(f"console: {what} ...")
-        run = subprocess.run(argv, cwd=console, capture_output=True, text=True, timeout=900)
-        if run.returncode != 0:
-            raise ConsoleBuildError(f"console: {what} failed ({run.returncode}):\n{(run.stdout + run.stderr)[-4000:]}")
-    return console / "dist"
+        # Built beside dist and swapped in, so a gateway serving dist never finds it half written.
+        steps.append(("vite build", [npm, "run", "--silent", "build", "--", "--outDir", fresh.name, "--emptyOutDir"]))
+    try:
+        for what, argv in steps:
+            say(f"console: {what} ...")
+            run = subprocess.run(argv, cwd=console, capture_output=True, text=True, timeout=900)
+            if run.returncode != 0:
+                raise ConsoleBuildError(f"console: {what} failed ({run.returncode}):\n{(run.stdout + run.stderr)[-4000:]}")
+        if fresh.exists():
+            old = console / f"dist.old-{os.getpid()}"
+            if dist.exists():
+                dist.rename(old)
+            fresh.rename(dist)
+            shutil.rmtree(old, ignore_errors=True)
+    finally:
+        shutil.rmtree(fresh, ignore_errors=True)
+    return dist
 
 
 def built_dist(console: Path = CONSOLE) -> Path | None:
@@ -73,3 +86,17 @@ def gateway_env(var: Path, dist: Path | None) -> dict[str, str]:
     if dist is not None:
         env["CONSOLE_DIST"] = str(dist)
     return env
+
+
+def main() -> int:
+    """`python -m crm_devtools.console` (make console-build): build the console when stale."""
+    try:
+        print(build_console())
+    except ConsoleBuildError as exc:
+        print(exc)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -54,7 +54,8 @@ def callback(c: Call, platform: str, account: str) -> Response:
     if not authorization:
         raise Problem(503, "service-unavailable", "Service unavailable", "channel callbacks need a service "
                       "credential on this gateway")
-    message = pb.ChannelCallbackRequest(platform=platform, account=account, method=request.method,
+    method = "GET" if request.method == "HEAD" else request.method  # Flask answers HEAD with the GET view
+    message = pb.ChannelCallbackRequest(platform=platform, account=account, method=method,
                                         query={k: str(v) for k, v in c.query.items()}, body=body)
     md = (("authorization", authorization), ("x-request-id", g.get("request_id", "")),
           (CLIENT_ADDR, request.remote_addr or ""))

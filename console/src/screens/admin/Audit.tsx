@@ -79,7 +79,6 @@ export default function Audit() {
             pagination={false}
             locale={{ emptyText: t("auditEmpty") }}
             size="small"
-           
             columns={[
               { title: t("at"), key: "at", render: (_, e) => formatDateTime(e.at, locale) },
               { title: t("service"), dataIndex: "service", key: "service" },

@@ -90,7 +90,6 @@ function Problems({ problems }: { problems: Problem[] }) {
       rowKey="i"
       pagination={false}
       dataSource={problems.map((x, i) => ({ ...x, i }))}
-     
       columns={[
         { title: t("row"), dataIndex: "row", key: "row" },
         { title: t("column"), dataIndex: "column", key: "column" },
@@ -142,7 +141,6 @@ function Report({ id, rejected }: { id: string; rejected: number }) {
           title={() => `${t("reportTitle")} · ${t("reportShown", { shown: formatNumber(shown.length, locale), n: formatNumber(rejected, locale) })}`}
           rowKey="i"
           pagination={false}
-         
           dataSource={shown.map((cells, i) => ({ i, cells }))}
           columns={header.map((name, c) => ({ title: name, key: String(c), render: (_: unknown, r: { cells: string[] }) => r.cells[c] ?? "" }))}
         />

@@ -63,7 +63,6 @@ export default function DrillDown() {
         dataSource={pages.items}
         pagination={false}
         locale={{ emptyText: t("recordsEmpty") }}
-       
         columns={[
           { title: t("colRecord"), key: "name", render: (_, r) => r.name === null
             ? <><code>{r.id}</code> <Tag>{t("recordGone")}</Tag></>

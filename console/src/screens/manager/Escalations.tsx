@@ -53,7 +53,6 @@ export default function Escalations() {
             dataSource={pages.items}
             pagination={false}
             locale={{ emptyText: t("escalationsEmpty") }}
-           
             columns={[
               { title: t("colNumber"), key: "number",
                 render: (_, x) => <Link to={`/tickets/${encodeURIComponent(x.id ?? "")}`}>{x.number || x.id}</Link> },

@@ -51,7 +51,6 @@ export function ResultTable({ result, drillTo, lead, caption }: Props) {
       pagination={false}
       locale={{ emptyText: t("noRows") }}
       title={caption ? () => caption : undefined}
-     
     />
   );
 }

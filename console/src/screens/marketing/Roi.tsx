@@ -78,8 +78,10 @@ export default function Roi() {
       </Flex>
       {pages.error ? <LoadError error={pages.error} retry={pages.reload} /> : (
         <>
+          <div tabIndex={0} role="region" aria-label={t("roiTitle")} style={{ overflowX: "auto" }}>
           <Table<RoiRow> rowKey="campaign_id" columns={columns} dataSource={pages.items} loading={pages.loading}
-            pagination={false} locale={{ emptyText: <span style={EMPTY_TEXT}>{t("empty")}</span> }} size="middle" scroll={{ x: true }} />
+            pagination={false} locale={{ emptyText: <span style={EMPTY_TEXT}>{t("empty")}</span> }} size="middle" />
+          </div>
           <PagerButtons pages={pages} labels={{ previous: t("previous"), next: t("next"), page: t("page", { n: pages.page }) }} />
           {channels.length > 0 && <ChannelTable rows={channels} />}
         </>

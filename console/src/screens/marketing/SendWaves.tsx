@@ -68,9 +68,10 @@ export function SendWaves({ campaign, onChange }: { campaign: Campaign; onChange
       {holder}
       {actionError && <Typography.Paragraph type="danger" role="alert">{actionError.problem.detail}</Typography.Paragraph>}
       {pages.error ? <LoadError error={pages.error} retry={pages.reload} /> : (
-        <div data-testid="send-waves">
+        // a wide table scrolls inside a region the keyboard can reach
+        <div data-testid="send-waves" tabIndex={0} role="region" aria-label={t("waves")} style={{ overflowX: "auto" }}>
           <Table<Wave> rowKey="id" columns={columns} dataSource={pages.items} loading={pages.loading}
-            pagination={false} locale={{ emptyText: <span style={EMPTY_TEXT}>{t("wavesEmpty")}</span> }} size="small" scroll={{ x: true }} />
+            pagination={false} locale={{ emptyText: <span style={EMPTY_TEXT}>{t("wavesEmpty")}</span> }} size="small" />
           <PagerButtons pages={pages} labels={{ previous: t("previous"), next: t("next"), page: t("page", { n: pages.page }) }} />
         </div>
       )}

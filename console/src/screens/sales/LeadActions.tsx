@@ -12,18 +12,20 @@ export type LeadAction = "working" | "qualified" | "disqualified" | "nurturing" 
 
 export const CURRENCIES = ["CNY", "USD", "EUR", "HKD", "JPY"] as const;
 
-/** The actions the API allows from a lead's status (it still checks; this only hides dead ends). */
+/** The sales service's lead transitions (rules/leads.py TRANSITIONS): the console offers only
+ * these; the API still checks. */
+const NEXT: Record<string, LeadAction[]> = {
+  new: ["working", "qualified", "disqualified", "nurturing"],
+  working: ["qualified", "disqualified", "nurturing"],
+  qualified: ["convert", "working", "disqualified", "nurturing"],
+  nurturing: ["working", "qualified", "disqualified"],
+  disqualified: ["working"],
+};
+const ASSIGNABLE = new Set(["new", "working", "qualified"]); // assign_lead: OPEN + qualified
+
 export function actionsFor(lead: Lead, manager: boolean): LeadAction[] {
-  const status = lead.status ?? "new";
-  if (status === "converted") return [];
-  const out: LeadAction[] = [];
-  if (status === "new" || status === "nurturing") out.push("working");
-  if (status !== "qualified" && status !== "disqualified") out.push("qualified");
-  if (status === "qualified") out.push("convert");
-  if (status !== "disqualified") out.push("disqualified");
-  if (status !== "nurturing" && status !== "disqualified") out.push("nurturing");
-  if (manager && status !== "disqualified") out.push("assign");
-  return out;
+  const status = lead.status || "new";
+  return [...(NEXT[status] ?? []), ...(manager && ASSIGNABLE.has(status) ? ["assign" as const] : [])];
 }
 
 interface Props {

@@ -80,7 +80,7 @@ describe("the pipeline board", () => {
     await within(screen.getByTestId("column-needs_confirmed")).findByText("天津港 CRM 项目");
     expect(within(screen.getByTestId("column-first_contact")).queryByText("天津港 CRM 项目")).toBeNull();
     expect(screen.queryByTestId("stage-refusal")).toBeNull();
-  });
+  }, 20_000); // antd in jsdom is slow on a loaded machine
 
   it("asks why before closing a deal as lost, and sends the reason", async () => {
     render(<LocaleProvider initial="zh-CN"><MemoryRouter><Pipeline /></MemoryRouter></LocaleProvider>);
@@ -97,5 +97,5 @@ describe("the pipeline board", () => {
     fireEvent.click(screen.getByRole("button", { name: "标记为输单" }));
     await within(screen.getByTestId("column-closed_lost")).findByText("天津港 CRM 项目");
     expect(calls.filter((c) => c.method === "POST").map((c) => c.body)).toEqual([{ stage: "closed_lost", loss_reason: "预算被砍" }]);
-  });
+  }, 20_000);
 });

@@ -76,8 +76,8 @@ function QuoteDetail({ id }: { id: string }) {
   const fallbackName = `${quote.number ?? "quote"}-v${quote.version ?? 1}.pdf`;
   const pdf = (then: typeof openPdf) => act("pdf", async () => then(await fetchQuotePdf(id, fallbackName)));
   const submit = () => act("submit", async () => {
-    setQuote(await unwrap(api.POST("/api/v1/quotes/{id}/submit", { params: { path: { id } } })));
-    load();
+    await unwrap(api.POST("/api/v1/quotes/{id}/submit", { params: { path: { id } } }));
+    load(); // the quote and its new approval trail
   });
   const status = quote.status ?? "";
   const revisable = !["superseded", "accepted"].includes(status);

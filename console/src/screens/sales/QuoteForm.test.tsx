@@ -46,7 +46,7 @@ describe("the quote builder", () => {
     expect((screen.getByLabelText("Item name of line 1") as HTMLInputElement).value).toBe("实施服务");
     expect(posted).toEqual([{ opportunity_id: "o1", currency_code: "CNY", lines: [{ name: "实施服务", quantity: "0" }] }]);
     expect(onSaved).not.toHaveBeenCalled();
-  }, 20_000);
+  }, 20_000); // antd in jsdom is slow on a loaded machine
 
   it("sends a line's own price in the quote's currency, and leaves blanks to the API", () => {
     expect(linesBody([{ product_id: "p1", quantity: "3", discount_percent: "10", unit_price: {} }], "CNY"))

@@ -20,9 +20,10 @@ describe("sales labels", () => {
 describe("what a lead offers", () => {
   it("follows the lead's status; only managers assign", () => {
     expect(actionsFor({ status: "new" }, false)).toEqual(["working", "qualified", "disqualified", "nurturing"]);
-    expect(actionsFor({ status: "qualified" }, true)).toEqual(["convert", "disqualified", "nurturing", "assign"]);
+    expect(actionsFor({ status: "nurturing" }, true)).toEqual(["working", "qualified", "disqualified"]);
+    expect(actionsFor({ status: "qualified" }, true)).toEqual(["convert", "working", "disqualified", "nurturing", "assign"]);
     expect(actionsFor({ status: "converted" }, true)).toEqual([]);
-    expect(actionsFor({ status: "disqualified" }, true)).toEqual(["working", "qualified"].filter(() => false));
+    expect(actionsFor({ status: "disqualified" }, true)).toEqual(["working"]);
   });
 });
 

@@ -2,7 +2,7 @@
 // note, optionally moving the ticket on; the API's errors land beside their field. Beside it, a
 // knowledge-base search that suggests articles while the agent types (debounced); one click puts
 // an article's text into the reply.
-import { Button, Form, Input, List, Radio, Select, message } from "antd";
+import { Button, Form, Input, List, Radio, Select, Typography, message } from "antd";
 import { useCallback, useState } from "react";
 import { api, unwrap, ApiError, type Schema } from "../../api";
 import { ProblemAlert, useApiForm } from "../../forms/useApiForm";
@@ -62,6 +62,7 @@ export function ReplyBox({ ticketId, onSent }: { ticketId: string; onSent: (tick
   return (
     <>
     <section aria-label={t("suggestTitle")} data-testid="kb-suggestions" style={{ marginBottom: 16 }}>
+      <Typography.Paragraph type="secondary" style={{ marginBottom: 8 }}>{t("suggestTitle")}</Typography.Paragraph>
       <Input.Search aria-label={t("kbSearch")} placeholder={t("kbPlaceholder")} allowClear value={typed}
         onChange={(e) => setTyped(e.target.value)} style={{ maxWidth: 420 }} />
       {suggestions.query && (

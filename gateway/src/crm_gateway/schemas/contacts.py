@@ -61,6 +61,9 @@ MERGE_INPUT = _r.input(pb.MergeContactsRequest, "MergeInput", exclude={"survivor
                        required=("merged_ids",))
 _r.schemas["MergeInput"]["properties"]["merged_ids"]["minItems"] = 1
 TAGS_INPUT = _r.input(pb.TagContactRequest, "TagsInput", exclude={"id"})
+for _name in ("add", "remove"):  # contacts' rules/records.py: a tag is 1 to 100 characters, trimmed
+    _r.schemas["TagsInput"]["properties"][_name]["items"].update(
+        {"pattern": NOT_BLANK, "maxLength": 100, "x-pattern-message": "a tag must not be blank"})
 CUSTOM_FIELD = _r.message(pb.CustomFieldDefinition)
 _r.enum("CustomFieldDefinition", "entity", ("contact", "account"), empty=False)
 _r.require_text("CustomFieldDefinition", "entity", "key")
@@ -124,6 +127,8 @@ for _name in ("regions", "provinces", "cities", "industries", "tags_all", "tags_
 for _name in ("tags_all", "tags_any"):
     _r.schemas["SegmentFilter"]["properties"][_name]["items"]["maxLength"] = 100  # a tag's bound
 SEGMENT_PATCH = _r.patch(pb.Segment, "SegmentPatch")
+_r.schemas["SegmentPatch"]["properties"]["name"].update({"pattern": NOT_BLANK, "x-pattern-message": "must not be blank"})
+_r.schemas["SegmentFilter"]["properties"]["no_interaction_days"]["minimum"] = 0  # 0: no criterion
 SEGMENT_PAGE = _r.page(SEGMENT, "SegmentPage")
 SEGMENT_COUNT = _r.message(pb.CountSegmentMembersResponse, name="SegmentCount")
 SEGMENT_PREVIEW_INPUT = _r.input(pb.PreviewSegmentRequest, "SegmentPreviewInput")
@@ -139,4 +144,10 @@ _r.enum("ConsentInput", "purpose", PURPOSES, empty=False)
 _r.enum("ConsentInput", "lawful_basis", ("consent", "contract", "legal_obligation", "vital_interests", "public_task",
                                          "legitimate_interest"))  # "": consent
 _r.enum("Phone", "kind", ("mobile", "work", "home", "fax", "other"))
+# contacts' rules/consent.py: <kind> or <kind>:<reference> ("" is api)
+_CONSENT_SOURCES = "|".join(("web_form", "import", "unsubscribe_link", "preference_center", "double_opt_in", "agent",
+                             "api", "sms_reply"))
+_r.schemas["ConsentInput"]["properties"]["source"].update(
+    {"pattern": rf"^$|^({_CONSENT_SOURCES})(:{NOT_BLANK.strip('^$')})?$", "maxLength": 200,
+     "x-pattern-message": "<kind> or <kind>:<reference>"})
 CONSENT_HISTORY = _r.page(CONSENT, "ConsentHistory", paged=False)

@@ -86,7 +86,7 @@ _sms["params"]["additionalProperties"] = {**_sms["params"].get("additionalProper
 SMS_EVENTS_RESULT = _r.message(pb.ReportSmsEventsResponse, name="SmsEventsResult")
 SMS_REPLY_PAGE = _r.page(_r.message(pb.SmsReplyRecord), "SmsReplyPage")
 SMS_REPLY_PARAMS = (QueryParam("phone", description="replies from this number (E.164)",
-                               pattern=r"^(\+|00)?[0-9]{8,15}$"), *PAGE_PARAMS)
+                               pattern=r"^((\+|00)[0-9]{7,15}|[0-9]{8,15})$"), *PAGE_PARAMS)
 WAVE_PAGE = _r.page(WAVE, "SendWavePage")
 WAVE_PARAMS = (QueryParam("campaign_id", description="the campaign whose waves to list", pattern=NOT_BLANK,
                           required=True), *PAGE_PARAMS)
@@ -105,7 +105,7 @@ _r.schemas["MailFeedbackInput"]["properties"]["feedback"]["minItems"] = 1
 _r.enum("MailFeedback", "kind", ("bounce", "complaint"))
 _r.require_text("MailFeedback", "email")
 _feedback = _r.schemas["MailFeedback"]["properties"]
-_feedback["email"].update({"maxLength": 320, "pattern": r"^\s*[^@\s<>\u0000]+@[^@\s<>\u0000]+\s*$",
+_feedback["email"].update({"maxLength": 320, "pattern": r"^\s*[^@\s<>\u0000\u001c-\u001f\u0085]+@[^@\s<>\u0000\u001c-\u001f\u0085]+\s*$",
                            "x-pattern-message": "one email address"})
 _feedback["status"].update({"maxLength": 20, "pattern": r"^\s*([245]\.\d{1,3}\.\d{1,3})?\s*$",
                             "x-pattern-message": "a DSN status looks like 5.1.1"})

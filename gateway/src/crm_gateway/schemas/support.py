@@ -10,7 +10,8 @@ from crmkit import limits
 
 _r = REGISTRY
 # A plain address (crm_support.rules.intake and .settings): no display name, no spaces.
-EMAIL_PATTERN = r"^[^@\s\u0000]{1,64}@[^@\s\u0000]+\.[^@\s\u0000]{2,}$"
+# characters Python's \s takes for space and JSON Schema's does not are left out too (\x1c-\x1f, \x85)
+EMAIL_PATTERN = r"^[^@\s\u0000\u001c-\u001f\u0085]{1,64}@[^@\s\u0000\u001c-\u001f\u0085]+\.[^@\s\u0000\u001c-\u001f\u0085]{2,}$"
 EMAIL_PATTERN_OR_EMPTY = r"^$|" + EMAIL_PATTERN
 _SETTINGS = pb.SupportSettings
 
@@ -57,6 +58,7 @@ WEB_FORM = _r.input(pb.SubmitWebFormRequest, "WebFormInput", exclude={"client_ip
 _r.require_text("WebFormInput", "email", "subject", "description")
 _r.enum("WebFormInput", "type", ("question", "incident", "problem", "task"))
 _r.schemas["WebFormInput"]["properties"]["email"].update(pattern=EMAIL_PATTERN, maxLength=limits.MAX_EMAIL)
+_r.schemas["WebFormInput"]["properties"]["email"]["x-pattern-message"] = "one email address"
 _r.schemas["WebFormInput"]["properties"]["subject"]["maxLength"] = 200  # crm_support.rules.intake
 _r.schemas["WebFormInput"]["properties"]["description"]["maxLength"] = 5000
 _r.schemas["WebFormInput"]["properties"]["website"].update(

@@ -26,7 +26,7 @@ from crm_support.usecases import tickets
 from crmkit import logs
 from crmkit.auth import SYSTEM
 from crmkit.db import UnitOfWork
-from crmkit.errors import InvalidArgument, PermissionDenied
+from crmkit.errors import InvalidArgument, NotFound, PermissionDenied
 from crmkit.wechat.protocol import BadCallback, Message
 
 log = logs.get("crm_support.channels")
@@ -57,7 +57,11 @@ def open_callback(accounts: dict[str, rules.ChannelAccount], request: pb.Channel
                   now: datetime) -> Opened:
     """The verified message (or URL check answer); PermissionDenied for a bad signature or a
     callback signed too long ago."""
-    account = rules.account_for(accounts, request.platform, request.account)
+    try:
+        account = rules.account_for(accounts, request.platform, request.account)
+    except NotFound:
+        CHANNEL_CALLBACKS.labels(request.platform, "unknown_account").inc()
+        raise
     query = dict(request.query)
     try:
         if request.method == "POST":
