@@ -24,5 +24,7 @@ export default defineConfig({
     include: ["src/**/*.test.{ts,tsx}"],
     setupFiles: ["src/test/setup.ts"],
     css: false,
+    // antd in jsdom is slow on a shared two-core machine; waits are bounded per query instead
+    testTimeout: 30_000,
   },
 });

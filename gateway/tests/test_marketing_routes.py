@@ -292,7 +292,7 @@ def test_readiness_asks_no_backend_at_all(make_client: Any, settings: Any, dead_
 
 
 def test_an_unconfigured_marketing_is_503_naming_the_variable(client: Any) -> None:
-    resp = client.get("/api/v1/send-waves", headers=MKT)
+    resp = client.get("/api/v1/send-waves", query_string={"campaign_id": "c-1"}, headers=MKT)
     assert resp.status_code == 503 and "MARKETING_SERVICE_ADDR" in resp.get_json()["detail"]
 
 

@@ -99,6 +99,7 @@ CROSS_FIELD_RULES = {
     "assignLead": "without owner_id, an assignment rule must have an active rep for the lead",
     "releaseLead": "a lead already in the pool cannot be released to it",
     "assignLeadFromPool": "owner_id must be an active sales rep",
+    "releaseAccount": "a customer already in the pool cannot be released to it",
     # custom-field keys are the tenant's own definitions: an undefined key is a 400 the document
     # cannot list in advance
     "createAccount": "custom_fields keys must be defined custom fields",

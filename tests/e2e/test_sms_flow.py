@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 import requests
+import sqlalchemy
 
 from tests.e2e.conftest import new_contact, poll
 
@@ -112,3 +113,17 @@ def test_a_ticket_update_reaches_the_customer_who_chose_sms(api: Callable[[str],
     (text,) = poll(lambda: texts_to(suite, phone), lambda m: len(m) == 1, "the ticket's SMS at the sink")
     assert text["template_code"] == "SMS_TICKET_UPDATE"
     assert text["params"] == {"number": ticket["number"], "update": "有新回复"}
+    # the sink's receipt (out_id s…) reaches support through the same callback: what an operator sees in
+    # support's database (the SMS outbox row, delivered)
+    assert text["out_id"].startswith("s")
+    engine = sqlalchemy.create_engine(suite.database_url("support"))
+    try:
+        def delivered() -> Any:
+            with engine.connect() as conn:
+                return conn.execute(sqlalchemy.text("SELECT status, provider_id, delivered_at FROM sms_outbox "
+                                                    "WHERE ticket_id = :t"), {"t": ticket["id"]}).all()
+        (row,) = poll(delivered, lambda rows: len(rows) == 1 and rows[0].delivered_at is not None,
+                      "the ticket SMS's delivery receipt in support")
+        assert (row.status, row.provider_id) == ("sent", text["biz_id"])
+    finally:
+        engine.dispose()

@@ -75,6 +75,91 @@ export interface paths {
         patch: operations["updateAccount"];
         trace?: never;
     };
+    "/api/v1/customer-pool": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The customers (accounts) waiting in the caller's team's public pool (公海), unowned, with why they are there */
+        get: operations["listCustomerPool"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/accounts/{id}/claim": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Claim a customer from the pool with its contacts: refused past the team's claim limit or within the cool-down (400 naming it); 409 when another rep claimed it first */
+        post: operations["claimAccount"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/accounts/{id}/release": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Give a customer (and its contacts) back to the team's pool, with the reason */
+        post: operations["releaseAccount"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/accounts/{id}/pool-assign": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** A manager gives a customer in the pool to a rep */
+        post: operations["assignAccountFromPool"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/accounts/{id}/pool-history": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Every move of the customer into or out of the pool: who, when, why */
+        get: operations["listAccountPoolMoves"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/contacts": {
         parameters: {
             query?: never;
@@ -1182,7 +1267,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** The public pool (公海) per team: leads in the pool now, and those returned by the rule, released, claimed and assigned in the period */
+        /** The public pool (公海) per team and kind of record (leads, customers): in the pool now, and returned by the rule, released, claimed and assigned in the period */
         get: operations["getPoolReport"];
         put?: never;
         post?: never;
@@ -2652,6 +2737,74 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/sms-waves": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Freeze an audience into an sms wave: the provider's template code and variables (merge templates per recipient); recipients without marketing_sms consent, opted out, without a phone or with a number already on the list are kept with the reason (ready; POST /send-waves/{id}/start texts it) */
+        post: operations["createSmsWave"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/sms-replies": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Every SMS people texted back, newest first, with whether it was an opt-out (T, TD, 退订 ...) and the contacts of that phone */
+        get: operations["listSmsReplies"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/public/sms/reports": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** The SMS provider's delivery receipts (its HTTP push): each marks its message delivered or failed. Authenticated by the URL's token */
+        post: operations["reportSmsReceipts"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/public/sms/replies": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Inbound SMS (the provider's HTTP push): each is kept; an opt-out word (回T退订: T, TD, 退订 ...) withdraws marketing_sms consent of the contacts of that phone, here at once and in contacts. Authenticated by the URL's token */
+        post: operations["reportSmsReplies"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/privacy/exports": {
         parameters: {
             query?: never;
@@ -2946,8 +3099,15 @@ export interface components {
             readonly updated_at?: string;
             readonly deleted?: boolean;
             annual_revenue_band?: string;
+            readonly in_pool?: boolean;
+            readonly pool_reason?: string;
+            /** Format: date-time */
+            readonly pooled_at?: string;
+            /** Format: date-time */
+            readonly assigned_at?: string;
+            readonly previous_owner_id?: string;
         };
-        /** @description Account as sent by a client; the server sets created_at, deleted, id, updated_at, version */
+        /** @description Account as sent by a client; the server sets assigned_at, created_at, deleted, id, in_pool, pool_reason, pooled_at, previous_owner_id, updated_at, version */
         AccountInput: {
             name: string;
             industry?: string;
@@ -2975,7 +3135,7 @@ export interface components {
             /** @description pass as page_token; empty on the last page */
             next_page_token: string;
         };
-        /** @description Account as sent by a client; the server sets created_at, deleted, id, updated_at, version */
+        /** @description Account as sent by a client; the server sets assigned_at, created_at, deleted, id, in_pool, pool_reason, pooled_at, previous_owner_id, updated_at, version */
         AccountPatch: {
             name?: string;
             industry?: string;
@@ -2997,6 +3157,17 @@ export interface components {
                 [key: string]: string | number | boolean | string[] | null;
             };
             annual_revenue_band?: string;
+        };
+        /** @description AssignAccountFromPoolRequest as sent by a client; the server sets id */
+        AccountPoolAssignment: {
+            owner_id: string;
+        };
+        AccountPoolMoveList: {
+            items: components["schemas"]["PoolMove"][];
+        };
+        /** @description ReleaseAccountRequest as sent by a client; the server sets id */
+        AccountRelease: {
+            reason: string;
         };
         /** @description AddCommentRequest as sent by a client; the server sets ticket_id */
         AddCommentInput: {
@@ -3268,7 +3439,8 @@ export interface components {
         CampaignInput: {
             name: string;
             description?: string;
-            type: string;
+            /** @enum {string} */
+            type: "webinar" | "trade_show" | "email" | "social" | "ads";
             budget?: components["schemas"]["Money"];
             actual_cost?: components["schemas"]["Money"];
             start_date?: string;
@@ -3302,7 +3474,8 @@ export interface components {
         CampaignPatch: {
             name?: string;
             description?: string;
-            type?: string;
+            /** @enum {string} */
+            type?: "webinar" | "trade_show" | "email" | "social" | "ads";
             budget?: components["schemas"]["Money"];
             actual_cost?: components["schemas"]["Money"];
             start_date?: string;
@@ -3488,7 +3661,8 @@ export interface components {
             /** @enum {string} */
             purpose: "marketing_email" | "marketing_sms" | "marketing_wechat" | "marketing_phone" | "profiling" | "analytics" | "third_party_sharing";
             granted: boolean;
-            lawful_basis?: string;
+            /** @enum {string} */
+            lawful_basis?: "" | "consent" | "contract" | "legal_obligation" | "vital_interests" | "public_task" | "legitimate_interest";
             source?: string;
             evidence?: string;
         };
@@ -3728,7 +3902,8 @@ export interface components {
         DashboardInput: {
             name: string;
             widgets?: components["schemas"]["Widget"][];
-            sharing?: string;
+            /** @enum {string} */
+            sharing?: "" | "private" | "team" | "everyone";
             /** Format: int64 */
             version?: number;
         };
@@ -4748,7 +4923,8 @@ export interface components {
         };
         Phone: {
             number?: string;
-            kind?: string;
+            /** @enum {string} */
+            kind?: "" | "mobile" | "work" | "home" | "fax" | "other";
             raw?: string;
             unverified?: boolean;
         };
@@ -4762,7 +4938,7 @@ export interface components {
             owner_id: string;
         };
         PoolMove: {
-            lead_id?: string;
+            record_id?: string;
             kind?: string;
             team?: string;
             user_id?: string;
@@ -4770,6 +4946,7 @@ export interface components {
             reason?: string;
             /** Format: date-time */
             at?: string;
+            record_type?: string;
         };
         PoolMoveList: {
             items: components["schemas"]["PoolMove"][];
@@ -4802,11 +4979,12 @@ export interface components {
             claimed?: number;
             /** Format: int64 */
             assigned?: number;
+            record_type?: string;
         };
         PriceBook: {
             id?: string;
             name: string;
-            currency_code?: string;
+            currency_code: string;
             tier?: string;
             entries?: components["schemas"]["PriceBookEntry"][];
             active?: boolean;
@@ -4868,7 +5046,7 @@ export interface components {
             /** @enum {string} */
             source: "opportunities" | "leads" | "tickets" | "csat";
             dimensions?: string[];
-            measures?: string[];
+            measures: string[];
             filters?: components["schemas"]["QueryFilter"][];
             time_field?: string;
             time_grain?: string;
@@ -5141,7 +5319,7 @@ export interface components {
             events_applied?: number;
         };
         SalesTarget: {
-            month?: string;
+            month: string;
             team?: string;
             rep_id?: string;
             currency_code?: string;
@@ -5173,7 +5351,8 @@ export interface components {
             name: string;
             description?: string;
             query: components["schemas"]["Query"];
-            sharing?: string;
+            /** @enum {string} */
+            sharing?: "" | "private" | "team" | "everyone";
             /** Format: int64 */
             version?: number;
         };
@@ -5318,7 +5497,7 @@ export interface components {
             sms?: components["schemas"]["SmsContent"];
             readonly sms_counts?: components["schemas"]["SmsCounts"];
         };
-        /** @description SendWave as sent by a client; the server sets completed_at, counts, created_at, created_by, id, kind, sms_counts, source_id, started_at, status, template_version, updated_at, version */
+        /** @description SendWave as sent by a client; the server sets channel, completed_at, counts, created_at, created_by, id, kind, sms, sms_counts, source_id, started_at, status, template_version, updated_at, version */
         SendWaveInput: {
             campaign_id: string;
             template_id: string;
@@ -5326,8 +5505,6 @@ export interface components {
             purpose?: string;
             variant?: string;
             sender?: string;
-            channel?: string;
-            sms?: components["schemas"]["SmsContent"];
         };
         SendWavePage: {
             items: components["schemas"]["SendWave"][];
@@ -5397,12 +5574,16 @@ export interface components {
             day?: number;
             template_id?: string;
             readonly wave_id?: string;
+            channel?: string;
+            sms?: components["schemas"]["SmsContent"];
         };
         /** @description SequenceStep as sent by a client; the server sets wave_id */
         SequenceStepInput: {
             /** Format: int32 */
             day?: number;
             template_id?: string;
+            channel?: string;
+            sms?: components["schemas"]["SmsContent"];
         };
         ServiceStep: {
             service?: string;
@@ -5454,7 +5635,7 @@ export interface components {
             supervisor_id?: string;
         };
         SmsContent: {
-            template_code?: string;
+            template_code: string;
             sign_name?: string;
             params?: {
                 [key: string]: string;
@@ -5476,6 +5657,39 @@ export interface components {
             };
             /** Format: int64 */
             opted_out?: number;
+        };
+        SmsEventsResult: {
+            /** Format: int32 */
+            opted_out?: number;
+            /** Format: int32 */
+            replies_kept?: number;
+            /** Format: int32 */
+            replies_unmatched?: number;
+            /** Format: int32 */
+            receipts_marked?: number;
+            /** Format: int32 */
+            receipts_unmatched?: number;
+        };
+        SmsReplyPage: {
+            items: components["schemas"]["SmsReplyRecord"][];
+            /** @description pass as page_token; empty on the last page */
+            next_page_token: string;
+        };
+        SmsReplyRecord: {
+            phone?: string;
+            content?: string;
+            opt_out?: boolean;
+            contact_ids?: string[];
+            /** Format: date-time */
+            received_at?: string;
+        };
+        /** @description SendWave as sent by a client; the server sets channel, completed_at, counts, created_at, created_by, id, kind, sender, sms_counts, source_id, started_at, status, template_id, template_version, updated_at, version */
+        SmsWaveInput: {
+            campaign_id: string;
+            audience?: components["schemas"]["Audience"];
+            purpose?: string;
+            variant?: string;
+            sms: components["schemas"]["SmsContent"];
         };
         SocialIdentity: {
             platform?: string;
@@ -5647,7 +5861,7 @@ export interface components {
         };
         TemplateContent: {
             language?: string;
-            subject?: string;
+            subject: string;
             text?: string;
             html?: string;
         };
@@ -5861,7 +6075,8 @@ export interface components {
             email: string;
             subject: string;
             description: string;
-            type?: string;
+            /** @enum {string} */
+            type?: "" | "question" | "incident" | "problem" | "task";
             /** @description leave empty: a trap for bots (a filled one is refused) */
             website?: string;
         };
@@ -6294,6 +6509,206 @@ export interface operations {
             409: components["responses"]["Problem409"];
             413: components["responses"]["Problem413"];
             415: components["responses"]["Problem415"];
+            429: components["responses"]["Problem429"];
+            500: components["responses"]["Problem500"];
+            503: components["responses"]["Problem503"];
+            504: components["responses"]["Problem504"];
+        };
+    };
+    listCustomerPool: {
+        parameters: {
+            query?: {
+                /** @description another team's pool (managers, admins); the caller's team by default */
+                team?: string;
+                /** @description substring of the name */
+                q?: string;
+                /** @description items per page (service default when omitted) */
+                page_size?: number;
+                /** @description next_page_token from the previous page */
+                page_token?: string;
+            };
+            header?: {
+                /** @description kept, echoed and forwarded when it is 1 to 128 of A-Za-z0-9._:- ; any other value (or none) is replaced by a new id, which the response carries */
+                "X-Request-Id"?: string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AccountPage"];
+                };
+            };
+            400: components["responses"]["Problem400"];
+            401: components["responses"]["Problem401"];
+            403: components["responses"]["Problem403"];
+            404: components["responses"]["Problem404"];
+            429: components["responses"]["Problem429"];
+            500: components["responses"]["Problem500"];
+            503: components["responses"]["Problem503"];
+            504: components["responses"]["Problem504"];
+        };
+    };
+    claimAccount: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description kept, echoed and forwarded when it is 1 to 128 of A-Za-z0-9._:- ; any other value (or none) is replaced by a new id, which the response carries */
+                "X-Request-Id"?: string;
+                /** @description 1 to 200 visible ASCII characters, e.g. a UUID; a retry with the same key returns the first answer */
+                "Idempotency-Key"?: string;
+            };
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Account"];
+                };
+            };
+            400: components["responses"]["Problem400"];
+            401: components["responses"]["Problem401"];
+            403: components["responses"]["Problem403"];
+            404: components["responses"]["Problem404"];
+            409: components["responses"]["Problem409"];
+            413: components["responses"]["Problem413"];
+            415: components["responses"]["Problem415"];
+            429: components["responses"]["Problem429"];
+            500: components["responses"]["Problem500"];
+            503: components["responses"]["Problem503"];
+            504: components["responses"]["Problem504"];
+        };
+    };
+    releaseAccount: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description kept, echoed and forwarded when it is 1 to 128 of A-Za-z0-9._:- ; any other value (or none) is replaced by a new id, which the response carries */
+                "X-Request-Id"?: string;
+                /** @description 1 to 200 visible ASCII characters, e.g. a UUID; a retry with the same key returns the first answer */
+                "Idempotency-Key"?: string;
+            };
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["AccountRelease"];
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Account"];
+                };
+            };
+            400: components["responses"]["Problem400"];
+            401: components["responses"]["Problem401"];
+            403: components["responses"]["Problem403"];
+            404: components["responses"]["Problem404"];
+            409: components["responses"]["Problem409"];
+            413: components["responses"]["Problem413"];
+            415: components["responses"]["Problem415"];
+            429: components["responses"]["Problem429"];
+            500: components["responses"]["Problem500"];
+            503: components["responses"]["Problem503"];
+            504: components["responses"]["Problem504"];
+        };
+    };
+    assignAccountFromPool: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description kept, echoed and forwarded when it is 1 to 128 of A-Za-z0-9._:- ; any other value (or none) is replaced by a new id, which the response carries */
+                "X-Request-Id"?: string;
+                /** @description 1 to 200 visible ASCII characters, e.g. a UUID; a retry with the same key returns the first answer */
+                "Idempotency-Key"?: string;
+            };
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["AccountPoolAssignment"];
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Account"];
+                };
+            };
+            400: components["responses"]["Problem400"];
+            401: components["responses"]["Problem401"];
+            403: components["responses"]["Problem403"];
+            404: components["responses"]["Problem404"];
+            409: components["responses"]["Problem409"];
+            413: components["responses"]["Problem413"];
+            415: components["responses"]["Problem415"];
+            429: components["responses"]["Problem429"];
+            500: components["responses"]["Problem500"];
+            503: components["responses"]["Problem503"];
+            504: components["responses"]["Problem504"];
+        };
+    };
+    listAccountPoolMoves: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description kept, echoed and forwarded when it is 1 to 128 of A-Za-z0-9._:- ; any other value (or none) is replaced by a new id, which the response carries */
+                "X-Request-Id"?: string;
+            };
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AccountPoolMoveList"];
+                };
+            };
+            400: components["responses"]["Problem400"];
+            401: components["responses"]["Problem401"];
+            403: components["responses"]["Problem403"];
+            404: components["responses"]["Problem404"];
             429: components["responses"]["Problem429"];
             500: components["responses"]["Problem500"];
             503: components["responses"]["Problem503"];
@@ -6849,6 +7264,7 @@ export interface operations {
                 };
                 content: {
                     "text/csv": string;
+                    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": string;
                 };
             };
             400: components["responses"]["Problem400"];
@@ -6894,6 +7310,7 @@ export interface operations {
                 };
                 content: {
                     "text/csv": string;
+                    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": string;
                 };
             };
             400: components["responses"]["Problem400"];
@@ -7808,9 +8225,9 @@ export interface operations {
     };
     listSendWaves: {
         parameters: {
-            query?: {
-                /** @description the campaign whose waves to list (required) */
-                campaign_id?: string;
+            query: {
+                /** @description the campaign whose waves to list */
+                campaign_id: string;
                 /** @description items per page (service default when omitted) */
                 page_size?: number;
                 /** @description next_page_token from the previous page */
@@ -8025,7 +8442,7 @@ export interface operations {
             query?: {
                 status?: "pending" | "sending" | "sent" | "failed" | "skipped";
                 /** @description skipped recipients for this reason */
-                skip_reason?: "no_consent" | "unsubscribed" | "suppressed" | "no_email" | "duplicate_email" | "unknown_contact" | "render_failed" | "cancelled";
+                skip_reason?: "no_consent" | "unsubscribed" | "suppressed" | "no_email" | "duplicate_email" | "unknown_contact" | "render_failed" | "cancelled" | "no_phone" | "duplicate_phone";
                 /** @description items per page (service default when omitted) */
                 page_size?: number;
                 /** @description next_page_token from the previous page */
@@ -9390,9 +9807,9 @@ export interface operations {
     };
     listAbTests: {
         parameters: {
-            query?: {
-                /** @description the A/B tests of this campaign (required) */
-                campaign_id?: string;
+            query: {
+                /** @description the A/B tests of this campaign */
+                campaign_id: string;
                 /** @description items per page (service default when omitted) */
                 page_size?: number;
                 /** @description next_page_token from the previous page */
@@ -10329,6 +10746,8 @@ export interface operations {
         parameters: {
             query?: {
                 team?: string;
+                /** @description leads (sales) or customers (contacts' accounts); both when omitted */
+                record_type?: "lead" | "account";
                 /** @description moves on or after this day (UTC) */
                 from_day?: string;
                 /** @description moves on or before this day (UTC) */
@@ -10657,7 +11076,7 @@ export interface operations {
                 "X-Request-Id"?: string;
             };
             path: {
-                name: string;
+                name: "sales_funnel" | "monthly_attainment" | "rep_ranking" | "deal_cycle" | "lead_sources" | "ticket_resolution" | "csat_trend" | "top_issues";
             };
             cookie?: never;
         };
@@ -15310,6 +15729,178 @@ export interface operations {
             504: components["responses"]["Problem504"];
         };
     };
+    createSmsWave: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description kept, echoed and forwarded when it is 1 to 128 of A-Za-z0-9._:- ; any other value (or none) is replaced by a new id, which the response carries */
+                "X-Request-Id"?: string;
+                /** @description 1 to 200 visible ASCII characters, e.g. a UUID; a retry with the same key returns the first answer */
+                "Idempotency-Key"?: string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["SmsWaveInput"];
+            };
+        };
+        responses: {
+            /** @description Created */
+            201: {
+                headers: {
+                    "X-Request-Id"?: string;
+                    /** @description the resource version, e.g. "3" */
+                    ETag?: string;
+                    /** @description URL of the created resource */
+                    Location?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SendWave"];
+                };
+            };
+            400: components["responses"]["Problem400"];
+            401: components["responses"]["Problem401"];
+            403: components["responses"]["Problem403"];
+            404: components["responses"]["Problem404"];
+            409: components["responses"]["Problem409"];
+            413: components["responses"]["Problem413"];
+            415: components["responses"]["Problem415"];
+            429: components["responses"]["Problem429"];
+            500: components["responses"]["Problem500"];
+            503: components["responses"]["Problem503"];
+            504: components["responses"]["Problem504"];
+        };
+    };
+    listSmsReplies: {
+        parameters: {
+            query?: {
+                /** @description replies from this number (E.164) */
+                phone?: string;
+                /** @description items per page (service default when omitted) */
+                page_size?: number;
+                /** @description next_page_token from the previous page */
+                page_token?: string;
+            };
+            header?: {
+                /** @description kept, echoed and forwarded when it is 1 to 128 of A-Za-z0-9._:- ; any other value (or none) is replaced by a new id, which the response carries */
+                "X-Request-Id"?: string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SmsReplyPage"];
+                };
+            };
+            400: components["responses"]["Problem400"];
+            401: components["responses"]["Problem401"];
+            403: components["responses"]["Problem403"];
+            404: components["responses"]["Problem404"];
+            429: components["responses"]["Problem429"];
+            500: components["responses"]["Problem500"];
+            503: components["responses"]["Problem503"];
+            504: components["responses"]["Problem504"];
+        };
+    };
+    reportSmsReceipts: {
+        parameters: {
+            query?: {
+                /** @description the shared secret of the callback URL (SMS_CALLBACK_SECRET) */
+                token?: string;
+            };
+            header?: {
+                /** @description kept, echoed and forwarded when it is 1 to 128 of A-Za-z0-9._:- ; any other value (or none) is replaced by a new id, which the response carries */
+                "X-Request-Id"?: string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": Record<string, never>[];
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        code?: number;
+                        msg?: string;
+                    };
+                };
+            };
+            400: components["responses"]["Problem400"];
+            403: components["responses"]["Problem403"];
+            404: components["responses"]["Problem404"];
+            409: components["responses"]["Problem409"];
+            413: components["responses"]["Problem413"];
+            415: components["responses"]["Problem415"];
+            429: components["responses"]["Problem429"];
+            500: components["responses"]["Problem500"];
+            503: components["responses"]["Problem503"];
+            504: components["responses"]["Problem504"];
+        };
+    };
+    reportSmsReplies: {
+        parameters: {
+            query?: {
+                /** @description the shared secret of the callback URL (SMS_CALLBACK_SECRET) */
+                token?: string;
+            };
+            header?: {
+                /** @description kept, echoed and forwarded when it is 1 to 128 of A-Za-z0-9._:- ; any other value (or none) is replaced by a new id, which the response carries */
+                "X-Request-Id"?: string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": Record<string, never>[];
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        code?: number;
+                        msg?: string;
+                    };
+                };
+            };
+            400: components["responses"]["Problem400"];
+            403: components["responses"]["Problem403"];
+            404: components["responses"]["Problem404"];
+            409: components["responses"]["Problem409"];
+            413: components["responses"]["Problem413"];
+            415: components["responses"]["Problem415"];
+            429: components["responses"]["Problem429"];
+            500: components["responses"]["Problem500"];
+            503: components["responses"]["Problem503"];
+            504: components["responses"]["Problem504"];
+        };
+    };
     createDataSubjectExport: {
         parameters: {
             query?: never;
@@ -15623,6 +16214,7 @@ export interface operations {
                 };
                 content: {
                     "application/x-ndjson": string;
+                    "text/csv": string;
                 };
             };
             400: components["responses"]["Problem400"];

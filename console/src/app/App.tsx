@@ -34,6 +34,8 @@ const THEME = {
     // antd draws empty-table texts and hints in the quaternary grey (#bfbfbf: 1.8:1)
     colorTextQuaternary: "#767676",
     colorTextDisabled: "#767676",
+    // field errors beside their fields and danger buttons: antd's #ff4d4f is 3.3:1 on white
+    colorError: "#c41d1d",
   },
 };
 

@@ -25,7 +25,7 @@ describe("useApiForm", () => {
     render(<LocaleProvider initial="zh-CN"><NoteForm submit={submit} /></LocaleProvider>);
     fireEvent.change(screen.getByLabelText("Subject"), { target: { value: "x" } });
     fireEvent.click(screen.getByText("Save"));
-    const message = await screen.findByText("主题最多 300 个字符");
+    const message = await screen.findByText("主题最多 300 个字符", {}, { timeout: 10_000 });
     // beside the field: inside the same form item as the input
     expect(message.closest(".ant-form-item")).toBe(screen.getByLabelText("Subject").closest(".ant-form-item"));
     expect(screen.queryByRole("alert", { name: /Invalid request/ })).toBeNull();
@@ -38,7 +38,7 @@ describe("useApiForm", () => {
     );
     render(<LocaleProvider initial="en"><NoteForm submit={submit} /></LocaleProvider>);
     fireEvent.click(screen.getByText("Save"));
-    const alert = await screen.findByRole("alert");
+    const alert = await screen.findByRole("alert", {}, { timeout: 10_000 });
     expect(alert.textContent).toContain("owner_id: not a user of this team");
     expect(alert.querySelector("code")?.textContent).toBe("owner_id");
   });
@@ -49,8 +49,8 @@ describe("useApiForm", () => {
     const input = screen.getByLabelText("Subject") as HTMLInputElement;
     fireEvent.change(input, { target: { value: "回访" } });
     fireEvent.click(screen.getByText("Save"));
-    await waitFor(() => expect(submit).toHaveBeenCalledTimes(1));
+    await waitFor(() => expect(submit).toHaveBeenCalledTimes(1), { timeout: 10_000 });
     // antd remounts a reset field: look it up again
-    await waitFor(() => expect((screen.getByLabelText("Subject") as HTMLInputElement).value).toBe(""));
+    await waitFor(() => expect((screen.getByLabelText("Subject") as HTMLInputElement).value).toBe(""), { timeout: 10_000 });
   });
 });

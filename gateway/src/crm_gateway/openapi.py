@@ -29,6 +29,8 @@ _ERROR_TITLES = {
 }
 _WRITES = ("POST", "PATCH", "PUT", "DELETE")
 _HEADER = {"type": "string"}
+# What a client can put in a request header: visible ASCII, spaces and tabs (RFC 9110 field values)
+_REQUEST_HEADER = {"type": "string", "pattern": "^[\\t -~]*$"}
 # What the guard accepts (app.py): a gRPC metadata value; one strong ETag of a version, or *.
 IDEMPOTENCY_KEY_PATTERN = "^[!-~]{1,200}$"
 IF_MATCH_PATTERN = '^(\\*|"[1-9][0-9]{0,17}")$'
@@ -140,7 +142,7 @@ def _parameters(route: Route) -> list[dict[str, Any]]:
     params.append({"name": "X-Request-Id", "in": "header", "required": False,
                    "description": "kept, echoed and forwarded when it is 1 to 128 of A-Za-z0-9._:- ; any other "
                                   "value (or none) is replaced by a new id, which the response carries",
-                   "schema": _HEADER})
+                   "schema": _REQUEST_HEADER})
     if route.method in _WRITES and not route.public:
         params.append({"name": "Idempotency-Key", "in": "header", "required": False,
                        "description": "1 to 200 visible ASCII characters, e.g. a UUID; a retry with the same "
@@ -151,7 +153,7 @@ def _parameters(route: Route) -> list[dict[str, Any]]:
                        "description": 'ETag of the version being changed, e.g. "3" (or *: no check); 409 when stale',
                        "schema": {"type": "string", "pattern": IF_MATCH_PATTERN}})
     if route.etag and route.method == "GET":
-        params.append({"name": "If-None-Match", "in": "header", "required": False, "schema": _HEADER})
+        params.append({"name": "If-None-Match", "in": "header", "required": False, "schema": _REQUEST_HEADER})
     return params
 
 

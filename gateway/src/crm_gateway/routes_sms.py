@@ -7,6 +7,9 @@ messages, a JSON array of its own shape):
     POST /api/v1/public/sms/replies?token=…   [{"phone_number", "content", "sign_name",
                                                 "send_time", ...}]
 
+Receipts whose out_id is `s<seq>` are support's ticket SMS (→ SupportService.ReportSmsReceipts);
+the rest, and every reply, go to marketing (ReportSmsEvents).
+
 The provider signs neither, so the callback URL carries a shared secret (SMS_CALLBACK_SECRET, as
 `token` in the query or the `Crm-Sms-Token` header); anything else is 403, logged and counted.
 Both answer the provider's expected `{"code": 0, "msg": "成功"}` once marketing stored what they
@@ -22,6 +25,7 @@ from flask import Response, g, request
 from prometheus_client import Counter
 
 from crm.marketing.v1 import marketing_pb2 as pb
+from crm.support.v1 import support_pb2 as spb
 from crm_gateway.actions import RESOURCE, Action, items
 from crm_gateway.problems import Problem, invalid_field
 from crm_gateway.routing import API, Call, QueryParam, Route, json_response, state, too_large
@@ -35,6 +39,7 @@ TAG = "sms"
 CALLBACKS = f"{API}/public/sms"
 MAX_ITEMS = 500
 MAX_CALLBACK_BYTES = 512 * 1024
+SUPPORT_PREFIX = "s"  # out_id of support's ticket SMS ("s<seq>"); marketing's are "m<seq>"
 TOKEN_QUERY = (QueryParam("token", description="the shared secret of the callback URL (SMS_CALLBACK_SECRET)",
                           max_length=200),)
 
@@ -79,23 +84,32 @@ def _text(item: dict[str, Any], name: str, where: str, *, required: bool = False
     return text
 
 
-def _report(message: pb.ReportSmsEventsRequest) -> Response:
-    st = state()
-    client = st.backends.client("marketing")
-    authorization = st.public_credentials.authorization()
+def _metadata() -> tuple[tuple[str, str], ...]:
+    authorization = state().public_credentials.authorization()
     if not authorization:
         raise Problem(503, "service-unavailable", "Service unavailable",
                       "SMS callbacks need a service credential on this gateway")
-    md = (("authorization", authorization), ("x-request-id", g.get("request_id", "")),
-          (CLIENT_ADDR, request.remote_addr or ""))
-    answer = client.call("ReportSmsEvents", message, metadata=md)
+    return (("authorization", authorization), ("x-request-id", g.get("request_id", "")),
+            (CLIENT_ADDR, request.remote_addr or ""))
+
+
+def _report(message: pb.ReportSmsEventsRequest, tickets: list[spb.TicketSmsReceipt] | None = None) -> Response:
+    """Marketing's part (its waves' receipts, every reply), and support's ticket SMS (out_id s…)."""
+    st, md = state(), _metadata()
+    if tickets:
+        st.backends.client("support").call("ReportSmsReceipts", spb.ReportSmsReceiptsRequest(receipts=tickets),
+                                           metadata=md)
+    opted_out = 0
+    if message.replies or message.receipts:
+        opted_out = st.backends.client("marketing").call("ReportSmsEvents", message, metadata=md).opted_out
     log.info("sms callback", extra={"fields": {"replies": len(message.replies), "receipts": len(message.receipts),
-                                               "opted_out": answer.opted_out}})
+                                               "ticket_receipts": len(tickets or []), "opted_out": opted_out}})
     return json_response({"code": 0, "msg": "成功"}, 200)
 
 
 def receipts(c: Call) -> Response:
     out = pb.ReportSmsEventsRequest()
+    tickets: list[spb.TicketSmsReceipt] = []
     for i, item in enumerate(_items(c)):
         where = f"body[{i}]"
         success = item.get("success")
@@ -107,9 +121,14 @@ def receipts(c: Call) -> Response:
                          error_code=_text(item, "err_code", f"{where}.err_code", limit=64),
                          error_message=_text(item, "err_msg", f"{where}.err_msg", limit=500),
                          reported_at=_text(item, "report_time", f"{where}.report_time", limit=40))
-        if not out.receipts[-1].out_id and not out.receipts[-1].provider_id:
+        got = out.receipts[-1]
+        if not got.out_id and not got.provider_id:
             raise invalid_field(f"{where}.out_id", "a receipt names out_id or biz_id")
-    return _report(out)
+        if got.out_id.startswith(SUPPORT_PREFIX):  # a ticket's SMS (support's outbox)
+            tickets.append(spb.TicketSmsReceipt(out_id=got.out_id, provider_id=got.provider_id, success=got.success,
+                                                error_code=got.error_code, error_message=got.error_message))
+            del out.receipts[-1]
+    return _report(out, tickets)
 
 
 def replies(c: Call) -> Response:

@@ -7,7 +7,7 @@ import { Link, useParams } from "react-router";
 import { api, unwrap, ApiError, type Schema } from "../../api";
 import { LoadError } from "../../components/StatusPage";
 import { formatDate, formatDateTime } from "../../i18n/format";
-import { useLocale, useT } from "../../i18n";
+import { useLabel, useLocale, useT, type Label } from "../../i18n";
 import { core } from "../../i18n/core";
 import { LogInteraction } from "./LogInteraction";
 import { m } from "./messages";
@@ -74,8 +74,17 @@ export default function Customer360() {
   );
 }
 
+// Which service an entry came from, in the reader's words.
+const SERVICE_NAMES: Record<string, Label> = {
+  contacts: { en: "Contacts", "zh-CN": "客户管理" },
+  sales: { en: "Sales", "zh-CN": "销售" },
+  support: { en: "Support", "zh-CN": "客服" },
+  marketing: { en: "Marketing", "zh-CN": "营销" },
+};
+
 function TimelineList({ entries, loading }: { entries: Entry[]; loading: boolean }) {
   const t = useT(m);
+  const label = useLabel();
   const { locale } = useLocale();
   if (!loading && entries.length === 0) return <Typography.Text type="secondary">{t("timelineEmpty")}</Typography.Text>;
   return (
@@ -88,7 +97,7 @@ function TimelineList({ entries, loading }: { entries: Entry[]; loading: boolean
             <Space size="small" wrap>
               <Typography.Text strong>{kindLabel(e.kind ?? "", t)}</Typography.Text>
               <Typography.Text type="secondary">{formatDateTime(e.occurred_at, locale)}</Typography.Text>
-              {e.source_service && <Tag>{t("from", { service: e.source_service })}</Tag>}
+              {e.source_service && <Tag>{t("from", { service: SERVICE_NAMES[e.source_service] ? label(SERVICE_NAMES[e.source_service]!) : e.source_service })}</Tag>}
             </Space>
             <div>{e.summary || e.interaction?.subject}</div>
             {e.interaction?.content && <Typography.Paragraph type="secondary" style={{ marginBottom: 0 }}>{e.interaction.content}</Typography.Paragraph>}

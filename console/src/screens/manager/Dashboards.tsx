@@ -1,5 +1,5 @@
 // The dashboards the caller may see (their own, their team's, everyone's), by name.
-import { Table, Typography } from "antd";
+import { Button, Space, Table, Typography } from "antd";
 import { useCallback, useEffect, useState } from "react";
 import { Link } from "react-router";
 import { api, unwrap, ApiError, type Schema } from "../../api";
@@ -27,7 +27,10 @@ export default function Dashboards() {
   if (error) return <LoadError error={error} retry={load} />;
   return (
     <>
-      <Typography.Title level={1} style={{ fontSize: 22 }}>{t("dashboardsTitle")}</Typography.Title>
+      <Space align="baseline" style={{ width: "100%", justifyContent: "space-between" }}>
+        <Typography.Title level={1} style={{ fontSize: 22 }}>{t("dashboardsTitle")}</Typography.Title>
+        <Link to="/dashboards/new"><Button type="primary">{t("newDashboard")}</Button></Link>
+      </Space>
       <Table<Dashboard>
         rowKey={(d) => d.id ?? ""}
         loading={items === null}

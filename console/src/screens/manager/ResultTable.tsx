@@ -6,6 +6,7 @@ import { Link } from "react-router";
 import type { Schema } from "../../api";
 import { useLocale, useT } from "../../i18n";
 import { formatMeasure, rowCurrency, type Row } from "./cells";
+import { columnLabel } from "./columnLabels";
 import { m } from "./messages";
 
 type Result = Schema<"QueryResult">;
@@ -30,10 +31,10 @@ export function ResultTable({ result, drillTo, lead, caption }: Props) {
   const cols = [
     ...(lead ? [{ title: lead.title, key: "_lead", render: (_: unknown, r: Indexed) => lead.render(r.index) }] : []),
     ...dims.map((c, i) => ({
-      title: c.label || c.name, key: `d${i}`, render: (_: unknown, r: Indexed) => r.keys?.[i] || "—",
+      title: columnLabel(c, locale), key: `d${i}`, render: (_: unknown, r: Indexed) => r.keys?.[i] || "—",
     })),
     ...measures.map((c, i) => ({
-      title: c.label || c.name, key: `m${i}`, align: "right" as const,
+      title: columnLabel(c, locale), key: `m${i}`, align: "right" as const,
       render: (_: unknown, r: Indexed) => {
         const text = formatMeasure(r.values?.[i], c.unit, locale, rowCurrency(columns, r));
         const to = i === 0 && drillTo ? drillTo(r) : null;

@@ -21,3 +21,13 @@ describe("report cells", () => {
     expect(formatMeasure(12000, "count", "zh-CN")).toBe("12,000");
   });
 });
+
+describe("report column labels", () => {
+  it("says the known ones in Chinese and keeps the API's label for the rest", async () => {
+    const { columnLabel } = await import("./columnLabels");
+    expect(columnLabel({ name: "won_amount", label: "Won amount" }, "zh-CN")).toBe("赢单金额");
+    expect(columnLabel({ name: "won_amount", label: "Won amount" }, "en")).toBe("Won amount");
+    expect(columnLabel({ name: "period", label: "closed (month)" }, "zh-CN")).toBe("closed (month)");
+    expect(columnLabel({ name: "new_measure" }, "zh-CN")).toBe("new_measure");
+  });
+});

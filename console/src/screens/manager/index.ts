@@ -16,6 +16,7 @@ export const manager: Area = {
       roles: READERS,
       nav: { label: { en: "Dashboards", "zh-CN": "仪表盘" }, icon: DashboardOutlined, order: 60 },
     },
+    { path: "dashboards/new", load: () => import("./NewDashboard"), roles: READERS },
     { path: "dashboards/:id", load: () => import("./Dashboard"), roles: READERS },
     { path: "dashboards/:id/widgets/:widgetId/records", load: () => import("./DrillDown"), roles: READERS },
     { path: "reports/records", load: () => import("./DrillDown"), roles: READERS },

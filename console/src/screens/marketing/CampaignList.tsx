@@ -91,7 +91,7 @@ function NewCampaign() {
       unwrap(api.POST("/api/v1/campaigns", {
         body: {
           name: v.name ?? "",
-          type: v.type ?? "",
+          type: v.type as Kind, // none chosen: the API refuses it, naming the field
           // the amount as typed, a decimal string: money never goes through a float
           ...(v.budget !== undefined && v.budget !== null ? { budget: { currency_code: "CNY", amount: String(v.budget) } } : {}),
           ...(v.start_date ? { start_date: v.start_date.format("YYYY-MM-DD") } : {}),

@@ -144,9 +144,17 @@ function ResultFigures({ results, t }: { results: Results; t: T }) {
     [t("openRate"), formatRate(e.open_rate, locale)],
     [t("clickRate"), formatRate(e.click_rate, locale)],
   ];
+  const sms = results.sms;
+  // SMS sends count apart (their own provider and receipts): shown once a campaign has any
+  const smsFigures: [string, string][] = sms?.recipients ? [
+    [t("smsSent"), formatNumber(sms.sent ?? 0, locale)],
+    [t("smsDelivered"), formatNumber(sms.delivered ?? 0, locale)],
+    [t("smsFailed"), formatNumber(sms.failed ?? 0, locale)],
+    [t("smsOptedOut"), formatNumber(sms.opted_out ?? 0, locale)],
+  ] : [];
   return (
     <Row gutter={[16, 16]} data-testid="campaign-results">
-      {figures.map(([title, value]) => (
+      {[...figures, ...smsFigures].map(([title, value]) => (
         <Col key={title} xs={12} md={6}><Statistic title={title} value={value} /></Col>
       ))}
     </Row>

@@ -48,17 +48,18 @@ export function SendWaves({ campaign, onChange }: { campaign: Campaign; onChange
 
   const columns = useMemo(() => [
     { title: t("colCreated"), dataIndex: "created_at", key: "created", render: (v: string) => formatDateTime(v, locale) },
-    { title: t("colChannel"), dataIndex: "channel", key: "channel", render: (v: string) => v || "email" },
+    { title: t("colChannel"), dataIndex: "channel", key: "channel", render: (v: string) => (v === "sms" ? t("channel_sms") : !v || v === "email" ? t("channel_email") : v) },
     { title: t("colStatus"), dataIndex: "status", key: "status",
       render: (v: string) => <Tag style={v === "sending" ? TONE.blue : TONE.grey}>{waveStatus(t, v)}</Tag> },
-    { title: t("sent"), key: "sent", render: (_: unknown, w: Wave) => formatNumber(w.counts?.sent ?? 0, locale) },
+    { title: t("sent"), key: "sent",
+      render: (_: unknown, w: Wave) => formatNumber((w.channel === "sms" ? w.sms_counts?.sent : w.counts?.sent) ?? 0, locale) },
     { title: t("opened"), key: "opened",
       render: (_: unknown, w: Wave) => `${formatNumber(w.counts?.opened ?? 0, locale)} (${formatRate(w.counts?.open_rate, locale)})` },
     { title: t("clicked"), key: "clicked",
       render: (_: unknown, w: Wave) => `${formatNumber(w.counts?.clicked ?? 0, locale)} (${formatRate(w.counts?.click_rate, locale)})` },
     { title: t("unsubscribed"), key: "unsub", render: (_: unknown, w: Wave) => formatNumber(w.counts?.unsubscribed ?? 0, locale) },
     { title: t("skipped"), key: "skipped",
-      render: (_: unknown, w: Wave) => formatNumber(Object.values(w.counts?.skipped ?? {}).reduce((a, b) => a + Number(b), 0), locale) },
+      render: (_: unknown, w: Wave) => formatNumber(skippedOf(w), locale) },
     { title: "", key: "act",
       render: (_: unknown, w: Wave) => (w.status === "ready" ? <Button size="small" type="primary" onClick={() => void start(w)}>{t("start")}</Button> : null) },
   ], [t, locale]); // start() only reads the latest pages and toast
@@ -79,6 +80,12 @@ export function SendWaves({ campaign, onChange }: { campaign: Campaign; onChange
       <NewWave campaign={campaign} onCreated={() => { pages.reload(); onChange(); }} />
     </>
   );
+}
+
+/** Skipped recipients over every reason (the API counts them per reason). */
+export function skippedOf(w: Wave): number {
+  const byReason = (w.channel === "sms" ? w.sms_counts?.skipped : w.counts?.skipped) ?? {};
+  return Object.values(byReason).reduce<number>((sum, n) => sum + Number(n ?? 0), 0);
 }
 
 interface Values {

@@ -88,8 +88,9 @@ export default function Pipeline() {
     } catch (err) {
       if (!(err instanceof ApiError)) throw err;
       setBoard((b) => moveRefused(b, plan.card, to, err));
+      if (err.status === 409) void loadColumn(plan.from, ""); // changed meanwhile: fetch its new version
     }
-  }, [board, stages]);
+  }, [board, stages, loadColumn]);
 
   const sensors = useSensors(
     useSensor(PointerSensor, { activationConstraint: { distance: 5 } }),

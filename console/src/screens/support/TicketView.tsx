@@ -114,7 +114,7 @@ function Thread({ comments, t }: { comments: Comment[]; t: T }) {
       data-testid="thread"
       items={comments.map((c) => ({
         key: c.id,
-        children: (
+        content: (
           <div data-comment={c.id}>
             <Space size="small" wrap>
               <Typography.Text strong>{who(c.author_kind)} {c.author_id}</Typography.Text>

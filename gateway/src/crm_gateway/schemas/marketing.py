@@ -86,7 +86,7 @@ _sms["params"]["additionalProperties"] = {**_sms["params"].get("additionalProper
 SMS_EVENTS_RESULT = _r.message(pb.ReportSmsEventsResponse, name="SmsEventsResult")
 SMS_REPLY_PAGE = _r.page(_r.message(pb.SmsReplyRecord), "SmsReplyPage")
 SMS_REPLY_PARAMS = (QueryParam("phone", description="replies from this number (E.164)",
-                               pattern=r"^((\+|00)[0-9]{7,15}|[0-9]{8,15})$"), *PAGE_PARAMS)
+                               pattern=r"^((\+|00)[0-9]{7,15}|[1-9][0-9]{7,14})$"), *PAGE_PARAMS)
 WAVE_PAGE = _r.page(WAVE, "SendWavePage")
 WAVE_PARAMS = (QueryParam("campaign_id", description="the campaign whose waves to list", pattern=NOT_BLANK,
                           required=True), *PAGE_PARAMS)

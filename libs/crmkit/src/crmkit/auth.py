@@ -14,7 +14,8 @@ import jwt
 from crmkit.config import AuthSettings
 from crmkit.errors import Unauthenticated
 
-ROLES = ("rep", "manager", "admin", "finance", "legal", "support", "marketing", "analyst", "service", "auditor")
+ROLES = ("rep", "manager", "admin", "finance", "legal", "support", "marketing", "analyst", "service", "auditor",
+         "integration")  # integration: an external system (ERP, shop) managing its own webhooks
 
 
 @dataclass(frozen=True)

@@ -14,6 +14,7 @@ DEFAULT_PORTS = {
     "support": (50054, 9104),
     "reporting": (50055, 9105),
     "privacy": (50056, 9106),
+    "webhooks": (50057, 9107),
 }
 DEV_JWT_SECRET = "shuniu-dev-secret-change-me-in-production"
 # HS256 needs a key at least as long as its hash (RFC 7518 §3.2): 32 bytes.

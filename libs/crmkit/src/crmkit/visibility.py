@@ -6,9 +6,10 @@ principal: `Principal.delegators`). Writing needs one of `writers`
 for one's own records; managers change what they see."""
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+from google.protobuf.message import Message
 from sqlalchemy import ColumnElement, Table, false, or_, true
 
 from crmkit.auth import Principal
@@ -112,3 +113,42 @@ def mask_email(address: str) -> str:
     """zhang.wei@example.com → z***@example.com."""
     local, at, domain = address.partition("@")
     return (local[:1] + "***" + at + domain) if at else "***"
+
+
+def masked_message(principal: Principal, message: Message) -> Message:
+    """Any record (an event's payload, a snapshot) with the phones and emails this caller may not
+    read masked as the services mask their own reads, changed in place: the fields of a `Phone`
+    (number, raw) and an `Email` (address) message, and string fields whose name ends in `phone`,
+    `mobile` or `email` (plural: repeated). For consumers that pass on records of every service
+    (webhooks) and cannot know each one's message types."""
+    if not sees_contact_details(principal):
+        _mask(message)
+    return message
+
+
+def _mask(message: Message) -> None:
+    kind = message.DESCRIPTOR.name
+    for field, value in message.ListFields():
+        if field.type == field.TYPE_MESSAGE:
+            if field.message_type is None or field.message_type.GetOptions().map_entry:
+                continue  # custom fields: free text the services do not mask either
+            for item in (value if field.is_repeated else [value]):
+                _mask(item)
+            continue
+        if field.type != field.TYPE_STRING:
+            continue
+        masker = _masker(kind, field.name)
+        if masker is None:
+            continue
+        if field.is_repeated:
+            value[:] = [masker(v) for v in value]
+        else:
+            setattr(message, field.name, masker(value))
+
+
+def _masker(kind: str, name: str) -> Callable[[str], str] | None:
+    if (kind == "Phone" and name in ("number", "raw")) or name.endswith(("phone", "phones", "mobile", "mobiles")):
+        return mask_phone
+    if (kind == "Email" and name == "address") or name.endswith(("email", "emails")):
+        return lambda v: mask_email(v) if v else ""
+    return None

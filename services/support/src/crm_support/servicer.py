@@ -17,7 +17,7 @@ from crm.support.v1.support_pb2_grpc import SupportServiceServicer
 from crm_support.ports import ContactsPort
 from crm_support.rules.channels import ChannelAccount
 from crm_support.search import KbIndex
-from crm_support.usecases import channels, csat, intake, kb, ownership, settings, tickets
+from crm_support.usecases import channels, csat, intake, kb, ownership, settings, sms_notices, tickets
 from crmkit.audit import Personal
 from crmkit.db import Database, UnitOfWork
 from crmkit.records import dt
@@ -131,6 +131,12 @@ class SupportServicer(ServicerBase, SupportServiceServicer):
                                              authorization=call.authorization, request=request),
             lambda uow, call, customer: intake.log_call(uow, principal=call.principal, now=call.now,
                                                         request=request, customer=customer))
+
+    def ReportSmsReceipts(self, request: pb.ReportSmsReceiptsRequest,
+                          context: Ctx) -> pb.ReportSmsReceiptsResponse:
+        receipts = [copy(r) for r in request.receipts]
+        return self.write(request, pb.ReportSmsReceiptsResponse, lambda uow, call: sms_notices.record_receipts(
+            uow, principal=call.principal, now=call.now, receipts=receipts))
 
     def ReceiveChannelCallback(self, request: pb.ChannelCallbackRequest,
                                context: Ctx) -> pb.ChannelCallbackResponse:

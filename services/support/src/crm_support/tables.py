@@ -222,6 +222,7 @@ sms_outbox = Table(
     Column("sent_at", Ts, nullable=True),
     Column("provider_id", String(64), nullable=False, default=""),
     Column("last_error", Text, nullable=False, default=""),
+    Column("delivered_at", Ts, nullable=True),                 # the provider's receipt said delivered
     Index("ix_sms_outbox_due", "status", "next_attempt_at"),
     Index("ix_sms_outbox_ticket", "ticket_id"),
 )

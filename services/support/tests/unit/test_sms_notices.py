@@ -12,7 +12,7 @@ from crm.support.v1 import support_pb2 as pb
 from crm_support import sms_jobs
 from crm_support.usecases import sms_notices, tickets
 from crmkit.auth import Principal
-from crmkit.errors import InvalidArgument
+from crmkit.errors import InvalidArgument, PermissionDenied
 from crmkit.sms import OutgoingSms, SmsAccepted, SmsRejected, SmsUnavailable
 
 NOW = datetime(2026, 3, 2, 1, 0, tzinfo=UTC)
@@ -96,3 +96,23 @@ def test_without_a_template_the_sms_is_skipped_with_the_reason(store: Any) -> No
     assert send(store, FakeSms(), template="") == 0
     [row] = store.read(lambda s: sms_notices.of_ticket(s, ticket_id=ticket.id))
     assert (row["status"], row["last_error"]) == ("skipped", "SUPPORT_SMS_TEMPLATE is not set")
+
+
+def test_receipts_mark_the_ticket_sms_delivered_or_failed(store: Any) -> None:
+    sms = FakeSms()
+    ticket = open_ticket(store, notice_channel="sms", notice_phone="+8613800138003")
+    reply(store, ticket)
+    reply(store, ticket)
+    send(store, sms)
+    first, second = (r["seq"] for r in store.read(lambda s: sms_notices.of_ticket(s, ticket_id=ticket.id)))
+    public = Principal("public-web", ("public",), "", "", "visitor")
+    answer = store.write(lambda uow: sms_notices.record_receipts(uow, principal=public, now=NOW, receipts=[
+        pb.TicketSmsReceipt(out_id=f"s{first}", success=True),
+        pb.TicketSmsReceipt(out_id=f"s{second}", success=False, error_code="MK:0001", error_message="停机"),
+        pb.TicketSmsReceipt(out_id="s999999", success=True)]))
+    assert (answer.marked, answer.unmatched) == (2, 1)
+    rows = store.read(lambda s: sms_notices.of_ticket(s, ticket_id=ticket.id))
+    assert rows[0]["delivered_at"] is not None and rows[0]["status"] == "sent"
+    assert rows[1]["status"] == "failed" and rows[1]["last_error"] == "MK:0001: 停机"
+    with pytest.raises(PermissionDenied):
+        store.write(lambda uow: sms_notices.record_receipts(uow, principal=AGENT, now=NOW, receipts=[]))

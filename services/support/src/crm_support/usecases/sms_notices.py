@@ -12,10 +12,13 @@ from typing import Any
 from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
 
-from crm.support.v1.support_pb2 import Ticket
+from crm.support.v1.support_pb2 import ReportSmsReceiptsResponse, Ticket, TicketSmsReceipt
 from crm_support.rules import sms_notices as rules
+from crm_support.rules.access import is_public
 from crm_support.tables import sms_outbox
+from crmkit.auth import Principal
 from crmkit.db import UnitOfWork
+from crmkit.errors import InvalidArgument, PermissionDenied
 from crmkit.records import aware
 from crmkit.sms import OutgoingSms
 
@@ -70,6 +73,33 @@ def failed(uow: UnitOfWork, *, seq: int, now: datetime, error: str, permanent: b
     wait = timedelta(minutes=min(2 ** max(row.attempts - 1, 0), 60))
     _set(uow.session, seq, status=status, last_error=error[:2000], next_attempt_at=now + wait)
     return status
+
+
+MAX_RECEIPTS = 500
+
+
+def record_receipts(uow: UnitOfWork, *, principal: Principal, now: datetime,
+                    receipts: list[TicketSmsReceipt]) -> ReportSmsReceiptsResponse:
+    """The provider's receipts (the gateway's callback): delivered, or failed with the carrier's
+    code; one naming no SMS of ours is counted, not an error (the provider pushes what it has)."""
+    if not (is_public(principal) or principal.is_admin):
+        raise PermissionDenied("only the SMS provider's callback (through the gateway) reports receipts")
+    if len(receipts) > MAX_RECEIPTS:
+        raise InvalidArgument(f"at most {MAX_RECEIPTS} a call", field="receipts")
+    out = ReportSmsReceiptsResponse()
+    for receipt in receipts:
+        seq = int(receipt.out_id[1:]) if receipt.out_id[:1] == "s" and receipt.out_id[1:].isdigit() else None
+        row = uow.session.execute(select(o.seq).where(o.seq == seq)).first() if seq is not None else None
+        if row is None:
+            out.unmatched += 1
+            continue
+        if receipt.success:
+            _set(uow.session, row.seq, delivered_at=now)
+        else:
+            error = f"{receipt.error_code or 'undelivered'}: {receipt.error_message}".strip(": ")
+            _set(uow.session, row.seq, status="failed", last_error=error[:2000])
+        out.marked += 1
+    return out
 
 
 def _set(session: Session, seq: int, **values: Any) -> None:

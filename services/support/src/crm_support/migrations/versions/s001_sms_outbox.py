@@ -35,6 +35,7 @@ def upgrade() -> None:
         sa.Column('sent_at', Ts, nullable=True),
         sa.Column('provider_id', sa.String(length=64), nullable=False),
         sa.Column('last_error', sa.Text(), nullable=False),
+        sa.Column('delivered_at', Ts, nullable=True),
     )
     op.create_index('ix_sms_outbox_due', 'sms_outbox', ['status', 'next_attempt_at'], unique=False)
     op.create_index('ix_sms_outbox_ticket', 'sms_outbox', ['ticket_id'], unique=False)

@@ -1,0 +1,33 @@
+"""The consumer's handler: each event of the CONTACTS, SALES, SUPPORT and MARKETING streams
+becomes one delivery per subscription to its type, inside the consumer's unit of work: the inbox
+row and the deliveries commit together, and only then is the event acked."""
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+
+from crm.common.v1.envelope_pb2 import EventEnvelope
+from crm_webhooks import metrics
+from crm_webhooks.rules import catalogue
+from crm_webhooks.rules.backoff import Schedule
+from crm_webhooks.usecases import deliveries
+from crmkit.db import UnitOfWork
+
+
+def wants(event_type: str) -> bool:
+    """Events no subscription could name are acked without a transaction."""
+    return event_type in catalogue.BY_SUBJECT
+
+
+def handler(schedule: Schedule, clock: Callable[[], datetime],
+            queued: Callable[[], None]) -> Callable[[UnitOfWork, EventEnvelope], None]:
+    """`queued`: called when deliveries were made (wakes the worker; it finds them once the
+    consumer's transaction committed, or at its next tick)."""
+
+    def handle(uow: UnitOfWork, env: EventEnvelope) -> None:
+        made = deliveries.enqueue(uow, env, now=clock(), schedule=schedule)
+        if made:
+            metrics.QUEUED.inc(made)
+            queued()
+
+    return handle
