@@ -25,7 +25,8 @@ from crmkit.fields import output_only, patchable
 
 SECRET = "gateway-test-secret-0123456789abcdef"  # the conftest's
 # What each service's update accepts today (support tickets.UPDATABLE, sales leads.EDITABLE).
-TICKET_PATCHABLE = {"subject", "description", "type", "priority", "assignee_id", "group", "tags"}
+TICKET_PATCHABLE = {"subject", "description", "type", "priority", "assignee_id", "group", "tags",
+                    "notice_channel", "notice_phone"}  # how the customer hears of updates (SMS)
 LEAD_EDITABLE = {"name", "company", "title", "phone", "email", "industry", "province", "city", "region", "notes",
                  "company_size", "budget", "currency_code", "campaign_id", "source"}
 
