@@ -5,6 +5,7 @@ limit and one within the cool-down are refused with a problem naming the rule, a
 claims, and the pool report counts the pool, the returns, releases and claims."""
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -24,6 +25,8 @@ from crmkit.testing import ManualClock, in_process_settings, wait_for
 
 SECRET = "gateway-test-secret-0123456789abcdef"  # the gateway conftest's
 CLOCK = ManualClock(datetime(2026, 3, 2, 1, 0, tzinfo=UTC))
+# A team of this module's own: the session's nats-server keeps other tests' events on its streams.
+TEAM = f"north-{uuid.uuid4().hex[:6]}"
 
 
 class Running:
@@ -64,7 +67,7 @@ def client(make_client: Any, settings: Any, running: Running) -> Any:
                        optional_addrs={"sales": running.sales.address})
 
 
-def bearer(user_id: str, role: str, team: str = "north-sales", region: str = "north") -> dict[str, str]:
+def bearer(user_id: str, role: str, team: str = TEAM, region: str = "north") -> dict[str, str]:
     return {"Authorization": f"Bearer {mint_token(Principal(user_id, (role,), team, region), SECRET)}"}
 
 
@@ -81,13 +84,13 @@ def ok(response: Any, status: int = 200) -> Any:
 def test_a_neglected_lead_returns_to_the_pool_once_and_claims_keep_to_the_rule(client: Any, running: Running) -> None:
     for user in ("rep.north.1", "rep.north.2"):
         ok(client.put("/api/v1/sales/reps", headers=ADMIN, json={
-            "user_id": user, "team": "north-sales", "region": "north", "active": True}))
-    bad = client.patch("/api/v1/sales/settings", headers=ADMIN, json={"pool_rules": [{"team": "north-sales",
+            "user_id": user, "team": TEAM, "region": "north", "active": True}))
+    bad = client.patch("/api/v1/sales/settings", headers=ADMIN, json={"pool_rules": [{"team": TEAM,
                                                                                          "inactive_days": -3}]})
     assert bad.status_code == 400 and bad.get_json()["errors"][0]["field"] == "pool_rules[0].inactive_days"
     assert client.patch("/api/v1/sales/settings", headers=MANAGER, json={"pool_rules": []}).status_code == 403
     rules = ok(client.patch("/api/v1/sales/settings", headers=ADMIN, json={"pool_rules": [{
-        "team": "north-sales", "inactive_days": 30, "unconverted_days": 90, "claim_limit": 1, "cooldown_days": 7}]}))
+        "team": TEAM, "inactive_days": 30, "unconverted_days": 90, "claim_limit": 1, "cooldown_days": 7}]}))
     assert rules["pool_rules"][0]["claim_limit"] == 1
 
     neglected = ok(client.post("/api/v1/leads", headers=REP1, json={"name": "赵强", "company": "天津重工"}), 201)
@@ -128,10 +131,10 @@ def test_a_neglected_lead_returns_to_the_pool_once_and_claims_keep_to_the_rule(c
     assert assigned["owner_id"] == "rep.north.1"
 
     def figures() -> dict[str, Any]:
-        teams = ok(client.get("/api/v1/reports/pool?record_type=lead", headers=MANAGER))["teams"]
-        return next((t for t in teams if t["team"] == "north-sales"), {})
+        teams = ok(client.get(f"/api/v1/reports/pool?record_type=lead&team={TEAM}", headers=MANAGER))["teams"]
+        return next((t for t in teams if t["team"] == TEAM), {})
 
-    want = {"team": "north-sales", "record_type": "lead", "in_pool": 0, "returned": 1, "released": 1, "claimed": 1,
+    want = {"team": TEAM, "record_type": "lead", "in_pool": 0, "returned": 1, "released": 1, "claimed": 1,
             "assigned": 1}
     seen: list[dict[str, Any]] = []
     try:

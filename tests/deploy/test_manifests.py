@@ -29,6 +29,7 @@ SERVICES = {  # name: gRPC port, metrics port, services it calls, uses OpenSearc
     "support": (50054, 9104, ("contacts",), True),
     "reporting": (50055, 9105, (), False),
     "privacy": (50056, 9106, ("contacts", "sales", "marketing", "support", "reporting"), False),
+    "webhooks": (50057, 9107, (), False),
 }
 GATEWAY_PORT = 8080
 WORKLOADS = (*SERVICES, "gateway", "console")  # console: the web console's static files (nginx)

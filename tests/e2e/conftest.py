@@ -33,7 +33,8 @@ def suite(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Suite]:
             urls[service] = cm.__enter__()
             stack.append(cm)
     s = Suite(Path(tmp_path_factory.mktemp("suite")), free_ports=True, jwt_secret=SECRET, database_urls=urls,
-              extra_env={"RATE_LIMIT_RPS": "100000", "RATE_LIMIT_BURST": "100000"})
+              extra_env={"RATE_LIMIT_RPS": "100000", "RATE_LIMIT_BURST": "100000",
+                         "WEBHOOKS_RETRY_BASE_SECONDS": "0.5"})  # a failing receiver's retries within seconds
     s.start()
     yield s
     s.stop()

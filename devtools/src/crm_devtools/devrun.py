@@ -27,7 +27,7 @@ from crmkit.sms_sink import DEFAULT_KEY_ID, DEFAULT_KEY_SECRET
 from crmkit.testing import NatsServer, ServiceProcess, free_port, wait_for
 
 REPO = Path(__file__).resolve().parents[3]
-ALL_SERVICES = ("contacts", "sales", "marketing", "support", "reporting", "privacy")
+ALL_SERVICES = ("contacts", "sales", "marketing", "support", "reporting", "privacy", "webhooks")
 
 
 def available_services() -> list[str]:
@@ -130,6 +130,8 @@ class Suite:
         env[f"{service.upper()}_DATABASE_URL"] = self.database_url(service)
         if service == "support":  # the channel credentials, as a Secret gives them in production
             env.setdefault("SUPPORT_CHANNEL_ACCOUNTS", json.dumps(self.wechat_accounts))
+        if service == "webhooks":  # receivers on this machine (a developer's, the e2e tests') are allowed
+            env.setdefault("WEBHOOKS_ALLOWED_CIDRS", "127.0.0.0/8,::1/128")
         return env
 
     def migrate(self, service: str) -> None:

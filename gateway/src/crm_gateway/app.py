@@ -30,6 +30,7 @@ from crm_gateway import (
     routes_segments,
     routes_sms,
     routes_support,
+    routes_webhooks,
 )
 from crm_gateway import openapi as openapi_routes
 from crm_gateway.actions import Action
@@ -79,6 +80,7 @@ def all_routes() -> list[Route]:
         *routes_channels.ROUTES,
         *routes_sms.ROUTES,
         *routes_privacy.ROUTES,
+        *routes_webhooks.ROUTES,
         *routes_audit.ROUTES,
         *openapi_routes.ROUTES,
     ]

@@ -32,6 +32,7 @@ LAZY_STUBS: dict[str, tuple[str, str]] = {
     "marketing": ("crm.marketing.v1.marketing_pb2_grpc", "MarketingServiceStub"),
     "support": ("crm.support.v1.support_pb2_grpc", "SupportServiceStub"),
     "privacy": ("crm.privacy.v1.privacy_pb2_grpc", "PrivacyServiceStub"),
+    "webhooks": ("crm.webhooks.v1.webhooks_pb2_grpc", "WebhooksServiceStub"),
 }
 
 

@@ -47,6 +47,7 @@ TAGS = {
     "custom-fields": "The tenant's own fields on contacts and accounts",
     "dev": "Development sign-in as a demo user (make run only)",
     "imports": "Customer imports from CSV or xlsx files, run as jobs",
+    "exports": "Export jobs: a large list written in the background, then downloaded by the user who asked",
     "intake": "Tickets arriving by email, chat and phone",
     "kb": "Knowledge-base articles, categories and feedback",
     "marketing": "Campaigns, invitation lists, email templates, send waves, mail feedback",
@@ -61,6 +62,7 @@ TAGS = {
     "sms": "SMS waves and replies",
     "support": "Support settings: SLA policies, routing rules, macros",
     "tickets": "Support tickets: status, comments, escalation, CSAT",
+    "webhooks": "Outgoing webhooks: subscriptions, signed deliveries, the delivery log and replay",
 }
 
 

@@ -1,144 +1,199 @@
-"""Exports of the contacts and accounts lists: GET /api/v1/contacts/export and
-/api/v1/accounts/export, with the list's own filters, as CSV (UTF-8 with a BOM, so Excel keeps
-Chinese text) or xlsx. The rows are what the caller's list shows (the service applies visibility
-and masking), fetched a page at a time: a CSV streams in flat memory; an xlsx is written row by
-row (openpyxl's write-only mode) to a temporary file, then sent.
+"""Exports: every list (`GET /api/v1/<list>/export`), every report (export_reports.py) and export
+jobs for large lists (`POST /api/v1/exports`, then its progress and download).
 
-The columns are named like the import's fields, so an exported file imports back with no mapping."""
+A list export takes exactly the list route's filters (an unknown one is refused, naming it) and
+fetches through the same list RPC with the caller's token, so the rows are what the caller's list
+shows (the services apply visibility and masking). CSV (UTF-8 with a BOM, so Excel keeps Chinese
+text) streams a page at a time in flat memory; xlsx is written row by row (openpyxl's write-only
+mode) to a temporary file, then sent. Columns: export_lists.py; cells: export_tables.py."""
 from __future__ import annotations
 
-import csv
-import io
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Sequence
+from pathlib import Path
 from typing import Any
 
-from flask import Response, stream_with_context
+from flask import Response, current_app, g, send_file, stream_with_context
 
-from crm.contacts.v1 import contacts_pb2 as pb
-from crm.contacts.v1.contacts_pb2 import Account, Contact
-from crm_gateway.routing import API, Call, QueryParam, Route, metadata, state
-from crm_gateway.schemas import contacts as sh
+from crm_gateway import export_reports
+from crm_gateway.export_jobs import JobStore
+from crm_gateway.export_lists import LISTS, ExportedList, Metadata, parse_filters, records
+from crm_gateway.export_tables import XLSX, Cell, Column, csv_chunks, row_of, write_xlsx
+from crm_gateway.problems import Problem
+from crm_gateway.routing import API, Call, QueryParam, Route, json_response, metadata, state
+from crm_gateway.schemas import REGISTRY
+from crmkit.grpc_server import IDEMPOTENCY_KEY
 
-PAGE = 200
-XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 FORMAT = QueryParam("format", description="csv (UTF-8 with BOM, default) or xlsx", choices=("csv", "xlsx"))
-_PAGING = ("page_size", "page_token")
-COLUMNS = {
-    "contact": ("name", "title", "company_name", "phone", "email", "source", "level", "lifecycle_stage", "industry",
-                "language", "tags", "owner_id", "team", "region", "country", "province", "city", "street",
-                "postal_code", "account_id", "id", "created_at"),
-    "account": ("name", "industry", "website", "phone", "email", "source", "level", "tags", "owner_id", "team",
-                "region", "country", "province", "city", "street", "postal_code", "id", "created_at"),
-}
+COLUMNS = QueryParam("columns", description="all (default) or import: only the columns the list's import reads, "
+                     "so the file imports back as it is", choices=("all", "import"))
+EXPORTS = f"{API}/exports"
+TAG = "exports"
 
 
-def _cells(entity: str, record: Contact | Account) -> list[str]:
-    address = record.addresses[0] if record.addresses else pb.Address()
-    values: dict[str, str] = {
-        # a phone kept unverified goes out as it was typed, so nothing is lost on the way back
-        "phone": ", ".join(p.raw if p.unverified else p.number for p in record.phones),
-        "email": ", ".join(e.address for e in record.emails),
-        "tags": ", ".join(record.tags),
-        "country": address.country, "province": address.province, "city": address.city,
-        "street": address.street, "postal_code": address.postal_code,
-        "created_at": record.created_at.ToJsonString() if record.HasField("created_at") else "",
-    }
-    return [values[c] if c in values else str(getattr(record, c, "")) for c in COLUMNS[entity]]
+def read_metadata() -> Metadata:
+    """The caller's metadata for reads: the token and request id, not an idempotency key."""
+    return tuple((k, v) for k, v in metadata() if k != IDEMPOTENCY_KEY)
 
 
-def _records(entity: str, query: dict[str, Any]) -> Iterator[Contact | Account]:
-    kind = "Contacts" if entity == "contact" else "Accounts"
-    request: Any = pb.ListContactsRequest() if entity == "contact" else pb.ListAccountsRequest()
-    for name, value in query.items():
-        if name in _PAGING or name == "format":
-            continue
-        target = "query" if name == "q" else name
-        field = getattr(request.filter, target)
-        if hasattr(field, "CopyFrom"):
-            field.CopyFrom(value)
-        else:
-            setattr(request.filter, target, value)
-    request.page.page_size = PAGE
-    client, md = state().backends.contacts, metadata()
-    while True:
-        answer = client.call(f"List{kind}", request, metadata=md, idempotent=True)
-        yield from answer.contacts if entity == "contact" else answer.accounts
-        if not answer.page.next_page_token:
-            return
-        request.page.page_token = answer.page.next_page_token
+def file_response(name: str, fmt: str, header: Sequence[str], kinds: Sequence[str],
+                  rows: Iterator[Sequence[Cell]]) -> Response:
+    """The rows as a download. The first row is read before answering, so a refusal or an
+    unreachable service is a problem answer, not a cut stream."""
+    first = next(rows, None)
+    every = _chain(first, rows)
+    if fmt == "xlsx":
+        spool = tempfile.TemporaryFile()  # noqa: SIM115  (the response closes it)
+        write_xlsx(spool, name, header, kinds, every)
+        size = spool.tell()
+        spool.seek(0)
 
+        def chunks() -> Iterator[bytes]:
+            with spool:
+                while block := spool.read(1024 * 1024):
+                    yield block
 
-def _export(entity: str, c: Call) -> Response:
-    records = _records(entity, c.query)
-    first = next(records, None)  # a refusal or an unreachable service is an answer, not a cut stream
-    name = f"{entity}s"
-    if c.query.get("format") == "xlsx":
-        return _xlsx(entity, first, records, name)
-
-    def lines() -> Iterator[str]:
-        out = io.StringIO()
-        writer = csv.writer(out)
-        writer.writerow(COLUMNS[entity])
-        yield "\ufeff" + out.getvalue()
-        if first is None:
-            return
-        for record in _chain(first, records):
-            out.seek(0)
-            out.truncate()
-            writer.writerow(_cells(entity, record))
-            yield out.getvalue()
-
-    return Response(stream_with_context(lines()), 200, mimetype="text/csv",
+        return Response(chunks(), 200, mimetype=XLSX, headers={
+            "Content-Disposition": f'attachment; filename="{name}.xlsx"', "Content-Length": str(size)})
+    return Response(stream_with_context(csv_chunks(header, every)), 200, mimetype="text/csv",
                     headers={"Content-Disposition": f'attachment; filename="{name}.csv"'})
 
 
-def _chain(first: Contact | Account, rest: Iterator[Contact | Account]) -> Iterator[Contact | Account]:
+def _chain(first: Sequence[Cell] | None, rest: Iterable[Sequence[Cell]]) -> Iterator[Sequence[Cell]]:
+    if first is None:
+        return
     yield first
     yield from rest
 
 
-def _xlsx(entity: str, first: Contact | Account | None, rest: Iterator[Contact | Account], name: str) -> Response:
-    from openpyxl import Workbook  # only an xlsx export pays for the import
-
-    book = Workbook(write_only=True)
-    sheet = book.create_sheet(name)
-    sheet.append(list(COLUMNS[entity]))
-    if first is not None:
-        for record in _chain(first, rest):
-            sheet.append(_cells(entity, record))
-    spool = tempfile.SpooledTemporaryFile(max_size=16 * 1024 * 1024)  # noqa: SIM115  (the response closes it)
-    book.save(spool)
-    size = spool.tell()
-    spool.seek(0)
-
-    def chunks() -> Iterator[bytes]:
-        with spool:
-            while block := spool.read(1024 * 1024):
-                yield block
-
-    return Response(chunks(), 200, mimetype=XLSX, headers={
-        "Content-Disposition": f'attachment; filename="{name}.xlsx"', "Content-Length": str(size)})
+def _rows(exported: ExportedList, columns: Sequence[Column], query: dict[str, Any],
+          md: Metadata) -> Iterator[Sequence[Cell]]:
+    backends = state().backends  # the generator may outlive the request context (a job's thread)
+    return (row_of(columns, r) for r in records(exported, query, backends, md))
 
 
-def export_contacts(c: Call) -> Response:
-    return _export("contact", c)
+def _list_view(exported: ExportedList) -> Any:
+    def export(c: Call) -> Response:
+        if exported.action.check is not None:
+            exported.action.check(c.query)
+        filters = {k: v for k, v in c.query.items() if k not in ("format", "columns")}
+        columns = exported.header(c.query.get("columns") == "import")
+        rows = _rows(exported, columns, filters, read_metadata())
+        return file_response(exported.name, c.query.get("format", "csv"), [col.name for col in columns],
+                             [col.kind for col in columns], rows)
+
+    export.__name__ = f"export_{exported.name}"
+    return export
 
 
-def export_accounts(c: Call) -> Response:
-    return _export("account", c)
+def _list_route(exported: ExportedList) -> Route:
+    title = exported.name.capitalize()
+    extra = (COLUMNS,) if exported.import_columns else ()
+    summary = (f"The {exported.name} list as CSV or xlsx, with the list's own filters and the caller's visibility"
+               + ("; columns named like the import's fields" if exported.name in ("contacts", "accounts", "leads")
+                  else ""))
+    return Route("GET", f"{API}/{exported.name}/export", _list_view(exported), f"export{title}", summary,
+                 exported.action.tag, response={"type": "string"}, media_type="text/csv", other_media=(XLSX,),
+                 query=(*exported.params, FORMAT, *extra))
 
 
-def _params(params: tuple[QueryParam, ...]) -> tuple[QueryParam, ...]:
-    return (*(p for p in params if p.name not in _PAGING), FORMAT)
+# -- jobs -------------------------------------------------------------------------------------
+
+JOB_INPUT = REGISTRY.add("ExportJobInput", {
+    "type": "object",
+    "properties": {
+        "list": {"type": "string", "enum": sorted(LISTS), "description": "which list"},
+        "filters": {"type": "object", "description": "the list route's query parameters, by name",
+                    "additionalProperties": {"type": ["string", "integer", "boolean"]}},
+        "format": {"type": "string", "enum": ["csv", "xlsx"], "description": "csv (default) or xlsx"},
+        "columns": {"type": "string", "enum": ["all", "import"], "description": "as ?columns= of the list export"},
+    },
+    "required": ["list"],
+    "additionalProperties": False,
+})
+JOB = REGISTRY.add("ExportJob", {
+    "type": "object",
+    "properties": {
+        "id": {"type": "string"}, "list": {"type": "string"}, "format": {"type": "string"},
+        "filters": {"type": "object"},
+        "status": {"type": "string", "enum": ["running", "done", "failed"]},
+        "rows_written": {"type": "integer", "description": "rows in the file so far"},
+        "created_at": {"type": "string", "format": "date-time"},
+        "updated_at": {"type": "string", "format": "date-time", "description": "the last progress"},
+        "finished_at": {"type": "string", "format": "date-time"},
+        "error": {"type": "string", "description": "why it failed (an interrupted job says so)"},
+        "download_url": {"type": "string", "description": "when done: the file, for the same user"},
+        "expires_at": {"type": "string", "format": "date-time", "description": "the file is removed after this"},
+        "size": {"type": "integer", "description": "bytes"},
+    },
+    "required": ["id", "list", "format", "filters", "status", "rows_written", "created_at", "updated_at"],
+    "additionalProperties": False,
+})
+
+
+def jobs() -> JobStore:
+    """The app's job store (one per app, over the shared directory), swept when first used."""
+    store: JobStore | None = current_app.extensions.get("crm_gateway_exports")
+    if store is None:
+        settings = state().settings
+        root = Path(settings.export_dir or Path(tempfile.gettempdir()) / "crm-gateway-exports")
+        store = JobStore(root, retention=settings.export_retention_hours * 3600)
+        store.sweep()
+        current_app.extensions["crm_gateway_exports"] = store
+    return store
+
+
+def _download_url(job_id: str) -> str:
+    return f"{EXPORTS}/{job_id}/download"
+
+
+def create_export(c: Call) -> Response:
+    exported = LISTS[c.body["list"]]
+    filters = parse_filters(exported, c.body.get("filters", {}))
+    fmt = c.body.get("format", "csv")
+    columns = exported.header(c.body.get("columns") == "import")
+    store = jobs()
+    store.sweep()
+    rows = _rows(exported, columns, filters, read_metadata())
+    first = next(rows, None)  # a refusal (a filter, a role) answers now, not as a failed job later
+    rows = _chain(first, rows)
+    job = store.new(owner=g.principal.user_id, list_name=exported.name, filters=c.body.get("filters", {}), fmt=fmt)
+    store.start(job, [col.name for col in columns], [col.kind for col in columns], rows)
+    return json_response(job.as_json(_download_url(job.id)), 202, {"Location": f"{EXPORTS}/{job.id}"})
+
+
+def _job(job_id: str) -> Any:
+    job = jobs().get(job_id, g.principal.user_id)
+    if job is None:
+        raise Problem(404, "not-found", "Not found", "no such export job")
+    return job
+
+
+def get_export(c: Call, id: str) -> Response:
+    return json_response(_job(id).as_json(_download_url(id)))
+
+
+def download_export(c: Call, id: str) -> Response:
+    job = _job(id)
+    if job.status != "done":
+        raise Problem(409, "export-not-ready", "Export not ready",
+                      f"the export is {job.status}" + (f": {job.error}" if job.error else ""))
+    path = jobs().file(job)
+    if not path.is_file():
+        raise Problem(404, "not-found", "Not found", "the export's file was removed after its retention")
+    return send_file(path, mimetype=XLSX if job.format == "xlsx" else "text/csv", as_attachment=True,
+                     download_name=job.file_name, max_age=0)
 
 
 ROUTES = [
-    Route("GET", f"{API}/contacts/export", export_contacts, "exportContacts", "The contacts list as CSV or xlsx, "
-          "with the list's filters and the caller's visibility; columns named like the import's fields",
-          "contacts", response={"type": "string"}, media_type="text/csv", other_media=(XLSX,),
-          query=_params(sh.CONTACT_LIST_PARAMS)),
-    Route("GET", f"{API}/accounts/export", export_accounts, "exportAccounts", "The accounts list as CSV or xlsx, "
-          "with the list's filters and the caller's visibility", "accounts", response={"type": "string"},
-          media_type="text/csv", other_media=(XLSX,), query=_params(sh.ACCOUNT_LIST_PARAMS)),
+    *(_list_route(exported) for exported in LISTS.values()),
+    *export_reports.ROUTES,
+    Route("POST", EXPORTS, create_export, "createExportJob", "Export a list in the background (large lists): the "
+          "list, its filters (as its list route takes them) and the format; answers the job to follow", TAG,
+          body=JOB_INPUT, response=JOB, status=202, location=True),
+    Route("GET", f"{EXPORTS}/<id>", get_export, "getExportJob", "An export job's progress (rows written) and, when "
+          "done, its download URL and until when it is kept (the caller's own jobs only)", TAG, response=JOB),
+    Route("GET", f"{EXPORTS}/<id>/download", download_export, "downloadExportJob", "The finished export's file "
+          "(the user who asked it only; 409 while it runs)", TAG, response={"type": "string"},
+          media_type="text/csv", other_media=(XLSX,), errors=(400, 401, 403, 404, 409, 429, 503, 504)),
 ]

@@ -37,7 +37,7 @@ def _redis_url(env: Mapping[str, str]) -> str:
     return url
 
 
-OPTIONAL_SERVICES = ("sales", "marketing", "support", "privacy")
+OPTIONAL_SERVICES = ("sales", "marketing", "support", "privacy", "webhooks")
 
 
 def _sms_secret(env: Mapping[str, str]) -> str:
@@ -72,6 +72,10 @@ class GatewaySettings:
     console: ConsoleSettings = field(default_factory=ConsoleSettings)
     # The SMS provider's callbacks (replies, delivery receipts) carry it as ?token= (routes_sms.py).
     sms_callback_secret: str = field(default="", repr=False)
+    # Export jobs' files: a directory every replica mounts (a ReadWriteMany volume), and how long
+    # a finished job's file is kept (routes_exports.py, export_jobs.py). "": a temporary directory.
+    export_dir: str = ""
+    export_retention_hours: float = 24.0
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> GatewaySettings:
@@ -99,4 +103,6 @@ class GatewaySettings:
             tls=TlsSettings.from_env(env),
             console=ConsoleSettings.from_env(env, auth),
             sms_callback_secret=_sms_secret(env),
+            export_dir=env.get("EXPORT_DIR", "").strip(),
+            export_retention_hours=_number(env, "EXPORT_RETENTION_HOURS", 24.0, minimum=0.01),
         )

@@ -1,7 +1,7 @@
 """A marketer's day in the console: the campaign list, a campaign whose audience shows the API's
 count of its segment, a send prepared and started from the campaign and its results (sent to the
 consented, as the API counts them), a template previewed for one customer in a sandboxed frame
-with their name merged in, the forms and the campaign ROI. Every screen passes axe and is saved as
+with their name merged in, the forms with a visitor's submission, and the campaign ROI. Every screen passes axe and is saved as
 a screenshot in both languages."""
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import uuid
 from typing import Any
 
 import pytest
+import requests
 from playwright.sync_api import expect
 
 from tests.e2e.conftest import new_contact, poll
@@ -39,6 +40,15 @@ def test_a_marketer_sends_a_campaign_and_previews_a_template(console: Any, api: 
                                             "audience": {"segment_ids": [segment["id"]]}})
     assert campaign.status_code == 201, campaign.text
     campaign_id = campaign.json()["id"]
+    form = mkt.post("/forms", json={
+        "name": f"展会报名 {tag}", "title": {"zh": "报名", "en": "Sign up"}, "campaign_id": campaign_id,
+        "fields": [{"name": "name", "label": {"zh": "姓名", "en": "Name"}, "required": True},
+                   {"name": "email", "label": {"zh": "邮箱", "en": "Email"}, "required": True},
+                   {"name": "company", "label": {"zh": "公司", "en": "Company"}}],
+        "consent": {"enabled": True, "text": {"zh": "我同意接收活动资讯", "en": "I agree to receive news"}}})
+    assert form.status_code == 201, form.text
+    form_id = form.json()["id"]
+    shown = requests.get(f"{mkt.base}/public/forms/{form_id}/definition", timeout=10).json()
 
     page = console.page
     console.sign_in("marketing.hq")
@@ -59,6 +69,12 @@ def test_a_marketer_sends_a_campaign_and_previews_a_template(console: Any, api: 
     waves.get_by_role("button", name="开始发送").click()
     poll(lambda: mkt.get(f"/campaigns/{campaign_id}/results"), lambda r: r.json().get("email", {}).get("sent") == 2,
          "the wave to mail both consented customers")
+    # a visitor fills the form (the form refuses an answer sent faster than a person types)
+    answer = poll(lambda: requests.post(f"{mkt.base}/public/forms/{form_id}/submissions", timeout=10, json={
+        "form_token": shown["form_token"], "consent": True,
+        "values": {"name": "吴刚", "email": f"wu.{tag}@e2e.example", "company": f"杭州茶叶 {tag}"}}),
+        lambda r: r.status_code == 202 or "too fast" not in r.text, "the form to take the answer")
+    assert answer.status_code == 202, answer.text
     page.reload()
     results = page.get_by_test_id("campaign-results")
     expect(results.locator(".ant-statistic").filter(has_text="已发送")).to_contain_text("2")
@@ -87,6 +103,9 @@ def test_a_marketer_sends_a_campaign_and_previews_a_template(console: Any, api: 
 
         page.get_by_role("menuitem", name="Forms" if lang == "en" else "表单").click()
         expect(page.get_by_role("heading", name="Forms" if lang == "en" else "表单", exact=True)).to_be_visible()
+        name = f"展会报名 {tag}"
+        page.get_by_role("button", name=f"Submissions of {name}" if lang == "en" else f"{name} 的提交").click()
+        expect(page.get_by_text(f"company: 杭州茶叶 {tag}", exact=False)).to_be_visible()
         console.check_a11y("forms")
         console.screenshot("forms")
 

@@ -63,6 +63,9 @@ def test_a_rep_finds_a_customer_by_a_chinese_query_and_logs_a_call(console: Any,
     timeline = page.get_by_test_id("timeline")
     expect(timeline.get_by_text(subject)).to_be_visible()
     expect(timeline.get_by_text("客户确认预算，下周演示")).to_be_visible()
+    saved = page.get_by_text("已记录到时间线。")
+    expect(saved).to_be_visible()
+    expect(saved).to_be_hidden()  # axe would measure the toast half faded
     console.check_a11y("customer-360")
     console.screenshot("customer-360")
 

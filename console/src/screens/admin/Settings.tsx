@@ -1,5 +1,5 @@
-// Administrator settings in tabs: custom fields and picklists (add one here), then the sales and
-// support settings as the API holds them. Each part loads on its own: a role that may read one
+// Administrator settings in tabs: custom fields and picklists (add one here), SLA policies (edit
+// them here), then the other sales and support settings as the API holds them. Each part loads on its own: a role that may read one
 // and not the other sees the other's refusal in its tab only.
 import { Alert, Spin, Tabs, Typography } from "antd";
 import { useCallback, useEffect, useState, type ReactNode } from "react";
@@ -10,7 +10,7 @@ import { CustomFields } from "./CustomFields";
 import { m } from "./messages";
 import { AssignmentRules, RoutingRules, SlaPolicies, StagesAndRules } from "./SettingsTables";
 
-type Loaded<T> = { value: T | null; error: ApiError | null; reload: () => void };
+type Loaded<T> = { value: T | null; error: ApiError | null; reload: () => void; set: (v: T) => void };
 
 function useLoad<T>(fetch: () => Promise<T>): Loaded<T> {
   const [value, setValue] = useState<T | null>(null);
@@ -20,7 +20,7 @@ function useLoad<T>(fetch: () => Promise<T>): Loaded<T> {
     fetch().then(setValue).catch((err: unknown) => setError(err instanceof ApiError ? err : null));
   }, []); // fetch is a constant call below
   useEffect(reload, [reload]);
-  return { value, error, reload };
+  return { value, error, reload, set: setValue };
 }
 
 function show<T>(loaded: Loaded<T>, render: (v: T) => ReactNode) {
@@ -42,7 +42,7 @@ export default function Settings() {
           { key: "fields", label: t("tabFields"), children: <CustomFields /> },
           { key: "stages", label: t("tabStages"), children: <>{note}{show(sales, (s) => <StagesAndRules sales={s} />)}</> },
           { key: "assignment", label: t("tabAssignment"), children: <>{note}{show(sales, (s) => <AssignmentRules sales={s} />)}</> },
-          { key: "sla", label: t("tabSla"), children: <>{note}{show(support, (s) => <SlaPolicies support={s} />)}</> },
+          { key: "sla", label: t("tabSla"), children: show(support, (s) => <SlaPolicies support={s} onSaved={support.set} />) },
           { key: "routing", label: t("tabRouting"), children: <>{note}{show(support, (s) => <RoutingRules support={s} />)}</> },
         ]}
       />

@@ -1,12 +1,12 @@
-// The sales and support settings as the API holds them, read-only: pipelines with their stages
-// and entry / exit criteria, approval and follow-up rules, lead assignment and public-pool rules,
-// SLA policies with the business hours, and ticket routing rules.
-import { Card, Descriptions, Space, Table, Tag, Typography } from "antd";
+// The sales and support settings as the API holds them: pipelines with their stages and entry /
+// exit criteria, approval and follow-up rules, lead assignment and public-pool rules and ticket
+// routing rules (read-only here); SLA policies with the business hours (editable: SlaEditor).
+import { Card, Descriptions, Space, Table, Tag } from "antd";
 import type { ReactNode } from "react";
 import type { Schema } from "../../api";
-import { formatNumber } from "../../i18n/format";
 import { useLocale, useT, type Locale } from "../../i18n";
 import { m } from "./messages";
+import { SlaEditor } from "./SlaEditor";
 
 type Sales = Schema<"SalesSettings">;
 type Support = Schema<"SupportSettings">;
@@ -105,11 +105,10 @@ function weekdayNames(days: number[], locale: Locale): string {
   return days.map((d) => f.format(new Date(Date.UTC(2024, 0, d)))).join(locale === "en" ? ", " : "、");
 }
 
-export function SlaPolicies({ support }: { support: Support }) {
+export function SlaPolicies({ support, onSaved }: { support: Support; onSaved: (s: Support) => void }) {
   const t = useT(m);
   const { locale } = useLocale();
   const hours = support.business_hours;
-  const minutes = (n: number | undefined) => (n ? t("minutes", { n: formatNumber(n, locale) }) : "—");
   return (
     <Section title={t("tabSla")}>
       <Space direction="vertical" style={{ width: "100%" }}>
@@ -121,19 +120,7 @@ export function SlaPolicies({ support }: { support: Support }) {
             </Descriptions.Item>
           </Descriptions>
         )}
-        {support.default_supervisor_id && (
-          <Typography.Text type="secondary">{t("defaultSupervisor", { id: support.default_supervisor_id })}</Typography.Text>
-        )}
-        <Table size="small" pagination={false} rowKey={(x) => x.id ?? ""} dataSource={support.sla_policies ?? []}
-          columns={[
-            { title: t("name"), dataIndex: "name", key: "name" },
-            { title: t("priority"), dataIndex: "priority", key: "priority" },
-            { title: t("firstResponse"), key: "fr", render: (_, p) => minutes(p.first_response_minutes) },
-            { title: t("resolution"), key: "res", render: (_, p) => minutes(p.resolution_minutes) },
-            { title: t("warnBefore"), key: "warn", render: (_, p) => minutes(p.warn_before_minutes) },
-            { title: t("businessHours"), key: "bh", render: (_, p) => (p.business_hours ? t("yes") : t("no")) },
-            { title: t("supervisor"), dataIndex: "supervisor_id", key: "sup" },
-          ]} />
+        <SlaEditor support={support} onSaved={onSaved} />
       </Space>
     </Section>
   );

@@ -104,7 +104,8 @@ export default function CustomerList() {
       render: (tags: string[]) => tags.map((x) => <Tag key={x}>{x}</Tag>) },
     { title: t("colCity"), dataIndex: "place", key: "place" },
     { title: t("colUpdated"), dataIndex: "updated", key: "updated", render: (v: string) => formatDate(v, locale) },
-  ], [t, locale]);
+  ].filter((c) => mode !== "search" || (c.key !== "tags" && c.key !== "updated")), // a search hit carries neither
+  [t, locale, mode]);
 
   return (
     <>

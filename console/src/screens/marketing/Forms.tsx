@@ -1,6 +1,6 @@
 // Lead-capture forms: name, status, the campaign they feed, their fields and submission count,
-// a cursor page at a time, each with a link to its public page.
-import { Table, Tag, Typography } from "antd";
+// a cursor page at a time, each with a link to its public page; expand one for its submissions.
+import { Button, Table, Tag, Typography } from "antd";
 import { useCallback, useMemo } from "react";
 import { Link } from "react-router";
 import { api, unwrap, type Schema } from "../../api";
@@ -11,6 +11,7 @@ import { useCursorPages, type Page } from "../../components/useCursorPages";
 import { formatDate, formatNumber } from "../../i18n/format";
 import { useLocale, useT } from "../../i18n";
 import { m } from "./messages";
+import { Submissions } from "./Submissions";
 
 type FormDef = Schema<"Form">;
 
@@ -46,6 +47,13 @@ export default function Forms() {
       {pages.error ? <LoadError error={pages.error} retry={pages.reload} /> : (
         <>
           <Table<FormDef> rowKey="id" columns={columns} dataSource={pages.items} loading={pages.loading}
+            expandable={{
+              expandedRowRender: (f) => <Submissions formId={f.id ?? ""} />,
+              expandIcon: ({ expanded, onExpand, record }) => (
+                <Button size="small" type="text" aria-expanded={expanded} onClick={(e) => onExpand(record, e)}
+                  aria-label={t("showSubmissions", { name: record.name ?? record.id ?? "" })}>{expanded ? "−" : "+"}</Button>
+              ),
+            }}
             pagination={false} locale={{ emptyText: <span style={EMPTY_TEXT}>{t("empty")}</span> }} size="middle" />
           <PagerButtons pages={pages} labels={{ previous: t("previous"), next: t("next"), page: t("page", { n: pages.page }) }} />
         </>

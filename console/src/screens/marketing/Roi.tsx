@@ -3,7 +3,7 @@
 // out), sortable the ways the API sorts, a cursor page at a time; and the totals per channel.
 import { DatePicker, Flex, Select, Table, Typography } from "antd";
 import type { Dayjs } from "dayjs";
-import { useCallback, useMemo, useState } from "react";
+import { useCallback, useMemo, useRef, useState } from "react";
 import { Link } from "react-router";
 import { api, unwrap, type Schema } from "../../api";
 import { LoadError } from "../../components/StatusPage";
@@ -43,11 +43,13 @@ export default function Roi() {
   const from = range?.[0]?.format("YYYY-MM-DD");
   const to = range?.[1]?.format("YYYY-MM-DD");
   const key = JSON.stringify([from, to, order]);
+  const latestKey = useRef(key);
+  latestKey.current = key;
   const fetchPage = useCallback(async (pageToken: string) => {
     const table = await unwrap(api.GET("/api/v1/reports/campaigns", {
       params: { query: { from_day: from, to_day: to, order_by: order, page_size: 20, page_token: pageToken || undefined } },
     }));
-    setChannels(table.channels ?? []);
+    if (latestKey.current === key) setChannels(table.channels ?? []); // a late answer's totals are not shown
     return { items: table.campaigns ?? [], next_page_token: table.page?.next_page_token ?? "" };
   }, [key]); // key holds every parameter
   const pages = useCursorPages<RoiRow>(fetchPage, key);

@@ -36,7 +36,8 @@ export default function KnowledgeBase() {
       unwrap(api.GET("/api/v1/kb/articles", { params: { query: { page_size: PAGE_SIZE, page_token: pageToken || undefined } } })),
     [],
   );
-  const pages = useCursorPages<Article>(typed.trim() ? null : fetchPage, "articles");
+  const showHits = Boolean(searched || suggestions.query);
+  const pages = useCursorPages<Article>(showHits ? null : fetchPage, "articles");
 
   const columns = useMemo(() => [
     { title: t("colTitle"), dataIndex: "title", key: "title" },
@@ -49,7 +50,6 @@ export default function KnowledgeBase() {
   ], [t, locale]);
 
   const hits = searched ? search.hits : suggestions.hits;
-  const showHits = Boolean(searched || suggestions.query);
   const error = searched ? search.error : suggestions.error;
   return (
     <>

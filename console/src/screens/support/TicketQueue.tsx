@@ -2,7 +2,7 @@
 // priority and channel, a cursor page at a time; each row shows its most urgent SLA clock with a
 // countdown that ticks here between answers (from the API's due and warning times).
 import { Flex, Select, Table, Tag, Typography } from "antd";
-import { useCallback, useMemo, useState } from "react";
+import { useCallback, useEffect, useMemo, useState } from "react";
 import { Link } from "react-router";
 import { api, unwrap, type Schema } from "../../api";
 import { LoadError } from "../../components/StatusPage";
@@ -22,6 +22,7 @@ type Status = (typeof STATUSES)[number];
 type Priority = (typeof PRIORITIES)[number];
 
 const PAGE_SIZE = 20;
+const REFRESH_MS = 60_000;
 
 export default function TicketQueue() {
   const t = useT(m);
@@ -40,6 +41,13 @@ export default function TicketQueue() {
     [key], // key holds every filter
   );
   const pages = useCursorPages<Ticket>(fetchPage, key);
+  // new tickets and the server's SLA flags arrive without the agent reloading; the countdowns
+  // tick locally in between
+  const { reload } = pages;
+  useEffect(() => {
+    const timer = setInterval(reload, REFRESH_MS);
+    return () => clearInterval(timer);
+  }, [reload]);
 
   const columns = useMemo(() => [
     { title: t("colNumber"), key: "number",

@@ -5,3 +5,4 @@ CREATE DATABASE marketing;
 CREATE DATABASE support;
 CREATE DATABASE reporting;
 CREATE DATABASE privacy;
+CREATE DATABASE webhooks;

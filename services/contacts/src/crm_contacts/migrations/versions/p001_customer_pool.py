@@ -4,10 +4,13 @@ Revision ID: p001
 Revises: 0003_delegations (a branch of its own; crmkit.migrations applies every head)
 Create Date: 2026-12-01 16:40:00
 
-Accounts get `in_pool` and `assigned_at` (backfilled with their creation: the closest the rows
-know of when their owner got them), `account_pool_moves` keeps every move into or out of a pool,
-and `pool_rules` the team rules sales publishes.
+Accounts get `in_pool` and `assigned_at` (the upgrade's time: the scan finds no account before a
+rule's days have passed since the upgrade, so no rep loses their customers the day the pool
+arrives), `account_pool_moves` keeps every move into or out of a pool, and `pool_rules` the team
+rules sales publishes.
 """
+from datetime import UTC, datetime
+
 import sqlalchemy as sa
 from alembic import op
 
@@ -22,9 +25,8 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column('in_pool', sa.Boolean(), nullable=False, server_default=sa.false()))
         batch_op.add_column(sa.Column('assigned_at', sa.DateTime(timezone=True), nullable=True))
         batch_op.create_index('ix_accounts_pool', ['in_pool', 'team', 'seq'], unique=False)
-    accounts = sa.table('accounts', sa.column('created_at', sa.DateTime(timezone=True)),
-                        sa.column('assigned_at', sa.DateTime(timezone=True)))
-    op.get_bind().execute(accounts.update().values(assigned_at=accounts.c.created_at))
+    accounts = sa.table('accounts', sa.column('assigned_at', sa.DateTime(timezone=True)))
+    op.get_bind().execute(accounts.update().values(assigned_at=datetime.now(UTC)))
     op.create_table(
         'account_pool_moves',
         sa.Column('seq', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), autoincrement=True, nullable=False),

@@ -4,10 +4,12 @@ Revision ID: 0003
 Revises: 0002
 Create Date: 2026-12-01 16:40:00
 
-Leads get `in_pool`, `followed_up_at` and `assigned_at` (what the pool's scheduler looks for),
-backfilled: an existing lead's clock starts at its last update and its owner's assignment at its
-creation, the closest the stored rows know. `pool_moves` keeps every move into or out of a pool.
+Leads get `in_pool`, `followed_up_at` and `assigned_at` (what the pool's scheduler looks for).
+Held leads get the upgrade's time in both: the scan finds none of them before a rule's days have
+passed since the upgrade, so no rep loses their leads the day the pool arrives. `pool_moves`
+keeps every move into or out of a pool.
 """
+from datetime import UTC, datetime
 from typing import Sequence, Union
 
 import sqlalchemy as sa
@@ -28,10 +30,11 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column('assigned_at', Ts, nullable=True))
         batch_op.create_index('ix_leads_pool', ['in_pool', 'team', 'seq'], unique=False)
         batch_op.create_index('ix_leads_followed_up', ['team', 'status', 'followed_up_at'], unique=False)
-    leads = sa.table('leads', sa.column('owner_id', sa.String), sa.column('created_at', Ts),
-                     sa.column('updated_at', Ts), sa.column('followed_up_at', Ts), sa.column('assigned_at', Ts))
+    leads = sa.table('leads', sa.column('owner_id', sa.String), sa.column('followed_up_at', Ts),
+                     sa.column('assigned_at', Ts))
+    upgraded = datetime.now(UTC)
     op.get_bind().execute(leads.update().where(leads.c.owner_id != '').values(
-        followed_up_at=leads.c.updated_at, assigned_at=leads.c.created_at))
+        followed_up_at=upgraded, assigned_at=upgraded))
 
     op.create_table(
         'pool_moves',
