@@ -74,7 +74,7 @@ def main() -> None:
         deadline = time.monotonic() + 60
         while True:
             try:
-                if requests.get(f"{base}/alive", timeout=1).status_code == 200:
+                if requests.get(f"{base}/healthz", timeout=1).status_code == 200:
                     break
             except requests.ConnectionError:
                 pass

@@ -74,8 +74,6 @@ CROSS_FIELD_RULES = {
     # a query's measures, dimensions and filters are its source's (GET /reports/catalogue lists them)
     "runReportQuery": "measures and dimensions must be the source's",
     "exportReportQuery": "measures and dimensions must be the source's",
-    "createExportJob": "each filter must be one the chosen entity's list has",
-    "exportReportQuery": "measures and dimensions must be the source's",
     "exportStandardReport": "to_day may not be before from_day",
     "createExportJob": "filters must be the list's own query parameters, each of its type",
     "drillDownReportQuery": "measures and dimensions must be the source's",

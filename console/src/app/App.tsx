@@ -25,6 +25,10 @@ const ROUTES = loadRoutes(AREAS);
 const THEME = {
   token: {
     colorPrimary: "#1f5fbf",
+    // antd lightens a hovered primary button (white on it fell to 4.2:1); darken it instead
+    colorPrimaryHover: "#184c99",
+    colorPrimaryActive: "#123a75",
+    colorLinkHover: "#184c99",
     colorLink: "#1f5fbf",
     colorInfo: "#1f5fbf",
     colorTextSecondary: "#595959",

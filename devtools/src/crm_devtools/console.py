@@ -53,8 +53,10 @@ def build_console(console: Path = CONSOLE, *, say: Callable[[str], None] = print
     if needs_install(console):
         steps.append(("npm ci", [npm, "ci", "--no-audit", "--no-fund"]))
     if steps or needs_build(console):
-        # Built beside dist and swapped in, so a gateway serving dist never finds it half written.
-        steps.append(("vite build", [npm, "run", "--silent", "build", "--", "--outDir", fresh.name, "--emptyOutDir"]))
+        # Built beside dist and swapped in, so a gateway serving dist never finds it half written;
+        # the directory is this process's own, so another build running meanwhile is no conflict.
+        steps.append(("vite build", [npm, "run", "--silent", "build", "--", "--outDir", fresh.name, "--emptyOutDir",
+                                     "--bypass-lock"]))
     try:
         for what, argv in steps:
             say(f"console: {what} ...")

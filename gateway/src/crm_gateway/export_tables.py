@@ -124,12 +124,14 @@ def write_xlsx(target: IO[bytes], sheet_name: str, header: Sequence[str], kinds:
     sheet.append(list(header))
     count = 0
     for row in rows:
-        cells = []
+        cells: list[Any] = []
         for kind, value in zip(kinds, row, strict=False):
-            cell = WriteOnlyCell(sheet, value=_xlsx_value(kind, value))
-            if isinstance(cell.value, str):
+            out = _xlsx_value(kind, value)
+            if isinstance(out, str) and out.startswith("="):
+                cell = WriteOnlyCell(sheet, value=out)
                 cell.data_type = "s"  # a typed "=SUM(...)" is data, not a formula to run
-            cells.append(cell)
+                out = cell
+            cells.append(out)
         sheet.append(cells)
         count += 1
         if progress is not None and count % 1000 == 0:

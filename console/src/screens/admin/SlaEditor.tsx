@@ -50,7 +50,11 @@ export function SlaEditor({ support, onSaved }: { support: Support; onSaved: (s:
             <Table size="small" pagination={false} dataSource={items} rowKey="key"
               columns={[
                 { title: t("name"), key: "name", render: (_, { name }) => (
-                  <Form.Item name={[name, "name"]} style={{ margin: 0 }}><Input aria-label={t("name")} style={{ width: 160 }} /></Form.Item>) },
+                  <>
+                    {/* the policy's id travels with its row (a form sends only the fields it holds) */}
+                    <Form.Item name={[name, "id"]} hidden><Input /></Form.Item>
+                    <Form.Item name={[name, "name"]} style={{ margin: 0 }}><Input aria-label={t("name")} style={{ width: 160 }} /></Form.Item>
+                  </>) },
                 { title: t("priority"), key: "priority", render: (_, { name }) => (
                   <Form.Item name={[name, "priority"]} style={{ margin: 0 }}>
                     <Select aria-label={t("priority")} style={{ width: 110 }} options={PRIORITIES.map((p) => ({ value: p, label: p }))} />
@@ -66,7 +70,7 @@ export function SlaEditor({ support, onSaved }: { support: Support; onSaved: (s:
                   <Form.Item name={[name, "supervisor_id"]} style={{ margin: 0 }}><Input aria-label={t("supervisor")} style={{ width: 140 }} /></Form.Item>) },
                 { title: "", key: "x", render: (_, { name }) => <Button onClick={() => remove(name)}>{t("removeRow")}</Button> },
               ]} />
-            <Button onClick={() => add({ priority: "normal", business_hours: true })}>{t("addPolicy")}</Button>
+            <Button onClick={() => add({ id: `sla-${crypto.randomUUID().slice(0, 8)}`, priority: "normal", business_hours: true })}>{t("addPolicy")}</Button>
           </Space>
         )}
       </Form.List>

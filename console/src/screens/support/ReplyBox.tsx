@@ -37,10 +37,8 @@ export function ReplyBox({ ticketId, onSent }: { ticketId: string; onSent: (tick
         params: { path: { id: ticketId } },
         body: { comment: { body: v.body ?? "", public: v.kind === "public" }, ...(v.set_status ? { set_status: v.set_status } : {}) },
       })),
-    onSuccess: (answer) => {
-      void toast.success(t("sent"));
-      onSent(answer.ticket, answer.comment);
-    },
+    // no toast: the reply appearing in the thread (and the clocks) is the confirmation
+    onSuccess: (answer) => onSent(answer.ticket, answer.comment),
   });
   const [typed, setTyped] = useState("");
   const suggest = useCallback(
