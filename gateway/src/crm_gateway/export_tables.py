@@ -65,7 +65,7 @@ def _columns(field: FieldDescriptor, label: str, path: tuple[str, ...]) -> list[
         return [c for sub in message.fields for c in _columns(sub, f"{label}_{sub.name}", (*path, sub.name))]
     if field.cpp_type == _F.CPPTYPE_BOOL:
         return [Column(label, "text", lambda r: "true" if _get(r, path) else "false")]
-    if field.cpp_type == _F.CPPTYPE_ENUM:
+    if field.cpp_type == _F.CPPTYPE_ENUM and field.enum_type is not None:
         values = field.enum_type.values_by_number
         return [Column(label, "text", lambda r: values[_get(r, path)].name if _get(r, path) in values else "")]
     kind = "number" if field.cpp_type in _NUMBERS else "text"
@@ -130,8 +130,9 @@ def write_xlsx(target: IO[bytes], sheet_name: str, header: Sequence[str], kinds:
             if isinstance(out, str) and out.startswith("="):
                 cell = WriteOnlyCell(sheet, value=out)
                 cell.data_type = "s"  # a typed "=SUM(...)" is data, not a formula to run
-                out = cell
-            cells.append(out)
+                cells.append(cell)
+            else:
+                cells.append(out)
         sheet.append(cells)
         count += 1
         if progress is not None and count % 1000 == 0:

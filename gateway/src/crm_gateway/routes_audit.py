@@ -27,7 +27,7 @@ from crm_gateway.schemas import REGISTRY
 from crm_gateway.serialize import to_json
 from crmkit.paging import encode_cursor
 
-SERVICES = ("contacts", "sales", "marketing", "support", "reporting", "privacy")
+SERVICES = ("contacts", "sales", "marketing", "support", "reporting", "privacy", "webhooks")
 MAX_PAGE = 500
 EXPORT_PAGE = 500
 EXPORT_MAX_ROWS = 1_000_000

@@ -1,8 +1,8 @@
 // My customers: search as you type (the search index, best match first), or the list with
 // filters (tag, level, source) and cursor paging, or a segment's members. The API applies the
 // caller's visibility: a rep gets their own customers, a manager their region.
-import { Input, Select, Table, Tag, Typography, Alert, Flex } from "antd";
-import { useCallback, useEffect, useMemo, useState } from "react";
+import { Input, Select, Table, Tag, Typography, Alert, Flex, type TableColumnsType } from "antd";
+import { memo, useCallback, useEffect, useMemo, useState } from "react";
 import { Link } from "react-router";
 import { api, unwrap, type Schema } from "../../api";
 import { LoadError } from "../../components/StatusPage";
@@ -145,15 +145,7 @@ export default function CustomerList() {
               {t("found", { n: formatNumber(search.total, locale) })}
             </Typography.Paragraph>
           )}
-          <Table<Row>
-            rowKey="id"
-            columns={columns}
-            dataSource={rows}
-            loading={loading}
-            pagination={false}
-            locale={{ emptyText: t("empty") }}
-            size="middle"
-          />
+          <Results rows={rows} columns={columns} loading={loading} empty={t("empty")} />
           {mode === "search" ? (
             <PagerButtons pages={search.pager} labels={{ previous: t("previous"), next: t("next"), page: t("page", { n: search.page }) }} />
           ) : (
@@ -164,6 +156,16 @@ export default function CustomerList() {
     </>
   );
 }
+
+/** The table alone, so a keystroke re-renders the search box, not every row. */
+const Results = memo(function Results({ rows, columns, loading, empty }: {
+  rows: Row[]; columns: TableColumnsType<Row>; loading: boolean; empty: string;
+}) {
+  return (
+    <Table<Row> rowKey="id" columns={columns} dataSource={rows} loading={loading} pagination={false}
+      locale={{ emptyText: empty }} size="middle" />
+  );
+});
 
 /** Tags seen on this page, plus the one chosen: the API has no tag list to offer. */
 function tagOptions(rows: Row[], chosen: string | undefined) {

@@ -25,7 +25,7 @@ export default function DrillDown() {
   const keys = parseKeys(search.get("keys"));
   const query = parseQuery(search.get("query"));
   const what = search.get("what") ?? "";
-  const total = useRef<number | null>(null);
+  const total = useRef<{ key: string; n: number } | null>(null);
   const key = JSON.stringify([dashboardId, widgetId, keys, search.get("query")]);
 
   const fetchPage = useCallback(async (pageToken: string): Promise<Page<RecordRow>> => {
@@ -38,7 +38,7 @@ export default function DrillDown() {
     } else {
       answer = await unwrap(api.POST("/api/v1/reports/query/drill-down", { body: { query: query!, keys, page } }));
     }
-    total.current = answer.total ?? 0;
+    total.current = { key, n: answer.total ?? 0 }; // a late answer for other filters is not shown
     return { items: await readRecords(answer.record ?? "", answer.ids ?? []), next_page_token: answer.page?.next_page_token ?? "" };
   }, [key]); // key holds everything the page depends on
   const pages = useCursorPages<RecordRow>(dashboardId || query ? fetchPage : null, key);
@@ -52,9 +52,9 @@ export default function DrillDown() {
     <>
       {back}
       <Typography.Title level={1} style={{ fontSize: 22, marginTop: 8 }}>{t("recordsTitle", { what })}</Typography.Title>
-      {total.current !== null && !pages.loading && (
+      {total.current?.key === key && !pages.loading && (
         <Typography.Paragraph type="secondary" data-testid="records-total">
-          {t("recordsCount", { n: formatNumber(total.current, locale) })}
+          {t("recordsCount", { n: formatNumber(total.current.n, locale) })}
         </Typography.Paragraph>
       )}
       <Table<RecordRow>

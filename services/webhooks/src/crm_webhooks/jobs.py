@@ -40,21 +40,24 @@ class Delivering:
 
 
 def run_due(db: Database, how: Delivering, now: datetime, clock: Callable[[], datetime]) -> int:
-    """Attempt every due delivery; returns how many were attempted."""
+    """Attempt the due deliveries, `concurrency` at a time, each group claimed just before it
+    goes (so a lease covers one attempt, never a wait behind others); how many were attempted."""
     with db.read() as session:
         due_ids = store.due(session, now, how.batch)
-    claimed: list[store.Due] = []
-    for delivery_id in due_ids:
-        with db.unit_of_work() as uow:
-            taken = deliveries.claim(uow, delivery_id=delivery_id, now=now, lease=how.lease)
-            uow.commit()
-        if taken is not None:
-            claimed.append(taken)
-    if claimed:
-        with ThreadPoolExecutor(max_workers=min(how.concurrency, len(claimed))) as pool:
+    attempted = 0
+    with ThreadPoolExecutor(max_workers=how.concurrency) as pool:
+        for start in range(0, len(due_ids), how.concurrency):
+            claimed: list[store.Due] = []
+            for delivery_id in due_ids[start:start + how.concurrency]:
+                with db.unit_of_work() as uow:
+                    taken = deliveries.claim(uow, delivery_id=delivery_id, now=clock(), lease=how.lease)
+                    uow.commit()
+                if taken is not None:
+                    claimed.append(taken)
             list(pool.map(lambda due: attempt(db, how, due, clock), claimed))
+            attempted += len(claimed)
     _gauges(db, clock())
-    return len(claimed)
+    return attempted
 
 
 def attempt(db: Database, how: Delivering, due: store.Due, clock: Callable[[], datetime]) -> str:

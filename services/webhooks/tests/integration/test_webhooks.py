@@ -2,7 +2,7 @@
 local port (allowed through WEBHOOKS_ALLOWED_CIDRS, as an administrator would allow an ERP's
 range): a won deal published on SALES reaches the receiver once, signed; internal targets are
 refused at creation naming the field; a failing receiver's retries show in the log, it is parked,
-and a replay delivers it under the same id."""
+and a replay delivers it under the same id. On SQLite and PostgreSQL."""
 from __future__ import annotations
 
 import asyncio
@@ -48,8 +48,9 @@ def receiver() -> Iterator[Receiver]:
 
 
 @pytest.fixture
-def service(own_nats: NatsServer, tmp_path: Path) -> Iterator[ServiceHarness]:
-    harness = ServiceHarness("webhooks", bootstrap.spec, url=f"sqlite:///{tmp_path / 'webhooks.db'}",
+def service(own_nats: NatsServer, tmp_path: Path, database_url: str) -> Iterator[ServiceHarness]:
+    """On SQLite, and on PostgreSQL when it is reachable (production's database)."""
+    harness = ServiceHarness("webhooks", bootstrap.spec, url=database_url,
                              nats_url=own_nats.url, tmp=tmp_path, secret=SECRET, users=USERS, env=ENV)
     harness.migrate().start()
     yield harness
