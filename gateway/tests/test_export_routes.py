@@ -183,3 +183,22 @@ def test_a_standard_report_exports_the_rows_of_its_json(make_client, settings, a
     assert reporting.last("GetStandardReport").request.region == "north"
     bad = gw.get("/api/v1/reports/standard/lead_sources/export", headers=auth, query_string={"teem": "x"})
     assert bad.status_code == 400 and bad.get_json()["errors"][0]["field"] == "teem"
+
+
+def test_a_custom_query_and_a_saved_query_export_their_results(make_client, settings, auth, recorder):
+    reporting = recorder(rpb)
+    result = rpb.QueryResult(columns=[rpb.QueryColumn(name="stage", kind="dimension"),
+                                      rpb.QueryColumn(name="open", kind="measure")])
+    result.rows.add(keys=["方案演示"]).values.extend([12.5])
+    reporting.answers["RunQuery"] = reporting.answers["RunSavedQuery"] = result
+    gw = make_client(settings, reporting_addr=reporting.address)
+    body = {"query": {"source": "opportunities", "measures": ["open"], "dimensions": ["stage"]}}
+    resp = gw.post("/api/v1/reports/query/export", headers=auth, json=body, query_string={"format": "csv"})
+    assert resp.status_code == 200, resp.get_data(as_text=True)
+    assert list(csv.reader(io.StringIO(resp.get_data().decode("utf-8-sig")))) == [["stage", "open"], ["方案演示", "12.5"]]
+    assert list(reporting.last("RunQuery").request.query.dimensions) == ["stage"]
+    refused = gw.post("/api/v1/reports/query/export", headers=auth, json={"query": {"source": "nowhere"}})
+    assert refused.status_code == 400
+    saved = gw.get("/api/v1/reports/saved/sq-7/export", headers=auth, query_string={"format": "xlsx"})
+    assert saved.status_code == 200 and saved.mimetype.endswith("spreadsheetml.sheet")
+    assert reporting.last("RunSavedQuery").request.id == "sq-7"

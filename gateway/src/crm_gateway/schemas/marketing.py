@@ -41,6 +41,8 @@ RESULTS = _r.message(pb.CampaignResults)
 INVITEE = _r.message(pb.Invitee)
 INVITE_INPUT = _r.input(pb.AddInviteesRequest, "InviteesInput", exclude={"campaign_id"}, required=("contact_ids",))
 _r.schemas["InviteesInput"]["properties"]["contact_ids"]["minItems"] = 1
+_r.schemas["InviteesInput"]["properties"]["contact_ids"]["items"].update(  # a blank id names no one
+    {"pattern": NOT_BLANK, "x-pattern-message": "a contact id must not be blank"})
 INVITE_RESULT = _r.message(pb.AddInviteesResponse)
 INVITEE_PAGE = _r.page(INVITEE, "InviteePage")
 INVITEE_PARAMS = (QueryParam("status", choices=INVITEE_STATUSES), *PAGE_PARAMS)

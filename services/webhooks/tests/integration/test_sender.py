@@ -1,16 +1,24 @@
 """The HTTP adapter against real local servers: it connects to the address it was given (not to
 a fresh lookup of the name), sends the URL's host in the Host header, reports a redirect as the
-answer instead of following it, and gives up on a receiver that does not answer in time."""
+answer instead of following it, gives up on a receiver that does not answer in time, and over
+https checks the certificate against the URL's host while connecting to the checked address."""
 from __future__ import annotations
 
+import datetime as dt
 import socket
+import ssl
 import threading
 import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 
 import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
 
 from crm_webhooks.ports import HttpSender
 from crm_webhooks.rules.targets import parse_target
@@ -80,3 +88,38 @@ def test_a_receiver_that_does_not_answer_in_time_is_given_up(servers: list[Serve
     with pytest.raises(OSError) as caught:
         HttpSender(connect_timeout=1.0, read_timeout=0.3)(target, "127.0.0.1", {}, b"{}")
     assert isinstance(caught.value, (socket.timeout, TimeoutError))
+
+
+# -- https: the connection goes to the checked address, the certificate is checked for the URL's name
+
+def _self_signed(tmp: Path, name: str) -> tuple[Path, Path]:
+    key = ec.generate_private_key(ec.SECP256R1())
+    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
+    now = dt.datetime.now(dt.UTC)
+    cert = (x509.CertificateBuilder().subject_name(subject).issuer_name(subject).public_key(key.public_key())
+            .serial_number(x509.random_serial_number()).not_valid_before(now - dt.timedelta(minutes=5))
+            .not_valid_after(now + dt.timedelta(hours=1))
+            .add_extension(x509.SubjectAlternativeName([x509.DNSName(name)]), critical=False)
+            .sign(key, hashes.SHA256()))
+    cert_path, key_path = tmp / "cert.pem", tmp / "key.pem"
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                           serialization.NoEncryption()))
+    return cert_path, key_path
+
+
+def test_https_checks_the_certificate_against_the_urls_host(servers: list[Server], tmp_path: Path) -> None:
+    cert, key = _self_signed(tmp_path, "erp.example.test")
+    server = Server()
+    servers.append(server)
+    served = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    served.load_cert_chain(cert, key)
+    server.http.socket = served.wrap_socket(server.http.socket, server_side=True)
+    trusted = ssl.create_default_context(cafile=str(cert))
+    sender = HttpSender(tls=trusted)
+    good = parse_target(f"https://erp.example.test:{server.port}/hooks")
+    assert sender(good, "127.0.0.1", {}, b"{}").status == 200
+    assert server.hosts == [f"erp.example.test:{server.port}"]
+    wrong = parse_target(f"https://other.example.test:{server.port}/hooks")
+    with pytest.raises(ssl.SSLCertVerificationError):
+        sender(wrong, "127.0.0.1", {}, b"{}")
