@@ -36,12 +36,15 @@ class Server:
                 self.rfile.read(int(self.headers.get("Content-Length", "0")))
                 outer.hosts.append(self.headers.get("Host", ""))
                 time.sleep(delay)
-                self.send_response(status)
-                if location:
-                    self.send_header("Location", location)
-                self.send_header("Content-Length", "2")
-                self.end_headers()
-                self.wfile.write(b"no")
+                try:
+                    self.send_response(status)
+                    if location:
+                        self.send_header("Location", location)
+                    self.send_header("Content-Length", "2")
+                    self.end_headers()
+                    self.wfile.write(b"no")
+                except (BrokenPipeError, ConnectionResetError):
+                    pass  # the sender gave up waiting, as it should
 
             def log_message(self, format: str, *args: Any) -> None:
                 pass
