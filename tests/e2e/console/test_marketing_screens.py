@@ -94,6 +94,8 @@ def test_a_marketer_sends_a_campaign_and_previews_a_template(console: Any, api: 
         page.get_by_role("button", name=f"展会邀请 {tag}").click()
         page.get_by_label("Customer" if lang == "en" else "客户").fill(people[0]["name"])
         page.locator(".ant-select-item-option", has_text=people[0]["name"]).click()
+        # the picker's list has closed (axe would catch it mid-animation otherwise)
+        expect(page.locator(".ant-select-dropdown:not(.ant-select-dropdown-hidden)")).to_have_count(0)
         page.get_by_role("button", name="Show the preview" if lang == "en" else "显示预览").click()
         frame = page.frame_locator("iframe[sandbox]")
         expect(frame.get_by_text(f"尊敬的{people[0]['name']}：欢迎莅临。")).to_be_visible()

@@ -5,7 +5,7 @@ the ports (resolver, sender) and the settings as an environment mapping.
 
 Settings: `WEBHOOKS_ALLOWED_CIDRS` (ranges an administrator allows despite the SSRF rules, e.g.
 an ERP on 10.20.0.0/16), `WEBHOOKS_RETRY_BASE_SECONDS` (30), `WEBHOOKS_RETRY_HOURS` (24: then
-parked), `WEBHOOKS_POLL_SECONDS` (1), `WEBHOOKS_LEASE_SECONDS` (60), `WEBHOOKS_CONCURRENCY` (8)."""
+parked), `WEBHOOKS_POLL_SECONDS` (1), `WEBHOOKS_LEASE_SECONDS` (60), `WEBHOOKS_CONCURRENCY` (16)."""
 from __future__ import annotations
 
 import os
