@@ -620,7 +620,8 @@ def _exported_series() -> set[str]:
 
 
 BUSINESS_SERIES = ("crm_support_sla_breaches_total", "crm_support_sla_warnings_total",
-                   "crm_marketing_mails_total", "crm_events_published_total")
+                   "crm_marketing_mails_total", "crm_events_published_total", "crm_outbox_oldest_age_seconds",
+                   "crm_sales_lead_response_seconds_bucket", "crm_sales_opportunity_stage_age_seconds_bucket")
 
 
 def test_business_alerts_carry_a_runbook_and_watch_real_series():
@@ -651,7 +652,9 @@ def test_the_grafana_dashboard_ships_for_the_sidecar_and_plots_real_series():
     assert used <= _exported_series(), f"panels on series nobody exports: {used - _exported_series()}"
     for series in ("crm_http_requests_total", "crm_http_request_duration_seconds_bucket", "crm_outbox_backlog",
                    "crm_consumer_lag", "crm_support_sla_warnings_total", "crm_support_sla_breaches_total",
-                   "crm_marketing_mails_total", "crm_marketing_engagement_total", "crm_events_published_total"):
+                   "crm_marketing_mails_total", "crm_marketing_engagement_total", "crm_events_published_total",
+                   "crm_outbox_oldest_age_seconds", "crm_sales_lead_response_seconds_bucket",
+                   "crm_sales_opportunity_stage_age_seconds_bucket"):
         assert series in used, f"the dashboard does not plot {series}"
     assert any("by (route, method)" in e for e in exprs), "RED per route and method"
     assert any("gnatsd_" in e for e in exprs), "NATS (the exporter sidecar) on the dashboard"

@@ -51,8 +51,8 @@ from crmkit.events import parse_envelope
 from crmkit.testing import (
     NatsServer,
     ServiceProcess,
-    fresh_postgres_database,
     free_port,
+    fresh_postgres_database,
     postgres_reachable,
     wait_for,
 )

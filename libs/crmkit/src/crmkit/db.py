@@ -147,6 +147,7 @@ class UnitOfWork:
         self.session: Session = db._write()
         self._events: list[Envelope] = []
         self._committed = False
+        self._after_commit: list[Callable[[], None]] = []
 
     def __enter__(self) -> UnitOfWork:
         if self._db.write_lock is not None:
@@ -186,6 +187,13 @@ class UnitOfWork:
         self._committed = True
         if self._events:
             self._db.notify_committed()  # the relay wakes; it takes the write lock after us
+        for callback in self._after_commit:
+            callback()
+
+    def after_commit(self, callback: Callable[[], None]) -> None:
+        """Run `callback` once this transaction committed (never on a rollback): a business
+        metric counts what happened, not what was tried."""
+        self._after_commit.append(callback)
 
     @property
     def events(self) -> list[Envelope]:

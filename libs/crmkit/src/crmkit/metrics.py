@@ -23,6 +23,10 @@ OUTBOX_BACKLOG = Gauge(
     "crm_outbox_backlog", "Outbox rows not yet acknowledged by JetStream", ["service"],
     multiprocess_mode="max",
 )
+OUTBOX_OLDEST_AGE = Gauge(
+    "crm_outbox_oldest_age_seconds", "Age of the oldest outbox row not yet published (0 when none waits): "
+    "events are late by this much", ["service"], multiprocess_mode="max",
+)
 EVENTS_PUBLISHED = Counter(
     "crm_events_published_total", "Events acknowledged by JetStream", ["service", "event_type"]
 )

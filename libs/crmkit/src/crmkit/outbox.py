@@ -2,8 +2,10 @@
 
 A row is marked published only after JetStream acknowledged it, so a crash, a NATS outage or a
 timeout leaves it pending and it is sent again (JetStream drops the duplicate inside its window,
-consumers drop it by their inbox). Publishes are pipelined within a batch. Several replicas may
-relay the same row; the Nats-Msg-Id de-duplication makes that harmless.
+consumers drop it by their inbox). Publishes are pipelined within a batch, across aggregates:
+one aggregate's next row is sent only after its previous one was acked (`_publish`), so neither a
+failed publish nor a second relay can put an aggregate's events on the stream out of order.
+Several replicas may relay the same row; the Nats-Msg-Id de-duplication makes that harmless.
 
 Marks are written together, once every `mark_interval` (a write transaction per relay cycle cost
 more than the cycle's publishing); until then the relay remembers which rows JetStream acked and
@@ -21,13 +23,15 @@ import asyncio
 import contextlib
 import time
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
+from google.protobuf.message import DecodeError
 from nats.js import JetStreamContext
 from nats.js.errors import APIError
 from sqlalchemy import bindparam, delete, func, select, update
 
+from crm.common.v1.envelope_pb2 import EventEnvelope
 from crmkit import bus, logs, metrics
 from crmkit.db import Database
 from crmkit.events import utcnow
@@ -52,6 +56,21 @@ _MARK_PUBLISHED = (
     .values(published_at=bindparam("at"))
 )
 _BACKLOG = select(func.count()).select_from(outbox_row).where(outbox_row.c.published_at.is_(None))
+_BACKLOG_STATE = select(func.count(), func.min(outbox_row.c.created_at)).where(outbox_row.c.published_at.is_(None))
+
+
+def _aggregate_of(event_id: str, payload: bytes) -> tuple[str, str]:
+    """The aggregate an outbox row belongs to; a row without one (or unreadable) is its own."""
+    try:
+        env = EventEnvelope.FromString(payload)
+    except DecodeError:
+        return ("", event_id)
+    return (env.aggregate_type, env.aggregate_id) if env.aggregate_id else ("", event_id)
+
+
+def _aware(at: datetime) -> datetime:
+    """SQLite hands timestamps back without their zone; every one the outbox stores is UTC."""
+    return at if at.tzinfo is not None else at.replace(tzinfo=UTC)
 
 
 class OutboxRelay:
@@ -143,30 +162,14 @@ class OutboxRelay:
         rows = await self._read(self._pending, self.batch_size, list(self._unmarked))
         if time.monotonic() - self._backlog_reported > 1.0:  # a count per cycle would cost more
             self._backlog_reported = time.monotonic()
-            backlog = await self._read(self.backlog)
-            metrics.OUTBOX_BACKLOG.labels(self.service).set(max(0, backlog - len(self._unmarked)))
+            backlog, oldest = await self._read(self._backlog_state)
+            waiting = max(0, backlog - len(self._unmarked))
+            metrics.OUTBOX_BACKLOG.labels(self.service).set(waiting)
+            age = (utcnow() - _aware(oldest)).total_seconds() if waiting and oldest is not None else 0.0
+            metrics.OUTBOX_OLDEST_AGE.labels(self.service).set(max(0.0, age))
         if not rows:
             return False
-        futures = []
-        for row_id, event_id, subject, payload in rows:
-            fut = await js.publish_async(
-                subject, payload, headers={"Nats-Msg-Id": event_id}, wait_stall=self.publish_timeout
-            )
-            futures.append((row_id, subject, fut))
-        acked: list[int] = []
-        published: Published = []
-        failed: list[tuple[int, str]] = []
-        done = await asyncio.wait_for(
-            asyncio.gather(*(f for _, _, f in futures), return_exceptions=True),
-            self.publish_timeout,
-        )
-        for (row_id, subject, _), result, row in zip(futures, done, rows, strict=True):
-            if isinstance(result, BaseException):
-                failed.append((row_id, repr(result)))
-            else:
-                acked.append(row_id)
-                published.append((subject, row[3]))
-                self._published_counter(subject).inc()
+        acked, published, failed = await self._publish(js, rows)
         if not self._unmarked:
             self._mark_due = time.monotonic() + self.mark_interval
         self._unmarked.update(dict.fromkeys(acked))
@@ -176,6 +179,44 @@ class OutboxRelay:
         if failed:
             raise APIError(description=f"{len(failed)} of {len(rows)} publishes failed")
         return len(rows) == self.batch_size
+
+    async def _publish(self, js: JetStreamContext, rows: list[tuple[int, str, str, bytes]]
+                       ) -> tuple[list[int], Published, list[tuple[int, str]]]:
+        """Publish a batch in waves: an aggregate's n-th row of the batch is sent once its
+        (n-1)-th is acked, and not at all in this batch when that one failed. A failed publish
+        can then never leave a later event of the same aggregate ahead of it on the stream,
+        whichever replica's relay sends what. Rows of different aggregates share a wave."""
+        waves: list[list[tuple[tuple[str, str], tuple[int, str, str, bytes]]]] = []
+        depth: dict[tuple[str, str], int] = {}
+        for row in rows:
+            aggregate = _aggregate_of(row[1], row[3])
+            n = depth[aggregate] = depth.get(aggregate, -1) + 1
+            if n == len(waves):
+                waves.append([])
+            waves[n].append((aggregate, row))
+        acked: list[int] = []
+        published: Published = []
+        failed: list[tuple[int, str]] = []
+        blocked: set[tuple[str, str]] = set()
+        for wave in waves:
+            sending = [(aggregate, row) for aggregate, row in wave if aggregate not in blocked]
+            futures = [await js.publish_async(subject, payload, headers={"Nats-Msg-Id": event_id},
+                                              wait_stall=self.publish_timeout)
+                       for _, (_, event_id, subject, payload) in sending]
+            try:
+                done: list[Any] = await asyncio.wait_for(
+                    asyncio.gather(*futures, return_exceptions=True), self.publish_timeout)
+            except TimeoutError as exc:
+                done = [exc] * len(sending)
+            for (aggregate, (row_id, _, subject, payload)), result in zip(sending, done, strict=True):
+                if isinstance(result, BaseException):
+                    failed.append((row_id, repr(result)))
+                    blocked.add(aggregate)
+                else:
+                    acked.append(row_id)
+                    published.append((subject, payload))
+                    self._published_counter(subject).inc()
+        return acked, published, failed
 
     def _published_counter(self, subject: str) -> Any:
         """The labelled series of a subject, looked up once rather than per event."""
@@ -227,6 +268,13 @@ class OutboxRelay:
     def backlog(self) -> int:
         with self.db.read() as session:
             return int(session.execute(_BACKLOG).scalar_one())
+
+    def _backlog_state(self) -> tuple[int, datetime | None]:
+        """How many rows wait, and since when the oldest of them (acked-unmarked ones included:
+        they are marked within mark_interval)."""
+        with self.db.read() as session:
+            count, oldest = session.execute(_BACKLOG_STATE).one()
+            return int(count), oldest
 
     def _purge_published(self) -> None:
         cutoff = utcnow() - self.retention

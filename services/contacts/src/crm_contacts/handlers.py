@@ -33,7 +33,7 @@ SPEND_EVENTS = frozenset({SALES.OPPORTUNITY_WON, SALES.OPPORTUNITY_LOST, SALES.O
 
 def wants(event_type: str) -> bool:
     """The events the handler acts on; the consumer acks the others untouched."""
-    return (event_type in (SALES.OWNERSHIP_TRANSFERRED, SALES.POOL_RULES_CHANGED) or event_type in SPEND_EVENTS
+    return (event_type in (SALES.OWNERSHIP_TRANSFERRED, SALES.SETTINGS_POOL_RULES_CHANGED) or event_type in SPEND_EVENTS
             or event_type in DELEGATIONS or feed.wanted(event_type))
 
 
@@ -42,7 +42,7 @@ def make_handler(clock: Clock) -> Handler:
         if env.event_type == SALES.OWNERSHIP_TRANSFERRED:
             transfer_customers(uow, env, clock())
             return
-        if env.event_type == SALES.POOL_RULES_CHANGED:  # the public pool's team rules, for customers too
+        if env.event_type == SALES.SETTINGS_POOL_RULES_CHANGED:  # the public pool's team rules, for customers too
             rules = unpack(env)
             if rules is not None:
                 pool_rows.save_rules(uow.session, rules)

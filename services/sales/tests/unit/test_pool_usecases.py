@@ -151,6 +151,26 @@ def test_a_manager_assigns_from_the_pool_to_a_rep_of_the_team_only(team: Any) ->
     assert sweep(team, NOW + timedelta(days=29)) == 0
 
 
+def test_a_manager_assigns_from_the_pool_without_a_rep_roster(sales: Any) -> None:
+    # `make run` and a fresh install have no roster (PUT /sales/reps): assign_lead accepts any
+    # user there, and so must the pool's assign, keeping the lead in its team.
+    lead = new_lead(sales)
+    sales.write(lambda uow: pool.release(uow, principal=REP1, now=NOW, lead_id=lead.id, reason="离职交接"))
+    given = sales.write(lambda uow: pool.assign(uow, principal=MANAGER, now=NOW, lead_id=lead.id,
+                                                owner_id="rep.north.2"))
+    assert (given.owner_id, given.team, given.in_pool) == ("rep.north.2", "north-sales", False)
+
+
+def test_a_manager_cannot_assign_from_the_pool_to_an_inactive_rep(team: Any) -> None:
+    team.write(lambda uow: reps.upsert_rep(uow, principal=ADMIN, rep=SalesRep(
+        user_id="rep.north.9", team="north-sales", region="north", active=False)))
+    lead = new_lead(team)
+    team.write(lambda uow: pool.release(uow, principal=REP1, now=NOW, lead_id=lead.id, reason="离职交接"))
+    with pytest.raises(FailedPrecondition) as inactive:
+        team.write(lambda uow: pool.assign(uow, principal=MANAGER, now=NOW, lead_id=lead.id, owner_id="rep.north.9"))
+    assert inactive.value.field == "owner_id" and get(team, lead.id).in_pool
+
+
 def test_a_data_subject_erasure_takes_the_lead_s_pool_history_with_it(team: Any) -> None:
     lead = team.write(lambda uow: leads.create_lead(uow, principal=REP1, now=NOW, lead=Lead(
         name="韩梅梅", email="han.meimei@example.com")))

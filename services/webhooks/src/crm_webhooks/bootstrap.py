@@ -55,7 +55,7 @@ def delivering(env: Mapping[str, str], *, resolver: Resolver, sender: Sender | N
                         window=_number(env, "WEBHOOKS_RETRY_HOURS", 24.0, 0.0001) * 3600.0)
     how = jobs.Delivering(schedule=schedule, allowed=allowed, resolver=resolver,
                           lease=_number(env, "WEBHOOKS_LEASE_SECONDS", 60.0, 1.0),
-                          concurrency=int(_number(env, "WEBHOOKS_CONCURRENCY", 8, 1)))
+                          concurrency=int(_number(env, "WEBHOOKS_CONCURRENCY", 16, 1)))
     if sender is not None:
         how.sender = sender
     return how

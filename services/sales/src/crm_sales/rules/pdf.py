@@ -78,6 +78,10 @@ def render(quote: Quote, template: Template = DEFAULT_TEMPLATE) -> bytes:
         for i, (text, width) in enumerate(zip(cells, template.widths, strict=True)):
             pdf.cell(width, 7, _fit(pdf, text, width), border=1, align="L" if i == 0 else "R")
         pdf.ln()
+        if line.description:  # what the rep wrote about the line is part of the offer
+            pdf.set_font("cjk", size=8)
+            pdf.multi_cell(sum(template.widths), 5, line.description, border=1, new_x="LMARGIN", new_y="NEXT")
+            pdf.set_font("cjk", size=10)
     pdf.ln(2)
     for label, amount in (
         ("小计 Subtotal", quote.subtotal.amount),

@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 from crm.sales.v1 import events_pb2 as ev
 from crm.sales.v1.sales_pb2 import ImportLeadsResponse, ImportRowResult, Lead, LeadFilter, SalesSettings
 from crm_sales.events import SALES, emit
+from crm_sales.metrics import LEAD_RESPONSE_SECONDS
 from crm_sales.rules import assignment, pool, scoring
 from crm_sales.rules import leads as rules
 from crm_sales.rules.access import masked_lead
@@ -183,9 +184,12 @@ def update_lead(uow: UnitOfWork, *, principal: Principal, now: datetime, patch: 
     return lead
 
 
-def _responded(lead: Lead, now: datetime) -> None:
+def _responded(uow: UnitOfWork, lead: Lead, now: datetime) -> None:
     if not lead.HasField("first_response_at"):
         lead.first_response_at.FromDatetime(now)
+        waited = max(0.0, (now - dt(lead.created_at)).total_seconds())
+        series = LEAD_RESPONSE_SECONDS.labels(lead.source or "unknown")
+        uow.after_commit(lambda: series.observe(waited))
 
 
 def change_status(uow: UnitOfWork, *, principal: Principal, now: datetime, lead_id: str, status: str, reason: str,
@@ -196,7 +200,7 @@ def change_status(uow: UnitOfWork, *, principal: Principal, now: datetime, lead_
     previous = lead.status
     lead.status = status
     lead.status_reason = reason.strip()
-    _responded(lead, now)
+    _responded(uow, lead, now)
     pool.touch(lead, now)
     if lead.in_pool and status not in pool.HELD:
         pool.take_out(lead)  # closed while pooled (disqualified, back to marketing): out of the pool
@@ -229,7 +233,7 @@ def record_activity(uow: UnitOfWork, *, principal: Principal, now: datetime, lea
     if kind in scoring.ENGAGING and (not lead.HasField("last_activity_at") or dt(lead.last_activity_at) < at):
         lead.last_activity_at.FromDatetime(at)
     if kind in rules.RESPONDING and principal.user_id == lead.owner_id:
-        _responded(lead, at)
+        _responded(uow, lead, at)
         if lead.status == "new":
             lead.status = "working"
     previous = lead.score

@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 from crm.sales.v1 import events_pb2 as ev
 from crm.sales.v1.sales_pb2 import Opportunity, OpportunityFilter
 from crm_sales.events import SALES, emit
+from crm_sales.metrics import STAGE_AGE_SECONDS
 from crm_sales.rules import money, pipeline
 from crm_sales.store import people, records
 from crm_sales.usecases import settings, tasks
@@ -145,6 +146,8 @@ def change_stage(uow: UnitOfWork, *, principal: Principal, now: datetime, opp_id
     if target.outcome == "lost":
         opp.loss_reason = candidate.loss_reason
     spent = pipeline.enter_stage(opp, target, now, principal.user_id)
+    age = STAGE_AGE_SECONDS.labels(previous)
+    uow.after_commit(lambda: age.observe(spent))
     bump(opp, now)
     records.update_record(uow.session, opp)
     records.open_visit(uow.session, opp, target.key, now)

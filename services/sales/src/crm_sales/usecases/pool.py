@@ -123,10 +123,12 @@ def assign(uow: UnitOfWork, *, principal: Principal, now: datetime, lead_id: str
         raise InvalidArgument("name the rep who gets the lead", field="owner_id")
     session = uow.session
     lead = _pooled(session, principal, lead_id)
+    # The roster is optional (as for assign_lead): a user it does not list keeps the lead's team;
+    # one it lists must be active and, unless an admin decides, in the lead's team.
     rep = people.all_reps(session).get(owner_id)
-    if rep is None or not rep.active:
+    if rep is not None and not rep.active:
         raise FailedPrecondition(f"{owner_id} is not an active sales rep", field="owner_id")
-    if rep.team != lead.team and not principal.is_admin:
+    if rep is not None and rep.team != lead.team and not principal.is_admin:
         raise FailedPrecondition(f"{owner_id} is not in team '{lead.team}', whose pool holds this lead",
                                  field="owner_id")
     return _take(uow, lead, owner_id=owner_id, principal=principal, now=now, kind=rules.ASSIGNED,

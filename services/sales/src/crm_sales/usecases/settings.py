@@ -71,6 +71,6 @@ def update_settings(uow: UnitOfWork, *, principal: Principal, patch: SalesSettin
     settings.version += 1
     rows.save_settings(uow.session, settings)
     if "pool_rules" in paths:  # contacts keeps a copy for its pool of customers
-        emit(uow, principal, SALES.POOL_RULES_CHANGED, "sales", settings.version,
+        emit(uow, principal, SALES.SETTINGS_POOL_RULES_CHANGED, "sales", settings.version,
              ev.PoolRulesChanged(pool_rules=settings.pool_rules, settings_version=settings.version), now)
     return settings
