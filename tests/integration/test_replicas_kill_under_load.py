@@ -189,7 +189,7 @@ def stream_messages(nats_url: str, service: str) -> list[tuple[str, bytes]]:
             found = []
             for seq in range(1, last + 1):
                 msg = await js.get_msg(stream_name(service), seq)
-                found.append((msg.subject, msg.data))
+                found.append((msg.subject or "", msg.data or b""))
             return found
         finally:
             await nc.close()
@@ -281,7 +281,8 @@ def test_two_replicas_of_each_service_lose_and_repeat_nothing_when_one_is_killed
     events = sum(len(subjects) for subjects in streams.values())
 
     def customer_counts() -> rpb.CustomerCounts:
-        return reporting.call("admin", "GetCustomerCounts", rpb.GetCustomerCountsRequest())
+        counts: rpb.CustomerCounts = reporting.call("admin", "GetCustomerCounts", rpb.GetCustomerCountsRequest())
+        return counts
     wait_for(lambda: customer_counts().events_applied >= events, 60, 0.5, what=f"reporting to apply {events} events")
     assert customer_counts().events_applied == events
     assert customer_counts().total == len(acked["contact"])
@@ -290,7 +291,8 @@ def test_two_replicas_of_each_service_lose_and_repeat_nothing_when_one_is_killed
     assert reporting.call("admin", "GetSalesSummary", rpb.GetSalesSummaryRequest()).lead_count == len(acked["lead"])
 
     def support_summary() -> rpb.SupportSummary:
-        return reporting.call("admin", "GetSupportSummary", rpb.GetSupportSummaryRequest())
+        summary: rpb.SupportSummary = reporting.call("admin", "GetSupportSummary", rpb.GetSupportSummaryRequest())
+        return summary
     wait_for(lambda: support_summary().sla_breaches >= 2 * len(tickets), 60, 0.5, what="reporting's breaches")
     summary = support_summary()
     assert (summary.total, summary.sla_breaches) == (len(tickets), 2 * len(tickets))

@@ -6040,18 +6040,6 @@ export interface components {
             /** Format: int64 */
             opted_out?: number;
         };
-        SmsEventsResult: {
-            /** Format: int32 */
-            opted_out?: number;
-            /** Format: int32 */
-            replies_kept?: number;
-            /** Format: int32 */
-            replies_unmatched?: number;
-            /** Format: int32 */
-            receipts_marked?: number;
-            /** Format: int32 */
-            receipts_unmatched?: number;
-        };
         SmsReplyPage: {
             items: components["schemas"]["SmsReplyRecord"][];
             /** @description pass as page_token; empty on the last page */

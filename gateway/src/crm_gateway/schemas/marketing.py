@@ -85,7 +85,6 @@ _sms["template_code"].update({"maxLength": 64, "pattern": r"^\s*[A-Za-z0-9_.-]{1
 _sms["sign_name"]["maxLength"] = 30
 _sms["params"].update({"maxProperties": 20, "propertyNames": {"pattern": r"^[A-Za-z_][A-Za-z0-9_]{0,63}$"}})
 _sms["params"]["additionalProperties"] = {**_sms["params"].get("additionalProperties", {}), "maxLength": 500}
-SMS_EVENTS_RESULT = _r.message(pb.ReportSmsEventsResponse, name="SmsEventsResult")
 SMS_REPLY_PAGE = _r.page(_r.message(pb.SmsReplyRecord), "SmsReplyPage")
 SMS_REPLY_PARAMS = (QueryParam("phone", description="replies from this number (E.164)",
                                pattern=r"^((\+|00)[0-9]{7,15}|[1-9][0-9]{7,14})$"), *PAGE_PARAMS)

@@ -33,7 +33,8 @@ def _age(service: str) -> float:
     return value
 
 
-def test_the_backlog_age_is_the_oldest_waiting_rows_and_zero_once_published(db, killable_nats, producer, rt) -> None:
+def test_the_backlog_age_is_the_oldest_waiting_rows_and_zero_once_published(  # type: ignore[no-untyped-def]
+        db, killable_nats, producer, rt) -> None:
     event = rt.make_event(producer, "late")
     with db.unit_of_work() as uow:
         uow.emit(event)

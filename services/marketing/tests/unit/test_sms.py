@@ -26,7 +26,8 @@ MKT = Principal("mkt.1", ("marketing",), "marketing", "east", "市场小李")
 PUBLIC = Principal("public-web", ("public",), "", "", "visitor")
 
 
-@pytest.mark.parametrize("text", ["T", "t", "TD", " 退订 ", "退订。", "Ｔ", "STOP", "unsubscribe!", "N"])
+@pytest.mark.parametrize("text", ["T", "t", "TD", " 退订 ", "退订。", "Ｔ", "STOP", "unsubscribe!", "N", "回T退订",
+                                  "回TD退订", "T退订"])
 def test_opt_out_words(text: str) -> None:
     assert rules.is_opt_out(text)
 

@@ -33,6 +33,8 @@ _env = SandboxedEnvironment(undefined=StrictUndefined, autoescape=False)
 # punctuation and spaces around it dropped; a longer message that merely contains one of them
 # ("T恤有货吗") is not an opt-out.
 OPT_OUT_WORDS = frozenset({"t", "td", "n", "0000", "退订", "退定", "退", "取消", "取消订阅", "退订短信", "不要再发",
+                           # the SMS's own instruction texted back as it reads ("回T退订")
+                           "回t退订", "回td退订", "回n退订", "t退订", "td退订",
                            "stop", "unsubscribe", "cancel", "quit", "end"})
 _EDGES = re.compile(r"^[\W_]+|[\W_]+$")
 
