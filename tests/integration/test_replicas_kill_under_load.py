@@ -21,10 +21,12 @@ import asyncio
 import itertools
 import os
 import sys
+import threading
 import time
 import uuid
 from collections import Counter
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -223,31 +225,36 @@ def test_two_replicas_of_each_service_lose_and_repeat_nothing_when_one_is_killed
         update_mask=FieldMask(paths=["sla_policies"])))
 
     acked: dict[str, list[str]] = {"contact": [], "lead": [], "task": [], "ticket": []}
-    replayed = 0
-    for i in range(ROUNDS):
-        if i == KILL_AT:  # one replica of each, mid-load, no chance to flush anything
-            for replicated in (contacts, sales, support, reporting):
-                replicated.procs[0].kill()
-            cluster.start("contacts", 0)  # the one-replica service's pod is replaced
-            contacts.connect()
-        key = uuid.uuid4().hex
-        writes = [
-            ("contact", contacts, "CreateContact", cpb.CreateContactRequest(contact=cpb.Contact(
-                name=f"客户 {i}", source="website", emails=[cpb.Email(address=f"c{i}-{key[:6]}@rep.example")]),
-                allow_duplicate=True)),
-            ("lead", sales, "CreateLead", spb.CreateLeadRequest(lead=spb.Lead(name=f"线索 {i}", company="天津重工"))),
-            ("task", sales, "CreateTask", spb.CreateTaskRequest(task=_task(i))),
-            ("ticket", support, "CreateTicket", tpb.CreateTicketRequest(ticket=tpb.Ticket(
-                subject=f"宕机 {i}", priority="urgent", requester_email=f"ops{i}@customer.example"))),
-        ]
-        for kind, replicated, rpc, request in writes:
-            user = "agent.support" if kind == "ticket" else "rep.north.1"
-            record = replicated.call(user, rpc, request, key=f"{kind}-{key}")
+    replayed: list[str] = []
+    done = threading.Semaphore(0)
+
+    def load(kind: str) -> None:
+        """One client per kind of write, all four at once, so calls are in flight at the kill."""
+        replicated, rpc, user = WRITES[kind]
+        for i in range(ROUNDS):
+            key = f"{kind}-{uuid.uuid4().hex}"
+            request = _request(kind, i)
+            record = replicated.call(user, rpc, request, key=key)
             acked[kind].append(record.id)
-            if i % 3 == 0:  # the client did not see the answer and sends it again, to the other replica
-                again = replicated.call(user, rpc, request, key=f"{kind}-{key}")
+            if i % 3 == 0:  # the client did not see the answer and sends it again, to the next replica
+                again = replicated.call(user, rpc, request, key=key)
                 assert again.id == record.id, f"{kind} {i}: a retry with the same key made a second record"
-                replayed += 1
+                replayed.append(record.id)
+            done.release()
+
+    WRITES = {"contact": (contacts, "CreateContact", "rep.north.1"), "lead": (sales, "CreateLead", "rep.north.1"),
+              "task": (sales, "CreateTask", "rep.north.1"), "ticket": (support, "CreateTicket", "agent.support")}
+    with ThreadPoolExecutor(len(WRITES)) as pool:
+        clients = [pool.submit(load, kind) for kind in WRITES]
+        for _ in range(KILL_AT * len(WRITES)):  # half the writes acknowledged: kill one replica of each
+            assert done.acquire(timeout=120), "the load stalled before the kill"
+        for replicated in (contacts, sales, support, reporting):
+            replicated.procs[0].kill()  # SIGKILL: no chance to flush anything
+        cluster.start("contacts", 0)  # the one-replica service's pod is replaced
+        contacts.connect()
+        for client in clients:
+            client.result()
+    assert sales.retries and support.retries, "no call met the killed replicas"
     tickets, tasks = acked["ticket"], acked["task"]
 
     # Every acknowledged write is there, once.
@@ -296,7 +303,21 @@ def test_two_replicas_of_each_service_lose_and_repeat_nothing_when_one_is_killed
     wait_for(lambda: support_summary().sla_breaches >= 2 * len(tickets), 60, 0.5, what="reporting's breaches")
     summary = support_summary()
     assert (summary.total, summary.sla_breaches) == (len(tickets), 2 * len(tickets))
-    assert replayed > 0
+    assert replayed
+
+
+def _request(kind: str, i: int) -> Any:
+    tag = uuid.uuid4().hex[:6]
+    if kind == "contact":
+        return cpb.CreateContactRequest(contact=cpb.Contact(
+            name=f"客户 {i}", source="website", emails=[cpb.Email(address=f"c{i}-{tag}@rep.example")]),
+            allow_duplicate=True)
+    if kind == "lead":
+        return spb.CreateLeadRequest(lead=spb.Lead(name=f"线索 {i}", company="天津重工"))
+    if kind == "task":
+        return spb.CreateTaskRequest(task=_task(i))
+    return tpb.CreateTicketRequest(ticket=tpb.Ticket(
+        subject=f"宕机 {i}", priority="urgent", requester_email=f"ops{i}-{tag}@customer.example"))
 
 
 def _task(i: int) -> spb.Task:

@@ -10,6 +10,9 @@ _r = REGISTRY
 SUBSCRIPTION = _r.message(pb.Subscription, name="WebhookSubscription")
 SUBSCRIPTION_INPUT = _r.input(pb.Subscription, "WebhookSubscriptionInput", required=("target_url", "event_types"))
 SUBSCRIPTION_PATCH = _r.patch(pb.Subscription, "WebhookSubscriptionPatch")
+_r.require_text("WebhookSubscriptionInput", "target_url")
+for _name in ("WebhookSubscriptionInput", "WebhookSubscriptionPatch"):
+    _r.enum(_name, "status", ("active", "paused"))
 SUBSCRIPTION_PAGE = _r.page(SUBSCRIPTION, "WebhookSubscriptionPage")
 EVENT_TYPES = _r.message(pb.ListEventTypesResponse, name="WebhookEventTypes")
 DELIVERY = _r.message(pb.Delivery, name="WebhookDelivery")

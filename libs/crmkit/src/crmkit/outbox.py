@@ -59,13 +59,15 @@ _BACKLOG = select(func.count()).select_from(outbox_row).where(outbox_row.c.publi
 _BACKLOG_STATE = select(func.count(), func.min(outbox_row.c.created_at)).where(outbox_row.c.published_at.is_(None))
 
 
-def _aggregate_of(event_id: str, payload: bytes) -> tuple[str, str]:
-    """The aggregate an outbox row belongs to; a row without one (or unreadable) is its own."""
+def _aggregate_of(event_id: str, payload: bytes) -> str:
+    """The aggregate an outbox row belongs to; a row without one (or unreadable) is its own. By
+    id alone: one record's events may name different aggregate types (support's SLA events and
+    its ticket events are all about the ticket), and ids are unique across types."""
     try:
         env = EventEnvelope.FromString(payload)
     except DecodeError:
-        return ("", event_id)
-    return (env.aggregate_type, env.aggregate_id) if env.aggregate_id else ("", event_id)
+        return event_id
+    return env.aggregate_id or event_id
 
 
 def _aware(at: datetime) -> datetime:
@@ -186,8 +188,8 @@ class OutboxRelay:
         (n-1)-th is acked, and not at all in this batch when that one failed. A failed publish
         can then never leave a later event of the same aggregate ahead of it on the stream,
         whichever replica's relay sends what. Rows of different aggregates share a wave."""
-        waves: list[list[tuple[tuple[str, str], tuple[int, str, str, bytes]]]] = []
-        depth: dict[tuple[str, str], int] = {}
+        waves: list[list[tuple[str, tuple[int, str, str, bytes]]]] = []
+        depth: dict[str, int] = {}
         for row in rows:
             aggregate = _aggregate_of(row[1], row[3])
             n = depth[aggregate] = depth.get(aggregate, -1) + 1
@@ -197,7 +199,7 @@ class OutboxRelay:
         acked: list[int] = []
         published: Published = []
         failed: list[tuple[int, str]] = []
-        blocked: set[tuple[str, str]] = set()
+        blocked: set[str] = set()
         for wave in waves:
             sending = [(aggregate, row) for aggregate, row in wave if aggregate not in blocked]
             futures = [await js.publish_async(subject, payload, headers={"Nats-Msg-Id": event_id},

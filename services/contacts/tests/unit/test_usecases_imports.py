@@ -84,6 +84,15 @@ def test_a_job_keeps_going_past_bad_rows_and_reports_every_reason(contacts: Cont
     assert "cold_call" in by_row[5][1]
 
 
+def test_a_row_in_another_region_is_refused_showing_the_region_typed(contacts: Contacts, db: Database) -> None:
+    rows = [["姓名", "地区"], ["孙悟空", "south"]]
+    job = upload(contacts, csv_bytes(rows), mapping=ColumnMapping(columns={"姓名": "name", "地区": "region"}))
+    ImportRunner(db, lambda: contacts.now).tick(contacts.now)
+    done = status(contacts, job.id)
+    assert (done.accepted, done.rejected) == (0, 1)
+    assert [(p.field, p.value) for p in done.problems] == [("region", "south")]
+
+
 def test_nothing_typed_is_lost_an_unverified_phone_is_stored_as_typed(contacts: Contacts, db: Database) -> None:
     upload(contacts, csv_bytes(ROWS))
     ImportRunner(db, lambda: contacts.now).tick(contacts.now)

@@ -291,7 +291,9 @@ def _assign(record: Record, principal: Principal, row: import_rows.Row) -> None:
         try:
             check()
         except DomainError as exc:
-            row.problems.append(import_rows.Problem(exc.field or name, "", exc.message, getattr(record, name)))
+            # the value of the field refused (check_scope names region or team), as the row gave it
+            field = exc.field or name
+            row.problems.append(import_rows.Problem(field, "", exc.message, str(getattr(record, field, ""))))
 
 
 def _duplicate_of(record: Record, state: RunState, owners: dict[str, str]) -> tuple[str, str, str] | None:

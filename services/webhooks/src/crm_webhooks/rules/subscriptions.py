@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from crmkit.auth import Principal
 from crmkit.errors import InvalidArgument, PermissionDenied
-from crmkit.limits import MAX_SHORT_TEXT
+from crmkit.limits import MAX_NOTES
 
 MANAGER_ROLES = ("integration",)  # besides admins
 STATUSES = ("active", "paused")
@@ -28,8 +28,8 @@ def check_status(status: str, field: str = "status") -> str:
 
 
 def check_description(text: str) -> str:
-    if len(text) > MAX_SHORT_TEXT:
-        raise InvalidArgument(f"at most {MAX_SHORT_TEXT} characters", field="description")
+    if len(text) > MAX_NOTES:
+        raise InvalidArgument(f"at most {MAX_NOTES} characters", field="description")
     return text
 
 
