@@ -23,7 +23,10 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-FENCE = re.compile(r"^(\s*)```+\s*(bash|sh|shell|console)?\s*$")
+# Any opening fence (```json too), so a closing fence is never taken for an opening one;
+# only bash-like blocks are examples.
+FENCE = re.compile(r"^(\s*)```+\s*([\w+-]*)\s*$")
+RUNNABLE = {"bash", "sh", "shell", "console"}
 SKIP = re.compile(r"<!--\s*example:\s*not runnable\s*(?::\s*(?P<reason>.*?))?\s*-->")  # a line of its own
 EXPECT = re.compile(r"^#\s*→\s*(\d{3})\b")
 HEREDOC = re.compile(r"<<-?\s*(['\"]?)([A-Za-z_][A-Za-z0-9_]*)\1")
@@ -178,7 +181,7 @@ def blocks(path: Path, root: Path) -> Iterator[Block]:
             i += 1
             continue
         end = next((j for j in range(i + 1, len(lines)) if lines[j].strip().startswith("```")), len(lines))
-        if fence.group(2):
+        if fence.group(2) in RUNNABLE:
             body = lines[i + 1:end]
             block = Block(doc, i + 1)
             for before in lines[max(0, i - 3):i]:

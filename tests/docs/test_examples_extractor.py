@@ -82,3 +82,10 @@ def test_prose_that_quotes_the_marker_marks_nothing(tmp_path: Path) -> None:
     [block] = _blocks(tmp_path, "say why in `<!-- example: not runnable: <reason> -->` right before it.\n"
                                 "~~~bash\ncurl -s $API/a\n~~~\n")
     assert block.skipped is None
+
+
+def test_a_block_after_a_json_block_is_still_an_example(tmp_path: Path) -> None:
+    # A closing fence after ```json was once read as an opening one, silently skipping the next example.
+    text = "~~~json\n{\"a\": 1}\n~~~\n\n~~~bash\ncurl -s $API/first\n~~~\n\n~~~bash\ncurl -s $API/second\n~~~\n"
+    found = [c.text for b in _blocks(tmp_path, text) for c in b.commands]
+    assert found == ["curl -s $API/first", "curl -s $API/second"]

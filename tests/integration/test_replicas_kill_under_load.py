@@ -88,7 +88,7 @@ class Replicated:
             ch.close()
         self.channels = [grpc.insecure_channel(f"127.0.0.1:{p.port}") for p in self.procs]
 
-    def call(self, user: str, rpc: str, request: Any, key: str = "", attempts: int = 60) -> Any:
+    def call(self, user: str, rpc: str, request: Any, key: str = "", attempts: int = 150) -> Any:
         md = [("authorization", f"Bearer {mint_token(DEMO_USERS[user], SECRET)}")]
         if key:
             md.append(("crm-idempotency-key", key))
@@ -230,7 +230,7 @@ def test_two_replicas_of_each_service_lose_and_repeat_nothing_when_one_is_killed
 
     def load(kind: str) -> None:
         """One client per kind of write, all four at once, so calls are in flight at the kill."""
-        replicated, rpc, user = WRITES[kind]
+        replicated, rpc, user = writes[kind]
         for i in range(ROUNDS):
             key = f"{kind}-{uuid.uuid4().hex}"
             request = _request(kind, i)
@@ -242,11 +242,11 @@ def test_two_replicas_of_each_service_lose_and_repeat_nothing_when_one_is_killed
                 replayed.append(record.id)
             done.release()
 
-    WRITES = {"contact": (contacts, "CreateContact", "rep.north.1"), "lead": (sales, "CreateLead", "rep.north.1"),
+    writes = {"contact": (contacts, "CreateContact", "rep.north.1"), "lead": (sales, "CreateLead", "rep.north.1"),
               "task": (sales, "CreateTask", "rep.north.1"), "ticket": (support, "CreateTicket", "agent.support")}
-    with ThreadPoolExecutor(len(WRITES)) as pool:
-        clients = [pool.submit(load, kind) for kind in WRITES]
-        for _ in range(KILL_AT * len(WRITES)):  # half the writes acknowledged: kill one replica of each
+    with ThreadPoolExecutor(len(writes)) as pool:
+        clients = [pool.submit(load, kind) for kind in writes]
+        for _ in range(KILL_AT * len(writes)):  # half the writes acknowledged: kill one replica of each
             assert done.acquire(timeout=120), "the load stalled before the kill"
         for replicated in (contacts, sales, support, reporting):
             replicated.procs[0].kill()  # SIGKILL: no chance to flush anything

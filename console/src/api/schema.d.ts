@@ -6498,7 +6498,8 @@ export interface components {
         WebhookSubscriptionInput: {
             target_url: string;
             event_types: string[];
-            status?: string;
+            /** @enum {string} */
+            status?: "" | "active" | "paused";
             description?: string;
         };
         WebhookSubscriptionPage: {
@@ -6510,7 +6511,8 @@ export interface components {
         WebhookSubscriptionPatch: {
             target_url?: string;
             event_types?: string[];
-            status?: string;
+            /** @enum {string} */
+            status?: "" | "active" | "paused";
             description?: string;
         };
         Widget: {
