@@ -1,14 +1,16 @@
 """Issue 14's multi-replica test: sales, support and reporting at two replicas each, as OS
-processes, each service on a PostgreSQL database of its own, one nats-server. A write load goes
-round robin over the replicas through gRPC (contacts, leads, tasks with a reminder due in seconds,
-urgent tickets whose SLA warning is due at once and whose breach is due a minute later); one
-replica of each service is killed with SIGKILL in the middle of it. Then:
+processes, each service on a PostgreSQL database of its own, one nats-server. Four clients at
+once (contacts, leads, tasks with a reminder due in seconds, urgent tickets whose SLA warnings are
+due at once and whose breaches a minute later) call the replicas round robin through gRPC; once
+half the writes are acknowledged one replica of each service is killed with SIGKILL, calls in
+flight. A failed call is retried on the next replica with the same idempotency key. Then:
 
-- 0 acknowledged writes lost: every id a write returned is there;
-- 0 duplicate effects: a write retried with its idempotency key on the other replica (as a client
-  does after a failure) returned the same record and made one row; reporting's counts equal the
-  sources' rows and it applied each event once;
-- every reminder and every SLA warning and breach that fell due fired exactly once.
+- 0 acknowledged writes lost: every id a write returned is stored;
+- 0 duplicate effects: a write sent twice with its key (every third one, as a client that missed
+  the answer does) made one record; every outbox row is on its stream once, in its aggregate's
+  commit order; reporting applied each event once and its counts equal the sources' rows;
+- every reminder and every SLA warning, breach and escalation that fell due fired exactly once
+  (the support and sales schedulers tick every 0.5 s in both replicas, under their leases).
 
 Contacts runs at ONE replica here, killed and replaced: its embedded search index is per process
 and a second replica refuses to start (tests/integration/test_embedded_search_one_replica.py);

@@ -25,6 +25,7 @@ from crm_sales import jobs
 from crm_sales.usecases import (
     approvals,
     catalogue,
+    contracts,
     leads,
     opportunities,
     ownership,
@@ -33,7 +34,7 @@ from crm_sales.usecases import (
     tasks,
 )
 from crmkit.auth import Principal
-from crmkit.errors import FailedPrecondition, InvalidArgument, PermissionDenied
+from crmkit.errors import AlreadyExists, FailedPrecondition, InvalidArgument, PermissionDenied
 
 NOW = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 ADMIN = Principal("admin", ("admin",), "hq", "")
@@ -110,6 +111,34 @@ def test_a_quote_goes_through_its_approvals_and_then_opens_the_quote_stage(sales
     assert stage(sales, opp, "quote_submitted").stage == "quote_submitted"
     emitted = sales.events()
     assert emitted.count("crm.sales.approval.decided") == 3 and "crm.sales.quote.approved" in emitted
+
+
+def test_an_accepted_quote_makes_one_live_contract(sales: Any) -> None:
+    opp = new_opp(sales)
+    quote = sales.write(lambda uow: quotes.create_quote(uow, principal=REP1, now=NOW, quote=Quote(
+        opportunity_id=opp.id, currency_code="CNY",
+        lines=[QuoteLine(name="咨询服务", quantity="1", unit_price=Money(currency_code="CNY", amount="5000"))])))
+    quote = sales.write(lambda uow: quotes.submit_quote(uow, principal=REP1, now=NOW, quote_id=quote.id))
+    for step in sales.read(lambda s: approvals.list_approvals(s, principal=ADMIN, now=NOW, quote_id=quote.id,
+                                                              pending_for_me=False))[0].steps:
+        who = {"manager": MANAGER, "legal": LEGAL, "finance": FINANCE}[step.approver_role]
+        sales.write(lambda uow, w=who: approvals.decide(uow, principal=w, now=NOW, approval_id=quote.approval_id,
+                                                        approve=True, comment="ok"))
+    sales.write(lambda uow: quotes.send_quote(uow, principal=REP1, now=NOW, quote_id=quote.id, recipient=""))
+    sales.write(lambda uow: quotes.accept_quote(uow, principal=REP1, now=NOW, quote_id=quote.id, declined=False,
+                                                reason=""))
+
+    def contract() -> Any:
+        return sales.write(lambda uow: contracts.create_contract(uow, principal=REP1, now=NOW, quote_id=quote.id,
+                                                                 start="", end=""))
+
+    first = contract()
+    with pytest.raises(AlreadyExists) as twice:  # a double click does not count the sale twice
+        contract()
+    assert twice.value.field == "quote_id" and first.number in twice.value.message
+    sales.write(lambda uow: contracts.update_contract_status(uow, principal=REP1, now=NOW, contract_id=first.id,
+                                                             status="terminated", expected=0))
+    assert contract().number != first.number  # a terminated contract may be replaced
 
 
 def test_a_revision_supersedes_the_quote_under_the_same_number(sales: Any) -> None:

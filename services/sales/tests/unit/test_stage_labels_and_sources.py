@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from crm.common.v1.types_pb2 import Money
-from crm.sales.v1.sales_pb2 import ConvertLeadRequest, Lead, Opportunity, Pipeline, Stage
+from crm.sales.v1.sales_pb2 import ConvertLeadRequest, Lead, Opportunity, OpportunityFilter, Pipeline, Stage
 from crm_sales.rules import pipeline
 from crm_sales.usecases import conversion, leads, opportunities
 from crmkit import picklists
@@ -43,6 +43,21 @@ def test_an_unknown_stage_is_refused_listing_keys_and_labels(sales: Any) -> None
     opp = new_opp(sales, contact_id="c-1")
     with pytest.raises(InvalidArgument, match=r"needs_confirmed \(需求确认\)") as err:
         stage(sales, opp, "需求確認")   # traditional characters: not a label of this pipeline
+    assert err.value.field == "stage"
+
+
+def test_the_deal_list_filters_by_a_stage_label_as_by_its_key(sales: Any) -> None:
+    moved = stage(sales, new_opp(sales, contact_id="c-1"), "needs_confirmed")
+    new_opp(sales, contact_id="c-2")
+
+    def listed(value: str) -> list[str]:
+        found, _ = sales.read(lambda s: opportunities.list_opportunities(
+            s, principal=REP1, now=NOW, flt=OpportunityFilter(stage=value), page_size=50, page_token=""))
+        return [o.id for o in found]
+
+    assert listed("需求确认") == listed("needs_confirmed") == [moved.id]
+    with pytest.raises(InvalidArgument) as err:  # a typo is refused, not an empty list
+        listed("需求確認")
     assert err.value.field == "stage"
 
 

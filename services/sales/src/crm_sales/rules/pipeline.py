@@ -108,6 +108,23 @@ def find_stage(pipeline: Pipeline, key: str, field: str = "stage") -> Stage:
     raise InvalidArgument(f"no stage '{key}' in pipeline {pipeline.id} (stages: {keys})", field=field)
 
 
+def stage_filter_key(pipelines: Sequence[Pipeline], value: str, field: str = "stage") -> str:
+    """A list filter's stage as stored (its key), named by key or label as in a stage change, in
+    any pipeline: a label several stages with different keys share names none; an unknown stage is
+    refused rather than answering an empty list."""
+    stages = [stage for p in pipelines for stage in p.stages]
+    if any(stage.key == value for stage in stages):
+        return value
+    label = value.strip()
+    keys = sorted({stage.key for stage in stages if label and stage.name.strip() == label})
+    if len(keys) == 1:
+        return keys[0]
+    if keys:
+        raise InvalidArgument(f"stages {', '.join(keys)} are all called '{label}': give the key", field=field)
+    known = ", ".join(sorted({f"{s.key} ({s.name})" if s.name else s.key for s in stages}))
+    raise InvalidArgument(f"no stage '{value}' (stages: {known})", field=field)
+
+
 def _met(opp: Opportunity, criterion: Criterion, facts: Facts) -> bool:
     if criterion.kind == "approved_quote":
         return facts.has_approved_quote

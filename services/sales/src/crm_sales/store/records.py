@@ -177,6 +177,14 @@ def list_quotes(session: Session, *, opportunity_id: str, status: str, principal
     return page(session, Quote, stmt, size, token)
 
 
+def live_contract_of_quote(session: Session, quote_id: str) -> Contract | None:
+    """The quote's contract that is not terminated, whoever may see it."""
+    data = session.execute(select(contracts.c.data).where(contracts.c.quote_id == quote_id,
+                                                          contracts.c.status != "terminated")
+                           .order_by(contracts.c.seq).limit(1)).scalar_one_or_none()
+    return Contract.FromString(data) if data is not None else None
+
+
 def list_contracts(session: Session, *, opportunity_id: str, status: str, principal: Principal,
                    delegators: Sequence[str]) -> list[Contract]:
     stmt = _visible(contracts, principal, delegators)

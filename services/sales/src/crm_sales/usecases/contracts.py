@@ -14,7 +14,7 @@ from crm_sales.store import catalogue, records
 from crm_sales.usecases.access import delegators, visible
 from crmkit.auth import Principal
 from crmkit.db import UnitOfWork
-from crmkit.errors import FailedPrecondition
+from crmkit.errors import AlreadyExists, FailedPrecondition, InvalidArgument
 from crmkit.records import bump, check_version, new_id
 
 
@@ -23,6 +23,12 @@ def create_contract(uow: UnitOfWork, *, principal: Principal, now: datetime, quo
     quote = visible(uow.session, Quote, quote_id, principal=principal, now=now, write=True)
     if quote.status != "accepted":
         raise FailedPrecondition("a contract is made from an accepted quote", field="quote_id")
+    # One live contract per quote: a second (a double click, a retry without a key) would count
+    # the same sale twice; a terminated one may be replaced.
+    existing = records.live_contract_of_quote(uow.session, quote.id)
+    if existing is not None:
+        raise AlreadyExists(f"quote {quote.number} already has contract {existing.number}", field="quote_id",
+                            contract_id=existing.id)
     start, end = rules.check_period(start, end)
     contract = Contract(quote_id=quote.id, opportunity_id=quote.opportunity_id, account_id=quote.account_id,
                         contact_id=quote.contact_id, total=quote.total, status="draft", start_date=start,
@@ -55,5 +61,7 @@ def update_contract_status(uow: UnitOfWork, *, principal: Principal, now: dateti
 
 def list_contracts(session: Session, *, principal: Principal, now: datetime, opportunity_id: str,
                    status: str) -> list[Contract]:
+    if status and status not in rules.STATUSES:  # a typo answers 400, not an empty list
+        raise InvalidArgument(f"must be one of {', '.join(rules.STATUSES)}", field="status")
     return records.list_contracts(session, opportunity_id=opportunity_id, status=status, principal=principal,
                                   delegators=delegators(session, principal, now))

@@ -22,7 +22,7 @@ from crm_sales.store import audit, jobs, people, records
 from crm_sales.usecases import pool as pool_cases
 from crm_sales.usecases import settings, tasks
 from crm_sales.usecases.access import delegators, visible
-from crmkit import limits
+from crmkit import limits, picklists
 from crmkit.auth import SYSTEM, Principal
 from crmkit.db import UnitOfWork
 from crmkit.errors import DomainError, FailedPrecondition, InvalidArgument, NotFound, PermissionDenied
@@ -289,6 +289,7 @@ def get_lead(session: Session, *, principal: Principal, now: datetime, lead_id: 
 
 def list_leads(session: Session, *, principal: Principal, now: datetime, flt: LeadFilter, page_size: int,
                page_token: str) -> tuple[list[Lead], str]:
+    picklists.check(flt.source, picklists.SOURCES, "source")  # a typo answers 400, not an empty list
     found, token = records.list_leads(session, flt, principal=principal,
                                       delegators=delegators(session, principal, now), size=page_size, token=page_token)
     return [masked_lead(principal, lead) for lead in found], token

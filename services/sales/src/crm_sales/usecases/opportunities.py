@@ -165,6 +165,8 @@ def change_stage(uow: UnitOfWork, *, principal: Principal, now: datetime, opp_id
 
 def list_opportunities(session: Session, *, principal: Principal, now: datetime, flt: OpportunityFilter,
                        page_size: int, page_token: str) -> tuple[list[Opportunity], str]:
+    if flt.stage:  # 初步接触 finds what first_contact finds
+        flt.stage = pipeline.stage_filter_key(settings.current(session).pipelines, flt.stage)
     items, token = records.list_opportunities(session, flt, principal=principal,
                                               delegators=delegators(session, principal, now),
                                               size=page_size, token=page_token)
