@@ -85,9 +85,14 @@ def test_a_neglected_lead_returns_to_the_pool_once_and_claims_keep_to_the_rule(c
     for user in ("rep.north.1", "rep.north.2"):
         ok(client.put("/api/v1/sales/reps", headers=ADMIN, json={
             "user_id": user, "team": TEAM, "region": "north", "active": True}))
-    bad = client.patch("/api/v1/sales/settings", headers=ADMIN, json={"pool_rules": [{"team": TEAM,
-                                                                                         "inactive_days": -3}]})
+    full = {"team": TEAM, "inactive_days": 30, "unconverted_days": 90, "claim_limit": 1, "cooldown_days": 7}
+    bad = client.patch("/api/v1/sales/settings", headers=ADMIN, json={"pool_rules": [{**full, "inactive_days": -3}]})
     assert bad.status_code == 400 and bad.get_json()["errors"][0]["field"] == "pool_rules[0].inactive_days"
+    # A rule left partial would turn the missing clocks off (0): refused, naming what is missing.
+    partial = client.patch("/api/v1/sales/settings", headers=ADMIN,
+                           json={"pool_rules": [{"team": TEAM, "claim_limit": 30}]})
+    assert partial.status_code == 400
+    assert "pool_rules[0].inactive_days" in {e["field"] for e in partial.get_json()["errors"]}
     assert client.patch("/api/v1/sales/settings", headers=MANAGER, json={"pool_rules": []}).status_code == 403
     rules = ok(client.patch("/api/v1/sales/settings", headers=ADMIN, json={"pool_rules": [{
         "team": TEAM, "inactive_days": 30, "unconverted_days": 90, "claim_limit": 1, "cooldown_days": 7}]}))

@@ -5339,15 +5339,15 @@ export interface components {
             events_applied?: number;
         };
         PoolRule: {
-            team?: string;
+            team: string;
             /** Format: int32 */
-            inactive_days?: number;
+            inactive_days: number;
             /** Format: int32 */
-            unconverted_days?: number;
+            unconverted_days: number;
             /** Format: int32 */
-            claim_limit?: number;
+            claim_limit: number;
             /** Format: int32 */
-            cooldown_days?: number;
+            cooldown_days: number;
         };
         PoolTeamFigures: {
             team?: string;

@@ -83,6 +83,8 @@ SETTINGS_INPUT = _r.input(pb.SalesSettings)
 for _days in ("inactive_days", "unconverted_days", "cooldown_days"):
     _r.schemas["PoolRule"]["properties"][_days].update(minimum=0, maximum=3650)
 _r.schemas["PoolRule"]["properties"]["claim_limit"].update(minimum=0, maximum=100_000)
+# A rule states all four numbers: one left out would silently become 0 (that clock or limit off).
+_r.schemas["PoolRule"]["required"] = ["team", "inactive_days", "unconverted_days", "claim_limit", "cooldown_days"]
 
 # -- opportunities
 OPPORTUNITY = _r.message(pb.Opportunity)

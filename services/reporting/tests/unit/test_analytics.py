@@ -277,6 +277,16 @@ def test_managers_set_targets_and_attainment_sets_won_against_them(deals: Sessio
         ("north-sales", "", "5000.00", "manager.n"), ("north-sales", "rep.1", "1000.00", "manager.n")]
 
 
+def test_a_manager_cannot_file_a_target_for_another_teams_rep(deals: Session) -> None:
+    sales_handlers.apply_lead(deals, Lead(id="ls", version=1, source="website", owner_id="rep.s", team="south-sales",
+                                          region="south", status="new"))
+    with pytest.raises(PermissionDenied) as e:
+        put(deals, MANAGER, SalesTarget(month="2024-06", rep_id="rep.s", currency_code="CNY", amount="1000"))
+    assert e.value.field == "targets[0].rep_id"
+    put(deals, ADMIN, SalesTarget(month="2024-06", team="south-sales", rep_id="rep.s", currency_code="CNY",
+                                  amount="1000"))   # the admin may
+
+
 @pytest.mark.parametrize(("who", "item", "error", "field"), [
     (REP1, SalesTarget(month="2024-06", currency_code="CNY", amount="1"), PermissionDenied, None),
     (MANAGER, SalesTarget(month="2024-06", team="south-sales", currency_code="CNY", amount="1"),

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from crm.reporting.v1.reporting_pb2 import ListTargetsRequest, PutTargetsRequest, SalesTarget, TargetList
 from crm_reporting.rules import amount_units, format_amount
-from crm_reporting.tables import sales_targets
+from crm_reporting.tables import leads, opportunities, sales_targets
 from crm_reporting.usecases.analytics import _targets_visible
 from crmkit.auth import Principal
 from crmkit.errors import InvalidArgument, PermissionDenied
@@ -33,6 +33,14 @@ def _message(row: object) -> SalesTarget:
     return t
 
 
+def _teams_of(session: Session, rep_id: str) -> set[str]:
+    """The teams a rep's deals and leads are filed under, as reporting has seen them."""
+    found: set[str] = set()
+    for table in (opportunities, leads):
+        found.update(session.execute(select(table.c.team).where(table.c.owner_id == rep_id).distinct()).scalars())
+    return found
+
+
 def put_targets(session: Session, *, principal: Principal, now: datetime, request: PutTargetsRequest) -> TargetList:
     if not (principal.is_admin or principal.is_manager):
         raise PermissionDenied("only a manager or an admin can set targets")
@@ -49,6 +57,9 @@ def put_targets(session: Session, *, principal: Principal, now: datetime, reques
             raise InvalidArgument("name the team", field=f"{at}.team")
         if not principal.is_admin and team != principal.team:
             raise PermissionDenied("a manager sets their own team's targets", field=f"{at}.team")
+        if t.rep_id and not principal.is_admin and _teams_of(session, t.rep_id) - {team}:
+            # the rep's records sit in another team: a manager may not file targets for them
+            raise PermissionDenied("a manager sets targets for reps of their own team", field=f"{at}.rep_id")
         currency = t.currency_code.upper()
         if len(currency) != 3 or not currency.isalpha():
             raise InvalidArgument("a three-letter currency code, e.g. CNY", field=f"{at}.currency_code")
