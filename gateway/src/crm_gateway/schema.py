@@ -32,6 +32,7 @@ from crm.common.v1.options_pb2 import OUTPUT_ONLY
 from crm_gateway.problems import FieldError, invalid, invalid_field
 from crmkit import limits as L
 from crmkit import picklists
+from crmkit.currencies import CODES
 from crmkit.fields import behaviors, output_only, patchable
 
 JsonSchema = dict[str, Any]
@@ -89,6 +90,9 @@ _LIST_BOUNDS: dict[str, int] = {
     **dict.fromkeys(("contact_ids", "exclude_contact_ids", "segment_ids", "exclude_segment_ids"),
                     L.MAX_BATCH_IDS),
 }
+# ISO 4217 (crmkit.currencies), spelled out so clients and contract tests know every valid code
+CURRENCY = "^(" + "|".join(sorted(CODES)) + ")$"
+CURRENCY_MESSAGE = "an ISO 4217 currency code in capitals, e.g. CNY"
 NO_NUL = "^[^\\u0000]*$"  # no NUL character anywhere (read_body refuses one, naming the field)
 # one character neither JSON Schema's \s nor Python's str.strip() takes for space (\x1c-\x1f, \x85)
 NOT_BLANK = "^[^\\u0000]*[^\\s\\u0000\\u001c-\\u001f\\u0085][^\\u0000]*$"

@@ -1,7 +1,7 @@
-// Administrator settings in tabs: custom fields and picklists (add one here), SLA policies (edit
-// them here), then the other sales and support settings as the API holds them. Each part loads on its own: a role that may read one
+// Administrator settings in tabs: custom fields and picklists (add one here), then the sales and
+// support settings, each tab an editor saving its sections with the version read. Each part loads on its own: a role that may read one
 // and not the other sees the other's refusal in its tab only.
-import { Alert, Spin, Tabs, Typography } from "antd";
+import { Spin, Tabs, Typography } from "antd";
 import { useCallback, useEffect, useState, type ReactNode } from "react";
 import { api, unwrap, ApiError, type Schema } from "../../api";
 import { LoadError } from "../../components/StatusPage";
@@ -33,17 +33,16 @@ export default function Settings() {
   const t = useT(m);
   const sales = useLoad<Schema<"SalesSettings">>(() => unwrap(api.GET("/api/v1/sales/settings")));
   const support = useLoad<Schema<"SupportSettings">>(() => unwrap(api.GET("/api/v1/support/sla-policies")));
-  const note = <Alert type="info" showIcon title={t("readOnlyNote")} style={{ marginBottom: 16 }} />;
   return (
     <>
       <Typography.Title level={1} style={{ fontSize: 22 }}>{t("settingsTitle")}</Typography.Title>
       <Tabs
         items={[
           { key: "fields", label: t("tabFields"), children: <CustomFields /> },
-          { key: "stages", label: t("tabStages"), children: <>{note}{show(sales, (s) => <StagesAndRules sales={s} />)}</> },
-          { key: "assignment", label: t("tabAssignment"), children: <>{note}{show(sales, (s) => <AssignmentRules sales={s} />)}</> },
+          { key: "stages", label: t("tabStages"), children: show(sales, (s) => <StagesAndRules sales={s} onSaved={sales.set} />) },
+          { key: "assignment", label: t("tabAssignment"), children: show(sales, (s) => <AssignmentRules sales={s} onSaved={sales.set} />) },
           { key: "sla", label: t("tabSla"), children: show(support, (s) => <SlaPolicies support={s} onSaved={support.set} />) },
-          { key: "routing", label: t("tabRouting"), children: <>{note}{show(support, (s) => <RoutingRules support={s} />)}</> },
+          { key: "routing", label: t("tabRouting"), children: show(support, (s) => <RoutingRules support={s} onSaved={support.set} />) },
         ]}
       />
     </>

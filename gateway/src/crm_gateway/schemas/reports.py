@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from crm.reporting.v1 import reporting_pb2 as pb
 from crm_gateway.routing import QueryParam
+from crm_gateway.schema import CURRENCY, CURRENCY_MESSAGE
 from crm_gateway.schemas import PAGE_PARAMS, REGISTRY
 
 CUSTOMER_COUNTS = REGISTRY.message(pb.CustomerCounts)
@@ -100,4 +101,6 @@ REGISTRY.require_text("SavedQueryInput", "name")
 REGISTRY.require_text("DashboardInput", "name")
 REGISTRY.schemas["SalesTargetsInput"]["properties"]["targets"]["minItems"] = 1
 REGISTRY.schemas["SalesTarget"]["properties"]["month"].update({"pattern": MONTH, "x-pattern-message": "use YYYY-MM"})
+REGISTRY.schemas["SalesTarget"]["properties"]["currency_code"].update(
+    {"pattern": CURRENCY, "x-pattern-message": CURRENCY_MESSAGE})
 REGISTRY.schemas["SalesTarget"]["required"] = ["month"]

@@ -16,6 +16,7 @@ from crm_webhooks import metrics, store
 from crm_webhooks.ports import HttpSender, Resolver, Sender, resolve
 from crm_webhooks.rules import signature, targets
 from crm_webhooks.rules.backoff import Schedule
+from crm_webhooks.rules.sealing import SecretBox
 from crm_webhooks.usecases import deliveries
 from crmkit import logs
 from crmkit.db import Database, UnitOfWork
@@ -27,8 +28,10 @@ PAUSED_RECHECK = 60.0  # seconds before a paused subscription's delivery is look
 
 @dataclass
 class Delivering:
-    """How deliveries are made: the schedule, the lease, the allowed ranges and the ports."""
+    """How deliveries are made: the key of the secrets, the schedule, the lease, the allowed ranges
+    and the ports."""
 
+    box: SecretBox
     schedule: Schedule = field(default_factory=Schedule)
     lease: float = 60.0              # longer than one attempt can take (timeouts bound it to ~15 s)
     allowed: Sequence[targets.Network] = ()
@@ -84,7 +87,11 @@ def attempt(how: Delivering, due: store.Due, clock: Callable[[], datetime]) -> T
         address = targets.check_addresses(how.resolver(target.host, target.port), how.allowed)
     except Exception as exc:  # a URL or an address we must not send to: recorded, retried (DNS may change)
         return Tried(due, "refused", error=str(exc))
-    headers = signature.headers(secret=due.secret, delivery_id=due.id, event_type=due.event_type,
+    try:
+        secret = how.box.open(due.secret)
+    except ValueError as exc:  # sealed under a key we no longer have: the log says so, retried
+        return Tried(due, "refused", error=str(exc))
+    headers = signature.headers(secret=secret, delivery_id=due.id, event_type=due.event_type,
                                 timestamp=int(clock().timestamp()), body=due.body)
     try:
         answer = how.sender(target, address, headers, due.body)

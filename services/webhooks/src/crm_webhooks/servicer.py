@@ -10,6 +10,7 @@ from crm.webhooks.v1.webhooks_pb2_grpc import WebhooksServiceServicer
 from crm_webhooks.ports import Resolver, resolve
 from crm_webhooks.rules import signature, subscriptions, targets
 from crm_webhooks.rules.backoff import Schedule
+from crm_webhooks.rules.sealing import SecretBox
 from crm_webhooks.usecases import deliveries
 from crm_webhooks.usecases import subscriptions as subs
 from crmkit.db import Database, UnitOfWork
@@ -18,7 +19,7 @@ from crmkit.servicer import Call, Clock, Ctx, ServicerBase, system_clock
 
 
 class WebhooksServicer(ServicerBase, WebhooksServiceServicer):
-    def __init__(self, db: Database, clock: Clock = system_clock, *, schedule: Schedule | None = None,
+    def __init__(self, db: Database, clock: Clock = system_clock, *, box: SecretBox, schedule: Schedule | None = None,
                  allowed: Sequence[targets.Network] = (), resolver: Resolver = resolve,
                  wake: Callable[[], None] = lambda: None) -> None:
         super().__init__(db, clock)
@@ -26,9 +27,15 @@ class WebhooksServicer(ServicerBase, WebhooksServiceServicer):
         self.allowed = tuple(allowed)
         self.resolver = resolver
         self.wake = wake
+        self.box = box
+
+    def _opened(self, sub: pb.Subscription) -> pb.Subscription:
+        """The answer (first or stored for the idempotency key) holds the sealed secret: opened here only."""
+        sub.secret = self.box.open(sub.secret)
+        return sub
 
     def _checked(self, call: Call, sub: pb.Subscription, fields: Sequence[str]) -> str:
-        """Refuse a target we would never send to, before anything is stored; a new secret."""
+        """Refuse a target we would never send to, before anything is stored; a new secret, sealed."""
         subscriptions.check_manager(call.principal)
         probe = pb.Subscription()
         probe.CopyFrom(sub)
@@ -39,13 +46,13 @@ class WebhooksServicer(ServicerBase, WebhooksServiceServicer):
                 targets.check_addresses(self.resolver(target.host, target.port), self.allowed)
             except ValueError as exc:
                 raise InvalidArgument(str(exc), field="target_url") from None
-        return signature.new_secret()
+        return self.box.seal(signature.new_secret())
 
     def CreateSubscription(self, request: pb.CreateSubscriptionRequest, context: Ctx) -> pb.Subscription:
-        return self.write_after(
+        return self._opened(self.write_after(
             request, pb.Subscription, lambda c: self._checked(c, request.subscription, subs.PATCHABLE),
-            lambda uow, c, secret: subs.create(uow, principal=c.principal, now=c.now,
-                                               subscription=request.subscription, secret=secret))
+            lambda uow, c, sealed: subs.create(uow, principal=c.principal, now=c.now,
+                                               subscription=request.subscription, sealed=sealed)))
 
     def GetSubscription(self, request: pb.GetSubscriptionRequest, context: Ctx) -> pb.Subscription:
         return self.read(lambda s, c: subs.get(s, principal=c.principal, sub_id=request.id))
@@ -69,10 +76,10 @@ class WebhooksServicer(ServicerBase, WebhooksServiceServicer):
         return self.write(request, pb.DeleteSubscriptionResponse, delete)
 
     def RotateSecret(self, request: pb.RotateSecretRequest, context: Ctx) -> pb.Subscription:
-        return self.write_after(
+        return self._opened(self.write_after(
             request, pb.Subscription, lambda c: self._checked(c, pb.Subscription(), ()),
-            lambda uow, c, secret: subs.rotate_secret(uow, principal=c.principal, now=c.now, sub_id=request.id,
-                                                      secret=secret))
+            lambda uow, c, sealed: subs.rotate_secret(uow, principal=c.principal, now=c.now, sub_id=request.id,
+                                                      sealed=sealed)))
 
     def ListEventTypes(self, request: pb.ListEventTypesRequest, context: Ctx) -> pb.ListEventTypesResponse:
         return self.read(lambda s, c: subs.event_types(principal=c.principal))

@@ -6,11 +6,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Row, bindparam, delete, func, insert, select, update
+from sqlalchemy import Row, bindparam, delete, func, insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from crm.webhooks.v1 import webhooks_pb2 as pb
-from crm_webhooks.tables import deliveries, subscription_types, subscriptions
+from crm_webhooks.rules.subjects import CONTACT, EMAIL, PHONE
+from crm_webhooks.tables import deliveries, delivery_subjects, subscription_types, subscriptions
+from crmkit.privacy import blob_contains
 from crmkit.paging import decode_cursor, encode_cursor, page_size
 from crmkit.records import aware
 
@@ -37,7 +39,7 @@ class Due:
     attempts: int
     retry_until: datetime
     target_url: str
-    secret: str
+    secret: str          # sealed (rules/sealing.py)
     active: bool
 
 
@@ -117,16 +119,56 @@ def listeners(session: Session, subject: str) -> list[Listener]:
 
 # -- deliveries ---------------------------------------------------------------------------------
 
-def insert_deliveries(session: Session, rows: list[dict[str, object]]) -> int:
-    """New deliveries; one that exists already (the same event again) is left as it is. How
-    many were new."""
+def insert_deliveries(session: Session, rows: list[dict[str, object]],
+                      refs: Sequence[tuple[str, str]] = ()) -> int:
+    """New deliveries, each with the people it is about (`refs`: (kind, value) of its event); one
+    that exists already (the same event again) is left as it is. How many were new."""
     if not rows:
         return 0
     known = set(session.execute(select(d.id).where(d.id.in_([r["id"] for r in rows]))).scalars())
     fresh = [r for r in rows if r["id"] not in known]
     if fresh:
         session.execute(insert(deliveries), fresh)
+        about = [{"delivery_id": r["id"], "contact_id": value if kind == CONTACT else "",
+                  "email": value if kind == EMAIL else "", "phone": value if kind == PHONE else ""}
+                 for r in fresh for kind, value in refs]
+        if about:
+            session.execute(insert(delivery_subjects), about)
     return len(fresh)
+
+
+def purge_old(session: Session, cutoff: datetime, limit: int) -> int:
+    """Retention: delivered and parked deliveries created before `cutoff`, with whom they were about."""
+    ids = list(session.execute(select(d.id).where(d.created_at < cutoff, d.status != "pending")
+                               .order_by(d.created_at).limit(limit)).scalars())
+    return delete_deliveries(session, ids)
+
+
+def delete_deliveries(session: Session, ids: Sequence[str]) -> int:
+    if not ids:
+        return 0
+    session.execute(delete(delivery_subjects).where(delivery_subjects.c.delivery_id.in_(ids)))
+    result = session.execute(delete(deliveries).where(d.id.in_(ids)))
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
+def deliveries_about(session: Session, ids: Sequence[str], needles: Sequence[bytes]) -> list[Row[Any]]:
+    """The deliveries named by id (found through whom they are about) or whose body carries one
+    of `needles` (an admin's unmasked body naming the person in a way no field said)."""
+    clauses = [d.id.in_(sorted(ids))] if ids else []
+    clauses += [blob_contains(d.body, n) for n in needles]
+    if not clauses:
+        return []
+    return list(session.execute(select(deliveries).where(or_(*clauses)).order_by(d.seq)))
+
+
+def secrets_(session: Session) -> list[tuple[str, str]]:
+    """(id, stored secret) of every subscription."""
+    return [(r.id, r.secret) for r in session.execute(select(s.id, s.secret))]
+
+
+def set_secret(session: Session, sub_id: str, sealed: str) -> None:
+    session.execute(update(subscriptions).where(s.id == sub_id).values(secret=sealed))
 
 
 def due(session: Session, now: datetime, limit: int) -> list[str]:

@@ -16,7 +16,7 @@ subscriptions = Table(
     Column("owner_id", String(100), nullable=False),
     Column("status", String(10), nullable=False),      # active | paused
     Column("target_url", Text, nullable=False),
-    Column("secret", String(100), nullable=False),
+    Column("secret", Text, nullable=False),            # sealed (rules/sealing.py): a Fernet token
     Column("version", Integer, nullable=False),
     Column("data", LargeBinary, nullable=False),       # crm.webhooks.v1.Subscription, without the secret
     Index("ix_webhook_subscriptions_owner", "owner_id", "seq"),
@@ -50,4 +50,20 @@ deliveries = Table(
     Index("ix_webhook_deliveries_due", "next_attempt_at"),
     Index("ix_webhook_deliveries_log", "subscription_id", "seq"),
     Index("ix_webhook_deliveries_created", "created_at"),
+)
+
+# Whom a delivery is about: one row per contact id, email (lower-cased) or phone its payload names
+# (the other two columns empty), taken before the body was masked. A data-subject request finds
+# the person's deliveries here, whatever the subscriber was allowed to see.
+delivery_subjects = Table(
+    "webhook_delivery_subjects", metadata,
+    Column("seq", SeqInt, primary_key=True, autoincrement=True),
+    Column("delivery_id", String(36), nullable=False),
+    Column("contact_id", String(100), nullable=False),
+    Column("email", String(320), nullable=False),
+    Column("phone", String(40), nullable=False),
+    Index("ix_webhook_delivery_subjects_delivery", "delivery_id"),
+    Index("ix_webhook_delivery_subjects_contact", "contact_id"),
+    Index("ix_webhook_delivery_subjects_email", "email"),
+    Index("ix_webhook_delivery_subjects_phone", "phone"),
 )

@@ -9,6 +9,7 @@ from decimal import Decimal, InvalidOperation
 from crm.common.v1.types_pb2 import Money
 from crm.marketing.v1.marketing_pb2 import Audience, Campaign, Kpis
 from crmkit import limits
+from crmkit.currencies import check_currency
 from crmkit.errors import FailedPrecondition, InvalidArgument
 from crmkit.records import check_date
 
@@ -57,8 +58,9 @@ def check_money(value: Money, field: str) -> None:
         raise InvalidArgument("an amount is a decimal string like 1234.50", field=f"{field}.amount") from None
     if not amount.is_finite() or amount < 0:
         raise InvalidArgument("an amount is a non-negative number", field=f"{field}.amount")
-    if not re.fullmatch(r"[A-Z]{3}", value.currency_code):
+    if value.currency_code != value.currency_code.strip().upper():
         raise InvalidArgument("currency_code is an ISO 4217 code like CNY", field=f"{field}.currency_code")
+    check_currency(value.currency_code, f"{field}.currency_code")
     value.amount = str(amount)
 
 

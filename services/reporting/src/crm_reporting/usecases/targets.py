@@ -14,6 +14,7 @@ from crm_reporting.rules import amount_units, format_amount
 from crm_reporting.tables import leads, opportunities, sales_targets
 from crm_reporting.usecases.analytics import _targets_visible
 from crmkit.auth import Principal
+from crmkit.currencies import check_currency
 from crmkit.errors import InvalidArgument, PermissionDenied
 
 MAX_TARGETS = 1000
@@ -60,9 +61,7 @@ def put_targets(session: Session, *, principal: Principal, now: datetime, reques
         if t.rep_id and not principal.is_admin and _teams_of(session, t.rep_id) - {team}:
             # the rep's records sit in another team: a manager may not file targets for them
             raise PermissionDenied("a manager sets targets for reps of their own team", field=f"{at}.rep_id")
-        currency = t.currency_code.upper()
-        if len(currency) != 3 or not currency.isalpha():
-            raise InvalidArgument("a three-letter currency code, e.g. CNY", field=f"{at}.currency_code")
+        currency = check_currency(t.currency_code, f"{at}.currency_code")
         try:
             finite = Decimal(t.amount.strip()).is_finite()
         except InvalidOperation:

@@ -1,14 +1,13 @@
 """Exact money: Decimal parsed from strings, rounded to the cent half-up, never a float."""
 from __future__ import annotations
 
-import re
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
 from crm.common.v1.types_pb2 import Money
+from crmkit.currencies import check_currency as check_currency  # the services' one ISO 4217 check
 from crmkit.errors import InvalidArgument
 
 CENT = Decimal("0.01")
-_CURRENCY = re.compile(r"^[A-Z]{3}$")
 
 
 def parse(value: str, field: str, *, default: str | None = None, allow_negative: bool = False) -> Decimal:
@@ -32,11 +31,6 @@ def cents(value: Decimal) -> Decimal:
     return value.quantize(CENT, rounding=ROUND_HALF_UP)
 
 
-def check_currency(code: str, field: str) -> str:
-    code = (code or "").strip().upper()
-    if not _CURRENCY.match(code):
-        raise InvalidArgument("use an ISO 4217 code, e.g. CNY", field=field)
-    return code
 
 
 def money(currency: str, value: Decimal) -> Money:

@@ -10,20 +10,22 @@ from sqlalchemy.orm import Session
 from crm.common.v1.envelope_pb2 import EventEnvelope
 from crm.webhooks.v1 import webhooks_pb2 as pb
 from crm_webhooks import store
-from crm_webhooks.rules import catalogue, payload, subscriptions
+from crm_webhooks.rules import catalogue, payload, subjects, subscriptions
 from crm_webhooks.rules.backoff import Schedule
 from crm_webhooks.usecases.subscriptions import get as get_subscription
 from crmkit.auth import Principal
 from crmkit.db import UnitOfWork
 from crmkit.errors import NotFound
+from crmkit.events import unpack_payload
 
 
 def enqueue(uow: UnitOfWork, env: EventEnvelope, *, now: datetime, schedule: Schedule) -> int:
     """One delivery per subscription to the event's type (a paused one holds it), its body masked for the
-    subscription's owner; how many were made."""
+    subscription's owner, and whom it is about (read before masking); how many were made."""
     name = catalogue.name_of(env.event_type)
     if name is None:
         return 0
+    about = subjects.of(env, unpack_payload(env))
     rows: list[dict[str, object]] = []
     for listener in store.listeners(uow.session, env.event_type):
         owner = Principal(user_id=listener.owner_id, roles=listener.owner_roles)
@@ -34,7 +36,7 @@ def enqueue(uow: UnitOfWork, env: EventEnvelope, *, now: datetime, schedule: Sch
             "next_attempt_at": now, "retry_until": schedule.until(now),
             "body": payload.body(env, name=name, delivery=delivery, owner=owner),
         })
-    return store.insert_deliveries(uow.session, rows)
+    return store.insert_deliveries(uow.session, rows, about)
 
 
 def list_(session: Session, *, principal: Principal, sub_id: str, status: str, page_size: int,

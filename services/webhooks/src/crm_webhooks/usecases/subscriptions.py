@@ -3,14 +3,14 @@ integration user (each their own). The target URL was resolved and checked again
 the transaction (the servicer's `prepare`); here it is only stored."""
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 
 from sqlalchemy.orm import Session
 
 from crm.webhooks.v1 import webhooks_pb2 as pb
 from crm_webhooks import store
-from crm_webhooks.rules import catalogue, subscriptions, targets
+from crm_webhooks.rules import catalogue, signature, subscriptions, targets
 from crmkit.auth import Principal
 from crmkit.db import UnitOfWork
 from crmkit.errors import InvalidArgument, NotFound
@@ -38,7 +38,10 @@ def check_fields(sub: pb.Subscription, *, fields: Sequence[str] = PATCHABLE) -> 
 
 
 def create(uow: UnitOfWork, *, principal: Principal, now: datetime, subscription: pb.Subscription,
-           secret: str) -> pb.Subscription:
+           sealed: str) -> pb.Subscription:
+    """`sealed`: the new secret, sealed (rules/sealing.py). The answer carries it sealed too: the
+    servicer opens it for the caller, so the stored idempotency answer and the audit log never
+    hold it in clear, and a retry with the same key still gets the secret."""
     subscriptions.check_manager(principal)
     sub = pb.Subscription()
     sub.CopyFrom(subscription)
@@ -49,8 +52,8 @@ def create(uow: UnitOfWork, *, principal: Principal, now: datetime, subscription
     sub.owner_roles.extend(principal.roles)
     sub.secret = ""
     stamp_new(sub, now)
-    store.insert_subscription(uow.session, sub, secret, _subjects(sub.event_types))
-    sub.secret = secret  # shown this once
+    store.insert_subscription(uow.session, sub, sealed, _subjects(sub.event_types))
+    sub.secret = sealed  # shown this once, opened by the servicer
     return sub
 
 
@@ -97,12 +100,13 @@ def update(uow: UnitOfWork, *, principal: Principal, now: datetime, changes: pb.
 
 
 def rotate_secret(uow: UnitOfWork, *, principal: Principal, now: datetime, sub_id: str,
-                  secret: str) -> pb.Subscription:
-    """A new secret takes effect at once (the deliveries still queued are signed with it)."""
+                  sealed: str) -> pb.Subscription:
+    """A new secret (sealed, as for `create`) takes effect at once (the deliveries still queued are
+    signed with it)."""
     sub = _mine(uow.session, principal, sub_id, for_update=True)
     bump(sub, now)
-    store.save_subscription(uow.session, sub, _subjects(sub.event_types), secret=secret)
-    sub.secret = secret
+    store.save_subscription(uow.session, sub, _subjects(sub.event_types), secret=sealed)
+    sub.secret = sealed
     return sub
 
 
@@ -110,6 +114,16 @@ def delete(uow: UnitOfWork, *, principal: Principal, sub_id: str, expected_versi
     sub = _mine(uow.session, principal, sub_id, for_update=True)
     check_version(sub.version, expected_version)
     store.delete_subscription(uow.session, sub.id)
+
+
+def seal_plaintext(uow: UnitOfWork, *, seal: Callable[[str], str]) -> int:
+    """Secrets stored in clear before they were sealed (by the first version of this service), sealed
+    now; how many. Run at start: a second replica finds none."""
+    found = [(sub_id, stored) for sub_id, stored in store.secrets_(uow.session)
+             if stored.startswith(signature.SECRET_PREFIX)]
+    for sub_id, stored in found:
+        store.set_secret(uow.session, sub_id, seal(stored))
+    return len(found)
 
 
 def event_types(*, principal: Principal) -> pb.ListEventTypesResponse:
