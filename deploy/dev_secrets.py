@@ -18,6 +18,7 @@ GENERATED = {
     "crm-auth": "JWT_SECRET",
     "marketing-tracking": "MARKETING_TOKEN_SECRET",
     "privacy-suppression": "PRIVACY_SUPPRESSION_KEY",
+    "webhooks-secrets": "WEBHOOKS_SECRET_KEY",
 }
 
 

@@ -56,6 +56,8 @@ CROSS_FIELD_RULES = {
     "createKbArticle": "an unknown category_id is a 400 (support answers INVALID_ARGUMENT, not NOT_FOUND)",
     "listApprovals": "give a quote_id or pending_for_me=true (either one)",
     "savePriceBook": "each entry's currency must be the book's",
+    "listOpportunities": "stage names a stage of the pipeline, by key or label (settings decide which)",
+    "exportOpportunities": "stage names a stage of the pipeline, by key or label (settings decide which)",
     "createSubscription": "a target URL must resolve to a public address (SSRF rule, checked by DNS)",
     "updateSubscription": "a target URL must resolve to a public address (SSRF rule, checked by DNS)",
     "createOpportunity": "an amount needs its currency_code (only a price book entry takes the book's)",

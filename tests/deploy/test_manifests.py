@@ -28,7 +28,7 @@ SERVICES = {  # name: gRPC port, metrics port, services it calls, uses OpenSearc
     "marketing": (50053, 9103, ("contacts", "sales"), False),
     "support": (50054, 9104, ("contacts",), True),
     "reporting": (50055, 9105, (), False),
-    "privacy": (50056, 9106, ("contacts", "sales", "marketing", "support", "reporting"), False),
+    "privacy": (50056, 9106, ("contacts", "sales", "marketing", "support", "reporting", "webhooks"), False),
     "webhooks": (50057, 9107, (), False),
 }
 GATEWAY_PORT = 8080
@@ -184,7 +184,7 @@ def test_the_dev_overlay_publishes_no_signing_key():
     texts = "\n".join(p.read_text() for p in DEPLOY_TEXTS)
     from crmkit.config import DEV_JWT_SECRET
     assert DEV_JWT_SECRET not in texts and "change-me-in-production" not in texts
-    assert not re.search(r"(?m)^\s*-\s*(JWT_SECRET|MARKETING_TOKEN_SECRET|PRIVACY_SUPPRESSION_KEY)=", texts)
+    assert not re.search(r"(?m)^\s*-\s*(JWT_SECRET|MARKETING_TOKEN_SECRET|PRIVACY_SUPPRESSION_KEY|WEBHOOKS_SECRET_KEY)=", texts)
     # A generated key is long and random, and generating again keeps it (sessions and links survive).
     before = {p: p.read_text() for p in module.DIRECTORY.glob("*.env")}
     assert module.ensure() == [] and {p: p.read_text() for p in before} == before
@@ -302,6 +302,11 @@ def test_services_that_mail_take_the_relay_from_a_secret_and_link_to_the_public_
     for key in ("MAIL_FROM", "PUBLIC_BASE_URL"):
         assert env[key]["valueFrom"]["configMapKeyRef"] == {"name": "crm-config", "key": key}
     assert "@" in config["MAIL_FROM"] and config["PUBLIC_BASE_URL"].startswith("https://")
+
+
+def test_webhooks_seal_their_signing_secrets_with_a_required_key_from_a_secret():
+    ref = env_of(server("webhooks"))["WEBHOOKS_SECRET_KEY"]["valueFrom"]["secretKeyRef"]
+    assert ref == {"name": "webhooks-secrets", "key": "WEBHOOKS_SECRET_KEY"}, "required: no `optional`"
 
 
 def test_marketing_signs_the_links_in_mails_with_a_key_of_its_own():

@@ -7764,7 +7764,7 @@ export interface operations {
                 status?: "new" | "working" | "qualified" | "disqualified" | "nurturing" | "converted";
                 owner_id?: string;
                 region?: string;
-                source?: string;
+                source?: "website" | "web_form" | "trade_show" | "ads" | "social" | "referral" | "partner" | "event" | "campaign" | "marketing_qualified" | "import" | "api" | "other";
                 campaign_id?: string;
                 /** @description only leads scoring at least this */
                 min_score?: number;
@@ -12712,7 +12712,7 @@ export interface operations {
                 status?: "new" | "working" | "qualified" | "disqualified" | "nurturing" | "converted";
                 owner_id?: string;
                 region?: string;
-                source?: string;
+                source?: "website" | "web_form" | "trade_show" | "ads" | "social" | "referral" | "partner" | "event" | "campaign" | "marketing_qualified" | "import" | "api" | "other";
                 campaign_id?: string;
                 /** @description only leads scoring at least this */
                 min_score?: number;
@@ -14300,7 +14300,7 @@ export interface operations {
         parameters: {
             query?: {
                 opportunity_id?: string;
-                status?: string;
+                status?: "draft" | "signed" | "active" | "expired" | "terminated";
             };
             header?: {
                 /** @description kept, echoed and forwarded when it is 1 to 128 of A-Za-z0-9._:- ; any other value (or none) is replaced by a new id, which the response carries */

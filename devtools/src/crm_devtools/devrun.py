@@ -21,7 +21,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from crm_devtools import console, wechat_sim
-from crm_devtools.secret import ensure_secret
+from crm_devtools.secret import ensure_key, ensure_secret
 from crmkit.config import DEFAULT_MAIL_FROM, DEFAULT_PORTS
 from crmkit.sms_sink import DEFAULT_KEY_ID, DEFAULT_KEY_SECRET
 from crmkit.testing import NatsServer, ServiceProcess, free_port, wait_for
@@ -132,6 +132,8 @@ class Suite:
             env.setdefault("SUPPORT_CHANNEL_ACCOUNTS", json.dumps(self.wechat_accounts))
         if service == "webhooks":  # receivers on this machine (a developer's, the e2e tests') are allowed
             env.setdefault("WEBHOOKS_ALLOWED_CIDRS", "127.0.0.0/8,::1/128")
+            # The key sealing their signing secrets, kept under var/ like the JWT secret.
+            env.setdefault("WEBHOOKS_SECRET_KEY", ensure_key(self.var, "webhooks-secret-key"))
         return env
 
     def migrate(self, service: str) -> None:

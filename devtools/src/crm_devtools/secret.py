@@ -33,8 +33,20 @@ def ensure_secret(var_dir: Path, env: Mapping[str, str] | None = None) -> str:
     existing = read_secret(var_dir, env)
     if existing:
         return existing
-    var_dir.mkdir(parents=True, exist_ok=True)
-    path = secret_path(var_dir)
+    return _generated(secret_path(var_dir))
+
+
+def ensure_key(var_dir: Path, file_name: str) -> str:
+    """Another key `make run` keeps across runs the same way (e.g. `webhooks-secret-key`, which seals
+    the webhooks' signing secrets in var/webhooks.db: a new one each run could not open them)."""
+    path = var_dir / file_name
+    if path.exists() and path.read_text().strip():
+        return path.read_text().strip()
+    return _generated(path)
+
+
+def _generated(path: Path) -> str:
+    path.parent.mkdir(parents=True, exist_ok=True)
     value = secrets.token_urlsafe(48)  # 48 bytes of entropy, 64 characters
     # O_EXCL: two `make run`s started at once cannot each write their own.
     try:

@@ -21,6 +21,8 @@ DEMO_USERS: dict[str, Principal] = {
         Principal("dpo.hq", ("dpo", "legal"), "hq", "", "数据保护官 DPO"),  # data-subject requests
         Principal("agent.support", ("support",), "support", "", "客服 王芳 Wang Fang"),  # a support agent
         Principal("auditor.hq", ("auditor",), "hq", "", "审计 Auditor"),  # reads every service's audit log
+        # an ERP's account: manages its own webhook subscriptions, gets phones and emails masked
+        Principal("erp.integration", ("integration",), "hq", "", "ERP 集成 Integration"),
         SYSTEM,
     )
 }

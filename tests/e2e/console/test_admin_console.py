@@ -47,7 +47,7 @@ def test_an_admin_reads_settings_and_imports_customers_with_a_report(console: An
     console.check_a11y("admin-settings-sla")
     console.screenshot("admin-settings-sla")
     page.get_by_role("tab", name="阶段及其规则").click()
-    expect(page.get_by_role("columnheader", name="进入条件").first).to_be_visible()
+    expect(page.get_by_text("进入条件").first).to_be_visible()
     console.check_a11y("admin-settings-stages")
     console.screenshot("admin-settings-stages")
 
@@ -73,6 +73,55 @@ def test_an_admin_reads_settings_and_imports_customers_with_a_report(console: An
         expect(page.get_by_test_id("import-phase")).to_have_text(
             "已完成，有被拒绝的行" if lang == "zh-CN" else "Done, with rejected rows")
     both_languages(console, "admin-import-job", job)
+
+
+def test_an_admin_edits_a_pool_rule_refused_beside_its_field_then_saved(console: Any, api: Any) -> None:
+    """A pool rule must state all four numbers: a cleared claim limit is refused and the API's
+    error shows beside that box; with a limit the rule saves (with the version read) and the API
+    holds it. The rule is for a team of its own, removed after."""
+    admin = api("admin")
+    team = f"ui-pool-{uuid.uuid4().hex[:6]}"
+    current = admin.get("/sales/settings")
+    assert current.status_code == 200, current.text
+    others = [r for r in current.json().get("pool_rules", []) if not str(r.get("team", "")).startswith("ui-pool-")]
+    mine = {"team": team, "inactive_days": 30, "unconverted_days": 90, "claim_limit": 40, "cooldown_days": 3}
+    prepared = admin.patch("/sales/settings", json={"pool_rules": [*others, mine]})
+    assert prepared.status_code == 200, prepared.text
+    try:
+        page = console.page
+        console.sign_in("admin")
+        console.goto("/admin/settings")
+        page.get_by_role("tab", name="分配规则").click()
+        rule = page.get_by_role("group", name=f"公海规则 {len(others) + 1}")
+        expect(rule.get_by_label("团队")).to_have_value(team)
+        limit = rule.get_by_label("领取上限")
+        limit.fill("")
+        page.get_by_role("tabpanel").get_by_role("button", name="保存").click()
+        beside = rule.locator(".ant-form-item", has=page.get_by_label("领取上限")).locator(".ant-form-item-explain-error")
+        expect(beside).to_be_visible()
+        console.check_a11y("admin-settings-pool-refused")
+        console.screenshot("admin-settings-pool-refused")
+        assert next(r for r in admin.get("/sales/settings").json()["pool_rules"] if r["team"] == team)["claim_limit"] == 40
+
+        limit.fill("25")
+        page.get_by_role("tabpanel").get_by_role("button", name="保存").click()
+        toast = page.get_by_text("销售设置已保存。")
+        expect(toast).to_be_visible()
+        expect(beside).to_be_hidden()
+        held = admin.get("/sales/settings").json()
+        assert next(r for r in held["pool_rules"] if r["team"] == team)["claim_limit"] == 25
+        assert int(held["version"]) > int(prepared.json()["version"])
+        expect(toast).to_be_hidden()
+        both_languages(console, "admin-settings-assignment", lambda lang: expect(page.get_by_role(
+            "heading", name="公海规则" if lang == "zh-CN" else "Public pool (公海) rules")).to_be_visible())
+        page.get_by_role("tab", name="工单路由").click()
+        expect(page.get_by_role("button", name="添加：路由规则")).to_be_visible()
+        console.check_a11y("admin-settings-routing")
+        console.screenshot("admin-settings-routing")
+    finally:
+        kept = [r for r in admin.get("/sales/settings").json().get("pool_rules", []) if r.get("team") != team]
+        restored = admin.patch("/sales/settings", json={"pool_rules": kept})
+        assert restored.status_code == 200, restored.text
 
 
 def test_an_admin_offboards_reads_the_audit_log_and_exports_a_person(console: Any, api: Any) -> None:

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from playwright.sync_api import expect
 
-from tests.e2e.conftest import new_contact
+from tests.e2e.conftest import new_contact, poll
 
 pytestmark = pytest.mark.e2e
 
@@ -124,3 +124,55 @@ def test_an_agent_answers_a_ticket_before_its_sla(console: Any, api: Any, urgent
         expect(page.get_by_test_id("csat-figures")).to_be_visible()
         console.check_a11y("csat")
         console.screenshot("csat")
+
+
+def test_an_agent_opens_a_ticket_for_a_customer_found_by_search(console: Any, api: Any) -> None:
+    """The agent opens a ticket from the queue for a customer picked by typing their name, to be
+    told by SMS: a number that is not a mobile is refused beside the phone field, a real one opens
+    the ticket, and the API holds the customer, the channel and the E.164 number."""
+    admin = api("admin")
+    word = uuid.uuid4().hex[:6]
+    name = f"孙悟空{word}"
+    contact = admin.post("/contacts", json=new_contact(name))
+    assert contact.status_code == 201, contact.text
+    agent = api("agent.support")
+    # the picker asks once per word typed: wait (bounded) until the agent's search finds the contact
+    poll(lambda: agent.get("/contacts", params={"q": name}).json().get("items", []), bool,
+         "the agent's contact search to find the new customer")
+
+    page = console.page
+    console.sign_in("agent.support")
+    page.get_by_role("menuitem", name="工单队列").click()
+    # the channel filter offers a ticket's channels only: SMS is how a customer is told, not a channel
+    page.get_by_label("渠道").click()
+    expect(page.get_by_role("option", name="微信", exact=True)).to_be_visible()
+    expect(page.get_by_role("option", name="短信", exact=True)).to_have_count(0)
+    page.keyboard.press("Escape")
+    page.get_by_role("button", name="新建工单").click()
+    expect(page.get_by_role("heading", name="新建工单")).to_be_visible()
+    page.get_by_label("主题").fill(f"快递丢件 {word}")
+    page.get_by_label("描述").fill("包裹三天没有物流更新。")
+    page.get_by_label("客户").fill(name)
+    page.get_by_role("option", name=name).click()
+    page.get_by_label("渠道").click()
+    page.get_by_role("option", name="电话", exact=True).click()
+    page.get_by_label("短信").check()
+    page.get_by_label("客户手机号").fill("12345")
+    page.get_by_role("button", name="创建工单").click()
+    beside = page.locator(".ant-form-item", has=page.get_by_label("客户手机号")).locator(".ant-form-item-explain-error")
+    expect(beside).to_be_visible()
+    for lang in ("zh-CN", "en"):
+        console.set_language(lang)
+        expect(beside).to_be_visible()
+        console.check_a11y("ticket-new")
+        console.screenshot("ticket-new")
+    console.set_language("zh-CN")
+
+    page.get_by_label("客户手机号").fill("13912345678")
+    page.get_by_role("button", name="创建工单").click()
+    expect(page.get_by_test_id("ticket-channel")).to_have_text("电话")
+    number = page.get_by_role("heading", level=1).inner_text()
+    listed = admin.get("/tickets", params={"contact_id": contact.json()["id"]}).json()["items"]
+    kept = next(t for t in listed if t["number"] == number)
+    assert (kept["subject"], kept["channel"], kept["notice_channel"], kept["notice_phone"]) == (
+        f"快递丢件 {word}", "phone", "sms", "+8613912345678")

@@ -37,7 +37,7 @@ export function RowsEditor({ name, title, columns, newRow, rowTitle }: {
   return (
     <Form.List name={name}>
       {(items, { add, remove }) => (
-        <Space direction="vertical" style={{ width: "100%" }}>
+        <Space orientation="vertical" style={{ width: "100%" }}>
           {items.length === 0 && <Typography.Text type="secondary">{t("noRows")}</Typography.Text>}
           {items.map((item, i) => (
             <div key={item.key} role="group" aria-label={rowTitle?.(i) ?? `${title} ${i + 1}`}
@@ -71,7 +71,7 @@ export function CriteriaInput({ value, onChange, label }: {
   const list = value ?? [];
   const set = (i: number, patch: Criterion) => onChange?.(list.map((c, j) => (j === i ? { ...c, ...patch } : c)));
   return (
-    <Space direction="vertical" size={4}>
+    <Space orientation="vertical" size={4}>
       {list.map((c, i) => (
         <Space key={i} size={4} wrap>
           <Input aria-label={`${label} ${i + 1}: ${t("criterionKind")}`} placeholder={t("criterionKind")} style={{ width: 130 }}

@@ -1,9 +1,9 @@
 // The agent's queue: the tickets the API lets the caller see, newest first, filtered by status,
 // priority and channel, a cursor page at a time; each row shows its most urgent SLA clock with a
 // countdown that ticks here between answers (from the API's due and warning times).
-import { Flex, Select, Table, Tag, Typography } from "antd";
+import { Button, Flex, Select, Table, Tag, Typography } from "antd";
 import { useCallback, useEffect, useMemo, useState } from "react";
-import { Link } from "react-router";
+import { Link, useNavigate } from "react-router";
 import { api, unwrap, type Schema } from "../../api";
 import { LoadError } from "../../components/StatusPage";
 import { PagerButtons } from "../../components/PagerButtons";
@@ -28,6 +28,7 @@ export default function TicketQueue() {
   const t = useT(m);
   const { locale } = useLocale();
   const now = useNow();
+  const navigate = useNavigate();
   const [status, setStatus] = useState<Status>();
   const [priority, setPriority] = useState<Priority>();
   const [channel, setChannel] = useState<string>();
@@ -73,6 +74,7 @@ export default function TicketQueue() {
           value={priority} onChange={setPriority} options={PRIORITIES.map((v) => ({ value: v, label: priorityLabel(t, v) }))} />
         <Select aria-label={t("filterChannel")} placeholder={t("filterChannel")} allowClear style={{ width: 160 }}
           value={channel} onChange={setChannel} options={CHANNELS.map((v) => ({ value: v, label: channelLabel(t, v) }))} />
+        <Button type="primary" style={{ marginInlineStart: "auto" }} onClick={() => navigate("/tickets/new")}>{t("newTicket")}</Button>
       </Flex>
       {pages.error ? <LoadError error={pages.error} retry={pages.reload} /> : (
         <>

@@ -9,7 +9,7 @@ import { api, unwrap, ApiError, type Schema } from "../../api";
 import { LoadError } from "../../components/StatusPage";
 import { formatDateTime } from "../../i18n/format";
 import { useLocale, useT } from "../../i18n";
-import { PRIORITY_TONE, channelLabel, priorityLabel, statusLabel, type T } from "./labels";
+import { PRIORITY_TONE, channelLabel, noticeLabel, priorityLabel, statusLabel, type T } from "./labels";
 import { m } from "./messages";
 import { ReplyBox } from "./ReplyBox";
 import { clockView } from "./sla";
@@ -71,7 +71,7 @@ export default function TicketView() {
               <Descriptions.Item label={t("colChannel")}>{channelLabel(t, ticket.channel)}</Descriptions.Item>
               {ticket.notice_channel && (
                 <Descriptions.Item label={t("noticeChannel")}>
-                  {channelLabel(t, ticket.notice_channel)} {ticket.notice_phone}
+                  {noticeLabel(t, ticket.notice_channel)} {ticket.notice_phone}
                 </Descriptions.Item>
               )}
               {ticket.reply_window_ends_at && (

@@ -14,6 +14,7 @@ export const support: Area = {
       roles: AGENTS,
       nav: { label: { en: "Ticket queue", "zh-CN": "工单队列" }, icon: CustomerServiceOutlined, order: 30 },
     },
+    { path: "tickets/new", load: () => import("./NewTicket"), roles: AGENTS },
     { path: "tickets/:id", load: () => import("./TicketView"), roles: AGENTS },
     {
       path: "kb",

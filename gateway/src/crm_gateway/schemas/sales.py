@@ -12,6 +12,7 @@ from crm.sales.v1 import sales_pb2 as pb
 from crm_gateway.routing import QueryParam
 from crm_gateway.schema import CURRENCY, CURRENCY_MESSAGE, JsonSchema
 from crm_gateway.schemas import PAGE_PARAMS, REGISTRY
+from crmkit import picklists
 
 _r = REGISTRY
 _PATH_AND_VERSION = {"id", "expected_version"}  # the URL's id; If-Match's version
@@ -49,7 +50,7 @@ LEAD_LIST_PARAMS = (
     QueryParam("status", choices=("new", "working", "qualified", "disqualified", "nurturing", "converted")),
     QueryParam("owner_id"),
     QueryParam("region"),
-    QueryParam("source"),
+    QueryParam("source", choices=picklists.SOURCES),
     QueryParam("campaign_id"),
     QueryParam("min_score", "integer", "only leads scoring at least this", -10_000, 10_000),
     QueryParam("unassigned", "boolean", "only leads without an owner"),
@@ -152,7 +153,9 @@ CONTRACT_INPUT = _r.input(pb.CreateContractRequest, "ContractInput", required=("
 CONTRACT_STATUS_INPUT = _r.input(pb.UpdateContractStatusRequest, "ContractStatusChange",
                                  exclude=_PATH_AND_VERSION, required=("status",))
 CONTRACT_LIST = _r.page(CONTRACT, "ContractList", paged=False)
-CONTRACT_PARAMS = (QueryParam("opportunity_id"), QueryParam("status"))
+# crm_sales.rules.contracts.STATUSES
+CONTRACT_PARAMS = (QueryParam("opportunity_id"),
+                   QueryParam("status", choices=("draft", "signed", "active", "expired", "terminated")))
 
 # -- tasks and reminders
 TASK = _r.message(pb.Task)

@@ -29,7 +29,7 @@ SubjectsFactory = Callable[[ServiceSettings, tuple[str, ...]], DataSubjects]
 
 
 def subject_services(env: Mapping[str, str] | None = None) -> tuple[str, ...]:
-    """`PRIVACY_SERVICES`: the services that hold personal data (default: all five), in saga order."""
+    """`PRIVACY_SERVICES`: the services that hold personal data (default: all of them), in saga order."""
     env = os.environ if env is None else env
     names = tuple(n.strip() for n in env.get("PRIVACY_SERVICES", ",".join(rules.SERVICES)).split(",") if n.strip())
     unknown = [n for n in names if n not in rules.SERVICES]

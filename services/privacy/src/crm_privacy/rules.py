@@ -15,8 +15,9 @@ from crmkit.auth import Principal
 from crmkit.errors import InvalidArgument, PermissionDenied
 
 # The services that hold personal data, in the order a saga asks them: contacts first, so its
-# outbox stops spreading the person before the others erase what they got from it.
-SERVICES = ("contacts", "sales", "marketing", "support", "reporting")
+# outbox stops spreading the person before the others erase what they got from it; webhooks last
+# (its queue holds copies of every producer's events).
+SERVICES = ("contacts", "sales", "marketing", "support", "reporting", "webhooks")
 RESOLVE = "resolve"  # the first step: contacts resolves the person's ids, emails and phones
 EXPORT, ERASURE = "export", "erasure"
 EXPORT_KEPT = timedelta(days=7)      # an export's document is dropped after this

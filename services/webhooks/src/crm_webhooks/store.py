@@ -8,12 +8,13 @@ from typing import Any
 
 from sqlalchemy import Row, bindparam, delete, func, insert, or_, select, update
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.elements import ColumnElement
 
 from crm.webhooks.v1 import webhooks_pb2 as pb
 from crm_webhooks.rules.subjects import CONTACT, EMAIL, PHONE
 from crm_webhooks.tables import deliveries, delivery_subjects, subscription_types, subscriptions
-from crmkit.privacy import blob_contains
 from crmkit.paging import decode_cursor, encode_cursor, page_size
+from crmkit.privacy import blob_contains
 from crmkit.records import aware
 
 d, s = deliveries.c, subscriptions.c
@@ -155,7 +156,7 @@ def delete_deliveries(session: Session, ids: Sequence[str]) -> int:
 def deliveries_about(session: Session, ids: Sequence[str], needles: Sequence[bytes]) -> list[Row[Any]]:
     """The deliveries named by id (found through whom they are about) or whose body carries one
     of `needles` (an admin's unmasked body naming the person in a way no field said)."""
-    clauses = [d.id.in_(sorted(ids))] if ids else []
+    clauses: list[ColumnElement[bool]] = [d.id.in_(sorted(ids))] if ids else []
     clauses += [blob_contains(d.body, n) for n in needles]
     if not clauses:
         return []

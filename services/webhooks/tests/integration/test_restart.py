@@ -33,7 +33,8 @@ def test_a_killed_service_loses_and_doubles_nothing(tmp_path: Path) -> None:
     port = free_port()
     env = {**os.environ, "DATABASE_URL": url, "NATS_URL": nats.url, "PORT": str(port), "METRICS_PORT": "0",
            "JWT_SECRET": SECRET, "DATA_DIR": str(tmp_path), "WEBHOOKS_ALLOWED_CIDRS": "127.0.0.1/32",
-           "WEBHOOKS_POLL_SECONDS": "0.1", "WEBHOOKS_LEASE_SECONDS": "2", "WEBHOOKS_CONCURRENCY": "2"}
+           "WEBHOOKS_POLL_SECONDS": "0.1", "WEBHOOKS_LEASE_SECONDS": "2", "WEBHOOKS_CONCURRENCY": "2",
+           "WEBHOOKS_SECRET_KEY": "webhooks-restart-sealing-key-0123456789abc"}
     proc = ServiceProcess("webhooks", [sys.executable, "-m", "crm_webhooks"], env, tmp_path, port).start()
     channel = grpc.insecure_channel(f"127.0.0.1:{port}")
     try:

@@ -12,6 +12,7 @@ from pathlib import Path
 import grpc
 import nats
 import pytest
+import sqlalchemy as sa
 
 from crm.sales.v1 import events_pb2, sales_pb2
 from crm.webhooks.v1 import webhooks_pb2 as pb
@@ -30,7 +31,8 @@ pytestmark = pytest.mark.integration
 SECRET = "webhooks-integration-secret-0123456789abcdef"
 USERS = {"erp": Principal("erp.bot", ("integration",)), "rep": Principal("rep.north.1", ("rep",))}
 ENV = {"WEBHOOKS_ALLOWED_CIDRS": "127.0.0.1/32", "WEBHOOKS_RETRY_BASE_SECONDS": "0.1",
-       "WEBHOOKS_RETRY_HOURS": "0.0005", "WEBHOOKS_POLL_SECONDS": "0.1"}  # a "day" of 1.8 s
+       "WEBHOOKS_RETRY_HOURS": "0.0005", "WEBHOOKS_POLL_SECONDS": "0.1",  # a "day" of 1.8 s
+       "WEBHOOKS_SECRET_KEY": "webhooks-integration-sealing-key-0123456789"}
 
 
 @pytest.fixture(scope="module")
@@ -137,3 +139,25 @@ def test_a_failing_receiver_is_retried_then_parked_and_a_replay_delivers_it(
     assert replayed.status == "pending"
     wait_for(lambda: deliveries(erp, sub.id)[0].status == "delivered", what="the replay to be delivered")
     assert receiver.got()[-1].delivery_id == parked.id and receiver.got()[-1].verified
+
+
+def test_a_retried_create_gets_the_same_secret_and_no_table_holds_it_in_clear(
+        service: ServiceHarness, receiver: Receiver) -> None:
+    erp = service.as_user("erp", WebhooksServiceStub)
+    request = pb.CreateSubscriptionRequest(subscription=pb.Subscription(target_url=receiver.url,
+                                                                       event_types=["opportunity.won"]))
+    first = erp.CreateSubscription(request, key="create-sub-1")
+    again = erp.CreateSubscription(request, key="create-sub-1")
+    assert again.id == first.id and again.secret == first.secret and first.secret.startswith("whsec_")
+    rotated = erp.RotateSecret(pb.RotateSecretRequest(id=first.id), key="rotate-1")
+    assert erp.RotateSecret(pb.RotateSecretRequest(id=first.id), key="rotate-1").secret == rotated.secret
+    engine = sa.create_engine(service.url)
+    try:
+        with engine.connect() as conn:
+            tables = sa.inspect(conn).get_table_names()
+            dump = [repr(tuple(row)) for t in tables for row in conn.execute(sa.text(f'SELECT * FROM "{t}"'))]
+    finally:
+        engine.dispose()
+    assert "crm_idempotency_keys" in tables and any("create-sub-1" in d for d in dump)
+    for secret in (first.secret, rotated.secret):
+        assert not any(secret in d or secret.encode().hex() in d for d in dump), "a secret stored in clear"

@@ -14,6 +14,7 @@ from crm.webhooks.v1 import webhooks_pb2 as pb
 from crm_webhooks import bootstrap, jobs, store
 from crm_webhooks.rules import signature
 from crm_webhooks.rules.backoff import Schedule
+from crm_webhooks.rules.sealing import SecretBox
 from crm_webhooks.usecases import deliveries
 from crm_webhooks.usecases import subscriptions as subs
 from crmkit.auth import Principal
@@ -30,6 +31,7 @@ ERP = Principal("erp.bot", ("integration",))
 OTHER = Principal("shop.bot", ("integration",))
 ADMIN = Principal("admin.hq", ("admin",))
 REP = Principal("rep.north.1", ("rep",), "north-sales", "north")
+BOX = SecretBox("unit-test-webhooks-secret-key-0123456789abcdef")
 
 
 @pytest.fixture
@@ -49,15 +51,16 @@ def sender() -> FakeSender:
 
 @pytest.fixture
 def how(sender: FakeSender) -> jobs.Delivering:
-    return jobs.Delivering(schedule=Schedule(base=30.0), resolver=FakeResolver(), sender=sender, jitter=lambda: 0.5)
+    return jobs.Delivering(box=BOX, schedule=Schedule(base=30.0), resolver=FakeResolver(), sender=sender, jitter=lambda: 0.5)
 
 
 def subscribe(db: Database, who: Principal = ERP, types: tuple[str, ...] = ("opportunity.won",),
               url: str = "https://erp.example.com/hooks") -> pb.Subscription:
     with db.unit_of_work() as uow:
-        sub = subs.create(uow, principal=who, now=NOW, secret=signature.new_secret(),
+        sub = subs.create(uow, principal=who, now=NOW, sealed=BOX.seal(signature.new_secret()),
                           subscription=pb.Subscription(target_url=url, event_types=list(types)))
         uow.commit()
+    sub.secret = BOX.open(sub.secret)  # what the servicer does before answering
     return sub
 
 
@@ -204,8 +207,10 @@ def test_a_rotated_secret_signs_what_is_still_queued(
     sub = subscribe(db)
     arrive(db, won_event())
     with db.unit_of_work() as uow:
-        rotated = subs.rotate_secret(uow, principal=ERP, now=NOW, sub_id=sub.id, secret=signature.new_secret())
+        rotated = subs.rotate_secret(uow, principal=ERP, now=NOW, sub_id=sub.id,
+                                     sealed=BOX.seal(signature.new_secret()))
         uow.commit()
+    rotated.secret = BOX.open(rotated.secret)
     jobs.run_due(db, how, clock(), clock)
     h, body = sender.sent[0].headers, sender.sent[0].body
     kwargs = {"timestamp": h[signature.HEADER_TIMESTAMP], "body": body, "signature": h[signature.HEADER_SIGNATURE],
