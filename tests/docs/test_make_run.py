@@ -30,6 +30,18 @@ def test_the_secret_is_generated_once_private_long_enough_and_reused(tmp_path: P
     assert path.read_text().strip() == first  # an explicit JWT_SECRET never overwrites the file
 
 
+def test_the_webhooks_sealing_key_is_generated_once_and_kept_across_runs(tmp_path: Path) -> None:
+    """A new key at every `make run` could not open the secrets sealed in var/webhooks.db."""
+    from crm_webhooks.bootstrap import secret_box
+
+    suite = Suite(tmp_path / "var", free_ports=True, jwt_secret="settings-test-secret-0123456789abcdef")
+    first = suite.service_env("webhooks")["WEBHOOKS_SECRET_KEY"]
+    assert stat.S_IMODE((tmp_path / "var" / "webhooks-secret-key").stat().st_mode) == 0o600
+    sealed = secret_box({"WEBHOOKS_SECRET_KEY": first}).seal("whsec_kept")
+    again = Suite(tmp_path / "var", free_ports=True, jwt_secret="settings-test-secret-0123456789abcdef")
+    assert secret_box(again.service_env("webhooks")).open(sealed) == "whsec_kept"
+
+
 def test_make_token_signs_with_the_generated_secret_and_says_what_is_missing(
         tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("JWT_SECRET", raising=False)

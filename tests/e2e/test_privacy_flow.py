@@ -19,7 +19,7 @@ from tests.e2e.conftest import poll
 from tests.e2e.test_sales_flow import ok, setup_north_team
 
 pytestmark = pytest.mark.e2e
-SERVICES = ("contacts", "sales", "marketing", "support", "reporting")
+SERVICES = ("contacts", "sales", "marketing", "support", "reporting", "webhooks")
 
 
 

@@ -6333,7 +6333,8 @@ export interface components {
             type?: string;
             /** @enum {string} */
             priority?: "" | "low" | "normal" | "high" | "urgent";
-            channel?: string;
+            /** @enum {string} */
+            channel?: "" | "api" | "web" | "email" | "chat" | "phone" | "social" | "wechat" | "wecom";
             contact_id?: string;
             account_id?: string;
             requester_email?: string;
@@ -7981,7 +7982,7 @@ export interface operations {
                 group?: string;
                 contact_id?: string;
                 priority?: "low" | "normal" | "high" | "urgent";
-                channel?: string;
+                channel?: "api" | "web" | "email" | "chat" | "phone" | "social" | "wechat" | "wecom";
                 /** @description csv (UTF-8 with BOM, default) or xlsx */
                 format?: "csv" | "xlsx";
             };
@@ -14880,7 +14881,7 @@ export interface operations {
                 group?: string;
                 contact_id?: string;
                 priority?: "low" | "normal" | "high" | "urgent";
-                channel?: string;
+                channel?: "api" | "web" | "email" | "chat" | "phone" | "social" | "wechat" | "wecom";
                 /** @description items per page (service default when omitted) */
                 page_size?: number;
                 /** @description next_page_token from the previous page */

@@ -5,7 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from crm_webhooks.ports import Answer
+from crm_webhooks.rules.sealing import SecretBox
 from crm_webhooks.rules.targets import Target
+
+BOX = SecretBox("unit-test-webhooks-secret-key-0123456789abcdef")  # the key tests seal secrets with
+KEY = b"unit-test-suppression-key-0123456789abcdef"  # the key of the erased people's hashes
 
 
 @dataclass

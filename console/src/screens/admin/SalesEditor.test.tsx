@@ -55,6 +55,8 @@ describe("SalesEditor", () => {
     fireEvent.change(limit, { target: { value: "30" } });
     fireEvent.click(screen.getByText(/^保\s*存$/).closest("button")!);
     await vi.waitFor(() => expect(saved).toHaveBeenCalled(), { timeout: 10_000 });
+    // the earlier refusal no longer stands beside the field
+    await vi.waitFor(() => expect(screen.queryByText("is required")).toBeNull(), { timeout: 10_000 });
     expect(sent[1]!.body.pool_rules).toEqual([{ ...SALES.pool_rules[0]!, claim_limit: 30 }]);
   });
 });

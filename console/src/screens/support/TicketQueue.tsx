@@ -20,6 +20,7 @@ import { useNow } from "./useNow";
 type Ticket = Schema<"Ticket">;
 type Status = (typeof STATUSES)[number];
 type Priority = (typeof PRIORITIES)[number];
+type Channel = (typeof CHANNELS)[number];
 
 const PAGE_SIZE = 20;
 const REFRESH_MS = 60_000;
@@ -31,7 +32,7 @@ export default function TicketQueue() {
   const navigate = useNavigate();
   const [status, setStatus] = useState<Status>();
   const [priority, setPriority] = useState<Priority>();
-  const [channel, setChannel] = useState<string>();
+  const [channel, setChannel] = useState<Channel>();
 
   const key = JSON.stringify([status, priority, channel]);
   const fetchPage = useCallback(

@@ -21,8 +21,11 @@ TICKET_INPUT = _r.input(pb.Ticket)
 _r.require_text("TicketInput", "subject")
 TICKET_PATCH = _r.patch(pb.Ticket, "TicketPatch")
 PRIORITIES = ("low", "normal", "high", "urgent")  # crm_support.rules.tickets; "" is normal
+CHANNELS = ("api", "web", "email", "chat", "phone", "social", "wechat", "wecom")  # crm_support.rules.tickets
 for _name in ("TicketInput", "TicketPatch"):
     _r.enum(_name, "priority", PRIORITIES)
+    if "channel" in _r.schemas[_name]["properties"]:
+        _r.enum(_name, "channel", CHANNELS)
 TICKET_PAGE = _r.page(TICKET, "TicketPage")
 STATUS_INPUT = _r.input(pb.ChangeTicketStatusRequest, "TicketStatusInput",
                         exclude={"id", "expected_version"}, required=("status",))
@@ -36,7 +39,7 @@ TICKET_PARAMS = (
     QueryParam("status", choices=("new", "open", "pending", "solved", "closed")),
     QueryParam("assignee_id"), QueryParam("group"), QueryParam("contact_id"),
     QueryParam("priority", choices=("low", "normal", "high", "urgent")),
-    QueryParam("channel"), *PAGE_PARAMS,
+    QueryParam("channel", choices=CHANNELS), *PAGE_PARAMS,
 )
 COMMENT_PARAMS = (QueryParam("public_only", "boolean"),)
 ESCALATION_PARAMS = (QueryParam("open_only", "boolean", "leave out solved and closed tickets"), *PAGE_PARAMS)

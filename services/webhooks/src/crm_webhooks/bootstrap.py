@@ -7,7 +7,8 @@ Settings: `WEBHOOKS_ALLOWED_CIDRS` (ranges an administrator allows despite the S
 an ERP on 10.20.0.0/16), `WEBHOOKS_RETRY_BASE_SECONDS` (30), `WEBHOOKS_RETRY_HOURS` (24: then
 parked), `WEBHOOKS_POLL_SECONDS` (1), `WEBHOOKS_LEASE_SECONDS` (60), `WEBHOOKS_CONCURRENCY` (16), and
 `WEBHOOKS_SECRET_KEY` (required: the key the signing secrets are sealed with at rest; `make run`
-generates one)."""
+generates one), `PRIVACY_SUPPRESSION_KEY` (the key of the erased people's hashes; derived from
+JWT_SECRET when unset)."""
 from __future__ import annotations
 
 import os
@@ -29,6 +30,7 @@ from crm_webhooks.usecases.subscriptions import seal_plaintext
 from crmkit import logs
 from crmkit.config import ConfigError, ServiceSettings
 from crmkit.db import Database
+from crmkit.privacy import suppression_key
 from crmkit.retention import DataClass
 from crmkit.service import Components, ServiceSpec
 from crmkit.servicer import Clock, system_clock
@@ -97,13 +99,14 @@ def spec(*, clock: Clock = system_clock, resolver: Resolver = resolve, sender: S
         servicer = WebhooksServicer(db, clock, box=box, schedule=how.schedule, allowed=how.allowed, resolver=resolver,
                                     wake=worker.tick)
 
-        data_subject = subject.servicer(db)
+        key = suppression_key(settings.auth, environ)
+        data_subject = subject.servicer(db, key, clock)
 
         def register(server: grpc.Server) -> None:
             webhooks_pb2_grpc.add_WebhooksServiceServicer_to_server(servicer, server)
             privacy_pb2_grpc.add_DataSubjectServicer_to_server(data_subject, server)
 
-        return Components(servicers=[register], handler=handlers.handler(how.schedule, clock, worker.tick),
+        return Components(servicers=[register], handler=handlers.handler(how.schedule, clock, worker.tick, key),
                           workers=[worker], retention=[RETENTION])
 
     return ServiceSpec(name="webhooks", migrations=MIGRATIONS, service_names=[SERVICE_NAME, SUBJECT_NAME], compose=compose,

@@ -19,13 +19,13 @@ def wants(event_type: str) -> bool:
     return event_type in catalogue.BY_SUBJECT
 
 
-def handler(schedule: Schedule, clock: Callable[[], datetime],
-            queued: Callable[[], None]) -> Callable[[UnitOfWork, EventEnvelope], None]:
+def handler(schedule: Schedule, clock: Callable[[], datetime], queued: Callable[[], None],
+            key: bytes) -> Callable[[UnitOfWork, EventEnvelope], None]:
     """`queued`: called when deliveries were made (wakes the worker; it finds them once the
-    consumer's transaction committed, or at its next tick)."""
+    consumer's transaction committed, or at its next tick). `key`: of the erased people's hashes."""
 
     def handle(uow: UnitOfWork, env: EventEnvelope) -> None:
-        made = deliveries.enqueue(uow, env, now=clock(), schedule=schedule)
+        made = deliveries.enqueue(uow, env, now=clock(), schedule=schedule, key=key)
         if made:
             metrics.QUEUED.inc(made)
             queued()

@@ -12,7 +12,7 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from crm.webhooks.v1 import webhooks_pb2 as pb
 from crm_webhooks.rules.subjects import CONTACT, EMAIL, PHONE
-from crm_webhooks.tables import deliveries, delivery_subjects, subscription_types, subscriptions
+from crm_webhooks.tables import deliveries, delivery_subjects, erased_subjects, subscription_types, subscriptions
 from crmkit.paging import decode_cursor, encode_cursor, page_size
 from crmkit.privacy import blob_contains
 from crmkit.records import aware
@@ -163,6 +163,20 @@ def deliveries_about(session: Session, ids: Sequence[str], needles: Sequence[byt
     return list(session.execute(select(deliveries).where(or_(*clauses)).order_by(d.seq)))
 
 
+def any_erased(session: Session, hashes: Sequence[str]) -> bool:
+    if not hashes:
+        return False
+    found = session.execute(select(erased_subjects.c.hash).where(erased_subjects.c.hash.in_(hashes)).limit(1))
+    return found.first() is not None
+
+
+def add_erased(session: Session, hashes: Sequence[str], now: datetime) -> None:
+    known = set(session.execute(select(erased_subjects.c.hash).where(erased_subjects.c.hash.in_(hashes))).scalars())
+    fresh = [{"hash": h, "erased_at": now} for h in hashes if h not in known]
+    if fresh:
+        session.execute(insert(erased_subjects), fresh)
+
+
 def secrets_(session: Session) -> list[tuple[str, str]]:
     """(id, stored secret) of every subscription."""
     return [(r.id, r.secret) for r in session.execute(select(s.id, s.secret))]
@@ -204,6 +218,12 @@ def record_attempt(session: Session, delivery_id: str, *, status: str, attempts:
 def reschedule(session: Session, delivery_id: str, at: datetime) -> None:
     """A paused subscription's delivery waits, without an attempt counted."""
     session.execute(update(deliveries).where(d.id == delivery_id).values(next_attempt_at=at))
+
+
+def wake(session: Session, sub_id: str, now: datetime) -> None:
+    """A resumed subscription's pending deliveries are due now."""
+    session.execute(update(deliveries).where(d.subscription_id == sub_id, d.status == "pending",
+                                             d.next_attempt_at > now).values(next_attempt_at=now))
 
 
 def replay(session: Session, sub_id: str, delivery_id: str, now: datetime, retry_until: datetime) -> bool:

@@ -67,3 +67,12 @@ delivery_subjects = Table(
     Index("ix_webhook_delivery_subjects_email", "email"),
     Index("ix_webhook_delivery_subjects_phone", "phone"),
 )
+
+# The people erased here (keyed hashes of their contact ids, emails and phones, crmkit.privacy's
+# suppression_hash): an event about one of them still in a stream when the erasure ran makes no
+# delivery.
+erased_subjects = Table(
+    "webhook_erased_subjects", metadata,
+    Column("hash", String(64), primary_key=True),
+    Column("erased_at", Ts, nullable=False),
+)

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
 
@@ -14,7 +13,6 @@ from crm.webhooks.v1 import webhooks_pb2 as pb
 from crm_webhooks import bootstrap, jobs, store
 from crm_webhooks.rules import signature
 from crm_webhooks.rules.backoff import Schedule
-from crm_webhooks.rules.sealing import SecretBox
 from crm_webhooks.usecases import deliveries
 from crm_webhooks.usecases import subscriptions as subs
 from crmkit.auth import Principal
@@ -22,36 +20,15 @@ from crmkit.db import Database
 from crmkit.errors import InvalidArgument, NotFound, PermissionDenied
 from crmkit.events import new_event, parse_envelope
 from crmkit.retention import Retention
-from crmkit.testing import ManualClock, migrated_database
+from crmkit.testing import ManualClock
 
-from ..fakes import FakeResolver, FakeSender
+from ..fakes import BOX, KEY, FakeResolver, FakeSender
 
 NOW = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
 ERP = Principal("erp.bot", ("integration",))
 OTHER = Principal("shop.bot", ("integration",))
 ADMIN = Principal("admin.hq", ("admin",))
 REP = Principal("rep.north.1", ("rep",), "north-sales", "north")
-BOX = SecretBox("unit-test-webhooks-secret-key-0123456789abcdef")
-
-
-@pytest.fixture
-def db(tmp_path: Path) -> Database:
-    return migrated_database(bootstrap.MIGRATIONS, tmp_path)
-
-
-@pytest.fixture
-def clock() -> ManualClock:
-    return ManualClock(NOW)
-
-
-@pytest.fixture
-def sender() -> FakeSender:
-    return FakeSender()
-
-
-@pytest.fixture
-def how(sender: FakeSender) -> jobs.Delivering:
-    return jobs.Delivering(box=BOX, schedule=Schedule(base=30.0), resolver=FakeResolver(), sender=sender, jitter=lambda: 0.5)
 
 
 def subscribe(db: Database, who: Principal = ERP, types: tuple[str, ...] = ("opportunity.won",),
@@ -73,7 +50,7 @@ def won_event(opp_id: str = "o-1") -> bytes:
 
 def arrive(db: Database, data: bytes, now: datetime = NOW) -> int:
     with db.unit_of_work() as uow:
-        made = deliveries.enqueue(uow, parse_envelope(data), now=now, schedule=Schedule())
+        made = deliveries.enqueue(uow, parse_envelope(data), now=now, schedule=Schedule(), key=KEY)
         uow.commit()
     return made
 
@@ -179,12 +156,14 @@ def test_a_paused_subscription_holds_its_deliveries_until_resumed(
     arrive(db, won_event())
     jobs.run_due(db, how, clock(), clock)
     assert sender.sent == [] and log_of(db, sub)[0].attempts == 0
+    clock.advance(seconds=1)
+    jobs.run_due(db, how, clock(), clock)
+    assert sender.sent == []  # looked at again only after PAUSED_RECHECK
     with db.unit_of_work() as uow:
-        subs.update(uow, principal=ERP, now=NOW, changes=pb.Subscription(id=sub.id, status="active"),
+        subs.update(uow, principal=ERP, now=clock(), changes=pb.Subscription(id=sub.id, status="active"),
                     mask=["status"], expected_version=paused.version)
         uow.commit()
-    clock.advance(seconds=jobs.PAUSED_RECHECK)
-    jobs.run_due(db, how, clock(), clock)
+    jobs.run_due(db, how, clock(), clock)  # resumed: due at once, not a minute later
     assert len(sender.sent) == 1 and log_of(db, sub)[0].status == "delivered"
 
 

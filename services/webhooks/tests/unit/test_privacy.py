@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
@@ -22,8 +21,8 @@ from crmkit.errors import NotFound
 from crmkit.events import new_event, parse_envelope
 from crmkit.testing import ManualClock
 
-from ..fakes import FakeSender
-from .test_deliveries import ADMIN, ERP, NOW, arrive, clock, db, how, log_of, sender, subscribe  # noqa: F401
+from ..fakes import KEY, FakeSender
+from .test_deliveries import ADMIN, ERP, NOW, arrive, log_of, subscribe
 
 DPO = Principal("privacy", ("dpo",))
 
@@ -61,7 +60,7 @@ def test_an_erased_persons_queued_delivery_is_never_sent_and_their_log_is_gone(
     assert sum(b"zhang.wei@example.com" in s.body for s in sender.sent) == 1  # the admin's body only
     arrive(db, contact_event("c-erased-1", "zhang.wei@example.com", "+8613800138001"))  # queued, not yet sent
     arrive(db, contact_event("c-kept-2", "li.na@example.com", "+8613900139000"))          # someone else
-    servicer = subject.servicer(db)
+    servicer = subject.servicer(db, KEY, clock)
     person = ppb.Subject(contact_ids=["c-erased-1"], emails=["zhang.wei@example.com"])
 
     part = servicer.ExportSubject(ppb.ExportSubjectRequest(subject=person), None)
@@ -94,8 +93,24 @@ def test_an_erased_delivery_cannot_be_replayed(
     jobs.run_due(db, how, clock(), clock)
     (delivered,) = log_of(db, erp)
     # By phone alone: the masked body does not carry it, the subjects table does.
-    subject.servicer(db).EraseSubject(ppb.EraseSubjectRequest(subject=ppb.Subject(phones=["+8613700137000"])), None)
+    subject.servicer(db, KEY, clock).EraseSubject(ppb.EraseSubjectRequest(subject=ppb.Subject(phones=["+8613700137000"])), None)
     assert log_of(db, erp) == []
     with db.unit_of_work() as uow, pytest.raises(NotFound):
         deliveries.replay(uow, principal=ERP, now=NOW, sub_id=erp.id, delivery_id=delivered.id,
                           schedule=how.schedule)
+
+
+def test_an_event_about_an_erased_person_arriving_late_makes_no_delivery(
+        db: Database, how: jobs.Delivering, sender: FakeSender, clock: ManualClock, as_dpo: None) -> None:
+    subscribe(db, ERP, types=("contact.updated",))
+    late = contact_event("c-erased-4", "zhao.liu@example.com", "+8613600136000")  # still in the stream
+    subject.servicer(db, KEY, clock).EraseSubject(ppb.EraseSubjectRequest(subject=ppb.Subject(
+        contact_ids=["c-erased-4"], emails=["zhao.liu@example.com"])), None)
+    assert arrive(db, late) == 0
+    assert arrive(db, contact_event("c-new-5", "ZHAO.LIU@example.com", "+8613500135000")) == 0  # the email
+    assert arrive(db, contact_event("c-kept-6", "sun.li@example.com", "+8613400134000")) == 1
+    jobs.run_due(db, how, clock(), clock)
+    assert [json.loads(s.body)["data"]["contact"]["id"] for s in sender.sent] == ["c-kept-6"]
+    with db.read() as session:
+        kept = [str(h) for h in session.execute(select(tables.erased_subjects.c.hash)).scalars()]
+    assert len(kept) == 2 and not any("zhao" in h or "c-erased" in h for h in kept)  # hashes, not the values

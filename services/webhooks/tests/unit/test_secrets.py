@@ -3,8 +3,6 @@ a service without the key (or with a guessable one) does not start; secrets stor
 the first version are sealed at start; a secret sealed under another key is refused, not sent."""
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 from sqlalchemy import select
 
@@ -17,8 +15,8 @@ from crmkit.config import ConfigError
 from crmkit.db import Database
 from crmkit.testing import ManualClock
 
-from ..fakes import FakeResolver, FakeSender
-from .test_deliveries import BOX, arrive, clock, db, log_of, subscribe, won_event  # noqa: F401
+from ..fakes import BOX, FakeResolver, FakeSender
+from .test_deliveries import arrive, log_of, subscribe, won_event
 
 
 def stored_secret(db: Database, sub_id: str) -> str:

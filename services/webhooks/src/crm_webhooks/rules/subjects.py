@@ -3,9 +3,12 @@ payload is masked for a subscriber. These are what a data-subject request names 
 (`crm.privacy.v1.Subject`), so they are how the person's deliveries are found again."""
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from google.protobuf.message import Message
 
 from crm.common.v1.envelope_pb2 import EventEnvelope
+from crmkit.privacy import suppression_hash
 
 CONTACT, EMAIL, PHONE = "contact", "email", "phone"
 MAX_REFS = 200  # an event about an account with many contacts: enough, and bounded
@@ -46,3 +49,8 @@ def of(env: EventEnvelope, payload: Message) -> list[tuple[str, str]]:
         found.add((CONTACT, env.aggregate_id))
     _walk(payload, found)
     return sorted(found)[:MAX_REFS]
+
+
+def hashes(key: bytes, refs: Iterable[tuple[str, str]]) -> list[str]:
+    """Keyed hashes of (kind, value) pairs: what the list of erased people holds, not the values."""
+    return sorted({suppression_hash(key, kind, value) for kind, value in refs})

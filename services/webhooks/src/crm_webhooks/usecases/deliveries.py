@@ -19,13 +19,17 @@ from crmkit.errors import NotFound
 from crmkit.events import unpack_payload
 
 
-def enqueue(uow: UnitOfWork, env: EventEnvelope, *, now: datetime, schedule: Schedule) -> int:
+def enqueue(uow: UnitOfWork, env: EventEnvelope, *, now: datetime, schedule: Schedule, key: bytes) -> int:
     """One delivery per subscription to the event's type (a paused one holds it), its body masked for the
-    subscription's owner, and whom it is about (read before masking); how many were made."""
+    subscription's owner, and whom it is about (read before masking); how many were made. None for an
+    event about a person erased here (it was still in a stream when the erasure ran). `key`: of the
+    erased people's hashes."""
     name = catalogue.name_of(env.event_type)
     if name is None:
         return 0
     about = subjects.of(env, unpack_payload(env))
+    if store.any_erased(uow.session, subjects.hashes(key, about)):
+        return 0
     rows: list[dict[str, object]] = []
     for listener in store.listeners(uow.session, env.event_type):
         owner = Principal(user_id=listener.owner_id, roles=listener.owner_roles)

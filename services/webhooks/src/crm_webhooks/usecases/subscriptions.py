@@ -85,6 +85,7 @@ def update(uow: UnitOfWork, *, principal: Principal, now: datetime, changes: pb.
         raise InvalidArgument("name the fields to change", field="update_mask")
     sub = _mine(uow.session, principal, changes.id, for_update=True)
     check_version(sub.version, expected_version)
+    was = sub.status
     given = pb.Subscription()
     given.CopyFrom(changes)
     check_fields(given, fields=mask)
@@ -96,6 +97,8 @@ def update(uow: UnitOfWork, *, principal: Principal, now: datetime, changes: pb.
             setattr(sub, name, getattr(given, name))
     bump(sub, now)
     store.save_subscription(uow.session, sub, _subjects(sub.event_types))
+    if was == "paused" and sub.status == "active":
+        store.wake(uow.session, sub.id, now)  # what waited goes now, not at its next look a minute later
     return sub
 
 

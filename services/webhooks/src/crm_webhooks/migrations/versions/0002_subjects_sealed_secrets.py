@@ -8,13 +8,14 @@ Create Date: 2026-12-01 17:45:00
 taken from the payload before it is masked (an integration user's body holds only masked
 addresses, so the body alone cannot say whom it is about). `webhook_subscriptions.secret` holds a
 Fernet token now (crm_webhooks.rules.sealing), longer than 100 characters.
+`webhook_erased_subjects`: keyed hashes of the people erased here, whose later events make no delivery.
 """
 from typing import Sequence, Union
 
 import sqlalchemy as sa
 from alembic import op
 
-from crmkit.runtime_tables import SeqInt
+from crmkit.runtime_tables import SeqInt, Ts
 
 revision: str = '0002'
 down_revision: Union[str, Sequence[str], None] = '0001'
@@ -35,6 +36,11 @@ def upgrade() -> None:
     op.create_index('ix_webhook_delivery_subjects_contact', 'webhook_delivery_subjects', ['contact_id'])
     op.create_index('ix_webhook_delivery_subjects_email', 'webhook_delivery_subjects', ['email'])
     op.create_index('ix_webhook_delivery_subjects_phone', 'webhook_delivery_subjects', ['phone'])
+    op.create_table(
+        'webhook_erased_subjects',
+        sa.Column('hash', sa.String(64), primary_key=True),
+        sa.Column('erased_at', Ts, nullable=False),
+    )
     with op.batch_alter_table('webhook_subscriptions') as batch:
         batch.alter_column('secret', type_=sa.Text(), existing_type=sa.String(100), existing_nullable=False)
 
@@ -42,6 +48,7 @@ def upgrade() -> None:
 def downgrade() -> None:
     with op.batch_alter_table('webhook_subscriptions') as batch:
         batch.alter_column('secret', type_=sa.String(100), existing_type=sa.Text(), existing_nullable=False)
+    op.drop_table('webhook_erased_subjects')
     for index in ('phone', 'email', 'contact', 'delivery'):
         op.drop_index(f'ix_webhook_delivery_subjects_{index}', 'webhook_delivery_subjects')
     op.drop_table('webhook_delivery_subjects')
