@@ -1,5 +1,6 @@
 // The one form helper every screen uses: submit through the API, and on a problem+json answer
-// show each field error beside its field and the rest (and the detail) above the form.
+// show each field error beside its field and the rest (and the detail) above the form. Each new
+// submit takes down what the previous answer showed, so a refusal the user has fixed does not stay.
 //
 //   const f = useApiForm({ fields: ["kind", "subject"], submit: (v) => unwrap(api.POST(...)) });
 //   <Form form={f.form} onFinish={f.onFinish}> <ProblemAlert {...f.alert} /> ... </Form>
@@ -36,20 +37,38 @@ export function useApiForm<V extends object, R>(options: ApiFormOptions<V, R>): 
   const [alert, setAlert] = useState<AlertState>({ detail: null, unplaced: [] });
   const latest = useRef(options);
   latest.current = options;
+  // The error lists the last answer handed to setFields. antd keeps each on its field (the same
+  // array) until it validates that field again — which it never does for a field without rules.
+  const shown = useRef<string[][]>([]);
+
+  // Take down the API's errors still standing, wherever the field now is (a list row may have
+  // moved). A field antd validated since holds antd's own list, which stays.
+  const clearShown = useCallback(() => {
+    const ours = new Set(shown.current);
+    shown.current = [];
+    if (ours.size === 0) return;
+    const stale = form.getFieldsError().filter((f) => ours.has(f.errors));
+    if (stale.length > 0) form.setFields(stale.map((f) => ({ name: f.name as never, errors: [] })));
+  }, [form]);
 
   const onFinish = useCallback(
     async (values: V) => {
       const opts = latest.current;
       setSubmitting(true);
+      clearShown();
       setAlert({ detail: null, unplaced: [] });
       try {
         const result = await opts.submit(values);
+        clearShown(); // an answer to an overlapping submit may have placed some meanwhile
+        setAlert({ detail: null, unplaced: [] });
         if (opts.resetOnSuccess ?? true) form.resetFields();
         opts.onSuccess?.(result, values);
       } catch (err) {
         if (!(err instanceof ApiError)) throw err;
+        clearShown();
         const { placed, unplaced } = placeErrors(err.fieldErrors, opts);
         form.setFields(placed.map((p) => ({ name: p.name as never, errors: p.errors })));
+        shown.current = placed.map((p) => p.errors);
         // The detail is shown unless every error sits beside its field.
         const detail = placed.length > 0 && unplaced.length === 0 ? null : err.problem.detail;
         setAlert({ detail, unplaced });
@@ -57,7 +76,7 @@ export function useApiForm<V extends object, R>(options: ApiFormOptions<V, R>): 
         setSubmitting(false);
       }
     },
-    [form],
+    [form, clearShown],
   );
 
   return { form, onFinish, submitting, alert };

@@ -7,7 +7,7 @@ import { ProblemAlert, useApiForm, type ApiForm } from "../../forms/useApiForm";
 import { useT } from "../../i18n";
 import { m } from "./messages";
 import { RowsEditor, type Column } from "./RowsEditor";
-import { clearErrors, ifMatch, rowFields, withoutEmpty } from "./settingsForm";
+import { ifMatch, rowFields, withoutEmpty } from "./settingsForm";
 
 type Support = Schema<"SupportSettings">;
 interface Values { routing_rules?: Schema<"RoutingRule">[] }
@@ -35,13 +35,12 @@ export function RoutingEditor({ support, onSaved }: { support: Support; onSaved:
     resetOnSuccess: false,
     submit: (): Promise<Support> => {
       const rules = (f.form.getFieldsValue(true) as Values).routing_rules ?? [];
-      clearErrors(f.form, shown.current);
       shown.current = rowFields("routing_rules", rules.length, columns.map((c) => c.field));
       return unwrap(api.PUT("/api/v1/support/routing-rules", {
         ...ifMatch(support.version), body: { routing_rules: rules.map(withoutEmpty) },
       }));
     },
-    onSuccess: (saved) => { clearErrors(f.form, shown.current); void toast.success(t("routingSaved")); onSaved(saved); },
+    onSuccess: (saved) => { void toast.success(t("routingSaved")); onSaved(saved); },
   });
   useEffect(() => { f.form.setFieldsValue({ routing_rules: support.routing_rules ?? [] }); }, [support]);
   return (

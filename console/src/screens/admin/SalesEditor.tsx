@@ -9,7 +9,7 @@ import { ProblemAlert, useApiForm } from "../../forms/useApiForm";
 import { useT } from "../../i18n";
 import { m } from "./messages";
 import { CriteriaInput, RowsEditor, type Column } from "./RowsEditor";
-import { clearErrors, ifMatch, pipelineFields, rowFields, withCriteriaSides, withoutEmpty } from "./settingsForm";
+import { ifMatch, pipelineFields, rowFields, withCriteriaSides, withoutEmpty } from "./settingsForm";
 
 type Sales = Schema<"SalesSettings">;
 export type SalesSection = "pipelines" | "approval_policies" | "follow_up_rules" | "assignment_rules" | "pool_rules";
@@ -92,7 +92,6 @@ export function SalesEditor({ sales, sections, onSaved }: {
     submit: async () => {
       // the whole store, so what the form does not show (an id) goes back as it was
       const v = f.form.getFieldsValue(true) as Values;
-      clearErrors(f.form, shown.current);
       shown.current = sections.flatMap((k) => k === "pipelines" ? pipelineFields(v.pipelines)
         : rowFields(k, v[k]?.length ?? 0, columns[k].map((c) => c.field)));
       const body: Values = Object.fromEntries(sections.map((k) => [k, (v[k] ?? []).map((row: object) => withoutEmpty(row))]));
@@ -102,7 +101,7 @@ export function SalesEditor({ sales, sections, onSaved }: {
         throw withCriteriaSides(err, v.pipelines);
       }
     },
-    onSuccess: (saved) => { clearErrors(f.form, shown.current); void toast.success(t("salesSaved")); onSaved(saved); },
+    onSuccess: (saved) => { void toast.success(t("salesSaved")); onSaved(saved); },
   });
   useEffect(() => { f.form.setFieldsValue(pick(sales)); }, [sales]); // loaded (and saved) settings fill the form
   return (

@@ -3,8 +3,6 @@
 // ("stages[2].criteria[3]" counts entry then exit criteria) turned into the list the form shows.
 import { ApiError } from "../../api/problem";
 import type { Schema } from "../../api";
-import type { FormInstance } from "antd";
-import { toNamePath } from "../../forms/placeErrors";
 
 type Pipeline = Schema<"Pipeline">;
 
@@ -52,10 +50,4 @@ export function withCriteriaSides(err: unknown, pipelines: readonly Pipeline[] |
 /** A number box left empty is left out (not sent as null), so the API names the missing field. */
 export function withoutEmpty<T extends object>(row: T): T {
   return Object.fromEntries(Object.entries(row).filter(([, v]) => v !== null && v !== undefined)) as T;
-}
-
-/** Take down the errors an earlier refusal put beside these fields (the form helper leaves them
- * until the field is validated again, and these fields have no client rules). */
-export function clearErrors(form: FormInstance, fields: readonly string[]): void {
-  form.setFields(fields.map((f) => ({ name: toNamePath(f) as never, errors: [] })));
 }

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable
 from typing import Protocol
 
 import grpc
@@ -91,16 +92,8 @@ class GrpcContacts(GrpcPort):
                 return match  # type: ignore[no-any-return]  # ServiceClient.call answers Any
         # Keyed by the address: two messages from the same stranger make one contact.
         key = "support-contact-" + hashlib.sha256(email.encode()).hexdigest()[:40]
-        try:
-            return self.client.call(  # type: ignore[no-any-return]  # ServiceClient.call answers Any
-                "CreateContact", cpb.CreateContactRequest(contact=candidate),
-                metadata=[*md, (IDEMPOTENCY_KEY, key)])
-        except grpc.RpcError as exc:
-            if exc.code() != grpc.StatusCode.ALREADY_EXISTS:
-                raise
-            details = next((m.value for m in exc.trailing_metadata() or () if m.key == ERROR_DETAILS_KEY), "{}")
-            existing = json.loads(details).get("existing_id", "")
-            return cpb.Contact(id=existing, emails=candidate.emails) if existing else None
+        return self._create_keyed(md, candidate, key,
+                                  existing=lambda contact_id: cpb.Contact(id=contact_id, emails=candidate.emails))
 
     def find_or_create_identity(self, identity: cpb.SocialIdentity, name: str) -> cpb.Contact | None:
         """The contact holding this openid / external_userid, else a new one carrying it (an agent
@@ -121,12 +114,23 @@ class GrpcContacts(GrpcPort):
         ref = f"{identity.platform}:{identity.kind}:{identity.app_id}:{identity.value}"
         key = "support-identity-" + hashlib.sha256(ref.encode()).hexdigest()[:40]
         try:
+            return self._create_keyed(md, candidate, key,
+                                      existing=lambda contact_id: cpb.Contact(id=contact_id, name=name))
+        except grpc.RpcError as exc:
+            raise ContactsUnavailable(exc.code().name) from None
+
+    def _create_keyed(self, md: list[tuple[str, str]], candidate: cpb.Contact, key: str, *,
+                      existing: Callable[[str], cpb.Contact]) -> cpb.Contact | None:
+        """CreateContact under an idempotency key. When contacts answers ALREADY_EXISTS, the contact
+        it names in the error details (`existing(id)`), None when it names none; any other failure
+        raises the grpc.RpcError for the caller to judge."""
+        try:
             return self.client.call(  # type: ignore[no-any-return]  # ServiceClient.call answers Any
                 "CreateContact", cpb.CreateContactRequest(contact=candidate),
                 metadata=[*md, (IDEMPOTENCY_KEY, key)])
         except grpc.RpcError as exc:
             if exc.code() != grpc.StatusCode.ALREADY_EXISTS:
-                raise ContactsUnavailable(exc.code().name) from None
+                raise
             details = next((m.value for m in exc.trailing_metadata() or () if m.key == ERROR_DETAILS_KEY), "{}")
-            existing = json.loads(details).get("existing_id", "")
-            return cpb.Contact(id=existing, name=name) if existing else None
+            existing_id = json.loads(details).get("existing_id", "")
+            return existing(existing_id) if existing_id else None

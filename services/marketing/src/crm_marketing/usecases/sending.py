@@ -34,6 +34,7 @@ from crm_marketing.rules.eligibility import RENDER_FAILED, skip_reason
 from crm_marketing.rules.mime import WaveMime, display_address
 from crm_marketing.store import projection, records, sending
 from crm_marketing.store.projection import ProjectedContact
+from crm_marketing.usecases import waves
 from crm_marketing.usecases.templates import merge_context
 from crmkit.auth import SYSTEM
 from crmkit.db import UnitOfWork
@@ -105,18 +106,12 @@ def claim(uow: UnitOfWork, *, wave_id: str, worker: str, now: datetime, limit: i
           links: tracking.LinkMaker, skip_locked: bool = False) -> Claim:
     session = uow.session
     result = Claim(wave_id)
-    wave = sending.load_wave(session, wave_id, for_update=True)
-    if wave is None or wave.status != "sending":
-        result.finished = True
+    batch = waves.open_batch(uow, wave_id=wave_id, now=now, complete=_complete,
+                             claimable=lambda s: sending.claimable(s, wave_id, now, limit, skip_locked=skip_locked))
+    wave, rows = batch.wave, batch.rows
+    if wave is None or not rows:
+        result.finished = batch.finished  # not finished: other workers hold live claims
         return result
-    rows = sending.claimable(session, wave_id, now, limit, skip_locked=skip_locked)
-    if not rows:
-        if wave.kind in sending.CONTINUOUS:  # more recipients join later: never complete
-            result.finished = True
-        elif sending.unfinished(session, wave_id) == 0:
-            _complete(uow, wave, now)
-            result.finished = True
-        return result  # else: other workers hold live claims
     handed = [row for row in rows if row.status == "sending" and row.sent_at is not None]
     if handed:  # a dead worker's: past the send log's commit, the end of data went out
         confirmed = [(row.seq, aware(row.sent_at)) for row in handed]
@@ -208,14 +203,14 @@ def _sent_events(uow: UnitOfWork, sent: list[tuple[int, datetime]]) -> None:
     if not sent:
         return
     rows = sending.sent_rows(uow.session, [seq for seq, _ in sent])
-    waves: dict[str, SendWave | None] = {}
+    loaded: dict[str, SendWave | None] = {}
     for seq, at in sent:
         row = rows.get(seq)
         if row is None:
             continue
-        if row.wave_id not in waves:
-            waves[row.wave_id] = sending.load_wave(uow.session, row.wave_id)
-        wave = waves[row.wave_id]
+        if row.wave_id not in loaded:
+            loaded[row.wave_id] = sending.load_wave(uow.session, row.wave_id)
+        wave = loaded[row.wave_id]
         if wave is not None:
             emit(uow, SYSTEM, MARKETING.EMAIL_SENT, f"{wave.id}/{row.contact_id}", 1,
                  engagement_event(wave, row.contact_id, row.email, at, message_id=row.message_id), at)

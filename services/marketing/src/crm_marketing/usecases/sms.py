@@ -160,17 +160,11 @@ def claim(uow: UnitOfWork, *, wave_id: str, worker: str, now: datetime, limit: i
           skip_locked: bool = False) -> SmsClaim:
     session = uow.session
     result = SmsClaim(wave_id)
-    wave = sending.load_wave(session, wave_id, for_update=True)
-    if wave is None or wave.status != "sending":
-        result.finished = True
-        return result
-    rows = store.claimable(session, wave_id, now, limit, skip_locked=skip_locked)
-    if not rows:
-        if wave.kind in sending.CONTINUOUS:  # more recipients join later: never complete
-            result.finished = True
-        elif sending.unfinished(session, wave_id) == 0:
-            _complete(uow, wave, now)
-            result.finished = True
+    batch = waves.open_batch(uow, wave_id=wave_id, now=now, complete=_complete,
+                             claimable=lambda s: store.claimable(s, wave_id, now, limit, skip_locked=skip_locked))
+    wave, rows = batch.wave, batch.rows
+    if wave is None or not rows:
+        result.finished = batch.finished
         return result
     campaign = records.load_campaign(session, wave.campaign_id)
     ids = [row.contact_id for row in rows]

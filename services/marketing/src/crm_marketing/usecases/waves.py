@@ -4,10 +4,12 @@ email and language or the reason it will be skipped, plus the template as it is)
 and read them with their counts."""
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy import Row
 from sqlalchemy.orm import Session
 
 from crm.contacts.v1.contacts_pb2 import Contact
@@ -199,6 +201,36 @@ def close(uow: UnitOfWork, *, principal: Principal, now: datetime, wave_id: str)
     wave.counts.CopyFrom(sending.counts(uow.session, [wave.id]))
     emit(uow, principal, MARKETING.WAVE_CANCELLED, wave.id, wave.version, ev.WaveChanged(wave=wave, channel=wave.channel or CHANNEL),
          now)
+
+
+@dataclass
+class Batch:
+    """What a sender's claim starts from: the wave (None: gone) and the rows it may claim.
+    No rows and not `finished`: other senders hold live claims, ask again later."""
+
+    wave: SendWave | None
+    rows: list[Row[Any]] = field(default_factory=list)
+    finished: bool = False
+
+
+def open_batch(uow: UnitOfWork, *, wave_id: str, now: datetime,
+               claimable: Callable[[Session], list[Row[Any]]],
+               complete: Callable[[UnitOfWork, SendWave, datetime], None]) -> Batch:
+    """The shared start of the email and sms claims, inside the caller's transaction (it
+    commits): the wave locked, finished unless sending; no claimable rows completes it (with the
+    channel's own `complete`) once nothing is unfinished, a continuous wave never completes."""
+    session = uow.session
+    wave = sending.load_wave(session, wave_id, for_update=True)
+    if wave is None or wave.status != "sending":
+        return Batch(wave, finished=True)
+    rows = claimable(session)
+    if not rows:
+        if wave.kind in sending.CONTINUOUS:  # more recipients join later: never complete
+            return Batch(wave, finished=True)
+        if sending.unfinished(session, wave_id) == 0:
+            complete(uow, wave, now)
+            return Batch(wave, finished=True)
+    return Batch(wave, rows)
 
 
 def with_counts(session: Session, wave: SendWave) -> SendWave:
