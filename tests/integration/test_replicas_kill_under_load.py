@@ -164,14 +164,21 @@ class Cluster:
 
 
 @pytest.fixture
-def cluster(tmp_path: Path, nats_server: NatsServer) -> Iterator[Cluster]:
-    with fresh_postgres_database("crm_rep_contacts") as c, fresh_postgres_database("crm_rep_sales") as s, \
-            fresh_postgres_database("crm_rep_support") as t, fresh_postgres_database("crm_rep_reporting") as r:
-        cluster = Cluster(tmp_path, {"contacts": c, "sales": s, "support": t, "reporting": r}, nats_server)
-        try:
-            yield cluster.up()
-        finally:
-            cluster.down()
+def cluster(tmp_path: Path) -> Iterator[Cluster]:
+    # A nats-server of its own: the session's shared one holds other tests' events on the same
+    # streams, and the checks below compare each stream with this cluster's outboxes.
+    (tmp_path / "nats").mkdir()
+    nats_server = NatsServer(tmp_path / "nats").start()
+    try:
+        with fresh_postgres_database("crm_rep_contacts") as c, fresh_postgres_database("crm_rep_sales") as s, \
+                fresh_postgres_database("crm_rep_support") as t, fresh_postgres_database("crm_rep_reporting") as r:
+            cluster = Cluster(tmp_path, {"contacts": c, "sales": s, "support": t, "reporting": r}, nats_server)
+            try:
+                yield cluster.up()
+            finally:
+                cluster.down()
+    finally:
+        nats_server.stop()
 
 
 def rows(url: str, sql: str) -> list[tuple[Any, ...]]:

@@ -82,6 +82,11 @@ class Console:
 
     def check_a11y(self, name: str) -> None:
         """axe-core over the page as it is; serious or critical violations fail, named."""
+        # A toast fading in or out is half-transparent for a moment (its text then fails contrast):
+        # check the page once the transient notices are gone (antd shows them ~3 s).
+        from playwright.sync_api import expect
+
+        expect(self.page.locator(".ant-message-notice")).to_have_count(0, timeout=15_000)
         if not self.page.evaluate("typeof window.axe !== 'undefined'"):
             self.page.add_script_tag(path=str(AXE))
         result = self.page.evaluate("async () => await window.axe.run(document, {resultTypes: ['violations']})")
