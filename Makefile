@@ -13,7 +13,7 @@ TYPED_PLATFORM := libs/crmkit/src libs/fakes/src devtools/src
 TYPED_DIRS ?= $(TYPED_PLATFORM) gateway/src $(wildcard services/*/src)
 PROTOS := $(shell find proto -name '*.proto')
 
-.PHONY: help venv proto run test test-unit test-integration test-e2e bench lint token clean system-deps images dev-secrets
+.PHONY: help venv proto run test test-unit test-integration test-e2e bench lint token clean system-deps images dev-secrets checkov
 
 # Debian packages the tests and benchmarks use: pdftotext and a CJK font (quote PDFs), wrk (bench),
 # chromium (the console's browser tests drive Debian's build; no tool downloads a browser).
@@ -48,6 +48,19 @@ $(GEN)/.built: $(PROTOS) | $(VENV)/.installed
 
 proto: venv $(GEN)/.built
 
+# checkov (the policy scan of the rendered overlays, tests/deploy/test_policy_scan.py) in a venv of
+# its own, as its many pins would fight the project's; rebuilt when tools/checkov/requirements.txt
+# changes. An install that fails (no network) leaves no stamp: make goes on and the test skips,
+# naming var/checkov/install.log.
+CHECKOV := var/checkov
+$(CHECKOV)/.installed: tools/checkov/requirements.txt
+	rm -rf $(CHECKOV) && mkdir -p $(CHECKOV)
+	if $(PYTHON) -m venv $(CHECKOV)/venv >$(CHECKOV)/install.log 2>&1 && \
+	   $(CHECKOV)/venv/bin/pip install -q -r $< >>$(CHECKOV)/install.log 2>&1; \
+	then touch $@; else rm -rf $(CHECKOV)/venv; echo "checkov not installed (see $(CHECKOV)/install.log): its test skips"; fi
+
+checkov: $(CHECKOV)/.installed
+
 # Installs the missing Debian packages when we may (root with apt); otherwise says what is missing.
 system-deps:
 	@missing=""; for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
@@ -60,7 +73,7 @@ system-deps:
 run: proto
 	$(PY) -m crm_devtools.devrun
 
-test: lint system-deps console-test console-build
+test: lint system-deps console-test console-build checkov
 	$(PY) -m pytest -q -p no:cacheprovider
 
 test-unit: proto

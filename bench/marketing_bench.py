@@ -28,12 +28,14 @@ sys.path.insert(0, str(Path(__file__).parent))
 from procs import cpu_seconds, rss_mb  # noqa: E402
 from sqlalchemy import insert  # noqa: E402
 
+from crm.contacts.v1 import contacts_pb2 as cpb  # noqa: E402
 from crm.marketing.v1 import marketing_pb2 as pb  # noqa: E402
 from crm_marketing import bootstrap, jobs  # noqa: E402
 from crm_marketing.ports import SmtpRounds  # noqa: E402
 from crm_marketing.rules.campaigns import MAX_AUDIENCE_ITEMS  # noqa: E402
 from crm_marketing.rules.eligibility import ConsentState  # noqa: E402
 from crm_marketing.rules.tracking import LinkMaker, tracking_key  # noqa: E402
+from crm_marketing.store import sending as send_store  # noqa: E402
 from crm_marketing.store.projection import consents_json  # noqa: E402
 from crm_marketing.tables import audience_contacts, contact_tags  # noqa: E402
 from crm_marketing.usecases import campaigns, templates, waves  # noqa: E402
@@ -157,6 +159,83 @@ def send(db: Database, url: str, log_batch: int, count: int, connections: int,
     return seconds, total, samples
 
 
+class SegmentMembers:
+    """The ContactsPort of the freeze bench: a segment's members as ListSegmentMembers would
+    answer them (snapshots with email and consent), built before the clock starts; contacts' own
+    evaluation and paging of a segment at scale is its segments bench (below)."""
+
+    def __init__(self, members: dict[str, list[cpb.Contact]]) -> None:
+        self.members = members
+
+    def segment_members(self, segment_id: str) -> list[cpb.Contact]:
+        return self.members[segment_id]
+
+
+def snapshot(i: int) -> cpb.Contact:
+    contact = cpb.Contact(id=f"c{i:08d}", name=f"客户 {i}", version=2, language="zh-CN",
+                          emails=[cpb.Email(address=f"c{i:08d}@bench.example")],
+                          consents=[cpb.Consent(purpose="marketing_email", granted=True)], tags=[TAG])
+    contact.consents[0].at.FromDatetime(NOW)
+    return contact
+
+
+def freeze_at_scale(n: int) -> None:
+    """Audience evaluation and freeze at `n` contacts: a segment (members from contacts) + a tag
+    - an excluded tag, through waves.prepare / evaluate_audience / waves.create as the servicer
+    runs them."""
+    segment_share, tag_share, excluded_share = 0.2, 0.3, 0.05
+    print(f"\naudience freeze at {n:,} contacts (SQLite): segment ({segment_share:.0%} of them) + tag "
+          f"({tag_share:.0%}) - excluded tag ({excluded_share:.0%})", flush=True)
+    with tempfile.TemporaryDirectory(prefix="marketing-audience-") as tmp:
+        db = migrated_database(bootstrap.MIGRATIONS, Path(tmp))
+        started = time.perf_counter()
+        # SEEDING SHORTCUT (bench only): the projection and its tag rows inserted in bulk, as if the
+        # CONTACTS stream had projected a million snapshots one by one (hours through the API).
+        consents = consents_json({"marketing_email": ConsentState(True, NOW)})
+        segment_every, excluded_every = round(1 / segment_share), round(1 / excluded_share)
+        for start in range(0, n, 20_000):
+            ids = range(start, min(n, start + 20_000))
+            rows = [{"contact_id": f"c{i:08d}", "name": f"客户 {i}", "email": f"c{i:08d}@bench.example",
+                     "language": "zh-CN", "company": "", "title": "", "city": "", "province": "", "owner_id": "",
+                     "team": "", "region": "", "custom": "{}", "consents": consents, "suppressed": "", "version": 1,
+                     "updated_at": NOW} for i in ids]
+            tags = [{"contact_id": f"c{i:08d}", "tag": "vip"} for i in ids if (i * 7919) % 10 < tag_share * 10]
+            tags += [{"contact_id": f"c{i:08d}", "tag": "churned"} for i in ids if i % excluded_every == 3]
+            with db.unit_of_work() as uow:
+                conn = uow.session.connection()
+                conn.execute(insert(audience_contacts), rows)
+                conn.execute(insert(contact_tags), tags)
+                uow.commit()
+        members = {"seg-bench": [snapshot(i) for i in range(0, n, segment_every)]}
+        seeded = time.perf_counter() - started
+        contacts = SegmentMembers(members)
+        campaign = write(db, lambda uow: campaigns.create(uow, principal=MKT, now=NOW, campaign=pb.Campaign(
+            name="Audience bench", type="email")))
+        template = write(db, lambda uow: templates.create(uow, principal=MKT, now=NOW, template=pb.Template(
+            name="audience", contents=[pb.TemplateContent(language="zh-CN", subject="{{ name }}", text="hi")])))
+        audience = pb.Audience(segment_ids=["seg-bench"], tags=["vip"], exclude_tags=["churned"])
+        request = pb.SendWave(campaign_id=campaign.id, template_id=template.id, audience=audience)
+        rss0 = rss_mb(os.getpid())
+        started = time.perf_counter()
+        with db.read() as session:
+            prepared = waves.prepare(session, contacts, principal=MKT, wave=request)
+            count = len(waves.evaluate_audience(session, audience, prepared))
+        count_s = time.perf_counter() - started
+        started = time.perf_counter()
+        with db.read() as session:
+            prepared = waves.prepare(session, contacts, principal=MKT, wave=request)
+        created = write(db, lambda uow: waves.create(uow, principal=MKT, now=NOW, wave=request, members=prepared,
+                                                     default_sender=SENDER))
+        freeze_s = time.perf_counter() - started
+        rss1 = rss_mb(os.getpid())
+        with db.read() as session:
+            stored = send_store.counts(session, [created.id]).recipients
+    print(f"  seeding (bulk insert, shortcut) {seeded:6.1f} s; {len(members['seg-bench']):,} segment members")
+    print(f"  evaluate (count)     {count_s:6.1f} s   {count:,} recipients")
+    print(f"  freeze (waves.create: segment snapshots projected, evaluate, recipient rows) {freeze_s:6.1f} s   "
+          f"{stored:,} rows   RSS {rss0:.0f} -> {rss1:.0f} MB", flush=True)
+
+
 def audience_at_scale(contacts: int, timeout: float) -> None:
     if not SEGMENTS_BENCH.exists():
         print("  (services/contacts/bench/segments_bench.py not found)")
@@ -190,11 +269,19 @@ def main() -> int:
                         help="contacts for the segment evaluation (1000000 for the 1M figure, about ten times "
                              "longer to seed; 0 skips it)")
     parser.add_argument("--audience-timeout", type=float, default=900.0)
+    parser.add_argument("--freeze-contacts", type=int, default=int(os.environ.get("BENCH_FREEZE_CONTACTS",
+                                                                                  "1000000")),
+                        help="contacts in marketing's projection for the audience evaluation and freeze "
+                             "(segment + tag - excluded tag); 0 skips it")
+    parser.add_argument("--only-freeze", action="store_true", help="skip the send wave")
     parser.add_argument("--connections", type=int, default=16,
                         help="MARKETING_SEND_CONNECTIONS (SmtpRounds); 0: crmkit's SmtpMailer, one mail at a time")
     parser.add_argument("--profile", action="store_true", help="print the sender's pyinstrument profile")
     args = parser.parse_args()
     n = args.recipients
+    if args.only_freeze:
+        freeze_at_scale(args.freeze_contacts)
+        return 0
     if args.audience == "list" and n > MAX_AUDIENCE_ITEMS:  # the service caps explicit lists too
         parser.error(f"--audience list takes at most {MAX_AUDIENCE_ITEMS} recipients (the service's limit); "
                      "use --audience tag for more")
@@ -251,6 +338,8 @@ def main() -> int:
           f"{verdict(flat)}")
     print(f"  the sink kept {kept:,} messages; wave {final.status}, sent {final.counts.sent:,}   "
           f"== {n:,} {verdict(kept == n and final.counts.sent == n)}", flush=True)
+    if args.freeze_contacts > 0:
+        freeze_at_scale(args.freeze_contacts)
     if args.audience_contacts > 0:
         audience_at_scale(args.audience_contacts, args.audience_timeout)
     return 0 if kept == n else 1

@@ -10,15 +10,18 @@
 3. event lag (create acknowledged → counted in reporting) at ~200 writes/s, and the outbox
    relay's rate (bench/events_bench.py);
 4. resident memory of every process at rest;
-5. the sales, search and marketing benches.
+5. the sales, search and marketing benches, and the contacts import through the job (bench/import_bench.py,
+   BENCH_IMPORT_ROWS rows, default 20,000; `bench/import_bench.py --rows 1000000` for the issue's figure).
 
 Settings (environment):
 - BENCH_SECONDS (10): length of each wrk run;
 - BENCH_RUNS (3): runs per figure; each throughput is the median run. On two cores shared with
   everything else a single run moves by a quarter; the CPU per request moves much less, and it
   says where the time goes;
-- BENCH_SKIP: comma-separated parts to leave out: sales, search, marketing, console (the slow sub-benches),
-  lag, relay.
+- BENCH_SKIP: comma-separated parts to leave out: sales, search, marketing, console, import (the slow sub-benches),
+  lag, relay, shredding (CPU per contact create with and without sealing, bench/shredding_bench.py),
+  reporting (every report over BENCH_REPORTING_ROWS opportunities and contacts, default 100,000;
+  `bench/reporting_bench.py --rows 1000000 [--pg]` for the issue's figure).
 A quick look: `BENCH_RUNS=1 BENCH_SECONDS=5 BENCH_SKIP=search,sales,marketing` (about two minutes; the
 sales bench adds about one and a half)."""
 from __future__ import annotations
@@ -149,7 +152,11 @@ def main() -> int:
     out.write_text(json.dumps(results, indent=2, default=str))
     for name, script, args in (("sales", "sales_bench.py", []), ("search", "search_bench.py",
                                ["--sizes", os.environ.get("BENCH_SEARCH_SIZES", "100000,1000000")]),
-                               ("marketing", "marketing_bench.py", []), ("console", "console_bench.py", [])):
+                               ("marketing", "marketing_bench.py", []), ("console", "console_bench.py", []),
+                               ("import", "import_bench.py", ["--rows", os.environ.get("BENCH_IMPORT_ROWS", "20000")]),
+                               ("shredding", "shredding_bench.py", []),
+                               ("reporting", "reporting_bench.py",
+                                ["--rows", os.environ.get("BENCH_REPORTING_ROWS", "100000")])):
         path = REPO / "bench" / script
         if name not in skip and path.exists():
             print(f"\n== {name} ==", flush=True)

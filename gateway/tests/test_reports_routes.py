@@ -196,3 +196,27 @@ def test_email_open_rate(rclient: Any) -> None:
         bad = rclient.get(f"/api/v1/reports/email-open-rate?{query}", headers=_headers("admin"))
         assert bad.status_code == 400, query
         assert _problem_field(bad) == field, query
+
+
+def test_dashboards_page_by_cursor(rclient: Any) -> None:
+    manager = _headers("manager.north")
+    widget = {"kind": "figure", "query": {"source": "opportunities", "measures": ["count"]}}
+    for n, name in enumerate(("分页 B", "分页 A", "分页 C")):
+        made = rclient.post("/api/v1/reports/dashboards", json={"name": name, "widgets": [widget]},
+                            headers={**manager, "Idempotency-Key": f"paging-{n}"})
+        assert made.status_code == 201, made.get_json()
+    whole = rclient.get("/api/v1/reports/dashboards", headers=manager).get_json()  # an old caller: everything
+    names = [d["name"] for d in whole["items"] if d["name"].startswith("分页")]
+    assert names == ["分页 A", "分页 B", "分页 C"] and whole["next_page_token"] == ""
+    seen, token = [], ""
+    while True:
+        page = rclient.get("/api/v1/reports/dashboards", query_string={"page_size": 1, "page_token": token},
+                           headers=manager).get_json()
+        assert len(page["items"]) <= 1
+        seen += [d["name"] for d in page["items"]]
+        token = page["next_page_token"]
+        if not token:
+            break
+    assert seen == [d["name"] for d in whole["items"]]
+    bad = rclient.get("/api/v1/reports/dashboards?page_token=czE", headers=manager)
+    assert bad.status_code == 400 and _problem_field(bad) == "page_token"

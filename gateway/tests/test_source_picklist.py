@@ -1,21 +1,122 @@
-"""`source` is one picklist for contacts, accounts and leads (proto/crm/common/v1/picklists.proto):
-the document lists its keys on every input that takes one, and the gateway refuses anything else,
-naming the field and the keys, before any service is called."""
+"""The shared picklists (source, industry, level, lifecycle_stage) are the tenant's: an admin
+edits them in contacts, so the document states each such field as a string with `x-picklist`
+(never a fixed enum) pointing at the picklist routes, and the gateway passes any key to the
+service, whose 400 names the field and the active keys. The picklist routes map onto contacts'
+PicklistAdmin: If-Match is the document's version, the single picklist answers it as its ETag."""
 from __future__ import annotations
 
+from collections.abc import Iterator
+from typing import Any
+
+import grpc
+import pytest
+
+from crm.common.v1.picklists_pb2 import Picklist, Picklists, PicklistValue
+from crm.contacts.v1 import picklists_pb2_grpc
 from crmkit import picklists
+from crmkit.auth import Principal, TokenVerifier, mint_token
+from crmkit.grpc_server import GrpcServer
+
+from .conftest import SECRET
 
 
-def test_every_input_with_a_source_lists_the_shared_keys(client):
+def test_every_picklist_field_is_a_string_naming_its_picklist_not_an_enum(client):
     schemas = client.get("/api/v1/openapi.json").get_json()["components"]["schemas"]
-    for name in ("ContactInput", "AccountInput", "LeadInput"):
-        listed = [key for key in schemas[name]["properties"]["source"]["enum"] if key]
-        assert listed == list(picklists.SOURCES), name
+    fields = {("ContactInput", "source"): "source", ("AccountInput", "source"): "source",
+              ("LeadInput", "source"): "source", ("ContactInput", "level"): "level",
+              ("AccountPatch", "level"): "level", ("ContactPatch", "lifecycle_stage"): "lifecycle_stage",
+              ("ContactInput", "industry"): "industry", ("LeadInput", "industry"): "industry",
+              ("Contact", "source"): "source"}
+    for (schema, field), name in fields.items():
+        prop = schemas[schema]["properties"][field]
+        assert prop["type"] == "string" and prop["x-picklist"] == name and "enum" not in prop, (schema, field)
+        assert "/api/v1/admin/picklists" in prop["description"]
+    sources = schemas["SegmentFilter"]["properties"]["sources"]["items"]
+    assert sources["x-picklist"] == "source" and "enum" not in sources
 
 
-def test_an_unknown_source_is_refused_naming_the_keys_and_nothing_is_written(client, auth, fake):
-    resp = client.post("/api/v1/contacts", json={"name": "李雷", "source": "Website"}, headers=auth)
-    assert resp.status_code == 400
-    [error] = resp.get_json()["errors"]
-    assert error["field"] == "source" and "website, web_form, trade_show" in error["message"]
-    assert not fake.writes
+def test_list_filters_name_their_picklist_instead_of_fixing_its_keys(client):
+    paths = client.get("/api/v1/openapi.json").get_json()["paths"]
+    for path, name in (("/api/v1/contacts", "source"), ("/api/v1/accounts", "level"), ("/api/v1/leads", "source")):
+        [param] = [p for p in paths[path]["get"]["parameters"] if p["name"] == name]
+        assert param["schema"].get("x-picklist") == name and "enum" not in param["schema"], path
+
+
+def test_a_new_key_reaches_the_service_which_names_the_field_when_it_refuses(client, auth, fake):
+    resp = client.post("/api/v1/contacts", json={"name": "李雷", "source": "webinar"}, headers=auth)
+    assert resp.status_code == 201  # the gateway no longer decides: contacts checks its vocabulary
+    assert fake.last("CreateContact").request.source == "webinar"
+
+
+class FakePicklists(picklists_pb2_grpc.PicklistAdminServicer):
+    def __init__(self) -> None:
+        self.document = picklists.defaults()
+        self.document.version = 4
+        self.updates: list[Any] = []
+
+    def GetPicklists(self, request: Any, context: Any) -> Picklists:
+        return self.document
+
+    def UpdatePicklist(self, request: Any, context: Any) -> Picklists:
+        self.updates.append(request)
+        if request.expected_version and request.expected_version != self.document.version:
+            context.abort(grpc.StatusCode.ABORTED, "stale")
+        document = picklists.updated(self.document, request.picklist)
+        document.version = self.document.version + 1
+        self.document = document
+        return document
+
+
+@pytest.fixture
+def owner(settings: Any) -> Iterator[tuple[FakePicklists, str]]:
+    fake = FakePicklists()
+    server = GrpcServer(service="contacts", port=0, host="127.0.0.1", verifier=TokenVerifier(settings.auth),
+                        registrations=[lambda s: picklists_pb2_grpc.add_PicklistAdminServicer_to_server(fake, s)],
+                        service_names=["crm.contacts.v1.PicklistAdmin"], max_workers=2).start()
+    yield fake, f"127.0.0.1:{server.port}"
+    server.server.stop(0)
+
+
+@pytest.fixture
+def admin() -> dict[str, str]:
+    return {"Authorization": f"Bearer {mint_token(Principal('admin', ('admin',), 'hq', ''), SECRET)}"}
+
+
+def test_an_admin_adds_a_source_with_both_labels_through_put_with_if_match(make_client, settings, owner, admin):
+    fake, addr = owner
+    client = make_client(settings, contacts_addr=addr)
+    one = client.get("/api/v1/admin/picklists/source", headers=admin)
+    assert one.status_code == 200 and one.headers["ETag"] == '"4"'
+    body = one.get_json()
+    assert body["version"] == 4 and body["values"][0] == {
+        "key": "website", "label_zh": "官网", "label_en": "Website", "retired": False, "built_in": True}
+    values = [{"key": v["key"], "retired": v["retired"]} for v in body["values"]]
+    values.append({"key": "webinar", "label_zh": "线上研讨会", "label_en": "Webinar"})
+    resp = client.put("/api/v1/admin/picklists/source", json={"values": values, "restricted": True},
+                      headers={**admin, "If-Match": '"4"'})
+    assert resp.status_code == 200, resp.get_data(as_text=True)
+    assert resp.headers["ETag"] == '"5"'
+    [sent] = fake.updates
+    assert (sent.picklist.name, sent.expected_version) == ("source", 4)
+    [source] = [p for p in resp.get_json()["picklists"] if p["name"] == "source"]
+    assert source["values"][-1] == {"key": "webinar", "label_zh": "线上研讨会", "label_en": "Webinar",
+                                    "retired": False, "built_in": False}
+    stale = client.put("/api/v1/admin/picklists/source", json={"values": values, "restricted": True},
+                       headers={**admin, "If-Match": '"4"'})
+    assert stale.status_code == 409
+
+
+def test_the_body_is_checked_before_the_service_and_an_unknown_picklist_is_404(make_client, settings, owner, admin):
+    fake, addr = owner
+    client = make_client(settings, contacts_addr=addr)
+    bad = client.put("/api/v1/admin/picklists/source", json={"values": [{"key": "Web Inar"}]}, headers=admin)
+    assert bad.status_code == 400 and bad.get_json()["errors"][0]["field"] == "values[0].key"
+    assert not fake.updates
+    missing = client.get("/api/v1/admin/picklists/colour", headers=admin)
+    assert missing.status_code == 404 and "source, industry, level, lifecycle_stage" in missing.get_json()["detail"]
+
+
+def test_the_fake_owner_keeps_every_key_like_contacts():
+    # the rule the fake applies is crmkit's, the one contacts runs: a key is retired, never removed
+    with pytest.raises(Exception, match="only retired"):
+        picklists.updated(picklists.defaults(), Picklist(name="level", values=[PicklistValue(key="vip")]))

@@ -108,12 +108,21 @@ CROSS_FIELD_RULES = {
     "releaseLead": "a lead already in the pool cannot be released to it",
     "assignLeadFromPool": "owner_id must be an active sales rep",
     "releaseAccount": "a customer already in the pool cannot be released to it",
+    # picklist keys (x-picklist) are the tenant's own vocabulary, edited by an admin: a key the
+    # picklist does not have is a 400 the document cannot list in advance
+    "listContacts": "source and level name keys of their picklists (GET /admin/picklists)",
+    "listAccounts": "source and level name keys of their picklists (GET /admin/picklists)",
+    "listLeads": "source names a key of the source picklist (GET /admin/picklists)",
+    "exportContacts": "source and level name keys of their picklists (GET /admin/picklists)",
+    "exportAccounts": "source and level name keys of their picklists (GET /admin/picklists)",
+    "exportLeads": "source names a key of the source picklist (GET /admin/picklists)",
+    "updatePicklist": "every key the picklist has must be listed (retired, never removed)",
     # custom-field keys are the tenant's own definitions: an undefined key is a 400 the document
     # cannot list in advance
-    "createAccount": "custom_fields keys must be defined custom fields",
-    "updateAccount": "custom_fields keys must be defined custom fields",
-    "createContact": "custom_fields keys must be defined custom fields",
-    "updateContact": "custom_fields keys must be defined custom fields",
+    "createAccount": "custom_fields keys must be defined custom fields; picklist fields hold the tenant's keys",
+    "updateAccount": "custom_fields keys must be defined custom fields; picklist fields hold the tenant's keys",
+    "createContact": "custom_fields keys must be defined custom fields; picklist fields hold the tenant's keys",
+    "updateContact": "custom_fields keys must be defined custom fields; picklist fields hold the tenant's keys",
 }
 # Added in this session by another owner; cover when they land: console dev sign-in and SMS callbacks.
 OTHER_OWNERS = r"^/api/v1/(dev|sms|public/sms|inbound/sms)(/|$)"

@@ -22,14 +22,15 @@ yaml = pytest.importorskip("yaml", reason="PyYAML reads the manifests: pip insta
 REPO = Path(__file__).resolve().parents[2]
 K8S = REPO / "deploy" / "k8s"
 BASE = K8S / "base"
+# Consumers call the producers of the streams they read (SubjectKeys: crmkit.shredding).
 SERVICES = {  # name: gRPC port, metrics port, services it calls, uses OpenSearch
-    "contacts": (50051, 9101, ("privacy",), True),
+    "contacts": (50051, 9101, ("privacy", "sales", "support"), True),
     "sales": (50052, 9102, ("contacts", "privacy"), False),
-    "marketing": (50053, 9103, ("contacts", "sales"), False),
+    "marketing": (50053, 9103, ("contacts", "sales", "support"), False),
     "support": (50054, 9104, ("contacts",), True),
-    "reporting": (50055, 9105, (), False),
+    "reporting": (50055, 9105, ("contacts", "sales", "support", "marketing"), False),
     "privacy": (50056, 9106, ("contacts", "sales", "marketing", "support", "reporting", "webhooks"), False),
-    "webhooks": (50057, 9107, (), False),
+    "webhooks": (50057, 9107, ("contacts", "sales", "marketing", "support"), False),
 }
 GATEWAY_PORT = 8080
 WORKLOADS = (*SERVICES, "gateway", "console")  # console: the web console's static files (nginx)
@@ -530,7 +531,7 @@ def test_network_policies_deny_by_default():
     ("marketing", None, 465, True),
     ("support", None, 587, True),
     ("sales", None, 587, False),
-    ("reporting", "marketing", 50053, False),
+    ("reporting", "marketing", 50053, True),   # SubjectKeys of the MARKETING stream
     ("marketing", "sales", 50052, True),
     ("support", "sales", 50052, False),
     ("contacts", None, 9200, True),
@@ -540,9 +541,11 @@ def test_network_policies_deny_by_default():
     ("console", "gateway", GATEWAY_PORT, False),  # the browser calls the API, the console pod never
     ("console", None, 443, False),
     ("nats", "nats", 6222, True),
-    ("reporting", "contacts", 50051, False),
-    ("reporting", "sales", 50052, False),
-    ("contacts", "sales", 50052, False),
+    ("reporting", "contacts", 50051, True),
+    ("reporting", "sales", 50052, True),
+    ("contacts", "sales", 50052, True),
+    ("reporting", "privacy", 50056, False),
+    ("webhooks", "reporting", 50055, False),
     ("gateway", "nats", 4222, False),
     ("sales", "contacts", 9101, False),
     (PROMETHEUS, "contacts", 50051, False),
@@ -617,16 +620,20 @@ def _exported_series() -> set[str]:
         text = path.read_text()
         if "prometheus_client" not in text:
             continue
-        for kind, name in re.findall(r'\b(Counter|Gauge|Histogram|Summary)\(\s*"(crm_[a-z_]+)"', text):
+        # …and the families a custom collector yields at scrape time (sales' open deals' ages).
+        kinds = r"Counter|Gauge|Histogram|Summary|GaugeMetricFamily|GaugeHistogramMetricFamily"
+        for kind, name in re.findall(rf'\b({kinds})\(\s*"(crm_[a-z_]+)"', text):
             names.add(name)
             if kind in ("Histogram", "Summary"):
                 names |= {f"{name}_bucket", f"{name}_count", f"{name}_sum"}
+            if kind == "GaugeHistogramMetricFamily":
+                names |= {f"{name}_bucket", f"{name}_gcount", f"{name}_gsum"}
     return names
 
 
 BUSINESS_SERIES = ("crm_support_sla_breaches_total", "crm_support_sla_warnings_total",
                    "crm_marketing_mails_total", "crm_events_published_total", "crm_outbox_oldest_age_seconds",
-                   "crm_sales_lead_response_seconds_bucket", "crm_sales_opportunity_stage_age_seconds_bucket")
+                   "crm_sales_lead_response_seconds_bucket", "crm_sales_open_opportunities_stage_age_seconds_bucket")
 
 
 def test_business_alerts_carry_a_runbook_and_watch_real_series():
@@ -659,7 +666,9 @@ def test_the_grafana_dashboard_ships_for_the_sidecar_and_plots_real_series():
                    "crm_consumer_lag", "crm_support_sla_warnings_total", "crm_support_sla_breaches_total",
                    "crm_marketing_mails_total", "crm_marketing_engagement_total", "crm_events_published_total",
                    "crm_outbox_oldest_age_seconds", "crm_sales_lead_response_seconds_bucket",
-                   "crm_sales_opportunity_stage_age_seconds_bucket"):
+                   "crm_sales_opportunity_stage_age_seconds_bucket",
+                   "crm_sales_open_opportunities_stage_age_seconds_bucket",
+                   "crm_sales_open_opportunities_oldest_stage_age_seconds"):
         assert series in used, f"the dashboard does not plot {series}"
     assert any("by (route, method)" in e for e in exprs), "RED per route and method"
     assert any("gnatsd_" in e for e in exprs), "NATS (the exporter sidecar) on the dashboard"

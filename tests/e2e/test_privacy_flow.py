@@ -3,9 +3,13 @@ captured lead converted into a contact and a deal with a quote, a timeline entry
 a ticket with a comment, a campaign invitation, the read models) → the export holds every record
 (and the quote PDF in its ZIP) → the erasure saga runs until every service confirms → the name,
 email and phone are in no service's database file (WAL checkpointed), no search finds the
-person, the receipt lists every service, and the same email captured or added again is refused."""
+person, the receipt lists every service, and the same email captured or added again is refused.
+Crypto-shredding: the event streams (CONTACTS, SALES, SUPPORT, MARKETING), read raw from the
+nats-server, never hold the name, email or phone readable, while the consumers (marketing's
+audience, reporting, the search index) read them; after the erasure their keys are gone."""
 from __future__ import annotations
 
+import asyncio
 import io
 import json
 import sqlite3
@@ -13,13 +17,49 @@ import uuid
 import zipfile
 from typing import Any
 
+import grpc
+import nats
 import pytest
 
+from crm.common.v1 import subject_keys_pb2 as kpb
+from crm.common.v1.subject_keys_pb2_grpc import SubjectKeysStub
+from crmkit.auth import SYSTEM, mint_token
 from tests.e2e.conftest import poll
 from tests.e2e.test_sales_flow import ok, setup_north_team
 
 pytestmark = pytest.mark.e2e
 SERVICES = ("contacts", "sales", "marketing", "support", "reporting", "webhooks")
+STREAMS = ("CONTACTS", "SALES", "SUPPORT", "MARKETING")
+
+
+def stream_messages(suite: Any) -> dict[str, list[bytes]]:
+    """Every message of the producers' streams, as the nats-server stores them."""
+    async def read() -> dict[str, list[bytes]]:
+        nc = await nats.connect(suite.nats.url)
+        try:
+            js = nc.jetstream()
+            out: dict[str, list[bytes]] = {}
+            for stream in STREAMS:
+                info = await js.stream_info(stream)
+                out[stream] = [(await js.get_msg(stream, seq)).data
+                               for seq in range(info.state.first_seq, info.state.last_seq + 1)]
+            return out
+        finally:
+            await nc.close()
+    return asyncio.run(read())
+
+
+def subject_keys(suite: Any, service: str, key_ids: list[str]) -> kpb.GetSubjectKeysResponse:
+    token = mint_token(SYSTEM, suite.jwt_secret)
+    with grpc.insecure_channel(f"127.0.0.1:{suite.ports[service][0]}") as channel:
+        answer: kpb.GetSubjectKeysResponse = SubjectKeysStub(channel).GetSubjectKeys(
+            kpb.GetSubjectKeysRequest(key_ids=key_ids), metadata=(("authorization", f"Bearer {token}"),), timeout=10)
+        return answer
+
+
+def readable(messages: dict[str, list[bytes]], values: tuple[str, ...]) -> list[str]:
+    return [f"{value} in {stream}" for stream, datas in messages.items() for data in datas
+            for value in values if value.encode() in data]
 
 
 
@@ -114,6 +154,19 @@ def test_a_person_is_exported_then_erased_from_every_service(api: Any, suite: An
     # -- the erasure (before it, the person is in the files the check below reads)
     assert all(v.encode() in database_bytes(suite, "contacts") for v in (name, email, phone))
     assert email.encode() in database_bytes(suite, "sales")
+    # the streams carry the person's events sealed from the start; consumers opened them: marketing's
+    # audience has the email only from the CONTACTS stream, and the ticket came out of support
+    poll(lambda: database_bytes(suite, "marketing"), lambda raw: email.encode() in raw,
+         "marketing's audience row with the email (from the CONTACTS stream)")
+    messages = stream_messages(suite)
+    about = [d for datas in messages.values() for d in datas if contact_id.encode() in d or lead["id"].encode() in d]
+    assert len(about) >= 6, f"only {len(about)} messages about the person"
+    assert readable(messages, (name, email, phone)) == []
+    person_keys = (("contacts", f"contacts/contact/{contact_id}"), ("sales", f"sales/lead/{lead['id']}"),
+                   ("sales", f"sales/opportunity/{opp['id']}"), ("support", f"support/ticket/{ticket['id']}"),
+                   ("marketing", f"marketing/contact/{contact_id}"))
+    for service, key_id in person_keys:
+        assert [k.key_id for k in subject_keys(suite, service, [key_id]).keys] == [key_id], key_id
     erasure = ok(admin.post("/privacy/erasures", json={"contact_ids": [contact_id], "reason": f"Art. 17 {run}"}),
                  202)
     finished = poll(lambda: ok(admin.get(f"/privacy/erasures/{erasure['id']}")),
@@ -122,6 +175,17 @@ def test_a_person_is_exported_then_erased_from_every_service(api: Any, suite: An
     assert [c["service"] for c in receipt["confirmations"]] == list(SERVICES)
     assert all(c["confirmed_at"] for c in receipt["confirmations"]) and receipt["completed_at"]
     assert receipt["suppressed_identifiers"] == 2 and contact_id in finished["contact_ids"]
+    keys_erased = {c["service"]: {x["holding"]: x["rows"] for x in c.get("counts", [])}.get("subject keys", 0)
+                   for c in receipt["confirmations"]}
+    assert keys_erased["contacts"] >= 1 and keys_erased["sales"] >= 2 and keys_erased["support"] >= 1, keys_erased
+
+    # the streams: no message readable, and the keys that opened them are gone for every consumer
+    after = stream_messages(suite)
+    assert sum(map(len, after.values())) >= sum(map(len, messages.values()))
+    assert readable(after, (name, email, phone)) == []
+    for service, key_id in person_keys:
+        answer = subject_keys(suite, service, [key_id])
+        assert list(answer.erased) == [key_id] and not answer.keys, f"{key_id} still held by {service}"
 
     # nothing left: database files, search, reports, the old export
     for service in (*SERVICES, "privacy"):

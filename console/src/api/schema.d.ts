@@ -21,6 +21,41 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/admin/picklists": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Every picklist (source, industry, level, lifecycle_stage) with its values in order, their zh-CN and en labels, retired and built-in flags; the ETag is the document's version */
+        get: operations["listPicklists"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/admin/picklists/{name}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** One picklist with its values and labels, and the document's version (ETag) */
+        get: operations["getPicklist"];
+        /** Admin: replace one picklist's values, in display order: add a value (key with both labels), rename labels, retire (retired: true) or revive one, reorder; every key it has stays (built-in ones too: retire, never remove); restricted false makes the values suggestions. Every service checks new writes against it once the change reaches it (crm.contacts.picklist.updated) */
+        put: operations["updatePicklist"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/sales/delegations/{id}/end": {
         parameters: {
             query?: never;
@@ -564,7 +599,7 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Import customers from a CSV or xlsx file as a job: a dry run reports every problem of every row; a run keeps going past bad rows. The same file with the same options answers its first job (200) */
+        /** Import contacts, accounts, leads, products or tickets from a CSV or xlsx file as a job: a dry run reports every problem of every row; a run keeps going past bad rows. The same file with the same options answers its first job (200) */
         post: operations["createImport"];
         delete?: never;
         options?: never;
@@ -1643,6 +1678,40 @@ export interface paths {
         };
         /** Next quarter's sales: the weighted open pipeline expected to close in it plus what is already won, next to the same quarter a year before and the historical win rate */
         get: operations["getPipelineForecast"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/reports/churn": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Churn risk per customer (no purchase in the next 90 days, among those who bought before), highest first, with the top reasons, next to the model's evaluation (AUC on held-out customers, base rate, sample sizes, when trained); `model` absent and `reason` set when there is too little history */
+        get: operations["listChurnRisk"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/reports/next-purchase": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Next-purchase likelihood per customer (a deal won in the next 90 days), highest first, with the top reasons, next to the model's evaluation; `model` absent and `reason` set when there is too little history */
+        get: operations["listNextPurchase"];
         put?: never;
         post?: never;
         delete?: never;
@@ -3401,13 +3470,16 @@ export interface components {
         Account: {
             readonly id?: string;
             name?: string;
+            /** @description a key of the `industry` picklist: GET /api/v1/admin/picklists lists the active ones with their zh-CN and en labels; retired keys stay on records and in filters */
             industry?: string;
             website?: string;
             phones?: components["schemas"]["Phone"][];
             emails?: components["schemas"]["Email"][];
             addresses?: components["schemas"]["Address"][];
             parent_account_id?: string;
+            /** @description a key of the `source` picklist: GET /api/v1/admin/picklists lists the active ones with their zh-CN and en labels; retired keys stay on records and in filters */
             source?: string;
+            /** @description a key of the `level` picklist: GET /api/v1/admin/picklists lists the active ones with their zh-CN and en labels; retired keys stay on records and in filters */
             level?: string;
             owner_id?: string;
             team?: string;
@@ -3436,16 +3508,17 @@ export interface components {
         /** @description Account as sent by a client; the server sets assigned_at, created_at, deleted, id, in_pool, pool_reason, pooled_at, previous_owner_id, updated_at, version */
         AccountInput: {
             name: string;
+            /** @description a key of the `industry` picklist: GET /api/v1/admin/picklists lists the active ones with their zh-CN and en labels; retired keys stay on records and in filters */
             industry?: string;
             website?: string;
             phones?: components["schemas"]["Phone"][];
             emails?: components["schemas"]["Email"][];
             addresses?: components["schemas"]["Address"][];
             parent_account_id?: string;
-            /** @enum {string} */
-            source?: "" | "website" | "web_form" | "trade_show" | "ads" | "social" | "referral" | "partner" | "event" | "campaign" | "marketing_qualified" | "import" | "api" | "other";
-            /** @enum {string} */
-            level?: "" | "vip" | "regular" | "prospect";
+            /** @description a key of the `source` picklist: GET /api/v1/admin/picklists lists the active ones with their zh-CN and en labels; retired keys stay on records and in filters */
+            source?: string;
+            /** @description a key of the `level` picklist: GET /api/v1/admin/picklists lists the active ones with their zh-CN and en labels; retired keys stay on records and in filters */
+            level?: string;
             owner_id?: string;
             team?: string;
             region?: string;
@@ -3464,16 +3537,17 @@ export interface components {
         /** @description Account as sent by a client; the server sets assigned_at, created_at, deleted, id, in_pool, pool_reason, pooled_at, previous_owner_id, updated_at, version */
         AccountPatch: {
             name?: string;
+            /** @description a key of the `industry` picklist: GET /api/v1/admin/picklists lists the active ones with their zh-CN and en labels; retired keys stay on records and in filters */
             industry?: string;
             website?: string;
             phones?: components["schemas"]["Phone"][];
             emails?: components["schemas"]["Email"][];
             addresses?: components["schemas"]["Address"][];
             parent_account_id?: string;
-            /** @enum {string} */
-            source?: "" | "website" | "web_form" | "trade_show" | "ads" | "social" | "referral" | "partner" | "event" | "campaign" | "marketing_qualified" | "import" | "api" | "other";
-            /** @enum {string} */
-            level?: "" | "vip" | "regular" | "prospect";
+            /** @description a key of the `source` picklist: GET /api/v1/admin/picklists lists the active ones with their zh-CN and en labels; retired keys stay on records and in filters */
+            source?: string;
+            /** @description a key of the `level` picklist: GET /api/v1/admin/picklists lists the active ones with their zh-CN and en labels; retired keys stay on records and in filters */
+            level?: string;
             owner_id?: string;
             team?: string;
             region?: string;
@@ -3537,6 +3611,8 @@ export interface components {
         };
         ApprovalList: {
             items: components["schemas"]["ApprovalRequest"][];
+            /** @description pass as page_token; empty on the last page */
+            next_page_token: string;
         };
         ApprovalPolicy: {
             id?: string;
@@ -4001,8 +4077,11 @@ export interface components {
             phones?: components["schemas"]["Phone"][];
             emails?: components["schemas"]["Email"][];
             addresses?: components["schemas"]["Address"][];
+            /** @description a key of the `industry` picklist: GET /api/v1/admin/picklists lists the active ones with their zh-CN and en labels; retired keys stay on records and in filters */
             industry?: string;
+            /** @description a key of the `source` picklist: GET /api/v1/admin/picklists lists the active ones with their zh-CN and en labels; retired keys stay on records and in filters */
             source?: string;
+            /** @description a key of the `level` picklist: GET /api/v1/admin/picklists lists the active ones with their zh-CN and en labels; retired keys stay on records and in filters */
             level?: string;
             owner_id?: string;
             team?: string;
@@ -4026,6 +4105,7 @@ export interface components {
             readonly updated_at?: string;
             readonly deleted?: boolean;
             readonly merged_into_id?: string;
+            /** @description a key of the `lifecycle_stage` picklist: GET /api/v1/admin/picklists lists the active ones with their zh-CN and en labels; retired keys stay on records and in filters */
             lifecycle_stage?: string;
             readonly consents?: components["schemas"]["Consent"][];
             language?: string;
@@ -4040,11 +4120,12 @@ export interface components {
             phones?: components["schemas"]["Phone"][];
             emails?: components["schemas"]["Email"][];
             addresses?: components["schemas"]["Address"][];
+            /** @description a key of the `industry` picklist: GET /api/v1/admin/picklists lists the active ones with their zh-CN and en labels; retired keys stay on records and in filters */
             industry?: string;
-            /** @enum {string} */
-            source?: "" | "website" | "web_form" | "trade_show" | "ads" | "social" | "referral" | "partner" | "event" | "campaign" | "marketing_qualified" | "import" | "api" | "other";
-            /** @enum {string} */
-            level?: "" | "vip" | "regular" | "prospect";
+            /** @description a key of the `source` picklist: GET /api/v1/admin/picklists lists the active ones with their zh-CN and en labels; retired keys stay on records and in filters */
+            source?: string;
+            /** @description a key of the `level` picklist: GET /api/v1/admin/picklists lists the active ones with their zh-CN and en labels; retired keys stay on records and in filters */
+            level?: string;
             owner_id?: string;
             team?: string;
             region?: string;
@@ -4059,8 +4140,8 @@ export interface components {
             custom_fields?: {
                 [key: string]: string | number | boolean | string[] | null;
             };
-            /** @enum {string} */
-            lifecycle_stage?: "" | "lead" | "prospect" | "customer" | "churned";
+            /** @description a key of the `lifecycle_stage` picklist: GET /api/v1/admin/picklists lists the active ones with their zh-CN and en labels; retired keys stay on records and in filters */
+            lifecycle_stage?: string;
             language?: string;
             social_identities?: components["schemas"]["SocialIdentity"][];
         };
@@ -4081,11 +4162,12 @@ export interface components {
             phones?: components["schemas"]["Phone"][];
             emails?: components["schemas"]["Email"][];
             addresses?: components["schemas"]["Address"][];
+            /** @description a key of the `industry` picklist: GET /api/v1/admin/picklists lists the active ones with their zh-CN and en labels; retired keys stay on records and in filters */
             industry?: string;
-            /** @enum {string} */
-            source?: "" | "website" | "web_form" | "trade_show" | "ads" | "social" | "referral" | "partner" | "event" | "campaign" | "marketing_qualified" | "import" | "api" | "other";
-            /** @enum {string} */
-            level?: "" | "vip" | "regular" | "prospect";
+            /** @description a key of the `source` picklist: GET /api/v1/admin/picklists lists the active ones with their zh-CN and en labels; retired keys stay on records and in filters */
+            source?: string;
+            /** @description a key of the `level` picklist: GET /api/v1/admin/picklists lists the active ones with their zh-CN and en labels; retired keys stay on records and in filters */
+            level?: string;
             owner_id?: string;
             team?: string;
             region?: string;
@@ -4100,8 +4182,8 @@ export interface components {
             custom_fields?: {
                 [key: string]: string | number | boolean | string[] | null;
             };
-            /** @enum {string} */
-            lifecycle_stage?: "" | "lead" | "prospect" | "customer" | "churned";
+            /** @description a key of the `lifecycle_stage` picklist: GET /api/v1/admin/picklists lists the active ones with their zh-CN and en labels; retired keys stay on records and in filters */
+            lifecycle_stage?: string;
             language?: string;
             social_identities?: components["schemas"]["SocialIdentity"][];
         };
@@ -4234,7 +4316,9 @@ export interface components {
             version?: number;
         };
         DashboardList: {
-            items?: components["schemas"]["Dashboard"][];
+            items: components["schemas"]["Dashboard"][];
+            /** @description pass as page_token; empty on the last page */
+            next_page_token: string;
         };
         DashboardView: {
             dashboard?: components["schemas"]["Dashboard"];
@@ -4333,11 +4417,12 @@ export interface components {
             phones?: components["schemas"]["Phone"][];
             emails?: components["schemas"]["Email"][];
             addresses?: components["schemas"]["Address"][];
+            /** @description a key of the `industry` picklist: GET /api/v1/admin/picklists lists the active ones with their zh-CN and en labels; retired keys stay on records and in filters */
             industry?: string;
-            /** @enum {string} */
-            source?: "" | "website" | "web_form" | "trade_show" | "ads" | "social" | "referral" | "partner" | "event" | "campaign" | "marketing_qualified" | "import" | "api" | "other";
-            /** @enum {string} */
-            level?: "" | "vip" | "regular" | "prospect";
+            /** @description a key of the `source` picklist: GET /api/v1/admin/picklists lists the active ones with their zh-CN and en labels; retired keys stay on records and in filters */
+            source?: string;
+            /** @description a key of the `level` picklist: GET /api/v1/admin/picklists lists the active ones with their zh-CN and en labels; retired keys stay on records and in filters */
+            level?: string;
             owner_id?: string;
             team?: string;
             region?: string;
@@ -4352,8 +4437,8 @@ export interface components {
             custom_fields?: {
                 [key: string]: string | number | boolean | string[] | null;
             };
-            /** @enum {string} */
-            lifecycle_stage?: "" | "lead" | "prospect" | "customer" | "churned";
+            /** @description a key of the `lifecycle_stage` picklist: GET /api/v1/admin/picklists lists the active ones with their zh-CN and en labels; retired keys stay on records and in filters */
+            lifecycle_stage?: string;
             language?: string;
             social_identities?: components["schemas"]["SocialIdentity"][];
         };
@@ -4956,8 +5041,10 @@ export interface components {
             title?: string;
             phone?: string;
             email?: string;
+            /** @description a key of the `source` picklist: GET /api/v1/admin/picklists lists the active ones with their zh-CN and en labels; retired keys stay on records and in filters */
             source?: string;
             campaign_id?: string;
+            /** @description a key of the `industry` picklist: GET /api/v1/admin/picklists lists the active ones with their zh-CN and en labels; retired keys stay on records and in filters */
             industry?: string;
             province?: string;
             city?: string;
@@ -5002,6 +5089,8 @@ export interface components {
             /** Format: date-time */
             readonly last_follow_up_at?: string;
             readonly previous_owner_id?: string;
+            readonly phone_unverified?: boolean;
+            readonly phone_raw?: string;
         };
         /** @description RecordLeadActivityRequest as sent by a client; the server sets id */
         LeadActivityInput: {
@@ -5041,19 +5130,20 @@ export interface components {
         };
         LeadImport: {
             csv: string;
-            /** @enum {string} */
-            default_source?: "website" | "web_form" | "trade_show" | "ads" | "social" | "referral" | "partner" | "event" | "campaign" | "marketing_qualified" | "import" | "api" | "other";
+            /** @description a key of the `source` picklist: GET /api/v1/admin/picklists lists the active ones with their zh-CN and en labels; retired keys stay on records and in filters */
+            default_source?: string;
         };
-        /** @description Lead as sent by a client; the server sets activity, assigned_at, assignment_rule_id, converted_account_id, converted_contact_id, converted_opportunity_id, created_at, first_response_at, id, in_pool, last_activity_at, last_follow_up_at, pool_reason, pooled_at, previous_owner_id, response_due_at, score, score_breakdown, status, status_reason, team, updated_at, version */
+        /** @description Lead as sent by a client; the server sets activity, assigned_at, assignment_rule_id, converted_account_id, converted_contact_id, converted_opportunity_id, created_at, first_response_at, id, in_pool, last_activity_at, last_follow_up_at, phone_raw, phone_unverified, pool_reason, pooled_at, previous_owner_id, response_due_at, score, score_breakdown, status, status_reason, team, updated_at, version */
         LeadInput: {
             name?: string;
             company?: string;
             title?: string;
             phone?: string;
             email?: string;
-            /** @enum {string} */
-            source?: "website" | "web_form" | "trade_show" | "ads" | "social" | "referral" | "partner" | "event" | "campaign" | "marketing_qualified" | "import" | "api" | "other";
+            /** @description a key of the `source` picklist: GET /api/v1/admin/picklists lists the active ones with their zh-CN and en labels; retired keys stay on records and in filters */
+            source?: string;
             campaign_id?: string;
+            /** @description a key of the `industry` picklist: GET /api/v1/admin/picklists lists the active ones with their zh-CN and en labels; retired keys stay on records and in filters */
             industry?: string;
             province?: string;
             city?: string;
@@ -5079,16 +5169,17 @@ export interface components {
             status: string;
             reason?: string;
         };
-        /** @description Lead as sent by a client; the server sets activity, assigned_at, assignment_rule_id, attribution, converted_account_id, converted_contact_id, converted_opportunity_id, created_at, first_response_at, id, in_pool, last_activity_at, last_follow_up_at, owner_id, pool_reason, pooled_at, previous_owner_id, response_due_at, score, score_breakdown, status, status_reason, team, updated_at, version */
+        /** @description Lead as sent by a client; the server sets activity, assigned_at, assignment_rule_id, attribution, converted_account_id, converted_contact_id, converted_opportunity_id, created_at, first_response_at, id, in_pool, last_activity_at, last_follow_up_at, owner_id, phone_raw, phone_unverified, pool_reason, pooled_at, previous_owner_id, response_due_at, score, score_breakdown, status, status_reason, team, updated_at, version */
         LeadUpdate: {
             name?: string;
             company?: string;
             title?: string;
             phone?: string;
             email?: string;
-            /** @enum {string} */
-            source?: "website" | "web_form" | "trade_show" | "ads" | "social" | "referral" | "partner" | "event" | "campaign" | "marketing_qualified" | "import" | "api" | "other";
+            /** @description a key of the `source` picklist: GET /api/v1/admin/picklists lists the active ones with their zh-CN and en labels; retired keys stay on records and in filters */
+            source?: string;
             campaign_id?: string;
+            /** @description a key of the `industry` picklist: GET /api/v1/admin/picklists lists the active ones with their zh-CN and en labels; retired keys stay on records and in filters */
             industry?: string;
             province?: string;
             city?: string;
@@ -5310,6 +5401,48 @@ export interface components {
             raw?: string;
             unverified?: boolean;
         };
+        Picklist: {
+            name?: string;
+            values?: components["schemas"]["PicklistValue"][];
+            restricted?: boolean;
+        };
+        /** @description one picklist and the version of the document it is part of (its ETag, for If-Match) */
+        PicklistEntry: {
+            name?: string;
+            values?: components["schemas"]["PicklistValue"][];
+            restricted?: boolean;
+            version: number;
+        };
+        /** @description Picklist as sent by a client; the server sets name */
+        PicklistInput: {
+            values: components["schemas"]["PicklistValueInput"][];
+            restricted?: boolean;
+        };
+        PicklistValue: {
+            key?: string;
+            label_zh?: string;
+            label_en?: string;
+            retired?: boolean;
+            readonly built_in?: boolean;
+        };
+        /** @description PicklistValue as sent by a client; the server sets built_in */
+        PicklistValueInput: {
+            /** @description what records hold: snake_case; an existing key keeps its place by being listed */
+            key: string;
+            /** @description required for a new value; blank keeps the label the value has */
+            label_zh?: string;
+            /** @description required for a new value; blank keeps the label the value has */
+            label_en?: string;
+            retired?: boolean;
+        };
+        Picklists: {
+            picklists?: components["schemas"]["Picklist"][];
+            /** Format: int64 */
+            readonly version?: number;
+            /** Format: date-time */
+            readonly update_time?: string;
+            readonly updated_by?: string;
+        };
         Pipeline: {
             id?: string;
             name?: string;
@@ -5363,6 +5496,49 @@ export interface components {
             assigned?: number;
             record_type?: string;
         };
+        Prediction: {
+            contact_id?: string;
+            owner_id?: string;
+            team?: string;
+            region?: string;
+            probability?: number;
+            reasons?: components["schemas"]["PredictionReason"][];
+        };
+        PredictionList: {
+            kind?: string;
+            model?: components["schemas"]["PredictionModel"];
+            reason?: string;
+            predictions?: components["schemas"]["Prediction"][];
+            /** Format: int64 */
+            total?: number;
+            page?: components["schemas"]["PageResponse"];
+        };
+        PredictionModel: {
+            kind?: string;
+            /** Format: int32 */
+            version?: number;
+            /** Format: date-time */
+            trained_at?: string;
+            label?: string;
+            /** Format: int32 */
+            horizon_days?: number;
+            auc?: number;
+            base_rate?: number;
+            /** Format: int64 */
+            train_rows?: number;
+            /** Format: int64 */
+            test_rows?: number;
+            /** Format: int64 */
+            positives?: number;
+            features?: string[];
+            algorithm?: string;
+        };
+        PredictionReason: {
+            feature?: string;
+            label?: string;
+            value?: number;
+            contribution?: number;
+        };
         PriceBook: {
             id?: string;
             name: string;
@@ -5377,6 +5553,8 @@ export interface components {
         };
         PriceBookList: {
             items: components["schemas"]["PriceBook"][];
+            /** @description pass as page_token; empty on the last page */
+            next_page_token: string;
         };
         /** @description RFC 9457 problem details */
         Problem: {
@@ -5801,9 +5979,9 @@ export interface components {
             provinces?: string[];
             cities?: string[];
             industries?: string[];
-            levels?: ("vip" | "regular" | "prospect")[];
-            sources?: ("website" | "web_form" | "trade_show" | "ads" | "social" | "referral" | "partner" | "event" | "campaign" | "marketing_qualified" | "import" | "api" | "other")[];
-            lifecycle_stages?: ("lead" | "prospect" | "customer" | "churned")[];
+            levels?: string[];
+            sources?: string[];
+            lifecycle_stages?: string[];
             tags_all?: string[];
             tags_any?: string[];
             custom_fields?: {
@@ -6687,6 +6865,139 @@ export interface operations {
             504: components["responses"]["Problem504"];
         };
     };
+    listPicklists: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description kept, echoed and forwarded when it is 1 to 128 of A-Za-z0-9._:- ; any other value (or none) is replaced by a new id, which the response carries */
+                "X-Request-Id"?: string;
+                "If-None-Match"?: string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    "X-Request-Id"?: string;
+                    /** @description the resource version, e.g. "3" */
+                    ETag?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Picklists"];
+                };
+            };
+            /** @description Not modified (If-None-Match matched) */
+            304: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            400: components["responses"]["Problem400"];
+            401: components["responses"]["Problem401"];
+            403: components["responses"]["Problem403"];
+            404: components["responses"]["Problem404"];
+            429: components["responses"]["Problem429"];
+            500: components["responses"]["Problem500"];
+            503: components["responses"]["Problem503"];
+            504: components["responses"]["Problem504"];
+        };
+    };
+    getPicklist: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description kept, echoed and forwarded when it is 1 to 128 of A-Za-z0-9._:- ; any other value (or none) is replaced by a new id, which the response carries */
+                "X-Request-Id"?: string;
+                "If-None-Match"?: string;
+            };
+            path: {
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    "X-Request-Id"?: string;
+                    /** @description the resource version, e.g. "3" */
+                    ETag?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PicklistEntry"];
+                };
+            };
+            /** @description Not modified (If-None-Match matched) */
+            304: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            400: components["responses"]["Problem400"];
+            401: components["responses"]["Problem401"];
+            403: components["responses"]["Problem403"];
+            404: components["responses"]["Problem404"];
+            429: components["responses"]["Problem429"];
+            500: components["responses"]["Problem500"];
+            503: components["responses"]["Problem503"];
+            504: components["responses"]["Problem504"];
+        };
+    };
+    updatePicklist: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description kept, echoed and forwarded when it is 1 to 128 of A-Za-z0-9._:- ; any other value (or none) is replaced by a new id, which the response carries */
+                "X-Request-Id"?: string;
+                /** @description 1 to 200 visible ASCII characters, e.g. a UUID; a retry with the same key returns the first answer */
+                "Idempotency-Key"?: string;
+                /** @description ETag of the version being changed, e.g. "3" (or *: no check); 409 when stale */
+                "If-Match"?: string;
+            };
+            path: {
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["PicklistInput"];
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    "X-Request-Id"?: string;
+                    /** @description the resource version, e.g. "3" */
+                    ETag?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Picklists"];
+                };
+            };
+            400: components["responses"]["Problem400"];
+            401: components["responses"]["Problem401"];
+            403: components["responses"]["Problem403"];
+            404: components["responses"]["Problem404"];
+            409: components["responses"]["Problem409"];
+            413: components["responses"]["Problem413"];
+            415: components["responses"]["Problem415"];
+            429: components["responses"]["Problem429"];
+            500: components["responses"]["Problem500"];
+            503: components["responses"]["Problem503"];
+            504: components["responses"]["Problem504"];
+        };
+    };
     endDelegation: {
         parameters: {
             query?: never;
@@ -6732,8 +7043,10 @@ export interface operations {
                 owner_id?: string;
                 region?: string;
                 tag?: string;
-                level?: "vip" | "regular" | "prospect";
-                source?: "website" | "web_form" | "trade_show" | "ads" | "social" | "referral" | "partner" | "event" | "campaign" | "marketing_qualified" | "import" | "api" | "other";
+                /** @description a key of the `level` picklist: GET /api/v1/admin/picklists lists the active ones with their zh-CN and en labels; retired keys stay on records and in filters */
+                level?: string;
+                /** @description a key of the `source` picklist: GET /api/v1/admin/picklists lists the active ones with their zh-CN and en labels; retired keys stay on records and in filters */
+                source?: string;
                 created_after?: string;
                 created_before?: string;
                 updated_since?: string;
@@ -7157,8 +7470,10 @@ export interface operations {
                 owner_id?: string;
                 region?: string;
                 tag?: string;
-                level?: "vip" | "regular" | "prospect";
-                source?: "website" | "web_form" | "trade_show" | "ads" | "social" | "referral" | "partner" | "event" | "campaign" | "marketing_qualified" | "import" | "api" | "other";
+                /** @description a key of the `level` picklist: GET /api/v1/admin/picklists lists the active ones with their zh-CN and en labels; retired keys stay on records and in filters */
+                level?: string;
+                /** @description a key of the `source` picklist: GET /api/v1/admin/picklists lists the active ones with their zh-CN and en labels; retired keys stay on records and in filters */
+                source?: string;
                 created_after?: string;
                 created_before?: string;
                 updated_since?: string;
@@ -7672,8 +7987,10 @@ export interface operations {
                 owner_id?: string;
                 region?: string;
                 tag?: string;
-                level?: "vip" | "regular" | "prospect";
-                source?: "website" | "web_form" | "trade_show" | "ads" | "social" | "referral" | "partner" | "event" | "campaign" | "marketing_qualified" | "import" | "api" | "other";
+                /** @description a key of the `level` picklist: GET /api/v1/admin/picklists lists the active ones with their zh-CN and en labels; retired keys stay on records and in filters */
+                level?: string;
+                /** @description a key of the `source` picklist: GET /api/v1/admin/picklists lists the active ones with their zh-CN and en labels; retired keys stay on records and in filters */
+                source?: string;
                 created_after?: string;
                 created_before?: string;
                 updated_since?: string;
@@ -7719,8 +8036,10 @@ export interface operations {
                 owner_id?: string;
                 region?: string;
                 tag?: string;
-                level?: "vip" | "regular" | "prospect";
-                source?: "website" | "web_form" | "trade_show" | "ads" | "social" | "referral" | "partner" | "event" | "campaign" | "marketing_qualified" | "import" | "api" | "other";
+                /** @description a key of the `level` picklist: GET /api/v1/admin/picklists lists the active ones with their zh-CN and en labels; retired keys stay on records and in filters */
+                level?: string;
+                /** @description a key of the `source` picklist: GET /api/v1/admin/picklists lists the active ones with their zh-CN and en labels; retired keys stay on records and in filters */
+                source?: string;
                 created_after?: string;
                 created_before?: string;
                 updated_since?: string;
@@ -7765,7 +8084,8 @@ export interface operations {
                 status?: "new" | "working" | "qualified" | "disqualified" | "nurturing" | "converted";
                 owner_id?: string;
                 region?: string;
-                source?: "website" | "web_form" | "trade_show" | "ads" | "social" | "referral" | "partner" | "event" | "campaign" | "marketing_qualified" | "import" | "api" | "other";
+                /** @description a key of the `source` picklist: GET /api/v1/admin/picklists lists the active ones with their zh-CN and en labels; retired keys stay on records and in filters */
+                source?: string;
                 campaign_id?: string;
                 /** @description only leads scoring at least this */
                 min_score?: number;
@@ -8300,7 +8620,7 @@ export interface operations {
         parameters: {
             query: {
                 /** @description what each row is */
-                entity: "contact" | "account";
+                entity: "contact" | "account" | "lead" | "product" | "ticket";
                 /** @description the file's name; .csv or .xlsx decides how it is read */
                 file_name: string;
                 /** @description where the file comes from (e.g. the old CRM's name): its mapping is remembered under this name and used when no mapping is given */
@@ -8309,7 +8629,7 @@ export interface operations {
                 mapping?: string;
                 /** @description validate every row and report every problem; write nothing */
                 dry_run?: boolean;
-                /** @description a row sharing a phone or email with a customer (or an earlier row): flag it (rejected, naming the match), merge it into that customer, or create it anyway */
+                /** @description a row matching a record (or an earlier row): contacts and leads by phone or email, accounts by phone or email, products by SKU, tickets by external_ref when given. flag it (rejected, naming the match), merge it into that record (blank fields filled), or create it anyway (not for products: a SKU is unique; accounts are not merged) */
                 on_duplicate?: "flag" | "merge" | "create";
             };
             header?: {
@@ -12112,6 +12432,88 @@ export interface operations {
             504: components["responses"]["Problem504"];
         };
     };
+    listChurnRisk: {
+        parameters: {
+            query?: {
+                team?: string;
+                region?: string;
+                /** @description one rep's customers */
+                owner_id?: string;
+                /** @description customers per page (50 when omitted) */
+                page_size?: number;
+                /** @description next_page_token from the previous page */
+                page_token?: string;
+            };
+            header?: {
+                /** @description kept, echoed and forwarded when it is 1 to 128 of A-Za-z0-9._:- ; any other value (or none) is replaced by a new id, which the response carries */
+                "X-Request-Id"?: string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PredictionList"];
+                };
+            };
+            400: components["responses"]["Problem400"];
+            401: components["responses"]["Problem401"];
+            403: components["responses"]["Problem403"];
+            404: components["responses"]["Problem404"];
+            429: components["responses"]["Problem429"];
+            500: components["responses"]["Problem500"];
+            503: components["responses"]["Problem503"];
+            504: components["responses"]["Problem504"];
+        };
+    };
+    listNextPurchase: {
+        parameters: {
+            query?: {
+                team?: string;
+                region?: string;
+                /** @description one rep's customers */
+                owner_id?: string;
+                /** @description customers per page (50 when omitted) */
+                page_size?: number;
+                /** @description next_page_token from the previous page */
+                page_token?: string;
+            };
+            header?: {
+                /** @description kept, echoed and forwarded when it is 1 to 128 of A-Za-z0-9._:- ; any other value (or none) is replaced by a new id, which the response carries */
+                "X-Request-Id"?: string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PredictionList"];
+                };
+            };
+            400: components["responses"]["Problem400"];
+            401: components["responses"]["Problem401"];
+            403: components["responses"]["Problem403"];
+            404: components["responses"]["Problem404"];
+            429: components["responses"]["Problem429"];
+            500: components["responses"]["Problem500"];
+            503: components["responses"]["Problem503"];
+            504: components["responses"]["Problem504"];
+        };
+    };
     listSalesTargets: {
         parameters: {
             query?: {
@@ -12428,7 +12830,12 @@ export interface operations {
     };
     listDashboards: {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description items per page (200 when omitted) */
+                page_size?: number;
+                /** @description next_page_token from the previous page */
+                page_token?: string;
+            };
             header?: {
                 /** @description kept, echoed and forwarded when it is 1 to 128 of A-Za-z0-9._:- ; any other value (or none) is replaced by a new id, which the response carries */
                 "X-Request-Id"?: string;
@@ -12713,7 +13120,8 @@ export interface operations {
                 status?: "new" | "working" | "qualified" | "disqualified" | "nurturing" | "converted";
                 owner_id?: string;
                 region?: string;
-                source?: "website" | "web_form" | "trade_show" | "ads" | "social" | "referral" | "partner" | "event" | "campaign" | "marketing_qualified" | "import" | "api" | "other";
+                /** @description a key of the `source` picklist: GET /api/v1/admin/picklists lists the active ones with their zh-CN and en labels; retired keys stay on records and in filters */
+                source?: string;
                 campaign_id?: string;
                 /** @description only leads scoring at least this */
                 min_score?: number;
@@ -13828,6 +14236,10 @@ export interface operations {
             query?: {
                 currency_code?: string;
                 tier?: string;
+                /** @description items per page (200 when omitted) */
+                page_size?: number;
+                /** @description next_page_token from the previous page */
+                page_token?: string;
             };
             header?: {
                 /** @description kept, echoed and forwarded when it is 1 to 128 of A-Za-z0-9._:- ; any other value (or none) is replaced by a new id, which the response carries */
@@ -14224,6 +14636,10 @@ export interface operations {
             query?: {
                 quote_id?: string;
                 pending_for_me?: boolean;
+                /** @description items per page (200 when omitted) */
+                page_size?: number;
+                /** @description next_page_token from the previous page */
+                page_token?: string;
             };
             header?: {
                 /** @description kept, echoed and forwarded when it is 1 to 128 of A-Za-z0-9._:- ; any other value (or none) is replaced by a new id, which the response carries */

@@ -29,12 +29,14 @@ export async function finishSignIn(config: OidcConfig): Promise<{ token: string;
   return { token: user.access_token, returnTo: state.returnTo || "/" };
 }
 
+/** Ends the provider's session too (its end-session endpoint, with the ID token as the hint, then
+ * back to the console); signoutRedirect forgets the stored user once it has read that hint. */
 export async function signOutAtProvider(config: OidcConfig): Promise<void> {
   const m = manager(config);
-  await m.removeUser();
   try {
     await m.signoutRedirect();
   } catch {
+    await m.removeUser();
     window.location.assign("/"); // a provider without an end-session endpoint
   }
 }

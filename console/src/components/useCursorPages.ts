@@ -13,6 +13,7 @@ export interface Page<T> {
 export interface CursorPages<T> {
   items: T[];
   loading: boolean;
+  loaded: boolean; // an answer has come (before it, an empty list is not "none")
   error: ApiError | null;
   page: number; // 1-based
   hasNext: boolean;
@@ -76,6 +77,7 @@ export function useCursorPages<T>(
   return {
     items: answer?.items ?? [],
     loading,
+    loaded: answer !== null,
     error,
     page: index + 1,
     hasNext: Boolean(nextToken),

@@ -1,9 +1,12 @@
-"""`python -m crm_devtools.imports upload FILE [--mapping MAPPING.json] ...` against the gateway:
-uploads a CSV or xlsx file of customers as an import job, then follows it with a progress bar
-(rows done, accepted, merged, rejected, rate, ETA) and saves the report of rejected rows.
+"""`python -m crm_devtools.imports upload FILE [--entity ENTITY] ...` against the gateway: uploads
+a CSV or xlsx file of contacts, accounts, leads, products or tickets as an import job, then
+follows it with a progress bar (rows done, accepted, merged, rejected, rate, ETA) and saves the
+report of rejected rows.
 
     python -m crm_devtools.imports upload customers.csv --mapping mapping.json --source old-crm
     python -m crm_devtools.imports upload customers.xlsx --dry-run --user rep.north.1
+    python -m crm_devtools.imports upload leads.csv --entity lead --on-duplicate merge
+    python -m crm_devtools.imports upload tickets.xlsx --entity ticket --user agent.support
     python -m crm_devtools.imports status JOB_ID
     python -m crm_devtools.imports report JOB_ID -o rejected.csv
 
@@ -67,14 +70,14 @@ def _fail(r: requests.Response) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m crm_devtools.imports", description="Customer imports.")
+    parser = argparse.ArgumentParser(prog="python -m crm_devtools.imports", description="Imports of contacts, accounts, leads, products and tickets.")
     parser.add_argument("--gateway", default=os.environ.get("GATEWAY_URL", "http://127.0.0.1:8080"))
     parser.add_argument("--token", default="")
     parser.add_argument("--user", default="admin", choices=sorted(DEMO_USERS), help="mint a token for this demo user")
     sub = parser.add_subparsers(dest="command", required=True)
     up = sub.add_parser("upload", help="upload a file and follow the job")
     up.add_argument("file", type=Path)
-    up.add_argument("--entity", default="contact", choices=("contact", "account"))
+    up.add_argument("--entity", default="contact", choices=("contact", "account", "lead", "product", "ticket"))
     up.add_argument("--mapping", type=Path, help="JSON: {\"columns\": {column: field}, \"values\": ...}")
     up.add_argument("--source", default="", help="where the file comes from: its mapping is remembered")
     up.add_argument("--dry-run", action="store_true", help="report every problem; write nothing")

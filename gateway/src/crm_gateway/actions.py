@@ -21,6 +21,7 @@ copying once, when the app is created, so a request only runs the plan.
 A hand-written `Route` remains for what is not one RPC's copying (a raw MIME body, a PDF)."""
 from __future__ import annotations
 
+import importlib
 import operator
 import re
 from collections.abc import Callable, Mapping
@@ -270,13 +271,28 @@ def _setter(descriptor: Descriptor, target: str, param: QueryParam | None, conta
     return set_value
 
 
+def _second_stub(a: Action) -> Callable[[Any], Any] | None:
+    """The stub of the RPC's service when it is another service of the backend's package than its
+    main one (contacts' PicklistAdmin beside ContactsService), else None."""
+    file = a.descriptor.file
+    [service] = [s for s in file.services_by_name.values() if a.rpc in s.methods_by_name]
+    if file.name == f"crm/{a.backend}/v1/{a.backend}.proto":
+        return None
+    module = importlib.import_module(file.name.removesuffix(".proto").replace("/", ".") + "_pb2_grpc")
+    stub: Callable[[Any], Any] = getattr(module, f"{service.name}Stub")
+    return stub
+
+
 def _caller(a: Action) -> Callable[[Message], Any]:
     backend, rpc, idempotent = a.backend, a.rpc, a.idempotent
     if a.public:
         return lambda request: public_call(backend, rpc, request)
+    stub = _second_stub(a)
 
     def call(request: Message) -> Any:
-        return state().backends.client(backend).call(rpc, request, metadata=metadata(), idempotent=idempotent)
+        backends = state().backends
+        client = backends.client(backend) if stub is None else backends.service_client(backend, stub)
+        return client.call(rpc, request, metadata=metadata(), idempotent=idempotent)
 
     return call
 

@@ -1,5 +1,6 @@
-"""Administration routes that span services: offboarding a leaving user in one request, and
-ending a delegation early.
+"""Administration routes that span services: offboarding a leaving user in one request, ending a
+delegation early, and the picklists every service shares (source, industry, level, lifecycle
+stage: contacts owns them and publishes each change to the others, crmkit.picklists).
 
 Offboarding is a small orchestration, not one RPC: sales transfers the deals (leads,
 opportunities, open tasks, quotes), then contacts, support and marketing each move what they
@@ -17,13 +18,17 @@ import grpc
 from flask import Response, g, request
 
 from crm.common.v1 import ownership_pb2 as opb
+from crm.common.v1 import picklists_pb2 as ppb
+from crm.contacts.v1 import picklists_pb2 as cpb
+from crm.contacts.v1 import picklists_pb2_grpc as cpb_grpc
 from crm.sales.v1 import sales_pb2 as spb
 from crm_gateway.actions import RESOURCE, Action
 from crm_gateway.problems import Problem, from_rpc_error
 from crm_gateway.routing import API, Call, Route, json_response, metadata, state
 from crm_gateway.schemas import REGISTRY
 from crm_gateway.schemas import sales as sh
-from crmkit import logs
+from crm_gateway.serialize import to_json
+from crmkit import logs, picklists
 from crmkit.grpc_server import IDEMPOTENCY_KEY
 
 TAG = "admin"
@@ -49,6 +54,39 @@ OFFBOARDING_RESULT = REGISTRY.add("OffboardingResult", {
     },
     "required": ["operation_id", "from_user_id", "to_user_id", "services", "total"],
 })
+
+
+# -- picklists (contacts' crm.contacts.v1.PicklistAdmin): anyone signed in reads them (the console
+# and exports show the labels), an admin changes one picklist at a time, If-Match the document's ETag.
+PICKLISTS = REGISTRY.message(ppb.Picklists)
+PICKLIST_INPUT = REGISTRY.input(ppb.Picklist, "PicklistInput", exclude={"name"}, required=("values",))
+_VALUE_INPUT = REGISTRY.schemas["PicklistValueInput"]
+_VALUE_INPUT["required"] = sorted({*_VALUE_INPUT.get("required", ()), "key"})
+_VALUE_INPUT["properties"]["key"].update(
+    pattern=picklists.KEY.pattern, maxLength=40,
+    description="what records hold: snake_case; an existing key keeps its place by being listed")
+for _lang in ("label_zh", "label_en"):
+    _VALUE_INPUT["properties"][_lang].update(
+        maxLength=picklists.MAX_LABEL, pattern="^[^\\r\\n\\u0000]*$",
+        description="required for a new value; blank keeps the label the value has")
+REGISTRY.schemas["PicklistInput"]["properties"]["values"]["maxItems"] = picklists.MAX_VALUES
+PICKLIST_NAME = {"type": "string", "enum": list(picklists.NAMES)}
+PICKLIST_ENTRY = REGISTRY.add("PicklistEntry", {
+    "type": "object",
+    "description": "one picklist and the version of the document it is part of (its ETag, for If-Match)",
+    "properties": {**REGISTRY.schemas["Picklist"]["properties"], "version": {"type": "integer"}},
+    "required": sorted({*REGISTRY.schemas["Picklist"].get("required", ()), "version"}),
+})
+
+
+def get_picklist(c: Call, name: str) -> Response:
+    client = state().backends.service_client("contacts", cpb_grpc.PicklistAdminStub)
+    document = client.call("GetPicklists", cpb.GetPicklistsRequest(), metadata=metadata(), idempotent=True)
+    found = next((p for p in document.picklists if p.name == name), None)
+    if found is None:
+        raise Problem(404, "not-found", "Not found", f"no picklist '{name}' (one of {', '.join(picklists.NAMES)})")
+    headers = {"ETag": f'"{document.version}"'} if document.version else {}
+    return json_response({**to_json(found), "version": document.version}, 200, headers)
 
 
 def _metadata(operation_id: str, service: str) -> tuple[tuple[str, str], ...]:
@@ -102,6 +140,17 @@ ROUTES: list[Route | Action] = [
           "open deals, leads, deals, open tasks, quotes, tickets assigned or escalated to them, "
           "campaigns); audited, idempotent with Idempotency-Key, each service's count in the answer",
           TAG, body=OFFBOARDING_INPUT, response=OFFBOARDING_RESULT, errors=(400, 401, 403, 404, 409, 429, 503, 504)),
+    Action("GET", f"{API}/admin/picklists", "listPicklists", "Every picklist (source, industry, level, "
+           "lifecycle_stage) with its values in order, their zh-CN and en labels, retired and built-in flags; "
+           "the ETag is the document's version", TAG, "GetPicklists", cpb.GetPicklistsRequest, PICKLISTS),
+    Route("GET", f"{API}/admin/picklists/<name>", get_picklist, "getPicklist", "One picklist with its values "
+          "and labels, and the document's version (ETag)", TAG, response=PICKLIST_ENTRY, etag=True),
+    Action("PUT", f"{API}/admin/picklists/<name>", "updatePicklist", "Admin: replace one picklist's values, in "
+           "display order: add a value (key with both labels), rename labels, retire (retired: true) or revive "
+           "one, reorder; every key it has stays (built-in ones too: retire, never remove); restricted false "
+           "makes the values suggestions. Every service checks new writes against it once the change reaches "
+           "it (crm.contacts.picklist.updated)", TAG, "UpdatePicklist", cpb.UpdatePicklistRequest, PICKLISTS,
+           body=PICKLIST_INPUT, body_field="picklist", path={"name": "picklist.name"}),
     Action("POST", f"{API}/sales/delegations/<id>/end", "endDelegation", "End a delegation now (the delegator "
            "is back early): the delegate no longer sees their records or customers", "sales", "EndDelegation",
            spb.EndDelegationRequest, sh.DELEGATION, RESOURCE),

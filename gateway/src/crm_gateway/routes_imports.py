@@ -1,10 +1,12 @@
-"""Customer imports: POST /api/v1/imports (the file as the body, options in the query),
+"""Imports of contacts, accounts (contacts), leads, products (sales) and tickets (support):
+POST /api/v1/imports (the file as the body, options in the query),
 GET /api/v1/imports/<id> (progress: rows done, accepted, rejected, rate, ETA, the first problems),
 GET /api/v1/imports/<id>/report (every rejected row with every reason, CSV).
 
 The body may be up to IMPORT_MAX_BYTES (the gateway's usual limit is for JSON): it is spooled to
 a temporary file while its SHA-256 is computed, then handed to contacts in chunks each under the
-gRPC message limit. The same file with the same options answers the first job (200) and uploads
+gRPC message limit; the entity decides the service, and a job's id says which service holds it
+("sales-..." and "support-..."; contacts' ids are plain UUIDs). The same file with the same options answers the first job (200) and uploads
 nothing; a new job answers 202 with its Location."""
 from __future__ import annotations
 
@@ -16,7 +18,8 @@ from typing import Any
 from flask import Response, request
 from google.protobuf import json_format
 
-from crm.contacts.v1 import imports_pb2 as pb
+from crm.common.v1 import imports_pb2 as pb
+from crm.common.v1.imports_pb2_grpc import ImportsStub
 from crm.contacts.v1.imports_pb2_grpc import ContactImportsStub
 from crm_gateway.problems import Problem, invalid_field
 from crm_gateway.routing import API, Call, QueryParam, Route, json_response, metadata, state, too_large
@@ -26,12 +29,15 @@ from crmkit.grpc_server import IDEMPOTENCY_KEY
 
 IMPORTS = f"{API}/imports"
 IMPORT_MAX_BYTES = 256 * 1024 * 1024  # a million customers as CSV is ~150 MB
+# entity → the service that imports it; a job id's prefix → its service
+SERVICES = {"contact": "contacts", "account": "contacts", "lead": "sales", "product": "sales", "ticket": "support"}
+PREFIXES = (("sales-", "sales"), ("support-", "support"))
 CHUNK = 3 * 1024 * 1024  # under the services' 8 MiB gRPC message limit with room to spare
 TAG = "imports"
 JOB = REGISTRY.message(pb.ImportJob)
 MEDIA = ("text/csv", "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", "application/octet-stream")
 PARAMS = (
-    QueryParam("entity", description="what each row is", choices=("contact", "account"), required=True),
+    QueryParam("entity", description="what each row is", choices=tuple(SERVICES), required=True),
     QueryParam("file_name", description="the file's name; .csv or .xlsx decides how it is read", required=True,
                max_length=300),
     QueryParam("source", description="where the file comes from (e.g. the old CRM's name): its mapping is "
@@ -39,15 +45,23 @@ PARAMS = (
     QueryParam("mapping", description="JSON: {\"columns\": {column: field}, \"values\": {picklist: {\"values\": "
                "{typed: key}}}, \"keep_unknown_values\": bool}", max_length=6000),
     QueryParam("dry_run", "boolean", "validate every row and report every problem; write nothing"),
-    QueryParam("on_duplicate", description="a row sharing a phone or email with a customer (or an earlier row): "
-               "flag it (rejected, naming the match), merge it into that customer, or create it anyway",
+    QueryParam("on_duplicate", description="a row matching a record (or an earlier row): contacts and leads by "
+               "phone or email, accounts by phone or email, products by SKU, tickets by external_ref when given. "
+               "flag it (rejected, naming the match), merge it into that record (blank fields filled), or create "
+               "it anyway (not for products: a SKU is unique; accounts are not merged)",
                choices=("flag", "merge", "create")),
 )
 BODY = {media: {"schema": {"type": "string", "format": "binary"}} for media in MEDIA}
 
 
-def _client() -> Any:
-    return state().backends.service_client("contacts", ContactImportsStub)
+def _client(service: str) -> Any:
+    if service == "contacts":
+        return state().backends.service_client("contacts", ContactImportsStub)
+    return state().backends.service_client(service, ImportsStub)
+
+
+def _service_of(job_id: str) -> str:
+    return next((service for prefix, service in PREFIXES if job_id.startswith(prefix)), "contacts")
 
 
 def _plain_metadata() -> tuple[tuple[str, str], ...]:
@@ -87,7 +101,7 @@ def upload_import(c: Call) -> Response:
             spool.write(block)
         if size == 0:
             raise invalid_field("body", "the file is empty")
-        client = _client()
+        client = _client(SERVICES[c.query["entity"]])
         job = client.call("CreateImport", pb.CreateImportRequest(
             entity=c.query["entity"], file_name=c.query["file_name"], source_name=c.query.get("source", ""),
             mapping=mapping, dry_run=c.query.get("dry_run", False), on_duplicate=c.query.get("on_duplicate", ""),
@@ -105,19 +119,19 @@ def upload_import(c: Call) -> Response:
 
 
 def get_import(c: Call, id: str) -> Response:
-    job = _client().call("GetImport", pb.GetImportRequest(id=id), metadata=metadata(), idempotent=True)
+    job = _client(_service_of(id)).call("GetImport", pb.GetImportRequest(id=id), metadata=metadata(), idempotent=True)
     return json_response(to_json(job))
 
 
 def import_report(c: Call, id: str) -> Response:
-    answer = _client().call("GetImportReport", pb.GetImportReportRequest(id=id), metadata=metadata(),
+    answer = _client(_service_of(id)).call("GetImportReport", pb.GetImportReportRequest(id=id), metadata=metadata(),
                             idempotent=True)
     return Response(answer.csv, 200, mimetype="text/csv", headers={
         "Content-Disposition": f'attachment; filename="import-{id}-rejected.csv"'})
 
 
 ROUTES = [
-    Route("POST", IMPORTS, upload_import, "createImport", "Import customers from a CSV or xlsx file as a job: a dry "
+    Route("POST", IMPORTS, upload_import, "createImport", "Import contacts, accounts, leads, products or tickets from a CSV or xlsx file as a job: a dry "
           "run reports every problem of every row; a run keeps going past bad rows. The same file with the same "
           "options answers its first job (200)", TAG, response=JOB, status=202, also=(200,), query=PARAMS,
           location=True, request_body=BODY, errors=(400, 401, 403, 404, 409, 413, 415, 429, 503, 504)),

@@ -1,12 +1,13 @@
 """Reports → crm.reporting.v1.ReportingService: /api/v1/reports/* (customers, sales, support, the
 campaign ROI table and one campaign's report, the email open rate over time), and analytics: the
 catalogue, custom queries and their drill-down, the standard reports, saved queries, dashboards,
-sales targets and the forecast."""
+sales targets, the forecast, and churn risk and next-purchase likelihood."""
 from __future__ import annotations
 
 from crm.reporting.v1 import reporting_pb2 as pb
-from crm_gateway.actions import JSON, NO_CONTENT, RESOURCE, Action, not_before
+from crm_gateway.actions import JSON, NO_CONTENT, RESOURCE, Action, items, not_before
 from crm_gateway.routing import API
+from crm_gateway.schemas import KEY_PAGE_PARAMS
 from crm_gateway.schemas import reports as sh
 
 ROUTES: list[Action] = [
@@ -61,6 +62,17 @@ ROUTES: list[Action] = [
                "Next quarter's sales: the weighted open pipeline expected to close in it plus what is already won, "
                "next to the same quarter a year before and the historical win rate", "reports",
                "GetForecast", pb.ForecastRequest, sh.FORECAST, JSON, query=sh.FORECAST_PARAMS),
+        Action("GET", f"{API}/reports/churn", "listChurnRisk",
+               "Churn risk per customer (no purchase in the next 90 days, among those who bought before), highest "
+               "first, with the top reasons, next to the model's evaluation (AUC on held-out customers, base rate, "
+               "sample sizes, when trained); `model` absent and `reason` set when there is too little history",
+               "reports", "ListPredictions", pb.ListPredictionsRequest, sh.PREDICTION_LIST, JSON,
+               query=sh.PREDICTION_PARAMS, fill=lambda req: setattr(req, "kind", "churn")),
+        Action("GET", f"{API}/reports/next-purchase", "listNextPurchase",
+               "Next-purchase likelihood per customer (a deal won in the next 90 days), highest first, with the top "
+               "reasons, next to the model's evaluation; `model` absent and `reason` set when there is too little "
+               "history", "reports", "ListPredictions", pb.ListPredictionsRequest, sh.PREDICTION_LIST, JSON,
+               query=sh.PREDICTION_PARAMS, fill=lambda req: setattr(req, "kind", "next_purchase")),
         Action("PUT", f"{API}/reports/targets", "putSalesTargets",
                "Set monthly targets per rep or per team (managers: their team; an amount of 0 removes one)",
                "reports", "PutTargets", pb.PutTargetsRequest, sh.TARGET_LIST, JSON, body=sh.TARGETS_INPUT,
@@ -89,7 +101,8 @@ ROUTES: list[Action] = [
                "thresholds", "reports", "CreateDashboard", pb.CreateDashboardRequest, sh.DASHBOARD, RESOURCE,
                body=sh.DASHBOARD_INPUT, body_field="dashboard", status=201, location=f"{API}/reports/dashboards"),
         Action("GET", f"{API}/reports/dashboards", "listDashboards", "The dashboards the caller may see", "reports",
-               "ListDashboards", pb.ListDashboardsRequest, sh.DASHBOARD_LIST, JSON),
+               "ListDashboards", pb.ListDashboardsRequest, sh.DASHBOARD_LIST, items("items", paged=True),
+               query=KEY_PAGE_PARAMS),
         Action("GET", f"{API}/reports/dashboards/<id>", "getDashboard", "A dashboard's definition", "reports",
                "GetDashboard", pb.GetDashboardRequest, sh.DASHBOARD, RESOURCE),
         Action("PUT", f"{API}/reports/dashboards/<id>", "updateDashboard",

@@ -113,7 +113,7 @@ ROUTES: list[Action | Route] = [
     _a("PUT", f"{API}/price-books", "savePriceBook", "Create a price book, or replace the one with this id",
        "SavePriceBook", pb.SavePriceBookRequest, sh.PRICE_BOOK, body=sh.PRICE_BOOK, body_field="price_book"),
     _a("GET", f"{API}/price-books", "listPriceBooks", "Price books by currency and tier", "ListPriceBooks",
-       pb.ListPriceBooksRequest, sh.PRICE_BOOK_LIST, items("price_books"), query=sh.PRICE_BOOK_PARAMS),
+       pb.ListPriceBooksRequest, sh.PRICE_BOOK_LIST, items("price_books", paged=True), query=sh.PRICE_BOOK_PARAMS),
     # quotes
     *QUOTE_ROUTES.actions(),
     _a("POST", f"{QUOTE}/revise", "reviseQuote", "A new version of the quote (same number); this one is "
@@ -129,7 +129,7 @@ ROUTES: list[Action | Route] = [
           "Q-….pdf)", TAG, response=sh.QUOTE_PDF, media_type="application/pdf"),
     # approvals and contracts
     _a("GET", f"{API}/approvals", "listApprovals", "The approval trail of a quote, or the approvals waiting for one "
-       "of my roles", "ListApprovals", pb.ListApprovalsRequest, sh.APPROVAL_LIST, items("approvals"),
+       "of my roles", "ListApprovals", pb.ListApprovalsRequest, sh.APPROVAL_LIST, items("approvals", paged=True),
        query=sh.APPROVAL_PARAMS),
     _a("POST", f"{API}/approvals/<id>/decide", "decideApproval", "Approve or reject the pending step (a comment is "
        "required to reject)", "DecideApproval", pb.DecideApprovalRequest, sh.APPROVAL, JSON,

@@ -43,6 +43,7 @@ class QueryParam:
     pattern: str = ""  # a regular expression the whole value matches (documented and enforced)
     required: bool = False
     max_length: int = 0  # 0: unbounded (strings)
+    picklist: str = ""  # a shared picklist's name (crmkit.picklists): documented as x-picklist, checked by the service
 
     def schema(self) -> JsonSchema:
         schema: JsonSchema = {
@@ -64,6 +65,8 @@ class QueryParam:
             schema["pattern"] = "^[^\\u0000]*$"  # the guard refuses a NUL character in any parameter
         if self.max_length:
             schema["maxLength"] = self.max_length
+        if self.picklist:
+            schema["x-picklist"] = self.picklist
         return schema
 
     @property

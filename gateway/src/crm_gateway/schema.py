@@ -54,6 +54,14 @@ _SCALARS: dict[int, JsonSchema] = {
     _F.TYPE_DOUBLE: {"type": "number"}, _F.TYPE_FLOAT: {"type": "number"},
     _F.TYPE_BYTES: {"type": "string", "contentEncoding": "base64"},
 }
+
+
+def picklist_description(name: str) -> str:
+    """How the document states a picklist field (x-picklist): where its current keys are listed."""
+    return (f"a key of the `{name}` picklist: GET {picklists.ROUTE} lists the active ones with their zh-CN and "
+            "en labels; retired keys stay on records and in filters")
+
+
 _WELL_KNOWN: dict[str, JsonSchema] = {
     "google.protobuf.Timestamp": {"type": "string", "format": "date-time"},
     "google.protobuf.Struct": {"type": "object", "description": "free-form JSON object"},
@@ -275,10 +283,11 @@ class SchemaRegistry:
             return self.message(nested)
         if enum is not None:
             return {"type": "string", "enum": [v.name for v in enum.values]}
-        allowed = picklists.keys_of(field)
-        if allowed is not None and inputs:
-            # A shared picklist (picklists.proto): in a body, one of its keys; outputs keep "" for none.
-            return {"type": "string", "enum": list(allowed)}
+        name = picklists.name_of(field)
+        if name is not None:
+            # A shared picklist: its values are the tenant's (an administrator edits them), so not
+            # an enum here; the service refuses a key that is not active, naming the field.
+            return {"type": "string", "x-picklist": name, "description": picklist_description(name)}
         return dict(_SCALARS[field.type])
 
     # -- validation -----------------------------------------------------------------------

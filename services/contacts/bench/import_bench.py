@@ -23,7 +23,7 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-from crm.contacts.v1.imports_pb2 import ColumnMapping, CreateImportRequest, ValueMap
+from crm.common.v1.imports_pb2 import ColumnMapping, CreateImportRequest, ValueMap
 from crm_contacts.bootstrap import MIGRATIONS
 from crm_contacts.jobs.imports import ImportRunner
 from crm_contacts.usecases import imports
@@ -127,7 +127,7 @@ def main() -> None:
           f"side tables {spent['write']:.1f}s ({spent['write'] / elapsed:.0%}), the rest (events, audit rows, "
           f"duplicate lookups, rejects, commit) {elapsed - spent['validate'] - spent['write']:.1f}s")
     if profiler:
-        pstats.Stats(profiler).sort_stats("cumulative").print_stats(25)
+        pstats.Stats(profiler).sort_stats("tottime").print_stats(40)
     db.dispose()
 
 

@@ -1,13 +1,13 @@
 // Every service's audit log, merged newest first: filter by service, actor, action, record, request
-// and time; cursor paged. A filter the API refuses (since after until) is shown beside its field.
+// and time; cursor paged. A filter the API refuses (since after until) is shown beside its field
+// (the form helper, useApiForm).
 import { Button, Form, Input, Select, Table, Tag, Typography } from "antd";
-import { useCallback, useEffect, useState } from "react";
+import { useCallback, useState } from "react";
 import { api, unwrap, type Schema } from "../../api";
 import { PagerButtons } from "../../components/PagerButtons";
 import { LoadError } from "../../components/StatusPage";
 import { useCursorPages, type Page } from "../../components/useCursorPages";
-import { ProblemAlert } from "../../forms/useApiForm";
-import { placeErrors } from "../../forms/placeErrors";
+import { ProblemAlert, useApiForm } from "../../forms/useApiForm";
 import { formatDateTime } from "../../i18n/format";
 import { useLocale, useT } from "../../i18n";
 import { m } from "./messages";
@@ -25,34 +25,40 @@ function instant(local: string | undefined): string | undefined {
   return Number.isNaN(d.getTime()) ? local : d.toISOString(); // an unreadable value goes as typed: the API names it
 }
 
+/** One page of the log under these filters. */
+async function auditPage(f: Filters, pageToken: string, pageSize: number): Promise<Page<Entry>> {
+  const page = await unwrap(api.GET("/api/v1/audit", { params: { query: {
+    service: (f.service || undefined) as (typeof SERVICES)[number] | undefined,
+    actor: f.actor?.trim() || undefined, action: f.action?.trim() || undefined,
+    record_type: f.record_type?.trim() || undefined, record_id: f.record_id?.trim() || undefined,
+    request_id: f.request_id?.trim() || undefined, since: instant(f.since), until: instant(f.until),
+    page_size: pageSize, page_token: pageToken || undefined,
+  } } }));
+  return { items: page.items, next_page_token: page.next_page_token };
+}
+
 export default function Audit() {
   const t = useT(m);
   const { locale } = useLocale();
-  const [form] = Form.useForm<Filters>();
   const [filters, setFilters] = useState<Filters>({});
   const key = JSON.stringify(filters);
-  const fetchPage = useCallback(async (pageToken: string): Promise<Page<Entry>> => {
-    const f = filters;
-    const page = await unwrap(api.GET("/api/v1/audit", { params: { query: {
-      service: (f.service || undefined) as (typeof SERVICES)[number] | undefined,
-      actor: f.actor?.trim() || undefined, action: f.action?.trim() || undefined,
-      record_type: f.record_type?.trim() || undefined, record_id: f.record_id?.trim() || undefined,
-      request_id: f.request_id?.trim() || undefined, since: instant(f.since), until: instant(f.until),
-      page_size: PAGE_SIZE, page_token: pageToken || undefined,
-    } } }));
-    return { items: page.items, next_page_token: page.next_page_token };
-  }, [key]); // key holds the filters
+  // New filters go through the form helper: the API checks them (one entry asked for), and a
+  // refusal (since after until, an unknown service) stands beside its field; the list follows.
+  const f = useApiForm<Filters, Filters>({
+    fields: FIELDS,
+    aliases: { page_token: "service" },
+    resetOnSuccess: false,
+    submit: async (v) => { await auditPage(v, "", 1); return { ...v }; },
+    onSuccess: (v) => setFilters(v),
+  });
+  const fetchPage = useCallback((pageToken: string) => auditPage(filters, pageToken, PAGE_SIZE), [key]); // key holds the filters
   const pages = useCursorPages<Entry>(fetchPage, key);
-  const fieldErrors = pages.error?.fieldErrors ?? [];
-  const placement = placeErrors(fieldErrors, { fields: FIELDS, aliases: { page_token: "service" } });
-  useEffect(() => {
-    form.setFields(placement.placed.map((p) => ({ name: p.name as never, errors: p.errors })));
-  }, [pages.error]); // place each refusal once per answer
 
   return (
     <>
       <Typography.Title level={1} style={{ fontSize: 22 }}>{t("auditTitle")}</Typography.Title>
-      <Form form={form} layout="inline" onFinish={(v) => setFilters({ ...v })} style={{ marginBottom: 16, rowGap: 8 }}>
+      <ProblemAlert {...f.alert} />
+      <Form form={f.form} layout="inline" onFinish={f.onFinish} style={{ marginBottom: 16, rowGap: 8 }}>
         <Form.Item name="service" label={t("service")}>
           <Select allowClear placeholder={t("anyService")} style={{ width: 150 }}
                   options={SERVICES.map((s) => ({ value: s, label: s }))} />
@@ -64,13 +70,9 @@ export default function Audit() {
         <Form.Item name="request_id" label={t("requestId")}><Input style={{ width: 160 }} /></Form.Item>
         <Form.Item name="since" label={t("since")}><Input type="datetime-local" /></Form.Item>
         <Form.Item name="until" label={t("until")}><Input type="datetime-local" /></Form.Item>
-        <Button type="primary" htmlType="submit">{t("filter")}</Button>
+        <Button type="primary" htmlType="submit" loading={f.submitting}>{t("filter")}</Button>
       </Form>
-      {pages.error && fieldErrors.length > 0 ? (
-        <ProblemAlert detail={placement.unplaced.length || !placement.placed.length ? pages.error.problem.detail ?? null : null}
-                      unplaced={placement.unplaced} />
-      ) : pages.error ? <LoadError error={pages.error} retry={pages.reload} /> : null}
-      {!(pages.error && fieldErrors.length === 0) && (
+      {pages.error ? <LoadError error={pages.error} retry={pages.reload} /> : (
         <>
           <Table<Entry>
             rowKey={(e) => `${e.service}.${e.seq}`}

@@ -1,13 +1,14 @@
 // Edit the ticket routing rules (PUT /support/routing-rules replaces the list) with the version
 // read as If-Match, so a change saved meanwhile elsewhere is refused, not overwritten.
 import { Alert, Button, Form, message } from "antd";
-import { useEffect, useRef } from "react";
+import { useRef } from "react";
 import { api, unwrap, type Schema } from "../../api";
 import { ProblemAlert, useApiForm, type ApiForm } from "../../forms/useApiForm";
 import { useT } from "../../i18n";
 import { m } from "./messages";
 import { RowsEditor, type Column } from "./RowsEditor";
 import { ifMatch, rowFields, withoutEmpty } from "./settingsForm";
+import { useFill } from "./useFill";
 
 type Support = Schema<"SupportSettings">;
 interface Values { routing_rules?: Schema<"RoutingRule">[] }
@@ -42,7 +43,7 @@ export function RoutingEditor({ support, onSaved }: { support: Support; onSaved:
     },
     onSuccess: (saved) => { void toast.success(t("routingSaved")); onSaved(saved); },
   });
-  useEffect(() => { f.form.setFieldsValue({ routing_rules: support.routing_rules ?? [] }); }, [support]);
+  useFill(f.form, { routing_rules: support.routing_rules ?? [] }); // the SLA tab's save keeps these edits
   return (
     <Form form={f.form} onFinish={f.onFinish} component="div">
       {holder}

@@ -36,7 +36,7 @@ export function RowsEditor({ name, title, columns, newRow, rowTitle }: {
   const t = useT(m);
   return (
     <Form.List name={name}>
-      {(items, { add, remove }) => (
+      {(items, { add, remove }, { errors }) => (
         <Space orientation="vertical" style={{ width: "100%" }}>
           {items.length === 0 && <Typography.Text type="secondary">{t("noRows")}</Typography.Text>}
           {items.map((item, i) => (
@@ -54,6 +54,8 @@ export function RowsEditor({ name, title, columns, newRow, rowTitle }: {
               </Flex>
             </div>
           ))}
+          {/* errors about the list as a whole (the API names the list, e.g. pipelines[0].stages) */}
+          <Form.ErrorList errors={errors} />
           <Button onClick={() => add(newRow())}>{t("addRow", { what: title })}</Button>
         </Space>
       )}

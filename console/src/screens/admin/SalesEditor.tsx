@@ -3,12 +3,13 @@
 // and public-pool rules. The version read goes as If-Match, so a change saved meanwhile by someone
 // else is refused (409, shown above the form), not overwritten.
 import { Alert, Button, Card, Form, Input, message } from "antd";
-import { useEffect, useRef } from "react";
+import { useRef } from "react";
 import { api, unwrap, type Schema } from "../../api";
 import { ProblemAlert, useApiForm } from "../../forms/useApiForm";
 import { useT } from "../../i18n";
 import { m } from "./messages";
 import { CriteriaInput, RowsEditor, type Column } from "./RowsEditor";
+import { useFill } from "./useFill";
 import { ifMatch, pipelineFields, rowFields, withCriteriaSides, withoutEmpty } from "./settingsForm";
 
 type Sales = Schema<"SalesSettings">;
@@ -103,7 +104,7 @@ export function SalesEditor({ sales, sections, onSaved }: {
     },
     onSuccess: (saved) => { void toast.success(t("salesSaved")); onSaved(saved); },
   });
-  useEffect(() => { f.form.setFieldsValue(pick(sales)); }, [sales]); // loaded (and saved) settings fill the form
+  useFill(f.form, pick(sales)); // loaded (and saved) settings fill the form; another tab's save keeps these edits
   return (
     <Form form={f.form} onFinish={f.onFinish} component="div">
       {holder}

@@ -6,6 +6,7 @@ import { api, unwrap, type Schema } from "../../api";
 import { ProblemAlert, useApiForm } from "../../forms/useApiForm";
 import { useT } from "../../i18n";
 import { m } from "./messages";
+import { useFill } from "./useFill";
 
 type Support = Schema<"SupportSettings">;
 type Policy = Schema<"SlaPolicy">;
@@ -32,9 +33,8 @@ export function SlaEditor({ support, onSaved }: { support: Support; onSaved: (s:
     })),
     onSuccess: (saved) => { void toast.success(t("slaSaved")); onSaved(saved); },
   });
-  useEffect(() => {
-    f.form.setFieldsValue({ sla_policies: support.sla_policies ?? [], default_supervisor_id: support.default_supervisor_id ?? "" });
-  }, [support]); // the loaded settings (and the saved ones) fill the form
+  // the loaded settings (and the saved ones) fill the form; the routing tab's save keeps these edits
+  useFill(f.form, { sla_policies: support.sla_policies ?? [], default_supervisor_id: support.default_supervisor_id ?? "" });
   const watched = Form.useWatch("sla_policies", f.form) as Policy[] | undefined;
   useEffect(() => setRows(watched?.length ?? 0), [watched?.length]);
   const minutes = (name: (string | number)[], label: string) => (

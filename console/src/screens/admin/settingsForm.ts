@@ -17,6 +17,7 @@ export const STAGE_COLUMNS = ["key", "name", "probability", "outcome", "entry_cr
 export function pipelineFields(pipelines: readonly Pipeline[] | undefined): string[] {
   return (pipelines ?? []).flatMap((p, i) => [
     `pipelines.${i}.id`, `pipelines.${i}.name`,
+    `pipelines.${i}.stages`, // the stage list as a whole ("needs a won stage"): beside the list
     ...rowFields(`pipelines.${i}.stages`, p?.stages?.length ?? 0, STAGE_COLUMNS),
   ]);
 }

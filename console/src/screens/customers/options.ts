@@ -7,7 +7,9 @@ type ListQuery = NonNullable<paths["/api/v1/contacts"]["get"]["parameters"]["que
 
 export const LEVELS = ["vip", "regular", "prospect"] as const satisfies readonly NonNullable<ListQuery["level"]>[];
 
-export const SOURCES: Record<NonNullable<ListQuery["source"]>, Label> = {
+// `source` is now a picklist the admin edits (GET /api/v1/admin/picklists); these are the built-in
+// keys and their labels, so the filter offers them before (and without) that call.
+export const SOURCES = {
   website: { en: "Website", "zh-CN": "官网" },
   web_form: { en: "Web form", "zh-CN": "网页表单" },
   trade_show: { en: "Trade show", "zh-CN": "展会" },
@@ -21,7 +23,7 @@ export const SOURCES: Record<NonNullable<ListQuery["source"]>, Label> = {
   import: { en: "Import", "zh-CN": "导入" },
   api: { en: "API", "zh-CN": "API" },
   other: { en: "Other", "zh-CN": "其他" },
-};
+} as const satisfies Record<NonNullable<ListQuery["source"]>, Label>;
 
 export type Level = (typeof LEVELS)[number];
 export type Source = keyof typeof SOURCES;

@@ -1,30 +1,30 @@
-// The dashboards the caller may see (their own, their team's, everyone's), by name.
+// The dashboards the caller may see (their own, their team's, everyone's), by name, cursor paged.
 import { Button, Space, Table, Typography } from "antd";
-import { useCallback, useEffect, useState } from "react";
+import { useCallback } from "react";
 import { Link } from "react-router";
-import { api, unwrap, ApiError, type Schema } from "../../api";
+import { api, unwrap, type Schema } from "../../api";
+import { PagerButtons } from "../../components/PagerButtons";
 import { LoadError } from "../../components/StatusPage";
+import { useCursorPages, type Page } from "../../components/useCursorPages";
 import { formatDateTime } from "../../i18n/format";
 import { useLocale, useT } from "../../i18n";
 import { m } from "./messages";
 
 type Dashboard = Schema<"Dashboard">;
 const SHARING = ["private", "team", "everyone"] as const;
+const PAGE_SIZE = 20;
 
 export default function Dashboards() {
   const t = useT(m);
   const { locale } = useLocale();
-  const [items, setItems] = useState<Dashboard[] | null>(null);
-  const [error, setError] = useState<ApiError | null>(null);
-  const load = useCallback(() => {
-    setError(null);
-    unwrap(api.GET("/api/v1/reports/dashboards"))
-      .then((list) => setItems(list.items ?? []))
-      .catch((err: unknown) => setError(err instanceof ApiError ? err : null));
+  const fetchPage = useCallback(async (pageToken: string): Promise<Page<Dashboard>> => {
+    const list = await unwrap(api.GET("/api/v1/reports/dashboards", { params: { query: {
+      page_size: PAGE_SIZE, page_token: pageToken || undefined } } }));
+    return { items: list.items, next_page_token: list.next_page_token };
   }, []);
-  useEffect(load, [load]);
+  const pages = useCursorPages<Dashboard>(fetchPage, "dashboards");
 
-  if (error) return <LoadError error={error} retry={load} />;
+  if (pages.error) return <LoadError error={pages.error} retry={pages.reload} />;
   return (
     <>
       <Space align="baseline" style={{ width: "100%", justifyContent: "space-between" }}>
@@ -33,8 +33,8 @@ export default function Dashboards() {
       </Space>
       <Table<Dashboard>
         rowKey={(d) => d.id ?? ""}
-        loading={items === null}
-        dataSource={items ?? []}
+        loading={pages.loading}
+        dataSource={pages.items}
         pagination={false}
         locale={{ emptyText: t("dashboardsEmpty") }}
         columns={[
@@ -49,6 +49,7 @@ export default function Dashboards() {
           { title: t("colUpdated"), key: "updated", render: (_, d) => formatDateTime(d.updated_at, locale) },
         ]}
       />
+      <PagerButtons pages={pages} labels={{ previous: t("previous"), next: t("next"), page: t("page", { n: pages.page }) }} />
     </>
   );
 }

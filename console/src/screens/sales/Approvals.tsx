@@ -2,10 +2,12 @@
 // legal's special terms, finance's sign-off), each with the quote's figures; approve, or reject
 // with the reason the API requires (its refusal shown beside the comment).
 import { Button, Card, Empty, Flex, Form, Input, Modal, Space, Spin, Typography, message } from "antd";
-import { useCallback, useEffect, useState } from "react";
+import { useCallback, useState } from "react";
 import { Link } from "react-router";
-import { api, unwrap, ApiError, type Schema } from "../../api";
+import { api, unwrap, type Schema } from "../../api";
+import { PagerButtons } from "../../components/PagerButtons";
 import { LoadError } from "../../components/StatusPage";
+import { useCursorPages, type Page } from "../../components/useCursorPages";
 import { ProblemAlert, useApiForm } from "../../forms/useApiForm";
 import { useLocale, useT } from "../../i18n";
 import { formatDateTime } from "../../i18n/format";
@@ -13,25 +15,24 @@ import { m } from "./messages";
 import { ApprovalSteps } from "./Quote";
 
 type Approval = Schema<"ApprovalRequest">;
+const PAGE_SIZE = 20;
 
 export default function Approvals() {
   const t = useT(m);
   const { locale } = useLocale();
-  const [items, setItems] = useState<Approval[] | null>(null);
-  const [error, setError] = useState<ApiError | null>(null);
   const [deciding, setDeciding] = useState<{ approval: Approval; approve: boolean } | null>(null);
   const [toast, holder] = message.useMessage();
 
-  // The API answers this inbox in one list (it is bounded by what waits for the caller's roles).
-  const load = useCallback(() => {
-    setError(null);
-    unwrap(api.GET("/api/v1/approvals", { params: { query: { pending_for_me: true } } }))
-      .then((a) => setItems(a.items))
-      .catch((err: unknown) => setError(err instanceof ApiError ? err : null));
+  // Oldest first, cursor paged; a decision reloads the page it was made on.
+  const fetchPage = useCallback(async (pageToken: string): Promise<Page<Approval>> => {
+    const a = await unwrap(api.GET("/api/v1/approvals", { params: { query: {
+      pending_for_me: true, page_size: PAGE_SIZE, page_token: pageToken || undefined } } }));
+    return { items: a.items, next_page_token: a.next_page_token };
   }, []);
-  useEffect(load, [load]);
+  const pages = useCursorPages<Approval>(fetchPage, "pending");
+  const items = pages.loaded ? pages.items : null;
 
-  if (error) return <LoadError error={error} retry={load} />;
+  if (pages.error) return <LoadError error={pages.error} retry={pages.reload} />;
   return (
     <>
       {holder}
@@ -55,12 +56,15 @@ export default function Approvals() {
           ))}
         </Flex>
       )}
+      {(pages.hasNext || pages.hasPrevious) && (
+        <PagerButtons pages={pages} labels={{ previous: t("previous"), next: t("next"), page: t("page", { n: pages.page }) }} />
+      )}
       {deciding && (
         <Decide approval={deciding.approval} approve={deciding.approve} onDone={(changed) => {
           setDeciding(null);
           if (changed) {
             void toast.success(t(deciding.approve ? "approvedToast" : "rejectedToast"));
-            load();
+            pages.reload();
           }
         }} />
       )}

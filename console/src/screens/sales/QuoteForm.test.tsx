@@ -11,7 +11,7 @@ const json = (status: number, body: unknown) =>
 async function gateway(request: Request): Promise<Response> {
   const path = new URL(request.url).pathname;
   if (path === "/api/v1/products") return json(200, { items: [{ id: "p1", sku: "crm-ent", name: "CRM 企业版", active: true }] });
-  if (path === "/api/v1/price-books") return json(200, { items: [] });
+  if (path === "/api/v1/price-books") return json(200, { items: [], next_page_token: "" });
   if (path === "/api/v1/opportunities") return json(200, { items: [{ id: "o1", name: "天津港 CRM 项目" }], next_page_token: "" });
   if (path === "/api/v1/quotes" && request.method === "POST") {
     posted.push(await request.json());

@@ -36,6 +36,7 @@ export interface QuoteValues {
   notes?: string;
 }
 
+const BOOK_PAGE = 100;
 const LINE_FIELDS = ["product_id", "name", "quantity", "unit_price.amount", "discount_percent"];
 const TOP_FIELDS = ["opportunity_id", "price_book_id", "currency_code", "customer_name", "lines", "discount_percent",
   "tax_rate", "valid_until", "special_terms", "notes"];
@@ -86,13 +87,23 @@ export function QuoteForm({ revising, opportunityId, onSaved }: {
   const tc = useT(core);
   const [products, setProducts] = useState<Schema<"Product">[]>([]);
   const [books, setBooks] = useState<Schema<"PriceBook">[]>([]);
+  const [booksNext, setBooksNext] = useState("");
   const [lineCount, setLineCount] = useState(revising?.lines?.length ?? 1);
   const opportunities = useOpenOpportunities(!revising);
 
   useEffect(() => {
     unwrap(api.GET("/api/v1/products")).then((p) => setProducts(p.items)).catch(() => setProducts([]));
-    unwrap(api.GET("/api/v1/price-books")).then((b) => setBooks(b.items)).catch(() => setBooks([]));
+    loadBooks("");
   }, []);
+  // Price books by cursor: the first page, then more on request (never every page at once).
+  function loadBooks(pageToken: string) {
+    unwrap(api.GET("/api/v1/price-books", { params: { query: { page_size: BOOK_PAGE, page_token: pageToken || undefined } } }))
+      .then((b) => {
+        setBooks((seen) => (pageToken ? [...seen, ...b.items] : b.items));
+        setBooksNext(b.next_page_token);
+      })
+      .catch(() => setBooksNext(""));
+  }
 
   const f = useApiForm<QuoteValues, Quote>({
     ...quoteFormFields(lineCount),
@@ -147,7 +158,11 @@ export function QuoteForm({ revising, opportunityId, onSaved }: {
           </Col>
         )}
         <Col xs={24} md={revising ? 12 : 6}>
-          <Form.Item name="price_book_id" label={t("priceBook")}>
+          <Form.Item name="price_book_id" label={t("priceBook")} extra={booksNext ? (
+            <Button type="link" size="small" style={{ paddingInline: 0 }} onClick={() => loadBooks(booksNext)}>
+              {tc("loadMore")}
+            </Button>
+          ) : undefined}>
             <Select allowClear options={books.map((b) => ({ value: b.id ?? "", label: `${b.name ?? b.id} · ${b.currency_code ?? ""}` }))}
               onChange={(id?: string) => {
                 const c = books.find((b) => b.id === id)?.currency_code;

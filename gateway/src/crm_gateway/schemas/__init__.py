@@ -46,6 +46,12 @@ PAGE_PARAMS = (
     QueryParam("page_size", "integer", "items per page (service default when omitted)", 1, 200),
     PAGE_TOKEN,
 )
+# A cursor over text keys (crmkit.paging.encode_key: a list ordered by name or id, not by sequence).
+KEY_PAGE_PARAMS = (
+    QueryParam("page_size", "integer", "items per page (200 when omitted)", 1, 200),
+    QueryParam("page_token", description="next_page_token from the previous page", pattern="^[A-Za-z0-9_-]*$",
+               max_length=1200),
+)
 # A cursor over (time, sequence): the timeline's; opaque, refused by the service when not its own.
 TIME_PAGE_PARAMS = (
     QueryParam("page_size", "integer", "items per page (service default when omitted)", 1, 200),

@@ -5,14 +5,13 @@ from __future__ import annotations
 from crm.common.v1 import pool_pb2
 from crm.contacts.v1 import contacts_pb2 as pb
 from crm_gateway.routing import QueryParam
-from crm_gateway.schema import NOT_BLANK
+from crm_gateway.schema import NOT_BLANK, picklist_description
 from crm_gateway.schemas import PAGE_PARAMS, PAGE_TOKEN, REGISTRY
-from crmkit import limits, picklists
+from crmkit import limits
 
 _r = REGISTRY
-# The vocabularies contacts enforces (crm_contacts.rules.records), stated as enums here.
-LEVELS = ("vip", "regular", "prospect")
-LIFECYCLE = ("lead", "prospect", "customer", "churned")
+# The vocabularies contacts enforces (crm_contacts.rules.records), stated as enums here; source,
+# industry, level and lifecycle_stage are the tenant's picklists (x-picklist, crmkit.picklists).
 INTERACTION_KINDS = ("call", "email", "meeting", "note")
 PURPOSES = ("marketing_email", "marketing_sms", "marketing_wechat", "marketing_phone", "profiling", "analytics",
             "third_party_sharing")  # crm_contacts.rules.consent
@@ -31,11 +30,7 @@ for _name in ("ContactInput", "AccountInput"):
     _r.require_text(_name, "name")
 for _name in ("ContactPatch", "AccountPatch"):  # not required in a patch, but never blank
     _r.schemas[_name]["properties"]["name"]["pattern"] = NOT_BLANK
-for _name in ("ContactInput", "ContactPatch", "DuplicateCandidate", "AccountInput", "AccountPatch"):
-    _r.enum(_name, "level", LEVELS)
-    _r.enum(_name, "source", picklists.SOURCES)
 for _name in ("ContactInput", "ContactPatch", "DuplicateCandidate"):
-    _r.enum(_name, "lifecycle_stage", LIFECYCLE)
     _r.schemas[_name]["properties"]["language"].update(LANGUAGE)
 ACCOUNT_PAGE = _r.page(ACCOUNT, "AccountPage")
 # the public pool (公海) of customers
@@ -76,8 +71,8 @@ _FILTERS = (
     QueryParam("owner_id"),
     QueryParam("region"),
     QueryParam("tag"),
-    QueryParam("level", choices=LEVELS),
-    QueryParam("source", choices=picklists.SOURCES),
+    QueryParam("level", description=picklist_description("level"), picklist="level"),
+    QueryParam("source", description=picklist_description("source"), picklist="source"),
     QueryParam("created_after", "date-time"),
     QueryParam("created_before", "date-time"),
     QueryParam("updated_since", "date-time"),
@@ -116,12 +111,10 @@ SEARCH_PARAMS = (
 SEGMENT = _r.message(pb.Segment)
 SEGMENT_INPUT = _r.input(pb.Segment, required=("name",))
 _r.require_text("SegmentInput", "name")
-_r.enum("SegmentFilter", "sources", picklists.SOURCES, empty=False)
-_r.enum("SegmentFilter", "levels", LEVELS, empty=False)
-_r.enum("SegmentFilter", "lifecycle_stages", LIFECYCLE, empty=False)
 _r.enum("SegmentFilter", "spend_of", ("contact", "account"))
 _r.enum("SegmentFilter", "consent_purpose", PURPOSES)
-for _name in ("regions", "provinces", "cities", "industries", "tags_all", "tags_any"):  # values, never blank
+for _name in ("regions", "provinces", "cities", "industries", "tags_all", "tags_any", "sources", "levels",
+              "lifecycle_stages"):  # values, never blank
     _r.schemas["SegmentFilter"]["properties"][_name]["items"].update(
         {"pattern": NOT_BLANK, "x-pattern-message": "a value must not be blank"})
 for _name in ("tags_all", "tags_any"):

@@ -67,7 +67,7 @@ SAVED_QUERY_INPUT = REGISTRY.input(pb.SavedQuery, "SavedQueryInput", exclude=_OW
 SAVED_QUERY_LIST = REGISTRY.message(pb.SavedQueryList)
 DASHBOARD = REGISTRY.message(pb.Dashboard)
 DASHBOARD_INPUT = REGISTRY.input(pb.Dashboard, "DashboardInput", exclude=_OWNED, required=("name",))
-DASHBOARD_LIST = REGISTRY.message(pb.DashboardList)
+DASHBOARD_LIST = REGISTRY.page(DASHBOARD, "DashboardList")
 DASHBOARD_VIEW = REGISTRY.message(pb.DashboardView)
 TARGETS_INPUT = REGISTRY.input(pb.PutTargetsRequest, "SalesTargetsInput", required=("targets",))
 TARGET_LIST = REGISTRY.message(pb.TargetList)
@@ -86,6 +86,15 @@ FORECAST_PARAMS = (
     QueryParam("quarter", description="YYYY-Qn (default: the next quarter)", pattern="^[0-9]{4}-Q[1-4]$"),
     QueryParam("team"),
     QueryParam("region"),
+)
+PREDICTION_LIST = REGISTRY.message(pb.PredictionList)
+PREDICTION_PARAMS = (
+    QueryParam("team"),
+    QueryParam("region"),
+    QueryParam("owner_id", description="one rep's customers"),
+    QueryParam("page_size", "integer", "customers per page (50 when omitted)", 1, 500),
+    QueryParam("page_token", description="next_page_token from the previous page", pattern="^[A-Za-z0-9_-]*$",
+               max_length=200),
 )
 
 # What reporting refuses, stated in the document: a query reads one of its sources; saved queries

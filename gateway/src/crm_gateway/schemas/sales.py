@@ -10,9 +10,8 @@ from __future__ import annotations
 from crm.common.v1 import pool_pb2
 from crm.sales.v1 import sales_pb2 as pb
 from crm_gateway.routing import QueryParam
-from crm_gateway.schema import CURRENCY, CURRENCY_MESSAGE, JsonSchema
-from crm_gateway.schemas import PAGE_PARAMS, REGISTRY
-from crmkit import picklists
+from crm_gateway.schema import CURRENCY, CURRENCY_MESSAGE, JsonSchema, picklist_description
+from crm_gateway.schemas import KEY_PAGE_PARAMS, PAGE_PARAMS, PAGE_TOKEN, REGISTRY
 
 _r = REGISTRY
 _PATH_AND_VERSION = {"id", "expected_version"}  # the URL's id; If-Match's version
@@ -50,7 +49,7 @@ LEAD_LIST_PARAMS = (
     QueryParam("status", choices=("new", "working", "qualified", "disqualified", "nurturing", "converted")),
     QueryParam("owner_id"),
     QueryParam("region"),
-    QueryParam("source", choices=picklists.SOURCES),
+    QueryParam("source", description=picklist_description("source"), picklist="source"),
     QueryParam("campaign_id"),
     QueryParam("min_score", "integer", "only leads scoring at least this", -10_000, 10_000),
     QueryParam("unassigned", "boolean", "only leads without an owner"),
@@ -121,8 +120,8 @@ PRICE_BOOK = _r.message(pb.PriceBook)
 _r.schemas["PriceBook"]["properties"]["currency_code"].update(pattern=CURRENCY, **{"x-pattern-message": CURRENCY_MESSAGE})
 _r.require_text("PriceBook", "name")
 _r.schemas["PriceBook"]["required"].append("currency_code")  # every entry is priced in it
-PRICE_BOOK_LIST = _r.page(PRICE_BOOK, "PriceBookList", paged=False)
-PRICE_BOOK_PARAMS = (QueryParam("currency_code"), QueryParam("tier"))
+PRICE_BOOK_LIST = _r.page(PRICE_BOOK, "PriceBookList")
+PRICE_BOOK_PARAMS = (QueryParam("currency_code"), QueryParam("tier"), *KEY_PAGE_PARAMS)
 QUOTE = _r.message(pb.Quote)
 QUOTE_INPUT = _r.input(pb.Quote, required=("opportunity_id",))  # lines: QuoteLineInput
 _r.require_text("QuoteInput", "opportunity_id")
@@ -144,8 +143,9 @@ QUOTE_PDF: JsonSchema = {
 
 # -- approvals and contracts
 APPROVAL = _r.message(pb.ApprovalRequest)
-APPROVAL_LIST = _r.page(APPROVAL, "ApprovalList", paged=False)
-APPROVAL_PARAMS = (QueryParam("quote_id"), QueryParam("pending_for_me", "boolean"))
+APPROVAL_LIST = _r.page(APPROVAL, "ApprovalList")
+APPROVAL_PARAMS = (QueryParam("quote_id"), QueryParam("pending_for_me", "boolean"),
+                   QueryParam("page_size", "integer", "items per page (200 when omitted)", 1, 200), PAGE_TOKEN)
 DECISION_INPUT = _r.input(pb.DecideApprovalRequest, "ApprovalDecision", exclude={"id"},
                           required=("approve",))
 CONTRACT = _r.message(pb.Contract)

@@ -185,6 +185,9 @@ class ServiceSettings:
     # a container needs; `make run` binds 127.0.0.1.
     bind_host: str = "0.0.0.0"
     tls: TlsSettings = field(default_factory=TlsSettings)
+    # Where a searching service keeps its index without OPENSEARCH_URL (`SEARCH_ENGINE`):
+    # "embedded" (per process, one replica) or "database" (in its database, shared by replicas).
+    search_engine: str = "embedded"
 
     @classmethod
     def from_env(cls, service: str, env: Mapping[str, str] | None = None) -> ServiceSettings:
@@ -210,6 +213,7 @@ class ServiceSettings:
             mail=MailSettings.from_env(env),
             bind_host=bind_host(env),
             tls=TlsSettings.from_env(env),
+            search_engine=_search_engine(env),
         )
 
 
@@ -233,3 +237,10 @@ def service_addr(service: str, env: Mapping[str, str] | None = None) -> str:
     """`<SVC>_SERVICE_ADDR`, required: a client must know where its dependency lives."""
     env = os.environ if env is None else env
     return _require(env, f"{service.upper()}_SERVICE_ADDR")
+
+
+def _search_engine(env: Mapping[str, str]) -> str:
+    engine = env.get("SEARCH_ENGINE", "embedded").strip().lower() or "embedded"
+    if engine not in ("embedded", "database"):
+        raise ConfigError(f"SEARCH_ENGINE must be embedded or database, not {engine!r} (OpenSearch: set OPENSEARCH_URL)")
+    return engine

@@ -13,7 +13,13 @@ load batches grow to `batch` without anyone waiting (a full pull means more is w
 round goes at once).
 
 `wants` (event type → bool) names the events the handler acts on; the others are acked without a
-transaction or an inbox row (a stream carries many event types a given consumer ignores)."""
+transaction or an inbox row (a stream carries many event types a given consumer ignores).
+
+Sealed personal fields (crmkit.shredding) are opened before the transaction, with the keys of the
+whole batch asked of their producer in one call (`keys`): the handler sees the full payload, or,
+once the person was erased, the payload without those fields and `shredding.erased(env)`. A
+producer that cannot be asked for keys makes the event wait (nak with backoff); it is never parked
+for that."""
 from __future__ import annotations
 
 import asyncio
@@ -27,7 +33,7 @@ from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 from sqlalchemy import bindparam, insert, select
 
 from crm.common.v1.envelope_pb2 import EventEnvelope
-from crmkit import bus, logs, metrics
+from crmkit import bus, logs, metrics, shredding
 from crmkit.db import Database, UnitOfWork
 from crmkit.events import parse_envelope, utcnow
 from crmkit.runtime_tables import dead_letter_row, inbox_row
@@ -64,6 +70,7 @@ class EventConsumer:
     inline_batch: int = 8             # see _apply_batch
     heartbeat: float = 2.0            # idle heartbeat of the pulls; two missed and we pull again
     wants: Callable[[str], bool] | None = None  # None: every event type reaches the handler
+    keys: shredding.KeyClient | None = None      # opens sealed personal fields; None: left sealed
     _stopping: bool = field(default=False, init=False)
     _buffer: list[Msg] = field(default_factory=list, init=False)
     _linger_from: float | None = field(default=None, init=False)
@@ -167,6 +174,7 @@ class EventConsumer:
         a poison message is retried and parked on its own."""
         try:
             envs = [parse_envelope(m.data) for m in msgs]
+            await self._unseal([e for e in envs if self._wanted(e)])
             results = await self._apply_batch(envs)
         except Exception as exc:
             log.debug("batch of %d failed, retrying one by one: %s", len(msgs), exc)
@@ -239,21 +247,46 @@ class EventConsumer:
             return
         logs.event_id_var.set(env.event_id)
         try:
+            if self._wanted(env):
+                await self._unseal([env])
+        except shredding.KeysUnavailable as exc:  # the producer is away: wait for it, never park
+            delay = min(0.5 * 2 ** (deliveries - 1), 30.0)
+            log.warning("event waits for its subject key (delivery %d), retry in %.1fs: %s", deliveries, delay, exc)
+            await self._settle(msg.nak(delay=delay))
+            return
+        except Exception as exc:  # a block that does not open (tampered): poison like any other
+            await self._fail(msg, env, exc, deliveries)
+            return
+        try:
             applied = await self._in_transaction(self._apply, env, 1)
         except Exception as exc:
-            metrics.EVENTS_FAILED.labels(self.service, self.durable).inc()
-            if deliveries >= self.max_deliveries:
-                await self._park(msg, env, f"{type(exc).__name__}: {exc}", deliveries)
-                return
-            delay = min(0.5 * 2 ** (deliveries - 1), 30.0)
-            log.warning("event handling failed (delivery %d), retry in %.1fs: %s", deliveries, delay, exc)
-            await self._settle(msg.nak(delay=delay))
+            await self._fail(msg, env, exc, deliveries)
             return
         if applied:
             self._count(env.event_type)
         else:
             self._count(None)
         await self._settle(msg.ack())
+
+    async def _fail(self, msg: Msg, env: EventEnvelope, exc: Exception, deliveries: int) -> None:
+        metrics.EVENTS_FAILED.labels(self.service, self.durable).inc()
+        if deliveries >= self.max_deliveries:
+            await self._park(msg, env, f"{type(exc).__name__}: {exc}", deliveries)
+            return
+        delay = min(0.5 * 2 ** (deliveries - 1), 30.0)
+        log.warning("event handling failed (delivery %d), retry in %.1fs: %s", deliveries, delay, exc)
+        await self._settle(msg.nak(delay=delay))
+
+    async def _unseal(self, envs: list[EventEnvelope]) -> None:
+        """Open the sealed fields in place; keys already cached cost no hop to a thread."""
+        sealed = [e for e in envs if shredding.is_sealed(e)]
+        if not sealed or self.keys is None:
+            return
+        _, missing = self.keys.cached(e.sealed.key_id for e in sealed)
+        if missing:
+            await asyncio.to_thread(self.keys.open_all, sealed)
+        else:
+            self.keys.open_all(sealed)
 
     def _apply(self, env: EventEnvelope) -> bool:
         if not self._wanted(env):

@@ -8,6 +8,7 @@ from __future__ import annotations
 import contextlib
 import threading
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
 from sqlalchemy import Connection, Engine, create_engine, event, insert
@@ -197,4 +198,6 @@ class UnitOfWork:
 
     @property
     def events(self) -> list[Envelope]:
-        return list(self._events)
+        """What this unit of work emitted, as consumers see it (sealed personal fields opened);
+        the outbox rows hold them sealed."""
+        return [replace(e, data=e.opened(), unsealed=None) for e in self._events]

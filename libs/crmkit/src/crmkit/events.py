@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, cast
 
@@ -10,7 +10,7 @@ from google.protobuf import descriptor_pool, message_factory
 from google.protobuf.internal.enum_type_wrapper import EnumTypeWrapper
 from google.protobuf.message import Message
 
-from crm.common.v1.envelope_pb2 import Actor, EventEnvelope
+from crm.common.v1.envelope_pb2 import Actor, EventEnvelope, SealedFields
 from crm.common.v1.options_pb2 import event_subject
 from crmkit.logs import request_id_var
 
@@ -37,6 +37,17 @@ class Envelope:
     subject: str
     data: bytes
     created_at: datetime
+    # The payload before its personal fields were sealed (crmkit.shredding), None when nothing was.
+    unsealed: Message | None = field(default=None, compare=False, repr=False)
+
+    def opened(self) -> bytes:
+        """The envelope as a consumer sees it once it opened the sealed fields."""
+        if self.unsealed is None:
+            return self.data
+        env = EventEnvelope.FromString(self.data)
+        env.payload.Pack(self.unsealed)
+        env.ClearField("sealed")
+        return env.SerializeToString()
 
     def to_outbox_values(self) -> dict[str, object]:
         return {
@@ -59,10 +70,13 @@ def new_event(
     actor: Actor | None = None,
     correlation_id: str = "",
     occurred_at: datetime | None = None,
+    event_id: str = "",
+    sealed: SealedFields | None = None,
 ) -> Envelope:
+    """`sealed`: the payload's personal fields (crmkit.shredding), encrypted for `event_id`."""
     when = occurred_at or utcnow()
     env = EventEnvelope(
-        event_id=str(uuid.uuid4()),
+        event_id=event_id or str(uuid.uuid4()),
         event_type=event_type,
         aggregate_type=aggregate_type,
         aggregate_id=aggregate_id,
@@ -74,6 +88,8 @@ def new_event(
     if actor is not None:
         env.actor.CopyFrom(actor)
     env.payload.Pack(payload)
+    if sealed is not None:
+        env.sealed.CopyFrom(sealed)
     return Envelope(env.event_id, event_type, env.SerializeToString(), when)
 
 
@@ -128,7 +144,9 @@ def actor_of(principal: Principal) -> Actor:
 
 class Emitter:
     """Writes a service's events into the unit of work's outbox, with the actor and the request's
-    correlation id. `emit(uow, principal, SALES.LEAD_CREATED, lead.id, lead.version, payload, now)`."""
+    correlation id. `emit(uow, principal, SALES.LEAD_CREATED, lead.id, lead.version, payload, now)`.
+    The payload's personal fields are sealed under the person's key (crmkit.shredding), created in
+    the same transaction when the record has none yet."""
 
     def __init__(self, producer: str, types: EventTypes) -> None:
         self.producer = producer
@@ -140,10 +158,18 @@ class Emitter:
         another aggregate's version (an interaction logged on a contact carries the contact's)."""
         if event_type not in self.types.all:
             raise ValueError(f"{event_type} is not an event type of {self.producer}'s contract")
+        from crmkit import shredding  # here: the gateway reads envelopes without the database's libraries
+
+        aggregate_type = aggregate_type or event_type.split(".")[2]
+        event_id = str(uuid.uuid4())
+        plain, sealed = shredding.seal(uow.session, producer=self.producer, event_id=event_id,
+                                       aggregate_type=aggregate_type, aggregate_id=aggregate_id, payload=payload)
         envelope = new_event(
-            producer=self.producer, event_type=event_type, aggregate_type=aggregate_type or event_type.split(".")[2],
-            aggregate_id=aggregate_id, aggregate_version=version, payload=payload, actor=actor_of(principal),
-            correlation_id=request_id_var.get(), occurred_at=now,
+            producer=self.producer, event_type=event_type, aggregate_type=aggregate_type,
+            aggregate_id=aggregate_id, aggregate_version=version, payload=plain, actor=actor_of(principal),
+            correlation_id=request_id_var.get(), occurred_at=now, event_id=event_id, sealed=sealed,
         )
+        if sealed is not None:
+            envelope = replace(envelope, unsealed=payload)
         uow.emit(envelope)
         return envelope

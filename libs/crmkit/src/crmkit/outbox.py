@@ -16,7 +16,8 @@ PostgreSQL outbox ids can commit out of order.
 `on_published`, when given, sees the rows (subject, payload) once they are marked published: a
 service feeds a read model of its own from it (contacts: its search index) without consuming its
 own stream back from NATS. It must be idempotent and must not raise for long: a failure is logged
-and never holds up publishing."""
+and never holds up publishing. It sees the payloads opened (crmkit.shredding) with the service's
+own keys; what was sent to JetStream stays sealed."""
 from __future__ import annotations
 
 import asyncio
@@ -32,7 +33,7 @@ from nats.js.errors import APIError
 from sqlalchemy import bindparam, delete, func, select, update
 
 from crm.common.v1.envelope_pb2 import EventEnvelope
-from crmkit import bus, logs, metrics
+from crmkit import bus, logs, metrics, shredding
 from crmkit.db import Database
 from crmkit.events import utcnow
 from crmkit.runtime_tables import outbox_row
@@ -263,9 +264,13 @@ class OutboxRelay:
             uow.commit()
         if published and self.on_published is not None:
             try:
-                self.on_published(published)
+                self.on_published(self._opened(published))
             except Exception:  # the read model retries or rebuilds; publishing goes on
                 log.exception("the local read model of published events failed")
+
+    def _opened(self, published: Published) -> Published:
+        with self.db.read() as session:
+            return [(subject, shredding.open_local(session, payload)) for subject, payload in published]
 
     def backlog(self) -> int:
         with self.db.read() as session:

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import base64
+import json
 
 from crmkit.errors import InvalidArgument
 
@@ -27,6 +28,23 @@ def decode_cursor(token: str) -> int:
         return parse_seq(raw[1:])
     except (ValueError, UnicodeDecodeError):
         raise bad_token() from None
+
+
+def encode_key(*parts: str) -> str:
+    """A cursor after a row of a list ordered by text columns (no sequence column to page on)."""
+    return base64.urlsafe_b64encode(("k" + json.dumps(list(parts), ensure_ascii=False)).encode()).decode().rstrip("=")
+
+
+def decode_key(token: str, parts: int) -> tuple[str, ...]:
+    """The `parts` strings a key cursor was made from; anything else is the caller's mistake."""
+    try:
+        raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)).decode()
+        values = json.loads(raw[1:]) if raw.startswith("k") else None
+    except (ValueError, UnicodeDecodeError):
+        raise bad_token() from None
+    if not (isinstance(values, list) and len(values) == parts and all(isinstance(v, str) for v in values)):
+        raise bad_token()
+    return tuple(values)
 
 
 def parse_seq(digits: str) -> int:

@@ -4,8 +4,10 @@ A service declares where it holds a person's data as a list of `Holding`s (a tab
 that name the person, the message type of its snapshot, and how a row is erased: deleted, or
 anonymized in place when the business keeps the fact) and serves the `crm.privacy.v1.DataSubject`
 contract with `SubjectServicer`. Erasure also removes every row of the runtime tables (outbox,
-dead letters, stored idempotency answers) whose bytes carry one of the person's identifiers, then
-on SQLite rewrites the file (VACUUM) and truncates the WAL, so no freed page keeps the old bytes.
+dead letters, stored idempotency answers) whose bytes carry one of the person's identifiers, and
+deletes the subject keys (crmkit.shredding) of every record it erased or anonymized, so the sealed
+personal fields of their events can no longer be opened anywhere; then on SQLite it rewrites the
+file (VACUUM) and truncates the WAL, so no freed page keeps the old bytes.
 
 The suppression list holds keyed hashes (HMAC-SHA256) of erased emails and phones: a service
 that captures people refuses those, without keeping the address itself."""
@@ -35,6 +37,7 @@ from sqlalchemy.types import Boolean
 
 from crm.privacy.v1 import privacy_pb2 as ppb
 from crm.privacy.v1.privacy_pb2_grpc import PrivacyServiceStub
+from crmkit import shredding
 from crmkit.auth import current_principal
 from crmkit.config import AuthSettings, ConfigError
 from crmkit.db import Database, UnitOfWork
@@ -200,12 +203,16 @@ def erase(session: Session, holdings: Sequence[Holding], subject: ppb.Subject) -
     """Erase the person from the business tables, then from the runtime tables. Repeatable: a
     second run finds nothing (anonymized rows no longer carry the identifiers)."""
     found = Found(refs=subject_refs(subject))
+    records: set[str] = set()  # the ids of every record erased or anonymized: their keys go
     for holding in holdings:
         rows = _rows(session, holding, found.refs)
         _collect(holding, rows, found.refs)
         if not holding.erase:
             continue
         for row in rows:
+            records.update(str(row._mapping[c.name]) for c in holding.table.primary_key.columns)
+            if "id" in holding.table.c:
+                records.add(str(row._mapping["id"]))
             values = holding.anonymize(row, found) if holding.anonymize is not None else None
             if values is None:
                 session.execute(delete(holding.table).where(_key_clause(holding.table, row)))
@@ -213,6 +220,8 @@ def erase(session: Session, holdings: Sequence[Holding], subject: ppb.Subject) -
                 session.execute(update(holding.table).where(_key_clause(holding.table, row)).values(values))
         found.counts[holding.name] = found.counts.get(holding.name, 0) + len(rows)
     found.counts.update(erase_runtime(session, found.needles()))
+    records.update(v for kind, vs in found.refs.items() if kind not in (EMAIL, PHONE, NAME) for v in vs)
+    found.counts["subject keys"] = shredding.destroy(session, records)
     return found
 
 

@@ -1,4 +1,5 @@
-"""Tables every service database has: outbox, inbox, dead letters, idempotency keys and the audit log.
+"""Tables every service database has: outbox, inbox, dead letters, idempotency keys, the audit log
+and the subject keys of crypto-shredding.
 Service migrations create them with `create_runtime_tables`."""
 from __future__ import annotations
 
@@ -111,6 +112,21 @@ audit_head_row = Table(
     Column("hash", String(64), nullable=False),
     Column("anchor_seq", SeqInt, nullable=False),
     Column("anchor_hash", String(64), nullable=False),
+)
+
+
+# Crypto-shredding (crmkit.shredding): one data key per personal record whose events carry sealed
+# personal fields, written in the transaction that writes the event's outbox row; deleted when the
+# record is erased. `key` is the raw 32 bytes, or nonce + AES-GCM under SUBJECT_KEYS_KEK (`wrapped`).
+subject_key_row = Table(
+    "crm_subject_keys",
+    runtime_metadata,
+    Column("key_id", String(200), primary_key=True),     # <producer>/<record type>/<record id>
+    Column("record_id", String(100), nullable=False),    # what erasure matches on
+    Column("key", LargeBinary, nullable=False),
+    Column("wrapped", Integer, nullable=False, default=0),
+    Column("created_at", Ts, nullable=False),
+    Index("ix_crm_subject_keys_record", "record_id"),
 )
 
 

@@ -12,13 +12,14 @@ from typing import Protocol
 
 import grpc
 
-from crmkit import leases, logs, metrics
+from crmkit import leases, logs, metrics, shredding
 from crmkit.audit import api as audit_api
 from crmkit.audit import reads as audit_reads
 from crmkit.auth import TokenVerifier
 from crmkit.bus import LoopThread
 from crmkit.config import ServiceSettings
 from crmkit.consumer import EventConsumer, Handler
+from crmkit.credentials import ServiceCredentials
 from crmkit.db import Database
 from crmkit.grpc_server import GrpcServer, install_signal_handlers
 from crmkit.migrations import upgrade
@@ -109,20 +110,25 @@ class ServiceRuntime:
             self.consumer = EventConsumer(
                 self.db, settings.nats_url, spec.name, spec.consumes, parts.handler,
                 max_deliveries=settings.consumer_max_deliveries, batch=settings.consumer_batch,
-                wants=spec.wants,
+                wants=spec.wants, keys=shredding.KeyClient(ServiceCredentials(settings.auth).authorization),
             )
             self._tasks.append(self.loop.submit(self.consumer.run()))
             self._stoppers.append(self.consumer.stop)
+        # Every producer serves the keys of its sealed event fields (crmkit.shredding).
+        keys = [shredding.registration(self.db)] if spec.produces else []
         self.server = GrpcServer(
             service=spec.name,
             port=settings.grpc_port,
             verifier=TokenVerifier(settings.auth),
-            registrations=[*parts.servicers, audit_api.registration(self.db, spec.name)],
-            service_names=[*spec.service_names, audit_api.SERVICE_NAME],
+            registrations=[*parts.servicers, audit_api.registration(self.db, spec.name), *keys],
+            service_names=[*spec.service_names, audit_api.SERVICE_NAME,
+                           *([shredding.SERVICE_NAME] if spec.produces else [])],
             max_workers=settings.grpc_workers,
             host=settings.bind_host,
             tls=settings.tls,
         ).start()
+        if spec.produces:
+            shredding.local_addresses[spec.name] = self.address
         return self
 
     @property

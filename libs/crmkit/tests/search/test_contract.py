@@ -1,6 +1,8 @@
 """The search contract: what a CRM user notices, asserted against every engine.
 
-"embedded" always runs; "opensearch" runs when OPENSEARCH_URL points at a server.
+"embedded" and "database" (the index in a SQL database, on SQLite) always run; "postgres" (the
+same adapter on PostgreSQL) when one answers at 127.0.0.1:5432; "opensearch" when OPENSEARCH_URL
+points at a server.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import pytest
 
 from crmkit.errors import InvalidArgument
 from crmkit.search import FieldKind, IndexSchema, SearchIndex, SearchQuery, SearchResult, open_index
+from crmkit.testing import fresh_postgres_database, postgres_reachable
 
 FIELDS = {
     "name": FieldKind.TEXT,
@@ -114,21 +117,43 @@ CUSTOMERS: list[dict[str, Any]] = [
 def make_index(
     engine: str, fields: Mapping[str, FieldKind], boosts: Mapping[str, float], data_dir: Path
 ) -> SearchIndex:
-    url = None
+    url, database_url = None, None
     if engine == "opensearch":
         url = os.environ.get("OPENSEARCH_URL")
         if not url:
             pytest.skip("OPENSEARCH_URL is not set: the opensearch engine needs a server")
+    elif engine == "database":
+        database_url = f"sqlite:///{data_dir / 'search.db'}"
+    elif engine == "postgres":
+        database_url = _postgres_database()
     # A unique name: OpenSearch indexes outlive the test process if it dies.
     schema = IndexSchema(f"crm_contract_{uuid.uuid4().hex[:10]}", dict(fields), dict(boosts))
-    index = open_index(schema, opensearch_url=url, data_dir=data_dir, refresh_interval=None)
+    index = open_index(schema, opensearch_url=url, data_dir=data_dir, refresh_interval=None, database_url=database_url)
     index.ensure()
     return index
 
 
-@pytest.fixture(scope="module", params=["embedded", "opensearch"])
-def engine(request: pytest.FixtureRequest) -> str:
-    return request.param
+_PG: list[str] = []
+
+
+def _postgres_database() -> str:
+    """One database for the module's postgres indexes (each index has its own name in it)."""
+    if not _PG:
+        pytest.skip("no PostgreSQL at 127.0.0.1:5432")
+    return _PG[0]
+
+
+@pytest.fixture(scope="module", params=["embedded", "database", "postgres", "opensearch"])
+def engine(request: pytest.FixtureRequest) -> Iterator[str]:
+    if request.param == "postgres" and postgres_reachable():
+        with fresh_postgres_database("crm_search_contract") as url:
+            _PG.append(url)
+            try:
+                yield request.param
+            finally:
+                _PG.clear()
+        return
+    yield request.param
 
 
 @pytest.fixture(scope="module")

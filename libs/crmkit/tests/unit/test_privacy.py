@@ -27,7 +27,7 @@ from crmkit.privacy import (
     suppression_hash,
     suppression_hashes,
 )
-from crmkit.runtime_tables import dead_letter_row, idempotency_row, outbox_row, runtime_metadata
+from crmkit.runtime_tables import dead_letter_row, idempotency_row, outbox_row, runtime_metadata, subject_key_row
 
 NOW = datetime(2026, 12, 1, tzinfo=UTC)
 metadata = MetaData()
@@ -74,6 +74,12 @@ def db(database_url: str) -> Iterator[Database]:
                                              "parked_at": NOW}])
         s.execute(insert(idempotency_row), [{"principal": "rep", "key": "k", "method": "m", "request_hash": "h",
                                              "response": b"contact-0001", "created_at": NOW}])
+        # Keys of sealed event fields (crmkit.shredding): the erased person's, the anonymized
+        # deal's, the contact's; and someone else's, which stays.
+        s.execute(insert(subject_key_row), [
+            {"key_id": f"svc/{kind}/{rid}", "record_id": rid, "key": b"k" * 32, "wrapped": 0, "created_at": NOW}
+            for kind, rid in (("person", "person-0001"), ("deal", "d-1"), ("contact", "contact-0001"),
+                              ("person", "person-0003"))])
         uow.commit()
     yield database
     database.dispose()
@@ -97,12 +103,13 @@ def test_erase_deletes_anonymizes_and_scrubs_the_runtime_tables_once(db: Databas
         found = erase(uow.session, HOLDINGS, PERSON)
         uow.commit()
     assert found.counts == {"people": 2, "notes": 1, "deals": 1, "outbox": 1, "dead letters": 1,
-                            "idempotency answers": 1}
+                            "idempotency answers": 1, "subject keys": 3}
     with db.read() as s:
         assert [r.id for r in s.execute(select(people.c.id))] == ["person-0003"]
         assert [r.text for r in s.execute(select(notes.c.text))] == ["kept"]
         assert s.execute(select(deals.c.person_id, deals.c.title)).one() == ("", "[erased] - 天津港 采购")
         assert [r.event_id for r in s.execute(select(outbox_row.c.event_id))] == ["e-2"]
+        assert [r.key_id for r in s.execute(select(subject_key_row.c.key_id))] == ["svc/person/person-0003"]
     assert count(db, dead_letter_row) == 0 and count(db, idempotency_row) == 0
     with db.unit_of_work() as uow:
         again = erase(uow.session, HOLDINGS, PERSON)

@@ -6,7 +6,14 @@ from pathlib import Path
 
 import grpc
 
-from crm.contacts.v1 import contacts_pb2, contacts_pb2_grpc, imports_pb2, imports_pb2_grpc
+from crm.contacts.v1 import (
+    contacts_pb2,
+    contacts_pb2_grpc,
+    imports_pb2,
+    imports_pb2_grpc,
+    picklists_pb2,
+    picklists_pb2_grpc,
+)
 from crm.privacy.v1 import privacy_pb2, privacy_pb2_grpc
 from crm_contacts import handlers, jobs
 from crm_contacts.jobs import pool as pool_jobs
@@ -14,6 +21,7 @@ from crm_contacts.jobs.imports import ImportRunner
 from crm_contacts.search.customer_search import CustomerSearch
 from crm_contacts.servicer import ContactsServicer
 from crm_contacts.servicer.imports import ImportsServicer
+from crm_contacts.servicer.picklists import PicklistsServicer
 from crm_contacts.usecases import subject
 from crmkit.config import ServiceSettings
 from crmkit.credentials import ServiceCredentials
@@ -28,9 +36,10 @@ POOL_INTERVAL = 300.0  # the pool's rules count days: a scan every five minutes 
 DATA_SUBJECT = privacy_pb2.DESCRIPTOR.services_by_name["DataSubject"].full_name
 SERVICE_NAME = contacts_pb2.DESCRIPTOR.services_by_name["ContactsService"].full_name
 IMPORTS_NAME = imports_pb2.DESCRIPTOR.services_by_name["ContactImports"].full_name
+PICKLISTS_NAME = picklists_pb2.DESCRIPTOR.services_by_name["PicklistAdmin"].full_name
 
 
-def spec(*, clock: Clock = system_clock, import_batch_rows: int = 500, pool_interval: float = POOL_INTERVAL
+def spec(*, clock: Clock = system_clock, import_batch_rows: int = 5000, pool_interval: float = POOL_INTERVAL
          ) -> ServiceSpec:
     """The contacts service; tests pass a clock (and smaller import batches, a pool scan interval)."""
 
@@ -54,6 +63,7 @@ def spec(*, clock: Clock = system_clock, import_batch_rows: int = 500, pool_inte
             contacts_pb2_grpc.add_ContactsServiceServicer_to_server(servicer, server)
             privacy_pb2_grpc.add_DataSubjectServicer_to_server(data_subject, server)
             imports_pb2_grpc.add_ContactImportsServicer_to_server(ImportsServicer(db, clock, wake=importer.wake), server)
+            picklists_pb2_grpc.add_PicklistAdminServicer_to_server(PicklistsServicer(db, clock), server)
 
         # The public pool of customers: a scan per interval, one replica at a time (its lease).
         pool_worker = PeriodicWorker("contacts-pool", lambda now: pool_jobs.return_stale_accounts(db, now), clock,
@@ -65,7 +75,7 @@ def spec(*, clock: Clock = system_clock, import_batch_rows: int = 500, pool_inte
     return ServiceSpec(
         name="contacts",
         migrations=MIGRATIONS,
-        service_names=[SERVICE_NAME, DATA_SUBJECT, IMPORTS_NAME],
+        service_names=[SERVICE_NAME, DATA_SUBJECT, IMPORTS_NAME, PICKLISTS_NAME],
         compose=compose,
         # Sales and support events feed the timeline and move customers on a transfer; its own
         # events reach the search index from its outbox relay (no round trip through NATS).

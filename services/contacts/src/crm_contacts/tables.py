@@ -101,6 +101,15 @@ pool_rules = Table(
     Column("version", Integer, nullable=False),
     Column("data", LargeBinary, nullable=False),         # a crm.sales.v1.PoolRulesChanged
 )
+# The service's settings documents (crmkit.settings_store): "picklists", the vocabulary contacts
+# owns for every service (crmkit.picklists).
+settings = Table(
+    "contacts_settings",
+    metadata,
+    Column("key", String(40), primary_key=True),
+    Column("version", Integer, nullable=False),
+    Column("data", LargeBinary, nullable=False),
+)
 
 tags = Table(
     "entity_tags",

@@ -21,7 +21,7 @@ from crm.contacts.v1.contacts_pb2_grpc import ContactsServiceStub
 from crm_contacts import bootstrap, store
 from crm_contacts.tables import metadata as contacts_metadata
 from crm_devtools.users import DEMO_USERS
-from crmkit import bus
+from crmkit import bus, shredding
 from crmkit.auth import Principal
 from crmkit.errors import ERROR_DETAILS_KEY, ERROR_FIELD_KEY, decode_field
 from crmkit.events import Envelope, parse_envelope
@@ -172,10 +172,17 @@ class StreamReader:
             if env.aggregate_id in ids:
                 assert headers.get("Nats-Msg-Id") == env.event_id
                 assert env.event_type == subject and env.producer == "contacts"
-                picked.append((subject, env))
+                picked.append((subject, self._opened(runtime, env)))
         event_ids = [env.event_id for _, env in picked]
         assert len(event_ids) == len(set(event_ids)), "an event reached the stream twice"
         return picked
+
+    @staticmethod
+    def _opened(runtime: ServiceRuntime, env: EventEnvelope) -> EventEnvelope:
+        """The event as a consumer sees it: its personal fields travel sealed (crmkit.shredding),
+        opened here with the service's own keys."""
+        with runtime.db.read() as session:
+            return parse_envelope(shredding.open_local(session, env.SerializeToString()))
 
     def subjects(self, runtime: ServiceRuntime, *aggregate_ids: str) -> list[str]:
         return [subject for subject, _ in self.events(runtime, *aggregate_ids)]

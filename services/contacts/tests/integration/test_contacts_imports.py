@@ -12,7 +12,7 @@ import pytest
 from grpc import RpcError, StatusCode
 from sqlalchemy import func, select
 
-from crm.contacts.v1 import imports_pb2 as pb
+from crm.common.v1 import imports_pb2 as pb
 from crm.contacts.v1.imports_pb2_grpc import ContactImportsStub
 from crm_contacts import bootstrap
 from crm_contacts.tables import contacts as contacts_table

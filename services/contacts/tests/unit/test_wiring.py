@@ -18,7 +18,7 @@ def test_the_spec_describes_the_service_without_building_anything() -> None:
     spec = bootstrap.spec()
     assert (spec.name, tuple(spec.consumes), spec.produces) == ("contacts", ("sales", "support"), True)
     assert spec.service_names == ["crm.contacts.v1.ContactsService", "crm.privacy.v1.DataSubject",
-                                  "crm.contacts.v1.ContactImports"]
+                                  "crm.contacts.v1.ContactImports", "crm.contacts.v1.PicklistAdmin"]
     assert (spec.migrations / "versions").is_dir()
     assert spec.wants is handlers.wants
 
@@ -37,8 +37,9 @@ def test_compose_shares_one_search_index_between_relay_servicer_and_runtime(db: 
 
 
 def test_event_types_come_from_the_contracts() -> None:
-    # consents and segments change nothing a search document holds
-    unindexed = {CONTACTS.INTERACTION_LOGGED, CONTACTS.CONSENT_CHANGED, *CONTACTS.of_aggregate("segment")}
+    # consents, segments and the picklist vocabulary change nothing a search document holds
+    unindexed = {CONTACTS.INTERACTION_LOGGED, CONTACTS.CONSENT_CHANGED, CONTACTS.PICKLIST_UPDATED,
+                 *CONTACTS.of_aggregate("segment")}
     assert set(INDEXED) == CONTACTS.all - unindexed
     assert set(feed.RULES) <= SALES.all | SUPPORT.all
     assert {t for t in SALES.all | SUPPORT.all | CONTACTS.all if handlers.wants(t)} == {

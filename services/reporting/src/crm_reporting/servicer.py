@@ -11,6 +11,7 @@ from crm_reporting.usecases import (
     definitions,
     email,
     pool,
+    predictions,
     sales,
     support,
     targets,
@@ -66,6 +67,10 @@ class ReportingServicer(ServicerBase, ReportingServiceServicer):
         return self.read(lambda session, call: analytics.forecast(
             session, principal=call.principal, request=request, now=call.now))
 
+    def ListPredictions(self, request: pb.ListPredictionsRequest, context: Ctx) -> pb.PredictionList:
+        return self.read(lambda session, call: predictions.list_predictions(
+            session, principal=call.principal, request=request))
+
     def CreateSavedQuery(self, request: pb.CreateSavedQueryRequest, context: Ctx) -> pb.SavedQuery:
         return self.write(request, pb.SavedQuery, lambda uow, call: definitions.save_query(
             uow.session, principal=call.principal, now=call.now, id_="", saved=request.saved_query))
@@ -103,7 +108,8 @@ class ReportingServicer(ServicerBase, ReportingServiceServicer):
             session, principal=call.principal, id_=request.id))
 
     def ListDashboards(self, request: pb.ListDashboardsRequest, context: Ctx) -> pb.DashboardList:
-        return self.read(lambda session, call: definitions.list_dashboards(session, principal=call.principal))
+        return self.read(lambda session, call: definitions.list_dashboards(
+            session, principal=call.principal, page_size=request.page.page_size, page_token=request.page.page_token))
 
     def DeleteDashboard(self, request: pb.DeleteDashboardRequest, context: Ctx) -> pb.DeleteDashboardResponse:
         def delete(uow: UnitOfWork, call: Call) -> pb.DeleteDashboardResponse:

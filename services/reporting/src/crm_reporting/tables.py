@@ -4,7 +4,20 @@ attributed leads and touches (marketing events, and sales' leads and deals). Sna
 at the newest aggregate version, so redelivered or reordered events converge to the same numbers."""
 from __future__ import annotations
 
-from sqlalchemy import BigInteger, Boolean, Column, DateTime, Index, Integer, MetaData, String, Table, Text, false
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    DateTime,
+    Float,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    false,
+)
 
 metadata = MetaData()
 
@@ -66,6 +79,11 @@ opportunities = Table(
     Index("ix_opportunity_facts_region", "region"),
     Index("ix_opportunity_facts_lead", "lead_id"),
     Index("ix_opportunity_facts_contact", "contact_id"),
+    # (0008) campaign ROI's joins and monthly attainment's won deals per month, without a scan
+    Index("ix_opportunity_facts_first_campaign", "first_campaign_id", "status"),
+    Index("ix_opportunity_facts_last_campaign", "last_campaign_id", "status"),
+    Index("ix_opportunity_facts_won_month", "status", "closed_month", "team", "owner_id", "currency_code",
+          "amount_units"),
 )
 
 leads = Table(
@@ -129,6 +147,9 @@ tickets = Table(
     Column("channel", String(20), nullable=False, server_default=""),
     *(Column(f"{when}_{grain}", String(10), nullable=False, server_default="")
       for when in ("created", "solved") for grain in ("day", "week", "quarter")),
+    # the customer who asked (0008): churn and next-purchase features
+    Column("contact_id", String(36), nullable=False, server_default=""),
+    Index("ix_ticket_facts_contact", "contact_id"),
 )
 
 # A ticket's tags at its newest version: the issues of "top 10 issues" (untagged: its type).
@@ -307,4 +328,135 @@ dashboards = Table(
     Column("version", Integer, nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("updated_at", DateTime(timezone=True), nullable=False),
+)
+
+
+# -- rollups (0008): the opportunity and customer read models summed by the handlers, so a query
+# over a million records reads a few thousand rows. Each row is one combination of keys; a key
+# set that sums to nothing is deleted, so a rollup answers exactly what the detail table answers.
+# `time_field` "" with `month` "": the all-time rows; `time_field` created / closed / expected with
+# `month` YYYY-MM ("" for a record without that time): the rows per month of that time field.
+
+opportunity_rollup = Table(
+    "opportunity_rollup",
+    metadata,
+    Column("time_field", String(10), primary_key=True),
+    Column("month", String(7), primary_key=True),
+    Column("owner_id", String(100), primary_key=True),
+    Column("team", String(100), primary_key=True),
+    Column("region", String(100), primary_key=True),
+    Column("stage", String(50), primary_key=True),
+    Column("status", String(10), primary_key=True),
+    Column("currency_code", String(3), primary_key=True),
+    Column("probability", Integer, primary_key=True),
+    Column("quarter", String(10), nullable=False),            # of month (YYYY-Qn), "" with it
+    Column("n", BigInteger, nullable=False),
+    Column("amount_units", BigInteger, nullable=False),
+    Column("weighted_units", BigInteger, nullable=False),      # sum of amount_units * probability
+    Column("probability_sum", BigInteger, nullable=False),
+    Column("cycle_days_sum", BigInteger, nullable=False),
+    Column("cycle_n", BigInteger, nullable=False),             # records with cycle_days
+)
+
+def _times() -> list[Column[str]]:
+    return [Column("time_field", String(10), primary_key=True), Column("month", String(7), primary_key=True)]
+
+
+def _sums(*names: str) -> list[Column[int]]:
+    return [Column(name, BigInteger, nullable=False) for name in names]
+
+
+# Leads per created month (and all-time rows), the same way.
+lead_rollup = Table(
+    "lead_rollup",
+    metadata,
+    *_times(),
+    *(Column(name, String(size), primary_key=True) for name, size in (
+        ("owner_id", 100), ("team", 100), ("region", 100), ("source", 30), ("status", 20), ("campaign_id", 36))),
+    Column("quarter", String(10), nullable=False),
+    *_sums("n"),
+)
+
+# Tickets per created / solved month (and all-time rows); `solved` 1 once it has a resolution time,
+# `breached` 1 once an SLA clock breached. The sums of the times are over the tickets that have them.
+_TICKET_KEYS = (("status", 20), ("priority", 20), ("type", 20), ("channel", 20), ("assignee_id", 100),
+                ("team", 100), ("region", 100))
+_TICKET_SUMS = ("n", "resolution_sum", "resolution_n", "first_response_sum", "first_response_n")
+ticket_rollup = Table(
+    "ticket_rollup",
+    metadata,
+    *_times(),
+    *(Column(name, String(size), primary_key=True) for name, size in _TICKET_KEYS),
+    Column("solved", Integer, primary_key=True),
+    Column("breached", Integer, primary_key=True),
+    Column("quarter", String(10), nullable=False),
+    *_sums(*_TICKET_SUMS),
+)
+
+# The same per issue: each of a ticket's tags, an untagged ticket under its type (top 10 issues).
+ticket_tag_rollup = Table(
+    "ticket_tag_rollup",
+    metadata,
+    Column("tag", String(100), primary_key=True),
+    *_times(),
+    *(Column(name, String(size), primary_key=True) for name, size in _TICKET_KEYS),
+    Column("solved", Integer, primary_key=True),
+    Column("breached", Integer, primary_key=True),
+    Column("quarter", String(10), nullable=False),
+    *_sums(*_TICKET_SUMS),
+)
+
+# Live customers: `grain` "" per (owner, team, region, source, level), created_day ""; `grain`
+# "day" per (owner, team, region, created day), source and level "".
+customer_rollup = Table(
+    "customer_rollup",
+    metadata,
+    Column("grain", String(5), primary_key=True),
+    Column("owner_id", String(100), primary_key=True),
+    Column("team", String(100), primary_key=True),
+    Column("region", String(100), primary_key=True),
+    Column("source", String(30), primary_key=True),
+    Column("level", String(20), primary_key=True),
+    Column("created_day", String(10), primary_key=True),
+    Column("n", BigInteger, nullable=False),
+)
+
+# Live customers per tag and (owner, team, region).
+customer_tag_rollup = Table(
+    "customer_tag_rollup",
+    metadata,
+    Column("tag", String(100), primary_key=True),
+    Column("owner_id", String(100), primary_key=True),
+    Column("team", String(100), primary_key=True),
+    Column("region", String(100), primary_key=True),
+    Column("n", BigInteger, nullable=False),
+)
+
+# -- forecasts (0008): churn risk and next-purchase models, versioned, and their predictions --------
+
+prediction_models = Table(
+    "prediction_models",
+    metadata,
+    Column("kind", String(20), primary_key=True),              # churn | next_purchase
+    Column("version", Integer, primary_key=True),
+    Column("trained_at", DateTime(timezone=True), nullable=False),
+    Column("status", String(20), nullable=False),              # trained | insufficient_data
+    Column("reason", String(500), nullable=False),
+    Column("definition", Text, nullable=False),                # JSON: features, coefficients, scaling
+    Column("evaluation", Text, nullable=False),                # JSON: auc, base_rate, sizes, horizon
+)
+
+# The newest trained model's prediction per customer (replaced at each training).
+predictions = Table(
+    "predictions",
+    metadata,
+    Column("kind", String(20), primary_key=True),
+    Column("contact_id", String(36), primary_key=True),
+    Column("model_version", Integer, nullable=False),
+    Column("owner_id", String(100), nullable=False),
+    Column("team", String(100), nullable=False),
+    Column("region", String(100), nullable=False),
+    Column("probability", Float, nullable=False),
+    Column("reasons", Text, nullable=False),                   # JSON: the largest contributions
+    Index("ix_predictions_rank", "kind", "probability"),
 )

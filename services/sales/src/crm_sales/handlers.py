@@ -1,5 +1,6 @@
 """Events from the CONTACTS stream (the consumer owns the transaction and the inbox, so each event
-takes effect once): contact snapshots keep the contact → email projection, and interactions
+takes effect once): the picklist vocabulary replaces sales' copy when it is newer, contact
+snapshots keep the contact → email projection, and interactions
 logged on a contact count as activity of the open leads with that contact's email (a note only as
 a follow-up: it restarts the public pool's clock without scoring)."""
 from __future__ import annotations
@@ -8,10 +9,12 @@ from collections.abc import Callable
 from datetime import datetime
 
 from crm.common.v1.envelope_pb2 import EventEnvelope
+from crm.common.v1.picklists_pb2 import Picklists
 from crm.contacts.v1 import events_pb2 as ce
 from crm.contacts.v1.contacts_pb2 import Contact
 from crm_sales.rules.scoring import activity_for
 from crm_sales.store import contact_emails
+from crm_sales.store.picklists import PICKLISTS
 from crm_sales.usecases import leads
 from crmkit.auth import SYSTEM
 from crmkit.consumer import Handler
@@ -22,7 +25,7 @@ from crmkit.records import dt
 CONTACTS = EventTypes(ce.EventType)  # importing the module also registers the payload types for unpacking
 SNAPSHOTS = frozenset({CONTACTS.CONTACT_CREATED, CONTACTS.CONTACT_UPDATED, CONTACTS.CONTACT_TAGGED,
                        CONTACTS.CONTACT_DELETED, CONTACTS.CONTACT_MERGED})
-WANTED = SNAPSHOTS | {CONTACTS.INTERACTION_LOGGED}
+WANTED = SNAPSHOTS | {CONTACTS.INTERACTION_LOGGED, CONTACTS.PICKLIST_UPDATED}
 _SNAPSHOT_PAYLOADS = (ce.ContactCreated, ce.ContactUpdated, ce.ContactTagged, ce.ContactDeleted)
 
 
@@ -35,6 +38,12 @@ def emails_of(contact: Contact, deleted: bool = False) -> list[str]:
 
 def handle(uow: UnitOfWork, env: EventEnvelope, *, now: datetime) -> None:
     kind = env.event_type
+    if kind == CONTACTS.PICKLIST_UPDATED:  # the vocabulary leads are checked against, newest wins
+        vocabulary = unpack_payload(env)
+        if not isinstance(vocabulary, Picklists):
+            raise ValueError(f"{kind} carries a {type(vocabulary).__name__}, not a Picklists")
+        PICKLISTS.apply(uow.session, vocabulary)
+        return
     if kind in SNAPSHOTS:
         payload = unpack_payload(env)
         if isinstance(payload, ce.ContactsMerged):

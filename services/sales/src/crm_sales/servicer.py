@@ -189,8 +189,10 @@ class SalesServicer(ServicerBase, SalesServiceServicer):
             uow, principal=c.principal, book=copy(request.price_book)))
 
     def ListPriceBooks(self, request: pb.ListPriceBooksRequest, context: Ctx) -> pb.ListPriceBooksResponse:
-        return pb.ListPriceBooksResponse(price_books=self.read(lambda s, c: catalogue.list_price_books(
-            s, currency_code=request.currency_code, tier=request.tier)))
+        items, token = self.read(lambda s, c: catalogue.list_price_books(
+            s, currency_code=request.currency_code, tier=request.tier, page_size=request.page.page_size,
+            page_token=request.page.page_token))
+        return pb.ListPriceBooksResponse(price_books=items, page=_page(token))
 
     def CreateQuote(self, request: pb.CreateQuoteRequest, context: Ctx) -> pb.Quote:
         check = self._customer_check("", request.quote.contact_id)  # the deal's account is checked with it
@@ -248,8 +250,10 @@ class SalesServicer(ServicerBase, SalesServiceServicer):
             comment=request.comment))
 
     def ListApprovals(self, request: pb.ListApprovalsRequest, context: Ctx) -> pb.ListApprovalsResponse:
-        return pb.ListApprovalsResponse(approvals=self.read(lambda s, c: approvals.list_approvals(
-            s, principal=c.principal, now=c.now, quote_id=request.quote_id, pending_for_me=request.pending_for_me)))
+        items, token = self.read(lambda s, c: approvals.list_approvals(
+            s, principal=c.principal, now=c.now, quote_id=request.quote_id, pending_for_me=request.pending_for_me,
+            page_size=request.page.page_size, page_token=request.page.page_token))
+        return pb.ListApprovalsResponse(approvals=items, page=_page(token))
 
     # -- tasks and reminders
     def CreateTask(self, request: pb.CreateTaskRequest, context: Ctx) -> pb.Task:

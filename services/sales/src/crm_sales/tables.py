@@ -20,6 +20,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.schema import SchemaItem
 
+from crmkit.imports.tables import ImportTables
 from crmkit.runtime_tables import SeqInt, Ts
 
 metadata = MetaData()
@@ -56,6 +57,9 @@ leads = _owned(
     Column("score", Integer, nullable=False, default=0),
     Column("email", String(320), nullable=False, default="", server_default=""),   # lower-cased
     Index("ix_leads_email", "email"),
+    # E.164, or an imported unverified phone's digits (m001): duplicates found by it
+    Column("phone", String(40), nullable=False, default="", server_default=""),
+    Index("ix_leads_phone", "phone"),
     # The public pool (公海): in it, or when its rep last followed it up and got it (rules.pool).
     Column("in_pool", Boolean, nullable=False, default=False, server_default=false()),
     Column("followed_up_at", Ts, nullable=True),
@@ -266,3 +270,6 @@ audit_log = Table(
     Column("detail", Text, nullable=False, default=""),
     Index("ix_audit_entity", "entity", "entity_id"),
 )
+
+# -- imports of leads and products (crmkit.imports): jobs, uploaded chunks, rejected rows, mappings
+imports = ImportTables(metadata)

@@ -10,6 +10,7 @@ from prometheus_client import REGISTRY
 
 from crm.common.v1.types_pb2 import Money
 from crm.sales.v1.sales_pb2 import Lead, Opportunity
+from crm_sales import metrics
 from crm_sales.usecases import leads, opportunities
 from crmkit.auth import Principal
 
@@ -52,3 +53,43 @@ def test_the_time_a_deal_sat_in_a_stage_is_observed_when_it_moves_on(sales: Any)
                                                        stage_key="needs_confirmed", expected=0, loss_reason=""))
     assert _sample("crm_sales_opportunity_stage_age_seconds_count", stage=opp.stage) == before + 1
     assert _sample("crm_sales_opportunity_stage_age_seconds_sum", stage=opp.stage) == total + 3 * 24 * 3600
+
+
+def test_open_deals_report_how_long_they_have_sat_in_their_stage_and_closed_ones_drop_out(sales: Any) -> None:
+    """What a manager asks ("which deals are stuck?"): read from the database when scraped, so a
+    deal nobody touches still counts; lost and won deals do not."""
+    day = timedelta(days=1)
+
+    def create(name: str, at: datetime) -> Opportunity:
+        return sales.write(lambda uow: opportunities.create(uow, principal=REP1, now=at, opp=Opportunity(
+            name=name, amount=Money(currency_code="CNY", amount="1000"), contact_id="c-1")))
+
+    def move(opp: Opportunity, stage: str, at: datetime, **kw: str) -> Opportunity:
+        return sales.write(lambda uow: opportunities.change_stage(
+            uow, principal=REP1, now=at, opp_id=opp.id, stage_key=stage, expected=opp.version,
+            loss_reason=kw.get("loss_reason", "")))
+
+    forgotten = create("遗忘的项目", NOW - 40 * day)
+    create("新项目", NOW - 2 * day)
+    first = forgotten.stage
+    move(create("推进中", NOW - 10 * day), "needs_confirmed", NOW - 5 * day)
+    move(create("丢单", NOW - 50 * day), "closed_lost", NOW - day, loss_reason="价格")
+
+    metrics.OPEN_STAGE_AGES.watch(sales.db, lambda: NOW)
+    try:
+        def age(suffix: str, stage: str, **labels: str) -> float | None:
+            return REGISTRY.get_sample_value(f"crm_sales_open_opportunities_{suffix}",
+                                             {"pipeline": forgotten.pipeline_id, "stage": stage, **labels})
+
+        assert age("stage_age_seconds_gcount", first) == 2  # the lost deal left its stage
+        assert age("stage_age_seconds_bucket", first, le=str(3 * 86400.0)) == 1  # the new one
+        assert age("stage_age_seconds_bucket", first, le=str(30 * 86400.0)) == 1
+        assert age("stage_age_seconds_bucket", first, le=str(60 * 86400.0)) == 2  # and the forgotten one
+        assert age("stage_age_seconds_gsum", first) == pytest.approx(42 * 86400)
+        assert age("oldest_stage_age_seconds", first) == 40 * 86400
+        assert age("oldest_stage_age_seconds", "needs_confirmed") == 5 * 86400  # since it entered that stage
+        assert age("stage_age_seconds_gcount", "closed_lost") is None
+    finally:
+        metrics.OPEN_STAGE_AGES.unwatch(sales.db)
+    assert REGISTRY.get_sample_value("crm_sales_open_opportunities_oldest_stage_age_seconds",
+                                     {"pipeline": forgotten.pipeline_id, "stage": first}) is None

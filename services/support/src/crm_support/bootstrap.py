@@ -9,6 +9,7 @@ import os
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
+from crm.common.v1 import imports_pb2_grpc
 from crm.privacy.v1 import privacy_pb2, privacy_pb2_grpc
 from crm.support.v1 import support_pb2, support_pb2_grpc
 from crm_support import jobs, sms_jobs
@@ -16,11 +17,13 @@ from crm_support.ports import ChannelSender, ContactsPort, GrpcContacts, Platfor
 from crm_support.rules.channels import ChannelAccount, parse_accounts
 from crm_support.search import KbIndex
 from crm_support.servicer import SupportServicer
-from crm_support.usecases import subject
+from crm_support.usecases import imports, subject
 from crm_support.usecases.notices import Sender
 from crmkit.config import ConfigError, ServiceSettings, service_addr
 from crmkit.credentials import ServiceCredentials
 from crmkit.db import Database
+from crmkit.imports import servicer as import_servicer
+from crmkit.imports.runner import ImportRunner
 from crmkit.mail import Mailer, mailer_from_settings
 from crmkit.service import Components, ServiceSpec
 from crmkit.servicer import Clock, system_clock
@@ -90,11 +93,15 @@ def spec(*, clock: Clock = system_clock, contacts: ContactsFactory | None = None
         texts = sms_jobs.worker(db, (sms or sms_provider)(settings), clock, template=sms_template(),
                                 sign_name=SmsSettings.from_env().sign_name, interval=sms_interval)
         data_subject = subject.servicer(db)
+        # ticket imports (crmkit.imports): a batch per transaction, resumed after a restart
+        importer = ImportRunner("support-imports", db, clock, kind=imports.KIND, importer=imports.TicketImporter())
+        import_api = import_servicer.ImportsServicer(db, imports.KIND, clock, wake=importer.wake)
         return Components(
             servicers=[lambda server: support_pb2_grpc.add_SupportServiceServicer_to_server(servicer, server),
                        lambda server: privacy_pb2_grpc.add_DataSubjectServicer_to_server(
-                           data_subject, server)],
-            workers=[kb_index, scheduler, mail, channel, texts],
+                           data_subject, server),
+                       lambda server: imports_pb2_grpc.add_ImportsServicer_to_server(import_api, server)],
+            workers=[kb_index, scheduler, mail, channel, texts, importer],
             retention=jobs.RETENTION,  # closed tickets' personal data (crmkit.retention)
         )
 
@@ -102,6 +109,7 @@ def spec(*, clock: Clock = system_clock, contacts: ContactsFactory | None = None
         name="support",
         migrations=Path(__file__).parent / "migrations",
         service_names=[support_pb2.DESCRIPTOR.services_by_name["SupportService"].full_name,
-                       privacy_pb2.DESCRIPTOR.services_by_name["DataSubject"].full_name],
+                       privacy_pb2.DESCRIPTOR.services_by_name["DataSubject"].full_name,
+                       import_servicer.SERVICE_NAME],
         compose=compose,
     )

@@ -30,6 +30,8 @@ from crm_support.tables import (
     tickets,
     web_submissions,
 )
+from crm_support.tables import imports as import_tables
+from crmkit.imports.store import ImportStore
 from crmkit.paging import decode_cursor, encode_cursor, page_size
 from crmkit.records import dt
 from crmkit.settings_store import SettingsDocument
@@ -438,3 +440,19 @@ def set_reply(session: Session, seq: int, **values: Any) -> None:
 def replies_of(session: Session, ticket_id: str) -> list[Any]:
     return list(session.execute(select(channel_outbox).where(channel_outbox.c.ticket_id == ticket_id)
                                 .order_by(channel_outbox.c.seq)).all())
+
+
+# -- ticket imports (usecases/imports.py over crmkit.imports)
+IMPORTS = ImportStore(import_tables)
+
+
+def tickets_by_external_ref(session: Session, refs: list[str]) -> dict[str, str]:
+    """Tickets holding any of these external ids (an import's old-system id): ref → ticket id."""
+    if not refs:
+        return {}
+    rows = session.execute(select(tickets.c.external_ref, tickets.c.id).where(
+        tickets.c.external_ref.in_(list(set(refs)))).order_by(tickets.c.seq))
+    found: dict[str, str] = {}
+    for ref, ticket_id in rows:
+        found.setdefault(ref, ticket_id)
+    return found

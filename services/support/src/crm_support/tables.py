@@ -16,6 +16,7 @@ from sqlalchemy import (
     UniqueConstraint,
 )
 
+from crmkit.imports.tables import ImportTables
 from crmkit.runtime_tables import SeqInt, Ts
 
 metadata = MetaData()
@@ -50,6 +51,7 @@ tickets = Table(
     Index("ix_tickets_contact", "contact_id", "seq"),
     Index("ix_tickets_sla_next", "sla_next_at"),
     Index("ix_tickets_external", "channel", "external_ref"),
+    Index("ix_tickets_external_ref", "external_ref"),  # an import's duplicates (m001)
     Index("ix_tickets_created", "created_at"),
     Index("ix_tickets_escalated", "escalated_to", "seq"),
     Index("ix_tickets_region", "region", "seq"),
@@ -226,3 +228,6 @@ sms_outbox = Table(
     Index("ix_sms_outbox_due", "status", "next_attempt_at"),
     Index("ix_sms_outbox_ticket", "ticket_id"),
 )
+
+# -- ticket imports (crmkit.imports): jobs, uploaded chunks, rejected rows, mappings per source
+imports = ImportTables(metadata)

@@ -1,5 +1,6 @@
 """Search port and adapters. Services depend on the port; `open_index` picks the
-engine from configuration (OPENSEARCH_URL set: OpenSearch, else embedded).
+engine from configuration (OPENSEARCH_URL set: OpenSearch; a database URL given: the index in
+that database; else embedded).
 
     schema = IndexSchema("customers", {"name": FieldKind.TEXT, "phone": FieldKind.PHONE,
                                        "owner_id": FieldKind.KEYWORD}, boosts={"name": 3.0})
@@ -47,13 +48,19 @@ def open_index(
     opensearch_url: str | None,
     data_dir: str | Path,
     refresh_interval: float | None = 1.0,
+    database_url: str | None = None,
 ) -> SearchIndex:
-    """The OpenSearch adapter when a URL is given, else the embedded engine under
+    """The OpenSearch adapter when a URL is given, else with `database_url` the index in that SQL
+    database (crmkit.search.database: shared by every replica), else the embedded engine under
     data_dir. Nothing connects or touches disk until ensure() or first use."""
     if opensearch_url:
         from crmkit.search.opensearch import OpenSearchIndex  # imports opensearch-py lazily
 
         return OpenSearchIndex(schema, opensearch_url)
+    if database_url:
+        from crmkit.search.database import DatabaseSearchIndex
+
+        return DatabaseSearchIndex(schema, database_url)
     from crmkit.search.embedded import EmbeddedSearchIndex
 
     return EmbeddedSearchIndex(schema, data_dir, refresh_interval=refresh_interval)

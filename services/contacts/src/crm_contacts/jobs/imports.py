@@ -14,6 +14,7 @@ from crm_contacts.usecases import imports
 from crmkit import logs
 from crmkit.db import Database
 from crmkit.errors import DomainError
+from crmkit.imports import files
 from crmkit.privacy import SuppressionList
 from crmkit.scheduler import PeriodicWorker
 from crmkit.servicer import Clock
@@ -51,13 +52,16 @@ class ImportRunner:
     def run(self, job_id: str) -> None:
         with self.db.read() as session:
             found = import_store.load_job(session, job_id)
-            content = import_store.file_content(session, job_id)
         if found is None:
             return
         job = found[0]
+
+        def chunks() -> Iterator[bytes]:  # the file streamed from the database (flat memory)
+            return import_store.STORE.chunks(self.db, job_id)
+
         try:
-            total = sum(1 for r in import_rows.read_rows(job.file_name, content) if any(c.strip() for c in r)) - 1
-            rows = self._rows(job.file_name, content)
+            encoding, total = files.encoding_and_count(job.file_name, chunks)
+            rows = files.stream_rows(job.file_name, chunks, encoding)
             header = next(rows)
             targets, _ = import_rows.resolve_mapping(job.entity, header, job.mapping)
         except (import_rows.FileError, DomainError, StopIteration) as exc:
@@ -66,7 +70,7 @@ class ImportRunner:
                 uow.commit()
             return
         with self.db.unit_of_work() as uow:
-            started = imports.begin_run(uow, now=self.clock(), job_id=job_id, rows_total=max(total, 0))
+            started = imports.begin_run(uow, now=self.clock(), job_id=job_id, rows_total=total)
             uow.commit()
         if started is None:
             return
@@ -89,8 +93,5 @@ class ImportRunner:
                 return
             done += len(batch)
             batch = following
-
-    @staticmethod
-    def _rows(file_name: str, content: bytes) -> Iterator[list[str]]:
-        """The header, then the data rows (blank lines skipped: they are not rows anybody typed)."""
-        return (r for r in import_rows.read_rows(file_name, content) if any(c.strip() for c in r))
+            if not started.dry_run:
+                state.seen.clear()  # earlier batches are committed: their duplicates are found in the database

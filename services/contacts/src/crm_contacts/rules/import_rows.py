@@ -7,16 +7,15 @@ unverified; an unknown picklist value is mapped (`ColumnMapping.values`), or kep
 "<field>:<value>" when the mapping says so, or the row is rejected naming the value."""
 from __future__ import annotations
 
-import csv
-import io
 import re
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
+from crm.common.v1.imports_pb2 import ColumnMapping
 from crm.contacts.v1.contacts_pb2 import Account, Address, Contact, CustomFieldDefinition, Email, Phone
-from crm.contacts.v1.imports_pb2 import ColumnMapping
 from crm_contacts.rules import records as rules
 from crmkit.errors import InvalidArgument
+from crmkit.imports import files
 
 Record = Contact | Account
 ENTITIES = ("contact", "account")
@@ -31,7 +30,7 @@ PICKLISTS = {"source": rules.SOURCES, "level": rules.LEVELS, "lifecycle_stage": 
 _PHONES = {"phone": "mobile", "mobile": "mobile", "work_phone": "work"}
 _ADDRESS = ("country", "province", "city", "street", "postal_code")
 _TAG_SPLIT = str.maketrans({";": ",", "|": ",", "，": ",", "、": ","})
-MAX_COLUMNS = 200
+MAX_COLUMNS = files.MAX_COLUMNS
 
 
 @dataclass(frozen=True)
@@ -50,47 +49,9 @@ class Row:
     notes: list[Problem] = field(default_factory=list)
 
 
-class FileError(ValueError):
-    """The file as a whole cannot be read (not CSV, not xlsx, no header)."""
-
-
-def read_rows(file_name: str, content: bytes) -> Iterator[list[str]]:
-    """The file's rows as text, the header first. CSV: UTF-8 (a BOM is skipped) or GB18030, the
-    delimiter sniffed among , ; tab. xlsx: the first sheet, read-only (flat memory)."""
-    if file_name.lower().endswith(".xlsx"):
-        yield from _xlsx_rows(content)
-        return
-    try:
-        text = content.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        try:
-            text = content.decode("gb18030")  # Excel on a Chinese Windows saves CSV so
-        except UnicodeDecodeError:
-            raise FileError("the file is neither UTF-8 nor GB18030 text, nor an xlsx workbook") from None
-    head = text[:4096]
-    delimiter = max((",", ";", "\t"), key=head.count)
-    yield from csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
-
-
-def _xlsx_rows(content: bytes) -> Iterator[list[str]]:
-    from openpyxl import load_workbook  # only an xlsx import pays for the import
-
-    try:
-        book = load_workbook(io.BytesIO(content), read_only=True, data_only=True)
-    except Exception as exc:  # openpyxl raises zipfile, KeyError and its own errors alike
-        raise FileError(f"the file is not an xlsx workbook ({type(exc).__name__})") from None
-    try:
-        sheet = book.worksheets[0]
-        for values in sheet.iter_rows(values_only=True):
-            yield ["" if v is None else _cell_text(v) for v in values]
-    finally:
-        book.close()
-
-
-def _cell_text(value: object) -> str:
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))  # a phone typed as a number: 13800138000.0 → 13800138000
-    return str(value)
+# The file itself (CSV or xlsx, streaming) is read by crmkit.imports.files, shared with sales and support.
+FileError = files.FileError
+read_rows = files.read_rows
 
 
 def resolve_mapping(entity: str, header: Sequence[str], mapping: ColumnMapping) -> tuple[list[str], list[str]]:

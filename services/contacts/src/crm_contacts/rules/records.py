@@ -18,10 +18,14 @@ from crmkit.fields import immutable, patchable
 
 Record = Contact | Account
 
-# The shared customer-source picklist (proto/crm/common/v1/picklists.proto), the same as leads'.
+# The built-in keys of the shared picklists (proto/crm/common/v1/picklists.proto), the same as
+# leads'; what a write may hold now is the current vocabulary (crmkit.picklists.Vocabulary).
 SOURCES = picklists.SOURCES
-LEVELS = ("vip", "regular", "prospect")
-LIFECYCLE = ("lead", "prospect", "customer", "churned")
+LEVELS = picklists.LEVELS
+LIFECYCLE = picklists.LIFECYCLE
+# record field → picklist
+CONTACT_PICKLISTS = {"source": "source", "level": "level", "lifecycle_stage": "lifecycle_stage", "industry": "industry"}
+ACCOUNT_PICKLISTS = {"source": "source", "level": "level", "industry": "industry"}
 PHONE_KINDS = ("mobile", "work", "home", "fax", "other")
 EMAIL_KINDS = ("work", "personal", "other")
 ADDRESS_KINDS = ("office", "billing", "shipping", "home", "other")
@@ -199,13 +203,13 @@ def check_limits(record: Record, paths: Collection[str] | None = None) -> None:
                     limits.check_length(f"addresses[{i}].{fd.name}", value, limits.MAX_SHORT_TEXT)
 
 
-def normalize_contact(contact: Contact) -> None:
-    """Validate and normalize in place (phones → E.164, emails lower-cased, tags de-duplicated)."""
+def normalize_contact(contact: Contact, vocabulary: picklists.Vocabulary = picklists.DEFAULTS,
+                      before: Contact | None = None) -> None:
+    """Validate and normalize in place (phones → E.164, emails lower-cased, tags de-duplicated).
+    Picklist fields hold active keys of `vocabulary`, or what `before` (the stored record) held."""
     contact.name = _check_name(contact.name)
-    _one_of(contact.source, SOURCES, "source")
-    _one_of(contact.level, LEVELS, "level")
-    _one_of(contact.lifecycle_stage, LIFECYCLE, "lifecycle_stage")
     _check_industry(contact.industry)
+    vocabulary.check_fields(contact, CONTACT_PICKLISTS, before)
     contact.language = normalize_language(contact.language)
     phones, emails = _normalize_phones(contact.phones), _normalize_emails(contact.emails)
     del contact.phones[:]
@@ -219,11 +223,11 @@ def normalize_contact(contact: Contact) -> None:
     social.normalize(contact)
 
 
-def normalize_account(account: Account) -> None:
+def normalize_account(account: Account, vocabulary: picklists.Vocabulary = picklists.DEFAULTS,
+                      before: Account | None = None) -> None:
     account.name = _check_name(account.name)
-    _one_of(account.source, SOURCES, "source")
-    _one_of(account.level, LEVELS, "level")
     _check_industry(account.industry)
+    vocabulary.check_fields(account, ACCOUNT_PICKLISTS, before)
     phones, emails = _normalize_phones(account.phones), _normalize_emails(account.emails)
     del account.phones[:]
     account.phones.extend(phones)
@@ -235,11 +239,12 @@ def normalize_account(account: Account) -> None:
     account.tags.extend(tags)
 
 
-def normalize(record: Record) -> None:
+def normalize(record: Record, vocabulary: picklists.Vocabulary = picklists.DEFAULTS,
+              before: Record | None = None) -> None:
     if isinstance(record, Contact):
-        normalize_contact(record)
+        normalize_contact(record, vocabulary, before if isinstance(before, Contact) else None)
     else:
-        normalize_account(record)
+        normalize_account(record, vocabulary, before if isinstance(before, Account) else None)
 
 
 def update_paths(record: Record, mask: Sequence[str]) -> list[str]:

@@ -12,7 +12,8 @@ from zoneinfo import ZoneInfo
 
 from crm.contacts.v1.contacts_pb2 import CustomFieldDefinition, Segment, SegmentFilter
 from crm_contacts.rules.consent import PURPOSES
-from crm_contacts.rules.records import LEVELS, LIFECYCLE, SOURCES, normalize_tags
+from crm_contacts.rules.records import normalize_tags
+from crmkit import picklists
 from crmkit.errors import InvalidArgument
 
 MAX_VALUES = 100  # values per list criterion
@@ -133,14 +134,15 @@ def _values(values: MutableSequence[str], field: str, allowed: tuple[str, ...] =
 
 
 def normalize_filter(flt: SegmentFilter, definitions: Mapping[str, CustomFieldDefinition],
-                     field: str = "filter") -> None:
+                     field: str = "filter", vocabulary: picklists.Vocabulary = picklists.DEFAULTS) -> None:
     """Validates in place and writes values in the form the store compares: every error names
     the criterion (e.g. filter.levels[1])."""
     for name in ("regions", "provinces", "cities", "industries"):
         _values(getattr(flt, name), f"{field}.{name}")
-    _values(flt.levels, f"{field}.levels", LEVELS)
-    _values(flt.sources, f"{field}.sources", SOURCES)
-    _values(flt.lifecycle_stages, f"{field}.lifecycle_stages", LIFECYCLE)
+    # any key the picklist ever had: a retired one still finds the contacts that hold it
+    _values(flt.levels, f"{field}.levels", vocabulary.filterable("level"))
+    _values(flt.sources, f"{field}.sources", vocabulary.filterable("source"))
+    _values(flt.lifecycle_stages, f"{field}.lifecycle_stages", vocabulary.filterable("lifecycle_stage"))
     for name in ("tags_all", "tags_any"):
         tags = getattr(flt, name)
         if len(tags) > MAX_VALUES:
@@ -172,7 +174,8 @@ def normalize_filter(flt: SegmentFilter, definitions: Mapping[str, CustomFieldDe
         raise InvalidArgument(f"must be one of {', '.join(PURPOSES)}", field=f"{field}.consent_purpose")
 
 
-def normalize_segment(segment: Segment, definitions: Mapping[str, CustomFieldDefinition]) -> None:
+def normalize_segment(segment: Segment, definitions: Mapping[str, CustomFieldDefinition],
+                      vocabulary: picklists.Vocabulary = picklists.DEFAULTS) -> None:
     segment.name = segment.name.strip()
     if not segment.name:
         raise InvalidArgument("name is required", field="name")
@@ -180,7 +183,7 @@ def normalize_segment(segment: Segment, definitions: Mapping[str, CustomFieldDef
         raise InvalidArgument(f"name is at most {MAX_NAME} characters", field="name")
     if len(segment.description) > MAX_DESCRIPTION:
         raise InvalidArgument(f"description is at most {MAX_DESCRIPTION} characters", field="description")
-    normalize_filter(segment.filter, definitions)
+    normalize_filter(segment.filter, definitions, vocabulary=vocabulary)
 
 
 def custom_field_rows(values: Iterable[tuple[str, Any]]) -> list[tuple[str, str]]:

@@ -45,6 +45,8 @@ log = logs.get("crm_contacts.search")
 ENTITIES = ("contact", "account")
 _REPLAY_CHUNK = 500
 REPLAY_MARGIN = timedelta(seconds=60)  # clock skew between replicas writing updated_at
+# A shared index: a replica's start indexes again what changed this long ago or later.
+CATCH_UP = timedelta(minutes=15)
 MAX_RETRY = 100_000  # index writes kept for a retry; beyond that the index is rebuilt instead
 # The advisory lock the embedded index's owner holds on the contacts database (one replica only).
 EMBEDDED_OWNER_LEASE = "contacts-embedded-search"
@@ -72,9 +74,13 @@ def record_of_event(env: EventEnvelope) -> tuple[str, str] | None:
 
 class CustomerSearch:
     def __init__(self, db: Database, index: SearchIndex, directory: IndexDirectory | None = None, *,
-                 clock: Clock = system_clock, sole_owner: bool = False) -> None:
+                 clock: Clock = system_clock, sole_owner: bool = False, catch_up: bool = False) -> None:
         """`sole_owner`: the service's own embedded index, which refuses to start when another
-        replica runs one on the same PostgreSQL database (`from_settings` sets it)."""
+        replica runs one on the same PostgreSQL database (`from_settings` sets it). `catch_up`: an
+        index shared by the replicas (the database engine): at start, index again what changed
+        in the last CATCH_UP, which a replica killed between marking its events published and
+        indexing them left out."""
+        self.catch_up = catch_up
         self.db = db
         self.clock = clock  # the one that stamps updated_at, which a rebuild's replay compares with
         self.index = index
@@ -95,6 +101,9 @@ class CustomerSearch:
         if settings.opensearch_url:
             return cls(db, open_index(SCHEMA, opensearch_url=settings.opensearch_url, data_dir=data_dir),
                        clock=clock)
+        if settings.search_engine == "database":  # SEARCH_ENGINE=database: shared by every replica
+            return cls(db, open_index(SCHEMA, opensearch_url=None, data_dir=data_dir,
+                                      database_url=settings.database_url), clock=clock, catch_up=True)
         from crmkit.search.embedded import EmbeddedSearchIndex
 
         # Customers change a few at a time: one indexing thread with a small arena holds ~40 MB
@@ -133,6 +142,20 @@ class CustomerSearch:
         if reason:
             log.warning("rebuilding the customer search index: %s", reason)
             self._schedule_rebuild()
+        elif self.catch_up:
+            self._recovery = threading.Thread(target=self._catch_up, name="customer-search-catch-up", daemon=True)
+            self._recovery.start()
+
+    def _catch_up(self) -> None:
+        try:
+            since = self.clock() - CATCH_UP
+            with Session(bind=self.db.engine) as session:
+                for entity in ENTITIES:
+                    ids = sorted(store.ids_updated_since(session, entity, since))
+                    for at in range(0, len(ids), _REPLAY_CHUNK):
+                        self.project(session, entity, ids[at:at + _REPLAY_CHUNK])
+        except Exception:
+            log.exception("customer search: catching up with recent changes failed (an admin rebuild heals it)")
 
     def _refuse_a_second_replica(self) -> None:
         """The embedded index is per process: a second replica on the same database would index
@@ -146,7 +169,7 @@ class CustomerSearch:
             raise RuntimeError(
                 "contacts: another replica already runs the embedded search index on this database; "
                 "the embedded engine is per process, so contacts runs at one replica with it. "
-                "Set OPENSEARCH_URL to run several replicas (the production overlay does).")
+                "Set OPENSEARCH_URL (the production overlay does) or SEARCH_ENGINE=database to run several replicas.")
         self._owner_lease = lease
 
     def _schedule_rebuild(self) -> None:

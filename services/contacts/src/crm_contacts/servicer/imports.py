@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from crm.contacts.v1 import imports_pb2 as pb
+from crm.common.v1 import imports_pb2 as pb
 from crm.contacts.v1.imports_pb2_grpc import ContactImportsServicer
 from crm_contacts.usecases import imports
 from crmkit.db import Database

@@ -1,17 +1,13 @@
-"""Persistence of customer imports: jobs (snapshot + checkpoint), uploaded chunks, rejected rows,
-remembered mappings, and the batched writes of the imported records (one executemany per table
-per batch rather than a statement per row)."""
+"""Persistence of customer imports: jobs (snapshot + checkpoint), uploaded chunks, rejected rows and
+remembered mappings through crmkit.imports.store over contacts' tables, and the batched writes of
+the imported records (one executemany per table per batch rather than a statement per row)."""
 from __future__ import annotations
 
-import json
-from collections.abc import Iterator, Sequence
-from datetime import datetime
-from typing import Any
+from collections.abc import Sequence
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
-from crm.contacts.v1.imports_pb2 import ColumnMapping, ImportJob
 from crm_contacts.rules.records import identity_values
 from crm_contacts.rules.segments import custom_field_rows
 from crm_contacts.store import Record, _columns, entity_of
@@ -26,96 +22,24 @@ from crm_contacts.tables import (
     import_rejects,
     tags,
 )
+from crmkit.imports.store import RUNNABLE as STORE_RUNNABLE
+from crmkit.imports.store import ImportStore
 
-RUNNABLE = ("queued", "running")
-
-
-def insert_job(session: Session, job: ImportJob, *, content_key: str, principal: dict[str, Any],
-               now: datetime) -> None:
-    session.execute(insert(import_jobs).values(
-        id=job.id, content_key=content_key, owner_id=job.owner_id, principal=principal, status=job.status,
-        rows_done=job.rows_done, created_at=now, updated_at=now, data=job.SerializeToString()))
+RUNNABLE = STORE_RUNNABLE  # queued | running
 
 
-def save_job(session: Session, job: ImportJob, now: datetime) -> None:
-    session.execute(update(import_jobs).where(import_jobs.c.id == job.id).values(
-        status=job.status, rows_done=job.rows_done, updated_at=now, data=job.SerializeToString()))
+class _Tables:
+    """contacts' import tables (tables.py, migration i001) in crmkit.imports.store's shape."""
+    jobs, chunks, rejects, mappings = import_jobs, import_chunks, import_rejects, import_mappings
 
 
-def load_job(session: Session, job_id: str, *, for_update: bool = False) -> tuple[ImportJob, dict[str, Any]] | None:
-    stmt = select(import_jobs.c.data, import_jobs.c.principal).where(import_jobs.c.id == job_id)
-    row = session.execute(stmt.with_for_update() if for_update else stmt).first()
-    if row is None:
-        return None
-    job = ImportJob()
-    job.ParseFromString(row.data)
-    principal = row.principal if isinstance(row.principal, dict) else json.loads(row.principal)
-    return job, principal
-
-
-def job_by_key(session: Session, content_key: str, owner_id: str) -> ImportJob | None:
-    data = session.execute(select(import_jobs.c.data).where(
-        import_jobs.c.content_key == content_key, import_jobs.c.owner_id == owner_id,
-        import_jobs.c.status != "failed").order_by(import_jobs.c.seq).limit(1)).scalar_one_or_none()
-    if data is None:
-        return None
-    job = ImportJob()
-    job.ParseFromString(data)
-    return job
-
-
-def next_runnable(session: Session) -> str | None:
-    found: str | None = session.execute(select(import_jobs.c.id).where(import_jobs.c.status.in_(RUNNABLE))
-                                        .order_by(import_jobs.c.seq).limit(1)).scalar_one_or_none()
-    return found
-
-
-def received(session: Session, job_id: str) -> int:
-    size = session.execute(select(func.coalesce(func.sum(func.length(import_chunks.c.data)), 0))
-                           .where(import_chunks.c.job_id == job_id)).scalar_one()
-    return int(size)
-
-
-def add_chunk(session: Session, job_id: str, offset: int, data: bytes) -> None:
-    session.execute(insert(import_chunks).values(job_id=job_id, offset=offset, data=data))
-
-
-def file_content(session: Session, job_id: str) -> bytes:
-    parts = session.execute(select(import_chunks.c.data).where(import_chunks.c.job_id == job_id)
-                            .order_by(import_chunks.c.offset)).scalars()
-    return b"".join(parts)
-
-
-def add_rejects(session: Session, job_id: str, rows: Sequence[tuple[int, dict[str, Any]]]) -> None:
-    if rows:
-        session.execute(insert(import_rejects), [{"job_id": job_id, "row": n, "data": d} for n, d in rows])
-
-
-def rejects(session: Session, job_id: str, limit: int | None = None) -> Iterator[tuple[int, dict[str, Any]]]:
-    stmt = select(import_rejects.c.row, import_rejects.c.data).where(import_rejects.c.job_id == job_id) \
-        .order_by(import_rejects.c.row)
-    for n, data in session.execute(stmt.limit(limit) if limit else stmt):
-        yield int(n), data if isinstance(data, dict) else json.loads(data)
-
-
-def mapping_for(session: Session, entity: str, source_name: str) -> ColumnMapping | None:
-    data = session.execute(select(import_mappings.c.data).where(
-        import_mappings.c.entity == entity, import_mappings.c.source_name == source_name)).scalar_one_or_none()
-    if data is None:
-        return None
-    mapping = ColumnMapping()
-    mapping.ParseFromString(data)
-    return mapping
-
-
-def remember_mapping(session: Session, entity: str, source_name: str, mapping: ColumnMapping, now: datetime) -> None:
-    key = (import_mappings.c.entity == entity) & (import_mappings.c.source_name == source_name)
-    data = mapping.SerializeToString(deterministic=True)
-    if session.execute(select(import_mappings.c.entity).where(key)).first() is not None:
-        session.execute(update(import_mappings).where(key).values(data=data, updated_at=now))
-    else:
-        session.execute(insert(import_mappings).values(entity=entity, source_name=source_name, data=data,
-                                                       updated_at=now))
+STORE = ImportStore(_Tables())
+# the job machinery is crmkit.imports' (shared with sales and support); these names stay for contacts' callers
+insert_job, save_job, load_job, job_by_key = STORE.insert_job, STORE.save_job, STORE.load_job, STORE.job_by_key
+next_runnable, received, add_chunk, file_content = STORE.next_runnable, STORE.received, STORE.add_chunk, \
+    STORE.file_content
+add_rejects, rejects, mapping_for, remember_mapping = STORE.add_rejects, STORE.rejects, STORE.mapping_for, \
+    STORE.remember_mapping
 
 
 def identity_owners(session: Session, entity: str, values: Sequence[str]) -> dict[str, str]:

@@ -12,6 +12,7 @@ from crm_contacts import store
 from crm_contacts.rules import records as rules
 from crm_contacts.rules.visibility import VISIBILITY, masked
 from crm_contacts.store import consents as consent_store
+from crm_contacts.store.picklists import PICKLISTS
 from crm_contacts.usecases.records import record_changed, visible
 from crm_contacts.usecases.spend import move_spend
 from crmkit import limits
@@ -24,7 +25,7 @@ from crmkit.records import bump, new_id
 def find_duplicates(session: Session, *, principal: Principal, candidate: Contact) -> list[Contact]:
     candidate.name = candidate.name or "candidate"  # only phones and emails matter here
     rules.check_limits(candidate)
-    rules.normalize_contact(candidate)
+    rules.normalize_contact(candidate, PICKLISTS.current(session))
     found: list[Contact] = []
     matches = store.find_duplicates(session, candidate, exclude=[candidate.id])
     for record_id in matches[:limits.MAX_DUPLICATE_MATCHES]:

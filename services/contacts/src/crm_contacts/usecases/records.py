@@ -18,6 +18,7 @@ from crm_contacts.rules import pool as pool_rules
 from crm_contacts.rules import records as rules
 from crm_contacts.rules.visibility import VISIBILITY, masked
 from crm_contacts.store import R, Record, entity_of
+from crm_contacts.store.picklists import PICKLISTS
 from crmkit.auth import Principal
 from crmkit.db import UnitOfWork
 from crmkit.errors import AlreadyExists, InvalidArgument, NotFound, PermissionDenied
@@ -81,6 +82,9 @@ def get_record(session: Session, *, principal: Principal, kind: type[R], record_
 
 def list_records(session: Session, *, principal: Principal, kind: type[R], filter: ListFilter, page_size: int,
                  page_token: str) -> tuple[list[R], str]:
+    vocabulary = PICKLISTS.current(session)  # a typo answers 400, a retired key still finds its records
+    vocabulary.check_filter("source", filter.source, "source")
+    vocabulary.check_filter("level", filter.level, "level")
     found, token = store.list_records(session, kind, principal, filter, page_size, page_token)
     return [masked(principal, r) for r in found], token
 
@@ -93,7 +97,7 @@ def create_record(uow: UnitOfWork, *, principal: Principal, now: datetime, recor
         raise InvalidArgument("consents are recorded with RecordConsent, one decision at a time, "
                               "not on create", field="consents")
     rules.check_limits(record)
-    rules.normalize(record)
+    rules.normalize(record, PICKLISTS.current(uow.session))
     record.owner_id = record.owner_id or principal.user_id
     record.team = record.team or principal.team
     record.region = record.region or principal.region
@@ -131,12 +135,13 @@ def update_record(uow: UnitOfWork, *, principal: Principal, now: datetime, patch
     paths = rules.update_paths(record, mask)
     rules.check_limits(patch, paths)
     before = record.SerializeToString(deterministic=True)
+    stored = type(record).FromString(before)  # picklist values it already holds stay valid (retired ones too)
     before_team, before_region, before_account = record.team, record.region, getattr(record, "account_id", "")
     before_owner = record.owner_id
     rules.apply_patch(record, patch, paths)
     if isinstance(record, Account) and record.owner_id != before_owner:
         pool_rules.give(record, record.owner_id, now)  # a new owner: out of the pool, their clock starts
-    rules.normalize(record)
+    rules.normalize(record, PICKLISTS.current(uow.session), stored)
     if "owner_id" in paths:
         check_assignable(principal, record.owner_id)
     check_scope(principal, team=record.team, region=record.region, before_team=before_team,

@@ -16,6 +16,7 @@ from crm_contacts.events import CONTACTS, emit
 from crm_contacts.rules import segments as rules
 from crm_contacts.rules.visibility import SEGMENTS, masked
 from crm_contacts.store import segments as segment_store
+from crm_contacts.store.picklists import PICKLISTS
 from crmkit.auth import Principal
 from crmkit.db import UnitOfWork
 from crmkit.errors import InvalidArgument, NotFound, PermissionDenied
@@ -50,7 +51,7 @@ def visible_segment(session: Session, *, principal: Principal, segment_id: str, 
 def create_segment(uow: UnitOfWork, *, principal: Principal, now: datetime, segment: Segment) -> Segment:
     if not principal.has_role(*CREATORS):
         raise PermissionDenied("your role cannot create a segment")
-    rules.normalize_segment(segment, store.definitions(uow.session, "contact"))
+    rules.normalize_segment(segment, store.definitions(uow.session, "contact"), PICKLISTS.current(uow.session))
     segment.owner_id = segment.owner_id or principal.user_id
     segment.team = segment.team or principal.team
     segment.region = segment.region or principal.region
@@ -92,7 +93,7 @@ def update_segment(uow: UnitOfWork, *, principal: Principal, now: datetime, patc
             segment.filter.CopyFrom(patch.filter)
         else:
             setattr(segment, path, getattr(patch, path))
-    rules.normalize_segment(segment, store.definitions(uow.session, "contact"))
+    rules.normalize_segment(segment, store.definitions(uow.session, "contact"), PICKLISTS.current(uow.session))
     if "owner_id" in paths:
         if not segment.owner_id:
             raise InvalidArgument("a segment needs an owner", field="owner_id")
@@ -142,7 +143,7 @@ def preview(session: Session, *, principal: Principal, now: datetime, filter: Se
     """An unsaved filter: validated as a save would, counted and sampled for the caller."""
     if page_size < 0 or page_size > PREVIEW_MAX:
         raise InvalidArgument(f"page_size is 0 to {PREVIEW_MAX}", field="page_size")
-    rules.normalize_filter(filter, store.definitions(session, "contact"))
+    rules.normalize_filter(filter, store.definitions(session, "contact"), vocabulary=PICKLISTS.current(session))
     sample, _ = segment_store.members(session, segment_store.conditions(filter, principal, now, paging=True),
                                       page_size or PREVIEW_DEFAULT, "", maximum=PREVIEW_MAX)
     total = segment_store.count(session, segment_store.conditions(filter, principal, now, paging=False))

@@ -91,10 +91,20 @@ class Sender:
 
     def _claim(self, wave_id: str) -> sending.Claim:
         with self.db.unit_of_work() as uow:
-            batch = sending.claim(uow, wave_id=wave_id, worker=self.worker_id, now=self.clock(),
-                                  limit=self.batch, lease=self.options.lease, links=self.links,
-                                  skip_locked=self._skip_locked)
+            batch, claimed = sending.claim_rows(uow, wave_id=wave_id, worker=self.worker_id, now=self.clock(),
+                                                limit=self.batch, lease=self.options.lease,
+                                                skip_locked=self._skip_locked)
             uow.commit()
+        if claimed is not None:
+            # Rendered outside the claim's transaction: on SQLite the round commits of the batch in
+            # hand wait for no one's rendering. What rendering found is saved before any mail leaves.
+            rendered = sending.render(claimed, self.links)
+            if rendered.unsettled:
+                with self.db.unit_of_work() as uow:
+                    sending.settle(uow, batch, claimed, rendered)
+                    uow.commit()
+            else:
+                batch.mails.extend(rendered.mails)
         for reason, n in batch.skipped.items():
             SKIPPED.labels(reason).inc(n)
             MAILS.labels("skipped").inc(n)

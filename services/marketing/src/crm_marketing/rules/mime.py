@@ -26,6 +26,9 @@ def encoded_words(value: str) -> str:
     """`value` for a header: as it is when short ASCII, else `=?utf-8?b?…?=` words, folded."""
     if value.isascii() and len(value) <= 60:
         return value
+    whole = value.encode("utf-8")
+    if len(whole) <= _WORD_BYTES:  # most names and subjects: one word, no walk over the characters
+        return f"=?utf-8?b?{base64.b64encode(whole).decode('ascii')}?="
     words: list[str] = []
     chunk: list[str] = []
     size = 0

@@ -102,8 +102,50 @@ def _data(mime: WaveMime, mail: OutgoingMail, name: str, email: str, now: dateti
         raise InvalidArgument(str(exc)) from None
 
 
+@dataclass
+class Claimed:
+    """What `claim_rows` committed and `render` needs (read in the claim's transaction)."""
+
+    wave: SendWave
+    template: Template
+    campaign_name: str
+    slug: str
+    rows: list[Any]
+    contacts: dict[str, ProjectedContact]
+    wave_links: list[str] | None  # None: the wave's links are not known yet (its first mail saves them)
+    now: datetime
+
+
+@dataclass
+class Rendered:
+    """`render`'s result: the mails, and what `settle` records before any of them leaves."""
+
+    mails: list[Outgoing] = field(default_factory=list)
+    failed: list[tuple[int, str, str, str]] = field(default_factory=list)  # RENDER_FAILED skips
+    wave_links: list[str] = field(default_factory=list)  # to save as the wave's (its first mail's)
+    row_links: list[tuple[int, list[str]]] = field(default_factory=list)  # mails with links of their own
+
+    @property
+    def unsettled(self) -> bool:
+        return bool(self.failed or self.wave_links or self.row_links)
+
+
 def claim(uow: UnitOfWork, *, wave_id: str, worker: str, now: datetime, limit: int, lease: timedelta,
           links: tracking.LinkMaker, skip_locked: bool = False) -> Claim:
+    """`claim_rows`, `render` and `settle` in the caller's one transaction."""
+    result, claimed = claim_rows(uow, wave_id=wave_id, worker=worker, now=now, limit=limit, lease=lease,
+                                 skip_locked=skip_locked)
+    if claimed is not None:
+        rendered = render(claimed, links)
+        settle(uow, result, claimed, rendered)
+    return result
+
+
+def claim_rows(uow: UnitOfWork, *, wave_id: str, worker: str, now: datetime, limit: int, lease: timedelta,
+               skip_locked: bool = False) -> tuple[Claim, Claimed | None]:
+    """The claim's transaction: the next rows checked again and marked `sending` with this worker's
+    claim and their deterministic Message-ID, and what rendering them needs. Rendering (the CPU of a
+    wave) is `render`, outside the transaction: the sender's send-log commits do not wait for it."""
     session = uow.session
     result = Claim(wave_id)
     batch = waves.open_batch(uow, wave_id=wave_id, now=now, complete=_complete,
@@ -111,7 +153,7 @@ def claim(uow: UnitOfWork, *, wave_id: str, worker: str, now: datetime, limit: i
     wave, rows = batch.wave, batch.rows
     if wave is None or not rows:
         result.finished = batch.finished  # not finished: other workers hold live claims
-        return result
+        return result, None
     handed = [row for row in rows if row.status == "sending" and row.sent_at is not None]
     if handed:  # a dead worker's: past the send log's commit, the end of data went out
         confirmed = [(row.seq, aware(row.sent_at)) for row in handed]
@@ -120,10 +162,9 @@ def claim(uow: UnitOfWork, *, wave_id: str, worker: str, now: datetime, limit: i
         result.confirmed = len(confirmed)
         rows = [row for row in rows if row.sent_at is None]
         if not rows:
-            return result
+            return result, None
     template = sending.wave_template(session, wave_id)
     domain = domain_of(wave.sender)
-    mime = WaveMime(wave.sender, {"List-Unsubscribe-Post": ONE_CLICK, "Precedence": "bulk"})
     campaign = records.load_campaign(session, wave.campaign_id)
     campaign_name, slug = (campaign.name, campaign.slug) if campaign else ("", wave.campaign_id[:8])
     ids = [row.contact_id for row in rows]
@@ -132,33 +173,62 @@ def claim(uow: UnitOfWork, *, wave_id: str, worker: str, now: datetime, limit: i
     wave_links: list[str] | None = sending.links_of_wave(session, wave_id) or None
     skips: list[tuple[int, str, str, str]] = []
     claimed: dict[int, str] = {}
+    kept = []
     for row in rows:
         reason = skip_reason(reach.get(row.contact_id), wave.purpose)  # duplicates were skipped at freeze
-        contact = contacts.get(row.contact_id)
-        if reason or contact is None:
+        if reason or row.contact_id not in contacts:
             skips.append((row.seq, "skipped", reason or "unknown_contact", ""))
             continue
-        try:
-            mail, mail_links = compose(wave, template, contact, seq=row.seq, email=row.email, language=row.language,
-                                       campaign_name=campaign_name, slug=slug, links=links, domain=domain)
-            data = _data(mime, mail, contact.name, row.email, now)
-        except InvalidArgument as exc:
-            skips.append((row.seq, "skipped", RENDER_FAILED, exc.message))
-            continue
-        if wave_links is None:
-            wave_links = mail_links
-            sending.save_wave_links(session, wave_id, mail_links)
-        elif mail_links != wave_links:  # merge fields in links: this mail's own list
-            sending.set_links(session, row.seq, mail_links)
-        claimed[row.seq] = mail.message_id
-        result.mails.append(Outgoing(row.seq, row.contact_id, mail, retry=row.status == "sending", data=data,
-                                     address=row.email, envelope_from=mime.envelope_from))
+        claimed[row.seq] = make_message_id(wave.id, row.contact_id, domain=domain)
+        kept.append(row)
     sending.mark(session, skips)
     if claimed:
         sending.claim(session, list(claimed), worker, now + lease, claimed)
     for _, _, reason, _ in skips:
         result.skipped[reason] = result.skipped.get(reason, 0) + 1
-    return result
+    if not kept:
+        return result, None
+    return result, Claimed(wave, template, campaign_name, slug, kept, contacts, wave_links, now)
+
+
+def render(claimed: Claimed, links: tracking.LinkMaker) -> Rendered:
+    """Each claimed recipient's mail (no database: outside any transaction)."""
+    wave, now = claimed.wave, claimed.now
+    domain = domain_of(wave.sender)
+    mime = WaveMime(wave.sender, {"List-Unsubscribe-Post": ONE_CLICK, "Precedence": "bulk"})
+    out = Rendered()
+    wave_links = claimed.wave_links
+    for row in claimed.rows:
+        contact = claimed.contacts[row.contact_id]
+        try:
+            mail, mail_links = compose(wave, claimed.template, contact, seq=row.seq, email=row.email,
+                                       language=row.language, campaign_name=claimed.campaign_name,
+                                       slug=claimed.slug, links=links, domain=domain)
+            data = _data(mime, mail, contact.name, row.email, now)
+        except InvalidArgument as exc:
+            out.failed.append((row.seq, "skipped", RENDER_FAILED, exc.message))
+            continue
+        if wave_links is None:
+            wave_links = out.wave_links = mail_links
+        elif mail_links != wave_links:  # merge fields in links: this mail's own list
+            out.row_links.append((row.seq, mail_links))
+        out.mails.append(Outgoing(row.seq, row.contact_id, mail, retry=row.status == "sending", data=data,
+                                  address=row.email, envelope_from=mime.envelope_from))
+    return out
+
+
+def settle(uow: UnitOfWork, result: Claim, claimed: Claimed, rendered: Rendered) -> None:
+    """What rendering found, recorded before any of the mails leaves (a click resolves its link
+    from what is saved here); the mails join `result`."""
+    session = uow.session
+    if rendered.wave_links:
+        sending.save_wave_links(session, claimed.wave.id, rendered.wave_links)
+    for seq, mail_links in rendered.row_links:
+        sending.set_links(session, seq, mail_links)
+    sending.mark(session, rendered.failed)
+    for _, _, reason, _ in rendered.failed:
+        result.skipped[reason] = result.skipped.get(reason, 0) + 1
+    result.mails.extend(rendered.mails)
 
 
 @dataclass

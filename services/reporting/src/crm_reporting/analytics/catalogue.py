@@ -15,7 +15,18 @@ from sqlalchemy.sql.elements import KeyedColumnElement
 
 from crm.reporting.v1.reporting_pb2 import Catalogue, CatalogueField, CatalogueMeasure, CatalogueSource
 from crm_reporting.rules import AMOUNT_SCALE
-from crm_reporting.tables import csat_answers, leads, opportunities, sla_breaches, ticket_tags, tickets
+from crm_reporting.tables import (
+    csat_answers,
+    lead_rollup,
+    leads,
+    opportunities,
+    opportunity_rollup,
+    sla_breaches,
+    ticket_rollup,
+    ticket_tag_rollup,
+    ticket_tags,
+    tickets,
+)
 from crm_reporting.usecases import VISIBLE, assigned
 from crmkit.auth import Principal
 
@@ -41,6 +52,8 @@ class Measure:
     where: ColumnElement[bool]
     parts: Sequence[ColumnElement[Any]]
     finish: Callable[[Sequence[Any]], float | None]
+    # the same parts over the source's rollup: (condition, rollup column summed where it holds)
+    rollup: Sequence[tuple[ColumnElement[bool], str]] = ()
 
 
 @dataclass(frozen=True)
@@ -55,6 +68,8 @@ class Source:
     time_fields: tuple[str, ...]       # <field>_day / _week / _quarter columns of the table
     visible: Callable[[Principal], ColumnElement[bool]]
     filter_only: dict[str, Dimension] = field(default_factory=dict)
+    rollup: Table | None = None        # its rollup by month of each time field (store.rollups)
+    tag_rollup: Table | None = None    # the same per tag, for the dimension "tag"
 
     def filterable(self, name: str) -> Dimension | None:
         return self.dimensions.get(name) or self.filter_only.get(name)
@@ -76,19 +91,22 @@ def _n(values: Sequence[Any]) -> float | None:
     return float(values[0] or 0)
 
 
-def _count(name: str, label: str, description: str, where: ColumnElement[bool]) -> Measure:
-    return Measure(name, label, "count", description, where, [func.sum(case((where, 1), else_=0))], _n)
+def _count(name: str, label: str, description: str, where: ColumnElement[bool],
+           on_rollup: ColumnElement[bool] | None = None) -> Measure:
+    """`on_rollup`: the condition over the rollup when `where` is not over columns it keeps."""
+    return Measure(name, label, "count", description, where, [func.sum(case((where, 1), else_=0))], _n,
+                   [(on_rollup if on_rollup is not None else where, "n")])
 
 
 def _amount(name: str, label: str, description: str, where: ColumnElement[bool],
-            units: ColumnElement[Any] | None = None, scale: int = AMOUNT_SCALE) -> Measure:
+            units: ColumnElement[Any] | None = None, scale: int = AMOUNT_SCALE, rollup: str = "amount_units") -> Measure:
     units = units if units is not None else opportunities.c.amount_units
     return Measure(name, label, "amount", description, where, [func.sum(case((where, units), else_=0))],
-                   lambda v: round(int(v[0] or 0) / scale, 2))
+                   lambda v: round(int(v[0] or 0) / scale, 2), [(where, rollup)])
 
 
 def _average(name: str, label: str, unit: str, description: str, where: ColumnElement[bool],
-             value: ColumnElement[Any], divide: float = 1.0) -> Measure:
+             value: ColumnElement[Any], divide: float = 1.0, rollup: tuple[str, str] | None = None) -> Measure:
     both = and_(where, value.is_not(None))
 
     def finish(v: Sequence[Any]) -> float | None:
@@ -96,7 +114,8 @@ def _average(name: str, label: str, unit: str, description: str, where: ColumnEl
         return round(float(total) / float(n) / divide, 4) if n else None
 
     return Measure(name, label, unit, description, both,
-                   [func.sum(case((both, value), else_=0)), func.sum(case((both, 1), else_=0))], finish)
+                   [func.sum(case((both, value), else_=0)), func.sum(case((both, 1), else_=0))], finish,
+                   [(where, rollup[0]), (where, rollup[1])] if rollup else ())
 
 
 def _ratio(name: str, label: str, description: str, part: ColumnElement[bool],
@@ -106,7 +125,8 @@ def _ratio(name: str, label: str, description: str, part: ColumnElement[bool],
         return round(float(p or 0) / float(w), 4) if w else None
 
     return Measure(name, label, "ratio", description, whole,
-                   [func.sum(case((and_(whole, part), 1), else_=0)), func.sum(case((whole, 1), else_=0))], finish)
+                   [func.sum(case((and_(whole, part), 1), else_=0)), func.sum(case((whole, 1), else_=0))], finish,
+                   [(and_(whole, part), "n"), (whole, "n")])
 
 
 def _dims(table: Table, names: dict[str, str], **types: str) -> dict[str, Dimension]:
@@ -136,17 +156,18 @@ OPPORTUNITIES = Source(
         _amount("open_amount", "Pipeline", "sum of the open opportunities' amounts, per currency", _OPEN),
         _amount("won_amount", "Won amount", "sum of the won opportunities' amounts, per currency", _WON),
         _amount("weighted_amount", "Weighted pipeline", "open amounts times their probability, per currency",
-                _OPEN, o.amount_units * o.probability, AMOUNT_SCALE * 100),
+                _OPEN, o.amount_units * o.probability, AMOUNT_SCALE * 100, "weighted_units"),
         _average("avg_amount", "Average amount", "amount", "average amount, per currency", true(),
-                 o.amount_units, AMOUNT_SCALE),
+                 o.amount_units, AMOUNT_SCALE, ("amount_units", "n")),
         _average("avg_probability", "Average probability", "percent", "average stage probability", true(),
-                 o.probability),
+                 o.probability, rollup=("probability_sum", "n")),
         _average("avg_cycle_days", "Average deal cycle", "days", "days from creation to win, over won deals",
-                 _WON, o.cycle_days),
+                 _WON, o.cycle_days, rollup=("cycle_days_sum", "cycle_n")),
         _ratio("win_rate", "Win rate", "won / (won + lost)", _WON, o.status.in_(("won", "lost"))),
     )},
     time_fields=("created", "closed", "expected"),
     visible=lambda principal: VISIBLE.clause(principal, opportunities),
+    rollup=opportunity_rollup,
 )
 
 le = leads.c
@@ -162,6 +183,7 @@ LEADS = Source(
     )},
     time_fields=("created",),
     visible=lambda principal: VISIBLE.clause(principal, leads),
+    rollup=lead_rollup,
 )
 
 t = tickets.c
@@ -178,15 +200,18 @@ TICKETS = Source(
     measures={m.name: m for m in (
         _count("count", "Tickets", "every ticket", true()),
         _count("open", "Unsolved", "tickets not solved or closed", t.status.not_in(("solved", "closed"))),
-        _count("solved", "Solved", "tickets solved (then possibly closed)", _SOLVED),
-        _count("sla_breached", "SLA breached", "tickets that breached an SLA clock", _BREACHED),
+        _count("solved", "Solved", "tickets solved (then possibly closed)", _SOLVED, ticket_rollup.c.solved == 1),
+        _count("sla_breached", "SLA breached", "tickets that breached an SLA clock", _BREACHED,
+               ticket_rollup.c.breached == 1),
         _average("avg_resolution_hours", "Average resolution time", "hours", "created to solved, over solved tickets",
-                 true(), t.resolution_seconds, 3600.0),
+                 true(), t.resolution_seconds, 3600.0, ("resolution_sum", "resolution_n")),
         _average("avg_first_response_hours", "Average first response", "hours", "created to the first response",
-                 true(), t.first_response_seconds, 3600.0),
+                 true(), t.first_response_seconds, 3600.0, ("first_response_sum", "first_response_n")),
     )},
     time_fields=("created", "solved"),
     visible=lambda principal: assigned(principal, tickets.c.assignee_id),
+    rollup=ticket_rollup,
+    tag_rollup=ticket_tag_rollup,
 )
 
 cs = csat_answers.c

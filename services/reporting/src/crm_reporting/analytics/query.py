@@ -9,12 +9,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
 from google.protobuf.struct_pb2 import NULL_VALUE, ListValue
-from sqlalchemy import ColumnElement, Select, func, select
+from sqlalchemy import Column, ColumnElement, Select, case, func, select
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.visitors import replacement_traverse
 
 from crm.reporting.v1.reporting_pb2 import DrillDownResult, Query, QueryColumn, QueryResult, QueryRow
 from crm_reporting.analytics.catalogue import FILTER_OPS, GRAINS, SOURCES, Dimension, Measure, Source, tag_exists
@@ -39,6 +40,8 @@ class Plan:
     measures: list[Measure]
     where: list[ColumnElement[bool]]
     join_tags: bool
+    grouped: list[Dimension]           # the dimensions (without the period)
+    scope: list[ColumnElement[bool]]   # visibility and filters: `where` without the time window
 
 
 def _known(kind: str, name: str, known: Sequence[str], where: str) -> InvalidArgument:
@@ -86,6 +89,8 @@ def plan(query: Query, principal: Principal, *, field: str = "query") -> Plan:
         raise _known("time grain", query.time_grain, list(GRAINS), f"{field}.time_grain")
 
     where: list[ColumnElement[bool]] = [source.visible(principal)]
+    scope = where
+    where = []
     day = source.table.c[f"{time_field}_day"]
     if query.time_grain or query.from_day or query.to_day:
         where.append(day != "")          # a record without that time has no period
@@ -97,7 +102,7 @@ def plan(query: Query, principal: Principal, *, field: str = "query") -> Plan:
         raise InvalidArgument("must not be before from_day", field=f"{field}.to_day")
     single_currency = False
     for i, f in enumerate(query.filters):
-        where.append(_filter(source, f.field, f.op or "eq", list(f.values), f"{field}.filters[{i}]"))
+        scope.append(_filter(source, f.field, f.op or "eq", list(f.values), f"{field}.filters[{i}]"))
         single_currency |= f.field == "currency" and (f.op or "eq") == "eq"
 
     # Amounts are never added across currencies: an amount measure groups by currency as well.
@@ -113,7 +118,7 @@ def plan(query: Query, principal: Principal, *, field: str = "query") -> Plan:
     columns = {name for name, _, _ in groups} | set(query.measures)
     if query.order_by and query.order_by.removeprefix("-") not in columns:
         raise _known("column to order by", query.order_by, sorted(columns), f"{field}.order_by")
-    return Plan(filled, source, groups, measures, where, any(d.join_tags for d in dims))
+    return Plan(filled, source, groups, measures, [*scope, *where], any(d.join_tags for d in dims), dims, scope)
 
 
 def _filter(source: Source, name: str, op: str, values: list[str], where: str) -> ColumnElement[bool]:
@@ -163,14 +168,17 @@ def _from(p: Plan, stmt: Select[Any]) -> Select[Any]:
     return stmt
 
 
-def run(session: Session, query: Query, principal: Principal, *, title: str = "", field: str = "query"
-        ) -> QueryResult:
+def run(session: Session, query: Query, principal: Principal, *, title: str = "", field: str = "query",
+        use_rollup: bool = True) -> QueryResult:
+    """`use_rollup`: read the source's rollup when it covers the query (False: the detail table,
+    for the bench's before / after and the tests' rollup == detail)."""
     p = plan(query, principal, field=field)
+    on_rollup = rollup_statement(p) if use_rollup else None
     parts = [part for m in p.measures for part in m.parts]
     keys = [expr for _, _, expr in p.groups]
     rows: list[tuple[list[str], list[float | None]]] = []
-    stmt = _from(p, select(*keys, *parts)).where(*p.where)
-    if keys:
+    stmt = on_rollup if on_rollup is not None else _from(p, select(*keys, *parts)).where(*p.where)
+    if keys and on_rollup is None:
         stmt = stmt.group_by(*keys)
     sums = [0] * len(parts)
     for row in session.execute(stmt):
@@ -179,7 +187,9 @@ def run(session: Session, query: Query, principal: Principal, *, title: str = ""
         rows.append((names, _finish(p.measures, values[len(keys):])))
         sums = [a + (b or 0) for a, b in zip(sums, values[len(keys):], strict=True)]
     if p.join_tags:   # a ticket is in one row per tag: its total is counted without the join
-        sums = list(session.execute(select(*parts).select_from(p.source.table).where(*p.where)).one())
+        on_totals = rollup_statement(p, totals=True) if on_rollup is not None else None
+        sums = list(session.execute(on_totals if on_totals is not None else
+                                    select(*parts).select_from(p.source.table).where(*p.where)).one())
     # every part is a SUM, so the totals are the sums of the groups' parts
     totals = _finish(p.measures, sums)
     if keys:
@@ -192,6 +202,79 @@ def run(session: Session, query: Query, principal: Principal, *, title: str = ""
             result.rows.append(QueryRow(keys=names, values=_list(values)))
     result.totals.CopyFrom(_list(totals))
     return result
+
+
+def _month_end(day: str) -> bool:
+    d = date.fromisoformat(day)
+    return (d + timedelta(days=1)).month != d.month
+
+
+def rollup_statement(p: Plan, *, totals: bool = False) -> Select[Any] | None:
+    """The query over the source's rollup, or None when the rollup does not cover it: a dimension
+    or filter it does not keep (campaigns, the expected quarter, a ticket's tags as a filter), a
+    week or day grain, or a window that does not start and end on whole months. `totals`: the
+    query's totals, without its groups (over the tag rollup a ticket counts once per tag)."""
+    main = p.source.rollup
+    if main is None:
+        return None
+    q = p.query
+    if q.time_grain in ("day", "week"):
+        return None
+    if q.from_day and q.from_day[8:] != "01" or q.to_day and not _month_end(q.to_day):
+        return None
+    by_tag = p.join_tags and not totals
+    rollup = p.source.tag_rollup if by_tag else main
+    if rollup is None:
+        return None
+    detail = p.source.table
+
+    def adapt(expr: ColumnElement[Any]) -> ColumnElement[Any] | None:
+        """`expr` over the rollup's columns of the same names; None when one is not there."""
+        missing: list[str] = []
+
+        def swap(element: Any) -> Any:
+            if isinstance(element, Column) and element.table is not rollup:
+                if element.table in (detail, main) and element.name in rollup.c:
+                    return rollup.c[element.name]
+                missing.append(element.name)
+            return None
+
+        out: ColumnElement[Any] = replacement_traverse(expr, {}, swap)  # type: ignore[call-overload]
+        return None if missing else out
+
+    r = rollup.c
+    timed = bool(q.time_grain or q.from_day or q.to_day)
+    where: list[ColumnElement[bool]] = [r.time_field == (q.time_field if timed else "")]
+    if timed:
+        where.append(r.month != "")
+    if q.from_day:
+        where.append(r.month >= q.from_day[:7])
+    if q.to_day:
+        where.append(r.month <= q.to_day[:7])
+    for clause in p.scope:
+        adapted = adapt(clause)
+        if adapted is None:
+            return None
+        where.append(adapted)
+    keys: list[ColumnElement[Any]] = []
+    if q.time_grain and not totals:
+        keys.append({"month": r.month, "quarter": r.quarter, "year": func.substr(r.month, 1, 4)}[q.time_grain])
+    for d in [] if totals else p.grouped:
+        adapted = r.tag if d.join_tags else adapt(d.expr)
+        if adapted is None:
+            return None
+        keys.append(adapted)
+    parts: list[ColumnElement[Any]] = []
+    for m in p.measures:
+        if len(m.rollup) != len(m.parts):
+            return None
+        for condition, column in m.rollup:
+            adapted = adapt(condition)
+            if adapted is None:
+                return None
+            parts.append(func.sum(case((adapted, r[column]), else_=0)))
+    stmt = select(*keys, *parts).select_from(rollup).where(*where)
+    return stmt.group_by(*keys) if keys else stmt
 
 
 def _finish(measures: list[Measure], values: list[Any]) -> list[float | None]:

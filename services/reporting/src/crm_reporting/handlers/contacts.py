@@ -13,7 +13,7 @@ from crm.common.v1.envelope_pb2 import EventEnvelope
 from crm.contacts.v1 import events_pb2 as contact_events
 from crm.contacts.v1.contacts_pb2 import Account, Contact
 from crm_reporting.handlers.sales import apply_pool_move
-from crm_reporting.store import upsert_newest
+from crm_reporting.store import rollups, upsert_newest
 from crm_reporting.tables import account_pool, customer_tags, customers
 from crmkit.events import EventTypes, unpack_payload
 
@@ -43,6 +43,7 @@ def apply_snapshot(session: Session, contact: Contact, *, now: datetime) -> bool
     current = session.execute(_VERSION_OF, {"cid": contact.id}).scalar_one_or_none()
     if current is not None and current >= contact.version:
         return False
+    before = rollups.customer_row(session, contact.id) if current is not None else None
     values = {
         "version": contact.version,
         "owner_id": contact.owner_id,
@@ -61,6 +62,9 @@ def apply_snapshot(session: Session, contact: Contact, *, now: datetime) -> bool
         session.execute(_DELETE_TAGS, {"cid": contact.id})
     if contact.tags and not contact.deleted:
         session.execute(_INSERT_TAGS, [{"contact_id": contact.id, "tag": t} for t in contact.tags])
+    after = {"contact_id": contact.id, **values, "tags": [] if contact.deleted else list(contact.tags)}
+    rollups.apply(session, rollups.CUSTOMERS, before, after)
+    rollups.apply(session, rollups.CUSTOMER_TAGS, before, after)
     return True
 
 

@@ -18,7 +18,7 @@ from crm.sales.v1.sales_pb2 import Lead, Opportunity
 from crm_reporting.periods import day_of, days_between, grains
 from crm_reporting.rules import amount_units
 from crm_reporting.store import campaigns as attribution
-from crm_reporting.store import upsert_newest
+from crm_reporting.store import rollups, upsert_newest
 from crm_reporting.tables import leads, opportunities, pool_moves
 from crmkit.events import EventTypes, unpack_payload
 from crmkit.records import dt
@@ -87,8 +87,10 @@ def apply_opportunity(session: Session, opp: Opportunity) -> bool:
         "closed_at": closed_at,
         **_opportunity_periods(opp, closed_at.date().isoformat() if closed_at else ""),
     }
+    before = rollups.opportunity_row(session, opp.id)
     if not upsert_newest(session, opportunities, opportunities.c.opportunity_id, opp.id, opp.version, values):
         return False
+    rollups.apply(session, rollups.OPPORTUNITIES, before, rollups.opportunity_row(session, opp.id))
     # A new link can change the attribution of the person's other deals; otherwise only a won deal
     # needs the walk over its person's touches.
     if attribution.link(session, opp.lead_id, opp.contact_id) or status == "won":
@@ -108,6 +110,7 @@ def _opportunity_periods(opp: Opportunity, closed_day: str) -> dict[str, object]
 
 
 def apply_lead(session: Session, lead: Lead) -> bool:
+    before = rollups.lead_row(session, lead.id)
     if not upsert_newest(session, leads, leads.c.lead_id, lead.id, lead.version, {
         "owner_id": lead.owner_id,
         "team": lead.team,
@@ -119,6 +122,7 @@ def apply_lead(session: Session, lead: Lead) -> bool:
         "in_pool": lead.in_pool,
     }):
         return False
+    rollups.apply(session, rollups.LEADS, before, rollups.lead_row(session, lead.id))
     # The newest snapshot's campaign is the lead's: a changed campaign_id moves its lead and touch.
     attribution.set_only_campaign_lead(session, lead.campaign_id, lead.id, LEAD_SOURCE)
     touch_id = f"lead:{lead.id}"

@@ -12,7 +12,7 @@ from crm.common.v1.envelope_pb2 import EventEnvelope
 from crm.support.v1 import events_pb2 as support_events
 from crm.support.v1.support_pb2 import Ticket
 from crm_reporting.periods import day_of, grains
-from crm_reporting.store import upsert_newest
+from crm_reporting.store import rollups, upsert_newest
 from crm_reporting.tables import csat_answers, sla_breaches, ticket_tags, tickets
 from crmkit.events import EventTypes, unpack_payload
 from crmkit.records import aware
@@ -59,8 +59,10 @@ def apply_ticket(session: Session, ticket: Ticket) -> bool:
         "first_response_seconds": _seconds_between(ticket.created_at, ticket.first_responded_at),
         "resolution_seconds": _seconds_between(ticket.created_at, ticket.solved_at),
         "team": ticket.team, "region": ticket.region, "type": ticket.type, "channel": ticket.channel,
+        "contact_id": ticket.contact_id,
         **grains("created", day_of(ticket.created_at)), **grains("solved", day_of(ticket.solved_at)),
     }
+    before = rollups.ticket_row(session, ticket.id)
     applied = upsert_newest(session, tickets, tickets.c.ticket_id, ticket.id, ticket.version, values)
     if applied:   # the newest snapshot's tags are the ticket's issues
         session.execute(_DELETE_TAGS, {"tid": ticket.id})
@@ -69,11 +71,24 @@ def apply_ticket(session: Session, ticket: Ticket) -> bool:
             session.execute(_INSERT_TAG, [{"ticket_id": ticket.id, "tag": tag} for tag in tags])
     for clock in ticket.sla:   # a breach is for good, whichever snapshot showed it first
         if clock.breached:
-            record_breach(session, ticket.id, clock.metric)
+            _insert_breach(session, ticket.id, clock.metric)
+    after = rollups.ticket_row(session, ticket.id)
+    for rollup in (rollups.TICKETS, rollups.TICKET_TAGS):
+        rollups.apply(session, rollup, before, after)
     return applied
 
 
 def record_breach(session: Session, ticket_id: str, metric: str) -> bool:
+    before = rollups.ticket_row(session, ticket_id)
+    if not _insert_breach(session, ticket_id, metric):
+        return False
+    after = rollups.ticket_row(session, ticket_id)
+    for rollup in (rollups.TICKETS, rollups.TICKET_TAGS):
+        rollups.apply(session, rollup, before, after)
+    return True
+
+
+def _insert_breach(session: Session, ticket_id: str, metric: str) -> bool:
     metric = metric or "unknown"
     row = {"ticket_id": ticket_id, "metric": metric}
     if session.execute(_BREACH_SEEN, row).first() is not None:

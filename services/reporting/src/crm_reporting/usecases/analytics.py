@@ -29,7 +29,7 @@ from crm_reporting.analytics import catalogue, query
 from crm_reporting.periods import next_quarter, shift_quarter
 from crm_reporting.rules import check_days, format_amount
 from crm_reporting.store import events_applied
-from crm_reporting.tables import opportunities, sales_targets
+from crm_reporting.tables import opportunities, opportunity_rollup, sales_targets
 from crm_reporting.usecases import VISIBLE
 from crmkit.auth import Principal
 from crmkit.errors import InvalidArgument
@@ -189,31 +189,34 @@ def forecast(session: Session, *, principal: Principal, request: ForecastRequest
     quarter = request.quarter or next_quarter(now)
     if len(quarter) != 7 or quarter[4:6] != "-Q" or quarter[6] not in "1234" or not quarter[:4].isdigit():
         raise InvalidArgument("use YYYY-Qn, e.g. 2025-Q1", field="quarter")
-    o = opportunities.c
-    where: list[ColumnElement[bool]] = [VISIBLE.clause(principal, opportunities)]
+    # from the rollup's month rows (store.rollups): a quarter is a set of months of one time field
+    r = opportunity_rollup.c
+    where: list[ColumnElement[bool]] = [VISIBLE.clause(principal, opportunity_rollup)]
     if request.team:
-        where.append(o.team == request.team)
+        where.append(r.team == request.team)
     if request.region:
-        where.append(o.region == request.region)
+        where.append(r.region == request.region)
     current = f"{now.year}-Q{(now.month - 1) // 3 + 1}"
     history = [shift_quarter(current, -k) for k in range(1, 5)]
     lines: dict[str, dict[str, Any]] = defaultdict(lambda: defaultdict(int))
 
-    def add(key: str, clause: ColumnElement[bool], value: ColumnElement[Any], count: bool = False) -> None:
-        stmt = select(o.currency_code, func.coalesce(func.sum(value), 0), func.count()).where(
-            *where, clause).group_by(o.currency_code)
+    def add(key: str, time_field: str, clause: ColumnElement[bool], value: ColumnElement[Any],
+            count: bool = False) -> None:
+        stmt = select(r.currency_code, func.coalesce(func.sum(value), 0), func.coalesce(func.sum(r.n), 0)).where(
+            *where, r.time_field == time_field, clause).group_by(r.currency_code)
         for currency, total, n in session.execute(stmt):
             lines[currency][key] += int(total)
             if count:
                 lines[currency]["open_deals"] += int(n)
 
-    open_in_quarter = (o.status == "open") & (o.expected_quarter == quarter)
-    add("pipeline", open_in_quarter, o.amount_units, count=True)
-    add("weighted", open_in_quarter, o.amount_units * o.probability)
-    add("won", (o.status == "won") & (o.closed_quarter == quarter), o.amount_units)
-    add("won_last_year", (o.status == "won") & (o.closed_quarter == shift_quarter(quarter, -4)), o.amount_units)
-    add("hist_won", (o.status == "won") & o.closed_quarter.in_(history), o.amount_units)
-    add("hist_closed", o.status.in_(("won", "lost")) & o.closed_quarter.in_(history), o.amount_units)
+    open_in_quarter = (r.status == "open") & (r.quarter == quarter)
+    add("pipeline", "expected", open_in_quarter, r.amount_units, count=True)
+    add("weighted", "expected", open_in_quarter, r.weighted_units)
+    won, closed = r.status == "won", r.status.in_(("won", "lost"))
+    add("won", "closed", won & (r.quarter == quarter), r.amount_units)
+    add("won_last_year", "closed", won & (r.quarter == shift_quarter(quarter, -4)), r.amount_units)
+    add("hist_won", "closed", won & r.quarter.in_(history), r.amount_units)
+    add("hist_closed", "closed", closed & r.quarter.in_(history), r.amount_units)
     out = Forecast(quarter=quarter, events_applied=events_applied(session))
     for currency in sorted(lines):
         v = lines[currency]

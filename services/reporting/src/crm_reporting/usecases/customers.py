@@ -7,13 +7,18 @@ from sqlalchemy.orm import Session
 from crm.reporting.v1.reporting_pb2 import CountBucket, CustomerCounts, DayCount, GetCustomerCountsRequest
 from crm_reporting.rules import check_days
 from crm_reporting.store import events_applied
-from crm_reporting.tables import customer_tags, customers
+from crm_reporting.tables import customer_rollup, customer_tag_rollup, customer_tags, customers
 from crm_reporting.usecases import VISIBLE
 from crmkit.auth import Principal
 
 
-def customer_counts(session: Session, *, principal: Principal, request: GetCustomerCountsRequest) -> CustomerCounts:
+def customer_counts(session: Session, *, principal: Principal, request: GetCustomerCountsRequest,
+                    use_rollup: bool = True) -> CustomerCounts:
+    """From the rollups (store.rollups) unless a tag narrows the customers (or `use_rollup` is
+    False: the detail tables, which the rollups must always equal)."""
     check_days(request)
+    if use_rollup and not request.tag:
+        return _from_rollups(session, principal=principal, request=request)
     where = [customers.c.live.is_(True), VISIBLE.clause(principal, customers)]
     if request.region:
         where.append(customers.c.region == request.region)
@@ -53,3 +58,33 @@ def customer_counts(session: Session, *, principal: Principal, request: GetCusto
         new_per_day=[DayCount(day=d, count=c) for d, c in day_rows],
         events_applied=applied,
     )
+
+
+def _from_rollups(session: Session, *, principal: Principal, request: GetCustomerCountsRequest) -> CustomerCounts:
+    r, t = customer_rollup.c, customer_tag_rollup.c
+    visible = VISIBLE.clause(principal, customer_rollup)
+    where = [visible, r.grain == ""]
+    tag_where = [VISIBLE.clause(principal, customer_tag_rollup)]
+    if request.region:
+        where.append(r.region == request.region)
+        tag_where.append(t.region == request.region)
+    n = func.sum(r.n)
+
+    def buckets(column: ColumnElement[str]) -> list[CountBucket]:
+        rows = session.execute(select(column, n).where(*where).group_by(column).order_by(n.desc(), column))
+        return [CountBucket(key=key, count=int(count)) for key, count in rows]
+
+    total = session.execute(select(func.coalesce(n, 0)).where(*where)).scalar_one()
+    tn = func.sum(t.n)
+    tag_rows = session.execute(select(t.tag, tn).where(*tag_where).group_by(t.tag).order_by(tn.desc(), t.tag))
+    day_where = [visible, r.grain == "day", *where[2:]]
+    if request.from_day:
+        day_where.append(r.created_day >= request.from_day)
+    if request.to_day:
+        day_where.append(r.created_day <= request.to_day)
+    day_rows = session.execute(select(r.created_day, n).where(*day_where).group_by(r.created_day)
+                               .order_by(r.created_day))
+    return CustomerCounts(
+        total=int(total), by_source=buckets(r.source), by_region=buckets(r.region), by_level=buckets(r.level),
+        by_tag=[CountBucket(key=k, count=int(c)) for k, c in tag_rows],
+        new_per_day=[DayCount(day=d, count=int(c)) for d, c in day_rows], events_applied=events_applied(session))

@@ -14,6 +14,7 @@ from google.protobuf import json_format
 from sqlalchemy import ColumnElement, Table, delete, insert, or_, select, true, update
 from sqlalchemy.orm import Session
 
+from crm.common.v1.types_pb2 import PageResponse
 from crm.reporting.v1.reporting_pb2 import (
     Dashboard,
     DashboardList,
@@ -30,6 +31,7 @@ from crm.reporting.v1.reporting_pb2 import (
 from crm_reporting.analytics import query
 from crm_reporting.store import events_applied
 from crm_reporting.tables import dashboards, saved_queries
+from crmkit import paging
 from crmkit.auth import Principal
 from crmkit.errors import Conflict, InvalidArgument, NotFound, PermissionDenied
 
@@ -185,10 +187,18 @@ def get_dashboard(session: Session, *, principal: Principal, id_: str) -> Dashbo
     return _dashboard(_row(session, dashboards, principal, id_, "dashboard")._mapping)
 
 
-def list_dashboards(session: Session, *, principal: Principal) -> DashboardList:
-    rows = session.execute(select(dashboards).where(_visible(principal, dashboards))
-                           .order_by(dashboards.c.name, dashboards.c.id))
-    return DashboardList(items=[_dashboard(r._mapping) for r in rows])
+def list_dashboards(session: Session, *, principal: Principal, page_size: int = 0,
+                    page_token: str = "") -> DashboardList:
+    """A page by name then id; the default page is the largest, as the list was whole before it
+    paged, so an old caller still gets every dashboard (up to 200) and a next_page_token past them."""
+    size = paging.page_size(page_size, default=paging.MAX_PAGE)
+    stmt = select(dashboards).where(_visible(principal, dashboards))
+    if page_token:
+        name, after = paging.decode_key(page_token, 2)
+        stmt = stmt.where(or_(dashboards.c.name > name, (dashboards.c.name == name) & (dashboards.c.id > after)))
+    rows = session.execute(stmt.order_by(dashboards.c.name, dashboards.c.id).limit(size + 1)).all()
+    more = paging.encode_key(rows[size - 1].name, rows[size - 1].id) if len(rows) > size else ""
+    return DashboardList(items=[_dashboard(r._mapping) for r in rows[:size]], page=PageResponse(next_page_token=more))
 
 
 def status_of(value: float | None, t: Thresholds) -> str:

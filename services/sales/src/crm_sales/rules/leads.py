@@ -12,7 +12,8 @@ from crmkit import limits, picklists
 from crmkit.errors import FailedPrecondition, InvalidArgument
 
 # marketing_qualified: a contact marketing's engagement score handed over (crm_marketing).
-# The shared customer-source picklist (proto/crm/common/v1/picklists.proto), the same as contacts'.
+# The built-in keys of the shared customer-source picklist (proto/crm/common/v1/picklists.proto);
+# what a write may hold now is the current vocabulary (normalize's `vocabulary`).
 SOURCES = picklists.SOURCES
 STATUSES = ("new", "working", "qualified", "disqualified", "nurturing", "converted")
 TRANSITIONS = {
@@ -33,7 +34,13 @@ SERVER_OWNED = ("score", "score_breakdown", "status_reason", "converted_opportun
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
 
-def normalize(lead: Lead) -> None:
+# lead field → the shared picklist it holds keys of (crmkit.picklists)
+PICKLISTS = {"source": "source", "industry": "industry"}
+
+
+def normalize(lead: Lead, vocabulary: picklists.Vocabulary = picklists.DEFAULTS, before: Lead | None = None) -> None:
+    """In place; picklist fields hold active keys of `vocabulary` (sales' copy of contacts'), or
+    what `before` (the stored lead) held, retired keys included."""
     limits.check_texts(lead, {"notes": limits.MAX_NOTES, "status_reason": limits.MAX_NOTES})
     lead.name = lead.name.strip()
     lead.company = lead.company.strip()
@@ -41,25 +48,33 @@ def normalize(lead: Lead) -> None:
         raise InvalidArgument("a lead needs a name or a company", field="name")
     if len(lead.name) > 300 or len(lead.company) > 300:
         raise InvalidArgument("at most 300 characters", field="name" if len(lead.name) > 300 else "company")
-    if lead.email:
-        lead.email = lead.email.strip().lower()
-        if not _EMAIL.match(lead.email):
-            raise InvalidArgument(f"'{lead.email}' is not an email address", field="email")
-    if lead.phone:
-        raw = lead.phone.strip()
-        try:
-            parsed = phonenumbers.parse("+" + raw[2:] if raw.startswith("00") else raw, "CN")
-        except phonenumbers.NumberParseException:
-            raise InvalidArgument(f"'{raw}' is not a phone number", field="phone") from None
-        if not phonenumbers.is_valid_number(parsed):
-            raise InvalidArgument(f"'{raw}' is not a valid phone number", field="phone")
-        lead.phone = phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
-    if lead.source and lead.source not in SOURCES:
-        raise InvalidArgument(f"must be one of {', '.join(SOURCES)}", field="source")
+    normalize_email(lead)
+    if lead.phone and not lead.phone_unverified:  # an import keeps an unverified phone's digits
+        lead.phone = normalize_phone(lead.phone)
+    vocabulary.check_fields(lead, PICKLISTS, before)
     if lead.budget:
         lead.budget = str(money.cents(money.parse(lead.budget, "budget")))
         lead.currency_code = money.check_currency(lead.currency_code or "CNY", "currency_code")
     _normalize_attribution(lead)
+
+
+def normalize_email(lead: Lead) -> None:
+    if lead.email:
+        lead.email = lead.email.strip().lower()
+        if not _EMAIL.match(lead.email):
+            raise InvalidArgument(f"'{lead.email}' is not an email address", field="email")
+
+
+def normalize_phone(value: str) -> str:
+    """E.164, a mainland number when it has no country code."""
+    raw = value.strip()
+    try:
+        parsed = phonenumbers.parse("+" + raw[2:] if raw.startswith("00") else raw, "CN")
+    except phonenumbers.NumberParseException:
+        raise InvalidArgument(f"'{raw}' is not a phone number", field="phone") from None
+    if not phonenumbers.is_valid_number(parsed):
+        raise InvalidArgument(f"'{raw}' is not a valid phone number", field="phone")
+    return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
 
 
 ATTRIBUTION_MAX = 200  # characters of each UTM parameter and of the form id

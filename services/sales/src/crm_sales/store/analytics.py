@@ -3,10 +3,10 @@ close date), and the opportunity and stage-visit rows a funnel is counted from."
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, Row, func, literal, select
+from sqlalchemy import ColumnElement, Row, case, extract, func, literal, select
 from sqlalchemy.orm import Session
 
 from crm.sales.v1.sales_pb2 import ForecastRequest
@@ -61,3 +61,17 @@ def stage_visits_of(session: Session, pipeline_id: str) -> Sequence[Row[Any]]:
     v = stage_visits
     return session.execute(select(v.c.opportunity_id, v.c.stage, v.c.entered_at, v.c.exited_at)
                            .where(v.c.pipeline_id == pipeline_id)).all()
+
+
+def open_stage_ages(session: Session, now: datetime, bounds: Sequence[float]
+                    ) -> list[tuple[str, str, int, datetime, float, list[int]]]:
+    """Per pipeline and stage, the open deals sitting in it: (pipeline, stage, count, oldest entry,
+    the sum of their ages in seconds, how many entered at most `bound` seconds ago for each
+    bound). One pass over the open visits (won and lost deals have none): what a scrape affords."""
+    v = stage_visits
+    within = [func.sum(case((v.c.entered_at >= now - timedelta(seconds=b), 1), else_=0)) for b in bounds]
+    stmt = (select(v.c.pipeline_id, v.c.stage, func.count(), func.min(v.c.entered_at),
+                   func.sum(extract("epoch", v.c.entered_at)), *within)
+            .where(v.c.exited_at.is_(None)).group_by(v.c.pipeline_id, v.c.stage))
+    return [(row[0], row[1], int(row[2]), row[3], int(row[2]) * now.timestamp() - float(row[4] or 0),
+             [int(n or 0) for n in row[5:]]) for row in session.execute(stmt)]

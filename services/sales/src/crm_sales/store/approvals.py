@@ -1,6 +1,8 @@
 """Approval requests of quotes."""
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
 
@@ -9,10 +11,12 @@ from crm_sales.tables import approvals
 from crmkit.records import dt
 
 
-def approvals_of(session: Session, quote_id: str) -> list[ApprovalRequest]:
-    rows = session.execute(select(approvals.c.data).where(approvals.c.quote_id == quote_id)
-                           .order_by(approvals.c.seq)).scalars()
-    return [ApprovalRequest.FromString(d) for d in rows]
+def approvals_of(session: Session, quote_id: str, *, after: int = 0,
+                 limit: int | None = None) -> list[tuple[int, ApprovalRequest]]:
+    """A quote's approval trail, oldest first, after the sequence number `after`: (seq, request)."""
+    stmt = (select(approvals.c.seq, approvals.c.data).where(approvals.c.quote_id == quote_id, approvals.c.seq > after)
+            .order_by(approvals.c.seq).limit(limit))
+    return [(row.seq, ApprovalRequest.FromString(row.data)) for row in session.execute(stmt)]
 
 
 def load_approval(session: Session, approval_id: str) -> ApprovalRequest | None:
@@ -29,7 +33,11 @@ def save_approval(session: Session, request: ApprovalRequest, *, new: bool) -> N
         session.execute(update(approvals).where(approvals.c.id == request.id).values(**values))
 
 
-def pending_approvals(session: Session) -> list[ApprovalRequest]:
-    rows = session.execute(select(approvals.c.data).where(approvals.c.status == "pending")
-                           .order_by(approvals.c.seq)).scalars()
-    return [ApprovalRequest.FromString(d) for d in rows]
+def pending_approvals(session: Session, *, after: int = 0) -> Iterator[tuple[int, ApprovalRequest]]:
+    """The pending requests, oldest first, after the sequence number `after`: (seq, request), read
+    as the caller goes (it stops once it has a page)."""
+    rows = session.execute(select(approvals.c.seq, approvals.c.data)
+                           .where(approvals.c.status == "pending", approvals.c.seq > after)
+                           .order_by(approvals.c.seq).execution_options(yield_per=100))
+    for row in rows:
+        yield row.seq, ApprovalRequest.FromString(row.data)

@@ -7,6 +7,7 @@ from sqlalchemy.orm import Session
 from crm.sales.v1.sales_pb2 import PriceBook, Product
 from crm_sales.store import changed
 from crm_sales.tables import counters, price_books, products
+from crmkit.paging import MAX_PAGE, decode_key, encode_key, page_size
 
 
 def save_product(session: Session, product: Product, *, new: bool) -> None:
@@ -44,6 +45,22 @@ def find_price_books(session: Session, currency: str = "", tier: str = "") -> li
     if tier:
         stmt = stmt.where(price_books.c.tier == tier)
     return [PriceBook.FromString(d) for d in session.execute(stmt).scalars()]
+
+
+def page_price_books(session: Session, currency: str, tier: str, *, size: int,
+                     token: str) -> tuple[list[PriceBook], str]:
+    """A page by id (a price book has no sequence column) and the next page's token."""
+    size = page_size(size, default=MAX_PAGE)
+    stmt = select(price_books.c.id, price_books.c.data).order_by(price_books.c.id).limit(size + 1)
+    if currency:
+        stmt = stmt.where(price_books.c.currency == currency)
+    if tier:
+        stmt = stmt.where(price_books.c.tier == tier)
+    if token:
+        (after,) = decode_key(token, 1)
+        stmt = stmt.where(price_books.c.id > after)
+    rows = session.execute(stmt).all()
+    return [PriceBook.FromString(r.data) for r in rows[:size]], encode_key(rows[size - 1].id) if len(rows) > size else ""
 
 
 def next_number(session: Session, name: str) -> int:

@@ -37,7 +37,7 @@ def _opt(ts: Timestamp, present: bool) -> datetime | None:
 
 def _lead(r: Lead) -> dict[str, Any]:
     return dict(name=r.name, company=r.company, source=r.source, campaign_id=r.campaign_id, score=r.score,
-                status=r.status, version=r.version, email=r.email.strip().lower(), in_pool=r.in_pool,
+                status=r.status, version=r.version, email=r.email.strip().lower(), phone=r.phone, in_pool=r.in_pool,
                 followed_up_at=_opt(r.last_follow_up_at, r.HasField("last_follow_up_at")),
                 assigned_at=_opt(r.assigned_at, r.HasField("assigned_at")))
 

@@ -14,6 +14,7 @@ from crm_sales.usecases import quotes
 from crm_sales.usecases.access import visible
 from crmkit.auth import Principal
 from crmkit.db import UnitOfWork
+from crmkit import paging
 from crmkit.errors import InvalidArgument, NotFound
 
 
@@ -37,15 +38,26 @@ def decide(uow: UnitOfWork, *, principal: Principal, now: datetime, approval_id:
 
 
 def list_approvals(session: Session, *, principal: Principal, now: datetime, quote_id: str,
-                   pending_for_me: bool) -> list[ApprovalRequest]:
+                   pending_for_me: bool, page_size: int = 0,
+                   page_token: str = "") -> tuple[list[ApprovalRequest], str]:
+    """A page (oldest first) and the token of the next one ("" on the last). The default page is
+    the largest, so a caller written before paging still gets every approval it got then."""
+    size = paging.page_size(page_size, default=paging.MAX_PAGE)
+    after = paging.decode_cursor(page_token) if page_token else 0
     if quote_id:
         visible(session, Quote, quote_id, principal=principal, now=now)
-        return approvals.approvals_of(session, quote_id)
+        return _page(approvals.approvals_of(session, quote_id, after=after, limit=size + 1), size)
     if not pending_for_me:
         raise InvalidArgument("give a quote_id or ask for pending_for_me", field="quote_id")
-    found = []
-    for request in approvals.pending_approvals(session):
+    found: list[tuple[int, ApprovalRequest]] = []
+    for seq, request in approvals.pending_approvals(session, after=after):
         step = approval_policy.current_step(request)
         if approval_policy.may_decide(principal, step, request) and request.requested_by != principal.user_id:
-            found.append(request)
-    return found
+            found.append((seq, request))
+            if len(found) > size:
+                break
+    return _page(found, size)
+
+
+def _page(rows: list[tuple[int, ApprovalRequest]], size: int) -> tuple[list[ApprovalRequest], str]:
+    return [r for _, r in rows[:size]], paging.encode_cursor(rows[size - 1][0]) if len(rows) > size else ""

@@ -61,5 +61,7 @@ def save_price_book(uow: UnitOfWork, *, principal: Principal, book: PriceBook) -
     return book
 
 
-def list_price_books(session: Session, *, currency_code: str, tier: str) -> list[PriceBook]:
-    return catalogue.find_price_books(session, currency_code, tier)
+def list_price_books(session: Session, *, currency_code: str, tier: str, page_size: int = 0,
+                     page_token: str = "") -> tuple[list[PriceBook], str]:
+    """A page by id; the default page is the largest, as the list was whole before it paged."""
+    return catalogue.page_price_books(session, currency_code, tier, size=page_size, token=page_token)

@@ -19,10 +19,11 @@ from crm_sales.rules import leads as rules
 from crm_sales.rules.access import masked_lead
 from crm_sales.rules.fields import listed
 from crm_sales.store import audit, jobs, people, records
+from crm_sales.store.picklists import PICKLISTS
 from crm_sales.usecases import pool as pool_cases
 from crm_sales.usecases import settings, tasks
 from crm_sales.usecases.access import delegators, visible
-from crmkit import limits, picklists
+from crmkit import limits
 from crmkit.auth import SYSTEM, Principal
 from crmkit.db import UnitOfWork
 from crmkit.errors import DomainError, FailedPrecondition, InvalidArgument, NotFound, PermissionDenied
@@ -89,7 +90,10 @@ def create_lead(uow: UnitOfWork, *, principal: Principal, now: datetime, lead: L
             raise PermissionDenied("lead capture is for marketing forms and service accounts")
     elif not principal.has_role("rep", "manager", "marketing"):
         raise PermissionDenied("your role cannot create leads")
-    rules.normalize(lead)
+    if channel != "import":  # only an import keeps a phone that does not validate (rules.imports)
+        lead.ClearField("phone_unverified")
+        lead.ClearField("phone_raw")
+    rules.normalize(lead, PICKLISTS.current(uow.session))
     if refuse is not None:
         refuse(lead)
     check_scope(principal, team="", region=lead.region)  # a rep cannot file a lead in another region
@@ -163,6 +167,8 @@ def update_lead(uow: UnitOfWork, *, principal: Principal, now: datetime, patch: 
                 expected: int) -> Lead:
     lead = visible(uow.session, Lead, patch.id, principal=principal, now=now, write=True)
     check_version(lead.version, expected)
+    stored = Lead()
+    stored.CopyFrom(lead)  # picklist values it already holds stay valid (retired ones too)
     paths = [p.split(".")[0] for p in mask]
     if not paths:
         raise InvalidArgument("nothing to update: the update mask is empty", field="update_mask")
@@ -174,7 +180,10 @@ def update_lead(uow: UnitOfWork, *, principal: Principal, now: datetime, patch: 
             check_scope(principal, team=lead.team, region=patch.region, before_team=lead.team,
                         before_region=lead.region)
         setattr(lead, path, getattr(patch, path))
-    rules.normalize(lead)
+        if path == "phone":  # a phone typed again is checked again
+            lead.ClearField("phone_unverified")
+            lead.ClearField("phone_raw")
+    rules.normalize(lead, PICKLISTS.current(uow.session), stored)
     pool.touch(lead, now)
     _rescore(uow, lead, settings.current(uow.session), now)
     bump(lead, now)
@@ -289,7 +298,8 @@ def get_lead(session: Session, *, principal: Principal, now: datetime, lead_id: 
 
 def list_leads(session: Session, *, principal: Principal, now: datetime, flt: LeadFilter, page_size: int,
                page_token: str) -> tuple[list[Lead], str]:
-    picklists.check(flt.source, picklists.SOURCES, "source")  # a typo answers 400, not an empty list
+    # a typo answers 400, not an empty list; a retired source still finds its leads
+    PICKLISTS.current(session).check_filter("source", flt.source, "source")
     found, token = records.list_leads(session, flt, principal=principal,
                                       delegators=delegators(session, principal, now), size=page_size, token=page_token)
     return [masked_lead(principal, lead) for lead in found], token

@@ -15,6 +15,7 @@ from crm_sales.events import SALES, emit
 from crm_sales.rules import approval_policy, assignment, follow_ups, pipeline, pool, scoring
 from crm_sales.rules.fields import listed
 from crm_sales.store import settings as rows
+from crm_sales.store.picklists import PICKLISTS
 from crmkit.auth import Principal
 from crmkit.db import UnitOfWork
 from crmkit.errors import InvalidArgument, PermissionDenied
@@ -66,6 +67,10 @@ def update_settings(uow: UnitOfWork, *, principal: Principal, patch: SalesSettin
             raise InvalidArgument(f"unknown section '{path}' (sections: {listed(SalesSettings, SECTIONS)})",
                                   field="update_mask")
         VALIDATORS[path](getattr(patch, path))
+        if path == "assignment_rules":  # a rule routes by any source the picklist has, retired ones too
+            vocabulary = PICKLISTS.current(uow.session)
+            for i, rule in enumerate(patch.assignment_rules):
+                vocabulary.check_filter("source", rule.sources, f"assignment_rules[{i}].sources")
         settings.ClearField(path)
         getattr(settings, path).extend(getattr(patch, path))
     settings.version += 1

@@ -1,0 +1,131 @@
+"""A file's rows as text, the header first, read as a stream. No I/O beyond the bytes handed in."""
+from __future__ import annotations
+
+import codecs
+import csv
+import io
+from collections.abc import Callable, Iterable, Iterator
+
+MAX_COLUMNS = 200
+
+
+class FileError(ValueError):
+    """The file as a whole cannot be read (not CSV, not xlsx, no header)."""
+
+
+def read_rows(file_name: str, content: bytes) -> Iterator[list[str]]:
+    """The file's rows as text, the header first. CSV: UTF-8 (a BOM is skipped) or GB18030, the
+    delimiter sniffed among , ; tab. xlsx: the first sheet, read-only (flat memory)."""
+    if file_name.lower().endswith(".xlsx"):
+        yield from _xlsx_rows(content)
+        return
+    try:
+        text = content.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        try:
+            text = content.decode("gb18030")  # Excel on a Chinese Windows saves CSV so
+        except UnicodeDecodeError:
+            raise FileError("the file is neither UTF-8 nor GB18030 text, nor an xlsx workbook") from None
+    head = text[:4096]
+    delimiter = max((",", ";", "\t"), key=head.count)
+    yield from csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+
+
+def rows(file_name: str, content: bytes) -> Iterator[list[str]]:
+    """The header, then the data rows (blank lines skipped: they are not rows anybody typed)."""
+    return (r for r in read_rows(file_name, content) if any(c.strip() for c in r))
+
+
+def count_rows(file_name: str, content: bytes) -> int:
+    """Data rows, for progress: a pass over the file without building anything."""
+    return max(sum(1 for _ in rows(file_name, content)) - 1, 0)
+
+
+def header(file_name: str, content: bytes) -> list[str]:
+    return next(read_rows(file_name, content), [])
+
+
+Chunks = Callable[[], Iterable[bytes]]  # the file's bytes in order, each call from the start
+
+
+def encoding_and_count(file_name: str, chunks: Chunks) -> tuple[str, int]:
+    """One pass over the file in constant memory: its text encoding ("" for xlsx) and its number of
+    data rows (for progress)."""
+    if file_name.lower().endswith(".xlsx"):
+        return "", max(sum(1 for r in _xlsx_rows(b"".join(chunks())) if any(c.strip() for c in r)) - 1, 0)
+    for encoding in ("utf-8-sig", "gb18030"):  # Excel on a Chinese Windows saves CSV as GB18030
+        try:
+            return encoding, max(sum(1 for r in stream_rows(file_name, chunks, encoding)) - 1, 0)
+        except UnicodeDecodeError:
+            continue
+    raise FileError("the file is neither UTF-8 nor GB18030 text, nor an xlsx workbook")
+
+
+def stream_rows(file_name: str, chunks: Chunks, encoding: str) -> Iterator[list[str]]:
+    """The header, then the data rows (blank lines skipped), decoding and parsing chunk by chunk:
+    the whole file is never in memory (an xlsx workbook is: its format is a zip archive)."""
+    if not encoding:
+        yield from rows(file_name, b"".join(chunks()))
+        return
+    lines = _lines(chunks(), encoding)
+    first = next(lines, None)
+    if first is None:
+        return
+    delimiter = max((",", ";", "\t"), key=first.count)
+    for row in csv.reader(_chain(first, lines), delimiter=delimiter):
+        if any(c.strip() for c in row):
+            yield row
+
+
+def first_row(file_name: str, chunks: Chunks) -> list[str]:
+    """The header, reading no more of the file than its first line (a CSV's encoding guessed from
+    that line: UTF-8, else GB18030)."""
+    if file_name.lower().endswith(".xlsx"):
+        return next(iter(_xlsx_rows(b"".join(chunks()))), [])
+    for encoding in ("utf-8-sig", "gb18030"):
+        try:
+            return next(stream_rows(file_name, chunks, encoding), [])
+        except UnicodeDecodeError:
+            continue
+    raise FileError("the file is neither UTF-8 nor GB18030 text, nor an xlsx workbook")
+
+
+def _chain(first: str, rest: Iterator[str]) -> Iterator[str]:
+    yield first
+    yield from rest
+
+
+def _lines(chunks: Iterable[bytes], encoding: str) -> Iterator[str]:
+    """Text lines with their endings (a quoted cell's line break stays for csv to join)."""
+    decoder = codecs.getincrementaldecoder(encoding)()
+    pending = ""
+    for chunk in chunks:
+        pending += decoder.decode(chunk)
+        parts = pending.split("\n")
+        pending = parts.pop()
+        for part in parts:
+            yield part + "\n"
+    pending += decoder.decode(b"", final=True)
+    if pending:
+        yield pending
+
+
+def _xlsx_rows(content: bytes) -> Iterator[list[str]]:
+    from openpyxl import load_workbook  # only an xlsx import pays for the import
+
+    try:
+        book = load_workbook(io.BytesIO(content), read_only=True, data_only=True)
+    except Exception as exc:  # openpyxl raises zipfile, KeyError and its own errors alike
+        raise FileError(f"the file is not an xlsx workbook ({type(exc).__name__})") from None
+    try:
+        sheet = book.worksheets[0]
+        for values in sheet.iter_rows(values_only=True):
+            yield ["" if v is None else _cell_text(v) for v in values]
+    finally:
+        book.close()
+
+
+def _cell_text(value: object) -> str:
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))  # a phone typed as a number: 13800138000.0 → 13800138000
+    return str(value)

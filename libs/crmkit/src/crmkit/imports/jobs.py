@@ -1,0 +1,304 @@
+"""The import use cases every importing service shares: create (idempotent on the file's hash and
+the options), upload in chunks, start, progress (rate and ETA), the report of rejected rows, and
+one batch of a run (the rows themselves are the service's `Importer`), its rejected rows and
+checkpoint (`rows_done`) in the batch's transaction, so a restart resumes after the last
+committed batch. A dry run goes through the same rows and writes only the report."""
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Protocol
+
+from sqlalchemy.orm import Session
+
+from crm.common.v1.imports_pb2 import CreateImportRequest, ImportJob, ImportProblem
+from crmkit.auth import Principal
+from crmkit.db import UnitOfWork
+from crmkit.errors import FailedPrecondition, InvalidArgument, NotFound, PermissionDenied
+from crmkit.imports import files
+from crmkit.imports import mapping as mapping_rules
+from crmkit.imports.mapping import Problem
+from crmkit.imports.store import RUNNABLE, ImportStore
+from crmkit.records import new_id
+
+MAX_FILE_BYTES = 256 * 1024 * 1024
+MAX_CHUNK_BYTES = 4 * 1024 * 1024
+PROBLEMS_SHOWN = 50  # on the job; the report has every one
+ON_DUPLICATE = ("flag", "merge", "create")
+_SHA256 = re.compile(r"^[0-9a-f]{64}$")
+
+
+@dataclass(frozen=True)
+class EntityRules:
+    """What a file of one entity may hold and who may import it."""
+    what: str                                  # plural, for messages: "leads"
+    targets: tuple[str, ...]                   # fields a column may map to
+    roles: tuple[str, ...]                     # who may import (admins always)
+    picklists: Mapping[str, Sequence[str]] = field(default_factory=dict)
+    merge: bool = True                         # on_duplicate=merge is offered
+    custom_fields: bool = False                # custom_fields.<key> targets
+
+
+@dataclass(frozen=True)
+class ImportKind:
+    """A service's imports: its entities, and the prefix of its job ids (how the gateway finds
+    a job's service)."""
+    entities: Mapping[str, EntityRules]
+    store: ImportStore
+    id_prefix: str = ""
+
+
+@dataclass
+class RunState:
+    """What a run keeps between batches in memory: the file's columns, and the identities (email,
+    phone, SKU, external id) of the rows seen so far, for duplicates within the file. Rebuilt on a
+    resume from the header; the rows before the checkpoint are then found in the database."""
+    header: list[str]
+    targets: list[str]
+    seen: dict[str, tuple[int, str]] = field(default_factory=dict)  # identity → (row, record id)
+
+    def duplicate(self, values: Sequence[str]) -> tuple[int, str, str] | None:
+        for value in values:
+            if value in self.seen:
+                n, record_id = self.seen[value]
+                return n, record_id, value
+        return None
+
+    def remember(self, values: Sequence[str], n: int, record_id: str) -> None:
+        for value in values:
+            self.seen.setdefault(value, (n, record_id))
+
+
+@dataclass
+class Rejected:
+    row: int
+    problems: list[Problem]
+    values: list[str]
+
+
+class Importer(Protocol):
+    """A service's rows: validate each (every problem), find duplicates, write the good ones in bulk
+    (unless the job is a dry run) and count them on the job (accepted, merged, warnings)."""
+
+    def batch(self, uow: UnitOfWork, *, now: datetime, job: ImportJob, principal: Principal, first_row: int,
+              rows: Sequence[list[str]], state: RunState) -> list[Rejected]: ...
+
+
+def principal_doc(p: Principal) -> dict[str, Any]:
+    return {"user_id": p.user_id, "roles": list(p.roles), "team": p.team, "region": p.region, "name": p.name}
+
+
+def principal_of(doc: dict[str, Any]) -> Principal:
+    return Principal(doc["user_id"], tuple(doc["roles"]), doc["team"], doc["region"], doc.get("name", ""))
+
+
+def _content_key(request: CreateImportRequest, mapping_bytes: bytes) -> str:
+    options = f"{request.content_sha256}|{request.entity}|{int(request.dry_run)}|{request.on_duplicate}|"
+    return hashlib.sha256(options.encode() + mapping_bytes).hexdigest()
+
+
+def create_import(uow: UnitOfWork, *, kind: ImportKind, principal: Principal, now: datetime,
+                  request: CreateImportRequest) -> ImportJob:
+    rules = kind.entities.get(request.entity)
+    if rules is None:
+        raise InvalidArgument(f"must be one of {', '.join(kind.entities)}", field="entity")
+    if not principal.has_role(*rules.roles):
+        raise PermissionDenied(f"your role cannot import {rules.what}")
+    on_duplicate = request.on_duplicate or "flag"
+    if on_duplicate not in ON_DUPLICATE:
+        raise InvalidArgument(f"must be one of {', '.join(ON_DUPLICATE)}", field="on_duplicate")
+    if on_duplicate == "merge" and not rules.merge:
+        raise InvalidArgument(f"{rules.what} are flagged or created, not merged", field="on_duplicate")
+    if not request.file_name.lower().endswith((".csv", ".xlsx")):
+        raise InvalidArgument("a .csv or .xlsx file", field="file_name")
+    if not _SHA256.match(request.content_sha256):
+        raise InvalidArgument("the file's SHA-256, 64 hex digits", field="content_sha256")
+    if not 0 < request.size_bytes <= MAX_FILE_BYTES:
+        raise InvalidArgument(f"a file of 1 to {MAX_FILE_BYTES} bytes", field="size_bytes")
+    if len(request.source_name) > 200:
+        raise InvalidArgument("at most 200 characters", field="source_name")
+    mapping = request.mapping
+    if not mapping.columns and not mapping.values and request.source_name:
+        mapping = kind.store.mapping_for(uow.session, request.entity, request.source_name) or mapping
+    request.on_duplicate = on_duplicate
+    key = _content_key(request, mapping.SerializeToString(deterministic=True))
+    existing = kind.store.job_by_key(uow.session, key, principal.user_id)
+    if existing is not None:
+        existing.reused = True
+        return existing  # the same file, the same options: that job, nothing written twice
+    job = ImportJob(id=kind.id_prefix + new_id(), entity=request.entity, file_name=request.file_name,
+                    source_name=request.source_name, status="uploading", dry_run=request.dry_run,
+                    on_duplicate=on_duplicate, content_sha256=request.content_sha256,
+                    size_bytes=request.size_bytes, mapping=mapping, owner_id=principal.user_id)
+    job.created_at.FromDatetime(now)
+    kind.store.insert_job(uow.session, job, content_key=key, principal=principal_doc(principal), now=now)
+    return job
+
+
+def own_job(session: Session, kind: ImportKind, principal: Principal, job_id: str, *,
+            for_update: bool = False) -> ImportJob:
+    if not job_id:
+        raise InvalidArgument("id is required", field="id")
+    found = kind.store.load_job(session, job_id, for_update=for_update)
+    if found is None or not (found[0].owner_id == principal.user_id or principal.is_admin):
+        raise NotFound(f"import {job_id} not found", field="id")
+    return found[0]
+
+
+def append_chunk(uow: UnitOfWork, *, kind: ImportKind, principal: Principal, job_id: str, offset: int,
+                 data: bytes) -> int:
+    job = own_job(uow.session, kind, principal, job_id, for_update=True)
+    got = kind.store.received(uow.session, job.id)
+    if job.status != "uploading" or offset < got:
+        return got  # a resent chunk (or one after the start): already there
+    if offset > got:
+        raise InvalidArgument(f"the next chunk starts at {got}", field="offset")
+    if not data or len(data) > MAX_CHUNK_BYTES or got + len(data) > job.size_bytes:
+        raise InvalidArgument(f"1 to {MAX_CHUNK_BYTES} bytes, within the declared size", field="data")
+    kind.store.add_chunk(uow.session, job.id, offset, data)
+    return got + len(data)
+
+
+def start_import(uow: UnitOfWork, *, kind: ImportKind, principal: Principal, now: datetime,
+                 job_id: str) -> ImportJob:
+    job = own_job(uow.session, kind, principal, job_id, for_update=True)
+    if job.status != "uploading":
+        return job  # started already: starting again changes nothing
+    header = check_upload(uow.session, kind.store, job)
+    if not header or not any(h.strip() for h in header):
+        raise InvalidArgument("the first row must name the columns", field="file")
+    if len(header) > files.MAX_COLUMNS:
+        raise InvalidArgument(f"at most {files.MAX_COLUMNS} columns", field="file")
+    rules = kind.entities[job.entity]
+    _, unmapped = mapping_rules.resolve(job.entity, rules.targets, rules.picklists, header, job.mapping,
+                                        custom_fields=rules.custom_fields)
+    del job.unmapped_columns[:]
+    job.unmapped_columns.extend(unmapped)
+    if job.source_name:
+        kind.store.remember_mapping(uow.session, job.entity, job.source_name, job.mapping, now)
+    job.status = "queued"
+    kind.store.save_job(uow.session, job, now)
+    return job
+
+
+def check_upload(session: Session, store: ImportStore, job: ImportJob) -> list[str]:
+    """The uploaded file is whole and is the one declared (size, SHA-256, read a chunk at a time:
+    a 100 MB file is never held whole); its header."""
+    digest, size = hashlib.sha256(), 0
+    for chunk in store.chunks_in(session, job.id):
+        digest.update(chunk)
+        size += len(chunk)
+    if size != job.size_bytes:
+        raise FailedPrecondition(f"{size} of {job.size_bytes} bytes received", field="data")
+    if digest.hexdigest() != job.content_sha256:
+        raise InvalidArgument("the bytes received do not have this SHA-256", field="content_sha256")
+    try:
+        return files.first_row(job.file_name, lambda: store.chunks_in(session, job.id))
+    except (files.FileError, csv.Error) as exc:
+        raise InvalidArgument(str(exc), field="file") from None
+
+
+def get_import(session: Session, *, kind: ImportKind, principal: Principal, now: datetime,
+               job_id: str) -> ImportJob:
+    job = own_job(session, kind, principal, job_id)
+    with_progress(job, now)
+    for n, doc in kind.store.rejects(session, job.id, PROBLEMS_SHOWN):
+        for f, column, message, value in doc["problems"]:
+            job.problems.append(ImportProblem(row=n, field=f, column=column, message=message, value=value))
+    return job
+
+
+def with_progress(job: ImportJob, now: datetime) -> None:
+    """Rate and ETA of a running job, from this run's start (a resumed run counts from its resumption)."""
+    if job.HasField("started_at") and job.status == "running":
+        elapsed = (now - job.started_at.ToDatetime().replace(tzinfo=now.tzinfo)).total_seconds()
+        done = job.rows_done - job.started_rows
+        job.rows_per_second = round(done / elapsed, 1) if elapsed > 0 and done > 0 else 0.0
+        left = max(job.rows_total - job.rows_done, 0)
+        job.eta_seconds = round(left / job.rows_per_second, 1) if job.rows_per_second else 0.0
+
+
+def report_csv(session: Session, *, kind: ImportKind, principal: Principal, job_id: str) -> bytes:
+    """Every rejected row: its number, every reason, then its cells as typed (UTF-8 with a BOM, so
+    Excel shows Chinese text intact)."""
+    job = own_job(session, kind, principal, job_id)
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(["row", "reasons", *files.first_row(job.file_name, lambda: kind.store.chunks_in(session, job.id))])
+    for n, doc in kind.store.rejects(session, job.id):
+        reasons = "; ".join(f"{c or f}: {m}" + (f" ('{v}')" if v else "") for f, c, m, v in doc["problems"])
+        writer.writerow([n, reasons, *doc["values"]])
+    return ("\ufeff" + out.getvalue()).encode("utf-8")
+
+
+# -- the run (driven by crmkit.imports.runner)
+
+def begin_run(uow: UnitOfWork, *, store: ImportStore, now: datetime, job_id: str, rows_total: int) -> ImportJob | None:
+    found = store.load_job(uow.session, job_id, for_update=True)
+    if found is None or found[0].status not in RUNNABLE:
+        return None
+    job = found[0]
+    job.status = "running"
+    job.rows_total = rows_total
+    job.started_at.FromDatetime(now)
+    job.started_rows = job.rows_done
+    store.save_job(uow.session, job, now)
+    return job
+
+
+def fail_run(uow: UnitOfWork, *, store: ImportStore, now: datetime, job_id: str, error: str) -> None:
+    found = store.load_job(uow.session, job_id, for_update=True)
+    if found is not None:
+        job = found[0]
+        job.status, job.error = "failed", error
+        job.finished_at.FromDatetime(now)
+        store.save_job(uow.session, job, now)
+
+
+def run_batch(uow: UnitOfWork, *, store: ImportStore, importer: Importer, now: datetime, job_id: str,
+              first_row: int, rows: Sequence[list[str]], state: RunState, last: bool) -> ImportJob | None:
+    """Rows `first_row`.. of the job (1-based data rows) through the importer; the rejected ones
+    stored with every reason; the checkpoint moved past them. None when the job is not running."""
+    found = store.load_job(uow.session, job_id, for_update=True)
+    if found is None or found[0].status != "running" or found[0].rows_done != first_row - 1:
+        return None  # no longer this run's: another replica moved it on, or it was finished
+    job, doc = found
+    rejected = importer.batch(uow, now=now, job=job, principal=principal_of(doc), first_row=first_row, rows=rows,
+                              state=state)
+    job.rejected += len(rejected)
+    store.add_rejects(uow.session, job.id, [
+        (r.row, {"problems": [[p.field, p.column, p.message, p.value] for p in r.problems], "values": r.values})
+        for r in rejected])
+    job.rows_done = first_row - 1 + len(rows)
+    if last:
+        job.status = "done"
+        job.finished_at.FromDatetime(now)
+    store.save_job(uow.session, job, now)
+    return job
+
+
+def submit(db: Any, *, kind: ImportKind, principal: Principal, now: datetime, entity: str, file_name: str,
+           content: bytes, chunk: int = MAX_CHUNK_BYTES, **options: Any) -> ImportJob:
+    """Create, upload and start a job in-process as the gateway does over gRPC, each step its own
+    transaction (tests and benches; `db` is a crmkit Database). Options: CreateImportRequest's."""
+    request = CreateImportRequest(entity=entity, file_name=file_name, content_sha256=hashlib.sha256(content).hexdigest(),
+                                  size_bytes=len(content), **options)
+    with db.unit_of_work() as uow:
+        job = create_import(uow, kind=kind, principal=principal, now=now, request=request)
+        uow.commit()
+    if job.reused:
+        return job
+    for offset in range(0, len(content), chunk):
+        with db.unit_of_work() as uow:
+            append_chunk(uow, kind=kind, principal=principal, job_id=job.id, offset=offset,
+                         data=content[offset:offset + chunk])
+            uow.commit()
+    with db.unit_of_work() as uow:
+        job = start_import(uow, kind=kind, principal=principal, now=now, job_id=job.id)
+        uow.commit()
+    return job

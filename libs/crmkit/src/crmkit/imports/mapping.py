@@ -1,0 +1,73 @@
+"""A ColumnMapping applied: per column its target field, and picklist values as typed → keys.
+
+Nothing the user typed is lost: an unknown picklist value is mapped (`ColumnMapping.values`),
+kept as the tag "<field>:<value>" when `keep_unknown_values` says so, or the row is refused
+naming the value."""
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+from crm.common.v1.imports_pb2 import ColumnMapping
+from crmkit.errors import InvalidArgument
+
+
+@dataclass(frozen=True)
+class Problem:
+    field: str
+    column: str
+    message: str
+    value: str = ""
+
+
+@dataclass
+class Cells:
+    """One row's problems and notes (kept rows' remarks: an unverified phone, a kept value)."""
+    problems: list[Problem] = field(default_factory=list)
+    notes: list[Problem] = field(default_factory=list)
+    kept_tags: list[str] = field(default_factory=list)  # "<field>:<value>" of unknown picklist values kept
+
+
+def resolve(entity: str, allowed: Sequence[str], picklists: Mapping[str, Sequence[str]], header: Sequence[str],
+            mapping: ColumnMapping, *, custom_fields: bool = False) -> tuple[list[str], list[str]]:
+    """Per column, its target ("" = not imported), and the columns nobody mapped (reported)."""
+    for column, target in mapping.columns.items():
+        # a column this file lacks is no error: a mapping remembered for a source outlives its files
+        if target != "ignore" and target not in allowed and not (custom_fields and target.startswith("custom_fields.")):
+            extra = " or custom_fields.<key>" if custom_fields else ""
+            raise InvalidArgument(f"'{target}' is not a field of a {entity}: use one of {', '.join(allowed)}{extra}",
+                                  field=f"mapping.columns.{column}")
+    for name in mapping.values:
+        if name not in picklists:
+            raise InvalidArgument(f"values map only {', '.join(picklists) or 'nothing here'}",
+                                  field=f"mapping.values.{name}")
+    targets: list[str] = []
+    unmapped: list[str] = []
+    for column in header:
+        target = mapping.columns.get(column) or (column.strip().lower() if column.strip().lower() in allowed else "")
+        if not target and column.strip():
+            unmapped.append(column)
+        targets.append("" if target == "ignore" else target)
+    return targets, unmapped
+
+
+def picklist_value(name: str, raw: str, allowed: Sequence[str], mapping: ColumnMapping, cells: Cells,
+                   column: str) -> str | None:
+    """The key `raw` stands for, or None (the problem or the kept tag recorded in `cells`)."""
+    if name in mapping.values and raw in mapping.values[name].values:
+        mapped = mapping.values[name].values[raw]
+        if mapped in allowed or mapped == "":
+            return mapped
+        cells.problems.append(Problem(name, column, f"the mapping sends '{raw}' to '{mapped}', which is not one of "
+                                      f"{', '.join(allowed)}", raw))
+        return None
+    key = raw.lower().replace(" ", "_").replace("-", "_")
+    if key in allowed:
+        return key
+    if mapping.keep_unknown_values:
+        cells.kept_tags.append(f"{name}:{raw}")
+        cells.notes.append(Problem(name, column, f"'{raw}' is not a {name}: kept as the tag {name}:{raw}", raw))
+        return None
+    cells.problems.append(Problem(name, column, f"'{raw}' is not one of {', '.join(allowed)}: map it "
+                                  f"(mapping.values.{name}) or keep it (mapping.keep_unknown_values)", raw))
+    return None

@@ -1,0 +1,100 @@
+"""The import worker: a crmkit PeriodicWorker whose tick runs every queued or interrupted import
+to its end, a batch per transaction. The job's checkpoint commits with its rows, so after a
+restart the tick finds the job still `running`, reads the file again from the database, skips
+the rows already done and goes on."""
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterator
+from datetime import datetime
+
+from crmkit import logs
+from crmkit.db import Database
+from crmkit.errors import DomainError
+from crmkit.imports import files, jobs, mapping
+from crmkit.scheduler import PeriodicWorker
+from crmkit.servicer import Clock
+
+log = logs.get("crmkit.imports")
+BATCH_ROWS = 2000  # rows per transaction: big enough to amortize the commit, small enough to resume cheaply
+
+
+class ImportRunner:
+    def __init__(self, name: str, db: Database, clock: Clock, *, kind: jobs.ImportKind, importer: jobs.Importer,
+                 batch_rows: int = BATCH_ROWS, interval: float = 1.0) -> None:
+        self.db, self.clock, self.kind, self.importer, self.batch_rows = db, clock, kind, importer, batch_rows
+        self.worker = PeriodicWorker(name, self.tick, clock, interval)
+        self._stopping = False
+
+    # crmkit.service worker protocol
+    def start(self) -> None:
+        self.worker.start()
+
+    def stop(self) -> None:
+        self._stopping = True
+        self.worker.stop()
+
+    def wake(self) -> None:
+        self.worker.tick()
+
+    def tick(self, now: datetime) -> None:
+        while not self._stopping:
+            with self.db.read() as session:
+                job_id = self.kind.store.next_runnable(session)
+            if job_id is None:
+                return
+            self.run(job_id)
+
+    def run(self, job_id: str) -> None:
+        store = self.kind.store
+        with self.db.read() as session:
+            found = store.load_job(session, job_id)
+        if found is None:
+            return
+        job = found[0]
+
+        def chunks() -> Iterator[bytes]:
+            return store.chunks(self.db, job_id)
+
+        try:
+            encoding, total = files.encoding_and_count(job.file_name, chunks)
+            rows = files.stream_rows(job.file_name, chunks, encoding)
+            header = next(rows)
+            rules = self.kind.entities[job.entity]
+            targets, _ = mapping.resolve(job.entity, rules.targets, rules.picklists, header, job.mapping,
+                                         custom_fields=rules.custom_fields)
+        except (files.FileError, DomainError, StopIteration) as exc:
+            with self.db.unit_of_work() as uow:
+                jobs.fail_run(uow, store=store, now=self.clock(), job_id=job_id,
+                              error=str(exc) or "the file has no header")
+                uow.commit()
+            return
+        with self.db.unit_of_work() as uow:
+            started = jobs.begin_run(uow, store=store, now=self.clock(), job_id=job_id, rows_total=total)
+            uow.commit()
+        if started is None:
+            return
+        # duplicates within the file: a run keeps the identities of the rows it has not committed
+        # yet (its batch); earlier batches are found in the database (flat memory). A dry run
+        # commits nothing, so it keeps them all.
+        state = jobs.RunState(header=header, targets=targets)
+        done = started.rows_done
+        # a resumed run skips what the checkpoint says is committed
+        for _ in itertools.islice(rows, done):
+            pass
+        batch = list(itertools.islice(rows, self.batch_rows))
+        while not self._stopping:
+            following = list(itertools.islice(rows, self.batch_rows))
+            with self.db.unit_of_work() as uow:
+                answer = jobs.run_batch(uow, store=store, importer=self.importer, now=self.clock(), job_id=job_id,
+                                        first_row=done + 1, rows=batch, state=state, last=not following)
+                uow.commit()
+            if answer is None or not following:
+                if answer is not None:
+                    log.info("import %s done: %d accepted, %d merged, %d rejected", job_id, answer.accepted,
+                             answer.merged, answer.rejected)
+                return
+            done += len(batch)
+            batch = following
+            if not started.dry_run:
+                state.seen.clear()

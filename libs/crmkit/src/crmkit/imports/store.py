@@ -1,0 +1,136 @@
+"""Persistence of import jobs: the job (snapshot + checkpoint), uploaded chunks, rejected rows and
+remembered mappings, over a service's import tables (crmkit.imports.tables or the same columns)."""
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Sequence
+from datetime import datetime
+from typing import Any, Protocol
+
+from sqlalchemy import Table, func, insert, select, update
+from sqlalchemy.orm import Session
+
+from crm.common.v1.imports_pb2 import ColumnMapping, ImportJob
+
+RUNNABLE = ("queued", "running")
+
+
+class Tables(Protocol):
+    jobs: Table
+    chunks: Table
+    rejects: Table
+    mappings: Table
+
+
+class ImportStore:
+    def __init__(self, tables: Tables) -> None:
+        self.t = tables
+
+    def insert_job(self, session: Session, job: ImportJob, *, content_key: str, principal: dict[str, Any],
+                   now: datetime) -> None:
+        session.execute(insert(self.t.jobs).values(
+            id=job.id, content_key=content_key, owner_id=job.owner_id, principal=principal, status=job.status,
+            rows_done=job.rows_done, created_at=now, updated_at=now, data=job.SerializeToString()))
+
+    def save_job(self, session: Session, job: ImportJob, now: datetime) -> None:
+        jobs = self.t.jobs
+        session.execute(update(jobs).where(jobs.c.id == job.id).values(
+            status=job.status, rows_done=job.rows_done, updated_at=now, data=job.SerializeToString()))
+
+    def load_job(self, session: Session, job_id: str, *,
+                 for_update: bool = False) -> tuple[ImportJob, dict[str, Any]] | None:
+        jobs = self.t.jobs
+        stmt = select(jobs.c.data, jobs.c.principal).where(jobs.c.id == job_id)
+        row = session.execute(stmt.with_for_update() if for_update else stmt).first()
+        if row is None:
+            return None
+        job = ImportJob()
+        job.ParseFromString(row.data)
+        principal = row.principal if isinstance(row.principal, dict) else json.loads(row.principal)
+        return job, principal
+
+    def job_by_key(self, session: Session, content_key: str, owner_id: str) -> ImportJob | None:
+        jobs = self.t.jobs
+        data = session.execute(select(jobs.c.data).where(
+            jobs.c.content_key == content_key, jobs.c.owner_id == owner_id,
+            jobs.c.status != "failed").order_by(jobs.c.seq).limit(1)).scalar_one_or_none()
+        if data is None:
+            return None
+        job = ImportJob()
+        job.ParseFromString(data)
+        return job
+
+    def next_runnable(self, session: Session) -> str | None:
+        jobs = self.t.jobs
+        found: str | None = session.execute(select(jobs.c.id).where(jobs.c.status.in_(RUNNABLE))
+                                            .order_by(jobs.c.seq).limit(1)).scalar_one_or_none()
+        return found
+
+    def received(self, session: Session, job_id: str) -> int:
+        chunks = self.t.chunks
+        size = session.execute(select(func.coalesce(func.sum(func.length(chunks.c.data)), 0))
+                               .where(chunks.c.job_id == job_id)).scalar_one()
+        return int(size)
+
+    def add_chunk(self, session: Session, job_id: str, offset: int, data: bytes) -> None:
+        session.execute(insert(self.t.chunks).values(job_id=job_id, offset=offset, data=data))
+
+    def file_content(self, session: Session, job_id: str) -> bytes:
+        chunks = self.t.chunks
+        parts = session.execute(select(chunks.c.data).where(chunks.c.job_id == job_id)
+                                .order_by(chunks.c.offset)).scalars()
+        return b"".join(parts)
+
+    def chunks(self, db: Any, job_id: str) -> Iterator[bytes]:
+        """The uploaded file chunk by chunk, each read in its own short session (a run reads the
+        file while it writes: no read transaction held open, no file held whole in memory)."""
+        chunks = self.t.chunks
+        offset = -1
+        while True:
+            with db.read() as session:
+                row = session.execute(select(chunks.c.offset, chunks.c.data).where(
+                    chunks.c.job_id == job_id, chunks.c.offset > offset).order_by(chunks.c.offset).limit(1)).first()
+            if row is None:
+                return
+            offset = int(row.offset)
+            yield bytes(row.data)
+
+    def chunks_in(self, session: Session, job_id: str) -> Iterator[bytes]:
+        """The uploaded file chunk by chunk inside this session (one chunk in memory at a time)."""
+        chunks = self.t.chunks
+        offsets = session.execute(select(chunks.c.offset).where(chunks.c.job_id == job_id)
+                                  .order_by(chunks.c.offset)).scalars().all()
+        for offset in offsets:
+            yield bytes(session.execute(select(chunks.c.data).where(
+                chunks.c.job_id == job_id, chunks.c.offset == offset)).scalar_one())
+
+    def add_rejects(self, session: Session, job_id: str, rows: Sequence[tuple[int, dict[str, Any]]]) -> None:
+        if rows:
+            session.execute(insert(self.t.rejects), [{"job_id": job_id, "row": n, "data": d} for n, d in rows])
+
+    def rejects(self, session: Session, job_id: str, limit: int | None = None) -> Iterator[tuple[int, dict[str, Any]]]:
+        rejects = self.t.rejects
+        stmt = select(rejects.c.row, rejects.c.data).where(rejects.c.job_id == job_id).order_by(rejects.c.row)
+        for n, data in session.execute(stmt.limit(limit) if limit else stmt):
+            yield int(n), data if isinstance(data, dict) else json.loads(data)
+
+    def mapping_for(self, session: Session, entity: str, source_name: str) -> ColumnMapping | None:
+        mappings = self.t.mappings
+        data = session.execute(select(mappings.c.data).where(
+            mappings.c.entity == entity, mappings.c.source_name == source_name)).scalar_one_or_none()
+        if data is None:
+            return None
+        mapping = ColumnMapping()
+        mapping.ParseFromString(data)
+        return mapping
+
+    def remember_mapping(self, session: Session, entity: str, source_name: str, mapping: ColumnMapping,
+                         now: datetime) -> None:
+        mappings = self.t.mappings
+        key = (mappings.c.entity == entity) & (mappings.c.source_name == source_name)
+        data = mapping.SerializeToString(deterministic=True)
+        if session.execute(select(mappings.c.entity).where(key)).first() is not None:
+            session.execute(update(mappings).where(key).values(data=data, updated_at=now))
+        else:
+            session.execute(insert(mappings).values(entity=entity, source_name=source_name, data=data,
+                                                    updated_at=now))

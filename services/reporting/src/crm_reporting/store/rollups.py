@@ -1,0 +1,262 @@
+"""Rollups: the opportunity and customer read models summed per combination of keys, kept by the
+handlers in the transaction that changes the detail row (the delta of the row's old and new
+contributions), so they stay exact: a key set summing to nothing is deleted, and `rebuild`
+computes the same rows from the detail tables (the migration's backfill, the bench's seeding).
+
+The query planner (analytics.query) reads them when a query's dimensions, filters and time window
+are covered, and the detail tables otherwise; drill-downs always list detail rows."""
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import ColumnElement, Insert, Table, and_, case, delete, exists, func, insert, literal, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Connection
+from sqlalchemy.orm import Session
+
+from crm_reporting.tables import (
+    customer_rollup,
+    customer_tag_rollup,
+    customer_tags,
+    customers,
+    lead_rollup,
+    leads,
+    opportunities,
+    opportunity_rollup,
+    sla_breaches,
+    ticket_rollup,
+    ticket_tag_rollup,
+    ticket_tags,
+    tickets,
+)
+
+Row = Mapping[str, Any]
+TIME_FIELDS = ("created", "closed", "expected")
+
+
+@dataclass(frozen=True)
+class Rollup:
+    table: Table
+    keys: Sequence[str]                 # its primary key
+    extra: Sequence[str]                # columns that follow from the keys (a month's quarter)
+    measures: Sequence[str]
+    rows_of: Callable[[Row], Iterable[dict[str, Any]]]   # a detail record → its rollup rows
+
+
+def _opportunity_rows(r: Row) -> Iterable[dict[str, Any]]:
+    dims = {k: r[k] for k in ("owner_id", "team", "region", "stage", "status", "currency_code")}
+    dims["probability"] = int(r["probability"] or 0)
+    amount, cycle = int(r["amount_units"]), r["cycle_days"]
+    values = {"n": 1, "amount_units": amount, "weighted_units": amount * dims["probability"],
+              "probability_sum": dims["probability"], "cycle_days_sum": int(cycle or 0),
+              "cycle_n": 0 if cycle is None else 1}
+    yield {"time_field": "", "month": "", "quarter": "", **dims, **values}
+    for tf in TIME_FIELDS:
+        day = r[f"{tf}_day"] or ""
+        yield {"time_field": tf, "month": day[:7], "quarter": r[f"{tf}_quarter"] if day else "", **dims, **values}
+
+
+def _timed(r: Row, time_fields: Sequence[str]) -> Iterable[dict[str, str]]:
+    """The all-time key and one per time field: its month ("" without that time) and quarter."""
+    yield {"time_field": "", "month": "", "quarter": ""}
+    for tf in time_fields:
+        day = r[f"{tf}_day"] or ""
+        yield {"time_field": tf, "month": day[:7], "quarter": r[f"{tf}_quarter"] if day else ""}
+
+
+def _lead_rows(r: Row) -> Iterable[dict[str, Any]]:
+    dims = {k: r[k] for k in ("owner_id", "team", "region", "source", "status", "campaign_id")}
+    for when in _timed(r, ("created",)):
+        yield {**when, **dims, "n": 1}
+
+
+def _ticket_rows(r: Row) -> Iterable[dict[str, Any]]:
+    dims = {k: r[k] for k in ("status", "priority", "type", "channel", "assignee_id", "team", "region")}
+    resolution, first = r["resolution_seconds"], r["first_response_seconds"]
+    dims.update(solved=int(resolution is not None), breached=int(bool(r["breached"])))
+    values = {"n": 1, "resolution_sum": int(resolution or 0), "resolution_n": int(resolution is not None),
+              "first_response_sum": int(first or 0), "first_response_n": int(first is not None)}
+    for when in _timed(r, ("created", "solved")):
+        yield {**when, **dims, **values}
+
+
+def _ticket_tag_rows(r: Row) -> Iterable[dict[str, Any]]:
+    for row in _ticket_rows(r):
+        for tag in r["tags"] or [r["type"]]:     # an untagged ticket's issue is its type
+            yield {"tag": tag, **row}
+
+
+def _customer_rows(r: Row) -> Iterable[dict[str, Any]]:
+    if r["live"]:
+        who = {k: r[k] for k in ("owner_id", "team", "region")}
+        yield {"grain": "", **who, "source": r["source"], "level": r["level"], "created_day": "", "n": 1}
+        yield {"grain": "day", **who, "source": "", "level": "", "created_day": r["created_day"], "n": 1}
+
+
+def _customer_tag_rows(r: Row) -> Iterable[dict[str, Any]]:
+    if r["live"]:
+        for tag in r["tags"]:
+            yield {"tag": tag, "owner_id": r["owner_id"], "team": r["team"], "region": r["region"], "n": 1}
+
+
+OPPORTUNITIES = Rollup(opportunity_rollup, ("time_field", "month", "owner_id", "team", "region", "stage", "status",
+                                            "currency_code", "probability"), ("quarter",),
+                       ("n", "amount_units", "weighted_units", "probability_sum", "cycle_days_sum", "cycle_n"),
+                       _opportunity_rows)
+LEADS = Rollup(lead_rollup, ("time_field", "month", "owner_id", "team", "region", "source", "status", "campaign_id"),
+               ("quarter",), ("n",), _lead_rows)
+_TICKET_KEYS = ("time_field", "month", "status", "priority", "type", "channel", "assignee_id", "team", "region",
+                "solved", "breached")
+_TICKET_SUMS = ("n", "resolution_sum", "resolution_n", "first_response_sum", "first_response_n")
+TICKETS = Rollup(ticket_rollup, _TICKET_KEYS, ("quarter",), _TICKET_SUMS, _ticket_rows)
+TICKET_TAGS = Rollup(ticket_tag_rollup, ("tag", *_TICKET_KEYS), ("quarter",), _TICKET_SUMS, _ticket_tag_rows)
+CUSTOMERS = Rollup(customer_rollup, ("grain", "owner_id", "team", "region", "source", "level", "created_day"), (), ("n",),
+                   _customer_rows)
+CUSTOMER_TAGS = Rollup(customer_tag_rollup, ("tag", "owner_id", "team", "region"), (), ("n",), _customer_tag_rows)
+
+_upserts: dict[tuple[str, str], Insert] = {}
+
+
+def _upsert(session: Session, rollup: Rollup) -> Insert:
+    dialect = session.get_bind().dialect.name
+    found = _upserts.get((rollup.table.name, dialect))
+    if found is None:
+        make = postgresql.insert if dialect == "postgresql" else sqlite.insert
+        stmt = make(rollup.table)
+        found = _upserts[(rollup.table.name, dialect)] = stmt.on_conflict_do_update(
+            index_elements=list(rollup.keys),
+            set_={m: rollup.table.c[m] + stmt.excluded[m] for m in rollup.measures})
+    return found
+
+
+def apply(session: Session, rollup: Rollup, old: Row | None, new: Row | None) -> None:
+    """Move the rollup from the record's `old` contribution to its `new` one (None: none)."""
+    sums: Counter[tuple[Any, ...]] = Counter()
+    extras: dict[tuple[Any, ...], tuple[Any, ...]] = {}
+    for sign, record in ((-1, old), (1, new)):
+        if record is None:
+            continue
+        for row in rollup.rows_of(record):
+            key = tuple(row[k] for k in rollup.keys)
+            extras[key] = tuple(row[k] for k in rollup.extra)
+            for m in rollup.measures:
+                sums[(*key, m)] += sign * row[m]
+    touched = {k: extras[k] for k in extras}
+    shrunk = []
+    for key, extra in touched.items():
+        delta = {m: sums[(*key, m)] for m in rollup.measures}
+        if not any(delta.values()):
+            continue
+        session.execute(_upsert(session, rollup), {**dict(zip(rollup.keys, key, strict=True)),
+                                                   **dict(zip(rollup.extra, extra, strict=True)), **delta})
+        if delta["n"] < 0:
+            shrunk.append(key)
+    t = rollup.table
+    for key in shrunk:
+        session.execute(delete(t).where(*(t.c[k] == v for k, v in zip(rollup.keys, key, strict=True)), t.c.n <= 0))
+
+
+def opportunity_row(session: Session, opportunity_id: str) -> Row | None:
+    """The detail row as the rollup reads it (before a change)."""
+    found = session.execute(select(opportunities).where(opportunities.c.opportunity_id == opportunity_id)).first()
+    return dict(found._mapping) if found else None
+
+
+def lead_row(session: Session, lead_id: str) -> Row | None:
+    found = session.execute(select(leads).where(leads.c.lead_id == lead_id)).first()
+    return dict(found._mapping) if found else None
+
+
+def ticket_row(session: Session, ticket_id: str) -> dict[str, Any] | None:
+    """The ticket with its tags and whether an SLA clock breached (what its rollup rows need)."""
+    found = session.execute(select(tickets).where(tickets.c.ticket_id == ticket_id)).first()
+    if found is None:
+        return None
+    tags = session.execute(select(ticket_tags.c.tag).where(ticket_tags.c.ticket_id == ticket_id)
+                           .order_by(ticket_tags.c.tag)).scalars()
+    breached = session.execute(select(sla_breaches.c.ticket_id).where(sla_breaches.c.ticket_id == ticket_id)
+                               .limit(1)).first() is not None
+    return {**found._mapping, "tags": list(tags), "breached": breached}
+
+
+def customer_row(session: Session, contact_id: str) -> dict[str, Any] | None:
+    found = session.execute(select(customers).where(customers.c.contact_id == contact_id)).first()
+    if found is None:
+        return None
+    tags = session.execute(select(customer_tags.c.tag).where(customer_tags.c.contact_id == contact_id)).scalars()
+    return {**found._mapping, "tags": list(tags)}
+
+
+# -- rebuild from the detail tables ---------------------------------------------------------------
+
+def rebuild(session: Session | Connection) -> None:
+    """Every rollup row again from the detail tables (what `apply` keeps event by event)."""
+    for t in (opportunity_rollup, customer_rollup, customer_tag_rollup, lead_rollup, ticket_rollup, ticket_tag_rollup):
+        session.execute(delete(t))
+    o = opportunities.c
+    dims = [o.owner_id, o.team, o.region, o.stage, o.status, o.currency_code, o.probability]
+    sums = [func.count(), func.sum(o.amount_units), func.sum(o.amount_units * o.probability), func.sum(o.probability),
+            func.coalesce(func.sum(o.cycle_days), 0), func.count(o.cycle_days)]
+    cols = ["time_field", "month", "quarter", "owner_id", "team", "region", "stage", "status", "currency_code",
+            "probability", "n", "amount_units", "weighted_units", "probability_sum", "cycle_days_sum", "cycle_n"]
+    blank = literal("")
+    session.execute(insert(opportunity_rollup).from_select(
+        cols, select(blank, blank, blank, *dims, *sums).group_by(*dims)))
+    for tf in TIME_FIELDS:
+        day, quarter = o[f"{tf}_day"], o[f"{tf}_quarter"]
+        month = func.substr(day, 1, 7)
+        # a quarter is "" for a record without that time (the handlers fill it from the same day)
+        session.execute(insert(opportunity_rollup).from_select(
+            cols, select(literal(tf), month, func.max(quarter), *dims, *sums).group_by(month, *dims)))
+    c = customers.c
+    who = [c.owner_id, c.team, c.region]
+    names = ["grain", "owner_id", "team", "region", "source", "level", "created_day", "n"]
+    grains: list[tuple[str, list[ColumnElement[Any]], list[ColumnElement[Any]]]] = [
+        ("", [c.source, c.level, blank], [c.source, c.level]), ("day", [blank, blank, c.created_day], [c.created_day])]
+    for grain, keys, by in grains:
+        session.execute(insert(customer_rollup).from_select(names, select(
+            literal(grain), *who, *keys, func.count()).where(c.live.is_(True)).group_by(*who, *by)))
+    tdims: list[ColumnElement[Any]] = [customer_tags.c.tag, c.owner_id, c.team, c.region]
+    session.execute(insert(customer_tag_rollup).from_select(
+        ["tag", "owner_id", "team", "region", "n"],
+        select(*tdims, func.count()).select_from(customer_tags.join(customers, and_(
+            customers.c.contact_id == customer_tags.c.contact_id, c.live.is_(True)))).group_by(*tdims)))
+    le = leads.c
+    _rebuild_timed(session, lead_rollup, leads, ("created",),
+                   [le.owner_id, le.team, le.region, le.source, le.status, le.campaign_id], [func.count()])
+    tk = tickets.c
+    solved = case((tk.resolution_seconds.is_not(None), 1), else_=0)
+    breached = case((exists(select(sla_breaches.c.ticket_id).where(sla_breaches.c.ticket_id == tk.ticket_id)), 1),
+                    else_=0)
+    keys = [tk.status, tk.priority, tk.type, tk.channel, tk.assignee_id, tk.team, tk.region, solved, breached]
+    sums = [func.count(), func.coalesce(func.sum(tk.resolution_seconds), 0), func.count(tk.resolution_seconds),
+            func.coalesce(func.sum(tk.first_response_seconds), 0), func.count(tk.first_response_seconds)]
+    _rebuild_timed(session, ticket_rollup, tickets, ("created", "solved"), keys, sums)
+    tag = func.coalesce(ticket_tags.c.tag, tk.type)
+    _rebuild_timed(session, ticket_tag_rollup, tickets.outerjoin(ticket_tags, ticket_tags.c.ticket_id == tk.ticket_id),
+                   ("created", "solved"), [tag, *keys], sums, detail=tickets)
+
+
+def _rebuild_timed(session: Session | Connection, rollup: Table, source: Any, time_fields: Sequence[str],
+                   keys: Sequence[ColumnElement[Any]], sums: Sequence[ColumnElement[Any]],
+                   detail: Table | None = None) -> None:
+    """The all-time rows and the rows per month of each time field: `keys` then time_field, month
+    and quarter in the rollup's column order, `sums` its measure columns."""
+    table = detail if detail is not None else source
+    names = [c.name for c in rollup.c]
+    key_names = [n for n in names if n not in ("time_field", "month", "quarter")][:len(keys)]
+    sum_names = names[len(names) - len(sums):]
+    blank = literal("")
+    selects: list[tuple[ColumnElement[Any], ColumnElement[Any], ColumnElement[Any], list[ColumnElement[Any]]]] = [
+        (blank, blank, blank, [])]
+    for tf in time_fields:
+        month = func.substr(table.c[f"{tf}_day"], 1, 7)
+        selects.append((literal(tf), month, func.max(table.c[f"{tf}_quarter"]), [month]))
+    for tf_value, month_value, quarter_value, group in selects:
+        columns = {"time_field": tf_value, "month": month_value, "quarter": quarter_value,
+                   **dict(zip(key_names, keys, strict=True)), **dict(zip(sum_names, sums, strict=True))}
+        session.execute(insert(rollup).from_select(
+            list(columns), select(*columns.values()).select_from(source).group_by(*group, *keys)))
