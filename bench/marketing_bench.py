@@ -9,7 +9,10 @@ filled in bulk (timed apart), a campaign and a template through the use cases, a
 started through usecases.waves (what CreateSendWave / StartSendWave run), and the service's own
 sender (jobs.Sender: claim, render, hand over, record) with crmkit.mail.SmtpMailer against
 `python -m crmkit.smtp_sink` in its own process (its CPU is not ours). The audience evaluation at
-scale is contacts' segments bench (services/contacts/bench/segments_bench.py), run as a subprocess."""
+scale: marketing's own freeze of a segment + tag - excluded-tag audience over `--freeze-contacts`
+(default 1M, BENCH_FREEZE_CONTACTS) contacts, the projection seeded by bulk insert (a seeding
+shortcut, labelled as such), and contacts' segments bench (services/contacts/bench/segments_bench.py)
+for the segment's own evaluation, run as a subprocess."""
 from __future__ import annotations
 
 import argparse
@@ -52,6 +55,10 @@ TAG = "bench-wave"
 TARGET_RATE = 1000.0
 NOW = datetime.now(UTC)
 R = TypeVar("R")
+
+
+def load() -> str:
+    return Path("/proc/loadavg").read_text().split()[0] if Path("/proc/loadavg").exists() else "?"
 
 
 def verdict(ok: bool) -> str:
@@ -216,24 +223,24 @@ def freeze_at_scale(n: int) -> None:
         audience = pb.Audience(segment_ids=["seg-bench"], tags=["vip"], exclude_tags=["churned"])
         request = pb.SendWave(campaign_id=campaign.id, template_id=template.id, audience=audience)
         rss0 = rss_mb(os.getpid())
-        started = time.perf_counter()
+        started, cpu = time.perf_counter(), time.process_time()
         with db.read() as session:
             prepared = waves.prepare(session, contacts, principal=MKT, wave=request)
             count = len(waves.evaluate_audience(session, audience, prepared))
-        count_s = time.perf_counter() - started
-        started = time.perf_counter()
+        count_s, count_cpu = time.perf_counter() - started, time.process_time() - cpu
+        started, cpu = time.perf_counter(), time.process_time()
         with db.read() as session:
             prepared = waves.prepare(session, contacts, principal=MKT, wave=request)
         created = write(db, lambda uow: waves.create(uow, principal=MKT, now=NOW, wave=request, members=prepared,
                                                      default_sender=SENDER))
-        freeze_s = time.perf_counter() - started
+        freeze_s, freeze_cpu = time.perf_counter() - started, time.process_time() - cpu
         rss1 = rss_mb(os.getpid())
         with db.read() as session:
             stored = send_store.counts(session, [created.id]).recipients
     print(f"  seeding (bulk insert, shortcut) {seeded:6.1f} s; {len(members['seg-bench']):,} segment members")
-    print(f"  evaluate (count)     {count_s:6.1f} s   {count:,} recipients")
-    print(f"  freeze (waves.create: segment snapshots projected, evaluate, recipient rows) {freeze_s:6.1f} s   "
-          f"{stored:,} rows   RSS {rss0:.0f} -> {rss1:.0f} MB", flush=True)
+    print(f"  evaluate (count)     {count_s:6.1f} s (CPU {count_cpu:.1f} s)   {count:,} recipients")
+    print(f"  freeze (waves.create: segment snapshots projected, evaluate, recipient rows) {freeze_s:6.1f} s "
+          f"(CPU {freeze_cpu:.1f} s)   {stored:,} rows   RSS {rss0:.0f} -> {rss1:.0f} MB   load {load()}", flush=True)
 
 
 def audience_at_scale(contacts: int, timeout: float) -> None:
@@ -332,7 +339,8 @@ def main() -> int:
     print(f"  freeze (waves.create: evaluate, {n:,} recipient rows)  {freeze_s:8.1f} s")
     print(f"  send {handed:,} mails into the SMTP sink            {seconds:8.1f} s   {rate:,.0f} messages/s   "
           f">= {TARGET_RATE:,.0f}/s {verdict(rate >= TARGET_RATE)}")
-    print(f"  CPU per mail: this process (sender) {cpu_us[0]:,.0f} µs, the sink {cpu_us[1]:,.0f} µs")
+    print(f"  CPU per mail: this process (sender) {cpu_us[0]:,.0f} µs, the sink {cpu_us[1]:,.0f} µs   "
+          f"(load average {load()})")
     print(f"  RSS MB: before the db {rss_start:.0f}; wave start {start_rss:.0f}, middle ({middle[0]:,} sent) "
           f"{middle[1]:.0f}, end {end_rss:.0f}, peak {peak:.0f}   flat (end - start <= max(20 MB, 10%)) "
           f"{verdict(flat)}")

@@ -8,17 +8,29 @@ overlay's secretGenerator. Existing files are kept (a new JWT_SECRET would log e
 out, a new tracking key would break the links of mails already sent): delete one to rotate it."""
 from __future__ import annotations
 
+import base64
 import secrets
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 DIRECTORY = Path(__file__).resolve().parent / "k8s" / "overlays" / "dev" / "secrets"
-# Secret name → the key it holds. Each value: 48 random bytes, URL-safe (64 characters).
-GENERATED = {
-    "crm-auth": "JWT_SECRET",
-    "marketing-tracking": "MARKETING_TOKEN_SECRET",
-    "privacy-suppression": "PRIVACY_SUPPRESSION_KEY",
-    "webhooks-secrets": "WEBHOOKS_SECRET_KEY",
+
+def _token() -> str:
+    return secrets.token_urlsafe(48)  # 48 random bytes, URL-safe (64 characters)
+
+
+def _aes_key() -> str:
+    return base64.b64encode(secrets.token_bytes(32)).decode()  # what SUBJECT_KEYS_KEK must be
+
+
+# Secret name → the key it holds and how its value is made.
+GENERATED: dict[str, tuple[str, Callable[[], str]]] = {
+    "crm-auth": ("JWT_SECRET", _token),
+    "marketing-tracking": ("MARKETING_TOKEN_SECRET", _token),
+    "privacy-suppression": ("PRIVACY_SUPPRESSION_KEY", _token),
+    "webhooks-secrets": ("WEBHOOKS_SECRET_KEY", _token),
+    "subject-keys": ("SUBJECT_KEYS_KEK", _aes_key),
 }
 
 
@@ -26,12 +38,12 @@ def ensure(directory: Path = DIRECTORY) -> list[Path]:
     """Write the env files that are missing; return the ones written."""
     directory.mkdir(parents=True, exist_ok=True)
     written = []
-    for name, key in GENERATED.items():
+    for name, (key, make) in GENERATED.items():
         path = directory / f"{name}.env"
         if path.exists():
             continue
         path.touch(mode=0o600)
-        path.write_text(f"{key}={secrets.token_urlsafe(48)}\n")
+        path.write_text(f"{key}={make()}\n")
         written.append(path)
     return written
 

@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from crm.common.v1.types_pb2 import PageResponse
 from crm.sales.v1 import sales_pb2 as pb
 from crm.sales.v1 import sales_pb2_grpc
 from crmkit.auth import TokenVerifier
@@ -46,6 +47,15 @@ class FakeSales(sales_pb2_grpc.SalesServiceServicer):
     def RenderQuotePdf(self, request: Any, context: Any) -> Any:
         self._got("RenderQuotePdf", request)
         return pb.QuotePdf(filename="Q-2026-000001-v2.pdf", content=PDF)
+
+    def ListApprovals(self, request: Any, context: Any) -> Any:
+        self._got("ListApprovals", request)
+        more = "" if request.page.page_token else "czE"
+        return pb.ListApprovalsResponse(approvals=[pb.ApprovalRequest(id="ap-1")], page=PageResponse(next_page_token=more))
+
+    def ListPriceBooks(self, request: Any, context: Any) -> Any:
+        self._got("ListPriceBooks", request)
+        return pb.ListPriceBooksResponse(price_books=[pb.PriceBook(id="pb-1")])
 
     def GetQuote(self, request: Any, context: Any) -> Any:
         self._got("GetQuote", request)
@@ -132,3 +142,21 @@ def test_sales_routes_are_503_when_the_gateway_has_no_sales_address(client, auth
     assert resp.status_code == 503
     assert "SALES_SERVICE_ADDR" in resp.get_json()["detail"]
 
+
+
+def test_approvals_and_price_books_page_by_cursor(sales_client, auth, sales):
+    fake, _ = sales
+    first = sales_client.get("/api/v1/approvals?pending_for_me=true&page_size=1", headers=auth).get_json()
+    assert [a["id"] for a in first["items"]] == ["ap-1"] and first["next_page_token"] == "czE"
+    rest = sales_client.get("/api/v1/approvals?pending_for_me=true&page_size=1&page_token=czE", headers=auth).get_json()
+    assert rest["next_page_token"] == ""
+    sent = [r for m, r, _ in fake.calls if m == "ListApprovals"]
+    assert [(r.page.page_size, r.page.page_token, r.pending_for_me) for r in sent] == [(1, "", True), (1, "czE", True)]
+    old = sales_client.get("/api/v1/price-books?currency_code=CNY", headers=auth).get_json()  # a caller before paging
+    assert [b["id"] for b in old["items"]] == ["pb-1"] and old["next_page_token"] == ""
+    key = "a1si6ZSA5ZSu5ryP5paXIiwgImFiYyJd"
+    assert sales_client.get(f"/api/v1/price-books?page_token={key}", headers=auth).status_code == 200
+    book_calls = [r for m, r, _ in fake.calls if m == "ListPriceBooks"]
+    assert [(r.currency_code, r.page.page_token) for r in book_calls] == [("CNY", ""), ("", key)]
+    bad = sales_client.get("/api/v1/approvals?pending_for_me=true&page_size=0", headers=auth)
+    assert bad.status_code == 400 and "page_size" in bad.get_data(as_text=True)

@@ -11,7 +11,7 @@ from typing import Any
 import grpc
 import pytest
 
-from crm.common.v1.picklists_pb2 import Picklist, Picklists, PicklistValue
+from crm.common.v1.picklists_pb2 import Picklists
 from crm.contacts.v1 import picklists_pb2_grpc
 from crmkit import picklists
 from crmkit.auth import Principal, TokenVerifier, mint_token
@@ -109,14 +109,17 @@ def test_an_admin_adds_a_source_with_both_labels_through_put_with_if_match(make_
 def test_the_body_is_checked_before_the_service_and_an_unknown_picklist_is_404(make_client, settings, owner, admin):
     fake, addr = owner
     client = make_client(settings, contacts_addr=addr)
-    bad = client.put("/api/v1/admin/picklists/source", json={"values": [{"key": "Web Inar"}]}, headers=admin)
+    bad = client.put("/api/v1/admin/picklists/source", json={"values": [{"key": "Web Inar"}], "restricted": True},
+                     headers=admin)
     assert bad.status_code == 400 and bad.get_json()["errors"][0]["field"] == "values[0].key"
     assert not fake.updates
     missing = client.get("/api/v1/admin/picklists/colour", headers=admin)
     assert missing.status_code == 404 and "source, industry, level, lifecycle_stage" in missing.get_json()["detail"]
 
 
-def test_the_fake_owner_keeps_every_key_like_contacts():
-    # the rule the fake applies is crmkit's, the one contacts runs: a key is retired, never removed
-    with pytest.raises(Exception, match="only retired"):
-        picklists.updated(picklists.defaults(), Picklist(name="level", values=[PicklistValue(key="vip")]))
+def test_restricted_must_be_said_so_a_forgotten_flag_never_opens_the_list(make_client, settings, owner, admin):
+    fake, addr = owner
+    client = make_client(settings, contacts_addr=addr)
+    resp = client.put("/api/v1/admin/picklists/source", json={"values": [{"key": "website"}]}, headers=admin)
+    assert resp.status_code == 400 and [e["field"] for e in resp.get_json()["errors"]] == ["restricted"]
+    assert not fake.updates

@@ -21,6 +21,21 @@ K8S = REPO / "deploy" / "k8s"
 TOOL = REPO / "var" / "checkov"
 CHECKOV = TOOL / "venv" / "bin" / "checkov"
 OVERLAYS = ("dev", "production")
+# What the scan must refuse, scanned beside the overlays (one checkov start-up for all three).
+BAD = """\
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: bad, namespace: shuniu-crm}
+spec:
+  selector: {matchLabels: {app: bad}}
+  template:
+    metadata: {labels: {app: bad}}
+    spec:
+      containers:
+        - name: bad
+          image: busybox:latest
+          securityContext: {privileged: true, runAsUser: 0}
+"""
 
 
 def _checkov() -> Path:
@@ -58,10 +73,11 @@ def _scan(directory: Path) -> dict[str, Any]:
 
 @pytest.fixture(scope="module")
 def report(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
-    """One scan of both rendered overlays (checkov's start-up is most of its time)."""
+    """One scan of both rendered overlays and BAD (checkov's start-up is most of its time)."""
     rendered = tmp_path_factory.mktemp("rendered")
     for overlay in OVERLAYS:
         (rendered / f"{overlay}.yaml").write_text(_render(overlay))
+    (rendered / "bad.yaml").write_text(BAD)
     return _scan(rendered)
 
 
@@ -92,21 +108,8 @@ def test_every_skipped_check_says_why_in_the_manifest(report: dict[str, Any], ov
     assert {c["check_id"] for c in skipped} <= {"CKV_K8S_15", "CKV_K8S_35", "CKV_K8S_40", "CKV_K8S_43"}
 
 
-def test_a_manifest_that_breaks_policy_fails_the_scan(tmp_path: Path) -> None:
-    """The scan sees a finding, so the 0 above means something: a root, privileged container."""
-    (tmp_path / "bad.yaml").write_text("""\
-apiVersion: apps/v1
-kind: Deployment
-metadata: {name: bad, namespace: shuniu-crm}
-spec:
-  selector: {matchLabels: {app: bad}}
-  template:
-    metadata: {labels: {app: bad}}
-    spec:
-      containers:
-        - name: bad
-          image: busybox:latest
-          securityContext: {privileged: true, runAsUser: 0}
-""")
-    failed = {c["check_id"] for c in _scan(tmp_path)["results"]["failed_checks"]}
+def test_a_manifest_that_breaks_policy_fails_the_scan(report: dict[str, Any]) -> None:
+    """The scan sees a finding, so the 0 above means something: a root, privileged container
+    (BAD, scanned beside the overlays)."""
+    failed = {c["check_id"] for c in _of(report, "failed_checks", "bad")}
     assert {"CKV_K8S_16", "CKV_K8S_14"} <= failed, failed  # privileged; image without a fixed tag

@@ -5416,7 +5416,7 @@ export interface components {
         /** @description Picklist as sent by a client; the server sets name */
         PicklistInput: {
             values: components["schemas"]["PicklistValueInput"][];
-            restricted?: boolean;
+            restricted: boolean;
         };
         PicklistValue: {
             key?: string;

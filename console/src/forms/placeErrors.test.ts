@@ -39,6 +39,21 @@ describe("placeErrors", () => {
     expect(unplaced).toEqual(errors);
   });
 
+  it("puts an error inside a list's row beside the row's field, and one about the list beside the list", () => {
+    const { placed, unplaced } = placeErrors(
+      [
+        { field: "pipelines[0].stages[1].entry_criteria[0].kind", message: "must be one of" },
+        { field: "pipelines[0].stages", message: "a pipeline needs a won stage" },
+      ],
+      { fields: ["pipelines.0.stages", "pipelines.0.stages.1.entry_criteria"] },
+    );
+    expect(unplaced).toEqual([]);
+    expect(placed).toEqual([
+      { name: ["pipelines", 0, "stages", 1, "entry_criteria"], errors: ["must be one of"] },
+      { name: ["pipelines", 0, "stages"], errors: ["a pipeline needs a won stage"] },
+    ]);
+  });
+
   it("turns numeric parts into list indexes", () => {
     expect(toNamePath("addresses[2].city")).toEqual(["addresses", 2, "city"]);
     expect(toNamePath("custom_fields.键")).toEqual(["custom_fields", "键"]);

@@ -44,8 +44,10 @@ export function placeErrors(errors: readonly FieldProblem[], options: PlaceOptio
   const unplaced: FieldProblem[] = [];
   for (const error of errors) {
     const name = normalise(error.field, options);
-    // A field inside a known one ("phones.0.raw" in a form showing "phones") goes to that field.
-    const target = known.has(name) ? name : [...known].find((k) => name.startsWith(k + "."));
+    // A field inside a known one ("phones.0.raw" in a form showing "phones") goes to that field;
+    // inside several (a list and one of its rows), to the innermost.
+    const target = known.has(name) ? name
+      : [...known].filter((k) => name.startsWith(k + ".")).sort((a, b) => b.length - a.length)[0];
     if (target === undefined) {
       unplaced.push(error);
       continue;

@@ -59,7 +59,8 @@ OFFBOARDING_RESULT = REGISTRY.add("OffboardingResult", {
 # -- picklists (contacts' crm.contacts.v1.PicklistAdmin): anyone signed in reads them (the console
 # and exports show the labels), an admin changes one picklist at a time, If-Match the document's ETag.
 PICKLISTS = REGISTRY.message(ppb.Picklists)
-PICKLIST_INPUT = REGISTRY.input(ppb.Picklist, "PicklistInput", exclude={"name"}, required=("values",))
+# `restricted` is required: omitted, proto3 would read false and quietly open the list to any text
+PICKLIST_INPUT = REGISTRY.input(ppb.Picklist, "PicklistInput", exclude={"name"}, required=("values", "restricted"))
 _VALUE_INPUT = REGISTRY.schemas["PicklistValueInput"]
 _VALUE_INPUT["required"] = sorted({*_VALUE_INPUT.get("required", ()), "key"})
 _VALUE_INPUT["properties"]["key"].update(

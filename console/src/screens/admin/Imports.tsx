@@ -1,17 +1,20 @@
-// Import customers: upload a CSV or xlsx file (the body is the file; options in the query), then
+// Import contacts, accounts, leads, products or tickets (the API routes by entity): upload a CSV or xlsx file (the body is the file; options in the query), then
 // follow the job at /admin/imports/<id> until it finishes and read its rejected rows.
 import { Button, Card, Checkbox, Form, Input, Radio, Select, Space, Typography } from "antd";
 import { useState } from "react";
 import { Link, useNavigate, useParams, useSearchParams } from "react-router";
-import { api, unwrap } from "../../api";
+import { api, unwrap, type paths } from "../../api";
 import { ProblemAlert, useApiForm } from "../../forms/useApiForm";
 import { useT } from "../../i18n";
 import { ImportJobView } from "./ImportJob";
 import type { ImportJob } from "./importProgress";
 import { m } from "./messages";
 
+type Entity = NonNullable<paths["/api/v1/imports"]["post"]["parameters"]["query"]>["entity"];
+export const ENTITIES = ["contact", "account", "lead", "product", "ticket"] as const satisfies readonly Entity[];
+
 interface Values {
-  entity: "contact" | "account";
+  entity: Entity;
   source?: string;
   on_duplicate: "flag" | "merge" | "create";
   dry_run?: boolean;
@@ -79,8 +82,8 @@ function UploadForm() {
                    rules={[{ validator: () => (file ? Promise.resolve() : Promise.reject(new Error(t("chooseFile")))) }]}>
           <FilePicker id="import-file" onFile={setFile} />
         </Form.Item>
-        <Form.Item name="entity" label={t("entity")}>
-          <Radio.Group options={[{ value: "contact", label: t("entity_contact") }, { value: "account", label: t("entity_account") }]} />
+        <Form.Item name="entity" label={t("entity")} extra={t("entityHelp")}>
+          <Radio.Group options={ENTITIES.map((e) => ({ value: e, label: t(`entity_${e}`) }))} />
         </Form.Item>
         <Form.Item name="source" label={t("source")} extra={t("sourceHelp")}><Input maxLength={200} /></Form.Item>
         <Form.Item name="on_duplicate" label={t("onDuplicate")}>

@@ -8,6 +8,8 @@ import { LoadError } from "../../components/StatusPage";
 import { useT } from "../../i18n";
 import { CustomFields } from "./CustomFields";
 import { m } from "./messages";
+import { pm } from "./picklistMessages";
+import { Picklists } from "./Picklists";
 import { AssignmentRules, RoutingRules, SlaPolicies, StagesAndRules } from "./SettingsTables";
 
 type Loaded<T> = { value: T | null; error: ApiError | null; reload: () => void; set: (v: T) => void };
@@ -31,6 +33,7 @@ function show<T>(loaded: Loaded<T>, render: (v: T) => ReactNode) {
 
 export default function Settings() {
   const t = useT(m);
+  const tp = useT(pm);
   const sales = useLoad<Schema<"SalesSettings">>(() => unwrap(api.GET("/api/v1/sales/settings")));
   const support = useLoad<Schema<"SupportSettings">>(() => unwrap(api.GET("/api/v1/support/sla-policies")));
   return (
@@ -39,6 +42,7 @@ export default function Settings() {
       <Tabs
         items={[
           { key: "fields", label: t("tabFields"), children: <CustomFields /> },
+          { key: "picklists", label: tp("tabPicklists"), children: <Picklists /> },
           { key: "stages", label: t("tabStages"), children: show(sales, (s) => <StagesAndRules sales={s} onSaved={sales.set} />) },
           { key: "assignment", label: t("tabAssignment"), children: show(sales, (s) => <AssignmentRules sales={s} onSaved={sales.set} />) },
           { key: "sla", label: t("tabSla"), children: show(support, (s) => <SlaPolicies support={s} onSaved={support.set} />) },

@@ -1,4 +1,4 @@
-import { AuditOutlined, ImportOutlined, SafetyOutlined, SettingOutlined, SwapOutlined } from "@ant-design/icons";
+import { ApiOutlined, AuditOutlined, ImportOutlined, SafetyOutlined, SettingOutlined, SwapOutlined } from "@ant-design/icons";
 import type { Area } from "../../app/registry";
 
 // The administrator's screens. `admin` opens them all; the roles below are the others the API
@@ -17,10 +17,10 @@ export const admin: Area = {
     {
       path: "admin/imports",
       load: () => import("./Imports"),
-      roles: ["manager", "marketing"],
+      roles: ["manager", "marketing", "rep", "finance", "support"],
       nav: { label: { en: "Imports", "zh-CN": "导入" }, icon: ImportOutlined, order: 82 },
     },
-    { path: "admin/imports/:id", load: () => import("./Imports"), roles: ["manager", "marketing", "rep"] },
+    { path: "admin/imports/:id", load: () => import("./Imports"), roles: ["manager", "marketing", "rep", "finance", "support"] },
     {
       path: "admin/offboarding",
       load: () => import("./Offboarding"),
@@ -40,5 +40,11 @@ export const admin: Area = {
       nav: { label: { en: "Data-subject requests", "zh-CN": "数据主体请求" }, icon: SafetyOutlined, order: 88 },
     },
     { path: "admin/privacy/:kind/:id", load: () => import("./Privacy"), roles: ["dpo"] },
+    {
+      path: "admin/webhooks",
+      load: () => import("./Webhooks"),
+      roles: ["integration"],
+      nav: { label: { en: "Webhooks", "zh-CN": "Webhook 订阅" }, icon: ApiOutlined, order: 89 },
+    },
   ],
 };

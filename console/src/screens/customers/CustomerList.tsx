@@ -12,7 +12,8 @@ import { useDebounced } from "../../components/useDebounced";
 import { formatDate, formatNumber } from "../../i18n/format";
 import { useLabel, useLocale, useT } from "../../i18n";
 import { m } from "./messages";
-import { LEVELS, SOURCES, isLevel, type Level, type Source } from "./options";
+import { LEVELS, isLevel, type Level } from "./options";
+import { usePicklist } from "./picklists";
 
 type Contact = Schema<"Contact">;
 type Hit = Schema<"CustomerHit">;
@@ -55,7 +56,8 @@ export default function CustomerList() {
   const [composing, setComposing] = useState(false);
   const [tag, setTag] = useState<string>();
   const [level, setLevel] = useState<Level>();
-  const [source, setSource] = useState<Source>();
+  const [source, setSource] = useState<string>();
+  const sources = usePicklist("source");
   const [segmentId, setSegmentId] = useState<string>();
   const [segments, setSegments] = useState<Segment[] | null>(null);
   const query = useDebounced(composing ? "" : typed.trim(), SEARCH_DELAY_MS);
@@ -130,7 +132,7 @@ export default function CustomerList() {
           options={LEVELS.map((v) => ({ value: v, label: t(`level_${v}`) }))} />
         <Select aria-label={t("filterSource")} placeholder={t("filterSource")} allowClear style={{ width: 160 }}
           value={source} onChange={setSource} disabled={Boolean(segmentId)}
-          options={(Object.keys(SOURCES) as Source[]).map((v) => ({ value: v, label: label(SOURCES[v]) }))} />
+          options={sources.choices.map((c) => ({ value: c.key, label: c.retired ? t("retiredSource", { label: label(c.label) }) : label(c.label) }))} />
         {segments && segments.length > 0 && (
           <Select aria-label={t("filterSegment")} placeholder={t("filterSegment")} allowClear style={{ width: 200 }}
             value={segmentId} onChange={setSegmentId}

@@ -12,7 +12,7 @@ import { useDebounced } from "../../components/useDebounced";
 import { useLocale, useT } from "../../i18n";
 import { formatDateTime, formatNumber, formatRelative } from "../../i18n/format";
 import { actionsFor, LeadActionModal, type LeadAction } from "./LeadActions";
-import { SOURCES, type Source } from "../customers/options";
+import { usePicklist } from "../customers/picklists";
 import { label, TAG } from "./labels";
 import { m } from "./messages";
 
@@ -54,6 +54,7 @@ export default function Leads() {
   );
   const pages = useCursorPages<Lead>(fetchPage, key);
 
+  const sources = usePicklist("source");
   const columns = useMemo(() => [
     { title: t("colLead"), key: "name", render: (_: unknown, l: Lead) => (
       <>
@@ -63,7 +64,7 @@ export default function Leads() {
     ) },
     { title: t("colScore"), dataIndex: "score", key: "score", render: (s: number | undefined) => <Tag color={(s ?? 0) >= 60 ? TAG.good : undefined}>{formatNumber(s ?? 0, locale)}</Tag> },
     { title: t("colStatus"), dataIndex: "status", key: "status", render: (s: string) => label(locale, "status", s) },
-    { title: t("colSource"), dataIndex: "source", key: "source", render: (s: string) => (s in SOURCES ? SOURCES[s as Source][locale] : s) },
+    { title: t("colSource"), dataIndex: "source", key: "source", render: (s: string) => sources.labelOf(s, locale) },
     { title: t("colOwner"), dataIndex: "owner_id", key: "owner", render: (o: string) => o || <Typography.Text type="secondary">{t("unowned")}</Typography.Text> },
     { title: t("colRespond"), key: "due", render: (_: unknown, l: Lead) => <ResponseDue lead={l} /> },
     { title: t("colActions"), key: "actions", render: (_: unknown, l: Lead) => (
@@ -75,7 +76,7 @@ export default function Leads() {
         ))}
       </Space>
     ) },
-  ], [t, locale, manager]);
+  ], [t, locale, manager, sources]);
 
   return (
     <>

@@ -1,4 +1,4 @@
-import { AuditOutlined, CalendarOutlined, FileTextOutlined, FunnelPlotOutlined, InboxOutlined, LineChartOutlined } from "@ant-design/icons";
+import { ApartmentOutlined, AuditOutlined, CalendarOutlined, FileTextOutlined, FunnelPlotOutlined, InboxOutlined, LineChartOutlined } from "@ant-design/icons";
 import type { Area } from "../../app/registry";
 
 // A rep's day: leads, the board, tasks, quotes and the forecast; managers see their team's (the
@@ -23,5 +23,7 @@ export const sales: Area = {
       nav: { label: { en: "My forecast", "zh-CN": "我的预测" }, icon: LineChartOutlined, order: 24 } },
     { path: "approvals", load: () => import("./Approvals"), roles: APPROVERS,
       nav: { label: { en: "Approvals", "zh-CN": "审批" }, icon: AuditOutlined, order: 25 } },
+    { path: "pool", load: () => import("./Pool"), roles: SELLERS,
+      nav: { label: { en: "Public pool", "zh-CN": "公海" }, icon: ApartmentOutlined, order: 26 } },
   ],
 };

@@ -40,7 +40,7 @@ def decode_key(token: str, parts: int) -> tuple[str, ...]:
     try:
         raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)).decode()
         values = json.loads(raw[1:]) if raw.startswith("k") else None
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):
         raise bad_token() from None
     if not (isinstance(values, list) and len(values) == parts and all(isinstance(v, str) for v in values)):
         raise bad_token()

@@ -127,6 +127,7 @@ subject_key_row = Table(
     Column("wrapped", Integer, nullable=False, default=0),
     Column("created_at", Ts, nullable=False),
     Index("ix_crm_subject_keys_record", "record_id"),
+    sqlite_with_rowid=False,  # the key id is the table's b-tree: one page fewer per new key
 )
 
 

@@ -111,7 +111,7 @@ class KeepingSMTP(SMTP):
     async def push(self, status: Any) -> None:
         response = status.encode("utf-8" if self.enable_SMTPUTF8 else "ascii") if isinstance(status, str) else status
         self._replies.append(response + b"\r\n")
-        waiting = self._reader._buffer  # what the client sent and we have not read yet
+        waiting: bytes = getattr(self._reader, "_buffer", b"")  # sent to us and not read yet (asyncio's)
         if b"\n" in waiting:  # another whole command is here: answer it with this one (RFC 2920)
             return
         replies, self._replies = b"".join(self._replies), []

@@ -240,3 +240,43 @@ def test_the_sink_process_keeps_messages_logs_them_and_stops_on_sigterm(tmp_path
     assert len(kept) == 1 and kept[0]["message_id"] == "<m1@x>" and kept[0]["subject"] == "你好"
     assert kept[0]["rcpt_to"] == ["b@y.example"] and kept[0]["file"] == files[0].name
     assert lines[-1]["msg"] == "stopped" and lines[-1]["kept"] == 1
+
+
+def _replies(sock: Any, count: int) -> list[bytes]:
+    """The next `count` reply lines (final lines: "250 ...", not "250-...")."""
+    got = b""
+    while got.count(b"\r\n") < count or any(line[3:4] == b"-" for line in got.split(b"\r\n")[:count]):
+        chunk = sock.recv(65536)
+        assert chunk, f"the sink closed the connection after {got!r}"
+        got += chunk
+        lines = [line for line in got.split(b"\r\n") if line and line[3:4] != b"-"]
+        if len(lines) >= count:
+            return lines[:count]
+    return [line for line in got.split(b"\r\n") if line][:count]
+
+
+def test_pipelined_commands_are_answered_and_what_arrives_is_kept_byte_for_byte(sink: SmtpSink) -> None:
+    import socket
+
+    body = (b"Subject: dots\r\nMessage-ID: <dots@x>\r\n\r\n"
+            b".a line that began with a dot\r\nends with a dot.\r\n.\r\nx" + b"y" * 990 + b"\r\n")
+    stuffed = b"\r\n".join(b"." + line if line.startswith(b".") else line for line in body.split(b"\r\n"))
+    with socket.create_connection((sink.host, sink.port), timeout=5) as s:
+        assert _replies(s, 1)[0].startswith(b"220")
+        s.sendall(b"EHLO client.example\r\n")
+        assert _replies(s, 1)[0].startswith(b"250")
+        # RFC 2920: MAIL, RCPT and DATA at once; all three answered, 354 last
+        s.sendall(b"MAIL FROM:<a@x.example>\r\nRCPT TO:<b@y.example>\r\nDATA\r\n")
+        assert [r[:3] for r in _replies(s, 3)] == [b"250", b"250", b"354"]
+        s.sendall(stuffed + b".\r\n")
+        assert _replies(s, 1)[0].startswith(b"250")
+        # a line over 1,000 octets is refused (500) and nothing is kept; the session goes on
+        s.sendall(b"MAIL FROM:<a@x.example>\r\nRCPT TO:<\"odd name\"@y.example>\r\nDATA\r\n")
+        assert [r[:3] for r in _replies(s, 3)] == [b"250", b"250", b"354"]
+        s.sendall(b"Subject: long\r\n\r\n" + b"z" * 1001 + b"\r\n.\r\n")
+        assert _replies(s, 1)[0].startswith(b"500")
+        s.sendall(b"QUIT\r\n")
+        assert _replies(s, 1)[0].startswith(b"221")
+    files = sink.files()
+    assert len(files) == 1
+    assert files[0].read_bytes() == body  # dots unstuffed, nothing else touched

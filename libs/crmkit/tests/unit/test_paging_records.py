@@ -10,7 +10,7 @@ from google.protobuf.timestamp_pb2 import Timestamp
 
 from crm.sales.v1.sales_pb2 import Lead
 from crmkit.errors import Conflict, InvalidArgument
-from crmkit.paging import DEFAULT_PAGE, MAX_PAGE, decode_cursor, encode_cursor, page_size
+from crmkit.paging import DEFAULT_PAGE, MAX_PAGE, decode_cursor, decode_key, encode_cursor, encode_key, page_size
 from crmkit.records import aware, bump, check_date, check_version, dt, new_id, stamp_new
 
 NOW = datetime(2026, 11, 3, 9, 30, tzinfo=UTC)
@@ -90,3 +90,14 @@ def test_a_calendar_day_is_normalized_or_refused_naming_the_field():
         with pytest.raises(InvalidArgument) as refused:
             check_date(bad, "due_date")
         assert refused.value.field == "due_date"
+
+
+def test_key_cursors_carry_text_keys_and_refuse_anything_else() -> None:
+    token = encode_key("销售漏斗", "d-1")
+    assert decode_key(token, 2) == ("销售漏斗", "d-1")
+    assert set(token) <= set("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_")
+    deep = base64.urlsafe_b64encode(b"k" + b"[" * 899).decode()
+    for bad in ("", "czE", encode_key("only one"), encode_key("a", "b", "c"), deep, "@@@@"):
+        with pytest.raises(InvalidArgument) as err:
+            decode_key(bad, 2)
+        assert err.value.field == "page_token"

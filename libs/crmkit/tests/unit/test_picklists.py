@@ -11,6 +11,7 @@ from crm.common.v1.picklists_pb2 import Picklist, PicklistValue
 from crm.contacts.v1.contacts_pb2 import Contact
 from crmkit import picklists
 from crmkit.errors import InvalidArgument
+from crmkit.picklist_store import PicklistStore
 
 
 def _source(document, name="source"):
@@ -127,7 +128,7 @@ def store_and_session():
     engine = create_engine("sqlite://")
     table.metadata.create_all(engine)
     with Session(engine) as session:
-        yield picklists.PicklistStore(table), session
+        yield PicklistStore(table), session
 
 
 def test_a_projection_keeps_the_newest_document_whatever_order_events_come_in(store_and_session):

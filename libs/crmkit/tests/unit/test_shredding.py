@@ -210,3 +210,22 @@ def test_the_unit_of_work_hands_its_events_opened_and_the_outbox_keeps_them_seal
         uow.commit()
     [event] = uow.events
     assert unpack_payload(parse_envelope(event.data)).contact.name == "李雷"
+
+
+def test_keys_for_a_batch_are_the_ones_each_event_then_uses(db: Database) -> None:
+    with db.unit_of_work() as uow:
+        shredding.key_for(uow.session, "contacts/contact/c-0001", "c-0001")  # one exists already
+        uow.commit()
+    before = _keys(db)["contacts/contact/c-0001"]
+    with db.unit_of_work() as uow:
+        shredding.key_for_many(uow.session, {f"contacts/contact/c-000{i}": f"c-000{i}" for i in range(1, 4)})
+        for i in range(1, 4):
+            emit(uow, REP, "crm.contacts.contact.created", f"c-000{i}", 1,
+                 cev.ContactCreated(contact=_contact(f"c-000{i}")), NOW)
+        uow.commit()
+    keys = _keys(db)
+    assert sorted(keys) == [f"contacts/contact/c-000{i}" for i in range(1, 4)] and keys["contacts/contact/c-0001"] == before
+    with db.read() as session:
+        from crmkit.runtime_tables import outbox_row
+        for data in session.execute(select(outbox_row.c.payload)).scalars():
+            assert unpack_payload(parse_envelope(shredding.open_local(session, data))).contact.name == "李雷"

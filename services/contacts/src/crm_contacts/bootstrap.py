@@ -57,7 +57,8 @@ def spec(*, clock: Clock = system_clock, import_batch_rows: int = 5000, pool_int
             search.index.refresh()  # searchable now, not at the next flush: the erasure confirms it
 
         data_subject = subject.servicer(db, reindex=reindex, suppression=suppression)
-        importer = ImportRunner(db, clock, batch_rows=import_batch_rows, suppression=suppression)  # resumes an interrupted job at start
+        importer = ImportRunner(db, clock, batch_rows=import_batch_rows, suppression=suppression,
+                                backpressure=True)  # resumes an interrupted job at start
 
         def register(server: grpc.Server) -> None:
             contacts_pb2_grpc.add_ContactsServiceServicer_to_server(servicer, server)

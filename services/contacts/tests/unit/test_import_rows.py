@@ -6,8 +6,8 @@ import io
 import pytest
 from openpyxl import Workbook
 
-from crm.contacts.v1.contacts_pb2 import Contact
 from crm.common.v1.imports_pb2 import ColumnMapping, ValueMap
+from crm.contacts.v1.contacts_pb2 import Contact
 from crm_contacts.rules import import_rows
 from crmkit.errors import InvalidArgument
 

@@ -12,6 +12,7 @@ from crm_contacts.usecases import picklists as admin
 from crm_contacts.usecases import records, segments
 from crmkit import picklists
 from crmkit.errors import Conflict, InvalidArgument, PermissionDenied
+from crmkit.runtime_tables import audit_row
 
 
 def _change(contacts, values, *, name="source", user="admin", expected=0, restricted=True) -> Picklists:
@@ -40,6 +41,9 @@ def test_an_added_source_is_accepted_and_the_change_leaves_as_one_event(contacts
     sent = contacts.payload()
     assert isinstance(sent, Picklists) and sent == document
     assert _create(contacts, name="王芳", source="webinar").source == "webinar"
+    [entry] = [row for row in contacts.rows(audit_row) if row.action == "picklist_updated"]
+    assert (entry.actor, entry.action, entry.record_id) == ("admin", "picklist_updated", "source")
+    assert "webinar" in entry.details and "version 1" in entry.details
     listed = contacts.read(admin.get_picklists)
     [source] = [p for p in listed.picklists if p.name == "source"]
     assert (source.values[-1].label_zh, source.values[-1].label_en) == ("线上研讨会", "Webinar")

@@ -12,8 +12,8 @@ from typing import Any
 
 from sqlalchemy import func, select
 
-from crm.contacts.v1.contacts_pb2 import Contact
 from crm.common.v1.imports_pb2 import ColumnMapping, CreateImportRequest, ImportJob
+from crm.contacts.v1.contacts_pb2 import Contact
 from crm_contacts import store
 from crm_contacts.jobs.imports import ImportRunner
 from crm_contacts.tables import contacts as contacts_table

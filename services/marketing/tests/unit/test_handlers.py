@@ -10,6 +10,7 @@ from crm.contacts.v1 import contacts_pb2 as cpb
 from crm.contacts.v1 import events_pb2 as cev
 from crm_marketing import handlers
 from crm_marketing.store import projection
+from crm_marketing.usecases import projection as projecting
 from crmkit.events import new_event, parse_envelope
 
 from .conftest import NOW
@@ -53,3 +54,21 @@ def test_merged_away_contacts_stay_suppressed_and_the_rest_is_ignored(store: Any
     assert store.read(lambda s: projection.get(s, "c-2")).suppressed == ""
     assert not handlers.wants(H.ACCOUNT_CREATED) and handlers.wants(H.CONSENT_CHANGED)
     deliver(store, H.ACCOUNT_CREATED, cev.AccountCreated(account=cpb.Account(id="a-1")))
+
+
+def test_a_freeze_projects_its_segment_members_in_bulk_with_the_same_newest_wins_rule(store: Any) -> None:
+    """waves.create projects every member contacts listed (apply_contacts, a page of statements at
+    a time): new ones arrive, older snapshots than ours change nothing, tags are replaced."""
+    deliver(store, handlers.CONTACTS.CONTACT_CREATED, cev.ContactCreated(contact=contact(5, granted=True)))
+    stale = contact(4, granted=False, title="stale")
+    newer = cpb.Contact(id="c-2", name="李娜", version=2, emails=[cpb.Email(address="ln@example.cn")], tags=["new"])
+    older_copy = cpb.Contact(id="c-2", name="李娜 (old)", version=1, tags=["old"])
+    store.write(lambda uow: projecting.apply_contacts(uow.session, [stale, newer, older_copy], NOW, page=2))
+    kept = store.read(lambda s: projection.get(s, "c-1"))
+    assert (kept.version, kept.title, kept.consents["marketing_email"].granted) == (5, "", True)
+    assert store.read(lambda s: projection.get(s, "c-2")).name == "李娜"  # the later page's older copy lost
+    retagged = cpb.Contact(id="c-1", name="王强", version=6, emails=[cpb.Email(address="wq@example.cn")],
+                           tags=["gold"])
+    store.write(lambda uow: projecting.apply_contacts(uow.session, [retagged], NOW))
+    assert store.read(lambda s: (projection.tagged(s, ["vip"]), projection.tagged(s, ["gold", "new"]))) == (
+        [], ["c-1", "c-2"])

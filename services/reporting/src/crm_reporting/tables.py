@@ -377,10 +377,11 @@ lead_rollup = Table(
     *_sums("n"),
 )
 
-# Tickets per created / solved month (and all-time rows); `solved` 1 once it has a resolution time,
+# Tickets per created / solved month (and all-time rows) by status, priority and assignee; `solved` 1 once it has a resolution time,
 # `breached` 1 once an SLA clock breached. The sums of the times are over the tickets that have them.
-_TICKET_KEYS = (("status", 20), ("priority", 20), ("type", 20), ("channel", 20), ("assignee_id", 100),
-                ("team", 100), ("region", 100))
+# Only what the standard reports and the assignee rule need: more keys made it as long as the
+# ticket table (a query by type, channel, team or region reads the detail rows).
+_TICKET_KEYS = (("status", 20), ("priority", 20), ("assignee_id", 100))
 _TICKET_SUMS = ("n", "resolution_sum", "resolution_n", "first_response_sum", "first_response_n")
 ticket_rollup = Table(
     "ticket_rollup",
@@ -397,8 +398,8 @@ ticket_rollup = Table(
 ticket_tag_rollup = Table(
     "ticket_tag_rollup",
     metadata,
-    Column("tag", String(100), primary_key=True),
     *_times(),
+    Column("tag", String(100), primary_key=True),
     *(Column(name, String(size), primary_key=True) for name, size in _TICKET_KEYS),
     Column("solved", Integer, primary_key=True),
     Column("breached", Integer, primary_key=True),

@@ -50,7 +50,7 @@ def spec(*, clock: Clock = system_clock, contacts: Callable[[], ContactsPort] = 
 
         # lead and product imports (crmkit.imports): a batch per transaction, resumed after a restart
         importer = ImportRunner("sales-imports", db, clock, kind=imports.KIND,
-                                importer=imports.SalesImporter(refuse=servicer.refuse))
+                                importer=imports.SalesImporter(refuse=servicer.refuse), backpressure=True)
 
         def register(server: grpc.Server) -> None:
             sales_pb2_grpc.add_SalesServiceServicer_to_server(servicer, server)

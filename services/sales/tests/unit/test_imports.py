@@ -9,6 +9,7 @@ import io
 from datetime import UTC, datetime
 from typing import Any
 
+import pytest
 from sqlalchemy import func, select
 
 from crm.common.v1.imports_pb2 import ColumnMapping, ValueMap
@@ -19,6 +20,7 @@ from crm_sales.tables import products as products_table
 from crm_sales.usecases import imports
 from crm_sales.usecases import leads as lead_cases
 from crmkit.auth import Principal
+from crmkit.errors import InvalidArgument
 from crmkit.imports import jobs
 from crmkit.imports.runner import ImportRunner
 
@@ -154,6 +156,8 @@ def test_products_by_sku_flagged_merged_and_refused_to_reps(sales: Any) -> None:
     fill = [["sku", "name", "description"], ["CRM-STD", "别的名字", "入门版"]]
     merged = run(sales, csv_bytes(fill), principal=MANAGER, entity="product", on_duplicate="merge")
     assert merged.merged == 1
+    with pytest.raises(InvalidArgument, match="flagged or merged"):
+        run(sales, csv_bytes(fill), principal=MANAGER, entity="product", on_duplicate="create")
     try:
         run(sales, csv_bytes(fill), entity="product")
     except Exception as exc:  # noqa: BLE001  (PermissionDenied: a rep maintains no products)

@@ -94,7 +94,8 @@ def spec(*, clock: Clock = system_clock, contacts: ContactsFactory | None = None
                                 sign_name=SmsSettings.from_env().sign_name, interval=sms_interval)
         data_subject = subject.servicer(db)
         # ticket imports (crmkit.imports): a batch per transaction, resumed after a restart
-        importer = ImportRunner("support-imports", db, clock, kind=imports.KIND, importer=imports.TicketImporter())
+        importer = ImportRunner("support-imports", db, clock, kind=imports.KIND, importer=imports.TicketImporter(),
+                                backpressure=True)
         import_api = import_servicer.ImportsServicer(db, imports.KIND, clock, wake=importer.wake)
         return Components(
             servicers=[lambda server: support_pb2_grpc.add_SupportServiceServicer_to_server(servicer, server),

@@ -10,7 +10,7 @@ from crm.common.v1 import imports_pb2 as pb
 def upload(stub: Any, entity: str, file_name: str, content: bytes, chunk: int = 16 * 1024,
            **options: Any) -> pb.ImportJob:
     """`stub`: a caller of crm.common.v1.Imports (or contacts' ContactImports)."""
-    job = stub.CreateImport(pb.CreateImportRequest(entity=entity, file_name=file_name, size_bytes=len(content),
+    job: pb.ImportJob = stub.CreateImport(pb.CreateImportRequest(entity=entity, file_name=file_name, size_bytes=len(content),
                                                    content_sha256=hashlib.sha256(content).hexdigest(), **options))
     if job.reused:
         return job

@@ -41,6 +41,7 @@ class EntityRules:
     roles: tuple[str, ...]                     # who may import (admins always)
     picklists: Mapping[str, Sequence[str]] = field(default_factory=dict)
     merge: bool = True                         # on_duplicate=merge is offered
+    create: bool = True                        # on_duplicate=create is offered (not where the key is unique)
     custom_fields: bool = False                # custom_fields.<key> targets
 
 
@@ -114,6 +115,9 @@ def create_import(uow: UnitOfWork, *, kind: ImportKind, principal: Principal, no
         raise InvalidArgument(f"must be one of {', '.join(ON_DUPLICATE)}", field="on_duplicate")
     if on_duplicate == "merge" and not rules.merge:
         raise InvalidArgument(f"{rules.what} are flagged or created, not merged", field="on_duplicate")
+    if on_duplicate == "create" and not rules.create:
+        raise InvalidArgument(f"{rules.what} are flagged or merged: a second one with the same key cannot be "
+                              "created", field="on_duplicate")
     if not request.file_name.lower().endswith((".csv", ".xlsx")):
         raise InvalidArgument("a .csv or .xlsx file", field="file_name")
     if not _SHA256.match(request.content_sha256):

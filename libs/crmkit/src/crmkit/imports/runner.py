@@ -5,24 +5,49 @@ the rows already done and goes on."""
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from datetime import datetime
+
+from sqlalchemy import func, select
 
 from crmkit import logs
 from crmkit.db import Database
 from crmkit.errors import DomainError
 from crmkit.imports import files, jobs, mapping
+from crmkit.runtime_tables import outbox_row
 from crmkit.scheduler import PeriodicWorker
 from crmkit.servicer import Clock
 
 log = logs.get("crmkit.imports")
+BACKLOG_WAIT = 30.0  # seconds a run waits at most for the relay per batch (NATS away: it goes on)
+
+
+def outbox_backlog(db: Database) -> int:
+    """Events written and not yet published (the partial index on published_at IS NULL)."""
+    with db.read() as session:
+        return int(session.execute(select(func.count()).select_from(outbox_row)
+                                   .where(outbox_row.c.published_at.is_(None))).scalar_one())
+
+
+def wait_for_relay(db: Database, limit: int, stopping: Callable[[], bool], timeout: float = BACKLOG_WAIT) -> None:
+    """Backpressure: a batch waits until the outbox relay has published all but `limit` events. A
+    run would otherwise take the database's write lock batch after batch and starve the relay
+    (which needs it to mark what it published): nothing imported would be searchable or counted
+    in reporting until the job's end. The run's rate is then what the whole path sustains."""
+    deadline = time.monotonic() + timeout
+    while not stopping() and time.monotonic() < deadline and outbox_backlog(db) > limit:
+        time.sleep(0.05)
 BATCH_ROWS = 2000  # rows per transaction: big enough to amortize the commit, small enough to resume cheaply
 
 
 class ImportRunner:
     def __init__(self, name: str, db: Database, clock: Clock, *, kind: jobs.ImportKind, importer: jobs.Importer,
-                 batch_rows: int = BATCH_ROWS, interval: float = 1.0) -> None:
+                 batch_rows: int = BATCH_ROWS, interval: float = 1.0, backpressure: bool = False) -> None:
+        """`backpressure`: wait for the outbox relay between batches (wait_for_relay); a service
+        sets it, as its relay runs in the process; a test driving the runner alone does not."""
         self.db, self.clock, self.kind, self.importer, self.batch_rows = db, clock, kind, importer, batch_rows
+        self.backpressure = backpressure
         self.worker = PeriodicWorker(name, self.tick, clock, interval)
         self._stopping = False
 
@@ -98,3 +123,5 @@ class ImportRunner:
             batch = following
             if not started.dry_run:
                 state.seen.clear()
+                if self.backpressure:
+                    wait_for_relay(self.db, 2 * self.batch_rows, lambda: self._stopping)

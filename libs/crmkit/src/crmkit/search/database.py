@@ -14,8 +14,9 @@ visible (and durable) at its commit, `refresh` has nothing to do, and `rebuild` 
 transaction. It runs on SQLite too (tests, one box).
 
 What it costs: ~10-20 term rows per short text field, ×5 for the deletion variants of long
-words; a search is a few indexed lookups and a GROUP BY per query word. Fine for the tens of
-thousands of customers of a small deployment; beyond, OpenSearch (`OPENSEARCH_URL`)."""
+words; a search is one indexed lookup and GROUP BY per query word, intersected and ranked here,
+so its time grows with the hits of its most common word (docs/scaling.md has figures). Fine for
+the tens of thousands of customers of a small deployment; beyond, OpenSearch (`OPENSEARCH_URL`)."""
 
 from __future__ import annotations
 
@@ -35,7 +36,6 @@ from sqlalchemy import (
     and_,
     case,
     delete,
-    exists,
     false,
     func,
     insert,
@@ -101,7 +101,8 @@ terms = Table("crm_search_terms", metadata,
               Column("term", String(400), nullable=False),
               Column("word", String(100), nullable=True),  # del: the word the variant came from
               Index("ix_crm_search_terms_lookup", "index_name", "kind", "term"),
-              Index("ix_crm_search_terms_doc", "index_name", "doc_id"))
+              # a document's terms: its rewrite, and the filters' probe of a candidate (kw, field, value)
+              Index("ix_crm_search_terms_doc", "index_name", "doc_id", "kind", "field", "term"))
 
 
 def _deletions(word: str) -> set[str]:
@@ -210,6 +211,9 @@ class DatabaseSearchIndex:
                 if len(rows) > 5000:
                     self._flush(conn, sources, rows)
             self._flush(conn, sources, rows)
+        if self.engine.dialect.name == "postgresql":  # fresh statistics, or the planner guesses 1 row
+            with self.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+                conn.execute(text("ANALYZE crm_search_docs, crm_search_terms"))
         return n
 
     @staticmethod
@@ -299,28 +303,33 @@ class DatabaseSearchIndex:
         plan = plan_query(query.text, self.schema.phone_region, phones=bool(self._phones), emails=bool(self._emails))
         name = self.schema.name
         with self._begin() as conn:
+            # Each requirement is one indexed lookup and GROUP BY, run alone and intersected here:
+            # a join of grouped subqueries leaves PostgreSQL guessing one row each and looping.
+            scores: dict[str, float] | None = None
             if query.text.strip():
                 if plan.is_empty:
                     return SearchResult(total=0, hits=[])
-                parts = self._requirements(conn, plan.phone_keys, plan.email, plan.words, plan.cjk, stem)
-                scored = parts[0]
-                score: ColumnElement[Any] = scored.c.score
-                matching = select(scored.c.doc_id.label("id"))
-                for other in parts[1:]:
-                    matching = matching.join_from(scored, other, other.c.doc_id == scored.c.doc_id)
-                    score = score + other.c.score
-                matching = matching.add_columns(score.label("score"))
-            else:
-                matching = select(docs.c.id.label("id"), literal(0.0, Float).label("score")).where(
-                    docs.c.index_name == name)
-            found = matching.subquery("found")
-            ok = self._restrictions(found.c.id, query)
-            total = int(conn.execute(select(func.count()).select_from(found).where(ok)).scalar() or 0)
-            page = conn.execute(
-                select(found.c.id, found.c.score, docs.c.source)
-                .join_from(found, docs, and_(docs.c.index_name == name, docs.c.id == found.c.id))
-                .where(ok).order_by(found.c.score.desc(), found.c.id).limit(query.limit).offset(query.offset)
-            ).all()
+                for part in self._requirements(conn, plan.phone_keys, plan.email, plan.words, plan.cjk, stem):
+                    got = {str(d): float(s) for d, s in conn.execute(select(part.c.doc_id, part.c.score))}
+                    scores = got if scores is None else {d: scores[d] + s for d, s in got.items() if d in scores}
+                    if not scores:
+                        return SearchResult(total=0, hits=[])
+            ok = self._restrictions(docs.c.id, query)
+            if scores is None:  # empty text browses what the filters allow
+                scores = dict.fromkeys(conn.execute(select(docs.c.id).where(docs.c.index_name == name, ok)).scalars(),
+                                       0.0)
+            elif query.filters or query.any_of:
+                ids, allowed = sorted(scores), set()
+                for at in range(0, len(ids), 1000):
+                    allowed.update(conn.execute(select(docs.c.id).where(
+                        docs.c.index_name == name, docs.c.id.in_(ids[at:at + 1000]), ok)).scalars())
+                scores = {d: s for d, s in scores.items() if d in allowed}
+            ranked = sorted(scores.items(), key=lambda kv: (-kv[1], kv[0]))
+            chosen = ranked[query.offset:query.offset + query.limit]
+            sources = dict(conn.execute(select(docs.c.id, docs.c.source).where(
+                docs.c.index_name == name, docs.c.id.in_([d for d, _ in chosen]))).tuples().all()) if chosen else {}
+            total = len(ranked)
+        page = [(d, s, sources[d]) for d, s in chosen if d in sources]
         hits = []
         for key, value, source in page:
             document = json.loads(source)
@@ -420,9 +429,10 @@ class DatabaseSearchIndex:
                     parts.append(false())
                 elif field == ID_FIELD:
                     parts.append(id_column.in_(vals))
-                else:
-                    parts.append(exists().where(terms.c.index_name == self.schema.name, terms.c.doc_id == id_column,
-                                                terms.c.kind == "kw", terms.c.field == field, terms.c.term.in_(vals)))
+                else:  # uncorrelated: computed once (a hashed subplan), not probed per candidate
+                    parts.append(id_column.in_(select(terms.c.doc_id).where(
+                        terms.c.index_name == self.schema.name, terms.c.kind == "kw", terms.c.field == field,
+                        terms.c.term.in_(vals))))
             return and_(true(), *parts)
 
         restrictions: list[ColumnElement[bool]] = []

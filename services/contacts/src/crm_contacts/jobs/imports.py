@@ -15,6 +15,7 @@ from crmkit import logs
 from crmkit.db import Database
 from crmkit.errors import DomainError
 from crmkit.imports import files
+from crmkit.imports.runner import wait_for_relay
 from crmkit.privacy import SuppressionList
 from crmkit.scheduler import PeriodicWorker
 from crmkit.servicer import Clock
@@ -24,8 +25,9 @@ log = logs.get("crm_contacts.imports")
 
 class ImportRunner:
     def __init__(self, db: Database, clock: Clock, *, batch_rows: int = imports.BATCH_ROWS,
-                 interval: float = 1.0, suppression: SuppressionList | None = None) -> None:
+                 interval: float = 1.0, suppression: SuppressionList | None = None, backpressure: bool = False) -> None:
         self.db, self.clock, self.batch_rows = db, clock, batch_rows
+        self.backpressure = backpressure  # wait for the outbox relay between batches (the service's own runner)
         self.suppression = suppression   # erased people's emails and phones are rejected rows
         self.worker = PeriodicWorker("contacts-imports", self.tick, clock, interval)
         self._stopping = False
@@ -95,3 +97,6 @@ class ImportRunner:
             batch = following
             if not started.dry_run:
                 state.seen.clear()  # earlier batches are committed: their duplicates are found in the database
+                # backpressure: the relay publishes (search, reporting) while the run goes on
+                if self.backpressure:
+                    wait_for_relay(self.db, 2 * self.batch_rows, lambda: self._stopping)

@@ -8,7 +8,7 @@ unverified; an unknown picklist value is mapped (`ColumnMapping.values`), or kep
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from crm.common.v1.imports_pb2 import ColumnMapping
@@ -76,8 +76,10 @@ def resolve_mapping(entity: str, header: Sequence[str], mapping: ColumnMapping) 
 
 
 def build_row(entity: str, header: Sequence[str], targets: Sequence[str], values: Sequence[str],
-              mapping: ColumnMapping, definitions: dict[str, CustomFieldDefinition]) -> Row:
-    """The record a row makes and every problem it has: each field is checked on its own."""
+              mapping: ColumnMapping, definitions: dict[str, CustomFieldDefinition],
+              active: Mapping[str, Sequence[str]] | None = None) -> Row:
+    """The record a row makes and every problem it has: each field is checked on its own.
+    `active`: each picklist's keys in use now (an administrator may have added some)."""
     record: Record = Contact() if entity == "contact" else Account()
     row = Row(record)
     address = Address()
@@ -91,7 +93,7 @@ def build_row(entity: str, header: Sequence[str], targets: Sequence[str], values
             row.problems.append(Problem(name, column, message, value))
 
         if target in PICKLISTS:
-            value = _picklist(target, raw, mapping, row, column)
+            value = _picklist(target, raw, mapping, row, column, active)
             if value is not None:
                 setattr(record, target, value)
         elif target in _PHONES:
@@ -128,8 +130,9 @@ def _split(raw: str) -> list[str]:
     return [p.strip() for p in raw.translate(_TAG_SPLIT).split(",") if p.strip()]
 
 
-def _picklist(name: str, raw: str, mapping: ColumnMapping, row: Row, column: str) -> str | None:
-    allowed = PICKLISTS[name]
+def _picklist(name: str, raw: str, mapping: ColumnMapping, row: Row, column: str,
+              active: Mapping[str, Sequence[str]] | None) -> str | None:
+    allowed = tuple(active[name]) if active and name in active else PICKLISTS[name]
     if name in mapping.values and raw in mapping.values[name].values:
         mapped = mapping.values[name].values[raw]
         if mapped in allowed or mapped == "":

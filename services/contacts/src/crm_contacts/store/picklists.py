@@ -2,6 +2,6 @@
 from __future__ import annotations
 
 from crm_contacts.tables import settings
-from crmkit.picklists import PicklistStore
+from crmkit.picklist_store import PicklistStore
 
 PICKLISTS = PicklistStore(settings)

@@ -25,14 +25,15 @@ from crm_contacts.rules import import_rows
 from crm_contacts.rules import records as rules
 from crm_contacts.store import Record
 from crm_contacts.store import imports as import_store
+from crm_contacts.store.picklists import PICKLISTS as VOCABULARY
 from crm_contacts.usecases import subject
 from crm_contacts.usecases.records import CREATORS, record_changed
+from crmkit import shredding
 from crmkit.auth import Principal
 from crmkit.db import UnitOfWork
 from crmkit.errors import DomainError, InvalidArgument, NotFound, PermissionDenied
 from crmkit.imports import files
 from crmkit.imports import jobs as import_jobs
-from crmkit.imports.bulk import prime_subject_keys
 from crmkit.privacy import SuppressionList
 from crmkit.records import bump, new_id, stamp_new
 from crmkit.visibility import check_assignable, check_scope
@@ -207,8 +208,10 @@ def run_batch(uow: UnitOfWork, *, now: datetime, job_id: str, first_row: int, ro
         return None
     job, principal = found[0], principal_of(found[1])
     definitions = store.definitions(uow.session, job.entity)
-    built = [import_rows.build_row(job.entity, state.header, state.targets, values, job.mapping, definitions)
-             for values in rows]
+    vocabulary = VOCABULARY.current(uow.session)
+    active = {name: vocabulary.active(name) for name in import_rows.PICKLISTS}
+    built = [import_rows.build_row(job.entity, state.header, state.targets, values, job.mapping, definitions,
+                                   active) for values in rows]
     owners = import_store.identity_owners(uow.session, job.entity, [
         v for row in built if not row.problems for _, v in rules.identity_values(row.record)])
     fresh: list[Record] = []
@@ -263,8 +266,7 @@ def run_batch(uow: UnitOfWork, *, now: datetime, job_id: str, first_row: int, ro
         import_store.insert_records(uow.session, fresh)
         # the people's data keys for the whole batch at once (crmkit.shredding seals each event)
         people = [r.id for r in fresh if isinstance(r, Contact)] + list(merged)
-        prime_subject_keys(uow.session, producer=emit.producer, aggregate_type="contact", record_ids=people,
-                           payload_type=ContactCreated)
+        shredding.key_for_records(uow.session, emit.producer, "contact", people, ContactCreated)
         for record in fresh:
             record_changed(uow, principal=principal, now=now, action="created", record=record,
                            detail=f"import {job.id}")

@@ -9,6 +9,7 @@ from datetime import datetime
 from sqlalchemy.orm import Session
 
 from crm.common.v1.picklists_pb2 import Picklist, Picklists
+from crm_contacts import store
 from crm_contacts.events import CONTACTS, emit
 from crm_contacts.store.picklists import PICKLISTS
 from crmkit import picklists
@@ -37,5 +38,9 @@ def update_picklist(uow: UnitOfWork, *, principal: Principal, now: datetime, cha
     document.update_time.FromDatetime(now)
     document.updated_by = principal.user_id
     PICKLISTS.save(uow.session, document)
+    keys = [f"{v.key}{' (retired)' if v.retired else ''}" for p in document.picklists if p.name == change.name
+            for v in p.values]
+    store.audit(uow.session, at=now, actor=principal.user_id, action="picklist_updated", entity="picklist",
+                entity_id=change.name, detail=f"version {document.version}: {', '.join(keys)}")
     emit(uow, principal, CONTACTS.PICKLIST_UPDATED, AGGREGATE, document.version, document, now)
     return document

@@ -4,6 +4,7 @@ by the members ListSegmentMembers returns at freeze time; the newest version win
 the snapshots come in."""
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 
 from google.protobuf.json_format import MessageToDict
@@ -46,6 +47,19 @@ def apply_contact(session: Session, contact: Contact, now: datetime, *, deleted:
         row = ProjectedContact(**{**row.__dict__, "suppressed": "deleted"})
     projection.upsert(session, row, list(contact.tags), now)
     return True
+
+
+def apply_contacts(session: Session, contacts: Sequence[Contact], now: datetime, page: int = 1000) -> None:
+    """`apply_contact` for many snapshots (a frozen segment's members), a page at a time."""
+    for start in range(0, len(contacts), page):
+        latest: dict[str, Contact] = {}
+        for contact in contacts[start:start + page]:
+            held = latest.get(contact.id)
+            if contact.id and (held is None or held.version <= contact.version):
+                latest[contact.id] = contact
+        current = projection.versions_of(session, list(latest))
+        fresh = [c for c in latest.values() if current.get(c.id) is None or current[c.id] <= c.version]
+        projection.upsert_many(session, [(projected(c), list(c.tags)) for c in fresh], now, existing=set(current))
 
 
 def merged_away(session: Session, contact_ids: list[str], now: datetime) -> None:

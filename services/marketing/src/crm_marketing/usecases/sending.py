@@ -36,6 +36,7 @@ from crm_marketing.store import projection, records, sending
 from crm_marketing.store.projection import ProjectedContact
 from crm_marketing.usecases import waves
 from crm_marketing.usecases.templates import merge_context
+from crmkit import shredding
 from crmkit.auth import SYSTEM
 from crmkit.db import UnitOfWork
 from crmkit.errors import InvalidArgument
@@ -77,8 +78,14 @@ def compose(wave: SendWave, template: Template, contact: ProjectedContact, *, se
     unsubscribe = links.unsubscribe(seq)
     rendered = templates.render(templates.pick(template, language or contact.language),
                                 merge_context(contact, campaign_name=campaign_name, unsubscribe_url=unsubscribe))
-    tracked = tracking.track_links(rendered.text, rendered.html, own_base=links.base,
-                                   click_url=lambda i: links.click(seq, i),
+    signed: dict[int, str] = {}  # a link in both the text and the html is signed once
+
+    def click_url(i: int) -> str:
+        if i not in signed:
+            signed[i] = links.click(seq, i)
+        return signed[i]
+
+    tracked = tracking.track_links(rendered.text, rendered.html, own_base=links.base, click_url=click_url,
                                    utm=tracking.utm_params(slug, wave.variant))
     mid = make_message_id(wave.id, contact.contact_id, domain=domain) if domain else message_id(wave, contact.contact_id)
     mail = OutgoingMail(
@@ -273,6 +280,7 @@ def _sent_events(uow: UnitOfWork, sent: list[tuple[int, datetime]]) -> None:
     if not sent:
         return
     rows = sending.sent_rows(uow.session, [seq for seq, _ in sent])
+    shredding.key_for_records(uow.session, "marketing", "contact", [row.contact_id for row in rows.values()])
     loaded: dict[str, SendWave | None] = {}
     for seq, at in sent:
         row = rows.get(seq)

@@ -71,9 +71,7 @@ def prepare(session: Session, contacts: ContactsPort | None, *, principal: Princ
 
 def apply_members(uow: UnitOfWork, members: Members, now: datetime) -> None:
     """The freshest snapshots we have: contacts just sent them."""
-    for snapshots in members.by_segment.values():
-        for snapshot in snapshots:
-            projecting.apply_contact(uow.session, snapshot, now)
+    projecting.apply_contacts(uow.session, [s for snapshots in members.by_segment.values() for s in snapshots], now)
 
 
 def check_sender(sender: str, default_sender: str, field: str) -> str:

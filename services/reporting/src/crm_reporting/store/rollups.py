@@ -74,7 +74,7 @@ def _lead_rows(r: Row) -> Iterable[dict[str, Any]]:
 
 
 def _ticket_rows(r: Row) -> Iterable[dict[str, Any]]:
-    dims = {k: r[k] for k in ("status", "priority", "type", "channel", "assignee_id", "team", "region")}
+    dims = {k: r[k] for k in ("status", "priority", "assignee_id")}
     resolution, first = r["resolution_seconds"], r["first_response_seconds"]
     dims.update(solved=int(resolution is not None), breached=int(bool(r["breached"])))
     values = {"n": 1, "resolution_sum": int(resolution or 0), "resolution_n": int(resolution is not None),
@@ -108,8 +108,7 @@ OPPORTUNITIES = Rollup(opportunity_rollup, ("time_field", "month", "owner_id", "
                        _opportunity_rows)
 LEADS = Rollup(lead_rollup, ("time_field", "month", "owner_id", "team", "region", "source", "status", "campaign_id"),
                ("quarter",), ("n",), _lead_rows)
-_TICKET_KEYS = ("time_field", "month", "status", "priority", "type", "channel", "assignee_id", "team", "region",
-                "solved", "breached")
+_TICKET_KEYS = ("time_field", "month", "status", "priority", "assignee_id", "solved", "breached")
 _TICKET_SUMS = ("n", "resolution_sum", "resolution_n", "first_response_sum", "first_response_n")
 TICKETS = Rollup(ticket_rollup, _TICKET_KEYS, ("quarter",), _TICKET_SUMS, _ticket_rows)
 TICKET_TAGS = Rollup(ticket_tag_rollup, ("tag", *_TICKET_KEYS), ("quarter",), _TICKET_SUMS, _ticket_tag_rows)
@@ -231,7 +230,7 @@ def rebuild(session: Session | Connection) -> None:
     solved = case((tk.resolution_seconds.is_not(None), 1), else_=0)
     breached = case((exists(select(sla_breaches.c.ticket_id).where(sla_breaches.c.ticket_id == tk.ticket_id)), 1),
                     else_=0)
-    keys = [tk.status, tk.priority, tk.type, tk.channel, tk.assignee_id, tk.team, tk.region, solved, breached]
+    keys = [tk.status, tk.priority, tk.assignee_id, solved, breached]
     sums = [func.count(), func.coalesce(func.sum(tk.resolution_seconds), 0), func.count(tk.resolution_seconds),
             func.coalesce(func.sum(tk.first_response_seconds), 0), func.count(tk.first_response_seconds)]
     _rebuild_timed(session, ticket_rollup, tickets, ("created", "solved"), keys, sums)

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import ColumnElement, Row, func, or_, select
+from sqlalchemy import ColumnElement, Row, func, select
 from sqlalchemy.orm import Session
 
 from crm.reporting.v1.reporting_pb2 import (
@@ -152,21 +152,24 @@ def _revenue(session: Session, where: Sequence[ColumnElement[bool]]
              ) -> tuple[dict[str, dict[str, int]], dict[tuple[str, str, str], tuple[int, int]]]:
     """(campaign → currency → attributed won deals, (campaign, touch, currency) → (deals, units))."""
     currency = opportunities.c.currency_code
+    first, last = opportunities.c.first_campaign_id, opportunities.c.last_campaign_id
     deals: dict[str, dict[str, int]] = defaultdict(dict)
-    touching = or_(opportunities.c.first_campaign_id == campaign_col, opportunities.c.last_campaign_id == campaign_col)
-    for cid, cur, n in session.execute(
-        select(campaign_col, currency, func.count()).select_from(opportunities.join(campaigns, touching))
-        .where(_WON, *where).group_by(campaign_col, currency)
-    ):
-        deals[cid][cur] = int(n)
     sums: dict[tuple[str, str, str], tuple[int, int]] = {}
-    for touch, column in (("first", opportunities.c.first_campaign_id), ("last", opportunities.c.last_campaign_id)):
+    for touch, column in (("first", first), ("last", last)):
         for cid, cur, n, units in session.execute(
             select(campaign_col, currency, func.count(), func.sum(opportunities.c.amount_units))
             .select_from(opportunities.join(campaigns, column == campaign_col))
             .where(_WON, *where).group_by(campaign_col, currency)
         ):
             sums[(cid, touch, cur)] = (int(n), int(units or 0))
+            deals[cid][cur] = deals[cid].get(cur, 0) + int(n)
+    # a deal whose first and last touch are the same campaign counts once: each join is indexed
+    # (first_campaign_id / last_campaign_id), where one join on "first or last" read every deal
+    for cid, cur, n in session.execute(
+        select(campaign_col, currency, func.count()).select_from(opportunities.join(campaigns, first == campaign_col))
+        .where(_WON, last == first, *where).group_by(campaign_col, currency)
+    ):
+        deals[cid][cur] -= int(n)
     return deals, sums
 
 

@@ -23,7 +23,7 @@ PRODUCT_TARGETS = ("sku", "name", "description", "unit", "active")
 LEAD_PICKLISTS = {"source": lead_rules.SOURCES}
 ENTITIES = {
     "lead": EntityRules("leads", LEAD_TARGETS, ("rep", "manager", "marketing"), LEAD_PICKLISTS),
-    "product": EntityRules("products", PRODUCT_TARGETS, ("manager", "finance")),
+    "product": EntityRules("products", PRODUCT_TARGETS, ("manager", "finance"), create=False),  # a SKU is unique
 }
 MAX_PRODUCT_TEXT = {"name": 300, "description": limits.MAX_NOTES, "unit": 30}
 _TRUE, _FALSE = ("true", "yes", "1", "是", "y"), ("false", "no", "0", "否", "n")
@@ -36,13 +36,14 @@ def _cells(header: Sequence[str], targets: Sequence[str], values: Sequence[str])
 
 
 def build_lead(header: Sequence[str], targets: Sequence[str], values: Sequence[str],
-               mapping: ColumnMapping) -> tuple[Lead, Cells]:
+               mapping: ColumnMapping, sources: Sequence[str] = lead_rules.SOURCES) -> tuple[Lead, Cells]:
+    """`sources`: the source keys active now (an administrator may have added some)."""
     lead, cells = Lead(), Cells()
     column_of: dict[str, str] = {}
     for target, column, raw in _cells(header, targets, values):
         column_of[target] = column
         if target == "source":
-            value = picklist_value("source", raw, lead_rules.SOURCES, mapping, cells, column)
+            value = picklist_value("source", raw, sources, mapping, cells, column)
             if value is not None:
                 lead.source = value
         elif target == "phone":

@@ -4,6 +4,6 @@ contacts, and a restarted replica finds the last one it heard of (crmkit.picklis
 from __future__ import annotations
 
 from crm_sales.tables import settings
-from crmkit.picklists import PicklistStore
+from crmkit.picklist_store import PicklistStore
 
 PICKLISTS = PicklistStore(settings)

@@ -12,9 +12,9 @@ from crm_sales.rules import approval_policy
 from crm_sales.store import approvals, records
 from crm_sales.usecases import quotes
 from crm_sales.usecases.access import visible
+from crmkit import paging
 from crmkit.auth import Principal
 from crmkit.db import UnitOfWork
-from crmkit import paging
 from crmkit.errors import InvalidArgument, NotFound
 
 

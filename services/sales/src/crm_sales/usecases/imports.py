@@ -17,6 +17,7 @@ from crm_sales.rules import imports as rules
 from crm_sales.rules import leads as lead_rules
 from crm_sales.store import catalogue, records
 from crm_sales.store import imports as import_store
+from crm_sales.store.picklists import PICKLISTS
 from crm_sales.usecases import leads
 from crmkit.auth import Principal
 from crmkit.db import UnitOfWork
@@ -60,7 +61,8 @@ class SalesImporter:
 
     def _leads(self, uow: UnitOfWork, now: datetime, job: ImportJob, principal: Principal, first_row: int,
                rows: Sequence[list[str]], state: RunState) -> list[Rejected]:
-        built = [rules.build_lead(state.header, state.targets, values, job.mapping) for values in rows]
+        sources = PICKLISTS.current(uow.session).active("source")
+        built = [rules.build_lead(state.header, state.targets, values, job.mapping, sources) for values in rows]
         owners = import_store.lead_owners(uow.session, [v for lead, cells in built if not cells.problems
                                                         for v in rules.lead_identities(lead)])
         rejected: list[Rejected] = []

@@ -29,14 +29,14 @@ def _timed_rollup(name: str, keys: list[tuple[str, int]], sums: list[str], flags
     head = [sa.Column("tag", _S(length=100), nullable=False)] if tag else []
     op.create_table(
         name,
-        *head,
         sa.Column("time_field", _S(length=10), nullable=False),
         sa.Column("month", _S(length=7), nullable=False),
+        *head,
         *(sa.Column(k, _S(length=size), nullable=False) for k, size in keys),
         *(sa.Column(f, sa.Integer(), nullable=False) for f in flags),
         sa.Column("quarter", _S(length=10), nullable=False),
         *_measures(*sums),
-        sa.PrimaryKeyConstraint(*(["tag"] if tag else []), "time_field", "month", *(k for k, _ in keys), *flags),
+        sa.PrimaryKeyConstraint("time_field", "month", *(["tag"] if tag else []), *(k for k, _ in keys), *flags),
     )
 
 
@@ -87,8 +87,7 @@ def upgrade() -> None:
     )
     _timed_rollup("lead_rollup", [("owner_id", 100), ("team", 100), ("region", 100), ("source", 30),
                                    ("status", 20), ("campaign_id", 36)], ["n"])
-    ticket_keys = [("status", 20), ("priority", 20), ("type", 20), ("channel", 20), ("assignee_id", 100),
-                   ("team", 100), ("region", 100)]
+    ticket_keys = [("status", 20), ("priority", 20), ("assignee_id", 100)]
     ticket_sums = ["n", "resolution_sum", "resolution_n", "first_response_sum", "first_response_n"]
     _timed_rollup("ticket_rollup", ticket_keys, ticket_sums, flags=("solved", "breached"))
     _timed_rollup("ticket_tag_rollup", ticket_keys, ticket_sums, flags=("solved", "breached"), tag=True)

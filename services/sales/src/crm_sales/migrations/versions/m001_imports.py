@@ -7,7 +7,7 @@ Create Date: 2026-12-01 19:40:00
 The import tables are crmkit.imports.tables'. Existing leads' phones are copied from their
 snapshots into the new column.
 """
-from typing import Sequence, Union
+from collections.abc import Sequence
 
 import sqlalchemy as sa
 from alembic import op
@@ -16,9 +16,9 @@ from crm.sales.v1.sales_pb2 import Lead
 from crmkit.imports import tables as import_tables
 
 revision: str = 'm001'
-down_revision: Union[str, Sequence[str], None] = '0003'
-branch_labels: Union[str, Sequence[str], None] = None
-depends_on: Union[str, Sequence[str], None] = None
+down_revision: str | Sequence[str] | None = '0003'
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:

@@ -4,16 +4,16 @@ Revision ID: m001
 Revises: 0004_wechat_channels
 Create Date: 2026-12-01 19:40:00
 """
-from typing import Sequence, Union
+from collections.abc import Sequence
 
 from alembic import op
 
 from crmkit.imports import tables as import_tables
 
 revision: str = 'm001'
-down_revision: Union[str, Sequence[str], None] = '0004_wechat_channels'
-branch_labels: Union[str, Sequence[str], None] = None
-depends_on: Union[str, Sequence[str], None] = None
+down_revision: str | Sequence[str] | None = '0004_wechat_channels'
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
