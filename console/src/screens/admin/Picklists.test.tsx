@@ -4,7 +4,7 @@ import { LocaleProvider } from "../../i18n";
 
 // The picklists tab against a fake gateway: retiring a value and saving PUTs every value in order
 // with the version read as If-Match; a refusal naming values[2].key shows in that row; a 409 asks
-// the user to reload; an added value goes last with both labels; reordering sends the new order.
+// the user to reload (two-character buttons get antd's space outside the app's ConfigProvider); an added value goes last with both labels; reordering sends the new order.
 const value = (key: string, zh: string, en: string, retired = false) => ({ key, label_zh: zh, label_en: en, retired, built_in: true });
 const DOC = {
   version: 3,
@@ -50,7 +50,7 @@ async function open() {
   render(<LocaleProvider initial="zh-CN"><Picklists /></LocaleProvider>);
   return screen.findByTestId("picklist-row-2", {}, { timeout: 10_000 });
 }
-const save = () => fireEvent.click(screen.getByRole("button", { name: "保存" }));
+const save = () => fireEvent.click(screen.getByRole("button", { name: /^保\s*存$/ }));
 
 beforeEach(() => { puts.length = 0; refuse = null; });
 
@@ -60,7 +60,7 @@ describe("Picklists", () => {
     const ads = screen.getByTestId("picklist-row-1");
     expect((within(ads).getByLabelText("中文名称") as HTMLInputElement).value).toBe("广告");
     expect((within(ads).getByLabelText("英文名称") as HTMLInputElement).value).toBe("Ads");
-    fireEvent.click(within(ads).getByRole("button", { name: "停用" }));
+    fireEvent.click(within(ads).getByRole("button", { name: /^停\s*用$/ }));
     await within(ads).findByText("已停用", {}, { timeout: 10_000 });
     save();
     await vi.waitFor(() => expect(puts).toHaveLength(1), { timeout: 10_000 });
@@ -97,7 +97,7 @@ describe("Picklists", () => {
 
   it("adds a value with both labels and moves it up; saved keys cannot be removed", async () => {
     await open();
-    expect(screen.queryByRole("button", { name: "移除" })).toBeNull();
+    expect(screen.queryByRole("button", { name: /^移\s*除$/ })).toBeNull();
     fireEvent.click(screen.getByRole("button", { name: "添加值" }));
     const row = await screen.findByTestId("picklist-row-3", {}, { timeout: 10_000 });
     fireEvent.change(within(row).getByLabelText("键"), { target: { value: "webinar" } });
@@ -108,5 +108,18 @@ describe("Picklists", () => {
     await vi.waitFor(() => expect(puts).toHaveLength(1), { timeout: 10_000 });
     expect(puts[0]!.body.values.map((v) => v.key)).toEqual(["website", "ads", "webinar", "other"]);
     expect(puts[0]!.body.values[2]).toEqual({ key: "webinar", label_zh: "线上研讨会", label_en: "Webinar", retired: false });
+  });
+
+  it("switches to another picklist and shows only its values", async () => {
+    await open();
+    fireEvent.mouseDown(screen.getByRole("combobox", { name: "选项列表" }));
+    fireEvent.click(await screen.findByText("行业", { selector: ".ant-select-item-option-content" }, { timeout: 10_000 }));
+    await vi.waitFor(() => expect(screen.queryByTestId("picklist-row-1")).toBeNull(), { timeout: 10_000 });
+    expect((within(screen.getByTestId("picklist-row-0")).getByLabelText("中文名称") as HTMLInputElement).value).toBe("零售");
+    expect(screen.getByRole("switch").getAttribute("aria-checked")).toBe("false");
+    save();
+    await vi.waitFor(() => expect(puts).toHaveLength(1), { timeout: 10_000 });
+    expect(puts[0]!.path).toBe("/api/v1/admin/picklists/industry");
+    expect(puts[0]!.body).toEqual({ restricted: false, values: [{ key: "retail", label_zh: "零售", label_en: "Retail", retired: false }] });
   });
 });

@@ -81,7 +81,8 @@ function PicklistEditor({ doc, onSaved, reload }: { doc: Doc; onSaved: (d: Doc) 
     },
     onSuccess: (d) => { void toast.success(t("saved")); onSaved(d); },
   });
-  useEffect(() => { f.form.setFieldsValue(saved); }, [saved, f.form]);
+  // another picklist chosen, or a new version saved: the form shows it (initialValues is `saved`)
+  useEffect(() => { f.form.resetFields(); }, [saved, f.form]);
 
   return (
     <Card title={<h2 className="card-title">{t("tabPicklists")}</h2>}>

@@ -1,7 +1,7 @@
 // The picklists' labels for screens that show or filter by a picklist key (customer filters, leads):
 // read once from GET /api/v1/admin/picklists (anyone signed in may), shared by every screen; the
 // built-in labels (options.ts) stand in while it loads, or if it is refused.
-import { useEffect, useState } from "react";
+import { useEffect, useMemo, useState } from "react";
 import { api, unwrap, type Schema } from "../../api";
 import type { Label, Locale } from "../../i18n";
 import { SOURCES } from "./options";
@@ -44,7 +44,8 @@ export function usePicklist(name: PicklistName) {
     read().then((doc) => { const c = choicesFrom(doc, name); if (live && c) setChoices(c); }).catch(() => undefined);
     return () => { live = false; };
   }, [name]);
-  const labelOf = (key: string | undefined, locale: Locale): string =>
-    choices.find((c) => c.key === key)?.label[locale] ?? key ?? "";
-  return { choices, labelOf };
+  return useMemo(() => ({
+    choices,
+    labelOf: (key: string | undefined, locale: Locale): string => choices.find((c) => c.key === key)?.label[locale] ?? key ?? "",
+  }), [choices]);
 }

@@ -142,6 +142,8 @@ class ServiceRuntime:
 
     def stop(self) -> None:
         if self.server is not None:
+            if shredding.local_addresses.get(self.spec.name) == self.address:
+                del shredding.local_addresses[self.spec.name]  # consumers must not wait on a stopped producer
             self.server.drain(grace=5.0)
         for stopper in self._stoppers:
             stopper()

@@ -459,13 +459,18 @@ class KeyClient:
     erased key is forgotten by every consumer within that time), the answer "erased" included."""
 
     def __init__(self, authorization: Callable[[], str], *, env: Mapping[str, str] | None = None,
-                 ttl: float = 30.0, timeout: float = 3.0) -> None:
+                 ttl: float = 30.0, timeout: float = 3.0, retry_after: float = 2.0) -> None:
         self._authorization = authorization
         self._env = os.environ if env is None else env
         self.ttl = ttl
         self.timeout = timeout
         self._ports: dict[str, _KeysPort] = {}
         self._cache: dict[str, tuple[float, bytes | None]] = {}
+        # A producer that just failed is not asked again for `retry_after` seconds: its events wait
+        # (nak) at once instead of each spending `timeout` on the call, so a consumer whose stream
+        # holds many of them keeps applying everything else.
+        self.retry_after = retry_after
+        self._down_until: dict[str, tuple[float, str]] = {}
         self._lock = threading.Lock()
         self.calls = 0  # how many times a producer was asked (tests and metrics read it)
 
@@ -504,12 +509,18 @@ class KeyClient:
         return port
 
     def _ask(self, producer: str, ids: list[str]) -> dict[str, bytes | None]:
+        down = self._down_until.get(producer)
+        if down is not None and down[0] > time.monotonic():
+            raise KeysUnavailable(down[1])
         try:
             answer = self._port(producer).client.call(
                 "GetSubjectKeys", kpb.GetSubjectKeysRequest(key_ids=ids),
                 metadata=(("authorization", self._authorization()),))
         except grpc.RpcError as exc:
-            raise KeysUnavailable(f"{producer} SubjectKeys: {exc.code().name}") from None
+            reason = f"{producer} SubjectKeys: {exc.code().name}"
+            self._down_until[producer] = (time.monotonic() + self.retry_after, reason)
+            raise KeysUnavailable(reason) from None
+        self._down_until.pop(producer, None)
         self.calls += 1
         out: dict[str, bytes | None] = dict.fromkeys(ids)
         out.update({k.key_id: k.key for k in answer.keys})
