@@ -14,8 +14,12 @@ JWT_SECRET = "test-secret-for-shuniu-crm-0123456789"
 os.environ.setdefault("SHUTDOWN_ANNOUNCE_SECONDS", "0.1")
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def nats_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[NatsServer]:
+    """A nats-server per test module. Events persist in its streams, and a service's durable
+    consumer reads them from the start: with one server for the session, a module's consumer would
+    replay every earlier module's events, whose sealed fields wait for producers that have stopped
+    (crmkit.shredding), and stall once 1,000 of them are pending."""
     server = NatsServer(tmp_path_factory.mktemp("nats")).start()
     yield server
     server.stop()

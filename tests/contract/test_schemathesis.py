@@ -27,6 +27,8 @@ pytestmark = pytest.mark.e2e
 # operationId → the rule the document cannot state, which makes a generated "valid" request a 400
 CROSS_FIELD_RULES = {
     "listTimeline": "its page token is a time cursor only contacts can check",
+    "listPriceBooks": "its page token is a key cursor (the last row's keys) only sales can check",
+    "listDashboards": "its page token is a key cursor (the last row's name and id) only reporting can check",
     "getCustomerCounts": "to_day may not be before from_day",
     "getSupportSummary": "to_day may not be before from_day",
     "getPoolReport": "to_day may not be before from_day",

@@ -188,7 +188,7 @@ class StreamReader:
         return [subject for subject, _ in self.events(runtime, *aggregate_ids)]
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def stream(nats_server: NatsServer) -> StreamReader:
     return StreamReader(nats_server.url)
 
@@ -260,6 +260,6 @@ class Publisher:
                  what=f"the contacts consumer to acknowledge {producer} #{seq}")
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def publisher(nats_server: NatsServer) -> Publisher:
     return Publisher(nats_server.url)

@@ -33,11 +33,16 @@ def save_approval(session: Session, request: ApprovalRequest, *, new: bool) -> N
         session.execute(update(approvals).where(approvals.c.id == request.id).values(**values))
 
 
-def pending_approvals(session: Session, *, after: int = 0) -> Iterator[tuple[int, ApprovalRequest]]:
+def pending_approvals(session: Session, *, after: int = 0, chunk: int = 100) -> Iterator[tuple[int, ApprovalRequest]]:
     """The pending requests, oldest first, after the sequence number `after`: (seq, request), read
-    as the caller goes (it stops once it has a page)."""
-    rows = session.execute(select(approvals.c.seq, approvals.c.data)
-                           .where(approvals.c.status == "pending", approvals.c.seq > after)
-                           .order_by(approvals.c.seq).execution_options(yield_per=100))
-    for row in rows:
-        yield row.seq, ApprovalRequest.FromString(row.data)
+    `chunk` at a time as the caller goes (it stops once it has a page). Keyset queries rather than a
+    server-side cursor: the read sessions on PostgreSQL run outside a transaction block."""
+    while True:
+        rows = session.execute(select(approvals.c.seq, approvals.c.data)
+                               .where(approvals.c.status == "pending", approvals.c.seq > after)
+                               .order_by(approvals.c.seq).limit(chunk)).all()
+        for row in rows:
+            yield row.seq, ApprovalRequest.FromString(row.data)
+        if len(rows) < chunk:
+            return
+        after = rows[-1].seq
