@@ -164,3 +164,22 @@ def test_products_by_sku_flagged_merged_and_refused_to_reps(sales: Any) -> None:
         assert "cannot import products" in str(exc)
     else:
         raise AssertionError("a rep imported products")
+
+
+def test_a_source_the_administrator_added_is_accepted_from_a_file(sales: Any) -> None:
+    from crm.common.v1.picklists_pb2 import Picklist, PicklistValue
+    from crm_sales.store.picklists import PICKLISTS
+    from crmkit import picklists
+
+    base = picklists.defaults()
+    source = next(p for p in base.picklists if p.name == "source")
+    values = [PicklistValue(key=v.key) for v in source.values]
+    values.append(PicklistValue(key="webinar", label_zh="线上研讨会", label_en="Webinar"))
+    document = picklists.updated(base, Picklist(name="source", values=values, restricted=True))
+    with sales.db.unit_of_work() as uow:
+        PICKLISTS.apply(uow.session, document)  # as the contacts event brings it
+        uow.commit()
+    job = run(sales, csv_bytes([["name", "source"], ["李雷", "webinar"], ["韩梅梅", "cold_call"]]),
+              mapping=ColumnMapping(), batch_rows=10)
+    assert (job.accepted, job.rejected) == (1, 1)
+    assert [lead.source for lead in all_leads(sales)] == ["webinar"]

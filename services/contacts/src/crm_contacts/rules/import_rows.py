@@ -8,12 +8,13 @@ unverified; an unknown picklist value is mapped (`ColumnMapping.values`), or kep
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from crm.common.v1.imports_pb2 import ColumnMapping
 from crm.contacts.v1.contacts_pb2 import Account, Address, Contact, CustomFieldDefinition, Email, Phone
 from crm_contacts.rules import records as rules
+from crmkit import picklists
 from crmkit.errors import InvalidArgument
 from crmkit.imports import files
 
@@ -77,9 +78,9 @@ def resolve_mapping(entity: str, header: Sequence[str], mapping: ColumnMapping) 
 
 def build_row(entity: str, header: Sequence[str], targets: Sequence[str], values: Sequence[str],
               mapping: ColumnMapping, definitions: dict[str, CustomFieldDefinition],
-              active: Mapping[str, Sequence[str]] | None = None) -> Row:
+              vocabulary: picklists.Vocabulary = picklists.DEFAULTS) -> Row:
     """The record a row makes and every problem it has: each field is checked on its own.
-    `active`: each picklist's keys in use now (an administrator may have added some)."""
+    `vocabulary`: the picklists as the administrator has them now (values added, retired)."""
     record: Record = Contact() if entity == "contact" else Account()
     row = Row(record)
     address = Address()
@@ -93,7 +94,7 @@ def build_row(entity: str, header: Sequence[str], targets: Sequence[str], values
             row.problems.append(Problem(name, column, message, value))
 
         if target in PICKLISTS:
-            value = _picklist(target, raw, mapping, row, column, active)
+            value = _picklist(target, raw, mapping, row, column, vocabulary)
             if value is not None:
                 setattr(record, target, value)
         elif target in _PHONES:
@@ -122,7 +123,7 @@ def build_row(entity: str, header: Sequence[str], targets: Sequence[str], values
         if (address.city or address.province) and not address.country:
             address.country = rules.DEFAULT_REGION  # a mainland file names no country
         record.addresses.append(address)
-    _check_record(record, row, header, targets)
+    _check_record(record, row, header, targets, vocabulary)
     return row
 
 
@@ -131,8 +132,8 @@ def _split(raw: str) -> list[str]:
 
 
 def _picklist(name: str, raw: str, mapping: ColumnMapping, row: Row, column: str,
-              active: Mapping[str, Sequence[str]] | None) -> str | None:
-    allowed = tuple(active[name]) if active and name in active else PICKLISTS[name]
+              vocabulary: picklists.Vocabulary) -> str | None:
+    allowed = vocabulary.active(name)
     if name in mapping.values and raw in mapping.values[name].values:
         mapped = mapping.values[name].values[raw]
         if mapped in allowed or mapped == "":
@@ -222,7 +223,8 @@ def _custom(record: Record, key: str, raw: str, definition: CustomFieldDefinitio
         report(f"custom_fields.{key}", exc.message)
 
 
-def _check_record(record: Record, row: Row, header: Sequence[str], targets: Sequence[str]) -> None:
+def _check_record(record: Record, row: Row, header: Sequence[str], targets: Sequence[str],
+                  vocabulary: picklists.Vocabulary) -> None:
     """The record-wide rules (name, limits, addresses), each on its own; then the service's own
     normalization as a last word, so an accepted row is exactly what a create would accept."""
     column_of = {t: header[i] for i, t in enumerate(targets) if t}
@@ -241,7 +243,7 @@ def _check_record(record: Record, row: Row, header: Sequence[str], targets: Sequ
     phones = list(record.phones)  # normalized above: not parsed a second time
     del record.phones[:]
     try:
-        rules.normalize(record)
+        rules.normalize(record, vocabulary)
     except InvalidArgument as exc:
         name = (exc.field or "").split("[")[0].split(".")[0]
         row.problems.append(Problem(exc.field or "", column_of.get(name, ""), exc.message,

@@ -209,9 +209,8 @@ def run_batch(uow: UnitOfWork, *, now: datetime, job_id: str, first_row: int, ro
     job, principal = found[0], principal_of(found[1])
     definitions = store.definitions(uow.session, job.entity)
     vocabulary = VOCABULARY.current(uow.session)
-    active = {name: vocabulary.active(name) for name in import_rows.PICKLISTS}
     built = [import_rows.build_row(job.entity, state.header, state.targets, values, job.mapping, definitions,
-                                   active) for values in rows]
+                                   vocabulary) for values in rows]
     owners = import_store.identity_owners(uow.session, job.entity, [
         v for row in built if not row.problems for _, v in rules.identity_values(row.record)])
     fresh: list[Record] = []

@@ -13,7 +13,7 @@ from crm.common.v1.imports_pb2 import ColumnMapping
 from crm.sales.v1.sales_pb2 import Lead, Product
 from crm_sales.rules import leads as lead_rules
 from crm_sales.rules import money
-from crmkit import limits
+from crmkit import limits, picklists
 from crmkit.errors import InvalidArgument
 from crmkit.imports.jobs import EntityRules
 from crmkit.imports.mapping import Cells, Problem, picklist_value
@@ -36,14 +36,14 @@ def _cells(header: Sequence[str], targets: Sequence[str], values: Sequence[str])
 
 
 def build_lead(header: Sequence[str], targets: Sequence[str], values: Sequence[str],
-               mapping: ColumnMapping, sources: Sequence[str] = lead_rules.SOURCES) -> tuple[Lead, Cells]:
-    """`sources`: the source keys active now (an administrator may have added some)."""
+               mapping: ColumnMapping, vocabulary: picklists.Vocabulary = picklists.DEFAULTS) -> tuple[Lead, Cells]:
+    """`vocabulary`: the picklists as the administrator has them now (values added, retired)."""
     lead, cells = Lead(), Cells()
     column_of: dict[str, str] = {}
     for target, column, raw in _cells(header, targets, values):
         column_of[target] = column
         if target == "source":
-            value = picklist_value("source", raw, sources, mapping, cells, column)
+            value = picklist_value("source", raw, vocabulary.active("source"), mapping, cells, column)
             if value is not None:
                 lead.source = value
         elif target == "phone":
@@ -72,7 +72,7 @@ def build_lead(header: Sequence[str], targets: Sequence[str], values: Sequence[s
                                           if name in LEAD_TARGETS else ""))
     if not cells.problems:
         try:
-            lead_rules.normalize(lead)
+            lead_rules.normalize(lead, vocabulary)
         except InvalidArgument as exc:
             name = exc.field or ""
             cells.problems.append(Problem(name, column_of.get(name.split(".")[0], ""), exc.message))

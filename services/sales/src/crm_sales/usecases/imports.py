@@ -61,8 +61,8 @@ class SalesImporter:
 
     def _leads(self, uow: UnitOfWork, now: datetime, job: ImportJob, principal: Principal, first_row: int,
                rows: Sequence[list[str]], state: RunState) -> list[Rejected]:
-        sources = PICKLISTS.current(uow.session).active("source")
-        built = [rules.build_lead(state.header, state.targets, values, job.mapping, sources) for values in rows]
+        vocabulary = PICKLISTS.current(uow.session)
+        built = [rules.build_lead(state.header, state.targets, values, job.mapping, vocabulary) for values in rows]
         owners = import_store.lead_owners(uow.session, [v for lead, cells in built if not cells.problems
                                                         for v in rules.lead_identities(lead)])
         rejected: list[Rejected] = []
@@ -102,7 +102,7 @@ class SalesImporter:
             state.remember(identities, n, created.id)
         for lead, filled in merged.values():
             if filled:
-                lead_rules.normalize(lead)
+                lead_rules.normalize(lead, vocabulary)
                 bump(lead, now)
                 records.update_record(uow.session, lead)
                 emit(uow, principal, SALES.LEAD_UPDATED, lead.id, lead.version,
