@@ -110,6 +110,7 @@ CROSS_FIELD_RULES = {
     "releaseLead": "a lead already in the pool cannot be released to it",
     "assignLeadFromPool": "owner_id must be an active sales rep",
     "releaseAccount": "a customer already in the pool cannot be released to it",
+    "checkInCampaignInvitee": "check-in is for a scheduled or active campaign, and a code admits once",
     # picklist keys (x-picklist) are the tenant's own vocabulary, edited by an admin: a key the
     # picklist does not have is a 400 the document cannot list in advance
     "listContacts": "source and level name keys of their picklists (GET /admin/picklists)",

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 import secrets
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,11 +16,13 @@ from typing import Any
 
 import pytest
 import requests
-from playwright.sync_api import expect
+from playwright.sync_api import Error as PlaywrightError
+from playwright.sync_api import Page, expect
 
 from crm_devtools.devrun import Suite
 from crm_devtools.users import DEMO_USERS
 from crmkit.auth import SYSTEM
+from crmkit.testing import wait_for
 from tests.e2e.conftest import new_contact
 from tests.e2e.console.conftest import Console
 from tests.oidc_provider import OidcProvider, OidcUser
@@ -30,6 +33,20 @@ CLIENT_ID = "shuniu-console"
 AUDIENCE = "shuniu-crm"
 REP = DEMO_USERS["rep.north.1"]
 PASSWORD = secrets.token_urlsafe(12)
+
+
+def stored_token(page: Page) -> str | None:
+    """The console's token, read once the page has settled: the sign-in and sign-out redirects
+    may still be landing when an assertion on the old page already passed."""
+    for _ in range(50):
+        try:
+            page.wait_for_load_state("load")
+            return page.evaluate("sessionStorage.getItem('shuniu.token')")
+        except PlaywrightError as exc:
+            if "Execution context was destroyed" not in str(exc):
+                raise
+            page.wait_for_timeout(100)
+    raise AssertionError("the page kept navigating")
 
 
 def claims_of(user: Any) -> dict[str, Any]:
@@ -107,7 +124,8 @@ def test_a_rep_signs_in_at_the_provider_uses_the_console_and_signs_out(browser: 
         # back on the console, where the rep asked to go, as themself
         expect(page.get_by_test_id("current-user")).to_contain_text(REP.name)
         expect(page).to_have_url(f"{base}/customers")
-        token = page.evaluate("sessionStorage.getItem('shuniu.token')")
+        token = stored_token(page)
+        assert token is not None
         claims = claims_in(token)
         assert (claims["iss"], claims["aud"], claims["sub"], claims["roles"]) == (
             provider.issuer, AUDIENCE, REP.user_id, list(REP.roles))
@@ -121,9 +139,11 @@ def test_a_rep_signs_in_at_the_provider_uses_the_console_and_signs_out(browser: 
         console.set_language("zh-CN")
 
         page.get_by_role("button", name="退出登录").click()
+        # ended at the provider, with the ID token as the hint, and back on the console
+        wait_for(lambda: ("logout-hint", "wang.lei") in provider.log, what="the provider's session ended")
+        expect(page).to_have_url(re.compile("^" + re.escape(base) + "/"))
         expect(page.get_by_role("button", name="使用组织账号登录")).to_be_visible()
-        assert page.evaluate("sessionStorage.getItem('shuniu.token')") is None
-        assert ("logout-hint", "wang.lei") in provider.log  # ended at the provider, with the ID token as the hint
+        assert stored_token(page) is None
         # the provider's session is over: signing in again asks for the password, no silent single sign-on
         page.get_by_role("button", name="使用组织账号登录").click()
         expect(page.get_by_role("heading", name="Sign in to the test identity provider")).to_be_visible()
