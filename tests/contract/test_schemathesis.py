@@ -111,6 +111,15 @@ CROSS_FIELD_RULES = {
     "assignLeadFromPool": "owner_id must be an active sales rep",
     "releaseAccount": "a customer already in the pool cannot be released to it",
     "checkInCampaignInvitee": "check-in is for a scheduled or active campaign, and a code admits once",
+    "deleteCampaign": "only a draft campaign that sent nothing is deleted",
+    "startAbTest": "only a ready A/B test starts",
+    "cancelAbTest": "an A/B test already finished or cancelled cannot be cancelled",
+    "startSendWave": "only a ready wave starts",
+    "cancelSendWave": "a wave already finished or cancelled cannot be cancelled",
+    "deleteForm": "a form with submissions is closed, not deleted",
+    "retryFormSubmission": "only a failed submission is retried",
+    "deleteSequence": "only a draft sequence is deleted",
+    "enrollInSequence": "contacts join an active sequence only",
     # picklist keys (x-picklist) are the tenant's own vocabulary, edited by an admin: a key the
     # picklist does not have is a 400 the document cannot list in advance
     "listContacts": "source and level name keys of their picklists (GET /admin/picklists)",
