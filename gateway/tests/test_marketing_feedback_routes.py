@@ -48,6 +48,38 @@ Subject: hi
 """.replace(b"\n", b"\r\n")
 
 
+ARF = b"""From: Feedback Loop <fbl@isp.example>
+To: abuse@shuniu.example
+Subject: Abuse report
+MIME-Version: 1.0
+Content-Type: multipart/report; report-type=feedback-report; boundary="f1"
+
+--f1
+Content-Type: text/plain
+
+This is an email abuse report for an email message received from you.
+--f1
+Content-Type: message/feedback-report
+
+Feedback-Type: abuse
+User-Agent: isp-fbl/1.0
+Version: 1
+Original-Mail-From: <bounces@shuniu.example>
+Arrival-Date: Tue, 1 Dec 2026 08:00:00 +0800
+
+--f1
+Content-Type: message/rfc822
+
+From: Shuniu <marketing@shuniu.example>
+To: Li Na <annoyed@example.com>
+Message-ID: <wave7.r42@shuniu.example>
+Subject: Our spring offer
+
+Hello
+--f1--
+""".replace(b"\n", b"\r\n")
+
+
 @pytest.fixture
 def gw(marketing_gw: Any) -> Any:
     return marketing_gw
@@ -88,4 +120,25 @@ def test_a_dsn_becomes_bounces_of_its_failed_recipients(gw: Any, marketing: Any)
     assert gw.post("/api/v1/mail-feedback/dsn", headers=MKT, json={"raw": "x"}).status_code == 415
     empty = gw.post("/api/v1/mail-feedback/dsn", headers={**MKT, "Content-Type": "message/rfc822"}, data=b" \r\n")
     assert empty.status_code == 400 and empty.get_json()["errors"][0]["field"] == "body"
+    assert marketing.calls == []
+
+
+def test_an_abuse_report_becomes_a_complaint_about_the_original_recipient(gw: Any, marketing: Any) -> None:
+    sent = gw.post("/api/v1/mail-feedback/dsn", headers={**MKT, "Content-Type": "message/rfc822"}, data=ARF)
+    assert sent.status_code == 200, sent.get_json()
+    request = marketing.last("ReportMailFeedback").request
+    assert request.source == "arf"
+    assert [(f.email, f.kind, f.message_id) for f in request.feedback] == [
+        ("annoyed@example.com", "complaint", "<wave7.r42@shuniu.example>")]
+
+    # a report that names the recipient to remove wins over the returned mail's To
+    named = ARF.replace(b"Version: 1\r\n", b"Version: 1\r\nRemoval-Recipient: other@example.com\r\n")
+    gw.post("/api/v1/mail-feedback/dsn", headers={**MKT, "Content-Type": "message/rfc822"}, data=named)
+    assert [f.email for f in marketing.last("ReportMailFeedback").request.feedback] == ["other@example.com"]
+
+    # "not spam" is no complaint: nothing is suppressed, and the answer says so
+    marketing.calls.clear()
+    not_spam = ARF.replace(b"Feedback-Type: abuse", b"Feedback-Type: not-spam")
+    answer = gw.post("/api/v1/mail-feedback/dsn", headers={**MKT, "Content-Type": "message/rfc822"}, data=not_spam)
+    assert answer.status_code == 200 and answer.get_json()["suppressed"] == 0
     assert marketing.calls == []

@@ -14,15 +14,17 @@ The public ones carry no user token: the gateway calls as the public principal, 
 visitor address (public.py). Marketing resolves a click only to a link that mail contained, so the
 redirect is never open; the gateway also refuses to redirect anywhere but http(s). These four are
 hand-written because they answer HTML, a GIF or a redirect, as is POST /mail-feedback/dsn (a relay's
-delivery status notification, RFC 3464, read into the bounces of ReportMailFeedback); every other
+delivery status notification, RFC 3464, read into the bounces of ReportMailFeedback, or its abuse
+report, ARF / RFC 5965, read into complaints); every other
 route is declared."""
 from __future__ import annotations
 
 import email.policy as email_policy
 import html
 import re
-from email import message_from_bytes
+from email import message_from_bytes, message_from_string
 from email.message import Message
+from email.utils import parseaddr
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -184,25 +186,40 @@ def _field(value: Any) -> str:
     return text.split(";", 1)[1].strip() if ";" in text else text
 
 
-def dsn_feedback(message: Message) -> list[pb.MailFeedback]:
-    """The failed recipients of a delivery status notification (RFC 3464: multipart/report with a
-    message/delivery-status part), each with its status, diagnostic and our original Message-ID."""
+def _original_headers(part: Message) -> Message | None:
+    """The returned copy of our mail inside a report (message/rfc822, or text/rfc822-headers read
+    as headers), or None."""
+    inner = part.get_payload()
+    if isinstance(inner, list) and inner and isinstance(inner[0], Message):
+        return inner[0]
+    body = part.get_payload(decode=True)
+    text = body.decode("utf-8", "replace") if isinstance(body, bytes) else str(part.get_payload())
+    return message_from_string(text.lstrip(), policy=email_policy.compat32)
+
+
+def report_feedback(message: Message) -> list[pb.MailFeedback]:
+    """The recipients a relay's report is about. A delivery status notification (RFC 3464,
+    message/delivery-status) gives bounces of its failed recipients, each with its status and
+    diagnostic; an abuse report (ARF, RFC 5965, message/feedback-report) gives a complaint about
+    the original recipient. Both carry our original Message-ID when the relay returned the mail's
+    headers, so the exact mail is marked too."""
     original = ""
+    recipient_of_original = ""
     blocks: list[Message] = []
+    complaints: list[Message] = []
     for part in message.walk():
         kind = part.get_content_type()
         if kind == "message/delivery-status":
             payload = part.get_payload()
             blocks += [b for b in payload[1:] if isinstance(b, Message)] if isinstance(payload, list) else []
+        elif kind == "message/feedback-report":
+            report = _original_headers(part)
+            complaints += [report] if report is not None else []
         elif kind in ("text/rfc822-headers", "message/rfc822") and not original:
-            inner = part.get_payload()
-            if isinstance(inner, list) and inner and isinstance(inner[0], Message):
-                original = str(inner[0].get("Message-ID", "") or "")
-            else:
-                body = part.get_payload(decode=True)
-                text = body.decode("utf-8", "replace") if isinstance(body, bytes) else str(part.get_payload())
-                found = re.search(r"^Message-ID:\s*(<[^>\s]+>)", text, re.I | re.M)
-                original = found.group(1) if found else ""
+            headers = _original_headers(part)
+            if headers is not None:
+                original = str(headers.get("Message-ID", "") or "").strip()
+                recipient_of_original = str(headers.get("To", "") or "")
     out = []
     for block in blocks:
         if str(block.get("Action", "")).strip().lower() not in ("failed", "delayed"):
@@ -211,12 +228,23 @@ def dsn_feedback(message: Message) -> list[pb.MailFeedback]:
         if email:
             out.append(pb.MailFeedback(email=email[:320], kind="bounce", status=_field(block.get("Status"))[:20],
                                        diagnostic=_field(block.get("Diagnostic-Code"))[:2000],
-                                       message_id=original.strip()[:200]))
+                                       message_id=original[:200]))
+    for report in complaints:
+        feedback_type = _field(report.get("Feedback-Type")).lower()
+        if feedback_type not in ("abuse", "fraud", "virus", "other", ""):
+            continue  # not-spam, auth-failure: no one complained about the mail
+        named = report.get_all("Removal-Recipient") or report.get_all("Original-Rcpt-To") or []
+        emails = [_field(v) for v in named] or [parseaddr(recipient_of_original)[1]]
+        for email in filter(None, emails):
+            out.append(pb.MailFeedback(email=email[:320], kind="complaint", status="",
+                                       diagnostic=f"feedback report: {feedback_type or 'abuse'}"[:2000],
+                                       message_id=original[:200]))
     return out
 
 
 def mail_feedback_dsn(c: Call) -> Response:
-    """A relay's bounce message as it is (message/rfc822): its failed recipients → ReportMailFeedback."""
+    """A relay's report as it is (message/rfc822): a bounce message's failed recipients, or an
+    abuse report's complained recipient → ReportMailFeedback."""
     if request.mimetype not in ("message/rfc822", "multipart/report"):
         raise Problem(415, "unsupported-media-type", "Unsupported media type",
                       "send the delivery status notification as message/rfc822")
@@ -225,12 +253,13 @@ def mail_feedback_dsn(c: Call) -> Response:
         raise invalid_field("body", "the delivery status notification is empty")
     if request.mimetype == "multipart/report":  # the body without its header: give it back its type
         raw = f"Content-Type: {request.headers.get('Content-Type', '')}\r\n\r\n".encode() + raw
-    items = dsn_feedback(message_from_bytes(raw, policy=email_policy.compat32))
+    items = report_feedback(message_from_bytes(raw, policy=email_policy.compat32))
     if not items:  # delivered, relayed, or not a DSN at all: nothing to suppress, and it says so
         return json_response({"suppressed": 0, "already_suppressed": 0, "soft_bounces": 0, "recipients_marked": 0},
                              200)
+    source = "arf" if any(item.kind == "complaint" for item in items) else "dsn"
     answer = state().backends.client("marketing").call(
-        "ReportMailFeedback", pb.ReportMailFeedbackRequest(feedback=items[:500], source="dsn"), metadata=metadata())
+        "ReportMailFeedback", pb.ReportMailFeedbackRequest(feedback=items[:500], source=source), metadata=metadata())
     return json_response(to_json(answer), 200)
 
 
@@ -278,7 +307,8 @@ ROUTES: list[Action | Route] = [
        "(4.x.x) is only counted", "ReportMailFeedback", pb.ReportMailFeedbackRequest, sh.MAIL_FEEDBACK_RESULT, JSON,
        body=sh.MAIL_FEEDBACK_INPUT),
     Route("POST", f"{API}/mail-feedback/dsn", mail_feedback_dsn, "reportMailDsn", "A relay's delivery status "
-          "notification (RFC 3464) as message/rfc822: its failed recipients are reported as bounces", TAG,
+          "notification (RFC 3464) or abuse report (ARF, RFC 5965) as message/rfc822: a DSN's failed recipients are "
+          "reported as bounces, an abuse report's recipient as a complaint (suppressed for every later mail)", TAG,
           response=sh.MAIL_FEEDBACK_RESULT, request_body=sh.DSN_BODY),
     # public: the links in a mail, no user token
     Route("GET", f"{PUBLIC}/unsubscribe/<token>", unsubscribe_page, "unsubscribePage", "The page the unsubscribe "
