@@ -2,6 +2,7 @@
 them (at start under `make run`, as a separate job in production: `python -m crmkit.migrate <svc>`)."""
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from alembic import command, context
@@ -10,10 +11,17 @@ from sqlalchemy import MetaData
 
 from crmkit.db import make_engine
 
+# Revisions every service has, the same in each (the subject keys of crypto-shredding): one file
+# here instead of a copy per service. Each is a branch off the service's 0001, as a001 is.
+SHARED_VERSIONS = Path(__file__).with_name("shared_migrations")
+
 
 def alembic_config(database_url: str, script_location: Path) -> Config:
     cfg = Config()
     cfg.set_main_option("script_location", str(script_location))
+    cfg.set_main_option("path_separator", "os")
+    cfg.set_main_option("version_locations", os.pathsep.join([str(script_location / "versions"),
+                                                               str(SHARED_VERSIONS)]))
     cfg.set_main_option("sqlalchemy.url", database_url.replace("%", "%%"))
     return cfg
 

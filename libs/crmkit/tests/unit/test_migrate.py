@@ -55,6 +55,7 @@ def test_the_command_applies_a_services_migrations_to_its_database(service, tmp_
         with engine.connect() as conn:
             heads = sorted(conn.execute(text("SELECT version_num FROM alembic_version")).scalars().all())
         assert "a001" in heads, "the audit log's migration (a branch of its own) ran"
+        assert "c001" in heads and "crm_subject_keys" in tables, "the shared subject-keys revision ran"
         assert main([service]) == 0  # at every head: a second run changes nothing
         with engine.connect() as conn:
             assert sorted(conn.execute(text("SELECT version_num FROM alembic_version")).scalars().all()) == heads

@@ -2,6 +2,7 @@
 
 Revision ID: c001
 Revises: 0001 (a branch of its own: it needs only the runtime tables; crmkit.migrations applies every head)
+Shared: every service's history has it (crmkit.migrations.SHARED_VERSIONS), so it is written once
 Create Date: 2026-12-01 19:30:00
 
 `crm_subject_keys` (crmkit.shredding): the data key of each personal record whose events carry
