@@ -13,9 +13,10 @@ does not send them again. A crash in between leaves those rows unmarked: they ar
 the next start, and JetStream drops them by Nats-Msg-Id. No watermark on ids is kept: on
 PostgreSQL outbox ids can commit out of order.
 
-`on_published`, when given, sees the rows (subject, payload) once they are marked published: a
-service feeds a read model of its own from it (contacts: its search index) without consuming its
-own stream back from NATS. It must be idempotent and must not raise for long: a failure is logged
+`on_published`, when given, sees the rows (subject, payload) once JetStream acknowledged them and
+before they are marked published, so a crash between the two feeds them again rather than never:
+a service feeds a read model of its own from it (contacts: its search index, shared by its
+replicas) without consuming its own stream back from NATS. It must be idempotent and must not raise for long: a failure is logged
 and never holds up publishing. It sees the payloads opened (crmkit.shredding) with the service's
 own keys; what was sent to JetStream stays sealed."""
 from __future__ import annotations
@@ -252,6 +253,14 @@ class OutboxRelay:
         del self._unfed[:len(published)]
 
     def _mark(self, acked: list[int], failed: list[tuple[int, str]], published: Published) -> None:
+        # The read model first, the marks after: a relay killed in between leaves the rows
+        # unmarked, so whichever replica relays them next feeds them again (idempotent). The
+        # other order lost them from a shared read model (the search index of every replica).
+        if published and self.on_published is not None:
+            try:
+                self.on_published(self._opened(published))
+            except Exception:  # the read model retries or rebuilds; publishing goes on
+                log.exception("the local read model of published events failed")
         with self.db.unit_of_work() as uow:
             if acked:
                 uow.session.execute(_MARK_PUBLISHED, {"ids": acked, "at": utcnow()})
@@ -262,11 +271,6 @@ class OutboxRelay:
                     .values(attempts=outbox_row.c.attempts + 1, last_error=error[:2000])
                 )
             uow.commit()
-        if published and self.on_published is not None:
-            try:
-                self.on_published(self._opened(published))
-            except Exception:  # the read model retries or rebuilds; publishing goes on
-                log.exception("the local read model of published events failed")
 
     def _opened(self, published: Published) -> Published:
         with self.db.read() as session:

@@ -76,6 +76,28 @@ def test_rows_published_twice_are_stored_once(db, killable_nats, background, pro
     assert sorted(env.event_id for _, env in stored) == sorted(e.event_id for e in events)
 
 
+def test_the_local_read_model_is_fed_before_the_rows_are_marked(db, killable_nats, background, producer,
+                                                                 rt) -> None:
+    """A relay killed after feeding its read model but before marking leaves the rows pending
+    (they are relayed and fed again); the other order would leave a shared index without them."""
+    from sqlalchemy import select
+
+    from crmkit.runtime_tables import outbox_row
+
+    unmarked_when_fed: list[bool] = []
+
+    def read_model(published: list[tuple[str, bytes]]) -> None:
+        with db.read() as session:
+            marks = session.execute(select(outbox_row.c.published_at)).scalars().all()
+        unmarked_when_fed.append(bool(marks) and all(m is None for m in marks))
+
+    relay = OutboxRelay(db, nats_url=killable_nats.url, service=producer, on_published=read_model)
+    background.start("relay", relay.run(), relay.stop)
+    _write(db, [rt.make_event(producer, "only")])
+    wait_for(lambda: relay.backlog() == 0, timeout=20, what="the row published and marked")
+    assert unmarked_when_fed == [True]
+
+
 def test_a_local_read_model_sees_each_published_row_and_its_failure_holds_nothing_up(
         db, killable_nats, background, producer, rt) -> None:
     """`on_published` gets (subject, envelope) of every row once JetStream acknowledged it; when

@@ -78,8 +78,9 @@ class CustomerSearch:
         """`sole_owner`: the service's own embedded index, which refuses to start when another
         replica runs one on the same PostgreSQL database (`from_settings` sets it). `catch_up`: an
         index shared by the replicas (the database engine): at start, index again what changed
-        in the last CATCH_UP, which a replica killed between marking its events published and
-        indexing them left out."""
+        in the last CATCH_UP. The relay feeds the index before it marks rows published (a replica
+        killed in between leaves them to be relayed and indexed again); this covers the writes a
+        stopped replica still owed (the index unreachable when it died)."""
         self.catch_up = catch_up
         self.db = db
         self.clock = clock  # the one that stamps updated_at, which a rebuild's replay compares with
