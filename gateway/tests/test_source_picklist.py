@@ -123,3 +123,42 @@ def test_restricted_must_be_said_so_a_forgotten_flag_never_opens_the_list(make_c
     resp = client.put("/api/v1/admin/picklists/source", json={"values": [{"key": "website"}]}, headers=admin)
     assert resp.status_code == 400 and [e["field"] for e in resp.get_json()["errors"]] == ["restricted"]
     assert not fake.updates
+
+
+def test_the_get_answer_sent_back_as_it_is_is_accepted_and_only_a_read_only_change_is_refused(
+        make_client, settings, owner, admin):
+    fake, addr = owner
+    client = make_client(settings, contacts_addr=addr)
+    got = client.get("/api/v1/admin/picklists/source", headers=admin)
+    body = got.get_json()
+    assert {"name", "version"} <= set(body) and all("built_in" in v for v in body["values"])
+    same = client.put("/api/v1/admin/picklists/source", json=body, headers={**admin, "If-Match": got.headers["ETag"]})
+    assert same.status_code == 200, same.get_data(as_text=True)
+    [sent] = fake.updates
+    assert (sent.picklist.name, sent.expected_version) == ("source", 4)
+    assert sent.picklist.values[0].HasField("built_in") and sent.picklist.values[0].built_in
+
+    body = client.get("/api/v1/admin/picklists/source", headers=admin).get_json()  # version 5 now
+    flipped = {**body, "values": [{**body["values"][0], "built_in": False}, *body["values"][1:]]}
+    refused = client.put("/api/v1/admin/picklists/source", json=flipped, headers=admin)
+    assert refused.status_code == 400, refused.get_data(as_text=True)
+    assert [e["field"] for e in refused.get_json()["errors"]] == ["values[0].built_in"]
+    other = client.put("/api/v1/admin/picklists/source", json={**body, "name": "level"}, headers=admin)
+    assert other.status_code == 400 and [e["field"] for e in other.get_json()["errors"]] == ["name"]
+    mismatch = client.put("/api/v1/admin/picklists/source", json={**body, "version": 4},
+                          headers={**admin, "If-Match": '"5"'})
+    assert mismatch.status_code == 400 and [e["field"] for e in mismatch.get_json()["errors"]] == ["version"]
+    # the body's version alone is a precondition like If-Match: a stale copy is 409, not a silent overwrite
+    stale = client.put("/api/v1/admin/picklists/source", json={**body, "version": 4}, headers=admin)
+    assert stale.status_code == 409 and fake.updates[-1].expected_version == 4
+
+
+def test_the_defaults_read_before_any_change_go_back_as_they_are(make_client, settings, owner, admin):
+    fake, addr = owner
+    fake.document.version = 0  # nobody changed a picklist yet: no ETag, version 0
+    client = make_client(settings, contacts_addr=addr)
+    got = client.get("/api/v1/admin/picklists/industry", headers=admin)
+    assert got.get_json()["version"] == 0 and "ETag" not in got.headers
+    resp = client.put("/api/v1/admin/picklists/industry", json={**got.get_json(), "restricted": True}, headers=admin)
+    assert resp.status_code == 200, resp.get_data(as_text=True)
+    assert fake.updates[-1].expected_version == 0 and fake.updates[-1].picklist.restricted

@@ -88,3 +88,59 @@ def test_a_built_in_value_cannot_be_removed_and_an_unknown_picklist_is_404(api) 
     r = put(admin, "/admin/picklists/level", {"restricted": True, "values": [{"key": "vip"}]})
     assert r.status_code == 400 and fields(r) == ["values"] and "regular" in r.text
     assert admin.get("/admin/picklists/colour").status_code == 404
+
+
+def test_the_picklist_read_and_sent_back_as_it_is_is_accepted_and_a_read_only_change_is_named(api) -> None:
+    admin = api("admin")
+    got = admin.get("/admin/picklists/level")
+    assert got.status_code == 200, got.text
+    same = put(admin, "/admin/picklists/level", got.json(), got.headers["ETag"])
+    assert same.status_code == 200, same.text
+    assert same.headers["ETag"] == got.headers["ETag"]  # nothing changed: no new version
+    body = got.json()
+    body["values"][1]["built_in"] = False
+    refused = put(admin, "/admin/picklists/level", body, got.headers["ETag"])
+    assert refused.status_code == 400 and fields(refused) == ["values[1].built_in"], refused.text
+
+
+def _set_industry(admin: Any, restricted: bool) -> None:
+    got = admin.get("/admin/picklists/industry")
+    r = put(admin, "/admin/picklists/industry", {**got.json(), "restricted": restricted}, got.headers.get("ETag", ""))
+    assert r.status_code == 200, r.text
+
+
+def test_a_form_s_free_text_industry_is_never_lost_when_the_list_is_restricted(api) -> None:
+    run = uuid.uuid4().hex[:6]
+    admin, mkt, rep = api("admin"), api("marketing.hq"), api("rep.north.1")
+    assert admin.patch("/automation-settings", json={"form_min_seconds": 0}).status_code == 200
+    form = mkt.post("/forms", json={
+        "name": f"行业调查 {run}", "title": {"zh": "报名", "en": "Sign up"},
+        "fields": [{"name": "name", "label": {"zh": "姓名", "en": "Name"}, "required": True},
+                   {"name": "email", "label": {"zh": "邮箱", "en": "Email"}, "required": True},
+                   {"name": "industry", "label": {"zh": "行业", "en": "Industry"}}],
+        "consent": {"enabled": True, "text": {"zh": "我同意接收活动资讯", "en": "I agree to receive news"}}})
+    assert form.status_code == 201, form.text
+    form_id = form.json()["id"]
+    _set_industry(admin, True)
+    try:
+        poll(lambda: rep.post("/leads", json={"name": f"探针 {run}", "industry": "造船"}),
+             lambda resp: resp.status_code == 400 and fields(resp) == ["industry"], "sales to hear of the restriction",
+             timeout=30)
+        public = requests.Session()
+        typed = {"造船与海工": ("", "industry:造船与海工"), "Software and IT": ("software", "")}
+        for i, industry in enumerate(typed):
+            shown = public.get(f"{mkt.base}/public/forms/{form_id}/definition", timeout=10).json()
+            sent = public.post(f"{mkt.base}/public/forms/{form_id}/submissions", timeout=10, json={
+                "form_token": shown["form_token"], "consent": True,
+                "values": {"name": f"访客{i}", "email": f"v{i}.{run}@e2e.example", "industry": industry}})
+            assert sent.status_code == 202, sent.text
+        subs = poll(lambda: mkt.get(f"/forms/{form_id}/submissions").json()["items"],
+                    lambda items: len(items) == 2 and all(s["status"] != "pending" for s in items),
+                    "both submissions handed to sales")
+        assert [s["status"] for s in subs] == ["delivered", "delivered"], subs
+        for s in subs:
+            lead = admin.get(f"/leads/{s['lead_id']}").json()
+            industry, kept = typed[s["values"]["industry"]]
+            assert lead["industry"] == industry and (kept in lead["notes"]), lead
+    finally:
+        _set_industry(admin, False)  # industry's default for the rest of the session

@@ -47,7 +47,7 @@ export interface paths {
         };
         /** One picklist with its values and labels, and the document's version (ETag) */
         get: operations["getPicklist"];
-        /** Admin: replace one picklist's values, in display order: add a value (key with both labels), rename labels, retire (retired: true) or revive one, reorder; every key it has stays (built-in ones too: retire, never remove); restricted false makes the values suggestions. Every service checks new writes against it once the change reaches it (crm.contacts.picklist.updated) */
+        /** Admin: replace one picklist's values, in display order: add a value (key with both labels), rename labels, retire (retired: true) or revive one, reorder; every key it has stays (built-in ones too: retire, never remove); restricted false makes the values suggestions. The GET answer sent back as it is is accepted (its read-only fields unchanged). Every service checks new writes against it once the change reaches it (crm.contacts.picklist.updated) */
         put: operations["updatePicklist"];
         post?: never;
         delete?: never;
@@ -947,7 +947,7 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** A relay's delivery status notification (RFC 3464) as message/rfc822: its failed recipients are reported as bounces */
+        /** A relay's delivery status notification (RFC 3464) or abuse report (ARF, RFC 5965) as message/rfc822: a DSN's failed recipients are reported as bounces, an abuse report's recipient as a complaint (suppressed for every later mail) */
         post: operations["reportMailDsn"];
         delete?: never;
         options?: never;
@@ -5417,6 +5417,13 @@ export interface components {
         PicklistInput: {
             values: components["schemas"]["PicklistValueInput"][];
             restricted: boolean;
+            /**
+             * @description read-only: the picklist in the URL, accepted when the same
+             * @enum {string}
+             */
+            name?: "source" | "industry" | "level" | "lifecycle_stage";
+            /** @description read-only: the document's version the body was read at, checked like If-Match (0, before any change: no check) */
+            version?: number;
         };
         PicklistValue: {
             key?: string;
@@ -5434,6 +5441,8 @@ export interface components {
             /** @description required for a new value; blank keeps the label the value has */
             label_en?: string;
             retired?: boolean;
+            /** @description read-only (the server's): accepted when unchanged, a change is refused */
+            built_in?: boolean;
         };
         Picklists: {
             picklists?: components["schemas"]["Picklist"][];

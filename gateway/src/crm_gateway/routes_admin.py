@@ -23,8 +23,9 @@ from crm.contacts.v1 import picklists_pb2 as cpb
 from crm.contacts.v1 import picklists_pb2_grpc as cpb_grpc
 from crm.sales.v1 import sales_pb2 as spb
 from crm_gateway.actions import RESOURCE, Action
-from crm_gateway.problems import Problem, from_rpc_error
-from crm_gateway.routing import API, Call, Route, json_response, metadata, state
+from crm_gateway.problems import Problem, from_rpc_error, invalid_field
+from crm_gateway.routing import API, Call, Route, expected_version, json_response, metadata, resource_response, state
+from crm_gateway.schema import to_message
 from crm_gateway.schemas import REGISTRY
 from crm_gateway.schemas import sales as sh
 from crm_gateway.serialize import to_json
@@ -71,7 +72,17 @@ for _lang in ("label_zh", "label_en"):
         maxLength=picklists.MAX_LABEL, pattern="^[^\\r\\n\\u0000]*$",
         description="required for a new value; blank keeps the label the value has")
 REGISTRY.schemas["PicklistInput"]["properties"]["values"]["maxItems"] = picklists.MAX_VALUES
-PICKLIST_NAME = {"type": "string", "enum": list(picklists.NAMES)}
+PICKLIST_NAME_SCHEMA = {"type": "string", "enum": list(picklists.NAMES)}
+# The GET answer sent back as it is passes: its read-only fields are accepted unchanged (the
+# picklist's name as in the URL, the version as the ETag would be, each value's built_in as
+# contacts has it) and a change of one is refused naming it.
+_VALUE_INPUT["properties"]["built_in"] = {
+    "type": "boolean", "description": "read-only (the server's): accepted when unchanged, a change is refused"}
+REGISTRY.schemas["PicklistInput"]["properties"].update(
+    name={**PICKLIST_NAME_SCHEMA, "description": "read-only: the picklist in the URL, accepted when the same"},
+    version={"type": "integer", "minimum": 0, "maximum": 2**63 - 1,
+             "description": "read-only: the document's version the body was read at, checked like If-Match "
+                            "(0, before any change: no check)"})
 PICKLIST_ENTRY = REGISTRY.add("PicklistEntry", {
     "type": "object",
     "description": "one picklist and the version of the document it is part of (its ETag, for If-Match)",
@@ -88,6 +99,22 @@ def get_picklist(c: Call, name: str) -> Response:
         raise Problem(404, "not-found", "Not found", f"no picklist '{name}' (one of {', '.join(picklists.NAMES)})")
     headers = {"ETag": f'"{document.version}"'} if document.version else {}
     return json_response({**to_json(found), "version": document.version}, 200, headers)
+
+
+def update_picklist(c: Call, name: str) -> Response:
+    body = dict(c.body)
+    if body.pop("name", name) != name:
+        raise invalid_field("name", f"is read-only: this is the '{name}' picklist (the URL's)")
+    expected = expected_version()
+    stated = body.pop("version", 0)
+    if stated and expected and stated != expected:
+        raise invalid_field("version", f"is read-only: {stated} is not the If-Match version {expected}")
+    change = ppb.Picklist(name=name)
+    to_message(body, change)
+    client = state().backends.service_client("contacts", cpb_grpc.PicklistAdminStub)
+    document = client.call("UpdatePicklist", cpb.UpdatePicklistRequest(picklist=change,
+                           expected_version=expected or stated), metadata=metadata())
+    return resource_response(document)
 
 
 def _metadata(operation_id: str, service: str) -> tuple[tuple[str, str], ...]:
@@ -146,12 +173,13 @@ ROUTES: list[Route | Action] = [
            "the ETag is the document's version", TAG, "GetPicklists", cpb.GetPicklistsRequest, PICKLISTS),
     Route("GET", f"{API}/admin/picklists/<name>", get_picklist, "getPicklist", "One picklist with its values "
           "and labels, and the document's version (ETag)", TAG, response=PICKLIST_ENTRY, etag=True),
-    Action("PUT", f"{API}/admin/picklists/<name>", "updatePicklist", "Admin: replace one picklist's values, in "
-           "display order: add a value (key with both labels), rename labels, retire (retired: true) or revive "
-           "one, reorder; every key it has stays (built-in ones too: retire, never remove); restricted false "
-           "makes the values suggestions. Every service checks new writes against it once the change reaches "
-           "it (crm.contacts.picklist.updated)", TAG, "UpdatePicklist", cpb.UpdatePicklistRequest, PICKLISTS,
-           body=PICKLIST_INPUT, body_field="picklist", path={"name": "picklist.name"}),
+    Route("PUT", f"{API}/admin/picklists/<name>", update_picklist, "updatePicklist", "Admin: replace one "
+          "picklist's values, in display order: add a value (key with both labels), rename labels, retire "
+          "(retired: true) or revive one, reorder; every key it has stays (built-in ones too: retire, never "
+          "remove); restricted false makes the values suggestions. The GET answer sent back as it is is "
+          "accepted (its read-only fields unchanged). Every service checks new writes against it once the "
+          "change reaches it (crm.contacts.picklist.updated)", TAG, body=PICKLIST_INPUT, response=PICKLISTS,
+          etag=True, if_match=True),
     Action("POST", f"{API}/sales/delegations/<id>/end", "endDelegation", "End a delegation now (the delegator "
            "is back early): the delegate no longer sees their records or customers", "sales", "EndDelegation",
            spb.EndDelegationRequest, sh.DELEGATION, RESOURCE),

@@ -17,7 +17,11 @@ answers what a write or a filter may hold:
   stay on existing records);
 - a filter takes any key the list ever had, retired ones included (old records stay findable);
 - a picklist that is not restricted (industry by default) takes any text: its values are the
-  suggestions the console shows with their labels."""
+  suggestions the console shows with their labels;
+- what a visitor typed on a public path (a web form) is `kept`, never refused: the key it names
+  (`match`: a key or a label, either language, any case), else the text as typed beside it;
+- a value a service fills in itself (a converted lead's stage, a capture's source) is `fill`ed
+  from the keys it means, the first that is active, never a retired key."""
 from __future__ import annotations
 
 import re
@@ -133,6 +137,8 @@ def completed(document: Picklists | None) -> Picklists:
                 stored.values.append(value)
             else:
                 next(v for v in stored.values if v.key == value.key).built_in = True
+        for value in stored.values:  # said either way (optional): the answer always carries it
+            value.built_in = value.built_in
     return out
 
 
@@ -143,6 +149,23 @@ class _List:
     known: frozenset[str]
     restricted: bool
     live: frozenset[str]  # the active keys, for membership
+    names: dict[str, str]  # an active key, its labels, folded (`_fold`) → the key
+
+
+def _fold(text: str) -> str:
+    """How a typed value is compared with keys and labels: case and spacing do not matter
+    ("Trade show", "trade-show", "TRADE_SHOW" and "trade_show" are one)."""
+    return " ".join(text.replace("_", " ").replace("-", " ").split()).casefold()
+
+
+def _names(values: Iterable[PicklistValue]) -> dict[str, str]:
+    names: dict[str, str] = {}
+    for v in values:
+        if not v.retired:
+            for text in (v.label_en, v.label_zh, v.key):  # the key last: it wins a clash with a label
+                if text.strip():
+                    names[_fold(text)] = v.key
+    return names
 
 
 class Vocabulary:
@@ -153,7 +176,7 @@ class Vocabulary:
         self.version = self.document.version
         self._lists = {p.name: _List(tuple(v.key for v in p.values if not v.retired), tuple(v.key for v in p.values),
                                      frozenset(v.key for v in p.values), p.restricted,
-                                     frozenset(v.key for v in p.values if not v.retired))
+                                     frozenset(v.key for v in p.values if not v.retired), _names(p.values))
                        for p in self.document.picklists}
 
     def active(self, name: str) -> tuple[str, ...]:
@@ -183,6 +206,33 @@ class Vocabulary:
         if value in plist.known:
             raise InvalidArgument(f"'{value}' is retired; one of {allowed}", field=field, allowed=list(plist.active))
         raise InvalidArgument(f"must be one of {allowed}", field=field, allowed=list(plist.active))
+
+    def match(self, name: str, text: str) -> str:
+        """The active key `text` names: the key itself or its zh-CN or en label, whatever the case
+        and spacing; "" when it names none (a retired value names none: it is not for new records)."""
+        return self._lists[name].names.get(_fold(text), "") if text.strip() else ""
+
+    def kept(self, name: str, text: str) -> tuple[str, str]:
+        """What a record gets for `text` typed on a public path, where nothing is refused:
+        (value, kept as typed). The key it names; else, when the list takes any text, the text
+        itself; else ("", text): the field stays blank and the caller keeps the text beside it."""
+        text = text.strip()
+        if not text:
+            return "", ""
+        key = self.match(name, text)
+        if key:
+            return key, ""
+        return (text, "") if not self._lists[name].restricted else ("", text)
+
+    def fill(self, name: str, *preferred: str, first: bool = False) -> str:
+        """A value a service fills in itself: the first of the keys it means (`preferred`) that is
+        active; else, with `first`, the list's first active value (its display order is the
+        administrator's); else "". Never a retired key."""
+        plist = self._lists[name]
+        for key in preferred:
+            if key in plist.live:
+                return key
+        return plist.active[0] if first and plist.active else ""
 
     def check_filter(self, name: str, values: str | Iterable[str], field: str) -> None:
         """Values to filter or route by: any key the list ever had (a typo answers 400, not an
@@ -225,6 +275,10 @@ def updated(current: Picklists, change: Picklist) -> Picklists:
             raise InvalidArgument(f"'{key}' is listed twice", field=f"values[{i}].key")
         seen.add(key)
         was = before.get(key)
+        if value.HasField("built_in") and value.built_in != bool(was and was.built_in):
+            # the server's flag, as the GET answer says it: sent back unchanged it passes
+            raise InvalidArgument(f"is read-only: '{key}' is {'' if was and was.built_in else 'not '}a built-in value",
+                                  field=f"values[{i}].built_in")
         if was is None and not KEY.match(key):
             raise InvalidArgument("a key is 1 to 40 characters: a lower-case letter, then letters, digits or _",
                                   field=f"values[{i}].key")

@@ -142,3 +142,54 @@ def test_a_projection_keeps_the_newest_document_whatever_order_events_come_in(st
     assert store.current(session).version == 2
     store.current(session).check("source", "webinar", "source")
     assert store.current(session) is store.current(session)  # parsed once per version
+
+
+def test_built_in_sent_back_unchanged_passes_and_a_change_is_refused_naming_the_value():
+    document = _with_webinar()
+    echoed = [PicklistValue(key=v.key, label_zh=v.label_zh, label_en=v.label_en, retired=v.retired,
+                            built_in=v.built_in) for v in _source(document).values]
+    assert [v.built_in for v in echoed][-2:] == [True, False]  # "other" is built in, "webinar" is not
+    again = picklists.updated(document, Picklist(name="source", values=echoed, restricted=True))
+    assert again == document  # nothing changed: the flags as they are pass
+    for i, claim in ((0, False), (len(echoed) - 1, True)):  # website "not built in", webinar "built in"
+        changed = [PicklistValue.FromString(v.SerializeToString()) for v in echoed]
+        changed[i].built_in = claim
+        with pytest.raises(InvalidArgument) as err:
+            picklists.updated(document, Picklist(name="source", values=changed, restricted=True))
+        assert err.value.field == f"values[{i}].built_in" and "read-only" in err.value.message
+
+
+def test_an_old_stored_document_still_says_built_in_false_for_an_added_value():
+    old = _with_webinar()
+    for v in _source(old).values:
+        if not v.built_in:
+            v.ClearField("built_in")  # as a document written before the flag had presence reads
+    webinar = _source(picklists.completed(old)).values[-1]
+    assert webinar.key == "webinar" and webinar.HasField("built_in") and not webinar.built_in
+
+
+def test_typed_text_is_mapped_to_the_key_it_names_in_either_language_or_kept():
+    vocabulary = picklists.Vocabulary()
+    assert vocabulary.match("industry", "  制造业 ") == "manufacturing"
+    assert vocabulary.match("industry", "SOFTWARE AND IT") == "software"
+    assert vocabulary.match("source", "Trade-show") == "trade_show"
+    assert vocabulary.match("industry", "造船") == ""
+    assert vocabulary.kept("industry", "造船") == ("造船", "")  # unrestricted: the text is the value
+    restricted = picklists.Vocabulary(picklists.updated(picklists.defaults(), Picklist(
+        name="industry", restricted=True, values=[PicklistValue(key=k, retired=k == "retail")
+                                                  for k in picklists.INDUSTRIES])))
+    assert restricted.kept("industry", "Finance") == ("finance", "")
+    assert restricted.kept("industry", "造船") == ("", "造船")
+    assert restricted.kept("industry", "零售") == ("", "零售")  # retired: not for a new record, kept as typed
+
+
+def test_a_value_a_service_fills_in_is_never_a_retired_key():
+    retired = picklists.Vocabulary(picklists.updated(picklists.defaults(), Picklist(
+        name="lifecycle_stage", restricted=True, values=[
+            PicklistValue(key="lead", retired=True), PicklistValue(key="prospect", retired=True),
+            PicklistValue(key="opportunity", label_zh="商机", label_en="Opportunity"),
+            PicklistValue(key="customer"), PicklistValue(key="churned")])))
+    assert picklists.DEFAULTS.fill("lifecycle_stage", "prospect") == "prospect"
+    assert retired.fill("lifecycle_stage", "prospect") == ""
+    assert retired.fill("lifecycle_stage", "prospect", first=True) == "opportunity"  # the admin's order
+    assert retired.fill("source", "nope", "other") == "other"

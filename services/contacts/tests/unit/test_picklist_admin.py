@@ -106,3 +106,17 @@ def test_an_added_level_and_lifecycle_stage_hold_on_contacts_and_accounts(contac
         uow, principal=contacts.users["rep.north.1"], now=contacts.now, record=pb.Account(name="乙公司", level="gold"),
         allow_duplicate=True))
     assert account.level == "gold"
+
+
+def test_the_document_read_and_sent_back_as_it_is_changes_nothing_and_a_flipped_flag_is_refused(contacts) -> None:
+    _change(contacts, _sources())
+    [source] = [p for p in contacts.read(admin.get_picklists).picklists if p.name == "source"]
+    echoed = list(source.values)  # every value with its labels, retired and built_in flags
+    assert [v.built_in for v in echoed][-1:] == [False] and echoed[0].built_in
+    again = _change(contacts, echoed, expected=1)
+    assert again.version == 1 and len(contacts.events) == 1
+    flipped = [PicklistValue.FromString(v.SerializeToString()) for v in echoed]
+    flipped[-1].built_in = True  # webinar, an added value, claimed built in
+    with pytest.raises(InvalidArgument) as err:
+        _change(contacts, flipped, expected=1)
+    assert err.value.field == f"values[{len(flipped) - 1}].built_in"

@@ -287,3 +287,17 @@ def test_the_lead_of_a_submission_keeps_everything_the_visitor_sent() -> None:
     assert (lead.name, lead.email, lead.campaign_id, lead.source) == ("王强", "w@x.cn", "camp-1", "web_form")
     assert "Message: 第一行\n第二行" in lead.notes and "Consent (marketing_email): I agree" in lead.notes
     assert delivery.keys(submission)["lead"] == "marketing-form-s-1-lead"
+
+
+def test_the_industry_a_visitor_typed_goes_to_the_lead_as_typed_and_not_to_the_consent_s_contact(
+        world: World) -> None:
+    form = world.store.write(lambda uow: forms.create(uow, principal=MKT, now=NOW, form=a_form(
+        world.campaign.id, fields=[*a_form().fields, pb.FormField(name="industry", label=t("行业", "Industry"))])))
+    world.form = form
+    world.submit({**WANG, "industry": "造船与海工"})
+    assert world.deliver() == 1
+    [contact] = world.contacts.created.values()
+    # contacts would refuse free text once the list is restricted, failing the whole submission
+    assert contact.industry == ""
+    [(lead, _)] = world.sales.leads.values()
+    assert lead.industry == "造船与海工"  # sales maps it to a key or keeps it as typed (rules.leads.keep_typed)

@@ -46,11 +46,13 @@ def due_submissions(session: Session, *, now: datetime, limit: int) -> list[tupl
 
 def contact_of_submission(submission: FormSubmission) -> Contact:
     """The contact created for a submission whose consent box was ticked and whose email
-    contacts does not know."""
+    contacts does not know. Not the industry the visitor typed: contacts would refuse free text
+    once an administrator restricts the list (and the submission with it); the lead carries it,
+    mapped to a key or kept as typed by sales (crm_sales.rules.leads.keep_typed)."""
     values = submission.values
     contact = Contact(name=values.get("name") or values.get("email", "").split("@")[0], title=values.get("title", ""),
                       company_name=values.get("company", ""), source="website", lifecycle_stage="lead",
-                      language=submission.language, industry=values.get("industry", ""))
+                      language=submission.language)
     if values.get("email"):
         contact.emails.append(Email(address=values["email"], kind="work"))
     if values.get("phone"):

@@ -36,6 +36,32 @@ _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
 # lead field → the shared picklist it holds keys of (crmkit.picklists)
 PICKLISTS = {"source": "source", "industry": "industry"}
+# The source a new lead gets when its caller names none, by channel: the first active key of these
+# (an administrator may retire any of them; "other" is the last resort, then blank).
+DEFAULT_SOURCES = {"web_form": ("web_form", "website", "other"), "import": ("import", "other"),
+                   "api": ("api", "other")}
+
+
+def default_source(channel: str, vocabulary: picklists.Vocabulary) -> str:
+    return vocabulary.fill("source", *DEFAULT_SOURCES.get(channel, DEFAULT_SOURCES["api"]))
+
+
+def keep_typed(lead: Lead, vocabulary: picklists.Vocabulary) -> None:
+    """A lead from a public path (a marketing form, what a visitor typed), in place: nothing is
+    refused or lost. Each picklist field holds the key its text names (a key or a label, either
+    language, any case); else the text itself while the list takes any text; else it is left
+    blank and the text is kept in the notes as "<field>:<text>", as an import keeps an unknown
+    value (rules.imports), for a person or a later mapping to file."""
+    kept: list[str] = []
+    for field, name in PICKLISTS.items():
+        value, typed = vocabulary.kept(name, getattr(lead, field))
+        setattr(lead, field, value)
+        if typed:
+            kept.append(f"{field}:{' '.join(typed.split())}")
+    if kept:
+        tags = "\n".join(kept)
+        room = limits.MAX_NOTES - len(tags) - 1
+        lead.notes = f"{lead.notes[:room]}\n{tags}" if lead.notes else tags
 
 
 def normalize(lead: Lead, vocabulary: picklists.Vocabulary = picklists.DEFAULTS, before: Lead | None = None) -> None:

@@ -20,11 +20,13 @@ from crm_sales.events import SALES, emit
 from crm_sales.ports import ContactsPort
 from crm_sales.rules import pool
 from crm_sales.store import records
+from crm_sales.store.picklists import PICKLISTS
 from crm_sales.usecases import opportunities
 from crm_sales.usecases.access import check_customer, visible
 from crmkit.auth import Principal
 from crmkit.db import UnitOfWork
 from crmkit.errors import FailedPrecondition, InvalidArgument
+from crmkit.picklists import Vocabulary
 from crmkit.records import bump, check_date
 
 
@@ -36,23 +38,40 @@ class Customer:
     contact_id: str = ""
 
 
-def _source(lead: Lead) -> str:
-    # One picklist for leads and customers: the customer keeps the lead's source.
-    return lead.source or ("campaign" if lead.campaign_id else "other")
+# What the new customer's picklist fields hold (sales' copy of the vocabulary, crmkit.picklists):
+# never a key an administrator retired, since contacts refuses one on a new record.
+# - source: the lead's (one picklist for leads and customers) while the list takes it, else campaign
+#   (a lead of a campaign) or other, else blank;
+# - industry: the lead's when the list takes it now (an active key, or any text while the list is
+#   not restricted), else blank: the lead keeps what it holds;
+# - level (account): prospect, else blank (a level is a claim about the customer: none is guessed);
+# - lifecycle stage (contact): prospect, else the first active stage in the administrator's order
+#   (where their lifecycle starts: a contact has a stage from its first day).
 
 
-def _account(lead: Lead) -> cpb.Account:
-    account = cpb.Account(name=lead.company, industry=lead.industry, source=_source(lead),
-                          owner_id=lead.owner_id, team=lead.team, region=lead.region, level="prospect")
+def _source(lead: Lead, vocabulary: Vocabulary) -> str:
+    return (vocabulary.kept("source", lead.source)[0]
+            or vocabulary.fill("source", "campaign" if lead.campaign_id else "other", "other"))
+
+
+def _industry(lead: Lead, vocabulary: Vocabulary) -> str:
+    return vocabulary.kept("industry", lead.industry)[0]
+
+
+def _account(lead: Lead, vocabulary: Vocabulary) -> cpb.Account:
+    account = cpb.Account(name=lead.company, industry=_industry(lead, vocabulary), source=_source(lead, vocabulary),
+                          owner_id=lead.owner_id, team=lead.team, region=lead.region,
+                          level=vocabulary.fill("level", "prospect"))
     if lead.province or lead.city:
         account.addresses.append(cpb.Address(kind="office", country="CN", province=lead.province, city=lead.city))
     return account
 
 
-def _contact(lead: Lead, account_id: str) -> cpb.Contact:
+def _contact(lead: Lead, account_id: str, vocabulary: Vocabulary) -> cpb.Contact:
     contact = cpb.Contact(name=lead.name, title=lead.title, account_id=account_id, company_name=lead.company,
-                          industry=lead.industry, owner_id=lead.owner_id, team=lead.team, region=lead.region,
-                          lifecycle_stage="prospect", source=_source(lead))
+                          industry=_industry(lead, vocabulary), owner_id=lead.owner_id, team=lead.team,
+                          region=lead.region, lifecycle_stage=vocabulary.fill("lifecycle_stage", "prospect", first=True),
+                          source=_source(lead, vocabulary))
     if lead.phone:
         contact.phones.append(cpb.Phone(number=lead.phone, raw=lead.phone, kind="mobile"))
     if lead.email:
@@ -75,11 +94,12 @@ def prepare(session: Session, contacts: ContactsPort, *, principal: Principal, n
     contact_id = request.existing_contact_id
     check_customer(contacts, principal=principal, authorization=authorization, account_id=account_id,
                    contact_id=contact_id, prefix="existing_")
+    vocabulary = PICKLISTS.current(session)
     if not account_id and not request.skip_account and lead.company:
-        account_id = contacts.create_account(_account(lead), idempotency_key=f"sales-convert-{lead.id}-account",
+        account_id = contacts.create_account(_account(lead, vocabulary), idempotency_key=f"sales-convert-{lead.id}-account",
                                              authorization=authorization).id
     if not contact_id and not request.skip_contact and lead.name:
-        contact_id = contacts.create_contact(_contact(lead, account_id),
+        contact_id = contacts.create_contact(_contact(lead, account_id, vocabulary),
                                              idempotency_key=f"sales-convert-{lead.id}-contact",
                                              authorization=authorization).id
     return Customer(account_id, contact_id)

@@ -93,13 +93,16 @@ def create_lead(uow: UnitOfWork, *, principal: Principal, now: datetime, lead: L
     if channel != "import":  # only an import keeps a phone that does not validate (rules.imports)
         lead.ClearField("phone_unverified")
         lead.ClearField("phone_raw")
-    rules.normalize(lead, PICKLISTS.current(uow.session))
+    vocabulary = PICKLISTS.current(uow.session)
+    if channel == "web_form":  # what a visitor typed is mapped to a key or kept, never refused
+        rules.keep_typed(lead, vocabulary)
+    rules.normalize(lead, vocabulary)
     if refuse is not None:
         refuse(lead)
     check_scope(principal, team="", region=lead.region)  # a rep cannot file a lead in another region
     if lead.owner_id:
         check_assignable(principal, lead.owner_id)  # before any write: an import row fails whole
-    lead.source = lead.source or {"web_form": "web_form", "import": "import"}.get(channel, "api")
+    lead.source = lead.source or rules.default_source(channel, vocabulary)  # an active key, never a retired one
     for server_owned in rules.SERVER_OWNED:
         lead.ClearField(server_owned)
     lead.id = ""  # the service names its records
@@ -149,7 +152,7 @@ def import_leads(uow: UnitOfWork, *, principal: Principal, now: datetime, text: 
         for column, value in row.items():
             if column and column.strip() in rules.CSV_FIELDS:
                 setattr(lead, column.strip(), (value or "").strip())
-        lead.source = lead.source or default_source or "import"
+        lead.source = lead.source or default_source  # blank: create_lead's default for an import
         try:
             created = create_lead(uow, principal=principal, now=now, lead=lead, channel="import", refuse=refuse)
         except DomainError as exc:
