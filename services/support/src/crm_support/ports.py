@@ -84,12 +84,15 @@ class GrpcContacts(GrpcPort):
         if not authorization:
             return None
         md = [("authorization", authorization)]
-        candidate = cpb.Contact(name=name or email.split("@")[0], emails=[cpb.Email(address=email)],
-                                source="other", lifecycle_stage="customer")
-        found = self.client.call("FindDuplicates", cpb.FindDuplicatesRequest(candidate=candidate), metadata=md)
+        # Only the address finds a duplicate: no picklist value there, none for contacts to check.
+        probe = cpb.Contact(name=name or email.split("@")[0], emails=[cpb.Email(address=email)])
+        found = self.client.call("FindDuplicates", cpb.FindDuplicatesRequest(candidate=probe), metadata=md)
         for match in found.matches:
             if any(e.address.lower() == email for e in match.emails):
                 return match  # type: ignore[no-any-return]  # ServiceClient.call answers Any
+        # The values we mean; contacts settles one an administrator retired (its fallback, the
+        # value kept as a tag) rather than refuse a service's create: the sender is never lost.
+        candidate = cpb.Contact(name=probe.name, emails=probe.emails, source="other", lifecycle_stage="customer")
         # Keyed by the address: two messages from the same stranger make one contact.
         key = "support-contact-" + hashlib.sha256(email.encode()).hexdigest()[:40]
         return self._create_keyed(md, candidate, key,
@@ -109,6 +112,7 @@ class GrpcContacts(GrpcPort):
         except grpc.RpcError as exc:
             if exc.code() != grpc.StatusCode.NOT_FOUND:
                 raise ContactsUnavailable(exc.code().name) from None
+        # As for an email sender: a retired `social` or `customer` is settled by contacts, not refused.
         candidate = cpb.Contact(name=name, social_identities=[identity], source="social", lifecycle_stage="customer")
         # Keyed by the identity: two first messages of one follower make one contact.
         ref = f"{identity.platform}:{identity.kind}:{identity.app_id}:{identity.value}"

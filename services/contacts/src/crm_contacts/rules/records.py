@@ -239,6 +239,34 @@ def normalize_account(account: Account, vocabulary: picklists.Vocabulary = pickl
     account.tags.extend(tags)
 
 
+def settle_service_values(record: Record, vocabulary: picklists.Vocabulary) -> list[str]:
+    """A record another service creates on its own behalf (a web form's consent contact, a ticket's
+    new sender): no user is there to correct a 400, so a picklist value is never refused. Each
+    field holds the value while the list takes it, else the active key it names (a key, or a
+    label in either language); else the lifecycle stage becomes the first active stage in the
+    administrator's order (a contact has a stage from its first day), any other field blank, and
+    the value as sent is kept as the tag "<field>:<value>", as an import keeps an unknown value.
+    In place; the "<field>:<value>" kept, for the audit entry (a tag only while there is room)."""
+    kept: list[str] = []
+    fields = CONTACT_PICKLISTS if isinstance(record, Contact) else ACCOUNT_PICKLISTS
+    for field, name in fields.items():
+        value = getattr(record, field).strip()
+        try:
+            vocabulary.check(name, value, field)
+            continue
+        except InvalidArgument:
+            pass
+        key = vocabulary.match(name, value)
+        if not key:
+            key = vocabulary.fill(name, first=True) if field == "lifecycle_stage" else ""
+            note = f"{field}:{' '.join(value.split())}"[:100]  # a tag's length (normalize_tags)
+            kept.append(note)
+            if len(record.tags) < MAX_TAGS:
+                record.tags.append(note)
+        setattr(record, field, key)
+    return kept
+
+
 def normalize(record: Record, vocabulary: picklists.Vocabulary = picklists.DEFAULTS,
               before: Record | None = None) -> None:
     if isinstance(record, Contact):

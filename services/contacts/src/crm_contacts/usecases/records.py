@@ -26,6 +26,7 @@ from crmkit.records import bump, check_version, new_id, stamp_new
 from crmkit.visibility import check_assignable, check_scope
 
 CREATORS = ("rep", "manager", "marketing")
+SERVICE_ROLE = "service"  # a service calling on its own behalf (crmkit.auth.SYSTEM), not a user
 # (entity, action) → (event type, payload carrying the record after the change)
 _EVENTS: dict[tuple[str, str], tuple[str, type[Message]]] = {
     ("contact", "created"): (CONTACTS.CONTACT_CREATED, ev.ContactCreated),
@@ -97,7 +98,12 @@ def create_record(uow: UnitOfWork, *, principal: Principal, now: datetime, recor
         raise InvalidArgument("consents are recorded with RecordConsent, one decision at a time, "
                               "not on create", field="consents")
     rules.check_limits(record)
-    rules.normalize(record, PICKLISTS.current(uow.session))
+    vocabulary = PICKLISTS.current(uow.session)
+    # A service's own create (role `service`: marketing's consent contact of a form, support's
+    # contact of a new sender) names the value it means; one an administrator retired since is
+    # settled here, never refused: the caller's record must not be lost. A user's is still a 400.
+    kept = rules.settle_service_values(record, vocabulary) if SERVICE_ROLE in principal.roles else []
+    rules.normalize(record, vocabulary)
     record.owner_id = record.owner_id or principal.user_id
     record.team = record.team or principal.team
     record.region = record.region or principal.region
@@ -123,7 +129,8 @@ def create_record(uow: UnitOfWork, *, principal: Principal, now: datetime, recor
     if isinstance(record, Account):
         pool_rules.give(record, record.owner_id, now)  # the public pool's clock starts with its owner
     store.insert_record(uow.session, record)
-    record_changed(uow, principal=principal, now=now, action="created", record=record)
+    record_changed(uow, principal=principal, now=now, action="created", record=record,
+                   detail=f"kept as sent (not an active value): {', '.join(kept)}" if kept else "")
     return record
 
 

@@ -46,9 +46,12 @@ def due_submissions(session: Session, *, now: datetime, limit: int) -> list[tupl
 
 def contact_of_submission(submission: FormSubmission) -> Contact:
     """The contact created for a submission whose consent box was ticked and whose email
-    contacts does not know. Not the industry the visitor typed: contacts would refuse free text
-    once an administrator restricts the list (and the submission with it); the lead carries it,
-    mapped to a key or kept as typed by sales (crm_sales.rules.leads.keep_typed)."""
+    contacts does not know. Its source (`website`) and stage (`lead`) are what marketing means:
+    marketing keeps no copy of the picklists, and contacts settles a key an administrator retired
+    on a service's create (the stage: the first active one; the source: blank; the key kept as
+    the tag `source:website`) instead of refusing it, so the submission is never lost for it.
+    Not the industry the visitor typed: the lead carries it, mapped to a key or kept as typed by
+    sales (crm_sales.rules.leads.keep_typed)."""
     values = submission.values
     contact = Contact(name=values.get("name") or values.get("email", "").split("@")[0], title=values.get("title", ""),
                       company_name=values.get("company", ""), source="website", lifecycle_stage="lead",
