@@ -64,6 +64,9 @@ def test_duplicates_are_found_by_phone_or_email_among_what_the_caller_may_see(co
 
     assert found("rep.north.1") == {mine.id}
     assert found("manager.north") == {mine.id, theirs.id}
+    # picklist values of the candidate play no part: one the list does not hold refuses nothing
+    candidate.source, candidate.lifecycle_stage = "no-such-source", "retired-stage"
+    assert found("manager.north") == {mine.id, theirs.id}
 
 
 def test_a_merge_moves_everything_onto_the_survivor_and_retires_the_others(contacts) -> None:

@@ -24,6 +24,8 @@ from crmkit.records import bump, new_id
 
 def find_duplicates(session: Session, *, principal: Principal, candidate: Contact) -> list[Contact]:
     candidate.name = candidate.name or "candidate"  # only phones and emails matter here
+    for field in rules.CONTACT_PICKLISTS:  # nor a picklist value: a retired one must not refuse the lookup
+        candidate.ClearField(field)
     rules.check_limits(candidate)
     rules.normalize_contact(candidate, PICKLISTS.current(session))
     found: list[Contact] = []
