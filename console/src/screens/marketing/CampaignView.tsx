@@ -1,8 +1,9 @@
 // One campaign: its details and the status moves marketing allows, the audience with each
 // segment's size (the API's count), the results over every send (sent, opened, clicked,
-// unsubscribed), its send waves, and the form to send to an audience. A campaign the caller may
-// not see is the API's 404.
-import { Alert, Button, Card, Col, Descriptions, Row, Space, Spin, Statistic, Tag, Typography, message } from "antd";
+// unsubscribed), its send waves (each with its results), the forms to send an email or an SMS wave,
+// its A/B tests, and its invitees with the door's check-in. A campaign the caller may not see is
+// the API's 404.
+import { Alert, Button, Card, Col, Descriptions, Row, Space, Spin, Statistic, Tabs, Tag, Typography, message } from "antd";
 import { useCallback, useEffect, useState } from "react";
 import { Link, useParams } from "react-router";
 import { api, unwrap, ApiError, type Schema } from "../../api";
@@ -13,6 +14,9 @@ import { useLocale, useT } from "../../i18n";
 import { NEXT_STATUS, campaignStatus, campaignType, formatRate, type T } from "./labels";
 import { m } from "./messages";
 import { SendWaves } from "./SendWaves";
+import { AbTests } from "./AbTests";
+import { a } from "./automationMessages";
+import { Invitees } from "./Invitees";
 import { audienceUpperBound, useSegmentCounts } from "./useSegmentCounts";
 
 type Campaign = Schema<"Campaign">;
@@ -21,6 +25,7 @@ type Results = Schema<"CampaignResults">;
 export default function CampaignView() {
   const { id = "" } = useParams();
   const t = useT(m);
+  const ta = useT(a);
   const { locale } = useLocale();
   const [campaign, setCampaign] = useState<Campaign | null>(null);
   const [results, setResults] = useState<Results | null>(null);
@@ -95,6 +100,13 @@ export default function CampaignView() {
           </Card>
         </Col>
       </Row>
+      {/* A/B tests and the guest list: each tab's list loads when it is opened */}
+      <Card style={{ marginTop: 24 }} data-testid="campaign-tabs">
+        <Tabs items={[
+          { key: "ab", label: ta("abTab"), children: <AbTests campaign={campaign} /> },
+          { key: "invitees", label: ta("inviteesTab"), children: <Invitees campaign={campaign} /> },
+        ]} />
+      </Card>
     </>
   );
 }

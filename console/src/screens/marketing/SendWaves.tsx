@@ -2,8 +2,9 @@
 // "start" for a ready one, and the form that freezes an audience and a template into a new wave
 // (marketing keeps the recipients without consent, unsubscribed or suppressed, with the reason
 // they are skipped). The audience size shown while choosing is the API's count per segment.
-import { Button, Form, Input, Select, Space, Table, Tag, Typography, message } from "antd";
+import { Button, Form, Input, Select, Space, Table, Tabs, Tag, Typography, message } from "antd";
 import { useCallback, useEffect, useMemo, useState } from "react";
+import { Link } from "react-router";
 import { api, unwrap, ApiError, type Schema } from "../../api";
 import { LoadError } from "../../components/StatusPage";
 import { PagerButtons } from "../../components/PagerButtons";
@@ -13,7 +14,9 @@ import { ProblemAlert, useApiForm } from "../../forms/useApiForm";
 import { formatDateTime, formatNumber } from "../../i18n/format";
 import { useLocale, useT } from "../../i18n";
 import { formatRate, waveStatus } from "./labels";
+import { a } from "./automationMessages";
 import { m } from "./messages";
+import { NewSmsWave } from "./SmsWave";
 import { audienceUpperBound, useSegmentCounts } from "./useSegmentCounts";
 
 type Campaign = Schema<"Campaign">;
@@ -23,6 +26,7 @@ type Segment = Schema<"Segment">;
 
 export function SendWaves({ campaign, onChange }: { campaign: Campaign; onChange: () => void }) {
   const t = useT(m);
+  const ta = useT(a);
   const { locale } = useLocale();
   const [toast, holder] = message.useMessage();
   const [actionError, setActionError] = useState<ApiError | null>(null);
@@ -61,8 +65,13 @@ export function SendWaves({ campaign, onChange }: { campaign: Campaign; onChange
     { title: t("skipped"), key: "skipped",
       render: (_: unknown, w: Wave) => formatNumber(skippedOf(w), locale) },
     { title: "", key: "act",
-      render: (_: unknown, w: Wave) => (w.status === "ready" ? <Button size="small" type="primary" onClick={() => void start(w)}>{t("start")}</Button> : null) },
-  ], [t, locale]); // start() only reads the latest pages and toast
+      render: (_: unknown, w: Wave) => (
+        <Space size="small">
+          {w.status === "ready" && <Button size="small" type="primary" onClick={() => void start(w)}>{t("start")}</Button>}
+          <Link to={`/waves/${encodeURIComponent(w.id ?? "")}`}>{ta("results")}</Link>
+        </Space>
+      ) },
+  ], [t, ta, locale]); // start() only reads the latest pages and toast
 
   return (
     <>
@@ -77,7 +86,10 @@ export function SendWaves({ campaign, onChange }: { campaign: Campaign; onChange
         </div>
       )}
       <Typography.Title level={3} style={{ fontSize: 16, marginTop: 24 }}>{t("sendTitle")}</Typography.Title>
-      <NewWave campaign={campaign} onCreated={() => { pages.reload(); onChange(); }} />
+      <Tabs items={[
+        { key: "email", label: ta("emailTab"), children: <NewWave campaign={campaign} onCreated={() => { pages.reload(); onChange(); }} /> },
+        { key: "sms", label: ta("smsTab"), children: <NewSmsWave campaign={campaign} onCreated={() => { pages.reload(); onChange(); }} /> },
+      ]} />
     </>
   );
 }

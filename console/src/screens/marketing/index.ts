@@ -1,4 +1,4 @@
-import { FormOutlined, FundOutlined, MailOutlined, NotificationOutlined } from "@ant-design/icons";
+import { BranchesOutlined, FormOutlined, FundOutlined, MailOutlined, NotificationOutlined, ThunderboltOutlined } from "@ant-design/icons";
 import type { Area } from "../../app/registry";
 
 // Marketers run campaigns; managers read them (the API decides what each may change).
@@ -15,6 +15,9 @@ export const marketing: Area = {
       nav: { label: { en: "Campaigns", "zh-CN": "营销活动" }, icon: NotificationOutlined, order: 40 },
     },
     { path: "campaigns/:id", load: () => import("./CampaignView"), roles: MARKETERS },
+    // a send wave's results (email or SMS) and an A/B test, both reached from their campaign
+    { path: "waves/:id", load: () => import("./WaveResults"), roles: MARKETERS },
+    { path: "ab-tests/:id", load: () => import("./AbTestView"), roles: MARKETERS },
     {
       path: "email-templates",
       load: () => import("./Templates"),
@@ -32,6 +35,19 @@ export const marketing: Area = {
       load: () => import("./Roi"),
       roles: MARKETERS,
       nav: { label: { en: "Campaign ROI", "zh-CN": "活动投资回报" }, icon: FundOutlined, order: 46 },
+    },
+    {
+      path: "sequences",
+      load: () => import("./Sequences"),
+      roles: MARKETERS,
+      nav: { label: { en: "Drip sequences", "zh-CN": "培育序列" }, icon: BranchesOutlined, order: 47 },
+    },
+    { path: "sequences/:id", load: () => import("./SequenceView"), roles: MARKETERS },
+    {
+      path: "automation-rules",
+      load: () => import("./AutomationRules"),
+      roles: MARKETERS,
+      nav: { label: { en: "Automation rules", "zh-CN": "自动化规则" }, icon: ThunderboltOutlined, order: 48 },
     },
   ],
 };
