@@ -1,10 +1,11 @@
 // Edit the ticket routing rules (PUT /support/routing-rules replaces the list) with the version
 // read as If-Match, so a change saved meanwhile elsewhere is refused, not overwritten.
-import { Alert, Button, Form, message } from "antd";
+import { Alert, Button, Form, Select, message } from "antd";
 import { useRef } from "react";
 import { api, unwrap, type Schema } from "../../api";
 import { ProblemAlert, useApiForm, type ApiForm } from "../../forms/useApiForm";
-import { useT } from "../../i18n";
+import { useLocale, useT } from "../../i18n";
+import { usePicklist } from "../customers/picklists";
 import { m } from "./messages";
 import { RowsEditor, type Column } from "./RowsEditor";
 import { ifMatch, rowFields, withoutEmpty } from "./settingsForm";
@@ -15,13 +16,17 @@ interface Values { routing_rules?: Schema<"RoutingRule">[] }
 
 export function RoutingEditor({ support, onSaved }: { support: Support; onSaved: (s: Support) => void }) {
   const t = useT(m);
+  const { locale } = useLocale();
+  const levels = usePicklist("level"); // keys shown with their labels; a key typed in is kept
   const [toast, holder] = message.useMessage();
   const columns: Column[] = [
     { field: "name", label: t("name"), kind: "text", width: 180 },
     { field: "types", label: t("ticketTypes"), kind: "tags" },
     { field: "priorities", label: t("priorities"), kind: "tags" },
     { field: "keywords", label: t("keywords"), kind: "tags" },
-    { field: "customer_levels", label: t("customerLevels"), kind: "tags" },
+    { field: "customer_levels", label: t("customerLevels"), kind: "custom",
+      render: () => <Select mode="tags" tokenSeparators={[",", "，"]} style={{ minWidth: 200 }}
+        options={levels.choices.map((c) => ({ value: c.key, label: c.label[locale] }))} /> },
     { field: "languages", label: t("languages"), kind: "tags" },
     { field: "channels", label: t("channels"), kind: "tags" },
     { field: "group", label: t("group"), kind: "text", width: 140 },

@@ -1,4 +1,4 @@
-import { ApiOutlined, AuditOutlined, ImportOutlined, SafetyOutlined, SettingOutlined, SwapOutlined } from "@ant-design/icons";
+import { ApiOutlined, AuditOutlined, ExportOutlined, ImportOutlined, SafetyOutlined, SettingOutlined, SwapOutlined } from "@ant-design/icons";
 import type { Area } from "../../app/registry";
 
 // The administrator's screens. `admin` opens them all; the roles below are the others the API
@@ -21,6 +21,13 @@ export const admin: Area = {
       nav: { label: { en: "Imports", "zh-CN": "导入" }, icon: ImportOutlined, order: 82 },
     },
     { path: "admin/imports/:id", load: () => import("./Imports"), roles: ["manager", "marketing", "rep", "finance", "support"] },
+    // every signed-in user exports what their lists show them (the API applies visibility)
+    {
+      path: "admin/exports",
+      load: () => import("./Exports"),
+      nav: { label: { en: "Exports", "zh-CN": "导出" }, icon: ExportOutlined, order: 83 },
+    },
+    { path: "admin/exports/:id", load: () => import("./Exports") },
     {
       path: "admin/offboarding",
       load: () => import("./Offboarding"),

@@ -11,7 +11,7 @@ import { useLabel, useLocale, useT, type Label } from "../../i18n";
 import { core } from "../../i18n/core";
 import { LogInteraction } from "./LogInteraction";
 import { m } from "./messages";
-import { isLevel } from "./options";
+import { usePicklist } from "./picklists";
 
 type Contact = Schema<"Contact">;
 type Entry = Schema<"TimelineEntry">;
@@ -23,6 +23,8 @@ export default function Customer360() {
   const t = useT(m);
   const tc = useT(core);
   const { locale } = useLocale();
+  const levels = usePicklist("level");
+  const industries = usePicklist("industry");
   const [contact, setContact] = useState<Contact | null>(null);
   const [error, setError] = useState<ApiError | null>(null);
   const timeline = useTimeline(id);
@@ -42,7 +44,7 @@ export default function Customer360() {
     <>
       <Link to="/customers">← {t("back")}</Link>
       <Typography.Title level={1} style={{ fontSize: 22, marginTop: 8 }}>
-        {contact.name} {isLevel(contact.level) && <Tag color={contact.level === "vip" ? "gold" : undefined}>{t(`level_${contact.level}`)}</Tag>}
+        {contact.name} {contact.level && <Tag color={contact.level === "vip" ? "gold" : undefined}>{levels.labelOf(contact.level, locale)}</Tag>}
       </Typography.Title>
       <Row gutter={[24, 24]}>
         <Col xs={24} lg={10}>
@@ -50,6 +52,7 @@ export default function Customer360() {
             <Descriptions column={1} size="small">
               <Descriptions.Item label={t("colCompany")}>{contact.company_name}</Descriptions.Item>
               <Descriptions.Item label={t("colTitle")}>{contact.title}</Descriptions.Item>
+              <Descriptions.Item label={t("industry")}>{industries.labelOf(contact.industry, locale)}</Descriptions.Item>
               <Descriptions.Item label={t("phones")}>{(contact.phones ?? []).map((p) => p.number || p.raw).join(", ")}</Descriptions.Item>
               <Descriptions.Item label={t("emails")}>{(contact.emails ?? []).map((e) => e.address).join(", ")}</Descriptions.Item>
               <Descriptions.Item label={t("colTags")}>{(contact.tags ?? []).map((x) => <Tag key={x}>{x}</Tag>)}</Descriptions.Item>

@@ -12,8 +12,8 @@ import { useDebounced } from "../../components/useDebounced";
 import { formatDate, formatNumber } from "../../i18n/format";
 import { useLabel, useLocale, useT } from "../../i18n";
 import { m } from "./messages";
-import { LEVELS, isLevel, type Level } from "./options";
 import { usePicklist } from "./picklists";
+import { ExportButton } from "../admin/ExportButton";
 
 type Contact = Schema<"Contact">;
 type Hit = Schema<"CustomerHit">;
@@ -55,7 +55,8 @@ export default function CustomerList() {
   const [typed, setTyped] = useState("");
   const [composing, setComposing] = useState(false);
   const [tag, setTag] = useState<string>();
-  const [level, setLevel] = useState<Level>();
+  const [level, setLevel] = useState<string>();
+  const levels = usePicklist("level");
   const [source, setSource] = useState<string>();
   const sources = usePicklist("source");
   const [segmentId, setSegmentId] = useState<string>();
@@ -101,13 +102,13 @@ export default function CustomerList() {
     { title: t("colCompany"), dataIndex: "company", key: "company" },
     { title: t("colTitle"), dataIndex: "title", key: "title" },
     { title: t("colLevel"), dataIndex: "level", key: "level",
-      render: (v: string) => (isLevel(v) ? <Tag color={v === "vip" ? "gold" : undefined}>{t(`level_${v}`)}</Tag> : v) },
+      render: (v: string) => (v ? <Tag color={v === "vip" ? "gold" : undefined}>{levels.labelOf(v, locale)}</Tag> : null) },
     { title: t("colTags"), dataIndex: "tags", key: "tags",
       render: (tags: string[]) => tags.map((x) => <Tag key={x}>{x}</Tag>) },
     { title: t("colCity"), dataIndex: "place", key: "place" },
     { title: t("colUpdated"), dataIndex: "updated", key: "updated", render: (v: string) => formatDate(v, locale) },
   ].filter((c) => mode !== "search" || (c.key !== "tags" && c.key !== "updated")), // a search hit carries neither
-  [t, locale, mode]);
+  [t, locale, mode, levels]);
 
   return (
     <>
@@ -129,7 +130,7 @@ export default function CustomerList() {
           options={tagOptions(rows, tag)} />
         <Select aria-label={t("filterLevel")} placeholder={t("filterLevel")} allowClear style={{ width: 120 }}
           value={level} onChange={setLevel} disabled={Boolean(segmentId)}
-          options={LEVELS.map((v) => ({ value: v, label: t(`level_${v}`) }))} />
+          options={levels.choices.map((c) => ({ value: c.key, label: c.retired ? t("retiredSource", { label: label(c.label) }) : label(c.label) }))} />
         <Select aria-label={t("filterSource")} placeholder={t("filterSource")} allowClear style={{ width: 160 }}
           value={source} onChange={setSource} disabled={Boolean(segmentId)}
           options={sources.choices.map((c) => ({ value: c.key, label: c.retired ? t("retiredSource", { label: label(c.label) }) : label(c.label) }))} />
@@ -137,6 +138,11 @@ export default function CustomerList() {
           <Select aria-label={t("filterSegment")} placeholder={t("filterSegment")} allowClear style={{ width: 200 }}
             value={segmentId} onChange={setSegmentId}
             options={segments.map((s) => ({ value: s.id ?? "", label: s.name ?? s.id }))} />
+        )}
+        {!segmentId && (
+          <span style={{ marginInlineStart: "auto" }}>
+            <ExportButton list="contacts" filters={{ q: query, tag, level, source }} />
+          </span>
         )}
       </Flex>
       {segmentId && <Alert type="info" showIcon title={t("segmentHint")} style={{ marginBottom: 16 }} />}

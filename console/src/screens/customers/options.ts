@@ -26,6 +26,13 @@ export const SOURCES = {
 } as const satisfies Record<NonNullable<ListQuery["source"]>, Label>;
 
 export type Level = (typeof LEVELS)[number];
+
+// `level` is a picklist too: these stand in until GET /api/v1/admin/picklists answers (or if it fails).
+export const LEVEL_LABELS = {
+  vip: { en: "VIP", "zh-CN": "VIP" },
+  regular: { en: "Regular", "zh-CN": "普通" },
+  prospect: { en: "Prospect", "zh-CN": "潜在" },
+} as const satisfies Record<Level, Label>;
 export type Source = keyof typeof SOURCES;
 
 export function isLevel(value: string | undefined): value is Level {

@@ -4,13 +4,14 @@
 import { useEffect, useMemo, useState } from "react";
 import { api, unwrap, type Schema } from "../../api";
 import type { Label, Locale } from "../../i18n";
-import { SOURCES } from "./options";
+import { LEVEL_LABELS, SOURCES } from "./options";
 
 export interface PicklistChoice { key: string; label: Label; retired: boolean }
 export type PicklistName = "source" | "industry" | "level" | "lifecycle_stage";
 
 const BUILT_IN: Partial<Record<PicklistName, PicklistChoice[]>> = {
   source: Object.entries(SOURCES).map(([key, label]) => ({ key, label, retired: false })),
+  level: Object.entries(LEVEL_LABELS).map(([key, label]) => ({ key, label, retired: false })),
 };
 
 let loading: Promise<Schema<"Picklists">> | null = null;

@@ -13,6 +13,7 @@ import { useLocale, useT } from "../../i18n";
 import { formatDateTime, formatNumber, formatRelative } from "../../i18n/format";
 import { actionsFor, LeadActionModal, type LeadAction } from "./LeadActions";
 import { usePicklist } from "../customers/picklists";
+import { ExportButton } from "../admin/ExportButton";
 import { label, TAG } from "./labels";
 import { m } from "./messages";
 
@@ -55,6 +56,7 @@ export default function Leads() {
   const pages = useCursorPages<Lead>(fetchPage, key);
 
   const sources = usePicklist("source");
+  const industries = usePicklist("industry");
   const columns = useMemo(() => [
     { title: t("colLead"), key: "name", render: (_: unknown, l: Lead) => (
       <>
@@ -65,6 +67,7 @@ export default function Leads() {
     { title: t("colScore"), dataIndex: "score", key: "score", render: (s: number | undefined) => <Tag color={(s ?? 0) >= 60 ? TAG.good : undefined}>{formatNumber(s ?? 0, locale)}</Tag> },
     { title: t("colStatus"), dataIndex: "status", key: "status", render: (s: string) => label(locale, "status", s) },
     { title: t("colSource"), dataIndex: "source", key: "source", render: (s: string) => sources.labelOf(s, locale) },
+    { title: t("colIndustry"), dataIndex: "industry", key: "industry", render: (s: string) => industries.labelOf(s, locale) },
     { title: t("colOwner"), dataIndex: "owner_id", key: "owner", render: (o: string) => o || <Typography.Text type="secondary">{t("unowned")}</Typography.Text> },
     { title: t("colRespond"), key: "due", render: (_: unknown, l: Lead) => <ResponseDue lead={l} /> },
     { title: t("colActions"), key: "actions", render: (_: unknown, l: Lead) => (
@@ -76,7 +79,7 @@ export default function Leads() {
         ))}
       </Space>
     ) },
-  ], [t, locale, manager, sources]);
+  ], [t, locale, manager, sources, industries]);
 
   return (
     <>
@@ -90,6 +93,9 @@ export default function Leads() {
         <InputNumber aria-label={t("minScore")} placeholder={t("minScore")} style={{ width: 130 }} min={-10000} max={10000}
           value={minScore} onChange={(v) => setMinScore(typeof v === "number" ? v : null)} />
         {manager && <Checkbox checked={unassigned} onChange={(e) => setUnassigned(e.target.checked)}>{t("unassignedOnly")}</Checkbox>}
+        <span style={{ marginInlineStart: "auto" }}>
+          <ExportButton list="leads" filters={{ status, q, min_score: minScore, unassigned }} />
+        </span>
       </Flex>
       {pages.error ? <LoadError error={pages.error} retry={pages.reload} /> : (
         <>

@@ -98,6 +98,9 @@ function QuoteDetail({ id }: { id: string }) {
           {(status === "draft" || status === "rejected") && (
             <Button type="primary" onClick={() => void submit()} loading={busy === "submit"}>{t("submitForApproval")}</Button>
           )}
+          {status === "accepted" && (
+            <Link to={`/contracts?quote=${encodeURIComponent(id)}`}><Button type="primary">{t("makeContract")}</Button></Link>
+          )}
         </Space>
       </Flex>
       {actionError && <div style={{ marginTop: 16 }}><ProblemAlert detail={actionError.problem.detail ?? null} unplaced={actionError.fieldErrors} /></div>}

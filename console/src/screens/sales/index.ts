@@ -1,4 +1,4 @@
-import { ApartmentOutlined, AuditOutlined, CalendarOutlined, FileTextOutlined, FunnelPlotOutlined, InboxOutlined, LineChartOutlined } from "@ant-design/icons";
+import { ApartmentOutlined, AuditOutlined, CalendarOutlined, FileDoneOutlined, FileTextOutlined, FunnelPlotOutlined, InboxOutlined, LineChartOutlined, UserSwitchOutlined } from "@ant-design/icons";
 import type { Area } from "../../app/registry";
 
 // A rep's day: leads, the board, tasks, quotes and the forecast; managers see their team's (the
@@ -25,5 +25,9 @@ export const sales: Area = {
       nav: { label: { en: "Approvals", "zh-CN": "审批" }, icon: AuditOutlined, order: 25 } },
     { path: "pool", load: () => import("./Pool"), roles: SELLERS,
       nav: { label: { en: "Public pool", "zh-CN": "公海" }, icon: ApartmentOutlined, order: 26 } },
+    { path: "delegations", load: () => import("./Delegations"), roles: SELLERS,
+      nav: { label: { en: "Delegations", "zh-CN": "工作委托" }, icon: UserSwitchOutlined, order: 27 } },
+    { path: "contracts", load: () => import("./Contracts"), roles: [...SELLERS, "finance", "legal"],
+      nav: { label: { en: "Contracts", "zh-CN": "合同" }, icon: FileDoneOutlined, order: 28 } },
   ],
 };

@@ -16,6 +16,7 @@ import { mostUrgent } from "./sla";
 import { SlaTag } from "./SlaTag";
 import { TONE, EMPTY_TEXT } from "../../components/tones";
 import { useNow } from "./useNow";
+import { ExportButton } from "../admin/ExportButton";
 
 type Ticket = Schema<"Ticket">;
 type Status = (typeof STATUSES)[number];
@@ -75,7 +76,9 @@ export default function TicketQueue() {
           value={priority} onChange={setPriority} options={PRIORITIES.map((v) => ({ value: v, label: priorityLabel(t, v) }))} />
         <Select aria-label={t("filterChannel")} placeholder={t("filterChannel")} allowClear style={{ width: 160 }}
           value={channel} onChange={setChannel} options={CHANNELS.map((v) => ({ value: v, label: channelLabel(t, v) }))} />
-        <Button type="primary" style={{ marginInlineStart: "auto" }} onClick={() => navigate("/tickets/new")}>{t("newTicket")}</Button>
+        <span style={{ marginInlineStart: "auto" }} />
+        <ExportButton list="tickets" filters={{ status, priority, channel }} />
+        <Button type="primary" onClick={() => navigate("/tickets/new")}>{t("newTicket")}</Button>
       </Flex>
       {pages.error ? <LoadError error={pages.error} retry={pages.reload} /> : (
         <>

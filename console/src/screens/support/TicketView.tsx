@@ -16,6 +16,7 @@ import { clockView } from "./sla";
 import { SlaTag } from "./SlaTag";
 import { EMPTY_TEXT, TONE } from "../../components/tones";
 import { useNow } from "./useNow";
+import { usePicklist } from "../customers/picklists";
 
 type Ticket = Schema<"Ticket">;
 type Comment = Schema<"Comment">;
@@ -24,6 +25,7 @@ export default function TicketView() {
   const { id = "" } = useParams();
   const t = useT(m);
   const { locale } = useLocale();
+  const levels = usePicklist("level");
   const now = useNow();
   const [ticket, setTicket] = useState<Ticket | null>(null);
   const [comments, setComments] = useState<Comment[]>([]);
@@ -66,6 +68,7 @@ export default function TicketView() {
                   ? <Link to={`/customers/${encodeURIComponent(ticket.contact_id)}`}>{ticket.requester_name || ticket.requester_email || ticket.contact_id}</Link>
                   : ticket.requester_name || ticket.requester_email}
               </Descriptions.Item>
+              {ticket.customer_level && <Descriptions.Item label={t("customerLevel")}>{levels.labelOf(ticket.customer_level, locale)}</Descriptions.Item>}
               <Descriptions.Item label={t("assignee")}>{ticket.assignee_id}</Descriptions.Item>
               <Descriptions.Item label={t("group")}>{ticket.group}</Descriptions.Item>
               <Descriptions.Item label={t("colChannel")}>{channelLabel(t, ticket.channel)}</Descriptions.Item>

@@ -1,4 +1,4 @@
-import { BookOutlined, CustomerServiceOutlined, SmileOutlined } from "@ant-design/icons";
+import { BookOutlined, CustomerServiceOutlined, MessageOutlined, SmileOutlined, TeamOutlined } from "@ant-design/icons";
 import type { Area } from "../../app/registry";
 
 // Support agents work every ticket; managers those of their region and team (the API decides).
@@ -27,6 +27,18 @@ export const support: Area = {
       load: () => import("./Csat"),
       roles: AGENTS,
       nav: { label: { en: "Satisfaction", "zh-CN": "满意度" }, icon: SmileOutlined, order: 34 },
+    },
+    {
+      path: "support/macros",
+      load: () => import("./Macros"),
+      roles: AGENTS,
+      nav: { label: { en: "Macros", "zh-CN": "快捷回复" }, icon: MessageOutlined, order: 36 },
+    },
+    {
+      path: "support/staff",
+      load: () => import("./Staff"),
+      roles: AGENTS,
+      nav: { label: { en: "Support staff", "zh-CN": "客服人员" }, icon: TeamOutlined, order: 37 },
     },
   ],
 };

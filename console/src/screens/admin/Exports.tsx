@@ -1,0 +1,202 @@
+// Export jobs: start one (a list, its filters, csv or xlsx), follow it (rows written, done or
+// failed), download the file it made (fetched with the token, saved from a blob URL). List screens
+// start one with their current filters (ExportButton) and land on the job here. The API lists no
+// user's jobs, so "recent" is the jobs this browser started.
+import { Alert, Button, Card, Descriptions, Flex, Form, Input, Progress, Select, Space, Spin, Typography, message } from "antd";
+import { useCallback, useEffect, useRef, useState } from "react";
+import { Link, useNavigate, useParams, useSearchParams } from "react-router";
+import { api, unwrap, ApiError } from "../../api";
+import { LoadError } from "../../components/StatusPage";
+import { ProblemAlert, useApiForm, type ApiForm } from "../../forms/useApiForm";
+import { formatDateTime, formatNumber } from "../../i18n/format";
+import { useLocale, useT } from "../../i18n";
+import { saveBlob } from "./download";
+import { xm } from "./exportMessages";
+import {
+  EXPORT_LISTS, fileNameOf, filtersFromRows, isExportList, nextPollMs, recentExports, rememberExport,
+  type ExportJob, type ExportList,
+} from "./exportJobs";
+
+type T = ReturnType<typeof useT<typeof xm.en>>;
+export const listLabel = (t: T, list: string | undefined): string => (isExportList(list) ? t(`list_${list}`) : list ?? "");
+
+export default function Exports() {
+  const { id } = useParams();
+  const t = useT(xm);
+  return (
+    <>
+      <Typography.Title level={1} style={{ fontSize: 22 }}>{t("exportsTitle")}</Typography.Title>
+      {id ? (
+        <Space orientation="vertical" style={{ width: "100%" }}>
+          <Link to="/admin/exports">← {t("back")}</Link>
+          <ExportJobView id={id} />
+        </Space>
+      ) : (
+        <>
+          <Typography.Paragraph type="secondary">{t("exportsNote")}</Typography.Paragraph>
+          <StartExport />
+          <Recent />
+        </>
+      )}
+    </>
+  );
+}
+
+interface Values { list?: ExportList; format?: "csv" | "xlsx"; columns?: "all" | "import"; filter_rows?: { name?: string; value?: string }[] }
+
+function StartExport() {
+  const t = useT(xm);
+  const navigate = useNavigate();
+  const [params] = useSearchParams();
+  const asked = params.get("list");
+  const shown = useRef<{ fields: string[]; aliases: Record<string, string> }>({ fields: [], aliases: {} });
+  const f: ApiForm<Values> = useApiForm<Values, ExportJob>({
+    get fields() { return shown.current.fields; },
+    get aliases() { return shown.current.aliases; },
+    submit: (v): Promise<ExportJob> => {
+      const rows = v.filter_rows ?? [];
+      // a refusal names the filter (`filters.tag`): it goes beside that row's value
+      const aliases: Record<string, string> = {};
+      rows.forEach((r, i) => { if (r.name?.trim()) aliases[`filters.${r.name.trim()}`] = `filter_rows.${i}.value`; });
+      shown.current = { fields: ["list", "format", "columns", "filters", ...rows.map((_, i) => `filter_rows.${i}.value`)], aliases };
+      return unwrap(api.POST("/api/v1/exports", { body: {
+        list: v.list ?? ("" as ExportList), format: v.format ?? "csv",
+        ...(v.columns === "import" ? { columns: "import" as const } : {}),
+        filters: filtersFromRows(rows),
+      } }));
+    },
+    onSuccess: (job) => { rememberExport(job); navigate(`/admin/exports/${encodeURIComponent(job.id)}`); },
+  });
+  return (
+    <Card title={<h2 className="card-title">{t("newExport")}</h2>} style={{ marginBottom: 16 }}>
+      <Form form={f.form} layout="vertical" onFinish={f.onFinish}
+            initialValues={{ list: isExportList(asked) ? asked : "contacts", format: "csv", columns: "all", filter_rows: [] }}>
+        <ProblemAlert {...f.alert} />
+        <Flex wrap gap="middle" align="flex-start">
+          <Form.Item name="list" label={t("list")}>
+            <Select style={{ width: 180 }} options={EXPORT_LISTS.map((l) => ({ value: l, label: listLabel(t, l) }))} />
+          </Form.Item>
+          <Form.Item name="format" label={t("format")}>
+            <Select style={{ width: 120 }} options={[{ value: "csv", label: "CSV" }, { value: "xlsx", label: "Excel (xlsx)" }]} />
+          </Form.Item>
+          <Form.Item name="columns" label={t("columns")}>
+            <Select style={{ width: 200 }} options={[{ value: "all", label: t("columns_all") }, { value: "import", label: t("columns_import") }]} />
+          </Form.Item>
+        </Flex>
+        <Typography.Text strong>{t("filters")}</Typography.Text>
+        <Form.List name="filter_rows">
+          {(rows, { add, remove }) => (
+            <Space orientation="vertical" style={{ width: "100%", marginTop: 8 }}>
+              {rows.map((row, i) => (
+                <Flex key={row.key} wrap gap="small" align="flex-start" role="group" aria-label={`${t("filters")} ${i + 1}`}>
+                  <Form.Item name={[row.name, "name"]} label={t("filterName")} style={{ marginBottom: 8 }}>
+                    <Input style={{ width: 200 }} spellCheck={false} placeholder="tag" />
+                  </Form.Item>
+                  <Form.Item name={[row.name, "value"]} label={t("filterValue")} style={{ marginBottom: 8 }}>
+                    <Input style={{ width: 220 }} />
+                  </Form.Item>
+                  <Button style={{ marginTop: 30 }} onClick={() => remove(row.name)} aria-label={`${t("removeFilter")} ${i + 1}`}>{t("removeFilter")}</Button>
+                </Flex>
+              ))}
+              <Button onClick={() => add({ name: "", value: "" })}>{t("addFilter")}</Button>
+            </Space>
+          )}
+        </Form.List>
+        <Button type="primary" htmlType="submit" loading={f.submitting} style={{ marginTop: 16 }}>{t("start")}</Button>
+      </Form>
+    </Card>
+  );
+}
+
+function Recent() {
+  const t = useT(xm);
+  const { locale } = useLocale();
+  const [recent] = useState(() => recentExports());
+  return (
+    <Card title={<h2 className="card-title">{t("recent")}</h2>}>
+      {recent.length === 0 ? <Typography.Text type="secondary">{t("noRecent")}</Typography.Text> : (
+        <ul style={{ margin: 0, paddingInlineStart: 20 }} data-testid="recent-exports">
+          {recent.map((r) => (
+            <li key={r.id}>
+              <Link to={`/admin/exports/${encodeURIComponent(r.id)}`}>{listLabel(t, r.list)}</Link>{" "}
+              <Typography.Text type="secondary">{formatDateTime(r.at, locale)}</Typography.Text>
+            </li>
+          ))}
+        </ul>
+      )}
+    </Card>
+  );
+}
+
+function useJob(id: string) {
+  const [job, setJob] = useState<ExportJob | null>(null);
+  const [error, setError] = useState<ApiError | null>(null);
+  const [tick, setTick] = useState(0);
+  useEffect(() => {
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    let stopped = false;
+    const poll = () => {
+      unwrap(api.GET("/api/v1/exports/{id}", { params: { path: { id } } }))
+        .then((answer) => {
+          if (stopped) return;
+          setJob(answer);
+          setError(null);
+          const wait = nextPollMs(answer);
+          if (wait !== null) timer = setTimeout(poll, wait);
+        })
+        .catch((err: unknown) => { if (!stopped) setError(err instanceof ApiError ? err : null); });
+    };
+    poll();
+    return () => { stopped = true; clearTimeout(timer); };
+  }, [id, tick]);
+  return { job, error, retry: useCallback(() => setTick((n) => n + 1), []) };
+}
+
+export function ExportJobView({ id }: { id: string }) {
+  const t = useT(xm);
+  const { locale } = useLocale();
+  const [toast, holder] = message.useMessage();
+  const { job, error, retry } = useJob(id);
+  const [saving, setSaving] = useState(false);
+  if (error) return <LoadError error={error} retry={retry} />;
+  if (!job) return <Spin />;
+  const filters = Object.entries(job.filters ?? {});
+  const download = async () => {
+    setSaving(true);
+    try {
+      const answer = await api.GET("/api/v1/exports/{id}/download", { params: { path: { id } }, parseAs: "blob" });
+      const blob = await unwrap(Promise.resolve(answer));
+      saveBlob(blob as unknown as Blob, fileNameOf(answer.response.headers.get("Content-Disposition"), job));
+    } catch (err) {
+      void toast.error(err instanceof ApiError ? err.problem.detail : String(err));
+    } finally {
+      setSaving(false);
+    }
+  };
+  const tone = job.status === "done" ? "success" : job.status === "failed" ? "exception" : "active";
+  return (
+    <Card title={<h2 className="card-title">{t("jobTitle", { list: listLabel(t, job.list) })}</h2>}>
+      {holder}
+      <Space orientation="vertical" size="middle" style={{ width: "100%" }}>
+        <Typography.Text strong data-testid="export-status">{t(`status_${job.status}`)}</Typography.Text>
+        {/* the total is not known until the end: the bar runs, then fills */}
+        <Progress percent={job.status === "running" ? 50 : 100} status={tone} showInfo={false} aria-label={t(`status_${job.status}`)} />
+        <Typography.Text data-testid="export-rows">{t("rows", { n: formatNumber(job.rows_written, locale) })}</Typography.Text>
+        {job.error && <Alert type="error" showIcon title={job.error} />}
+        <Descriptions size="small" column={1}>
+          <Descriptions.Item label={t("format")}>{(job.format || "csv").toUpperCase()}</Descriptions.Item>
+          <Descriptions.Item label={t("filtersUsed")}>
+            {filters.length === 0 ? t("noFilters") : filters.map(([k, v]) => `${k} = ${String(v)}`).join(" · ")}
+          </Descriptions.Item>
+          <Descriptions.Item label={t("started")}>{formatDateTime(job.created_at, locale)}</Descriptions.Item>
+          {job.finished_at && <Descriptions.Item label={t("finished")}>{formatDateTime(job.finished_at, locale)}</Descriptions.Item>}
+          {job.size !== undefined && <Descriptions.Item label={t("size")}>{`${formatNumber(Math.max(1, Math.ceil(job.size / 1024)), locale)} KB`}</Descriptions.Item>}
+          {job.expires_at && <Descriptions.Item label={t("expires")}>{formatDateTime(job.expires_at, locale)}</Descriptions.Item>}
+        </Descriptions>
+        {job.status === "done" && job.download_url && (
+          <Button type="primary" onClick={() => void download()} loading={saving}>{t("download")}</Button>
+        )}
+      </Space>
+    </Card>
+  );
+}
