@@ -433,6 +433,67 @@ customer_tag_rollup = Table(
     Column("n", BigInteger, nullable=False),
 )
 
+# -- rollups of 0009 ---------------------------------------------------------------------------
+
+# Opportunities per day of each time field (no all-time rows, no rows without that time), with the
+# day's ISO week (its Monday) and quarter: what a day or week grain, or a window that does not
+# start and end on whole months, reads instead of the detail rows.
+opportunity_day_rollup = Table(
+    "opportunity_day_rollup",
+    metadata,
+    Column("time_field", String(10), primary_key=True),
+    Column("day", String(10), primary_key=True),
+    *(Column(name, String(size), primary_key=True) for name, size in (
+        ("owner_id", 100), ("team", 100), ("region", 100), ("stage", 50), ("status", 10), ("currency_code", 3))),
+    Column("probability", Integer, primary_key=True),
+    Column("week", String(10), nullable=False),
+    Column("quarter", String(10), nullable=False),
+    *_sums("n", "amount_units", "weighted_units", "probability_sum", "cycle_days_sum", "cycle_n"),
+    Index("ix_opportunity_day_rollup_day", "time_field", "day"),
+)
+
+# Live customers having `tag`, per (owner, team, region) and `grain`: "" by source and level, "day"
+# by created day, "tag" by each tag they have (`other_tag`, the tag itself included); the unused
+# keys "". What the customer counts with a tag filter read.
+tagged_customer_rollup = Table(
+    "tagged_customer_rollup",
+    metadata,
+    Column("tag", String(100), primary_key=True),
+    Column("grain", String(5), primary_key=True),
+    *(Column(name, String(size), primary_key=True) for name, size in (
+        ("owner_id", 100), ("team", 100), ("region", 100), ("source", 30), ("level", 20), ("created_day", 10),
+        ("other_tag", 100))),
+    Column("n", BigInteger, nullable=False),
+)
+
+# Email per (wave, campaign, day): the mails delivered that day (`delivered`) and how many of
+# their recipients opened, clicked, unsubscribed since (`*_delivered`, the cohort the open-rate
+# report counts), and the first opens, clicks and unsubscribes that happened that day (`opened`,
+# `clicked`, `unsubscribed`, with or without a delivery row). `n`: engagement rows behind the row.
+email_rollup = Table(
+    "email_rollup",
+    metadata,
+    Column("wave_id", String(36), primary_key=True),
+    Column("campaign_id", String(36), primary_key=True),
+    Column("day", String(10), primary_key=True),
+    Column("week", String(10), nullable=False),
+    *_sums("n", "delivered", "opened_delivered", "clicked_delivered", "unsubscribed_delivered", "opened", "clicked",
+           "unsubscribed"),
+    Index("ix_email_rollup_campaign", "campaign_id", "day"),
+)
+
+# Won deals per campaign whose first (`touch` "first") or last ("last") touch it was, and those
+# whose first and last touch it both was ("both": counted once among the campaign's deals), per
+# currency: the revenue columns of campaign ROI.
+campaign_revenue_rollup = Table(
+    "campaign_revenue_rollup",
+    metadata,
+    Column("campaign_id", String(36), primary_key=True),
+    Column("touch", String(5), primary_key=True),
+    Column("currency_code", String(3), primary_key=True),
+    *_sums("n", "amount_units"),
+)
+
 # -- forecasts (0008): churn risk and next-purchase models, versioned, and their predictions --------
 
 prediction_models = Table(

@@ -136,14 +136,27 @@ COVERED += [
     Query(source="tickets", dimensions=["tag", "status"], measures=["count"], time_field="created",
           time_grain="quarter"),
 ]
+# opportunities per day (their day rollup): day and week grains, windows on any day
+COVERED += [
+    _q(["stage"], ALL_MEASURES, time_field="created", time_grain="week"),
+    _q(["owner"], ["won", "won_amount", "win_rate"], time_field="closed", time_grain="week", from_day="2025-01-08",
+       to_day="2025-03-19"),
+    _q([], ["count", "weighted_amount"], time_field="expected", time_grain="day", from_day="2025-02-10",
+       filters=(("currency", "eq", ["CNY"]),)),
+    _q(["team"], ["count", "avg_cycle_days"], time_field="created", from_day="2024-12-02"),
+    _q(["region"], ["open_amount"], time_field="closed", time_grain="month", to_day="2025-02-14"),
+    _q(["status"], ["count", "avg_probability"], time_field="created", time_grain="quarter", from_day="2024-11-15",
+       to_day="2025-01-20", filters=(("owner", "in", ["rep-0-0", "rep-1-1"]),)),
+]
 NOT_COVERED = [
     Query(source="tickets", dimensions=["tag", "type"], measures=["count"]),    # the rollups keep no type
     Query(source="tickets", dimensions=["priority"], measures=["count"], filters=[QueryFilter(field="tag",
                                                                                               values=["billing"])]),
+    Query(source="tickets", dimensions=["priority"], measures=["count"], time_grain="week"),   # no day rollup
     Query(source="csat", measures=["count"]),
     _q(["first_campaign"], ["count"]),
-    _q(["stage"], ["count"], time_field="created", time_grain="week"),
-    _q(["stage"], ["count"], time_field="created", from_day="2024-12-02"),
+    _q(["stage"], ["count"], time_field="created", time_grain="week", filters=(("expected_quarter", "eq",
+                                                                                ["2025-Q1"]),)),
     _q(["stage"], ["count"], filters=(("expected_quarter", "eq", ["2025-Q1"]),)),
 ]
 
@@ -157,7 +170,9 @@ def test_rollup_answers_equal_detail_answers_for_every_caller(feed: Feed, sessio
             fast, slow = query.run(session, q, principal), query.run(session, q, principal, use_rollup=False)
             assert MessageToDict(fast) == MessageToDict(slow), (MessageToDict(q), principal.user_id)
     for principal in CALLERS:
-        for request in (GetCustomerCountsRequest(), GetCustomerCountsRequest(region="region-1", from_day="2025-01-10")):
+        for request in (GetCustomerCountsRequest(), GetCustomerCountsRequest(region="region-1", from_day="2025-01-10"),
+                        GetCustomerCountsRequest(tag="vip"), GetCustomerCountsRequest(tag="cn", region="region-0",
+                                                                                      to_day="2025-02-01")):
             fast_c = customers.customer_counts(session, principal=principal, request=request)
             slow_c = customers.customer_counts(session, principal=principal, request=request, use_rollup=False)
             assert MessageToDict(fast_c) == MessageToDict(slow_c)
@@ -168,7 +183,8 @@ def test_rollup_answers_equal_detail_answers_for_every_caller(feed: Feed, sessio
 def test_rebuild_makes_the_rows_the_handlers_kept_and_none_sums_to_nothing(feed: Feed, session: Session) -> None:
     _feed_random(feed, session, 4)
     rolled = (tables.opportunity_rollup, tables.customer_rollup, tables.customer_tag_rollup, tables.lead_rollup,
-              tables.ticket_rollup, tables.ticket_tag_rollup)
+              tables.ticket_rollup, tables.ticket_tag_rollup, tables.opportunity_day_rollup,
+              tables.tagged_customer_rollup)
     kept = {t.name: sorted(tuple(r) for r in session.execute(select(t))) for t in rolled}
     assert all(kept.values()) and all(r.n > 0 for t in rolled for r in session.execute(select(t)))
     rollups.rebuild(session)
@@ -183,3 +199,23 @@ def test_drill_down_still_lists_the_detail_records(feed: Feed, session: Session)
     row = next(r for r in result.rows if r.values.values[0].number_value > 0)
     drilled = query.drill(session, q, analyst, keys=list(row.keys), measure="open", page_token="", size=1000)
     assert drilled.total == int(row.values.values[0].number_value) and all(i.startswith("o") for i in drilled.ids)
+
+
+def test_a_rep_sees_through_the_day_and_tag_rollups_only_their_own_records(feed: Feed, session: Session) -> None:
+    _feed_random(feed, session, 6)
+    rep, analyst = CALLERS[3], CALLERS[0]
+    week = _q([], ["count"], time_field="created", time_grain="week")
+    assert query.rollup_statement(query.plan(week, rep)) is not None
+    o, c, ct = tables.opportunities.c, tables.customers.c, tables.customer_tags.c
+    own = len(session.execute(select(o.opportunity_id).where(o.owner_id == rep.user_id)).all())
+    every = len(session.execute(select(o.opportunity_id)).all())
+    assert 0 < own < every
+    assert query.run(session, week, rep).totals.values[0].number_value == own
+    assert query.run(session, week, analyst).totals.values[0].number_value == every
+    vip = select(c.contact_id).join(tables.customer_tags, ct.contact_id == c.contact_id).where(
+        ct.tag == "vip", c.live.is_(True))
+    own_vip = len(session.execute(vip.where(c.owner_id == rep.user_id)).all())
+    counted = customers.customer_counts(session, principal=rep, request=GetCustomerCountsRequest(tag="vip"))
+    assert counted.total == own_vip < len(session.execute(vip).all())
+    assert sum(d.count for d in counted.new_per_day) == own_vip
+    assert {b.key for b in counted.by_tag} <= {"vip", "cn", "hk"} and counted.by_tag[0].key == "vip"

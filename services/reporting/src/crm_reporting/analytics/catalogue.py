@@ -20,6 +20,7 @@ from crm_reporting.tables import (
     lead_rollup,
     leads,
     opportunities,
+    opportunity_day_rollup,
     opportunity_rollup,
     sla_breaches,
     ticket_rollup,
@@ -70,6 +71,7 @@ class Source:
     filter_only: dict[str, Dimension] = field(default_factory=dict)
     rollup: Table | None = None        # its rollup by month of each time field (store.rollups)
     tag_rollup: Table | None = None    # the same per tag, for the dimension "tag"
+    day_rollup: Table | None = None    # per day of each time field: day and week grains, any window
 
     def filterable(self, name: str) -> Dimension | None:
         return self.dimensions.get(name) or self.filter_only.get(name)
@@ -168,6 +170,7 @@ OPPORTUNITIES = Source(
     time_fields=("created", "closed", "expected"),
     visible=lambda principal: VISIBLE.clause(principal, opportunities),
     rollup=opportunity_rollup,
+    day_rollup=opportunity_day_rollup,
 )
 
 le = leads.c

@@ -211,19 +211,20 @@ def _month_end(day: str) -> bool:
 
 def rollup_statement(p: Plan, *, totals: bool = False) -> Select[Any] | None:
     """The query over the source's rollup, or None when the rollup does not cover it: a dimension
-    or filter it does not keep (campaigns, the expected quarter, a ticket's tags as a filter), a
-    week or day grain, or a window that does not start and end on whole months. `totals`: the
-    query's totals, without its groups (over the tag rollup a ticket counts once per tag)."""
+    or filter it does not keep (campaigns, the expected quarter, a ticket's tags as a filter), or
+    a week or day grain or a window that does not start and end on whole months where the source
+    has no rollup per day (opportunities have one). `totals`: the query's totals, without its
+    groups (over the tag rollup a ticket counts once per tag)."""
     main = p.source.rollup
     if main is None:
         return None
     q = p.query
-    if q.time_grain in ("day", "week"):
-        return None
-    if q.from_day and q.from_day[8:] != "01" or q.to_day and not _month_end(q.to_day):
-        return None
+    by_day = q.time_grain in ("day", "week") or bool(
+        q.from_day and q.from_day[8:] != "01" or q.to_day and not _month_end(q.to_day))
     by_tag = p.join_tags and not totals
-    rollup = p.source.tag_rollup if by_tag else main
+    if by_day and by_tag:
+        return None
+    rollup = p.source.day_rollup if by_day else p.source.tag_rollup if by_tag else main
     if rollup is None:
         return None
     detail = p.source.table
@@ -245,19 +246,23 @@ def rollup_statement(p: Plan, *, totals: bool = False) -> Select[Any] | None:
     r = rollup.c
     timed = bool(q.time_grain or q.from_day or q.to_day)
     where: list[ColumnElement[bool]] = [r.time_field == (q.time_field if timed else "")]
-    if timed:
-        where.append(r.month != "")
-    if q.from_day:
-        where.append(r.month >= q.from_day[:7])
-    if q.to_day:
-        where.append(r.month <= q.to_day[:7])
+    if by_day:         # only days with that time are kept
+        where += [r.day >= q.from_day] if q.from_day else []
+        where += [r.day <= q.to_day] if q.to_day else []
+    else:
+        where += [r.month != ""] if timed else []
+        where += [r.month >= q.from_day[:7]] if q.from_day else []
+        where += [r.month <= q.to_day[:7]] if q.to_day else []
     for clause in p.scope:
         adapted = adapt(clause)
         if adapted is None:
             return None
         where.append(adapted)
     keys: list[ColumnElement[Any]] = []
-    if q.time_grain and not totals:
+    if q.time_grain and not totals and by_day:
+        keys.append({"day": r.day, "week": r.week, "month": func.substr(r.day, 1, 7), "quarter": r.quarter,
+                     "year": func.substr(r.day, 1, 4)}[q.time_grain])
+    elif q.time_grain and not totals:
         keys.append({"month": r.month, "quarter": r.quarter, "year": func.substr(r.month, 1, 4)}[q.time_grain])
     for d in [] if totals else p.grouped:
         adapted = r.tag if d.join_tags else adapt(d.expr)

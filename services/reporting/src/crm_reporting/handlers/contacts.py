@@ -64,7 +64,8 @@ def apply_snapshot(session: Session, contact: Contact, *, now: datetime) -> bool
         session.execute(_INSERT_TAGS, [{"contact_id": contact.id, "tag": t} for t in contact.tags])
     after = {"contact_id": contact.id, **values, "tags": [] if contact.deleted else list(contact.tags)}
     rollups.apply(session, rollups.CUSTOMERS, before, after)
-    rollups.apply(session, rollups.CUSTOMER_TAGS, before, after)
+    for rollup in (rollups.CUSTOMER_TAGS, rollups.TAGGED_CUSTOMERS):
+        rollups.apply(session, rollup, before, after)
     return True
 
 

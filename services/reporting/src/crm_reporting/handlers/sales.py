@@ -90,7 +90,9 @@ def apply_opportunity(session: Session, opp: Opportunity) -> bool:
     before = rollups.opportunity_row(session, opp.id)
     if not upsert_newest(session, opportunities, opportunities.c.opportunity_id, opp.id, opp.version, values):
         return False
-    rollups.apply(session, rollups.OPPORTUNITIES, before, rollups.opportunity_row(session, opp.id))
+    after = rollups.opportunity_row(session, opp.id)
+    for rollup in (rollups.OPPORTUNITIES, rollups.OPPORTUNITY_DAYS, rollups.CAMPAIGN_REVENUE):
+        rollups.apply(session, rollup, before, after)
     # A new link can change the attribution of the person's other deals; otherwise only a won deal
     # needs the walk over its person's touches.
     if attribution.link(session, opp.lead_id, opp.contact_id) or status == "won":

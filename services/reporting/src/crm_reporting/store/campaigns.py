@@ -9,11 +9,13 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import datetime
+from types import SimpleNamespace
 
 from sqlalchemy import bindparam, delete, insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from crm_reporting.rules import Touch, first_and_last, week_of
+from crm_reporting.store import email_rollup, rollups
 from crm_reporting.tables import (
     campaign_leads,
     email_engagements,
@@ -29,9 +31,6 @@ from crmkit.records import aware
 MAX_PERSON = 500
 
 # Statements are built once and executed with parameters (see store.upsert_newest).
-_ENGAGED_AT = select(email_engagements.c.first_at).where(
-    email_engagements.c.wave_id == bindparam("w"), email_engagements.c.contact_id == bindparam("c"),
-    email_engagements.c.kind == bindparam("k"))
 _INSERT_ENGAGEMENT = insert(email_engagements)
 _EARLIER_ENGAGEMENT = update(email_engagements).where(
     email_engagements.c.wave_id == bindparam("w"), email_engagements.c.contact_id == bindparam("c"),
@@ -68,7 +67,8 @@ _SET_TOUCH_LEAD = update(touches).where(touches.c.touch_id == bindparam("tid")).
 
 _OPPS_OF_PERSON = select(
     opportunities.c.opportunity_id, opportunities.c.status, opportunities.c.closed_at,
-    opportunities.c.first_campaign_id, opportunities.c.last_campaign_id,
+    opportunities.c.first_campaign_id, opportunities.c.last_campaign_id, opportunities.c.currency_code,
+    opportunities.c.amount_units,
 ).where(or_(opportunities.c.lead_id.in_(bindparam("leads", expanding=True)),
             opportunities.c.contact_id.in_(bindparam("contacts", expanding=True)),
             opportunities.c.opportunity_id.in_(bindparam("opps", expanding=True))))
@@ -88,14 +88,19 @@ def record_engagement(session: Session, *, wave_id: str, contact_id: str, kind: 
     key = {"w": wave_id, "c": contact_id, "k": kind}
     day = at.date().isoformat()
     when = {"first_at": at, "day": day, "week": week_of(day)}
-    current = session.execute(_ENGAGED_AT, key).scalar_one_or_none()
+    before = email_rollup.mail(session, wave_id, contact_id)   # the mail's rows: its rollup contribution
+    current = before.get(kind)
     if current is None:
-        session.execute(_INSERT_ENGAGEMENT, {"wave_id": wave_id, "contact_id": contact_id, "kind": kind,
-                                             "campaign_id": campaign_id, **when})
-        return True
-    if at < aware(current):
+        row = {"wave_id": wave_id, "contact_id": contact_id, "kind": kind, "campaign_id": campaign_id, **when}
+        session.execute(_INSERT_ENGAGEMENT, row)
+    elif at < aware(current.first_at):
         session.execute(_EARLIER_ENGAGEMENT, {**key, **when})
-    return False
+        row = {"kind": kind, "campaign_id": current.campaign_id, **when}
+    else:
+        return False
+    after = {**before, kind: SimpleNamespace(**row)}
+    rollups.apply(session, email_rollup.EMAIL, email_rollup.as_row(wave_id, before), email_rollup.as_row(wave_id, after))
+    return current is None
 
 
 def put_touch(session: Session, touch_id: str, *, campaign_id: str, lead_id: str, contact_id: str, source: str,
@@ -183,7 +188,8 @@ def person(session: Session, lead_ids: Iterable[str], contact_ids: Iterable[str]
 
 
 def unattribute(session: Session, opportunity_id: str) -> None:
-    """A deal that is not won (any more) has no campaigns: one statement, no walk."""
+    """A deal that is not won (any more) has no campaigns: one statement, no walk (and nothing in
+    the campaign revenue rollup, which counts won deals only)."""
     session.execute(_UNATTRIBUTE, {"oid": opportunity_id})
 
 
@@ -208,5 +214,8 @@ def reattribute(session: Session, *, lead_ids: Iterable[str] = (), contact_ids: 
         if (first, last) != (deal.first_campaign_id, deal.last_campaign_id):
             session.execute(_ATTRIBUTE, {"oid": deal.opportunity_id, "first_campaign_id": first,
                                          "last_campaign_id": last})
+            before = dict(deal._mapping)
+            rollups.apply(session, rollups.CAMPAIGN_REVENUE, before,
+                          {**before, "first_campaign_id": first, "last_campaign_id": last})
             changed += 1
     return changed

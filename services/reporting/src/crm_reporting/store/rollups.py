@@ -12,12 +12,27 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ColumnElement, Insert, Table, and_, case, delete, exists, func, insert, literal, select
+from sqlalchemy import (
+    ColumnElement,
+    Delete,
+    Insert,
+    Table,
+    and_,
+    bindparam,
+    case,
+    delete,
+    exists,
+    func,
+    insert,
+    literal,
+    select,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
 from crm_reporting.tables import (
+    campaign_revenue_rollup,
     customer_rollup,
     customer_tag_rollup,
     customer_tags,
@@ -25,8 +40,10 @@ from crm_reporting.tables import (
     lead_rollup,
     leads,
     opportunities,
+    opportunity_day_rollup,
     opportunity_rollup,
     sla_breaches,
+    tagged_customer_rollup,
     ticket_rollup,
     ticket_tag_rollup,
     ticket_tags,
@@ -46,17 +63,30 @@ class Rollup:
     rows_of: Callable[[Row], Iterable[dict[str, Any]]]   # a detail record → its rollup rows
 
 
-def _opportunity_rows(r: Row) -> Iterable[dict[str, Any]]:
+def _opportunity_figures(r: Row) -> dict[str, Any]:
+    """An opportunity's keys (without its time) and measures, as both its rollups keep them."""
     dims = {k: r[k] for k in ("owner_id", "team", "region", "stage", "status", "currency_code")}
     dims["probability"] = int(r["probability"] or 0)
     amount, cycle = int(r["amount_units"]), r["cycle_days"]
-    values = {"n": 1, "amount_units": amount, "weighted_units": amount * dims["probability"],
-              "probability_sum": dims["probability"], "cycle_days_sum": int(cycle or 0),
-              "cycle_n": 0 if cycle is None else 1}
-    yield {"time_field": "", "month": "", "quarter": "", **dims, **values}
+    return {**dims, "n": 1, "amount_units": amount, "weighted_units": amount * dims["probability"],
+            "probability_sum": dims["probability"], "cycle_days_sum": int(cycle or 0),
+            "cycle_n": 0 if cycle is None else 1}
+
+
+def _opportunity_day_rows(r: Row) -> Iterable[dict[str, Any]]:
+    figures = _opportunity_figures(r)
+    for tf in TIME_FIELDS:
+        if r[f"{tf}_day"]:
+            yield {"time_field": tf, "day": r[f"{tf}_day"], "week": r[f"{tf}_week"], "quarter": r[f"{tf}_quarter"],
+                   **figures}
+
+
+def _opportunity_rows(r: Row) -> Iterable[dict[str, Any]]:
+    figures = _opportunity_figures(r)
+    yield {"time_field": "", "month": "", "quarter": "", **figures}
     for tf in TIME_FIELDS:
         day = r[f"{tf}_day"] or ""
-        yield {"time_field": tf, "month": day[:7], "quarter": r[f"{tf}_quarter"] if day else "", **dims, **values}
+        yield {"time_field": tf, "month": day[:7], "quarter": r[f"{tf}_quarter"] if day else "", **figures}
 
 
 def _timed(r: Row, time_fields: Sequence[str]) -> Iterable[dict[str, str]]:
@@ -102,6 +132,17 @@ def _customer_tag_rows(r: Row) -> Iterable[dict[str, Any]]:
             yield {"tag": tag, "owner_id": r["owner_id"], "team": r["team"], "region": r["region"], "n": 1}
 
 
+def _tagged_customer_rows(r: Row) -> Iterable[dict[str, Any]]:
+    if r["live"]:
+        who = {k: r[k] for k in ("owner_id", "team", "region")}
+        blank = {"source": "", "level": "", "created_day": "", "other_tag": ""}
+        for tag in r["tags"]:
+            yield {"tag": tag, "grain": "", **who, **blank, "source": r["source"], "level": r["level"], "n": 1}
+            yield {"tag": tag, "grain": "day", **who, **blank, "created_day": r["created_day"], "n": 1}
+            for other in r["tags"]:
+                yield {"tag": tag, "grain": "tag", **who, **blank, "other_tag": other, "n": 1}
+
+
 OPPORTUNITIES = Rollup(opportunity_rollup, ("time_field", "month", "owner_id", "team", "region", "stage", "status",
                                             "currency_code", "probability"), ("quarter",),
                        ("n", "amount_units", "weighted_units", "probability_sum", "cycle_days_sum", "cycle_n"),
@@ -115,6 +156,25 @@ TICKET_TAGS = Rollup(ticket_tag_rollup, ("tag", *_TICKET_KEYS), ("quarter",), _T
 CUSTOMERS = Rollup(customer_rollup, ("grain", "owner_id", "team", "region", "source", "level", "created_day"), (), ("n",),
                    _customer_rows)
 CUSTOMER_TAGS = Rollup(customer_tag_rollup, ("tag", "owner_id", "team", "region"), (), ("n",), _customer_tag_rows)
+def _campaign_revenue_rows(r: Row) -> Iterable[dict[str, Any]]:
+    if r["status"] == "won":
+        money = {"currency_code": r["currency_code"], "n": 1, "amount_units": int(r["amount_units"])}
+        first, last = r["first_campaign_id"], r["last_campaign_id"]
+        if first:
+            yield {"campaign_id": first, "touch": "first", **money}
+        if last:
+            yield {"campaign_id": last, "touch": "last", **money}
+        if first and first == last:
+            yield {"campaign_id": first, "touch": "both", **money}
+
+
+CAMPAIGN_REVENUE = Rollup(campaign_revenue_rollup, ("campaign_id", "touch", "currency_code"), (), ("n", "amount_units"),
+                          _campaign_revenue_rows)
+OPPORTUNITY_DAYS = Rollup(opportunity_day_rollup, ("time_field", "day", "owner_id", "team", "region", "stage", "status",
+                                                 "currency_code", "probability"), ("week", "quarter"),
+                          OPPORTUNITIES.measures, _opportunity_day_rows)
+TAGGED_CUSTOMERS = Rollup(tagged_customer_rollup, ("tag", "grain", "owner_id", "team", "region", "source", "level",
+                                                   "created_day", "other_tag"), (), ("n",), _tagged_customer_rows)
 
 _upserts: dict[tuple[str, str], Insert] = {}
 
@@ -143,19 +203,32 @@ def apply(session: Session, rollup: Rollup, old: Row | None, new: Row | None) ->
             extras[key] = tuple(row[k] for k in rollup.extra)
             for m in rollup.measures:
                 sums[(*key, m)] += sign * row[m]
-    touched = {k: extras[k] for k in extras}
-    shrunk = []
-    for key, extra in touched.items():
+    moves, shrunk = [], []
+    for key, extra in extras.items():
         delta = {m: sums[(*key, m)] for m in rollup.measures}
         if not any(delta.values()):
             continue
-        session.execute(_upsert(session, rollup), {**dict(zip(rollup.keys, key, strict=True)),
-                                                   **dict(zip(rollup.extra, extra, strict=True)), **delta})
+        moves.append({**dict(zip(rollup.keys, key, strict=True)), **dict(zip(rollup.extra, extra, strict=True)),
+                      **delta})
         if delta["n"] < 0:
-            shrunk.append(key)
+            shrunk.append({f"k_{k}": v for k, v in zip(rollup.keys, key, strict=True)})
+    # one executemany each: a statement per row cost more than the rows (a tagged contact moves ~16)
+    if moves:
+        session.execute(_upsert(session, rollup), moves)
+    if shrunk:
+        session.execute(_shrink(rollup), shrunk)
+
+
+_shrinks: dict[str, Delete] = {}
+
+
+def _shrink(rollup: Rollup) -> Delete:
+    """Delete the row of the bound key if it sums to nothing any more."""
     t = rollup.table
-    for key in shrunk:
-        session.execute(delete(t).where(*(t.c[k] == v for k, v in zip(rollup.keys, key, strict=True)), t.c.n <= 0))
+    found = _shrinks.get(t.name)
+    if found is None:
+        found = _shrinks[t.name] = delete(t).where(*(t.c[k] == bindparam(f"k_{k}") for k in rollup.keys), t.c.n <= 0)
+    return found
 
 
 def opportunity_row(session: Session, opportunity_id: str) -> Row | None:
@@ -191,8 +264,16 @@ def customer_row(session: Session, contact_id: str) -> dict[str, Any] | None:
 
 # -- rebuild from the detail tables ---------------------------------------------------------------
 
-def rebuild(session: Session | Connection) -> None:
-    """Every rollup row again from the detail tables (what `apply` keeps event by event)."""
+def rebuild(session: Session | Connection, *, revisions: Sequence[str] = ("0008", "0009")) -> None:
+    """Every rollup row again from the detail tables (what `apply` keeps event by event). A
+    migration names its own revision: a later one's tables do not exist yet when it runs."""
+    if "0008" in revisions:
+        _rebuild_0008(session)
+    if "0009" in revisions:
+        _rebuild_0009(session)
+
+
+def _rebuild_0008(session: Session | Connection) -> None:
     for t in (opportunity_rollup, customer_rollup, customer_tag_rollup, lead_rollup, ticket_rollup, ticket_tag_rollup):
         session.execute(delete(t))
     o = opportunities.c
@@ -237,6 +318,53 @@ def rebuild(session: Session | Connection) -> None:
     tag = func.coalesce(ticket_tags.c.tag, tk.type)
     _rebuild_timed(session, ticket_tag_rollup, tickets.outerjoin(ticket_tags, ticket_tags.c.ticket_id == tk.ticket_id),
                    ("created", "solved"), [tag, *keys], sums, detail=tickets)
+
+
+def rebuild_campaign_revenue(session: Session | Connection) -> None:
+    session.execute(delete(campaign_revenue_rollup))
+    o = opportunities.c
+    money = [o.currency_code, func.count(), func.sum(o.amount_units)]
+    cols = ["campaign_id", "touch", "currency_code", "n", "amount_units"]
+    for touch, column, extra in (("first", o.first_campaign_id, []), ("last", o.last_campaign_id, []),
+                                 ("both", o.first_campaign_id, [o.last_campaign_id == o.first_campaign_id])):
+        session.execute(insert(campaign_revenue_rollup).from_select(cols, select(
+            column, literal(touch), *money).where(o.status == "won", column != "", *extra)
+            .group_by(column, o.currency_code)))
+
+
+def _rebuild_0009(session: Session | Connection) -> None:
+    from crm_reporting.store import email_rollup  # it builds on this module
+
+    for t in (opportunity_day_rollup, tagged_customer_rollup):
+        session.execute(delete(t))
+    rebuild_campaign_revenue(session)
+    o = opportunities.c
+    dims = [o.owner_id, o.team, o.region, o.stage, o.status, o.currency_code, o.probability]
+    sums = [func.count(), func.sum(o.amount_units), func.sum(o.amount_units * o.probability), func.sum(o.probability),
+            func.coalesce(func.sum(o.cycle_days), 0), func.count(o.cycle_days)]
+    cols = ["time_field", "day", "week", "quarter", "owner_id", "team", "region", "stage", "status", "currency_code",
+            "probability", "n", "amount_units", "weighted_units", "probability_sum", "cycle_days_sum", "cycle_n"]
+    for tf in TIME_FIELDS:
+        day = o[f"{tf}_day"]
+        session.execute(insert(opportunity_day_rollup).from_select(cols, select(
+            literal(tf), day, func.max(o[f"{tf}_week"]), func.max(o[f"{tf}_quarter"]), *dims, *sums)
+            .where(day != "").group_by(day, *dims)))
+    c, ct = customers.c, customer_tags.c
+    other = customer_tags.alias("other_tags")
+    tagged = customer_tags.join(customers, and_(c.contact_id == ct.contact_id, c.live.is_(True)))
+    blank = literal("")
+    names = ["tag", "grain", "owner_id", "team", "region", "source", "level", "created_day", "other_tag", "n"]
+    grains: list[tuple[str, Any, list[ColumnElement[Any]], list[ColumnElement[Any]]]] = [
+        ("", tagged, [c.source, c.level, blank, blank], [c.source, c.level]),
+        ("day", tagged, [blank, blank, c.created_day, blank], [c.created_day]),
+        ("tag", tagged.join(other, other.c.contact_id == ct.contact_id), [blank, blank, blank, other.c.tag],
+         [other.c.tag]),
+    ]
+    for grain, source, keys, by in grains:
+        session.execute(insert(tagged_customer_rollup).from_select(names, select(
+            ct.tag, literal(grain), c.owner_id, c.team, c.region, *keys, func.count()).select_from(source)
+            .group_by(ct.tag, c.owner_id, c.team, c.region, *by)))
+    email_rollup.rebuild(session)
 
 
 def _rebuild_timed(session: Session | Connection, rollup: Table, source: Any, time_fields: Sequence[str],

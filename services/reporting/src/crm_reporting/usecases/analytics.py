@@ -7,7 +7,7 @@ from collections import defaultdict
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, func, select, true
+from sqlalchemy import ColumnElement, case, func, select, true
 from sqlalchemy.orm import Session
 
 from crm.reporting.v1.reporting_pb2 import (
@@ -199,24 +199,27 @@ def forecast(session: Session, *, principal: Principal, request: ForecastRequest
     current = f"{now.year}-Q{(now.month - 1) // 3 + 1}"
     history = [shift_quarter(current, -k) for k in range(1, 5)]
     lines: dict[str, dict[str, Any]] = defaultdict(lambda: defaultdict(int))
+    last_year = shift_quarter(quarter, -4)
 
-    def add(key: str, time_field: str, clause: ColumnElement[bool], value: ColumnElement[Any],
-            count: bool = False) -> None:
-        stmt = select(r.currency_code, func.coalesce(func.sum(value), 0), func.coalesce(func.sum(r.n), 0)).where(
-            *where, r.time_field == time_field, clause).group_by(r.currency_code)
-        for currency, total, n in session.execute(stmt):
-            lines[currency][key] += int(total)
-            if count:
-                lines[currency]["open_deals"] += int(n)
+    def add(time_field: str, quarters: list[str], sums: dict[str, tuple[ColumnElement[bool], ColumnElement[Any]]],
+            rows: ColumnElement[bool]) -> None:
+        """One statement per time field: the months of `quarters` (the rollup's key, so only their
+        rows are read), `rows` those it counts, `sums` each figure's condition and column."""
+        months = [f"{q[:4]}-{3 * int(q[6]) - k:02d}" for q in quarters for k in (2, 1, 0)]
+        stmt = select(r.currency_code, *(func.sum(case((when, value), else_=0)) for when, value in sums.values())
+                      ).where(*where, r.time_field == time_field, r.month.in_(months), rows).group_by(r.currency_code)
+        for currency, *totals in session.execute(stmt):
+            for key, total in zip(sums, totals, strict=True):
+                lines[currency][key] += int(total or 0)
 
-    open_in_quarter = (r.status == "open") & (r.quarter == quarter)
-    add("pipeline", "expected", open_in_quarter, r.amount_units, count=True)
-    add("weighted", "expected", open_in_quarter, r.weighted_units)
-    won, closed = r.status == "won", r.status.in_(("won", "lost"))
-    add("won", "closed", won & (r.quarter == quarter), r.amount_units)
-    add("won_last_year", "closed", won & (r.quarter == shift_quarter(quarter, -4)), r.amount_units)
-    add("hist_won", "closed", won & r.quarter.in_(history), r.amount_units)
-    add("hist_closed", "closed", closed & r.quarter.in_(history), r.amount_units)
+    in_quarter = r.quarter == quarter
+    add("expected", [quarter], {"pipeline": (in_quarter, r.amount_units), "weighted": (in_quarter, r.weighted_units),
+                                "open_deals": (in_quarter, r.n)}, (r.status == "open") & in_quarter)
+    won, in_history = r.status == "won", r.quarter.in_(history)
+    add("closed", [quarter, last_year, *history], {
+        "won": (won & in_quarter, r.amount_units), "won_last_year": (won & (r.quarter == last_year), r.amount_units),
+        "hist_won": (won & in_history, r.amount_units), "hist_closed": (in_history, r.amount_units),
+    }, (won & r.quarter.in_([quarter, last_year, *history])) | ((r.status == "lost") & in_history))
     out = Forecast(quarter=quarter, events_applied=events_applied(session))
     for currency in sorted(lines):
         v = lines[currency]

@@ -30,7 +30,7 @@ from crm.reporting.v1.reporting_pb2 import (
 )
 from crm_reporting.rules import campaign_currency, check_days, format_amount, rate, roi
 from crm_reporting.store import events_applied
-from crm_reporting.tables import campaign_leads, campaigns, leads, opportunities, waves
+from crm_reporting.tables import campaign_leads, campaign_revenue_rollup, campaigns, leads, opportunities, waves
 from crm_reporting.usecases import VISIBLE
 from crm_reporting.usecases.email import Tally, tally
 from crmkit.auth import Principal
@@ -148,9 +148,23 @@ def _lead_counts(session: Session, key: ColumnElement[str], where: Sequence[Colu
     return counts
 
 
-def _revenue(session: Session, where: Sequence[ColumnElement[bool]]
+def _revenue(session: Session, where: Sequence[ColumnElement[bool]], use_rollup: bool = True
              ) -> tuple[dict[str, dict[str, int]], dict[tuple[str, str, str], tuple[int, int]]]:
-    """(campaign → currency → attributed won deals, (campaign, touch, currency) → (deals, units))."""
+    """(campaign → currency → attributed won deals, (campaign, touch, currency) → (deals, units)),
+    from the campaign revenue rollup unless `use_rollup` is False (the deals)."""
+    if use_rollup:
+        r = campaign_revenue_rollup.c
+        won: dict[str, dict[str, int]] = defaultdict(dict)
+        totals: dict[tuple[str, str, str], tuple[int, int]] = {}
+        for cid, touch, cur, n, units in session.execute(
+            select(r.campaign_id, r.touch, r.currency_code, r.n, r.amount_units)
+            .select_from(campaign_revenue_rollup.join(campaigns, r.campaign_id == campaign_col)).where(*where)
+        ):
+            if touch != "both":
+                totals[(cid, touch, cur)] = (int(n), int(units))
+            # a deal whose first and last touch are the same campaign counts once
+            won[cid][cur] = won[cid].get(cur, 0) + (-int(n) if touch == "both" else int(n))
+        return won, totals
     currency = opportunities.c.currency_code
     first, last = opportunities.c.first_campaign_id, opportunities.c.last_campaign_id
     deals: dict[str, dict[str, int]] = defaultdict(dict)
@@ -173,10 +187,10 @@ def _revenue(session: Session, where: Sequence[ColumnElement[bool]]
     return deals, sums
 
 
-def _rows(session: Session, where: Sequence[ColumnElement[bool]]) -> list[_Row]:
-    email = tally(session, where, by="campaign")
+def _rows(session: Session, where: Sequence[ColumnElement[bool]], use_rollup: bool = True) -> list[_Row]:
+    email = tally(session, where, by="campaign", use_rollup=use_rollup)
     lead_counts = _lead_counts(session, campaign_col, where)
-    deals, sums = _revenue(session, where)
+    deals, sums = _revenue(session, where, use_rollup)
     rows = []
     for c in session.execute(select(campaigns).where(*where)):
         by_currency = deals.get(c.campaign_id, {})
@@ -226,13 +240,16 @@ def _channels(session: Session, rows: list[_Row], where: Sequence[ColumnElement[
     return out
 
 
-def campaign_roi(session: Session, *, principal: Principal, request: ListCampaignRoiRequest) -> CampaignRoiTable:
-    """The ROI table: sorted by `order_by`, one page of it; the channel summary covers every row."""
+def campaign_roi(session: Session, *, principal: Principal, request: ListCampaignRoiRequest,
+                 use_rollup: bool = True) -> CampaignRoiTable:
+    """The ROI table: sorted by `order_by`, one page of it; the channel summary covers every row.
+    `use_rollup` False: email and revenue figures from the engagement rows and the deals instead of
+    their rollups."""
     where = _filters(principal, request)
     value_of, descending = _sort_key(request.order_by or DEFAULT_ORDER)
     start = decode_cursor(request.page.page_token) if request.page.page_token else 0
     size = page_size(request.page.page_size)
-    rows = _order(_rows(session, where), value_of, descending)
+    rows = _order(_rows(session, where, use_rollup), value_of, descending)
     table = CampaignRoiTable(campaigns=[r.message for r in rows[start:start + size]],
                              channels=_channels(session, rows, where), events_applied=events_applied(session))
     table.page.SetInParent()   # always there: an empty next_page_token says "last page"

@@ -13,14 +13,15 @@ from collections.abc import Sequence
 from dataclasses import dataclass, fields
 from typing import Any, TypeVar
 
-from sqlalchemy import ColumnElement, and_, func, select
+from sqlalchemy import Column, ColumnElement, and_, func, select
 from sqlalchemy.orm import Session
 from sqlalchemy.sql import FromClause
+from sqlalchemy.sql.visitors import replacement_traverse
 
 from crm.reporting.v1.reporting_pb2 import EmailOpenRateReport, EmailStats, GetEmailOpenRateRequest, OpenRatePoint
 from crm_reporting.rules import FINISHED_WAVES, check_days, rate
 from crm_reporting.store import events_applied
-from crm_reporting.tables import campaigns, email_engagements, waves
+from crm_reporting.tables import campaigns, email_engagements, email_rollup, waves
 from crm_reporting.usecases import VISIBLE
 from crmkit.auth import Principal
 from crmkit.errors import InvalidArgument
@@ -50,8 +51,8 @@ class Tally:
     unsubscribed_delivered: int = 0
 
     def add(self, other: Tally) -> Tally:
-        for f in fields(self):
-            setattr(self, f.name, getattr(self, f.name) + getattr(other, f.name))
+        for name in _TALLY_FIELDS:
+            setattr(self, name, getattr(self, name) + getattr(other, name))
         return self
 
     def _rates(self, message: _Rated) -> _Rated:
@@ -75,6 +76,9 @@ class Tally:
             opened=self.opened_delivered, clicked=self.clicked_delivered, unsubscribed=self.unsubscribed_delivered))
 
 
+_TALLY_FIELDS = tuple(f.name for f in fields(Tally))   # fields() per call cost more than the adding
+
+
 def _of_mail(kind: str) -> ColumnElement[bool]:
     """The `kind` row of the delivery row's mail."""
     other = _OF_MAIL[kind]
@@ -90,16 +94,34 @@ def _deliveries() -> FromClause:
     return joined
 
 
-def _cohorts(session: Session, keys: Sequence[ColumnElement[Any]], where: Sequence[ColumnElement[bool]]
-             ) -> dict[tuple[Any, ...], Tally]:
-    """Per `keys` (columns of `campaigns` or of the delivery row `_SENT`): mails delivered (email.sent
-    rows), and how many of their recipients opened, clicked, unsubscribed (each once)."""
+def _on_rollup(expr: ColumnElement[Any]) -> ColumnElement[Any]:
+    """`expr` with the delivery row's columns (`_SENT`) as the rollup's of the same name."""
+    def swap(element: Any) -> Any:
+        if isinstance(element, Column) and element.table is _SENT:
+            return email_rollup.c[element.name]
+        return None
+    out: ColumnElement[Any] = replacement_traverse(expr, {}, swap)  # type: ignore[call-overload]
+    return out
+
+
+def _cohorts(session: Session, keys: Sequence[ColumnElement[Any]], where: Sequence[ColumnElement[bool]],
+             use_rollup: bool = True) -> dict[tuple[Any, ...], Tally]:
+    """Per `keys` (columns of `campaigns` or of the delivery row `_SENT`: its wave, day, week): mails
+    delivered (email.sent rows), and how many of their recipients opened, clicked, unsubscribed
+    (each once). From the email rollup unless `use_rollup` is False (the engagement rows)."""
     out: dict[tuple[Any, ...], Tally] = {}
     n = len(keys)
-    for row in session.execute(
-        select(*keys, func.count(), *(func.count(_OF_MAIL[k].c.kind) for k in KINDS))
-        .select_from(_deliveries()).where(_SENT.c.kind == "sent", *where).group_by(*keys)
-    ):
+    if use_rollup:
+        r = email_rollup.c
+        delivered = func.sum(r.delivered)
+        on = [_on_rollup(k) for k in keys]
+        stmt = (select(*on, delivered, *(func.sum(r[f"{k}_delivered"]) for k in KINDS))
+                .select_from(email_rollup.join(campaigns, campaigns.c.campaign_id == r.campaign_id))
+                .where(*(_on_rollup(w) for w in where)).group_by(*on).having(delivered > 0))
+    else:
+        stmt = (select(*keys, func.count(), *(func.count(_OF_MAIL[k].c.kind) for k in KINDS))
+                .select_from(_deliveries()).where(_SENT.c.kind == "sent", *where).group_by(*keys))
+    for row in session.execute(stmt):
         t = out.setdefault(tuple(row[:n]), Tally())
         t.delivered, t.opened_delivered, t.clicked_delivered, t.unsubscribed_delivered = (int(v) for v in row[n:])
     return out
@@ -116,17 +138,32 @@ class _Wave:
     has_deliveries: bool   # marketing published email.sent for it
 
 
-def _waves(session: Session, where: Sequence[ColumnElement[bool]]) -> list[_Wave]:
-    """Every wave of the campaigns `where` selects, with its figures."""
-    cohorts = _cohorts(session, [_SENT.c.wave_id], where)
-    kind = _E.c.kind
+def _engaged(session: Session, where: Sequence[ColumnElement[bool]], use_rollup: bool) -> dict[str, dict[str, int]]:
+    """wave → kind → how many recipients did it (once each)."""
     engaged: dict[str, dict[str, int]] = {}
+    if use_rollup:
+        r = email_rollup.c
+        for wid, *counts in session.execute(
+            select(r.wave_id, *(func.sum(r[k]) for k in KINDS))
+            .select_from(email_rollup.join(campaigns, campaigns.c.campaign_id == r.campaign_id))
+            .where(*where).group_by(r.wave_id)
+        ):
+            engaged[wid] = {k: int(c) for k, c in zip(KINDS, counts, strict=True) if c}
+        return engaged
+    kind = _E.c.kind
     for wid, what, count in session.execute(
         select(_E.c.wave_id, kind, func.count())
         .select_from(_E.join(campaigns, campaigns.c.campaign_id == _E.c.campaign_id))
         .where(kind.in_(KINDS), *where).group_by(_E.c.wave_id, kind)
     ):
         engaged.setdefault(wid, {})[what] = int(count)
+    return engaged
+
+
+def _waves(session: Session, where: Sequence[ColumnElement[bool]], use_rollup: bool = True) -> list[_Wave]:
+    """Every wave of the campaigns `where` selects, with its figures."""
+    cohorts = _cohorts(session, [_SENT.c.wave_id], where, use_rollup)
+    engaged = _engaged(session, where, use_rollup)
     out = []
     for w in session.execute(
         select(waves.c.wave_id, waves.c.campaign_id, campaigns.c.name, waves.c.status, waves.c.recipients,
@@ -149,16 +186,19 @@ def _waves(session: Session, where: Sequence[ColumnElement[bool]]) -> list[_Wave
     return out
 
 
-def tally(session: Session, where: Sequence[ColumnElement[bool]], *, by: str) -> dict[str, Tally]:
+def tally(session: Session, where: Sequence[ColumnElement[bool]], *, by: str, use_rollup: bool = True
+          ) -> dict[str, Tally]:
     """Email counts of the campaigns `where` selects (over `campaigns`), per "campaign" or per "wave"."""
     out: dict[str, Tally] = {}
-    for w in _waves(session, where):
+    for w in _waves(session, where, use_rollup):
         out.setdefault(w.campaign_id if by == "campaign" else w.wave_id, Tally()).add(w.tally)
     return out
 
 
-def email_open_rate(session: Session, *, principal: Principal, request: GetEmailOpenRateRequest) -> EmailOpenRateReport:
-    """Mails delivered per period (and campaign), and what their recipients did since."""
+def email_open_rate(session: Session, *, principal: Principal, request: GetEmailOpenRateRequest,
+                    use_rollup: bool = True) -> EmailOpenRateReport:
+    """Mails delivered per period (and campaign), and what their recipients did since (from the
+    email rollup; `use_rollup` False: the engagement rows, which it must always equal)."""
     check_days(request)
     interval = request.interval or "day"
     if interval not in INTERVALS:
@@ -178,8 +218,8 @@ def email_open_rate(session: Session, *, principal: Principal, request: GetEmail
     keys: list[ColumnElement[Any]] = [_SENT.c.day if interval == "day" else _SENT.c.week]
     if request.by_campaign:
         keys += [campaigns.c.campaign_id, campaigns.c.name]
-    points = _cohorts(session, keys, [*where, *day_window])
-    for w in _waves(session, where):   # waves without email.sent: on the day they started sending
+    points = _cohorts(session, keys, [*where, *day_window], use_rollup)
+    for w in _waves(session, where, use_rollup):   # waves without email.sent: on the day they started sending
         if not w.has_deliveries and w.tally.delivered and wanted(w.send_day):
             period = w.send_day if interval == "day" else w.send_week
             key = (period, w.campaign_id, w.campaign_name) if request.by_campaign else (period,)

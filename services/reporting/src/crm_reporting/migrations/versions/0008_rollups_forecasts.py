@@ -116,7 +116,7 @@ def upgrade() -> None:
     )
     op.create_index("ix_predictions_rank", "predictions", ["kind", "probability"])
     from crm_reporting.store.rollups import rebuild
-    rebuild(op.get_bind())
+    rebuild(op.get_bind(), revisions=("0008",))
 
 
 def downgrade() -> None:
