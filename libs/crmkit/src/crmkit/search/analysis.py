@@ -51,6 +51,8 @@ def normalize_text(text: str) -> str:
 
 def fold(word: str) -> str:
     """Lowercase and strip accents, like tantivy's lowercase + ascii_fold filters."""
+    if word.isascii():  # most words: NFKD leaves ASCII alone, and it has no accents to strip
+        return word.lower()
     decomposed = unicodedata.normalize("NFKD", word.lower())
     return "".join(c for c in decomposed if not unicodedata.combining(c))
 
