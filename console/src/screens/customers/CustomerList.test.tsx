@@ -54,4 +54,13 @@ describe("my customers", () => {
     expect(screen.getByTestId("search-total").textContent).toBe("找到 1 个");
     expect(screen.getByRole("link", { name: "王强" }).getAttribute("href")).toBe("/customers/c7");
   }, 30_000);
+
+  it("sends one search request per settled query, started as typing settles", async () => {
+    await renderList();
+    const before = calls.filter((u) => u.pathname === "/api/v1/search/customers").length;
+    fireEvent.change(screen.getByLabelText("搜索客户"), { target: { value: "小米" } });
+    expect(await screen.findByRole("link", { name: "王强" }, { timeout: 10_000 })).toBeTruthy();
+    const searches = calls.filter((u) => u.pathname === "/api/v1/search/customers").slice(before);
+    expect(searches.map((u) => u.searchParams.get("q"))).toEqual(["小米"]);
+  }, 30_000);
 });

@@ -61,8 +61,10 @@ export default function CustomerList() {
   const sources = usePicklist("source");
   const [segmentId, setSegmentId] = useState<string>();
   const [segments, setSegments] = useState<Segment[] | null>(null);
-  const query = useDebounced(composing ? "" : typed.trim(), SEARCH_DELAY_MS);
   const filtered = Boolean(tag || level || source);
+  // The search request leaves when typing settles, while the list re-renders into search mode.
+  const prefetch = (q: string) => { if (q && !filtered && !segmentId) startSearch(q, 0); };
+  const query = useDebounced(composing ? "" : typed.trim(), SEARCH_DELAY_MS, prefetch);
   // A bare query goes to the search index (typo tolerant, ranked); with filters the list's own
   // substring match keeps every filter and the cursor; a segment lists its members.
   const mode = segmentId ? "segment" : query && !filtered ? "search" : "list";
@@ -182,6 +184,28 @@ function tagOptions(rows: Row[], chosen: string | undefined) {
   return [...seen].sort().map((x) => ({ value: x, label: x }));
 }
 
+const searchOf = (q: string, offset: number) =>
+  unwrap(api.GET("/api/v1/search/customers", { params: { query: { q, kind: "contact", limit: PAGE_SIZE, offset } } }));
+type SearchAnswer = Awaited<ReturnType<typeof searchOf>>;
+// Requests started ahead of the render that asks for them (at most a few: each is taken once).
+const started = new Map<string, Promise<SearchAnswer>>();
+
+function startSearch(q: string, offset: number): void {
+  const key = `${offset}|${q}`;
+  if (started.has(key)) return;
+  if (started.size >= 4) started.delete(started.keys().next().value!);
+  const request = searchOf(q, offset);
+  request.catch(() => undefined); // its error reaches whoever takes it
+  started.set(key, request);
+}
+
+function takeSearch(q: string, offset: number): Promise<SearchAnswer> {
+  const key = `${offset}|${q}`;
+  const request = started.get(key);
+  started.delete(key);
+  return request ?? searchOf(q, offset);
+}
+
 /** The search index pages by offset (it ranks; there is no cursor to keep). */
 function useSearch(query: string) {
   const [offset, setOffset] = useState(0);
@@ -191,7 +215,7 @@ function useSearch(query: string) {
   useEffect(() => {
     if (!query) return;
     let stale = false;
-    unwrap(api.GET("/api/v1/search/customers", { params: { query: { q: query, kind: "contact", limit: PAGE_SIZE, offset } } }))
+    takeSearch(query, offset)
       .then((answer) => {
         if (stale) return;
         setState({ query, offset, rows: answer.items.map(fromHit), total: answer.total });
