@@ -1,13 +1,15 @@
 """Marketing benchmark (issue 10): the send rate of one wave into a local SMTP sink (target
 >= 1,000 messages/s, memory flat) and the audience evaluation time at 1M contacts.
 
-    .venv/bin/python bench/marketing_bench.py                       # 100k recipients, tag audience
+    .venv/bin/python bench/marketing_bench.py                       # 100k recipients, 1 then 2 workers
+    .venv/bin/python bench/marketing_bench.py --recipients 20000 --workers 2 --freeze-contacts 0
     .venv/bin/python bench/marketing_bench.py --recipients 5000 --audience list --log-batch 1
 
 In-process, without the gateway: a migrated marketing SQLite database whose contact projection is
 filled in bulk (timed apart), a campaign and a template through the use cases, a wave frozen and
 started through usecases.waves (what CreateSendWave / StartSendWave run), and the service's own
-sender (jobs.Sender: claim, render, hand over, record) with crmkit.mail.SmtpMailer against
+sender (jobs.Sender: claim, render, hand over, record; `--workers` of them on threads, each its
+slice of the wave, as MARKETING_SEND_WORKERS runs them) with ports.SmtpRounds against
 `python -m crmkit.smtp_sink` in its own process (its CPU is not ours). The audience evaluation at
 scale: marketing's own freeze of a segment + tag - excluded-tag audience over `--freeze-contacts`
 (default 1M, BENCH_FREEZE_CONTACTS) contacts, the projection seeded by bulk insert (a seeding
@@ -22,7 +24,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
@@ -109,31 +111,41 @@ def freeze(db: Database, count: int, audience: str) -> pb.SendWave:
                                              expected_version=created.version, mail_enabled=True))
 
 
-def send(db: Database, url: str, log_batch: int, count: int, connections: int,
-         profile: bool) -> tuple[float, int, list[tuple[int, float]]]:
-    """The wave through the service's sender; seconds, mails handed over, and (sent, RSS MB) samples."""
+def send(db: Database, url: str, log_batch: int, count: int, connections: int, profile: bool,
+         workers: int = 1) -> tuple[float, int, list[tuple[int, float]]]:
+    """The wave through the service's sender (`workers` of them on threads, each its slice of the
+    wave and its own connections, as MARKETING_SEND_WORKERS runs them in one replica); seconds,
+    mails handed over, (sent, RSS MB) samples."""
     links = LinkMaker("http://127.0.0.1:8080" + bootstrap.PUBLIC_PATH, tracking_key("bench-secret"))
-    mailer: Any = SmtpRounds.from_url(url, connections) if connections else SmtpMailer.from_url(url)
-    sender = jobs.Sender(db, mailer, links, lambda: datetime.now(UTC),
-                         jobs.SendOptions(rate=1_000_000, flush_every=log_batch))
     handed = [0]
-    if connections:
-        real_finish = mailer.finish
+    counted = threading.Lock()
 
-        def counting_rounds() -> list[Any]:
-            answers: list[Any] = real_finish()
-            handed[0] += sum(1 for a in answers if a is None)
-            return answers
+    def counted_mailer() -> Any:
+        mailer: Any = SmtpRounds.from_url(url, connections) if connections else SmtpMailer.from_url(url)
+        if connections:
+            real_exchange = mailer.exchange
 
-        mailer.finish = counting_rounds  # count as we go, for the memory samples
-    else:
-        real_send = mailer.send
+            def counting_rounds(mails: Any) -> tuple[list[Any], list[Any]]:
+                answers, errors = real_exchange(mails)
+                with counted:
+                    handed[0] += sum(1 for a in answers if a is None)
+                return answers, errors
 
-        def counting(mail: Any) -> None:
-            real_send(mail)
-            handed[0] += 1
+            mailer.exchange = counting_rounds  # count as we go, for the memory samples
+        else:
+            real_send = mailer.send
 
-        mailer.send = counting
+            def counting(mail: Any) -> None:
+                real_send(mail)
+                with counted:
+                    handed[0] += 1
+
+            mailer.send = counting
+        return mailer
+
+    senders = [jobs.Sender(db, counted_mailer(), links, lambda: datetime.now(UTC),
+                           jobs.SendOptions(rate=1_000_000 / workers, flush_every=log_batch, part=(i, workers)))
+               for i in range(workers)]
     samples: list[tuple[int, float]] = [(0, rss_mb(os.getpid()))]
     done = threading.Event()
 
@@ -148,34 +160,70 @@ def send(db: Database, url: str, log_batch: int, count: int, connections: int,
         from pyinstrument import Profiler
         profiler = Profiler(interval=0.001)
         profiler.start()
+    totals = [0] * workers
+
+    def drive(i: int) -> None:
+        while sum(totals) < count:  # one run_once mails what it can claim; again in case a claim was released
+            n = senders[i].run_once(datetime.now(UTC))
+            totals[i] += n
+            if not n:
+                break
+
     started = time.perf_counter()
-    total = 0
-    while total < count:  # one run_once mails the whole wave; loop only in case a claim was released
-        n = sender.run_once(datetime.now(UTC))
-        total += n
-        if not n:
-            break
+    threads = [threading.Thread(target=drive, args=(i,), name=f"bench-sender-{i}") for i in range(workers)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
     seconds = time.perf_counter() - started
+    total = sum(totals)
     if profiler is not None:
         profiler.stop()
         print(profiler.output_text(unicode=True, show_all=False), flush=True)
     done.set()
     sampler.join()
     samples.append((handed[0], rss_mb(os.getpid())))
-    mailer.close()
+    for sender in senders:
+        sender.close()
+        sender.mailer.close()
     return seconds, total, samples
 
 
 class SegmentMembers:
-    """The ContactsPort of the freeze bench: a segment's members as ListSegmentMembers would
-    answer them (snapshots with email and consent), built before the clock starts; contacts' own
-    evaluation and paging of a segment at scale is its segments bench (below)."""
+    """The ContactsPort of the freeze bench: a segment's members as ListSegmentMembers answers
+    them, pages of 1,000 snapshots with email and consent, made as they are asked for (the bench
+    holds no more of a segment than the service would); contacts' own evaluation and paging of a
+    segment at scale is its segments bench (below)."""
 
-    def __init__(self, members: dict[str, list[cpb.Contact]]) -> None:
+    def __init__(self, members: dict[str, range]) -> None:
         self.members = members
 
-    def segment_members(self, segment_id: str) -> list[cpb.Contact]:
-        return self.members[segment_id]
+    def segment_pages(self, segment_id: str) -> Iterator[list[cpb.Contact]]:
+        numbers = self.members[segment_id]
+        for start in range(0, len(numbers), 1000):
+            yield [snapshot(i) for i in numbers[start:start + 1000]]
+
+
+class PeakRss:
+    """This process's peak RSS (MB) while the block runs, sampled every 0.2 s."""
+
+    def __init__(self) -> None:
+        self.start = self.peak = rss_mb(os.getpid())
+        self._done = threading.Event()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+
+    def _sample(self) -> None:
+        while not self._done.wait(0.2):
+            self.peak = max(self.peak, rss_mb(os.getpid()))
+
+    def __enter__(self) -> PeakRss:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_: Any) -> None:
+        self._done.set()
+        self._thread.join()
+        self.peak = max(self.peak, rss_mb(os.getpid()))
 
 
 def snapshot(i: int) -> cpb.Contact:
@@ -213,7 +261,7 @@ def freeze_at_scale(n: int) -> None:
                 conn.execute(insert(audience_contacts), rows)
                 conn.execute(insert(contact_tags), tags)
                 uow.commit()
-        members = {"seg-bench": [snapshot(i) for i in range(0, n, segment_every)]}
+        members = {"seg-bench": range(0, n, segment_every)}
         seeded = time.perf_counter() - started
         contacts = SegmentMembers(members)
         campaign = write(db, lambda uow: campaigns.create(uow, principal=MKT, now=NOW, campaign=pb.Campaign(
@@ -222,25 +270,30 @@ def freeze_at_scale(n: int) -> None:
             name="audience", contents=[pb.TemplateContent(language="zh-CN", subject="{{ name }}", text="hi")])))
         audience = pb.Audience(segment_ids=["seg-bench"], tags=["vip"], exclude_tags=["churned"])
         request = pb.SendWave(campaign_id=campaign.id, template_id=template.id, audience=audience)
-        rss0 = rss_mb(os.getpid())
-        started, cpu = time.perf_counter(), time.process_time()
-        with db.read() as session:
-            prepared = waves.prepare(session, contacts, principal=MKT, wave=request)
-            count = len(waves.evaluate_audience(session, audience, prepared))
-        count_s, count_cpu = time.perf_counter() - started, time.process_time() - cpu
-        started, cpu = time.perf_counter(), time.process_time()
-        with db.read() as session:
-            prepared = waves.prepare(session, contacts, principal=MKT, wave=request)
-        created = write(db, lambda uow: waves.create(uow, principal=MKT, now=NOW, wave=request, members=prepared,
-                                                     default_sender=SENDER))
-        freeze_s, freeze_cpu = time.perf_counter() - started, time.process_time() - cpu
-        rss1 = rss_mb(os.getpid())
+        def project(page: Sequence[cpb.Contact]) -> None:  # what the servicer's projector does
+            write(db, lambda uow: waves.project_page(uow, page, NOW))
+
+        with PeakRss() as rss:
+            started, cpu = time.perf_counter(), time.process_time()
+            with db.read() as session:
+                prepared = waves.prepare(session, contacts, principal=MKT, wave=request, project=project)
+                count = len(waves.evaluate_audience(session, audience, prepared))
+            count_s, count_cpu = time.perf_counter() - started, time.process_time() - cpu
+            started, cpu = time.perf_counter(), time.process_time()
+            with db.read() as session:
+                prepared = waves.prepare(session, contacts, principal=MKT, wave=request, project=project)
+            created = write(db, lambda uow: waves.create(uow, principal=MKT, now=NOW, wave=request,
+                                                         members=prepared, default_sender=SENDER))
+            freeze_s, freeze_cpu = time.perf_counter() - started, time.process_time() - cpu
+        rss0, rss1 = rss.start, rss.peak
         with db.read() as session:
             stored = send_store.counts(session, [created.id]).recipients
-    print(f"  seeding (bulk insert, shortcut) {seeded:6.1f} s; {len(members['seg-bench']):,} segment members")
+    print(f"  seeding (bulk insert, shortcut) {seeded:6.1f} s; {len(members['seg-bench']):,} segment members "
+          "(listed a page at a time, each page projected as it comes)")
     print(f"  evaluate (count)     {count_s:6.1f} s (CPU {count_cpu:.1f} s)   {count:,} recipients")
     print(f"  freeze (waves.create: segment snapshots projected, evaluate, recipient rows) {freeze_s:6.1f} s "
-          f"(CPU {freeze_cpu:.1f} s)   {stored:,} rows   RSS {rss0:.0f} -> {rss1:.0f} MB   load {load()}", flush=True)
+          f"(CPU {freeze_cpu:.1f} s)   {stored:,} rows   RSS {rss0:.0f} MB before, peak {rss1:.0f} MB   "
+          f"load {load()}", flush=True)
 
 
 def audience_at_scale(contacts: int, timeout: float) -> None:
@@ -264,6 +317,69 @@ def audience_at_scale(contacts: int, timeout: float) -> None:
               "figure: BENCH_AUDIENCE_CONTACTS=1000000, noted in services/marketing/README.md")
 
 
+def wave_run(args: argparse.Namespace, workers: int) -> tuple[bool, float]:
+    """One wave of `--recipients` through `workers` sender workers: prints its figures; (every
+    recipient mailed once, messages/s)."""
+    n = args.recipients
+    with tempfile.TemporaryDirectory(prefix="marketing-bench-") as tmp:
+        root = Path(tmp)
+        rss_start = rss_mb(os.getpid())
+        db = migrated_database(bootstrap.MIGRATIONS, root)
+        started = time.perf_counter()
+        fill_projection(db, n)
+        setup_s = time.perf_counter() - started
+        started = time.perf_counter()
+        with PeakRss() as freeze_rss:
+            wave = freeze(db, n, args.audience)
+        freeze_s = time.perf_counter() - started
+        assert wave.counts.pending == n, f"{wave.counts.pending} of {n} recipients pending: {wave.counts}"
+
+        mail_dir = root / "mail"
+        port = free_port()
+        sink = subprocess.Popen([sys.executable, "-m", "crmkit.smtp_sink", "--dir", str(mail_dir), "--port",
+                                 str(port)], env={**os.environ, "LOG_LEVEL": "WARNING"})
+        try:
+            import socket
+
+            def listening() -> bool:
+                with socket.socket() as s:
+                    return s.connect_ex(("127.0.0.1", port)) == 0
+
+            wait_for(listening, 15, what="the SMTP sink")
+            cpu0 = (cpu_seconds(os.getpid()), cpu_seconds(sink.pid))
+            seconds, handed, samples = send(db, f"smtp://127.0.0.1:{port}", args.log_batch, n, args.connections,
+                                            args.profile, workers)
+            cpu_us = [(cpu_seconds(pid) - before) * 1e6 / max(1, handed)
+                      for pid, before in zip((os.getpid(), sink.pid), cpu0, strict=True)]
+            kept = len(list(mail_dir.glob("*.eml")))
+        finally:
+            sink.terminate()
+            sink.wait(10)
+        with db.read() as session:
+            final = waves.get(session, principal=MKT, wave_id=wave.id)
+
+    rate = handed / seconds if seconds else 0.0
+    middle = min(samples, key=lambda s: abs(s[0] - handed / 2))
+    start_rss, end_rss = samples[0][1], samples[-1][1]
+    peak = max(s[1] for s in samples)
+    flat = end_rss - start_rss <= max(20.0, 0.1 * start_rss)
+    print(f"Marketing send wave — {os.cpu_count()} cores, SQLite, audience {args.audience}, {n:,} recipients, "
+          f"{workers} sender worker(s) x {args.connections} connections, send log batch {args.log_batch}")
+    print(f"  set-up (bulk projection of {n:,} consented contacts) {setup_s:8.1f} s")
+    print(f"  freeze (waves.create: evaluate, {n:,} recipient rows)  {freeze_s:8.1f} s   RSS {freeze_rss.start:.0f} MB "
+          f"before, peak {freeze_rss.peak:.0f} MB")
+    print(f"  send {handed:,} mails into the SMTP sink            {seconds:8.1f} s   {rate:,.0f} messages/s   "
+          f">= {TARGET_RATE:,.0f}/s {verdict(rate >= TARGET_RATE)}")
+    print(f"  CPU per mail: this process (sender) {cpu_us[0]:,.0f} µs, the sink {cpu_us[1]:,.0f} µs   "
+          f"(load average {load()})")
+    print(f"  RSS MB: before the db {rss_start:.0f}; wave start {start_rss:.0f}, middle ({middle[0]:,} sent) "
+          f"{middle[1]:.0f}, end {end_rss:.0f}, peak {peak:.0f}   flat (end - start <= max(20 MB, 10%)) "
+          f"{verdict(flat)}")
+    print(f"  the sink kept {kept:,} messages; wave {final.status}, sent {final.counts.sent:,}   "
+          f"== {n:,} {verdict(kept == n and final.counts.sent == n)}", flush=True)
+    return kept == n and final.counts.sent == n, rate
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--recipients", type=int, default=100_000)
@@ -283,6 +399,10 @@ def main() -> int:
     parser.add_argument("--only-freeze", action="store_true", help="skip the send wave")
     parser.add_argument("--connections", type=int, default=16,
                         help="MARKETING_SEND_CONNECTIONS (SmtpRounds); 0: crmkit's SmtpMailer, one mail at a time")
+    parser.add_argument("--workers", type=lambda v: [int(x) for x in v.split(",")],
+                        default=os.environ.get("BENCH_MARKETING_WORKERS", "1,2"),
+                        help="sender workers sharing the wave on threads of this process (MARKETING_SEND_WORKERS), "
+                             "a comma-separated list: one wave per count (BENCH_MARKETING_WORKERS, default 1,2)")
     parser.add_argument("--profile", action="store_true", help="print the sender's pyinstrument profile")
     args = parser.parse_args()
     n = args.recipients
@@ -292,65 +412,15 @@ def main() -> int:
     if args.audience == "list" and n > MAX_AUDIENCE_ITEMS:  # the service caps explicit lists too
         parser.error(f"--audience list takes at most {MAX_AUDIENCE_ITEMS} recipients (the service's limit); "
                      "use --audience tag for more")
-    with tempfile.TemporaryDirectory(prefix="marketing-bench-") as tmp:
-        root = Path(tmp)
-        rss_start = rss_mb(os.getpid())
-        db = migrated_database(bootstrap.MIGRATIONS, root)
-        started = time.perf_counter()
-        fill_projection(db, n)
-        setup_s = time.perf_counter() - started
-        started = time.perf_counter()
-        wave = freeze(db, n, args.audience)
-        freeze_s = time.perf_counter() - started
-        assert wave.counts.pending == n, f"{wave.counts.pending} of {n} recipients pending: {wave.counts}"
-
-        mail_dir = root / "mail"
-        port = free_port()
-        sink = subprocess.Popen([sys.executable, "-m", "crmkit.smtp_sink", "--dir", str(mail_dir), "--port",
-                                 str(port)], env={**os.environ, "LOG_LEVEL": "WARNING"})
-        try:
-            import socket
-
-            def listening() -> bool:
-                with socket.socket() as s:
-                    return s.connect_ex(("127.0.0.1", port)) == 0
-
-            wait_for(listening, 15, what="the SMTP sink")
-            cpu0 = (cpu_seconds(os.getpid()), cpu_seconds(sink.pid))
-            seconds, handed, samples = send(db, f"smtp://127.0.0.1:{port}", args.log_batch, n, args.connections,
-                                            args.profile)
-            cpu_us = [(cpu_seconds(pid) - before) * 1e6 / max(1, handed)
-                      for pid, before in zip((os.getpid(), sink.pid), cpu0, strict=True)]
-            kept = len(list(mail_dir.glob("*.eml")))
-        finally:
-            sink.terminate()
-            sink.wait(10)
-        with db.read() as session:
-            final = waves.get(session, principal=MKT, wave_id=wave.id)
-
-    rate = handed / seconds if seconds else 0.0
-    middle = min(samples, key=lambda s: abs(s[0] - handed / 2))
-    start_rss, end_rss = samples[0][1], samples[-1][1]
-    peak = max(s[1] for s in samples)
-    flat = end_rss - start_rss <= max(20.0, 0.1 * start_rss)
-    print(f"Marketing send wave — {os.cpu_count()} cores, SQLite, audience {args.audience}, {n:,} recipients, "
-          f"send log batch {args.log_batch}")
-    print(f"  set-up (bulk projection of {n:,} consented contacts) {setup_s:8.1f} s")
-    print(f"  freeze (waves.create: evaluate, {n:,} recipient rows)  {freeze_s:8.1f} s")
-    print(f"  send {handed:,} mails into the SMTP sink            {seconds:8.1f} s   {rate:,.0f} messages/s   "
-          f">= {TARGET_RATE:,.0f}/s {verdict(rate >= TARGET_RATE)}")
-    print(f"  CPU per mail: this process (sender) {cpu_us[0]:,.0f} µs, the sink {cpu_us[1]:,.0f} µs   "
-          f"(load average {load()})")
-    print(f"  RSS MB: before the db {rss_start:.0f}; wave start {start_rss:.0f}, middle ({middle[0]:,} sent) "
-          f"{middle[1]:.0f}, end {end_rss:.0f}, peak {peak:.0f}   flat (end - start <= max(20 MB, 10%)) "
-          f"{verdict(flat)}")
-    print(f"  the sink kept {kept:,} messages; wave {final.status}, sent {final.counts.sent:,}   "
-          f"== {n:,} {verdict(kept == n and final.counts.sent == n)}", flush=True)
+    results = [(w, *wave_run(args, w)) for w in args.workers]
+    if len(results) > 1:
+        print("  send rate per worker count: " + ", ".join(f"{w}: {rate:,.0f}/s" for w, _, rate in results)
+              + f"   (load average {load()})", flush=True)
     if args.freeze_contacts > 0:
         freeze_at_scale(args.freeze_contacts)
     if args.audience_contacts > 0:
         audience_at_scale(args.audience_contacts, args.audience_timeout)
-    return 0 if kept == n else 1
+    return 0 if all(ok for _, ok, _ in results) else 1
 
 
 if __name__ == "__main__":

@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 import uuid
 from collections import Counter
+from collections.abc import Iterator
 from typing import Any
 
 from crm.contacts.v1 import contacts_pb2 as cpb
@@ -33,11 +34,15 @@ class FakeContactsPort:
         self.calls: Counter[str] = Counter()
         self.down = False
 
-    def segment_members(self, segment_id: str) -> list[cpb.Contact]:
+    page = 2  # members per page of segment_pages: small, so tests freeze segments of several pages
+
+    def segment_pages(self, segment_id: str) -> Iterator[list[cpb.Contact]]:
         self.calls["segment_members"] += 1
         if segment_id not in self.segments:
             raise NotFound(f"segment {segment_id} not found", field="audience.segment_ids")
-        return list(self.segments[segment_id])
+        members = list(self.segments[segment_id])
+        for start in range(0, len(members), self.page):
+            yield members[start:start + self.page]
 
     def record_consent(self, contact_id: str, consent: cpb.Consent, *, key: str) -> None:
         self.calls["record_consent"] += 1
@@ -131,32 +136,35 @@ class Crash(BaseException):
 
 
 class FakeRounds:
-    """A relay driven in rounds (ports.Staging): a staged mail is delivered only by `finish` (the
-    end of data); `crash_in` = "stage" or "finish" kills the process at that point of round `crash_round`."""
+    """A relay driven in rounds (ports.Staging): a staged mail is delivered only by the next
+    `exchange` (its end of data); `crash_round` > 0 kills the process in that exchange, after its
+    ends of data went out (those mails delivered, their answers lost) and before the new mails'
+    DATA ended (a relay discards those)."""
 
     def __init__(self, connections: int = 2) -> None:
         self.connections = connections
         self.delivered: list[bytes] = []
         self.rounds = 0
-        self.crash_in, self.crash_round = "", 0
+        self.crash_round = 0
         self._staged: list[bytes] = []
 
-    def stage(self, mails: Any) -> list[Exception | None]:
+    def exchange(self, mails: Any) -> tuple[list[Exception | None], list[Exception | None]]:
         self.rounds += 1
-        if self.crash_in == "stage" and self.rounds == self.crash_round:
-            raise Crash()  # DATA never ended: a relay discards what it got
-        self._staged = [m.data for m in mails]
-        return [None] * len(mails)
+        ending, self._staged = self._staged, [m.data for m in mails]
+        self.delivered.extend(ending)
+        if self.rounds == self.crash_round:
+            self._staged = []  # the dead process's connections close: the relay discards open DATA
+            raise Crash()
+        return [None] * len(ending), [None] * len(mails)
 
     def finish(self) -> list[Exception | None]:
-        staged, self._staged = self._staged, []
-        self.delivered.extend(staged)
-        if self.crash_in == "finish" and self.rounds == self.crash_round:
-            raise Crash()  # taken by the relay, the answers never recorded
-        return [None] * len(staged)
+        return self.exchange([])[0]
+
+    def discard(self) -> None:
+        self._staged = []
 
     def send(self, mail: Any) -> None:
-        raise AssertionError("a wave goes through stage/finish")
+        raise AssertionError("a wave goes through exchange")
 
     def close(self) -> None:
         pass

@@ -9,7 +9,8 @@ MARKETING_TOKEN_SECRET (the key of the tracking tokens; JWT_SECRET when unset),
 MARKETING_SENDER_INTERVAL (seconds between looks for waves to send, default 1),
 MARKETING_SEND_CONNECTIONS (SMTP connections a sender drives in lockstep, default 16),
 MARKETING_SEND_LEASE (seconds a sender's claim on recipients lasts, default 60: how soon the claims of
-a sender that died are taken over),
+a sender that died are taken over), MARKETING_SEND_WORKERS (slices of every wave, default 1: a sender
+worker each, with its own lease, connections and share of the rate, so replicas share a wave),
 MARKETING_SEND_LOG_BATCH (sent marks per transaction with a plain Mailer, default 1: the most mails a
 hard crash can leave to be sent twice; the SMTP relay's rounds never send twice), MARKETING_AUTOMATION_INTERVAL (seconds between
 looks for due sequence steps and A/B tests to decide, default 5); and crmkit's
@@ -62,6 +63,7 @@ class MarketingSettings:
     send_log_batch: int = 1
     automation_interval: float = 5.0
     send_lease: float = 60.0  # MARKETING_SEND_LEASE: seconds before a dead sender's claims are taken over
+    send_workers: int = 1  # MARKETING_SEND_WORKERS: slices of every wave, each a sender worker with its lease
 
     @classmethod
     def from_env(cls, settings: ServiceSettings, env: Mapping[str, str] | None = None) -> MarketingSettings:
@@ -86,7 +88,13 @@ class MarketingSettings:
             raise ConfigError("MARKETING_SEND_LEASE is seconds") from None
         if lease < 1:
             raise ConfigError("MARKETING_SEND_LEASE must be at least 1 second")
-        return cls(rate, secret, interval, log_batch, automation, lease)
+        try:
+            workers = int(env.get("MARKETING_SEND_WORKERS", "1"))
+        except ValueError:
+            raise ConfigError("MARKETING_SEND_WORKERS is a number of sender workers") from None
+        if not 1 <= workers <= 16:
+            raise ConfigError("MARKETING_SEND_WORKERS must be between 1 and 16")
+        return cls(rate, secret, interval, log_batch, automation, lease, workers)
 
 
 def grpc_contacts(settings: ServiceSettings) -> ContactsPort:
@@ -157,11 +165,16 @@ def spec(*, clock: Clock = system_clock, contacts: ContactsFactory | None = None
         if send_options is None:  # tests give theirs; a process takes the settings
             options = replace(options, rate=own.send_rate, flush_every=own.send_log_batch,
                               lease=timedelta(seconds=own.send_lease))
-        sender = jobs.Sender(db, mail, links, clock, options)
+        # Every replica starts every slice's worker, the slice's lease runs it in one of them; each
+        # has its own relay connections and rate / n, so MARKETING_SEND_RATE stays the service's.
+        parts = own.send_workers
+        senders = [jobs.Sender(db, mail if i == 0 else make_mailer(settings), links, clock,
+                               replace(options, rate=options.rate / parts, part=(i, parts)) if parts > 1 else options)
+                   for i in range(parts)]
         steps = automation.worker(db, clock, automation_interval or own.automation_interval)
         texter = sms_jobs.SmsWaveSender(db, texts, clock, rate=sms_rate(env), lease=options.lease)
-        workers = [jobs.SendWorker(sender, sender_interval or own.sender_interval), owed, steps,
-                   sms_jobs.SmsWorker(texter, sender_interval or own.sender_interval)]
+        workers = [*(jobs.SendWorker(sender, sender_interval or own.sender_interval) for sender in senders), owed,
+                   steps, sms_jobs.SmsWorker(texter, sender_interval or own.sender_interval)]
         data_subject = subject.servicer(db)
         return Components(
             servicers=[lambda server: marketing_pb2_grpc.add_MarketingServiceServicer_to_server(servicer, server),

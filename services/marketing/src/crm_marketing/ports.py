@@ -18,7 +18,7 @@ import smtplib
 import socket
 import ssl
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
@@ -88,8 +88,9 @@ class DependencyUnavailable(DomainError):
 
 
 class ContactsPort(Protocol):
-    def segment_members(self, segment_id: str) -> list[cpb.Contact]:
-        """Every member (NotFound naming the segment; DependencyUnavailable when contacts is away)."""
+    def segment_pages(self, segment_id: str) -> Iterator[Sequence[cpb.Contact]]:
+        """Every member, a page at a time as contacts lists them (NotFound naming the segment;
+        DependencyUnavailable when contacts is away): a freeze never holds a big segment at once."""
         ...
 
     def record_consent(self, contact_id: str, consent: cpb.Consent, *, key: str) -> None:
@@ -135,9 +136,8 @@ class GrpcContacts(GrpcPort):
                                         "SERVICE_TOKEN_FILE)")
         return [("authorization", authorization)]
 
-    def segment_members(self, segment_id: str) -> list[cpb.Contact]:
+    def segment_pages(self, segment_id: str) -> Iterator[Sequence[cpb.Contact]]:
         md = self._metadata()
-        members: list[cpb.Contact] = []
         token = ""
         while True:
             request = cpb.ListSegmentMembersRequest(segment_id=segment_id,
@@ -148,10 +148,10 @@ class GrpcContacts(GrpcPort):
                 if exc.code() in (grpc.StatusCode.NOT_FOUND, grpc.StatusCode.INVALID_ARGUMENT):
                     raise NotFound(f"segment {segment_id} not found", field="audience.segment_ids") from None
                 raise DependencyUnavailable(f"contacts did not list segment {segment_id}: {exc.code().name}") from None
-            members.extend(page.contacts)
+            yield page.contacts
             token = page.page.next_page_token
             if not token:
-                return members
+                return
 
     def record_consent(self, contact_id: str, consent: cpb.Consent, *, key: str) -> None:
         try:
@@ -250,18 +250,25 @@ class NotHandedOver(MailUnavailable):
 
 @runtime_checkable
 class Staging(Protocol):
-    """A relay a wave's mails are handed to in rounds (SmtpRounds): `stage` sends each mail of the
-    round on its own connection up to, not including, the end of data; the caller commits its
-    send log; `finish` sends the end of data of what was staged and reads the relay's answers."""
+    """A relay a wave's mails are handed to in rounds (SmtpRounds). `exchange` ends the mails the
+    last exchange staged (the rest of their DATA and the end of data: the caller committed its
+    send log in between) and stages the new round, one mail per connection, up to the relay's 354;
+    `finish` ends what is staged without staging more."""
 
     connections: int
 
-    def stage(self, mails: Sequence[Staged]) -> list[Exception | None]:
-        """Per mail: None (staged) or the MailRejected / MailUnavailable that stopped it."""
+    def exchange(self, mails: Sequence[Staged]) -> tuple[list[Exception | None], list[Exception | None]]:
+        """(per mail the last exchange staged, in order: None, the relay took it, or why not;
+        per new mail: None, staged, or the MailRejected / MailUnavailable that stopped it)."""
         ...
 
     def finish(self) -> list[Exception | None]:
-        """Per staged mail, in order: None (the relay took it) or why not."""
+        """`exchange([])`'s answers: the end of data of what is staged."""
+        ...
+
+    def discard(self) -> None:
+        """Drop what is staged without ending it (its send log never committed): the relay
+        discards a mail whose DATA never ended."""
         ...
 
     def close(self) -> None: ...
@@ -302,7 +309,7 @@ class SmtpRounds:
         self.target, self.connections = target, max(1, connections)
         self.context = (context or tls_context()) if target.scheme != "smtp" else None
         self._lines: list[_Line | None] = [None] * self.connections
-        self._staged: list[int] = []  # connection index of each staged mail, in order
+        self._staged: list[tuple[int, bytes]] = []  # (connection, DATA) of each mail staged, in order
 
     @classmethod
     def from_url(cls, url: str, connections: int = 8, *, context: ssl.SSLContext | None = None) -> SmtpRounds:
@@ -338,29 +345,42 @@ class SmtpRounds:
             with contextlib.suppress(OSError):
                 line.smtp.close()
 
-    def stage(self, mails: Sequence[Staged]) -> list[Exception | None]:
+    def exchange(self, mails: Sequence[Staged]) -> tuple[list[Exception | None], list[Exception | None]]:
+        """One write and one read per connection: the end of the mail staged on it last time (its
+        DATA and the final "."), then, pipelined behind it (RFC 2920 lets message content open a
+        group), the next mail's MAIL, RCPT and DATA; the relay's answers to all of them together."""
         if len(mails) > self.connections:
             raise ValueError(f"at most {self.connections} mails a round")
+        ending, self._staged = self._staged, []
+        body: dict[int, bytes] = dict(ending)
+        answers: dict[int, Exception | None] = {}  # per connection ending a mail, once known
         errors: list[Exception | None] = [None] * len(mails)
         refused: list[Exception | None] = [None] * len(mails)  # a refusal whose later replies are still due
-        self._staged = []
         for k in range(len(mails)):
+            if k in body:
+                continue  # open DATA on it: no probe (a NOOP would be mail text), it is in use anyway
             try:
                 self._line(k)
             except MailUnavailable as exc:
                 errors[k] = exc
         mail_from = [f"MAIL FROM:<{m.envelope_from}>\r\n".encode("ascii") for m in mails]
         rcpt_to = [f"RCPT TO:<{m.address}>\r\n".encode("ascii") for m in mails]
+        ks = sorted(set(range(len(mails))) | set(body))
 
         def each(step: Callable[[int, _Line], None]) -> None:
-            for k in range(len(mails)):
+            for k in ks:
                 line = self._lines[k]
-                if errors[k] is None and line is not None:
-                    try:
-                        step(k, line)
-                    except (OSError, smtplib.SMTPException) as exc:  # nothing handed over: later, again
-                        self._drop(k)
+                busy = k < len(mails) and errors[k] is None
+                if line is None or not (busy or (k in body and k not in answers)):
+                    continue
+                try:
+                    step(k, line)
+                except (OSError, smtplib.SMTPException) as exc:  # the new mail: nothing handed over
+                    self._drop(k)
+                    if k < len(mails) and errors[k] is None:
                         errors[k] = MailUnavailable(f"{self.target.url}: {exc}")
+                    if k in body and k not in answers:  # did the end of data go out? ask() tells
+                        answers[k] = MailUnavailable(f"{self.target.url}: no answer after the end of data: {exc}")
 
         def answer(k: int, line: _Line, good: tuple[int, ...]) -> bool:
             code, text = line.reply()
@@ -378,54 +398,50 @@ class SmtpRounds:
             return False
 
         def ask(k: int, line: _Line) -> None:
-            line.send(mail_from[k] + rcpt_to[k] + b"DATA\r\n" if line.pipelining else mail_from[k])
+            end = body[k] + b".\r\n" if k in body else b""
+            new = k < len(mails) and errors[k] is None
+            command = (mail_from[k] + rcpt_to[k] + b"DATA\r\n" if line.pipelining else mail_from[k]) if new else b""
+            try:
+                line.send(end + command if line.pipelining or not end else end)
+            except (OSError, smtplib.SMTPException) as exc:
+                if end:  # the end of data may not have gone out: the relay discards such a mail
+                    answers[k] = NotHandedOver(f"{self.target.url}: {exc}")
+                raise
+
+        def after_end(k: int, line: _Line) -> None:
+            if k in body and k not in answers:
+                code, text = line.reply()
+                line.used = time.monotonic()
+                answers[k] = None if code == 250 else MailRejected(code >= 500, code, text)
+                if code == 421:
+                    raise smtplib.SMTPServerDisconnected(text)
+                if not line.pipelining and k < len(mails) and errors[k] is None:
+                    line.send(mail_from[k])
 
         def after_mail(k: int, line: _Line) -> None:
-            if answer(k, line, (250,)) and not line.pipelining:
+            if k < len(mails) and errors[k] is None and answer(k, line, (250,)) and not line.pipelining:
                 line.send(rcpt_to[k])
 
         def after_rcpt(k: int, line: _Line) -> None:
-            if answer(k, line, (250, 251)) and not line.pipelining:
+            if k < len(mails) and errors[k] is None and answer(k, line, (250, 251)) and not line.pipelining:
                 line.send(b"DATA\r\n")
 
         def after_data(k: int, line: _Line) -> None:
-            if answer(k, line, (354,)):
-                line.send(mails[k].data)
+            if k < len(mails) and errors[k] is None and answer(k, line, (354,)):
+                self._staged.append((k, mails[k].data))  # the rest goes with the next exchange
 
         # each command on every connection before any reply is read: the relay works on all at once
-        for step in (ask, after_mail, after_rcpt, after_data):
+        for step in (ask, after_end, after_mail, after_rcpt, after_data):
             each(step)
-        self._staged = [k for k in range(len(mails)) if errors[k] is None]
-        return errors
+        return [answers.get(k, NotHandedOver(f"{self.target.url}: connection lost")) for k, _ in ending], errors
 
     def finish(self) -> list[Exception | None]:
+        return self.exchange([])[0]
+
+    def discard(self) -> None:
         staged, self._staged = self._staged, []
-        answers: list[Exception | None] = []
-        sent: list[int] = []
-        for k in staged:
-            line = self._lines[k]
-            try:
-                assert line is not None
-                line.send(b".\r\n")
-                sent.append(k)
-            except (OSError, smtplib.SMTPException, AssertionError) as exc:
-                self._drop(k)
-                answers.append(NotHandedOver(f"{self.target.url}: {exc}"))
-        results: dict[int, Exception | None] = {}
-        for k in sent:
-            line = self._lines[k]
-            assert line is not None
-            try:
-                code, text = line.reply()
-                line.used = time.monotonic()
-                results[k] = None if code == 250 else MailRejected(code >= 500, code, text)
-                if code == 421:
-                    self._drop(k)
-            except (OSError, smtplib.SMTPException) as exc:
-                self._drop(k)
-                results[k] = MailUnavailable(f"{self.target.url}: no answer after the end of data: {exc}")
-        unsent = iter(answers)
-        return [results[k] if k in results else next(unsent) for k in staged]
+        for k, _ in staged:
+            self._drop(k)  # closed mid-DATA; a QUIT would only be more mail text
 
     def send(self, mail: OutgoingMail) -> None:
         """One mail (the Mailer protocol), on the first connection."""
@@ -434,7 +450,7 @@ class SmtpRounds:
             one = _One(mailbox(mail.envelope_from or mail.sender, "envelope sender")[1], mailbox(mail.to, "To")[1], data)
         except InvalidMail as exc:
             raise MailRejected(True, 0, str(exc)) from None
-        error = self.stage([one])[0]
+        error = self.exchange([one])[1][0]
         if error is not None:
             raise error
         error = self.finish()[0]
@@ -442,6 +458,7 @@ class SmtpRounds:
             raise error
 
     def close(self) -> None:
+        self.discard()
         for i, line in enumerate(self._lines):
             if line is not None:
                 with contextlib.suppress(OSError, smtplib.SMTPException):

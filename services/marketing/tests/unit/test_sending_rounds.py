@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from crm_marketing.rules.mime import WaveMime, dot_stuffed
+from crm_marketing.usecases import sending as sending_usecases
 from crmkit.mail import OutgoingMail, message_bytes
 
 from .conftest import fakes
@@ -46,19 +47,20 @@ def test_a_wave_message_reads_like_crmkit_mail_s_own() -> None:
         assert mine.get_body((part,)).get_content() == theirs.get_body((part,)).get_content()
 
 
-@pytest.mark.parametrize("crash_in", ["stage", "finish"])
-def test_a_sender_killed_mid_round_leaves_every_recipient_one_mail(world: World, crash_in: str) -> None:
+@pytest.mark.parametrize(("crash_round", "delivered"), [(2, 2), (3, 3)])
+def test_a_sender_killed_mid_round_leaves_every_recipient_one_mail(world: World, crash_round: int,
+                                                                   delivered: int) -> None:
     for i in range(5):
         world.store.contact(f"客户{i}", f"c{i}@example.cn", tags=("expo",))
     wave = world.wave(tags=["expo"])
     relay = fakes.FakeRounds(connections=2)
-    relay.crash_in, relay.crash_round = crash_in, 2
+    relay.crash_round = crash_round
     with pytest.raises(fakes.Crash):
         world.sender(relay).run_once(world.clock())
-    # batches of 3 in rounds of 2 (the next batch claimed ahead): the crash is in the round of the 3rd
-    # mail; at "stage" its DATA never ended, at "finish" the relay took it and the answer was lost
-    assert len(relay.delivered) == (2 if crash_in == "stage" else 3)
-    relay.crash_in = ""
+    # batches of 3 in rounds of 2: exchange 2 ends mails 1-2 and stages 3, exchange 3 ends 3. Killed
+    # in exchange 2, mail 3's DATA never ended; in 3, the relay took mail 3 and the answer was lost
+    assert len(relay.delivered) == delivered
+    relay.crash_round = 0
     assert world.sender(relay).run_once(world.clock()) == 0  # the dead worker's claims are still live
     world.clock.advance(seconds=61)
     world.sender(relay).run_once(world.clock())
@@ -67,3 +69,32 @@ def test_a_sender_killed_mid_round_leaves_every_recipient_one_mail(world: World,
     counts = world.counts(wave)
     assert (counts.delivered, counts.pending) == (5, 0)
     assert world.store.events().count("crm.marketing.email.sent") == 5
+
+
+def test_a_round_whose_send_log_did_not_commit_is_never_ended(world: World, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The database fails at a round's commit: that round's mails, staged at the relay, are dropped
+    unended (a later exchange on the same connections would deliver them unrecorded)."""
+    for i in range(4):
+        world.store.contact(f"客户{i}", f"c{i}@example.cn", tags=("expo",))
+    wave = world.wave(tags=["expo"])
+    real, calls = sending_usecases.handed, []
+
+    def failing_second_commit(uow: Any, **kwargs: Any) -> None:
+        calls.append(1)
+        if len(calls) == 2:
+            raise OSError("disk I/O error")
+        real(uow, **kwargs)
+
+    monkeypatch.setattr(sending_usecases, "handed", failing_second_commit)
+    relay = fakes.FakeRounds(connections=2)
+    sender = world.sender(relay)
+    with pytest.raises(OSError):
+        sender.run_once(world.clock())
+    sender.close()
+    assert len(relay.delivered) == 2  # the first round; the second's DATA never ended
+    monkeypatch.setattr(sending_usecases, "handed", real)
+    world.clock.advance(seconds=61)
+    world.sender(relay).run_once(world.clock())
+    ids = relay.message_ids()
+    assert len(ids) == 4 and len(set(ids)) == 4
+    assert world.counts(wave).delivered == 4

@@ -268,3 +268,32 @@ def test_a_wave_needs_an_audience_a_live_campaign_and_mail(world: World) -> None
             campaign_id=world.campaign.id, audience=pb.Audience(segment_ids=["seg-x"]))))
     assert getattr(missing.value, "field", "") == "audience.segment_ids"
     assert cpb.Contact  # the fake's snapshots are contacts' own messages
+
+
+def test_a_segment_is_frozen_a_page_at_a_time_and_never_held_whole(world: World) -> None:
+    """prepare projects each page of members as contacts lists it (fresh consent and address
+    included) and keeps only their ids: the freeze of a big segment holds one page of snapshots."""
+    s = world.store
+    members = []
+    for i in range(5):  # known to marketing only through the segment listing
+        member = cpb.Contact(id=f"c-seg-{i}", name=f"成员{i}", version=3, emails=[cpb.Email(address=f"m{i}@example.cn")])
+        member.consents.add(purpose="marketing_email", granted=i != 4, source="web_form").at.FromDatetime(NOW)
+        members.append(member)
+    world.contacts.segments["seg-big"] = members  # the fake lists two a page
+    pages: list[int] = []
+
+    def project(page: Any) -> None:
+        pages.append(len(page))
+        s.write(lambda uow: waves.project_page(uow, page, NOW))
+
+    request = pb.SendWave(campaign_id=world.campaign.id, template_id=world.template.id,
+                          audience=pb.Audience(segment_ids=["seg-big"]))
+    prepared = s.read(lambda sess: waves.prepare(sess, world.contacts, principal=MKT, wave=request, project=project))
+    assert pages == [2, 2, 1] and not prepared.unprojected
+    assert prepared.by_segment == {"seg-big": [f"c-seg-{i}" for i in range(5)]}
+    created = s.write(lambda uow: waves.create(uow, principal=MKT, now=NOW, wave=request, members=prepared,
+                                               default_sender=SENDER))
+    assert (created.counts.recipients, created.counts.pending, dict(created.counts.skipped)) == (5, 4, {"no_consent": 1})
+    s.write(lambda uow: waves.start(uow, principal=MKT, now=NOW, wave_id=created.id, expected_version=1,
+                                    mail_enabled=True))
+    assert world.send() == 4 and world.mailer.to("m0@example.cn")[0].subject == "成员0，您好"

@@ -4,9 +4,9 @@ wave was (pending rows, and rows whose claim expired). Each batch's claim and ea
 outcomes is its own transaction, opened here.
 
 Through the SMTP relay (ports.SmtpRounds, MARKETING_SEND_CONNECTIONS connections) a batch goes
-in rounds of one mail per connection: stage the round (all but the end of data), commit the send
-log (the round handed, and what the previous round's answers settled: one transaction a round),
-then finish it (the end of data, the relay's answers). Through a plain Mailer, one mail at a
+in rounds of one mail per connection, one exchange each: the previous round's rest of DATA and
+end of data with this round's MAIL, RCPT and DATA pipelined behind it, the relay's answers to all;
+then one commit of the send log (this round handed, what the previous round's answers settled). Through a plain Mailer, one mail at a
 time, outcomes recorded every MARKETING_SEND_LOG_BATCH mails."""
 from __future__ import annotations
 
@@ -32,7 +32,9 @@ MAX_ATTEMPTS = 5
 
 
 class Throttle:
-    """At most `rate` hand-offs per second, evenly spaced (a token bucket of one second's burst)."""
+    """At most `rate` hand-offs per second, evenly spaced (a token bucket of one second's burst).
+    Thread-safe: the senders of one process (MARKETING_SEND_WORKERS) share one, so the rate is the
+    process's, whatever the number of workers."""
 
     def __init__(self, rate: float, sleep: Callable[[float], object] = time.sleep,
                  monotonic: Callable[[], float] = time.monotonic) -> None:
@@ -41,19 +43,21 @@ class Throttle:
         self._sleep, self._monotonic = sleep, monotonic
         self._tokens = 1.0
         self._last = monotonic()
+        self._lock = threading.Lock()
 
     def wait(self) -> None:
         if not self.interval:
             return
-        now = self._monotonic()
-        self._tokens = min(self.burst, self._tokens + (now - self._last) / self.interval)
-        self._last = now
-        if self._tokens < 1.0:
-            self._sleep((1.0 - self._tokens) * self.interval)
-            self._last = self._monotonic()
-            self._tokens = 0.0
-        else:
-            self._tokens -= 1.0
+        with self._lock:  # held while sleeping: the next worker's token is spaced after this one's
+            now = self._monotonic()
+            self._tokens = min(self.burst, self._tokens + (now - self._last) / self.interval)
+            self._last = now
+            if self._tokens < 1.0:
+                self._sleep((1.0 - self._tokens) * self.interval)
+                self._last = self._monotonic()
+                self._tokens = 0.0
+            else:
+                self._tokens -= 1.0
 
 
 @dataclass(frozen=True)
@@ -65,17 +69,20 @@ class SendOptions:
     # mails a hard crash can leave handed over but unrecorded, i.e. re-sent (same Message-ID) after it.
     # Through SmtpRounds the send log commits once a round whatever this is, and nothing is re-sent.
     flush_every: int = 1
+    # This worker's slice of every wave, (i, n): MARKETING_SEND_WORKERS = n sender workers, each
+    # leased on its own (crmkit.leases, job marketing-sender-i) so n replicas share a wave.
+    part: tuple[int, int] = (0, 1)
 
 
 class Sender:
     """Drives the waves that are sending. One per process; replicas share the work by claims."""
 
     def __init__(self, db: Database, mailer: Mailer | None, links: LinkMaker, clock: Callable[[], datetime],
-                 options: SendOptions) -> None:
+                 options: SendOptions, *, throttle: Throttle | None = None) -> None:
         self.db, self.mailer, self.links, self.clock, self.options = db, mailer, links, clock, options
-        self.worker_id = f"sender-{uuid.uuid4().hex[:12]}"
+        self.worker_id = f"sender-{options.part[0]}-{uuid.uuid4().hex[:12]}"
         self.halt = threading.Event()
-        self.throttle = Throttle(options.rate)
+        self.throttle = throttle or Throttle(options.rate)
         # A batch must be mailed well within its claim, or another worker could take it over.
         self.batch = max(1, min(options.batch, int(options.rate * options.lease.total_seconds() / 4)))
         self._skip_locked = not db.is_sqlite
@@ -93,7 +100,7 @@ class Sender:
         with self.db.unit_of_work() as uow:
             batch, claimed = sending.claim_rows(uow, wave_id=wave_id, worker=self.worker_id, now=self.clock(),
                                                 limit=self.batch, lease=self.options.lease,
-                                                skip_locked=self._skip_locked)
+                                                skip_locked=self._skip_locked, part=self.options.part)
             uow.commit()
         if claimed is not None:
             # Rendered outside the claim's transaction: on SQLite the round commits of the batch in
@@ -198,34 +205,51 @@ class Sender:
         handed, unavailable = 0, False
         mails = batch.mails
         i = 0
-        while i < len(mails):
+
+        def next_round() -> list[sending.Outgoing]:
+            nonlocal i
             if self.halt.is_set() or unavailable:
                 why = "relay away" if unavailable else "stopped before sending"
                 outcomes.released.extend((item.seq, why) for item in mails[i:])
-                break
+                i = len(mails)
             chunk = mails[i:i + relay.connections]
             i += len(chunk)
             for _ in chunk:
                 self.throttle.wait()
-            staged = []
-            for item, error in zip(chunk, relay.stage(chunk), strict=True):
-                if error is None:
-                    staged.append(item)
-                else:
-                    unavailable = self._refused(item, error, outcomes, batch.wave_id) or unavailable
-            with self.db.unit_of_work() as uow:  # the commit point: after it, a restart never mails these again
-                sending.handed(uow, seqs=[item.seq for item in staged], now=self.clock())
-                sending.record(uow, outcomes=outcomes, now=self.clock())
-                uow.commit()
-            outcomes = sending.Outcomes()
-            for item, error in zip(staged, relay.finish(), strict=True):
-                if error is None or (isinstance(error, MailUnavailable) and not isinstance(error, NotHandedOver)):
-                    # taken, or the answer was lost after the end of data went out: counted as sent
-                    outcomes.sent.append((item.seq, self.clock()))
-                    handed += 1
-                    MAILS.labels("sent").inc()
-                else:
-                    unavailable = self._refused(item, error, outcomes, batch.wave_id) or unavailable
+            return chunk
+
+        try:
+            chunk = next_round()
+            open_: list[sending.Outgoing] = []  # staged, their send log committed: they end in the next exchange
+            while chunk or open_:
+                answers, errors = relay.exchange(chunk)
+                for item, error in zip(open_, answers, strict=True):
+                    if error is None or (isinstance(error, MailUnavailable) and not isinstance(error, NotHandedOver)):
+                        # taken, or the answer was lost after the end of data went out: counted as sent
+                        outcomes.sent.append((item.seq, self.clock()))
+                        handed += 1
+                        MAILS.labels("sent").inc()
+                    else:
+                        unavailable = self._refused(item, error, outcomes, batch.wave_id) or unavailable
+                staged = []
+                for item, error in zip(chunk, errors, strict=True):
+                    if error is None:
+                        staged.append(item)
+                    else:
+                        unavailable = self._refused(item, error, outcomes, batch.wave_id) or unavailable
+                # the next round's throttle waits before the commit, so the ends of data follow it at once
+                chunk = next_round()
+                with self.db.unit_of_work() as uow:  # the commit point: after it, a restart never mails these again
+                    sending.handed(uow, seqs=[item.seq for item in staged], now=self.clock())
+                    sending.record(uow, outcomes=outcomes, now=self.clock())
+                    uow.commit()
+                outcomes = sending.Outcomes()
+                open_ = staged
+        except BaseException:
+            # Mails staged and not committed as handed must never end: a later exchange on these
+            # connections would deliver them unrecorded (and they would be mailed again).
+            relay.discard()
+            raise
         self._record(outcomes)
         return handed, unavailable
 
@@ -263,11 +287,15 @@ def _address(to: str) -> str:
 
 
 class SendWorker(PeriodicWorker):
-    """The sender on its thread; `stop()` lets the mail in hand finish and records it first."""
+    """The sender on its thread; `stop()` lets the mail in hand finish and records it first. Its
+    job name, and so its lease, is its slice's: each slice runs in one replica at a time, and a
+    replica that dies leaves its slices to the others (the rows it had claimed once the claims expired)."""
 
     def __init__(self, sender: Sender, interval: float) -> None:
         self.sender = sender
-        super().__init__("marketing-sender", sender.run_once, sender.clock, interval)
+        index, parts = sender.options.part
+        super().__init__("marketing-sender" if parts == 1 else f"marketing-sender-{index}", sender.run_once,
+                         sender.clock, interval)
 
     def stop(self) -> None:
         self.sender.halt.set()

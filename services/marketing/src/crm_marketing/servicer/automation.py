@@ -170,7 +170,8 @@ class AutomationRpcs(Base):
     def CreateAbTest(self, request: pb.CreateAbTestRequest, context: Ctx) -> pb.AbTest:
         def prepare(call: Call) -> waves.Members:
             with self.db.read() as session:
-                return abtests.prepare(session, self.contacts, principal=call.principal, test=request.test)
+                return abtests.prepare(session, self.contacts, principal=call.principal, test=request.test,
+                                       project=self.projector(call))
         return self.write_after(request, pb.AbTest, prepare, lambda uow, call, members: abtests.create(
             uow, principal=call.principal, now=call.now, test=copy(request.test), members=members,
             default_sender=self.default_sender))

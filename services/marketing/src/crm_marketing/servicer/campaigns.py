@@ -110,7 +110,8 @@ class CampaignRpcs(Base):
     def CreateSendWave(self, request: pb.CreateSendWaveRequest, context: Ctx) -> pb.SendWave:
         def prepare(call: Call) -> waves.Members:
             with self.db.read() as session:
-                return waves.prepare(session, self.contacts, principal=call.principal, wave=request.wave)
+                return waves.prepare(session, self.contacts, principal=call.principal, wave=request.wave,
+                                     project=self.projector(call))
         if request.wave.channel.strip().lower() == "sms":
             return self.write_after(request, pb.SendWave, prepare, lambda uow, call, members: sms.create(
                 uow, principal=call.principal, now=call.now, wave=copy(request.wave), members=members))

@@ -132,15 +132,23 @@ def counts(session: Session, wave_ids: Sequence[str]) -> EmailCounts:
 _CLAIM_COLUMNS = (r.seq, r.contact_id, r.email, r.language, r.status, r.message_id, r.attempts, r.sent_at)
 
 
-def claimable(session: Session, wave_id: str, now: datetime, limit: int, *, skip_locked: bool) -> list[Row[Any]]:
+def claimable(session: Session, wave_id: str, now: datetime, limit: int, *, skip_locked: bool,
+              part: tuple[int, int] = (0, 1)) -> list[Row[Any]]:
     """Those whose claim expired (their worker died mid-send) first, then pending recipients in
     order, row-locked. Two statements that each walk ix_recipients_status from where the wave is,
-    not one OR that sorts every pending row of the wave on each claim (quadratic over a wave)."""
+    not one OR that sorts every pending row of the wave on each claim (quadratic over a wave).
+    `part` (i, n): only the wave's slice i of n (seq modulo n), one sender worker's share."""
+    index, parts = part
+    in_part = (r.seq % parts == index) if parts > 1 else None
     expired = select(*_CLAIM_COLUMNS).where(r.wave_id == wave_id, r.status == "sending",
                                             r.claimed_until < now).order_by(r.seq).limit(limit)
+    if in_part is not None:
+        expired = expired.where(in_part)
     rows = list(session.execute(expired.with_for_update(skip_locked=skip_locked)).all())
     if len(rows) < limit:
         pending = select(*_CLAIM_COLUMNS).where(r.wave_id == wave_id, r.status == "pending").order_by(r.seq)
+        if in_part is not None:
+            pending = pending.where(in_part)
         rows += session.execute(pending.limit(limit - len(rows)).with_for_update(skip_locked=skip_locked)).all()
     return rows
 

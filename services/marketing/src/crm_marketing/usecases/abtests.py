@@ -59,10 +59,12 @@ def list_tests(session: Session, *, principal: Principal, campaign_id: str, page
     return [_with_counts(session, t) for t in items], token
 
 
-def prepare(session: Session, contacts: ContactsPort | None, *, principal: Principal, test: AbTest) -> Members:
+def prepare(session: Session, contacts: ContactsPort | None, *, principal: Principal, test: AbTest,
+            project: waves.Project | None = None) -> Members:
     """Before the transaction, as for a wave: the segments' members from contacts."""
     return waves.prepare(session, contacts, principal=principal,
-                         wave=SendWave(campaign_id=test.campaign_id, audience=test.audience), prefix="")
+                         wave=SendWave(campaign_id=test.campaign_id, audience=test.audience), prefix="",
+                         project=project)
 
 
 def _variant_template(session: Session, test: AbTest, variant: AbVariant, at: str) -> Template:

@@ -131,6 +131,7 @@ class Rendered:
     failed: list[tuple[int, str, str, str]] = field(default_factory=list)  # RENDER_FAILED skips
     wave_links: list[str] = field(default_factory=list)  # to save as the wave's (its first mail's)
     row_links: list[tuple[int, list[str]]] = field(default_factory=list)  # mails with links of their own
+    on_wave_links: list[int] = field(default_factory=list)  # mails whose links are `wave_links`
 
     @property
     def unsettled(self) -> bool:
@@ -138,10 +139,10 @@ class Rendered:
 
 
 def claim(uow: UnitOfWork, *, wave_id: str, worker: str, now: datetime, limit: int, lease: timedelta,
-          links: tracking.LinkMaker, skip_locked: bool = False) -> Claim:
+          links: tracking.LinkMaker, skip_locked: bool = False, part: tuple[int, int] = (0, 1)) -> Claim:
     """`claim_rows`, `render` and `settle` in the caller's one transaction."""
     result, claimed = claim_rows(uow, wave_id=wave_id, worker=worker, now=now, limit=limit, lease=lease,
-                                 skip_locked=skip_locked)
+                                 skip_locked=skip_locked, part=part)
     if claimed is not None:
         rendered = render(claimed, links)
         settle(uow, result, claimed, rendered)
@@ -149,14 +150,17 @@ def claim(uow: UnitOfWork, *, wave_id: str, worker: str, now: datetime, limit: i
 
 
 def claim_rows(uow: UnitOfWork, *, wave_id: str, worker: str, now: datetime, limit: int, lease: timedelta,
-               skip_locked: bool = False) -> tuple[Claim, Claimed | None]:
+               skip_locked: bool = False, part: tuple[int, int] = (0, 1)) -> tuple[Claim, Claimed | None]:
     """The claim's transaction: the next rows checked again and marked `sending` with this worker's
     claim and their deterministic Message-ID, and what rendering them needs. Rendering (the CPU of a
-    wave) is `render`, outside the transaction: the sender's send-log commits do not wait for it."""
+    wave) is `render`, outside the transaction: the sender's send-log commits do not wait for it.
+    `part` (i, n): the rows of the wave's slice i of n only (MARKETING_SEND_WORKERS); the wave
+    completes once every slice is done, whichever worker finds it so."""
     session = uow.session
     result = Claim(wave_id)
     batch = waves.open_batch(uow, wave_id=wave_id, now=now, complete=_complete,
-                             claimable=lambda s: sending.claimable(s, wave_id, now, limit, skip_locked=skip_locked))
+                             claimable=lambda s: sending.claimable(s, wave_id, now, limit, skip_locked=skip_locked,
+                                                                   part=part))
     wave, rows = batch.wave, batch.rows
     if wave is None or not rows:
         result.finished = batch.finished  # not finished: other workers hold live claims
@@ -217,8 +221,10 @@ def render(claimed: Claimed, links: tracking.LinkMaker) -> Rendered:
             continue
         if wave_links is None:
             wave_links = out.wave_links = mail_links
-        elif mail_links != wave_links:  # merge fields in links: this mail's own list
+        if mail_links != wave_links:  # merge fields in links: this mail's own list
             out.row_links.append((row.seq, mail_links))
+        elif out.wave_links:
+            out.on_wave_links.append(row.seq)
         out.mails.append(Outgoing(row.seq, row.contact_id, mail, retry=row.status == "sending", data=data,
                                   address=row.email, envelope_from=mime.envelope_from))
     return out
@@ -229,7 +235,12 @@ def settle(uow: UnitOfWork, result: Claim, claimed: Claimed, rendered: Rendered)
     from what is saved here); the mails join `result`."""
     session = uow.session
     if rendered.wave_links:
-        sending.save_wave_links(session, claimed.wave.id, rendered.wave_links)
+        saved = sending.links_of_wave(session, claimed.wave.id)  # another worker's first mail may have won
+        if not saved:
+            sending.save_wave_links(session, claimed.wave.id, rendered.wave_links)
+        elif saved != rendered.wave_links:
+            for seq in rendered.on_wave_links:
+                sending.set_links(session, seq, rendered.wave_links)
     for seq, mail_links in rendered.row_links:
         sending.set_links(session, seq, mail_links)
     sending.mark(session, rendered.failed)

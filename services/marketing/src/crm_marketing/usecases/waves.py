@@ -1,10 +1,11 @@
-"""Send waves: freeze (prepare asks contacts for the segments' members, outside the transaction;
-the write evaluates the audience against the projection and stores every recipient with its
-email and language or the reason it will be skipped, plus the template as it is), start, cancel,
-and read them with their counts."""
+"""Send waves: freeze (prepare asks contacts for the segments' members, outside the transaction,
+a page at a time: each page projected as it comes, only the ids kept; the write evaluates the
+audience against the projection and stores every recipient with its email and language or the
+reason it will be skipped, plus the template as it is), start, cancel, and read them with their
+counts."""
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -39,9 +40,14 @@ RECIPIENT_STATUSES = ("pending", "sending", "sent", "failed", "skipped")
 
 @dataclass(frozen=True)
 class Members:
-    """What contacts answered for each segment of the audience (prepare's result)."""
+    """What contacts answered for each segment of the audience (prepare's result): the members'
+    ids, in contacts' order, and the snapshots that were not projected page by page yet."""
 
-    by_segment: dict[str, list[Contact]] = field(default_factory=dict)
+    by_segment: dict[str, list[str]] = field(default_factory=dict)
+    unprojected: list[Contact] = field(default_factory=list)
+
+
+Project = Callable[[Sequence[Contact]], None]  # writes one page of snapshots to the projection
 
 
 def choose_audience(given: Audience, campaign_audience: Audience, field: str) -> Audience:
@@ -59,19 +65,39 @@ def _audience(wave: SendWave, campaign_audience: Audience) -> Audience:
 
 
 def prepare(session: Session, contacts: ContactsPort | None, *, principal: Principal, wave: SendWave,
-            prefix: str = "wave.") -> Members:
-    """Before the transaction: the caller may change the campaign, and contacts lists each segment."""
+            prefix: str = "wave.", project: Project | None = None) -> Members:
+    """Before the transaction: the caller may change the campaign, and contacts lists each segment.
+    With `project` (each page in a transaction of its own: the projection only ever moves to newer
+    snapshots, so a freeze that fails afterwards leaves it correct) a segment of any size costs a
+    page of snapshots and its ids; without it, the snapshots wait for `apply_members`."""
     campaign = campaigns.get(session, principal=principal, campaign_id=wave.campaign_id, field=f"{prefix}campaign_id")
     audience = choose_audience(wave.audience, campaign.audience, f"{prefix}audience")
     segments = list(dict.fromkeys([*audience.segment_ids, *audience.exclude_segment_ids]))
     if segments and contacts is None:
         raise DependencyUnavailable("contacts is not configured (CONTACTS_SERVICE_ADDR): segments cannot be listed")
-    return Members({segment_id: contacts.segment_members(segment_id) for segment_id in segments} if contacts else {})
+    members = Members()
+    if contacts is None:
+        return members
+    for segment_id in segments:
+        ids: list[str] = []
+        members.by_segment[segment_id] = ids
+        for page in contacts.segment_pages(segment_id):
+            ids.extend(c.id for c in page)
+            if project is not None:
+                project(page)
+            else:
+                members.unprojected.extend(page)
+    return members
 
 
 def apply_members(uow: UnitOfWork, members: Members, now: datetime) -> None:
-    """The freshest snapshots we have: contacts just sent them."""
-    projecting.apply_contacts(uow.session, [s for snapshots in members.by_segment.values() for s in snapshots], now)
+    """The freshest snapshots we have and did not project yet: contacts just sent them."""
+    projecting.apply_contacts(uow.session, members.unprojected, now)
+
+
+def project_page(uow: UnitOfWork, page: Sequence[Contact], now: datetime) -> None:
+    """One page of a segment's members, as prepare's `project` writes it (the caller's transaction)."""
+    projecting.apply_contacts(uow.session, page, now)
 
 
 def check_sender(sender: str, default_sender: str, field: str) -> str:
@@ -120,7 +146,7 @@ def evaluate_audience(session: Session, audience: Audience, members: Members) ->
     """The contact ids an audience names now: its segments (as contacts answered in `prepare`),
     tags (the projection) and explicit contacts, minus the exclusions."""
     def segment_ids(ids: list[str]) -> list[list[str]]:
-        return [[c.id for c in members.by_segment.get(s, [])] for s in ids]
+        return [members.by_segment.get(s, []) for s in ids]
 
     include = [*segment_ids(list(audience.segment_ids)), projection.tagged(session, list(audience.tags)),
                list(audience.contact_ids)]
