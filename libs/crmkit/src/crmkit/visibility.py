@@ -119,8 +119,9 @@ def masked_message(principal: Principal, message: Message) -> Message:
     """Any record (an event's payload, a snapshot) with the phones and emails this caller may not
     read masked as the services mask their own reads, changed in place: the fields of a `Phone`
     (number, raw) and an `Email` (address) message, and string fields whose name ends in `phone`,
-    `mobile` or `email` (plural: repeated). For consumers that pass on records of every service
-    (webhooks) and cannot know each one's message types."""
+    `mobile` or `email` (plural: repeated), and an `Interaction`'s content (what was said). For
+    consumers that pass on records of every service (webhooks) and cannot know each one's message
+    types."""
     if not sees_contact_details(principal):
         _mask(message)
     return message
@@ -144,10 +145,19 @@ def _mask(message: Message) -> None:
             value[:] = [masker(v) for v in value]
         else:
             setattr(message, field.name, masker(value))
+    if kind == "Interaction" and message.content:  # type: ignore[attr-defined]
+        # what was said on a call or in a note: a role whose details are masked (an analyst) reads
+        # that it happened, never its content (contacts' timeline hides it the same way)
+        message.content = ""  # type: ignore[attr-defined]
+    if kind == "Phone" and message.raw:  # type: ignore[attr-defined]
+        # What was typed ("13800138000") masked on its own keeps 8 of 11 digits: a phone's raw
+        # text goes out as its masked number, as contacts serves it (rules.visibility.masked).
+        message.raw = message.number  # type: ignore[attr-defined]
 
 
 def _masker(kind: str, name: str) -> Callable[[str], str] | None:
-    if (kind == "Phone" and name in ("number", "raw")) or name.endswith(("phone", "phones", "mobile", "mobiles")):
+    if (kind == "Phone" and name in ("number", "raw")) or name.endswith(
+            ("phone", "phones", "mobile", "mobiles", "phone_raw")):
         return mask_phone
     if (kind == "Email" and name == "address") or name.endswith(("email", "emails")):
         return lambda v: mask_email(v) if v else ""

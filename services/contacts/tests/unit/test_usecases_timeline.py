@@ -85,6 +85,15 @@ def test_bad_interactions_and_finance_are_refused_and_finance_reads_no_content(c
     assert entries(contacts, person.id)[0][0].interaction.content == "给 8 折"
 
 
+def test_a_note_without_a_subject_shows_finance_no_word_of_it_in_the_summary(contacts) -> None:
+    person = create(contacts)
+    log(contacts, pb.Interaction(contact_id=person.id, kind="note", content="客户可能跳槽到竞争对手"))
+    [entry], _ = entries(contacts, person.id, "finance.north")
+    assert entry.kind == "note" and "跳槽" not in entry.summary and entry.interaction.content == ""
+    [own], _ = entries(contacts, person.id)
+    assert own.summary == "客户可能跳槽到竞争对手"
+
+
 def test_the_timeline_pages_newest_first_with_its_own_cursor(contacts) -> None:
     person = create(contacts)
     logged = []

@@ -124,3 +124,33 @@ def test_an_analyst_reads_leads_with_phone_and_email_masked(sales: Any) -> None:
     assert [x.email for x in listed] == ["l***@tjport.example"]
     own = sales.read(lambda s: leads.get_lead(s, principal=REP1, now=NOW, lead_id=lead.id))
     assert own.email == "li.lei@tjport.example"
+
+
+
+def test_an_analyst_does_not_read_an_imported_leads_unverified_phone_as_typed(sales: Any) -> None:
+    # An import keeps a phone that does not validate as typed (phone_raw) beside its digits.
+    lead = sales.write(lambda uow: leads.create_lead(uow, principal=REP1, now=NOW, channel="import", lead=Lead(
+        name="周八", phone="14012345678", phone_raw="140 1234 5678", phone_unverified=True)))
+    analyst = Principal("ana.1", ("analyst",), "bi", "")
+    seen = sales.read(lambda s: leads.get_lead(s, principal=analyst, now=NOW, lead_id=lead.id))
+    assert "1234" not in seen.phone_raw and "1234" not in seen.phone and seen.phone_unverified
+    listed, _ = sales.read(lambda s: leads.list_leads(s, principal=analyst, now=NOW, flt=LeadFilter(), page_size=10,
+                                                      page_token=""))
+    assert [x.phone_raw for x in listed] == [seen.phone]
+    own = sales.read(lambda s: leads.get_lead(s, principal=REP1, now=NOW, lead_id=lead.id))
+    assert own.phone_raw == "140 1234 5678"
+
+
+def test_marketing_reports_a_visit_on_any_lead_but_reads_nothing_of_one_it_may_not_see(sales: Any) -> None:
+    lead = sales.write(lambda uow: leads.create_lead(uow, principal=REP1, now=NOW, lead=Lead(
+        name="李雷", company="天津港集团", phone="13800138000", email="li.lei@tjport.example")))
+    marketer = Principal("marketing.hq", ("marketing",), "marketing", "")
+    answer = sales.write(lambda uow: leads.record_activity(uow, principal=marketer, now=NOW, lead_id=lead.id,
+                                                           kind="web_visit", count=1, occurred_at=None))
+    assert answer.id == lead.id and answer.activity["web_visit"] == 1
+    assert (answer.name, answer.phone, answer.email, answer.owner_id) == ("", "", "", "")
+    with pytest.raises(NotFound):  # a call is the owner's to log, on a lead its author may see
+        sales.write(lambda uow: leads.record_activity(uow, principal=marketer, now=NOW, lead_id=lead.id,
+                                                      kind="call", count=1, occurred_at=None))
+    own = sales.read(lambda s: leads.get_lead(s, principal=REP1, now=NOW, lead_id=lead.id))
+    assert own.activity["web_visit"] == 1 and "call" not in own.activity and own.email == "li.lei@tjport.example"

@@ -34,7 +34,7 @@ from crm_sales.usecases import (
     tasks,
 )
 from crmkit.auth import Principal
-from crmkit.errors import AlreadyExists, FailedPrecondition, InvalidArgument, PermissionDenied
+from crmkit.errors import AlreadyExists, FailedPrecondition, InvalidArgument, NotFound, PermissionDenied
 
 NOW = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 ADMIN = Principal("admin", ("admin",), "hq", "")
@@ -100,6 +100,8 @@ def test_a_quote_goes_through_its_approvals_and_then_opens_the_quote_stage(sales
 
     with pytest.raises(PermissionDenied):
         decide(LEGAL)   # the manager decides first
+    with pytest.raises(NotFound):  # another region's manager does not see the quote nor its approval
+        decide(Principal("manager.south", ("manager",), "south-sales", "south"))
     pending, more = sales.read(lambda s: approvals.list_approvals(s, principal=MANAGER, now=NOW, quote_id="",
                                                                   pending_for_me=True))
     assert [a.id for a in pending] == [quote.approval_id] and more == ""

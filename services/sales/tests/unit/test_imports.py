@@ -109,6 +109,23 @@ def test_duplicates_of_leads_in_the_database_are_flagged_or_merged(sales: Any) -
     assert "crm.sales.lead.updated" in sales.events()
 
 
+def test_a_duplicate_another_region_owns_is_neither_named_nor_merged_into(sales: Any) -> None:
+    existing = sales.write(lambda uow: lead_cases.create_lead(
+        uow, principal=REP, now=NOW, lead=Lead(name="老客户", email="wf@example.cn")))
+    south = Principal("rep.south.1", ("rep",), "south-sales", "south")
+    rows = [["name", "email", "title"], ["王芳", "wf@example.cn", "南方经理"]]
+    flagged = run(sales, csv_bytes(rows), principal=south)
+    reason = report(sales, flagged.id, principal=south)[1][1]
+    assert flagged.rejected == 1 and existing.id not in reason and "a lead you cannot see" in reason
+    merged = run(sales, csv_bytes(rows), principal=south, on_duplicate="merge")
+    assert (merged.merged, merged.accepted, merged.rejected) == (0, 0, 1)
+    assert existing.id not in report(sales, merged.id, principal=south)[1][1]
+    lead = sales.read(lambda s: records.load(s, Lead, existing.id))
+    assert lead.title == "" and lead.version == existing.version  # nothing written into the north's lead
+    kept = run(sales, csv_bytes(rows), principal=south, on_duplicate="create")
+    assert kept.accepted == 1
+
+
 def test_a_duplicate_of_a_committed_batch_is_found_in_the_database(sales: Any) -> None:
     job = run(sales, csv_bytes(LEADS), mapping=MAPPING, batch_rows=2)  # row 1 committed before row 4 is read
     [row_4] = [r for r in report(sales, job.id) if r[0] == "4"]

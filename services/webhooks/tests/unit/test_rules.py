@@ -127,6 +127,7 @@ def test_event_types_come_from_the_contracts_under_short_names() -> None:
 def _contact_updated() -> bytes:
     contact = contacts_pb2.Contact(id="c-1", name="张伟", owner_id="rep.1")
     contact.phones.add(number="+8613800138000", raw="138 0013 8000")
+    contact.phones.add(number="+8613822223333", raw="13822223333")
     contact.emails.add(address="zhang.wei@example.com")
     env = new_event(producer="contacts", event_type="crm.contacts.contact.updated", aggregate_type="contact",
                     aggregate_id="c-1", aggregate_version=3, payload=events_pb2.ContactUpdated(contact=contact),
@@ -141,13 +142,47 @@ def test_payloads_are_masked_for_a_role_the_api_masks_and_whole_for_one_it_does_
     masked = json.loads(payload.body(env, name="contact.updated", delivery="d-1",
                                      owner=Principal("erp", ("integration",))))
     contact = masked["data"]["contact"]
-    assert contact["phones"][0]["number"] == "+861******8000" and contact["phones"][0]["raw"] == "138 *****8000"
+    # the raw text as the API serves it to the same role: the masked number, never more digits
+    assert contact["phones"][0]["number"] == "+861******8000" and contact["phones"][0]["raw"] == "+861******8000"
+    assert contact["phones"][1]["number"] == "+861******3333" and contact["phones"][1]["raw"] == "+861******3333"
     assert contact["emails"][0]["address"] == "z***@example.com"
     assert contact["name"] == "张伟" and masked["type"] == "contact.updated" and masked["id"] == "d-1"
     assert masked["aggregate"] == {"type": "contact", "id": "c-1", "version": 3}
     whole = json.loads(payload.body(env, name="contact.updated", delivery="d-1", owner=Principal("root", ("admin",))))
     assert whole["data"]["contact"]["phones"][0]["number"] == "+8613800138000"
     assert whole["data"]["contact"]["emails"][0]["address"] == "zhang.wei@example.com"
+
+
+def test_a_leads_unverified_phone_as_typed_is_masked_in_a_payload_too() -> None:
+    import json
+
+    from crm.sales.v1 import events_pb2 as sales_events
+    from crm.sales.v1 import sales_pb2
+
+    lead = sales_pb2.Lead(id="l-1", name="周八", phone="14012345678", phone_raw="140 1234 5678",
+                          phone_unverified=True, email="zhou.ba@example.com")
+    env = parse_envelope(new_event(producer="sales", event_type="crm.sales.lead.created", aggregate_type="lead",
+                                   aggregate_id="l-1", aggregate_version=1,
+                                   payload=sales_events.LeadCreated(lead=lead), actor=Actor(user_id="rep.1")).data)
+    sent = json.loads(payload.body(env, name="lead.created", delivery="d-2", owner=Principal("erp", ("integration",))))
+    data = sent["data"]["lead"]
+    assert "1234" not in data["phone"] and "1234" not in data["phone_raw"] and data["email"] == "z***@example.com"
+
+
+def test_what_was_said_on_a_call_does_not_reach_a_masked_subscriber() -> None:
+    import json
+
+    said = contacts_pb2.Interaction(id="i-1", contact_id="c-1", kind="call", subject="第二次电话",
+                                    content="客户私下透露预算 99 万")
+    env = parse_envelope(new_event(producer="contacts", event_type="crm.contacts.interaction.logged",
+                                   aggregate_type="contact", aggregate_id="c-1", aggregate_version=2,
+                                   payload=events_pb2.InteractionLogged(interaction=said),
+                                   actor=Actor(user_id="rep.1")).data)
+    sent = json.loads(payload.body(env, name="interaction.logged", delivery="d-3",
+                                   owner=Principal("erp", ("integration",))))
+    assert sent["data"]["interaction"]["subject"] == "第二次电话" and "content" not in sent["data"]["interaction"]
+    whole = json.loads(payload.body(env, name="interaction.logged", delivery="d-3", owner=Principal("root", ("admin",))))
+    assert whole["data"]["interaction"]["content"] == "客户私下透露预算 99 万"
 
 
 def test_a_delivery_id_is_stable_per_event_and_subscription() -> None:

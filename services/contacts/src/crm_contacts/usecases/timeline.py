@@ -57,6 +57,9 @@ def list_timeline(session: Session, *, principal: Principal, contact_id: str, pa
     entries, token = store.list_timeline(session, [contact.id], page_size, page_token)
     if _hides_content(principal):
         for entry in entries:  # finance sees that a conversation happened, not what was said
+            if entry.HasField("interaction"):
+                # the summary of an interaction without a subject is its content's start
+                entry.summary = entry.interaction.subject
             entry.interaction.content = ""
     return entries, token
 

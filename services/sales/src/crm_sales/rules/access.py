@@ -16,6 +16,10 @@ def masked_lead(principal: Principal, lead: Lead) -> Lead:
     """The lead as this caller may read it (changed in place: only on a read's way out)."""
     if not sees_contact_details(principal):
         lead.phone, lead.email = mask_phone(lead.phone), mask_email(lead.email) if lead.email else ""
+        # An unverified phone keeps what was typed beside its digits: masked alike, as contacts
+        # masks a phone's raw text with its number.
+        if lead.phone_raw:
+            lead.phone_raw = lead.phone
     return lead
 
 

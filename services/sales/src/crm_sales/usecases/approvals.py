@@ -26,6 +26,10 @@ def decide(uow: UnitOfWork, *, principal: Principal, now: datetime, approval_id:
     quote = records.load(uow.session, Quote, request.quote_id, for_update=True)
     if quote is None:  # approvals are never without their quote; say so rather than fail obscurely
         raise NotFound(f"quote {request.quote_id} of approval {approval_id} not found", field="id")
+    try:  # an approval of a quote the caller may not see is as missing as the quote (no existence leak)
+        visible(uow.session, Quote, request.quote_id, principal=principal, now=now)
+    except NotFound:
+        raise NotFound(f"approval {approval_id} not found", field="id") from None
     step = approval_policy.decide(request, principal, approve, comment, now)
     approvals.save_approval(uow.session, request, new=False)
     emit(uow, principal, SALES.APPROVAL_DECIDED, request.id, len([s for s in request.steps if s.decided_by]),

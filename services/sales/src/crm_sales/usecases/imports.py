@@ -19,9 +19,10 @@ from crm_sales.store import catalogue, records
 from crm_sales.store import imports as import_store
 from crm_sales.store.picklists import PICKLISTS
 from crm_sales.usecases import leads
+from crm_sales.usecases.access import visible
 from crmkit.auth import Principal
 from crmkit.db import UnitOfWork
-from crmkit.errors import DomainError
+from crmkit.errors import DomainError, NotFound, PermissionDenied
 from crmkit.imports.jobs import ImportKind, Rejected, RunState
 from crmkit.imports.mapping import Cells, Problem
 from crmkit.records import bump, new_id
@@ -47,6 +48,20 @@ def _flag(cells: Cells, field: str, where: str, value: str) -> None:
                                   "to keep it", value))
 
 
+def _access(uow: UnitOfWork, principal: Principal, now: datetime, lead_id: str, seen: dict[str, str]) -> str:
+    """Whether a matching lead in the database may be merged into by the uploader ("own"), only read
+    ("read") or not even seen ("hidden"): a merge writes only into a lead the uploader may change."""
+    if lead_id not in seen:
+        try:
+            visible(uow.session, Lead, lead_id, principal=principal, now=now, write=True)
+            seen[lead_id] = "own"
+        except NotFound:
+            seen[lead_id] = "hidden"
+        except PermissionDenied:
+            seen[lead_id] = "read"
+    return seen[lead_id]
+
+
 class SalesImporter:
     """crmkit.imports.jobs.Importer for leads and products."""
 
@@ -67,6 +82,7 @@ class SalesImporter:
                                                         for v in rules.lead_identities(lead)])
         rejected: list[Rejected] = []
         merged: dict[str, tuple[Lead, list[str]]] = {}
+        seen: dict[str, str] = {}  # lead id → the uploader's access to it
         for offset, ((lead, cells), values) in enumerate(zip(built, rows, strict=True)):
             n = first_row + offset
             if not cells.problems:
@@ -76,8 +92,15 @@ class SalesImporter:
                 duplicate = _duplicate(state, owners, identities, "lead")
                 if duplicate is not None:
                     where, match_id, value = duplicate
+                    access = "own" if not where.startswith("lead ") else _access(uow, principal, now, match_id, seen)
+                    if access == "hidden":  # named as the API's 409 names it: no id the caller may not see
+                        where = "a lead you cannot see"
+                    field = "email" if "@" in value else "phone"
                     if job.on_duplicate == "flag":
-                        _flag(cells, "email" if "@" in value else "phone", where, value)
+                        _flag(cells, field, where, value)
+                    elif access != "own":
+                        cells.problems.append(Problem(field, "", f"duplicate of {where} ({value}), which you may not "
+                                                      "change: choose on_duplicate create to keep it", value))
                     else:
                         if not job.dry_run:
                             target = merged.get(match_id)

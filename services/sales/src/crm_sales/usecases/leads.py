@@ -232,11 +232,14 @@ def record_activity(uow: UnitOfWork, *, principal: Principal, now: datetime, lea
         raise InvalidArgument(f"must be one of {', '.join(scoring.ACTIVITIES)}", field="kind")
     if count < 0 or count > 1000:
         raise InvalidArgument("count is 1 to 1000", field="count")
-    # Marketing and service accounts report the lead's own activity (emails, visits) for any lead.
-    if principal.has_role("marketing") or principal.is_admin:
+    # Marketing and service accounts report the lead's own activity (emails, visits) for any lead;
+    # a call or a meeting is the owner's to log, on a lead its author may change.
+    hidden = False
+    if principal.is_admin or (principal.has_role("marketing") and kind in _LEADS_OWN_ACTIVITY):
         lead = records.load(uow.session, Lead, lead_id, for_update=True)
         if lead is None:
             raise NotFound(f"lead {lead_id} not found", field="id")
+        hidden = not principal.is_admin and not _can_read(uow.session, principal, lead, now)
     else:
         lead = visible(uow.session, Lead, lead_id, principal=principal, now=now, write=True)
     at = occurred_at or now
@@ -255,7 +258,23 @@ def record_activity(uow: UnitOfWork, *, principal: Principal, now: datetime, lea
     if changed:
         emit(uow, principal, SALES.LEAD_SCORED, lead.id, lead.version,
              ev.LeadScored(lead=lead, previous_score=previous), now)
+    if hidden:  # the engagement reported and what it did to the score; nothing of the person
+        return Lead(id=lead.id, version=lead.version, activity=lead.activity, score=lead.score,
+                    status=lead.status,
+                    last_activity_at=lead.last_activity_at if lead.HasField("last_activity_at") else None)
     return lead
+
+
+# What a lead does itself (mails it sends, visits, forms): marketing reports it on any lead.
+_LEADS_OWN_ACTIVITY = ("inbound_email", "outbound_email", "web_visit", "form_submit")
+
+
+def _can_read(session: Session, principal: Principal, lead: Lead, now: datetime) -> bool:
+    try:
+        visible(session, Lead, lead.id, principal=principal, now=now)
+    except NotFound:
+        return False
+    return True
 
 
 def followed_up(uow: UnitOfWork, *, now: datetime, lead_id: str, at: datetime) -> None:
