@@ -10,6 +10,10 @@ uploaded through the gateway as a client would, then
     .venv/bin/python bench/import_bench.py                  # 20,000 rows (make bench)
     .venv/bin/python bench/import_bench.py --rows 1000000   # the issue's figure (minutes)
 
+`--job-only [--pg]`: the job's own cost without the suite, in this process on a migrated SQLite
+file (or a fresh PostgreSQL database at 127.0.0.1:5432): rows/s committed and CPU per row of the
+runner alone (no relay, search or consumers sharing the process), and this process's peak RSS.
+
 Prints figures and the machine's load; asserts nothing about time."""
 from __future__ import annotations
 
@@ -20,6 +24,7 @@ import json
 import random
 import sys
 import tempfile
+import threading
 import time
 import uuid
 from pathlib import Path
@@ -66,10 +71,16 @@ def generate(rows: int, tag: str, seed: int = 7) -> tuple[bytes, int]:
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--rows", type=int, default=20_000)
+    parser.add_argument("--job-only", action="store_true", help="the runner alone, in this process")
+    parser.add_argument("--pg", action="store_true", help="with --job-only: PostgreSQL at 127.0.0.1:5432")
     args = parser.parse_args()
     tag = "imp" + uuid.uuid4().hex[:8]
     content, _ = generate(args.rows, tag)
     print(f"contacts import: {args.rows:,} rows ({len(content) / 1e6:.1f} MB CSV), load {_load()}", flush=True)
+    if args.job_only:
+        from import_job_bench import run_job_only
+
+        return run_job_only(content, args.rows, pg=args.pg, load=_load)
     with tempfile.TemporaryDirectory() as tmp:
         suite = Suite(Path(tmp), free_ports=True, jwt_secret="bench-secret-0123456789-0123456789",
                       extra_env={"RATE_LIMIT_RPS": "1000000", "RATE_LIMIT_BURST": "1000000", "LOG_LEVEL": "WARNING"})
@@ -78,6 +89,25 @@ def main() -> int:
             return _measure(suite, content, tag, args.rows)
         finally:
             suite.stop()
+
+
+class PeakRss:
+    """A process's resident memory sampled every 0.2 s from now until stop(): its highest."""
+
+    def __init__(self, pid: int, every: float = 0.2) -> None:
+        self.pid, self.every, self.peak = pid, every, 0.0
+        self._done = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self._done.wait(self.every):
+            self.peak = max(self.peak, rss_mb(self.pid))
+
+    def stop(self) -> float:
+        self._done.set()
+        self._thread.join()
+        return max(self.peak, rss_mb(self.pid))
 
 
 def _load() -> str:
@@ -91,6 +121,7 @@ def _measure(suite: Suite, content: bytes, tag: str, rows: int) -> int:
     contacts = suite.procs["contacts"].proc
     pid = contacts.pid if contacts else 0
     rss = {"before": rss_mb(pid)}
+    peak = PeakRss(pid)
     t0 = time.perf_counter()
     r = http.post(f"{base}/imports", data=content, headers={"Content-Type": "text/csv"}, timeout=3600, params={
         "entity": "contact", "file_name": "bench.csv", "mapping": json.dumps(MAPPING, ensure_ascii=False)})
@@ -110,6 +141,7 @@ def _measure(suite: Suite, content: bytes, tag: str, rows: int) -> int:
         time.sleep(0.25)
     ended = time.time()
     rss["end"] = rss_mb(pid)
+    rss["peak (sampled every 0.2 s)"] = peak.stop()
     if job["status"] != "done":
         print(f"  the job failed: {job.get('error')}")
         return 1

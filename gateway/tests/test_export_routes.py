@@ -21,8 +21,10 @@ from crm.sales.v1 import sales_pb2 as pb
 from crm.sales.v1 import sales_pb2_grpc
 from crm_gateway.export_jobs import STALE, JobStore
 from crm_gateway.export_lists import LEAD_IMPORT, LISTS
-from crmkit.auth import TokenVerifier, current_principal
+from crmkit.auth import Principal, TokenVerifier, current_principal, mint_token
 from crmkit.grpc_server import GrpcServer
+
+from .conftest import SECRET
 
 ROWS = 450  # more than two pages of 200
 
@@ -202,3 +204,54 @@ def test_a_custom_query_and_a_saved_query_export_their_results(make_client, sett
     saved = gw.get("/api/v1/reports/saved/sq-7/export", headers=auth, query_string={"format": "xlsx"})
     assert saved.status_code == 200 and saved.mimetype.endswith("spreadsheetml.sheet")
     assert reporting.last("RunSavedQuery").request.id == "sq-7"
+
+
+def test_my_export_jobs_list_newest_first_in_pages_and_only_mine(gw, auth, sales, mint, tmp_path):
+    store = JobStore(tmp_path, retention=3600)  # the directory the gateway's jobs live in
+    now = time.time()
+
+    def job(owner: str, age: float, status: str) -> Any:
+        made = store.new(owner=owner, list_name="opportunities", filters={"stage": "qualify"}, fmt="csv")
+        made.created_at, made.updated_at, made.status, made.rows_written = now - age, now, status, 7
+        if status != "running":
+            made.finished_at, made.expires_at = now, now + 3600
+        store.save(made)
+        return made
+
+    oldest, middle, newest = job("rep.north.1", 30, "done"), job("rep.north.1", 20, "failed"), \
+        job("rep.north.1", 10, "running")
+    job("rep.north.2", 5, "done")
+    first = gw.get("/api/v1/exports?page_size=2", headers=auth)
+    assert first.status_code == 200, first.get_data(as_text=True)
+    page = first.get_json()
+    assert [j["id"] for j in page["items"]] == [newest.id, middle.id] and page["next_page_token"]
+    assert page["items"][0]["status"] == "running" and "download_url" not in page["items"][0]
+    assert page["items"][0]["list"] == "opportunities" and page["items"][0]["filters"] == {"stage": "qualify"}
+    rest = gw.get("/api/v1/exports", headers=auth, query_string={"page_size": 2,
+                                                                  "page_token": page["next_page_token"]}).get_json()
+    assert [j["id"] for j in rest["items"]] == [oldest.id] and rest["next_page_token"] == ""
+    assert rest["items"][0]["download_url"] == f"/api/v1/exports/{oldest.id}/download"
+    assert rest["items"][0]["rows_written"] == 7 and rest["items"][0]["created_at"]
+    everything = gw.get("/api/v1/exports", headers=auth).get_json()  # no page size: 50 a page
+    assert [j["id"] for j in everything["items"]] == [newest.id, middle.id, oldest.id]
+    theirs = gw.get("/api/v1/exports", headers={"Authorization": f"Bearer {mint('rep.north.2')}"}).get_json()
+    assert len(theirs["items"]) == 1 and theirs["items"][0]["id"] not in {oldest.id, middle.id, newest.id}
+    admin = {"Authorization": f"Bearer {mint_token(Principal('admin', ('admin',), 'hq', ''), SECRET)}"}
+    assert gw.get("/api/v1/exports", headers=admin).get_json()["items"] == []  # an admin: their own jobs only
+    bad = gw.get("/api/v1/exports?page_token=bm90LW1pbmU", headers=auth)
+    assert bad.status_code == 400 and bad.get_json()["errors"][0]["field"] == "page_token"
+
+
+def test_a_listed_job_whose_gateway_stopped_shows_failed(tmp_path):
+    now = [1000.0]
+    store = JobStore(tmp_path, retention=3600, clock=lambda: now[0])
+    first = store.new(owner="rep.north.1", list_name="leads", filters={}, fmt="csv")
+    now[0] += 1
+    second = store.new(owner="rep.north.1", list_name="leads", filters={}, fmt="xlsx")
+    now[0] += STALE + 1
+    listed, more = store.owned("rep.north.1", size=1)
+    assert [j.id for j in listed] == [second.id] and more
+    assert listed[0].status == "failed" and "interrupted" in listed[0].error
+    rest, more = store.owned("rep.north.1", size=1, after=(listed[0].created_at, listed[0].id))
+    assert [j.id for j in rest] == [first.id] and not more
+    assert store.owned("admin", size=50) == ([], False)  # an administrator is shown their own jobs only

@@ -11,7 +11,7 @@ from crm.common.v1.types_pb2 import PageResponse
 from crm.sales.v1 import sales_pb2 as pb
 from crm.sales.v1 import sales_pb2_grpc
 from crmkit.auth import TokenVerifier
-from crmkit.errors import Conflict, FailedPrecondition
+from crmkit.errors import Conflict, FailedPrecondition, NotFound
 from crmkit.grpc_server import GrpcServer, idempotency_key
 
 PDF = b"%PDF-1.4\n% quote\n%%EOF\n"
@@ -60,6 +60,22 @@ class FakeSales(sales_pb2_grpc.SalesServiceServicer):
     def GetQuote(self, request: Any, context: Any) -> Any:
         self._got("GetQuote", request)
         return pb.Quote(id=request.id, number="Q-2026-000001", version=2, row_version=5, status="draft")
+
+    def GetContract(self, request: Any, context: Any) -> Any:
+        self._got("GetContract", request)
+        if request.id != "ct-1":  # sales answers NOT_FOUND for a contract the caller may not see
+            raise NotFound(f"contract {request.id} not found", field="id")
+        return pb.Contract(id="ct-1", number="C-2026-000001", status="signed", version=3)
+
+    def ListContracts(self, request: Any, context: Any) -> Any:
+        self._got("ListContracts", request)
+        more = "" if request.page.page_token else "czE"
+        return pb.ListContractsResponse(contracts=[pb.Contract(id="ct-1")], page=PageResponse(next_page_token=more))
+
+    def ListDelegations(self, request: Any, context: Any) -> Any:
+        self._got("ListDelegations", request)
+        return pb.ListDelegationsResponse(delegations=[pb.Delegation(id="dg-1")],
+                                          page=PageResponse(next_page_token=request.page.page_token and ""))
 
 
 @pytest.fixture
@@ -160,3 +176,28 @@ def test_approvals_and_price_books_page_by_cursor(sales_client, auth, sales):
     assert [(r.currency_code, r.page.page_token) for r in book_calls] == [("CNY", ""), ("", key)]
     bad = sales_client.get("/api/v1/approvals?pending_for_me=true&page_size=0", headers=auth)
     assert bad.status_code == 400 and "page_size" in bad.get_data(as_text=True)
+
+
+def test_a_contract_has_its_own_page_and_a_hidden_one_is_404(sales_client, auth, sales):
+    resp = sales_client.get("/api/v1/contracts/ct-1", headers=auth)
+    assert resp.status_code == 200 and resp.get_json()["number"] == "C-2026-000001"
+    missing = sales_client.get("/api/v1/contracts/ct-someone-elses", headers=auth)
+    assert missing.status_code == 404 and missing.mimetype == "application/problem+json"
+    assert [r.id for m, r, _ in sales[0].calls if m == "GetContract"] == ["ct-1", "ct-someone-elses"]
+
+
+def test_contracts_and_delegations_page_by_cursor(sales_client, auth, sales):
+    fake, _ = sales
+    first = sales_client.get("/api/v1/contracts?status=signed&page_size=1", headers=auth).get_json()
+    assert [c["id"] for c in first["items"]] == ["ct-1"] and first["next_page_token"] == "czE"
+    rest = sales_client.get("/api/v1/contracts?page_token=czE", headers=auth).get_json()
+    assert rest["next_page_token"] == ""
+    sent = [(r.status, r.page.page_size, r.page.page_token) for m, r, _ in fake.calls if m == "ListContracts"]
+    assert sent == [("signed", 1, ""), ("", 0, "czE")]
+    assert sales_client.get("/api/v1/contracts?page_token=!!", headers=auth).status_code == 400
+    key = "a1siMjAyNi0wMy0wMlQwOTowMDowMCswMDowMCIsICJ4Il0"
+    listed = sales_client.get(f"/api/v1/sales/delegations?active_only=true&page_size=5&page_token={key}",
+                              headers=auth).get_json()
+    assert [d["id"] for d in listed["items"]] == ["dg-1"] and listed["next_page_token"] == ""
+    (request,) = [r for m, r, _ in fake.calls if m == "ListDelegations"]
+    assert (request.active_only, request.page.page_size, request.page.page_token) == (True, 5, key)

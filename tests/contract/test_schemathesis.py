@@ -28,6 +28,8 @@ pytestmark = pytest.mark.e2e
 CROSS_FIELD_RULES = {
     "listTimeline": "its page token is a time cursor only contacts can check",
     "listPriceBooks": "its page token is a key cursor (the last row's keys) only sales can check",
+    "listDelegations": "its page token is a key cursor (the last row's start and id) only sales can check",
+    "listExportJobs": "its page token is a key cursor (the last job's created_at and id) only the gateway checks",
     "listDashboards": "its page token is a key cursor (the last row's name and id) only reporting can check",
     "getCustomerCounts": "to_day may not be before from_day",
     "getSupportSummary": "to_day may not be before from_day",

@@ -546,7 +546,8 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        get?: never;
+        /** The caller's own export jobs (an administrator's too), newest first, with their progress and, when done, the download URL */
+        get: operations["listExportJobs"];
         put?: never;
         /** Export a list in the background (large lists): the list, its filters (as its list route takes them) and the format; answers the job to follow */
         post: operations["createExportJob"];
@@ -2372,11 +2373,28 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** List contracts */
+        /** List contracts visible to the caller, oldest first */
         get: operations["listContracts"];
         put?: never;
         /** A contract from an accepted quote */
         post: operations["createContract"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/contracts/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Get a contract (404 when the caller may not see it, as in the list) */
+        get: operations["getContract"];
+        put?: never;
+        post?: never;
         delete?: never;
         options?: never;
         head?: never;
@@ -2511,7 +2529,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Delegations */
+        /** Delegations, by start then id */
         get: operations["listDelegations"];
         put?: never;
         /** Lend a rep's records and reminders to a colleague until ends_at (from_user_id: the caller by default) */
@@ -4217,6 +4235,8 @@ export interface components {
         };
         ContractList: {
             items: components["schemas"]["Contract"][];
+            /** @description pass as page_token; empty on the last page */
+            next_page_token: string;
         };
         /** @description UpdateContractStatusRequest as sent by a client; the server sets expected_version, id */
         ContractStatusChange: {
@@ -4393,6 +4413,8 @@ export interface components {
         };
         DelegationList: {
             items: components["schemas"]["Delegation"][];
+            /** @description pass as page_token; empty on the last page */
+            next_page_token: string;
         };
         DrillDownInput: {
             query: components["schemas"]["Query"];
@@ -4617,6 +4639,11 @@ export interface components {
              * @enum {string}
              */
             columns?: "all" | "import";
+        };
+        ExportJobList: {
+            items: components["schemas"]["ExportJob"][];
+            /** @description pass as page_token; empty on the last page */
+            next_page_token: string;
         };
         FollowUpRule: {
             id?: string;
@@ -8501,6 +8528,43 @@ export interface operations {
                 content: {
                     "text/csv": string;
                     "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": string;
+                };
+            };
+            400: components["responses"]["Problem400"];
+            401: components["responses"]["Problem401"];
+            403: components["responses"]["Problem403"];
+            404: components["responses"]["Problem404"];
+            429: components["responses"]["Problem429"];
+            500: components["responses"]["Problem500"];
+            503: components["responses"]["Problem503"];
+            504: components["responses"]["Problem504"];
+        };
+    };
+    listExportJobs: {
+        parameters: {
+            query?: {
+                /** @description jobs per page (50 when omitted) */
+                page_size?: number;
+                /** @description next_page_token from the previous page; any other value is a 400 naming page_token */
+                page_token?: string;
+            };
+            header?: {
+                /** @description kept, echoed and forwarded when it is 1 to 128 of A-Za-z0-9._:- ; any other value (or none) is replaced by a new id, which the response carries */
+                "X-Request-Id"?: string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ExportJobList"];
                 };
             };
             400: components["responses"]["Problem400"];
@@ -14727,6 +14791,10 @@ export interface operations {
             query?: {
                 opportunity_id?: string;
                 status?: "draft" | "signed" | "active" | "expired" | "terminated";
+                /** @description items per page (200 when omitted) */
+                page_size?: number;
+                /** @description next_page_token from the previous page */
+                page_token?: string;
             };
             header?: {
                 /** @description kept, echoed and forwarded when it is 1 to 128 of A-Za-z0-9._:- ; any other value (or none) is replaced by a new id, which the response carries */
@@ -14794,6 +14862,50 @@ export interface operations {
             409: components["responses"]["Problem409"];
             413: components["responses"]["Problem413"];
             415: components["responses"]["Problem415"];
+            429: components["responses"]["Problem429"];
+            500: components["responses"]["Problem500"];
+            503: components["responses"]["Problem503"];
+            504: components["responses"]["Problem504"];
+        };
+    };
+    getContract: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description kept, echoed and forwarded when it is 1 to 128 of A-Za-z0-9._:- ; any other value (or none) is replaced by a new id, which the response carries */
+                "X-Request-Id"?: string;
+                "If-None-Match"?: string;
+            };
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    "X-Request-Id"?: string;
+                    /** @description the resource version, e.g. "3" */
+                    ETag?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Contract"];
+                };
+            };
+            /** @description Not modified (If-None-Match matched) */
+            304: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            400: components["responses"]["Problem400"];
+            401: components["responses"]["Problem401"];
+            403: components["responses"]["Problem403"];
+            404: components["responses"]["Problem404"];
             429: components["responses"]["Problem429"];
             500: components["responses"]["Problem500"];
             503: components["responses"]["Problem503"];
@@ -15186,6 +15298,10 @@ export interface operations {
             query?: {
                 user_id?: string;
                 active_only?: boolean;
+                /** @description items per page (200 when omitted) */
+                page_size?: number;
+                /** @description next_page_token from the previous page */
+                page_token?: string;
             };
             header?: {
                 /** @description kept, echoed and forwarded when it is 1 to 128 of A-Za-z0-9._:- ; any other value (or none) is replaced by a new id, which the response carries */

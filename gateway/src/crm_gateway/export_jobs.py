@@ -99,12 +99,28 @@ class JobStore:
         """The caller's job (None for anyone else's: it does not exist for them), stale ones failed."""
         if len(job_id) != 32 or not set(job_id) <= _ID:
             return None
+        job = self._load(self._state(job_id))
+        return self._settled(job) if job is not None and job.owner == owner else None
+
+    def owned(self, owner: str, *, size: int, after: tuple[float, str] | None = None) -> tuple[list[Job], bool]:
+        """The owner's jobs, newest first (created_at, then id, both descending), the `size` after the
+        cursor `after` (the last row's created_at and id), and whether more follow. It reads every
+        state file: the directory holds only the jobs within the retention (hours), not a history."""
+        mine = [job for state in self.root.glob("*.json") if (job := self._load(state)) is not None
+                and job.owner == owner]
+        mine.sort(key=lambda j: (j.created_at, j.id), reverse=True)
+        if after is not None:
+            mine = [j for j in mine if (j.created_at, j.id) < after]
+        return [self._settled(j) for j in mine[:size]], len(mine) > size
+
+    def _load(self, state: Path) -> Job | None:
         try:
-            job = Job(**json.loads(self._state(job_id).read_text()))
-        except (OSError, ValueError, TypeError):
+            return Job(**json.loads(state.read_text()))
+        except (OSError, ValueError, TypeError):  # removed by a sweep meanwhile, or not a job's state
             return None
-        if job.owner != owner:
-            return None
+
+    def _settled(self, job: Job) -> Job:
+        """The job as it stands: a running one whose replica stopped beating is failed (and saved so)."""
         if job.status == "running" and self.clock() - job.updated_at > STALE:
             job.status, job.error, job.finished_at = "failed", "interrupted: the gateway running it stopped; " \
                 "start the export again", self.clock()

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
@@ -89,9 +90,23 @@ def row_of(columns: Sequence[Column], record: Any) -> list[str]:
 
 # -- writers ------------------------------------------------------------------------------------
 
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+_PLAIN_NUMBER = re.compile(r"-\d+(\.\d+)?")
+
+
+def csv_cell(value: Cell) -> Cell:
+    """A text a spreadsheet would run as a formula (=, +, -, @, a tab or CR first) gets a leading
+    apostrophe, so opening the file runs nothing (CSV injection); a negative number stays a number.
+    `+86…` phones are guarded too, which also keeps Excel from turning them into numbers. Our
+    import takes the apostrophe off again."""
+    if isinstance(value, str) and value.startswith(_FORMULA_START) and not _PLAIN_NUMBER.fullmatch(value):
+        return "'" + value
+    return value
+
+
 def csv_chunks(header: Sequence[str], rows: Iterable[Sequence[Cell]], *, every: int = 200) -> Iterator[bytes]:
     """UTF-8 with a BOM (Excel then reads Chinese text right), a chunk per `every` rows: memory
-    stays flat whatever the row count."""
+    stays flat whatever the row count. Cells are guarded against formulas (`csv_cell`)."""
     out = io.StringIO()
     writer = csv.writer(out)
     writer.writerow(header)
@@ -100,7 +115,7 @@ def csv_chunks(header: Sequence[str], rows: Iterable[Sequence[Cell]], *, every: 
     out.truncate()
     pending = 0
     for row in rows:
-        writer.writerow(["" if v is None else v for v in row])
+        writer.writerow(["" if v is None else csv_cell(v) for v in row])
         pending += 1
         if pending == every:
             yield out.getvalue().encode()

@@ -8,6 +8,7 @@ text) streams a page at a time in flat memory; xlsx is written row by row (openp
 mode) to a temporary file, then sent. Columns: export_lists.py; cells: export_tables.py."""
 from __future__ import annotations
 
+import math
 import tempfile
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
@@ -19,10 +20,12 @@ from crm_gateway import export_reports
 from crm_gateway.export_jobs import JobStore
 from crm_gateway.export_lists import LISTS, ExportedList, Metadata, parse_filters, records
 from crm_gateway.export_tables import XLSX, Cell, Column, csv_chunks, row_of, write_xlsx
-from crm_gateway.problems import Problem
+from crm_gateway.problems import Problem, invalid_field
 from crm_gateway.routing import API, Call, QueryParam, Route, json_response, metadata, state
 from crm_gateway.schemas import REGISTRY
+from crmkit.errors import InvalidArgument
 from crmkit.grpc_server import IDEMPOTENCY_KEY
+from crmkit.paging import decode_key, encode_key
 
 FORMAT = QueryParam("format", description="csv (UTF-8 with BOM, default) or xlsx", choices=("csv", "xlsx"))
 COLUMNS = QueryParam("columns", description="all (default) or import: only the columns the list's import reads, "
@@ -169,6 +172,39 @@ def _job(job_id: str) -> Any:
     return job
 
 
+JOB_PAGE = REGISTRY.page(JOB, "ExportJobList")
+JOB_LIST_PARAMS = (
+    QueryParam("page_size", "integer", "jobs per page (50 when omitted)", 1, 200),
+    QueryParam("page_token", description="next_page_token from the previous page; any other value is a 400 "
+               "naming page_token", pattern="^[A-Za-z0-9_-]*$", max_length=400),
+)
+
+
+def _job_cursor(token: str) -> tuple[float, str] | None:
+    """The (created_at, id) a page token carries; a token the gateway did not issue is a 400."""
+    if not token:
+        return None
+    bad = invalid_field("page_token", "not a token this list issued")
+    try:
+        created, job_id = decode_key(token, 2)
+        at = float(created)
+    except (InvalidArgument, ValueError):
+        raise bad from None
+    if not math.isfinite(at):
+        raise bad
+    return at, job_id
+
+
+def list_exports(c: Call) -> Response:
+    # Only the caller's own jobs, an administrator's too: a job's file is the rows its owner may see,
+    # downloadable by them alone, and its filters say what they looked for; listing colleagues' jobs
+    # would show links that answer 404 and searches that are not the reader's business.
+    size = c.query.get("page_size") or 50
+    found, more = jobs().owned(g.principal.user_id, size=size, after=_job_cursor(c.query.get("page_token", "")))
+    token = encode_key(repr(found[-1].created_at), found[-1].id) if more and found else ""
+    return json_response({"items": [job.as_json(_download_url(job.id)) for job in found], "next_page_token": token})
+
+
 def get_export(c: Call, id: str) -> Response:
     return json_response(_job(id).as_json(_download_url(id)))
 
@@ -191,6 +227,9 @@ ROUTES = [
     Route("POST", EXPORTS, create_export, "createExportJob", "Export a list in the background (large lists): the "
           "list, its filters (as its list route takes them) and the format; answers the job to follow", TAG,
           body=JOB_INPUT, response=JOB, status=202, location=True),
+    Route("GET", EXPORTS, list_exports, "listExportJobs", "The caller's own export jobs (an administrator's too), "
+          "newest first, with their progress and, when done, the download URL", TAG, response=JOB_PAGE,
+          query=JOB_LIST_PARAMS),
     Route("GET", f"{EXPORTS}/<id>", get_export, "getExportJob", "An export job's progress (rows written) and, when "
           "done, its download URL and until when it is kept (the caller's own jobs only)", TAG, response=JOB),
     Route("GET", f"{EXPORTS}/<id>/download", download_export, "downloadExportJob", "The finished export's file "

@@ -136,8 +136,11 @@ ROUTES: list[Action | Route] = [
        body=sh.DECISION_INPUT),
     _a("POST", f"{API}/contracts", "createContract", "A contract from an accepted quote", "CreateContract",
        pb.CreateContractRequest, sh.CONTRACT, body=sh.CONTRACT_INPUT, status=201),
-    _a("GET", f"{API}/contracts", "listContracts", "List contracts", "ListContracts", pb.ListContractsRequest,
-       sh.CONTRACT_LIST, items("contracts"), query=sh.CONTRACT_PARAMS),
+    _a("GET", f"{API}/contracts", "listContracts", "List contracts visible to the caller, oldest first",
+       "ListContracts", pb.ListContractsRequest, sh.CONTRACT_LIST, items("contracts", paged=True),
+       query=sh.CONTRACT_PARAMS),
+    _a("GET", f"{API}/contracts/<id>", "getContract", "Get a contract (404 when the caller may not see it, as in "
+       "the list)", "GetContract", pb.GetContractRequest, sh.CONTRACT),
     _a("POST", f"{API}/contracts/<id>/status", "changeContractStatus", "Move a contract to signed, active, expired "
        "or terminated", "UpdateContractStatus", pb.UpdateContractStatusRequest, sh.CONTRACT,
        body=sh.CONTRACT_STATUS_INPUT),
@@ -162,6 +165,6 @@ ROUTES: list[Action | Route] = [
     _a("POST", f"{API}/sales/delegations", "delegateWork", "Lend a rep's records and reminders to a colleague until "
        "ends_at (from_user_id: the caller by default)", "DelegateWork", pb.DelegateWorkRequest, sh.DELEGATION,
        body=sh.DELEGATION_INPUT, body_field="delegation", status=201, fill=_delegator_defaults_to_caller),
-    _a("GET", f"{API}/sales/delegations", "listDelegations", "Delegations", "ListDelegations",
-       pb.ListDelegationsRequest, sh.DELEGATION_LIST, items("delegations"), query=sh.DELEGATION_PARAMS),
+    _a("GET", f"{API}/sales/delegations", "listDelegations", "Delegations, by start then id", "ListDelegations",
+       pb.ListDelegationsRequest, sh.DELEGATION_LIST, items("delegations", paged=True), query=sh.DELEGATION_PARAMS),
 ]

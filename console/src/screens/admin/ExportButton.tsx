@@ -7,7 +7,7 @@ import { useNavigate } from "react-router";
 import { api, unwrap, ApiError } from "../../api";
 import { useT } from "../../i18n";
 import { xm } from "./exportMessages";
-import { filtersOf, rememberExport, type ExportList } from "./exportJobs";
+import { filtersOf, type ExportList } from "./exportJobs";
 
 export function ExportButton({ list, filters }: {
   list: ExportList; filters: Record<string, string | number | boolean | null | undefined>;
@@ -20,7 +20,6 @@ export function ExportButton({ list, filters }: {
     setBusy(true);
     try {
       const job = await unwrap(api.POST("/api/v1/exports", { body: { list, format: "csv", filters: filtersOf(filters) } }));
-      rememberExport(job);
       navigate(`/admin/exports/${encodeURIComponent(job.id)}`);
     } catch (err) {
       void toast.error(err instanceof ApiError ? err.problem.detail : String(err));

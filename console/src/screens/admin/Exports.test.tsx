@@ -6,7 +6,7 @@ import { LocaleProvider } from "../../i18n";
 
 // Export jobs against a fake gateway: a filter the list does not take is refused beside that
 // filter's value; an accepted export opens its job, which is followed until done, then offers the
-// download.
+// download; the landing page lists the caller's jobs as the API answers them (GET /exports).
 const json = (status: number, body: unknown, type = "application/json") =>
   new Response(JSON.stringify(body), { status, headers: { "Content-Type": type } });
 const started: unknown[] = [];
@@ -16,6 +16,10 @@ const JOB = { id: "x1", list: "tickets", format: "csv", filters: { status: "open
 
 async function gateway(request: Request): Promise<Response> {
   const path = new URL(request.url).pathname;
+  if (path === "/api/v1/exports" && request.method === "GET") {
+    return json(200, { items: [{ ...JOB, id: "x0", status: "done", rows_written: 42, download_url: "/api/v1/exports/x0/download" }],
+      next_page_token: "" });
+  }
   if (path === "/api/v1/exports" && request.method === "POST") {
     const body = (await request.json()) as { filters: Record<string, string> };
     if ("colour" in body.filters) {
@@ -53,6 +57,10 @@ describe("Exports", () => {
         </MemoryRouter>
       </LocaleProvider></ConfigProvider>,
     );
+    const mine = await screen.findByTestId("recent-exports", {}, { timeout: 10_000 });
+    expect(within(mine).getByRole("link").getAttribute("href")).toBe("/admin/exports/x0");
+    expect(mine.textContent).toContain("Done");
+    expect(mine.textContent).toContain("42 rows written");
     fireEvent.click(await screen.findByRole("button", { name: "Add a filter" }, { timeout: 10_000 }));
     fireEvent.click(screen.getByRole("button", { name: "Add a filter" }));
     const [first, second] = await screen.findAllByRole("group", {}, { timeout: 10_000 });

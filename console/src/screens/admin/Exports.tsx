@@ -1,20 +1,21 @@
 // Export jobs: start one (a list, its filters, csv or xlsx), follow it (rows written, done or
 // failed), download the file it made (fetched with the token, saved from a blob URL). List screens
-// start one with their current filters (ExportButton) and land on the job here. The API lists no
-// user's jobs, so "recent" is the jobs this browser started.
-import { Alert, Button, Card, Descriptions, Flex, Form, Input, Progress, Select, Space, Spin, Typography, message } from "antd";
+// start one with their current filters (ExportButton) and land on the job here. "My export jobs" is
+// the API's list of the caller's own jobs (GET /exports, newest first, cursor paged).
+import { Alert, Button, Card, Descriptions, Flex, Form, Input, Progress, Select, Space, Spin, Tag, Typography, message } from "antd";
 import { useCallback, useEffect, useRef, useState } from "react";
 import { Link, useNavigate, useParams, useSearchParams } from "react-router";
 import { api, unwrap, ApiError } from "../../api";
+import { PagerButtons } from "../../components/PagerButtons";
 import { LoadError } from "../../components/StatusPage";
+import { useCursorPages, type Page } from "../../components/useCursorPages";
 import { ProblemAlert, useApiForm, type ApiForm } from "../../forms/useApiForm";
 import { formatDateTime, formatNumber } from "../../i18n/format";
 import { useLocale, useT } from "../../i18n";
 import { saveBlob } from "./download";
 import { xm } from "./exportMessages";
 import {
-  EXPORT_LISTS, fileNameOf, filtersFromRows, isExportList, nextPollMs, recentExports, rememberExport,
-  type ExportJob, type ExportList,
+  EXPORT_LISTS, fileNameOf, filtersFromRows, isExportList, nextPollMs, type ExportJob, type ExportList,
 } from "./exportJobs";
 
 type T = ReturnType<typeof useT<typeof xm.en>>;
@@ -65,7 +66,7 @@ function StartExport() {
         filters: filtersFromRows(rows),
       } }));
     },
-    onSuccess: (job) => { rememberExport(job); navigate(`/admin/exports/${encodeURIComponent(job.id)}`); },
+    onSuccess: (job) => navigate(`/admin/exports/${encodeURIComponent(job.id)}`),
   });
   return (
     <Card title={<h2 className="card-title">{t("newExport")}</h2>} style={{ marginBottom: 16 }}>
@@ -108,21 +109,34 @@ function StartExport() {
   );
 }
 
+const PAGE_SIZE = 20;
+
 function Recent() {
   const t = useT(xm);
   const { locale } = useLocale();
-  const [recent] = useState(() => recentExports());
+  const fetchPage = useCallback(async (pageToken: string): Promise<Page<ExportJob>> => {
+    const a = await unwrap(api.GET("/api/v1/exports", { params: { query: { page_size: PAGE_SIZE, page_token: pageToken || undefined } } }));
+    return { items: a.items, next_page_token: a.next_page_token };
+  }, []);
+  const pages = useCursorPages<ExportJob>(fetchPage, "mine");
+  if (pages.error) return <LoadError error={pages.error} retry={pages.reload} />;
   return (
     <Card title={<h2 className="card-title">{t("recent")}</h2>}>
-      {recent.length === 0 ? <Typography.Text type="secondary">{t("noRecent")}</Typography.Text> : (
+      {!pages.loaded ? <Spin /> : pages.items.length === 0 ? <Typography.Text type="secondary">{t("noRecent")}</Typography.Text> : (
         <ul style={{ margin: 0, paddingInlineStart: 20 }} data-testid="recent-exports">
-          {recent.map((r) => (
-            <li key={r.id}>
-              <Link to={`/admin/exports/${encodeURIComponent(r.id)}`}>{listLabel(t, r.list)}</Link>{" "}
-              <Typography.Text type="secondary">{formatDateTime(r.at, locale)}</Typography.Text>
+          {pages.items.map((job) => (
+            <li key={job.id}>
+              <Link to={`/admin/exports/${encodeURIComponent(job.id)}`}>{listLabel(t, job.list)}</Link>{" "}
+              <Tag>{t(`status_${job.status}`)}</Tag>
+              <Typography.Text type="secondary">
+                {formatDateTime(job.created_at, locale)} · {t("rows", { n: formatNumber(job.rows_written, locale) })}
+              </Typography.Text>
             </li>
           ))}
         </ul>
+      )}
+      {(pages.hasNext || pages.hasPrevious) && (
+        <PagerButtons pages={pages} labels={{ previous: t("previous"), next: t("next"), page: t("page", { n: pages.page }) }} />
       )}
     </Card>
   );

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { fileNameOf, filtersFromRows, filtersOf, nextPollMs, recentExports, rememberExport } from "./exportJobs";
+import { fileNameOf, filtersFromRows, filtersOf, nextPollMs } from "./exportJobs";
 
 const job = { id: "j1", list: "tickets", format: "csv", filters: {}, status: "running" as const, rows_written: 0, created_at: "2026-12-01T10:00:00Z", updated_at: "2026-12-01T10:00:00Z" };
 
@@ -25,16 +25,5 @@ describe("export jobs", () => {
     expect(fileNameOf('attachment; filename="tickets-20261201.csv"', job)).toBe("tickets-20261201.csv");
     expect(fileNameOf("attachment; filename*=UTF-8''%E5%B7%A5%E5%8D%95.xlsx", job)).toBe("工单.xlsx");
     expect(fileNameOf(null, { ...job, format: "xlsx" })).toBe("tickets-j1.xlsx");
-  });
-
-  it("remembers the jobs this browser started, newest first, once each", () => {
-    const store = new Map<string, string>();
-    const storage = { getItem: (k: string) => store.get(k) ?? null, setItem: (k: string, v: string) => void store.set(k, v) };
-    rememberExport(job, storage);
-    rememberExport({ ...job, id: "j2", list: "leads" }, storage);
-    rememberExport(job, storage);
-    expect(recentExports(storage).map((r) => r.id)).toEqual(["j1", "j2"]);
-    store.set("shuniu.exports", "not json");
-    expect(recentExports(storage)).toEqual([]);
   });
 });

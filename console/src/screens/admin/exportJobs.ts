@@ -1,6 +1,5 @@
-// Export jobs (POST /exports, then GET /exports/{id}): what a job's answer means to the person
-// waiting, when to ask again, and the jobs this browser started (the API has no route listing a
-// user's export jobs, so the console remembers the ids it was given, newest first).
+// Export jobs (POST /exports, then GET /exports/{id}; GET /exports lists the caller's own): what a
+// job's answer means to the person waiting, and when to ask again.
 import type { Schema } from "../../api";
 
 export type ExportJob = Schema<"ExportJob">;
@@ -52,24 +51,4 @@ export function fileNameOf(disposition: string | null | undefined, job: Pick<Exp
   const plain = /filename="?([^";]+)"?/i.exec(disposition ?? "");
   if (plain?.[1]) return plain[1];
   return `${job.list}-${job.id}.${job.format || "csv"}`;
-}
-
-const KEY = "shuniu.exports";
-const KEPT = 20;
-
-export interface RecentExport { id: string; list: string; at: string }
-
-export function recentExports(storage: Pick<Storage, "getItem"> | undefined = globalThis.localStorage): RecentExport[] {
-  try {
-    const parsed: unknown = JSON.parse(storage?.getItem(KEY) ?? "[]");
-    return Array.isArray(parsed) ? parsed.filter((x): x is RecentExport => typeof x?.id === "string") : [];
-  } catch {
-    return [];
-  }
-}
-
-export function rememberExport(job: Pick<ExportJob, "id" | "list" | "created_at">,
-                               storage: Pick<Storage, "getItem" | "setItem"> | undefined = globalThis.localStorage): void {
-  const kept = [{ id: job.id, list: job.list, at: job.created_at }, ...recentExports(storage).filter((r) => r.id !== job.id)];
-  storage?.setItem(KEY, JSON.stringify(kept.slice(0, KEPT)));
 }

@@ -1,11 +1,13 @@
-// Contracts: the list the API lets the caller see (filter by status or opportunity; the API
-// answers it whole, no cursor), a contract from an accepted quote, and one contract's details in a
-// drawer with its next statuses (If-Match: the version shown). The gateway has no route reading a
-// single contract, so the details are the list's answer for that row.
+// Contracts: the list the API lets the caller see (filter by status or opportunity; paged with the
+// API's cursor), a contract from an accepted quote, and one contract's details in a drawer with its
+// next statuses (If-Match: the version shown). The drawer is addressable (?contract=<id>) and reads
+// the contract by id, so a link opens it; one the caller may not see answers 404, shown as such.
 import { Button, Card, Descriptions, Drawer, Flex, Form, Input, Select, Space, Table, Tag, Typography, message } from "antd";
 import { useCallback, useEffect, useMemo, useState } from "react";
 import { Link, useSearchParams } from "react-router";
 import { api, unwrap, ApiError } from "../../api";
+import { PagerButtons } from "../../components/PagerButtons";
+import { useCursorPages, type Page } from "../../components/useCursorPages";
 import { useDebounced } from "../../components/useDebounced";
 import { LoadError } from "../../components/StatusPage";
 import { EMPTY_TEXT, TONE, type Tone } from "../../components/tones";
@@ -13,8 +15,10 @@ import { ProblemAlert, useApiForm } from "../../forms/useApiForm";
 import { formatDate, formatDateTime, formatMoney, formatNumber } from "../../i18n/format";
 import { useLocale, useT } from "../../i18n";
 import { CONTRACT_STATUSES, nextStatuses, type Contract, type ContractStatus } from "./operations";
+import { m } from "./messages";
 import { om } from "./opsMessages";
 
+const PAGE_SIZE = 50;
 const TONES: Record<string, Tone> = { draft: "grey", signed: "blue", active: "green", expired: "gold", terminated: "grey" };
 
 function useStatusLabel() {
@@ -27,29 +31,42 @@ export default function Contracts() {
   const t = useT(om);
   const { locale } = useLocale();
   const statusLabel = useStatusLabel();
-  const [params] = useSearchParams();
+  const tm = useT(m);
+  const [params, setParams] = useSearchParams();
   const [status, setStatus] = useState<ContractStatus>();
   const [opportunity, setOpportunity] = useState(params.get("opportunity") ?? "");
   const opp = useDebounced(opportunity.trim(), 300);
-  const [items, setItems] = useState<Contract[] | null>(null);
-  const [error, setError] = useState<ApiError | null>(null);
-  const [loading, setLoading] = useState(false);
-  const [tick, setTick] = useState(0);
+  const fetchPage = useCallback(async (pageToken: string): Promise<Page<Contract>> => {
+    const a = await unwrap(api.GET("/api/v1/contracts", { params: { query: {
+      status, opportunity_id: opp || undefined, page_size: PAGE_SIZE, page_token: pageToken || undefined } } }));
+    return { items: a.items, next_page_token: a.next_page_token };
+  }, [status, opp]);
+  const pages = useCursorPages<Contract>(fetchPage, `${status ?? ""}|${opp}`);
+  const { reload, error, loading } = pages;
+  const items = pages.loaded ? pages.items : null;
+
+  // The open contract, by id from the address: read from the API, not from the list's row.
+  const openId = params.get("contract") ?? "";
   const [open, setOpen] = useState<Contract | null>(null);
-  const reload = useCallback(() => setTick((n) => n + 1), []);
+  const [openProblem, setOpenProblem] = useState<string | null>(null);
   useEffect(() => {
+    setOpenProblem(null);
+    if (!openId) { setOpen(null); return; }
     let live = true;
-    setLoading(true);
-    unwrap(api.GET("/api/v1/contracts", { params: { query: { status, opportunity_id: opp || undefined } } }))
-      .then((answer) => { if (live) { setItems(answer.items); setError(null); } })
-      .catch((err: unknown) => { if (live) setError(err instanceof ApiError ? err : null); })
-      .finally(() => { if (live) setLoading(false); });
+    unwrap(api.GET("/api/v1/contracts/{id}", { params: { path: { id: openId } } }))
+      .then((c) => { if (live) setOpen(c); })
+      .catch((err: unknown) => { if (live) { setOpen(null); setOpenProblem(err instanceof ApiError ? err.problem.detail : String(err)); } });
     return () => { live = false; };
-  }, [status, opp, tick]);
+  }, [openId]);
+  const show = useCallback((id: string | undefined) => setParams((p) => {
+    const next = new URLSearchParams(p);
+    if (id) next.set("contract", id); else next.delete("contract");
+    return next;
+  }), [setParams]);
 
   const columns = useMemo(() => [
     { title: t("colNumber"), key: "number", render: (_: unknown, c: Contract) => (
-      <Button type="link" style={{ padding: 0 }} onClick={() => setOpen(c)}>{c.number || c.id}</Button>
+      <Button type="link" style={{ padding: 0 }} onClick={() => show(c.id)}>{c.number || c.id}</Button>
     ) },
     { title: t("colTotal"), key: "total", align: "right" as const, render: (_: unknown, c: Contract) => formatMoney(c.total, locale) },
     { title: t("colStatus"), dataIndex: "status", key: "status",
@@ -58,13 +75,14 @@ export default function Contracts() {
     { title: t("colEnd"), dataIndex: "end_date", key: "end", render: (v: string) => formatDate(v, locale) },
     { title: t("colOwner"), dataIndex: "owner_id", key: "owner" },
     { title: t("colUpdated"), dataIndex: "updated_at", key: "updated", render: (v: string) => formatDateTime(v, locale) },
-  ], [t, locale, statusLabel]);
+  ], [t, locale, statusLabel, show]);
 
   return (
     <>
       <Typography.Title level={1} style={{ fontSize: 22 }}>{t("contractsTitle")}</Typography.Title>
       <Typography.Paragraph type="secondary">{t("contractsNote")}</Typography.Paragraph>
-      <NewContract initialQuote={params.get("quote") ?? ""} onCreated={(c) => { reload(); setOpen(c); }} />
+      <NewContract initialQuote={params.get("quote") ?? ""} onCreated={(c) => { reload(); setOpen(c); show(c.id); }} />
+      {openProblem && <Typography.Paragraph type="danger" role="alert">{openProblem}</Typography.Paragraph>}
       <Flex wrap gap="middle" style={{ marginBottom: 16 }}>
         <Select aria-label={t("filterStatus")} placeholder={t("filterStatus")} allowClear style={{ width: 160 }}
           value={status} onChange={setStatus} options={CONTRACT_STATUSES.map((s) => ({ value: s, label: statusLabel(s) }))} />
@@ -77,10 +95,12 @@ export default function Contracts() {
             <Table<Contract> rowKey="id" columns={columns} dataSource={items ?? []} loading={loading} pagination={false} size="middle"
               locale={{ emptyText: <span style={EMPTY_TEXT}>{items === null ? "" : t("noContracts")}</span> }} />
           </div>
-          {items !== null && <Typography.Text type="secondary">{t("notPaged", { n: formatNumber(items.length, locale) })}</Typography.Text>}
+          {(pages.hasNext || pages.hasPrevious) && (
+            <PagerButtons pages={pages} labels={{ previous: tm("previous"), next: tm("next"), page: tm("page", { n: pages.page }) }} />
+          )}
         </>
       )}
-      <ContractDrawer contract={open} onClose={() => setOpen(null)} onChanged={(c) => { setOpen(c); reload(); }} />
+      <ContractDrawer contract={open} onClose={() => { setOpen(null); show(undefined); }} onChanged={(c) => { setOpen(c); reload(); }} />
     </>
   );
 }

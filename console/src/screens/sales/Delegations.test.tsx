@@ -5,7 +5,8 @@ import { describe, expect, it, vi } from "vitest";
 import { LocaleProvider } from "../../i18n";
 
 // Delegations against a fake gateway: a refusal naming ends_at shows beside "Until"; a new
-// delegation joins the list as active; "End now" (confirmed) ends it through the API.
+// delegation joins the list as active; "End now" (confirmed) ends it through the API; a list longer
+// than a page follows the API's cursor.
 const json = (status: number, body: unknown, type = "application/json") =>
   new Response(JSON.stringify(body), { status, headers: { "Content-Type": type } });
 const hour = 3_600_000;
@@ -13,8 +14,14 @@ let items: Record<string, unknown>[] = [];
 const ended: string[] = [];
 
 async function gateway(request: Request): Promise<Response> {
-  const path = new URL(request.url).pathname;
-  if (path === "/api/v1/sales/delegations" && request.method === "GET") return json(200, { items });
+  const url = new URL(request.url);
+  const path = url.pathname;
+  if (path === "/api/v1/sales/delegations" && request.method === "GET") {
+    const size = Number(url.searchParams.get("page_size") ?? 200);
+    const from = Number(url.searchParams.get("page_token") ?? 0);
+    const more = from + size < items.length;
+    return json(200, { items: items.slice(from, from + size), next_page_token: more ? String(from + size) : "" });
+  }
   if (path === "/api/v1/sales/delegations") {
     const body = (await request.json()) as { to_user_id: string; ends_at: string };
     if (!body.ends_at) {
@@ -62,5 +69,19 @@ describe("Delegations", () => {
     fireEvent.click(await screen.findByRole("button", { name: "End now" }, { timeout: 10_000 }));
     await within(table).findByText("Ended early", {}, { timeout: 10_000 });
     expect(ended).toEqual(["d1"]);
+  }, 90_000);
+
+  it("pages through a long list with the API's cursor", async () => {
+    items = Array.from({ length: 51 }, (_, n) => ({ id: `p${n}`, from_user_id: `rep.page.${n}`, to_user_id: "rep.north.2",
+      created_by: "manager.north", starts_at: new Date(Date.now() - hour).toISOString(),
+      ends_at: new Date(Date.now() + hour).toISOString(), revoked: false }));
+    render(<ConfigProvider button={{ autoInsertSpace: false }}><LocaleProvider initial="en"><MemoryRouter><Delegations /></MemoryRouter></LocaleProvider></ConfigProvider>);
+    const table = await screen.findByTestId("delegations");
+    await within(table).findByText("rep.page.0", {}, { timeout: 10_000 });
+    expect(within(table).queryByText("rep.page.50")).toBeNull(); // 50 a page
+    fireEvent.click(screen.getByRole("button", { name: "Next page" }));
+    await within(table).findByText("rep.page.50", {}, { timeout: 10_000 });
+    expect(within(table).queryByText("rep.page.0")).toBeNull();
+    expect(screen.getByText("Page 2")).toBeTruthy();
   }, 90_000);
 });

@@ -1,19 +1,22 @@
 // Out-of-office delegations: who lends whose records to whom, until when; delegate my work (or, as
-// a manager, a team member's); end one early. The API answers this list whole (no cursor), so the
-// screen shows what it answered and says how many.
+// a manager, a team member's); end one early. The list pages with the API's cursor (by start).
 import { Button, Card, Checkbox, Flex, Form, Input, Popconfirm, Table, Tag, Typography, message } from "antd";
-import { useCallback, useEffect, useMemo, useState } from "react";
+import { useCallback, useMemo, useState } from "react";
 import { api, unwrap, ApiError } from "../../api";
+import { PagerButtons } from "../../components/PagerButtons";
+import { useCursorPages, type Page } from "../../components/useCursorPages";
 import { useDebounced } from "../../components/useDebounced";
 import { LoadError } from "../../components/StatusPage";
 import { EMPTY_TEXT, TONE, type Tone } from "../../components/tones";
 import { ProblemAlert, useApiForm } from "../../forms/useApiForm";
-import { formatDateTime, formatNumber } from "../../i18n/format";
+import { formatDateTime } from "../../i18n/format";
 import { useLocale, useT } from "../../i18n";
 import { canEnd, delegationState, type Delegation, type DelegationState } from "./operations";
+import { m } from "./messages";
 import { om } from "./opsMessages";
 import { localToIso } from "./time";
 
+const PAGE_SIZE = 50;
 const STATE_TONE: Record<DelegationState, Tone> = { active: "green", upcoming: "blue", over: "grey", revoked: "grey" };
 
 interface Values { from_user_id?: string; to_user_id?: string; starts_at?: string; ends_at?: string; reason?: string }
@@ -25,20 +28,15 @@ export default function Delegations() {
   const [user, setUser] = useState("");
   const [activeOnly, setActiveOnly] = useState(false);
   const who = useDebounced(user.trim(), 300);
-  const [items, setItems] = useState<Delegation[] | null>(null);
-  const [error, setError] = useState<ApiError | null>(null);
-  const [loading, setLoading] = useState(false);
-  const [tick, setTick] = useState(0);
-  const reload = useCallback(() => setTick((n) => n + 1), []);
-  useEffect(() => {
-    let live = true;
-    setLoading(true);
-    unwrap(api.GET("/api/v1/sales/delegations", { params: { query: { user_id: who || undefined, active_only: activeOnly || undefined } } }))
-      .then((answer) => { if (live) { setItems(answer.items); setError(null); } })
-      .catch((err: unknown) => { if (live) setError(err instanceof ApiError ? err : null); })
-      .finally(() => { if (live) setLoading(false); });
-    return () => { live = false; };
-  }, [who, activeOnly, tick]);
+  const tm = useT(m);
+  const fetchPage = useCallback(async (pageToken: string): Promise<Page<Delegation>> => {
+    const a = await unwrap(api.GET("/api/v1/sales/delegations", { params: { query: {
+      user_id: who || undefined, active_only: activeOnly || undefined, page_size: PAGE_SIZE, page_token: pageToken || undefined } } }));
+    return { items: a.items, next_page_token: a.next_page_token };
+  }, [who, activeOnly]);
+  const pages = useCursorPages<Delegation>(fetchPage, `${who}|${activeOnly}`);
+  const { reload, error, loading } = pages;
+  const items = pages.loaded ? pages.items : null;
 
   const f = useApiForm<Values, Delegation>({
     fields: ["from_user_id", "to_user_id", "starts_at", "ends_at", "reason"],
@@ -112,7 +110,9 @@ export default function Delegations() {
             <Table<Delegation> rowKey="id" columns={columns} dataSource={items ?? []} loading={loading} pagination={false} size="middle"
               locale={{ emptyText: <span style={EMPTY_TEXT}>{items === null ? "" : t("noDelegations")}</span> }} />
           </div>
-          {items !== null && <Typography.Text type="secondary">{t("notPaged", { n: formatNumber(items.length, locale) })}</Typography.Text>}
+          {(pages.hasNext || pages.hasPrevious) && (
+            <PagerButtons pages={pages} labels={{ previous: tm("previous"), next: tm("next"), page: tm("page", { n: pages.page }) }} />
+          )}
         </>
       )}
     </>

@@ -152,10 +152,11 @@ CONTRACT = _r.message(pb.Contract)
 CONTRACT_INPUT = _r.input(pb.CreateContractRequest, "ContractInput", required=("quote_id",))
 CONTRACT_STATUS_INPUT = _r.input(pb.UpdateContractStatusRequest, "ContractStatusChange",
                                  exclude=_PATH_AND_VERSION, required=("status",))
-CONTRACT_LIST = _r.page(CONTRACT, "ContractList", paged=False)
+CONTRACT_LIST = _r.page(CONTRACT, "ContractList")
 # crm_sales.rules.contracts.STATUSES
 CONTRACT_PARAMS = (QueryParam("opportunity_id"),
-                   QueryParam("status", choices=("draft", "signed", "active", "expired", "terminated")))
+                   QueryParam("status", choices=("draft", "signed", "active", "expired", "terminated")),
+                   QueryParam("page_size", "integer", "items per page (200 when omitted)", 1, 200), PAGE_TOKEN)
 
 # -- tasks and reminders
 TASK = _r.message(pb.Task)
@@ -206,8 +207,9 @@ DELEGATION = _r.message(pb.Delegation)
 DELEGATION_INPUT = _r.input(pb.Delegation, exclude={"id", "created_by", "revoked"},
                             required=("to_user_id", "ends_at"))
 _r.require_text("DelegationInput", "to_user_id")
-DELEGATION_LIST = _r.page(DELEGATION, "DelegationList", paged=False)
-DELEGATION_PARAMS = (QueryParam("user_id"), QueryParam("active_only", "boolean"))
+DELEGATION_LIST = _r.page(DELEGATION, "DelegationList")
+# a key cursor (the last row's start and id): KEY_PAGE_PARAMS' 200 is also the default page size
+DELEGATION_PARAMS = (QueryParam("user_id"), QueryParam("active_only", "boolean"), *KEY_PAGE_PARAMS)
 
 # ISO 4217 wherever a sales body names a currency ("" where the context gives it), once all are defined
 for _name in ("LeadInput", "LeadUpdate", "QuoteInput"):

@@ -19,6 +19,7 @@ from crm_contacts.jobs.imports import ImportRunner
 from crm_contacts.tables import contacts as contacts_table
 from crm_contacts.usecases import imports
 from crmkit.db import Database
+from crmkit.imports import jobs as import_jobs
 
 Contacts = Any  # the conftest fixture's type (tests/unit/conftest.py)
 
@@ -170,7 +171,7 @@ def test_a_run_cut_after_a_batch_resumes_after_its_checkpoint(contacts: Contacts
     rows = [["name", "mobile"], *[[f"客户{i}", f"1380013{i:04d}"] for i in range(25)]]
     job = upload(contacts, csv_bytes(rows))
     cut = ImportRunner(db, lambda: contacts.now, batch_rows=10)
-    original = imports.run_batch
+    original = import_jobs.run_batch
     calls = []
 
     def crash_after_two(*args: object, **kwargs: object) -> object:
@@ -179,12 +180,12 @@ def test_a_run_cut_after_a_batch_resumes_after_its_checkpoint(contacts: Contacts
             raise SystemExit("the process died")  # before the third batch commits
         return original(*args, **kwargs)  # type: ignore[arg-type]
 
-    imports.run_batch = crash_after_two  # type: ignore[assignment]
+    import_jobs.run_batch = crash_after_two  # type: ignore[assignment]
     try:
         with contextlib.suppress(SystemExit):
             cut.run(job.id)
     finally:
-        imports.run_batch = original
+        import_jobs.run_batch = original
     assert status(contacts, job.id).rows_done == 20 and live_contacts(db) == 20
     ImportRunner(db, lambda: contacts.now, batch_rows=10).tick(contacts.now)  # the restarted process
     done = status(contacts, job.id)
@@ -196,3 +197,28 @@ def test_the_mapping_is_remembered_per_source(contacts: Contacts, db: Database) 
     upload(contacts, csv_bytes(ROWS), dry_run=True, source_name="trade-fair-2026")
     job = upload(contacts, csv_bytes(ROWS), mapping=ColumnMapping(), source_name="trade-fair-2026")
     assert dict(job.mapping.columns) == dict(MAPPING.columns)
+
+
+def test_duplicates_are_found_in_the_batch_in_earlier_batches_and_in_the_database(contacts: Contacts,
+                                                                                db: Database) -> None:
+    upload(contacts, csv_bytes([["姓名", "手机", "邮箱"], ["老客户", "13700137000", "old@example.cn"]]))
+    ImportRunner(db, lambda: contacts.now).tick(contacts.now)
+    rows = [["姓名", "手机", "邮箱"],
+            ["新客户", "13600136000", "new@example.cn"],
+            ["", "13600136001", ""],                          # no name: rejected, its batch still commits
+            ["老客户二", "13600136002", "OLD@example.cn"],     # the email of the contact already there
+            ["新客户二", "136 0013 6000", "n2@example.cn"],    # row 1's phone, committed with the batch before
+            ["另一位", "13600136005", ""],
+            ["另一位二", "+86 136 0013 6005", ""]]            # row 5's phone, in the same batch
+    job = upload(contacts, csv_bytes(rows), source_name="")
+    ImportRunner(db, lambda: contacts.now, batch_rows=3).tick(contacts.now)  # batches: rows 1-3, rows 4-6
+    done = status(contacts, job.id)
+    assert (done.status, done.accepted, done.rejected) == ("done", 2, 4)
+    with db.read() as s:
+        ids = dict(s.execute(select(contacts_table.c.name, contacts_table.c.id)).tuples().all())
+    assert set(ids) == {"老客户", "新客户", "另一位"}
+    problems = {p.row: p.message for p in done.problems}
+    assert f"duplicate of contact {ids['老客户']} (old@example.cn)" in problems[3]
+    assert f"duplicate of contact {ids['新客户']} (+8613600136000)" in problems[4]
+    assert "duplicate of row 5 of this file" in problems[6]
+    assert "name is required" in problems[2]

@@ -239,9 +239,15 @@ class SalesServicer(ServicerBase, SalesServiceServicer):
             uow, principal=c.principal, now=c.now, contract_id=request.id, status=request.status,
             expected=request.expected_version))
 
+    def GetContract(self, request: pb.GetContractRequest, context: Ctx) -> pb.Contract:
+        return self.read(lambda s, c: contracts.get_contract(s, principal=c.principal, now=c.now,
+                                                             contract_id=request.id))
+
     def ListContracts(self, request: pb.ListContractsRequest, context: Ctx) -> pb.ListContractsResponse:
-        return pb.ListContractsResponse(contracts=self.read(lambda s, c: contracts.list_contracts(
-            s, principal=c.principal, now=c.now, opportunity_id=request.opportunity_id, status=request.status)))
+        items, token = self.read(lambda s, c: contracts.list_contracts(
+            s, principal=c.principal, now=c.now, opportunity_id=request.opportunity_id, status=request.status,
+            page_size=request.page.page_size, page_token=request.page.page_token))
+        return pb.ListContractsResponse(contracts=items, page=_page(token))
 
     # -- approvals
     def DecideApproval(self, request: pb.DecideApprovalRequest, context: Ctx) -> pb.ApprovalRequest:
@@ -295,5 +301,7 @@ class SalesServicer(ServicerBase, SalesServiceServicer):
             uow, principal=c.principal, now=c.now, delegation_id=request.id, reason=request.reason))
 
     def ListDelegations(self, request: pb.ListDelegationsRequest, context: Ctx) -> pb.ListDelegationsResponse:
-        return pb.ListDelegationsResponse(delegations=self.read(lambda s, c: ownership.list_delegations(
-            s, now=c.now, user_id=request.user_id, active_only=request.active_only)))
+        items, token = self.read(lambda s, c: ownership.list_delegations(
+            s, now=c.now, user_id=request.user_id, active_only=request.active_only,
+            page_size=request.page.page_size, page_token=request.page.page_token))
+        return pb.ListDelegationsResponse(delegations=items, page=_page(token))

@@ -33,7 +33,7 @@ def test_a_lead_source_outside_the_picklist_is_refused(sales: Any) -> None:
 
 def test_a_contract_status_outside_the_machine_is_refused(sales: Any) -> None:
     assert sales.read(lambda s: contracts.list_contracts(s, principal=REP1, now=NOW, opportunity_id="",
-                                                         status="signed")) == []
+                                                         status="signed")) == ([], "")
     with pytest.raises(InvalidArgument) as err:
         sales.read(lambda s: contracts.list_contracts(s, principal=REP1, now=NOW, opportunity_id="", status="sigend"))
     assert err.value.field == "status"

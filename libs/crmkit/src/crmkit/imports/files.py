@@ -13,6 +13,19 @@ class FileError(ValueError):
     """The file as a whole cannot be read (not CSV, not xlsx, no header)."""
 
 
+_GUARDED = ("'=", "'+", "'-", "'@", "'\t", "'\r")
+
+
+def unguard(cell: str) -> str:
+    """A CSV cell our export guarded against formulas ('=…, '+86…) read back as the text it was:
+    an export imported again round-trips. (Excel's own text marker is the same apostrophe.)"""
+    return cell[1:] if cell.startswith(_GUARDED) else cell
+
+
+def unguarded(row: list[str]) -> list[str]:
+    return [unguard(c) for c in row]
+
+
 def read_rows(file_name: str, content: bytes) -> Iterator[list[str]]:
     """The file's rows as text, the header first. CSV: UTF-8 (a BOM is skipped) or GB18030, the
     delimiter sniffed among , ; tab. xlsx: the first sheet, read-only (flat memory)."""
@@ -28,7 +41,7 @@ def read_rows(file_name: str, content: bytes) -> Iterator[list[str]]:
             raise FileError("the file is neither UTF-8 nor GB18030 text, nor an xlsx workbook") from None
     head = text[:4096]
     delimiter = max((",", ";", "\t"), key=head.count)
-    yield from csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+    yield from map(unguarded, csv.reader(io.StringIO(text, newline=""), delimiter=delimiter))
 
 
 def rows(file_name: str, content: bytes) -> Iterator[list[str]]:
@@ -74,7 +87,7 @@ def stream_rows(file_name: str, chunks: Chunks, encoding: str) -> Iterator[list[
     delimiter = max((",", ";", "\t"), key=first.count)
     for row in csv.reader(_chain(first, lines), delimiter=delimiter):
         if any(c.strip() for c in row):
-            yield row
+            yield unguarded(row)
 
 
 def first_row(file_name: str, chunks: Chunks) -> list[str]:

@@ -17,6 +17,7 @@ from crm_contacts.rules import records as rules
 from crmkit import picklists
 from crmkit.errors import InvalidArgument
 from crmkit.imports import files
+from crmkit.imports import mapping as mapping_rules
 
 Record = Contact | Account
 ENTITIES = ("contact", "account")
@@ -34,12 +35,7 @@ _TAG_SPLIT = str.maketrans({";": ",", "|": ",", "，": ",", "、": ","})
 MAX_COLUMNS = files.MAX_COLUMNS
 
 
-@dataclass(frozen=True)
-class Problem:
-    field: str
-    column: str
-    message: str
-    value: str = ""
+Problem = mapping_rules.Problem  # crmkit.imports' (a rejected row's reasons, shared with sales and support)
 
 
 @dataclass
@@ -57,23 +53,7 @@ read_rows = files.read_rows
 
 def resolve_mapping(entity: str, header: Sequence[str], mapping: ColumnMapping) -> tuple[list[str], list[str]]:
     """Per column, its target ("" = not imported), and the columns nobody mapped (reported)."""
-    allowed = TARGETS[entity]
-    for column, target in mapping.columns.items():
-        # a column this file lacks is no error: a mapping remembered for a source outlives its files
-        if target not in allowed and not target.startswith("custom_fields."):
-            raise InvalidArgument(f"'{target}' is not a field of a {entity}: use one of {', '.join(allowed)} "
-                                  "or custom_fields.<key>", field=f"mapping.columns.{column}")
-    for name in mapping.values:
-        if name not in PICKLISTS:
-            raise InvalidArgument(f"values map only {', '.join(PICKLISTS)}", field=f"mapping.values.{name}")
-    targets: list[str] = []
-    unmapped: list[str] = []
-    for column in header:
-        target = mapping.columns.get(column) or (column.strip().lower() if column.strip().lower() in allowed else "")
-        if not target and column.strip():
-            unmapped.append(column)
-        targets.append("" if target == "ignore" else target)
-    return targets, unmapped
+    return mapping_rules.resolve(entity, TARGETS[entity], PICKLISTS, header, mapping, custom_fields=True)
 
 
 def build_row(entity: str, header: Sequence[str], targets: Sequence[str], values: Sequence[str],
@@ -133,24 +113,12 @@ def _split(raw: str) -> list[str]:
 
 def _picklist(name: str, raw: str, mapping: ColumnMapping, row: Row, column: str,
               vocabulary: picklists.Vocabulary) -> str | None:
-    allowed = vocabulary.active(name)
-    if name in mapping.values and raw in mapping.values[name].values:
-        mapped = mapping.values[name].values[raw]
-        if mapped in allowed or mapped == "":
-            return mapped
-        row.problems.append(Problem(name, column, f"the mapping sends '{raw}' to '{mapped}', which is not one of "
-                                    f"{', '.join(allowed)}", raw))
-        return None
-    key = raw.lower().replace(" ", "_").replace("-", "_")
-    if key in allowed:
-        return key
-    if mapping.keep_unknown_values:
-        row.record.tags.append(f"{name}:{raw}")
-        row.notes.append(Problem(name, column, f"'{raw}' is not a {name}: kept as the tag {name}:{raw}", raw))
-        return None
-    row.problems.append(Problem(name, column, f"'{raw}' is not one of {', '.join(allowed)}: map it "
-                                f"(mapping.values.{name}) or keep it (mapping.keep_unknown_values)", raw))
-    return None
+    """crmkit.imports.mapping.picklist_value against the tenant's vocabulary; a value kept as a tag
+    goes on the record."""
+    cells = mapping_rules.Cells(problems=row.problems, notes=row.notes)
+    value = mapping_rules.picklist_value(name, raw, vocabulary.active(name), mapping, cells, column)
+    row.record.tags.extend(cells.kept_tags)
+    return value
 
 
 # A mainland mobile written as 11 digits: whether libphonenumber accepts it depends on its first

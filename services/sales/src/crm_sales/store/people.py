@@ -1,7 +1,7 @@
 """The sales team: reps, round-robin positions, delegations, and the reminders they receive."""
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 
 from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.orm import Session
@@ -9,7 +9,8 @@ from sqlalchemy.orm import Session
 from crm.sales.v1.sales_pb2 import Delegation, Reminder, SalesRep
 from crm_sales.store import changed
 from crm_sales.tables import assignment_cursors, delegations, reminders, reps
-from crmkit.records import dt
+from crmkit.paging import MAX_PAGE, bad_token, decode_key, encode_key, page_size
+from crmkit.records import aware, dt
 
 # Read on every new lead or stage change.
 _ALL_REPS = select(reps.c.data)
@@ -91,11 +92,25 @@ def update_delegation(session: Session, d: Delegation) -> None:
         ends_at=dt(d.ends_at), revoked=d.revoked, data=d.SerializeToString()))
 
 
-def list_delegations(session: Session, user_id: str, active_at: datetime | None) -> list[Delegation]:
-    stmt = select(delegations.c.data).order_by(delegations.c.starts_at)
+def list_delegations(session: Session, user_id: str, active_at: datetime | None, *, size: int,
+                     token: str) -> tuple[list[Delegation], str]:
+    """A page by (starts_at, id); the table has no sequence column, so the cursor is the last row's
+    start (ISO 8601, UTC) and id."""
+    t = delegations
+    size = page_size(size, default=MAX_PAGE)  # callers from before paging got every delegation in one answer
+    stmt = select(t.c.data, t.c.starts_at, t.c.id).order_by(t.c.starts_at, t.c.id)
     if user_id:
-        stmt = stmt.where((delegations.c.from_user_id == user_id) | (delegations.c.to_user_id == user_id))
+        stmt = stmt.where((t.c.from_user_id == user_id) | (t.c.to_user_id == user_id))
     if active_at is not None:
-        stmt = stmt.where(delegations.c.revoked.is_(False), delegations.c.starts_at <= active_at,
-                          delegations.c.ends_at > active_at)
-    return [Delegation.FromString(d) for d in session.execute(stmt).scalars()]
+        stmt = stmt.where(t.c.revoked.is_(False), t.c.starts_at <= active_at, t.c.ends_at > active_at)
+    if token:
+        start, after = decode_key(token, 2)
+        try:
+            since = aware(datetime.fromisoformat(start)).astimezone(UTC)
+        except ValueError:
+            raise bad_token() from None
+        stmt = stmt.where((t.c.starts_at > since) | ((t.c.starts_at == since) & (t.c.id > after)))
+    rows = session.execute(stmt.limit(size + 1)).all()
+    last = rows[size - 1] if len(rows) > size else None
+    more = encode_key(aware(last.starts_at).isoformat(), last.id) if last is not None else ""
+    return [Delegation.FromString(r.data) for r in rows[:size]], more

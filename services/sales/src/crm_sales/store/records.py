@@ -186,14 +186,14 @@ def live_contract_of_quote(session: Session, quote_id: str) -> Contract | None:
 
 
 def list_contracts(session: Session, *, opportunity_id: str, status: str, principal: Principal,
-                   delegators: Sequence[str]) -> list[Contract]:
+                   delegators: Sequence[str], size: int, token: str) -> tuple[list[Contract], str]:
     stmt = _visible(contracts, principal, delegators)
     if opportunity_id:
         stmt = stmt.where(contracts.c.opportunity_id == opportunity_id)
     if status:
         stmt = stmt.where(contracts.c.status == status)
-    items, _ = page(session, Contract, stmt, MAX_PAGE, "")
-    return items
+    # 200 when omitted: callers from before paging got every contract (at most 200) in one answer
+    return page(session, Contract, stmt, size or MAX_PAGE, token)
 
 
 def list_tasks(session: Session, r: ListTasksRequest, *, principal: Principal, delegators: Sequence[str],

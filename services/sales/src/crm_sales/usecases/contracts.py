@@ -59,9 +59,14 @@ def update_contract_status(uow: UnitOfWork, *, principal: Principal, now: dateti
     return contract
 
 
+def get_contract(session: Session, *, principal: Principal, now: datetime, contract_id: str) -> Contract:
+    """One contract, under the list's visibility: another rep's is NOT_FOUND, as it is absent from their list."""
+    return visible(session, Contract, contract_id, principal=principal, now=now)
+
+
 def list_contracts(session: Session, *, principal: Principal, now: datetime, opportunity_id: str,
-                   status: str) -> list[Contract]:
+                   status: str, page_size: int = 0, page_token: str = "") -> tuple[list[Contract], str]:
     if status and status not in rules.STATUSES:  # a typo answers 400, not an empty list
         raise InvalidArgument(f"must be one of {', '.join(rules.STATUSES)}", field="status")
     return records.list_contracts(session, opportunity_id=opportunity_id, status=status, principal=principal,
-                                  delegators=delegators(session, principal, now))
+                                  delegators=delegators(session, principal, now), size=page_size, token=page_token)

@@ -28,6 +28,7 @@ from crmkit.auth import SYSTEM, Principal
 from crmkit.db import UnitOfWork
 from crmkit.errors import DomainError, FailedPrecondition, InvalidArgument, NotFound, PermissionDenied
 from crmkit.fields import patchable
+from crmkit.imports.files import unguard
 from crmkit.records import bump, check_version, dt, stamp_new
 from crmkit.visibility import check_assignable, check_scope, require_manager
 
@@ -148,6 +149,7 @@ def import_leads(uow: UnitOfWork, *, principal: Principal, now: datetime, text: 
                               maximum=limits.MAX_IMPORT_ROWS)
     result = ImportLeadsResponse()
     for number, row in enumerate(rows, start=1):
+        row = {k: unguard(v) if isinstance(v, str) else v for k, v in row.items()}  # an export's '+86… back
         lead = Lead()
         for column, value in row.items():
             if column and column.strip() in rules.CSV_FIELDS:

@@ -101,8 +101,10 @@ def delegate(uow: UnitOfWork, *, principal: Principal, now: datetime, delegation
     return d
 
 
-def list_delegations(session: Session, *, now: datetime, user_id: str, active_only: bool) -> list[Delegation]:
-    return people.list_delegations(session, user_id, now if active_only else None)
+def list_delegations(session: Session, *, now: datetime, user_id: str, active_only: bool, page_size: int = 0,
+                     page_token: str = "") -> tuple[list[Delegation], str]:
+    return people.list_delegations(session, user_id, now if active_only else None, size=page_size,
+                                   token=page_token)
 
 
 def end_delegation(uow: UnitOfWork, *, principal: Principal, now: datetime, delegation_id: str,
