@@ -43,8 +43,8 @@ def csv_bytes(rows: list[list[str]]) -> bytes:
 
 
 def upload(c: Contacts, content: bytes, *, dry_run: bool = False, on_duplicate: str = "flag",
-           mapping: ColumnMapping = MAPPING, source_name: str = "crm-old") -> ImportJob:
-    principal = c.users[REP]
+           mapping: ColumnMapping = MAPPING, source_name: str = "crm-old", user: str = REP) -> ImportJob:
+    principal = c.users[user]
     request = CreateImportRequest(entity="contact", file_name="customers.csv", source_name=source_name,
                                   mapping=mapping, dry_run=dry_run, on_duplicate=on_duplicate,
                                   content_sha256=hashlib.sha256(content).hexdigest(), size_bytes=len(content))
@@ -58,8 +58,8 @@ def upload(c: Contacts, content: bytes, *, dry_run: bool = False, on_duplicate: 
     return c.write(lambda uow: imports.start_import(uow, principal=principal, now=c.now, job_id=job.id))
 
 
-def status(c: Contacts, job_id: str) -> ImportJob:
-    return c.read(lambda s: imports.get_import(s, principal=c.users[REP], now=datetime.now(UTC), job_id=job_id))
+def status(c: Contacts, job_id: str, user: str = REP) -> ImportJob:
+    return c.read(lambda s: imports.get_import(s, principal=c.users[user], now=datetime.now(UTC), job_id=job_id))
 
 
 def live_contacts(db: Database) -> int:
@@ -156,6 +156,28 @@ def test_merge_fills_the_existing_record_instead_of_a_new_one(contacts: Contacts
         [record_id] = s.execute(select(contacts_table.c.id)).scalars()
         record = store.load(s, Contact, record_id)
     assert record is not None and [e.address for e in record.emails] == ["wf@example.cn"]
+
+
+def test_a_duplicate_another_region_owns_is_neither_named_nor_merged_into(contacts: Contacts,
+                                                                         db: Database) -> None:
+    """Another region's rep uploading the same mobile learns no id of a contact they cannot see,
+    and merge does not write into it: the row is refused, suggesting create."""
+    rows = [["姓名", "手机", "邮箱"], ["王芳", "13800138000", ""]]
+    upload(contacts, csv_bytes(rows))
+    ImportRunner(db, lambda: contacts.now).tick(contacts.now)
+    with db.read() as s:
+        [north_id] = s.execute(select(contacts_table.c.id)).scalars()
+    south = [["姓名", "手机", "邮箱"], ["王芳 (南)", "13800138000", "south@example.cn"]]
+    for choice in ("flag", "merge"):
+        job = upload(contacts, csv_bytes(south), on_duplicate=choice, user="rep.south.1", source_name=choice)
+        ImportRunner(db, lambda: contacts.now).tick(contacts.now)
+        done = status(contacts, job.id, user="rep.south.1")
+        assert (done.accepted, done.merged, done.rejected) == (0, 0, 1), choice
+        [problem] = done.problems
+        assert "a contact you cannot see" in problem.message and north_id not in problem.message, problem.message
+    with db.read() as s:
+        north = store.load(s, Contact, north_id)
+    assert north is not None and list(north.emails) == [] and north.name == "王芳"
 
 
 def test_a_dry_run_reports_the_same_and_writes_no_record(contacts: Contacts, db: Database) -> None:

@@ -18,6 +18,7 @@ from crm_contacts import store
 from crm_contacts.events import emit
 from crm_contacts.rules import import_rows
 from crm_contacts.rules import records as rules
+from crm_contacts.rules.visibility import VISIBILITY
 from crm_contacts.store import Record
 from crm_contacts.store import imports as import_store
 from crm_contacts.store.picklists import PICKLISTS as VOCABULARY
@@ -101,10 +102,18 @@ class ContactImporter:
                 duplicate = _duplicate_of(record, state, owners)
                 if duplicate is not None and job.on_duplicate != "create":
                     where, match_id, value = duplicate
+                    field = "phones" if value.lstrip("+").isdigit() else "emails"
+                    access = "own" if match_id in pending else _access(uow, principal, type(record), match_id)
+                    if access == "hidden":  # no id the uploader may not see, as the API's 404 names none
+                        where = f"a{'' if isinstance(record, Contact) else 'n'} {_kind(record)} you cannot see"
                     if job.on_duplicate == "flag":
                         row.problems.append(import_rows.Problem(
-                            "phones" if value.lstrip("+").isdigit() else "emails", "",
-                            f"duplicate of {where} ({value}): choose on_duplicate merge or create to keep it", value))
+                            field, "", f"duplicate of {where} ({value}): choose on_duplicate merge or create to keep it",
+                            value))
+                    elif access != "own":
+                        row.problems.append(import_rows.Problem(
+                            field, "", f"duplicate of {where} ({value}), which you may not change: choose "
+                            "on_duplicate create to keep it", value))
                     elif not job.dry_run:
                         target = merged.get(match_id) or pending.get(match_id) or store.load(
                             uow.session, Contact, match_id, for_update=True)
@@ -166,13 +175,26 @@ def _assign(record: Record, principal: Principal, row: import_rows.Row) -> None:
             row.problems.append(import_rows.Problem(field, "", exc.message, str(getattr(record, field, ""))))
 
 
+def _kind(record: Record) -> str:
+    return "contact" if isinstance(record, Contact) else "account"
+
+
+def _access(uow: UnitOfWork, principal: Principal, kind: type[Record], record_id: str) -> str:
+    """What the uploader may do with the record a row duplicates: own (change it), read, or hidden."""
+    found = store.load(uow.session, kind, record_id)
+    if found is None or found.deleted or not VISIBILITY.can_read(principal, found.owner_id, found.team,
+                                                                 found.region):
+        return "hidden"
+    return "own" if VISIBILITY.can_write(principal, found.owner_id, found.team, found.region) else "read"
+
+
 def _duplicate_of(record: Record, state: RunState, owners: dict[str, str]) -> tuple[str, str, str] | None:
     for _, value in rules.identity_values(record):
         if value in state.seen:
             n, record_id = state.seen[value]
             return f"row {n} of this file", record_id, value
         if value in owners:
-            return f"{'contact' if isinstance(record, Contact) else 'account'} {owners[value]}", owners[value], value
+            return f"{_kind(record)} {owners[value]}", owners[value], value
     return None
 
 
