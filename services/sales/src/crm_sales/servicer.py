@@ -302,6 +302,6 @@ class SalesServicer(ServicerBase, SalesServiceServicer):
 
     def ListDelegations(self, request: pb.ListDelegationsRequest, context: Ctx) -> pb.ListDelegationsResponse:
         items, token = self.read(lambda s, c: ownership.list_delegations(
-            s, now=c.now, user_id=request.user_id, active_only=request.active_only,
+            s, principal=c.principal, now=c.now, user_id=request.user_id, active_only=request.active_only,
             page_size=request.page.page_size, page_token=request.page.page_token))
         return pb.ListDelegationsResponse(delegations=items, page=_page(token))

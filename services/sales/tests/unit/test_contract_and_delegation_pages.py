@@ -13,7 +13,7 @@ from crm.sales.v1.sales_pb2 import Contract, Delegation
 from crm_sales.store import records
 from crm_sales.usecases import contracts, ownership
 from crmkit.auth import Principal
-from crmkit.errors import InvalidArgument, NotFound
+from crmkit.errors import InvalidArgument, NotFound, PermissionDenied
 from crmkit.paging import encode_key
 from crmkit.records import new_id
 
@@ -96,8 +96,8 @@ def test_delegations_page_by_start_then_id(sales: Any) -> None:
     expected = [d.id for d in sorted(made, key=lambda d: (d.starts_at.ToDatetime(), d.id))]
 
     def fetch(size: int, token: str, user_id: str = "") -> Any:
-        return sales.read(lambda s: ownership.list_delegations(s, now=NOW, user_id=user_id, active_only=False,
-                                                               page_size=size, page_token=token))
+        return sales.read(lambda s: ownership.list_delegations(s, principal=MANAGER, now=NOW, user_id=user_id,
+                                                               active_only=False, page_size=size, page_token=token))
 
     assert all_pages(fetch, 3) == [expected[:3], expected[3:]]
     assert all_pages(fetch, 1) == [[i] for i in expected]
@@ -107,3 +107,23 @@ def test_delegations_page_by_start_then_id(sales: Any) -> None:
         with pytest.raises(InvalidArgument) as err:
             fetch(2, garbage)
         assert err.value.field == "page_token"
+
+
+def test_a_rep_lists_only_the_delegations_they_give_or_receive(sales: Any) -> None:
+    """Who is away and who stands in is a manager's to read: a rep sees their own only."""
+    rep2 = Principal("rep.north.2", ("rep",), "north-sales", "north")
+    mine = Delegation(from_user_id=REP1.user_id, to_user_id="rep.north.3")
+    mine.starts_at.FromDatetime(NOW + timedelta(days=1))
+    mine.ends_at.FromDatetime(NOW + timedelta(days=5))
+    made = sales.write(lambda uow: ownership.delegate(uow, principal=REP1, now=NOW, delegation=mine))
+
+    def listed(principal: Principal, user_id: str = "") -> list[str]:
+        items, _ = sales.read(lambda s: ownership.list_delegations(s, principal=principal, now=NOW, user_id=user_id,
+                                                                    active_only=False))
+        return [d.id for d in items]
+
+    assert listed(REP1) == [made.id] and listed(REP1, REP1.user_id) == [made.id]
+    assert listed(rep2) == []
+    with pytest.raises(PermissionDenied):
+        listed(rep2, REP1.user_id)
+    assert listed(MANAGER, REP1.user_id) == [made.id]

@@ -16,7 +16,7 @@ from crm_sales.rules.access import as_manager
 from crm_sales.store import audit, people, records
 from crmkit.auth import Principal
 from crmkit.db import UnitOfWork
-from crmkit.errors import FailedPrecondition, InvalidArgument, NotFound
+from crmkit.errors import FailedPrecondition, InvalidArgument, NotFound, PermissionDenied
 from crmkit.records import bump, dt, new_id
 from crmkit.visibility import require_manager
 
@@ -101,8 +101,14 @@ def delegate(uow: UnitOfWork, *, principal: Principal, now: datetime, delegation
     return d
 
 
-def list_delegations(session: Session, *, now: datetime, user_id: str, active_only: bool, page_size: int = 0,
-                     page_token: str = "") -> tuple[list[Delegation], str]:
+def list_delegations(session: Session, *, principal: Principal, now: datetime, user_id: str, active_only: bool,
+                     page_size: int = 0, page_token: str = "") -> tuple[list[Delegation], str]:
+    """A manager or an admin lists anyone's (user_id) or every delegation; anyone else lists the
+    ones they give or receive (whose absences and stand-ins are not theirs to read)."""
+    if not (principal.is_admin or principal.is_manager):
+        if user_id and user_id != principal.user_id:
+            raise PermissionDenied("only a manager or an admin can list someone else's delegations")
+        user_id = principal.user_id
     return people.list_delegations(session, user_id, now if active_only else None, size=page_size,
                                    token=page_token)
 
