@@ -3,11 +3,12 @@
 // start one with their current filters (ExportButton) and land on the job here. "My export jobs" is
 // the API's list of the caller's own jobs (GET /exports, newest first, cursor paged).
 import { Alert, Button, Card, Descriptions, Flex, Form, Input, Progress, Select, Space, Spin, Tag, Typography, message } from "antd";
-import { useCallback, useEffect, useRef, useState } from "react";
+import { useCallback, useRef, useState } from "react";
 import { Link, useNavigate, useParams, useSearchParams } from "react-router";
 import { api, unwrap, ApiError } from "../../api";
 import { PagerButtons } from "../../components/PagerButtons";
 import { LoadError } from "../../components/StatusPage";
+import { usePolledJob } from "../../components/usePolledJob";
 import { useCursorPages, type Page } from "../../components/useCursorPages";
 import { ProblemAlert, useApiForm, type ApiForm } from "../../forms/useApiForm";
 import { formatDateTime, formatNumber } from "../../i18n/format";
@@ -142,28 +143,10 @@ function Recent() {
   );
 }
 
+const readJob = (id: string) => unwrap(api.GET("/api/v1/exports/{id}", { params: { path: { id } } }));
+
 function useJob(id: string) {
-  const [job, setJob] = useState<ExportJob | null>(null);
-  const [error, setError] = useState<ApiError | null>(null);
-  const [tick, setTick] = useState(0);
-  useEffect(() => {
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    let stopped = false;
-    const poll = () => {
-      unwrap(api.GET("/api/v1/exports/{id}", { params: { path: { id } } }))
-        .then((answer) => {
-          if (stopped) return;
-          setJob(answer);
-          setError(null);
-          const wait = nextPollMs(answer);
-          if (wait !== null) timer = setTimeout(poll, wait);
-        })
-        .catch((err: unknown) => { if (!stopped) setError(err instanceof ApiError ? err : null); });
-    };
-    poll();
-    return () => { stopped = true; clearTimeout(timer); };
-  }, [id, tick]);
-  return { job, error, retry: useCallback(() => setTick((n) => n + 1), []) };
+  return usePolledJob<ExportJob>(id, readJob, nextPollMs);
 }
 
 export function ExportJobView({ id }: { id: string }) {

@@ -2,9 +2,10 @@
 // rejected, rate and ETA, the first problems; then the report of every rejected row (shown
 // here, and downloadable as the service wrote it).
 import { Alert, Button, Card, Descriptions, Progress, Space, Spin, Statistic, Table, Typography } from "antd";
-import { useCallback, useEffect, useState } from "react";
+import { useCallback, useState } from "react";
 import { api, unwrap, ApiError, type Schema } from "../../api";
 import { LoadError } from "../../components/StatusPage";
+import { usePolledJob } from "../../components/usePolledJob";
 import { formatDateTime, formatNumber } from "../../i18n/format";
 import { useLocale, useT } from "../../i18n";
 import { saveBlob } from "./download";
@@ -14,28 +15,10 @@ import { m } from "./messages";
 type Problem = Schema<"ImportProblem">;
 const REPORT_ROWS_SHOWN = 200;
 
+const readJob = (id: string) => unwrap(api.GET("/api/v1/imports/{id}", { params: { path: { id } } }));
+
 function useJob(id: string) {
-  const [job, setJob] = useState<ImportJob | null>(null);
-  const [error, setError] = useState<ApiError | null>(null);
-  const [tick, setTick] = useState(0);
-  useEffect(() => {
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    let stopped = false;
-    const poll = () => {
-      unwrap(api.GET("/api/v1/imports/{id}", { params: { path: { id } } }))
-        .then((answer) => {
-          if (stopped) return;
-          setJob(answer);
-          setError(null);
-          const wait = nextPollMs(answer);
-          if (wait !== null) timer = setTimeout(poll, wait);
-        })
-        .catch((err: unknown) => { if (!stopped) setError(err instanceof ApiError ? err : null); });
-    };
-    poll();
-    return () => { stopped = true; clearTimeout(timer); };
-  }, [id, tick]);
-  return { job, error, retry: useCallback(() => setTick((n) => n + 1), []) };
+  return usePolledJob<ImportJob>(id, readJob, nextPollMs);
 }
 
 export function ImportJobView({ id, reused }: { id: string; reused: boolean }) {
