@@ -25,6 +25,6 @@ export default defineConfig({
     setupFiles: ["src/test/setup.ts"],
     css: false,
     // antd in jsdom is slow on a shared two-core machine; waits are bounded per query instead
-    testTimeout: 30_000,
+    testTimeout: 60_000,
   },
 });

@@ -42,7 +42,7 @@ describe("my customers", () => {
     expect(last("/api/v1/contacts")?.searchParams.get("page_token")).toBe("p2");
     fireEvent.click(screen.getByRole("button", { name: "上一页" }));
     expect(await screen.findByRole("link", { name: "孙丽" }, { timeout: 10_000 })).toBeTruthy();
-  }, 30_000);
+  }, 60_000);
 
   it("searches as the rep types, the query as typed", async () => {
     await renderList();
@@ -53,7 +53,7 @@ describe("my customers", () => {
     expect(search.searchParams.get("kind")).toBe("contact");
     expect(screen.getByTestId("search-total").textContent).toBe("找到 1 个");
     expect(screen.getByRole("link", { name: "王强" }).getAttribute("href")).toBe("/customers/c7");
-  }, 30_000);
+  }, 60_000);
 
   it("sends one search request per settled query, started as typing settles", async () => {
     await renderList();
@@ -62,5 +62,5 @@ describe("my customers", () => {
     expect(await screen.findByRole("link", { name: "王强" }, { timeout: 10_000 })).toBeTruthy();
     const searches = calls.filter((u) => u.pathname === "/api/v1/search/customers").slice(before);
     expect(searches.map((u) => u.searchParams.get("q"))).toEqual(["小米"]);
-  }, 30_000);
+  }, 60_000);
 });

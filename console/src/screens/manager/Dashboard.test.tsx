@@ -49,5 +49,5 @@ describe("a dashboard widget", () => {
     const url = new URL(row.getAttribute("href")!, "http://x");
     expect(url.pathname).toBe("/dashboards/d%201/widgets/by-stage/records");
     expect(JSON.parse(url.searchParams.get("keys")!)).toEqual(["qualify"]);
-  }, 30_000); // antd's table is slow to render in jsdom on a busy machine
+  }, 60_000); // antd's table is slow to render in jsdom on a busy machine
 });

@@ -58,7 +58,7 @@ describe("an A/B test's results", () => {
     expect(rows.find((r) => r.textContent?.includes("春季新品上市"))?.textContent).not.toContain("Winner");
     expect(screen.getByText("Sending the winner")).toBeTruthy();
     expect(screen.queryByRole("button", { name: "Start the test" })).toBeNull();
-  }, 30_000);
+  }, 60_000);
 
   it("starts a ready test with the version it read, and shows why a cancel was refused", async () => {
     show("ab2", "zh-CN");
@@ -70,5 +70,5 @@ describe("an A/B test's results", () => {
     fireEvent.click(screen.getByRole("button", { name: "取消测试" }));
     expect((await screen.findByRole("alert", {}, { timeout: 10_000 })).textContent).toContain("the test changed since it was read");
     expect(calls.find((c) => c.path === "/api/v1/ab-tests/ab2/cancel")?.ifMatch).toBe('"2"');
-  }, 30_000);
+  }, 60_000);
 });

@@ -54,5 +54,5 @@ describe("a campaign's A/B tests", () => {
       variants: [{ name: "A", subject: "新品上市" }, { name: "A", subject: "限时 8 折" }],
       test_percent: 30, metric: "open", wait_hours: 4, significance: 0.05,
     });
-  }, 30_000);
+  }, 60_000);
 });

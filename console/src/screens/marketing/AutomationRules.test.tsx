@@ -46,7 +46,7 @@ describe("automation rules", () => {
     fireEvent.click(toggle);
     await waitFor(() => expect(toggle.getAttribute("aria-checked")).toBe("false"), { timeout: 10_000 });
     expect(calls.find((c) => c.method === "PATCH")).toMatchObject({ path: "/api/v1/automation-rules/r1", ifMatch: '"2"', body: { status: "paused" } });
-  }, 30_000);
+  }, 60_000);
 
   it("shows the API's refusal beside the trigger's event type", async () => {
     render(<LocaleProvider initial="en"><MemoryRouter><AutomationRules /></MemoryRouter></LocaleProvider>);
@@ -59,5 +59,5 @@ describe("automation rules", () => {
     const post = calls.find((c) => c.method === "POST");
     expect(post?.body).toMatchObject({ name: "Pricing visitors", trigger: { event_type: "crm.web.vist" }, count: 1, within_days: 7, template_id: "" });
     expect(within(form).queryByRole("alert")).toBeNull(); // every error sits beside its field
-  }, 30_000);
+  }, 60_000);
 });

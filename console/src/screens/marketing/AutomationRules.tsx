@@ -1,9 +1,10 @@
 // Event-triggered rules the caller may see, by campaign, a cursor page at a time: when an event
 // (any service's, or a web visit matching a URL pattern) happened count times within so many days,
 // and none of the exceptions, send a template or enrol in a sequence (once per contact per window).
-// Each turns on or off in place (PATCH status with the version read); the form defines a new one.
-import { Button, Card, Flex, Form, Input, InputNumber, AutoComplete, Radio, Select, Space, Switch, Table, Typography, message } from "antd";
-import { useCallback, useMemo, useRef, useState } from "react";
+// Each turns on or off in place (PATCH status with the version read) and opens in a drawer to be
+// edited (PATCH with that version: a 409 offers a reload); the form defines a new one.
+import { Alert, Button, Card, Drawer, Flex, Form, Input, InputNumber, AutoComplete, Radio, Select, Space, Switch, Table, Typography, message } from "antd";
+import { useCallback, useEffect, useMemo, useRef, useState } from "react";
 import { api, unwrap, ApiError, type Schema } from "../../api";
 import { PagerButtons } from "../../components/PagerButtons";
 import { LoadError } from "../../components/StatusPage";
@@ -12,7 +13,7 @@ import { useCursorPages, type Page } from "../../components/useCursorPages";
 import { ProblemAlert, useApiForm } from "../../forms/useApiForm";
 import { formatNumber } from "../../i18n/format";
 import { useLocale, useT } from "../../i18n";
-import { SUGGESTED_EVENTS, ifMatch, ruleEvent } from "./automation";
+import { SUGGESTED_EVENTS, ifMatch, ruleEvent, rulePatch, ruleValues, type RuleValues } from "./automation";
 import { a } from "./automationMessages";
 import { nameOf, useChoices, type Choice } from "./useChoices";
 
@@ -35,6 +36,7 @@ export default function AutomationRules() {
   const [toast, holder] = message.useMessage();
   // a rule switched here shows its new state at once, before the page reloads
   const [changed, setChanged] = useState<Record<string, Rule>>({});
+  const [editing, setEditing] = useState<Rule | null>(null);
   const key = JSON.stringify([campaignId]);
   const fetchPage = useCallback(
     (pageToken: string): Promise<Page<Rule>> =>
@@ -76,6 +78,12 @@ export default function AutomationRules() {
         const r = changed[shown.id ?? ""] ?? shown;
         return <Switch checked={r.status === "active"} onChange={(on) => void toggle(r, on)} aria-label={t("enabledOf", { name: r.name ?? "" })} />;
       } },
+    { title: "", key: "edit",
+      render: (_: unknown, shown: Rule) => (
+        <Button size="small" onClick={() => setEditing(changed[shown.id ?? ""] ?? shown)} aria-label={t("editOf", { name: shown.name ?? "" })}>
+          {t("edit")}
+        </Button>
+      ) },
   ], [t, locale, campaigns, templates, sequences, changed, toggle]);
 
   return (
@@ -95,30 +103,30 @@ export default function AutomationRules() {
         </div>
       )}
       <Card title={<h2 className="card-title">{t("newRule")}</h2>} style={{ marginTop: 24, maxWidth: 900 }}>
-        <NewRule campaigns={campaigns} templates={templates} sequences={sequences}
-          onCreated={() => { setChanged({}); pages.reload(); }} />
+        <RuleForm campaigns={campaigns} templates={templates} sequences={sequences}
+          onSaved={() => { setChanged({}); pages.reload(); }} />
       </Card>
+      <Drawer open={editing !== null} onClose={() => setEditing(null)} size="large" destroyOnHidden
+        title={t("editRule", { name: editing?.name ?? "" })}>
+        {editing && (
+          <RuleForm rule={editing} campaigns={campaigns} templates={templates} sequences={sequences}
+            onSaved={(saved) => { setChanged((c) => ({ ...c, [saved.id ?? ""]: saved })); setEditing(null); pages.reload(); }} />
+        )}
+      </Drawer>
     </>
   );
 }
 
-interface EventRow { event_type?: string; url_pattern?: string }
-interface Values {
-  name?: string;
-  campaign_id?: string;
-  trigger?: EventRow;
-  count?: number | null;
-  within_days?: number | null;
-  unless?: EventRow[];
-  action?: "template" | "sequence";
-  template_id?: string;
-  sequence_id?: string;
-  purpose?: string;
-}
+type Values = RuleValues;
 
-function NewRule({ campaigns, templates, sequences, onCreated }: { campaigns: Choice[]; templates: Choice[]; sequences: Choice[]; onCreated: () => void }) {
+interface RuleFormProps { rule?: Rule; campaigns: Choice[]; templates: Choice[]; sequences: Choice[]; onSaved: (saved: Rule) => void }
+
+/** A new rule's form, or a saved one's (`rule`: its values shown, saved with PATCH and its version). */
+function RuleForm({ rule: saved, campaigns, templates, sequences, onSaved }: RuleFormProps) {
   const t = useT(a);
   const [toast, holder] = message.useMessage();
+  const [rule, setRule] = useState(saved); // the version the form shows (a reload reads the latest)
+  const [stale, setStale] = useState(false);
   const sent = useRef(0); // the exceptions of the last submit: each row's fields take its errors
   const sentAction = useRef<"template" | "sequence">("template");
   const f = useApiForm<Values, Rule>({
@@ -132,10 +140,21 @@ function NewRule({ campaigns, templates, sequences, onCreated }: { campaigns: Ch
       return { trigger: "trigger.event_type", ...(sentAction.current === "sequence" ? { template_id: "sequence_id" } : { sequence_id: "template_id" }) };
     },
     strip: ["rule."],
-    submit: (v) => {
+    resetOnSuccess: !rule,
+    submit: async (v) => {
       sent.current = v.unless?.length ?? 0;
       const action = v.action ?? "template";
       sentAction.current = action;
+      setStale(false);
+      if (rule) {
+        try {
+          return await unwrap(api.PATCH("/api/v1/automation-rules/{id}", {
+            params: { path: { id: rule.id ?? "" }, header: ifMatch(rule.version) }, body: rulePatch(v) }));
+        } catch (err) {
+          if (err instanceof ApiError && err.status === 409) setStale(true);
+          throw err;
+        }
+      }
       return unwrap(api.POST("/api/v1/automation-rules", {
         body: {
           name: v.name ?? "",
@@ -149,19 +168,35 @@ function NewRule({ campaigns, templates, sequences, onCreated }: { campaigns: Ch
         },
       }));
     },
-    onSuccess: () => { void toast.success(t("ruleCreated")); onCreated(); },
+    onSuccess: (r) => { void toast.success(t(rule ? "ruleSaved" : "ruleCreated")); onSaved(r); },
   });
+  const reload = useCallback(() => {
+    if (!rule?.id) return;
+    unwrap(api.GET("/api/v1/automation-rules/{id}", { params: { path: { id: rule.id } } }))
+      .then((r) => { setRule(r); setStale(false); })
+      .catch(() => undefined); // the drawer keeps the warning; the list shows load errors
+  }, [rule?.id]);
+  // a rule read (opened, reloaded): the form shows it
+  useEffect(() => { if (rule) f.form.setFieldsValue(ruleValues(rule)); }, [rule]); // f.form is stable
   const action = Form.useWatch("action", f.form) ?? "template";
   return (
-    <Form form={f.form} name="new-rule" layout="vertical" onFinish={f.onFinish} data-testid="new-rule"
-      initialValues={{ action: "template", count: 1, within_days: 7 }}>
+    <Form form={f.form} name={rule ? "edit-rule" : "new-rule"} layout="vertical" onFinish={f.onFinish} data-testid={rule ? "edit-rule" : "new-rule"}
+      initialValues={rule ? ruleValues(rule) : { action: "template", count: 1, within_days: 7 }}>
       {holder}
       <ProblemAlert {...f.alert} />
+      {stale && (
+        <Alert type="warning" showIcon role="alert" style={{ marginBottom: 16 }} title={t("staleRecord")}
+          action={<Button onClick={reload}>{t("reload")}</Button>} />
+      )}
       <Flex gap="middle" wrap>
         <Form.Item name="name" label={t("name")} style={{ minWidth: 260 }}><Input maxLength={300} /></Form.Item>
-        <Form.Item name="campaign_id" label={t("campaign")} style={{ minWidth: 260 }}>
-          <Select showSearch optionFilterProp="label" options={campaigns} />
-        </Form.Item>
+        {rule ? (
+          <Form.Item label={t("campaign")}><Typography.Text>{nameOf(campaigns, rule.campaign_id)}</Typography.Text></Form.Item>
+        ) : (
+          <Form.Item name="campaign_id" label={t("campaign")} style={{ minWidth: 260 }}>
+            <Select showSearch optionFilterProp="label" options={campaigns} />
+          </Form.Item>
+        )}
       </Flex>
       <fieldset style={{ border: 0, padding: 0, margin: 0 }}>
         <legend style={{ fontSize: 16, border: 0, marginBottom: 8 }}>{t("when")}</legend>
@@ -218,7 +253,7 @@ function NewRule({ campaigns, templates, sequences, onCreated }: { campaigns: Ch
           <Form.Item name="purpose" label={t("purpose")}><Input placeholder="marketing_email" style={{ width: 200 }} /></Form.Item>
         </Space>
       </fieldset>
-      <Button type="primary" htmlType="submit" loading={f.submitting}>{t("create")}</Button>
+      <Button type="primary" htmlType="submit" loading={f.submitting}>{t(rule ? "save" : "create")}</Button>
     </Form>
   );
 }

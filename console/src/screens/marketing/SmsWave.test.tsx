@@ -42,5 +42,5 @@ describe("a new SMS wave", () => {
       campaign_id: "c1", audience: { segment_ids: ["g1"] },
       sms: { template_code: "SMS_230001", params: { name: "{{ name }}", date: "{{ 日期 }}" } },
     });
-  }, 30_000);
+  }, 60_000);
 });

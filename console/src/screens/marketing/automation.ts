@@ -151,3 +151,75 @@ export function ifMatch(version: unknown): { "If-Match"?: string } {
 export function known<K extends string>(list: readonly K[], value: string | undefined): value is K {
   return (list as readonly string[]).includes(value ?? "");
 }
+
+// Editing a saved record: the form rows read back from the API's answer, and the PATCH body.
+
+type Sequence = Schema<"Sequence">;
+type SequencePatch = Schema<"SequencePatch">;
+type Rule = Schema<"AutomationRule">;
+type RulePatch = Schema<"AutomationRulePatch">;
+
+// What a sequence keeps once it leaves draft (its step waves froze them): marketing refuses them.
+export const SEQUENCE_DRAFT_ONLY = ["steps", "purpose"] as const;
+
+/** A saved sequence's steps as the form's rows (SMS params as variable rows). */
+export function stepRows(steps: Sequence["steps"]): StepRow[] {
+  return (steps ?? []).map((s) => (s.channel === "sms"
+    ? { day: s.day ?? 0, channel: "sms", sms: {
+        template_code: s.sms?.template_code ?? "", sign_name: s.sms?.sign_name ?? "",
+        params: Object.entries(s.sms?.params ?? {}).map(([name, value]) => ({ name, value: String(value) })) } }
+    : { day: s.day ?? 0, channel: "email", template_id: s.template_id ?? "" }));
+}
+
+export interface SequenceEdit { name?: string; description?: string; steps?: StepRow[]; purpose?: string; enroll_nurturing?: boolean }
+
+/** The PATCH body: every field the form shows; a sequence past draft does not send what froze. */
+export function sequencePatch(v: SequenceEdit, status: string | undefined): SequencePatch {
+  const body: SequencePatch = { name: v.name ?? "", description: v.description ?? "", enroll_nurturing: v.enroll_nurturing ?? false };
+  if (status === "draft") Object.assign(body, { steps: sequenceSteps(v.steps), purpose: v.purpose ?? "" });
+  return body;
+}
+
+export interface EventRow { event_type?: string; url_pattern?: string }
+export interface RuleValues {
+  name?: string;
+  campaign_id?: string;
+  trigger?: EventRow;
+  count?: number | null;
+  within_days?: number | null;
+  unless?: EventRow[];
+  action?: "template" | "sequence";
+  template_id?: string;
+  sequence_id?: string;
+  purpose?: string;
+}
+
+/** A saved rule as the form's values. */
+export function ruleValues(r: Rule): RuleValues {
+  return {
+    name: r.name ?? "",
+    trigger: { event_type: r.trigger?.event_type ?? "", url_pattern: r.trigger?.url_pattern ?? "" },
+    count: r.count ?? 1,
+    within_days: r.within_days ?? 7,
+    unless: (r.unless ?? []).map((e) => ({ event_type: e.event_type ?? "", url_pattern: e.url_pattern ?? "" })),
+    action: r.sequence_id ? "sequence" : "template",
+    template_id: r.template_id || undefined,
+    sequence_id: r.sequence_id || undefined,
+    purpose: r.purpose ?? "",
+  };
+}
+
+/** The PATCH body of an edited rule: the action chosen, the other one emptied (a rule does one thing). */
+export function rulePatch(v: RuleValues): RulePatch {
+  const action = v.action ?? "template";
+  return {
+    name: v.name ?? "",
+    trigger: ruleEvent(v.trigger?.event_type, v.trigger?.url_pattern),
+    ...(typeof v.count === "number" ? { count: v.count } : {}),
+    ...(typeof v.within_days === "number" ? { within_days: v.within_days } : {}),
+    unless: (v.unless ?? []).map((e) => ruleEvent(e?.event_type, e?.url_pattern)),
+    template_id: action === "template" ? v.template_id ?? "" : "",
+    sequence_id: action === "sequence" ? v.sequence_id ?? "" : "",
+    purpose: v.purpose ?? "",
+  };
+}
