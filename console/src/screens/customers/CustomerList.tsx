@@ -126,6 +126,7 @@ export default function CustomerList() {
           onCompositionEnd={(e) => { setComposing(false); setTyped(e.currentTarget.value); }}
           style={{ width: 320 }}
           disabled={Boolean(segmentId)}
+          loading={mode === "search" && loading}
         />
         <Select aria-label={t("filterTag")} placeholder={t("filterTag")} allowClear style={{ width: 160 }}
           value={tag} onChange={setTag} disabled={Boolean(segmentId)} showSearch
@@ -155,7 +156,7 @@ export default function CustomerList() {
               {t("found", { n: formatNumber(search.total, locale) })}
             </Typography.Paragraph>
           )}
-          <Results rows={rows} columns={columns} loading={loading} empty={t("empty")} />
+          <Results rows={rows} columns={columns} loading={loading && rows.length === 0} empty={t("empty")} />
           {mode === "search" ? (
             <PagerButtons pages={search.pager} labels={{ previous: t("previous"), next: t("next"), page: t("page", { n: search.page }) }} />
           ) : (
@@ -185,7 +186,7 @@ function tagOptions(rows: Row[], chosen: string | undefined) {
 }
 
 const searchOf = (q: string, offset: number) =>
-  unwrap(api.GET("/api/v1/search/customers", { params: { query: { q, kind: "contact", limit: PAGE_SIZE, offset } } }));
+  unwrap(api.GET("/api/v1/search/customers", { params: { query: { q, kind: "contact", limit: PAGE_SIZE, offset, highlight: false } } }));
 type SearchAnswer = Awaited<ReturnType<typeof searchOf>>;
 // Requests started ahead of the render that asks for them (at most a few: each is taken once).
 const started = new Map<string, Promise<SearchAnswer>>();
@@ -227,7 +228,9 @@ function useSearch(query: string) {
   const current = state && state.query === query && state.offset === offset ? state : null;
   const total = current?.total ?? 0;
   return {
-    rows: current?.rows ?? [],
+    // While the next answer is on its way the last one stays on screen (the search box shows the
+    // wait): the table re-renders once, with the new rows, instead of emptying first.
+    rows: current?.rows ?? (query && state ? state.rows : []),
     total,
     loading: Boolean(query) && current === null && error === null,
     error,
