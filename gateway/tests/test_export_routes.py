@@ -22,6 +22,7 @@ from crm.sales.v1 import sales_pb2_grpc
 from crm_gateway.export_jobs import STALE, JobStore
 from crm_gateway.export_lists import LEAD_IMPORT, LISTS
 from crmkit.auth import Principal, TokenVerifier, current_principal, mint_token
+from crmkit.errors import InvalidArgument
 from crmkit.grpc_server import GrpcServer
 
 from .conftest import SECRET
@@ -37,6 +38,8 @@ class PagedSales(sales_pb2_grpc.SalesServiceServicer):
 
     def ListOpportunities(self, request: Any, context: Any) -> Any:
         self.requests.append(("ListOpportunities", request, current_principal().user_id))
+        if request.filter.stage == "nosuchstage":  # as sales refuses a stage its pipeline lacks
+            raise InvalidArgument("not a stage of the pipeline", field="filter.stage")
         start = int(request.page.page_token or 0)
         end = min(start + request.page.page_size, ROWS)
         answer = pb.ListOpportunitiesResponse()
@@ -146,6 +149,23 @@ def test_a_job_refuses_an_unknown_filter_and_list(gw, auth, sales):
     assert resp.status_code == 400 and resp.get_json()["errors"][0]["field"] == "filters.colour"
     resp = gw.post("/api/v1/exports", headers=auth, json={"list": "secrets"})
     assert resp.status_code == 400 and resp.get_json()["errors"][0]["field"] == "list"
+
+
+def test_a_job_names_a_bad_filter_value_by_its_place_in_the_body(gw, auth, sales):
+    resp = gw.post("/api/v1/exports", headers=auth,
+                   json={"list": "contacts", "filters": {"created_after": "yesterday"}})
+    problem = resp.get_json()
+    assert resp.status_code == 400 and [e["field"] for e in problem["errors"]] == ["filters.created_after"]
+    assert problem["detail"].startswith("filters.created_after: ")
+    resp = gw.post("/api/v1/exports", headers=auth, json={"list": "opportunities", "filters": {"close_to": "31/12"}})
+    assert resp.status_code == 400 and resp.get_json()["errors"][0]["field"] == "filters.close_to"
+    # a value only the service can judge: its refusal names the body's field too, and no job is made
+    resp = gw.post("/api/v1/exports", headers=auth, json={"list": "opportunities", "filters": {"stage": "nosuchstage"}})
+    assert resp.status_code == 400 and resp.get_json()["errors"][0]["field"] == "filters.stage"
+    assert gw.get("/api/v1/exports", headers=auth).get_json()["items"] == []
+    # the list's own export still names its query parameter
+    resp = gw.get("/api/v1/opportunities/export", headers=auth, query_string={"stage": "nosuchstage"})
+    assert resp.status_code == 400 and resp.get_json()["errors"][0]["field"] in ("stage", "filter.stage")
 
 
 def test_a_job_whose_gateway_stopped_is_failed_visibly_and_swept_after_retention(tmp_path):

@@ -57,6 +57,13 @@ class FakeSales(sales_pb2_grpc.SalesServiceServicer):
         self._got("ListPriceBooks", request)
         return pb.ListPriceBooksResponse(price_books=[pb.PriceBook(id="pb-1")])
 
+    def SavePriceBook(self, request: Any, context: Any) -> Any:
+        self._got("SavePriceBook", request)
+        book = pb.PriceBook()
+        book.CopyFrom(request.price_book)
+        book.id = book.id or "pb-2"
+        return book
+
     def GetQuote(self, request: Any, context: Any) -> Any:
         self._got("GetQuote", request)
         return pb.Quote(id=request.id, number="Q-2026-000001", version=2, row_version=5, status="draft")
@@ -176,6 +183,21 @@ def test_approvals_and_price_books_page_by_cursor(sales_client, auth, sales):
     assert [(r.currency_code, r.page.page_token) for r in book_calls] == [("CNY", ""), ("", key)]
     bad = sales_client.get("/api/v1/approvals?pending_for_me=true&page_size=0", headers=auth)
     assert bad.status_code == 400 and "page_size" in bad.get_data(as_text=True)
+
+
+def test_a_price_book_saved_without_active_says_so_to_sales_and_the_document_says_what_follows(
+        sales_client, auth, sales):
+    fake, _ = sales
+    book = {"name": "标准价", "currency_code": "CNY", "entries": [{"product_id": "p-1", "unit_price": {
+        "amount": "10", "currency_code": "CNY"}}]}
+    for sent in (book, {**book, "id": "pb-2", "active": False}):
+        assert sales_client.put("/api/v1/price-books", headers=auth, json=sent).status_code == 200
+    saved = [r.price_book for m, r, _ in fake.calls if m == "SavePriceBook"]
+    # absent is not false: sales makes a new book active, and keeps a saved one's state
+    assert [(b.HasField("active"), b.active) for b in saved] == [(False, False), (True, False)]
+    doc = sales_client.get("/api/v1/openapi.json").get_json()
+    active = doc["components"]["schemas"]["PriceBook"]["properties"]["active"]
+    assert "a new book is active" in active["description"] and "keeps" in active["description"]
 
 
 def test_a_contract_has_its_own_page_and_a_hidden_one_is_404(sales_client, auth, sales):

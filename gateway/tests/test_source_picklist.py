@@ -59,7 +59,8 @@ class FakePicklists(picklists_pb2_grpc.PicklistAdminServicer):
 
     def UpdatePicklist(self, request: Any, context: Any) -> Picklists:
         self.updates.append(request)
-        if request.expected_version and request.expected_version != self.document.version:
+        # as contacts: absent is no check, 0 included, any other version is a conflict
+        if request.HasField("expected_version") and request.expected_version != self.document.version:
             context.abort(grpc.StatusCode.ABORTED, "stale")
         document = picklists.updated(self.document, request.picklist)
         document.version = self.document.version + 1
@@ -155,10 +156,27 @@ def test_the_get_answer_sent_back_as_it_is_is_accepted_and_only_a_read_only_chan
 
 def test_the_defaults_read_before_any_change_go_back_as_they_are(make_client, settings, owner, admin):
     fake, addr = owner
-    fake.document.version = 0  # nobody changed a picklist yet: no ETag, version 0
+    fake.document.version = 0  # nobody changed a picklist yet: version 0, and its ETag "0"
     client = make_client(settings, contacts_addr=addr)
     got = client.get("/api/v1/admin/picklists/industry", headers=admin)
-    assert got.get_json()["version"] == 0 and "ETag" not in got.headers
+    assert got.get_json()["version"] == 0 and got.headers["ETag"] == '"0"'
     resp = client.put("/api/v1/admin/picklists/industry", json={**got.get_json(), "restricted": True}, headers=admin)
     assert resp.status_code == 200, resp.get_data(as_text=True)
-    assert fake.updates[-1].expected_version == 0 and fake.updates[-1].picklist.restricted
+    assert not fake.updates[-1].HasField("expected_version") and fake.updates[-1].picklist.restricted
+
+
+def test_the_defaults_etag_is_if_matched_and_a_second_first_change_conflicts(make_client, settings, owner, admin):
+    fake, addr = owner
+    fake.document.version = 0
+    client = make_client(settings, contacts_addr=addr)
+    got = client.get("/api/v1/admin/picklists/industry", headers=admin)
+    read_at = {**admin, "If-Match": got.headers["ETag"]}
+    first = client.put("/api/v1/admin/picklists/industry", json={**got.get_json(), "restricted": True}, headers=read_at)
+    assert first.status_code == 200, first.get_data(as_text=True)
+    assert fake.updates[-1].HasField("expected_version") and fake.updates[-1].expected_version == 0
+    assert first.headers["ETag"] == '"1"'
+    # another admin who read the defaults too: their change is refused, not laid over the first
+    late = client.put("/api/v1/admin/picklists/industry", json={**got.get_json(), "restricted": False}, headers=read_at)
+    assert late.status_code == 409 and fake.document.version == 1
+    bad = client.put("/api/v1/admin/picklists/industry", json={**got.get_json(), "version": 1}, headers=read_at)
+    assert bad.status_code == 400 and [e["field"] for e in bad.get_json()["errors"]] == ["version"]

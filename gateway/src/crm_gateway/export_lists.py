@@ -20,7 +20,7 @@ from crm_gateway import routes_contacts, routes_marketing, routes_sales, routes_
 from crm_gateway.actions import Action, _query_target, _rpc_output, _setter  # the list routes' own plan
 from crm_gateway.clients import Backends
 from crm_gateway.export_tables import Column, columns_of
-from crm_gateway.problems import invalid_field
+from crm_gateway.problems import FieldError, Problem, invalid_field
 from crm_gateway.routing import QueryParam
 
 PAGE = 200  # the services' page maximum (crmkit.paging.MAX_PAGE)
@@ -110,7 +110,28 @@ LISTS: dict[str, ExportedList] = {e.name: e for e in (
 
 
 def parse_filters(exported: ExportedList, filters: Mapping[str, Any]) -> dict[str, Any]:
-    """A job's filters (JSON) checked like the list route's query: an unknown one is refused by name."""
+    """A job's filters (JSON) checked like the list route's query: an unknown or bad one is refused
+    naming its place in the body (`filters.<name>`), not the query parameter the list route reads."""
+    try:
+        return _parse_filters(exported, filters)
+    except Problem as problem:
+        raise in_filters(exported, problem) from None
+
+
+def in_filters(exported: ExportedList, problem: Problem) -> Problem:
+    """`problem` with each field that is one of the list's filters (by its query name or the request
+    field it fills) renamed to the body's path, `filters.<name>`."""
+    paths = {p.name: f"filters.{p.name}" for p in exported.params}
+    for p in exported.params:
+        paths.setdefault(_query_target(exported.action, p), f"filters.{p.name}")
+    before = problem.errors
+    problem.errors = [FieldError(paths.get(e.field, e.field), e.message) for e in before]
+    if before and problem.detail == "; ".join(f"{e.field}: {e.message}" for e in before[:5]):
+        problem.detail = "; ".join(f"{e.field}: {e.message}" for e in problem.errors[:5])
+    return problem
+
+
+def _parse_filters(exported: ExportedList, filters: Mapping[str, Any]) -> dict[str, Any]:
     known = {p.name: p for p in exported.params}
     values: dict[str, Any] = {}
     for name, raw in filters.items():

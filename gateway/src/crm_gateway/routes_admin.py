@@ -97,24 +97,37 @@ def get_picklist(c: Call, name: str) -> Response:
     found = next((p for p in document.picklists if p.name == name), None)
     if found is None:
         raise Problem(404, "not-found", "Not found", f"no picklist '{name}' (one of {', '.join(picklists.NAMES)})")
-    headers = {"ETag": f'"{document.version}"'} if document.version else {}
-    return json_response({**to_json(found), "version": document.version}, 200, headers)
+    # "0" too, before anyone changed a picklist: a client can always If-Match what it read
+    return json_response({**to_json(found), "version": document.version}, 200, {"ETag": f'"{document.version}"'})
+
+
+def _if_match() -> int | None:
+    """The If-Match version (None: no check). "0", the ETag of the defaults, is a check as well:
+    the change is refused (409) once anyone has changed a picklist."""
+    raw = request.headers.get("If-Match")
+    if raw is not None and raw.strip() == '"0"':
+        return 0
+    return expected_version() or None
 
 
 def update_picklist(c: Call, name: str) -> Response:
     body = dict(c.body)
     if body.pop("name", name) != name:
         raise invalid_field("name", f"is read-only: this is the '{name}' picklist (the URL's)")
-    expected = expected_version()
+    expected = _if_match()
     stated = body.pop("version", 0)
-    if stated and expected and stated != expected:
+    if stated and expected is not None and stated != expected:
         raise invalid_field("version", f"is read-only: {stated} is not the If-Match version {expected}")
     change = ppb.Picklist(name=name)
     to_message(body, change)
+    update = cpb.UpdatePicklistRequest(picklist=change)
+    if expected is not None or stated:  # the body's version 0 (the defaults sent back) checks nothing
+        update.expected_version = stated if expected is None else expected
     client = state().backends.service_client("contacts", cpb_grpc.PicklistAdminStub)
-    document = client.call("UpdatePicklist", cpb.UpdatePicklistRequest(picklist=change,
-                           expected_version=expected or stated), metadata=metadata())
-    return resource_response(document)
+    document = client.call("UpdatePicklist", update, metadata=metadata())
+    answer = resource_response(document)
+    answer.headers.setdefault("ETag", f'"{document.version}"')  # a save that changed nothing at version 0
+    return answer
 
 
 def _metadata(operation_id: str, service: str) -> tuple[tuple[str, str], ...]:
@@ -177,7 +190,8 @@ ROUTES: list[Route | Action] = [
           "picklist's values, in display order: add a value (key with both labels), rename labels, retire "
           "(retired: true) or revive one, reorder; every key it has stays (built-in ones too: retire, never "
           "remove); restricted false makes the values suggestions. The GET answer sent back as it is is "
-          "accepted (its read-only fields unchanged). Every service checks new writes against it once the "
+          'accepted (its read-only fields unchanged). If-Match "0" (the ETag before any change) is refused '
+          "(409) once anyone has changed a picklist. Every service checks new writes against it once the "
           "change reaches it (crm.contacts.picklist.updated)", TAG, body=PICKLIST_INPUT, response=PICKLISTS,
           etag=True, if_match=True),
     Action("POST", f"{API}/sales/delegations/<id>/end", "endDelegation", "End a delegation now (the delegator "

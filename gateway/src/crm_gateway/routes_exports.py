@@ -14,13 +14,14 @@ from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
+import grpc
 from flask import Response, current_app, g, send_file, stream_with_context
 
 from crm_gateway import export_reports
 from crm_gateway.export_jobs import JobStore
-from crm_gateway.export_lists import LISTS, ExportedList, Metadata, parse_filters, records
+from crm_gateway.export_lists import LISTS, ExportedList, Metadata, in_filters, parse_filters, records
 from crm_gateway.export_tables import XLSX, Cell, Column, csv_chunks, row_of, write_xlsx
-from crm_gateway.problems import Problem, invalid_field
+from crm_gateway.problems import Problem, from_rpc_error, invalid_field
 from crm_gateway.routing import API, Call, QueryParam, Route, json_response, metadata, state
 from crm_gateway.schemas import REGISTRY
 from crmkit.errors import InvalidArgument
@@ -158,7 +159,10 @@ def create_export(c: Call) -> Response:
     store = jobs()
     store.sweep()
     rows = _rows(exported, columns, filters, read_metadata())
-    first = next(rows, None)  # a refusal (a filter, a role) answers now, not as a failed job later
+    try:
+        first = next(rows, None)  # a refusal (a filter, a role) answers now, not as a failed job later
+    except grpc.RpcError as exc:  # a service refusing a filter names the body's field, like the gateway does
+        raise in_filters(exported, from_rpc_error(exc)) from None
     rows = _chain(first, rows)
     job = store.new(owner=g.principal.user_id, list_name=exported.name, filters=c.body.get("filters", {}), fmt=fmt)
     store.start(job, [col.name for col in columns], [col.kind for col in columns], rows)

@@ -120,6 +120,9 @@ PRICE_BOOK = _r.message(pb.PriceBook)
 _r.schemas["PriceBook"]["properties"]["currency_code"].update(pattern=CURRENCY, **{"x-pattern-message": CURRENCY_MESSAGE})
 _r.require_text("PriceBook", "name")
 _r.schemas["PriceBook"]["required"].append("currency_code")  # every entry is priced in it
+_r.schemas["PriceBook"]["properties"]["active"]["description"] = (
+    "whether quotes may be priced from this book; not given, a new book is active and a saved one keeps "
+    "what it was (send false to switch a book off)")
 PRICE_BOOK_LIST = _r.page(PRICE_BOOK, "PriceBookList")
 PRICE_BOOK_PARAMS = (QueryParam("currency_code"), QueryParam("tier"), *KEY_PAGE_PARAMS)
 QUOTE = _r.message(pb.Quote)

@@ -15,7 +15,7 @@ from crmkit.errors import Conflict, InvalidArgument, PermissionDenied
 from crmkit.runtime_tables import audit_row
 
 
-def _change(contacts, values, *, name="source", user="admin", expected=0, restricted=True) -> Picklists:
+def _change(contacts, values, *, name="source", user="admin", expected=None, restricted=True) -> Picklists:
     return contacts.write(lambda uow: admin.update_picklist(
         uow, principal=contacts.users[user], now=contacts.now, expected_version=expected,
         change=Picklist(name=name, values=values, restricted=restricted)))
@@ -86,6 +86,18 @@ def test_only_an_admin_changes_a_picklist_and_a_stale_version_conflicts(contacts
     _change(contacts, _sources())
     with pytest.raises(Conflict):
         _change(contacts, _sources(webinar_retired=True), expected=7)
+    assert contacts.subjects() == ["crm.contacts.picklist.updated"]
+
+
+def test_expecting_version_0_is_a_check_so_two_first_changes_cannot_both_win(contacts) -> None:
+    first = _change(contacts, _sources(), expected=0)  # read the defaults (version 0), nobody saved since
+    assert first.version == 1
+    with pytest.raises(Conflict) as err:  # a second admin who also read the defaults
+        _change(contacts, _sources(webinar_retired=True), expected=0)
+    assert err.value.field == "If-Match"
+    kept = contacts.read(admin.get_picklists)
+    [source] = [p for p in kept.picklists if p.name == "source"]
+    assert kept.version == 1 and [v.retired for v in source.values if v.key == "webinar"] == [False]
     assert contacts.subjects() == ["crm.contacts.picklist.updated"]
 
 

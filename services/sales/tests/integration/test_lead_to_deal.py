@@ -53,7 +53,10 @@ def test_captured_leads_are_scored_and_shared_round_robin_by_territory(api: Any)
     assert reasons == {"industry_manufacturing": 20, "stated_budget": 15, "reachable_by_phone": 5}
     assert a.score == 40
     # three inbound emails are worth 10 each
-    lead = api.marketing.RecordLeadActivity(pb.RecordLeadActivityRequest(id=a.id, kind="inbound_email", count=3))
+    # (marketing reports them on any lead but reads back only the score; the owner sees why)
+    reported = api.marketing.RecordLeadActivity(pb.RecordLeadActivityRequest(id=a.id, kind="inbound_email", count=3))
+    assert reported.score == 70 and not reported.score_breakdown
+    lead = api.rep1.GetLead(pb.GetLeadRequest(id=a.id))
     assert lead.score == 70
     assert any(i.reason == "3 × inbound email" and i.points == 30 for i in lead.score_breakdown)
     # reps only see their own leads

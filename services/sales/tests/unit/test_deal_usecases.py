@@ -80,6 +80,26 @@ def catalogue_with_one_product(sales: Any) -> tuple[Product, PriceBook]:
     return product, book
 
 
+def test_a_new_price_book_without_active_is_active_and_a_save_without_it_keeps_its_state(sales: Any) -> None:
+    product, book = catalogue_with_one_product(sales)  # entries, and no `active` given
+    assert book.active
+    entry = PriceBookEntry(product_id=product.id, unit_price=Money(currency_code="CNY", amount="18000"))
+
+    def save(**fields: Any) -> PriceBook:
+        return sales.write(lambda uow: catalogue.save_price_book(uow, principal=MANAGER, book=PriceBook(
+            name="标准价", currency_code="CNY", entries=[entry], **fields)))
+
+    off = save(id=book.id, active=False)  # switched off on purpose
+    assert not off.active
+    repriced = save(id=off.id)  # a replace that does not mention `active` leaves it off
+    assert not repriced.active and repriced.entries[0].unit_price.amount == "18000.00"
+    listed = sales.read(lambda s: catalogue.list_price_books(s, currency_code="CNY", tier=""))[0]
+    assert [(b.id, b.active, b.HasField("active")) for b in listed] == [(book.id, False, True)]
+    assert save(id=book.id, active=True).active
+    assert save(id=book.id).active
+    assert save(active=False).active is False  # a new book may start off, when the admin says so
+
+
 def test_a_quote_goes_through_its_approvals_and_then_opens_the_quote_stage(sales: Any) -> None:
     product, book = catalogue_with_one_product(sales)
     opp = stage(sales, new_opp(sales, contact_id="c-1", budget=Money(currency_code="CNY", amount="1")),

@@ -15,4 +15,4 @@ class PicklistsServicer(ServicerBase, PicklistAdminServicer):
     def UpdatePicklist(self, request: pb.UpdatePicklistRequest, context: Ctx) -> Picklists:
         return self.write(request, Picklists, lambda uow, call: picklists.update_picklist(
             uow, principal=call.principal, now=call.now, change=copy(request.picklist),
-            expected_version=request.expected_version))
+            expected_version=request.expected_version if request.HasField("expected_version") else None))

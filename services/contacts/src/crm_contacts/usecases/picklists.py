@@ -15,8 +15,7 @@ from crm_contacts.store.picklists import PICKLISTS
 from crmkit import picklists
 from crmkit.auth import Principal
 from crmkit.db import UnitOfWork
-from crmkit.errors import PermissionDenied
-from crmkit.records import check_version
+from crmkit.errors import Conflict, PermissionDenied
 
 AGGREGATE = "picklists"  # the event's aggregate id: one document
 
@@ -26,11 +25,14 @@ def get_picklists(session: Session) -> Picklists:
 
 
 def update_picklist(uow: UnitOfWork, *, principal: Principal, now: datetime, change: Picklist,
-                    expected_version: int) -> Picklists:
+                    expected_version: int | None) -> Picklists:
+    """`expected_version` None: no check; 0 included, any other version is a conflict."""
     if not principal.is_admin:
         raise PermissionDenied("only an admin can change picklists")
     current = PICKLISTS.load(uow.session)
-    check_version(current.version, expected_version)
+    if expected_version is not None and expected_version != current.version:
+        raise Conflict(f"version {expected_version} is stale, the picklists are at version {current.version}",
+                       field="If-Match", current_version=current.version)
     document = picklists.updated(current, change)
     if document.SerializeToString(deterministic=True) == current.SerializeToString(deterministic=True):
         return current  # nothing changed: no new version, no event

@@ -38,13 +38,24 @@ def save_price_book(session: Session, book: PriceBook) -> None:
         session.execute(insert(price_books).values(**values))
 
 
+def _book(data: bytes) -> PriceBook:
+    book = PriceBook.FromString(data)
+    book.active = book.active  # a book saved before `active` had presence reads as off, and says so
+    return book
+
+
+def price_book(session: Session, book_id: str) -> PriceBook | None:
+    data = session.execute(select(price_books.c.data).where(price_books.c.id == book_id)).scalar()
+    return None if data is None else _book(data)
+
+
 def find_price_books(session: Session, currency: str = "", tier: str = "") -> list[PriceBook]:
     stmt = select(price_books.c.data).order_by(price_books.c.id)
     if currency:
         stmt = stmt.where(price_books.c.currency == currency)
     if tier:
         stmt = stmt.where(price_books.c.tier == tier)
-    return [PriceBook.FromString(d) for d in session.execute(stmt).scalars()]
+    return [_book(d) for d in session.execute(stmt).scalars()]
 
 
 def page_price_books(session: Session, currency: str, tier: str, *, size: int,
@@ -60,7 +71,7 @@ def page_price_books(session: Session, currency: str, tier: str, *, size: int,
         (after,) = decode_key(token, 1)
         stmt = stmt.where(price_books.c.id > after)
     rows = session.execute(stmt).all()
-    return [PriceBook.FromString(r.data) for r in rows[:size]], encode_key(rows[size - 1].id) if len(rows) > size else ""
+    return [_book(r.data) for r in rows[:size]], encode_key(rows[size - 1].id) if len(rows) > size else ""
 
 
 def next_number(session: Session, name: str) -> int:

@@ -54,9 +54,10 @@ def save_price_book(uow: UnitOfWork, *, principal: Principal, book: PriceBook) -
                                   field=f"entries[{i}].unit_price.currency_code")
         entry.unit_price.CopyFrom(money.money(book.currency_code, money.parse(
             entry.unit_price.amount, f"entries[{i}].unit_price.amount")))
+    saved = catalogue.price_book(uow.session, book.id) if book.id else None
     book.id = book.id or new_id()
-    if not book.active and not book.entries:
-        book.active = True
+    if not book.HasField("active"):  # not given: a new book is for use, a saved one stays as it was
+        book.active = saved.active if saved is not None else True
     catalogue.save_price_book(uow.session, book)
     return book
 
