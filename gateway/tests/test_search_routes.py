@@ -28,9 +28,10 @@ class FakeSearch(contacts_pb2_grpc.ContactsServiceServicer):
             raise InvalidArgument("offset must be at least 0", field="offset")
         if request.query == "down":
             context.abort(grpc.StatusCode.UNAVAILABLE, "search unavailable")
+        lit = request.highlight if request.HasField("highlight") else True  # as the service reads it
         hit = pb.CustomerHit(
             id="c1", kind="contact", name="张伟", company="华为技术有限公司", score=3.25, owner_id="rep.north.1",
-            highlights=[pb.SearchHighlight(field="company", fragments=["<em>华为</em>技术有限公司"])],
+            highlights=[pb.SearchHighlight(field="company", fragments=["<em>华为</em>技术有限公司"])] if lit else [],
         )
         return pb.SearchCustomersResponse(hits=[hit], total=41)
 
@@ -72,6 +73,18 @@ def test_defaults_leave_kind_limit_and_offset_to_the_service(search_client, sear
     assert r.status_code == 200
     request = search_backend[0].calls[-1][0]
     assert (request.query, request.kind, request.limit, request.offset) == ("13800138000", "", 0, 0)
+    assert not request.HasField("highlight"), "absent: the service highlights, as before"
+
+
+@pytest.mark.parametrize(("value", "highlight"), [("false", False), ("0", False), ("true", True), ("1", True)])
+def test_highlight_is_forwarded_and_false_brings_hits_without_highlights(
+        search_client, search_backend, auth, value, highlight) -> None:
+    r = search_client.get(URL, query_string={"q": "华为", "highlight": value}, headers=auth)
+    assert r.status_code == 200, r.get_data(as_text=True)
+    request = search_backend[0].calls[-1][0]
+    assert request.HasField("highlight") and request.highlight is highlight
+    [item] = r.json["items"]
+    assert item["id"] == "c1" and bool(item["highlights"]) is highlight
 
 
 @pytest.mark.parametrize(("params", "field"), [
@@ -84,6 +97,7 @@ def test_defaults_leave_kind_limit_and_offset_to_the_service(search_client, sear
     ({"q": "华为", "limit": "101"}, "limit"),
     ({"q": "华为", "offset": "-1"}, "offset"),
     ({"q": "华为", "page": "2"}, "page"),
+    ({"q": "华为", "highlight": "no"}, "highlight"),
 ])
 def test_bad_input_is_a_400_naming_the_parameter_and_never_reaches_the_service(
         search_client, search_backend, auth, params, field) -> None:
@@ -112,7 +126,10 @@ def test_a_search_needs_a_bearer_token(search_client, search_backend) -> None:
 def test_the_route_is_documented_with_its_parameters(search_client) -> None:
     doc = search_client.get("/api/v1/openapi.json").json
     op = doc["paths"]["/api/v1/search/customers"]["get"]
-    assert {p["name"] for p in op["parameters"] if p["in"] == "query"} == {"q", "kind", "limit", "offset"}
+    params = {p["name"]: p for p in op["parameters"] if p["in"] == "query"}
+    assert set(params) == {"q", "kind", "limit", "offset", "highlight"}
+    highlight = params["highlight"]
+    assert highlight["schema"] == {"type": "boolean"} and "without highlights" in highlight["description"]
     assert op["responses"]["200"]["content"]["application/json"]["schema"] == {
         "$ref": "#/components/schemas/CustomerSearchResults"}
     assert "CustomerHit" in doc["components"]["schemas"]

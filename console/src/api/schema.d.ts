@@ -47,7 +47,7 @@ export interface paths {
         };
         /** One picklist with its values and labels, and the document's version (ETag) */
         get: operations["getPicklist"];
-        /** Admin: replace one picklist's values, in display order: add a value (key with both labels), rename labels, retire (retired: true) or revive one, reorder; every key it has stays (built-in ones too: retire, never remove); restricted false makes the values suggestions. The GET answer sent back as it is is accepted (its read-only fields unchanged). Every service checks new writes against it once the change reaches it (crm.contacts.picklist.updated) */
+        /** Admin: replace one picklist's values, in display order: add a value (key with both labels), rename labels, retire (retired: true) or revive one, reorder; every key it has stays (built-in ones too: retire, never remove); restricted false makes the values suggestions. The GET answer sent back as it is is accepted (its read-only fields unchanged). If-Match "0" (the ETag before any change) is refused (409) once anyone has changed a picklist. Every service checks new writes against it once the change reaches it (crm.contacts.picklist.updated) */
         put: operations["updatePicklist"];
         post?: never;
         delete?: never;
@@ -5581,6 +5581,7 @@ export interface components {
             currency_code: string;
             tier?: string;
             entries?: components["schemas"]["PriceBookEntry"][];
+            /** @description whether quotes may be priced from this book; not given, a new book is active and a saved one keeps what it was (send false to switch a book off) */
             active?: boolean;
         };
         PriceBookEntry: {
@@ -15384,6 +15385,8 @@ export interface operations {
                 limit?: number;
                 /** @description hits to skip, for the next page (offset + limit ≤ 10000) */
                 offset?: number;
+                /** @description true when omitted; false: hits come without highlights, a faster search for a caller that does not show them */
+                highlight?: boolean;
             };
             header?: {
                 /** @description kept, echoed and forwarded when it is 1 to 128 of A-Za-z0-9._:- ; any other value (or none) is replaced by a new id, which the response carries */

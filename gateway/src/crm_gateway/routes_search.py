@@ -21,7 +21,7 @@ def search_customers(c: Call) -> Response:
     if len(q) > MAX_Q:
         raise invalid_field("q", f"at most {MAX_Q} characters")
     request = pb.SearchCustomersRequest(query=q, kind=c.query.get("kind", ""), limit=c.query.get("limit", 0),
-                                        offset=c.query.get("offset", 0))
+                                        offset=c.query.get("offset", 0), highlight=c.query.get("highlight"))
     # A search is a read: safe to retry on UNAVAILABLE.
     answer = state().backends.contacts.call("SearchCustomers", request, metadata=metadata(), idempotent=True)
     return json_response({"items": [to_json(hit) for hit in answer.hits], "total": answer.total})

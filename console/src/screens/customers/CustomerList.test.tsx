@@ -51,6 +51,7 @@ describe("my customers", () => {
     const search = last("/api/v1/search/customers")!;
     expect(search.searchParams.get("q")).toBe("王强");
     expect(search.searchParams.get("kind")).toBe("contact");
+    expect(search.searchParams.get("highlight")).toBe("false"); // the list shows no highlights: none computed
     expect(screen.getByTestId("search-total").textContent).toBe("找到 1 个");
     expect(screen.getByRole("link", { name: "王强" }).getAttribute("href")).toBe("/customers/c7");
   }, 60_000);

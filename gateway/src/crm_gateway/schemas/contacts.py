@@ -105,6 +105,8 @@ SEARCH_PARAMS = (
     QueryParam("kind", description="contact | account; both when omitted", choices=("contact", "account")),
     QueryParam("limit", "integer", "hits per page (20 when omitted)", 1, 100),
     QueryParam("offset", "integer", "hits to skip, for the next page (offset + limit ≤ 10000)", 0, 9999),
+    QueryParam("highlight", "boolean", "true when omitted; false: hits come without highlights, a faster "
+                                       "search for a caller that does not show them"),
 )
 
 # -- segments and consent (routes_segments.py)

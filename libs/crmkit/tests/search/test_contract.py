@@ -356,8 +356,14 @@ def test_matched_terms_are_highlighted(seeded: SearchIndex) -> None:
     assert stemmed.highlights["company"] == ["Acme <em>Engineering</em> Ltd"]
 
 
-def test_highlights_can_be_turned_off(seeded: SearchIndex) -> None:
-    assert seeded.search(SearchQuery("华为", highlight=False)).hits[0].highlights == {}
+@pytest.mark.parametrize("text", ["华为", "engineers", "Zhan", "13800138000", "zhang.wei@huawei.com"])
+def test_without_highlights_the_same_hits_come_in_the_same_order(seeded: SearchIndex, text: str) -> None:
+    lit = seeded.search(SearchQuery(text))
+    plain = seeded.search(SearchQuery(text, highlight=False))
+    assert lit.hits and any(hit.highlights for hit in lit.hits)  # the query does highlight by default
+    assert [(h.id, h.document) for h in plain.hits] == [(h.id, h.document) for h in lit.hits]
+    assert plain.total == lit.total
+    assert [h.highlights for h in plain.hits] == [{}] * len(plain.hits)
 
 
 def test_hits_carry_the_document_as_indexed(seeded: SearchIndex) -> None:

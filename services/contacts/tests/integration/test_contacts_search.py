@@ -75,6 +75,20 @@ def test_search_finds_two_chinese_characters_any_phone_format_and_a_typed_prefix
     assert person.id not in ids(rep, "华为", kind="account")
 
 
+def test_a_search_asked_without_highlights_finds_the_same_hits_bare(api) -> None:
+    rep = api("rep.north.1")
+    word = unique()
+    for n in range(3):
+        new_contact(rep, f"Shuniu {word} {n}", company_name=f"{word} Trading")
+    eventually(lambda: len(ids(rep, word)) == 3, "the three contacts to be searchable")
+    lit = search(rep, word)
+    bare = rep.SearchCustomers(pb.SearchCustomersRequest(query=word, limit=50, highlight=False))
+    assert all(hit.highlights for hit in lit.hits), "absent means highlighted, as before"
+    assert [(h.id, h.name, h.company) for h in bare.hits] == [(h.id, h.name, h.company) for h in lit.hits]
+    assert bare.total == lit.total == 3
+    assert [list(h.highlights) for h in bare.hits] == [[], [], []]
+
+
 def test_a_rep_never_sees_another_reps_customer(api) -> None:
     word = unique()
     mine = new_contact(api("rep.north.1"), f"华为 {word} 一号")

@@ -110,6 +110,9 @@ def test_a_search_query_carries_the_kind_filter_visibility_and_paging() -> None:
     assert query.text == "华为" and query.filters == {"kind": ["account"]}
     assert list(query.any_of) == [{"owner_id": ["rep.north.1"]}]
     assert (query.limit, query.offset) == (5, 10)
+    assert query.highlight, "hits are highlighted unless the caller says otherwise"
+    plain = search_query(REP, "华为", "", 0, 0, highlight=False)
+    assert plain is not None and not plain.highlight
     everything = search_query(DEMO_USERS["admin"], "x", "", 0, 0)
     assert everything is not None and everything.limit == 20 and not everything.any_of and not everything.filters
 

@@ -334,8 +334,9 @@ class CustomerSearch:
 
     # --- use cases -----------------------------------------------------------------------------
 
-    def search(self, principal: Principal, text: str, kind: str, limit: int, offset: int) -> SearchCustomersResponse:
-        query = search_query(principal, text, kind, limit, offset)
+    def search(self, principal: Principal, text: str, kind: str, limit: int, offset: int, *,
+               highlight: bool = True) -> SearchCustomersResponse:
+        query = search_query(principal, text, kind, limit, offset, highlight=highlight)
         if query is None:
             return SearchCustomersResponse()
         if not self._owned:

@@ -173,7 +173,8 @@ class ContactsServicer(ServicerBase, ContactsServiceServicer):
     def SearchCustomers(self, request: pb.SearchCustomersRequest, context: Ctx) -> pb.SearchCustomersResponse:
         call = self.call()
         return self.audited_read(masked_hits(call.principal, self.search.search(
-            call.principal, request.query, request.kind, request.limit, request.offset)), call)
+            call.principal, request.query, request.kind, request.limit, request.offset,
+            highlight=request.highlight if request.HasField("highlight") else True)), call)
 
     def RebuildSearchIndex(self, request: pb.RebuildSearchIndexRequest, context: Ctx) -> pb.RebuildSearchIndexResponse:
         return self.search.rebuild_as(self.call().principal)
