@@ -2,7 +2,7 @@
 // allows, its exit conditions with how many left for each, the form that enrols contacts (picked,
 // pasted, or every recipient of a wave), and the enrolments a cursor page at a time with the step
 // each is at and why it ended; a contact can be taken out. A sequence the caller may not see is
-// the API's 404.
+// the API's 404. "Edit" opens its form in place of the steps card (EditSequence).
 import { Alert, Button, Card, Col, Descriptions, Form, Input, Row, Select, Space, Spin, Statistic, Table, Tag, Typography, message } from "antd";
 import { useCallback, useEffect, useMemo, useState } from "react";
 import { Link, useParams } from "react-router";
@@ -17,6 +17,7 @@ import { useLocale, useT } from "../../i18n";
 import { ENROLLMENT_STATUSES, EXIT_REASONS, SEQUENCE_MOVES, contactIds, exitCounts, ifMatch, known } from "./automation";
 import { a } from "./automationMessages";
 import { ContactsPicker } from "./ContactsPicker";
+import { EditSequence } from "./EditSequence";
 import { SEQ_TONE, useSeqStatus } from "./Sequences";
 import { useSkipLabel } from "./WaveResults";
 import { nameOf, useChoices } from "./useChoices";
@@ -37,6 +38,7 @@ export default function SequenceView() {
   const [error, setError] = useState<ApiError | null>(null);
   const [moveError, setMoveError] = useState<ApiError | null>(null);
   const [status, setStatus] = useState<EnrStatus>();
+  const [editing, setEditing] = useState(false);
   const [toast, holder] = message.useMessage();
 
   const load = useCallback(() => {
@@ -107,14 +109,19 @@ export default function SequenceView() {
       <Typography.Title level={1} style={{ fontSize: 22, marginTop: 8 }}>
         {seq.name} <Tag style={SEQ_TONE[seq.status ?? ""] ?? TONE.grey} data-testid="sequence-status">{seqStatus(seq.status)}</Tag>
       </Typography.Title>
-      {moves.length > 0 && (
-        <Space wrap style={{ marginBottom: 16 }}>
-          {moves.map((s) => <Button key={s} onClick={() => void move(s)}>{t(`seqMove_${s}`)}</Button>)}
-        </Space>
-      )}
+      <Space wrap style={{ marginBottom: 16 }}>
+        {moves.map((s) => <Button key={s} onClick={() => void move(s)}>{t(`seqMove_${s}`)}</Button>)}
+        {!editing && <Button onClick={() => setEditing(true)}>{t("edit")}</Button>}
+      </Space>
       {moveError && <Alert type="error" showIcon role="alert" style={{ marginBottom: 16 }} title={moveError.problem.detail} />}
       <Row gutter={[24, 24]}>
         <Col xs={24} lg={14}>
+          {editing ? (
+            <Card title={<h2 className="card-title">{t("editSequence")}</h2>}>
+              <EditSequence key={String(seq.version)} seq={seq} reload={load} onCancel={() => setEditing(false)}
+                onSaved={(saved) => { setSeq(saved); setEditing(false); }} />
+            </Card>
+          ) : (
           <Card title={<h2 className="card-title">{t("steps")}</h2>}>
             <Descriptions column={1} size="small" style={{ marginBottom: 12 }}>
               <Descriptions.Item label={t("campaign")}>
@@ -134,6 +141,7 @@ export default function SequenceView() {
               ))}
             </ol>
           </Card>
+          )}
         </Col>
         <Col xs={24} lg={10}>
           <Card title={<h2 className="card-title">{t("exitTitle")}</h2>}>

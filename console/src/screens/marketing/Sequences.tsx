@@ -89,7 +89,7 @@ interface Values {
   enroll_nurturing?: boolean;
 }
 
-const STEP_FIELDS = ["day", "channel", "template_id", "sms.template_code", "sms.sign_name", "sms.params"];
+export const STEP_FIELDS = ["day", "channel", "template_id", "sms.template_code", "sms.sign_name", "sms.params"];
 
 function NewSequence({ campaigns }: { campaigns: Choice[] }) {
   const t = useT(a);
@@ -137,7 +137,7 @@ function NewSequence({ campaigns }: { campaigns: Choice[] }) {
         {(rows, { add, remove }, { errors }) => (
           <fieldset style={{ border: 0, padding: 0, margin: 0 }}>
             <legend style={{ fontSize: 16, border: 0, marginBottom: 8 }}>{t("steps")}</legend>
-            <Space direction="vertical" style={{ width: "100%" }}>
+            <Space orientation="vertical" style={{ width: "100%" }}>
               {rows.map((row, i) => <StepRowFields key={row.key} name={row.name} index={i} templates={templates} remove={() => remove(row.name)} />)}
               <Form.ErrorList errors={errors} />
               <Button onClick={() => add({ day: undefined, channel: "email" })}>{t("addStep")}</Button>
@@ -156,7 +156,7 @@ function NewSequence({ campaigns }: { campaigns: Choice[] }) {
   );
 }
 
-function StepRowFields({ name, index, templates, remove }: { name: number; index: number; templates: Choice[]; remove: () => void }) {
+export function StepRowFields({ name, index, templates, remove }: { name: number; index: number; templates: Choice[]; remove: () => void }) {
   const t = useT(a);
   const step = t("stepN", { n: index + 1 });
   const form = Form.useFormInstance();

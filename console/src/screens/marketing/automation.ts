@@ -223,3 +223,29 @@ export function rulePatch(v: RuleValues): RulePatch {
     purpose: v.purpose ?? "",
   };
 }
+
+type TrackingSite = Schema<"TrackingSite">;
+export interface SiteRow { key?: string; name?: string; domains?: string[] }
+
+/** Site rows → the API's sites, in the order shown; blank domains left out (the API checks the rest). */
+export function siteBodies(rows: readonly (SiteRow | undefined)[] | undefined): TrackingSite[] {
+  return (rows ?? []).map((row) => ({
+    key: (row?.key ?? "").trim(),
+    name: (row?.name ?? "").trim(),
+    domains: (row?.domains ?? []).map((d) => d.trim()).filter(Boolean),
+  }));
+}
+
+/** Where the API's refusal of a site's domain goes: `sites.1.domains.2` → that site's domains input. */
+export function siteAliases(rows: readonly (SiteRow | undefined)[] | undefined): Record<string, string> {
+  const out: Record<string, string> = {};
+  (rows ?? []).forEach((row, i) => (row?.domains ?? []).forEach((_, j) => { out[`sites.${i}.domains.${j}`] = `sites.${i}.domains`; }));
+  return out;
+}
+
+const KEY_CHARS = "abcdefghijkmnpqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789";
+
+/** A fresh site key the API accepts (24 letters and digits, from the browser's random source). */
+export function newSiteKey(random: (bytes: Uint8Array) => Uint8Array = (b) => crypto.getRandomValues(b)): string {
+  return [...random(new Uint8Array(24))].map((n) => KEY_CHARS[n % KEY_CHARS.length]).join("");
+}

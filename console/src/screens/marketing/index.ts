@@ -1,4 +1,4 @@
-import { BranchesOutlined, FormOutlined, FundOutlined, MailOutlined, NotificationOutlined, ThunderboltOutlined } from "@ant-design/icons";
+import { BranchesOutlined, FormOutlined, FundOutlined, MailOutlined, MessageOutlined, NotificationOutlined, SettingOutlined, ThunderboltOutlined } from "@ant-design/icons";
 import type { Area } from "../../app/registry";
 
 // Marketers run campaigns; managers read them (the API decides what each may change).
@@ -48,6 +48,18 @@ export const marketing: Area = {
       load: () => import("./AutomationRules"),
       roles: MARKETERS,
       nav: { label: { en: "Automation rules", "zh-CN": "自动化规则" }, icon: ThunderboltOutlined, order: 48 },
+    },
+    {
+      path: "sms-replies",
+      load: () => import("./SmsReplies"),
+      roles: MARKETERS,
+      nav: { label: { en: "SMS replies", "zh-CN": "短信回复" }, icon: MessageOutlined, order: 49 },
+    },
+    {
+      path: "automation-settings",
+      load: () => import("./AutomationSettings"),
+      roles: MARKETERS,
+      nav: { label: { en: "Automation settings", "zh-CN": "自动化设置" }, icon: SettingOutlined, order: 50 },
     },
   ],
 };
