@@ -2,14 +2,14 @@
 // a draft, its steps and consent purpose too (marketing fixes them once it is activated). Saved
 // with PATCH and the version read; a refusal lands beside the field (a step's beside that step),
 // and a 409 (someone saved first) offers a reload.
-import { Alert, Button, Checkbox, Flex, Form, Input, Space, Typography, message } from "antd";
+import { Alert, Button, Checkbox, Flex, Form, Input, Typography, message } from "antd";
 import { useRef, useState } from "react";
 import { api, unwrap, ApiError, type Schema } from "../../api";
 import { ProblemAlert, useApiForm } from "../../forms/useApiForm";
 import { useT } from "../../i18n";
 import { ifMatch, sequencePatch, stepRows, type SequenceEdit } from "./automation";
 import { a } from "./automationMessages";
-import { STEP_FIELDS, StepRowFields } from "./Sequences";
+import { STEP_FIELDS, StepList } from "./Sequences";
 import { useChoices } from "./useChoices";
 
 type Sequence = Schema<"Sequence">;
@@ -55,18 +55,7 @@ export function EditSequence({ seq, onSaved, onCancel, reload }: { seq: Sequence
       <Form.Item name="description" label={t("description")}><Input.TextArea rows={2} /></Form.Item>
       {draft ? (
         <>
-          <Form.List name="steps">
-            {(rows, { add, remove }, { errors }) => (
-              <fieldset style={{ border: 0, padding: 0, margin: 0 }}>
-                <legend style={{ fontSize: 16, border: 0, marginBottom: 8 }}>{t("steps")}</legend>
-                <Space orientation="vertical" style={{ width: "100%" }}>
-                  {rows.map((row, i) => <StepRowFields key={row.key} name={row.name} index={i} templates={templates} remove={() => remove(row.name)} />)}
-                  <Form.ErrorList errors={errors} />
-                  <Button onClick={() => add({ day: undefined, channel: "email" })}>{t("addStep")}</Button>
-                </Space>
-              </fieldset>
-            )}
-          </Form.List>
+          <StepList templates={templates} />
           <Form.Item name="purpose" label={t("purpose")} style={{ marginTop: 16 }}>
             <Input placeholder="marketing_email" style={{ width: 200 }} />
           </Form.Item>

@@ -133,18 +133,7 @@ function NewSequence({ campaigns }: { campaigns: Choice[] }) {
         </Form.Item>
       </Flex>
       <Form.Item name="description" label={t("description")}><Input.TextArea rows={2} /></Form.Item>
-      <Form.List name="steps">
-        {(rows, { add, remove }, { errors }) => (
-          <fieldset style={{ border: 0, padding: 0, margin: 0 }}>
-            <legend style={{ fontSize: 16, border: 0, marginBottom: 8 }}>{t("steps")}</legend>
-            <Space orientation="vertical" style={{ width: "100%" }}>
-              {rows.map((row, i) => <StepRowFields key={row.key} name={row.name} index={i} templates={templates} remove={() => remove(row.name)} />)}
-              <Form.ErrorList errors={errors} />
-              <Button onClick={() => add({ day: undefined, channel: "email" })}>{t("addStep")}</Button>
-            </Space>
-          </fieldset>
-        )}
-      </Form.List>
+      <StepList templates={templates} />
       <Flex gap="middle" wrap style={{ marginTop: 16 }}>
         <Form.Item name="purpose" label={t("purpose")}><Input placeholder="marketing_email" style={{ width: 200 }} /></Form.Item>
         <Form.Item name="enroll_nurturing" valuePropName="checked" style={{ marginTop: 30 }}>
@@ -153,6 +142,25 @@ function NewSequence({ campaigns }: { campaigns: Choice[] }) {
       </Flex>
       <Button type="primary" htmlType="submit" loading={f.submitting}>{t("create")}</Button>
     </Form>
+  );
+}
+
+/** A sequence's steps in its form (`steps`): one row each, added and removed in place. */
+export function StepList({ templates }: { templates: Choice[] }) {
+  const t = useT(a);
+  return (
+    <Form.List name="steps">
+      {(rows, { add, remove }, { errors }) => (
+        <fieldset style={{ border: 0, padding: 0, margin: 0 }}>
+          <legend style={{ fontSize: 16, border: 0, marginBottom: 8 }}>{t("steps")}</legend>
+          <Space orientation="vertical" style={{ width: "100%" }}>
+            {rows.map((row, i) => <StepRowFields key={row.key} name={row.name} index={i} templates={templates} remove={() => remove(row.name)} />)}
+            <Form.ErrorList errors={errors} />
+            <Button onClick={() => add({ day: undefined, channel: "email" })}>{t("addStep")}</Button>
+          </Space>
+        </fieldset>
+      )}
+    </Form.List>
   );
 }
 
