@@ -214,6 +214,12 @@ CUSTOM = {
                                                    from_day="2025-10-01", to_day="2025-12-31"),
     "pipeline by team, 10 Nov-24 Dec (day rollup)": _q(["team"], ["open", "weighted_amount"], time_field="expected",
                                                        from_day="2025-11-10", to_day="2025-12-24"),
+    "leads per ISO week by source, 2025 (facts)": Query(
+        source="leads", dimensions=["source"], measures=["count", "conversion_rate"], time_field="created",
+        time_grain="week", from_day="2025-01-01", to_day="2025-12-31"),
+    "tickets solved per day by priority (day rollup)": Query(
+        source="tickets", dimensions=["priority"], measures=["solved", "avg_resolution_hours"], time_field="solved",
+        time_grain="day", from_day="2025-06-01", to_day="2025-08-31"),
 }
 
 
@@ -322,7 +328,8 @@ def main() -> int:
             sizes = {name: s.execute(text(f"SELECT count(*) FROM {name}")).scalar_one() for name in (
                 "opportunity_facts", "customer_facts", "email_engagement_facts", "opportunity_rollup",
                 "opportunity_day_rollup", "customer_rollup", "customer_tag_rollup", "tagged_customer_rollup",
-                "email_rollup", "campaign_revenue_rollup")}
+                "email_rollup", "campaign_revenue_rollup", "csat_facts", "csat_day_rollup",
+                "ticket_day_rollup")}
         print(f"Reporting over {args.rows:,} opportunities and {args.rows:,} contacts on "
               f"{'PostgreSQL' if args.pg else 'SQLite'} ({'kept file' + (', rollups rebuilt' if args.rebuild else '') if reuse else 'seeded by bulk insert'} "
               f"in {seconds:.0f} s; rows: "

@@ -494,6 +494,41 @@ campaign_revenue_rollup = Table(
     *_sums("n", "amount_units"),
 )
 
+# -- rollups of 0010 ---------------------------------------------------------------------------
+# CSAT answers per day answered, assignee (what visibility reads) and rating: the CSAT trend and
+# custom CSAT queries at every grain. Every answer has a day, so its `time_field` is always
+# "answered" and the all-time figures are the sums of every row.
+csat_day_rollup = Table(
+    "csat_day_rollup",
+    metadata,
+    Column("time_field", String(10), primary_key=True),
+    Column("day", String(10), primary_key=True),
+    Column("assignee_id", String(100), primary_key=True),
+    Column("rating", Integer, primary_key=True),
+    Column("week", String(10), nullable=False),
+    Column("quarter", String(10), nullable=False),
+    *_sums("n", "rating_sum"),
+)
+
+# Tickets per created / solved day, with the keys of their monthly rollup (a ticket without that
+# time has no row there): day and week grains, windows on any day. (Leads have no day rollup: per
+# owner, source, status and campaign a day holds about one lead, so it would be as long as the
+# lead table.)
+ticket_day_rollup = Table(
+    "ticket_day_rollup",
+    metadata,
+    Column("time_field", String(10), primary_key=True),
+    Column("day", String(10), primary_key=True),
+    Column("status", String(20), primary_key=True),
+    Column("priority", String(20), primary_key=True),
+    Column("assignee_id", String(100), primary_key=True),
+    Column("solved", Integer, primary_key=True),
+    Column("breached", Integer, primary_key=True),
+    Column("week", String(10), nullable=False),
+    Column("quarter", String(10), nullable=False),
+    *_sums("n", "resolution_sum", "resolution_n", "first_response_sum", "first_response_n"),
+)
+
 # -- forecasts (0008): churn risk and next-purchase models, versioned, and their predictions --------
 
 prediction_models = Table(

@@ -148,12 +148,21 @@ COVERED += [
     _q(["status"], ["count", "avg_probability"], time_field="created", time_grain="quarter", from_day="2024-11-15",
        to_day="2025-01-20", filters=(("owner", "in", ["rep-0-0", "rep-1-1"]),)),
 ]
+# tickets per day (their day rollup, 0010)
+COVERED += [
+    Query(source="tickets", dimensions=["priority"], measures=["count"], time_grain="week"),
+    Query(source="tickets", dimensions=["priority"], measures=["solved"], time_field="solved", time_grain="week"),
+    Query(source="tickets", dimensions=["assignee"], measures=["solved", "sla_breached", "avg_resolution_hours"],
+          time_field="solved", time_grain="day", from_day="2025-05-03"),
+    Query(source="tickets", dimensions=["status"], measures=["count", "avg_first_response_hours"],
+          time_field="created", from_day="2024-12-09", to_day="2025-02-12"),
+]
 NOT_COVERED = [
+    Query(source="tickets", dimensions=["tag"], measures=["count"], time_grain="week"),   # no tag rollup per day
+    Query(source="leads", dimensions=["source"], measures=["count"], time_grain="week"),  # leads: no day rollup
     Query(source="tickets", dimensions=["tag", "type"], measures=["count"]),    # the rollups keep no type
     Query(source="tickets", dimensions=["priority"], measures=["count"], filters=[QueryFilter(field="tag",
                                                                                               values=["billing"])]),
-    Query(source="tickets", dimensions=["priority"], measures=["count"], time_grain="week"),   # no day rollup
-    Query(source="csat", measures=["count"]),
     _q(["first_campaign"], ["count"]),
     _q(["stage"], ["count"], time_field="created", time_grain="week", filters=(("expected_quarter", "eq",
                                                                                 ["2025-Q1"]),)),
@@ -184,7 +193,7 @@ def test_rebuild_makes_the_rows_the_handlers_kept_and_none_sums_to_nothing(feed:
     _feed_random(feed, session, 4)
     rolled = (tables.opportunity_rollup, tables.customer_rollup, tables.customer_tag_rollup, tables.lead_rollup,
               tables.ticket_rollup, tables.ticket_tag_rollup, tables.opportunity_day_rollup,
-              tables.tagged_customer_rollup)
+              tables.tagged_customer_rollup, tables.ticket_day_rollup)
     kept = {t.name: sorted(tuple(r) for r in session.execute(select(t))) for t in rolled}
     assert all(kept.values()) and all(r.n > 0 for t in rolled for r in session.execute(select(t)))
     rollups.rebuild(session)

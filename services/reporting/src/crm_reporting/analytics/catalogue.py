@@ -17,12 +17,14 @@ from crm.reporting.v1.reporting_pb2 import Catalogue, CatalogueField, CatalogueM
 from crm_reporting.rules import AMOUNT_SCALE
 from crm_reporting.tables import (
     csat_answers,
+    csat_day_rollup,
     lead_rollup,
     leads,
     opportunities,
     opportunity_day_rollup,
     opportunity_rollup,
     sla_breaches,
+    ticket_day_rollup,
     ticket_rollup,
     ticket_tag_rollup,
     ticket_tags,
@@ -72,6 +74,7 @@ class Source:
     rollup: Table | None = None        # its rollup by month of each time field (store.rollups)
     tag_rollup: Table | None = None    # the same per tag, for the dimension "tag"
     day_rollup: Table | None = None    # per day of each time field: day and week grains, any window
+    #                                    (without `rollup`: every query it covers, all-time ones too)
 
     def filterable(self, name: str) -> Dimension | None:
         return self.dimensions.get(name) or self.filter_only.get(name)
@@ -215,6 +218,7 @@ TICKETS = Source(
     visible=lambda principal: assigned(principal, tickets.c.assignee_id),
     rollup=ticket_rollup,
     tag_rollup=ticket_tag_rollup,
+    day_rollup=ticket_day_rollup,
 )
 
 cs = csat_answers.c
@@ -224,11 +228,13 @@ CSAT = Source(
                 "rating": Dimension("rating", "Rating (1-5)", cs.rating, "number")},
     measures={m.name: m for m in (
         _count("count", "Answers", "CSAT answers", true()),
-        _average("avg_rating", "Average rating", "rating", "average of the ratings (1-5)", true(), cs.rating),
+        _average("avg_rating", "Average rating", "rating", "average of the ratings (1-5)", true(), cs.rating,
+                 rollup=("rating_sum", "n")),
         _ratio("satisfied_share", "Satisfied", "share of answers rating 4 or 5", cs.rating >= 4, true()),
     )},
     time_fields=("answered",),
     visible=lambda principal: assigned(principal, csat_answers.c.assignee_id),
+    day_rollup=csat_day_rollup,      # its only rollup: every grain and window reads it
 )
 
 SOURCES: dict[str, Source] = {s.name: s for s in (OPPORTUNITIES, LEADS, TICKETS, CSAT)}

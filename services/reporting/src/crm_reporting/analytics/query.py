@@ -214,12 +214,14 @@ def rollup_statement(p: Plan, *, totals: bool = False) -> Select[Any] | None:
     or filter it does not keep (campaigns, the expected quarter, a ticket's tags as a filter), or
     a week or day grain or a window that does not start and end on whole months where the source
     has no rollup per day (opportunities have one). `totals`: the query's totals, without its
-    groups (over the tag rollup a ticket counts once per tag)."""
-    main = p.source.rollup
+    groups (over the tag rollup a ticket counts once per tag). A source with a day rollup only
+    (CSAT, whose every answer has its one time) reads it for every grain, all-time included."""
+    days_only = p.source.rollup is None
+    main = p.source.day_rollup if days_only else p.source.rollup
     if main is None:
         return None
     q = p.query
-    by_day = q.time_grain in ("day", "week") or bool(
+    by_day = days_only or q.time_grain in ("day", "week") or bool(
         q.from_day and q.from_day[8:] != "01" or q.to_day and not _month_end(q.to_day))
     by_tag = p.join_tags and not totals
     if by_day and by_tag:
@@ -245,7 +247,7 @@ def rollup_statement(p: Plan, *, totals: bool = False) -> Select[Any] | None:
 
     r = rollup.c
     timed = bool(q.time_grain or q.from_day or q.to_day)
-    where: list[ColumnElement[bool]] = [r.time_field == (q.time_field if timed else "")]
+    where: list[ColumnElement[bool]] = [r.time_field == (q.time_field if timed or days_only else "")]
     if by_day:         # only days with that time are kept
         where += [r.day >= q.from_day] if q.from_day else []
         where += [r.day <= q.to_day] if q.to_day else []

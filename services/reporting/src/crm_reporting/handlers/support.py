@@ -24,7 +24,6 @@ SUPPORT = EventTypes(support_events.EventType)
 _BREACH_SEEN = select(sla_breaches.c.ticket_id).where(
     sla_breaches.c.ticket_id == bindparam("ticket_id"), sla_breaches.c.metric == bindparam("metric"))
 _INSERT_BREACH = insert(sla_breaches)
-_CSAT_ANSWERED_AT = select(csat_answers.c.answered_at).where(csat_answers.c.ticket_id == bindparam("tid"))
 _INSERT_CSAT = insert(csat_answers)
 _UPDATE_CSAT = update(csat_answers).where(csat_answers.c.ticket_id == bindparam("tid"))
 _DELETE_TAGS = delete(ticket_tags).where(ticket_tags.c.ticket_id == bindparam("tid"))
@@ -73,7 +72,7 @@ def apply_ticket(session: Session, ticket: Ticket) -> bool:
         if clock.breached:
             _insert_breach(session, ticket.id, clock.metric)
     after = rollups.ticket_row(session, ticket.id)
-    for rollup in (rollups.TICKETS, rollups.TICKET_TAGS):
+    for rollup in (rollups.TICKETS, rollups.TICKET_TAGS, rollups.TICKET_DAYS):
         rollups.apply(session, rollup, before, after)
     return applied
 
@@ -83,7 +82,7 @@ def record_breach(session: Session, ticket_id: str, metric: str) -> bool:
     if not _insert_breach(session, ticket_id, metric):
         return False
     after = rollups.ticket_row(session, ticket_id)
-    for rollup in (rollups.TICKETS, rollups.TICKET_TAGS):
+    for rollup in (rollups.TICKETS, rollups.TICKET_TAGS, rollups.TICKET_DAYS):
         rollups.apply(session, rollup, before, after)
     return True
 
@@ -100,15 +99,17 @@ def _insert_breach(session: Session, ticket_id: str, metric: str) -> bool:
 def apply_csat(session: Session, answer: support_events.CsatAnswered) -> bool:
     """One answer per ticket: the latest answered_at wins (a customer may change their rating)."""
     answered_at = answer.answered_at.ToDatetime(tzinfo=UTC).replace(microsecond=0)
-    current = session.execute(_CSAT_ANSWERED_AT, {"tid": answer.ticket_id}).scalar_one_or_none()
-    if current is not None and aware(current).astimezone(UTC) >= answered_at:
+    old = rollups.csat_row(session, answer.ticket_id)
+    if old is not None and aware(old["answered_at"]).astimezone(UTC) >= answered_at:
         return False
     values = {"assignee_id": answer.assignee_id, "rating": answer.rating, "answered_at": answered_at,
               **grains("answered", answered_at.date().isoformat())}
-    if current is None:
+    if old is None:
         session.execute(_INSERT_CSAT, {"ticket_id": answer.ticket_id, **values})
     else:
         session.execute(_UPDATE_CSAT, {"tid": answer.ticket_id, **values})
+    # the per-day rollup moves from the answer it replaces to this one, in the same transaction
+    rollups.apply(session, rollups.CSAT_DAYS, old, {"ticket_id": answer.ticket_id, **values})
     return True
 
 

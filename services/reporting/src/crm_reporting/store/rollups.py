@@ -33,6 +33,8 @@ from sqlalchemy.orm import Session
 
 from crm_reporting.tables import (
     campaign_revenue_rollup,
+    csat_answers,
+    csat_day_rollup,
     customer_rollup,
     customer_tag_rollup,
     customer_tags,
@@ -44,6 +46,7 @@ from crm_reporting.tables import (
     opportunity_rollup,
     sla_breaches,
     tagged_customer_rollup,
+    ticket_day_rollup,
     ticket_rollup,
     ticket_tag_rollup,
     ticket_tags,
@@ -113,6 +116,13 @@ def _ticket_rows(r: Row) -> Iterable[dict[str, Any]]:
         yield {**when, **dims, **values}
 
 
+def _ticket_day_rows(r: Row) -> Iterable[dict[str, Any]]:
+    for row in _ticket_rows(r):
+        tf = row["time_field"]
+        if tf and r[f"{tf}_day"]:           # only the times the ticket has
+            yield {**row, "day": r[f"{tf}_day"], "week": r[f"{tf}_week"]}
+
+
 def _ticket_tag_rows(r: Row) -> Iterable[dict[str, Any]]:
     for row in _ticket_rows(r):
         for tag in r["tags"] or [r["type"]]:     # an untagged ticket's issue is its type
@@ -175,6 +185,19 @@ OPPORTUNITY_DAYS = Rollup(opportunity_day_rollup, ("time_field", "day", "owner_i
                           OPPORTUNITIES.measures, _opportunity_day_rows)
 TAGGED_CUSTOMERS = Rollup(tagged_customer_rollup, ("tag", "grain", "owner_id", "team", "region", "source", "level",
                                                    "created_day", "other_tag"), (), ("n",), _tagged_customer_rows)
+
+
+
+def _csat_rows(r: Row) -> Iterable[dict[str, Any]]:
+    rating = int(r["rating"])
+    yield {"time_field": "answered", "day": r["answered_day"], "assignee_id": r["assignee_id"], "rating": rating,
+           "week": r["answered_week"], "quarter": r["answered_quarter"], "n": 1, "rating_sum": rating}
+
+
+TICKET_DAYS = Rollup(ticket_day_rollup, ("time_field", "day", *_TICKET_KEYS[2:]), ("week", "quarter"), _TICKET_SUMS,
+                     _ticket_day_rows)
+CSAT_DAYS = Rollup(csat_day_rollup, ("time_field", "day", "assignee_id", "rating"), ("week", "quarter"),
+                   ("n", "rating_sum"), _csat_rows)
 
 _upserts: dict[tuple[str, str], Insert] = {}
 
@@ -254,6 +277,11 @@ def ticket_row(session: Session, ticket_id: str) -> dict[str, Any] | None:
     return {**found._mapping, "tags": list(tags), "breached": breached}
 
 
+def csat_row(session: Session, ticket_id: str) -> Row | None:
+    found = session.execute(select(csat_answers).where(csat_answers.c.ticket_id == ticket_id)).first()
+    return dict(found._mapping) if found else None
+
+
 def customer_row(session: Session, contact_id: str) -> dict[str, Any] | None:
     found = session.execute(select(customers).where(customers.c.contact_id == contact_id)).first()
     if found is None:
@@ -264,13 +292,16 @@ def customer_row(session: Session, contact_id: str) -> dict[str, Any] | None:
 
 # -- rebuild from the detail tables ---------------------------------------------------------------
 
-def rebuild(session: Session | Connection, *, revisions: Sequence[str] = ("0008", "0009")) -> None:
+def rebuild(session: Session | Connection, *, revisions: Sequence[str] = ("0008", "0009", "0010")) -> None:
     """Every rollup row again from the detail tables (what `apply` keeps event by event). A
     migration names its own revision: a later one's tables do not exist yet when it runs."""
     if "0008" in revisions:
         _rebuild_0008(session)
     if "0009" in revisions:
         _rebuild_0009(session)
+    if "0010" in revisions:
+        rebuild_csat(session)
+        _rebuild_ticket_days(session)
 
 
 def _rebuild_0008(session: Session | Connection) -> None:
@@ -365,6 +396,35 @@ def _rebuild_0009(session: Session | Connection) -> None:
             ct.tag, literal(grain), c.owner_id, c.team, c.region, *keys, func.count()).select_from(source)
             .group_by(ct.tag, c.owner_id, c.team, c.region, *by)))
     email_rollup.rebuild(session)
+
+
+def rebuild_csat(session: Session | Connection) -> None:
+    session.execute(delete(csat_day_rollup))
+    cs = csat_answers.c
+    keys = [cs.answered_day, cs.assignee_id, cs.rating]
+    session.execute(insert(csat_day_rollup).from_select(
+        ["time_field", "day", "assignee_id", "rating", "week", "quarter", "n", "rating_sum"],
+        select(literal("answered"), *keys, func.max(cs.answered_week), func.max(cs.answered_quarter), func.count(),
+               func.sum(cs.rating)).group_by(*keys)))
+
+
+def _rebuild_ticket_days(session: Session | Connection) -> None:
+    session.execute(delete(ticket_day_rollup))
+    tk = tickets.c
+    solved = case((tk.resolution_seconds.is_not(None), 1), else_=0)
+    breached = case((exists(select(sla_breaches.c.ticket_id).where(sla_breaches.c.ticket_id == tk.ticket_id)), 1),
+                    else_=0)
+    ticket_sums: list[ColumnElement[Any]] = [
+        func.count(), func.coalesce(func.sum(tk.resolution_seconds), 0), func.count(tk.resolution_seconds),
+        func.coalesce(func.sum(tk.first_response_seconds), 0), func.count(tk.first_response_seconds)]
+    keys = [tk.status, tk.priority, tk.assignee_id, solved, breached]
+    names = [c.name for c in ticket_day_rollup.c]
+    for tf in ("created", "solved"):
+        day = tk[f"{tf}_day"]
+        session.execute(insert(ticket_day_rollup).from_select(
+            ["time_field", "day", *names[2:2 + len(keys)], "week", "quarter", *_TICKET_SUMS],
+            select(literal(tf), day, *keys, func.max(tk[f"{tf}_week"]), func.max(tk[f"{tf}_quarter"]), *ticket_sums)
+            .where(day != "").group_by(day, *keys)))
 
 
 def _rebuild_timed(session: Session | Connection, rollup: Table, source: Any, time_fields: Sequence[str],
