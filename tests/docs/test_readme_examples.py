@@ -112,4 +112,5 @@ def test_every_readme_curl_example_answers_as_its_readme_says(suite: Suite, tmp_
             failures += [f"  {log.name}: {line[:400]}" for line in errors[-3:]]
     failing = len({f.split(": ", 1)[0] for f in failures if not f.startswith("  ")})
     assert not failures, (f"{failing} of {ran} README commands did not answer as documented:\n"
-                          + "\n".join(failures) + f"\n--- stderr of the shell (last 3000 chars):\n{run.stderr[-3000:]}")
+                          + "\n".join(failures) + f"\n--- stderr of the shell (last 3000 chars):\n{run.stderr[-3000:]}"
+                          + f"\n--- its stdout (last 3000 chars):\n{run.stdout[-3000:]}")

@@ -7,11 +7,11 @@ from __future__ import annotations
 
 import contextlib
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import replace
 from typing import Any
 
-from sqlalchemy import Connection, Engine, create_engine, event, insert
+from sqlalchemy import Connection, Engine, create_engine, event, insert, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from crmkit.audit.record import append_pending
@@ -105,6 +105,25 @@ class Database:
                 self._held.append(conn)
         session: _ReadSession = self._local.session
         return session
+
+    @contextlib.contextmanager
+    def snapshot(self) -> Iterator[Session]:
+        """A read-only transaction whose statements all see one snapshot (SQLite WAL: from the
+        first read on, writers never blocked; PostgreSQL: REPEATABLE READ). For reads that walk
+        many rows and must agree with each other, such as verifying the audit chain while the
+        service keeps appending to it."""
+        options: dict[str, Any] = {} if self.is_sqlite else {"isolation_level": "REPEATABLE READ"}
+        conn = self.engine.connect().execution_options(**options)
+        session = Session(bind=conn)
+        try:
+            session.begin()
+            if not self.is_sqlite:
+                session.execute(text("SET TRANSACTION READ ONLY"))
+            yield session
+        finally:
+            session.rollback()
+            session.close()
+            conn.close()
 
     def unit_of_work(self) -> UnitOfWork:
         return UnitOfWork(self)

@@ -74,6 +74,26 @@ def test_concurrent_writers_on_separate_connections_never_fork_the_chain(db) -> 
     assert (result.intact, result.rows_checked, result.head_seq) == (True, 180, 180)
 
 
+def test_verify_walks_one_snapshot_while_writers_commit(db) -> None:
+    write(db, 3)
+
+    class AppendsAfterTheFirstRead:
+        def __init__(self, session) -> None:
+            self.session, self.written = session, False
+
+        def execute(self, *args, **kwargs):
+            result = self.session.execute(*args, **kwargs)
+            if not self.written:
+                self.written = True
+                write(db, 2)
+            return result
+
+    with db.snapshot() as session:
+        result = chain.verify(AppendsAfterTheFirstRead(session), batch=2)
+    assert (result.intact, result.rows_checked, result.head_seq) == (True, 3, 3)
+    assert intact(db).rows_checked == 5
+
+
 def test_retention_prunes_the_oldest_rows_through_the_trigger(db) -> None:
     write(db, 4, age_days=3000)
     write(db, 2, age_days=1)

@@ -137,6 +137,31 @@ def test_the_verify_command_names_the_broken_row_and_exits_1(db, monkeypatch, ca
     assert "BROKEN at seq 2" in capsys.readouterr().out
 
 
+class AppendsDuringTheWalk:
+    """A session that lets the service append (and commit) right after verify's first read."""
+
+    def __init__(self, session, write) -> None:
+        self.session, self.write, self.written = session, write, False
+
+    def execute(self, *args, **kwargs):
+        result = self.session.execute(*args, **kwargs)
+        if not self.written:
+            self.written = True
+            self.write()
+        return result
+
+
+def test_appends_committed_while_verify_walks_are_not_reported_as_breaks(db) -> None:
+    append(db, *(entry(i) for i in range(1, 4)))
+    with db.snapshot() as session:
+        result = chain.verify(AppendsDuringTheWalk(session, lambda: append(db, entry(4))), batch=2)
+    assert (result.intact, result.rows_checked, result.head_seq) == (True, 3, 3)
+    with db.read() as session:  # statement by statement, the same walk sees a chain longer than its head
+        raced = chain.verify(AppendsDuringTheWalk(session, lambda: append(db, entry(5))), batch=2)
+    assert not raced.intact and "head says 4" in raced.problem
+    assert verify(db).rows_checked == 5
+
+
 def test_concurrent_writers_extend_one_chain(db) -> None:
     def writer(n: int) -> None:
         for i in range(20):

@@ -24,7 +24,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     db = Database(url)
     try:
-        with db.read() as session:
+        with db.snapshot() as session:  # one snapshot: appends during the walk are not breaks
             result = chain.verify(session)
     finally:
         db.dispose()
