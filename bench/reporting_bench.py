@@ -9,13 +9,16 @@ insert (not through events), then the rollups are built from them by `store.roll
 same rows the handlers keep event by event (tests/unit/test_rollups.py holds them equal). Besides
 the N opportunities and N contacts: N/10 leads, N/10 tickets (tags, CSAT on a third), 200 campaigns
 with their waves and email engagement. SQLite in a temporary directory, or with --pg a fresh
-PostgreSQL database on 127.0.0.1:5432. Each figure is the reporting use case as the servicer runs
+PostgreSQL database on 127.0.0.1:5432 (`--keep NAME`: a named one, kept and reused), vacuumed
+and analyzed. Each figure is the reporting use case as the servicer runs
 it (one read session, visibility inside the query), after one warm-up; `detail p50` is the same
 query forced onto the detail tables (`--detail-runs` runs; 0 to skip): what it cost before rollups
-(for campaign ROI and the open rates: their email figures from the engagement rows)."""
+(for campaign ROI and the open rates: their email figures from the engagement rows). The last line
+counts Python's full garbage collections while timing and their pauses: what a lone slow run is."""
 from __future__ import annotations
 
 import argparse
+import gc
 import os
 import random
 import sys
@@ -48,7 +51,7 @@ from crm_reporting.usecases import analytics, campaigns, customers, email
 from crmkit.auth import Principal
 from crmkit.db import Database
 from crmkit.migrations import upgrade
-from crmkit.testing import fresh_postgres_database
+from crmkit.testing import fresh_postgres_database, pg_admin_url
 
 TARGET_P99_MS = 100.0
 STAGES = [("first_contact", 10), ("needs_confirmed", 25), ("solution_demo", 40), ("quote_submitted", 60),
@@ -254,6 +257,25 @@ def _pct(times: list[float], q: float) -> float:
     return times[min(len(times) - 1, int(round(q * (len(times) - 1))))]
 
 
+class FullCollections:
+    """Python's full (generation 2) garbage collections while timing, and their pauses: one lands
+    in a run now and then and is that case's p99 (the process holds ~100k objects)."""
+
+    def __init__(self) -> None:
+        self.pauses: list[float] = []
+        self._began = 0.0
+
+    def __call__(self, phase: str, info: dict[str, int]) -> None:
+        if info["generation"] == 2 and phase == "start":
+            self._began = time.perf_counter()
+        elif info["generation"] == 2:
+            self.pauses.append((time.perf_counter() - self._began) * 1000)
+
+    def __str__(self) -> str:
+        return (f"{len(self.pauses)} full garbage collections while timing"
+                + (f", pauses {' / '.join(f'{p:.0f}' for p in self.pauses)} ms" if self.pauses else ""))
+
+
 def measure(db: Database, runs: int, detail_runs: int, only: str = "") -> tuple[int, int]:
     met = missed = 0
     print(f"  {'report / query':<52}{'caller':<9}{'p50 ms':>8}{'p99 ms':>8}{'CPU ms':>8}{'detail p50':>12}"
@@ -284,9 +306,25 @@ def measure(db: Database, runs: int, detail_runs: int, only: str = "") -> tuple[
     return met, missed
 
 
+def _kept_postgres(name: str) -> tuple[str, bool]:
+    """The URL of PostgreSQL database `name`, created when missing, and whether it existed."""
+    from sqlalchemy import create_engine
+
+    admin_url = pg_admin_url()
+    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        existed = conn.execute(text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": name}).first() is not None
+        if not existed:
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+    admin.dispose()
+    return admin_url.rsplit("/", 1)[0] + f"/{name}", existed
+
+
 @contextmanager
 def database(pg: bool, keep: str) -> Iterator[str]:
-    if pg:
+    if pg and keep:
+        yield _kept_postgres(keep)[0]
+    elif pg:
         with fresh_postgres_database("crm_reporting_bench") as url:
             yield url
     elif keep:
@@ -294,6 +332,18 @@ def database(pg: bool, keep: str) -> Iterator[str]:
     else:
         with tempfile.TemporaryDirectory() as tmp:
             yield f"sqlite:///{Path(tmp) / 'reporting.db'}"
+
+
+def _seeded(name: str) -> bool:
+    """Whether kept PostgreSQL database `name` holds a finished seeding (its rollups are built last)."""
+    from sqlalchemy import create_engine
+
+    engine = create_engine(pg_admin_url().rsplit("/", 1)[0] + f"/{name}")
+    with engine.connect() as conn:
+        held = conn.execute(text("SELECT to_regclass('opportunity_rollup') IS NOT NULL")).scalar_one()
+        held = held and conn.execute(text("SELECT EXISTS (SELECT 1 FROM opportunity_rollup)")).scalar_one()
+    engine.dispose()
+    return bool(held)
 
 
 def main() -> int:
@@ -304,10 +354,12 @@ def main() -> int:
     parser.add_argument("--pg", action="store_true")
     parser.add_argument("--only", default="", help="time only the reports whose name contains this")
     parser.add_argument("--keep", default="", metavar="FILE",
-                        help="SQLite only: seed into FILE and keep it; when FILE exists, time it as it is")
+                        help="seed into FILE (SQLite) or the database named FILE (--pg) and keep it; when it "
+                             "exists, time it as it is")
     parser.add_argument("--rebuild", action="store_true", help="with --keep FILE that exists: rebuild its rollups")
     args = parser.parse_args()
-    reuse = bool(args.keep) and not args.pg and Path(args.keep).exists()
+    reuse = bool(args.keep) and (_kept_postgres(args.keep)[1] and _seeded(args.keep) if args.pg
+                                 else Path(args.keep).exists())
     with database(args.pg, args.keep) as url:
         upgrade(url, MIGRATIONS)
         db = Database(url)
@@ -320,10 +372,10 @@ def main() -> int:
             seconds = time.perf_counter() - began
         else:
             seconds = seed(db, args.rows)
-        if args.pg:
-            with db.unit_of_work() as uow:
-                uow.session.execute(text("ANALYZE"))
-                uow.commit()
+        if args.pg:   # what autovacuum keeps after a bulk load: statistics, and the visibility map
+            #           that lets an index-only scan (0011's lead index) skip the table
+            with db.engine.connect() as conn:
+                conn.execution_options(isolation_level="AUTOCOMMIT").exec_driver_sql("VACUUM ANALYZE")
         with db.read() as s:
             sizes = {name: s.execute(text(f"SELECT count(*) FROM {name}")).scalar_one() for name in (
                 "opportunity_facts", "customer_facts", "email_engagement_facts", "opportunity_rollup",
@@ -335,8 +387,11 @@ def main() -> int:
               f"in {seconds:.0f} s; rows: "
               f"{', '.join(f'{k} {v:,}' for k, v in sizes.items())}); {args.runs} runs each; load "
               f"{Path('/proc/loadavg').read_text().split()[:3]}", flush=True)
+        collections = FullCollections()
+        gc.callbacks.append(collections)
         met, missed = measure(db, args.runs, args.detail_runs, args.only)
-        print(f"  {met} met, {missed} MISSED")
+        gc.callbacks.remove(collections)
+        print(f"  {met} met, {missed} MISSED; {collections}")
         db.dispose()
     return 0
 

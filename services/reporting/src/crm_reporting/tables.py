@@ -99,6 +99,13 @@ leads = Table(
     Column("campaign_id", String(36), nullable=False, server_default=""),
     *(Column(f"created_{grain}", String(10), nullable=False, server_default="") for grain in ("day", "week", "quarter")),
     Column("in_pool", Boolean, nullable=False, server_default=false()),   # in its team's public pool now
+    # week and day grains read these rows (no lead day rollup: it was as long as the leads), 0011:
+    # the window's rows with every catalogue column (an analyst's), a rep's, a manager's
+    Index("ix_lead_facts_created", "created_day", "created_week", "source", "status", "owner_id", "team", "region",
+          "campaign_id"),
+    Index("ix_lead_facts_owner_created", "owner_id", "created_day"),
+    Index("ix_lead_facts_team_created", "team", "created_day"),
+    Index("ix_lead_facts_region_created", "region", "created_day"),
 )
 
 # The public pool (公海): each move of a lead or a customer (account) into or out of its team's

@@ -6,6 +6,7 @@ what the engagement rows and the deals answer, for every kind of caller; `rebuil
 and a rep sees only their own campaigns' mails."""
 from __future__ import annotations
 
+import dataclasses
 import random
 from datetime import UTC, datetime, timedelta
 
@@ -122,3 +123,11 @@ def test_a_rep_sees_through_the_rollup_only_the_mails_of_their_own_campaigns(fee
     assert [(r.campaign_id, r.email.delivered) for r in table.campaigns] == [("mine", 2)]
     everyone = email.email_open_rate(session, principal=analyst, request=GetEmailOpenRateRequest())
     assert everyone.total.delivered == 7
+
+
+def test_adding_tallies_adds_every_figure() -> None:
+    """The campaign and channel totals are tallies added up: a figure left out of `add` would read 0."""
+    names = [f.name for f in dataclasses.fields(email.Tally)]
+    one = email.Tally(**{n: i + 1 for i, n in enumerate(names)})
+    added = email.Tally(**{n: 100 for n in names}).add(one)
+    assert [getattr(added, n) for n in names] == [100 + i + 1 for i in range(len(names))]

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import ColumnElement, Row, func, select
+from sqlalchemy import ColumnElement, Row, case, func, select
 from sqlalchemy.orm import Session
 
 from crm.reporting.v1.reporting_pb2 import (
@@ -135,17 +135,15 @@ def _filters(principal: Principal, request: ListCampaignRoiRequest) -> list[Colu
 
 def _lead_counts(session: Session, key: ColumnElement[str], where: Sequence[ColumnElement[bool]]
                  ) -> dict[str, tuple[int, int]]:
-    """key → (distinct leads, distinct converted leads) over the campaigns `where` selects."""
-    distinct = func.count(campaign_leads.c.lead_key.distinct())
-    joined = campaign_leads.join(campaigns, campaign_col == campaign_leads.c.campaign_id)
-    counts = {k: (int(n), 0) for k, n in session.execute(
-        select(key, distinct).select_from(joined).where(*where).group_by(key))}
-    for k, n in session.execute(
-        select(key, distinct).select_from(joined.join(leads, leads.c.lead_id == campaign_leads.c.lead_id))
-        .where(*where, leads.c.status == "converted").group_by(key)
-    ):
-        counts[k] = (counts.get(k, (0, 0))[0], int(n))
-    return counts
+    """key → (distinct leads, distinct converted leads) over the campaigns `where` selects, in one
+    statement (a lead id names at most one sales lead, so the outer join repeats no lead key)."""
+    key_of = campaign_leads.c.lead_key
+    converted = case((leads.c.status == "converted", key_of), else_=None)
+    joined = (campaign_leads.join(campaigns, campaign_col == campaign_leads.c.campaign_id)
+              .outerjoin(leads, leads.c.lead_id == campaign_leads.c.lead_id))
+    return {k: (int(n), int(c)) for k, n, c in session.execute(
+        select(key, func.count(key_of.distinct()), func.count(converted.distinct())).select_from(joined)
+        .where(*where).group_by(key))}
 
 
 def _revenue(session: Session, where: Sequence[ColumnElement[bool]], use_rollup: bool = True
