@@ -3,6 +3,7 @@ and consumers on an event-loop thread → gRPC server → metrics → wait for S
 from __future__ import annotations
 
 import concurrent.futures
+import gc
 import os
 import threading
 from collections.abc import Callable, Sequence
@@ -169,6 +170,10 @@ def run(spec: ServiceSpec, settings: ServiceSettings | None = None) -> None:
         upgrade(settings.database_url, spec.migrations)
     runtime = ServiceRuntime(spec, settings).start()
     assert runtime.server is not None  # start() built it
+    # What start-up built (modules, descriptors, table metadata: ~100k objects) lives as long as the
+    # process; out of the collector's sight, a full collection no longer walks it (in reporting's
+    # bench each one paused a request 130-170 ms, 12-42 ms once frozen).
+    gc.freeze()
     metrics.serve_metrics(settings.metrics_port, settings.bind_host)
     log.info("serving", extra={"fields": {"grpc_port": runtime.server.port, "metrics_port": settings.metrics_port}})
     stop_requested.wait()
