@@ -7,6 +7,8 @@ BENCH_CONSOLE_RUNS.
 
     .venv/bin/python bench/console_bench.py                       # a few customers (make bench)
     .venv/bin/python bench/console_bench.py --customers 1000000   # the issue's figure (~15 min)
+    .venv/bin/python bench/console_bench.py --customers 1000000 --keep /tmp/search1m
+                                            # seeded and indexed once, reused by later runs
 
 With --customers N (BENCH_CONSOLE_CUSTOMERS) contacts' database is seeded in bulk before the
 suite starts (bench/console_seed.py: a shortcut past the API, no events), the service rebuilds
@@ -14,11 +16,16 @@ its search index from it at start, and the rep owns every --rep-every-th of them
 two-character Chinese query and a Latin prefix, each BENCH_CONSOLE_SEARCHES distinct queries:
 keystroke → results on screen in the browser, and where the time goes: the search engine alone
 (the service's query on its index, opened read-only by this process), the API alone (HTTP
-through the gateway), and the request as the browser timed it."""
+through the gateway), the request as the browser timed it, and the renderer's main-thread work
+(script, style, layout: the DevTools protocol's Performance metrics) from keystroke to results.
+--keep DIR keeps the seeded suite's data for the next run; --dist DIR times a console built
+elsewhere (an older one, for a before/after against the same suite)."""
 from __future__ import annotations
 
 import argparse
+import contextlib
 import gzip
+import json
 import os
 import random
 import re
@@ -48,8 +55,7 @@ RUNS = max(1, int(os.environ.get("BENCH_CONSOLE_RUNS", "5")))
 SEARCHES = max(2, int(os.environ.get("BENCH_CONSOLE_SEARCHES", "20")))
 TARGET_INITIAL_KB = 300.0
 TARGET_SEARCH_MS = 150.0
-SEARCH_DELAY_MS = 50  # the debounce of console/src/screens/customers/CustomerList.tsx
-PAGE_SIZE = 20        # and its page of hits
+PAGE_SIZE = 20  # the page of hits of console/src/screens/customers/useCustomerSearch.ts
 CHROMIUM = "/usr/bin/chromium"
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
         "--disable-component-update", "--disable-sync", "--no-first-run"]
@@ -125,7 +131,9 @@ class Api:
 
     def search(self, q: str) -> tuple[float, dict[str, Any]]:
         t0 = time.perf_counter()
-        r = self.http.get(self.url, params={"q": q, "kind": "contact", "limit": PAGE_SIZE, "offset": 0}, timeout=30)
+        params: dict[str, str | int] = {"q": q, "kind": "contact", "limit": PAGE_SIZE, "offset": 0,
+                                        "highlight": "false"}  # as the console asks
+        r = self.http.get(self.url, params=params, timeout=30)
         elapsed = (time.perf_counter() - t0) * 1000
         r.raise_for_status()
         return elapsed, r.json()
@@ -144,7 +152,7 @@ def engine_timer(var: Path, rep: Principal) -> Callable[[str], float] | None:
     index.ensure()
 
     def timed(q: str) -> float:
-        query = search_query(rep, q, "contact", PAGE_SIZE, 0)
+        query = search_query(rep, q, "contact", PAGE_SIZE, 0, highlight=False)  # as the console asks
         assert query is not None
         t0 = time.perf_counter()
         index.search(query)
@@ -202,16 +210,29 @@ def first_screens(browser: Any, base: str, token: str) -> list[float]:
     return out
 
 
+# The renderer's main thread, busy (seconds since the page opened), from the DevTools protocol: its
+# work per search is what a loaded machine stretches, whatever the other processes do meanwhile.
+MAIN_THREAD = {"TaskDuration": "main thread busy (CPU), of which", "ScriptDuration": "  script",
+               "RecalcStyleDuration": "  style recalculation", "LayoutDuration": "  layout"}
+
+
+def main_thread(cdp: Any) -> dict[str, float]:
+    metrics = {m["name"]: m["value"] for m in cdp.send("Performance.getMetrics")["metrics"]}
+    return {name: float(metrics.get(name, 0.0)) for name in MAIN_THREAD}
+
+
 def searches(browser: Any, base: str, token: str, queries: list[str], api: Api,
              engine: Callable[[str], float] | None) -> dict[str, list[float]]:
     """Per query: the engine alone, the API alone (which also names the first row to wait for),
     then the keystroke in the browser, on one signed-in page (a rep searching one customer after
     another); between two queries the box is cleared and the list comes back."""
     out: dict[str, list[float]] = {"screen": [], "browser_api": [], "api": [], "engine": [], "total": [],
-                                   "to_request": [], "to_rows": []}
+                                   "to_request": [], "to_rows": [], **{name: [] for name in MAIN_THREAD}}
     context = browser.new_context(locale="zh-CN")
     context.add_init_script(f"sessionStorage.setItem('shuniu.token', {token!r})")
     page = context.new_page()
+    cdp = context.new_cdp_session(page)
+    cdp.send("Performance.enable")
     page.goto(f"{base}/customers")
     page.wait_for_selector("tbody tr.ant-table-row a")
     box = page.get_by_label("搜索客户")
@@ -224,9 +245,13 @@ def searches(browser: Any, base: str, token: str, queries: list[str], api: Api,
         if not answer["items"]:
             raise RuntimeError(f"the query {q!r} finds nothing for the rep: no result to wait for")
         page.evaluate(WATCH, answer["items"][0]["name"])
+        before = main_thread(cdp)
         box.fill(q)
         t0 = float(page.evaluate("window.__typed"))
         seen = float(page.evaluate("window.__seen"))
+        after = main_thread(cdp)
+        for name in MAIN_THREAD:
+            out[name].append((after[name] - before[name]) * 1000)
         sent, answered = (float(x) for x in page.evaluate(REQUEST_TIMES))
         out["screen"].append(seen - t0)
         out["browser_api"].append(answered - sent)
@@ -235,6 +260,7 @@ def searches(browser: Any, base: str, token: str, queries: list[str], api: Api,
         box.fill("")
         page.wait_for_selector("[data-testid=search-total]", state="detached")
         page.wait_for_selector("tbody tr.ant-table-row a")
+        page.wait_for_function("!document.querySelector('[aria-busy=true]')")  # the list reloaded
     context.close()
     return out
 
@@ -244,14 +270,39 @@ def report_search(label: str, m: dict[str, list[float]]) -> None:
     print(f"  {label:<26} keystroke → results on screen  p50 {statistics.median(screen):>6.0f} ms"
           f"  p95 {p95(screen):>6.0f} ms   <= {TARGET_SEARCH_MS:.0f} ms p50 {verdict(statistics.median(screen) <= TARGET_SEARCH_MS)},"
           f" p95 {verdict(p95(screen) <= TARGET_SEARCH_MS)}   ({len(screen)} queries, avg {statistics.mean(m['total']):,.0f} hits)")
-    parts = [(f"keystroke → request sent (debounce {SEARCH_DELAY_MS} ms)", m["to_request"]),
+    parts = [("keystroke → request sent", m["to_request"]),
              ("request → answer, as the browser timed it", m["browser_api"]),
              ("answer → its rows in the page (parse, render)", m["to_rows"]),
              ("  the same search, API alone (HTTP from Python)", m["api"]),
              ("  of which the search engine (in-process)", m["engine"])]
+    parts += [(f"{label} from keystroke to results", m[name]) for name, label in MAIN_THREAD.items()]
     for name, values in parts:
         if values:
             print(f"    {name:<48} p50 {statistics.median(values):>6.1f} ms  p95 {p95(values):>6.1f} ms")
+
+
+SEED_MARK = "console-seed.json"
+
+
+def suite_dir(keep: str | None) -> contextlib.AbstractContextManager[str]:
+    """The suite's data directory: a fresh temporary one, or --keep's, which outlives the run
+    (databases and the search index with them) so the next run skips seeding and rebuilding."""
+    if keep is None:
+        return tempfile.TemporaryDirectory()
+    Path(keep).mkdir(parents=True, exist_ok=True)
+    return contextlib.nullcontext(keep)
+
+
+def seeded_before(var: Path, customers: int, rep_every: int) -> bool:
+    """Whether `var` holds a finished seed of this size (the mark is written after the last batch)."""
+    mark = var / SEED_MARK
+    if mark.exists():
+        if json.loads(mark.read_text()) != {"customers": customers, "rep_every": rep_every}:
+            raise SystemExit(f"{var} holds another seed ({mark.read_text().strip()}): use another --keep directory")
+        return True
+    if (var / "contacts.db").exists():
+        raise SystemExit(f"{var} holds an unfinished seed (no {SEED_MARK}): remove it or use another --keep directory")
+    return False
 
 
 def main() -> int:
@@ -259,9 +310,14 @@ def main() -> int:
     parser.add_argument("--customers", type=int, default=int(os.environ.get("BENCH_CONSOLE_CUSTOMERS", "0")),
                         help="contacts seeded in bulk before the suite starts (0: a few through the API)")
     parser.add_argument("--rep-every", type=int, default=10, help="the signed-in rep owns every n-th customer")
+    parser.add_argument("--dist", metavar="DIR", help="time the console built in DIR (e.g. an older one) instead of building it")
+    parser.add_argument("--keep", metavar="DIR", default=os.environ.get("BENCH_CONSOLE_KEEP"),
+                        help="keep the suite's data (seeded database, search index) in DIR and reuse it next time")
     args = parser.parse_args()
+    if args.keep and not args.customers:
+        parser.error("--keep needs --customers (a seed worth keeping)")
 
-    dist = build_console(say=lambda line: print(line, flush=True))
+    dist = Path(args.dist) if args.dist else build_console(say=lambda line: print(line, flush=True))
     raw, gz, names = initial_js(dist)
     print("Console")
     print(f"  initial JS ({len(names)} files)            {raw / 1024:>8.1f} KB raw {gz / 1024:>8.1f} KB gzipped"
@@ -272,15 +328,19 @@ def main() -> int:
     token = mint_token(REP, SECRET)
     results: dict[str, dict[str, list[float]]] = {}
     first: list[float] = []
-    with tempfile.TemporaryDirectory() as tmp:
+    with suite_dir(args.keep) as tmp:
         suite = Suite(Path(tmp), free_ports=True, jwt_secret=SECRET, console_dist=dist,
                       extra_env={"RATE_LIMIT_RPS": "100000", "RATE_LIMIT_BURST": "100000", "LOG_LEVEL": "WARNING"})
-        if args.customers:
+        if args.customers and seeded_before(Path(tmp), args.customers, args.rep_every):
+            print(f"  reusing the seed of {args.customers:,} contacts and its index in {tmp}", flush=True)
+        elif args.customers:
             suite.migrate("contacts")
             seconds = seed_database(suite.database_url("contacts"), args.customers, REP, args.rep_every,
                                     say=lambda line: print(line, flush=True))
             print(f"  seeded {args.customers:,} contacts in bulk in {seconds:.0f} s (the rep owns"
                   f" {len(range(0, args.customers, args.rep_every)):,}); load {load()}", flush=True)
+            if args.keep:
+                (Path(tmp) / SEED_MARK).write_text(json.dumps({"customers": args.customers, "rep_every": args.rep_every}))
         started = time.perf_counter()
         suite.start()
         try:
