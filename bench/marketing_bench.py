@@ -1,23 +1,32 @@
 """Marketing benchmark (issue 10): the send rate of one wave into a local SMTP sink (target
 >= 1,000 messages/s, memory flat) and the audience evaluation time at 1M contacts.
 
-    .venv/bin/python bench/marketing_bench.py                       # 100k recipients, 1 then 2 workers
-    .venv/bin/python bench/marketing_bench.py --recipients 20000 --workers 2 --freeze-contacts 0
+    .venv/bin/python bench/marketing_bench.py                       # 100k: embedded, then PostgreSQL with 1 and 2 sender processes
+    .venv/bin/python bench/marketing_bench.py --recipients 20000 --pg --processes 1,2 --freeze-contacts 0
+    .venv/bin/python bench/marketing_bench.py --recipients 20000 --shapes embedded --workers 2 --freeze-contacts 0
     .venv/bin/python bench/marketing_bench.py --recipients 5000 --audience list --log-batch 1
 
-In-process, without the gateway: a migrated marketing SQLite database whose contact projection is
-filled in bulk (timed apart), a campaign and a template through the use cases, a wave frozen and
-started through usecases.waves (what CreateSendWave / StartSendWave run), and the service's own
-sender (jobs.Sender: claim, render, hand over, record; `--workers` of them on threads, each its
-slice of the wave, as MARKETING_SEND_WORKERS runs them) with ports.SmtpRounds against
-`python -m crmkit.smtp_sink` in its own process (its CPU is not ours). The audience evaluation at
-scale: marketing's own freeze of a segment + tag - excluded-tag audience over `--freeze-contacts`
-(default 1M, BENCH_FREEZE_CONTACTS) contacts, the projection seeded by bulk insert (a seeding
-shortcut, labelled as such), and contacts' segments bench (services/contacts/bench/segments_bench.py)
-for the segment's own evaluation, run as a subprocess."""
+Without the gateway: a migrated marketing database whose contact projection is filled in bulk
+(timed apart), a campaign and a template through the use cases, a wave frozen and started through
+usecases.waves (what CreateSendWave / StartSendWave run), and the service's own sender (jobs.Sender:
+claim, render, hand over, record) with ports.SmtpRounds against `python -m crmkit.smtp_sink` in its
+own process. Two shapes (`--shapes`, default both):
+- embedded: SQLite, one process, `--workers` senders on threads, each its slice of the wave, as
+  MARKETING_SEND_WORKERS runs them in one replica;
+- pg, the production shape: PostgreSQL, `--processes` sender processes (this file, `--sender-process`),
+  each slice `marketing-sender-<i>` in its own process as replicas run them.
+Each wave prints messages/s, the CPU per mail of every process (senders, PostgreSQL's backends, the
+sink) and the senders' RSS over the wave. The outbox relay is not running (its rows stay in the
+outbox): in a replica it publishes each email.sent event to NATS on the same cores.
+The audience evaluation at scale: marketing's own freeze of a segment + tag - excluded-tag audience
+over `--freeze-contacts` (default 1M, BENCH_FREEZE_CONTACTS) contacts, the projection seeded by bulk
+insert (a seeding shortcut, labelled as such), and contacts' segments bench
+(services/contacts/bench/segments_bench.py) for the segment's own evaluation, run as a subprocess."""
 from __future__ import annotations
 
 import argparse
+import contextlib
+import json
 import os
 import subprocess
 import sys
@@ -25,13 +34,14 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
 sys.path.insert(0, str(Path(__file__).parent))
 from procs import cpu_seconds, rss_mb  # noqa: E402
-from sqlalchemy import insert  # noqa: E402
+from sqlalchemy import insert, text  # noqa: E402
 
 from crm.contacts.v1 import contacts_pb2 as cpb  # noqa: E402
 from crm.marketing.v1 import marketing_pb2 as pb  # noqa: E402
@@ -47,7 +57,15 @@ from crm_marketing.usecases import campaigns, templates, waves  # noqa: E402
 from crmkit.auth import Principal  # noqa: E402
 from crmkit.db import Database, UnitOfWork  # noqa: E402
 from crmkit.mail import SmtpMailer  # noqa: E402
-from crmkit.testing import free_port, migrated_database, wait_for  # noqa: E402
+from crmkit.migrations import upgrade  # noqa: E402
+from crmkit.testing import (  # noqa: E402
+    free_port,
+    fresh_postgres_database,
+    migrated_database,
+    port_open,
+    postgres_reachable,
+    wait_for,
+)
 
 REPO = Path(__file__).resolve().parents[1]
 SEGMENTS_BENCH = REPO / "services" / "contacts" / "bench" / "segments_bench.py"
@@ -116,7 +134,7 @@ def send(db: Database, url: str, log_batch: int, count: int, connections: int, p
     """The wave through the service's sender (`workers` of them on threads, each its slice of the
     wave and its own connections, as MARKETING_SEND_WORKERS runs them in one replica); seconds,
     mails handed over, (sent, RSS MB) samples."""
-    links = LinkMaker("http://127.0.0.1:8080" + bootstrap.PUBLIC_PATH, tracking_key("bench-secret"))
+    links = bench_links()
     handed = [0]
     counted = threading.Lock()
 
@@ -317,67 +335,228 @@ def audience_at_scale(contacts: int, timeout: float) -> None:
               "figure: BENCH_AUDIENCE_CONTACTS=1000000, noted in services/marketing/README.md")
 
 
-def wave_run(args: argparse.Namespace, workers: int) -> tuple[bool, float]:
-    """One wave of `--recipients` through `workers` sender workers: prints its figures; (every
-    recipient mailed once, messages/s)."""
-    n = args.recipients
-    with tempfile.TemporaryDirectory(prefix="marketing-bench-") as tmp:
+# -- the production shape: sender processes -------------------------------------------------------
+# Each sender process is this file run as `marketing_bench.py --sender-process DATABASE_URL SMTP_URL
+# i n CONNECTIONS`: the service's own jobs.Sender for slice (i, n) says `ready` on stdout, waits for
+# `go` on stdin (every process starts the clock together), mails its slice until nothing is left and
+# prints one JSON line: mails handed over, seconds, its own CPU seconds, RSS samples and the pids of
+# the database's PostgreSQL backends (whose CPU the parent reads while they still run).
+
+SENDER_PROCESS = "--sender-process"
+HERE = Path(__file__)
+
+
+def bench_links() -> LinkMaker:
+    return LinkMaker("http://127.0.0.1:8080" + bootstrap.PUBLIC_PATH, tracking_key("bench-secret"))
+
+
+class CountedRounds:
+    """SmtpRounds counting the mails the relay took, as they go (for the memory samples)."""
+
+    def __init__(self, url: str, connections: int) -> None:
+        self.rounds = SmtpRounds.from_url(url, connections)
+        self.handed = 0
+        self._lock = threading.Lock()
+        real = self.rounds.exchange
+
+        def counting(mails: Any) -> tuple[list[Any], list[Any]]:
+            answers, errors = real(mails)
+            with self._lock:
+                self.handed += sum(1 for a in answers if a is None)
+            return answers, errors
+
+        self.rounds.exchange = counting  # type: ignore[method-assign]
+
+
+def sender_process(url: str, smtp_url: str, index: int, parts: int, connections: int) -> int:
+    db = Database(url)
+    mailer = CountedRounds(smtp_url, connections)
+    sender = jobs.Sender(db, mailer.rounds, bench_links(), lambda: datetime.now(UTC),
+                         jobs.SendOptions(rate=1_000_000, part=(index, parts)))
+    with db.read() as session:  # the connection the sender's reads use, opened before the clock starts
+        session.execute(text("SELECT 1"))
+    print("ready", flush=True)
+    if sys.stdin.readline().strip() != "go":
+        return 1
+    samples: list[tuple[int, float]] = [(0, rss_mb(os.getpid()))]
+    done = threading.Event()
+
+    def sample() -> None:
+        while not done.wait(0.5):
+            samples.append((mailer.handed, rss_mb(os.getpid())))
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    started, cpu = time.perf_counter(), time.process_time()
+    total = 0
+    while True:  # one run_once mails what it can claim; again in case a claim was released
+        n = sender.run_once(datetime.now(UTC))
+        total += n
+        if not n:
+            break
+    seconds, cpu_s = time.perf_counter() - started, time.process_time() - cpu
+    done.set()
+    sampler.join()
+    samples.append((mailer.handed, rss_mb(os.getpid())))
+    with db.read() as session:
+        backends = [int(p) for p in session.execute(text(
+            "SELECT pid FROM pg_stat_activity WHERE datname = current_database()")).scalars()]
+    sender.close()
+    mailer.rounds.close()
+    print(json.dumps({"handed": mailer.handed, "total": total, "seconds": seconds, "cpu": cpu_s,
+                      "samples": samples, "backends": backends}), flush=True)
+    sys.stdin.read()  # exit once the parent has read our backends' CPU (they end with us)
+    return 0
+
+
+@dataclass
+class ProcessesResult:
+    seconds: float
+    handed: int
+    sender_cpu: list[float]  # CPU seconds of each sender process
+    postgres_cpu: float  # CPU seconds of the PostgreSQL backends while the wave went out
+    samples: list[list[tuple[int, float]]]  # each process's (mails handed, RSS MB)
+
+
+def postgres_backends(db: Database) -> dict[int, float]:
+    """This database's PostgreSQL backends (local processes) and their CPU seconds so far."""
+    with db.read() as session:
+        pids = [int(p) for p in session.execute(text(
+            "SELECT pid FROM pg_stat_activity WHERE datname = current_database()")).scalars()]
+    return {pid: cpu_seconds(pid) for pid in pids}
+
+
+def run_processes(db: Database, url: str, smtp_url: str, processes: int, connections: int) -> ProcessesResult:
+    """The wave (already started in `db`) through `processes` sender processes, started together."""
+    procs = [subprocess.Popen([sys.executable, str(HERE), SENDER_PROCESS, url, smtp_url, str(i), str(processes),
+                               str(connections)],
+                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+                              env={**os.environ, "LOG_LEVEL": "WARNING"})
+             for i in range(processes)]
+    try:
+        for proc in procs:
+            assert proc.stdout is not None
+            line = proc.stdout.readline().strip()
+            if line != "ready":
+                raise RuntimeError(f"sender process {proc.pid} did not start: {line!r}")
+        before = postgres_backends(db)
+        started = time.perf_counter()
+        for proc in procs:
+            assert proc.stdin is not None
+            proc.stdin.write("go\n")
+            proc.stdin.flush()
+        results = []
+        after: dict[int, float] = {}
+        for proc in procs:
+            assert proc.stdout is not None
+            result = json.loads(proc.stdout.readline())
+            # read while the child still holds its connections: a backend's CPU is gone with it
+            after.update({pid: cpu_seconds(pid) for pid in result["backends"]})
+            results.append(result)
+            assert proc.stdin is not None
+            proc.stdin.close()
+        seconds = time.perf_counter() - started
+        for proc in procs:
+            proc.wait(30)
+    finally:
+        for proc in procs:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait(10)
+    postgres = sum(cpu - before.get(pid, 0.0) for pid, cpu in after.items())
+    return ProcessesResult(seconds, sum(r["handed"] for r in results), [r["cpu"] for r in results], postgres,
+                           [[tuple(s) for s in r["samples"]] for r in results])
+
+
+def wave_run(args: argparse.Namespace, workers: int, pg: bool = False) -> tuple[bool, float]:
+    """One wave of `--recipients`: embedded (SQLite, `workers` sender workers on threads of this
+    process) or in the production shape (`pg`: PostgreSQL, `workers` sender processes); prints its
+    figures; (every recipient mailed once, messages/s)."""
+    with tempfile.TemporaryDirectory(prefix="marketing-bench-") as tmp, contextlib.ExitStack() as stack:
         root = Path(tmp)
         rss_start = rss_mb(os.getpid())
-        db = migrated_database(bootstrap.MIGRATIONS, root)
-        started = time.perf_counter()
-        fill_projection(db, n)
-        setup_s = time.perf_counter() - started
-        started = time.perf_counter()
-        with PeakRss() as freeze_rss:
-            wave = freeze(db, n, args.audience)
-        freeze_s = time.perf_counter() - started
-        assert wave.counts.pending == n, f"{wave.counts.pending} of {n} recipients pending: {wave.counts}"
+        if pg:
+            url = stack.enter_context(fresh_postgres_database("crm_marketing_bench"))
+            upgrade(url, bootstrap.MIGRATIONS)
+            db = Database(url)
+            stack.callback(db.engine.dispose)
+        else:
+            db = migrated_database(bootstrap.MIGRATIONS, root)
+        return _wave(args, workers, db, root, rss_start)
 
-        mail_dir = root / "mail"
-        port = free_port()
-        sink = subprocess.Popen([sys.executable, "-m", "crmkit.smtp_sink", "--dir", str(mail_dir), "--port",
-                                 str(port)], env={**os.environ, "LOG_LEVEL": "WARNING"})
-        try:
-            import socket
 
-            def listening() -> bool:
-                with socket.socket() as s:
-                    return s.connect_ex(("127.0.0.1", port)) == 0
+def _wave(args: argparse.Namespace, workers: int, db: Database, root: Path, rss_start: float) -> tuple[bool, float]:
+    n = args.recipients
+    pg = not db.is_sqlite
+    started = time.perf_counter()
+    fill_projection(db, n)
+    setup_s = time.perf_counter() - started
+    started = time.perf_counter()
+    with PeakRss() as freeze_rss:
+        wave = freeze(db, n, args.audience)
+    freeze_s = time.perf_counter() - started
+    assert wave.counts.pending == n, f"{wave.counts.pending} of {n} recipients pending: {wave.counts}"
 
-            wait_for(listening, 15, what="the SMTP sink")
-            cpu0 = (cpu_seconds(os.getpid()), cpu_seconds(sink.pid))
-            seconds, handed, samples = send(db, f"smtp://127.0.0.1:{port}", args.log_batch, n, args.connections,
-                                            args.profile, workers)
-            cpu_us = [(cpu_seconds(pid) - before) * 1e6 / max(1, handed)
-                      for pid, before in zip((os.getpid(), sink.pid), cpu0, strict=True)]
-            kept = len(list(mail_dir.glob("*.eml")))
-        finally:
-            sink.terminate()
-            sink.wait(10)
-        with db.read() as session:
-            final = waves.get(session, principal=MKT, wave_id=wave.id)
+    mail_dir = root / "mail"
+    port = free_port()
+    sink = subprocess.Popen([sys.executable, "-m", "crmkit.smtp_sink", "--dir", str(mail_dir), "--port",
+                             str(port)], env={**os.environ, "LOG_LEVEL": "WARNING"})
+    smtp_url = f"smtp://127.0.0.1:{port}"
+    try:
+        wait_for(lambda: port_open(port), 15, what="the SMTP sink")
+        sink_cpu0, own_cpu0 = cpu_seconds(sink.pid), cpu_seconds(os.getpid())
+        postgres_us = 0.0
+        if pg:
+            result = run_processes(db, db.url, smtp_url, workers, args.connections)
+            seconds, handed = result.seconds, result.handed
+            sender_us = [cpu * 1e6 / max(1, handed) for cpu in result.sender_cpu]
+            postgres_us = result.postgres_cpu * 1e6 / max(1, handed)
+            samples = result.samples[0]  # the first process's: each holds its own slice
+            rss_lines = [_rss_line(f"sender process {i}", s) for i, s in enumerate(result.samples)]
+        else:
+            seconds, handed, samples = send(db, smtp_url, args.log_batch, n, args.connections, args.profile,
+                                            workers)
+            sender_us = [(cpu_seconds(os.getpid()) - own_cpu0) * 1e6 / max(1, handed)]
+            rss_lines = [f"before the db {rss_start:.0f}; " + _rss_line("", samples)]
+        sink_us = (cpu_seconds(sink.pid) - sink_cpu0) * 1e6 / max(1, handed)
+        kept = len(list(mail_dir.glob("*.eml")))
+    finally:
+        sink.terminate()
+        sink.wait(10)
+    with db.read() as session:
+        final = waves.get(session, principal=MKT, wave_id=wave.id)
 
     rate = handed / seconds if seconds else 0.0
-    middle = min(samples, key=lambda s: abs(s[0] - handed / 2))
     start_rss, end_rss = samples[0][1], samples[-1][1]
-    peak = max(s[1] for s in samples)
     flat = end_rss - start_rss <= max(20.0, 0.1 * start_rss)
-    print(f"Marketing send wave — {os.cpu_count()} cores, SQLite, audience {args.audience}, {n:,} recipients, "
-          f"{workers} sender worker(s) x {args.connections} connections, send log batch {args.log_batch}")
+    shape = (f"PostgreSQL, {workers} sender process(es)" if pg else
+             f"SQLite, one process, {workers} sender worker thread(s)")
+    print(f"Marketing send wave — {os.cpu_count()} cores, {shape} x {args.connections} connections, "
+          f"audience {args.audience}, {n:,} recipients"
+          + ("" if pg else f", send log batch {args.log_batch}"))
     print(f"  set-up (bulk projection of {n:,} consented contacts) {setup_s:8.1f} s")
     print(f"  freeze (waves.create: evaluate, {n:,} recipient rows)  {freeze_s:8.1f} s   RSS {freeze_rss.start:.0f} MB "
           f"before, peak {freeze_rss.peak:.0f} MB")
     print(f"  send {handed:,} mails into the SMTP sink            {seconds:8.1f} s   {rate:,.0f} messages/s   "
           f">= {TARGET_RATE:,.0f}/s {verdict(rate >= TARGET_RATE)}")
-    print(f"  CPU per mail: this process (sender) {cpu_us[0]:,.0f} µs, the sink {cpu_us[1]:,.0f} µs   "
-          f"(load average {load()})")
-    print(f"  RSS MB: before the db {rss_start:.0f}; wave start {start_rss:.0f}, middle ({middle[0]:,} sent) "
-          f"{middle[1]:.0f}, end {end_rss:.0f}, peak {peak:.0f}   flat (end - start <= max(20 MB, 10%)) "
-          f"{verdict(flat)}")
+    senders = ", ".join(f"{us:,.0f}" for us in sender_us)
+    print(f"  CPU per mail: sender{'s' if len(sender_us) > 1 else ''} {senders} µs"
+          + (f" (together {sum(sender_us):,.0f}), PostgreSQL backends {postgres_us:,.0f} µs" if pg else "")
+          + f", the sink {sink_us:,.0f} µs; all {sum(sender_us) + postgres_us + sink_us:,.0f} µs"
+          f"   (load average {load()})")
+    for line in rss_lines:
+        print(f"  RSS MB: {line}")
+    print(f"  flat (end - start <= max(20 MB, 10%)) {verdict(flat)}")
     print(f"  the sink kept {kept:,} messages; wave {final.status}, sent {final.counts.sent:,}   "
           f"== {n:,} {verdict(kept == n and final.counts.sent == n)}", flush=True)
     return kept == n and final.counts.sent == n, rate
+
+
+def _rss_line(who: str, samples: list[tuple[int, float]]) -> str:
+    handed = samples[-1][0]
+    middle = min(samples, key=lambda s: abs(s[0] - handed / 2))
+    return (f"{who + ' ' if who else ''}wave start {samples[0][1]:.0f}, middle ({middle[0]:,} sent) {middle[1]:.0f}, "
+            f"end {samples[-1][1]:.0f}, peak {max(s[1] for s in samples):.0f}")
 
 
 def main() -> int:
@@ -397,13 +576,23 @@ def main() -> int:
                         help="contacts in marketing's projection for the audience evaluation and freeze "
                              "(segment + tag - excluded tag); 0 skips it")
     parser.add_argument("--only-freeze", action="store_true", help="skip the send wave")
-    parser.add_argument("--connections", type=int, default=16,
-                        help="MARKETING_SEND_CONNECTIONS (SmtpRounds); 0: crmkit's SmtpMailer, one mail at a time")
+    parser.add_argument("--connections", type=int, default=32,
+                        help="MARKETING_SEND_CONNECTIONS of each sender (SmtpRounds; 32: a round's commit and "
+                             "exchange serve twice the mails of the service's default 16); 0: crmkit's SmtpMailer, "
+                             "one mail at a time (embedded only)")
     parser.add_argument("--workers", type=lambda v: [int(x) for x in v.split(",")],
-                        default=os.environ.get("BENCH_MARKETING_WORKERS", "1,2"),
+                        default=os.environ.get("BENCH_MARKETING_WORKERS", "1"),
                         help="sender workers sharing the wave on threads of this process (MARKETING_SEND_WORKERS), "
-                             "a comma-separated list: one wave per count (BENCH_MARKETING_WORKERS, default 1,2)")
+                             "a comma-separated list: one wave per count (BENCH_MARKETING_WORKERS, default 1)")
     parser.add_argument("--profile", action="store_true", help="print the sender's pyinstrument profile")
+    parser.add_argument("--shapes", default=os.environ.get("BENCH_MARKETING_SHAPES", "embedded,pg"),
+                        help="embedded (SQLite, one process, --workers threads) and/or pg (the production shape: "
+                             "PostgreSQL, --processes sender processes), comma-separated (BENCH_MARKETING_SHAPES)")
+    parser.add_argument("--pg", action="store_true", help="the production shape only (--shapes pg)")
+    parser.add_argument("--processes", type=lambda v: [int(x) for x in v.split(",")],
+                        default=os.environ.get("BENCH_MARKETING_PROCESSES", "1,2"),
+                        help="sender processes of the production shape, one wave per count, comma-separated "
+                             "(BENCH_MARKETING_PROCESSES, default 1,2)")
     args = parser.parse_args()
     n = args.recipients
     if args.only_freeze:
@@ -412,9 +601,18 @@ def main() -> int:
     if args.audience == "list" and n > MAX_AUDIENCE_ITEMS:  # the service caps explicit lists too
         parser.error(f"--audience list takes at most {MAX_AUDIENCE_ITEMS} recipients (the service's limit); "
                      "use --audience tag for more")
-    results = [(w, *wave_run(args, w)) for w in args.workers]
+    shapes = ["pg"] if args.pg else args.shapes.split(",")
+    if "pg" in shapes and args.connections < 1:
+        parser.error("the production shape sends through SmtpRounds: --connections must be at least 1")
+    runs = [(f"{w} thread(s)", w, False) for w in args.workers] if "embedded" in shapes else []
+    if "pg" in shapes:
+        if postgres_reachable():
+            runs += [(f"PostgreSQL {p} process(es)", p, True) for p in args.processes]
+        else:
+            print("(PostgreSQL not reachable: the production-shape wave is left out)", flush=True)
+    results = [(label, *wave_run(args, w, pg)) for label, w, pg in runs]
     if len(results) > 1:
-        print("  send rate per worker count: " + ", ".join(f"{w}: {rate:,.0f}/s" for w, _, rate in results)
+        print("  send rate per shape: " + ", ".join(f"{label}: {rate:,.0f}/s" for label, _, rate in results)
               + f"   (load average {load()})", flush=True)
     if args.freeze_contacts > 0:
         freeze_at_scale(args.freeze_contacts)
@@ -424,4 +622,7 @@ def main() -> int:
 
 
 if __name__ == "__main__":
+    if sys.argv[1:2] == [SENDER_PROCESS]:
+        database_url, smtp, index, parts, connections = sys.argv[2:7]
+        sys.exit(sender_process(database_url, smtp, int(index), int(parts), int(connections)))
     sys.exit(main())

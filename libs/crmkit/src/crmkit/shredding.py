@@ -265,6 +265,13 @@ _GET = select(subject_key_row.c.key_id, subject_key_row.c.key, subject_key_row.c
 _INSERT = text('INSERT INTO crm_subject_keys (key_id, record_id, "key", wrapped, created_at) '
                "VALUES (:key_id, :record_id, :key, :wrapped, :created_at) ON CONFLICT (key_id) DO NOTHING"
                ).bindparams(bindparam("key", type_=LargeBinary), bindparam("created_at", type_=Ts))
+# PostgreSQL, a batch's keys (a send round's new recipients): all inserted in one statement without
+# a read first; RETURNING names those this transaction created, only the others are read.
+_INSERT_MANY_PG = text(
+    'INSERT INTO crm_subject_keys (key_id, record_id, "key", wrapped, created_at) '
+    "SELECT k, r, v, w, :created_at FROM unnest(CAST(:key_ids AS varchar[]), CAST(:record_ids AS varchar[]), "
+    "CAST(:keys AS bytea[]), CAST(:wrapped AS integer[])) AS t(k, r, v, w) "
+    "ON CONFLICT (key_id) DO NOTHING RETURNING key_id").bindparams(bindparam("created_at", type_=Ts))
 _DESTROY = delete(subject_key_row).where(subject_key_row.c.record_id.in_(bindparam("ids", expanding=True)))
 
 
@@ -292,10 +299,14 @@ def key_for(session: Session, key_id: str, record_id: str) -> bytes:
 
 def key_for_many(session: Session, records: Mapping[str, str]) -> None:
     """`key_for` for a batch (an import): the keys of `records` (key id -> record id) read and the
-    missing ones created in two statements, into the unit of work's cache that `seal` reads."""
+    missing ones created in two statements (on PostgreSQL one insert of them all, and a read of
+    only those that existed), into the unit of work's cache that `seal` reads."""
     cache: dict[str, bytes] = session.info.setdefault(_CACHE, {})
     wanted = {k: r for k, r in records.items() if k not in cache}
     if not wanted:
+        return
+    if session.get_bind().dialect.name == "postgresql":
+        _insert_many_pg(session, wanted, cache)
         return
     found = get_keys(session, list(wanted))
     cache.update(found)
@@ -310,8 +321,19 @@ def key_for_many(session: Session, records: Mapping[str, str]) -> None:
             cache[key_id] = key
     if rows:
         session.execute(_INSERT, rows)
-        if session.get_bind().dialect.name == "postgresql":  # a concurrent writer's rows won: use theirs
-            cache.update(get_keys(session, [str(r["key_id"]) for r in rows]))
+
+
+def _insert_many_pg(session: Session, wanted: Mapping[str, str], cache: dict[str, bytes]) -> None:
+    kek = settings.kek
+    fresh = {key_id: AESGCM.generate_key(bit_length=256) for key_id in wanted}
+    stored = [_wrap(key, key_id, kek) for key_id, key in fresh.items()]
+    created = set(session.execute(_INSERT_MANY_PG, {
+        "key_ids": list(fresh), "record_ids": [wanted[k][:100] for k in fresh], "keys": [s for s, _ in stored],
+        "wrapped": [w for _, w in stored], "created_at": datetime.now(UTC)}).scalars())
+    cache.update((key_id, key) for key_id, key in fresh.items() if key_id in created)
+    existing = [key_id for key_id in fresh if key_id not in created]  # older, or a concurrent writer's won
+    if existing:
+        cache.update(get_keys(session, existing))
 
 
 def key_for_records(session: Session, producer: str, record_type: str, record_ids: Iterable[str],

@@ -4,6 +4,7 @@ and the marker."""
 from __future__ import annotations
 
 import base64
+import contextlib
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -22,6 +23,7 @@ from crmkit.auth import Principal
 from crmkit.db import Database
 from crmkit.events import Emitter, EventTypes, parse_envelope, unpack_payload
 from crmkit.runtime_tables import create_runtime_tables, subject_key_row
+from crmkit.testing import fresh_postgres_database, postgres_reachable
 
 NOW = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
 REP = Principal("rep.north.1", ("rep",), "north-sales", "north")
@@ -38,12 +40,20 @@ def _contact(contact_id: str = "c-0001") -> cpb.Contact:
                        tags=["vip"])
 
 
-@pytest.fixture
-def db(tmp_path: Path) -> Iterator[Database]:
-    database = Database(f"sqlite:///{tmp_path / 'producer.db'}")
-    create_runtime_tables(database.engine)
-    yield database
-    database.dispose()
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Database]:
+    """Both engines: on PostgreSQL a batch's keys take another path (one insert, RETURNING)."""
+    with contextlib.ExitStack() as stack:
+        if request.param == "sqlite":
+            url = f"sqlite:///{tmp_path / 'producer.db'}"
+        elif postgres_reachable():
+            url = stack.enter_context(fresh_postgres_database("crm_shredding"))
+        else:
+            pytest.skip("PostgreSQL not reachable")
+        database = Database(url)
+        create_runtime_tables(database.engine)
+        yield database
+        database.dispose()
 
 
 @pytest.fixture(autouse=True)
@@ -229,3 +239,24 @@ def test_keys_for_a_batch_are_the_ones_each_event_then_uses(db: Database) -> Non
         from crmkit.runtime_tables import outbox_row
         for data in session.execute(select(outbox_row.c.payload)).scalars():
             assert unpack_payload(parse_envelope(shredding.open_local(session, data))).contact.name == "李雷"
+
+
+def test_a_batch_s_new_keys_are_wrapped_under_the_kek_and_open_their_events(db: Database) -> None:
+    shredding.settings.use_kek(bytes(range(32)))
+    with db.unit_of_work() as uow:
+        shredding.key_for(uow.session, "contacts/contact/c-0001", "c-0001")  # one exists already
+        uow.commit()
+    with db.unit_of_work() as uow:
+        shredding.key_for_records(uow.session, "contacts", "contact", [f"c-000{i}" for i in range(1, 5)])
+        for i in range(1, 5):
+            emit(uow, REP, "crm.contacts.contact.created", f"c-000{i}", 1,
+                 cev.ContactCreated(contact=_contact(f"c-000{i}")), NOW)
+        uow.commit()
+    with db.read() as session:
+        rows = list(session.execute(select(subject_key_row)))
+        assert len(rows) == 4 and all(r.wrapped == 1 and r.record_id == r.key_id.rsplit("/", 1)[1] for r in rows)
+        from crmkit.runtime_tables import outbox_row
+        opened = [unpack_payload(parse_envelope(shredding.open_local(session, data)))
+                  for data in session.execute(select(outbox_row.c.payload)).scalars()]
+    assert sorted(e.contact.id for e in opened) == [f"c-000{i}" for i in range(1, 5)]
+    assert all(e.contact.name == "李雷" for e in opened)

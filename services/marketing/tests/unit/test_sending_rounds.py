@@ -4,15 +4,20 @@ bytes a wave sends read the same as crmkit.mail's message of the same mail."""
 from __future__ import annotations
 
 import email.policy
+import re
 from datetime import UTC, datetime
 from email import message_from_bytes
 from typing import Any
 
 import pytest
+from sqlalchemy import select
 
 from crm_marketing.rules.mime import WaveMime, dot_stuffed
 from crm_marketing.usecases import sending as sending_usecases
+from crmkit import shredding
+from crmkit.events import parse_envelope, unpack_payload
 from crmkit.mail import OutgoingMail, message_bytes
+from crmkit.runtime_tables import outbox_row
 
 from .conftest import fakes
 from .test_usecases_sending import World
@@ -98,3 +103,30 @@ def test_a_round_whose_send_log_did_not_commit_is_never_ended(world: World, monk
     ids = relay.message_ids()
     assert len(ids) == 4 and len(set(ids)) == 4
     assert world.counts(wave).delivered == 4
+
+
+def test_each_email_sent_event_names_the_mail_the_relay_took(world: World) -> None:
+    """Reporting and webhooks read email.sent: its contact, address and Message-ID are those of the
+    mail delivered, for mails settled in the round that sent them and for mails a dead worker had
+    handed over (settled by the worker that took its claims over)."""
+    for i in range(5):
+        world.store.contact(f"客户{i}", f"c{i}@example.cn", tags=("expo",))
+    wave = world.wave(tags=["expo"])
+    relay = fakes.FakeRounds(connections=2)
+    relay.crash_round = 3  # mail 3 delivered, its answer lost: recorded by the next worker
+    with pytest.raises(fakes.Crash):
+        world.sender(relay).run_once(world.clock())
+    relay.crash_round = 0
+    world.clock.advance(seconds=61)
+    world.sender(relay).run_once(world.clock())
+    delivered = {mid: re.search(rb"^To: .*<([^>]+)>", data, re.MULTILINE).group(1).decode()  # type: ignore[union-attr]
+                 for mid, data in zip(relay.message_ids(), relay.delivered, strict=True)}
+    with world.store.db.read() as session:
+        events = [unpack_payload(parse_envelope(shredding.open_local(session, data)))
+                  for subject, data in session.execute(select(outbox_row.c.subject, outbox_row.c.payload))
+                  if subject == "crm.marketing.email.sent"]
+    assert sorted(e.message_id for e in events) == sorted(delivered)
+    for e in events:
+        assert e.wave_id == wave.id and e.campaign_id == wave.campaign_id and e.channel == "email"
+        assert e.email == delivered[e.message_id] == f"{e.contact_id[2:]}@example.cn"
+        assert e.message_id == sending_usecases.message_id(wave, e.contact_id)

@@ -18,6 +18,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from crm.marketing.v1.marketing_pb2 import SendWave
 from crm_marketing.metrics import MAILS, SEND_RETRIES, SKIPPED
 from crm_marketing.ports import AcceptedCheck, Mailer, MailRejected, MailUnavailable, NotHandedOver, Staging
 from crm_marketing.rules.tracking import LinkMaker
@@ -87,11 +88,13 @@ class Sender:
         self.batch = max(1, min(options.batch, int(options.rate * options.lease.total_seconds() / 4)))
         self._skip_locked = not db.is_sqlite
         self._pool: ThreadPoolExecutor | None = None
+        self._waves: dict[str, SendWave | None] = {}  # what email.sent events need of a wave, read once
 
     def run_once(self, now: datetime) -> int:
         """Send what is due; returns how many mails were handed over."""
         if self.mailer is None:
             return 0
+        self._waves.clear()  # held for one tick: as many as there are waves sending
         with self.db.read() as session:
             wave_ids = send_store.sending_waves(session, now)
         return sum(self._drive(wave_id) for wave_id in wave_ids if not self.halt.is_set())
@@ -192,6 +195,7 @@ class Sender:
                     outcomes.released.append((item.seq, str(exc)))
                 continue
             outcomes.sent.append((item.seq, self.clock()))
+            outcomes.known[item.seq] = sending.SentMail.of(batch.wave_id, item)
             handed += 1
             MAILS.labels("sent").inc()
             if len(outcomes) >= self.options.flush_every and i < len(batch.mails) - 1:
@@ -223,10 +227,12 @@ class Sender:
             open_: list[sending.Outgoing] = []  # staged, their send log committed: they end in the next exchange
             while chunk or open_:
                 answers, errors = relay.exchange(chunk)
+                answered = self.clock()  # one time for the round: its sent marks are one statement
                 for item, error in zip(open_, answers, strict=True):
                     if error is None or (isinstance(error, MailUnavailable) and not isinstance(error, NotHandedOver)):
                         # taken, or the answer was lost after the end of data went out: counted as sent
-                        outcomes.sent.append((item.seq, self.clock()))
+                        outcomes.sent.append((item.seq, answered))
+                        outcomes.known[item.seq] = sending.SentMail.of(batch.wave_id, item)
                         handed += 1
                         MAILS.labels("sent").inc()
                     else:
@@ -241,7 +247,7 @@ class Sender:
                 chunk = next_round()
                 with self.db.unit_of_work() as uow:  # the commit point: after it, a restart never mails these again
                     sending.handed(uow, seqs=[item.seq for item in staged], now=self.clock())
-                    sending.record(uow, outcomes=outcomes, now=self.clock())
+                    sending.record(uow, outcomes=outcomes, now=self.clock(), waves_seen=self._waves)
                     uow.commit()
                 outcomes = sending.Outcomes()
                 open_ = staged
@@ -278,7 +284,7 @@ class Sender:
         if not len(outcomes):
             return
         with self.db.unit_of_work() as uow:
-            sending.record(uow, outcomes=outcomes, now=self.clock())
+            sending.record(uow, outcomes=outcomes, now=self.clock(), waves_seen=self._waves)
             uow.commit()
 
 

@@ -4,27 +4,48 @@ hundred per second."""
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Row, bindparam, exists, func, insert, or_, select, update
+from sqlalchemy import BigInteger, Row, any_, bindparam, exists, func, insert, or_, select, text, update
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import Session
 
 from crm.marketing.v1.marketing_pb2 import EmailCounts, Recipient, SendWave, Template
 from crm_marketing.tables import consent_jobs, recipients, wave_links, waves
 from crmkit.paging import decode_cursor, encode_cursor, page_size
 from crmkit.records import aware
+from crmkit.runtime_tables import Ts
 
 r = recipients.c
-_MARK_SENT = update(recipients).where(r.seq == bindparam("b_seq")).values(
+# A round's rows in one statement each (not one per row: on PostgreSQL each is a round of the
+# server's parse, plan and execute).
+_MARK_SENT = update(recipients).where(r.seq.in_(bindparam("b_seqs", expanding=True))).values(
     status="sent", sent_at=bindparam("b_at"), claimed_by="", claimed_until=None, error="")
 _MARK = update(recipients).where(r.seq == bindparam("b_seq")).values(
     status=bindparam("b_status"), skip_reason=bindparam("b_reason"), error=bindparam("b_error"), claimed_by="",
     claimed_until=None, sent_at=None)
 # Past the send log's commit point (still `sending`, sent_at set): the end of data goes out next.
-_MARK_HANDED = update(recipients).where(r.seq == bindparam("b_seq"), r.status == "sending").values(
+_MARK_HANDED = update(recipients).where(r.seq.in_(bindparam("b_seqs", expanding=True)), r.status == "sending").values(
     sent_at=bindparam("b_at"))
+# PostgreSQL: the seqs as one array parameter (`= ANY`): one statement text whatever their number, so
+# the driver prepares it once, and no IN list expanded on every execution.
+_SEQS_PG = bindparam("b_seqs", type_=postgresql.ARRAY(BigInteger))
+_MARK_SENT_PG = update(recipients).where(r.seq == any_(_SEQS_PG)).values(
+    status="sent", sent_at=bindparam("b_at"), claimed_by="", claimed_until=None, error="")
+_MARK_HANDED_PG = update(recipients).where(r.seq == any_(_SEQS_PG), r.status == "sending").values(
+    sent_at=bindparam("b_at"))
+_CLAIM = update(recipients).where(r.seq == bindparam("b_seq")).values(
+    status="sending", claimed_by=bindparam("b_worker"), claimed_until=bindparam("b_until"), attempts=r.attempts + 1,
+    message_id=bindparam("b_mid"))
+# PostgreSQL: a batch's claim as one statement, each row's Message-ID paired with its seq by unnest.
+_CLAIM_PG = text(
+    "UPDATE recipients SET status = 'sending', claimed_by = :worker, claimed_until = :until, "
+    "attempts = recipients.attempts + 1, message_id = v.mid "
+    "FROM unnest(CAST(:seqs AS bigint[]), CAST(:mids AS varchar[])) AS v(seq, mid) WHERE recipients.seq = v.seq"
+).bindparams(bindparam("until", type_=Ts))
+_IN_ONE = 500  # seqs per IN list
 
 # Waves that recipients join one at a time (a sequence step's, a rule's): never completed by the sender.
 CONTINUOUS = frozenset({"sequence", "rule"})
@@ -154,19 +175,34 @@ def claimable(session: Session, wave_id: str, now: datetime, limit: int, *, skip
 
 
 def claim(session: Session, seqs: Sequence[int], worker: str, until: datetime, message_ids: dict[int, str]) -> None:
-    session.execute(update(recipients).where(r.seq == bindparam("b_seq")).values(
-        status="sending", claimed_by=worker, claimed_until=until, attempts=r.attempts + 1,
-        message_id=bindparam("b_mid")), [{"b_seq": s, "b_mid": message_ids[s]} for s in seqs])
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(_CLAIM_PG, {"worker": worker, "until": until, "seqs": list(seqs),
+                                    "mids": [message_ids[s] for s in seqs]})
+        return
+    session.execute(_CLAIM, [{"b_seq": s, "b_mid": message_ids[s], "b_worker": worker, "b_until": until}
+                             for s in seqs])
 
 
 def mark_sent(session: Session, outcomes: Sequence[tuple[int, datetime]]) -> None:
-    if outcomes:
-        session.execute(_MARK_SENT, [{"b_seq": s, "b_at": at} for s, at in outcomes])
+    """(seq, sent at): one statement per distinct time (a round's mails share theirs)."""
+    by_time: dict[datetime, list[int]] = {}
+    for seq, at in outcomes:
+        by_time.setdefault(at, []).append(seq)
+    _by_seqs(session, _MARK_SENT_PG, _MARK_SENT, by_time.items())
 
 
 def mark_handed(session: Session, seqs: Sequence[int], at: datetime) -> None:
-    if seqs:
-        session.execute(_MARK_HANDED, [{"b_seq": s, "b_at": at} for s in seqs])
+    _by_seqs(session, _MARK_HANDED_PG, _MARK_HANDED, [(at, seqs)])
+
+
+def _by_seqs(session: Session, on_pg: Any, elsewhere: Any, groups: Iterable[tuple[datetime, Sequence[int]]]) -> None:
+    pg = session.get_bind().dialect.name == "postgresql"
+    for at, seqs in groups:
+        if pg and seqs:
+            session.execute(on_pg, {"b_seqs": list(seqs), "b_at": at})
+            continue
+        for i in range(0, len(seqs), _IN_ONE):
+            session.execute(elsewhere, {"b_seqs": list(seqs[i:i + _IN_ONE]), "b_at": at})
 
 
 def sent_rows(session: Session, seqs: Sequence[int]) -> dict[int, Row[Any]]:

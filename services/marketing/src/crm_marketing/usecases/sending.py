@@ -249,12 +249,28 @@ def settle(uow: UnitOfWork, result: Claim, claimed: Claimed, rendered: Rendered)
     result.mails.extend(rendered.mails)
 
 
+@dataclass(frozen=True)
+class SentMail:
+    """A recipient row as its email.sent event needs it."""
+
+    wave_id: str
+    contact_id: str
+    email: str
+    message_id: str
+
+    @classmethod
+    def of(cls, wave_id: str, item: Outgoing) -> SentMail:
+        return cls(wave_id, item.contact_id, item.address, item.mail.message_id)
+
+
 @dataclass
 class Outcomes:
     sent: list[tuple[int, datetime]] = field(default_factory=list)
     failed: list[tuple[int, str, str]] = field(default_factory=list)     # seq, email, error
     bounced: set[int] = field(default_factory=set)                      # failed seqs whose address is refused
     released: list[tuple[int, str]] = field(default_factory=list)       # seq, error: back to pending
+    # What the sender knows of mails in `sent`: their email.sent events are written without reading the rows.
+    known: dict[int, SentMail] = field(default_factory=dict)
 
     def __len__(self) -> int:
         return len(self.sent) + len(self.failed) + len(self.released)
@@ -266,10 +282,13 @@ def handed(uow: UnitOfWork, *, seqs: list[int], now: datetime) -> None:
     sending.mark_handed(uow.session, seqs, now)
 
 
-def record(uow: UnitOfWork, *, outcomes: Outcomes, now: datetime) -> None:
+def record(uow: UnitOfWork, *, outcomes: Outcomes, now: datetime,
+           waves_seen: dict[str, SendWave | None] | None = None) -> None:
+    """`waves_seen`: the caller's cache of the waves its mails belong to (their id, campaign,
+    purpose, variant and kind, which never change), so a round reads none of them again."""
     session = uow.session
     sending.mark_sent(session, outcomes.sent)
-    _sent_events(uow, outcomes.sent)
+    _sent_events(uow, outcomes.sent, outcomes.known, {} if waves_seen is None else waves_seen)
     sending.mark(session, [(seq, "failed", "", error) for seq, _, error in outcomes.failed]
                  + [(seq, "pending", "", error) for seq, error in outcomes.released])
     for seq, email, error in outcomes.failed:
@@ -286,23 +305,29 @@ def engagement_event(wave: SendWave, contact_id: str, email: str, at: datetime, 
     return event
 
 
-def _sent_events(uow: UnitOfWork, sent: list[tuple[int, datetime]]) -> None:
+def _sent_events(uow: UnitOfWork, sent: list[tuple[int, datetime]], known: dict[int, SentMail] | None = None,
+                 loaded: dict[str, SendWave | None] | None = None) -> None:
     """crm.marketing.email.sent for each mail the relay took (reporting's denominators)."""
     if not sent:
         return
-    rows = sending.sent_rows(uow.session, [seq for seq, _ in sent])
-    shredding.key_for_records(uow.session, "marketing", "contact", [row.contact_id for row in rows.values()])
-    loaded: dict[str, SendWave | None] = {}
+    mails = dict(known or {})
+    unknown = [seq for seq, _ in sent if seq not in mails]
+    if unknown:
+        mails.update((seq, SentMail(row.wave_id, row.contact_id, row.email, row.message_id))
+                     for seq, row in sending.sent_rows(uow.session, unknown).items())
+    shredding.key_for_records(uow.session, "marketing", "contact",
+                              [mails[seq].contact_id for seq, _ in sent if seq in mails])
+    loaded = {} if loaded is None else loaded
     for seq, at in sent:
-        row = rows.get(seq)
-        if row is None:
+        mail = mails.get(seq)
+        if mail is None:
             continue
-        if row.wave_id not in loaded:
-            loaded[row.wave_id] = sending.load_wave(uow.session, row.wave_id)
-        wave = loaded[row.wave_id]
+        if mail.wave_id not in loaded:
+            loaded[mail.wave_id] = sending.load_wave(uow.session, mail.wave_id)
+        wave = loaded[mail.wave_id]
         if wave is not None:
-            emit(uow, SYSTEM, MARKETING.EMAIL_SENT, f"{wave.id}/{row.contact_id}", 1,
-                 engagement_event(wave, row.contact_id, row.email, at, message_id=row.message_id), at)
+            emit(uow, SYSTEM, MARKETING.EMAIL_SENT, f"{wave.id}/{mail.contact_id}", 1,
+                 engagement_event(wave, mail.contact_id, mail.email, at, message_id=mail.message_id), at)
 
 
 def _complete(uow: UnitOfWork, wave: SendWave, now: datetime) -> None:
