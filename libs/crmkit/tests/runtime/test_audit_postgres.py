@@ -74,6 +74,12 @@ def test_concurrent_writers_on_separate_connections_never_fork_the_chain(db) -> 
     assert (result.intact, result.rows_checked, result.head_seq) == (True, 180, 180)
 
 
+def test_a_transaction_of_thousands_of_changes_extends_the_chain_in_order(db) -> None:
+    write(db, 2_500)  # more rows than one multi-row INSERT takes
+    result = intact(db)
+    assert (result.intact, result.rows_checked, result.head_seq) == (True, 2_500, 2_500)
+
+
 def test_verify_walks_one_snapshot_while_writers_commit(db) -> None:
     write(db, 3)
 

@@ -7,6 +7,7 @@ the same head: the chain cannot fork. The head's `anchor_*` records where the ke
 once retention pruned the oldest rows; only that prefix may ever be deleted."""
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 from collections.abc import Mapping, Sequence
@@ -107,6 +108,16 @@ def _sql(conn: Connection) -> _Sql:
     return found
 
 
+# PostgreSQL takes at most 65,535 parameters a statement; 14 columns a row.
+_PG_ROWS_PER_INSERT = 1000
+_PG_GROUP = "(" + ", ".join("%s" for _ in _COLUMNS) + ")"
+
+
+@functools.lru_cache(maxsize=64)
+def _multi_row_insert(n: int) -> str:
+    return f"INSERT INTO crm_audit_log ({', '.join(_COLUMNS)}) VALUES " + ", ".join([_PG_GROUP] * n)
+
+
 def append(session: Session | Connection, entries: Sequence[Entry]) -> int:
     """Extend the chain inside the caller's transaction; the head stays locked until it commits.
     Returns the new head's seq."""
@@ -134,7 +145,12 @@ def append(session: Session | Connection, entries: Sequence[Entry]) -> int:
             if sql.sqlite:  # stored as SQLAlchemy's DateTime stores it on SQLite: naive UTC text
                 row["at"] = row["at"].strftime("%Y-%m-%d %H:%M:%S.%f")
             rows.append(tuple(row[c] for c in _COLUMNS))
-        cursor.executemany(sql.insert, rows)
+        if sql.sqlite:
+            cursor.executemany(sql.insert, rows)
+        else:  # one statement per chunk: executemany ran one per row on the server (15% of a sender's CPU)
+            for start in range(0, len(rows), _PG_ROWS_PER_INSERT):
+                chunk = rows[start:start + _PG_ROWS_PER_INSERT]
+                cursor.execute(_multi_row_insert(len(chunk)), [value for row in chunk for value in row])
         cursor.execute(sql.move, (seq, prev))
     finally:
         cursor.close()
