@@ -112,6 +112,16 @@ def test_consent_is_recorded_and_listed_per_contact(gw: Any, auth: dict[str, str
     assert contacts.last("ListConsentHistory").request.contact_id == "c1"
 
 
+def test_a_consent_source_of_an_unknown_kind_is_refused_listing_the_kinds(gw: Any, auth: dict[str, str],
+                                                                         contacts: Any) -> None:
+    # "phone" reads as a fine source to a rep on the phone: the 400 has to say what is taken
+    refused = gw.post("/api/v1/contacts/c1/consents", headers=auth,
+                      json={"purpose": "marketing_email", "granted": True, "source": "phone"})
+    assert refused.status_code == 400 and contacts.calls == []
+    [error] = refused.get_json()["errors"]
+    assert error["field"] == "source" and "agent" in error["message"] and "web_form" in error["message"]
+
+
 # -- refused before any call -----------------------------------------------------------------
 
 @pytest.mark.parametrize(("path", "body", "named"), [

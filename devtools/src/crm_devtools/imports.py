@@ -69,11 +69,21 @@ def _fail(r: requests.Response) -> int:
     return 1
 
 
-def main(argv: list[str] | None = None) -> int:
+def _connection(parser: argparse.ArgumentParser, *, defaults: bool) -> None:
+    """Where and as whom: before the command, or after it (`upload FILE --user rep.north.1`, as the
+    README writes it); after it, an option given overrides and one left out keeps the first's value."""
+    def default(value: str) -> str:
+        return value if defaults else argparse.SUPPRESS
+
+    parser.add_argument("--gateway", default=default(os.environ.get("GATEWAY_URL", "http://127.0.0.1:8080")))
+    parser.add_argument("--token", default=default(""))
+    parser.add_argument("--user", default=default("admin"), choices=sorted(DEMO_USERS),
+                        help="mint a token for this demo user")
+
+
+def arguments(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m crm_devtools.imports", description="Imports of contacts, accounts, leads, products and tickets.")
-    parser.add_argument("--gateway", default=os.environ.get("GATEWAY_URL", "http://127.0.0.1:8080"))
-    parser.add_argument("--token", default="")
-    parser.add_argument("--user", default="admin", choices=sorted(DEMO_USERS), help="mint a token for this demo user")
+    _connection(parser, defaults=True)
     sub = parser.add_subparsers(dest="command", required=True)
     up = sub.add_parser("upload", help="upload a file and follow the job")
     up.add_argument("file", type=Path)
@@ -89,7 +99,13 @@ def main(argv: list[str] | None = None) -> int:
     rp = sub.add_parser("report", help="save a job's rejected rows (CSV)")
     rp.add_argument("job_id")
     rp.add_argument("-o", "--output", type=Path, required=True)
-    args = parser.parse_args(argv)
+    for command in (up, st, rp):
+        _connection(command, defaults=False)
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = arguments(argv)
     base = args.gateway.rstrip("/") + "/api/v1"
     http = requests.Session()
     http.headers["Authorization"] = f"Bearer {_token(args)}"

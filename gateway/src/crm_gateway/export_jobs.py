@@ -13,7 +13,8 @@ the caller's, applied by the services). That token is never written to the share
 job cannot resume after its replica stops: the runner beats a heartbeat into the state file, and
 a job whose heartbeat is older than `STALE` is answered as failed ("interrupted"), visibly, by
 whichever replica is asked. Files older than the retention are removed by `sweep()` (at start and
-on every new job)."""
+on every new job). A data-subject erasure removes every job's file at once (`forget_files`):
+any of them may hold the person, and the saga cannot look inside the gateway's volume."""
 from __future__ import annotations
 
 import json
@@ -34,6 +35,8 @@ log = logging.getLogger(__name__)
 STALE = 120.0  # seconds without a heartbeat: the replica running it is gone
 BEAT = 2.0  # seconds between heartbeats (and progress writes)
 _ID = frozenset("0123456789abcdef")
+ERASURE_STAMP = "erasure-requested-at"  # in the directory: when the last erasure was asked (seconds)
+ERASED = "removed: a data-subject erasure was requested after it was written; export again"
 
 
 @dataclass
@@ -153,6 +156,30 @@ class JobStore:
                 removed += 1
         return removed
 
+    def forget_files(self) -> int:
+        """An erasure was asked: every job's file is removed (a done job is failed, saying why), and a
+        job still writing discards its file when it ends (the stamp). Answers the files removed."""
+        self.root.mkdir(parents=True, exist_ok=True)
+        (self.root / ERASURE_STAMP).write_text(repr(self.clock()))  # before the scan: a job ending now sees it
+        removed = 0
+        for state in self.root.glob("*.json"):
+            job = self._load(state)
+            if job is None:
+                continue
+            if self.file(job).is_file():
+                self.file(job).unlink(missing_ok=True)
+                removed += 1
+            if job.status == "done":
+                job.status, job.error, job.size = "failed", ERASED, 0
+                self.save(job)
+        return removed
+
+    def _erasure_since(self, at: float) -> bool:
+        try:
+            return float((self.root / ERASURE_STAMP).read_text()) >= at
+        except (OSError, ValueError):
+            return False
+
     def run(self, job: Job, header: Sequence[str], kinds: Sequence[str], rows: Iterable[Sequence[Cell]]) -> None:
         """Writes the file, beating the heartbeat with the rows written; the job ends done or failed."""
         target = self.file(job)
@@ -172,7 +199,11 @@ class JobStore:
                 else:
                     job.rows_written = _write_csv(out, header, rows, progress)
             os.replace(part, target)
-            job.status, job.size = "done", target.stat().st_size
+            if self._erasure_since(job.created_at):  # its rows were read before the person was erased
+                target.unlink(missing_ok=True)
+                job.status, job.error = "failed", ERASED
+            else:
+                job.status, job.size = "done", target.stat().st_size
         except Exception as exc:  # noqa: BLE001  (any failure ends the job visibly, never silently)
             part.unlink(missing_ok=True)
             job.status, job.error = "failed", _reason(exc)

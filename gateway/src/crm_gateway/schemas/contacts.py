@@ -140,9 +140,10 @@ _r.enum("ConsentInput", "lawful_basis", ("consent", "contract", "legal_obligatio
                                          "legitimate_interest"))  # "": consent
 _r.enum("Phone", "kind", ("mobile", "work", "home", "fax", "other"))
 # contacts' rules/consent.py: <kind> or <kind>:<reference> ("" is api)
-_CONSENT_SOURCES = "|".join(("web_form", "import", "unsubscribe_link", "preference_center", "double_opt_in", "agent",
-                             "api", "sms_reply"))
+_CONSENT_KINDS = ("web_form", "import", "unsubscribe_link", "preference_center", "double_opt_in", "agent", "api",
+                  "sms_reply")
 _r.schemas["ConsentInput"]["properties"]["source"].update(
-    {"pattern": rf"^$|^({_CONSENT_SOURCES})(:{NOT_BLANK.strip('^$')})?$", "maxLength": 200,
-     "x-pattern-message": "<kind> or <kind>:<reference>"})
+    {"pattern": rf"^$|^({'|'.join(_CONSENT_KINDS)})(:{NOT_BLANK.strip('^$')})?$", "maxLength": 200,
+     # the kinds in the message: "phone" alone is refused, and the caller must learn what is taken
+     "x-pattern-message": f"<kind> or <kind>:<reference>, kind one of {', '.join(_CONSENT_KINDS)}"})
 CONSENT_HISTORY = _r.page(CONSENT, "ConsentHistory", paged=False)

@@ -61,8 +61,8 @@ MAX_KEYS_PER_CALL = 500
 
 # The personal fields of each message type, wherever it appears inside a payload.
 PERSONAL: Mapping[str, frozenset[str]] = {name: frozenset(fields) for name, fields in {
-    "crm.contacts.v1.Contact": ("name", "phones", "emails", "addresses", "social", "social_identities",
-                                "custom_fields"),
+    "crm.contacts.v1.Contact": ("name", "title", "phones", "emails", "addresses", "social", "social_identities",
+                                "custom_fields"),  # a job title, with the name, says who it is (as a lead's does)
     "crm.contacts.v1.Consent": ("evidence",),
     "crm.contacts.v1.Interaction": ("subject", "content"),
     "crm.sales.v1.Lead": ("name", "title", "phone", "email", "notes", "status_reason"),

@@ -28,11 +28,11 @@ from crmkit.testing import fresh_postgres_database, postgres_reachable
 NOW = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
 REP = Principal("rep.north.1", ("rep",), "north-sales", "north")
 emit = Emitter("contacts", EventTypes(cev.EventType))
-PERSONAL_BYTES = (b"li.lei@tjport.example", "李雷".encode(), b"+8613800138000", "滨海新区".encode())
+PERSONAL_BYTES = (b"li.lei@tjport.example", "李雷".encode(), b"+8613800138000", "滨海新区".encode(), "港务总监".encode())
 
 
 def _contact(contact_id: str = "c-0001") -> cpb.Contact:
-    return cpb.Contact(id=contact_id, name="李雷", owner_id="rep.north.1", region="north", version=1,
+    return cpb.Contact(id=contact_id, name="李雷", title="港务总监", owner_id="rep.north.1", region="north", version=1,
                        emails=[cpb.Email(address="li.lei@tjport.example")],
                        phones=[cpb.Phone(number="+8613800138000", kind="mobile")],
                        addresses=[cpb.Address(city="天津", street="滨海新区 港湾路 1 号")],

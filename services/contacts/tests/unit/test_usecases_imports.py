@@ -105,6 +105,18 @@ def test_a_row_in_another_region_is_refused_showing_the_region_typed(contacts: C
     assert [(p.field, p.value) for p in done.problems] == [("region", "south")]
 
 
+def test_a_problem_found_on_the_record_names_the_column_to_fix(contacts: Contacts, db: Database) -> None:
+    """A duplicate or a rule's refusal is found after the row became a record (field `phones`,
+    `owner_id`); the problem still names the file's column, the one holding the value."""
+    rows = [["姓名", "座机", "手机", "负责人"], ["王芳", "010 6476 8888", "13800138000", ""],
+            ["王芳二", "", "138 0013 8000", ""], ["李雷", "", "13900139000", "rep.north.2"]]
+    mapping = ColumnMapping(columns={"姓名": "name", "座机": "work_phone", "手机": "mobile", "负责人": "owner_id"})
+    job = upload(contacts, csv_bytes(rows), mapping=mapping)
+    ImportRunner(db, lambda: contacts.now).tick(contacts.now)
+    problems = {p.row: (p.field, p.column) for p in status(contacts, job.id).problems}
+    assert problems == {2: ("phones", "手机"), 3: ("owner_id", "负责人")}
+
+
 def test_nothing_typed_is_lost_an_unverified_phone_is_stored_as_typed(contacts: Contacts, db: Database) -> None:
     upload(contacts, csv_bytes(ROWS))
     ImportRunner(db, lambda: contacts.now).tick(contacts.now)

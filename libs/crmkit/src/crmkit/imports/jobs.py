@@ -276,7 +276,8 @@ def run_batch(uow: UnitOfWork, *, store: ImportStore, importer: Importer, now: d
                               state=state)
     job.rejected += len(rejected)
     store.add_rejects(uow.session, job.id, [
-        (r.row, {"problems": [[p.field, p.column, p.message, p.value] for p in r.problems], "values": r.values})
+        (r.row, {"problems": [[p.field, mapping_rules.column_of(p, state.header, state.targets, r.values), p.message,
+                               p.value] for p in r.problems], "values": r.values})
         for r in rejected])
     job.rows_done = first_row - 1 + len(rows)
     if last:

@@ -5,6 +5,7 @@ kept as the tag "<field>:<value>" when `keep_unknown_values` says so, or the row
 naming the value."""
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
@@ -71,3 +72,31 @@ def picklist_value(name: str, raw: str, allowed: Sequence[str], mapping: ColumnM
     cells.problems.append(Problem(name, column, f"'{raw}' is not one of {', '.join(allowed)}: map it "
                                   f"(mapping.values.{name}) or keep it (mapping.keep_unknown_values)", raw))
     return None
+
+
+# A record's field for the file columns that fill it: a contact's `phones` come from phone, mobile
+# or work_phone columns, its `emails` from email.
+_FILLED_BY = {"phones": ("phone", "mobile", "work_phone"), "emails": ("email",)}
+
+
+def _comparable(text: str) -> str:
+    digits = re.sub(r"\D", "", text)
+    return digits if len(digits) >= 5 else text.strip().lower()
+
+
+def column_of(problem: Problem, header: Sequence[str], targets: Sequence[str], values: Sequence[str]) -> str:
+    """The file column a problem found on the record (a rule's refusal, a duplicate: named by the
+    record's field) is about, so the report points at the cell to fix: the column mapped to that
+    field; of several (mobile and work phone), the one holding the value named. "" when none."""
+    if problem.column:
+        return problem.column
+    root = re.split(r"[\[.]", problem.field, maxsplit=1)[0]
+    wanted = {problem.field, root, *_FILLED_BY.get(root, ())}
+    candidates = [i for i, target in enumerate(targets) if target in wanted and i < len(header)]
+    typed = [i for i in candidates if i < len(values) and values[i].strip()]
+    named = _comparable(problem.value)
+    for i in typed:
+        cell = _comparable(values[i])
+        if named and cell and (cell in named or named in cell):
+            return header[i]
+    return header[(typed or candidates)[0]] if candidates else ""
