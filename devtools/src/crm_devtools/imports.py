@@ -51,7 +51,9 @@ def bar(job: dict[str, Any], width: int = 30) -> str:
             f"rejected {int(job.get('rejected', 0))} {rate:,.0f}/s ETA {eta:,.0f}s")
 
 
-def follow(http: requests.Session, base: str, job_id: str, out: TextIO = sys.stderr, interval: float = 0.5) -> dict[str, Any]:
+def follow(http: requests.Session, base: str, job_id: str, out: TextIO | None = None,
+           interval: float = 0.5) -> dict[str, Any]:
+    out = out or sys.stderr  # looked up per call: a default bound at import misses a redirected stderr
     while True:
         r = http.get(f"{base}/imports/{job_id}", timeout=30)
         r.raise_for_status()
