@@ -200,6 +200,8 @@ def _error_statuses(route: Route) -> list[int]:
         statuses.append(403)
     if route.method in _WRITES:
         statuses += [409, 413, 415]
+    elif 409 in route.errors:  # a read that depends on a state (a download before its job is done)
+        statuses.append(409)
     return sorted(statuses)
 
 
