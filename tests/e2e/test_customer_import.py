@@ -76,7 +76,9 @@ def test_a_file_with_bad_rows_imports_with_progress_and_a_full_report(api):
     lines = list(csv.reader(io.StringIO(report.content.decode("utf-8-sig"))))
     assert lines[0][:3] == ["row", "reasons", "客户名称"]
     by_row = {r[0]: r for r in lines[1:]}
-    assert sorted(by_row) == ["2", "4"]
+    assert sorted(by_row) == ["2", "3", "4"]  # row 3 is kept: its odd mobile stored as typed, unverified
+    assert by_row["2"][-1] == by_row["4"][-1] == "rejected" and by_row["3"][-1] == "kept"
+    assert "unverified" in by_row["3"][1]
     assert all(reason in by_row["2"][1] for reason in ("name is required", "not-an-email", "cold_call"))
     assert "duplicate of row 1" in by_row["4"][1] and by_row["4"][2] == f"王芳二 {word}"
 
@@ -154,4 +156,4 @@ def test_the_cli_uploads_follows_with_a_progress_bar_and_saves_the_report(suite,
     last = err.strip().splitlines()[-2] if "rejected rows" in err else err.strip().splitlines()[-1]
     assert "[" + "#" * 30 + "]" in last and "done" in last and "rejected 2" in last
     report = source.with_suffix(".rejected.csv").read_bytes().decode("utf-8-sig")
-    assert [r[0] for r in csv.reader(io.StringIO(report))] == ["row", "2", "4"]
+    assert [r[0] for r in csv.reader(io.StringIO(report))] == ["row", "2", "3", "4"]

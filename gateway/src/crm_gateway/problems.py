@@ -126,10 +126,14 @@ def from_rpc_error(exc: grpc.RpcError, *, collection: str = "") -> Problem:
     problem = Problem(status, slug, title, detail)
     if not show_text:
         return problem
-    field_name = decode_field(trailers.get(ERROR_FIELD_KEY))  # percent-encoded by the service
-    if field_name:
-        problem.errors.append(FieldError(field_name, detail))
     details = _details(trailers.get(ERROR_DETAILS_KEY))
+    listed = details.get("errors")  # a service naming several bad fields: {"errors": [{field, message}]}
+    if isinstance(listed, list):
+        problem.errors.extend(FieldError(str(e["field"]), str(e["message"])) for e in listed
+                              if isinstance(e, dict) and "field" in e and "message" in e)
+    field_name = decode_field(trailers.get(ERROR_FIELD_KEY))  # percent-encoded by the service
+    if field_name and not problem.errors:
+        problem.errors.append(FieldError(field_name, detail))
     existing_id = details.get("existing_id")
     if isinstance(existing_id, str) and existing_id:
         problem.slug = "duplicate"

@@ -77,15 +77,18 @@ def test_a_job_keeps_going_past_bad_rows_and_reports_every_reason(contacts: Cont
     assert live_contacts(db) == 2
     report = contacts.read(lambda s: imports.report_csv(s, principal=contacts.users[REP], job_id=job.id))
     lines = list(csv.reader(io.StringIO(report.decode("utf-8-sig"))))
-    assert lines[0] == ["row", "reasons", *ROWS[0]]
+    assert lines[0] == ["row", "reasons", *ROWS[0], "outcome"]
     by_row = {int(r[0]): r for r in lines[1:]}
-    assert sorted(by_row) == [2, 4, 5]
+    assert sorted(by_row) == [2, 3, 4, 5]
+    assert {n: r[-1] for n, r in by_row.items()} == {2: "rejected", 3: "kept", 4: "rejected", 5: "rejected"}
     assert all(part in by_row[2][1] for part in ("name is required", "bad-email", "webinar"))
+    # the kept row's remark is shown, not only counted: its phone stored as typed, unverified
+    assert "unverified" in by_row[3][1] and by_row[3][1].startswith("手机") and by_row[3][2:-1] == ROWS[3]
     # row 1 was committed with the first batch: its duplicate is found in the database (a run keeps
     # only its open batch's identities in memory, so memory stays flat over a million rows)
     with db.read() as s:
         first = s.execute(select(contacts_table.c.id).where(contacts_table.c.name == "王芳")).scalar_one()
-    assert f"duplicate of contact {first}" in by_row[4][1] and by_row[4][2:] == ROWS[4]
+    assert f"duplicate of contact {first}" in by_row[4][1] and by_row[4][2:-1] == ROWS[4]
     assert "cold_call" in by_row[5][1]
 
 
@@ -168,6 +171,32 @@ def test_merge_fills_the_existing_record_instead_of_a_new_one(contacts: Contacts
         [record_id] = s.execute(select(contacts_table.c.id)).scalars()
         record = store.load(s, Contact, record_id)
     assert record is not None and [e.address for e in record.emails] == ["wf@example.cn"]
+
+
+def test_a_merged_row_whose_values_the_survivor_keeps_is_in_the_report(contacts: Contacts, db: Database) -> None:
+    rows = [["姓名", "手机", "来源", "职位"], ["王芳", "13800138000", "website", "经理"]]
+    upload(contacts, csv_bytes(rows), mapping=ColumnMapping(columns={"姓名": "name", "手机": "mobile", "来源": "source",
+                                                                     "职位": "title"}))
+    ImportRunner(db, lambda: contacts.now).tick(contacts.now)
+    again = [["姓名", "手机", "来源", "职位", "邮箱"], ["王芳芳", "13800138000", "referral", "", "wf@example.cn"]]
+    for dry_run in (True, False):
+        job = upload(contacts, csv_bytes(again), on_duplicate="merge", dry_run=dry_run, source_name=f"m{dry_run}",
+                     mapping=ColumnMapping(columns={"姓名": "name", "手机": "mobile", "来源": "source",
+                                                    "职位": "title", "邮箱": "email"}))
+        ImportRunner(db, lambda: contacts.now).tick(contacts.now)
+        done = status(contacts, job.id)
+        assert (done.merged, done.rejected, list(done.problems)) == (1, 0, []), dry_run  # merged, not rejected
+        report = contacts.read(lambda s, j=job.id: imports.report_csv(s, principal=contacts.users[REP], job_id=j))
+        [header, row] = list(csv.reader(io.StringIO(report.decode("utf-8-sig"))))
+        assert (row[0], row[-1], row[2:-1]) == ("1", "kept", again[1])
+        assert "姓名: merged into contact" in row[1] and "keeps '王芳'" in row[1] and "('王芳芳')" in row[1]
+        assert "来源: merged into contact" in row[1] and "keeps 'website'" in row[1] and "('referral')" in row[1]
+        assert "职位" not in row[1] and "邮箱" not in row[1]  # empty in the file / applied: nothing to say
+    with db.read() as s:
+        [record_id] = s.execute(select(contacts_table.c.id)).scalars()
+        record = store.load(s, Contact, record_id)
+    assert record is not None and (record.name, record.source) == ("王芳", "website")
+    assert [e.address for e in record.emails] == ["wf@example.cn"]
 
 
 def test_a_duplicate_another_region_owns_is_neither_named_nor_merged_into(contacts: Contacts,

@@ -77,9 +77,13 @@ class RunState:
 
 @dataclass
 class Rejected:
+    """A row for the report: refused (`problems` are its reasons), or, `kept`, written or merged
+    with remarks (`problems` are its notes: a phone kept unverified, a value kept as a tag, a
+    file's value a merge did not apply). Only the refused ones count as rejected."""
     row: int
     problems: list[Problem]
     values: list[str]
+    kept: bool = False
 
 
 class Importer(Protocol):
@@ -211,7 +215,7 @@ def get_import(session: Session, *, kind: ImportKind, principal: Principal, now:
                job_id: str) -> ImportJob:
     job = own_job(session, kind, principal, job_id)
     with_progress(job, now)
-    for n, doc in kind.store.rejects(session, job.id, PROBLEMS_SHOWN):
+    for n, doc in kind.store.rejects(session, job.id, PROBLEMS_SHOWN, kept=False):
         for f, column, message, value in doc["problems"]:
             job.problems.append(ImportProblem(row=n, field=f, column=column, message=message, value=value))
     return job
@@ -228,15 +232,18 @@ def with_progress(job: ImportJob, now: datetime) -> None:
 
 
 def report_csv(session: Session, *, kind: ImportKind, principal: Principal, job_id: str) -> bytes:
-    """Every rejected row: its number, every reason, then its cells as typed (UTF-8 with a BOM, so
-    Excel shows Chinese text intact)."""
+    """Every rejected row and every row kept with remarks: its number, every reason or remark,
+    its cells as typed, then its outcome ("rejected" or "kept") after the file's columns (UTF-8
+    with a BOM, so Excel shows Chinese text intact)."""
     job = own_job(session, kind, principal, job_id)
     out = io.StringIO()
     writer = csv.writer(out)
-    writer.writerow(["row", "reasons", *files.first_row(job.file_name, lambda: kind.store.chunks_in(session, job.id))])
+    header = files.first_row(job.file_name, lambda: kind.store.chunks_in(session, job.id))
+    writer.writerow(["row", "reasons", *header, "outcome"])
     for n, doc in kind.store.rejects(session, job.id):
         reasons = "; ".join(f"{c or f}: {m}" + (f" ('{v}')" if v else "") for f, c, m, v in doc["problems"])
-        writer.writerow([n, reasons, *doc["values"]])
+        cells = [*doc["values"], *[""] * (len(header) - len(doc["values"]))]
+        writer.writerow([n, reasons, *cells, "kept" if doc.get("kept") else "rejected"])
     return ("\ufeff" + out.getvalue()).encode("utf-8")
 
 
@@ -267,17 +274,17 @@ def fail_run(uow: UnitOfWork, *, store: ImportStore, now: datetime, job_id: str,
 def run_batch(uow: UnitOfWork, *, store: ImportStore, importer: Importer, now: datetime, job_id: str,
               first_row: int, rows: Sequence[list[str]], state: RunState, last: bool) -> ImportJob | None:
     """Rows `first_row`.. of the job (1-based data rows) through the importer; the rejected ones
-    stored with every reason; the checkpoint moved past them. None when the job is not running."""
+    stored with every reason (and the kept ones the importer remarks on, marked kept); the checkpoint moved past them. None when the job is not running."""
     found = store.load_job(uow.session, job_id, for_update=True)
     if found is None or found[0].status != "running" or found[0].rows_done != first_row - 1:
         return None  # no longer this run's: another replica moved it on, or it was finished
     job, doc = found
     rejected = importer.batch(uow, now=now, job=job, principal=principal_of(doc), first_row=first_row, rows=rows,
                               state=state)
-    job.rejected += len(rejected)
+    job.rejected += sum(not r.kept for r in rejected)
     store.add_rejects(uow.session, job.id, [
         (r.row, {"problems": [[p.field, mapping_rules.column_of(p, state.header, state.targets, r.values), p.message,
-                               p.value] for p in r.problems], "values": r.values})
+                               p.value] for p in r.problems], "values": r.values, **({"kept": True} if r.kept else {})})
         for r in rejected])
     job.rows_done = first_row - 1 + len(rows)
     if last:

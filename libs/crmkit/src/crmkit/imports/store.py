@@ -108,11 +108,21 @@ class ImportStore:
         if rows:
             session.execute(insert(self.t.rejects), [{"job_id": job_id, "row": n, "data": d} for n, d in rows])
 
-    def rejects(self, session: Session, job_id: str, limit: int | None = None) -> Iterator[tuple[int, dict[str, Any]]]:
+    def rejects(self, session: Session, job_id: str, limit: int | None = None, *,
+                kept: bool | None = None) -> Iterator[tuple[int, dict[str, Any]]]:
+        """The report's rows in row order: {"problems", "values"} and, for a row kept with remarks
+        (not rejected), "kept": true. `kept` False/True: only the rejected/kept ones."""
         rejects = self.t.rejects
         stmt = select(rejects.c.row, rejects.c.data).where(rejects.c.job_id == job_id).order_by(rejects.c.row)
-        for n, data in session.execute(stmt.limit(limit) if limit else stmt):
-            yield int(n), data if isinstance(data, dict) else json.loads(data)
+        shown = 0
+        for n, data in session.execute(stmt.limit(limit) if limit and kept is None else stmt):
+            doc = data if isinstance(data, dict) else json.loads(data)
+            if kept is not None and bool(doc.get("kept")) != kept:
+                continue
+            yield int(n), doc
+            shown += 1
+            if limit and shown >= limit:
+                return
 
     def mapping_for(self, session: Session, entity: str, source_name: str) -> ColumnMapping | None:
         mappings = self.t.mappings

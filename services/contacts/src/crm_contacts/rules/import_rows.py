@@ -217,3 +217,45 @@ def _check_record(record: Record, row: Row, header: Sequence[str], targets: Sequ
         row.problems.append(Problem(exc.field or "", column_of.get(name, ""), exc.message,
                                     str(getattr(record, name, "")) if name in ("name", "industry") else ""))
     record.phones.extend(phones)
+
+
+# A contact's fields a merge (rules.merge_into) fills only when the survivor has none: a file's other
+# value there is not applied. owner_id/team/region: only when the file named them (`typed`).
+MERGED_SCALARS = ("name", "title", "company_name", "industry", "source", "level", "lifecycle_stage", "language")
+ASSIGNMENT = ("owner_id", "team", "region")
+
+
+def not_applied(survivor: Contact, row: Contact, typed: dict[str, str], survivor_is: str) -> list[Problem]:
+    """What a merge of `row` into `survivor` leaves out, each with the value kept and the file's
+    value: the scalars the survivor already holds otherwise, the keys of social, preferences and
+    custom fields it holds with another value (lists are united: nothing of them is left out).
+    `survivor_is`: how the report names it ("contact <id>", "row 3 of this file")."""
+    left: list[Problem] = []
+
+    def keep(name: str, kept: str, given: str) -> None:
+        left.append(Problem(name, "", f"merged into {survivor_is}, which keeps '{kept}': the file's value is not "
+                                      "applied", given))
+
+    for name in MERGED_SCALARS:
+        kept, given = getattr(survivor, name), getattr(row, name)
+        if kept and given and kept != given:
+            keep(name, kept, given)
+    for name in ASSIGNMENT:
+        kept, given = getattr(survivor, name), typed.get(name, "")
+        if kept and given and kept != given:
+            keep(name, kept, given)
+    for name in ("social", "preferences"):
+        kept_map, given_map = getattr(survivor, name), getattr(row, name)
+        for key, given in given_map.items():
+            if key in kept_map and kept_map[key] != given:
+                keep(f"{name}.{key}", kept_map[key], given)
+    for key, value in row.custom_fields.items():
+        if key in survivor.custom_fields and survivor.custom_fields[key] != value:
+            keep(f"custom_fields.{key}", _text(survivor.custom_fields[key]), _text(value))
+    return left
+
+
+def _text(value: object) -> str:
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return "" if value is None else str(value)

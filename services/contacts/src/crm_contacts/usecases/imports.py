@@ -62,7 +62,8 @@ def get_import(session: Session, *, principal: Principal, now: datetime, job_id:
 
 
 def report_csv(session: Session, *, principal: Principal, job_id: str) -> bytes:
-    """Every rejected row: its number, every reason, then its cells as typed (UTF-8 with a BOM)."""
+    """Every rejected row and every row kept with remarks: its number, every reason or remark, its
+    cells as typed, its outcome (rejected / kept) (UTF-8 with a BOM)."""
     return import_jobs.report_csv(session, kind=KIND, principal=principal, job_id=job_id)
 
 
@@ -76,7 +77,9 @@ class ContactImporter:
     def batch(self, uow: UnitOfWork, *, now: datetime, job: ImportJob, principal: Principal, first_row: int,
               rows: Sequence[list[str]], state: RunState) -> list[Rejected]:
         """Rows `first_row`.. (1-based data rows) validated, de-duplicated and written; the
-        rejected ones returned with every reason (the runner stores them with the checkpoint)."""
+        rejected ones returned with every reason, and the kept ones with remarks (notes, a merged
+        row's values the survivor did not take) marked kept (the runner stores them for the report
+        with the checkpoint)."""
         definitions = store.definitions(uow.session, job.entity)
         vocabulary = VOCABULARY.current(uow.session)
         built = [import_rows.build_row(job.entity, state.header, state.targets, values, job.mapping, definitions,
@@ -91,6 +94,7 @@ class ContactImporter:
         for offset, (row, values) in enumerate(zip(built, rows, strict=True)):
             n = first_row + offset
             record = row.record
+            typed = {name: getattr(record, name) for name in import_rows.ASSIGNMENT}  # as the file gave them
             if not row.problems:
                 _assign(record, principal, row)
             if not row.problems and isinstance(record, Contact):
@@ -114,24 +118,27 @@ class ContactImporter:
                         row.problems.append(import_rows.Problem(
                             field, "", f"duplicate of {where} ({value}), which you may not change: choose "
                             "on_duplicate create to keep it", value))
-                    elif not job.dry_run:
+                    else:  # a dry run merges too, in memory, to report what would not be applied
                         target = merged.get(match_id) or pending.get(match_id) or store.load(
-                            uow.session, Contact, match_id, for_update=True)
+                            uow.session, Contact, match_id, for_update=not job.dry_run)
+                        notes = list(row.notes)
                         if isinstance(target, Contact) and isinstance(record, Contact):
+                            notes += import_rows.not_applied(target, record, typed, where)
                             rules.merge_into(target, record)
                             if match_id not in pending:
                                 merged[match_id] = target
+                        if notes:  # in the report, as kept: nothing of the row left out silently
+                            rejected.append(Rejected(n, notes, list(values), kept=True))
                         job.merged += 1
-                        _remember(record, state, n, match_id)
-                        continue
-                    else:
-                        job.merged += 1
+                        if not job.dry_run:
+                            _remember(record, state, n, match_id)
                         continue
             if row.problems:
                 rejected.append(Rejected(n, row.problems, list(values)))
                 continue
             if row.notes:
                 job.warnings += 1
+                rejected.append(Rejected(n, list(row.notes), list(values), kept=True))
             record.id = new_id()
             stamp_new(record, now)
             _remember(record, state, n, record.id)
