@@ -149,6 +149,9 @@ def test_a_person_is_exported_then_erased_from_every_service(api: Any, suite: An
     assert admin.get("/privacy/exports/nope").status_code == 404
     refused = admin.post("/privacy/erasures", json={"emails": ["not-an-email"]})
     assert refused.status_code == 400 and refused.json()["errors"][0]["field"] == "emails[0]"
+    several = admin.post("/privacy/exports", json={"emails": ["ok@example.com", "nope"], "phones": ["12"]})
+    assert several.status_code == 400, several.text
+    assert [e["field"] for e in several.json()["errors"]] == ["emails[1]", "phones[0]"], several.text
     assert rep.post("/privacy/erasures", json={"contact_ids": [contact_id]}).status_code == 403
 
     # -- the erasure (before it, the person is in the files the check below reads)
@@ -205,7 +208,7 @@ def test_a_person_is_exported_then_erased_from_every_service(api: Any, suite: An
         "name": "someone", "company": company, "email": email.upper()}})
     assert again.status_code == 400 and again.json()["errors"][0]["field"] == "email", again.text
     by_phone = rep.post("/contacts", json={"name": "someone", "phones": [{"raw": phone}]})
-    assert by_phone.status_code == 400 and by_phone.json()["errors"][0]["field"] == "phones", by_phone.text
+    assert by_phone.status_code == 400 and by_phone.json()["errors"][0]["field"] == "phones[0].number", by_phone.text
     imported = ok(rep.post("/leads/import", json={"csv": f"name,email\nsomeone,{email}\n"}))
     assert imported["created"] == 0 and imported["rows"][0]["field"] == "email", imported
     customers = rep.post("/imports", data=f"name,email\nsomeone,{email}\n".encode(),
@@ -213,7 +216,7 @@ def test_a_person_is_exported_then_erased_from_every_service(api: Any, suite: An
     assert customers.status_code == 202, customers.text
     job = poll(lambda: ok(rep.get(f"/imports/{customers.json()['id']}")), lambda j: j["status"] == "done",
                "the customer import")
-    assert (job["accepted"], job["rejected"]) == (0, 1) and job["problems"][0]["field"] == "emails", job
+    assert (job["accepted"], job["rejected"]) == (0, 1) and job["problems"][0]["field"] == "emails[0].address", job
 
     # erasing twice is harmless: a second saga completes and finds nothing
     twice = ok(admin.post("/privacy/erasures", json={"contact_ids": [contact_id]}), 202)

@@ -54,10 +54,11 @@ def test_an_erased_email_or_phone_is_refused_in_any_format() -> None:
     suppression = SuppressionList(KEY, None, lambda: "")
     suppression.add(suppression_hashes(KEY, ["li.lei@example.com"], ["+8613800138000"]))
     with pytest.raises(FailedPrecondition) as by_email:
-        subject.refuse_suppressed(suppression, pb.Contact(name="x", emails=[pb.Email(address="LI.LEI@example.com")]))
-    assert by_email.value.field == "emails"
+        subject.refuse_suppressed(suppression, pb.Contact(name="x", emails=[
+            pb.Email(address="han@example.com"), pb.Email(address="LI.LEI@example.com")]))
+    assert by_email.value.field == "emails[1].address"
     with pytest.raises(FailedPrecondition) as by_phone:
         subject.refuse_suppressed(suppression, pb.Contact(name="x", phones=[pb.Phone(raw="0086 138 0013 8000")]))
-    assert by_phone.value.field == "phones"
+    assert by_phone.value.field == "phones[0].number"
     subject.refuse_suppressed(suppression, pb.Contact(name="x", emails=[pb.Email(address="han@example.com")],
                                                       phones=[pb.Phone(raw="not a phone")]))

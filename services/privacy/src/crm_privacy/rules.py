@@ -43,20 +43,23 @@ def subject_of(contact_ids: Sequence[str], emails: Sequence[str], phones: Sequen
         if len(values) > MAX_IDS:
             raise InvalidArgument(f"at most {MAX_IDS} {name}", field=name)
     subject = pb.Subject()
+    errors: list[tuple[str, str]] = []  # every bad value, each by its path: one 400 names them all
     for i, value in enumerate(contact_ids):
         if not value.strip() or len(value) > 36:
-            raise InvalidArgument(f"{value!r} is not a contact id", field=f"contact_ids[{i}]")
+            errors.append((f"contact_ids[{i}]", f"{value!r} is not a contact id"))
         subject.contact_ids.append(value.strip())
     for i, value in enumerate(emails):
         if not _EMAIL.match(value.strip()):
-            raise InvalidArgument(f"{value!r} is not an email address", field=f"emails[{i}]")
+            errors.append((f"emails[{i}]", f"{value!r} is not an email address"))
         subject.emails.append(value.strip().lower())
     for i, value in enumerate(phones):
         compact = re.sub(r"[\s\-().]", "", value)
         if not _E164.match(compact):
-            raise InvalidArgument(f"{value!r} is not a phone number in E.164 form (+8613800138000)",
-                                  field=f"phones[{i}]")
+            errors.append((f"phones[{i}]", f"{value!r} is not a phone number in E.164 form (+8613800138000)"))
         subject.phones.append(compact)
+    if errors:
+        raise InvalidArgument("; ".join(f"{f}: {m}" for f, m in errors[:5]), field=errors[0][0],
+                              errors=[{"field": f, "message": m} for f, m in errors])
     return subject
 
 

@@ -78,17 +78,18 @@ def refuse_suppressed(suppression: SuppressionList | None, contact: Contact) -> 
     """A contact whose email or phone was erased may not be created again."""
     if suppression is None:
         return
-    phones: list[str] = []
-    for phone in contact.phones:
+    refused = "this {} belongs to a person who asked to be erased; it may not be added again"
+    # Checked one by one so the 400 names the element, as the other phone and email errors do.
+    for i, email in enumerate(contact.emails):
+        if suppression.suppressed(emails=[email.address]) is not None:
+            raise FailedPrecondition(refused.format(EMAIL), field=f"emails[{i}].address")
+    for i, phone in enumerate(contact.phones):
         try:
-            phones.append(normalize_phone(phone.number or phone.raw, "phones"))
+            number = normalize_phone(phone.number or phone.raw, f"phones[{i}].number")
         except DomainError:
             continue  # create_record names the bad number
-    kind = suppression.suppressed(emails=[e.address for e in contact.emails], phones=phones)
-    if kind is not None:
-        raise FailedPrecondition(f"this {kind} belongs to a person who asked to be erased; it may not be added again",
-                                 field="emails" if kind == EMAIL else "phones")
-
+        if suppression.suppressed(phones=[number]) is not None:
+            raise FailedPrecondition(refused.format(PHONE), field=f"phones[{i}].number")
 
 def servicer(db: Database, *, reindex: Callable[[list[str]], None],
              suppression: SuppressionList | None = None) -> SubjectServicer:
