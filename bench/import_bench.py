@@ -32,7 +32,8 @@ from pathlib import Path
 import requests
 
 sys.path.insert(0, str(Path(__file__).parent))
-from procs import rss_mb  # noqa: E402
+from gateway_load import suite_pids  # noqa: E402
+from procs import cpu_of, rss_mb  # noqa: E402
 
 from crm_devtools.devrun import Suite  # noqa: E402
 from crm_devtools.users import DEMO_USERS  # noqa: E402
@@ -73,6 +74,8 @@ def main() -> int:
     parser.add_argument("--rows", type=int, default=20_000)
     parser.add_argument("--job-only", action="store_true", help="the runner alone, in this process")
     parser.add_argument("--pg", action="store_true", help="with --job-only: PostgreSQL at 127.0.0.1:5432")
+    parser.add_argument("--profile", default="", metavar="PROCS",
+                        help="contacts,reporting,...: where their CPU went, from upload until all is visible (yappi)")
     args = parser.parse_args()
     tag = "imp" + uuid.uuid4().hex[:8]
     content, _ = generate(args.rows, tag)
@@ -82,13 +85,38 @@ def main() -> int:
 
         return run_job_only(content, args.rows, pg=args.pg, load=_load)
     with tempfile.TemporaryDirectory() as tmp:
+        profiles = _profiling(Path(tmp)) if args.profile else None
         suite = Suite(Path(tmp), free_ports=True, jwt_secret="bench-secret-0123456789-0123456789",
                       extra_env={"RATE_LIMIT_RPS": "1000000", "RATE_LIMIT_BURST": "1000000", "LOG_LEVEL": "WARNING"})
         suite.start()
         try:
-            return _measure(suite, content, tag, args.rows)
+            return _measure(suite, content, tag, args.rows, profiles)
         finally:
             suite.stop()
+            if profiles is not None:
+                _print_profiles(profiles, args.profile.split(","))
+
+
+def _profiling(tmp: Path) -> Path:
+    """Every service started from here profiles itself while profiles/on exists
+    (bench/profiling/sitecustomize.py)."""
+    import os
+
+    profiles = tmp / "profiles"
+    profiles.mkdir()
+    os.environ["CRM_PROFILE_DIR"] = str(profiles)
+    here = str(Path(__file__).parent / "profiling")
+    os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [here, os.environ.get("PYTHONPATH")]))
+    return profiles
+
+
+def _print_profiles(profiles: Path, names: list[str]) -> None:
+    from profile_suite import summarize
+
+    for name in names:
+        files = sorted(profiles.glob(f"{name}-*.pstat"))
+        print(f"\n== {name}")
+        print(summarize(files, 30) if files else "  (no profile)")
 
 
 class PeakRss:
@@ -114,7 +142,7 @@ def _load() -> str:
     return " ".join(Path("/proc/loadavg").read_text().split()[:3])
 
 
-def _measure(suite: Suite, content: bytes, tag: str, rows: int) -> int:
+def _measure(suite: Suite, content: bytes, tag: str, rows: int, profiles: Path | None = None) -> int:
     http = requests.Session()
     http.headers["Authorization"] = f"Bearer {mint_token(DEMO_USERS['admin'], suite.jwt_secret)}"
     base = f"{suite.gateway_url}/api/v1"
@@ -122,6 +150,11 @@ def _measure(suite: Suite, content: bytes, tag: str, rows: int) -> int:
     pid = contacts.pid if contacts else 0
     rss = {"before": rss_mb(pid)}
     peak = PeakRss(pid)
+    pids = suite_pids(suite)
+    cpu_before = cpu_of(pids)
+    if profiles is not None:
+        (profiles / "on").touch()
+        time.sleep(0.5)  # every watch thread has seen it
     t0 = time.perf_counter()
     r = http.post(f"{base}/imports", data=content, headers={"Content-Type": "text/csv"}, timeout=3600, params={
         "entity": "contact", "file_name": "bench.csv", "mapping": json.dumps(MAPPING, ensure_ascii=False)})
@@ -159,10 +192,17 @@ def _measure(suite: Suite, content: bytes, tag: str, rows: int) -> int:
         "counted in reporting": lambda: _reporting_count(suite, tag) >= accepted,
     }
     seen = _until_all(checks, ended)
+    cpu_after = cpu_of(pids)
+    if profiles is not None:
+        (profiles / "on").unlink()
+        time.sleep(3)  # the profiles are saved
     for what, seconds in seen.items():
         verdict = "met" if seconds is not None and seconds <= TARGET_VISIBLE_S else "MISSED"
         shown = f"{seconds:.1f}s" if seconds is not None else f"not within {TARGET_VISIBLE_S * 5:.0f}s"
         print(f"  job end → every row {what}: {shown} (<= {TARGET_VISIBLE_S:.0f}s {verdict})")
+    spent = {name: cpu_after[name] - cpu_before.get(name, 0.0) for name in cpu_after}
+    print(f"  CPU per row, upload until all visible (µs): total {sum(spent.values()) / rows * 1e6:,.0f}; " + ", ".join(
+        f"{name} {seconds / rows * 1e6:,.0f}" for name, seconds in sorted(spent.items(), key=lambda kv: -kv[1])))
     print(f"  load after: {_load()}")
     return 0
 

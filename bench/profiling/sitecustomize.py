@@ -33,7 +33,8 @@ def _start() -> None:
     if not directory:
         return
     argv = " ".join(sys.orig_argv)  # sys.argv is not set yet while site runs
-    name = next((s for s in ("gateway", "contacts", "sales", "marketing", "support", "reporting")
+    name = next((s for s in ("gateway", "contacts", "sales", "marketing", "support", "reporting", "privacy",
+                                                 "webhooks")
                  if f"crm_{s}" in argv), None)
     if name is None and "GATEWAY_PORT" in os.environ:  # the gateway's workers (spawned or forked)
         name = "gateway"

@@ -130,10 +130,26 @@ def test_support_report(rclient: Any) -> None:
     assert answer.status_code == 200, answer.get_json()
     body = answer.get_json()
     assert body["total"] == 1 and body["by_priority"] == [{"key": "high", "count": 1}]
-    assert body["csat_average"] == 4 and body["csat_per_day"] == [{"day": "2024-05-02", "count": 1, "average": 4}]
+    assert body["csat_average"] == 4 and body["csat_per_day"] == [{"day": "2024-05-02", "count": 1, "average": 4,
+                                                                   "satisfied": 1}]
+    assert (body["csat_count"], body["csat_satisfied"], body["csat_satisfied_share"]) == (1, 1, 1.0)
+    # no answer the caller may see: the count is 0 and average and share are absent, never 0
+    nobody = rclient.get("/api/v1/reports/support", headers=_headers("rep.south.1")).get_json()
+    assert (nobody["csat_count"], nobody["csat_satisfied"]) == (0, 0)
+    assert "csat_average" not in nobody and "csat_satisfied_share" not in nobody
     bad = rclient.get("/api/v1/reports/support?from_day=2024-05-31&to_day=2024-05-01", headers=_headers("admin"))
     assert bad.status_code == 400 and bad.headers["Content-Type"].startswith("application/problem+json")
     assert rclient.get("/api/v1/reports/support?from_day=tomorrow", headers=_headers("admin")).status_code == 400
+
+
+def test_the_document_describes_the_support_csat_figures(rclient: Any) -> None:
+    schemas = rclient.get("/api/v1/openapi.json").get_json()["components"]["schemas"]
+    figures = schemas["SupportSummary"]["properties"]
+    assert figures["csat_satisfied"]["type"] == "integer"
+    share = figures["csat_satisfied_share"]
+    assert (share["type"], share["minimum"], share["maximum"]) == ("number", 0, 1)
+    assert "absent" in share["description"] and "absent" in figures["csat_average"]["description"]
+    assert schemas["CsatDay"]["properties"]["satisfied"]["type"] == "integer"
 
 
 def _problem_field(answer: Any) -> str:

@@ -1,6 +1,7 @@
 """Support end to end through the gateway: a customer's ticket is answered, their email reply
-threads into it, it is solved and the CSAT survey is answered once; a customer finds a
-knowledge-base article with a two-character Chinese query without signing in."""
+threads into it, it is solved and the CSAT survey is answered once (a satisfied answer in the support
+report); a customer finds a knowledge-base article with a two-character Chinese query without
+signing in."""
 from __future__ import annotations
 
 import uuid
@@ -10,7 +11,7 @@ from typing import Any
 import pytest
 import requests
 
-from tests.e2e.conftest import new_contact
+from tests.e2e.conftest import new_contact, poll
 
 pytestmark = pytest.mark.e2e
 
@@ -39,10 +40,16 @@ def test_ticket_reply_solve_and_csat_once(api: Callable[[str], Any], suite: Any)
     assert solved.status_code == 200, solved.text
     token = solved.json()["csat_token"]
     public = suite.gateway_url + "/api/v1/public"
+    before = admin.get("/reports/support").json()
     first = requests.post(f"{public}/csat/{token}", json={"rating": 5, "comment": "很快"}, timeout=10)
     assert first.status_code == 201, first.text
     second = requests.post(f"{public}/csat/{token}", json={"rating": 1}, timeout=10)
     assert second.status_code == 409
+
+    report = poll(lambda: admin.get("/reports/support").json(),
+                  lambda r: r["csat_count"] > before["csat_count"], "the CSAT answer in the support report")
+    assert (report["csat_count"], report["csat_satisfied"]) == (before["csat_count"] + 1, before["csat_satisfied"] + 1)
+    assert report["csat_satisfied_share"] == report["csat_satisfied"] / report["csat_count"]
 
     comments = admin.get(f"/tickets/{ticket['id']}/comments").json()["items"]
     assert [c["body"] for c in comments] == ["请提供订单号", "订单号 20260302001"]

@@ -4263,6 +4263,11 @@ export interface components {
             /** Format: int64 */
             count?: number;
             average?: number;
+            /**
+             * Format: int64
+             * @description of the day's answers, those rated 4 or 5
+             */
+            satisfied?: number;
         };
         /** @description AnswerCsatRequest as sent by a client; the server sets token */
         CsatInput: {
@@ -6366,12 +6371,20 @@ export interface components {
             avg_resolution_seconds?: number;
             /** Format: int64 */
             resolution_count?: number;
+            /** @description average rating (1-5) of the answers; absent when there is none */
             csat_average?: number;
             /** Format: int64 */
             csat_count?: number;
             csat_per_day?: components["schemas"]["CsatDay"][];
             /** Format: int64 */
             events_applied?: number;
+            /**
+             * Format: int64
+             * @description answers rated 4 or 5
+             */
+            csat_satisfied?: number;
+            /** @description CSAT: csat_satisfied / csat_count, the share of answers rated 4 or 5; absent when there is none */
+            csat_satisfied_share?: number;
         };
         /** @description TagContactRequest as sent by a client; the server sets id */
         TagsInput: {

@@ -1,6 +1,7 @@
 // CSAT results and the service figures beside them, for a period (the reporting service's
-// support summary: what the caller may see of it): the average rating, answers per day, SLA
-// breaches, first-response and resolution times.
+// support summary: what the caller may see of it): the average rating, the share of satisfied
+// answers (rated 4 or 5), answers per day, SLA breaches, first-response and resolution times.
+// Average and share are absent when nobody has answered: "—", never 0.
 import { Card, Col, DatePicker, Flex, Row, Spin, Statistic, Table, Typography } from "antd";
 import type { Dayjs } from "dayjs";
 import { useCallback, useEffect, useState } from "react";
@@ -40,6 +41,8 @@ export default function Csat() {
   useEffect(load, [load]);
 
   const avg = (n: number | undefined) => new Intl.NumberFormat(locale, { maximumFractionDigits: 2 }).format(n ?? 0);
+  const share = (n: number | undefined) =>
+    n === undefined ? "—" : new Intl.NumberFormat(locale, { style: "percent", maximumFractionDigits: 1 }).format(n);
   return (
     <>
       <Typography.Title level={1} style={{ fontSize: 22 }}>{t("csatTitle")}</Typography.Title>
@@ -50,7 +53,8 @@ export default function Csat() {
       {error ? <LoadError error={error} retry={load} /> : !summary ? <Spin /> : (
         <>
           <Row gutter={[16, 16]} data-testid="csat-figures">
-            <Col xs={12} md={8} lg={4}><Card><Statistic title={t("csatAverage")} value={summary.csat_count ? t("ofFive", { n: avg(summary.csat_average) }) : "—"} /></Card></Col>
+            <Col xs={12} md={8} lg={4}><Card><Statistic title={t("csatAverage")} value={summary.csat_average === undefined ? "—" : t("ofFive", { n: avg(summary.csat_average) })} /></Card></Col>
+            <Col xs={12} md={8} lg={4}><Card><Statistic title={t("csatSatisfied")} value={share(summary.csat_satisfied_share)} /></Card></Col>
             <Col xs={12} md={8} lg={4}><Card><Statistic title={t("csatCount")} value={formatNumber(summary.csat_count ?? 0, locale)} /></Card></Col>
             <Col xs={12} md={8} lg={4}><Card><Statistic title={t("tickets")} value={formatNumber(summary.total ?? 0, locale)} /></Card></Col>
             <Col xs={12} md={8} lg={4}><Card><Statistic title={t("slaBreaches")} value={formatNumber(summary.sla_breaches ?? 0, locale)} /></Card></Col>
@@ -68,6 +72,7 @@ export default function Csat() {
               { title: t("colDay"), dataIndex: "day", key: "day", render: (v: string) => formatDate(v, locale, "UTC") },
               { title: t("colAnswers"), dataIndex: "count", key: "count", render: (v: number) => formatNumber(v, locale) },
               { title: t("colAverage"), dataIndex: "average", key: "average", render: (v: number) => avg(v) },
+              { title: t("csatSatisfied"), key: "satisfied", render: (_: unknown, d: Day) => share(d.count ? (d.satisfied ?? 0) / d.count : undefined) },
             ]}
           />
         </>

@@ -10,6 +10,13 @@ CUSTOMER_COUNTS = REGISTRY.message(pb.CustomerCounts)
 SALES_SUMMARY = REGISTRY.message(pb.SalesSummary)
 POOL_REPORT = REGISTRY.message(pb.PoolReport)
 SUPPORT_SUMMARY = REGISTRY.message(pb.SupportSummary)
+# CSAT's figures, stated for clients: absent (not 0) when nobody has answered, a satisfied answer rates 4 or 5
+_csat = REGISTRY.schemas["SupportSummary"]["properties"]
+_csat["csat_average"]["description"] = "average rating (1-5) of the answers; absent when there is none"
+_csat["csat_satisfied"]["description"] = "answers rated 4 or 5"
+_csat["csat_satisfied_share"].update(minimum=0, maximum=1, description=(
+    "CSAT: csat_satisfied / csat_count, the share of answers rated 4 or 5; absent when there is none"))
+REGISTRY.schemas["CsatDay"]["properties"]["satisfied"]["description"] = "of the day's answers, those rated 4 or 5"
 CAMPAIGN_ROI_TABLE = REGISTRY.message(pb.CampaignRoiTable)
 CAMPAIGN_REPORT = REGISTRY.message(pb.CampaignReport)
 EMAIL_OPEN_RATE = REGISTRY.message(pb.EmailOpenRateReport)

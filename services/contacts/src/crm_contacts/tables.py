@@ -296,12 +296,17 @@ import_chunks = Table(
     Column("offset", BigInteger, primary_key=True),
     Column("data", LargeBinary, nullable=False),
 )
+# The report's rows: rejected ones and, `kept`, rows written with remarks (migration i002); `data`
+# is {"problems": [[field, column, message, value]], "values": [...]} (+ "kept": true, as `kept`
+# says). The index finds a job's first rejected rows in row order (a progress poll shows them).
 import_rejects = Table(
     "import_rejects",
     metadata,
     Column("job_id", String(36), primary_key=True),
     Column("row", BigInteger, primary_key=True),
-    Column("data", JSON, nullable=False),  # {"problems": [[field, column, message, value]], "values": [...]}
+    Column("data", JSON, nullable=False),
+    Column("kept", Boolean, nullable=False, default=False, server_default=false()),
+    Index("ix_import_rejects_kept", "job_id", "kept", "row"),
 )
 import_mappings = Table(
     "import_mappings",

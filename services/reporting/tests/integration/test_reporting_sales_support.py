@@ -174,10 +174,12 @@ def test_sales_and_support_summaries_from_real_envelopes(own_nats: NatsServer, s
     assert (support.avg_first_response_seconds, support.first_response_count) == (1200.0, 1)
     assert (support.avg_resolution_seconds, support.resolution_count) == (3 * 3600.0, 1)
     assert (support.csat_average, support.csat_count) == (3.5, 2)
-    assert [(d.day, d.count, d.average) for d in support.csat_per_day] == [("2024-05-02", 1, 5.0),
-                                                                         ("2024-05-03", 1, 2.0)]
+    assert (support.csat_satisfied, support.csat_satisfied_share) == (1, 0.5)
+    assert [(d.day, d.count, d.average, d.satisfied) for d in support.csat_per_day] == [
+        ("2024-05-02", 1, 5.0, 1), ("2024-05-03", 1, 2.0, 0)]
     mine = stub.GetSupportSummary(rpb.GetSupportSummaryRequest(), metadata=_auth("rep.north.1"), timeout=15)
-    assert mine.total == 0 and mine.csat_count == 0
+    assert mine.total == 0 and mine.csat_count == 0 and mine.csat_satisfied == 0
+    assert not mine.HasField("csat_average") and not mine.HasField("csat_satisfied_share")   # no data, not 0
     with pytest.raises(grpc.RpcError) as err:
         stub.GetSupportSummary(rpb.GetSupportSummaryRequest(from_day="May 1"), metadata=_auth("admin"), timeout=15)
     assert err.value.code() == grpc.StatusCode.INVALID_ARGUMENT

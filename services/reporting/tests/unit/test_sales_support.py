@@ -1,7 +1,7 @@
 """Sales and support read models (handlers.sales, handlers.support) and their summaries
 (usecases.sales, usecases.support) on the migrated schema: snapshots in any order converge to the
-newest, won / lost deals leave the pipeline, CSAT averages are exact, and each caller only counts
-what they may see."""
+newest, won / lost deals leave the pipeline, CSAT averages and satisfied shares are exact (absent
+without answers), and each caller only counts what they may see."""
 from __future__ import annotations
 
 import itertools
@@ -246,6 +246,36 @@ def test_a_rep_sees_only_tickets_assigned_to_them_and_agents_see_all(session: Se
     assert (rep.total, rep.csat_count, rep.csat_average) == (1, 1, 3.0)
     for principal in (DEMO_USERS["manager.south"], Principal("agent.1", ("support",)), ADMIN):
         assert support_summary(session, principal, SUPPORT).total == 2
+
+
+def test_satisfied_counts_fours_and_fives_overall_and_per_day(session: Session) -> None:
+    for tid, rating, when in (("a", 5, "2024-05-02T09:00:00"), ("b", 4, "2024-05-02T18:00:00"),
+                              ("c", 3, "2024-05-03T01:00:00"), ("d", 1, "2024-05-03T02:00:00")):
+        support_handlers.apply_csat(session, csat(tid, rating, when))
+    s = support_summary(session, ADMIN, SUPPORT)
+    assert (s.csat_count, s.csat_satisfied, s.csat_satisfied_share) == (4, 2, 0.5)
+    assert [(d.day, d.count, d.satisfied) for d in s.csat_per_day] == [("2024-05-02", 2, 2), ("2024-05-03", 2, 0)]
+    # the day window narrows the series only; the share stays over every answer, like the count
+    window = support_summary(session, ADMIN, GetSupportSummaryRequest(from_day="2024-05-03"))
+    assert [d.day for d in window.csat_per_day] == ["2024-05-03"]
+    assert (window.csat_count, window.csat_satisfied, window.csat_satisfied_share) == (4, 2, 0.5)
+
+
+def test_satisfied_follows_the_same_visibility_as_the_count(session: Session) -> None:
+    support_handlers.apply_csat(session, csat("mine", 3, "2024-05-02T00:00:00", assignee="rep.north.1"))
+    support_handlers.apply_csat(session, csat("theirs", 5, "2024-05-02T00:00:00"))
+    rep = support_summary(session, DEMO_USERS["rep.north.1"], SUPPORT)
+    assert (rep.csat_count, rep.csat_satisfied, rep.csat_satisfied_share) == (1, 0, 0.0)
+    assert rep.HasField("csat_satisfied_share")             # a real 0 %, not "no data"
+    admin = support_summary(session, ADMIN, SUPPORT)
+    assert (admin.csat_count, admin.csat_satisfied, admin.csat_satisfied_share) == (2, 1, 0.5)
+
+
+def test_no_answers_leave_average_and_share_unset(session: Session) -> None:
+    support_handlers.apply_ticket(session, ticket("a", 1))
+    s = support_summary(session, ADMIN, SUPPORT)
+    assert (s.total, s.csat_count, s.csat_satisfied, list(s.csat_per_day)) == (1, 0, 0, [])
+    assert not s.HasField("csat_average") and not s.HasField("csat_satisfied_share")
 
 
 def test_a_bad_day_is_refused(session: Session) -> None:

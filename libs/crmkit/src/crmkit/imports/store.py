@@ -105,24 +105,29 @@ class ImportStore:
                 chunks.c.job_id == job_id, chunks.c.offset == offset)).scalar_one())
 
     def add_rejects(self, session: Session, job_id: str, rows: Sequence[tuple[int, dict[str, Any]]]) -> None:
+        """The report's rows; a doc with "kept": true is a row kept with remarks. The JSON keeps the
+        key too: a replica still on the code before the `kept` column reads it, and a downgrade
+        that drops the column loses nothing."""
         if rows:
-            session.execute(insert(self.t.rejects), [{"job_id": job_id, "row": n, "data": d} for n, d in rows])
+            session.execute(insert(self.t.rejects), [
+                {"job_id": job_id, "row": n, "kept": bool(d.get("kept")), "data": d} for n, d in rows])
 
     def rejects(self, session: Session, job_id: str, limit: int | None = None, *,
                 kept: bool | None = None) -> Iterator[tuple[int, dict[str, Any]]]:
         """The report's rows in row order: {"problems", "values"} and, for a row kept with remarks
-        (not rejected), "kept": true. `kept` False/True: only the rejected/kept ones."""
+        (not rejected), "kept": true. `kept` False/True: only the rejected/kept ones, read through
+        the index (job_id, kept, row): a poll showing the first rejected rows reads only those."""
         rejects = self.t.rejects
-        stmt = select(rejects.c.row, rejects.c.data).where(rejects.c.job_id == job_id).order_by(rejects.c.row)
-        shown = 0
-        for n, data in session.execute(stmt.limit(limit) if limit and kept is None else stmt):
-            doc = data if isinstance(data, dict) else json.loads(data)
-            if kept is not None and bool(doc.get("kept")) != kept:
-                continue
+        stmt = select(rejects.c.row, rejects.c.kept, rejects.c.data).where(rejects.c.job_id == job_id)
+        if kept is not None:
+            stmt = stmt.where(rejects.c.kept == kept)
+        stmt = stmt.order_by(rejects.c.row)
+        for n, row_kept, data in session.execute(stmt.limit(limit) if limit else stmt):
+            doc = dict(data) if isinstance(data, dict) else json.loads(data)
+            doc.pop("kept", None)  # the column is what the filter read: the answer agrees with it
+            if row_kept:
+                doc["kept"] = True
             yield int(n), doc
-            shown += 1
-            if limit and shown >= limit:
-                return
 
     def mapping_for(self, session: Session, entity: str, source_name: str) -> ColumnMapping | None:
         mappings = self.t.mappings

@@ -1,8 +1,8 @@
 """The support summary: tickets by status and priority, SLA breaches, response and resolution
-times, and CSAT (overall and per day)."""
+times, and CSAT (overall and per day): the average rating and the share of satisfied answers."""
 from __future__ import annotations
 
-from sqlalchemy import ColumnElement, func, select
+from sqlalchemy import ColumnElement, case, func, select
 from sqlalchemy.orm import Session
 
 from crm.reporting.v1.reporting_pb2 import CountBucket, CsatDay, GetSupportSummaryRequest, SupportSummary
@@ -11,6 +11,10 @@ from crm_reporting.store import events_applied
 from crm_reporting.tables import csat_answers, sla_breaches, tickets
 from crm_reporting.usecases import assigned
 from crmkit.auth import Principal
+
+# The lowest rating that counts as satisfied on the survey's 1-5 scale: CSAT as support managers
+# read it is the share of 4s and 5s, so a 3 ("neutral") is not satisfied.
+SATISFIED_RATING = 4
 
 
 def support_summary(session: Session, *, principal: Principal, request: GetSupportSummaryRequest) -> SupportSummary:
@@ -35,8 +39,9 @@ def support_summary(session: Session, *, principal: Principal, request: GetSuppo
 
     # the day window narrows csat_per_day only, not the overall average
     csat_where = [assigned(principal, csat_answers.c.assignee_id)]
-    csat_sum, csat_n = session.execute(
-        select(func.coalesce(func.sum(csat_answers.c.rating), 0), func.count()).where(*csat_where)
+    satisfied = func.coalesce(func.sum(case((csat_answers.c.rating >= SATISFIED_RATING, 1), else_=0)), 0)
+    csat_sum, csat_n, csat_satisfied = session.execute(
+        select(func.coalesce(func.sum(csat_answers.c.rating), 0), func.count(), satisfied).where(*csat_where)
     ).one()
     if request.from_day:
         csat_where.append(csat_answers.c.answered_day >= request.from_day)
@@ -44,7 +49,8 @@ def support_summary(session: Session, *, principal: Principal, request: GetSuppo
         csat_where.append(csat_answers.c.answered_day <= request.to_day)
     day = csat_answers.c.answered_day
     day_rows = session.execute(
-        select(day, func.count(), func.sum(csat_answers.c.rating)).where(*csat_where).group_by(day).order_by(day)
+        select(day, func.count(), func.sum(csat_answers.c.rating), satisfied)
+        .where(*csat_where).group_by(day).order_by(day)
     )
     return SupportSummary(
         total=total,
@@ -55,8 +61,12 @@ def support_summary(session: Session, *, principal: Principal, request: GetSuppo
         first_response_count=first_n,
         avg_resolution_seconds=float(res_avg or 0),
         resolution_count=res_n,
-        csat_average=int(csat_sum) / csat_n if csat_n else 0.0,
+        # None leaves the optional fields unset: no answers is "no data", not an average or share of 0
+        csat_average=int(csat_sum) / csat_n if csat_n else None,
         csat_count=csat_n,
-        csat_per_day=[CsatDay(day=d, count=n, average=int(total_rating) / n) for d, n, total_rating in day_rows],
+        csat_satisfied=int(csat_satisfied),
+        csat_satisfied_share=int(csat_satisfied) / csat_n if csat_n else None,
+        csat_per_day=[CsatDay(day=d, count=n, average=int(total_rating) / n, satisfied=int(day_satisfied))
+                      for d, n, total_rating, day_satisfied in day_rows],
         events_applied=events_applied(session),
     )
