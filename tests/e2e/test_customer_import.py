@@ -155,5 +155,5 @@ def test_the_cli_uploads_follows_with_a_progress_bar_and_saves_the_report(suite,
     assert code == 0, err
     last = err.strip().splitlines()[-2] if "rejected rows" in err else err.strip().splitlines()[-1]
     assert "[" + "#" * 30 + "]" in last and "done" in last and "rejected 2" in last
-    report = source.with_suffix(".rejected.csv").read_bytes().decode("utf-8-sig")
+    report = source.with_suffix(".report.csv").read_bytes().decode("utf-8-sig")
     assert [r[0] for r in csv.reader(io.StringIO(report))] == ["row", "2", "3", "4"]

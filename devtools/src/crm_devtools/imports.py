@@ -1,14 +1,14 @@
 """`python -m crm_devtools.imports upload FILE [--entity ENTITY] ...` against the gateway: uploads
 a CSV or xlsx file of contacts, accounts, leads, products or tickets as an import job, then
 follows it with a progress bar (rows done, accepted, merged, rejected, rate, ETA) and saves the
-report of rejected rows.
+report (the rejected rows, and the rows kept with a remark) when it has any.
 
     python -m crm_devtools.imports upload customers.csv --mapping mapping.json --source old-crm
     python -m crm_devtools.imports upload customers.xlsx --dry-run --user rep.north.1
     python -m crm_devtools.imports upload leads.csv --entity lead --on-duplicate merge
     python -m crm_devtools.imports upload tickets.xlsx --entity ticket --user agent.support
     python -m crm_devtools.imports status JOB_ID
-    python -m crm_devtools.imports report JOB_ID -o rejected.csv
+    python -m crm_devtools.imports report JOB_ID -o report.csv
 
 The token: --token, else CRM_TOKEN, else one minted for --user with the `make run` secret."""
 from __future__ import annotations
@@ -94,7 +94,7 @@ def arguments(argv: list[str] | None = None) -> argparse.Namespace:
     up.add_argument("--source", default="", help="where the file comes from: its mapping is remembered")
     up.add_argument("--dry-run", action="store_true", help="report every problem; write nothing")
     up.add_argument("--on-duplicate", default="flag", choices=("flag", "merge", "create"))
-    up.add_argument("--report", type=Path, help="save the rejected rows here (default: FILE.rejected.csv)")
+    up.add_argument("--report", type=Path, help="save the report here (default: FILE.report.csv)")
     up.add_argument("--no-wait", action="store_true")
     st = sub.add_parser("status", help="one job's progress")
     st.add_argument("job_id")
@@ -142,8 +142,8 @@ def main(argv: list[str] | None = None) -> int:
     if job["status"] == "failed":
         print(f"failed: {job.get('error', '')}", file=sys.stderr)
         return 1
-    if int(job.get("rejected", 0)):
-        _save_report(http, base, job["id"], args.report or args.file.with_suffix(".rejected.csv"))
+    if int(job.get("rejected", 0)) or int(job.get("warnings", 0)):
+        _save_report(http, base, job["id"], args.report or args.file.with_suffix(".report.csv"))
     return 0
 
 
@@ -152,7 +152,7 @@ def _save_report(http: requests.Session, base: str, job_id: str, output: Path) -
     if not r.ok:
         return _fail(r)
     output.write_bytes(r.content)
-    print(f"rejected rows with every reason: {output}", file=sys.stderr)
+    print(f"report (rejected rows with every reason, kept rows with every remark): {output}", file=sys.stderr)
     return 0
 
 

@@ -127,7 +127,7 @@ def import_report(c: Call, id: str) -> Response:
     answer = _client(_service_of(id)).call("GetImportReport", pb.GetImportReportRequest(id=id), metadata=metadata(),
                             idempotent=True)
     return Response(answer.csv, 200, mimetype="text/csv", headers={
-        "Content-Disposition": f'attachment; filename="import-{id}-rejected.csv"'})
+        "Content-Disposition": f'attachment; filename="import-{id}-report.csv"'})
 
 
 ROUTES = [

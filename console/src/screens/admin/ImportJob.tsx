@@ -58,7 +58,7 @@ export function ImportJobView({ id, reused }: { id: string; reused: boolean }) {
           <Alert type="warning" showIcon title={t("unmapped", { cols: (job.unmapped_columns ?? []).join(", ") })} />
         )}
         {(job.problems ?? []).length > 0 && <Problems problems={job.problems ?? []} />}
-        {p.hasReport && <Report id={id} rejected={job.rejected ?? 0} />}
+        {p.hasReport && <Report id={id} />}
       </Space>
     </Card>
   );
@@ -84,7 +84,7 @@ function Problems({ problems }: { problems: Problem[] }) {
   );
 }
 
-function Report({ id, rejected }: { id: string; rejected: number }) {
+function Report({ id }: { id: string }) {
   const t = useT(m);
   const { locale } = useLocale();
   const [text, setText] = useState<string | null>(null);
@@ -113,7 +113,7 @@ function Report({ id, rejected }: { id: string; rejected: number }) {
         {text === null && <Button onClick={() => void fetchReport()} loading={loading}>{t("showReport")}</Button>}
         <Button loading={loading} onClick={async () => {
           const csv = text ?? (await fetchReport());
-          if (csv !== null) saveBlob(new Blob([csv], { type: "text/csv;charset=utf-8" }), `import-${id}-rejected.csv`);
+          if (csv !== null) saveBlob(new Blob([csv], { type: "text/csv;charset=utf-8" }), `import-${id}-report.csv`);
         }}>{t("downloadReport")}</Button>
       </Space>
       {error && <LoadError error={error} retry={() => void fetchReport()} />}
@@ -121,7 +121,7 @@ function Report({ id, rejected }: { id: string; rejected: number }) {
         <Table<{ i: number; cells: string[] }>
           size="small"
           data-testid="import-report"
-          title={() => `${t("reportTitle")} · ${t("reportShown", { shown: formatNumber(shown.length, locale), n: formatNumber(rejected, locale) })}`}
+          title={() => `${t("reportTitle")} · ${t("reportShown", { shown: formatNumber(shown.length, locale), n: formatNumber(body.length, locale) })}`}
           rowKey="i"
           pagination={false}
           dataSource={shown.map((cells, i) => ({ i, cells }))}

@@ -13,6 +13,9 @@ describe("import progress", () => {
       .toMatchObject({ phase: "done", finished: true, hasReport: false, tone: "success" });
     expect(progressOf({ status: "done", rows_total: 5, rows_done: 5, accepted: 3, rejected: 2 }))
       .toMatchObject({ phase: "doneWithRejects", finished: true, hasReport: true });
+    // every row imported, one phone kept unverified: a clean finish whose report has that row
+    expect(progressOf({ status: "done", rows_total: 5, rows_done: 5, accepted: 5, warnings: 1 }))
+      .toMatchObject({ phase: "done", hasReport: true, tone: "success" });
     expect(progressOf({ status: "failed", rows_total: 10, rows_done: 4, error: "not a CSV" }))
       .toMatchObject({ phase: "failed", finished: true, percent: 40, tone: "exception" });
   });

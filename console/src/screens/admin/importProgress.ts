@@ -12,7 +12,8 @@ export interface Progress {
   percent: number | null;
   /** Done or failed: stop polling, offer the report. */
   finished: boolean;
-  /** Rejected rows exist: the report has them, each with every reason. */
+  /** Rejected rows, or rows kept with a remark (warnings), exist: the report lists them, each
+   * with every reason or remark. */
   hasReport: boolean;
   /** antd Progress status. */
   tone: "active" | "success" | "exception" | "normal";
@@ -25,13 +26,14 @@ export function progressOf(job: ImportJob): Progress {
   const total = job.rows_total ?? 0;
   const done = job.rows_done ?? 0;
   const rejected = job.rejected ?? 0;
+  const reported = rejected + (job.warnings ?? 0);
   const percent = total > 0 ? Math.min(100, Math.floor((done / total) * 100)) : null;
   switch (job.status) {
     case "done":
       return { phase: rejected > 0 ? "doneWithRejects" : "done", percent: 100, finished: true,
-               hasReport: rejected > 0, tone: rejected > 0 ? "normal" : "success" };
+               hasReport: reported > 0, tone: rejected > 0 ? "normal" : "success" };
     case "failed":
-      return { phase: "failed", percent, finished: true, hasReport: rejected > 0, tone: "exception" };
+      return { phase: "failed", percent, finished: true, hasReport: reported > 0, tone: "exception" };
     case "running":
       return { phase: total > 0 ? "running" : "reading", percent, finished: false, hasReport: false, tone: "active" };
     case "uploading":

@@ -35,12 +35,12 @@ from sqlalchemy import bindparam, insert, select
 from crm.common.v1.envelope_pb2 import EventEnvelope
 from crmkit import bus, logs, metrics, shredding
 from crmkit.db import Database, UnitOfWork
+from crmkit.event_runs import BatchHandler, Handler
 from crmkit.events import parse_envelope, utcnow
 from crmkit.runtime_tables import dead_letter_row, inbox_row
 
 log = logs.get("crmkit.consumer")
 
-Handler = Callable[[UnitOfWork, EventEnvelope], None]
 _T = TypeVar("_T")
 _R = TypeVar("_R")
 
@@ -71,6 +71,8 @@ class EventConsumer:
     heartbeat: float = 2.0            # idle heartbeat of the pulls; two missed and we pull again
     wants: Callable[[str], bool] | None = None  # None: every event type reaches the handler
     keys: shredding.KeyClient | None = None      # opens sealed personal fields; None: left sealed
+    # Applies a batch's claimed events (in stream order) at once (crmkit.event_runs); None: `handler` each
+    batch_handler: BatchHandler | None = None
     _stopping: bool = field(default=False, init=False)
     _buffer: list[Msg] = field(default_factory=list, init=False)
     _linger_from: float | None = field(default=None, init=False)
@@ -226,6 +228,7 @@ class EventConsumer:
         with self.db.unit_of_work() as uow:
             claimed = self._claim(uow, relevant)
             results: list[bool] = []
+            fresh: list[EventEnvelope] = []
             for env in envs:
                 if not self._wanted(env):
                     results.append(True)
@@ -233,8 +236,13 @@ class EventConsumer:
                 applied = env.event_id in claimed
                 if applied:
                     claimed.discard(env.event_id)  # a duplicate inside the batch applies once
-                    self.handler(uow, env)
+                    fresh.append(env)
                 results.append(applied)
+            if self.batch_handler is not None:
+                self.batch_handler(uow, fresh)
+            else:
+                for env in fresh:
+                    self.handler(uow, env)
             uow.commit()
             return results
 

@@ -17,8 +17,9 @@ PostgreSQL outbox ids can commit out of order.
 before they are marked published, so a crash between the two feeds them again rather than never:
 a service feeds a read model of its own from it (contacts: its search index, shared by its
 replicas) without consuming its own stream back from NATS. It must be idempotent and must not raise for long: a failure is logged
-and never holds up publishing. It sees the payloads opened (crmkit.shredding) with the service's
-own keys; what was sent to JetStream stays sealed."""
+and never holds up publishing. It sees the payloads as they were sent, sealed (crmkit.shredding):
+opening each cost a key read and a decryption per event, and contacts' search reads only the
+envelope's ids (a read model that needs the personal fields opens them with `open_local`)."""
 from __future__ import annotations
 
 import asyncio
@@ -34,7 +35,7 @@ from nats.js.errors import APIError
 from sqlalchemy import bindparam, delete, func, select, update
 
 from crm.common.v1.envelope_pb2 import EventEnvelope
-from crmkit import bus, logs, metrics, shredding
+from crmkit import bus, logs, metrics
 from crmkit.db import Database
 from crmkit.events import utcnow
 from crmkit.runtime_tables import outbox_row
@@ -258,7 +259,7 @@ class OutboxRelay:
         # other order lost them from a shared read model (the search index of every replica).
         if published and self.on_published is not None:
             try:
-                self.on_published(self._opened(published))
+                self.on_published(published)
             except Exception:  # the read model retries or rebuilds; publishing goes on
                 log.exception("the local read model of published events failed")
         with self.db.unit_of_work() as uow:
@@ -271,10 +272,6 @@ class OutboxRelay:
                     .values(attempts=outbox_row.c.attempts + 1, last_error=error[:2000])
                 )
             uow.commit()
-
-    def _opened(self, published: Published) -> Published:
-        with self.db.read() as session:
-            return [(subject, shredding.open_local(session, payload)) for subject, payload in published]
 
     def backlog(self) -> int:
         with self.db.read() as session:

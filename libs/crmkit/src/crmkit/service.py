@@ -19,9 +19,10 @@ from crmkit.audit import reads as audit_reads
 from crmkit.auth import TokenVerifier
 from crmkit.bus import LoopThread
 from crmkit.config import ServiceSettings
-from crmkit.consumer import EventConsumer, Handler
+from crmkit.consumer import EventConsumer
 from crmkit.credentials import ServiceCredentials
 from crmkit.db import Database
+from crmkit.event_runs import BatchHandler, Handler
 from crmkit.grpc_server import GrpcServer, install_signal_handlers
 from crmkit.migrations import upgrade
 from crmkit.outbox import OutboxRelay, Published
@@ -49,6 +50,9 @@ class Components:
     servicers: Sequence[Registration]
     # The handler for events of the streams in `ServiceSpec.consumes`.
     handler: Handler | None = None
+    # Optional: the events of one consumer batch at once (crmkit.event_runs.in_runs); `handler` still
+    # applies them one by one when a batch fails and is retried event by event.
+    batch_handler: BatchHandler | None = None
     # A read model of the service's own events, fed by its outbox relay once they are published.
     on_published: Callable[[Published], None] | None = None
     # Started before the relay, consumers and gRPC server; stopped after them, in reverse order.
@@ -112,6 +116,7 @@ class ServiceRuntime:
                 self.db, settings.nats_url, spec.name, spec.consumes, parts.handler,
                 max_deliveries=settings.consumer_max_deliveries, batch=settings.consumer_batch,
                 wants=spec.wants, keys=shredding.KeyClient(ServiceCredentials(settings.auth).authorization),
+                batch_handler=parts.batch_handler,
             )
             self._tasks.append(self.loop.submit(self.consumer.run()))
             self._stoppers.append(self.consumer.stop)

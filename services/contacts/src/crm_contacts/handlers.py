@@ -19,8 +19,8 @@ from crm_contacts.store import pool as pool_rows
 from crm_contacts.usecases import ownership, records, spend, timeline
 from crmkit import logs
 from crmkit.auth import Principal
-from crmkit.consumer import Handler
 from crmkit.db import UnitOfWork
+from crmkit.event_runs import Handler
 from crmkit.events import unpack_payload
 from crmkit.servicer import Clock
 

@@ -181,6 +181,7 @@ def spec(*, clock: Clock = system_clock, contacts: ContactsFactory | None = None
                        lambda server: privacy_pb2_grpc.add_DataSubjectServicer_to_server(
                            data_subject, server)],
             handler=handlers.handler(clock, rule_types),
+            batch_handler=handlers.batch_handler(clock, rule_types),
             workers=workers,
         )
 

@@ -2,7 +2,8 @@
 event takes effect once):
 
 - CONTACTS: every contact event carries the snapshot after the change, consent changes included,
-  so one rule serves them all: the newest version wins in marketing's projection;
+  so one rule serves them all: the newest version wins in marketing's projection (a consumer
+  batch's runs of snapshots in bulk: `batch_handler`);
 - SALES: a lead sent back for nurturing joins the nurturing sequences; a lead converted or an
   opportunity won ends the contact's sequences (converted);
 - SUPPORT: a ticket opened by email ends the contact's sequences (replied); a WeChat follower who
@@ -14,7 +15,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime
 
 from crm.common.v1.envelope_pb2 import EventEnvelope
@@ -28,8 +29,8 @@ from crm_marketing.store import projection as projection_store
 from crm_marketing.store import records as records_store
 from crm_marketing.usecases import automation_rules, engagement, projection, sequences
 from crmkit import logs
-from crmkit.consumer import Handler
 from crmkit.db import Database, UnitOfWork
+from crmkit.event_runs import BatchHandler, Handler, in_runs
 from crmkit.events import EventTypes, unpack_payload
 from crmkit.records import dt
 
@@ -54,6 +55,22 @@ def _contact_event(uow: UnitOfWork, kind: str, env: EventEnvelope, now: datetime
     if not isinstance(payload, _SNAPSHOT_PAYLOADS):
         raise ValueError(f"{kind} carries a {type(payload).__name__}, not a contact snapshot")
     projection.apply_contact(uow.session, payload.contact, now, deleted=kind == CONTACTS.CONTACT_DELETED)
+
+
+def _snapshot_run(uow: UnitOfWork, envs: Sequence[EventEnvelope], now: datetime, counted: frozenset[str]) -> None:
+    """`handle` of a run of snapshots, each contact once (crmkit.event_runs): the projection in bulk,
+    then each event's touch in stream order. A touch reads only its own contact's row, which
+    holds by then what it held after that event one by one."""
+    snapshots = []
+    for env in envs:
+        payload = unpack_payload(env)
+        if not isinstance(payload, _SNAPSHOT_PAYLOADS):
+            raise ValueError(f"{env.event_type} carries a {type(payload).__name__}, not a contact snapshot")
+        snapshots.append((payload.contact, env.event_type == CONTACTS.CONTACT_DELETED))
+    projection.apply_snapshots(uow.session, snapshots, now)
+    for env in envs:
+        if env.event_type in counted:
+            _touch(uow, env, now)
 
 
 def _known(uow: UnitOfWork, contact_id: str, email: str) -> list[str]:
@@ -180,3 +197,14 @@ def handler(clock: Callable[[], datetime], types: RuleTypes | None = None) -> Ha
     def handle_one(uow: UnitOfWork, env: EventEnvelope) -> None:
         handle(uow, env, now=clock(), counted=types.get() if types is not None else frozenset())
     return handle_one
+
+
+def batch_handler(clock: Callable[[], datetime], types: RuleTypes | None = None) -> BatchHandler:
+    """A consumer batch at once: runs of SNAPSHOTS in bulk, the rest one by one. A merge stays out:
+    it suppresses contacts other than its aggregate, which a run does not keep apart."""
+    one = handler(clock, types)
+
+    def many(uow: UnitOfWork, envs: Sequence[EventEnvelope]) -> None:
+        _snapshot_run(uow, envs, clock(), types.get() if types is not None else frozenset())
+
+    return in_runs(one, many, SNAPSHOTS)

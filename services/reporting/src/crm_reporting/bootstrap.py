@@ -4,6 +4,7 @@ into read models and answers report queries. Produces no events. Nothing is buil
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from pathlib import Path
 
 from crm.common.v1.envelope_pb2 import EventEnvelope
@@ -12,6 +13,7 @@ from crm.reporting.v1 import reporting_pb2, reporting_pb2_grpc
 from crm_reporting import handlers, jobs
 from crm_reporting.servicer import ReportingServicer
 from crm_reporting.usecases import subject
+from crmkit import event_runs
 from crmkit.config import ServiceSettings
 from crmkit.db import Database, UnitOfWork
 from crmkit.service import Components, ServiceSpec
@@ -33,6 +35,9 @@ def spec(*, clock: Clock = system_clock, train_interval: float | None = None,
         def handle(uow: UnitOfWork, env: EventEnvelope) -> None:
             handlers.handle(uow, env, now=clock())
 
+        def handle_many(uow: UnitOfWork, envs: Sequence[EventEnvelope]) -> None:
+            handlers.handle_many(uow, envs, now=clock())
+
         data_subject = subject.servicer(db)
         interval = train_interval if train_interval is not None else float(
             os.environ.get("REPORTING_TRAIN_INTERVAL_SECONDS", jobs.TRAIN_EVERY_SECONDS))
@@ -44,6 +49,8 @@ def spec(*, clock: Clock = system_clock, train_interval: float | None = None,
                        lambda server: privacy_pb2_grpc.add_DataSubjectServicer_to_server(
                            data_subject, server)],
             handler=handle,
+            # a bulk import's contact snapshots a run at a time; anything else, and retries, one by one
+            batch_handler=event_runs.in_runs(handle, handle_many, handlers.BULK_TYPES),
             workers=[trainer],
         )
 

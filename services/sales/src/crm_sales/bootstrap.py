@@ -66,6 +66,7 @@ def spec(*, clock: Clock = system_clock, contacts: Callable[[], ContactsPort] = 
         # Scrapes read the open deals' stage ages from this database while the service runs.
         ages = metrics.OpenStageAgesSource(db, clock)
         return Components(servicers=[register], handler=handlers.handler(clock),
+                          batch_handler=handlers.batch_handler(clock),
                           workers=[scheduler, pool_worker, ages, importer])
 
     return ServiceSpec(name="sales", migrations=MIGRATIONS, service_names=[SERVICE_NAME, DATA_SUBJECT, import_servicer.SERVICE_NAME], compose=compose,

@@ -17,8 +17,8 @@ from crm_sales.store import contact_emails
 from crm_sales.store.picklists import PICKLISTS
 from crm_sales.usecases import leads
 from crmkit.auth import SYSTEM
-from crmkit.consumer import Handler
 from crmkit.db import UnitOfWork
+from crmkit.event_runs import BatchHandler, Handler, in_runs
 from crmkit.events import EventTypes, unpack_payload
 from crmkit.records import dt
 
@@ -36,6 +36,21 @@ def emails_of(contact: Contact, deleted: bool = False) -> list[str]:
     return [e.address.strip().lower() for e in contact.emails if e.address.strip()]
 
 
+def _snapshot_of(env: EventEnvelope) -> Contact:
+    payload = unpack_payload(env)
+    if isinstance(payload, ce.ContactsMerged):
+        return payload.survivor
+    if isinstance(payload, _SNAPSHOT_PAYLOADS):
+        return payload.contact
+    raise ValueError(f"{env.event_type} carries a {type(payload).__name__}, not a contact snapshot")
+
+
+def _emails_after(env: EventEnvelope) -> tuple[str, list[str]]:
+    """The contact a snapshot event is about, and its emails as leads are matched on them."""
+    contact = _snapshot_of(env)
+    return contact.id, emails_of(contact, deleted=env.event_type == CONTACTS.CONTACT_DELETED)
+
+
 def handle(uow: UnitOfWork, env: EventEnvelope, *, now: datetime) -> None:
     kind = env.event_type
     if kind == CONTACTS.PICKLIST_UPDATED:  # the vocabulary leads are checked against, newest wins
@@ -45,14 +60,7 @@ def handle(uow: UnitOfWork, env: EventEnvelope, *, now: datetime) -> None:
         PICKLISTS.apply(uow.session, vocabulary)
         return
     if kind in SNAPSHOTS:
-        payload = unpack_payload(env)
-        if isinstance(payload, ce.ContactsMerged):
-            contact = payload.survivor
-        elif isinstance(payload, _SNAPSHOT_PAYLOADS):
-            contact = payload.contact
-        else:
-            raise ValueError(f"{kind} carries a {type(payload).__name__}, not a contact snapshot")
-        contact_emails.replace(uow.session, contact.id, emails_of(contact, deleted=kind == CONTACTS.CONTACT_DELETED))
+        contact_emails.replace(uow.session, *_emails_after(env))
         return
     if kind != CONTACTS.INTERACTION_LOGGED:
         return  # accounts, timeline entries: not ours
@@ -79,3 +87,11 @@ def wants(event_type: str) -> bool:
 
 def handler(clock: Callable[[], datetime]) -> Handler:
     return lambda uow, env: handle(uow, env, now=clock())
+
+
+def batch_handler(clock: Callable[[], datetime]) -> BatchHandler:
+    """A consumer batch at once: runs of SNAPSHOTS (each contact once, crmkit.event_runs) as one
+    replace of their emails, the other events one by one. A snapshot's only effect here is its
+    contact's emails: leads are matched on them later, when an interaction is logged."""
+    return in_runs(handler(clock), lambda uow, envs: contact_emails.replace_many(
+        uow.session, [_emails_after(env) for env in envs]), SNAPSHOTS)

@@ -107,6 +107,7 @@ def spec(*, clock: Clock = system_clock, resolver: Resolver = resolve, sender: S
             privacy_pb2_grpc.add_DataSubjectServicer_to_server(data_subject, server)
 
         return Components(servicers=[register], handler=handlers.handler(how.schedule, clock, worker.tick, key),
+                          batch_handler=handlers.batch_handler(how.schedule, clock, worker.tick, key),
                           workers=[worker], retention=[RETENTION])
 
     return ServiceSpec(name="webhooks", migrations=MIGRATIONS, service_names=[SERVICE_NAME, SUBJECT_NAME], compose=compose,

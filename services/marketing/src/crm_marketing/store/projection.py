@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 
 from crm_marketing.rules.eligibility import ConsentState, Reachability
 from crm_marketing.tables import audience_contacts, contact_tags, suppressions, unsubscribes
+from crmkit.imports import bulk
 from crmkit.records import aware
 
 CHUNK = 500
@@ -82,20 +83,20 @@ def _values(contact: ProjectedContact, now: datetime) -> dict[str, Any]:
                 suppressed=contact.suppressed, version=contact.version, updated_at=now)
 
 
-def versions_of(session: Session, contact_ids: Sequence[str]) -> dict[str, int]:
-    """The projected version of each of these contacts we hold."""
+def versions_of(session: Session, contact_ids: Sequence[str], *, for_update: bool = False) -> dict[str, int]:
+    """The projected version of each of these contacts we hold (their rows locked: `for_update`)."""
     found: dict[str, int] = {}
     for i in range(0, len(contact_ids), CHUNK):
-        for contact_id, version in session.execute(select(audience_contacts.c.contact_id, audience_contacts.c.version)
-                                                   .where(audience_contacts.c.contact_id.in_(
-                                                       list(contact_ids[i:i + CHUNK])))):
+        query = select(audience_contacts.c.contact_id, audience_contacts.c.version).where(
+            audience_contacts.c.contact_id.in_(list(contact_ids[i:i + CHUNK])))
+        for contact_id, version in session.execute(query.with_for_update() if for_update else query):
             found[contact_id] = int(version)
     return found
 
 
 def upsert_many(session: Session, items: Sequence[tuple[ProjectedContact, Sequence[str]]], now: datetime, *,
                 existing: set[str]) -> None:
-    """`upsert` for a page of contacts (a freeze's segment members), a statement per kind of row
+    """`upsert` for many contacts (a freeze's segment members, a run of snapshots), a statement per kind of row
     rather than four per contact; `existing`: those of them we already hold (`versions_of`)."""
     values = [_values(contact, now) for contact, _ in items]
     updates = [v for v in values if v["b_contact_id"] in existing]
@@ -105,11 +106,13 @@ def upsert_many(session: Session, items: Sequence[tuple[ProjectedContact, Sequen
         ids = [v["b_contact_id"] for v in updates]
         for i in range(0, len(ids), CHUNK):
             session.execute(delete(contact_tags).where(contact_tags.c.contact_id.in_(ids[i:i + CHUNK])))
-    if inserts:
-        session.execute(_INSERT, inserts)
-    tags = [{"contact_id": contact.contact_id, "tag": t} for contact, given in items for t in sorted(set(given))]
-    if tags:
-        session.execute(_TAG, tags)
+    # New rows and tags straight to the driver (crmkit.imports.bulk): SQLAlchemy's parameter set per
+    # row cost more than SQLite storing it.
+    connection = session.connection()
+    bulk.insert_many(connection, audience_contacts, [
+        {"contact_id": v["b_contact_id"], **{c: v[c] for c in _SNAPSHOT_COLUMNS}} for v in inserts])
+    bulk.insert_many(connection, contact_tags, [
+        {"contact_id": contact.contact_id, "tag": t} for contact, given in items for t in sorted(set(given))])
 
 
 def upsert(session: Session, contact: ProjectedContact, tags: Sequence[str], now: datetime) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import bindparam, delete, insert, select, update
 from sqlalchemy.orm import Session
@@ -24,27 +25,25 @@ CONTACTS = EventTypes(contact_events.EventType)
 # customer also gets first_seen_at, and a changed one its tags replaced.
 _VERSION_OF = select(customers.c.version).where(customers.c.contact_id == bindparam("cid"))
 _INSERT_CUSTOMER = insert(customers)
-_UPDATE_CUSTOMER = update(customers).where(customers.c.contact_id == bindparam("cid"))
-_DELETE_TAGS = delete(customer_tags).where(customer_tags.c.contact_id == bindparam("cid"))
+UPDATE_CUSTOMER = update(customers).where(customers.c.contact_id == bindparam("cid"))
+DELETE_TAGS = delete(customer_tags).where(customer_tags.c.contact_id == bindparam("cid"))
 _INSERT_TAGS = insert(customer_tags)
 
 
-def contact_changed(session: Session, env: EventEnvelope, now: datetime) -> None:
+def snapshot_of(env: EventEnvelope) -> Contact:
     payload = unpack_payload(env)
-    merged = env.event_type == CONTACTS.CONTACT_MERGED
     # unpack_payload is typed Message; every contact event's payload has `contact` (merged: `survivor`)
-    contact: Contact = payload.survivor if merged else payload.contact  # type: ignore[attr-defined]
-    apply_snapshot(session, contact, now=now)
+    merged = env.event_type == CONTACTS.CONTACT_MERGED
+    return payload.survivor if merged else payload.contact  # type: ignore[attr-defined,no-any-return]
 
 
-def apply_snapshot(session: Session, contact: Contact, *, now: datetime) -> bool:
-    """Upsert the snapshot unless we already hold the same or a newer version. `now` is kept as
-    first_seen_at when the read model first holds the customer: event lag = it - the write's ack."""
-    current = session.execute(_VERSION_OF, {"cid": contact.id}).scalar_one_or_none()
-    if current is not None and current >= contact.version:
-        return False
-    before = rollups.customer_row(session, contact.id) if current is not None else None
-    values = {
+def contact_changed(session: Session, env: EventEnvelope, now: datetime) -> None:
+    apply_snapshot(session, snapshot_of(env), now=now)
+
+
+def customer_values(contact: Contact) -> dict[str, Any]:
+    """The customer row's columns a snapshot sets (besides its id and first_seen_at)."""
+    return {
         "version": contact.version,
         "owner_id": contact.owner_id,
         "team": contact.team,
@@ -54,19 +53,31 @@ def apply_snapshot(session: Session, contact: Contact, *, now: datetime) -> bool
         "created_day": contact.created_at.ToDatetime().date().isoformat(),
         "live": not contact.deleted,
     }
+
+
+def apply_snapshot(session: Session, contact: Contact, *, now: datetime) -> bool:
+    """Upsert the snapshot unless we already hold the same or a newer version. `now` is kept as
+    first_seen_at when the read model first holds the customer: event lag = it - the write's ack."""
+    current = session.execute(_VERSION_OF, {"cid": contact.id}).scalar_one_or_none()
+    if current is not None and current >= contact.version:
+        return False
+    before = rollups.customer_row(session, contact.id) if current is not None else None
+    values = customer_values(contact)
     if current is None:
         session.execute(_INSERT_CUSTOMER, {"contact_id": contact.id, "first_seen_at": now, **values})
         # no tags to clear: they are only written here, after their customer row, which is never deleted
     else:
-        session.execute(_UPDATE_CUSTOMER, {"cid": contact.id, **values})
-        session.execute(_DELETE_TAGS, {"cid": contact.id})
+        session.execute(UPDATE_CUSTOMER, {"cid": contact.id, **values})
+        session.execute(DELETE_TAGS, {"cid": contact.id})
     if contact.tags and not contact.deleted:
         session.execute(_INSERT_TAGS, [{"contact_id": contact.id, "tag": t} for t in contact.tags])
     after = {"contact_id": contact.id, **values, "tags": [] if contact.deleted else list(contact.tags)}
-    rollups.apply(session, rollups.CUSTOMERS, before, after)
-    for rollup in (rollups.CUSTOMER_TAGS, rollups.TAGGED_CUSTOMERS):
+    for rollup in ROLLUPS:
         rollups.apply(session, rollup, before, after)
     return True
+
+
+ROLLUPS = (rollups.CUSTOMERS, rollups.CUSTOMER_TAGS, rollups.TAGGED_CUSTOMERS)
 
 
 POOL_MOVES = frozenset({CONTACTS.ACCOUNT_POOL_RETURNED, CONTACTS.ACCOUNT_POOL_RELEASED,

@@ -7,16 +7,16 @@ The query planner (analytics.query) reads them when a query's dimensions, filter
 are covered, and the detail tables otherwise; drill-downs always list detail rows."""
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from operator import itemgetter
 from typing import Any
 
 from sqlalchemy import (
     ColumnElement,
     Delete,
-    Insert,
     Table,
+    TextClause,
     and_,
     bindparam,
     case,
@@ -52,6 +52,7 @@ from crm_reporting.tables import (
     ticket_tags,
     tickets,
 )
+from crmkit import db_statements
 
 Row = Mapping[str, Any]
 TIME_FIELDS = ("created", "closed", "expected")
@@ -199,45 +200,81 @@ TICKET_DAYS = Rollup(ticket_day_rollup, ("time_field", "day", *_TICKET_KEYS[2:])
 CSAT_DAYS = Rollup(csat_day_rollup, ("time_field", "day", "assignee_id", "rating"), ("week", "quarter"),
                    ("n", "rating_sum"), _csat_rows)
 
-_upserts: dict[tuple[str, str], Insert] = {}
+_upserts: dict[tuple[str, str, tuple[str, ...]], TextClause] = {}
 
 
-def _upsert(session: Session, rollup: Rollup) -> Insert:
+def _upsert(session: Session, rollup: Rollup, columns: tuple[str, ...]) -> TextClause:
+    """Add the bound measures to the key's row (insert it if new). As text(): SQLAlchemy does not
+    cache an ON CONFLICT construct, and compiling it on every call was most of a contact's cost."""
     dialect = session.get_bind().dialect.name
-    found = _upserts.get((rollup.table.name, dialect))
+    key = (rollup.table.name, dialect, columns)
+    found = _upserts.get(key)
     if found is None:
         make = postgresql.insert if dialect == "postgresql" else sqlite.insert
         stmt = make(rollup.table)
-        found = _upserts[(rollup.table.name, dialect)] = stmt.on_conflict_do_update(
+        stmt = stmt.on_conflict_do_update(
             index_elements=list(rollup.keys),
             set_={m: rollup.table.c[m] + stmt.excluded[m] for m in rollup.measures})
+        found = _upserts[key] = db_statements.as_text(stmt, dialect, columns)
     return found
 
 
 def apply(session: Session, rollup: Rollup, old: Row | None, new: Row | None) -> None:
     """Move the rollup from the record's `old` contribution to its `new` one (None: none)."""
-    sums: Counter[tuple[Any, ...]] = Counter()
+    apply_many(session, rollup, [(old, new)])
+
+
+def _getter(names: Sequence[str]) -> Callable[[Row], tuple[Any, ...]]:
+    """The row's values of `names`, always as a tuple (itemgetter gives a bare value for one name)."""
+    if len(names) > 1:
+        return itemgetter(*names)
+    if names:
+        name = names[0]
+        return lambda row: (row[name],)
+    return lambda row: ()
+
+
+_getters: dict[str, tuple[Callable[[Row], tuple[Any, ...]], ...]] = {}
+
+
+def apply_many(session: Session, rollup: Rollup, changes: Iterable[tuple[Row | None, Row | None]]) -> None:
+    """Move the rollup for each record from its `old` contribution to its `new` one, all summed
+    into one executemany: the same rows as applying them one after another. (A bulk import moves
+    a few hundred thousand rows' worth per batch, so the sums are kept as plain lists.)"""
+    getters = _getters.get(rollup.table.name)
+    if getters is None:
+        getters = _getters[rollup.table.name] = (
+            _getter(rollup.keys), _getter(rollup.extra), _getter(rollup.measures))
+    key_of, extra_of, measures_of = getters
+    sums: dict[tuple[Any, ...], list[int]] = {}
     extras: dict[tuple[Any, ...], tuple[Any, ...]] = {}
-    for sign, record in ((-1, old), (1, new)):
-        if record is None:
-            continue
-        for row in rollup.rows_of(record):
-            key = tuple(row[k] for k in rollup.keys)
-            extras[key] = tuple(row[k] for k in rollup.extra)
-            for m in rollup.measures:
-                sums[(*key, m)] += sign * row[m]
+    for old, new in changes:
+        for sign, record in ((-1, old), (1, new)):
+            if record is None:
+                continue
+            for row in rollup.rows_of(record):
+                key = key_of(row)
+                extras[key] = extra_of(row)
+                values = measures_of(row)
+                total = sums.get(key)
+                if total is None:
+                    sums[key] = [sign * v for v in values]
+                else:
+                    for i, v in enumerate(values):
+                        total[i] += sign * v
     moves, shrunk = [], []
-    for key, extra in extras.items():
-        delta = {m: sums[(*key, m)] for m in rollup.measures}
-        if not any(delta.values()):
+    n = rollup.measures.index("n")
+    for key, total in sums.items():
+        if not any(total):
             continue
-        moves.append({**dict(zip(rollup.keys, key, strict=True)), **dict(zip(rollup.extra, extra, strict=True)),
-                      **delta})
-        if delta["n"] < 0:
+        moves.append({**dict(zip(rollup.keys, key, strict=True)),
+                      **dict(zip(rollup.extra, extras[key], strict=True)),
+                      **dict(zip(rollup.measures, total, strict=True))})
+        if total[n] < 0:
             shrunk.append({f"k_{k}": v for k, v in zip(rollup.keys, key, strict=True)})
     # one executemany each: a statement per row cost more than the rows (a tagged contact moves ~16)
     if moves:
-        session.execute(_upsert(session, rollup), moves)
+        session.execute(_upsert(session, rollup, (*rollup.keys, *rollup.extra, *rollup.measures)), moves)
     if shrunk:
         session.execute(_shrink(rollup), shrunk)
 

@@ -3,6 +3,7 @@ rows are committed), attempted by the worker (`crm_webhooks.jobs`), read back as
 subscription, and replayed on request."""
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 
 from sqlalchemy.orm import Session
@@ -24,14 +25,34 @@ def enqueue(uow: UnitOfWork, env: EventEnvelope, *, now: datetime, schedule: Sch
     subscription's owner, and whom it is about (read before masking); how many were made. None for an
     event about a person erased here (it was still in a stream when the erasure ran). `key`: of the
     erased people's hashes."""
-    name = catalogue.name_of(env.event_type)
-    if name is None:
+    return enqueue_many(uow, [env], now=now, schedule=schedule, key=key)
+
+
+def enqueue_many(uow: UnitOfWork, envs: Sequence[EventEnvelope], *, now: datetime, schedule: Schedule,
+                 key: bytes) -> int:
+    """`enqueue` of each event, in order, with one query for the subscriptions of all their types and
+    one for the erased people among all they are about. The listeners come first: most events (a
+    bulk import's) have none, and then nothing else is read or computed for them."""
+    named = [(env, name) for env in envs if (name := catalogue.name_of(env.event_type)) is not None]
+    found = store.listeners_of(uow.session, {env.event_type for env, _ in named})
+    heard = [(env, name, found[env.event_type]) for env, name in named if env.event_type in found]
+    if not heard:
         return 0
-    about = subjects.of(env, unpack_payload(env))
-    if store.any_erased(uow.session, subjects.hashes(key, about)):
-        return 0
+    about = [subjects.of(env, unpack_payload(env)) for env, _, _ in heard]
+    hashed = [subjects.hashes(key, refs) for refs in about]
+    erased = store.erased_among(uow.session, [h for hashes in hashed for h in hashes])
+    made = 0
+    for (env, name, listeners), refs, hashes in zip(heard, about, hashed, strict=True):
+        if not erased.isdisjoint(hashes):
+            continue
+        made += _deliver(uow, env, name, listeners, refs, now=now, schedule=schedule)
+    return made
+
+
+def _deliver(uow: UnitOfWork, env: EventEnvelope, name: str, listeners: Sequence[store.Listener],
+             about: Sequence[tuple[str, str]], *, now: datetime, schedule: Schedule) -> int:
     rows: list[dict[str, object]] = []
-    for listener in store.listeners(uow.session, env.event_type):
+    for listener in listeners:
         owner = Principal(user_id=listener.owner_id, roles=listener.owner_roles)
         delivery = payload.delivery_id(listener.id, env.event_id)
         rows.append({
