@@ -73,6 +73,9 @@ class ServiceSpec:
     consumes: Sequence[str] = ()
     # The event types the handler acts on (None: all); the rest are acked without a transaction.
     wants: Callable[[str], bool] | None = None
+    # The event types whose sealed personal fields (crmkit.shredding) the handler reads (None: all
+    # it wants); the others reach it sealed: no key fetch, no decryption.
+    opens: Callable[[str], bool] | None = None
     produces: bool = True
 
 
@@ -116,7 +119,7 @@ class ServiceRuntime:
                 self.db, settings.nats_url, spec.name, spec.consumes, parts.handler,
                 max_deliveries=settings.consumer_max_deliveries, batch=settings.consumer_batch,
                 wants=spec.wants, keys=shredding.KeyClient(ServiceCredentials(settings.auth).authorization),
-                batch_handler=parts.batch_handler,
+                batch_handler=parts.batch_handler, opens=spec.opens,
             )
             self._tasks.append(self.loop.submit(self.consumer.run()))
             self._stoppers.append(self.consumer.stop)

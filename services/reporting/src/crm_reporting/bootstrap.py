@@ -63,5 +63,6 @@ def spec(*, clock: Clock = system_clock, train_interval: float | None = None,
         consumes=("contacts", "sales", "support", "marketing"),
         # No `wants`: every event of the four streams gets its inbox row, even the ones no read
         # model counts, so `events_applied` can be compared with the streams' lengths.
+        opens=lambda event_type: event_type not in handlers.contacts.SEALED_UNREAD,
         produces=False,
     )

@@ -96,6 +96,10 @@ def account_changed(session: Session, env: EventEnvelope, now: datetime) -> None
 
 # Every contact event is a snapshot (created, updated, tagged, deleted, merged); interactions are
 # not customers to count; accounts only for the pool.
+# contact_changed reads none of a snapshot's personal fields (name, phones, emails, ...: crmkit.
+# shredding.PERSONAL): these events reach reporting sealed, without a key fetch and a decryption each.
+SEALED_UNREAD = frozenset(CONTACTS.of_aggregate("contact"))
+
 APPLIES: dict[str, Callable[[Session, EventEnvelope, datetime], None]] = {
     **dict.fromkeys(CONTACTS.of_aggregate("contact"), contact_changed),
     **dict.fromkeys(CONTACTS.of_aggregate("account"), account_changed),
