@@ -7,6 +7,7 @@ consents and merge snapshots, keeps the fact of each audited change without its 
 won deals' amounts for spend without the person, and drops the search documents."""
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -74,6 +75,9 @@ def resolve(session: Session, subject: ppb.Subject) -> ppb.Subject:
                        names=sorted(n for n in names if n))
 
 
+_E164 = re.compile(r"\+[1-9]\d{6,14}")
+
+
 def refuse_suppressed(suppression: SuppressionList | None, contact: Contact) -> None:
     """A contact whose email or phone was erased may not be created again."""
     if suppression is None:
@@ -84,10 +88,12 @@ def refuse_suppressed(suppression: SuppressionList | None, contact: Contact) -> 
         if suppression.suppressed(emails=[email.address]) is not None:
             raise FailedPrecondition(refused.format(EMAIL), field=f"emails[{i}].address")
     for i, phone in enumerate(contact.phones):
-        try:
-            number = normalize_phone(phone.number or phone.raw, f"phones[{i}].number")
-        except DomainError:
-            continue  # create_record names the bad number
+        number = phone.number
+        if not _E164.fullmatch(number):  # an import's numbers are normalized already: no second parse
+            try:
+                number = normalize_phone(phone.number or phone.raw, f"phones[{i}].number")
+            except DomainError:
+                continue  # create_record names the bad number
         if suppression.suppressed(phones=[number]) is not None:
             raise FailedPrecondition(refused.format(PHONE), field=f"phones[{i}].number")
 
