@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, cast
 from google.protobuf import descriptor_pool, message_factory
 from google.protobuf.internal.enum_type_wrapper import EnumTypeWrapper
 from google.protobuf.message import Message
+from google.protobuf.timestamp_pb2 import Timestamp
 
 from crm.common.v1.envelope_pb2 import Actor, EventEnvelope, SealedFields
 from crm.common.v1.options_pb2 import event_subject
@@ -39,6 +40,9 @@ class Envelope:
     created_at: datetime
     # The payload before its personal fields were sealed (crmkit.shredding), None when nothing was.
     unsealed: Message | None = field(default=None, compare=False, repr=False)
+    # The message `data` was serialized from, when this process built it: the audit entry reads its
+    # header from it instead of parsing `data` again. Never changed after serializing.
+    message: EventEnvelope | None = field(default=None, compare=False, repr=False)
 
     def opened(self) -> bytes:
         """The envelope as a consumer sees it once it opened the sealed fields."""
@@ -84,13 +88,29 @@ def new_event(
         correlation_id=correlation_id,
         producer=producer,
     )
-    env.occurred_at.FromDatetime(when)
+    _stamp(env.occurred_at, when)
     if actor is not None:
         env.actor.CopyFrom(actor)
     env.payload.Pack(payload)
     if sealed is not None:
         env.sealed.CopyFrom(sealed)
-    return Envelope(env.event_id, event_type, env.SerializeToString(), when)
+    return Envelope(env.event_id, event_type, env.SerializeToString(), when, message=env)
+
+
+# The last time converted: a batch (an import) stamps thousands of events with the same `now`.
+_last_stamp: tuple[datetime, Timestamp] | None = None
+
+
+def _stamp(target: Timestamp, when: datetime) -> None:
+    global _last_stamp
+    last = _last_stamp
+    if last is not None and last[0] is when:
+        target.CopyFrom(last[1])
+        return
+    target.FromDatetime(when)
+    stamp = Timestamp()
+    stamp.CopyFrom(target)
+    _last_stamp = (when, stamp)
 
 
 def parse_envelope(data: bytes) -> EventEnvelope:
@@ -151,6 +171,16 @@ class Emitter:
     def __init__(self, producer: str, types: EventTypes) -> None:
         self.producer = producer
         self.types = types
+        # the last principal's Actor (a Principal is frozen): a batch emits thousands for one user
+        self._actor: tuple[Principal, Actor] | None = None
+
+    def _actor_of(self, principal: Principal) -> Actor:
+        last = self._actor
+        if last is not None and last[0] is principal:
+            return last[1]
+        actor = actor_of(principal)
+        self._actor = (principal, actor)
+        return actor
 
     def __call__(self, uow: UnitOfWork, principal: Principal, event_type: str, aggregate_id: str,
                  version: int, payload: Message, now: datetime, *, aggregate_type: str = "") -> Envelope:
@@ -166,7 +196,7 @@ class Emitter:
                                        aggregate_type=aggregate_type, aggregate_id=aggregate_id, payload=payload)
         envelope = new_event(
             producer=self.producer, event_type=event_type, aggregate_type=aggregate_type,
-            aggregate_id=aggregate_id, aggregate_version=version, payload=plain, actor=actor_of(principal),
+            aggregate_id=aggregate_id, aggregate_version=version, payload=plain, actor=self._actor_of(principal),
             correlation_id=request_id_var.get(), occurred_at=now, event_id=event_id, sealed=sealed,
         )
         if sealed is not None:

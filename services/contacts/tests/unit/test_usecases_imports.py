@@ -185,7 +185,7 @@ def test_a_merged_row_whose_values_the_survivor_keeps_is_in_the_report(contacts:
                                                     "职位": "title", "邮箱": "email"}))
         ImportRunner(db, lambda: contacts.now).tick(contacts.now)
         done = status(contacts, job.id)
-        assert (done.merged, done.rejected, list(done.problems)) == (1, 0, []), dry_run  # merged, not rejected
+        assert (done.merged, done.rejected, done.warnings, list(done.problems)) == (1, 0, 1, []), dry_run  # merged, kept with remarks
         report = contacts.read(lambda s, j=job.id: imports.report_csv(s, principal=contacts.users[REP], job_id=j))
         [header, row] = list(csv.reader(io.StringIO(report.decode("utf-8-sig"))))
         assert (row[0], row[-1], row[2:-1]) == ("1", "kept", again[1])

@@ -141,7 +141,7 @@ def stage_call(uow: UnitOfWork, principal: Principal, now: datetime, request: Me
 
 
 def _event_entry(env: Envelope, call: CallInfo | None, context: dict[str, str]) -> Entry:
-    parsed = EventEnvelope.FromString(env.data)
+    parsed = env.message if env.message is not None else EventEnvelope.FromString(env.data)
     parts = parsed.event_type.split(".")
     action = "_".join(parts[3:]) or parsed.event_type
     mine = call is not None and parsed.aggregate_id == call.record_id

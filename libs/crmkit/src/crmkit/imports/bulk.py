@@ -6,6 +6,7 @@ the same columns, so the statement is rendered once per table and column set and
 through its column type's own bind processor only (what SQLAlchemy itself would send)."""
 from __future__ import annotations
 
+import operator
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -52,15 +53,17 @@ def insert_many(conn: Connection, table: Table, rows: Sequence[Mapping[str, Any]
     if not rows:
         return
     plan = _plan(conn.dialect, table, tuple(rows[0]))
-    names, processors, defaults = plan.names, plan.processors, plan.defaults
+    names, defaults = plan.names, plan.defaults
+    # only the columns whose type processes a value: most (text, integers) pass it as it is
+    processors = [(i, process) for i, process in enumerate(plan.processors) if process is not None]
     width = len(names)
+    pick = operator.itemgetter(*names) if width > 1 else None  # of one name it gives the value, not a tuple
     params: list[tuple[Any, ...]] = []
     for row in rows:
-        values = [row[n] for n in names]
+        values = list(pick(row)) if pick is not None else [row[n] for n in names]
         values.extend(defaults)
-        for i, process in enumerate(processors):
-            if process is not None:
-                values[i] = process(values[i])
+        for i, process in processors:
+            values[i] = process(values[i])
         params.append(tuple(values))
         if len(row) != width:
             raise ValueError(f"rows for {table.name} must all have the same columns")

@@ -23,7 +23,7 @@ def unguard(cell: str) -> str:
 
 
 def unguarded(row: list[str]) -> list[str]:
-    return [unguard(c) for c in row]
+    return [c[1:] if c.startswith(_GUARDED) else c for c in row]  # unguard's, inline: every cell of a file
 
 
 def read_rows(file_name: str, content: bytes) -> Iterator[list[str]]:
@@ -46,7 +46,7 @@ def read_rows(file_name: str, content: bytes) -> Iterator[list[str]]:
 
 def rows(file_name: str, content: bytes) -> Iterator[list[str]]:
     """The header, then the data rows (blank lines skipped: they are not rows anybody typed)."""
-    return (r for r in read_rows(file_name, content) if any(c.strip() for c in r))
+    return (r for r in read_rows(file_name, content) if any(map(str.strip, r)))
 
 
 def count_rows(file_name: str, content: bytes) -> int:
@@ -68,7 +68,7 @@ def encoding_and_count(file_name: str, chunks: Chunks) -> tuple[str, int]:
         return "", max(sum(1 for r in _xlsx_rows(b"".join(chunks())) if any(c.strip() for c in r)) - 1, 0)
     for encoding in ("utf-8-sig", "gb18030"):  # Excel on a Chinese Windows saves CSV as GB18030
         try:
-            return encoding, max(sum(1 for r in stream_rows(file_name, chunks, encoding)) - 1, 0)
+            return encoding, max(sum(1 for _ in _csv_rows(chunks, encoding)) - 1, 0)
         except UnicodeDecodeError:
             continue
     raise FileError("the file is neither UTF-8 nor GB18030 text, nor an xlsx workbook")
@@ -80,14 +80,17 @@ def stream_rows(file_name: str, chunks: Chunks, encoding: str) -> Iterator[list[
     if not encoding:
         yield from rows(file_name, b"".join(chunks()))
         return
+    yield from map(unguarded, _csv_rows(chunks, encoding))
+
+
+def _csv_rows(chunks: Chunks, encoding: str) -> Iterator[list[str]]:
+    """A CSV's rows as parsed, blank lines skipped (a count needs no more)."""
     lines = _lines(chunks(), encoding)
     first = next(lines, None)
     if first is None:
         return
     delimiter = max((",", ";", "\t"), key=first.count)
-    for row in csv.reader(_chain(first, lines), delimiter=delimiter):
-        if any(c.strip() for c in row):
-            yield unguarded(row)
+    yield from filter(lambda row: any(map(str.strip, row)), csv.reader(_chain(first, lines), delimiter=delimiter))
 
 
 def first_row(file_name: str, chunks: Chunks) -> list[str]:

@@ -4,9 +4,11 @@ restart the tick finds the job still `running`, reads the file again from the da
 the rows already done and goes on."""
 from __future__ import annotations
 
+import gc
 import itertools
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import datetime
 
 from sqlalchemy import func, select
@@ -39,6 +41,21 @@ def wait_for_relay(db: Database, limit: int, stopping: Callable[[], bool], timeo
     while not stopping() and time.monotonic() < deadline and outbox_backlog(db) > limit:
         time.sleep(0.05)
 BATCH_ROWS = 2000  # rows per transaction: big enough to amortize the commit, small enough to resume cheaply
+
+
+@contextmanager
+def collector_paused() -> Iterator[None]:
+    """No cyclic garbage collection while a batch runs: its thousands of rows, records, events and
+    audit entries all live until the commit, and the collector's passes over them (and the whole
+    heap) cost about a seventh of an imported row's CPU. A batch leaves little cyclic garbage; it
+    is collected after."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
 
 class ImportRunner:
@@ -110,7 +127,7 @@ class ImportRunner:
         batch = list(itertools.islice(rows, self.batch_rows))
         while not self._stopping:
             following = list(itertools.islice(rows, self.batch_rows))
-            with self.db.unit_of_work() as uow:
+            with collector_paused(), self.db.unit_of_work() as uow:
                 answer = jobs.run_batch(uow, store=store, importer=self.importer, now=self.clock(), job_id=job_id,
                                         first_row=done + 1, rows=batch, state=state, last=not following)
                 uow.commit()

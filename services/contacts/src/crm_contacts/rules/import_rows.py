@@ -195,7 +195,9 @@ def _check_record(record: Record, row: Row, header: Sequence[str], targets: Sequ
                   vocabulary: picklists.Vocabulary) -> None:
     """The record-wide rules (name, limits, addresses), each on its own; then the service's own
     normalization as a last word, so an accepted row is exactly what a create would accept."""
-    column_of = {t: header[i] for i, t in enumerate(targets) if t}
+    def column_of(name: str) -> str:  # the file's column of a field, for a problem (only then: rows are many)
+        return {t: header[i] for i, t in enumerate(targets) if t}.get(name, "")
+
     checks: list[Callable[[], object]] = [
         lambda: rules.check_limits(record), lambda: rules._check_name(record.name),
         lambda: rules._check_industry(record.industry), lambda: rules._check_addresses(record.addresses),
@@ -204,8 +206,7 @@ def _check_record(record: Record, row: Row, header: Sequence[str], targets: Sequ
         try:
             check()
         except InvalidArgument as exc:
-            row.problems.append(Problem(exc.field or "", column_of.get((exc.field or "").split("[")[0], ""),
-                                        exc.message))
+            row.problems.append(Problem(exc.field or "", column_of((exc.field or "").split("[")[0]), exc.message))
     if row.problems:
         return
     phones = list(record.phones)  # normalized above: not parsed a second time
@@ -214,7 +215,7 @@ def _check_record(record: Record, row: Row, header: Sequence[str], targets: Sequ
         rules.normalize(record, vocabulary)
     except InvalidArgument as exc:
         name = (exc.field or "").split("[")[0].split(".")[0]
-        row.problems.append(Problem(exc.field or "", column_of.get(name, ""), exc.message,
+        row.problems.append(Problem(exc.field or "", column_of(name), exc.message,
                                     str(getattr(record, name, "")) if name in ("name", "industry") else ""))
     record.phones.extend(phones)
 

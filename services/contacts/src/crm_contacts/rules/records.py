@@ -123,7 +123,8 @@ def _normalize_emails(emails: Iterable[Email]) -> list[Email]:
 
 def _check_addresses(addresses: Iterable[Address]) -> None:
     for i, address in enumerate(addresses):
-        _one_of(address.kind, ADDRESS_KINDS, f"addresses[{i}].kind")
+        if address.kind and address.kind not in ADDRESS_KINDS:  # the field spelled only when refused
+            _one_of(address.kind, ADDRESS_KINDS, f"addresses[{i}].kind")
         if address.country and not _COUNTRY.match(address.country):
             raise InvalidArgument("use an ISO 3166-1 alpha-2 code, e.g. CN", field=f"addresses[{i}].country")
         if (address.city or address.province) and not address.country:
@@ -161,6 +162,22 @@ def _check_name(name: str) -> str:
     return name
 
 
+# Per record type, the limited maps and short texts it has: looked up once, not on every check
+# (an import checks every row).
+_LIMITED: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {}
+
+
+def _limited_fields(record: Record) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    descriptor = record.DESCRIPTOR
+    found = _LIMITED.get(descriptor.full_name)
+    if found is None:
+        names = descriptor.fields_by_name
+        found = _LIMITED[descriptor.full_name] = (
+            tuple(n for n in ("social", "preferences") if n in names),
+            tuple(n for n in ("title", "company_name", "website", "owner_id", "team", "region") if n in names))
+    return found
+
+
 def check_limits(record: Record, paths: Collection[str] | None = None) -> None:
     """The documented maxima (crmkit.limits), checked before any normalization so that an
     oversized record costs nothing. `paths`: only those fields (an update checks what it changes,
@@ -168,38 +185,47 @@ def check_limits(record: Record, paths: Collection[str] | None = None) -> None:
     def wanted(name: str) -> bool:
         return paths is None or name in paths
 
+    # limits.check_* is called (and a field's name spelled) only for a value over its limit: an
+    # import checks every row, and most fields are empty or short
     for name, maximum in (("phones", limits.MAX_PHONES), ("emails", limits.MAX_EMAILS),
                           ("addresses", limits.MAX_ADDRESSES), ("tags", limits.MAX_TAGS)):
-        if wanted(name):
+        if len(getattr(record, name)) > maximum and wanted(name):
             limits.check_count(name, getattr(record, name), maximum)
-    if wanted("custom_fields"):
-        limits.check_count("custom_fields", record.custom_fields.fields, limits.MAX_CUSTOM_FIELDS)
-        for key, value in record.custom_fields.fields.items():
+    custom = record.custom_fields.fields
+    if custom and wanted("custom_fields"):
+        limits.check_count("custom_fields", custom, limits.MAX_CUSTOM_FIELDS)
+        for key, value in custom.items():
             # a longer key is not one anybody defined; the field named stays short enough for a trailer
             short = f"custom_fields.{key[:limits.MAX_CUSTOM_FIELD_KEY]}"
             limits.check_length(short, key, limits.MAX_CUSTOM_FIELD_KEY)
             if value.WhichOneof("kind") == "string_value":
                 limits.check_length(short, value.string_value, limits.MAX_CUSTOM_FIELD_VALUE)
-    for mapping in ("social", "preferences"):
-        if mapping in record.DESCRIPTOR.fields_by_name and wanted(mapping):
-            limits.check_count(mapping, getattr(record, mapping), limits.MAX_CUSTOM_FIELDS)
-            for key, value in getattr(record, mapping).items():
+    mappings, texts = _limited_fields(record)
+    for mapping in mappings:
+        entries = getattr(record, mapping)
+        if entries and wanted(mapping):
+            limits.check_count(mapping, entries, limits.MAX_CUSTOM_FIELDS)
+            for key, value in entries.items():
                 short = f"{mapping}.{key[:limits.MAX_CUSTOM_FIELD_KEY]}"
                 limits.check_length(short, key, limits.MAX_CUSTOM_FIELD_KEY)
                 limits.check_length(short, value, limits.MAX_SHORT_TEXT)
-    for name in ("title", "company_name", "website", "owner_id", "team", "region"):
-        if name in record.DESCRIPTOR.fields_by_name and wanted(name):
-            limits.check_length(name, getattr(record, name), limits.MAX_SHORT_TEXT)
-    if wanted("phones"):
+    for name in texts:
+        text = getattr(record, name)
+        if len(text) > limits.MAX_SHORT_TEXT and wanted(name):
+            limits.check_length(name, text, limits.MAX_SHORT_TEXT)
+    if record.phones and wanted("phones"):
         for i, phone in enumerate(record.phones):
-            limits.check_length(f"phones[{i}].number", phone.raw or phone.number, limits.MAX_PHONE)
-    if wanted("emails"):
+            number = phone.raw or phone.number
+            if len(number) > limits.MAX_PHONE:
+                limits.check_length(f"phones[{i}].number", number, limits.MAX_PHONE)
+    if record.emails and wanted("emails"):
         for i, email in enumerate(record.emails):
-            limits.check_length(f"emails[{i}].address", email.address, limits.MAX_EMAIL)
-    if wanted("addresses"):
+            if len(email.address) > limits.MAX_EMAIL:
+                limits.check_length(f"emails[{i}].address", email.address, limits.MAX_EMAIL)
+    if record.addresses and wanted("addresses"):
         for i, address in enumerate(record.addresses):
             for fd, value in address.ListFields():
-                if isinstance(value, str):
+                if isinstance(value, str) and len(value) > limits.MAX_SHORT_TEXT:
                     limits.check_length(f"addresses[{i}].{fd.name}", value, limits.MAX_SHORT_TEXT)
 
 

@@ -50,6 +50,7 @@ def table_for(entity: str) -> Table:
 
 
 def _columns(entity: str, record: Record) -> dict[str, object]:
+    created = dt(record.created_at)  # a new record's updated_at is the same time: converted once
     values: dict[str, object] = {
         "id": record.id,
         "name": record.name,
@@ -60,8 +61,8 @@ def _columns(entity: str, record: Record) -> dict[str, object]:
         "source": record.source,
         "version": record.version,
         "deleted": record.deleted,
-        "created_at": dt(record.created_at),
-        "updated_at": dt(record.updated_at),
+        "created_at": created,
+        "updated_at": created if record.updated_at == record.created_at else dt(record.updated_at),
         "data": record.SerializeToString(),
     }
     if isinstance(record, Contact):

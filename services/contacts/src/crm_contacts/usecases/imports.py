@@ -84,14 +84,18 @@ class ContactImporter:
         vocabulary = VOCABULARY.current(uow.session)
         built = [import_rows.build_row(job.entity, state.header, state.targets, values, job.mapping, definitions,
                                        vocabulary) for values in rows]
+        # each row's identities, once: a row's own record does not change them before it is written
+        # (a merge changes the survivor's, which store.insert_records reads again)
+        identities: list[list[tuple[str, str]]] = [
+            [] if row.problems else rules.identity_values(row.record) for row in built]
         # one indexed lookup per identity kind for the whole batch (earlier batches are committed)
         owners = import_store.identity_owners(uow.session, job.entity, [
-            pair for row in built if not row.problems for pair in rules.identity_values(row.record)])
+            pair for pairs in identities for pair in pairs])
         fresh: list[Record] = []
         pending: dict[str, Record] = {}
         merged: dict[str, Contact] = {}
         rejected: list[Rejected] = []
-        for offset, (row, values) in enumerate(zip(built, rows, strict=True)):
+        for offset, (row, values, pairs) in enumerate(zip(built, rows, identities, strict=True)):
             n = first_row + offset
             record = row.record
             typed = {name: getattr(record, name) for name in import_rows.ASSIGNMENT}  # as the file gave them
@@ -103,7 +107,7 @@ class ContactImporter:
                 except DomainError as exc:
                     row.problems.append(import_rows.Problem(exc.field or "emails", "", exc.message, ""))
             if not row.problems:
-                duplicate = _duplicate_of(record, state, owners)
+                duplicate = _duplicate_of(record, pairs, state, owners)
                 if duplicate is not None and job.on_duplicate != "create":
                     where, match_id, value = duplicate
                     field = "phones" if value.lstrip("+").isdigit() else "emails"
@@ -128,10 +132,11 @@ class ContactImporter:
                             if match_id not in pending:
                                 merged[match_id] = target
                         if notes:  # in the report, as kept: nothing of the row left out silently
+                            job.warnings += 1
                             rejected.append(Rejected(n, notes, list(values), kept=True))
                         job.merged += 1
                         if not job.dry_run:
-                            _remember(record, state, n, match_id)
+                            _remember(pairs, state, n, match_id)
                         continue
             if row.problems:
                 rejected.append(Rejected(n, row.problems, list(values)))
@@ -141,7 +146,7 @@ class ContactImporter:
                 rejected.append(Rejected(n, list(row.notes), list(values), kept=True))
             record.id = new_id()
             stamp_new(record, now)
-            _remember(record, state, n, record.id)
+            _remember(pairs, state, n, record.id)
             pending[record.id] = record
             fresh.append(record)
             job.accepted += 1
@@ -195,8 +200,9 @@ def _access(uow: UnitOfWork, principal: Principal, kind: type[Record], record_id
     return "own" if VISIBILITY.can_write(principal, found.owner_id, found.team, found.region) else "read"
 
 
-def _duplicate_of(record: Record, state: RunState, owners: dict[str, str]) -> tuple[str, str, str] | None:
-    for _, value in rules.identity_values(record):
+def _duplicate_of(record: Record, pairs: list[tuple[str, str]], state: RunState,
+                  owners: dict[str, str]) -> tuple[str, str, str] | None:
+    for _, value in pairs:
         if value in state.seen:
             n, record_id = state.seen[value]
             return f"row {n} of this file", record_id, value
@@ -205,6 +211,6 @@ def _duplicate_of(record: Record, state: RunState, owners: dict[str, str]) -> tu
     return None
 
 
-def _remember(record: Record, state: RunState, n: int, record_id: str) -> None:
-    for _, value in rules.identity_values(record):
+def _remember(pairs: list[tuple[str, str]], state: RunState, n: int, record_id: str) -> None:
+    for _, value in pairs:
         state.seen.setdefault(value, (n, record_id))
