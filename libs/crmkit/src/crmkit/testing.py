@@ -372,3 +372,35 @@ class SmtpSink:
         if self._controller is not None:
             self._controller.stop()
             self._controller = None
+
+
+def every_row(db: Database) -> dict[str, list[tuple[Any, ...]]]:
+    """Every row of every table of `db`, in a fixed order, outbox payloads without their sealed
+    block (AES-GCM nonces differ whatever wrote them): two databases given the same work compare
+    equal (a batch handler against one event at a time)."""
+    from sqlalchemy import MetaData, select
+
+    from crm.common.v1.envelope_pb2 import EventEnvelope
+
+    def comparable(column: str, value: Any) -> Any:
+        if column != "payload" or not isinstance(value, bytes):
+            return value
+        envelope = EventEnvelope.FromString(value)
+        envelope.ClearField("sealed")
+        return envelope.SerializeToString(deterministic=True)
+
+    metadata = MetaData()
+    metadata.reflect(db.engine)
+    found: dict[str, list[tuple[Any, ...]]] = {}
+    with db.read() as session:
+        for table in metadata.sorted_tables:
+            rows = session.execute(select(table)).mappings()
+            found[table.name] = sorted((tuple((k, comparable(k, v)) for k, v in row.items()) for row in rows), key=repr)
+    return found
+
+
+def counted_uuids(monkeypatch: Any) -> None:
+    """uuid4 counted from 1 (a pytest MonkeyPatch sets it): event and record ids agree between two
+    databases given the same work."""
+    counter = iter(range(1, 10**9))
+    monkeypatch.setattr(uuid, "uuid4", lambda: uuid.UUID(int=next(counter)))

@@ -4,14 +4,12 @@ batch, deletions, a merge in between, and the touches and rule firings of counte
 from __future__ import annotations
 
 import shutil
-import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from google.protobuf.message import Message
-from sqlalchemy import MetaData, select
 
 from crm.common.v1.envelope_pb2 import EventEnvelope
 from crm.contacts.v1 import contacts_pb2 as cpb
@@ -23,7 +21,7 @@ from crmkit.auth import Principal
 from crmkit.db import Database
 from crmkit.event_runs import runs
 from crmkit.events import new_event, parse_envelope
-from crmkit.testing import ManualClock
+from crmkit.testing import ManualClock, counted_uuids, every_row
 
 from .conftest import NOW, Store
 
@@ -69,33 +67,6 @@ def batch() -> list[EventEnvelope]:
     ]
 
 
-def comparable(column: str, value: Any) -> Any:
-    """An outbox payload without its sealed block: AES-GCM nonces differ whatever wrote them."""
-    if column != "payload" or not isinstance(value, bytes):
-        return value
-    envelope = EventEnvelope.FromString(value)
-    envelope.ClearField("sealed")
-    return envelope.SerializeToString(deterministic=True)
-
-
-def tables(db: Database) -> dict[str, list[tuple[Any, ...]]]:
-    """Every row of every table, in a fixed order."""
-    metadata = MetaData()
-    metadata.reflect(db.engine)
-    found: dict[str, list[tuple[Any, ...]]] = {}
-    with db.read() as session:
-        for table in metadata.sorted_tables:
-            rows = session.execute(select(table)).mappings()
-            found[table.name] = sorted((tuple((k, comparable(k, v)) for k, v in row.items()) for row in rows), key=repr)
-    return found
-
-
-def deterministic_ids(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Event and record ids counted from 1, so two databases given the same work agree."""
-    counter = iter(range(1, 10**9))
-    monkeypatch.setattr(uuid, "uuid4", lambda: uuid.UUID(int=next(counter)))
-
-
 @pytest.fixture
 def prepared(store: Store) -> Store:
     """Contacts held before the batch: one newer than the batch's snapshot, one older."""
@@ -125,13 +96,13 @@ def twins(prepared: Store, tmp_path: Path) -> Iterator[Callable[[], tuple[Databa
 def apply_both(one_db: Database, batch_db: Database, envs: list[EventEnvelope], monkeypatch: pytest.MonkeyPatch,
                clock: ManualClock) -> None:
     """The consumer's two ways: each event in its own transaction, and the batch in one."""
-    deterministic_ids(monkeypatch)
+    counted_uuids(monkeypatch)
     one = handlers.handler(clock, handlers.RuleTypes().bind(one_db))
     for env in envs:
         with one_db.unit_of_work() as uow:
             one(uow, env)
             uow.commit()
-    deterministic_ids(monkeypatch)
+    counted_uuids(monkeypatch)
     many = handlers.batch_handler(clock, handlers.RuleTypes().bind(batch_db))
     with batch_db.unit_of_work() as uow:
         many(uow, envs)
@@ -148,8 +119,8 @@ def test_a_batch_of_snapshots_leaves_the_tables_as_one_by_one(
         twins: Callable[[], tuple[Database, Database]], monkeypatch: pytest.MonkeyPatch) -> None:
     one_db, batch_db = twins()
     apply_both(one_db, batch_db, batch(), monkeypatch, ManualClock(NOW))
-    after = tables(batch_db)
-    assert after == tables(one_db)
+    after = every_row(batch_db)
+    assert after == every_row(one_db)
     projected = {row[0][1]: dict(row) for row in after["audience_contacts"]}
     assert (projected["c-old"]["version"], projected["c-old"]["title"]) == (5, "")  # held newer: kept
     assert (projected["c-1"]["version"], projected["c-2"]["title"]) == (2, "")  # the late older c-2 lost
@@ -183,8 +154,8 @@ def test_touches_and_rule_firings_of_counted_snapshots_are_the_same(
     enrol_on(H.CONTACT_TAGGED)
     one_db, batch_db = twins()
     apply_both(one_db, batch_db, batch(), monkeypatch, ManualClock(NOW))
-    after = tables(batch_db)
-    assert after == tables(one_db)
+    after = every_row(batch_db)
+    assert after == every_row(one_db)
     listed, _ = Store(batch_db).read(lambda s: sequences.list_enrollments(
         s, principal=MKT, sequence_id=drip.id, status="", page_size=0, page_token=""))
     # each created contact once (c-1's tagging finds it enrolled); a consent change counts nothing

@@ -5,7 +5,6 @@ between them that score the open leads matched on those emails."""
 from __future__ import annotations
 
 import shutil
-import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -13,7 +12,6 @@ from typing import Any
 
 import pytest
 from google.protobuf.message import Message
-from sqlalchemy import MetaData, select
 
 from crm.common.v1.envelope_pb2 import EventEnvelope
 from crm.contacts.v1 import contacts_pb2 as cpb
@@ -25,7 +23,7 @@ from crmkit.auth import Principal
 from crmkit.db import Database
 from crmkit.event_runs import runs
 from crmkit.events import new_event, parse_envelope
-from crmkit.testing import ManualClock
+from crmkit.testing import ManualClock, counted_uuids, every_row
 
 C = handlers.CONTACTS
 NOW = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
@@ -70,33 +68,6 @@ def batch() -> list[EventEnvelope]:
     ]
 
 
-def comparable(column: str, value: Any) -> Any:
-    """An outbox payload without its sealed block: AES-GCM nonces differ whatever wrote them."""
-    if column != "payload" or not isinstance(value, bytes):
-        return value
-    envelope = EventEnvelope.FromString(value)
-    envelope.ClearField("sealed")
-    return envelope.SerializeToString(deterministic=True)
-
-
-def tables(db: Database) -> dict[str, list[tuple[Any, ...]]]:
-    """Every row of every table, in a fixed order."""
-    metadata = MetaData()
-    metadata.reflect(db.engine)
-    found: dict[str, list[tuple[Any, ...]]] = {}
-    with db.read() as session:
-        for table in metadata.sorted_tables:
-            rows = session.execute(select(table)).mappings()
-            found[table.name] = sorted((tuple((k, comparable(k, v)) for k, v in row.items()) for row in rows), key=repr)
-    return found
-
-
-def deterministic_ids(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Event and record ids counted from 1, so two databases given the same work agree."""
-    counter = iter(range(1, 10**9))
-    monkeypatch.setattr(uuid, "uuid4", lambda: uuid.UUID(int=next(counter)))
-
-
 @pytest.fixture
 def twins(sales: Any, tmp_path: Path) -> Iterator[tuple[Database, Database]]:
     """Two copies of a database holding open leads and one contact's emails from before."""
@@ -127,18 +98,18 @@ def test_a_batch_of_snapshots_leaves_the_tables_as_one_by_one(
         twins: tuple[Database, Database], monkeypatch: pytest.MonkeyPatch) -> None:
     one_db, batch_db = twins
     clock = ManualClock(NOW)
-    deterministic_ids(monkeypatch)
+    counted_uuids(monkeypatch)
     one = handlers.handler(clock)
     for env in batch():
         with one_db.unit_of_work() as uow:
             one(uow, env)
             uow.commit()
-    deterministic_ids(monkeypatch)
+    counted_uuids(monkeypatch)
     with batch_db.unit_of_work() as uow:
         handlers.batch_handler(clock)(uow, batch())
         uow.commit()
-    after = tables(batch_db)
-    assert after == tables(one_db)
+    after = every_row(batch_db)
+    assert after == every_row(one_db)
     emails = sorted((dict(r)["contact_id"], dict(r)["email"]) for r in after["contact_emails"])
     assert emails == [("c-1", "li@x.cn"), ("c-1", "zhao@x.cn"), ("c-2", "old@x.cn"), ("c-4", "qian@x.cn"),
                       ("c-4", "zhou@x.cn"), ("c-6", "zheng@x.cn")]
