@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -255,12 +255,15 @@ class CustomerSearch:
             return
         docs: list[dict[str, Any]] = []
         gone: list[str] = []
+        records = store.load_many(session, store.KINDS[entity], ids)
+        accounts = store.load_many(session, Account, sorted({
+            r.account_id for r in records.values() if isinstance(r, Contact) and not r.company_name and r.account_id}))
         for record_id in ids:
-            record = store.load(session, store.KINDS[entity], record_id)
+            record = records.get(record_id)
             if record is None or record.deleted:
                 gone.append(record_id)
             else:
-                docs.append(customer_document(record, account_name=self._account_name(session, record)))
+                docs.append(customer_document(record, account_name=_account_name(record, accounts)))
         with self._lock:
             if self._closed:
                 raise SearchUnavailable("the customer search index is closed (shutting down)")
@@ -276,13 +279,6 @@ class CustomerSearch:
                 if pending is None:
                     raise
                 log.info("write during a rebuild deferred to the replay: %s", exc)
-
-    @staticmethod
-    def _account_name(session: Session, record: Record) -> str:
-        if not isinstance(record, Contact) or record.company_name or not record.account_id:
-            return ""
-        account = store.load(session, Account, record.account_id)
-        return account.name if account is not None and not account.deleted else ""
 
     # --- rebuild -------------------------------------------------------------------------------
 
@@ -355,3 +351,11 @@ class CustomerSearch:
                  principal.user_id, stats.contacts, stats.accounts, stats.replayed, stats.seconds)
         return RebuildSearchIndexResponse(contacts=stats.contacts, accounts=stats.accounts,
                                           replayed=stats.replayed, seconds=stats.seconds)
+
+
+def _account_name(record: Record, accounts: Mapping[str, Account]) -> str:
+    """The name a contact without a company of its own shows: its live account's."""
+    if not isinstance(record, Contact) or record.company_name or not record.account_id:
+        return ""
+    account = accounts.get(record.account_id)
+    return account.name if account is not None and not account.deleted else ""
