@@ -25,8 +25,10 @@ from crm.reporting.v1.reporting_pb2_grpc import ReportingServiceStub
 from crm_contacts import bootstrap as contacts_bootstrap
 from crm_devtools.users import DEMO_USERS
 from crm_reporting import bootstrap as reporting_bootstrap
+from crmkit import bundles
 from crmkit.auth import mint_token
 from crmkit.config import ServiceSettings
+from crmkit.events import parse_envelope
 from crmkit.migrations import upgrade
 from crmkit.service import Components, ServiceRuntime, ServiceSpec
 from crmkit.testing import NatsServer, fresh_postgres_database, postgres_reachable, wait_for
@@ -166,10 +168,19 @@ def served(counts: rpb.CustomerCounts) -> dict[str, Any]:
 
 
 def stream_length(suite: Suite) -> int:
+    """The events on the contacts stream (a bundle's count, crmkit.bundles); each once, however
+    often the relay sent it."""
     async def read() -> int:
         nc = await nats.connect(suite.nats.url)
         try:
-            return (await nc.jetstream().stream_info("CONTACTS")).state.messages
+            js = nc.jetstream()
+            info = await js.stream_info("CONTACTS")
+            ids: set[str] = set()
+            for seq in range(info.state.first_seq, info.state.last_seq + 1):
+                msg = await js.get_msg("CONTACTS", seq)
+                carried = bundles.unpack(msg.data) if bundles.is_bundle(msg.headers) else [msg.data]
+                ids.update(parse_envelope(data).event_id for data in carried)
+            return len(ids)
         finally:
             await nc.close()
 

@@ -188,6 +188,9 @@ class ServiceSettings:
     # Where a searching service keeps its index without OPENSEARCH_URL (`SEARCH_ENGINE`):
     # "embedded" (per process, one replica) or "database" (in its database, shared by replicas).
     search_engine: str = "embedded"
+    # The most events the relay puts in one NATS message (`OUTBOX_BUNDLE_EVENTS`, crmkit.bundles);
+    # 1: one message per event, for consumers of a version that reads no bundles.
+    relay_bundle: int = 50
 
     @classmethod
     def from_env(cls, service: str, env: Mapping[str, str] | None = None) -> ServiceSettings:
@@ -205,6 +208,7 @@ class ServiceSettings:
             auth=AuthSettings.from_env(env),
             opensearch_url=env.get("OPENSEARCH_URL") or None,
             relay_batch=int(env.get("OUTBOX_RELAY_BATCH", "500")),
+            relay_bundle=int(env.get("OUTBOX_BUNDLE_EVENTS", "50")),
             consumer_max_deliveries=int(env.get("CONSUMER_MAX_DELIVERIES", "5")),
             consumer_batch=int(env.get("CONSUMER_BATCH", "200")),
             grpc_workers=int(env.get("GRPC_WORKERS", "16")),

@@ -6,6 +6,11 @@ When a batch fails it is retried one event per transaction: a failure naks with 
 after `max_deliveries` the message is parked in crm_dead_letters with its reason and terminated,
 so the rest of the stream keeps flowing.
 
+A bundle (crmkit.bundles: a bulk write's events in one message) is expanded into its events
+before the inbox claim; its events share their batch's transaction and its one ack follows that
+commit. Retried on its own, a bundle's events go one per transaction in order; a failing one makes
+the whole message wait, and on its last delivery that event alone is parked and the others go on.
+
 Delivery (bus.Pull): the first event that finds the consumer idle comes on a pull request kept
 open with heartbeats; it waits `linger` for company, then what is pending comes in one no_wait
 pull. So a trickle costs one transaction per few events rather than one per event, and under
@@ -33,7 +38,7 @@ from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 from sqlalchemy import bindparam, insert, select
 
 from crm.common.v1.envelope_pb2 import EventEnvelope
-from crmkit import bus, logs, metrics, shredding
+from crmkit import bundles, bus, logs, metrics, shredding
 from crmkit.db import Database, UnitOfWork
 from crmkit.event_runs import BatchHandler, Handler
 from crmkit.events import parse_envelope, utcnow
@@ -167,28 +172,41 @@ class EventConsumer:
                 hurry = any(await asyncio.gather(*(pull.drain(self.batch) for pull in holding)))
             hurry = hurry and not self._stopping
             taken, self._buffer, self._linger_from = self._buffer, [], None
-            for i in range(0, len(taken), self.batch):
-                msgs = taken[i:i + self.batch]
-                if len(msgs) == 1 or not await self._handle_batch(msgs):
+            for msgs in self._transactions(taken):
+                single = len(msgs) == 1 and not bundles.is_bundle(msgs[0].headers)
+                if single or not await self._handle_batch(msgs):
                     for msg in msgs:
                         await self._handle(msg)
+
+    def _transactions(self, msgs: list[Msg]) -> list[list[Msg]]:
+        """The messages of each batch transaction: up to `batch` events, counting each event of
+        a bundle (a bundle is never split: its one ack follows its events' commit)."""
+        groups: list[list[Msg]] = []
+        events = 0
+        for msg in msgs:
+            n = bundles.size(msg.headers)
+            if not groups or events + n > self.batch:
+                groups.append([])
+                events = 0
+            groups[-1].append(msg)
+            events += n
+        return groups
 
     async def _handle_batch(self, msgs: list[Msg]) -> bool:
         """All of a fetched batch in one transaction (one fsync instead of one per event), acked
         after the commit. False when anything in it fails: the caller then goes one by one, so
         a poison message is retried and parked on its own."""
         try:
-            envs = [parse_envelope(m.data) for m in msgs]
+            carried = [[parse_envelope(data) for data in _envelopes_of(m)] for m in msgs]
+            envs = [env for inner in carried for env in inner]
             await self._unseal([e for e in envs if self._wanted(e)])
             results = await self._apply_batch(envs)
         except Exception as exc:
-            log.debug("batch of %d failed, retrying one by one: %s", len(msgs), exc)
+            log.debug("batch of %d messages failed, retrying one by one: %s", len(msgs), exc)
             return False
-        for msg, env, applied in zip(msgs, envs, results, strict=True):
-            if applied:
-                self._count(env.event_type)
-            else:
-                self._count(None)
+        for env, applied in zip(envs, results, strict=True):
+            self._count(env.event_type if applied else None)
+        for msg in msgs:
             await self._settle(msg.ack())
         return True
 
@@ -250,12 +268,31 @@ class EventConsumer:
             return results
 
     async def _handle(self, msg: Msg) -> None:
+        """One message on its own: its event (or each event of its bundle) in a transaction of
+        its own. A failing event makes the message wait (nak with backoff; the events before it
+        are in the inbox and skipped next time) until its `max_deliveries`-th delivery, when that
+        event alone is parked and the message's other events go on."""
         deliveries = msg.metadata.num_delivered
         try:
-            env = parse_envelope(msg.data)
+            carried = _envelopes_of(msg)
         except Exception as exc:
-            await self._park(msg, None, f"unparseable envelope: {exc}", deliveries)
+            await self._park(msg, None, f"unparseable event bundle: {exc}", deliveries)
             return
+        if len(carried) == 1 and not bundles.is_bundle(msg.headers):
+            if await self._handle_one(msg, carried[0], deliveries, alone=True):
+                await self._settle(msg.ack())
+            return
+        for data in carried:
+            if not await self._handle_one(msg, data, deliveries, alone=False):
+                return
+        await self._settle(msg.ack())
+
+    async def _handle_one(self, msg: Msg, data: bytes, deliveries: int, *, alone: bool) -> bool:
+        """Apply one event of `msg`; False when the message was nak'ed (or, `alone`, parked)."""
+        try:
+            env = parse_envelope(data)
+        except Exception as exc:
+            return await self._poison(msg, None, data, f"unparseable envelope: {exc}", deliveries, alone, park_now=True)
         logs.event_id_var.set(env.event_id)
         try:
             if self._wanted(env):
@@ -264,29 +301,40 @@ class EventConsumer:
             delay = min(0.5 * 2 ** (deliveries - 1), 30.0)
             log.warning("event waits for its subject key (delivery %d), retry in %.1fs: %s", deliveries, delay, exc)
             await self._settle(msg.nak(delay=delay))
-            return
+            return False
         except Exception as exc:  # a block that does not open (tampered): poison like any other
-            await self._fail(msg, env, exc, deliveries)
-            return
+            return await self._fail(msg, env, data, exc, deliveries, alone)
         try:
             applied = await self._in_transaction(self._apply, env, 1)
         except Exception as exc:
-            await self._fail(msg, env, exc, deliveries)
-            return
-        if applied:
-            self._count(env.event_type)
-        else:
-            self._count(None)
-        await self._settle(msg.ack())
+            return await self._fail(msg, env, data, exc, deliveries, alone)
+        self._count(env.event_type if applied else None)
+        return True
 
-    async def _fail(self, msg: Msg, env: EventEnvelope, exc: Exception, deliveries: int) -> None:
+    async def _fail(self, msg: Msg, env: EventEnvelope, data: bytes, exc: Exception, deliveries: int,
+                    alone: bool) -> bool:
         metrics.EVENTS_FAILED.labels(self.service, self.durable).inc()
-        if deliveries >= self.max_deliveries:
-            await self._park(msg, env, f"{type(exc).__name__}: {exc}", deliveries)
-            return
-        delay = min(0.5 * 2 ** (deliveries - 1), 30.0)
-        log.warning("event handling failed (delivery %d), retry in %.1fs: %s", deliveries, delay, exc)
-        await self._settle(msg.nak(delay=delay))
+        return await self._poison(msg, env, data, f"{type(exc).__name__}: {exc}", deliveries, alone,
+                                  park_now=deliveries >= self.max_deliveries)
+
+    async def _poison(self, msg: Msg, env: EventEnvelope | None, data: bytes, reason: str, deliveries: int,
+                      alone: bool, *, park_now: bool) -> bool:
+        """Park the event, or nak its message for a later try. An event of a bundle is parked on
+        its own (the caller goes on with the bundle: True); a single event's message is
+        terminated with it (False)."""
+        if not park_now:
+            delay = min(0.5 * 2 ** (deliveries - 1), 30.0)
+            log.warning("event handling failed (delivery %d), retry in %.1fs: %s", deliveries, delay, reason)
+            await self._settle(msg.nak(delay=delay))
+            return False
+        subject = msg.subject if alone or env is None else env.event_type
+        await asyncio.to_thread(self._write_dead_letter, env, subject, data, reason, deliveries)
+        metrics.EVENTS_DEAD_LETTERED.labels(self.service, self.durable).inc()
+        log.error("event parked in dead letters after %d deliveries: %s", deliveries, reason)
+        if alone:
+            await self._settle(msg.term())
+            return False
+        return True
 
     async def _unseal(self, envs: list[EventEnvelope]) -> None:
         """Open the sealed fields in place; keys already cached cost no hop to a thread."""
@@ -329,25 +377,24 @@ class EventConsumer:
         return {e.event_id for e in fresh}
 
     async def _park(self, msg: Msg, env: EventEnvelope | None, reason: str, deliveries: int) -> None:
-        def write() -> None:
-            with self.db.unit_of_work() as uow:
-                uow.session.execute(
-                    dead_letter_row.insert().values(
-                        consumer=self.durable,
-                        event_id=env.event_id if env else None,
-                        subject=msg.subject,
-                        payload=msg.data,
-                        reason=reason[:4000],
-                        deliveries=deliveries,
-                        parked_at=utcnow(),
-                    )
-                )
-                uow.commit()
+        """Park the whole message (one that cannot be read) and terminate it."""
+        await self._poison(msg, env, msg.data, reason, deliveries, True, park_now=True)
 
-        await asyncio.to_thread(write)
-        metrics.EVENTS_DEAD_LETTERED.labels(self.service, self.durable).inc()
-        log.error("event parked in dead letters after %d deliveries: %s", deliveries, reason)
-        await self._settle(msg.term())
+    def _write_dead_letter(self, env: EventEnvelope | None, subject: str, payload: bytes, reason: str,
+                           deliveries: int) -> None:
+        with self.db.unit_of_work() as uow:
+            uow.session.execute(
+                dead_letter_row.insert().values(
+                    consumer=self.durable,
+                    event_id=env.event_id if env else None,
+                    subject=subject,
+                    payload=payload,
+                    reason=reason[:4000],
+                    deliveries=deliveries,
+                    parked_at=utcnow(),
+                )
+            )
+            uow.commit()
 
     async def _settle(self, coro: Awaitable[None]) -> None:
         try:
@@ -365,3 +412,8 @@ class EventConsumer:
                     info = await pull.consumer_info()
                     lag += (info.num_pending or 0) + (info.num_ack_pending or 0)
             gauge.set(lag)
+
+
+def _envelopes_of(msg: Msg) -> list[bytes]:
+    """The serialized envelopes a message carries: itself, or its bundle's (crmkit.bundles)."""
+    return bundles.unpack(msg.data) if bundles.is_bundle(msg.headers) else [msg.data]

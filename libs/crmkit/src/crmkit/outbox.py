@@ -6,6 +6,8 @@ consumers drop it by their inbox). Publishes are pipelined within a batch, acros
 one aggregate's next row is sent only after its previous one was acked (`_publish`), so neither a
 failed publish nor a second relay can put an aggregate's events on the stream out of order.
 Several replicas may relay the same row; the Nats-Msg-Id de-duplication makes that harmless.
+A large wave (a bulk import's batch) goes out in bundles of rows, one message each
+(crmkit.bundles); a bundle is acked or fails as a whole.
 
 Marks are written together, once every `mark_interval` (a write transaction per relay cycle cost
 more than the cycle's publishing); until then the relay remembers which rows JetStream acked and
@@ -35,7 +37,7 @@ from nats.js.errors import APIError
 from sqlalchemy import bindparam, delete, func, select, update
 
 from crm.common.v1.envelope_pb2 import EventEnvelope
-from crmkit import bus, logs, metrics
+from crmkit import bundles, bus, logs, metrics
 from crmkit.db import Database
 from crmkit.events import utcnow
 from crmkit.runtime_tables import outbox_row
@@ -91,6 +93,9 @@ class OutboxRelay:
         retention: timedelta = timedelta(hours=24),
         on_published: Callable[[Published], None] | None = None,
         mark_interval: float = 0.1,
+        bundle_events: int = 50,
+        bundle_from: int = 8,
+        bundle_bytes: int = 512 * 1024,
     ) -> None:
         self.db = db
         self.nats_url = nats_url
@@ -101,6 +106,9 @@ class OutboxRelay:
         self.retention = retention
         self.on_published = on_published
         self.mark_interval = mark_interval  # 0: mark each batch as soon as it is acked
+        # Bundles (crmkit.bundles): 1 sends every row alone; NATS refuses messages over its
+        # max_payload (1 MiB by default), so a bundle stays well below it.
+        self.bundle_events, self.bundle_from, self.bundle_bytes = bundle_events, bundle_from, bundle_bytes
         self._unmarked: dict[int, None] = {}  # acked by JetStream, not yet marked (in order)
         self._unfed: Published = []           # ... and not yet seen by on_published
         self._mark_due = 0.0
@@ -204,24 +212,43 @@ class OutboxRelay:
         failed: list[tuple[int, str]] = []
         blocked: set[str] = set()
         for wave in waves:
-            sending = [(aggregate, row) for aggregate, row in wave if aggregate not in blocked]
-            futures = [await js.publish_async(subject, payload, headers={"Nats-Msg-Id": event_id},
-                                              wait_stall=self.publish_timeout)
-                       for _, (_, event_id, subject, payload) in sending]
+            units = self._units([(aggregate, row) for aggregate, row in wave if aggregate not in blocked])
+            futures = [await self._send(js, [row for _, row in unit]) for unit in units]
             try:
                 done: list[Any] = await asyncio.wait_for(
                     asyncio.gather(*futures, return_exceptions=True), self.publish_timeout)
             except TimeoutError as exc:
-                done = [exc] * len(sending)
-            for (aggregate, (row_id, _, subject, payload)), result in zip(sending, done, strict=True):
-                if isinstance(result, BaseException):
-                    failed.append((row_id, repr(result)))
-                    blocked.add(aggregate)
-                else:
-                    acked.append(row_id)
-                    published.append((subject, payload))
-                    self._published_counter(subject).inc()
+                done = [exc] * len(units)
+            for unit, result in zip(units, done, strict=True):
+                for aggregate, (row_id, _, subject, payload) in unit:
+                    if isinstance(result, BaseException):
+                        failed.append((row_id, repr(result)))
+                        blocked.add(aggregate)
+                    else:
+                        acked.append(row_id)
+                        published.append((subject, payload))
+                        self._published_counter(subject).inc()
         return acked, published, failed
+
+    def _units(self, sending: list[tuple[str, tuple[int, str, str, bytes]]]
+               ) -> list[list[tuple[str, tuple[int, str, str, bytes]]]]:
+        """What goes in one message each: a row alone, or, in a wave of at least `bundle_from`
+        rows (a bulk write), bundles of up to `bundle_events` rows and `bundle_bytes` bytes
+        (crmkit.bundles). A wave holds each aggregate once, so a bundle does too."""
+        if self.bundle_events <= 1 or len(sending) < self.bundle_from:
+            return [[item] for item in sending]
+        return list(bundles.split(sending, [len(row[3]) for _, row in sending],
+                                  max_events=self.bundle_events, max_bytes=self.bundle_bytes))
+
+    async def _send(self, js: JetStreamContext, rows: list[tuple[int, str, str, bytes]]) -> Any:
+        """Start publishing one message (a row, or a bundle of rows); the future of its ack."""
+        if len(rows) == 1:
+            _, event_id, subject, payload = rows[0]
+            return await js.publish_async(subject, payload, headers={"Nats-Msg-Id": event_id},
+                                          wait_stall=self.publish_timeout)
+        return await js.publish_async(
+            bundles.subject(self.service), bundles.pack([row[3] for row in rows]),
+            headers=bundles.headers([row[1] for row in rows]), wait_stall=self.publish_timeout)
 
     def _published_counter(self, subject: str) -> Any:
         """The labelled series of a subject, looked up once rather than per event."""

@@ -110,7 +110,7 @@ class ServiceRuntime:
         if spec.produces:
             self.relay = OutboxRelay(
                 self.db, nats_url=settings.nats_url, service=spec.name, batch_size=settings.relay_batch,
-                on_published=parts.on_published,
+                on_published=parts.on_published, bundle_events=settings.relay_bundle,
             )
             self._tasks.append(self.loop.submit(self.relay.run()))
             self._stoppers.append(self.relay.stop)

@@ -18,6 +18,7 @@ from google.protobuf.wrappers_pb2 import StringValue
 from sqlalchemy import Column, Integer, MetaData, String, Table, select
 
 from crm.common.v1.envelope_pb2 import EventEnvelope
+from crmkit import bundles
 from crmkit.bus import LoopThread
 from crmkit.db import Database
 from crmkit.events import Envelope, new_event, parse_envelope
@@ -116,13 +117,31 @@ async def read_stream(url: str, stream: str) -> list[tuple[dict[str, str], Event
         js = nc.jetstream()
         info = await js.stream_info(stream)
         out = []
+        messages = 0
         for seq in range(info.state.first_seq, info.state.last_seq + 1):
             msg = await js.get_msg(stream, seq)
-            out.append((dict(msg.headers or {}), parse_envelope(msg.data)))
-        assert len(out) == info.state.messages
+            headers = dict(msg.headers or {})  # one dict per message: the events of a bundle share it
+            carried = bundles.unpack(msg.data) if bundles.is_bundle(headers) else [msg.data]
+            out.extend((headers, parse_envelope(data)) for data in carried)
+            messages += 1
+        assert messages == info.state.messages
         return out
     finally:
         await nc.close()
+
+
+def message_ids_hold(stored: list[tuple[dict[str, str], EventEnvelope]]) -> bool:
+    """Each single event's message has its event id as Nats-Msg-Id, each bundle one derived from
+    its events' ids (crmkit.bundles): JetStream then drops whatever the relay sends again."""
+    groups: list[tuple[dict[str, str], list[str]]] = []
+    for headers, env in stored:
+        if groups and groups[-1][0] is headers:
+            groups[-1][1].append(env.event_id)
+        else:
+            groups.append((headers, [env.event_id]))
+    return all(
+        headers["Nats-Msg-Id"] == (bundles.headers(ids)["Nats-Msg-Id"] if bundles.is_bundle(headers) else ids[0])
+        for headers, ids in groups)
 
 
 async def publish(url: str, stream_of: str, messages: list[tuple[str, bytes, str | None]]) -> None:
@@ -154,4 +173,4 @@ def rt() -> SimpleNamespace:
     """The helpers above for the test modules (a conftest is not importable under
     --import-mode=importlib)."""
     return SimpleNamespace(applied=applied, **{fn.__name__: fn for fn in (
-        make_event, value_of, applied_values, run_async, read_stream, publish, consumer_state)})
+        make_event, value_of, applied_values, run_async, read_stream, message_ids_hold, publish, consumer_state)})

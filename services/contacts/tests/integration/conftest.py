@@ -21,7 +21,7 @@ from crm.contacts.v1.contacts_pb2_grpc import ContactsServiceStub
 from crm_contacts import bootstrap, store
 from crm_contacts.tables import metadata as contacts_metadata
 from crm_devtools.users import DEMO_USERS
-from crmkit import bus, shredding
+from crmkit import bundles, bus, shredding
 from crmkit.auth import Principal
 from crmkit.errors import ERROR_DETAILS_KEY, ERROR_FIELD_KEY, decode_field
 from crmkit.events import Envelope, parse_envelope
@@ -155,7 +155,9 @@ class StreamReader:
             info = await js.stream_info(self.stream)
             for seq in range(max(self._next_seq, info.state.first_seq), info.state.last_seq + 1):
                 msg = await js.get_msg(self.stream, seq)
-                self.messages.append((msg.subject, dict(msg.headers or {}), parse_envelope(msg.data)))
+                headers = dict(msg.headers or {})
+                carried = bundles.unpack(msg.data) if bundles.is_bundle(headers) else [msg.data]
+                self.messages.extend((msg.subject, headers, parse_envelope(data)) for data in carried)
                 self._next_seq = seq + 1
         finally:
             await nc.close()
@@ -170,9 +172,12 @@ class StreamReader:
         picked = []
         for subject, headers, env in self.messages:
             if env.aggregate_id in ids:
-                assert headers.get("Nats-Msg-Id") == env.event_id
-                assert env.event_type == subject and env.producer == "contacts"
-                picked.append((subject, self._opened(runtime, env)))
+                if bundles.is_bundle(headers):  # a bulk write's events, several in one message
+                    assert subject == bundles.subject("contacts")
+                else:
+                    assert headers.get("Nats-Msg-Id") == env.event_id and env.event_type == subject
+                assert env.producer == "contacts"
+                picked.append((env.event_type, self._opened(runtime, env)))
         event_ids = [env.event_id for _, env in picked]
         assert len(event_ids) == len(set(event_ids)), "an event reached the stream twice"
         return picked
