@@ -178,7 +178,7 @@ def stream_length(suite: Suite) -> int:
             ids: set[str] = set()
             for seq in range(info.state.first_seq, info.state.last_seq + 1):
                 msg = await js.get_msg("CONTACTS", seq)
-                carried = bundles.unpack(msg.data) if bundles.is_bundle(msg.headers) else [msg.data]
+                carried = bundles.envelopes(msg.headers, msg.data)
                 ids.update(parse_envelope(data).event_id for data in carried)
             return len(ids)
         finally:

@@ -42,7 +42,7 @@ def pack(envelopes: Sequence[bytes]) -> bytes:
 
 
 def is_bundle(message_headers: Mapping[str, str] | None) -> bool:
-    return bool(message_headers) and HEADER in message_headers  # type: ignore[operator]
+    return message_headers is not None and HEADER in message_headers
 
 
 def size(message_headers: Mapping[str, str] | None) -> int:
@@ -63,6 +63,11 @@ def unpack(data: bytes) -> list[bytes]:
     if not bundle.envelopes:
         raise ValueError("empty event bundle")
     return list(bundle.envelopes)
+
+
+def envelopes(message_headers: Mapping[str, str] | None, data: bytes) -> list[bytes]:
+    """The serialized envelopes a message carries: itself, or its bundle's."""
+    return unpack(data) if is_bundle(message_headers) else [data]
 
 
 def split(items: Sequence[_T], sizes: Sequence[int], *, max_events: int, max_bytes: int) -> Iterator[list[_T]]:

@@ -197,7 +197,7 @@ class EventConsumer:
         after the commit. False when anything in it fails: the caller then goes one by one, so
         a poison message is retried and parked on its own."""
         try:
-            carried = [[parse_envelope(data) for data in _envelopes_of(m)] for m in msgs]
+            carried = [[parse_envelope(data) for data in bundles.envelopes(m.headers, m.data)] for m in msgs]
             envs = [env for inner in carried for env in inner]
             await self._unseal([e for e in envs if self._wanted(e)])
             results = await self._apply_batch(envs)
@@ -274,7 +274,7 @@ class EventConsumer:
         event alone is parked and the message's other events go on."""
         deliveries = msg.metadata.num_delivered
         try:
-            carried = _envelopes_of(msg)
+            carried = bundles.envelopes(msg.headers, msg.data)
         except Exception as exc:
             await self._park(msg, None, f"unparseable event bundle: {exc}", deliveries)
             return
@@ -412,8 +412,3 @@ class EventConsumer:
                     info = await pull.consumer_info()
                     lag += (info.num_pending or 0) + (info.num_ack_pending or 0)
             gauge.set(lag)
-
-
-def _envelopes_of(msg: Msg) -> list[bytes]:
-    """The serialized envelopes a message carries: itself, or its bundle's (crmkit.bundles)."""
-    return bundles.unpack(msg.data) if bundles.is_bundle(msg.headers) else [msg.data]

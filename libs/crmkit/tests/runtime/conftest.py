@@ -121,7 +121,7 @@ async def read_stream(url: str, stream: str) -> list[tuple[dict[str, str], Event
         for seq in range(info.state.first_seq, info.state.last_seq + 1):
             msg = await js.get_msg(stream, seq)
             headers = dict(msg.headers or {})  # one dict per message: the events of a bundle share it
-            carried = bundles.unpack(msg.data) if bundles.is_bundle(headers) else [msg.data]
+            carried = bundles.envelopes(headers, msg.data)
             out.extend((headers, parse_envelope(data)) for data in carried)
             messages += 1
         assert messages == info.state.messages

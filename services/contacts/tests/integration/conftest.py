@@ -156,7 +156,7 @@ class StreamReader:
             for seq in range(max(self._next_seq, info.state.first_seq), info.state.last_seq + 1):
                 msg = await js.get_msg(self.stream, seq)
                 headers = dict(msg.headers or {})
-                carried = bundles.unpack(msg.data) if bundles.is_bundle(headers) else [msg.data]
+                carried = bundles.envelopes(headers, msg.data)
                 self.messages.extend((msg.subject, headers, parse_envelope(data)) for data in carried)
                 self._next_seq = seq + 1
         finally:
