@@ -121,11 +121,22 @@ def parse_envelope(data: bytes) -> EventEnvelope:
     return env
 
 
+_classes: dict[str, type[Message]] = {}
+
+
+def message_class(type_name: str) -> type[Message]:
+    """The message class of a full type name known to this process (imported _pb2), looked up once."""
+    found = _classes.get(type_name)
+    if found is None:
+        descriptor = descriptor_pool.Default().FindMessageTypeByName(type_name)
+        found = _classes[type_name] = message_factory.GetMessageClass(descriptor)
+    return found
+
+
 def unpack_payload(env: EventEnvelope) -> Message:
     """The concrete payload message; its type must be known to this process (imported _pb2)."""
     type_name = env.payload.TypeName()
-    descriptor = descriptor_pool.Default().FindMessageTypeByName(type_name)
-    message = message_factory.GetMessageClass(descriptor)()
+    message = message_class(type_name)()
     if not env.payload.Unpack(message):
         raise ValueError(f"cannot unpack payload of type {type_name}")
     return message

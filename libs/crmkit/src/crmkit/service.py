@@ -55,6 +55,9 @@ class Components:
     batch_handler: BatchHandler | None = None
     # A read model of the service's own events, fed by its outbox relay once they are published.
     on_published: Callable[[Published], None] | None = None
+    # `ServiceSpec.opens` when the answer depends on the service's data (webhooks: the event types
+    # some subscription names).
+    opens: Callable[[str], bool] | None = None
     # Started before the relay, consumers and gRPC server; stopped after them, in reverse order.
     workers: Sequence[Worker] = ()
     # The service's own data classes for the retention job (crmkit.retention), besides the
@@ -119,7 +122,7 @@ class ServiceRuntime:
                 self.db, settings.nats_url, spec.name, spec.consumes, parts.handler,
                 max_deliveries=settings.consumer_max_deliveries, batch=settings.consumer_batch,
                 wants=spec.wants, keys=shredding.KeyClient(ServiceCredentials(settings.auth).authorization),
-                batch_handler=parts.batch_handler, opens=spec.opens,
+                batch_handler=parts.batch_handler, opens=parts.opens if parts.opens is not None else spec.opens,
             )
             self._tasks.append(self.loop.submit(self.consumer.run()))
             self._stoppers.append(self.consumer.stop)

@@ -535,12 +535,50 @@ def open_envelope(env: EventEnvelope, key: bytes | None) -> None:
         data = AESGCM(key).decrypt(env.sealed.nonce, env.sealed.ciphertext, env.event_id.encode())
     except InvalidTag:
         raise ValueError(f"sealed fields of event {env.event_id} do not open with key {env.sealed.key_id}") from None
-    from crmkit.events import unpack_payload  # events imports this module
+    if not _appends(env.payload.TypeName(), data):
+        from crmkit.events import unpack_payload  # events imports this module
 
-    payload = unpack_payload(env)
-    join(payload, type(payload).FromString(data))
-    env.payload.Pack(payload)
+        payload = unpack_payload(env)
+        join(payload, type(payload).FromString(data))
+        env.payload.Pack(payload)
+    else:
+        env.payload.value += data
     env.ClearField("sealed")
+
+
+def _appends(type_name: str, data: bytes) -> bool:
+    """Whether the sealed block joins its payload by appending its bytes to the payload's: a
+    message parsed from two serialized halves is their merge (scalars and whole fields set, nested
+    messages merged, lists and maps extended), which is `join` for every field `split` moves whole.
+    Not for a repeated message split element by element ("parts": a consent's evidence), which
+    merging would append as new elements: when the block holds such parts, `join` it is. Opening
+    by bytes skips unpacking and packing the payload, most of a consumer's cost per event."""
+    from crmkit.events import message_class  # events imports this module
+
+    kind = message_class(type_name)
+    steps = _steps_of(kind.DESCRIPTOR)
+    if steps is None:  # recursive, or a float without presence: the general way
+        return False
+    with_parts = _WITH_PARTS.get(type_name)
+    if with_parts is None:
+        with_parts = _WITH_PARTS[type_name] = _with_parts(steps)
+    return not with_parts or not _parts_in(kind.FromString(data), steps)
+
+
+_WITH_PARTS: dict[str, bool] = {}  # by payload type: whether its split can make parts at all
+
+
+def _with_parts(steps: tuple[_Step, ...]) -> bool:
+    return any(how == "parts" or (how == "part" and _with_parts(inner)) for _, how, inner in steps)
+
+
+def _parts_in(message: Message, steps: tuple[_Step, ...]) -> bool:
+    for name, how, inner in steps:
+        if how == "parts" and len(getattr(message, name)):
+            return True
+        if how == "part" and message.HasField(name) and _parts_in(getattr(message, name), inner):
+            return True
+    return False
 
 
 def open_local(session: Session, data: bytes) -> bytes:

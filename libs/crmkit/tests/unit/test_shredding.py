@@ -177,6 +177,26 @@ def test_nested_and_repeated_personal_fields_keep_their_places() -> None:
     assert shredding.split(nothing) is None  # a segment names no person: sent as it is
 
 
+@pytest.mark.parametrize("consents", [False, True], ids=["appended", "joined by parts"])
+def test_an_event_opens_to_exactly_what_it_was_sealed_from(db: Database, consents: bool) -> None:
+    # Without consents the block is appended to the payload as bytes; with them (a consent's evidence
+    # sealed element by element) it is joined field by field. Both must give the payload as sent.
+    contact = _contact()
+    contact.social["wechat"] = "lilei_tj"
+    contact.custom_fields.update({"vip_since": "2019", "score": 7.0})
+    contact.social_identities.add(platform="wechat", app_id="wx1", kind="openid", value="o-abc")
+    if not consents:
+        del contact.consents[:]
+    sent = cev.ContactCreated(contact=contact)
+    env = parse_envelope(_emit(db, sent))
+    assert shredding.is_sealed(env) and b"lilei_tj" not in env.SerializeToString()
+    shredding.open_envelope(env, _keys(db)[env.sealed.key_id])
+    assert not env.HasField("sealed")
+    opened = unpack_payload(env)
+    assert opened == sent
+    assert list(opened.contact.consents) == list(contact.consents)  # no element twice, none lost
+
+
 def test_a_person_inside_another_aggregate_gets_the_person_s_key(db: Database) -> None:
     marketing = Emitter("marketing", EventTypes(mev.EventType))
     mail = mev.EmailEngagement(wave_id="w-1", campaign_id="camp-1", contact_id="c-0001", email="li.lei@tjport.example")

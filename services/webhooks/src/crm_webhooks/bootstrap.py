@@ -106,9 +106,11 @@ def spec(*, clock: Clock = system_clock, resolver: Resolver = resolve, sender: S
             webhooks_pb2_grpc.add_WebhooksServiceServicer_to_server(servicer, server)
             privacy_pb2_grpc.add_DataSubjectServicer_to_server(data_subject, server)
 
-        return Components(servicers=[register], handler=handlers.handler(how.schedule, clock, worker.tick, key),
-                          batch_handler=handlers.batch_handler(how.schedule, clock, worker.tick, key),
-                          workers=[worker], retention=[RETENTION])
+        listened = handlers.Listened(db)
+        return Components(servicers=[register],
+                          handler=handlers.handler(how.schedule, clock, worker.tick, key, listened),
+                          batch_handler=handlers.batch_handler(how.schedule, clock, worker.tick, key, listened),
+                          opens=listened, workers=[worker], retention=[RETENTION])
 
     return ServiceSpec(name="webhooks", migrations=MIGRATIONS, service_names=[SERVICE_NAME, SUBJECT_NAME], compose=compose,
                        consumes=catalogue.PRODUCERS, wants=handlers.wants, produces=False)

@@ -50,6 +50,7 @@ _LISTENERS = (select(subscription_types.c.event_type, s.id, s.owner_id, s.data)
               .join(subscription_types, subscription_types.c.subscription_id == s.id)
               .where(subscription_types.c.event_type.in_(bindparam("subjects", expanding=True)))
               .order_by(subscription_types.c.event_type, subscription_types.c.subscription_id))
+_SUBSCRIBED = select(subscription_types.c.event_type).distinct()
 _KNOWN_DELIVERIES = select(d.id).where(d.id.in_(bindparam("ids", expanding=True)))
 _ERASED = select(erased_subjects.c.hash).where(erased_subjects.c.hash.in_(bindparam("hashes", expanding=True)))
 _HASHES_A_QUERY = 5000  # well below SQLite's and PostgreSQL's limits on bound parameters
@@ -131,6 +132,11 @@ def listeners_of(session: Session, subjects: Collection[str]) -> dict[str, list[
             roles[row.id] = tuple(pb.Subscription.FromString(row.data).owner_roles)
         found.setdefault(row.event_type, []).append(Listener(row.id, row.owner_id, roles[row.id]))
     return found
+
+
+def subscribed_types(session: Session) -> set[str]:
+    """The event types (full subjects) at least one subscription names, active or paused."""
+    return set(session.execute(_SUBSCRIBED).scalars())
 
 
 # -- deliveries ---------------------------------------------------------------------------------

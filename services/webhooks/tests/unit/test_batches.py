@@ -10,15 +10,17 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import pytest
 from sqlalchemy import event, select
 from sqlalchemy.engine import Engine
 
-from crm.common.v1.envelope_pb2 import EventEnvelope
+from crm.common.v1.envelope_pb2 import EventEnvelope, SealedFields
 from crm.contacts.v1 import contacts_pb2
 from crm.contacts.v1 import events_pb2 as contact_events
 from crm.privacy.v1 import privacy_pb2 as ppb
-from crm_webhooks import bootstrap, tables
-from crm_webhooks.usecases import subject
+from crm_webhooks import bootstrap, handlers, tables
+from crm_webhooks.rules.backoff import Schedule
+from crm_webhooks.usecases import deliveries, subject
 from crmkit.auth import Principal, set_principal
 from crmkit.db import Database
 from crmkit.events import new_event, parse_envelope
@@ -123,6 +125,38 @@ def test_a_batch_makes_exactly_the_deliveries_of_its_events_applied_one_by_one(t
     assert [about for about, _ in made] == ["c-1", "c-1", "o-1", "c-0", "c-0"]
     assert sorted(made[:2]) == [("c-1", "admin.hq"), ("c-1", "erp.bot")]
     assert made[2] == ("o-1", "admin.hq")
+
+
+def sealed_contact_event(contact_id: str) -> EventEnvelope:
+    """A contact event as the producer sends it: its personal fields in a sealed block."""
+    env = contact_event(contact_id)
+    env.sealed.CopyFrom(SealedFields(key_id=f"contacts/contact/{contact_id}", nonce=b"n" * 12, ciphertext=b"\x01"))
+    return env
+
+
+def test_only_event_types_someone_subscribed_to_are_opened_and_a_newer_subscriber_s_event_waits_to_be(
+        db: Database) -> None:
+    ticks = [0.0]
+    listened = handlers.Listened(db, ttl=1.0, clock=lambda: ticks[0])
+    subscribe(db, ERP, types=("opportunity.won",))
+    assert listened("crm.sales.opportunity.won") and not listened("crm.contacts.contact.created")
+    assert composed(db, db_path(db)).opens is not None  # the composition root wires it as the consumer's
+
+    handle_many = handlers.batch_handler(Schedule(base=30.0), ManualClock(NOW), lambda: None, KEY, listened)
+    with db.unit_of_work() as uow:  # nobody listens: sealed as it came, nothing made, nothing refused
+        handle_many(uow, [sealed_contact_event("c-1")])
+        uow.commit()
+
+    subscribe(db, ERP, types=("contact.created",))  # newer than the consumer's view (no tick yet)
+    assert not listened("crm.contacts.contact.created")
+    with db.unit_of_work() as uow, pytest.raises(deliveries.StillSealed):
+        handle_many(uow, [sealed_contact_event("c-2")])
+    assert listened("crm.contacts.contact.created")  # read again at once: the retry opens it
+    assert delivery_log(db) == []
+
+
+def db_path(db: Database) -> Path:
+    return Path(str(db.engine.url.database)).parent
 
 
 def erase(db: Database, contact_id: str) -> None:

@@ -14,10 +14,22 @@ from crm_webhooks import store
 from crm_webhooks.rules import catalogue, payload, subjects, subscriptions
 from crm_webhooks.rules.backoff import Schedule
 from crm_webhooks.usecases.subscriptions import get as get_subscription
+from crmkit import shredding
 from crmkit.auth import Principal
 from crmkit.db import UnitOfWork
 from crmkit.errors import NotFound
 from crmkit.events import unpack_payload
+
+
+class StillSealed(RuntimeError):
+    """An event someone listens to reached the handler with its personal fields sealed: its
+    subscription is newer than the consumer's view of who listens (`handlers.Listened`). The
+    consumer tries it again, opened this time."""
+
+
+def listened_types(session: Session) -> set[str]:
+    """The event types some subscription names: the only ones whose personal fields are opened."""
+    return store.subscribed_types(session)
 
 
 def enqueue(uow: UnitOfWork, env: EventEnvelope, *, now: datetime, schedule: Schedule, key: bytes) -> int:
@@ -38,6 +50,9 @@ def enqueue_many(uow: UnitOfWork, envs: Sequence[EventEnvelope], *, now: datetim
     heard = [(env, name, found[env.event_type]) for env, name in named if env.event_type in found]
     if not heard:
         return 0
+    late = [env.event_id for env, _, _ in heard if shredding.is_sealed(env)]
+    if late:
+        raise StillSealed(f"{len(late)} events to deliver are still sealed, e.g. {late[0]}")
     about = [subjects.of(env, unpack_payload(env)) for env, _, _ in heard]
     hashed = [subjects.hashes(key, refs) for refs in about]
     erased = store.erased_among(uow.session, [h for hashes in hashed for h in hashes])
