@@ -2,14 +2,13 @@
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, cast
 
 from google.protobuf import descriptor_pool, message_factory
 from google.protobuf.internal.enum_type_wrapper import EnumTypeWrapper
 from google.protobuf.message import Message
-from google.protobuf.timestamp_pb2 import Timestamp
 
 from crm.common.v1.envelope_pb2 import Actor, EventEnvelope, SealedFields
 from crm.common.v1.options_pb2 import event_subject
@@ -76,41 +75,43 @@ def new_event(
     occurred_at: datetime | None = None,
     event_id: str = "",
     sealed: SealedFields | None = None,
+    unsealed: Message | None = None,
 ) -> Envelope:
-    """`sealed`: the payload's personal fields (crmkit.shredding), encrypted for `event_id`."""
+    """`sealed`: the payload's personal fields (crmkit.shredding), encrypted for `event_id`;
+    `unsealed`: the payload before they were taken out (Envelope.unsealed)."""
     when = occurred_at or utcnow()
-    env = EventEnvelope(
-        event_id=event_id or str(uuid.uuid4()),
-        event_type=event_type,
-        aggregate_type=aggregate_type,
-        aggregate_id=aggregate_id,
-        aggregate_version=aggregate_version,
-        correlation_id=correlation_id,
-        producer=producer,
-    )
-    _stamp(env.occurred_at, when)
-    if actor is not None:
-        env.actor.CopyFrom(actor)
+    env = EventEnvelope()
+    env.CopyFrom(_header(producer, event_type, aggregate_type, correlation_id, when, actor))
+    env.event_id = event_id or str(uuid.uuid4())
+    env.aggregate_id = aggregate_id
+    env.aggregate_version = aggregate_version
     env.payload.Pack(payload)
     if sealed is not None:
         env.sealed.CopyFrom(sealed)
-    return Envelope(env.event_id, event_type, env.SerializeToString(), when, message=env)
+    return Envelope(env.event_id, event_type, env.SerializeToString(), when, unsealed=unsealed, message=env)
 
 
-# The last time converted: a batch (an import) stamps thousands of events with the same `now`.
-_last_stamp: tuple[datetime, Timestamp] | None = None
+# The last header built (what an envelope has besides its event, aggregate and payload): a batch
+# (an import) emits thousands of events of one type, actor and `now`, and converting the time and
+# copying the actor cost more than the rest of an envelope. Never changed once built.
+_last_header: tuple[tuple[object, ...], EventEnvelope] | None = None
 
 
-def _stamp(target: Timestamp, when: datetime) -> None:
-    global _last_stamp
-    last = _last_stamp
-    if last is not None and last[0] is when:
-        target.CopyFrom(last[1])
-        return
-    target.FromDatetime(when)
-    stamp = Timestamp()
-    stamp.CopyFrom(target)
-    _last_stamp = (when, stamp)
+def _header(producer: str, event_type: str, aggregate_type: str, correlation_id: str, when: datetime,
+            actor: Actor | None) -> EventEnvelope:
+    global _last_header
+    key = (producer, event_type, aggregate_type, correlation_id, when, actor)
+    last = _last_header
+    if last is not None and last[0] == key:
+        return last[1]
+    header = EventEnvelope(event_type=event_type, aggregate_type=aggregate_type, correlation_id=correlation_id,
+                           producer=producer)
+    header.occurred_at.FromDatetime(when)
+    if actor is not None:
+        header.actor.CopyFrom(actor)
+    # the key keeps the header's own copy of the actor: a caller may change theirs afterwards
+    _last_header = (key[:5] + (header.actor if actor is not None else None,), header)
+    return header
 
 
 def parse_envelope(data: bytes) -> EventEnvelope:
@@ -209,8 +210,7 @@ class Emitter:
             producer=self.producer, event_type=event_type, aggregate_type=aggregate_type,
             aggregate_id=aggregate_id, aggregate_version=version, payload=plain, actor=self._actor_of(principal),
             correlation_id=request_id_var.get(), occurred_at=now, event_id=event_id, sealed=sealed,
+            unsealed=payload if sealed is not None else None,
         )
-        if sealed is not None:
-            envelope = replace(envelope, unsealed=payload)
         uow.emit(envelope)
         return envelope

@@ -189,27 +189,32 @@ def _steps_of(descriptor: Any, compiling: frozenset[str] = frozenset()) -> tuple
 
 def _take(message: Message, steps: tuple[_Step, ...]) -> Message | None:
     """`_split` by `_steps_of`: the same fields moved, the same result."""
-    personal: Message | None = None
+    personal = type(message)()
+    return personal if _take_into(message, steps, personal) else None
+
+
+def _take_into(message: Message, steps: tuple[_Step, ...], personal: Message) -> bool:
+    """Move the personal fields of `message` into `personal` (empty, of its type); whether there
+    were any. A message field's personal fields go straight into their place in `personal`:
+    taking them apart and copying them in cost another copy of each event's personal data."""
+    took = False
     for name, how, inner in steps:
         if how == "scalar":
             value = getattr(message, name)
             if not value:
                 continue
-            personal = personal or type(message)()
             setattr(personal, name, value)
-        elif how in ("list", "map"):
+        elif how == "list" or how == "map":
             value = getattr(message, name)
             if not value:
                 continue
-            personal = personal or type(message)()
             if how == "map":
                 getattr(personal, name).update(value)
             else:
                 getattr(personal, name).extend(value)
-        elif how in ("message", "optional"):
+        elif how == "message" or how == "optional":
             if not message.HasField(name):
                 continue
-            personal = personal or type(message)()
             if how == "message":
                 getattr(personal, name).CopyFrom(getattr(message, name))
             else:
@@ -220,7 +225,7 @@ def _take(message: Message, steps: tuple[_Step, ...]) -> Message | None:
                 continue
             parts = [_take(item, inner) for item in items]
             if any(p is not None for p in parts):
-                personal = personal or type(message)()
+                took = True
                 target = getattr(personal, name)
                 for part in parts:
                     element = target.add()
@@ -228,15 +233,12 @@ def _take(message: Message, steps: tuple[_Step, ...]) -> Message | None:
                         element.CopyFrom(part)
             continue
         else:  # "part"
-            if not message.HasField(name):
-                continue
-            part = _take(getattr(message, name), inner)
-            if part is not None:
-                personal = personal or type(message)()
-                getattr(personal, name).CopyFrom(part)
+            if message.HasField(name) and _take_into(getattr(message, name), inner, getattr(personal, name)):
+                took = True
             continue
         message.ClearField(name)
-    return personal
+        took = True
+    return took
 
 
 def _split(message: Message, plan: _Plan) -> Message | None:
@@ -440,8 +442,15 @@ def _insert_keys(session: Session, rows: list[dict[str, Any]]) -> None:
     # each value as _INSERT's typed parameters would send it (the others are untyped: as they are)
     key = LargeBinary().dialect_impl(dialect).bind_processor(dialect) or (lambda v: v)
     at = Ts.dialect_impl(dialect).bind_processor(dialect) or (lambda v: v)
-    conn.exec_driver_sql(_INSERT_SQLITE, [(r["key_id"], r["record_id"], key(r["key"]), r["wrapped"],
-                                           at(r["created_at"])) for r in rows])
+    # a batch's keys share one created_at (key_for_many's `now`, one object): converted once
+    params: list[tuple[Any, ...]] = []
+    last: tuple[Any, Any] = (object(), None)
+    for r in rows:
+        created = r["created_at"]
+        if created is not last[0]:
+            last = (created, at(created))
+        params.append((r["key_id"], r["record_id"], key(r["key"]), r["wrapped"], last[1]))
+    conn.exec_driver_sql(_INSERT_SQLITE, params)
 
 
 def _insert_many_pg(session: Session, wanted: Mapping[str, str], cache: dict[str, bytes]) -> None:

@@ -235,6 +235,29 @@ def test_a_write_without_events_is_still_recorded_and_a_use_cases_note_joins_its
     assert (user.action, user.record_type, user.record_id) == ("transfer", "user", "rep.north.1")
 
 
+def test_every_note_about_an_events_record_joins_the_first_event_of_it_in_order(db, call_context) -> None:
+    servicer = ServicerBase(db, clock=lambda: NOW)
+    current_method.set("/crm.contacts.v1.ContactsService/UpdateContact")
+
+    def change(uow: UnitOfWork, call: object) -> pb.Contact:
+        for version in (3, 4):
+            uow.emit(new_event(producer="contacts", event_type="crm.contacts.contact.updated", aggregate_type="contact",
+                               aggregate_id="c-9", aggregate_version=version, payload=pb.Contact(id="c-9"),
+                               occurred_at=NOW))
+        audit.record(uow, REP, "updated", "contact", "c-9", at=NOW, fields=["title"], details={"note": "first"})
+        audit.record(uow, REP, "tagged", "contact", "c-9", at=NOW, fields=["tags"], details={"note": "second"})
+        audit.record(uow, REP, "viewed", "contact", "c-10", at=NOW)
+        return pb.Contact(id="c-9")
+
+    servicer.write(pb.GetContactRequest(id="c-9"), pb.Contact, change)
+    first, second, other = rows(db)
+    assert json.loads(first.details) == {"event": "crm.contacts.contact.updated", "version": 3, "note": "second",
+                                         "action": "tagged"}
+    assert first.action == "updated" and json.loads(first.fields) == ["id", "tags", "title"]
+    assert json.loads(second.details) == {"event": "crm.contacts.contact.updated", "version": 4}
+    assert (other.action, other.record_id) == ("viewed", "c-10")
+
+
 def test_a_rolled_back_write_leaves_no_entry(db, call_context) -> None:
     servicer = ServicerBase(db, clock=lambda: NOW)
 

@@ -13,9 +13,10 @@ from google.protobuf.internal.enum_type_wrapper import EnumTypeWrapper
 from google.protobuf.wrappers_pb2 import StringValue
 from sqlalchemy import select
 
+from crm.common.v1.envelope_pb2 import Actor
 from crmkit.auth import Principal
 from crmkit.db import Database
-from crmkit.events import Emitter, EventTypes, parse_envelope, unpack_payload
+from crmkit.events import Emitter, EventTypes, new_event, parse_envelope, unpack_payload
 from crmkit.logs import request_id_var
 from crmkit.runtime_tables import create_runtime_tables, outbox_row
 
@@ -98,6 +99,27 @@ def test_the_emitter_writes_the_event_to_the_outbox_of_the_unit_of_work(db):
         ("manager.north", ["manager"], "north-sales", "north")
     assert env.occurred_at.ToDatetime(tzinfo=UTC) == NOW
     assert unpack_payload(env) == StringValue(value="won")
+
+
+def test_envelopes_of_one_batch_share_a_header_but_never_a_stale_one():
+    # new_event reuses the last header it built (type, actor, time): what changed must show
+    actor = Actor(user_id="rep.1", roles=["rep"])
+    first = parse_envelope(new_event(producer="sales", event_type="crm.sales.lead.created", aggregate_type="lead",
+                                     aggregate_id="a", aggregate_version=1, payload=StringValue(value="1"),
+                                     actor=actor, occurred_at=NOW).data)
+    actor.user_id = "rep.2"  # the caller's actor changed after the first event
+    later = NOW.replace(minute=31)
+    second = parse_envelope(new_event(producer="sales", event_type="crm.sales.lead.created", aggregate_type="lead",
+                                      aggregate_id="b", aggregate_version=2, payload=StringValue(value="2"),
+                                      actor=actor, occurred_at=later).data)
+    third = parse_envelope(new_event(producer="sales", event_type="crm.sales.lead.updated", aggregate_type="lead",
+                                     aggregate_id="b", aggregate_version=3, payload=StringValue(value="3"),
+                                     occurred_at=later).data)
+    assert (first.actor.user_id, first.aggregate_id, first.occurred_at.ToDatetime(tzinfo=UTC)) == ("rep.1", "a", NOW)
+    assert (second.actor.user_id, second.aggregate_id, second.aggregate_version) == ("rep.2", "b", 2)
+    assert second.occurred_at.ToDatetime(tzinfo=UTC) == later
+    assert (third.event_type, third.HasField("actor"), third.aggregate_version) == ("crm.sales.lead.updated", False, 3)
+    assert len({first.event_id, second.event_id, third.event_id}) == 3
 
 
 def test_the_emitter_refuses_a_type_its_contract_does_not_declare(db):

@@ -24,6 +24,7 @@ class _Plan:
 
 
 _plans: dict[tuple[str, str, tuple[str, ...]], _Plan] = {}
+_NOTHING = object()  # no value seen yet (None is a value)
 
 
 def _plan(dialect: Dialect, table: Table, names: tuple[str, ...]) -> _Plan:
@@ -56,6 +57,9 @@ def insert_many(conn: Connection, table: Table, rows: Sequence[Mapping[str, Any]
     names, defaults = plan.names, plan.defaults
     # only the columns whose type processes a value: most (text, integers) pass it as it is
     processors = [(i, process) for i, process in enumerate(plan.processors) if process is not None]
+    # per processed column, the last value and what it became: a batch's rows share one time (its
+    # `now`, the same object), converted once instead of per row (a processor is a pure function)
+    last: list[tuple[Any, Any]] = [(_NOTHING, None)] * len(plan.processors)
     width = len(names)
     pick = operator.itemgetter(*names) if width > 1 else None  # of one name it gives the value, not a tuple
     params: list[tuple[Any, ...]] = []
@@ -63,7 +67,12 @@ def insert_many(conn: Connection, table: Table, rows: Sequence[Mapping[str, Any]
         values = list(pick(row)) if pick is not None else [row[n] for n in names]
         values.extend(defaults)
         for i, process in processors:
-            values[i] = process(values[i])
+            value = values[i]
+            before, processed = last[i]
+            if value is not before:
+                processed = process(value)
+                last[i] = (value, processed)
+            values[i] = processed
         params.append(tuple(values))
         if len(row) != width:
             raise ValueError(f"rows for {table.name} must all have the same columns")

@@ -50,6 +50,8 @@ def check(identity: SocialIdentity, field: str) -> SocialIdentity:
 
 
 def normalize(contact: Contact) -> None:
+    if not contact.social_identities:  # most contacts (every import row): nothing to check or rebuild
+        return
     if len(contact.social_identities) > MAX_IDENTITIES:
         raise InvalidArgument(f"at most {MAX_IDENTITIES} social identities", field="social_identities")
     seen: dict[str, SocialIdentity] = {}

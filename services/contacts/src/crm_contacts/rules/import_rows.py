@@ -7,9 +7,11 @@ unverified; an unknown picklist value is mapped (`ColumnMapping.values`), or kep
 "<field>:<value>" when the mapping says so, or the row is rejected naming the value."""
 from __future__ import annotations
 
+import operator
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from crm.common.v1.imports_pb2 import ColumnMapping
 from crm.contacts.v1.contacts_pb2 import Account, Address, Contact, CustomFieldDefinition, Email, Phone
@@ -69,10 +71,6 @@ def build_row(entity: str, header: Sequence[str], targets: Sequence[str], values
         if not target or not raw:
             continue
         column = header[i]
-
-        def problem(name: str, message: str, value: str = raw, column: str = column) -> None:
-            row.problems.append(Problem(name, column, message, value))
-
         if target in PICKLISTS:
             value = _picklist(target, raw, mapping, row, column, vocabulary)
             if value is not None:
@@ -84,19 +82,19 @@ def build_row(entity: str, header: Sequence[str], targets: Sequence[str], values
                 try:
                     record.emails.append(Email(address=rules.normalize_email(part, "email"), kind="work"))
                 except InvalidArgument as exc:
-                    problem(f"emails[{len(record.emails)}].address", exc.message, part)
+                    row.problems.append(Problem(f"emails[{len(record.emails)}].address", column, exc.message, part))
         elif target == "tags":
             record.tags.extend(_split(raw))
         elif target in _ADDRESS:
             setattr(address, target, raw.upper() if target == "country" else raw)
         elif target.startswith("custom_fields."):
             key = target.removeprefix("custom_fields.")
-            _custom(record, key, raw, definitions.get(key), problem)
+            _custom(record, key, raw, definitions.get(key), _reporter(row, column, raw))
         elif target == "language":
             try:
                 record.language = rules.normalize_language(raw)  # type: ignore[union-attr]  # contacts only (TARGETS)
             except InvalidArgument as exc:
-                problem("language", exc.message)
+                row.problems.append(Problem("language", column, exc.message, raw))
         else:
             setattr(record, target, raw)
     if address.ListFields():
@@ -105,6 +103,14 @@ def build_row(entity: str, header: Sequence[str], targets: Sequence[str], values
         record.addresses.append(address)
     _check_record(record, row, header, targets, vocabulary)
     return row
+
+
+def _reporter(row: Row, column: str, raw: str) -> Callable[[str, str], None]:
+    """A problem of the cell `raw` in `column`, by field name and message (made only for the cells
+    that need one: a row has many cells)."""
+    def report(name: str, message: str) -> None:
+        row.problems.append(Problem(name, column, message, raw))
+    return report
 
 
 def _split(raw: str) -> list[str]:
@@ -191,6 +197,17 @@ def _custom(record: Record, key: str, raw: str, definition: CustomFieldDefinitio
         report(f"custom_fields.{key}", exc.message)
 
 
+def _whole(record: Record) -> Record:
+    return record
+
+
+# The record-wide rules, in the order they are reported: (rule, what of the record it checks).
+_RECORD_CHECKS: tuple[tuple[Callable[[Any], object], Callable[[Record], Any]], ...] = (
+    (rules.check_limits, _whole), (rules._check_name, operator.attrgetter("name")),
+    (rules._check_industry, operator.attrgetter("industry")),
+    (rules._check_addresses, operator.attrgetter("addresses")), (rules.normalize_tags, operator.attrgetter("tags")))
+
+
 def _check_record(record: Record, row: Row, header: Sequence[str], targets: Sequence[str],
                   vocabulary: picklists.Vocabulary) -> None:
     """The record-wide rules (name, limits, addresses), each on its own; then the service's own
@@ -198,13 +215,9 @@ def _check_record(record: Record, row: Row, header: Sequence[str], targets: Sequ
     def column_of(name: str) -> str:  # the file's column of a field, for a problem (only then: rows are many)
         return {t: header[i] for i, t in enumerate(targets) if t}.get(name, "")
 
-    checks: list[Callable[[], object]] = [
-        lambda: rules.check_limits(record), lambda: rules._check_name(record.name),
-        lambda: rules._check_industry(record.industry), lambda: rules._check_addresses(record.addresses),
-        lambda: rules.normalize_tags(record.tags)]
-    for check in checks:
+    for check, value in _RECORD_CHECKS:
         try:
-            check()
+            check(value(record))
         except InvalidArgument as exc:
             row.problems.append(Problem(exc.field or "", column_of((exc.field or "").split("[")[0]), exc.message))
     if row.problems:

@@ -129,9 +129,9 @@ def _check_addresses(addresses: Iterable[Address]) -> None:
             raise InvalidArgument("use an ISO 3166-1 alpha-2 code, e.g. CN", field=f"addresses[{i}].country")
         if (address.city or address.province) and not address.country:
             raise InvalidArgument("country is required with a province or city", field=f"addresses[{i}].country")
-        for name in ("province", "city"):
-            if len(getattr(address, name)) > MAX_PLACE:
-                raise InvalidArgument(f"at most {MAX_PLACE} characters", field=f"addresses[{i}].{name}")
+        if len(address.province) > MAX_PLACE or len(address.city) > MAX_PLACE:  # each row checks twice
+            name = "province" if len(address.province) > MAX_PLACE else "city"
+            raise InvalidArgument(f"at most {MAX_PLACE} characters", field=f"addresses[{i}].{name}")
 
 
 def _check_industry(industry: str) -> None:
@@ -187,12 +187,13 @@ def check_limits(record: Record, paths: Collection[str] | None = None) -> None:
 
     # limits.check_* is called (and a field's name spelled) only for a value over its limit: an
     # import checks every row, and most fields are empty or short
-    for name, maximum in (("phones", limits.MAX_PHONES), ("emails", limits.MAX_EMAILS),
-                          ("addresses", limits.MAX_ADDRESSES), ("tags", limits.MAX_TAGS)):
-        if len(getattr(record, name)) > maximum and wanted(name):
-            limits.check_count(name, getattr(record, name), maximum)
-    custom = record.custom_fields.fields
-    if custom and wanted("custom_fields"):
+    phones, emails, addresses, tags = record.phones, record.emails, record.addresses, record.tags
+    for name, items, maximum in (("phones", phones, limits.MAX_PHONES), ("emails", emails, limits.MAX_EMAILS),
+                                 ("addresses", addresses, limits.MAX_ADDRESSES), ("tags", tags, limits.MAX_TAGS)):
+        if len(items) > maximum and wanted(name):
+            limits.check_count(name, items, maximum)
+    if record.HasField("custom_fields") and wanted("custom_fields"):
+        custom = record.custom_fields.fields
         limits.check_count("custom_fields", custom, limits.MAX_CUSTOM_FIELDS)
         for key, value in custom.items():
             # a longer key is not one anybody defined; the field named stays short enough for a trailer
@@ -213,17 +214,20 @@ def check_limits(record: Record, paths: Collection[str] | None = None) -> None:
         text = getattr(record, name)
         if len(text) > limits.MAX_SHORT_TEXT and wanted(name):
             limits.check_length(name, text, limits.MAX_SHORT_TEXT)
-    if record.phones and wanted("phones"):
-        for i, phone in enumerate(record.phones):
+    if phones and wanted("phones"):
+        for i, phone in enumerate(phones):
             number = phone.raw or phone.number
             if len(number) > limits.MAX_PHONE:
                 limits.check_length(f"phones[{i}].number", number, limits.MAX_PHONE)
-    if record.emails and wanted("emails"):
-        for i, email in enumerate(record.emails):
+    if emails and wanted("emails"):
+        for i, email in enumerate(emails):
             if len(email.address) > limits.MAX_EMAIL:
                 limits.check_length(f"emails[{i}].address", email.address, limits.MAX_EMAIL)
-    if record.addresses and wanted("addresses"):
-        for i, address in enumerate(record.addresses):
+    if addresses and wanted("addresses"):
+        for i, address in enumerate(addresses):
+            # no text of an address is longer than the address's encoding (characters <= bytes)
+            if address.ByteSize() <= limits.MAX_SHORT_TEXT:
+                continue
             for fd, value in address.ListFields():
                 if isinstance(value, str) and len(value) > limits.MAX_SHORT_TEXT:
                     limits.check_length(f"addresses[{i}].{fd.name}", value, limits.MAX_SHORT_TEXT)
@@ -392,7 +396,8 @@ def _is_date(value: str) -> bool:
 def identity_values(record: Record) -> list[tuple[str, str]]:
     """(kind, value) pairs used to detect duplicates."""
     pairs = [("phone", p.number) for p in record.phones] + [("email", e.address) for e in record.emails]
-    if isinstance(record, Contact):  # the same openid is the same person, like the same phone
+    # the same openid is the same person, like the same phone
+    if isinstance(record, Contact) and record.social_identities:
         pairs += social.values(record.social_identities)
     return pairs
 

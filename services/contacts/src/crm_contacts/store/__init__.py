@@ -9,6 +9,7 @@ from collections.abc import Iterator, Sequence
 from datetime import datetime
 from typing import Any, TypeVar
 
+from google.protobuf.timestamp_pb2 import Timestamp
 from sqlalchemy import Select, Table, and_, bindparam, delete, exists, insert, or_, select, text, update
 from sqlalchemy.orm import Session
 
@@ -49,8 +50,21 @@ def table_for(entity: str) -> Table:
     return contacts if entity == "contact" else accounts
 
 
+# The last time _columns converted, by (seconds, nanos): an import batch's records share one `now`,
+# then converted once, and to one datetime object that crmkit.imports.bulk processes once.
+_last_time: tuple[tuple[int, int], datetime] = ((0, -1), datetime.min)
+
+
+def _time(stamp: Timestamp) -> datetime:
+    global _last_time
+    key, last = (stamp.seconds, stamp.nanos), _last_time  # read once: requests run on many threads
+    if key != last[0]:
+        last = _last_time = (key, dt(stamp))
+    return last[1]
+
+
 def _columns(entity: str, record: Record) -> dict[str, object]:
-    created = dt(record.created_at)  # a new record's updated_at is the same time: converted once
+    created = _time(record.created_at)  # a new record's updated_at is the same time: converted once
     values: dict[str, object] = {
         "id": record.id,
         "name": record.name,
