@@ -3,7 +3,8 @@ a generated CSV of N contacts (3% bad rows, 2% phones that do not validate, 2% d
 uploaded through the gateway as a client would, then
 
 - rows/s committed: the job's rows over its run (started_at → finished_at, as the job reports);
-- contacts' resident memory at the job's start, middle and end (flat memory: no growth with N);
+- contacts' resident memory at the job's start, each quarter and end, and the anonymous part of it
+  (heap: flat memory means no growth with N; file pages mapped from SQLite and the index come and go);
 - from the job's end until every accepted row is searchable (customer search by the file's tag)
   and counted in reporting (its read model's rows with the tag).
 
@@ -149,6 +150,7 @@ def _measure(suite: Suite, content: bytes, tag: str, rows: int, profiles: Path |
     contacts = suite.procs["contacts"].proc
     pid = contacts.pid if contacts else 0
     rss = {"before": rss_mb(pid)}
+    anon = {"before": rss_mb(pid, "RssAnon")}
     peak = PeakRss(pid)
     pids = suite_pids(suite)
     cpu_before = cpu_of(pids)
@@ -165,15 +167,14 @@ def _measure(suite: Suite, content: bytes, tag: str, rows: int, profiles: Path |
     while True:
         job = http.get(f"{base}/imports/{job_id}", timeout=60).json()
         done = int(job.get("rows_done", 0))
-        if job["status"] == "running" and "start" not in rss and done:
-            rss["start"] = rss_mb(pid)
-        if job["status"] == "running" and "middle" not in rss and done >= rows // 2:
-            rss["middle"] = rss_mb(pid)
+        for point, share in (("start", 0.0), ("a quarter", 0.25), ("middle", 0.5), ("three quarters", 0.75)):
+            if job["status"] == "running" and point not in rss and done and done >= rows * share:
+                rss[point], anon[point] = rss_mb(pid), rss_mb(pid, "RssAnon")
         if job["status"] in ("done", "failed"):
             break
         time.sleep(0.25)
     ended = time.time()
-    rss["end"] = rss_mb(pid)
+    rss["end"], anon["end"] = rss_mb(pid), rss_mb(pid, "RssAnon")
     rss["peak (sampled every 0.2 s)"] = peak.stop()
     if job["status"] != "done":
         print(f"  the job failed: {job.get('error')}")
@@ -186,6 +187,8 @@ def _measure(suite: Suite, content: bytes, tag: str, rows: int, profiles: Path |
           f"(>= {TARGET_RPS:,} {'met' if rps >= TARGET_RPS else 'MISSED'}); accepted {accepted:,}, "
           f"rejected {int(job['rejected']):,}, unverified phones kept {int(job['warnings']):,}")
     print("  contacts RSS MB: " + ", ".join(f"{k} {v:.0f}" for k, v in rss.items()))
+    print("  of it anonymous (heap; the rest is mapped file pages, SQLite's and the index's): "
+          + ", ".join(f"{k} {v:.0f}" for k, v in anon.items()))
     checks = {
         "searchable": lambda: http.get(f"{base}/search/customers", params={"q": tag, "limit": 1},
                                        timeout=60).json().get("total", 0) >= min(accepted, 10_000),

@@ -30,10 +30,13 @@ def tree_cpu(pid: int) -> float:
     return sum(cpu_seconds(p) for p in (pid, *children(pid)))
 
 
-def rss_mb(pid: int) -> float:
+def rss_mb(pid: int, field: str = "VmRSS") -> float:
+    """Resident memory in MB; `field="RssAnon"`: only its anonymous part (heap, stacks), without
+    the file pages a process maps (SQLite's database, a search index's segments), which the
+    kernel can drop."""
     try:
         for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
+            if line.startswith(f"{field}:"):
                 return int(line.split()[1]) / 1024
     except OSError:
         pass
