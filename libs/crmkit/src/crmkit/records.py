@@ -15,12 +15,17 @@ def new_id() -> str:
     return str(uuid.uuid4())
 
 
-def stamp_new(record: Any, now: datetime) -> None:
-    """A record about to be created: id (unless given), version 1, created and updated now."""
+def stamp_new(record: Any, now: datetime | Timestamp) -> None:
+    """A record about to be created: id (unless given), version 1, created and updated now. `now`
+    as a Timestamp: converted once by the caller for a batch of records (an import)."""
     record.id = record.id or new_id()
     record.version = 1
-    record.created_at.FromDatetime(now)
-    record.updated_at.FromDatetime(now)
+    if isinstance(now, Timestamp):
+        record.created_at.CopyFrom(now)
+        record.updated_at.CopyFrom(now)
+    else:
+        record.created_at.FromDatetime(now)
+        record.updated_at.FromDatetime(now)
 
 
 def bump(record: Any, now: datetime) -> None:

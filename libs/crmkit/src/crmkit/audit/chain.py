@@ -11,11 +11,9 @@ import functools
 import hashlib
 import json
 import operator
-import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from json.encoder import c_make_encoder, encode_basestring, encode_basestring_ascii  # type: ignore[attr-defined]
 from typing import Any
 
 from sqlalchemy import Connection, delete, func, select, text, update
@@ -30,38 +28,11 @@ _READ_HEAD = select(head).where(head.c.id == HEAD_ID)
 # Set for the pruning transaction only: the PostgreSQL trigger lets DELETE through with it, and
 # only for rows at or before the anchor.
 PRUNE_SETTING = "crmkit.audit_prune"
-
-
-class _Encoder(json.JSONEncoder):
-    """json.JSONEncoder whose C encoder is made once per thread instead of on every call: making it
-    cost more than encoding an audit row's few short values (three encodings a row). The same
-    output; each thread its own encoder, for its own circular-reference markers."""
-
-    def __init__(self, **options: Any) -> None:
-        super().__init__(**options)
-        self._local = threading.local()
-
-    def encode(self, o: Any) -> str:
-        if isinstance(o, str) or c_make_encoder is None or self.indent is not None:
-            return super().encode(o)
-        encoder = getattr(self._local, "encoder", None)
-        if encoder is None:
-            encoder = self._local.encoder = c_make_encoder(
-                {} if self.check_circular else None, self.default,
-                encode_basestring_ascii if self.ensure_ascii else encode_basestring, self.indent,
-                self.key_separator, self.item_separator, self.sort_keys, self.skipkeys, self.allow_nan)
-        try:
-            return "".join(encoder(o, 0))
-        except BaseException:
-            self._local.encoder = None  # its markers may still name the values it failed on
-            raise
-
-
 # The encoders json.dumps would build on every call with these options (an import appends thousands
 # of entries at once); the same output.
-_FIELDS_JSON = _Encoder(ensure_ascii=False)
-_DETAILS_JSON = _Encoder(ensure_ascii=False, sort_keys=True, default=str)
-_HASHED_JSON = _Encoder(ensure_ascii=False, separators=(",", ":"))
+_FIELDS_JSON = json.JSONEncoder(ensure_ascii=False)
+_DETAILS_JSON = json.JSONEncoder(ensure_ascii=False, sort_keys=True, default=str)
+_HASHED_JSON = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
 
 
 @dataclass(frozen=True)

@@ -32,7 +32,7 @@ from crmkit.errors import DomainError
 from crmkit.imports import jobs as import_jobs
 from crmkit.imports.jobs import Rejected, RunState
 from crmkit.privacy import SuppressionList
-from crmkit.records import bump, new_id
+from crmkit.records import bump, new_id, stamp_new
 from crmkit.visibility import check_assignable, check_scope
 
 BATCH_ROWS = 5000  # rows per transaction: amortizes the commit and the per-batch lookups; resumes cheaply
@@ -147,7 +147,7 @@ class ContactImporter:
                 job.warnings += 1
                 rejected.append(Rejected(n, list(row.notes), list(values), kept=True))
             record.id = new_id()
-            _stamp_new(record, created)
+            stamp_new(record, created)  # the batch's `now`, converted once
             _remember(pairs, state, n, record.id)
             pending[record.id] = record
             fresh.append(record)
@@ -179,14 +179,6 @@ def _timestamp(now: datetime) -> Timestamp:
     stamp = Timestamp()
     stamp.FromDatetime(now)
     return stamp
-
-
-def _stamp_new(record: Record, created: Timestamp) -> None:
-    """crmkit.records.stamp_new of a record with its id, with the batch's `now` converted once
-    (FromDatetime cost more than the rest of a row's stamp)."""
-    record.version = 1
-    record.created_at.CopyFrom(created)
-    record.updated_at.CopyFrom(created)
 
 
 def _assign(record: Record, principal: Principal, row: import_rows.Row) -> None:
