@@ -4878,6 +4878,9 @@ export interface components {
             started_at?: string;
             /** Format: int64 */
             started_rows?: number;
+            columns?: {
+                [key: string]: string;
+            };
         };
         ImportLeadsResponse: {
             /** Format: int32 */

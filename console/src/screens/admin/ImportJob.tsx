@@ -53,6 +53,14 @@ export function ImportJobView({ id, reused }: { id: string; reused: boolean }) {
         <Descriptions size="small" column={1}>
           <Descriptions.Item label={t("source")}>{job.source_name || "—"}</Descriptions.Item>
           <Descriptions.Item label={t("at")}>{formatDateTime(job.created_at, locale)}</Descriptions.Item>
+          {Object.keys(job.columns ?? {}).length > 0 && (
+            <Descriptions.Item label={t("columns")}>
+              {Object.entries(job.columns ?? {})
+                .filter(([, field]) => field)
+                .map(([column, field]) => `${column} → ${field}`)
+                .join(" · ")}
+            </Descriptions.Item>
+          )}
         </Descriptions>
         {(job.unmapped_columns ?? []).length > 0 && (
           <Alert type="warning" showIcon title={t("unmapped", { cols: (job.unmapped_columns ?? []).join(", ") })} />

@@ -7,8 +7,10 @@ import pytest
 from openpyxl import Workbook
 
 from crm.common.v1.imports_pb2 import ColumnMapping, ValueMap
+from crm.common.v1.picklists_pb2 import Picklist
 from crm.contacts.v1.contacts_pb2 import Contact
 from crm_contacts.rules import import_rows
+from crmkit import picklists
 from crmkit.errors import InvalidArgument
 
 HEADER = ["姓名", "手机", "邮箱", "来源", "级别"]
@@ -70,8 +72,8 @@ def test_a_mapping_naming_an_unknown_field_or_picklist_is_refused_naming_it() ->
         import_rows.resolve_mapping("contact", HEADER, ColumnMapping(columns={"姓名": "full_name"}))
     assert exc.value.field == "mapping.columns.姓名"
     with pytest.raises(InvalidArgument) as exc:
-        import_rows.resolve_mapping("contact", HEADER, ColumnMapping(values={"industry": ValueMap()}))
-    assert exc.value.field == "mapping.values.industry"
+        import_rows.resolve_mapping("contact", HEADER, ColumnMapping(values={"title": ValueMap()}))
+    assert exc.value.field == "mapping.values.title"  # a title is no picklist
 
 
 def test_csv_in_gb18030_with_semicolons_and_xlsx_read_alike() -> None:
@@ -100,3 +102,33 @@ def test_an_unverified_phone_survives_a_later_normal_update() -> None:
     contact.CopyFrom(row.record)
     records.normalize(contact)  # what an update runs again on the stored record
     assert contact.phones[0].unverified and contact.phones[0].number == "1401234567"
+
+
+def test_picklist_labels_as_another_crm_exports_them_name_their_keys() -> None:
+    header = ["姓名", "来源", "等级", "行业", "生命周期"]
+    targets, unmapped = import_rows.resolve_mapping("contact", header, ColumnMapping())
+    assert unmapped == []
+    row = import_rows.build_row("contact", header, targets, ["王芳", "官网", "VIP", "制造业", "成交客户"],
+                                ColumnMapping(), {})
+    record = row.record
+    assert row.problems == [] and (record.source, record.level, record.industry, record.lifecycle_stage) == (
+        "website", "vip", "manufacturing", "customer")
+    # industry takes any text while the administrator has not restricted it: kept as typed
+    row = import_rows.build_row("contact", header, targets, ["王芳", "Trade Show", "", "造船与海工", ""],
+                                ColumnMapping(), {})
+    assert row.problems == [] and (row.record.source, row.record.industry) == ("trade_show", "造船与海工")
+
+
+def test_a_restricted_industry_refuses_what_it_lacks_unless_the_mapping_keeps_it() -> None:
+    document = picklists.defaults()
+    restricted = Picklist()
+    restricted.CopyFrom(next(p for p in document.picklists if p.name == "industry"))
+    restricted.restricted = True
+    vocabulary = picklists.Vocabulary(picklists.updated(document, restricted))
+    header = ["姓名", "行业"]
+    targets, _ = import_rows.resolve_mapping("contact", header, ColumnMapping())
+    row = import_rows.build_row("contact", header, targets, ["王芳", "造船"], ColumnMapping(), {}, vocabulary)
+    assert [(p.field, p.value) for p in row.problems] == [("industry", "造船")]
+    kept = import_rows.build_row("contact", header, targets, ["王芳", "造船"],
+                                 ColumnMapping(keep_unknown_values=True), {}, vocabulary)
+    assert kept.problems == [] and kept.record.industry == "" and "industry:造船" in kept.record.tags

@@ -200,3 +200,17 @@ def test_a_source_the_administrator_added_is_accepted_from_a_file(sales: Any) ->
               mapping=ColumnMapping(), batch_rows=10)
     assert (job.accepted, job.rejected) == (1, 1)
     assert [lead.source for lead in all_leads(sales)] == ["webinar"]
+
+
+def test_a_file_with_chinese_headers_and_labels_imports_without_a_mapping(sales: Any) -> None:
+    rows = [["姓名", "公司名称", "手机号", "来源", "行业", "备注"],
+            ["王芳", "华为", "13800138000", "展会", "制造业", "老客户介绍"],
+            ["李雷", "", "13800138001", "Trade Show", "造船与海工", ""]]
+    job = run(sales, csv_bytes(rows), batch_rows=10)
+    assert (job.accepted, job.rejected, list(job.unmapped_columns)) == (2, 0, [])
+    assert dict(job.columns) == {"姓名": "name", "公司名称": "company", "手机号": "phone", "来源": "source",
+                                 "行业": "industry", "备注": "notes"}  # the mapping as applied, shown
+    created = {lead.name: lead for lead in all_leads(sales)}
+    assert (created["王芳"].source, created["王芳"].industry, created["王芳"].notes) == (
+        "trade_show", "manufacturing", "老客户介绍")
+    assert (created["李雷"].source, created["李雷"].industry) == ("trade_show", "造船与海工")  # open list: as typed

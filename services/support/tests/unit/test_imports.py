@@ -86,3 +86,13 @@ def test_only_support_staff_import_tickets(store: Any) -> None:
     with pytest.raises(PermissionDenied):
         jobs.submit(store.db, kind=imports.KIND, principal=REP, now=NOW, entity="ticket", file_name="t.csv",
                     content=csv_bytes(ROWS))
+
+
+def test_a_helpdesk_export_in_chinese_imports_without_a_mapping(store: Any) -> None:
+    rows = [["工单号", "标题", "问题描述", "类型", "优先级", "渠道", "邮箱", "语言"],
+            ["HD-1", "无法登录", "密码正确也登录不了", "故障", "紧急", "微信", "wf@example.cn", "zh-CN"]]
+    job = run(store, csv_bytes(rows))
+    assert (job.accepted, job.rejected, list(job.unmapped_columns)) == (1, 0, [])
+    [ticket] = all_tickets(store)
+    assert (ticket.external_ref, ticket.subject, ticket.type, ticket.priority, ticket.channel, ticket.language,
+            ticket.requester_email) == ("HD-1", "无法登录", "incident", "urgent", "wechat", "zh", "wf@example.cn")

@@ -183,10 +183,12 @@ def start_import(uow: UnitOfWork, *, kind: ImportKind, principal: Principal, now
     if len(header) > files.MAX_COLUMNS:
         raise InvalidArgument(f"at most {files.MAX_COLUMNS} columns", field="file")
     rules = kind.entities[job.entity]
-    _, unmapped = mapping_rules.resolve(job.entity, rules.targets, rules.picklists, header, job.mapping,
-                                        custom_fields=rules.custom_fields)
+    targets, unmapped = mapping_rules.resolve(job.entity, rules.targets, rules.picklists, header, job.mapping,
+                                              custom_fields=rules.custom_fields)
     del job.unmapped_columns[:]
     job.unmapped_columns.extend(unmapped)
+    job.columns.clear()
+    job.columns.update({column: target for column, target in zip(header, targets) if column.strip()})
     if job.source_name:
         kind.store.remember_mapping(uow.session, job.entity, job.source_name, job.mapping, now)
     job.status = "queued"

@@ -6,11 +6,12 @@ naming the value."""
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from crm.common.v1.imports_pb2 import ColumnMapping
 from crmkit.errors import InvalidArgument
+from crmkit.imports import headers
 
 
 @dataclass(frozen=True)
@@ -42,10 +43,16 @@ def resolve(entity: str, allowed: Sequence[str], picklists: Mapping[str, Sequenc
         if name not in picklists:
             raise InvalidArgument(f"values map only {', '.join(picklists) or 'nothing here'}",
                                   field=f"mapping.values.{name}")
+    # the columns the mapping names first; each other column fills a field its header names that
+    # no column before it fills (of "手机" and "电话", one is the mobile, the other the phone)
+    taken = {mapping.columns[c] for c in header if c in mapping.columns}
     targets: list[str] = []
     unmapped: list[str] = []
     for column in header:
-        target = mapping.columns.get(column) or (column.strip().lower() if column.strip().lower() in allowed else "")
+        target = mapping.columns.get(column, "")
+        if not target:
+            target = next((f for f in headers.fields_named(column, allowed) if f not in taken), "")
+            taken.add(target)
         if not target and column.strip():
             unmapped.append(column)
         targets.append("" if target == "ignore" else target)
@@ -53,8 +60,10 @@ def resolve(entity: str, allowed: Sequence[str], picklists: Mapping[str, Sequenc
 
 
 def picklist_value(name: str, raw: str, allowed: Sequence[str], mapping: ColumnMapping, cells: Cells,
-                   column: str) -> str | None:
-    """The key `raw` stands for, or None (the problem or the kept tag recorded in `cells`)."""
+                   column: str, *, named: Callable[[str], str] | None = None, free_text: bool = False) -> str | None:
+    """The key `raw` stands for, or None (the problem or the kept tag recorded in `cells`): as the
+    mapping maps it, the key itself, else the key whose label it is (`named`: "官网" → website);
+    else, where the list takes any text (`free_text`: industry unless restricted), `raw` itself."""
     if name in mapping.values and raw in mapping.values[name].values:
         mapped = mapping.values[name].values[raw]
         if mapped in allowed or mapped == "":
@@ -65,6 +74,11 @@ def picklist_value(name: str, raw: str, allowed: Sequence[str], mapping: ColumnM
     key = raw.lower().replace(" ", "_").replace("-", "_")
     if key in allowed:
         return key
+    labelled = named(raw) if named else ""
+    if labelled in allowed:
+        return labelled
+    if free_text:
+        return raw
     if mapping.keep_unknown_values:
         cells.kept_tags.append(f"{name}:{raw}")
         cells.notes.append(Problem(name, column, f"'{raw}' is not a {name}: kept as the tag {name}:{raw}", raw))

@@ -7,6 +7,7 @@ unverified; an unknown picklist value is mapped (`ColumnMapping.values`), or kep
 "<field>:<value>" when the mapping says so, or the row is rejected naming the value."""
 from __future__ import annotations
 
+import functools
 import operator
 import re
 from collections.abc import Callable, Sequence
@@ -30,7 +31,8 @@ TARGETS = {
     "contact": _COMMON + ("title", "company_name", "lifecycle_stage", "language"),
     "account": _COMMON + ("website",),
 }
-PICKLISTS = {"source": rules.SOURCES, "level": rules.LEVELS, "lifecycle_stage": rules.LIFECYCLE}
+PICKLISTS = {"source": rules.SOURCES, "level": rules.LEVELS, "lifecycle_stage": rules.LIFECYCLE,
+             "industry": picklists.INDUSTRIES}
 _PHONES = {"phone": "mobile", "mobile": "mobile", "work_phone": "work"}
 _ADDRESS = ("country", "province", "city", "street", "postal_code")
 _TAG_SPLIT = str.maketrans({";": ",", "|": ",", "，": ",", "、": ","})
@@ -119,10 +121,12 @@ def _split(raw: str) -> list[str]:
 
 def _picklist(name: str, raw: str, mapping: ColumnMapping, row: Row, column: str,
               vocabulary: picklists.Vocabulary) -> str | None:
-    """crmkit.imports.mapping.picklist_value against the tenant's vocabulary; a value kept as a tag
-    goes on the record."""
+    """crmkit.imports.mapping.picklist_value against the tenant's vocabulary (a key or either of its
+    labels; any text where the list is not restricted); a value kept as a tag goes on the record."""
     cells = mapping_rules.Cells(problems=row.problems, notes=row.notes)
-    value = mapping_rules.picklist_value(name, raw, vocabulary.active(name), mapping, cells, column)
+    value = mapping_rules.picklist_value(name, raw, vocabulary.active(name), mapping, cells, column,
+                                         named=functools.partial(vocabulary.match, name),
+                                         free_text=not vocabulary.restricted(name))
     row.record.tags.extend(cells.kept_tags)
     return value
 

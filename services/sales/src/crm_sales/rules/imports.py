@@ -6,6 +6,7 @@ typed in `phone_raw`, `phone_unverified`), an unknown source is mapped, kept in 
 "source:<value>" (keep_unknown_values), or the row is refused naming the value."""
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Sequence
 
@@ -20,7 +21,7 @@ from crmkit.imports.mapping import Cells, Problem, picklist_value
 
 LEAD_TARGETS = (*lead_rules.CSV_FIELDS, "owner_id")
 PRODUCT_TARGETS = ("sku", "name", "description", "unit", "active")
-LEAD_PICKLISTS = {"source": lead_rules.SOURCES}
+LEAD_PICKLISTS = {"source": lead_rules.SOURCES, "industry": picklists.INDUSTRIES}
 ENTITIES = {
     "lead": EntityRules("leads", LEAD_TARGETS, ("rep", "manager", "marketing"), LEAD_PICKLISTS),
     "product": EntityRules("products", PRODUCT_TARGETS, ("manager", "finance"), create=False),  # a SKU is unique
@@ -42,10 +43,12 @@ def build_lead(header: Sequence[str], targets: Sequence[str], values: Sequence[s
     column_of: dict[str, str] = {}
     for target, column, raw in _cells(header, targets, values):
         column_of[target] = column
-        if target == "source":
-            value = picklist_value("source", raw, vocabulary.active("source"), mapping, cells, column)
+        if target in LEAD_PICKLISTS:  # a key or either label; any text where the list is not restricted
+            value = picklist_value(target, raw, vocabulary.active(target), mapping, cells, column,
+                                   named=functools.partial(vocabulary.match, target),
+                                   free_text=not vocabulary.restricted(target))
             if value is not None:
-                lead.source = value
+                setattr(lead, target, value)
         elif target == "phone":
             _phone(lead, raw, cells, column)
         else:

@@ -3,6 +3,7 @@ its own). An unknown type, priority or channel is mapped (`ColumnMapping.values`
 "<field>:<value>" (keep_unknown_values), or the row is refused naming the value. No I/O, no clock."""
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 
 from crm.common.v1.imports_pb2 import ColumnMapping
@@ -18,6 +19,23 @@ PICKLISTS = {"type": rules.TYPES, "priority": rules.PRIORITIES, "channel": rules
 ENTITIES = {"ticket": EntityRules("tickets", TARGETS, ("support", "manager"), PICKLISTS)}
 _TEXT_MAX = {"subject": rules.MAX_SUBJECT, "description": rules.MAX_BODY, "requester_name": 300,
              "group": 100, "external_ref": 200}
+# the values as a Chinese (or English) helpdesk's export writes them → the keys
+_LABELS = {
+    "type": {"咨询": "question", "提问": "question", "故障": "incident", "事件": "incident", "问题": "problem",
+             "任务": "task"},
+    "priority": {"低": "low", "普通": "normal", "一般": "normal", "中": "normal", "medium": "normal", "高": "high",
+                 "紧急": "urgent"},
+    "channel": {"网页": "web", "网站": "web", "邮件": "email", "电子邮件": "email", "e-mail": "email",
+                "在线聊天": "chat", "在线客服": "chat", "聊天": "chat", "电话": "phone", "社交媒体": "social",
+                "微信": "wechat", "企业微信": "wecom"},
+}
+
+
+def _labelled(name: str, text: str) -> str:
+    return _LABELS[name].get(text.strip().casefold(), "")
+
+
+_LANGUAGES = {"中文": "zh", "汉语": "zh", "英文": "en", "英语": "en", "chinese": "zh", "english": "en"}
 _SPLIT = str.maketrans({";": ",", "|": ",", "，": ",", "、": ","})
 
 
@@ -30,16 +48,18 @@ def build_ticket(header: Sequence[str], targets: Sequence[str], values: Sequence
             continue
         column = header[i]
         if target in PICKLISTS:
-            value = picklist_value(target, raw, PICKLISTS[target], mapping, cells, column)
+            value = picklist_value(target, raw, PICKLISTS[target], mapping, cells, column,
+                                   named=functools.partial(_labelled, target))
             if value is not None:
                 setattr(ticket, target, value)
         elif target == "tags":
             ticket.tags.extend(p.strip() for p in raw.translate(_SPLIT).split(",") if p.strip())
         elif target == "language":
-            if raw.lower() not in ("zh", "en"):
+            language = _LANGUAGES.get(raw.casefold(), raw.casefold().split("-")[0])  # "zh-CN", "中文"
+            if language not in ("zh", "en"):
                 cells.problems.append(Problem("language", column, "must be zh or en", raw))
             else:
-                ticket.language = raw.lower()
+                ticket.language = language
         elif target == "requester_email":
             if "@" not in raw or len(raw) > 320:
                 cells.problems.append(Problem("requester_email", column, "not an email address", raw))
