@@ -188,7 +188,7 @@ def start_import(uow: UnitOfWork, *, kind: ImportKind, principal: Principal, now
     del job.unmapped_columns[:]
     job.unmapped_columns.extend(unmapped)
     job.columns.clear()
-    job.columns.update({column: target for column, target in zip(header, targets) if column.strip()})
+    job.columns.update({column: target for column, target in zip(header, targets, strict=True) if column.strip()})
     if job.source_name:
         kind.store.remember_mapping(uow.session, job.entity, job.source_name, job.mapping, now)
     job.status = "queued"
