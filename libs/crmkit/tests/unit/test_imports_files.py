@@ -4,9 +4,11 @@ BOM and in GB18030 (Excel on a Chinese Windows)."""
 from __future__ import annotations
 
 import csv
+import datetime
 import io
 
 import pytest
+from openpyxl import Workbook
 
 from crm.common.v1.imports_pb2 import ColumnMapping, ValueMap
 from crmkit.errors import InvalidArgument
@@ -57,3 +59,12 @@ def test_mapping_names_the_bad_target_and_maps_keeps_or_refuses_values() -> None
     values.keep_unknown_values = True
     assert mapping.picklist_value("source", "fax", ("event",), values, cells, "来源") is None
     assert cells.kept_tags == ["source:fax"]
+
+
+def test_xlsx_cells_read_as_excel_shows_them() -> None:
+    book = Workbook()
+    book.active.append(["手机", "生日", "签约", "启用"])
+    book.active.append([13800138000, datetime.datetime(2026, 1, 2), datetime.datetime(2026, 1, 2, 9, 30), True])
+    out = io.BytesIO()
+    book.save(out)
+    assert list(files.rows("x.xlsx", out.getvalue()))[1] == ["13800138000", "2026-01-02", "2026-01-02 09:30:00", "true"]

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import codecs
 import csv
+import datetime
 import io
 from collections.abc import Callable, Iterable, Iterator
 
@@ -144,4 +145,8 @@ def _xlsx_rows(content: bytes) -> Iterator[list[str]]:
 def _cell_text(value: object) -> str:
     if isinstance(value, float) and value.is_integer():
         return str(int(value))  # a phone typed as a number: 13800138000.0 → 13800138000
+    if isinstance(value, datetime.datetime):  # a date cell: as Excel shows it, not "2026-01-02 00:00:00"
+        return value.date().isoformat() if value.time() == datetime.time() else value.isoformat(sep=" ")
+    if isinstance(value, bool):
+        return "true" if value else "false"  # Excel's TRUE, not Python's "True"
     return str(value)
