@@ -94,6 +94,25 @@ def test_a_file_with_bad_rows_imports_with_progress_and_a_full_report(api):
     assert len(_until(lambda: _search(rep, word), "search")) == 2  # the two imported, once each
 
 
+def test_another_crms_export_with_chinese_headers_and_labels_imports_without_a_mapping(api):
+    rep = api("rep.north.1")
+    word = "hdr" + uuid.uuid4().hex[:8]
+    out = io.StringIO()
+    csv.writer(out).writerows([["客户名称", "手机号", "邮箱", "来源", "客户等级", "行业", "生日"],
+                               [f"赵敏 {word}", f"139{random.randrange(10**8):08d}", f"{word}@example.cn", "官网", "VIP",
+                                "制造业", "1990-01-01"]])
+    r = rep.post("/imports", data=out.getvalue().encode(), headers={"Content-Type": "text/csv"},
+                 params={"entity": "contact", "file_name": "old-crm.csv"})
+    assert r.status_code == 202, r.text
+    job = _until(lambda: (lambda j: j if j["status"] == "done" else None)(rep.get(f"/imports/{r.json()['id']}").json()),
+                 "the import")
+    assert (job["accepted"], job["rejected"], job["unmapped_columns"]) == (1, 0, ["生日"])  # said, before and after
+    assert job["columns"]["手机号"] == "mobile" and job["columns"]["生日"] == ""
+    [hit] = _until(lambda: _search(rep, word), "the imported customer")
+    contact = rep.get(f"/contacts/{hit['id']}").json()
+    assert (contact["source"], contact["level"], contact["industry"]) == ("website", "vip", "manufacturing")
+
+
 def test_a_file_that_is_not_a_workbook_is_refused_naming_the_file(api):
     r = api("rep.north.1").post("/imports", data=b"\x00\x01 not a zip", headers={"Content-Type": "application/"
                                 "vnd.openxmlformats-officedocument.spreadsheetml.sheet"},
