@@ -95,3 +95,29 @@ def test_a_ticket_file_with_bad_rows(api):
     again = agent.post("/imports", data=content, headers={"Content-Type": "text/csv"}, params=params)
     assert again.status_code == 200 and again.json()["id"] == job["id"], again.text
     assert api("rep.north.1").get(f"/imports/{job['id']}").status_code == 404  # another user's job
+
+
+def test_a_user_who_closed_the_tab_finds_their_jobs_of_every_service(api):
+    manager = api("manager.north")
+    word = "list" + uuid.uuid4().hex[:8]
+    files = [("contact", [["name", "email"], [f"张三 {word}", f"{word}@example.cn"]]),
+             ("lead", [["name", "company"], [f"李四 {word}", "华为"]]),
+             ("ticket", [["subject", "priority"], [f"打印机 {word}", "high"]])]
+    ids = []
+    for entity, rows in files:
+        r = manager.post("/imports", data=_csv(rows), headers={"Content-Type": "text/csv"},
+                         params={"entity": entity, "file_name": f"{word}-{entity}.csv"})
+        assert r.status_code == 202, r.text
+        ids.append(_done(manager, r.json()["id"])["id"])
+    first = manager.get("/imports", params={"page_size": 2})
+    assert first.status_code == 200, first.text
+    second = manager.get("/imports", params={"page_size": 2, "page_token": first.json()["next_page_token"]})
+    listed = [*first.json()["items"], *second.json()["items"]][:3]
+    assert [job["id"] for job in listed] == ids[::-1]  # newest first over contacts, sales and support
+    assert [(job["entity"], job["status"], job["accepted"]) for job in listed] == [
+        ("ticket", "done", 1), ("lead", "done", 1), ("contact", "done", 1)]
+    leads = manager.get("/imports", params={"entity": "lead"}).json()["items"]
+    assert leads[0]["id"] == ids[1] and {job["entity"] for job in leads} == {"lead"}
+    assert not {job["id"] for job in api("rep.north.1").get("/imports").json()["items"]} & set(ids)
+    bad = manager.get("/imports", params={"page_token": "bm90LWpzb24"})
+    assert bad.status_code == 400 and bad.json()["errors"][0]["field"] == "page_token"

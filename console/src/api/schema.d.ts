@@ -598,7 +598,8 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        get?: never;
+        /** The caller's import jobs (an administrator's: everyone's) over contacts, accounts, leads, products and tickets, newest first, each with its progress (its problems are on the job's own page) */
+        get: operations["listImports"];
         put?: never;
         /** Import contacts, accounts, leads, products or tickets from a CSV or xlsx file as a job: a dry run reports every problem of every row; a run keeps going past bad rows. The same file with the same options answers its first job (200) */
         post: operations["createImport"];
@@ -4882,6 +4883,11 @@ export interface components {
                 [key: string]: string;
             };
         };
+        ImportJobList: {
+            items: components["schemas"]["ImportJob"][];
+            /** @description pass as page_token; empty on the last page */
+            next_page_token: string;
+        };
         ImportLeadsResponse: {
             /** Format: int32 */
             created?: number;
@@ -8701,6 +8707,47 @@ export interface operations {
             403: components["responses"]["Problem403"];
             404: components["responses"]["Problem404"];
             409: components["responses"]["Problem409"];
+            429: components["responses"]["Problem429"];
+            500: components["responses"]["Problem500"];
+            503: components["responses"]["Problem503"];
+            504: components["responses"]["Problem504"];
+        };
+    };
+    listImports: {
+        parameters: {
+            query?: {
+                /** @description only this entity's jobs (only its service is asked) */
+                entity?: "contact" | "account" | "lead" | "product" | "ticket";
+                /** @description only jobs in this status */
+                status?: "uploading" | "queued" | "running" | "done" | "failed";
+                /** @description jobs per page (50 when omitted) */
+                page_size?: number;
+                /** @description next_page_token from the previous page (with the same filters); any other value is a 400 naming page_token */
+                page_token?: string;
+            };
+            header?: {
+                /** @description kept, echoed and forwarded when it is 1 to 128 of A-Za-z0-9._:- ; any other value (or none) is replaced by a new id, which the response carries */
+                "X-Request-Id"?: string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ImportJobList"];
+                };
+            };
+            400: components["responses"]["Problem400"];
+            401: components["responses"]["Problem401"];
+            403: components["responses"]["Problem403"];
+            404: components["responses"]["Problem404"];
             429: components["responses"]["Problem429"];
             500: components["responses"]["Problem500"];
             503: components["responses"]["Problem503"];

@@ -8,9 +8,7 @@ the page token carries each service's own cursor, so a page never repeats or ski
 whatever the services' clocks."""
 from __future__ import annotations
 
-import base64
 import csv
-import heapq
 import io
 import json
 from collections.abc import Iterator, Sequence
@@ -21,6 +19,7 @@ from flask import Response, stream_with_context
 from crm.common.v1 import audit_pb2 as pb
 from crm.common.v1.audit_pb2_grpc import AuditLogStub
 from crm.common.v1.types_pb2 import PageRequest
+from crm_gateway import fanout
 from crm_gateway.problems import invalid_field
 from crm_gateway.routing import API, Call, QueryParam, Route, json_response, metadata, state
 from crm_gateway.schemas import REGISTRY
@@ -57,7 +56,7 @@ FILTERS = (
 )
 PAGE_PARAMS = (
     QueryParam("page_size", "integer", "entries per page (50 when omitted)", 1, MAX_PAGE),
-    QueryParam("page_token", description="next_page_token from the previous page", pattern="^[A-Za-z0-9_=-]*$",
+    QueryParam("page_token", description="next_page_token from the previous page", pattern=fanout.TOKEN_PATTERN,
                max_length=4000),
 )
 EXPORT_PARAMS = (
@@ -88,61 +87,27 @@ def _services(query: dict[str, Any]) -> list[str]:
     return [name for name in SERVICES if name in configured]
 
 
-# The token: each service's cursor ("" = from its newest entry; absent = nothing left there).
-def _encode(cursors: dict[str, str]) -> str:
-    if not cursors:
-        return ""
-    return base64.urlsafe_b64encode(json.dumps(cursors, sort_keys=True).encode()).decode()
-
-
-def _decode(token: str, services: Sequence[str]) -> dict[str, str]:
-    if not token:
-        return dict.fromkeys(services, "")
-    try:
-        cursors = json.loads(base64.urlsafe_b64decode(token.encode()))
-        if not isinstance(cursors, dict) or not all(isinstance(k, str) and isinstance(v, str)
-                                                    for k, v in cursors.items()):
-            raise ValueError(token)
-    except ValueError:
-        raise invalid_field("page_token", "not a token this endpoint issued") from None
-    if not set(cursors) <= set(services):
-        raise invalid_field("page_token", "issued for other filters (another service)")
-    return cursors
-
-
 def merged_page(services: Sequence[str], base: pb.ListAuditEntriesRequest, size: int,
                 cursors: dict[str, str]) -> tuple[list[pb.AuditEntry], dict[str, str]]:
     """The newest `size` entries over every service at its cursor, and the cursors after them."""
-    fetched: dict[str, tuple[list[pb.AuditEntry], str]] = {}
-    for name in services:
-        if name not in cursors:
-            continue
+    def fetch(name: str, cursor: str, n: int) -> tuple[list[pb.AuditEntry], str]:
         request = pb.ListAuditEntriesRequest()
         request.CopyFrom(base)
-        request.page.CopyFrom(PageRequest(page_size=size, page_token=cursors[name]))
+        request.page.CopyFrom(PageRequest(page_size=n, page_token=cursor))
         client = state().backends.service_client(name, AuditLogStub)
         answer = client.call("ListAuditEntries", request, metadata=metadata(), idempotent=True)
-        fetched[name] = (list(answer.entries), answer.page.next_page_token)
-    streams = [[((-e.at.seconds, -e.at.nanos, name, -e.seq), e) for e in entries]
-               for name, (entries, _) in fetched.items()]
-    page = [entry for _, entry in heapq.merge(*streams)][:size]
-    taken: dict[str, list[pb.AuditEntry]] = {name: [] for name in fetched}
-    for entry in page:
-        taken[entry.service].append(entry)
-    after: dict[str, str] = {}
-    for name, (entries, next_token) in fetched.items():
-        if len(taken[name]) < len(entries):
-            after[name] = encode_cursor(taken[name][-1].seq) if taken[name] else cursors[name]
-        elif next_token:
-            after[name] = next_token
-    return page, after
+        return list(answer.entries), answer.page.next_page_token
+
+    return fanout.merged_page(services, size, cursors, fetch=fetch,
+                              key=lambda e: (-e.at.seconds, -e.at.nanos, e.service, -e.seq),
+                              cursor_after=lambda e: encode_cursor(e.seq))
 
 
 def list_audit(c: Call) -> Response:
     services = _services(c.query)
     page, after = merged_page(services, _request(c.query), c.query.get("page_size", 50),
-                              _decode(c.query.get("page_token", ""), services))
-    return json_response({"items": [to_json(e) for e in page], "next_page_token": _encode(after)})
+                              fanout.decode_positions(c.query.get("page_token", ""), services))
+    return json_response({"items": [to_json(e) for e in page], "next_page_token": fanout.encode_positions(after)})
 
 
 def _all(services: Sequence[str], base: pb.ListAuditEntriesRequest, limit: int) -> Iterator[pb.AuditEntry]:
@@ -193,8 +158,8 @@ def list_transfers(c: Call) -> Response:
     """Ownership transfers and delegations as sales recorded them (entries about the rep)."""
     base = _request({**c.query, "record_type": "user", "record_id": c.query.get("from_user_id", "")})
     page, after = merged_page(["sales"], base, c.query.get("page_size", 50),
-                              _decode(c.query.get("page_token", ""), ["sales"]))
-    return json_response({"items": [to_json(e) for e in page], "next_page_token": _encode(after)})
+                              fanout.decode_positions(c.query.get("page_token", ""), ["sales"]))
+    return json_response({"items": [to_json(e) for e in page], "next_page_token": fanout.encode_positions(after)})
 
 
 ROUTES: list[Route] = [

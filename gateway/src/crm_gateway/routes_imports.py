@@ -1,5 +1,6 @@
 """Imports of contacts, accounts (contacts), leads, products (sales) and tickets (support):
 POST /api/v1/imports (the file as the body, options in the query),
+GET /api/v1/imports (the caller's jobs, an admin's everyone's, newest first over the three services),
 GET /api/v1/imports/<id> (progress: rows done, accepted, rejected, rate, ETA, the first problems),
 GET /api/v1/imports/<id>/report (every rejected row with every reason, CSV).
 
@@ -7,7 +8,9 @@ The body may be up to IMPORT_MAX_BYTES (the gateway's usual limit is for JSON): 
 a temporary file while its SHA-256 is computed, then handed to contacts in chunks each under the
 gRPC message limit; the entity decides the service, and a job's id says which service holds it
 ("sales-..." and "support-..."; contacts' ids are plain UUIDs). The same file with the same options answers the first job (200) and uploads
-nothing; a new job answers 202 with its Location."""
+nothing; a new job answers 202 with its Location. The list asks each service for a page (only the
+entity's service when filtered) and merges them (crm_gateway.fanout): one token holds each
+service's position."""
 from __future__ import annotations
 
 import hashlib
@@ -21,11 +24,13 @@ from google.protobuf import json_format
 from crm.common.v1 import imports_pb2 as pb
 from crm.common.v1.imports_pb2_grpc import ImportsStub
 from crm.contacts.v1.imports_pb2_grpc import ContactImportsStub
+from crm_gateway import fanout
 from crm_gateway.problems import Problem, invalid_field
 from crm_gateway.routing import API, Call, QueryParam, Route, json_response, metadata, state, too_large
 from crm_gateway.schemas import REGISTRY
 from crm_gateway.serialize import to_json
 from crmkit.grpc_server import IDEMPOTENCY_KEY
+from crmkit.imports import listing
 
 IMPORTS = f"{API}/imports"
 IMPORT_MAX_BYTES = 256 * 1024 * 1024  # a million customers as CSV is ~150 MB
@@ -50,6 +55,14 @@ PARAMS = (
                "flag it (rejected, naming the match), merge it into that record (blank fields filled), or create "
                "it anyway (not for products: a SKU is unique; accounts are not merged)",
                choices=("flag", "merge", "create")),
+)
+JOB_PAGE = REGISTRY.page(JOB, "ImportJobList")
+LIST_PARAMS = (
+    QueryParam("entity", description="only this entity's jobs (only its service is asked)", choices=tuple(SERVICES)),
+    QueryParam("status", description="only jobs in this status", choices=listing.STATUSES),
+    QueryParam("page_size", "integer", f"jobs per page ({listing.DEFAULT_PAGE} when omitted)", 1, listing.MAX_PAGE),
+    QueryParam("page_token", description="next_page_token from the previous page (with the same filters); any "
+               "other value is a 400 naming page_token", pattern=fanout.TOKEN_PATTERN, max_length=2000),
 )
 BODY = {media: {"schema": {"type": "string", "format": "binary"}} for media in MEDIA}
 
@@ -123,6 +136,26 @@ def get_import(c: Call, id: str) -> Response:
     return json_response(to_json(job))
 
 
+def list_imports(c: Call) -> Response:
+    entity, status = c.query.get("entity", ""), c.query.get("status", "")
+    if entity:
+        services = [SERVICES[entity]]  # not configured → 503 naming it
+    else:
+        configured = state().backends.addresses
+        services = [name for name in dict.fromkeys(SERVICES.values()) if name in configured]
+
+    def fetch(service: str, cursor: str, size: int) -> tuple[list[pb.ImportJob], str]:
+        answer = _client(service).call("ListImports", pb.ListImportsRequest(
+            page_size=size, page_token=cursor, entity=entity, status=status), metadata=metadata(), idempotent=True)
+        return list(answer.jobs), answer.next_page_token
+
+    page, after = fanout.merged_page(
+        services, c.query.get("page_size") or listing.DEFAULT_PAGE,
+        fanout.decode_positions(c.query.get("page_token", ""), services), fetch=fetch,
+        key=lambda job: (-job.created_at.seconds, -job.created_at.nanos), cursor_after=listing.cursor_of)
+    return json_response({"items": [to_json(job) for job in page], "next_page_token": fanout.encode_positions(after)})
+
+
 def import_report(c: Call, id: str) -> Response:
     answer = _client(_service_of(id)).call("GetImportReport", pb.GetImportReportRequest(id=id), metadata=metadata(),
                             idempotent=True)
@@ -135,6 +168,9 @@ ROUTES = [
           "run reports every problem of every row; a run keeps going past bad rows. The same file with the same "
           "options answers its first job (200)", TAG, response=JOB, status=202, also=(200,), query=PARAMS,
           location=True, request_body=BODY, errors=(400, 401, 403, 404, 409, 413, 415, 429, 503, 504)),
+    Route("GET", IMPORTS, list_imports, "listImports", "The caller's import jobs (an administrator's: everyone's) "
+          "over contacts, accounts, leads, products and tickets, newest first, each with its progress (its "
+          "problems are on the job's own page)", TAG, response=JOB_PAGE, query=LIST_PARAMS),
     Route("GET", f"{IMPORTS}/<id>", get_import, "getImport", "An import's progress: rows done, accepted, merged, "
           "rejected, rate and ETA, and its first problems", TAG, response=JOB),
     Route("GET", f"{IMPORTS}/<id>/report", import_report, "getImportReport", "Every rejected row with every reason, "

@@ -20,6 +20,7 @@ async function gateway(request: Request): Promise<Response> {
     }
     return json(202, { id: "sales-42", entity: "lead", state: "running", file_name: "leads.csv", rows_total: 10, rows_done: 4, accepted: 3, rejected: 1 });
   }
+  if (request.method === "GET" && url.pathname === "/api/v1/imports") return json(200, { items: [], next_page_token: "" });
   if (url.pathname === "/api/v1/imports/sales-42") {
     return json(200, { id: "sales-42", entity: "lead", state: "running", file_name: "leads.csv", rows_total: 10, rows_done: 4, accepted: 3, rejected: 1 });
   }

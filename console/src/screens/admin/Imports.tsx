@@ -1,13 +1,19 @@
 // Import contacts, accounts, leads, products or tickets (the API routes by entity): upload a CSV or xlsx file (the body is the file; options in the query), then
-// follow the job at /admin/imports/<id> until it finishes and read its rejected rows.
-import { Button, Card, Checkbox, Form, Input, Radio, Select, Space, Typography } from "antd";
-import { useState } from "react";
+// follow the job at /admin/imports/<id> until it finishes and read its rejected rows. "My imports"
+// is the API's list of the caller's jobs over every service (GET /imports, newest first, cursor
+// paged), so a job is found again after its tab was closed.
+import { Button, Card, Checkbox, Form, Input, Radio, Select, Space, Spin, Table, Tag, Typography } from "antd";
+import { useCallback, useState } from "react";
 import { Link, useNavigate, useParams, useSearchParams } from "react-router";
 import { api, unwrap, type paths } from "../../api";
+import { PagerButtons } from "../../components/PagerButtons";
+import { LoadError } from "../../components/StatusPage";
+import { useCursorPages, type Page } from "../../components/useCursorPages";
 import { ProblemAlert, useApiForm } from "../../forms/useApiForm";
-import { useT } from "../../i18n";
+import { formatDateTime, formatNumber } from "../../i18n/format";
+import { useLocale, useT } from "../../i18n";
 import { ImportJobView } from "./ImportJob";
-import type { ImportJob } from "./importProgress";
+import { progressOf, type ImportJob } from "./importProgress";
 import { m } from "./messages";
 
 type Entity = NonNullable<paths["/api/v1/imports"]["post"]["parameters"]["query"]>["entity"];
@@ -34,7 +40,12 @@ export default function Imports() {
           <div><Link to="/admin/imports">← {t("upload")}</Link></div>
           <ImportJobView key={id} id={id} reused={search.get("reused") === "1"} />
         </Space>
-      ) : <UploadForm />}
+      ) : (
+        <Space orientation="vertical" size="large" style={{ width: "100%" }}>
+          <UploadForm />
+          <MyImports />
+        </Space>
+      )}
     </>
   );
 }
@@ -95,6 +106,49 @@ function UploadForm() {
         <Form.Item name="dry_run" valuePropName="checked"><Checkbox>{t("dryRun")}</Checkbox></Form.Item>
         <Button type="primary" htmlType="submit" loading={f.submitting}>{t("upload")}</Button>
       </Form>
+    </Card>
+  );
+}
+
+const PAGE_SIZE = 20;
+const isEntity = (e: string | undefined): e is Entity => (ENTITIES as readonly string[]).includes(e ?? "");
+
+/** The caller's recent import jobs (an admin's: everyone's), each linking to its page. */
+export function MyImports() {
+  const t = useT(m);
+  const { locale } = useLocale();
+  const fetchPage = useCallback(async (pageToken: string): Promise<Page<ImportJob>> => {
+    const a = await unwrap(api.GET("/api/v1/imports", { params: { query: { page_size: PAGE_SIZE, page_token: pageToken || undefined } } }));
+    return { items: a.items, next_page_token: a.next_page_token };
+  }, []);
+  const pages = useCursorPages<ImportJob>(fetchPage, "mine");
+  const n = (v: number | undefined) => formatNumber(v ?? 0, locale);
+  if (pages.error) return <LoadError error={pages.error} retry={pages.reload} />;
+  return (
+    <Card title={<h2 className="card-title">{t("myImports")}</h2>}>
+      {!pages.loaded ? <Spin /> : pages.items.length === 0 ? <Typography.Text type="secondary">{t("noImports")}</Typography.Text> : (
+        <Table<ImportJob>
+          size="small"
+          data-testid="my-imports"
+          rowKey={(job) => job.id ?? ""}
+          pagination={false}
+          dataSource={pages.items}
+          columns={[
+            { title: t("fileName"), key: "file", render: (_: unknown, job) => (
+              <Link to={`/admin/imports/${encodeURIComponent(job.id ?? "")}`}>{job.file_name || job.id}</Link>) },
+            { title: t("entity"), key: "entity", render: (_: unknown, job) => (isEntity(job.entity) ? t(`entity_${job.entity}`) : job.entity) },
+            { title: t("status"), key: "status", render: (_: unknown, job) => <Tag>{t(`phase_${progressOf(job).phase}`)}</Tag> },
+            { title: t("rowsColumn"), key: "rows", render: (_: unknown, job) => (
+              (job.rows_total ?? 0) > 0 ? `${n(job.rows_done)} / ${n(job.rows_total)}` : n(job.rows_done)) },
+            { title: t("accepted"), key: "accepted", render: (_: unknown, job) => n(job.accepted) },
+            { title: t("rejected"), key: "rejected", render: (_: unknown, job) => n(job.rejected) },
+            { title: t("created"), key: "created", render: (_: unknown, job) => formatDateTime(job.created_at, locale) },
+          ]}
+        />
+      )}
+      {(pages.hasNext || pages.hasPrevious) && (
+        <PagerButtons pages={pages} labels={{ previous: t("previous"), next: t("next"), page: t("page", { n: pages.page }) }} />
+      )}
     </Card>
   );
 }

@@ -12,7 +12,7 @@ from typing import Any
 
 from sqlalchemy import func, select
 
-from crm.common.v1.imports_pb2 import ColumnMapping, CreateImportRequest, ImportJob
+from crm.common.v1.imports_pb2 import ColumnMapping, CreateImportRequest, ImportJob, ListImportsRequest
 from crm.contacts.v1.contacts_pb2 import Contact
 from crm_contacts import store
 from crm_contacts.jobs.imports import ImportRunner
@@ -285,3 +285,17 @@ def test_duplicates_are_found_in_the_batch_in_earlier_batches_and_in_the_databas
     assert f"duplicate of contact {ids['新客户']} (+8613600136000)" in problems[4]
     assert "duplicate of row 5 of this file" in problems[6]
     assert "name is required" in problems[2]
+
+
+def test_a_user_who_closed_the_tab_finds_their_job_in_the_list(contacts: Contacts, db: Database) -> None:
+    job = upload(contacts, csv_bytes(ROWS))
+
+    def listed(user: str, **fields: Any) -> list[str]:
+        return contacts.read(lambda s: [j.id for j in imports.list_imports(
+            s, principal=contacts.users[user], now=contacts.now, request=ListImportsRequest(**fields)).jobs])
+
+    assert listed(REP) == [job.id]
+    assert listed(REP, entity="contact", status="queued") == [job.id]
+    assert listed(REP, entity="account") == []
+    others = [u for u, p in contacts.users.items() if u != REP and not p.is_admin]
+    assert listed(others[0]) == []  # a colleague does not see it

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
-from crm.common.v1.imports_pb2 import ColumnMapping, ValueMap
+from crm.common.v1.imports_pb2 import ColumnMapping, ListImportsRequest, ValueMap
 from crm.sales.v1.sales_pb2 import Lead
 from crm_sales.store import records
 from crm_sales.tables import leads as leads_table
@@ -214,3 +214,20 @@ def test_a_file_with_chinese_headers_and_labels_imports_without_a_mapping(sales:
     assert (created["王芳"].source, created["王芳"].industry, created["王芳"].notes) == (
         "trade_show", "manufacturing", "老客户介绍")
     assert (created["李雷"].source, created["李雷"].industry) == ("trade_show", "造船与海工")  # open list: as typed
+
+
+def test_a_rep_lists_their_lead_and_product_jobs_on_the_real_schema(sales: Any) -> None:
+    leads = run(sales, csv_bytes([["name"], ["王芳"]]), batch_rows=10)
+    products = run(sales, csv_bytes([["sku", "name"], ["P-1", "打印机"]]), principal=MANAGER, entity="product",
+                   batch_rows=10)
+
+    def listed(principal: Principal, **fields: Any) -> list[str]:
+        return sales.read(lambda s: [j.id for j in jobs.list_imports(
+            s, kind=imports.KIND, principal=principal, now=NOW, request=ListImportsRequest(**fields)).jobs])
+
+    assert listed(REP) == [leads.id]  # not the manager's products job
+    assert listed(MANAGER, entity="product", status="done") == [products.id]
+    assert listed(MANAGER, entity="lead") == []
+    with pytest.raises(InvalidArgument) as refused:
+        listed(REP, entity="ticket")  # support's, not sales'
+    assert refused.value.field == "entity"

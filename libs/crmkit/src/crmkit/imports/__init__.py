@@ -6,7 +6,8 @@
 - `tables` / `store`: the job (its ImportJob snapshot, `rows_done` the checkpoint), the uploaded
   chunks, rejected rows with every reason, the mapping remembered per source;
 - `jobs`: the use cases every service's import RPCs share (create, idempotent on the file's hash
-  and the options; upload; start; progress with rate and ETA; the report);
+  and the options; upload; start; progress with rate and ETA; the report; the caller's jobs listed);
+- `listing`: how that list pages (newest first, its cursor), shared with the gateway's merged list;
 - `runner`: the worker that runs a started job a batch per transaction and resumes after a
   restart from the checkpoint, calling the service's `Importer` for the rows themselves.
 

@@ -16,11 +16,17 @@ from typing import Any, Protocol
 
 from sqlalchemy.orm import Session
 
-from crm.common.v1.imports_pb2 import CreateImportRequest, ImportJob, ImportProblem
+from crm.common.v1.imports_pb2 import (
+    CreateImportRequest,
+    ImportJob,
+    ImportProblem,
+    ListImportsRequest,
+    ListImportsResponse,
+)
 from crmkit.auth import Principal
 from crmkit.db import UnitOfWork
 from crmkit.errors import FailedPrecondition, InvalidArgument, NotFound, PermissionDenied
-from crmkit.imports import files
+from crmkit.imports import files, listing
 from crmkit.imports import mapping as mapping_rules
 from crmkit.imports.mapping import Problem
 from crmkit.imports.store import RUNNABLE, ImportStore
@@ -148,14 +154,41 @@ def create_import(uow: UnitOfWork, *, kind: ImportKind, principal: Principal, no
     return job
 
 
+def visible_owner(principal: Principal) -> str | None:
+    """Whose jobs the caller sees: their own, an admin everyone's (None)."""
+    return None if principal.is_admin else principal.user_id
+
+
 def own_job(session: Session, kind: ImportKind, principal: Principal, job_id: str, *,
             for_update: bool = False) -> ImportJob:
     if not job_id:
         raise InvalidArgument("id is required", field="id")
     found = kind.store.load_job(session, job_id, for_update=for_update)
-    if found is None or not (found[0].owner_id == principal.user_id or principal.is_admin):
+    owner = visible_owner(principal)
+    if found is None or not (owner is None or found[0].owner_id == owner):
         raise NotFound(f"import {job_id} not found", field="id")
     return found[0]
+
+
+def list_imports(session: Session, *, kind: ImportKind, principal: Principal, now: datetime,
+                 request: ListImportsRequest) -> ListImportsResponse:
+    """The jobs the caller sees (own_job's rule), newest first, each as get_import answers it
+    but without its problems (those are the job's own page)."""
+    if not 0 <= request.page_size <= listing.MAX_PAGE:
+        raise InvalidArgument(f"1 to {listing.MAX_PAGE} (default {listing.DEFAULT_PAGE})", field="page_size")
+    if request.entity and request.entity not in kind.entities:
+        raise InvalidArgument(f"must be one of {', '.join(kind.entities)}", field="entity")
+    if request.status and request.status not in listing.STATUSES:
+        raise InvalidArgument(f"must be one of {', '.join(listing.STATUSES)}", field="status")
+    after = listing.parse_cursor(request.page_token) if request.page_token else None
+    size = request.page_size or listing.DEFAULT_PAGE
+    found = kind.store.list_jobs(session, owner_id=visible_owner(principal), status=request.status,
+                                 entity=request.entity, after=after, limit=size + 1)
+    page = found[:size]
+    for job in page:
+        del job.problems[:]
+        with_progress(job, now)
+    return ListImportsResponse(jobs=page, next_page_token=listing.cursor_of(page[-1]) if len(found) > size else "")
 
 
 def append_chunk(uow: UnitOfWork, *, kind: ImportKind, principal: Principal, job_id: str, offset: int,

@@ -41,5 +41,9 @@ class ImportsServicer(ServicerBase, ImportsBase):
         return self.read(lambda session, call: pb.GetImportReportResponse(csv=jobs.report_csv(
             session, kind=self.kind, principal=call.principal, job_id=request.id)))
 
+    def ListImports(self, request: pb.ListImportsRequest, context: Ctx) -> pb.ListImportsResponse:
+        return self.read(lambda session, call: jobs.list_imports(
+            session, kind=self.kind, principal=call.principal, now=call.now, request=request))
+
 
 SERVICE_NAME = pb.DESCRIPTOR.services_by_name["Imports"].full_name

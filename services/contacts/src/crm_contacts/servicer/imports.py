@@ -38,3 +38,7 @@ class ImportsServicer(ServicerBase, ContactImportsServicer):
     def GetImportReport(self, request: pb.GetImportReportRequest, context: Ctx) -> pb.GetImportReportResponse:
         return self.read(lambda session, call: pb.GetImportReportResponse(csv=imports.report_csv(
             session, principal=call.principal, job_id=request.id)))
+
+    def ListImports(self, request: pb.ListImportsRequest, context: Ctx) -> pb.ListImportsResponse:
+        return self.read(lambda session, call: imports.list_imports(
+            session, principal=call.principal, now=call.now, request=request))

@@ -12,7 +12,7 @@ from datetime import datetime
 from google.protobuf.timestamp_pb2 import Timestamp
 from sqlalchemy.orm import Session
 
-from crm.common.v1.imports_pb2 import CreateImportRequest, ImportJob
+from crm.common.v1.imports_pb2 import CreateImportRequest, ImportJob, ListImportsRequest, ListImportsResponse
 from crm.contacts.v1.contacts_pb2 import Contact
 from crm.contacts.v1.events_pb2 import ContactCreated
 from crm_contacts import store
@@ -60,6 +60,12 @@ def start_import(uow: UnitOfWork, *, principal: Principal, now: datetime, job_id
 
 def get_import(session: Session, *, principal: Principal, now: datetime, job_id: str) -> ImportJob:
     return import_jobs.get_import(session, kind=KIND, principal=principal, now=now, job_id=job_id)
+
+
+def list_imports(session: Session, *, principal: Principal, now: datetime,
+                 request: ListImportsRequest) -> ListImportsResponse:
+    """The caller's jobs (an admin's: everyone's), newest first, without their problems."""
+    return import_jobs.list_imports(session, kind=KIND, principal=principal, now=now, request=request)
 
 
 def report_csv(session: Session, *, principal: Principal, job_id: str) -> bytes:
