@@ -18,7 +18,7 @@ def test_every_readme_import_command_parses_with_the_user_it_names() -> None:
     for command in commands:
         words = shlex.split(command.split("#", 1)[0])
         args = arguments(words)
-        assert args.command == "upload" and args.user == words[words.index("--user") + 1], command
+        assert args.command in ("upload", "list") and args.user == words[words.index("--user") + 1], command
 
 
 def test_an_option_before_the_command_is_kept_when_the_command_does_not_repeat_it() -> None:

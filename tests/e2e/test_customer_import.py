@@ -172,7 +172,11 @@ def test_the_cli_uploads_follows_with_a_progress_bar_and_saves_the_report(suite,
                      "--mapping", str(mapping), "--source", "cli-test"])
     err = capsys.readouterr().err
     assert code == 0, err
-    last = err.strip().splitlines()[-2] if "rejected rows" in err else err.strip().splitlines()[-1]
-    assert "[" + "#" * 30 + "]" in last and "done" in last and "rejected 2" in last
+    last = [line for line in err.splitlines() if "[" + "#" * 30 + "]" in line][-1].split("\r")[-1]
+    assert "done" in last and "rejected 2" in last
+    assert "columns: " in err and "客户名称 → name" in err and "手机 → mobile" in err  # the mapping as applied
     report = source.with_suffix(".report.csv").read_bytes().decode("utf-8-sig")
     assert [r[0] for r in csv.reader(io.StringIO(report))] == ["row", "2", "3", "4"]
+    code = cli.main(["--gateway", suite.gateway_url, "--token", token, "list", "--entity", "contact", "--limit", "5"])
+    listed = capsys.readouterr().out.splitlines()
+    assert code == 0 and "客户.csv" in listed[0] and "done" in listed[0]  # the newest first

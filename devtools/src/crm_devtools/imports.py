@@ -101,7 +101,11 @@ def arguments(argv: list[str] | None = None) -> argparse.Namespace:
     rp = sub.add_parser("report", help="save a job's rejected rows (CSV)")
     rp.add_argument("job_id")
     rp.add_argument("-o", "--output", type=Path, required=True)
-    for command in (up, st, rp):
+    ls = sub.add_parser("list", help="my import jobs, newest first")
+    ls.add_argument("--entity", choices=("contact", "account", "lead", "product", "ticket"))
+    ls.add_argument("--status", choices=("uploading", "queued", "running", "done", "failed"))
+    ls.add_argument("--limit", type=int, default=20, help="how many (at most 200)")
+    for command in (up, st, rp, ls):
         _connection(command, defaults=False)
     return parser.parse_args(argv)
 
@@ -119,6 +123,8 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.command == "report":
         return _save_report(http, base, args.job_id, args.output)
+    if args.command == "list":
+        return _list(http, base, args)
     params = {"entity": args.entity, "file_name": args.file.name, "on_duplicate": args.on_duplicate,
               "dry_run": "true" if args.dry_run else "false"}
     if args.source:
@@ -137,6 +143,9 @@ def main(argv: list[str] | None = None) -> int:
         print(job["id"])
         return 0
     job = follow(http, base, job["id"])
+    applied = [f"{column} → {field}" for column, field in (job.get("columns") or {}).items() if field]
+    if applied:
+        print(f"columns: {', '.join(applied)}", file=sys.stderr)
     if job.get("unmapped_columns"):
         print(f"columns not imported: {', '.join(job['unmapped_columns'])}", file=sys.stderr)
     if job["status"] == "failed":
@@ -144,6 +153,19 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     if int(job.get("rejected", 0)) or int(job.get("warnings", 0)):
         _save_report(http, base, job["id"], args.report or args.file.with_suffix(".report.csv"))
+    return 0
+
+
+def _list(http: requests.Session, base: str, args: argparse.Namespace) -> int:
+    params = {"page_size": str(args.limit), **{k: getattr(args, k) for k in ("entity", "status") if getattr(args, k)}}
+    r = http.get(f"{base}/imports", params=params, timeout=30)
+    if not r.ok:
+        return _fail(r)
+    for job in r.json().get("items", []):
+        print("\t".join([job["id"], job.get("entity", ""), job.get("file_name", ""), job.get("status", ""),
+                         f"{job.get('rows_done', 0)}/{job.get('rows_total', 0)}",
+                         f"accepted {job.get('accepted', 0)}", f"rejected {job.get('rejected', 0)}",
+                         job.get("created_at", "")]))
     return 0
 
 
