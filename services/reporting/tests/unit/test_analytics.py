@@ -143,6 +143,27 @@ def test_amounts_are_exact_per_currency_and_never_added_across(deals: Session) -
     assert [c.name for c in query.run(deals, one, ADMIN).columns] == ["owner", "won_amount"]
 
 
+def test_an_amount_over_several_currencies_has_no_total(deals: Session) -> None:
+    """rep.1 won 1500.50 CNY and 99 USD: their sum 1599.50 is no amount in any currency."""
+    def totals(result) -> list[float | None]:  # type: ignore[no-untyped-def]
+        return [None if v.WhichOneof("kind") == "null_value" else v.number_value for v in result.totals.values]
+
+    both = query.run(deals, q(dims=("owner",), measures=("won_amount", "won", "avg_amount")), REP1)
+    assert totals(both) == [None, 3.0, None]           # the counts still add up
+    for use_rollup in (True, False):
+        windowed = q(measures=("won_amount",), time_field="closed", from_day="2024-06-01", to_day="2024-06-30")
+        assert totals(query.run(deals, windowed, ADMIN, use_rollup=use_rollup)) == [None]
+    cny = q(dims=("owner",), measures=("won_amount",), filters=[QueryFilter(field="currency", values=["CNY"])])
+    assert totals(query.run(deals, cny, REP1)) == [1500.5]
+    south = q(measures=("won_amount",), filters=[QueryFilter(field="team", values=["south-sales"])])
+    assert totals(query.run(deals, south, ADMIN)) == [7000.0]     # one currency: its total stands
+    board = definitions.save_dashboard(deals, principal=REP1, now=NOW, id_="", dashboard=Dashboard(
+        name="mine", widgets=[Widget(id="won", kind="figure", query=q(measures=("won_amount",)),
+                                     thresholds=Thresholds(green=1000, amber=500))]))
+    figure = definitions.render(deals, principal=REP1, id_=board.id).widgets[0]
+    assert not figure.HasField("figure") and figure.status == ""
+
+
 def test_time_grain_filters_order_and_limit(deals: Session) -> None:
     monthly = q(measures=("won", "won_amount"), time_field="closed", time_grain="month",
                 filters=[QueryFilter(field="currency", values=["CNY"])])

@@ -181,17 +181,23 @@ def run(session: Session, query: Query, principal: Principal, *, title: str = ""
     if keys and on_rollup is None:
         stmt = stmt.group_by(*keys)
     sums = [0] * len(parts)
+    at_currency = next((i for i, (name, _, _) in enumerate(p.groups) if name == "currency"), None)
+    currencies: set[str] = set()
     for row in session.execute(stmt):
         values = list(row)
         names = ["" if v is None else str(v) for v in values[:len(keys)]]
         rows.append((names, _finish(p.measures, values[len(keys):])))
         sums = [a + (b or 0) for a, b in zip(sums, values[len(keys):], strict=True)]
+        if at_currency is not None:
+            currencies.add(names[at_currency])
     if p.join_tags:   # a ticket is in one row per tag: its total is counted without the join
         on_totals = rollup_statement(p, totals=True) if on_rollup is not None else None
         sums = list(session.execute(on_totals if on_totals is not None else
                                     select(*parts).select_from(p.source.table).where(*p.where)).one())
     # every part is a SUM, so the totals are the sums of the groups' parts
     totals = _finish(p.measures, sums)
+    if len(currencies) > 1:   # an amount over rows in several currencies has no total (null)
+        totals = [None if m.unit == "amount" else v for m, v in zip(p.measures, totals, strict=True)]
     if keys:
         rows = _sorted(p, rows)
     result = QueryResult(title=title, query=p.query, events_applied=events_applied(session))
