@@ -317,6 +317,9 @@ def test_a_manager_cannot_file_a_target_for_another_teams_rep(deals: Session) ->
      "targets[1].currency_code"),
     (MANAGER, SalesTarget(month="2024-06", currency_code="CNY", amount="lots"), InvalidArgument, "targets[1].amount"),
     (MANAGER, SalesTarget(month="2024-06", currency_code="CNY", amount="-5"), InvalidArgument, "targets[1].amount"),
+    (MANAGER, SalesTarget(month="2024-06", currency_code="CNY", amount="99999999999999999999999"), InvalidArgument,
+     "targets[1].amount"),
+    (MANAGER, SalesTarget(month="2024-06", currency_code="CNY", amount="1e400"), InvalidArgument, "targets[1].amount"),
     (ADMIN, SalesTarget(month="2024-06", currency_code="CNY", amount="5"), InvalidArgument, "targets[1].team"),
 ])
 def test_bad_targets_are_refused_and_nothing_is_written(session: Session, who: Principal, item: SalesTarget,
