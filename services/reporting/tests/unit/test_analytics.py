@@ -424,6 +424,18 @@ def test_forecast_weights_the_next_quarters_pipeline(deals: Session) -> None:
     assert e.value.field == "quarter"
 
 
+@pytest.mark.parametrize("quarter", ["0000-Q1", "0000-Q4"])
+def test_a_quarter_of_year_zero_is_refused_naming_the_quarter(deals: Session, quarter: str) -> None:
+    with pytest.raises(InvalidArgument) as e:      # was an IndexError (500): the year before is "-1"
+        analytics.forecast(deals, principal=ADMIN, request=ForecastRequest(quarter=quarter), now=NOW)
+    assert e.value.field == "quarter"
+
+
+def test_the_first_years_quarters_forecast_against_the_year_before(deals: Session) -> None:
+    f = analytics.forecast(deals, principal=ADMIN, request=ForecastRequest(quarter="0001-Q2"), now=NOW)
+    assert f.quarter == "0001-Q2" and all(line.open_deals == 0 for line in f.lines)
+
+
 def test_only_the_owner_changes_or_deletes_a_definition(deals: Session) -> None:
     from crm_reporting.tables import saved_queries
     from crmkit.errors import Conflict

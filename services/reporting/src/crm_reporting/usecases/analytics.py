@@ -187,7 +187,8 @@ def forecast(session: Session, *, principal: Principal, request: ForecastRequest
     plus what is already won in it; next to it the same quarter a year before and the win rate by
     amount over the four quarters before now."""
     quarter = request.quarter or next_quarter(now)
-    if len(quarter) != 7 or quarter[4:6] != "-Q" or quarter[6] not in "1234" or not quarter[:4].isdigit():
+    if (len(quarter) != 7 or quarter[4:6] != "-Q" or quarter[6] not in "1234" or not quarter[:4].isdigit()
+            or quarter[:4] == "0000"):   # there is no year 0 (and no quarter a year before it)
         raise InvalidArgument("use YYYY-Qn, e.g. 2025-Q1", field="quarter")
     # from the rollup's month rows (store.rollups): a quarter is a set of months of one time field
     r = opportunity_rollup.c
