@@ -138,6 +138,8 @@ def _filter(source: Source, name: str, op: str, values: list[str], where: str) -
             typed = [int(v) for v in values]
         except ValueError:
             raise InvalidArgument("a whole number", field=f"{where}.values") from None
+        if any(abs(v) >= 2**63 for v in typed):   # beyond what the database binds as an integer
+            raise InvalidArgument("a whole number of at most 18 digits", field=f"{where}.values")
     expr = ticket_tags.c.tag if dim.join_tags else dim.expr
     clause: ColumnElement[bool]
     if op == "eq":
