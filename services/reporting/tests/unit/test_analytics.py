@@ -412,6 +412,17 @@ def test_a_dashboard_renders_its_widgets_coloured_and_drills_down(deals: Session
     assert e.value.field == "widgets[0].thresholds.green"
 
 
+@pytest.mark.parametrize("widget_id", ["a/b", "won?x=1", "deals won", "#top", "x" * 65])
+def test_a_widget_id_its_drill_down_path_cannot_carry_is_refused(session: Session, widget_id: str) -> None:
+    """/dashboards/<id>/widgets/<widget_id>/drill-down: an id with a slash (or ?, #, a space) could be
+    saved and shown, but never drilled into."""
+    with pytest.raises(InvalidArgument) as e:
+        definitions.save_dashboard(session, principal=MANAGER, now=NOW, id_="", dashboard=Dashboard(
+            name="bad", widgets=[Widget(id="ok-1", kind="figure", query=q()),
+                                 Widget(id=widget_id, kind="figure", query=q())]))
+    assert e.value.field == "widgets[1].id"
+
+
 def test_forecast_weights_the_next_quarters_pipeline(deals: Session) -> None:
     deal(deals, "o8", owner="rep.2", stage="negotiate", amount="1000", probability=80, expected="2024-09-30")
     deal(deals, "o9", owner="rep.2", stage="negotiate", amount="1000", probability=80, expected="2024-10-01")

@@ -6,6 +6,7 @@ saved, so a saved query never fails for a name the catalogue does not know."""
 from __future__ import annotations
 
 import math
+import re
 import uuid
 from datetime import datetime
 from typing import Any
@@ -38,6 +39,8 @@ from crmkit.errors import Conflict, InvalidArgument, NotFound, PermissionDenied
 SHARING = ("private", "team", "everyone")
 WIDGET_KINDS = ("figure", "series", "table", "funnel")
 MAX_WIDGETS = 50
+# a widget id is a path segment of its drill-down (/dashboards/<id>/widgets/<widget_id>/drill-down)
+WIDGET_ID = re.compile(r"[A-Za-z0-9_.-]{1,64}")
 
 
 def _visible(principal: Principal, table: Table) -> ColumnElement[bool]:
@@ -154,6 +157,8 @@ def _check_widgets(principal: Principal, widgets: list[Widget], field: str) -> N
         at = _at(field, f"widgets[{i}]")
         if not w.id:
             w.id = f"w{i + 1}"
+        if not WIDGET_ID.fullmatch(w.id):
+            raise InvalidArgument("1 to 64 letters, digits, '-', '_' or '.'", field=f"{at}.id")
         if w.id in seen:
             raise InvalidArgument(f"widget id {w.id!r} used twice", field=f"{at}.id")
         seen.add(w.id)
