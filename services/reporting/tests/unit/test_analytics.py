@@ -16,6 +16,7 @@ from crm.reporting.v1.reporting_pb2 import (
     DrillDownWidgetRequest,
     ForecastRequest,
     GetStandardReportRequest,
+    GetSupportSummaryRequest,
     ListTargetsRequest,
     PutTargetsRequest,
     Query,
@@ -31,7 +32,7 @@ from crm.support.v1.support_pb2 import Ticket
 from crm_reporting.analytics import query
 from crm_reporting.handlers import sales as sales_handlers
 from crm_reporting.handlers import support as support_handlers
-from crm_reporting.usecases import analytics, definitions, targets
+from crm_reporting.usecases import analytics, definitions, support, targets
 from crmkit.auth import Principal
 from crmkit.errors import InvalidArgument, NotFound, PermissionDenied
 
@@ -209,8 +210,10 @@ def test_drill_down_lists_exactly_the_records_a_figure_counts(deals: Session) ->
 
 
 def ticket(session: Session, tid: str, *, tags: tuple[str, ...] = (), type: str = "question", status: str = "open",
-           assignee: str = "agent.1", solved: str = "", priority: str = "normal") -> None:
-    t = Ticket(id=tid, version=1, status=status, priority=priority, assignee_id=assignee, type=type, tags=list(tags))
+           assignee: str = "agent.1", solved: str = "", priority: str = "normal", team: str = "",
+           region: str = "") -> None:
+    t = Ticket(id=tid, version=1, status=status, priority=priority, assignee_id=assignee, type=type, tags=list(tags),
+               team=team, region=region)
     t.created_at.CopyFrom(ts("2024-05-01T08:00:00"))
     if solved:
         t.solved_at.CopyFrom(ts(solved))
@@ -233,6 +236,39 @@ def test_top_issues_count_a_ticket_once_per_tag_and_drill_to_it(session: Session
     assert query.run(session, tagged, ADMIN).totals.values[0].number_value == 3
     untagged = q("tickets", measures=("count",), filters=[QueryFilter(field="tag", op="ne", values=["billing"])])
     assert query.run(session, untagged, ADMIN).totals.values[0].number_value == 2
+
+
+def test_a_manager_counts_the_tickets_and_csat_of_their_team_and_region_as_support_shows_them(
+        session: Session) -> None:
+    """Support lets a manager read the tickets of their team or region (and those assigned to them),
+    not the others: reports, drill-downs and the support summary count no more than that."""
+    south_mgr = Principal("manager.s", ("manager",), "south-sales", "south")
+    ticket(session, "tn", tags=("billing",), team="north-sales", region="north")
+    ticket(session, "tr", tags=("billing",), team="hq", region="north")          # the manager's region
+    ticket(session, "ts", tags=("billing",), team="south-sales", region="south")
+    ticket(session, "tm", tags=("billing",), team="hq", assignee="manager.n")    # assigned to the manager
+    for tid in ("tn", "ts"):
+        answer = tev.CsatAnswered(ticket_id=tid, assignee_id="agent.1", rating=5)
+        answer.answered_at.CopyFrom(ts("2024-05-02T09:00:00"))
+        support_handlers.apply_csat(session, answer)
+    manager = Principal("manager.n", ("manager",), "north-sales", "north")
+    issues = analytics.standard_report(session, principal=manager, request=GetStandardReportRequest(name="top_issues"))
+    assert table(issues) == {("billing",): [3.0, 3.0]}
+    assert list(query.drill(session, issues.query, manager, keys=["billing"], measure="count", page_token="",
+                            size=0).ids) == ["tm", "tn", "tr"]
+    assert list(query.drill(session, issues.query, south_mgr, keys=["billing"], measure="count", page_token="",
+                            size=0).ids) == ["ts"]
+    for use_rollup in (True, False):
+        weekly = q("tickets", measures=("count",), time_grain="week")
+        assert query.run(session, weekly, manager, use_rollup=use_rollup).totals.values[0].number_value == 3
+        csat = q("csat", measures=("count",))
+        assert query.run(session, csat, manager, use_rollup=use_rollup).totals.values[0].number_value == 1
+    assert list(query.drill(session, q("csat", measures=("count",)), south_mgr, keys=[], measure="", page_token="",
+                            size=0).ids) == ["ts"]
+    summary = support.support_summary(session, principal=manager, request=GetSupportSummaryRequest())
+    assert (summary.total, summary.csat_count) == (3, 1)
+    everyone = analytics.standard_report(session, principal=AGENT, request=GetStandardReportRequest(name="top_issues"))
+    assert table(everyone) == {("billing",): [4.0, 4.0]}                      # an agent works every ticket
 
 
 def test_ticket_resolution_and_csat_trend(session: Session) -> None:
