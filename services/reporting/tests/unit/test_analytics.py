@@ -448,6 +448,21 @@ def test_a_dashboard_renders_its_widgets_coloured_and_drills_down(deals: Session
     assert e.value.field == "widgets[0].thresholds.green"
 
 
+def test_a_series_figure_is_its_latest_point_whatever_its_order(deals: Session) -> None:
+    """Won per month newest first (order_by -period): the figure and its drill-down are June's
+    deals, not May's, the row the order put last."""
+    newest_first = q(measures=("won",), time_field="closed", time_grain="month", order_by="-period")
+    board = definitions.save_dashboard(deals, principal=MANAGER, now=NOW, id_="", dashboard=Dashboard(
+        name="trend", widgets=[Widget(id="monthly", kind="series", query=newest_first,
+                                      thresholds=Thresholds(green=3, amber=2))]))
+    view = definitions.render(deals, principal=MANAGER, id_=board.id).widgets[0]
+    assert [r.keys[0] for r in view.result.rows] == ["2024-06", "2024-05"]
+    assert (view.figure, view.status) == (3.0, "green")
+    drilled = definitions.drill_widget(deals, principal=MANAGER, request=DrillDownWidgetRequest(
+        dashboard_id=board.id, widget_id="monthly"))
+    assert list(drilled.ids) == ["o2", "o4", "o7"]
+
+
 @pytest.mark.parametrize("widget_id", ["a/b", "won?x=1", "deals won", "#top", "x" * 65])
 def test_a_widget_id_its_drill_down_path_cannot_carry_is_refused(session: Session, widget_id: str) -> None:
     """/dashboards/<id>/widgets/<widget_id>/drill-down: an id with a slash (or ?, #, a space) could be

@@ -225,6 +225,12 @@ def _value(v: Any) -> float | None:
     return None if v.WhichOneof("kind") != "number_value" else float(v.number_value)
 
 
+def _last_point(rows: Any) -> Any:
+    """A series' last point: the row of the latest period (its keys sort in time order; the
+    widget's order_by or limit may have put it anywhere among the rows), None without rows."""
+    return max(rows, key=lambda r: list(r.keys), default=None)
+
+
 def render(session: Session, *, principal: Principal, id_: str) -> DashboardView:
     """Every widget's query run with the caller's visibility, its figure and its colour."""
     board = get_dashboard(session, principal=principal, id_=id_)
@@ -232,7 +238,7 @@ def render(session: Session, *, principal: Principal, id_: str) -> DashboardView
     for i, w in enumerate(board.widgets):
         result = query.run(session, w.query, principal, title=w.title, field=f"widgets[{i}].query")
         if w.kind == "series" and result.rows:
-            figure = _value(result.rows[-1].values.values[0])
+            figure = _value(_last_point(result.rows).values.values[0])
         else:
             figure = _value(result.totals.values[0]) if result.totals.values else None
         item = WidgetView(widget_id=w.id, title=w.title, kind=w.kind, result=result,
@@ -251,7 +257,7 @@ def drill_widget(session: Session, *, principal: Principal, request: DrillDownWi
         raise NotFound(f"no widget {request.widget_id} on this dashboard", field="widget_id")
     keys = list(request.keys)
     if not keys and widget.kind == "series":   # a series' figure is its last point
-        last = query.run(session, widget.query, principal).rows
-        keys = list(last[-1].keys) if last else []
+        last = _last_point(query.run(session, widget.query, principal).rows)
+        keys = list(last.keys) if last is not None else []
     return query.drill(session, widget.query, principal, keys=keys, measure=request.measure,
                        page_token=request.page.page_token, size=request.page.page_size)
