@@ -333,6 +333,21 @@ def _fill(out: ListValue, values: Sequence[float | None]) -> ListValue:
     return out
 
 
+def _typed_key(source: Source, name: str, key: str, where: str) -> str | int:
+    """A row's key as its column compares: a number dimension's (a CSAT rating) as a number, since
+    PostgreSQL has no integer = varchar (SQLite converted it silently)."""
+    dim = source.dimensions.get(name)
+    if dim is None or dim.type != "number":
+        return key
+    try:
+        number = int(key)
+    except ValueError:
+        raise InvalidArgument(f"{name} is a whole number", field=where) from None
+    if abs(number) >= 2**63:
+        raise InvalidArgument(f"{name} is a whole number of at most 18 digits", field=where)
+    return number
+
+
 def drill(session: Session, query: Query, principal: Principal, *, keys: Sequence[str], measure: str,
           page_token: str, size: int, field: str = "query") -> DrillDownResult:
     """The ids of the records behind one row (its keys) or the total (no keys) of one measure."""
@@ -341,7 +356,8 @@ def drill(session: Session, query: Query, principal: Principal, *, keys: Sequenc
     if keys:
         if len(keys) != len(p.groups):
             raise InvalidArgument(f"give one key per dimension: {', '.join(g[0] for g in p.groups)}", field="keys")
-        where.extend(expr == key for (_, _, expr), key in zip(p.groups, keys, strict=True))
+        for i, ((name, _, expr), key) in enumerate(zip(p.groups, keys, strict=True)):
+            where.append(expr == _typed_key(p.source, name, key, f"keys[{i}]"))
     name = measure or p.query.measures[0]
     chosen = next((m for m in p.measures if m.name == name), None)
     if chosen is None:
