@@ -133,6 +133,8 @@ def _filter(source: Source, name: str, op: str, values: list[str], where: str) -
     if op not in _MULTI and len(values) != 1:
         raise InvalidArgument(f"{op} takes exactly one value", field=f"{where}.values")
     typed: list[Any] = values
+    if dim.type == "number" and op == "contains":   # PostgreSQL has no LIKE on an integer
+        raise InvalidArgument(f"contains is for text fields; {name} is a number", field=f"{where}.op")
     if dim.type == "number":
         try:
             typed = [int(v) for v in values]
