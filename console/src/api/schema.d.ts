@@ -12808,6 +12808,8 @@ export interface operations {
                 "X-Request-Id"?: string;
                 /** @description 1 to 200 visible ASCII characters, e.g. a UUID; a retry with the same key returns the first answer */
                 "Idempotency-Key"?: string;
+                /** @description ETag of the version being changed, e.g. "3" (or *: no check); 409 when stale */
+                "If-Match"?: string;
             };
             path: {
                 id: string;
@@ -12853,6 +12855,8 @@ export interface operations {
                 "X-Request-Id"?: string;
                 /** @description 1 to 200 visible ASCII characters, e.g. a UUID; a retry with the same key returns the first answer */
                 "Idempotency-Key"?: string;
+                /** @description ETag of the version being changed, e.g. "3" (or *: no check); 409 when stale */
+                "If-Match"?: string;
             };
             path: {
                 id: string;
@@ -13050,6 +13054,8 @@ export interface operations {
                 "X-Request-Id"?: string;
                 /** @description 1 to 200 visible ASCII characters, e.g. a UUID; a retry with the same key returns the first answer */
                 "Idempotency-Key"?: string;
+                /** @description ETag of the version being changed, e.g. "3" (or *: no check); 409 when stale */
+                "If-Match"?: string;
             };
             path: {
                 id: string;
@@ -13095,6 +13101,8 @@ export interface operations {
                 "X-Request-Id"?: string;
                 /** @description 1 to 200 visible ASCII characters, e.g. a UUID; a retry with the same key returns the first answer */
                 "Idempotency-Key"?: string;
+                /** @description ETag of the version being changed, e.g. "3" (or *: no check); 409 when stale */
+                "If-Match"?: string;
             };
             path: {
                 id: string;

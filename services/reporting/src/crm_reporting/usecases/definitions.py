@@ -107,13 +107,15 @@ def _saved(row: Any) -> SavedQuery:
 
 
 def save_query(session: Session, *, principal: Principal, now: datetime, id_: str, saved: SavedQuery,
-               field: str = "") -> SavedQuery:
+               field: str = "", expected_version: int = 0) -> SavedQuery:
+    """`expected_version` (If-Match) wins over the body's `version`; either stale is a Conflict."""
     sharing = _check_common(saved.name, saved.sharing, field)
     checked = query.plan(saved.query, principal, field=_at(field, "query")).query
     checked.dimensions[:] = list(saved.query.dimensions)   # keep what the user chose, not the defaults
     row = _put(session, saved_queries, principal, now, id_, {
         "name": saved.name.strip(), "description": saved.description, "sharing": sharing,
-        "definition": json_format.MessageToJson(checked, indent=None)}, saved.version, "saved query")
+        "definition": json_format.MessageToJson(checked, indent=None)}, expected_version or saved.version,
+        "saved query")
     return _saved(row)
 
 
@@ -127,9 +129,12 @@ def list_saved(session: Session, *, principal: Principal) -> SavedQueryList:
     return SavedQueryList(items=[_saved(r._mapping) for r in rows])
 
 
-def delete_definition(session: Session, *, principal: Principal, table: Table, id_: str, what: str) -> None:
+def delete_definition(session: Session, *, principal: Principal, table: Table, id_: str, what: str,
+                      expected_version: int = 0) -> None:
     row = _row(session, table, principal, id_, what)
     _owned(principal, row, what)
+    if expected_version and expected_version != row.version:
+        raise Conflict(f"it is at version {row.version}", field="version")
     session.execute(delete(table).where(table.c.id == id_))
 
 
@@ -175,7 +180,8 @@ def _check_widgets(principal: Principal, widgets: list[Widget], field: str) -> N
 
 
 def save_dashboard(session: Session, *, principal: Principal, now: datetime, id_: str, dashboard: Dashboard,
-                   field: str = "") -> Dashboard:
+                   field: str = "", expected_version: int = 0) -> Dashboard:
+    """`expected_version` (If-Match) wins over the body's `version`; either stale is a Conflict."""
     sharing = _check_common(dashboard.name, dashboard.sharing, field)
     widgets = [Widget() for _ in dashboard.widgets]
     for copy, w in zip(widgets, dashboard.widgets, strict=True):
@@ -184,7 +190,7 @@ def save_dashboard(session: Session, *, principal: Principal, now: datetime, id_
     definition = json_format.MessageToJson(Dashboard(widgets=widgets), indent=None)
     row = _put(session, dashboards, principal, now, id_, {
         "name": dashboard.name.strip(), "description": "", "sharing": sharing, "definition": definition},
-        dashboard.version, "dashboard")
+        expected_version or dashboard.version, "dashboard")
     return _dashboard(row)
 
 
