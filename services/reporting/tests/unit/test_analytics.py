@@ -489,6 +489,11 @@ def test_forecast_weights_the_next_quarters_pipeline(deals: Session) -> None:
     assert [(line.currency_code, line.open_deals, line.forecast) for line in mine.lines] == [
         ("CNY", 0, "0.00"), ("USD", 0, "0.00")]
     assert mine.lines[0].historical_win_rate == pytest.approx(1500.5 / 2500.5, abs=1e-4)
+    # the south team closed nothing in the four quarters before: no history, not a win rate of 0
+    south = analytics.forecast(deals, principal=ADMIN, request=ForecastRequest(quarter="2024-Q2", team="south-sales"),
+                               now=datetime(2024, 5, 20, tzinfo=UTC))
+    assert [(line.currency_code, line.won_so_far) for line in south.lines] == [("CNY", "7000.00")]
+    assert not south.lines[0].HasField("historical_win_rate")
     with pytest.raises(InvalidArgument) as e:
         analytics.forecast(deals, principal=ADMIN, request=ForecastRequest(quarter="2024-3"), now=NOW)
     assert e.value.field == "quarter"

@@ -229,7 +229,8 @@ def forecast(session: Session, *, principal: Principal, request: ForecastRequest
             currency_code=currency, open_deals=v["open_deals"], pipeline=format_amount(v["pipeline"]),
             weighted_pipeline=format_amount(weighted), won_so_far=format_amount(v["won"]),
             won_last_year=format_amount(v["won_last_year"]),
-            historical_win_rate=round(v["hist_won"] / v["hist_closed"], 4) if v["hist_closed"] else 0.0,
+            # nothing closed in those quarters is no history, not a win rate of 0 (None leaves it unset)
+            historical_win_rate=round(v["hist_won"] / v["hist_closed"], 4) if v["hist_closed"] else None,
             forecast=format_amount(v["won"] + weighted)))
     return out
 
