@@ -6,6 +6,7 @@ caller and the request by keyword, and counts only what the caller may see:
 - customers, opportunities, leads and campaigns carry owner, team and region, and use the owner /
   team / region rule of contacts, sales and marketing (`VISIBLE`): admins, services and analysts count everything,
   a manager their team and their region (an empty one matches nothing), anyone else their own;
+  campaigns also every one for marketers (`CAMPAIGNS_VISIBLE`), as marketing shows them;
 - tickets carry an assignee and the team and region support files them under (from their customer
   or author): support agents, admins and analysts count all of them, a manager those of their team
   or region and those assigned to them (support's manager rule), anyone else those assigned to
@@ -19,6 +20,9 @@ from crmkit.auth import Principal
 from crmkit.visibility import Visibility
 
 VISIBLE = Visibility(read_all=("analyst",))
+# Campaigns as marketing lets them be read: marketers and analysts every one (marketing's CAMPAIGNS
+# rule), so the ROI table and the open rates cover the campaigns a marketer's campaign list shows.
+CAMPAIGNS_VISIBLE = Visibility(read_all=("analyst", "marketing"))
 
 
 def _reads_all_tickets(principal: Principal) -> bool:
