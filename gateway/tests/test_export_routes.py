@@ -226,6 +226,22 @@ def test_a_custom_query_and_a_saved_query_export_their_results(make_client, sett
     assert reporting.last("RunSavedQuery").request.id == "sq-7"
 
 
+def test_a_query_without_dimensions_exports_its_figures(make_client, settings, auth, recorder):
+    """No dimension: the JSON answer has no rows, only totals; the file holds them as its one row."""
+    reporting = recorder(rpb)
+    result = rpb.QueryResult(columns=[rpb.QueryColumn(name="count", kind="measure"),
+                                      rpb.QueryColumn(name="won", kind="measure")])
+    totals = ListValue()
+    totals.extend([13, 6])
+    result.totals.CopyFrom(totals)
+    reporting.answers["RunQuery"] = result
+    gw = make_client(settings, reporting_addr=reporting.address)
+    body = {"query": {"source": "opportunities", "measures": ["count", "won"]}}
+    resp = gw.post("/api/v1/reports/query/export", headers=auth, json=body, query_string={"format": "csv"})
+    assert resp.status_code == 200, resp.get_data(as_text=True)
+    assert list(csv.reader(io.StringIO(resp.get_data().decode("utf-8-sig")))) == [["count", "won"], ["13", "6"]]
+
+
 def test_my_export_jobs_list_newest_first_in_pages_and_only_mine(gw, auth, sales, mint, tmp_path):
     store = JobStore(tmp_path, retention=3600)  # the directory the gateway's jobs live in
     now = time.time()

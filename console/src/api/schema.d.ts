@@ -12858,6 +12858,8 @@ export interface operations {
                 "X-Request-Id"?: string;
                 /** @description 1 to 200 visible ASCII characters, e.g. a UUID; a retry with the same key returns the first answer */
                 "Idempotency-Key"?: string;
+                /** @description ETag of the version being changed, e.g. "3" (or *: no check); 409 when stale */
+                "If-Match"?: string;
             };
             path: {
                 id: string;
@@ -12903,6 +12905,8 @@ export interface operations {
                 "X-Request-Id"?: string;
                 /** @description 1 to 200 visible ASCII characters, e.g. a UUID; a retry with the same key returns the first answer */
                 "Idempotency-Key"?: string;
+                /** @description ETag of the version being changed, e.g. "3" (or *: no check); 409 when stale */
+                "If-Match"?: string;
             };
             path: {
                 id: string;
@@ -13100,6 +13104,8 @@ export interface operations {
                 "X-Request-Id"?: string;
                 /** @description 1 to 200 visible ASCII characters, e.g. a UUID; a retry with the same key returns the first answer */
                 "Idempotency-Key"?: string;
+                /** @description ETag of the version being changed, e.g. "3" (or *: no check); 409 when stale */
+                "If-Match"?: string;
             };
             path: {
                 id: string;
@@ -13145,6 +13151,8 @@ export interface operations {
                 "X-Request-Id"?: string;
                 /** @description 1 to 200 visible ASCII characters, e.g. a UUID; a retry with the same key returns the first answer */
                 "Idempotency-Key"?: string;
+                /** @description ETag of the version being changed, e.g. "3" (or *: no check); 409 when stale */
+                "If-Match"?: string;
             };
             path: {
                 id: string;

@@ -8,7 +8,7 @@ CSV or xlsx, beside their JSON routes (which do not change):
 Each runs the JSON route's RPC with the caller's token, filled the same way (its declared query
 parameters, path and body), so the file holds the rows the JSON answer holds: one column per
 dimension (its keys) then per measure (its values, numbers), headed by the columns' names, and a
-last "total" row when the answer has totals."""
+last "total" row when the answer has totals (without a dimension, the totals are the one row)."""
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
@@ -49,6 +49,8 @@ def table(result: Any) -> tuple[list[str], list[str], list[list[Cell]]]:
     totals = list(result.totals)
     if totals and dims:
         rows.append(["total", *[""] * (dims - 1), *(number(v) for v in totals)])
+    elif totals:   # no dimension: the answer has no rows, its totals are the figures
+        rows.append([number(v) for v in totals])
     return header, kinds, rows
 
 

@@ -50,4 +50,4 @@ def next_quarter(now: datetime) -> str:
 def shift_quarter(quarter: str, by: int) -> str:
     """YYYY-Qn moved by `by` quarters."""
     index = int(quarter[:4]) * 4 + int(quarter[6]) - 1 + by
-    return f"{index // 4}-Q{index % 4 + 1}"
+    return f"{index // 4:04d}-Q{index % 4 + 1}"    # YYYY, as the read models keep it (0001-Q1 - 4 = 0000-Q1)

@@ -14,6 +14,7 @@ from crmkit.errors import InvalidArgument
 
 AMOUNT_SCALE = 10_000   # amounts are stored as integer ten-thousandths so sums stay exact in SQL
 _SCALE_DIGITS = len(str(AMOUNT_SCALE)) - 1
+MAX_UNITS = 2**63 - 1    # what an amount column (BIGINT, SQLite's INTEGER) holds
 
 
 def amount_units(amount: str) -> int:

@@ -77,7 +77,8 @@ class ReportingServicer(ServicerBase, ReportingServiceServicer):
 
     def UpdateSavedQuery(self, request: pb.UpdateSavedQueryRequest, context: Ctx) -> pb.SavedQuery:
         return self.write(request, pb.SavedQuery, lambda uow, call: definitions.save_query(
-            uow.session, principal=call.principal, now=call.now, id_=request.id, saved=request.saved_query))
+            uow.session, principal=call.principal, now=call.now, id_=request.id, saved=request.saved_query,
+            expected_version=request.expected_version))
 
     def GetSavedQuery(self, request: pb.GetSavedQueryRequest, context: Ctx) -> pb.SavedQuery:
         return self.read(lambda session, call: definitions.get_saved(session, principal=call.principal, id_=request.id))
@@ -88,7 +89,7 @@ class ReportingServicer(ServicerBase, ReportingServiceServicer):
     def DeleteSavedQuery(self, request: pb.DeleteSavedQueryRequest, context: Ctx) -> pb.DeleteSavedQueryResponse:
         def delete(uow: UnitOfWork, call: Call) -> pb.DeleteSavedQueryResponse:
             definitions.delete_definition(uow.session, principal=call.principal, table=saved_queries, id_=request.id,
-                                          what="saved query")
+                                          what="saved query", expected_version=request.expected_version)
             return pb.DeleteSavedQueryResponse()
         return self.write(request, pb.DeleteSavedQueryResponse, delete)
 
@@ -101,7 +102,8 @@ class ReportingServicer(ServicerBase, ReportingServiceServicer):
 
     def UpdateDashboard(self, request: pb.UpdateDashboardRequest, context: Ctx) -> pb.Dashboard:
         return self.write(request, pb.Dashboard, lambda uow, call: definitions.save_dashboard(
-            uow.session, principal=call.principal, now=call.now, id_=request.id, dashboard=request.dashboard))
+            uow.session, principal=call.principal, now=call.now, id_=request.id, dashboard=request.dashboard,
+            expected_version=request.expected_version))
 
     def GetDashboard(self, request: pb.GetDashboardRequest, context: Ctx) -> pb.Dashboard:
         return self.read(lambda session, call: definitions.get_dashboard(
@@ -114,7 +116,7 @@ class ReportingServicer(ServicerBase, ReportingServiceServicer):
     def DeleteDashboard(self, request: pb.DeleteDashboardRequest, context: Ctx) -> pb.DeleteDashboardResponse:
         def delete(uow: UnitOfWork, call: Call) -> pb.DeleteDashboardResponse:
             definitions.delete_definition(uow.session, principal=call.principal, table=dashboards, id_=request.id,
-                                          what="dashboard")
+                                          what="dashboard", expected_version=request.expected_version)
             return pb.DeleteDashboardResponse()
         return self.write(request, pb.DeleteDashboardResponse, delete)
 

@@ -163,3 +163,35 @@ def test_events_in_reports_and_drill_downs_out(reporting: ServiceHarness) -> Non
     assert [s.name for s in admin.ListSavedQueries(rpb.ListSavedQueriesRequest()).items] == ["my pipeline"]
     forecast = manager.GetForecast(rpb.ForecastRequest(quarter="2024-Q3"))
     assert [(line.weighted_pipeline, line.open_deals) for line in forecast.lines] == [("400.00", 1)]
+
+
+def test_csat_by_rating_drills_down_and_a_manager_counts_their_regions_tickets(reporting: ServiceHarness) -> None:
+    """Drilling a CSAT row by its rating (a number) works on PostgreSQL too (it has no integer =
+    varchar: it was INTERNAL there), and a manager's tickets are their team's and region's."""
+    run = uuid.uuid4().hex[:6]
+    events: list[tuple[str, str, str, int, Message]] = []
+    for tid, team, region, rating in ((f"tn-{run}", "north-sales", "north", 2), (f"ts-{run}", "south-sales", "south", 2)):
+        t = Ticket(id=tid, version=1, status="solved", priority="normal", assignee_id="agent.support",
+                   type="question", tags=[f"csat-{run}"], team=team, region=region)
+        _ts(t, "created_at", "2024-05-01T08:00:00")
+        events.append(("support", "crm.support.ticket.created", tid, 1, tev.TicketCreated(ticket=t)))
+        answer = tev.CsatAnswered(ticket_id=tid, assignee_id="agent.support", rating=rating)
+        _ts(answer, "answered_at", "2024-05-02T08:00:00")
+        events.append(("support", "crm.support.csat.answered", tid, 2, answer))
+    publish(reporting.nats_url, events)
+    admin, manager = caller(reporting, "admin"), caller(reporting, "manager.north")
+    tagged = rpb.QueryFilter(field="tag", op="eq", values=[f"csat-{run}"])
+    mine = rpb.Query(source="tickets", measures=["count"], filters=[tagged])
+    wait_for(lambda: admin.RunQuery(rpb.RunQueryRequest(query=mine)).totals.values[0].number_value == 2
+             and admin.DrillDown(rpb.DrillDownRequest(query=rpb.Query(source="csat", measures=["count"]))).total >= 2,
+             what="the tickets and answers applied")
+
+    by_rating = rpb.Query(source="csat", dimensions=["rating"], measures=["count"])
+    drilled = admin.DrillDown(rpb.DrillDownRequest(query=by_rating, keys=["2"]))
+    assert {f"tn-{run}", f"ts-{run}"} <= set(drilled.ids)
+    assert f"ts-{run}" not in manager.DrillDown(rpb.DrillDownRequest(query=by_rating, keys=["2"])).ids
+    with pytest.raises(grpc.RpcError) as e:
+        admin.DrillDown(rpb.DrillDownRequest(query=by_rating, keys=["two"]))
+    assert e.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert manager.RunQuery(rpb.RunQueryRequest(query=mine)).totals.values[0].number_value == 1
+    assert manager.DrillDown(rpb.DrillDownRequest(query=mine)).ids == [f"tn-{run}"]

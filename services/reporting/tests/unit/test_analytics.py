@@ -16,6 +16,7 @@ from crm.reporting.v1.reporting_pb2 import (
     DrillDownWidgetRequest,
     ForecastRequest,
     GetStandardReportRequest,
+    GetSupportSummaryRequest,
     ListTargetsRequest,
     PutTargetsRequest,
     Query,
@@ -31,7 +32,7 @@ from crm.support.v1.support_pb2 import Ticket
 from crm_reporting.analytics import query
 from crm_reporting.handlers import sales as sales_handlers
 from crm_reporting.handlers import support as support_handlers
-from crm_reporting.usecases import analytics, definitions, targets
+from crm_reporting.usecases import analytics, definitions, support, targets
 from crmkit.auth import Principal
 from crmkit.errors import InvalidArgument, NotFound, PermissionDenied
 
@@ -101,6 +102,14 @@ def table(result) -> dict[tuple[str, ...], list[float | None]]:  # type: ignore[
     (q(filters=[QueryFilter(field="stage", op="like", values=["x"])]), "query.filters[0].op", "unknown filter op"),
     (q(filters=[QueryFilter(field="stage", op="eq", values=[])]), "query.filters[0].values", "exactly one"),
     (q(filters=[QueryFilter(field="probability", op="gte", values=["ten"])]), "query.filters[0].values", "number"),
+    (q(filters=[QueryFilter(field="probability", op="gte", values=["99999999999999999999999"])]),
+     "query.filters[0].values", "number"),
+    (q(source="csat", filters=[QueryFilter(field="rating", op="in", values=["5", "-9223372036854775809"])]),
+     "query.filters[0].values", "number"),
+    (q(filters=[QueryFilter(field="probability", op="contains", values=["5"])]), "query.filters[0].op",
+     "contains is for text fields"),
+    (q(source="csat", filters=[QueryFilter(field="rating", op="contains", values=["4"])]), "query.filters[0].op",
+     "contains is for text fields"),
     (q(from_day="2024-13-01"), "query.from_day", "YYYY-MM-DD"),
     (q(order_by="-owner_id; drop table x"), "query.order_by", "unknown column to order by"),
     (q(limit=20000), "query.limit", "between"),
@@ -141,6 +150,27 @@ def test_amounts_are_exact_per_currency_and_never_added_across(deals: Session) -
                              ("rep.2", "CNY"): [2000.0, 1.0], ("rep.s", "CNY"): [7000.0, 1.0]}
     one = q(dims=("owner",), measures=("won_amount",), filters=[QueryFilter(field="currency", values=["CNY"])])
     assert [c.name for c in query.run(deals, one, ADMIN).columns] == ["owner", "won_amount"]
+
+
+def test_an_amount_over_several_currencies_has_no_total(deals: Session) -> None:
+    """rep.1 won 1500.50 CNY and 99 USD: their sum 1599.50 is no amount in any currency."""
+    def totals(result) -> list[float | None]:  # type: ignore[no-untyped-def]
+        return [None if v.WhichOneof("kind") == "null_value" else v.number_value for v in result.totals.values]
+
+    both = query.run(deals, q(dims=("owner",), measures=("won_amount", "won", "avg_amount")), REP1)
+    assert totals(both) == [None, 3.0, None]           # the counts still add up
+    for use_rollup in (True, False):
+        windowed = q(measures=("won_amount",), time_field="closed", from_day="2024-06-01", to_day="2024-06-30")
+        assert totals(query.run(deals, windowed, ADMIN, use_rollup=use_rollup)) == [None]
+    cny = q(dims=("owner",), measures=("won_amount",), filters=[QueryFilter(field="currency", values=["CNY"])])
+    assert totals(query.run(deals, cny, REP1)) == [1500.5]
+    south = q(measures=("won_amount",), filters=[QueryFilter(field="team", values=["south-sales"])])
+    assert totals(query.run(deals, south, ADMIN)) == [7000.0]     # one currency: its total stands
+    board = definitions.save_dashboard(deals, principal=REP1, now=NOW, id_="", dashboard=Dashboard(
+        name="mine", widgets=[Widget(id="won", kind="figure", query=q(measures=("won_amount",)),
+                                     thresholds=Thresholds(green=1000, amber=500))]))
+    figure = definitions.render(deals, principal=REP1, id_=board.id).widgets[0]
+    assert not figure.HasField("figure") and figure.status == ""
 
 
 def test_time_grain_filters_order_and_limit(deals: Session) -> None:
@@ -184,8 +214,10 @@ def test_drill_down_lists_exactly_the_records_a_figure_counts(deals: Session) ->
 
 
 def ticket(session: Session, tid: str, *, tags: tuple[str, ...] = (), type: str = "question", status: str = "open",
-           assignee: str = "agent.1", solved: str = "", priority: str = "normal") -> None:
-    t = Ticket(id=tid, version=1, status=status, priority=priority, assignee_id=assignee, type=type, tags=list(tags))
+           assignee: str = "agent.1", solved: str = "", priority: str = "normal", team: str = "",
+           region: str = "") -> None:
+    t = Ticket(id=tid, version=1, status=status, priority=priority, assignee_id=assignee, type=type, tags=list(tags),
+               team=team, region=region)
     t.created_at.CopyFrom(ts("2024-05-01T08:00:00"))
     if solved:
         t.solved_at.CopyFrom(ts(solved))
@@ -208,6 +240,39 @@ def test_top_issues_count_a_ticket_once_per_tag_and_drill_to_it(session: Session
     assert query.run(session, tagged, ADMIN).totals.values[0].number_value == 3
     untagged = q("tickets", measures=("count",), filters=[QueryFilter(field="tag", op="ne", values=["billing"])])
     assert query.run(session, untagged, ADMIN).totals.values[0].number_value == 2
+
+
+def test_a_manager_counts_the_tickets_and_csat_of_their_team_and_region_as_support_shows_them(
+        session: Session) -> None:
+    """Support lets a manager read the tickets of their team or region (and those assigned to them),
+    not the others: reports, drill-downs and the support summary count no more than that."""
+    south_mgr = Principal("manager.s", ("manager",), "south-sales", "south")
+    ticket(session, "tn", tags=("billing",), team="north-sales", region="north")
+    ticket(session, "tr", tags=("billing",), team="hq", region="north")          # the manager's region
+    ticket(session, "ts", tags=("billing",), team="south-sales", region="south")
+    ticket(session, "tm", tags=("billing",), team="hq", assignee="manager.n")    # assigned to the manager
+    for tid in ("tn", "ts"):
+        answer = tev.CsatAnswered(ticket_id=tid, assignee_id="agent.1", rating=5)
+        answer.answered_at.CopyFrom(ts("2024-05-02T09:00:00"))
+        support_handlers.apply_csat(session, answer)
+    manager = Principal("manager.n", ("manager",), "north-sales", "north")
+    issues = analytics.standard_report(session, principal=manager, request=GetStandardReportRequest(name="top_issues"))
+    assert table(issues) == {("billing",): [3.0, 3.0]}
+    assert list(query.drill(session, issues.query, manager, keys=["billing"], measure="count", page_token="",
+                            size=0).ids) == ["tm", "tn", "tr"]
+    assert list(query.drill(session, issues.query, south_mgr, keys=["billing"], measure="count", page_token="",
+                            size=0).ids) == ["ts"]
+    for use_rollup in (True, False):
+        weekly = q("tickets", measures=("count",), time_grain="week")
+        assert query.run(session, weekly, manager, use_rollup=use_rollup).totals.values[0].number_value == 3
+        csat = q("csat", measures=("count",))
+        assert query.run(session, csat, manager, use_rollup=use_rollup).totals.values[0].number_value == 1
+    assert list(query.drill(session, q("csat", measures=("count",)), south_mgr, keys=[], measure="", page_token="",
+                            size=0).ids) == ["ts"]
+    summary = support.support_summary(session, principal=manager, request=GetSupportSummaryRequest())
+    assert (summary.total, summary.csat_count) == (3, 1)
+    everyone = analytics.standard_report(session, principal=AGENT, request=GetStandardReportRequest(name="top_issues"))
+    assert table(everyone) == {("billing",): [4.0, 4.0]}                      # an agent works every ticket
 
 
 def test_ticket_resolution_and_csat_trend(session: Session) -> None:
@@ -296,6 +361,9 @@ def test_a_manager_cannot_file_a_target_for_another_teams_rep(deals: Session) ->
      "targets[1].currency_code"),
     (MANAGER, SalesTarget(month="2024-06", currency_code="CNY", amount="lots"), InvalidArgument, "targets[1].amount"),
     (MANAGER, SalesTarget(month="2024-06", currency_code="CNY", amount="-5"), InvalidArgument, "targets[1].amount"),
+    (MANAGER, SalesTarget(month="2024-06", currency_code="CNY", amount="99999999999999999999999"), InvalidArgument,
+     "targets[1].amount"),
+    (MANAGER, SalesTarget(month="2024-06", currency_code="CNY", amount="1e400"), InvalidArgument, "targets[1].amount"),
     (ADMIN, SalesTarget(month="2024-06", currency_code="CNY", amount="5"), InvalidArgument, "targets[1].team"),
 ])
 def test_bad_targets_are_refused_and_nothing_is_written(session: Session, who: Principal, item: SalesTarget,
@@ -384,6 +452,32 @@ def test_a_dashboard_renders_its_widgets_coloured_and_drills_down(deals: Session
     assert e.value.field == "widgets[0].thresholds.green"
 
 
+def test_a_series_figure_is_its_latest_point_whatever_its_order(deals: Session) -> None:
+    """Won per month newest first (order_by -period): the figure and its drill-down are June's
+    deals, not May's, the row the order put last."""
+    newest_first = q(measures=("won",), time_field="closed", time_grain="month", order_by="-period")
+    board = definitions.save_dashboard(deals, principal=MANAGER, now=NOW, id_="", dashboard=Dashboard(
+        name="trend", widgets=[Widget(id="monthly", kind="series", query=newest_first,
+                                      thresholds=Thresholds(green=3, amber=2))]))
+    view = definitions.render(deals, principal=MANAGER, id_=board.id).widgets[0]
+    assert [r.keys[0] for r in view.result.rows] == ["2024-06", "2024-05"]
+    assert (view.figure, view.status) == (3.0, "green")
+    drilled = definitions.drill_widget(deals, principal=MANAGER, request=DrillDownWidgetRequest(
+        dashboard_id=board.id, widget_id="monthly"))
+    assert list(drilled.ids) == ["o2", "o4", "o7"]
+
+
+@pytest.mark.parametrize("widget_id", ["a/b", "won?x=1", "deals won", "#top", "x" * 65])
+def test_a_widget_id_its_drill_down_path_cannot_carry_is_refused(session: Session, widget_id: str) -> None:
+    """/dashboards/<id>/widgets/<widget_id>/drill-down: an id with a slash (or ?, #, a space) could be
+    saved and shown, but never drilled into."""
+    with pytest.raises(InvalidArgument) as e:
+        definitions.save_dashboard(session, principal=MANAGER, now=NOW, id_="", dashboard=Dashboard(
+            name="bad", widgets=[Widget(id="ok-1", kind="figure", query=q()),
+                                 Widget(id=widget_id, kind="figure", query=q())]))
+    assert e.value.field == "widgets[1].id"
+
+
 def test_forecast_weights_the_next_quarters_pipeline(deals: Session) -> None:
     deal(deals, "o8", owner="rep.2", stage="negotiate", amount="1000", probability=80, expected="2024-09-30")
     deal(deals, "o9", owner="rep.2", stage="negotiate", amount="1000", probability=80, expected="2024-10-01")
@@ -395,9 +489,26 @@ def test_forecast_weights_the_next_quarters_pipeline(deals: Session) -> None:
     assert [(line.currency_code, line.open_deals, line.forecast) for line in mine.lines] == [
         ("CNY", 0, "0.00"), ("USD", 0, "0.00")]
     assert mine.lines[0].historical_win_rate == pytest.approx(1500.5 / 2500.5, abs=1e-4)
+    # the south team closed nothing in the four quarters before: no history, not a win rate of 0
+    south = analytics.forecast(deals, principal=ADMIN, request=ForecastRequest(quarter="2024-Q2", team="south-sales"),
+                               now=datetime(2024, 5, 20, tzinfo=UTC))
+    assert [(line.currency_code, line.won_so_far) for line in south.lines] == [("CNY", "7000.00")]
+    assert not south.lines[0].HasField("historical_win_rate")
     with pytest.raises(InvalidArgument) as e:
         analytics.forecast(deals, principal=ADMIN, request=ForecastRequest(quarter="2024-3"), now=NOW)
     assert e.value.field == "quarter"
+
+
+@pytest.mark.parametrize("quarter", ["0000-Q1", "0000-Q4"])
+def test_a_quarter_of_year_zero_is_refused_naming_the_quarter(deals: Session, quarter: str) -> None:
+    with pytest.raises(InvalidArgument) as e:      # was an IndexError (500): the year before is "-1"
+        analytics.forecast(deals, principal=ADMIN, request=ForecastRequest(quarter=quarter), now=NOW)
+    assert e.value.field == "quarter"
+
+
+def test_the_first_years_quarters_forecast_against_the_year_before(deals: Session) -> None:
+    f = analytics.forecast(deals, principal=ADMIN, request=ForecastRequest(quarter="0001-Q2"), now=NOW)
+    assert f.quarter == "0001-Q2" and all(line.open_deals == 0 for line in f.lines)
 
 
 def test_only_the_owner_changes_or_deletes_a_definition(deals: Session) -> None:

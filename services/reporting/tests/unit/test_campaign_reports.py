@@ -114,9 +114,12 @@ def test_who_sees_which_campaign(feed, session: Session) -> None:
     seen = {user: {r.campaign_id for r in roi_table(session, principal).campaigns}
             for user, principal in (("admin", ADMIN), ("analyst", ANALYST), *(
                 (name, DEMO_USERS[name]) for name in ("manager.north", "rep.north.2", "marketing.hq", "rep.north.1")))}
+    # a marketer reads every campaign in marketing (its list, each campaign): their ROI table too
     assert seen == {"admin": {"north", "south", "mine"}, "analyst": {"north", "south", "mine"},
-                    "manager.north": {"north"}, "rep.north.2": {"north"}, "marketing.hq": {"mine"},
+                    "manager.north": {"north"}, "rep.north.2": {"north"}, "marketing.hq": {"north", "south", "mine"},
                     "rep.north.1": set()}
+    assert reports.campaign_report(session, principal=DEMO_USERS["marketing.hq"],
+                                   request=GetCampaignReportRequest(campaign_id="south")).campaign.campaign_id == "south"
     with pytest.raises(NotFound) as hidden:
         reports.campaign_report(session, principal=DEMO_USERS["rep.north.1"],
                                 request=GetCampaignReportRequest(campaign_id="north"))
@@ -127,6 +130,7 @@ def test_who_sees_which_campaign(feed, session: Session) -> None:
     feed.email("sent", "w1", "south", "c1", "2024-06-03T09:00:00")
     assert open_rate(session, DEMO_USERS["manager.north"]).total.delivered == 0
     assert open_rate(session, DEMO_USERS["manager.south"]).total.delivered == 1
+    assert open_rate(session, DEMO_USERS["marketing.hq"]).total.delivered == 1
 
 
 def _mailing(feed) -> None:

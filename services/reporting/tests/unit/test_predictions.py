@@ -8,7 +8,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import insert, select
+from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
 
 from crm.reporting.v1.reporting_pb2 import ListPredictionsRequest
@@ -137,6 +137,32 @@ def test_each_caller_sees_the_predictions_of_the_customers_they_may_see(uow: Uni
     narrowed = predictions.list_predictions(uow.session, principal=ANALYST, request=ListPredictionsRequest(
         kind="churn", owner_id="rep-2"))
     assert {p.owner_id for p in narrowed.predictions} == {"rep-2"}
+
+
+def test_a_customer_moved_or_deleted_since_the_training_follows_its_new_owner(uow: UnitOfWork) -> None:
+    """Training runs every 6 hours; a customer transferred from rep-1 to rep-2 in between is rep-2's
+    prediction at once (and no longer rep-1's), and a deleted customer is ranked for nobody."""
+    seed_history(uow.session)
+    _train(uow)
+    rep1, rep2 = Principal("rep-1", ("rep",), "team-1", ""), Principal("rep-2", ("rep",), "team-0", "")
+
+    def mine(who: Principal) -> set[str]:
+        found = predictions.list_predictions(uow.session, principal=who,
+                                             request=ListPredictionsRequest(kind="churn", page={"page_size": 500}))
+        assert found.total == len(found.predictions)
+        return {p.contact_id for p in found.predictions}
+
+    moved, deleted = sorted(mine(rep1))[:2]
+    uow.session.execute(update(customers).where(customers.c.contact_id == moved).values(
+        owner_id="rep-2", team="team-0", version=2))
+    uow.session.execute(update(customers).where(customers.c.contact_id == deleted).values(live=False, version=2))
+    assert moved not in mine(rep1) and deleted not in mine(rep1)
+    assert moved in mine(rep2)
+    listed = predictions.list_predictions(uow.session, principal=ANALYST, request=ListPredictionsRequest(
+        kind="churn", owner_id="rep-2", page={"page_size": 500}))
+    assert next(p for p in listed.predictions if p.contact_id == moved).team == "team-0"
+    assert deleted not in {p.contact_id for p in predictions.list_predictions(
+        uow.session, principal=ANALYST, request=ListPredictionsRequest(kind="churn", page={"page_size": 500})).predictions}
 
 
 def test_an_unknown_kind_is_refused_naming_the_field(uow: UnitOfWork) -> None:

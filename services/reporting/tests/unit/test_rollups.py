@@ -175,7 +175,9 @@ def test_rollup_answers_equal_detail_answers_for_every_caller(feed: Feed, sessio
     _feed_random(feed, session, seed)
     for q in COVERED + NOT_COVERED:
         for principal in CALLERS:
-            assert (query.rollup_statement(query.plan(q, principal)) is not None) == (q in COVERED)
+            # a manager's tickets are their team's and region's, which the ticket rollups do not keep
+            covered = q in COVERED and not (principal.is_manager and q.source == "tickets")
+            assert (query.rollup_statement(query.plan(q, principal)) is not None) == covered
             fast, slow = query.run(session, q, principal), query.run(session, q, principal, use_rollup=False)
             assert MessageToDict(fast) == MessageToDict(slow), (MessageToDict(q), principal.user_id)
     for principal in CALLERS:

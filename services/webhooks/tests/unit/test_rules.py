@@ -56,6 +56,16 @@ def test_public_addresses_are_allowed(address: str) -> None:
     assert targets.refusal(address) == ""
 
 
+
+@pytest.mark.parametrize(("address", "why"), [
+    ("0.0.0.0", "0.0.0.0 is an unspecified address"), ("::", ":: is an unspecified address"),
+    ("10.0.0.1", "10.0.0.1 is a private address"), ("fc00::1", "fc00::1 is a unique-local address"),
+])
+def test_the_refusal_reads_as_a_sentence(address: str, why: str) -> None:
+    """What the 400 naming target_url says (and the delivery log): "an unspecified", not "a unspecified"."""
+    assert targets.refusal(address) == why
+
+
 def test_an_allowed_range_lets_an_internal_address_through_but_never_metadata() -> None:
     allowed = targets.parse_cidrs("10.20.0.0/16, 127.0.0.1/32, 169.254.0.0/16")
     assert targets.refusal("10.20.3.4", allowed) == ""

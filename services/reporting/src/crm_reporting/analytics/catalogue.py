@@ -30,7 +30,7 @@ from crm_reporting.tables import (
     ticket_tags,
     tickets,
 )
-from crm_reporting.usecases import VISIBLE, assigned
+from crm_reporting.usecases import VISIBLE, csat_visible, tickets_visible
 from crmkit.auth import Principal
 
 GRAINS = ("day", "week", "month", "quarter", "year")
@@ -215,7 +215,7 @@ TICKETS = Source(
                  true(), t.first_response_seconds, 3600.0, ("first_response_sum", "first_response_n")),
     )},
     time_fields=("created", "solved"),
-    visible=lambda principal: assigned(principal, tickets.c.assignee_id),
+    visible=tickets_visible,
     rollup=ticket_rollup,
     tag_rollup=ticket_tag_rollup,
     day_rollup=ticket_day_rollup,
@@ -233,7 +233,7 @@ CSAT = Source(
         _ratio("satisfied_share", "Satisfied", "share of answers rating 4 or 5", cs.rating >= 4, true()),
     )},
     time_fields=("answered",),
-    visible=lambda principal: assigned(principal, csat_answers.c.assignee_id),
+    visible=csat_visible,
     day_rollup=csat_day_rollup,      # its only rollup: every grain and window reads it
 )
 

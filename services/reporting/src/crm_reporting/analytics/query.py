@@ -133,11 +133,15 @@ def _filter(source: Source, name: str, op: str, values: list[str], where: str) -
     if op not in _MULTI and len(values) != 1:
         raise InvalidArgument(f"{op} takes exactly one value", field=f"{where}.values")
     typed: list[Any] = values
+    if dim.type == "number" and op == "contains":   # PostgreSQL has no LIKE on an integer
+        raise InvalidArgument(f"contains is for text fields; {name} is a number", field=f"{where}.op")
     if dim.type == "number":
         try:
             typed = [int(v) for v in values]
         except ValueError:
             raise InvalidArgument("a whole number", field=f"{where}.values") from None
+        if any(abs(v) >= 2**63 for v in typed):   # beyond what the database binds as an integer
+            raise InvalidArgument("a whole number of at most 18 digits", field=f"{where}.values")
     expr = ticket_tags.c.tag if dim.join_tags else dim.expr
     clause: ColumnElement[bool]
     if op == "eq":
@@ -181,17 +185,23 @@ def run(session: Session, query: Query, principal: Principal, *, title: str = ""
     if keys and on_rollup is None:
         stmt = stmt.group_by(*keys)
     sums = [0] * len(parts)
+    at_currency = next((i for i, (name, _, _) in enumerate(p.groups) if name == "currency"), None)
+    currencies: set[str] = set()
     for row in session.execute(stmt):
         values = list(row)
         names = ["" if v is None else str(v) for v in values[:len(keys)]]
         rows.append((names, _finish(p.measures, values[len(keys):])))
         sums = [a + (b or 0) for a, b in zip(sums, values[len(keys):], strict=True)]
+        if at_currency is not None:
+            currencies.add(names[at_currency])
     if p.join_tags:   # a ticket is in one row per tag: its total is counted without the join
         on_totals = rollup_statement(p, totals=True) if on_rollup is not None else None
         sums = list(session.execute(on_totals if on_totals is not None else
                                     select(*parts).select_from(p.source.table).where(*p.where)).one())
     # every part is a SUM, so the totals are the sums of the groups' parts
     totals = _finish(p.measures, sums)
+    if len(currencies) > 1:   # an amount over rows in several currencies has no total (null)
+        totals = [None if m.unit == "amount" else v for m, v in zip(p.measures, totals, strict=True)]
     if keys:
         rows = _sorted(p, rows)
     result = QueryResult(title=title, query=p.query, events_applied=events_applied(session))
@@ -325,6 +335,21 @@ def _fill(out: ListValue, values: Sequence[float | None]) -> ListValue:
     return out
 
 
+def _typed_key(source: Source, name: str, key: str, where: str) -> str | int:
+    """A row's key as its column compares: a number dimension's (a CSAT rating) as a number, since
+    PostgreSQL has no integer = varchar (SQLite converted it silently)."""
+    dim = source.dimensions.get(name)
+    if dim is None or dim.type != "number":
+        return key
+    try:
+        number = int(key)
+    except ValueError:
+        raise InvalidArgument(f"{name} is a whole number", field=where) from None
+    if abs(number) >= 2**63:
+        raise InvalidArgument(f"{name} is a whole number of at most 18 digits", field=where)
+    return number
+
+
 def drill(session: Session, query: Query, principal: Principal, *, keys: Sequence[str], measure: str,
           page_token: str, size: int, field: str = "query") -> DrillDownResult:
     """The ids of the records behind one row (its keys) or the total (no keys) of one measure."""
@@ -333,7 +358,8 @@ def drill(session: Session, query: Query, principal: Principal, *, keys: Sequenc
     if keys:
         if len(keys) != len(p.groups):
             raise InvalidArgument(f"give one key per dimension: {', '.join(g[0] for g in p.groups)}", field="keys")
-        where.extend(expr == key for (_, _, expr), key in zip(p.groups, keys, strict=True))
+        for i, ((name, _, expr), key) in enumerate(zip(p.groups, keys, strict=True)):
+            where.append(expr == _typed_key(p.source, name, key, f"keys[{i}]"))
     name = measure or p.query.measures[0]
     chosen = next((m for m in p.measures if m.name == name), None)
     if chosen is None:

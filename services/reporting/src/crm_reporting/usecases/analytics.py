@@ -187,7 +187,8 @@ def forecast(session: Session, *, principal: Principal, request: ForecastRequest
     plus what is already won in it; next to it the same quarter a year before and the win rate by
     amount over the four quarters before now."""
     quarter = request.quarter or next_quarter(now)
-    if len(quarter) != 7 or quarter[4:6] != "-Q" or quarter[6] not in "1234" or not quarter[:4].isdigit():
+    if (len(quarter) != 7 or quarter[4:6] != "-Q" or quarter[6] not in "1234" or not quarter[:4].isdigit()
+            or quarter[:4] == "0000"):   # there is no year 0 (and no quarter a year before it)
         raise InvalidArgument("use YYYY-Qn, e.g. 2025-Q1", field="quarter")
     # from the rollup's month rows (store.rollups): a quarter is a set of months of one time field
     r = opportunity_rollup.c
@@ -228,7 +229,8 @@ def forecast(session: Session, *, principal: Principal, request: ForecastRequest
             currency_code=currency, open_deals=v["open_deals"], pipeline=format_amount(v["pipeline"]),
             weighted_pipeline=format_amount(weighted), won_so_far=format_amount(v["won"]),
             won_last_year=format_amount(v["won_last_year"]),
-            historical_win_rate=round(v["hist_won"] / v["hist_closed"], 4) if v["hist_closed"] else 0.0,
+            # nothing closed in those quarters is no history, not a win rate of 0 (None leaves it unset)
+            historical_win_rate=round(v["hist_won"] / v["hist_closed"], 4) if v["hist_closed"] else None,
             forecast=format_amount(v["won"] + weighted)))
     return out
 

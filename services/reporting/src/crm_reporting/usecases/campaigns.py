@@ -31,7 +31,7 @@ from crm.reporting.v1.reporting_pb2 import (
 from crm_reporting.rules import campaign_currency, check_days, format_amount, rate, roi
 from crm_reporting.store import events_applied
 from crm_reporting.tables import campaign_leads, campaign_revenue_rollup, campaigns, leads, opportunities, waves
-from crm_reporting.usecases import VISIBLE
+from crm_reporting.usecases import CAMPAIGNS_VISIBLE
 from crm_reporting.usecases.email import Tally, tally
 from crmkit.auth import Principal
 from crmkit.errors import InvalidArgument, NotFound
@@ -121,7 +121,7 @@ def _order(rows: list[_Row], value_of: Callable[[CampaignRoi], Any], descending:
 
 def _filters(principal: Principal, request: ListCampaignRoiRequest) -> list[ColumnElement[bool]]:
     check_days(request)
-    where = [campaigns.c.live.is_(True), VISIBLE.clause(principal, campaigns)]
+    where = [campaigns.c.live.is_(True), CAMPAIGNS_VISIBLE.clause(principal, campaigns)]
     if request.channel:
         where.append(campaigns.c.channel == request.channel)
     if request.status:
@@ -258,7 +258,7 @@ def campaign_roi(session: Session, *, principal: Principal, request: ListCampaig
 
 def campaign_report(session: Session, *, principal: Principal, request: GetCampaignReportRequest) -> CampaignReport:
     """One campaign: its ROI row, its waves, its leads by how they came. Hidden or unknown: NOT_FOUND."""
-    where = [campaigns.c.live.is_(True), VISIBLE.clause(principal, campaigns), campaign_col == request.campaign_id]
+    where = [campaigns.c.live.is_(True), CAMPAIGNS_VISIBLE.clause(principal, campaigns), campaign_col == request.campaign_id]
     rows = _rows(session, where) if request.campaign_id else []
     if not rows:
         raise NotFound(f"no campaign {request.campaign_id!r} to report on", field="campaign_id")

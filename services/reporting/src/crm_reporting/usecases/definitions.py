@@ -6,6 +6,7 @@ saved, so a saved query never fails for a name the catalogue does not know."""
 from __future__ import annotations
 
 import math
+import re
 import uuid
 from datetime import datetime
 from typing import Any
@@ -38,6 +39,8 @@ from crmkit.errors import Conflict, InvalidArgument, NotFound, PermissionDenied
 SHARING = ("private", "team", "everyone")
 WIDGET_KINDS = ("figure", "series", "table", "funnel")
 MAX_WIDGETS = 50
+# a widget id is a path segment of its drill-down (/dashboards/<id>/widgets/<widget_id>/drill-down)
+WIDGET_ID = re.compile(r"[A-Za-z0-9_.-]{1,64}")
 
 
 def _visible(principal: Principal, table: Table) -> ColumnElement[bool]:
@@ -104,13 +107,15 @@ def _saved(row: Any) -> SavedQuery:
 
 
 def save_query(session: Session, *, principal: Principal, now: datetime, id_: str, saved: SavedQuery,
-               field: str = "") -> SavedQuery:
+               field: str = "", expected_version: int = 0) -> SavedQuery:
+    """`expected_version` (If-Match) wins over the body's `version`; either stale is a Conflict."""
     sharing = _check_common(saved.name, saved.sharing, field)
     checked = query.plan(saved.query, principal, field=_at(field, "query")).query
     checked.dimensions[:] = list(saved.query.dimensions)   # keep what the user chose, not the defaults
     row = _put(session, saved_queries, principal, now, id_, {
         "name": saved.name.strip(), "description": saved.description, "sharing": sharing,
-        "definition": json_format.MessageToJson(checked, indent=None)}, saved.version, "saved query")
+        "definition": json_format.MessageToJson(checked, indent=None)}, expected_version or saved.version,
+        "saved query")
     return _saved(row)
 
 
@@ -124,9 +129,12 @@ def list_saved(session: Session, *, principal: Principal) -> SavedQueryList:
     return SavedQueryList(items=[_saved(r._mapping) for r in rows])
 
 
-def delete_definition(session: Session, *, principal: Principal, table: Table, id_: str, what: str) -> None:
+def delete_definition(session: Session, *, principal: Principal, table: Table, id_: str, what: str,
+                      expected_version: int = 0) -> None:
     row = _row(session, table, principal, id_, what)
     _owned(principal, row, what)
+    if expected_version and expected_version != row.version:
+        raise Conflict(f"it is at version {row.version}", field="version")
     session.execute(delete(table).where(table.c.id == id_))
 
 
@@ -154,6 +162,8 @@ def _check_widgets(principal: Principal, widgets: list[Widget], field: str) -> N
         at = _at(field, f"widgets[{i}]")
         if not w.id:
             w.id = f"w{i + 1}"
+        if not WIDGET_ID.fullmatch(w.id):
+            raise InvalidArgument("1 to 64 letters, digits, '-', '_' or '.'", field=f"{at}.id")
         if w.id in seen:
             raise InvalidArgument(f"widget id {w.id!r} used twice", field=f"{at}.id")
         seen.add(w.id)
@@ -170,7 +180,8 @@ def _check_widgets(principal: Principal, widgets: list[Widget], field: str) -> N
 
 
 def save_dashboard(session: Session, *, principal: Principal, now: datetime, id_: str, dashboard: Dashboard,
-                   field: str = "") -> Dashboard:
+                   field: str = "", expected_version: int = 0) -> Dashboard:
+    """`expected_version` (If-Match) wins over the body's `version`; either stale is a Conflict."""
     sharing = _check_common(dashboard.name, dashboard.sharing, field)
     widgets = [Widget() for _ in dashboard.widgets]
     for copy, w in zip(widgets, dashboard.widgets, strict=True):
@@ -179,7 +190,7 @@ def save_dashboard(session: Session, *, principal: Principal, now: datetime, id_
     definition = json_format.MessageToJson(Dashboard(widgets=widgets), indent=None)
     row = _put(session, dashboards, principal, now, id_, {
         "name": dashboard.name.strip(), "description": "", "sharing": sharing, "definition": definition},
-        dashboard.version, "dashboard")
+        expected_version or dashboard.version, "dashboard")
     return _dashboard(row)
 
 
@@ -220,6 +231,12 @@ def _value(v: Any) -> float | None:
     return None if v.WhichOneof("kind") != "number_value" else float(v.number_value)
 
 
+def _last_point(rows: Any) -> Any:
+    """A series' last point: the row of the latest period (its keys sort in time order; the
+    widget's order_by or limit may have put it anywhere among the rows), None without rows."""
+    return max(rows, key=lambda r: list(r.keys), default=None)
+
+
 def render(session: Session, *, principal: Principal, id_: str) -> DashboardView:
     """Every widget's query run with the caller's visibility, its figure and its colour."""
     board = get_dashboard(session, principal=principal, id_=id_)
@@ -227,7 +244,7 @@ def render(session: Session, *, principal: Principal, id_: str) -> DashboardView
     for i, w in enumerate(board.widgets):
         result = query.run(session, w.query, principal, title=w.title, field=f"widgets[{i}].query")
         if w.kind == "series" and result.rows:
-            figure = _value(result.rows[-1].values.values[0])
+            figure = _value(_last_point(result.rows).values.values[0])
         else:
             figure = _value(result.totals.values[0]) if result.totals.values else None
         item = WidgetView(widget_id=w.id, title=w.title, kind=w.kind, result=result,
@@ -246,7 +263,7 @@ def drill_widget(session: Session, *, principal: Principal, request: DrillDownWi
         raise NotFound(f"no widget {request.widget_id} on this dashboard", field="widget_id")
     keys = list(request.keys)
     if not keys and widget.kind == "series":   # a series' figure is its last point
-        last = query.run(session, widget.query, principal).rows
-        keys = list(last[-1].keys) if last else []
+        last = _last_point(query.run(session, widget.query, principal).rows)
+        keys = list(last.keys) if last is not None else []
     return query.drill(session, widget.query, principal, keys=keys, measure=request.measure,
                        page_token=request.page.page_token, size=request.page.page_size)

@@ -22,7 +22,7 @@ from crm.reporting.v1.reporting_pb2 import EmailOpenRateReport, EmailStats, GetE
 from crm_reporting.rules import FINISHED_WAVES, check_days, rate
 from crm_reporting.store import events_applied
 from crm_reporting.tables import campaigns, email_engagements, email_rollup, waves
-from crm_reporting.usecases import VISIBLE
+from crm_reporting.usecases import CAMPAIGNS_VISIBLE
 from crmkit.auth import Principal
 from crmkit.errors import InvalidArgument
 
@@ -240,7 +240,7 @@ def email_open_rate(session: Session, *, principal: Principal, request: GetEmail
     interval = request.interval or "day"
     if interval not in INTERVALS:
         raise InvalidArgument(f"use one of {', '.join(INTERVALS)}", field="interval")
-    where = [campaigns.c.live.is_(True), VISIBLE.clause(principal, campaigns)]
+    where = [campaigns.c.live.is_(True), CAMPAIGNS_VISIBLE.clause(principal, campaigns)]
     if request.campaign_id:
         where.append(campaigns.c.campaign_id == request.campaign_id)
     if request.channel:

@@ -19,7 +19,7 @@ from crm.reporting.v1.reporting_pb2 import (
 )
 from crm_reporting.analytics import models
 from crm_reporting.store import features
-from crm_reporting.tables import prediction_models, predictions
+from crm_reporting.tables import customers, prediction_models, predictions
 from crm_reporting.usecases import VISIBLE
 from crmkit.auth import Principal
 from crmkit.db import UnitOfWork
@@ -105,15 +105,19 @@ def list_predictions(session: Session, *, principal: Principal, request: ListPre
         out.reason = newest.reason
         return out
     out.model.CopyFrom(_model(newest))
-    p = predictions.c
-    where = [p.kind == kind, VISIBLE.clause(principal, predictions)]
-    for name, column in (("team", p.team), ("region", p.region), ("owner_id", p.owner_id)):
+    # Who may see a prediction is who may see its customer now (its owner, team and region may have
+    # changed since the training, up to REPORTING_TRAIN_INTERVAL_SECONDS ago; a deleted one is gone).
+    p, c = predictions.c, customers.c
+    scored = predictions.join(customers, c.contact_id == p.contact_id)
+    where = [p.kind == kind, c.live.is_(True), VISIBLE.clause(principal, customers)]
+    for name, column in (("team", c.team), ("region", c.region), ("owner_id", c.owner_id)):
         if getattr(request, name):
             where.append(column == getattr(request, name))
-    out.total = session.execute(select(func.count()).select_from(predictions).where(*where)).scalar_one()
+    out.total = session.execute(select(func.count()).select_from(scored).where(*where)).scalar_one()
     start = decode_cursor(request.page.page_token) if request.page.page_token else 0
     size = page_size(request.page.page_size, default=50, maximum=500)
-    for r in session.execute(select(predictions).where(*where).order_by(p.probability.desc(), p.contact_id)
+    for r in session.execute(select(p.contact_id, c.owner_id, c.team, c.region, p.probability, p.reasons)
+                             .select_from(scored).where(*where).order_by(p.probability.desc(), p.contact_id)
                              .offset(start).limit(size)):
         out.predictions.append(Prediction(
             contact_id=r.contact_id, owner_id=r.owner_id, team=r.team, region=r.region, probability=r.probability,

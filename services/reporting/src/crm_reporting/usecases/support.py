@@ -9,7 +9,7 @@ from crm.reporting.v1.reporting_pb2 import CountBucket, CsatDay, GetSupportSumma
 from crm_reporting.rules import check_days
 from crm_reporting.store import events_applied
 from crm_reporting.tables import csat_answers, sla_breaches, tickets
-from crm_reporting.usecases import assigned
+from crm_reporting.usecases import csat_visible, tickets_visible
 from crmkit.auth import Principal
 
 # The lowest rating that counts as satisfied on the survey's 1-5 scale: CSAT as support managers
@@ -19,7 +19,7 @@ SATISFIED_RATING = 4
 
 def support_summary(session: Session, *, principal: Principal, request: GetSupportSummaryRequest) -> SupportSummary:
     check_days(request)
-    where = [assigned(principal, tickets.c.assignee_id)]
+    where = [tickets_visible(principal)]
 
     def buckets(column: ColumnElement[str]) -> list[CountBucket]:
         rows = session.execute(
@@ -38,7 +38,7 @@ def support_summary(session: Session, *, principal: Principal, request: GetSuppo
     ).one()
 
     # the day window narrows csat_per_day only, not the overall average
-    csat_where = [assigned(principal, csat_answers.c.assignee_id)]
+    csat_where = [csat_visible(principal)]
     satisfied = func.coalesce(func.sum(case((csat_answers.c.rating >= SATISFIED_RATING, 1), else_=0)), 0)
     csat_sum, csat_n, csat_satisfied = session.execute(
         select(func.coalesce(func.sum(csat_answers.c.rating), 0), func.count(), satisfied).where(*csat_where)

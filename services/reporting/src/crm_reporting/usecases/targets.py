@@ -10,7 +10,7 @@ from sqlalchemy import delete, insert, select
 from sqlalchemy.orm import Session
 
 from crm.reporting.v1.reporting_pb2 import ListTargetsRequest, PutTargetsRequest, SalesTarget, TargetList
-from crm_reporting.rules import amount_units, format_amount
+from crm_reporting.rules import MAX_UNITS, amount_units, format_amount
 from crm_reporting.tables import leads, opportunities, sales_targets
 from crm_reporting.usecases.analytics import _targets_visible
 from crmkit.auth import Principal
@@ -71,6 +71,8 @@ def put_targets(session: Session, *, principal: Principal, now: datetime, reques
         units = amount_units(t.amount.strip())
         if units < 0:
             raise InvalidArgument("must not be negative", field=f"{at}.amount")
+        if units > MAX_UNITS:
+            raise InvalidArgument(f"at most {format_amount(MAX_UNITS)}", field=f"{at}.amount")
         rows.append({"month": month, "team": team, "rep_id": t.rep_id, "currency_code": currency,
                      "amount_units": units, "set_by": principal.user_id, "updated_at": now})
     for row in rows:

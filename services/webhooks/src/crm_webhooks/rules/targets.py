@@ -115,7 +115,7 @@ def refusal(address: str, allowed: Sequence[Network] = ()) -> str:
                       ("private", judged.is_private), ("reserved", judged.is_reserved),
                       ("non-public", not judged.is_global)):
         if hit:
-            return f"{address} is {'an' if kind[0] in 'aeiou' else 'a'} {kind} address"
+            return f"{address} is {'an' if kind == 'unspecified' else 'a'} {kind} address"
     return ""
 
 
