@@ -6,6 +6,7 @@ Text lengths count characters (Python ``len``), not bytes."""
 from __future__ import annotations
 
 from collections.abc import Mapping, Sized
+from decimal import Decimal
 
 from google.protobuf.descriptor import FieldDescriptor
 from google.protobuf.message import Message
@@ -46,6 +47,10 @@ MAX_URL = 2_048  # a link, a website, a URL pattern
 MAX_IMPORT_CSV = 1_000_000  # characters of one synchronous CSV import (MAX_IMPORT_ROWS rows and a header)
 MAX_LIST = 500  # any other list in one request body (settings sections, filters, ids)
 
+# Numbers.
+MAX_AMOUNT = 10**12  # an amount (a deal, a budget) is under a trillion in its currency: reporting sums
+#                      them in ten-thousandths, weighted by probability, in 64-bit integers
+
 
 def check_count(field: str, items: Sized, maximum: int) -> None:
     """Refuse a list longer than ``maximum`` naming ``field``."""
@@ -53,6 +58,12 @@ def check_count(field: str, items: Sized, maximum: int) -> None:
         raise InvalidArgument(
             f"{field}: at most {maximum} items (got {len(items)})", field=field, maximum=maximum
         )
+
+
+def check_amount(field: str, amount: Decimal) -> None:
+    """Refuse an amount of MAX_AMOUNT or more naming ``field`` (a record reporting could not count)."""
+    if abs(amount) >= MAX_AMOUNT:
+        raise InvalidArgument(f"{field}: must be less than {MAX_AMOUNT:,}", field=field, maximum=MAX_AMOUNT)
 
 
 def check_length(field: str, text: str | None, maximum: int) -> None:

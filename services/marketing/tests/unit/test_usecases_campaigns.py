@@ -174,3 +174,9 @@ def test_templates_save_checked_and_preview_for_one_contact(store: Any) -> None:
         uow, principal=MKT, now=NOW, patch=pb.Template(id=saved.id, name="新名字"), paths=["name"], expected_version=1))
     assert updated.version == 2 and len(updated.contents) == 2
     assert store.events().count("crm.marketing.template.updated") == 1
+
+
+def test_a_budget_reporting_could_not_count_is_refused_naming_it(store: Any) -> None:
+    with pytest.raises(InvalidArgument) as refused:
+        new_campaign(store, budget={"amount": "1000000000000", "currency_code": "CNY"})
+    assert refused.value.field == "budget.amount"

@@ -125,3 +125,19 @@ def test_getting_a_quote_pdf_twice_renders_it_once(sales: Any, monkeypatch: pyte
     first = sales.read(lambda s: quotes.render_pdf(s, principal=REP1, now=NOW, quote_id=quote.id))
     again = sales.read(lambda s: quotes.render_pdf(s, principal=REP1, now=NOW, quote_id=quote.id))
     assert first == again and first.content.startswith(b"%PDF") and rendered == [quote.id]
+
+
+def test_an_amount_reporting_could_not_count_is_refused_naming_it(sales: Any) -> None:
+    # 15 digits pass the API's pattern, but a trillion or more overflows reporting's 64-bit sums:
+    # the deal would be parked there and never counted
+    for opp, field in ((Opportunity(name="巨额", amount=Money(currency_code="CNY", amount="999999999999999")), "amount.amount"),
+                       (Opportunity(name="巨额", budget=Money(currency_code="CNY", amount="1000000000000")), "budget.amount")):
+        with pytest.raises(InvalidArgument) as refused:
+            sales.write(lambda uow, o=opp: opportunities.create(uow, principal=REP1, now=NOW, opp=o))
+        assert refused.value.field == field and "less than 1,000,000,000,000" in refused.value.message
+    with pytest.raises(InvalidArgument) as refused:
+        sales.write(lambda uow: leads.create_lead(uow, principal=REP1, now=NOW, lead=Lead(name="王", budget="1e13")))
+    assert refused.value.field == "budget"
+    kept = sales.write(lambda uow: opportunities.create(uow, principal=REP1, now=NOW, opp=Opportunity(
+        name="大单", amount=Money(currency_code="CNY", amount="999999999999.99"))))
+    assert kept.amount.amount == "999999999999.99"

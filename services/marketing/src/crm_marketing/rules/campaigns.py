@@ -58,6 +58,7 @@ def check_money(value: Money, field: str) -> None:
         raise InvalidArgument("an amount is a decimal string like 1234.50", field=f"{field}.amount") from None
     if not amount.is_finite() or amount < 0:
         raise InvalidArgument("an amount is a non-negative number", field=f"{field}.amount")
+    limits.check_amount(f"{field}.amount", amount)
     if value.currency_code != value.currency_code.strip().upper():
         raise InvalidArgument("currency_code is an ISO 4217 code like CNY", field=f"{field}.currency_code")
     check_currency(value.currency_code, f"{field}.currency_code")

@@ -62,7 +62,7 @@ def build_lead(header: Sequence[str], targets: Sequence[str], values: Sequence[s
         "company": lambda: limits.check_length("company", lead.company, 300),
         "notes": lambda: limits.check_length("notes", lead.notes, limits.MAX_NOTES),
         "email": lambda: lead_rules.normalize_email(lead),
-        "budget": lambda: money.parse(lead.budget, "budget") if lead.budget else None,
+        "budget": lambda: money.parse_amount(lead.budget, "budget") if lead.budget else None,
         "currency_code": lambda: money.check_currency(lead.currency_code, "currency_code")
         if lead.currency_code else None,
     }

@@ -79,7 +79,7 @@ def normalize(lead: Lead, vocabulary: picklists.Vocabulary = picklists.DEFAULTS,
         lead.phone = normalize_phone(lead.phone)
     vocabulary.check_fields(lead, PICKLISTS, before)
     if lead.budget:
-        lead.budget = str(money.cents(money.parse(lead.budget, "budget")))
+        lead.budget = str(money.cents(money.parse_amount(lead.budget, "budget")))
         lead.currency_code = money.check_currency(lead.currency_code or "CNY", "currency_code")
     _normalize_attribution(lead)
 

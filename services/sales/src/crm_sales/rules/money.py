@@ -4,6 +4,7 @@ from __future__ import annotations
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
 from crm.common.v1.types_pb2 import Money
+from crmkit import limits
 from crmkit.currencies import check_currency as check_currency  # the services' one ISO 4217 check
 from crmkit.errors import InvalidArgument
 
@@ -27,6 +28,13 @@ def parse(value: str, field: str, *, default: str | None = None, allow_negative:
     return number
 
 
+def parse_amount(value: str, field: str) -> Decimal:
+    """An amount of money as typed (a lead's budget): `parse`, under limits.MAX_AMOUNT."""
+    amount = parse(value, field)
+    limits.check_amount(field, amount)
+    return amount
+
+
 def cents(value: Decimal) -> Decimal:
     return value.quantize(CENT, rounding=ROUND_HALF_UP)
 
@@ -43,7 +51,7 @@ def normalize(m: Money, field: str, *, required: bool = False) -> Money:
         if required:
             raise InvalidArgument("an amount is required", field=field)
         return Money()
-    amount = parse(m.amount, f"{field}.amount")
+    amount = parse_amount(m.amount, f"{field}.amount")
     return money(check_currency(m.currency_code, f"{field}.currency_code"), amount)
 
 
