@@ -89,6 +89,9 @@ def test_filters_narrow_the_table(feed, session: Session) -> None:
     with pytest.raises(InvalidArgument) as bad:
         roi_table(session, from_day="June")
     assert bad.value.field == "from_day"
+    with pytest.raises(InvalidArgument) as bad:
+        roi_table(session, status="running")  # a typo: said, not an empty table
+    assert bad.value.field == "status" and "active" in bad.value.message
 
 
 def test_money_is_counted_in_the_campaigns_currency_and_other_currencies_are_counted_not_converted(

@@ -39,6 +39,7 @@ from crmkit.paging import decode_cursor, encode_cursor, page_size
 
 campaign_col = campaigns.c.campaign_id
 _WON = opportunities.c.status == "won"
+CAMPAIGN_STATUSES = ("draft", "scheduled", "active", "completed", "cancelled")  # marketing's, as its events carry them
 
 
 @dataclass
@@ -125,6 +126,8 @@ def _filters(principal: Principal, request: ListCampaignRoiRequest) -> list[Colu
     if request.channel:
         where.append(campaigns.c.channel == request.channel)
     if request.status:
+        if request.status not in CAMPAIGN_STATUSES:  # a typo is a 400, not an empty list
+            raise InvalidArgument(f"must be one of {', '.join(CAMPAIGN_STATUSES)}", field="status")
         where.append(campaigns.c.status == request.status)
     if request.from_day:
         where.append(campaigns.c.start_date >= request.from_day)
