@@ -242,6 +242,22 @@ def test_a_query_without_dimensions_exports_its_figures(make_client, settings, a
     assert list(csv.reader(io.StringIO(resp.get_data().decode("utf-8-sig")))) == [["count", "won"], ["13", "6"]]
 
 
+def test_a_number_dimensions_keys_are_numbers_in_a_workbook(make_client, settings, auth, recorder):
+    from openpyxl import load_workbook
+
+    reporting = recorder(rpb)
+    result = rpb.QueryResult(columns=[rpb.QueryColumn(name="rating", kind="dimension", unit="number"),
+                                      rpb.QueryColumn(name="count", kind="measure")])
+    result.rows.add(keys=["5"]).values.extend([3])
+    reporting.answers["RunQuery"] = result
+    gw = make_client(settings, reporting_addr=reporting.address)
+    body = {"query": {"source": "csat", "measures": ["count"], "dimensions": ["rating"]}}
+    resp = gw.post("/api/v1/reports/query/export", headers=auth, json=body, query_string={"format": "xlsx"})
+    assert resp.status_code == 200, resp.get_data(as_text=True)
+    rows = list(load_workbook(io.BytesIO(resp.get_data()), read_only=True).worksheets[0].iter_rows(values_only=True))
+    assert rows == [("rating", "count"), (5, 3)]  # a rating Excel can sort and average, not the text "5"
+
+
 def test_my_export_jobs_list_newest_first_in_pages_and_only_mine(gw, auth, sales, mint, tmp_path):
     store = JobStore(tmp_path, retention=3600)  # the directory the gateway's jobs live in
     now = time.time()

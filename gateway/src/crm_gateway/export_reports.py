@@ -43,7 +43,8 @@ def number(value: Any) -> Cell:
 def table(result: Any) -> tuple[list[str], list[str], list[list[Cell]]]:
     """A QueryResult as header, kinds and rows."""
     header = [c.name for c in result.columns]
-    kinds = ["number" if c.kind == "measure" else "text" for c in result.columns]
+    # a number dimension's keys (a CSAT rating) are numbers in a workbook too
+    kinds = ["number" if c.kind == "measure" or c.unit == "number" else "text" for c in result.columns]
     dims = sum(1 for c in result.columns if c.kind != "measure")
     rows: list[list[Cell]] = [[*row.keys, *(number(v) for v in row.values)] for row in result.rows]
     totals = list(result.totals)

@@ -133,3 +133,10 @@ def test_migration_0010_fills_the_day_rollups_from_the_facts_already_held(feed: 
                     query.run(s, q, ANALYST, use_rollup=False))
     finally:
         old.dispose()
+
+
+def test_a_number_dimension_says_so_in_its_column(session: Session) -> None:
+    _feed_random(session, 5)
+    result = query.run(session, _csat(["rating", "assignee"], ["count"]), CALLERS[0])
+    units = {c.name: c.unit for c in result.columns}
+    assert (units["rating"], units["assignee"]) == ("number", "text")  # an export writes ratings as numbers

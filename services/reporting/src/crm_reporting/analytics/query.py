@@ -205,7 +205,9 @@ def run(session: Session, query: Query, principal: Principal, *, title: str = ""
     if keys:
         rows = _sorted(p, rows)
     result = QueryResult(title=title, query=p.query, events_applied=events_applied(session))
-    result.columns.extend(QueryColumn(name=n, label=label, kind="dimension", unit="text") for n, label, _ in p.groups)
+    numeric = {d.name for d in p.grouped if d.type == "number"}  # a rating's keys are numbers (an export writes them so)
+    result.columns.extend(QueryColumn(name=n, label=label, kind="dimension", unit="number" if n in numeric else "text")
+                          for n, label, _ in p.groups)
     result.columns.extend(QueryColumn(name=m.name, label=m.label, kind="measure", unit=m.unit) for m in p.measures)
     if keys:   # filled in place: building each row's ListValue and copying it in cost twice as much
         for names, values in rows[:p.query.limit or DEFAULT_LIMIT]:
