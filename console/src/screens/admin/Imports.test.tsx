@@ -1,7 +1,6 @@
-import { fireEvent, render, screen } from "@testing-library/react";
-import { MemoryRouter, Route, Routes } from "react-router";
+import { fireEvent, screen } from "@testing-library/react";
 import { beforeEach, describe, expect, it, vi } from "vitest";
-import { LocaleProvider } from "../../i18n";
+import { openImports } from "./importsTestPage";
 
 // The import screen against a fake gateway: the chosen entity goes in the query, a sales job's id
 // (sales-…) is followed like any other, and a role the API refuses sees the API's 403 detail.
@@ -35,18 +34,7 @@ vi.mock("../../api", async (importOriginal) => {
 
 const { default: Imports } = await import("./Imports");
 
-function open() {
-  render(
-    <LocaleProvider initial="zh-CN">
-      <MemoryRouter initialEntries={["/admin/imports"]}>
-        <Routes>
-          <Route path="/admin/imports" element={<Imports />} />
-          <Route path="/admin/imports/:id" element={<Imports />} />
-        </Routes>
-      </MemoryRouter>
-    </LocaleProvider>,
-  );
-}
+const open = () => openImports(Imports);
 
 async function upload(entity: string, name: string) {
   const input = (await screen.findByLabelText("文件（CSV 或 xlsx）", {}, { timeout: 10_000 })) as HTMLInputElement;

@@ -1,7 +1,6 @@
-import { fireEvent, render, screen, within } from "@testing-library/react";
-import { MemoryRouter, Route, Routes } from "react-router";
+import { fireEvent, screen, within } from "@testing-library/react";
 import { beforeEach, describe, expect, it, vi } from "vitest";
-import { LocaleProvider } from "../../i18n";
+import { openImports } from "./importsTestPage";
 
 // "My imports" on the import screen against a fake gateway: the caller's jobs over every service
 // (a contacts job and a sales one), each row with its file, entity, phase, rows done of total,
@@ -38,18 +37,7 @@ vi.mock("../../api", async (importOriginal) => {
 
 const { default: Imports } = await import("./Imports");
 
-function open() {
-  render(
-    <LocaleProvider initial="zh-CN">
-      <MemoryRouter initialEntries={["/admin/imports"]}>
-        <Routes>
-          <Route path="/admin/imports" element={<Imports />} />
-          <Route path="/admin/imports/:id" element={<Imports />} />
-        </Routes>
-      </MemoryRouter>
-    </LocaleProvider>,
-  );
-}
+const open = () => openImports(Imports);
 
 const cells = (row: HTMLElement) => within(row).getAllByRole("cell").map((c) => c.textContent);
 
