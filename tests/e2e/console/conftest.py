@@ -87,6 +87,12 @@ class Console:
         from playwright.sync_api import expect
 
         expect(self.page.locator(".ant-message-notice")).to_have_count(0, timeout=15_000)
+        # Likewise a list reloading (antd dims it to half opacity under its spinner) and an element
+        # mid-transition (a form error fading in): check the page as it settles, not a frame of it.
+        expect(self.page.locator(".ant-spin-blur")).to_have_count(0, timeout=15_000)
+        self.page.wait_for_function(
+            "() => document.getAnimations().every(a => a.playState !== 'running'"
+            " || (a.effect && a.effect.getTiming().iterations === Infinity))", timeout=15_000)
         if not self.page.evaluate("typeof window.axe !== 'undefined'"):
             self.page.add_script_tag(path=str(AXE))
         result = self.page.evaluate("async () => await window.axe.run(document, {resultTypes: ['violations']})")
