@@ -164,7 +164,8 @@ def _list(http: requests.Session, base: str, args: argparse.Namespace) -> int:
     for job in r.json().get("items", []):
         print("\t".join([job["id"], job.get("entity", ""), job.get("file_name", ""), job.get("status", ""),
                          f"{job.get('rows_done', 0)}/{job.get('rows_total', 0)}",
-                         f"accepted {job.get('accepted', 0)}", f"rejected {job.get('rejected', 0)}",
+                         f"accepted {job.get('accepted', 0)}", f"merged {job.get('merged', 0)}",
+                         f"rejected {job.get('rejected', 0)}",
                          job.get("created_at", "")]))
     return 0
 
