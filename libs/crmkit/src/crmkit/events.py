@@ -1,7 +1,6 @@
 """Building and reading the common event envelope."""
 from __future__ import annotations
 
-import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, cast
@@ -13,6 +12,7 @@ from google.protobuf.message import Message
 from crm.common.v1.envelope_pb2 import Actor, EventEnvelope, SealedFields
 from crm.common.v1.options_pb2 import event_subject
 from crmkit.logs import request_id_var
+from crmkit.records import new_id
 
 if TYPE_CHECKING:
     from google.protobuf.descriptor_pb2 import EnumValueOptions
@@ -82,7 +82,7 @@ def new_event(
     when = occurred_at or utcnow()
     env = EventEnvelope()
     env.CopyFrom(_header(producer, event_type, aggregate_type, correlation_id, when, actor))
-    env.event_id = event_id or str(uuid.uuid4())
+    env.event_id = event_id or new_id()
     env.aggregate_id = aggregate_id
     env.aggregate_version = aggregate_version
     env.payload.Pack(payload)
@@ -203,7 +203,7 @@ class Emitter:
         from crmkit import shredding  # here: the gateway reads envelopes without the database's libraries
 
         aggregate_type = aggregate_type or event_type.split(".")[2]
-        event_id = str(uuid.uuid4())
+        event_id = new_id()
         plain, sealed = shredding.seal(uow.session, producer=self.producer, event_id=event_id,
                                        aggregate_type=aggregate_type, aggregate_id=aggregate_id, payload=payload)
         envelope = new_event(
