@@ -17,6 +17,8 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import uuid_utils
+
 from crmkit.config import ServiceSettings
 from crmkit.db import Database
 
@@ -400,7 +402,8 @@ def every_row(db: Database) -> dict[str, list[tuple[Any, ...]]]:
 
 
 def counted_uuids(monkeypatch: Any) -> None:
-    """uuid4 counted from 1 (a pytest MonkeyPatch sets it): event and record ids agree between two
-    databases given the same work."""
+    """Ids counted from 1 (a pytest MonkeyPatch sets it): event and record ids (version 7,
+    crmkit.records.new_id) and any uuid4 agree between two databases given the same work."""
     counter = iter(range(1, 10**9))
     monkeypatch.setattr(uuid, "uuid4", lambda: uuid.UUID(int=next(counter)))
+    monkeypatch.setattr(uuid_utils, "uuid7", lambda: uuid.UUID(int=next(counter)))
