@@ -77,6 +77,18 @@ def test_a_leaving_reps_work_moves_in_one_request_and_nothing_is_left(suite: Sui
                          ("/campaigns", {"owner_id": leaver})):
         assert admin.get(path, params=params).json()["items"] == [], path
 
+    # reporting counts the moved lead and deal for the successor, none for the leaver
+    def owners(source: str) -> dict[str, int]:
+        query = {"source": source, "measures": ["count"], "dimensions": ["owner"],
+                 "filters": [{"field": "owner", "op": "in", "values": [leaver, successor]}]}
+        answer = admin.post("/reports/query", json={"query": query})
+        assert answer.status_code == 200, answer.text
+        return {row["keys"][0]: row["values"][0] for row in answer.json()["rows"]}
+
+    for source in ("opportunities", "leads"):
+        wait_for(lambda s=source: leaver not in owners(s), 20, what=f"reporting's {source} to leave {leaver}")
+        assert owners(source)[successor] >= 1
+
 
 def test_a_delegation_lends_the_customers_too_and_ends_early(suite: Suite, api: Callable[[str], Any]) -> None:
     run = uuid.uuid4().hex[:6]

@@ -539,6 +539,40 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/reports/campaigns/export": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The campaign ROI table as CSV or xlsx: one row per campaign, every page, with the table's filters and order */
+        get: operations["exportCampaignRoi"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/reports/email-open-rate/export": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Email open rates as CSV or xlsx: one row per point of the JSON answer and a last total row */
+        get: operations["exportEmailOpenRate"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/exports": {
         parameters: {
             query?: never;
@@ -8538,6 +8572,100 @@ export interface operations {
             path: {
                 id: string;
             };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/csv": string;
+                    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": string;
+                };
+            };
+            400: components["responses"]["Problem400"];
+            401: components["responses"]["Problem401"];
+            403: components["responses"]["Problem403"];
+            404: components["responses"]["Problem404"];
+            429: components["responses"]["Problem429"];
+            500: components["responses"]["Problem500"];
+            503: components["responses"]["Problem503"];
+            504: components["responses"]["Problem504"];
+        };
+    };
+    exportCampaignRoi: {
+        parameters: {
+            query?: {
+                /** @description the campaigns' type: email, webinar, trade_show, social, ads, web_form ... */
+                channel?: string;
+                /** @description draft, scheduled, active, completed or cancelled */
+                status?: string;
+                /** @description campaigns starting on or after this day */
+                from_day?: string;
+                /** @description campaigns starting on or before this day */
+                to_day?: string;
+                /** @description the column to sort by, ascending; '-' first for descending (default -first_touch_roi); rows without a value (a null ROI) come last */
+                order_by?: "first_touch_roi" | "last_touch_roi" | "first_touch_revenue" | "last_touch_revenue" | "actual_cost" | "leads" | "conversions" | "open_rate" | "click_rate" | "start_date" | "name" | "-first_touch_roi" | "-last_touch_roi" | "-first_touch_revenue" | "-last_touch_revenue" | "-actual_cost" | "-leads" | "-conversions" | "-open_rate" | "-click_rate" | "-start_date" | "-name";
+                /** @description csv (UTF-8 with BOM, default) or xlsx */
+                format?: "csv" | "xlsx";
+            };
+            header?: {
+                /** @description kept, echoed and forwarded when it is 1 to 128 of A-Za-z0-9._:- ; any other value (or none) is replaced by a new id, which the response carries */
+                "X-Request-Id"?: string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/csv": string;
+                    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": string;
+                };
+            };
+            400: components["responses"]["Problem400"];
+            401: components["responses"]["Problem401"];
+            403: components["responses"]["Problem403"];
+            404: components["responses"]["Problem404"];
+            429: components["responses"]["Problem429"];
+            500: components["responses"]["Problem500"];
+            503: components["responses"]["Problem503"];
+            504: components["responses"]["Problem504"];
+        };
+    };
+    exportEmailOpenRate: {
+        parameters: {
+            query?: {
+                /** @description day (default) or week (ISO weeks, Monday first) */
+                interval?: "day" | "week";
+                /** @description first send day, inclusive (UTC) */
+                from_day?: string;
+                /** @description last send day, inclusive (UTC) */
+                to_day?: string;
+                /** @description only this campaign */
+                campaign_id?: string;
+                /** @description only campaigns of this type */
+                channel?: string;
+                /** @description one series per campaign instead of one over all */
+                by_campaign?: boolean;
+                /** @description csv (UTF-8 with BOM, default) or xlsx */
+                format?: "csv" | "xlsx";
+            };
+            header?: {
+                /** @description kept, echoed and forwarded when it is 1 to 128 of A-Za-z0-9._:- ; any other value (or none) is replaced by a new id, which the response carries */
+                "X-Request-Id"?: string;
+            };
+            path?: never;
             cookie?: never;
         };
         requestBody?: never;

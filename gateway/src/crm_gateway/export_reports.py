@@ -27,7 +27,7 @@ from crmkit.grpc_server import IDEMPOTENCY_KEY
 FORMAT = QueryParam("format", description="csv (UTF-8 with BOM, default) or xlsx", choices=("csv", "xlsx"))
 
 
-def _action(operation_id: str) -> Action:
+def action(operation_id: str) -> Action:
     return next(a for a in routes_reports.ROUTES if a.operation_id == operation_id)
 
 
@@ -56,6 +56,11 @@ def table(result: Any) -> tuple[list[str], list[str], list[list[Cell]]]:
 
 
 def _run(a: Action, c: Call, path: dict[str, str]) -> Any:
+    return call(a, request_of(a, c, path))
+
+
+def request_of(a: Action, c: Call, path: dict[str, str]) -> Any:
+    """The JSON route's request, filled as that route fills it (its query parameters, path, body)."""
     if a.check is not None:
         a.check(c.query)
     request: Any = a.request()
@@ -67,12 +72,17 @@ def _run(a: Action, c: Call, path: dict[str, str]) -> Any:
     for param in a.query:
         if param.name in c.query:
             _setter(a.descriptor, _query_target(a, param), param, containers)(request, c.query[param.name])
+    return request
+
+
+def call(a: Action, request: Any) -> Any:
+    """The route's RPC with the caller's token (a read: retried like one, no idempotency key)."""
     md = tuple((k, v) for k, v in metadata() if k != IDEMPOTENCY_KEY)
     return state().backends.client(a.backend).call(a.rpc, request, metadata=md, idempotent=True)
 
 
 def _view(operation_id: str, name_of: str) -> Any:
-    a = _action(operation_id)
+    a = action(operation_id)
 
     def export(c: Call, **path: str) -> Response:
         from crm_gateway.routes_exports import file_response  # the one writer of downloads
@@ -91,7 +101,7 @@ def _rows(rows: Sequence[list[Cell]]) -> Iterator[Sequence[Cell]]:
 
 
 def _route(method: str, rule: str, operation_id: str, summary: str, source: str, name: str) -> Route:
-    a = _action(source)
+    a = action(source)
     return Route(method, rule, _view(source, name), operation_id, summary, "reports", body=a.body,
                  response={"type": "string"}, media_type="text/csv", other_media=(XLSX,),
                  query=(*a.query, FORMAT))

@@ -17,7 +17,7 @@ from typing import Any
 import grpc
 from flask import Response, current_app, g, send_file, stream_with_context
 
-from crm_gateway import export_reports
+from crm_gateway import export_campaign_reports, export_reports
 from crm_gateway.export_jobs import JobStore
 from crm_gateway.export_lists import LISTS, ExportedList, Metadata, in_filters, parse_filters, records
 from crm_gateway.export_tables import XLSX, Cell, Column, csv_chunks, row_of, write_xlsx
@@ -228,6 +228,7 @@ def download_export(c: Call, id: str) -> Response:
 ROUTES = [
     *(_list_route(exported) for exported in LISTS.values()),
     *export_reports.ROUTES,
+    *export_campaign_reports.ROUTES,
     Route("POST", EXPORTS, create_export, "createExportJob", "Export a list in the background (large lists): the "
           "list, its filters (as its list route takes them) and the format; answers the job to follow", TAG,
           body=JOB_INPUT, response=JOB, status=202, location=True),

@@ -364,6 +364,12 @@ def test_a_manager_cannot_file_a_target_for_another_teams_rep(deals: Session) ->
     (MANAGER, SalesTarget(month="2024-06", currency_code="CNY", amount="99999999999999999999999"), InvalidArgument,
      "targets[1].amount"),
     (MANAGER, SalesTarget(month="2024-06", currency_code="CNY", amount="1e400"), InvalidArgument, "targets[1].amount"),
+    # finer than the read model keeps: it rounded to 0, and 0 removed the target
+    (MANAGER, SalesTarget(month="2024-06", currency_code="CNY", amount="0.00001"), InvalidArgument,
+     "targets[1].amount"),
+    # the same month, team and rep twice: the second silently replaced the first (one per key)
+    (MANAGER, SalesTarget(month="2024-07", team="north-sales", currency_code="USD", amount="2"), InvalidArgument,
+     "targets[1]"),
     (ADMIN, SalesTarget(month="2024-06", currency_code="CNY", amount="5"), InvalidArgument, "targets[1].team"),
 ])
 def test_bad_targets_are_refused_and_nothing_is_written(session: Session, who: Principal, item: SalesTarget,

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from crm.reporting.v1.reporting_pb2 import GetStandardReportRequest, Query, QueryFilter
 from crm.support.v1.events_pb2 import CsatAnswered
+from crm.support.v1.support_pb2 import Ticket
 from crm_reporting import tables
 from crm_reporting.analytics import query
 from crm_reporting.bootstrap import MIGRATIONS
@@ -140,3 +141,64 @@ def test_a_number_dimension_says_so_in_its_column(session: Session) -> None:
     result = query.run(session, _csat(["rating", "assignee"], ["count"]), CALLERS[0])
     units = {c.name: c.unit for c in result.columns}
     assert (units["rating"], units["assignee"]) == ("number", "text")  # an export writes ratings as numbers
+
+
+def _ticket(assignee: str, version: int) -> Ticket:
+    return Ticket(id="t-moved", version=version, assignee_id=assignee, status="solved", priority="normal")
+
+
+def _answer(assignee: str) -> CsatAnswered:
+    answer = CsatAnswered(ticket_id="t-moved", assignee_id=assignee, rating=5)
+    answer.answered_at.FromDatetime(datetime(2025, 1, 6, 9, tzinfo=UTC))
+    return answer
+
+
+def _counted(session: Session, who: Principal, *, use_rollup: bool = True) -> tuple[float, list[str]]:
+    trend = analytics.STANDARD["csat_trend"][1]
+    assert trend is not None
+    figure = query.run(session, trend, who, use_rollup=use_rollup).totals.values[0].number_value
+    ids = query.drill(session, trend, who, keys=[], measure="", page_token="", size=100).ids
+    return figure, list(ids)
+
+
+@pytest.mark.parametrize("answer_first", [True, False])
+def test_a_csat_answer_follows_its_ticket_to_the_new_assignee(session: Session, answer_first: bool) -> None:
+    # The answer's event names the assignee when the customer answered; a ticket reassigned since
+    # (or offboarded) is the new assignee's, and so is its answer: the old one no longer reads it.
+    before, after = Principal("rep-a", ("rep",)), Principal("rep-b", ("rep",))
+    steps = [lambda: support.apply_csat(session, _answer("rep-a")),
+             lambda: support.apply_ticket(session, _ticket("rep-b", 3))]
+    support.apply_ticket(session, _ticket("rep-a", 2))
+    for step in steps if answer_first else reversed(steps):
+        step()
+    support.apply_ticket(session, _ticket("rep-a", 2))   # the older snapshot again changes nothing
+    for use_rollup in (True, False):
+        assert _counted(session, before, use_rollup=use_rollup) == (0.0, [])
+        assert _counted(session, after, use_rollup=use_rollup) == (1.0, ["t-moved"])
+    kept = sorted(tuple(r) for r in session.execute(select(tables.csat_day_rollup)))
+    rollups.rebuild(session)
+    assert sorted(tuple(r) for r in session.execute(select(tables.csat_day_rollup))) == kept
+
+
+def test_migration_0012_gives_answers_held_before_it_their_tickets_assignee(session: Session, tmp_path: Path) -> None:
+    support.apply_ticket(session, _ticket("rep-b", 3))
+    support.apply_csat(session, _answer("rep-b"))
+    kept = {t.name: sorted(tuple(r) for r in session.execute(select(t)))
+            for t in (tables.csat_answers, tables.csat_day_rollup)}
+    url = f"sqlite:///{tmp_path / 'old.db'}"
+    upgrade(url, MIGRATIONS, "0011")
+    old = Database(url)
+    try:
+        with old.unit_of_work() as uow:   # as 0011 kept them: the answer under the assignee it named
+            uow.session.execute(insert(tables.tickets), [dict(r._mapping) for r in session.execute(
+                select(tables.tickets))])
+            for t in (tables.csat_answers, tables.csat_day_rollup):
+                uow.session.execute(insert(t), [{**r._mapping, "assignee_id": "rep-a"} for r in session.execute(
+                    select(t))])
+            uow.commit()
+        upgrade(url, MIGRATIONS)
+        with old.read() as s:
+            assert {t.name: sorted(tuple(r) for r in s.execute(select(t)))
+                    for t in (tables.csat_answers, tables.csat_day_rollup)} == kept
+    finally:
+        old.dispose()

@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from sqlalchemy import select
 
 from crm.common.v1.types_pb2 import Money
 from crm.sales.v1.sales_pb2 import (
@@ -35,6 +36,8 @@ from crm_sales.usecases import (
 )
 from crmkit.auth import Principal
 from crmkit.errors import AlreadyExists, FailedPrecondition, InvalidArgument, NotFound, PermissionDenied
+from crmkit.events import parse_envelope, unpack_payload
+from crmkit.runtime_tables import outbox_row
 
 NOW = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 ADMIN = Principal("admin", ("admin",), "hq", "")
@@ -216,6 +219,27 @@ def test_a_transfer_moves_the_open_work_of_a_leaving_rep(sales: Any) -> None:
     mine, _ = sales.read(lambda s: tasks.list_tasks(s, principal=REP2, now=NOW, request=ListTasksRequest()))
     assert [t.id for t in mine] == [open_task.id]
     assert sales.events()[-1] == "crm.sales.ownership.transferred"
+
+
+def test_a_transfer_tells_every_read_model_each_moved_lead_and_deal_under_its_new_owner(sales: Any) -> None:
+    # Reporting keeps owner / team / region per record from the records' own events: without one per
+    # moved record, the leaver kept the deals in every report and drill-down.
+    lead = sales.write(lambda uow: leads.create_lead(uow, principal=REP1, now=NOW, lead=Lead(name="交接线索")))
+    opp = new_opp(sales)
+    sales.write(lambda uow: ownership.transfer(uow, principal=MANAGER, now=NOW, from_user="rep.north.1",
+                                               to_user="rep.north.2", reason="离职"))
+    rows = sales.read(lambda s: s.execute(select(outbox_row.c.subject, outbox_row.c.payload)
+                                          .order_by(outbox_row.c.id)).all())
+    moved = {}
+    for subject, data in rows:
+        env = parse_envelope(data)
+        if subject in ("crm.sales.lead.assigned", "crm.sales.opportunity.updated"):
+            payload = unpack_payload(env)
+            record = payload.lead if subject.endswith("assigned") else payload.opportunity
+            moved[(subject, record.id)] = (record.owner_id, record.version, env.aggregate_version)
+    assert moved[("crm.sales.opportunity.updated", opp.id)] == ("rep.north.2", 2, 2)
+    lead_now = sales.read(lambda s: leads.get_lead(s, principal=REP2, now=NOW, lead_id=lead.id))
+    assert moved[("crm.sales.lead.assigned", lead.id)] == ("rep.north.2", lead_now.version, lead_now.version)
 
 
 def test_updates_accept_exactly_the_fields_the_contract_leaves_patchable() -> None:

@@ -64,10 +64,12 @@ class WebhooksServicer(ServicerBase, WebhooksServiceServicer):
 
     def UpdateSubscription(self, request: pb.UpdateSubscriptionRequest, context: Ctx) -> pb.Subscription:
         mask = list(request.update_mask.paths)
-        return self.write_after(
+        updated = self.write_after(
             request, pb.Subscription, lambda c: self._checked(c, request.subscription, mask),
             lambda uow, c, _: subs.update(uow, principal=c.principal, now=c.now, changes=request.subscription,
                                           mask=mask, expected_version=request.expected_version))
+        self.wake()  # a resumed or retargeted subscription's queue goes now, not at the next poll
+        return updated
 
     def DeleteSubscription(self, request: pb.DeleteSubscriptionRequest, context: Ctx) -> pb.DeleteSubscriptionResponse:
         def delete(uow: UnitOfWork, c: Call) -> pb.DeleteSubscriptionResponse:

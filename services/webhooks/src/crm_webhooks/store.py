@@ -234,7 +234,9 @@ def claim(session: Session, delivery_id: str, now: datetime, lease_until: dateti
 
 def record_attempt(session: Session, delivery_id: str, *, status: str, attempts: int, code: int, error: str,
                    at: datetime, next_at: datetime | None) -> None:
-    session.execute(update(deliveries).where(d.id == delivery_id).values(
+    """An attempt's outcome; a delivery another attempt delivered meanwhile (its target fixed or
+    its subscription resumed while this one still waited on the old answer) stays delivered."""
+    session.execute(update(deliveries).where(d.id == delivery_id, d.status != "delivered").values(
         status=status, attempts=attempts, last_status_code=code, last_error=error[:2000], last_attempt_at=at,
         next_attempt_at=next_at, delivered_at=at if status == "delivered" else None))
 

@@ -167,6 +167,64 @@ def test_a_paused_subscription_holds_its_deliveries_until_resumed(
     assert len(sender.sent) == 1 and log_of(db, sub)[0].status == "delivered"
 
 
+def test_fixing_a_failing_target_sends_what_waits_in_backoff_at_once(
+        db: Database, how: jobs.Delivering, sender: FakeSender, clock: ManualClock) -> None:
+    sub = subscribe(db)
+    arrive(db, won_event("o-1"))
+    arrive(db, won_event("o-2"))
+    sender.status = 503
+    for _ in range(3):  # three failures: the next try is minutes away
+        clock.advance(seconds=(min(d.next_attempt_at.ToDatetime(UTC) for d in log_of(db, sub)) - clock()).total_seconds())
+        jobs.run_due(db, how, clock(), clock)
+    assert all(d.next_attempt_at.ToDatetime(UTC) - clock() > timedelta(seconds=30) for d in log_of(db, sub))
+    how.resolver = FakeResolver({"erp.example.com": ["93.184.215.14"], "erp2.example.com": ["93.184.215.15"]})
+    sender.status = 200
+    with db.unit_of_work() as uow:
+        subs.update(uow, principal=ERP, now=clock(), changes=pb.Subscription(
+            id=sub.id, target_url="https://erp2.example.com/hooks"), mask=["target_url"], expected_version=sub.version)
+        uow.commit()
+    assert jobs.run_due(db, how, clock(), clock) == 2  # now, not at their next backoff
+    assert {d.status for d in log_of(db, sub)} == {"delivered"}
+    assert {s.target.host for s in sender.sent[-2:]} == {"erp2.example.com"}
+
+
+def test_a_failure_of_the_old_target_recorded_late_leaves_a_delivery_the_fixed_one_took(
+        db: Database, how: jobs.Delivering, sender: FakeSender, clock: ManualClock) -> None:
+    # A worker is still waiting on the failing target when its URL is fixed: the fix sends the
+    # delivery at once, and the first worker's late failure must not put it back in the queue.
+    sub = subscribe(db)
+    arrive(db, won_event())
+    with db.unit_of_work() as uow:
+        (due_id,) = store.due(uow.session, clock(), 10)
+        in_flight = deliveries.claim(uow, delivery_id=due_id, now=clock(), lease=how.lease)
+        uow.commit()
+    assert in_flight is not None
+    with db.unit_of_work() as uow:
+        subs.update(uow, principal=ERP, now=clock(), changes=pb.Subscription(
+            id=sub.id, target_url="https://erp.example.com/fixed"), mask=["target_url"], expected_version=sub.version)
+        uow.commit()
+    assert jobs.run_due(db, how, clock(), clock) == 1
+    with db.unit_of_work() as uow:
+        jobs.record(uow, how, jobs.Tried(in_flight, "retry", 503, "HTTP 503: old target"), clock())
+        uow.commit()
+    (delivery,) = log_of(db, sub)
+    assert (delivery.status, delivery.last_status_code) == ("delivered", 200)
+    assert jobs.run_due(db, how, clock() + timedelta(hours=2), clock) == 0
+
+
+def test_a_description_change_leaves_the_backoff_as_it_was(
+        db: Database, how: jobs.Delivering, sender: FakeSender, clock: ManualClock) -> None:
+    sub = subscribe(db)
+    arrive(db, won_event())
+    sender.status = 503
+    jobs.run_due(db, how, clock(), clock)
+    with db.unit_of_work() as uow:
+        subs.update(uow, principal=ERP, now=clock(), changes=pb.Subscription(id=sub.id, description="ERP"),
+                    mask=["description"], expected_version=sub.version)
+        uow.commit()
+    assert jobs.run_due(db, how, clock(), clock) == 0
+
+
 def test_a_delivery_whose_worker_died_is_taken_again_after_its_lease_under_the_same_id(
         db: Database, how: jobs.Delivering, sender: FakeSender, clock: ManualClock) -> None:
     sub = subscribe(db)

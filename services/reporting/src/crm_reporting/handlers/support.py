@@ -26,6 +26,7 @@ _BREACH_SEEN = select(sla_breaches.c.ticket_id).where(
 _INSERT_BREACH = insert(sla_breaches)
 _INSERT_CSAT = insert(csat_answers)
 _UPDATE_CSAT = update(csat_answers).where(csat_answers.c.ticket_id == bindparam("tid"))
+_ASSIGNEE = select(tickets.c.assignee_id).where(tickets.c.ticket_id == bindparam("tid"))
 _DELETE_TAGS = delete(ticket_tags).where(ticket_tags.c.ticket_id == bindparam("tid"))
 _INSERT_TAG = insert(ticket_tags)
 
@@ -74,7 +75,19 @@ def apply_ticket(session: Session, ticket: Ticket) -> bool:
     after = rollups.ticket_row(session, ticket.id)
     for rollup in (rollups.TICKETS, rollups.TICKET_TAGS, rollups.TICKET_DAYS):
         rollups.apply(session, rollup, before, after)
+    if applied:
+        _csat_follows(session, ticket.id, ticket.assignee_id)
     return applied
+
+
+def _csat_follows(session: Session, ticket_id: str, assignee_id: str) -> None:
+    """A CSAT answer counts as its ticket does: a ticket reassigned (or offboarded) after it was
+    answered takes its answer to the new assignee, in the facts and the per-day rollup."""
+    old = rollups.csat_row(session, ticket_id)
+    if old is None or old["assignee_id"] == assignee_id:
+        return
+    session.execute(_UPDATE_CSAT, {"tid": ticket_id, "assignee_id": assignee_id})
+    rollups.apply(session, rollups.CSAT_DAYS, old, {**old, "assignee_id": assignee_id})
 
 
 def record_breach(session: Session, ticket_id: str, metric: str) -> bool:
@@ -102,7 +115,10 @@ def apply_csat(session: Session, answer: support_events.CsatAnswered) -> bool:
     old = rollups.csat_row(session, answer.ticket_id)
     if old is not None and aware(old["answered_at"]).astimezone(UTC) >= answered_at:
         return False
-    values = {"assignee_id": answer.assignee_id, "rating": answer.rating, "answered_at": answered_at,
+    # the ticket's assignee as held (its newest snapshot), else the one the answer names
+    held = session.execute(_ASSIGNEE, {"tid": answer.ticket_id}).scalar()
+    values = {"assignee_id": answer.assignee_id if held is None else held, "rating": answer.rating,
+              "answered_at": answered_at,
               **grains("answered", answered_at.date().isoformat())}
     if old is None:
         session.execute(_INSERT_CSAT, {"ticket_id": answer.ticket_id, **values})

@@ -10,7 +10,7 @@ from sqlalchemy import delete, insert, select
 from sqlalchemy.orm import Session
 
 from crm.reporting.v1.reporting_pb2 import ListTargetsRequest, PutTargetsRequest, SalesTarget, TargetList
-from crm_reporting.rules import MAX_UNITS, amount_units, format_amount
+from crm_reporting.rules import AMOUNT_SCALE, MAX_UNITS, amount_units, format_amount
 from crm_reporting.tables import leads, opportunities, sales_targets
 from crm_reporting.usecases.analytics import _targets_visible
 from crmkit.auth import Principal
@@ -42,6 +42,25 @@ def _teams_of(session: Session, rep_id: str) -> set[str]:
     return found
 
 
+def _units(amount: str, field: str) -> int:
+    """The amount in the read model's ten-thousandths; finer digits are refused, not rounded (a
+    positive amount rounded to 0 would remove the target)."""
+    try:
+        value = Decimal(amount)
+    except InvalidOperation:
+        value = Decimal("NaN")
+    if not value.is_finite():
+        raise InvalidArgument("a decimal amount, e.g. 150000.00", field=field)
+    units = amount_units(amount)
+    if units < 0:
+        raise InvalidArgument("must not be negative", field=field)
+    if units > MAX_UNITS:
+        raise InvalidArgument(f"at most {format_amount(MAX_UNITS)}", field=field)
+    if value * AMOUNT_SCALE != units:
+        raise InvalidArgument("at most 4 decimal places", field=field)
+    return units
+
+
 def put_targets(session: Session, *, principal: Principal, now: datetime, request: PutTargetsRequest) -> TargetList:
     if not (principal.is_admin or principal.is_manager):
         raise PermissionDenied("only a manager or an admin can set targets")
@@ -50,6 +69,7 @@ def put_targets(session: Session, *, principal: Principal, now: datetime, reques
     if len(request.targets) > MAX_TARGETS:
         raise InvalidArgument(f"at most {MAX_TARGETS} targets at once", field="targets")
     rows = []
+    seen: dict[tuple[str, str, str], int] = {}
     for i, t in enumerate(request.targets):
         at = f"targets[{i}]"
         month = _month(t.month, f"{at}.month")
@@ -62,17 +82,12 @@ def put_targets(session: Session, *, principal: Principal, now: datetime, reques
             # the rep's records sit in another team: a manager may not file targets for them
             raise PermissionDenied("a manager sets targets for reps of their own team", field=f"{at}.rep_id")
         currency = check_currency(t.currency_code, f"{at}.currency_code")
-        try:
-            finite = Decimal(t.amount.strip()).is_finite()
-        except InvalidOperation:
-            finite = False
-        if not finite:
-            raise InvalidArgument("a decimal amount, e.g. 150000.00", field=f"{at}.amount")
-        units = amount_units(t.amount.strip())
-        if units < 0:
-            raise InvalidArgument("must not be negative", field=f"{at}.amount")
-        if units > MAX_UNITS:
-            raise InvalidArgument(f"at most {format_amount(MAX_UNITS)}", field=f"{at}.amount")
+        units = _units(t.amount.strip(), f"{at}.amount")
+        key = (month, team, t.rep_id)
+        if key in seen:
+            raise InvalidArgument(f"the same month, team and rep as targets[{seen[key]}]: one target each, "
+                                  "in one currency", field=at)
+        seen[key] = i
         rows.append({"month": month, "team": team, "rep_id": t.rep_id, "currency_code": currency,
                      "amount_units": units, "set_by": principal.user_id, "updated_at": now})
     for row in rows:

@@ -39,6 +39,30 @@ def _check_people(session: Session, principal: Principal, from_user: str, to_use
         raise FailedPrecondition(f"{to_user} is inactive and cannot take over work", field="to_user_id")
 
 
+def _move(record: Any, to_user: str, target: Any) -> list[str]:
+    """The record to its new owner (and their team and region, when the rep directory knows
+    them); the fields that changed."""
+    before = (record.owner_id, record.team, record.region)
+    record.owner_id = to_user
+    if target is not None:
+        record.team, record.region = target.team or record.team, target.region or record.region
+    return [name for name, was in zip(("owner_id", "team", "region"), before, strict=True)
+            if getattr(record, name) != was]
+
+
+def _announce(uow: UnitOfWork, principal: Principal, record: Any, from_user: str, changed: list[str],
+              now: datetime) -> None:
+    """Each moved lead and deal's own event, as an assignment or an edit would publish it: read
+    models (reporting's owner / team / region, a webhook subscriber's copy) follow the record, not
+    the transfer's summary."""
+    if isinstance(record, Lead):
+        emit(uow, principal, SALES.LEAD_ASSIGNED, record.id, record.version,
+             ev.LeadAssigned(lead=record, previous_owner_id=from_user, reason="transfer"), now)
+    elif isinstance(record, Opportunity):
+        emit(uow, principal, SALES.OPPORTUNITY_UPDATED, record.id, record.version,
+             ev.OpportunityUpdated(opportunity=record, changed_fields=changed), now)
+
+
 def transfer(uow: UnitOfWork, *, principal: Principal, now: datetime, from_user: str, to_user: str,
              reason: str) -> TransferOwnershipResponse:
     session = uow.session
@@ -50,15 +74,14 @@ def transfer(uow: UnitOfWork, *, principal: Principal, now: datetime, from_user:
         if not principal.is_admin:  # a manager moves only what they manage
             found = [r for r in found if r.team == principal.team or r.region == principal.region]
         for record in found:
-            record.owner_id = to_user
-            if target is not None:
-                record.team, record.region = target.team or record.team, target.region or record.region
+            changed = _move(record, to_user, target)
             if cls is Quote:  # a quote's `version` is its revision; row_version guards the row
                 record.row_version += 1
                 record.updated_at.FromDatetime(now)
             else:
                 bump(record, now)
             records.update_record(session, record)
+            _announce(uow, principal, record, from_user, changed, now)
         moved[cls] = found
     account_ids = sorted({o.account_id for o in moved[Opportunity] if o.account_id}
                          | {q.account_id for q in moved[Quote] if q.account_id})

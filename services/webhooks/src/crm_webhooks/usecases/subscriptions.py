@@ -85,7 +85,7 @@ def update(uow: UnitOfWork, *, principal: Principal, now: datetime, changes: pb.
         raise InvalidArgument("name the fields to change", field="update_mask")
     sub = _mine(uow.session, principal, changes.id, for_update=True)
     check_version(sub.version, expected_version)
-    was = sub.status
+    was_status, was_target = sub.status, sub.target_url
     given = pb.Subscription()
     given.CopyFrom(changes)
     check_fields(given, fields=mask)
@@ -97,8 +97,12 @@ def update(uow: UnitOfWork, *, principal: Principal, now: datetime, changes: pb.
             setattr(sub, name, getattr(given, name))
     bump(sub, now)
     store.save_subscription(uow.session, sub, _subjects(sub.event_types))
-    if was == "paused" and sub.status == "active":
-        store.wake(uow.session, sub.id, now)  # what waited goes now, not at its next look a minute later
+    resumed = was_status == "paused" and sub.status == "active"
+    retargeted = sub.target_url != was_target and sub.status == "active"
+    if resumed or retargeted:
+        # What waited (paused, or in backoff after the old target failed) goes now, not at its next
+        # look a minute later or its next backoff up to an hour away.
+        store.wake(uow.session, sub.id, now)
     return sub
 
 
