@@ -262,3 +262,13 @@ def test_a_stale_if_match_on_a_dashboard_or_saved_query_is_409_and_changes_nothi
     assert gone.status_code == 409
     assert rclient.get(path, headers=manager).get_json()["name"] == "first"
     assert rclient.delete(path, headers={**manager, "If-Match": '"2"'}).status_code == 204
+
+
+@pytest.mark.parametrize("size", [-1, 1001])
+def test_a_drill_down_page_size_out_of_range_is_refused(rclient: Any, size: int) -> None:
+    body = {"query": {"source": "opportunities", "measures": ["count"]}, "page": {"page_size": size}}
+    for path in ("/api/v1/reports/query/drill-down", "/api/v1/reports/dashboards/d-1/widgets/w1/drill-down"):
+        bad = rclient.post(path, json=body if "query" in path else {"page": body["page"]},
+                           headers=_headers("manager.north"))
+        assert bad.status_code == 400, (path, bad.get_json())
+        assert _problem_field(bad) == "page.page_size", path

@@ -5448,7 +5448,10 @@ export interface components {
             reason?: string;
         };
         PageRequest: {
-            /** Format: int32 */
+            /**
+             * Format: int32
+             * @description record ids per page (100 when omitted or 0)
+             */
             page_size?: number;
             page_token?: string;
         };

@@ -69,6 +69,9 @@ RUN_QUERY_INPUT = REGISTRY.input(pb.RunQueryRequest, "RunQueryInput", required=(
 DRILL_DOWN_INPUT = REGISTRY.input(pb.DrillDownRequest, "DrillDownInput", required=("query",))
 WIDGET_DRILL_INPUT = REGISTRY.input(pb.DrillDownWidgetRequest, "WidgetDrillDownInput",
                                     exclude=("dashboard_id", "widget_id"))
+# a drill-down's page of record ids: 0 or absent is reporting's default (100), 1000 at most
+REGISTRY.schemas["PageRequest"]["properties"]["page_size"].update(
+    minimum=0, maximum=1000, description="record ids per page (100 when omitted or 0)")
 SAVED_QUERY = REGISTRY.message(pb.SavedQuery)
 SAVED_QUERY_INPUT = REGISTRY.input(pb.SavedQuery, "SavedQueryInput", exclude=_OWNED, required=("name", "query"))
 SAVED_QUERY_LIST = REGISTRY.message(pb.SavedQueryList)
