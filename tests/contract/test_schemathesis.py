@@ -36,6 +36,8 @@ CROSS_FIELD_RULES = {
     "getPoolReport": "to_day may not be before from_day",
     "listCampaignRoi": "to_day may not be before from_day",
     "getEmailOpenRate": "to_day may not be before from_day",
+    "exportCampaignRoi": "to_day may not be before from_day",
+    "exportEmailOpenRate": "to_day may not be before from_day",
     "getStandardReport": "to_day may not be before from_day",
     "getSalesForecast": "period_end may not be before period_start",
     "listOwnershipTransfers": "since must be before until",

@@ -8605,8 +8605,8 @@ export interface operations {
             query?: {
                 /** @description the campaigns' type: email, webinar, trade_show, social, ads, web_form ... */
                 channel?: string;
-                /** @description draft, scheduled, active, completed or cancelled */
-                status?: string;
+                /** @description the campaigns' status */
+                status?: "draft" | "scheduled" | "active" | "completed" | "cancelled";
                 /** @description campaigns starting on or after this day */
                 from_day?: string;
                 /** @description campaigns starting on or before this day */
@@ -12386,8 +12386,8 @@ export interface operations {
             query?: {
                 /** @description the campaigns' type: email, webinar, trade_show, social, ads, web_form ... */
                 channel?: string;
-                /** @description draft, scheduled, active, completed or cancelled */
-                status?: string;
+                /** @description the campaigns' status */
+                status?: "draft" | "scheduled" | "active" | "completed" | "cancelled";
                 /** @description campaigns starting on or after this day */
                 from_day?: string;
                 /** @description campaigns starting on or before this day */

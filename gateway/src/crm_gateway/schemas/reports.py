@@ -43,7 +43,8 @@ ROI_ORDER = ("first_touch_roi", "last_touch_roi", "first_touch_revenue", "last_t
              "leads", "conversions", "open_rate", "click_rate", "start_date", "name")
 CAMPAIGN_ROI_PARAMS = (
     QueryParam("channel", description="the campaigns' type: email, webinar, trade_show, social, ads, web_form ..."),
-    QueryParam("status", description="draft, scheduled, active, completed or cancelled"),
+    QueryParam("status", description="the campaigns' status",
+               choices=("draft", "scheduled", "active", "completed", "cancelled")),
     QueryParam("from_day", "date", "campaigns starting on or after this day"),
     QueryParam("to_day", "date", "campaigns starting on or before this day"),
     QueryParam("order_by", description="the column to sort by, ascending; '-' first for descending "
