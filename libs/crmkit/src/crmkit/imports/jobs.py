@@ -207,17 +207,22 @@ def append_chunk(uow: UnitOfWork, *, kind: ImportKind, principal: Principal, job
 
 def start_import(uow: UnitOfWork, *, kind: ImportKind, principal: Principal, now: datetime,
                  job_id: str) -> ImportJob:
+    """The job queued for its run, or, when the file or the mapping cannot be imported at all, the
+    job failed with the reason (a problem naming the field at row 0): it is written with this
+    transaction, and the caller refuses the start with it (`refusal`), so no job is left
+    `uploading` in the caller's list. An upload not yet whole (FailedPrecondition) is raised: the
+    missing chunks may still come."""
     job = own_job(uow.session, kind, principal, job_id, for_update=True)
     if job.status != "uploading":
-        return job  # started already: starting again changes nothing
-    header = check_upload(uow.session, kind.store, job)
-    if not header or not any(h.strip() for h in header):
-        raise InvalidArgument("the first row must name the columns", field="file")
-    if len(header) > files.MAX_COLUMNS:
-        raise InvalidArgument(f"at most {files.MAX_COLUMNS} columns", field="file")
-    rules = kind.entities[job.entity]
-    targets, unmapped = mapping_rules.resolve(job.entity, rules.targets, rules.picklists, header, job.mapping,
-                                              custom_fields=rules.custom_fields)
+        return job  # started already (or refused): starting again changes nothing
+    try:
+        targets, unmapped, header = _checked_file(uow.session, kind, job)
+    except InvalidArgument as exc:
+        job.status, job.error = "failed", exc.message
+        job.problems.append(ImportProblem(row=0, field=exc.field or "file", message=exc.message))
+        job.finished_at.FromDatetime(now)
+        kind.store.save_job(uow.session, job, now)
+        return job
     del job.unmapped_columns[:]
     job.unmapped_columns.extend(unmapped)
     job.columns.clear()
@@ -227,6 +232,29 @@ def start_import(uow: UnitOfWork, *, kind: ImportKind, principal: Principal, now
     job.status = "queued"
     kind.store.save_job(uow.session, job, now)
     return job
+
+
+def refusal(job: ImportJob) -> InvalidArgument | None:
+    """Why start_import refused the job's file or mapping (None when it did not): the error a
+    caller raises after the job's failure is committed."""
+    if job.status != "failed" or job.HasField("started_at"):
+        return None
+    found = next((p for p in job.problems if p.row == 0), None)
+    return InvalidArgument(job.error, field=found.field if found else "file")
+
+
+def _checked_file(session: Session, kind: ImportKind, job: ImportJob) -> tuple[list[str], list[str], list[str]]:
+    """The upload checked (check_upload) and its header resolved through the mapping: each
+    column's target, the columns nobody mapped, the header."""
+    header = check_upload(session, kind.store, job)
+    if not header or not any(h.strip() for h in header):
+        raise InvalidArgument("the first row must name the columns", field="file")
+    if len(header) > files.MAX_COLUMNS:
+        raise InvalidArgument(f"at most {files.MAX_COLUMNS} columns", field="file")
+    rules = kind.entities[job.entity]
+    targets, unmapped = mapping_rules.resolve(job.entity, rules.targets, rules.picklists, header, job.mapping,
+                                              custom_fields=rules.custom_fields)
+    return targets, unmapped, header
 
 
 def check_upload(session: Session, store: ImportStore, job: ImportJob) -> list[str]:
@@ -348,4 +376,7 @@ def submit(db: Any, *, kind: ImportKind, principal: Principal, now: datetime, en
     with db.unit_of_work() as uow:
         job = start_import(uow, kind=kind, principal=principal, now=now, job_id=job.id)
         uow.commit()
+    refused = refusal(job)
+    if refused is not None:
+        raise refused
     return job
