@@ -1,11 +1,12 @@
 """Files an import cannot take at all (crmkit.imports, shared by contacts, sales and support): a
 start refused for the file or the mapping ends the job as failed with its reason (it is never left
-`uploading` in the user's list) (SQLite, and PostgreSQL when reachable)."""
+`uploading` in the user's list), and a file whose line no CSV reader can parse fails its own job
+without stopping the jobs queued after it (SQLite, and PostgreSQL when reachable)."""
 from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -14,15 +15,25 @@ from sqlalchemy import MetaData
 
 from crm.common.v1.imports_pb2 import ColumnMapping, ImportJob, ListImportsRequest
 from crmkit.auth import Principal
-from crmkit.db import Database
+from crmkit.db import Database, UnitOfWork
 from crmkit.errors import InvalidArgument
 from crmkit.imports import jobs
+from crmkit.imports.runner import ImportRunner
 from crmkit.imports.store import ImportStore
 from crmkit.imports.tables import ImportTables
 
 NOW = datetime(2026, 6, 15, 8, 0, tzinfo=UTC)
 REP = Principal("rep.north.1", ("rep",), "north-sales", "north")
 RULES = jobs.EntityRules(what="leads", targets=("name", "email"), roles=("rep",))
+
+
+class CountingImporter:
+    """Accepts every row: what a run reached is what it counted."""
+
+    def batch(self, uow: UnitOfWork, *, now: datetime, job: ImportJob, principal: Principal, first_row: int,
+              rows: Sequence[list[str]], state: jobs.RunState) -> list[jobs.Rejected]:
+        job.accepted += len(rows)
+        return []
 
 
 @pytest.fixture
@@ -84,3 +95,15 @@ def test_a_file_without_a_header_is_refused_and_not_left_uploading(service: tupl
         submit(service, "leads.csv", b"\n\n\n")
     assert [j.status for j in my_jobs(service)] == ["failed"]
 
+
+def test_a_cell_past_the_csv_limit_fails_its_job_and_the_next_job_still_runs(
+        service: tuple[Database, jobs.ImportKind]) -> None:
+    huge = submit(service, "huge.csv", csv_bytes([["name", "email"], ["王芳", "wf@example.cn"],
+                                                  ["李雷", "x" * 200_000]]))
+    good = submit(service, "good.csv", csv_bytes([["name"], ["韩梅梅"]]))
+    db, kind = service
+    ImportRunner("test", db, lambda: NOW, kind=kind, importer=CountingImporter()).tick(NOW)
+    found = {j.id: j for j in my_jobs(service)}
+    assert found[huge.id].status == "failed" and found[huge.id].accepted == 0  # nothing of it written
+    assert "line 3" in found[huge.id].error and "field limit" in found[huge.id].error
+    assert (found[good.id].status, found[good.id].accepted) == ("done", 1)

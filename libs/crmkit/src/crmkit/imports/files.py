@@ -6,6 +6,7 @@ import csv
 import datetime
 import io
 from collections.abc import Callable, Iterable, Iterator
+from typing import Any
 
 MAX_COLUMNS = 200
 
@@ -42,7 +43,7 @@ def read_rows(file_name: str, content: bytes) -> Iterator[list[str]]:
             raise FileError("the file is neither UTF-8 nor GB18030 text, nor an xlsx workbook") from None
     head = text[:4096]
     delimiter = max((",", ";", "\t"), key=head.count)
-    yield from map(unguarded, csv.reader(io.StringIO(text, newline=""), delimiter=delimiter))
+    yield from map(unguarded, _parsed(csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)))
 
 
 def rows(file_name: str, content: bytes) -> Iterator[list[str]]:
@@ -91,7 +92,17 @@ def _csv_rows(chunks: Chunks, encoding: str) -> Iterator[list[str]]:
     if first is None:
         return
     delimiter = max((",", ";", "\t"), key=first.count)
-    yield from filter(lambda row: any(map(str.strip, row)), csv.reader(_chain(first, lines), delimiter=delimiter))
+    yield from filter(lambda row: any(map(str.strip, row)), _parsed(csv.reader(_chain(first, lines),
+                                                                               delimiter=delimiter)))
+
+
+def _parsed(reader: Any) -> Iterator[list[str]]:
+    """A csv reader's rows; a line it cannot parse (a cell past csv's field limit of 128 KiB) makes
+    the file unreadable, a FileError naming the line, not an error no caller expects."""
+    try:
+        yield from reader
+    except csv.Error as exc:
+        raise FileError(f"line {reader.line_num} cannot be read as CSV: {exc}") from None
 
 
 def first_row(file_name: str, chunks: Chunks) -> list[str]:
