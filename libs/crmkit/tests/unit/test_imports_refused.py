@@ -1,7 +1,9 @@
 """Files an import cannot take at all (crmkit.imports, shared by contacts, sales and support): a
 start refused for the file or the mapping ends the job as failed with its reason (it is never left
 `uploading` in the user's list), and a file whose line no CSV reader can parse fails its own job
-without stopping the jobs queued after it (SQLite, and PostgreSQL when reachable)."""
+without stopping the jobs queued after it; a row no importer can take (a NUL character, a typed
+cell under no column name) is rejected naming the cell, the rows around it imported (SQLite, and
+PostgreSQL when reachable)."""
 from __future__ import annotations
 
 import csv
@@ -28,11 +30,15 @@ RULES = jobs.EntityRules(what="leads", targets=("name", "email"), roles=("rep",)
 
 
 class CountingImporter:
-    """Accepts every row: what a run reached is what it counted."""
+    """Accepts every row: what a run reached is what it counted; it keeps each row it got, by number."""
+
+    def __init__(self) -> None:
+        self.got: dict[int, list[str]] = {}
 
     def batch(self, uow: UnitOfWork, *, now: datetime, job: ImportJob, principal: Principal, first_row: int,
               rows: Sequence[list[str]], state: jobs.RunState) -> list[jobs.Rejected]:
         job.accepted += len(rows)
+        self.got.update({first_row + i: row for i, row in enumerate(rows)})
         return []
 
 
@@ -107,3 +113,32 @@ def test_a_cell_past_the_csv_limit_fails_its_job_and_the_next_job_still_runs(
     assert found[huge.id].status == "failed" and found[huge.id].accepted == 0  # nothing of it written
     assert "line 3" in found[huge.id].error and "field limit" in found[huge.id].error
     assert (found[good.id].status, found[good.id].accepted) == ("done", 1)
+
+
+def test_a_row_with_a_nul_or_a_cell_under_no_column_name_is_rejected_naming_it(
+        service: tuple[Database, jobs.ImportKind]) -> None:
+    job = submit(service, "leads.csv", csv_bytes([
+        ["name", "email", ""],
+        ["王芳", "wf@example.cn", ""],
+        ["李\x00雷", "ll@example.cn", ""],             # a NUL: no API takes one
+        ["Huawei", " Inc", "hw@example.cn", "extra"],  # an unquoted comma shifted the row
+        ["韩梅梅", "hmm@example.cn", "VIP"],            # typed under the blank header
+        ["赵敏", "zm@example.cn"],
+    ]))
+    db, kind = service
+    importer = CountingImporter()
+    ImportRunner("test", db, lambda: NOW, kind=kind, importer=importer, batch_rows=10).tick(NOW)
+    with db.read() as session:
+        done = jobs.get_import(session, kind=kind, principal=REP, now=NOW, job_id=job.id)
+        report = list(csv.reader(io.StringIO(jobs.report_csv(session, kind=kind, principal=REP, job_id=job.id)
+                                             .decode("utf-8-sig"))))
+    assert (done.status, done.accepted, done.rejected) == ("done", 2, 3)
+    assert sorted(importer.got) == [1, 5] and importer.got[5][0] == "赵敏"  # numbered as in the file
+    assert [(p.row, p.field, p.column) for p in done.problems] == [
+        (2, "name", "name"), (3, "", "column 3"), (3, "", "column 4"), (4, "", "column 3")]
+    assert "NUL" in done.problems[0].message and done.problems[0].value == "李雷"
+    assert "past the header's 3 columns" in done.problems[2].message and done.problems[2].value == "extra"
+    assert "blank header" in done.problems[3].message and done.problems[3].value == "VIP"
+    assert [row[0] for row in report[1:]] == ["2", "3", "4"]  # every one in the report, its cells as typed
+    assert report[0][2:] == ["name", "email", "", "column 4", "outcome"]
+    assert report[2][2:] == ["Huawei", " Inc", "hw@example.cn", "extra", "rejected"]

@@ -26,7 +26,7 @@ from crm.common.v1.imports_pb2 import (
 from crmkit.auth import Principal
 from crmkit.db import UnitOfWork
 from crmkit.errors import FailedPrecondition, InvalidArgument, NotFound, PermissionDenied
-from crmkit.imports import files, listing
+from crmkit.imports import cells, files, listing
 from crmkit.imports import mapping as mapping_rules
 from crmkit.imports.mapping import Problem
 from crmkit.imports.store import RUNNABLE, ImportStore
@@ -302,10 +302,12 @@ def report_csv(session: Session, *, kind: ImportKind, principal: Principal, job_
     out = io.StringIO()
     writer = csv.writer(out)
     header = files.first_row(job.file_name, lambda: kind.store.chunks_in(session, job.id))
-    writer.writerow(["row", "reasons", *header, "outcome"])
+    # a row longer than the header (rejected for it) gets columns of its own: `outcome` stays last
+    width = max([len(header), *(len(doc["values"]) for _, doc in kind.store.rejects(session, job.id))])
+    writer.writerow(["row", "reasons", *header, *(f"column {i + 1}" for i in range(len(header), width)), "outcome"])
     for n, doc in kind.store.rejects(session, job.id):
         reasons = "; ".join(f"{c or f}: {m}" + (f" ('{v}')" if v else "") for f, c, m, v in doc["problems"])
-        cells = [*doc["values"], *[""] * (len(header) - len(doc["values"]))]
+        cells = [*doc["values"], *[""] * (width - len(doc["values"]))]
         writer.writerow([n, reasons, *cells, "kept" if doc.get("kept") else "rejected"])
     return ("\ufeff" + out.getvalue()).encode("utf-8")
 
@@ -342,8 +344,8 @@ def run_batch(uow: UnitOfWork, *, store: ImportStore, importer: Importer, now: d
     if found is None or found[0].status != "running" or found[0].rows_done != first_row - 1:
         return None  # no longer this run's: another replica moved it on, or it was finished
     job, doc = found
-    rejected = importer.batch(uow, now=now, job=job, principal=principal_of(doc), first_row=first_row, rows=rows,
-                              state=state)
+    rejected = _checked_rows(uow, importer, now=now, job=job, principal=principal_of(doc), first_row=first_row,
+                             rows=rows, state=state)
     job.rejected += sum(not r.kept for r in rejected)
     store.add_rejects(uow.session, job.id, [
         (r.row, {"problems": [[p.field, mapping_rules.column_of(p, state.header, state.targets, r.values), p.message,
@@ -355,6 +357,25 @@ def run_batch(uow: UnitOfWork, *, store: ImportStore, importer: Importer, now: d
         job.finished_at.FromDatetime(now)
     store.save_job(uow.session, job, now)
     return job
+
+
+def _checked_rows(uow: UnitOfWork, importer: Importer, *, now: datetime, job: ImportJob, principal: Principal,
+                  first_row: int, rows: Sequence[list[str]], state: RunState) -> list[Rejected]:
+    """The rows through the importer but those no importer can take (crmkit.imports.cells),
+    rejected here: the importer gets each run of rows between them, numbered as in the file."""
+    rejected: list[Rejected] = []
+    start = 0
+    for i, values in enumerate([*rows, None]):
+        found = [] if values is None else cells.problems(state.header, state.targets, values)
+        if values is not None and not found:
+            continue
+        if i > start:
+            rejected += importer.batch(uow, now=now, job=job, principal=principal, first_row=first_row + start,
+                                       rows=rows[start:i], state=state)
+        if values is not None:
+            rejected.append(Rejected(first_row + i, found, list(values)))
+        start = i + 1
+    return rejected
 
 
 def submit(db: Any, *, kind: ImportKind, principal: Principal, now: datetime, entity: str, file_name: str,
