@@ -142,3 +142,13 @@ def test_a_row_with_a_nul_or_a_cell_under_no_column_name_is_rejected_naming_it(
     assert [row[0] for row in report[1:]] == ["2", "3", "4"]  # every one in the report, its cells as typed
     assert report[0][2:] == ["name", "email", "", "column 4", "outcome"]
     assert report[2][2:] == ["Huawei", " Inc", "hw@example.cn", "extra", "rejected"]
+
+
+def test_two_columns_with_one_header_are_shown_apart_on_the_job(service: tuple[Database, jobs.ImportKind]) -> None:
+    # the second "email" fills nothing (the first does): the job said {"email": ""}, as if no email imported
+    job = submit(service, "leads.csv", csv_bytes([["name", "email", "email", "备注", "备注"],
+                                                  ["王芳", "a@example.cn", "b@example.cn", "", ""]]),
+                 mapping=ColumnMapping(columns={"备注": "ignore"}))
+    assert dict(job.columns) == {"name": "name", "email": "email", "email (column 3)": "", "备注": "",
+                                 "备注 (column 5)": ""}
+    assert list(job.unmapped_columns) == ["email (column 3)"]  # the ignored ones were asked to be left out

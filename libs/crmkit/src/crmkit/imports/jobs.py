@@ -216,17 +216,20 @@ def start_import(uow: UnitOfWork, *, kind: ImportKind, principal: Principal, now
     if job.status != "uploading":
         return job  # started already (or refused): starting again changes nothing
     try:
-        targets, unmapped, header = _checked_file(uow.session, kind, job)
+        targets, header = _checked_file(uow.session, kind, job)
     except InvalidArgument as exc:
         job.status, job.error = "failed", exc.message
         job.problems.append(ImportProblem(row=0, field=exc.field or "file", message=exc.message))
         job.finished_at.FromDatetime(now)
         kind.store.save_job(uow.session, job, now)
         return job
+    labels = column_labels(header)
+    ignored = {c for c, target in job.mapping.columns.items() if target == "ignore"}
     del job.unmapped_columns[:]
-    job.unmapped_columns.extend(unmapped)
+    job.unmapped_columns.extend(label for label, column, target in zip(labels, header, targets, strict=True)
+                                if column.strip() and not target and column not in ignored)
     job.columns.clear()
-    job.columns.update({column: target for column, target in zip(header, targets, strict=True) if column.strip()})
+    job.columns.update({label: target for label, target in zip(labels, targets, strict=True) if label.strip()})
     if job.source_name:
         kind.store.remember_mapping(uow.session, job.entity, job.source_name, job.mapping, now)
     job.status = "queued"
@@ -243,18 +246,29 @@ def refusal(job: ImportJob) -> InvalidArgument | None:
     return InvalidArgument(job.error, field=found.field if found else "file")
 
 
-def _checked_file(session: Session, kind: ImportKind, job: ImportJob) -> tuple[list[str], list[str], list[str]]:
+def column_labels(header: Sequence[str]) -> list[str]:
+    """Each column's name on the job: its header, and for a header an earlier column has too, the
+    header with its place ("email (column 3)"), so the job shows what each column fills."""
+    seen: set[str] = set()
+    labels = []
+    for i, column in enumerate(header):
+        labels.append(f"{column} (column {i + 1})" if column.strip() and column in seen else column)
+        seen.add(column)
+    return labels
+
+
+def _checked_file(session: Session, kind: ImportKind, job: ImportJob) -> tuple[list[str], list[str]]:
     """The upload checked (check_upload) and its header resolved through the mapping: each
-    column's target, the columns nobody mapped, the header."""
+    column's target, the header."""
     header = check_upload(session, kind.store, job)
     if not header or not any(h.strip() for h in header):
         raise InvalidArgument("the first row must name the columns", field="file")
     if len(header) > files.MAX_COLUMNS:
         raise InvalidArgument(f"at most {files.MAX_COLUMNS} columns", field="file")
     rules = kind.entities[job.entity]
-    targets, unmapped = mapping_rules.resolve(job.entity, rules.targets, rules.picklists, header, job.mapping,
-                                              custom_fields=rules.custom_fields)
-    return targets, unmapped, header
+    targets, _ = mapping_rules.resolve(job.entity, rules.targets, rules.picklists, header, job.mapping,
+                                       custom_fields=rules.custom_fields)
+    return targets, header
 
 
 def check_upload(session: Session, store: ImportStore, job: ImportJob) -> list[str]:
