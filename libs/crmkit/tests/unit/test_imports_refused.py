@@ -1,9 +1,9 @@
-"""Files an import cannot take at all (crmkit.imports, shared by contacts, sales and support): a
-start refused for the file or the mapping ends the job as failed with its reason (it is never left
-`uploading` in the user's list), and a file whose line no CSV reader can parse fails its own job
-without stopping the jobs queued after it; a row no importer can take (a NUL character, a typed
-cell under no column name) is rejected naming the cell, the rows around it imported (SQLite, and
-PostgreSQL when reachable)."""
+"""Files an import cannot take as they are (crmkit.imports, shared by contacts, sales and support):
+a start refused for the file or the mapping ends the job as failed with its reason (never left
+`uploading` in the user's list); a file whose line no CSV reader can parse, or a job its importer
+raises on, fails that job without stopping the jobs queued after it; a row no importer can take (a
+NUL character, a typed cell under no column name) is rejected naming the cell, the rows around it
+imported; two columns with one header are shown apart (SQLite, and PostgreSQL when reachable)."""
 from __future__ import annotations
 
 import csv
@@ -152,3 +152,25 @@ def test_two_columns_with_one_header_are_shown_apart_on_the_job(service: tuple[D
     assert dict(job.columns) == {"name": "name", "email": "email", "email (column 3)": "", "备注": "",
                                  "备注 (column 5)": ""}
     assert list(job.unmapped_columns) == ["email (column 3)"]  # the ignored ones were asked to be left out
+
+
+class FailingImporter(CountingImporter):
+    """An importer with a bug: a row reading "boom" raises what no rule expects."""
+
+    def batch(self, uow: UnitOfWork, *, now: datetime, job: ImportJob, principal: Principal, first_row: int,
+              rows: Sequence[list[str]], state: jobs.RunState) -> list[jobs.Rejected]:
+        if ["boom"] in rows:
+            raise KeyError("boom")
+        return super().batch(uow, now=now, job=job, principal=principal, first_row=first_row, rows=rows, state=state)
+
+
+def test_a_job_an_importer_fails_on_is_failed_and_the_next_job_still_runs(
+        service: tuple[Database, jobs.ImportKind]) -> None:
+    broken = submit(service, "broken.csv", csv_bytes([["name"], ["王芳"], ["李雷"], ["boom"], ["韩梅梅"]]))
+    good = submit(service, "good.csv", csv_bytes([["name"], ["赵敏"]]))
+    db, kind = service
+    ImportRunner("test", db, lambda: NOW, kind=kind, importer=FailingImporter(), batch_rows=2).tick(NOW)
+    found = {j.id: j for j in my_jobs(service)}
+    assert (found[broken.id].status, found[broken.id].rows_done, found[broken.id].accepted) == ("failed", 2, 2)
+    assert "internal error" in found[broken.id].error and "boom" not in found[broken.id].error  # no internals shown
+    assert (found[good.id].status, found[good.id].accepted) == ("done", 1)
