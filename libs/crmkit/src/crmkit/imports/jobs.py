@@ -142,6 +142,8 @@ def create_import(uow: UnitOfWork, *, kind: ImportKind, principal: Principal, no
     request.on_duplicate = on_duplicate
     key = _content_key(request, mapping.SerializeToString(deterministic=True))
     existing = kind.store.job_by_key(uow.session, key, principal.user_id)
+    if existing is not None and existing.status == "uploading":
+        return existing  # an upload cut short (the service restarted): this one continues it
     if existing is not None:
         existing.reused = True
         return existing  # the same file, the same options: that job, nothing written twice
@@ -195,8 +197,10 @@ def append_chunk(uow: UnitOfWork, *, kind: ImportKind, principal: Principal, job
                  data: bytes) -> int:
     job = own_job(uow.session, kind, principal, job_id, for_update=True)
     got = kind.store.received(uow.session, job.id)
-    if job.status != "uploading" or offset < got:
+    if job.status != "uploading" or offset + len(data) <= got:
         return got  # a resent chunk (or one after the start): already there
+    if offset < got:  # resent in other chunks: the part not there yet
+        data, offset = data[got - offset:], got
     if offset > got:
         raise InvalidArgument(f"the next chunk starts at {got}", field="offset")
     if not data or len(data) > MAX_CHUNK_BYTES or got + len(data) > job.size_bytes:

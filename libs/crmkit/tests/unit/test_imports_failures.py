@@ -7,6 +7,7 @@ imported; two columns with one header are shown apart (SQLite, and PostgreSQL wh
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
 from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
@@ -15,7 +16,7 @@ from typing import Any
 import pytest
 from sqlalchemy import MetaData
 
-from crm.common.v1.imports_pb2 import ColumnMapping, ImportJob, ListImportsRequest
+from crm.common.v1.imports_pb2 import ColumnMapping, CreateImportRequest, ImportJob, ListImportsRequest
 from crmkit.auth import Principal
 from crmkit.db import Database, UnitOfWork
 from crmkit.errors import InvalidArgument
@@ -174,3 +175,20 @@ def test_a_job_an_importer_fails_on_is_failed_and_the_next_job_still_runs(
     assert (found[broken.id].status, found[broken.id].rows_done, found[broken.id].accepted) == ("failed", 2, 2)
     assert "internal error" in found[broken.id].error and "boom" not in found[broken.id].error  # no internals shown
     assert (found[good.id].status, found[good.id].accepted) == ("done", 1)
+
+
+def test_an_upload_cut_short_is_continued_by_the_same_file_sent_again(service: tuple[Database, jobs.ImportKind]) -> None:
+    content = csv_bytes([["name"], *[[f"客户{i}"] for i in range(40)]])
+    db, kind = service
+    with db.unit_of_work() as uow:  # the first try: created, half its chunks, then the service went away
+        cut = jobs.create_import(uow, kind=kind, principal=REP, now=NOW, request=CreateImportRequest(
+            entity="lead", file_name="leads.csv", size_bytes=len(content),
+            content_sha256=hashlib.sha256(content).hexdigest()))
+        jobs.append_chunk(uow, kind=kind, principal=REP, job_id=cut.id, offset=0, data=content[:100])
+        uow.commit()
+    again = submit(service, "leads.csv", content, chunk=64)
+    assert again.id == cut.id and not again.reused and again.status == "queued"
+    ImportRunner("test", db, lambda: NOW, kind=kind, importer=CountingImporter()).tick(NOW)
+    [job] = my_jobs(service)
+    assert (job.status, job.accepted) == ("done", 40)
+    assert submit(service, "leads.csv", content).reused  # done: the same file again changes nothing
