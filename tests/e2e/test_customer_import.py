@@ -113,13 +113,20 @@ def test_another_crms_export_with_chinese_headers_and_labels_imports_without_a_m
     assert (contact["source"], contact["level"], contact["industry"]) == ("website", "vip", "manufacturing")
 
 
-def test_a_file_that_is_not_a_workbook_is_refused_naming_the_file(api):
-    r = api("rep.north.1").post("/imports", data=b"\x00\x01 not a zip", headers={"Content-Type": "application/"
-                                "vnd.openxmlformats-officedocument.spreadsheetml.sheet"},
-                                params={"entity": "contact", "file_name": "x.xlsx"})
-    assert r.status_code == 400, r.text
-    assert r.headers["Content-Type"].startswith("application/problem+json")
-    assert "file" in r.text
+def test_a_file_that_is_not_a_workbook_is_refused_naming_the_file_and_its_job_ends_failed(api):
+    # each service that imports (contacts, sales, support) refuses it the same way
+    for user, entity in (("rep.north.1", "contact"), ("rep.north.1", "lead"), ("agent.support", "ticket")):
+        client = api(user)
+        name = f"not-a-workbook-{uuid.uuid4().hex[:8]}.xlsx"
+        r = client.post("/imports", data=b"\x00\x01 not a zip " + name.encode(), headers={"Content-Type": "application/"
+                        "vnd.openxmlformats-officedocument.spreadsheetml.sheet"},
+                        params={"entity": entity, "file_name": name})
+        assert r.status_code == 400, r.text
+        assert r.headers["Content-Type"].startswith("application/problem+json")
+        assert [e["field"] for e in r.json()["errors"]] == ["file"]
+        # "My imports" shows the attempt as failed, with the reason, not as uploading forever
+        [job] = [j for j in client.get("/imports", params={"entity": entity}).json()["items"] if j["file_name"] == name]
+        assert job["status"] == "failed" and "not an xlsx workbook" in job["error"], job
 
 
 def test_an_export_of_the_imported_contacts_round_trips(api):

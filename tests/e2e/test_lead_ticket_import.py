@@ -96,6 +96,19 @@ def test_a_ticket_file_with_bad_rows(api):
     assert again.status_code == 200 and again.json()["id"] == job["id"], again.text
     assert api("rep.north.1").get(f"/imports/{job['id']}").status_code == 404  # another user's job
 
+    # the tickets' export imported again (no mapping) matches each ticket by its number: none opened twice
+    exported = agent.get("/tickets/export")
+    assert exported.status_code == 200, exported.text
+    rows = list(csv.DictReader(io.StringIO(exported.content.decode("utf-8-sig"))))
+    [mine] = [r for r in rows if r["external_ref"] == f"{word}-1"]
+    back = agent.post("/imports", data=exported.content, headers={"Content-Type": "text/csv"},
+                      params={"entity": "ticket", "file_name": "tickets-export.csv"})
+    assert back.status_code == 202, back.text
+    job = _done(agent, back.json()["id"])
+    assert (job["status"], job["accepted"], job["rejected"]) == ("done", 0, len(rows)), job
+    assert job["columns"]["number"] == "number"
+    assert f"duplicate of ticket {mine['id']} ({mine['number']})" in _report(agent, job["id"])[str(rows.index(mine) + 1)][1]
+
 
 def test_a_user_who_closed_the_tab_finds_their_jobs_of_every_service(api):
     manager = api("manager.north")

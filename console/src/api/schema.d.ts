@@ -8898,7 +8898,7 @@ export interface operations {
                 mapping?: string;
                 /** @description validate every row and report every problem; write nothing */
                 dry_run?: boolean;
-                /** @description a row matching a record (or an earlier row): contacts and leads by phone or email, accounts by phone or email, products by SKU, tickets by external_ref when given. flag it (rejected, naming the match), merge it into that record (blank fields filled), or create it anyway (not for products: a SKU is unique; accounts are not merged) */
+                /** @description a row matching a record (or an earlier row): contacts and leads by phone or email, accounts by phone or email, products by SKU, tickets by number (this CRM's) or external_ref when given. flag it (rejected, naming the match), merge it into that record (blank fields filled), or create it anyway (not for products: a SKU is unique; accounts are not merged) */
                 on_duplicate?: "flag" | "merge" | "create";
             };
             header?: {

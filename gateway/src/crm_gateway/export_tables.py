@@ -22,6 +22,7 @@ from google.protobuf.message import Message
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 MONEY = "crm.common.v1.Money"
 TIMESTAMP = "google.protobuf.Timestamp"
+_NOT_IN_XML = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")  # control characters but tab, LF and CR
 _F = FieldDescriptor
 _NUMBERS = {_F.CPPTYPE_INT32, _F.CPPTYPE_INT64, _F.CPPTYPE_UINT32, _F.CPPTYPE_UINT64, _F.CPPTYPE_DOUBLE,
             _F.CPPTYPE_FLOAT}
@@ -159,6 +160,9 @@ def write_xlsx(target: IO[bytes], sheet_name: str, header: Sequence[str], kinds:
 def _xlsx_value(kind: str, value: Cell) -> Cell | Decimal:
     if value is None or value == "":
         return None
+    if isinstance(value, str):
+        # XML 1.0 cannot hold these (openpyxl refuses the whole workbook): each one shows as U+FFFD
+        value = _NOT_IN_XML.sub("\ufffd", value)
     if kind == "number" and isinstance(value, str):
         try:
             return Decimal(value)  # exact: "1999.90" stays 1999.9, never 1999.8999

@@ -51,7 +51,8 @@ PARAMS = (
                "{typed: key}}}, \"keep_unknown_values\": bool}", max_length=6000),
     QueryParam("dry_run", "boolean", "validate every row and report every problem; write nothing"),
     QueryParam("on_duplicate", description="a row matching a record (or an earlier row): contacts and leads by "
-               "phone or email, accounts by phone or email, products by SKU, tickets by external_ref when given. "
+               "phone or email, accounts by phone or email, products by SKU, tickets by number (this CRM's) or "
+               "external_ref when given. "
                "flag it (rejected, naming the match), merge it into that record (blank fields filled), or create "
                "it anyway (not for products: a SKU is unique; accounts are not merged)",
                choices=("flag", "merge", "create")),

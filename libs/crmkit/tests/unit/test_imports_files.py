@@ -42,6 +42,18 @@ def test_a_file_that_is_no_text_is_refused() -> None:
         files.encoding_and_count("x.csv", lambda: [b"\xff\xfe\x00\x81\xfe"])
 
 
+def test_a_workbook_saved_under_a_csv_name_is_refused_saying_so() -> None:
+    out = io.BytesIO()
+    book = Workbook()
+    book.active.append(["name", "email"])
+    book.save(out)
+    for read in (lambda: files.first_row("客户.csv", lambda: [out.getvalue()]),
+                 lambda: files.encoding_and_count("客户.csv", lambda: [out.getvalue()]),
+                 lambda: next(files.read_rows("客户.csv", out.getvalue()))):
+        with pytest.raises(files.FileError, match="is an xlsx workbook, not CSV text: .* ending .xlsx"):
+            read()
+
+
 def test_mapping_names_the_bad_target_and_maps_keeps_or_refuses_values() -> None:
     with pytest.raises(InvalidArgument) as bad:
         mapping.resolve("lead", ("name", "source"), {"source": ("website",)}, ["x"],

@@ -83,6 +83,13 @@ def test_a_second_contact_with_the_same_phone_is_refused_unless_duplicates_are_a
     assert again.id != first.id
 
 
+def test_a_second_account_with_the_same_phone_is_refused_in_plain_english(contacts) -> None:
+    first = create(contacts, pb.Account(name="华为", phones=[pb.Phone(raw="010-12345678")]))
+    with pytest.raises(AlreadyExists) as refused:
+        create(contacts, pb.Account(name="华为技术", phones=[pb.Phone(raw="+86 10 1234 5678")]))
+    assert refused.value.message.startswith(f"an account with the same phone or email exists: {first.id}")
+
+
 @pytest.mark.parametrize(("user", "owner", "error"), [
     ("support.1", "", PermissionDenied),        # support reads customers, never creates them
     ("finance.hq", "", PermissionDenied),

@@ -446,6 +446,14 @@ def replies_of(session: Session, ticket_id: str) -> list[Any]:
 IMPORTS = ImportStore(import_tables)
 
 
+def tickets_by_number(session: Session, numbers: list[str]) -> dict[str, str]:
+    """Tickets with these numbers (T-000123, as an export of them says): number → ticket id."""
+    if not numbers:
+        return {}
+    rows = session.execute(select(tickets.c.number, tickets.c.id).where(tickets.c.number.in_(list(set(numbers)))))
+    return {number: ticket_id for number, ticket_id in rows}
+
+
 def tickets_by_external_ref(session: Session, refs: list[str]) -> dict[str, str]:
     """Tickets holding any of these external ids (an import's old-system id): ref → ticket id."""
     if not refs:

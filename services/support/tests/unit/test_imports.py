@@ -96,3 +96,31 @@ def test_a_helpdesk_export_in_chinese_imports_without_a_mapping(store: Any) -> N
     [ticket] = all_tickets(store)
     assert (ticket.external_ref, ticket.subject, ticket.type, ticket.priority, ticket.channel, ticket.language,
             ticket.requester_email) == ("HD-1", "无法登录", "incident", "urgent", "wechat", "zh", "wf@example.cn")
+
+
+def test_a_ticket_export_imported_again_matches_its_tickets_by_number(store: Any) -> None:
+    run(store, csv_bytes([["主题", "标签"], ["无法登录", "登录"], ["发票问题", ""]]))
+    first, second = all_tickets(store)
+    # the columns of GET /tickets/export (id, number, ..., external_ref): no mapping needed
+    header = ["id", "number", "subject", "description", "priority", "status", "tags", "external_ref"]
+    exported = [header, [first.id, first.number, first.subject, "", "normal", "new", "登录;已导出", ""],
+                [second.id, second.number.lower(), second.subject, "描述", "normal", "new", "", ""]]
+    flagged = run(store, csv_bytes(exported))
+    assert (flagged.accepted, flagged.rejected) == (0, 2) and len(all_tickets(store)) == 2
+    assert {(p.row, p.field, p.value) for p in flagged.problems} == {(1, "number", first.number),
+                                                                     (2, "number", second.number)}
+    merged = run(store, csv_bytes(exported), on_duplicate="merge")
+    assert (merged.accepted, merged.merged, merged.rejected) == (0, 2, 0)
+    first, second = all_tickets(store)
+    assert (first.tags, second.description) == (["登录", "已导出"], "描述")
+
+
+def test_a_number_no_ticket_has_is_refused_and_a_repeated_one_is_a_duplicate_of_its_row(store: Any) -> None:
+    run(store, csv_bytes([["主题"], ["无法登录"]]))
+    [ticket] = all_tickets(store)
+    job = run(store, csv_bytes([["number", "subject"], ["T-999999", "别处的工单"], ["12", "不是编号"],
+                                [ticket.number, "无法登录"], [ticket.number, "无法登录（再次）"]]), on_duplicate="merge")
+    assert (job.accepted, job.merged, job.rejected) == (0, 2, 2)
+    assert {(p.row, p.field) for p in job.problems} == {(1, "number"), (2, "number")}
+    assert "no ticket T-999999" in next(p.message for p in job.problems if p.row == 1)
+    assert len(all_tickets(store)) == 1

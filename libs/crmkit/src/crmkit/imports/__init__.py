@@ -3,6 +3,7 @@
 - `files`: reading a file's rows as text, streaming (CSV: UTF-8 or GB18030, delimiter sniffed;
   xlsx: read-only), blank lines skipped;
 - `mapping`: a ColumnMapping applied to a header, picklist values mapped, kept or refused;
+- `cells`: what no importer can take from a row (a NUL, a typed cell under no column name);
 - `tables` / `store`: the job (its ImportJob snapshot, `rows_done` the checkpoint), the uploaded
   chunks, rejected rows with every reason, the mapping remembered per source;
 - `jobs`: the use cases every service's import RPCs share (create, idempotent on the file's hash

@@ -6,6 +6,7 @@ import csv
 import datetime
 import io
 from collections.abc import Callable, Iterable, Iterator
+from typing import Any
 
 MAX_COLUMNS = 200
 
@@ -39,10 +40,10 @@ def read_rows(file_name: str, content: bytes) -> Iterator[list[str]]:
         try:
             text = content.decode("gb18030")  # Excel on a Chinese Windows saves CSV so
         except UnicodeDecodeError:
-            raise FileError("the file is neither UTF-8 nor GB18030 text, nor an xlsx workbook") from None
+            raise _not_text(content[:4]) from None
     head = text[:4096]
     delimiter = max((",", ";", "\t"), key=head.count)
-    yield from map(unguarded, csv.reader(io.StringIO(text, newline=""), delimiter=delimiter))
+    yield from map(unguarded, _parsed(csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)))
 
 
 def rows(file_name: str, content: bytes) -> Iterator[list[str]]:
@@ -72,7 +73,7 @@ def encoding_and_count(file_name: str, chunks: Chunks) -> tuple[str, int]:
             return encoding, max(sum(1 for _ in _csv_rows(chunks, encoding)) - 1, 0)
         except UnicodeDecodeError:
             continue
-    raise FileError("the file is neither UTF-8 nor GB18030 text, nor an xlsx workbook")
+    raise _not_text(next(iter(chunks()), b"")[:4])
 
 
 def stream_rows(file_name: str, chunks: Chunks, encoding: str) -> Iterator[list[str]]:
@@ -91,7 +92,17 @@ def _csv_rows(chunks: Chunks, encoding: str) -> Iterator[list[str]]:
     if first is None:
         return
     delimiter = max((",", ";", "\t"), key=first.count)
-    yield from filter(lambda row: any(map(str.strip, row)), csv.reader(_chain(first, lines), delimiter=delimiter))
+    yield from filter(lambda row: any(map(str.strip, row)), _parsed(csv.reader(_chain(first, lines),
+                                                                               delimiter=delimiter)))
+
+
+def _parsed(reader: Any) -> Iterator[list[str]]:
+    """A csv reader's rows; a line it cannot parse (a cell past csv's field limit of 128 KiB) makes
+    the file unreadable, a FileError naming the line, not an error no caller expects."""
+    try:
+        yield from reader
+    except csv.Error as exc:
+        raise FileError(f"line {reader.line_num} cannot be read as CSV: {exc}") from None
 
 
 def first_row(file_name: str, chunks: Chunks) -> list[str]:
@@ -104,7 +115,14 @@ def first_row(file_name: str, chunks: Chunks) -> list[str]:
             return next(stream_rows(file_name, chunks, encoding), [])
         except UnicodeDecodeError:
             continue
-    raise FileError("the file is neither UTF-8 nor GB18030 text, nor an xlsx workbook")
+    raise _not_text(next(iter(chunks()), b"")[:4])
+
+
+def _not_text(start: bytes) -> FileError:
+    """A file named .csv that is no text; a workbook (a zip archive) saved under a .csv name says so."""
+    if start == b"PK\x03\x04":
+        return FileError("the file is an xlsx workbook, not CSV text: upload it with a name ending .xlsx")
+    return FileError("the file is neither UTF-8 nor GB18030 text, nor an xlsx workbook")
 
 
 def _chain(first: str, rest: Iterator[str]) -> Iterator[str]:

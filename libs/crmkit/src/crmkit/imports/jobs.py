@@ -26,7 +26,7 @@ from crm.common.v1.imports_pb2 import (
 from crmkit.auth import Principal
 from crmkit.db import UnitOfWork
 from crmkit.errors import FailedPrecondition, InvalidArgument, NotFound, PermissionDenied
-from crmkit.imports import files, listing
+from crmkit.imports import cells, files, listing
 from crmkit.imports import mapping as mapping_rules
 from crmkit.imports.mapping import Problem
 from crmkit.imports.store import RUNNABLE, ImportStore
@@ -142,6 +142,8 @@ def create_import(uow: UnitOfWork, *, kind: ImportKind, principal: Principal, no
     request.on_duplicate = on_duplicate
     key = _content_key(request, mapping.SerializeToString(deterministic=True))
     existing = kind.store.job_by_key(uow.session, key, principal.user_id)
+    if existing is not None and existing.status == "uploading":
+        return existing  # an upload cut short (the service restarted): this one continues it
     if existing is not None:
         existing.reused = True
         return existing  # the same file, the same options: that job, nothing written twice
@@ -195,8 +197,10 @@ def append_chunk(uow: UnitOfWork, *, kind: ImportKind, principal: Principal, job
                  data: bytes) -> int:
     job = own_job(uow.session, kind, principal, job_id, for_update=True)
     got = kind.store.received(uow.session, job.id)
-    if job.status != "uploading" or offset < got:
+    if job.status != "uploading" or offset + len(data) <= got:
         return got  # a resent chunk (or one after the start): already there
+    if offset < got:  # resent in other chunks: the part not there yet
+        data, offset = data[got - offset:], got
     if offset > got:
         raise InvalidArgument(f"the next chunk starts at {got}", field="offset")
     if not data or len(data) > MAX_CHUNK_BYTES or got + len(data) > job.size_bytes:
@@ -207,26 +211,68 @@ def append_chunk(uow: UnitOfWork, *, kind: ImportKind, principal: Principal, job
 
 def start_import(uow: UnitOfWork, *, kind: ImportKind, principal: Principal, now: datetime,
                  job_id: str) -> ImportJob:
+    """The job queued for its run, or, when the file or the mapping cannot be imported at all, the
+    job failed with the reason (a problem naming the field at row 0): it is written with this
+    transaction, and the caller refuses the start with it (`refusal`), so no job is left
+    `uploading` in the caller's list. An upload not yet whole (FailedPrecondition) is raised: the
+    missing chunks may still come."""
     job = own_job(uow.session, kind, principal, job_id, for_update=True)
     if job.status != "uploading":
-        return job  # started already: starting again changes nothing
-    header = check_upload(uow.session, kind.store, job)
-    if not header or not any(h.strip() for h in header):
-        raise InvalidArgument("the first row must name the columns", field="file")
-    if len(header) > files.MAX_COLUMNS:
-        raise InvalidArgument(f"at most {files.MAX_COLUMNS} columns", field="file")
-    rules = kind.entities[job.entity]
-    targets, unmapped = mapping_rules.resolve(job.entity, rules.targets, rules.picklists, header, job.mapping,
-                                              custom_fields=rules.custom_fields)
+        return job  # started already (or refused): starting again changes nothing
+    try:
+        targets, header = _checked_file(uow.session, kind, job)
+    except InvalidArgument as exc:
+        job.status, job.error = "failed", exc.message
+        job.problems.append(ImportProblem(row=0, field=exc.field or "file", message=exc.message))
+        job.finished_at.FromDatetime(now)
+        kind.store.save_job(uow.session, job, now)
+        return job
+    labels = column_labels(header)
+    ignored = {c for c, target in job.mapping.columns.items() if target == "ignore"}
     del job.unmapped_columns[:]
-    job.unmapped_columns.extend(unmapped)
+    job.unmapped_columns.extend(label for label, column, target in zip(labels, header, targets, strict=True)
+                                if column.strip() and not target and column not in ignored)
     job.columns.clear()
-    job.columns.update({column: target for column, target in zip(header, targets, strict=True) if column.strip()})
+    job.columns.update({label: target for label, target in zip(labels, targets, strict=True) if label.strip()})
     if job.source_name:
         kind.store.remember_mapping(uow.session, job.entity, job.source_name, job.mapping, now)
     job.status = "queued"
     kind.store.save_job(uow.session, job, now)
     return job
+
+
+def refusal(job: ImportJob) -> InvalidArgument | None:
+    """Why start_import refused the job's file or mapping (None when it did not): the error a
+    caller raises after the job's failure is committed."""
+    if job.status != "failed" or job.HasField("started_at"):
+        return None
+    found = next((p for p in job.problems if p.row == 0), None)
+    return InvalidArgument(job.error, field=found.field if found else "file")
+
+
+def column_labels(header: Sequence[str]) -> list[str]:
+    """Each column's name on the job: its header, and for a header an earlier column has too, the
+    header with its place ("email (column 3)"), so the job shows what each column fills."""
+    seen: set[str] = set()
+    labels = []
+    for i, column in enumerate(header):
+        labels.append(f"{column} (column {i + 1})" if column.strip() and column in seen else column)
+        seen.add(column)
+    return labels
+
+
+def _checked_file(session: Session, kind: ImportKind, job: ImportJob) -> tuple[list[str], list[str]]:
+    """The upload checked (check_upload) and its header resolved through the mapping: each
+    column's target, the header."""
+    header = check_upload(session, kind.store, job)
+    if not header or not any(h.strip() for h in header):
+        raise InvalidArgument("the first row must name the columns", field="file")
+    if len(header) > files.MAX_COLUMNS:
+        raise InvalidArgument(f"at most {files.MAX_COLUMNS} columns", field="file")
+    rules = kind.entities[job.entity]
+    targets, _ = mapping_rules.resolve(job.entity, rules.targets, rules.picklists, header, job.mapping,
+                                       custom_fields=rules.custom_fields)
+    return targets, header
 
 
 def check_upload(session: Session, store: ImportStore, job: ImportJob) -> list[str]:
@@ -274,10 +320,12 @@ def report_csv(session: Session, *, kind: ImportKind, principal: Principal, job_
     out = io.StringIO()
     writer = csv.writer(out)
     header = files.first_row(job.file_name, lambda: kind.store.chunks_in(session, job.id))
-    writer.writerow(["row", "reasons", *header, "outcome"])
+    # a row longer than the header (rejected for it) gets columns of its own: `outcome` stays last
+    width = max([len(header), *(len(doc["values"]) for _, doc in kind.store.rejects(session, job.id))])
+    writer.writerow(["row", "reasons", *header, *(f"column {i + 1}" for i in range(len(header), width)), "outcome"])
     for n, doc in kind.store.rejects(session, job.id):
         reasons = "; ".join(f"{c or f}: {m}" + (f" ('{v}')" if v else "") for f, c, m, v in doc["problems"])
-        cells = [*doc["values"], *[""] * (len(header) - len(doc["values"]))]
+        cells = [*doc["values"], *[""] * (width - len(doc["values"]))]
         writer.writerow([n, reasons, *cells, "kept" if doc.get("kept") else "rejected"])
     return ("\ufeff" + out.getvalue()).encode("utf-8")
 
@@ -314,8 +362,8 @@ def run_batch(uow: UnitOfWork, *, store: ImportStore, importer: Importer, now: d
     if found is None or found[0].status != "running" or found[0].rows_done != first_row - 1:
         return None  # no longer this run's: another replica moved it on, or it was finished
     job, doc = found
-    rejected = importer.batch(uow, now=now, job=job, principal=principal_of(doc), first_row=first_row, rows=rows,
-                              state=state)
+    rejected = _checked_rows(uow, importer, now=now, job=job, principal=principal_of(doc), first_row=first_row,
+                             rows=rows, state=state)
     job.rejected += sum(not r.kept for r in rejected)
     store.add_rejects(uow.session, job.id, [
         (r.row, {"problems": [[p.field, mapping_rules.column_of(p, state.header, state.targets, r.values), p.message,
@@ -327,6 +375,25 @@ def run_batch(uow: UnitOfWork, *, store: ImportStore, importer: Importer, now: d
         job.finished_at.FromDatetime(now)
     store.save_job(uow.session, job, now)
     return job
+
+
+def _checked_rows(uow: UnitOfWork, importer: Importer, *, now: datetime, job: ImportJob, principal: Principal,
+                  first_row: int, rows: Sequence[list[str]], state: RunState) -> list[Rejected]:
+    """The rows through the importer but those no importer can take (crmkit.imports.cells),
+    rejected here: the importer gets each run of rows between them, numbered as in the file."""
+    rejected: list[Rejected] = []
+    start = 0
+    for i, values in enumerate([*rows, None]):
+        found = [] if values is None else cells.problems(state.header, state.targets, values)
+        if values is not None and not found:
+            continue
+        if i > start:
+            rejected += importer.batch(uow, now=now, job=job, principal=principal, first_row=first_row + start,
+                                       rows=rows[start:i], state=state)
+        if values is not None:
+            rejected.append(Rejected(first_row + i, found, list(values)))
+        start = i + 1
+    return rejected
 
 
 def submit(db: Any, *, kind: ImportKind, principal: Principal, now: datetime, entity: str, file_name: str,
@@ -348,4 +415,7 @@ def submit(db: Any, *, kind: ImportKind, principal: Principal, now: datetime, en
     with db.unit_of_work() as uow:
         job = start_import(uow, kind=kind, principal=principal, now=now, job_id=job.id)
         uow.commit()
+    refused = refusal(job)
+    if refused is not None:
+        raise refused
     return job

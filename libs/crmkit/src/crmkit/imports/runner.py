@@ -1,7 +1,9 @@
 """The import worker: a crmkit PeriodicWorker whose tick runs every queued or interrupted import
 to its end, a batch per transaction. The job's checkpoint commits with its rows, so after a
 restart the tick finds the job still `running`, reads the file again from the database, skips
-the rows already done and goes on."""
+the rows already done and goes on. A run that raises anything but a database outage fails its
+job (the cause in the log, not on the job): it would raise again on every resume and, the oldest
+runnable job, keep every later import of the service waiting."""
 from __future__ import annotations
 
 import gc
@@ -12,6 +14,7 @@ from contextlib import contextmanager
 from datetime import datetime
 
 from sqlalchemy import func, select
+from sqlalchemy.exc import InterfaceError, OperationalError
 
 from crmkit import logs
 from crmkit.db import Database
@@ -40,6 +43,7 @@ def wait_for_relay(db: Database, limit: int, stopping: Callable[[], bool], timeo
     deadline = time.monotonic() + timeout
     while not stopping() and time.monotonic() < deadline and outbox_backlog(db) > limit:
         time.sleep(0.05)
+STOPPED = "an internal error stopped the import: the rows done are imported, the rest are not (the log says why)"
 BATCH_ROWS = 2000  # rows per transaction: big enough to amortize the commit, small enough to resume cheaply
 
 
@@ -85,7 +89,17 @@ class ImportRunner:
                 job_id = self.kind.store.next_runnable(session)
             if job_id is None:
                 return
-            self.run(job_id)
+            try:
+                self.run(job_id)
+            except (OperationalError, InterfaceError):
+                raise  # the database away: the job resumes from its checkpoint at a later tick
+            except Exception:
+                # Anything else comes back on every resume: left running, this job would be the
+                # oldest runnable one forever and no later import of the service would run.
+                log.exception("import %s stopped by an error", job_id)
+                with self.db.unit_of_work() as uow:
+                    jobs.fail_run(uow, store=self.kind.store, now=self.clock(), job_id=job_id, error=STOPPED)
+                    uow.commit()
 
     def run(self, job_id: str) -> None:
         store = self.kind.store

@@ -1,5 +1,6 @@
-"""The gRPC servicer of crm.common.v1.Imports (sales and support serve it; contacts' ContactImports
-has the same methods): translation only, the use cases in crmkit.imports.jobs."""
+"""The gRPC servicer of crm.common.v1.Imports (sales and support serve it; contacts serves it as
+its ContactImports, which has the same methods): translation only, the use cases in
+crmkit.imports.jobs."""
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -30,6 +31,9 @@ class ImportsServicer(ServicerBase, ImportsBase):
     def StartImport(self, request: pb.StartImportRequest, context: Ctx) -> pb.ImportJob:
         job = self.write(request, pb.ImportJob, lambda uow, call: jobs.start_import(
             uow, kind=self.kind, principal=call.principal, now=call.now, job_id=request.id))
+        refused = jobs.refusal(job)
+        if refused is not None:
+            raise refused  # after the commit: the job is listed as failed, with this reason
         self.wake()
         return job
 

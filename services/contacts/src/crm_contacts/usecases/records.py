@@ -119,7 +119,8 @@ def create_record(uow: UnitOfWork, *, principal: Principal, now: datetime, recor
             kind: type[Contact] | type[Account] = Contact if isinstance(record, Contact) else Account
             seen = next((i for i in existing if _readable(uow.session, principal, kind, i)), "")
             raise AlreadyExists(
-                f"a {entity} with the same phone or email exists" + (f": {seen}" if seen else "")
+                f"{'an' if entity == 'account' else 'a'} {entity} with the same phone or email exists"
+                + (f": {seen}" if seen else "")
                 + " (set allow_duplicate to create anyway)",
                 field="phones" if record.phones else "emails" if record.emails else "social_identities",
                 **({"existing_id": seen} if seen else {}),

@@ -1,9 +1,10 @@
 """Ticket imports, the pure part: one row → a ticket plus every problem the row has (each field on
-its own). An unknown type, priority or channel is mapped (`ColumnMapping.values`), kept as the tag
+its own). A `number` column (this CRM's export writes one) names a ticket that exists already. An unknown type, priority or channel is mapped (`ColumnMapping.values`), kept as the tag
 "<field>:<value>" (keep_unknown_values), or the row is refused naming the value. No I/O, no clock."""
 from __future__ import annotations
 
 import functools
+import re
 from collections.abc import Sequence
 
 from crm.common.v1.imports_pb2 import ColumnMapping
@@ -14,7 +15,7 @@ from crmkit.imports.jobs import EntityRules
 from crmkit.imports.mapping import Cells, Problem, picklist_value
 
 TARGETS = ("subject", "description", "type", "priority", "channel", "requester_email", "requester_name", "tags",
-           "language", "group", "external_ref")
+           "language", "group", "external_ref", "number")
 PICKLISTS = {"type": rules.TYPES, "priority": rules.PRIORITIES, "channel": rules.CHANNELS}
 ENTITIES = {"ticket": EntityRules("tickets", TARGETS, ("support", "manager"), PICKLISTS)}
 _TEXT_MAX = {"subject": rules.MAX_SUBJECT, "description": rules.MAX_BODY, "requester_name": 300,
@@ -37,6 +38,7 @@ def _labelled(name: str, text: str) -> str:
 
 _LANGUAGES = {"中文": "zh", "汉语": "zh", "英文": "en", "英语": "en", "chinese": "zh", "english": "en"}
 _SPLIT = str.maketrans({";": ",", "|": ",", "，": ",", "、": ","})
+_NUMBER = re.compile(r"^T-\d{6,}$")  # rules.format_number's
 
 
 def build_ticket(header: Sequence[str], targets: Sequence[str], values: Sequence[str],
@@ -60,6 +62,11 @@ def build_ticket(header: Sequence[str], targets: Sequence[str], values: Sequence
                 cells.problems.append(Problem("language", column, "must be zh or en", raw))
             else:
                 ticket.language = language
+        elif target == "number":  # this CRM's own ticket (its export's column): matched, never opened again
+            number = raw.upper()
+            if not _NUMBER.match(number):
+                cells.problems.append(Problem("number", column, "not a ticket number of this CRM (T-000123)", raw))
+            ticket.number = number
         elif target == "requester_email":
             if "@" not in raw or len(raw) > 320:
                 cells.problems.append(Problem("requester_email", column, "not an email address", raw))

@@ -1,7 +1,8 @@
 """Ticket imports as jobs (crmkit.imports: the job, its upload, progress, report and resume are
 shared with contacts and sales). Support's own part: a row → a ticket with every problem
-(rules.imports); duplicates by the external id column when the file has one (an earlier row, or a
-ticket already holding it) flagged, merged (the row's tags added, a blank description or group
+(rules.imports); duplicates by this CRM's ticket number (the `number` column of a ticket export:
+re-imported, the file matches its tickets) or by the external id column when the file has one (an
+earlier row, or a ticket already holding it) flagged, merged (the row's tags added, a blank description or group
 filled) or created per `on_duplicate`; each ticket opened by `tickets.open_ticket`, so it is
 numbered, routed and given its SLA clocks exactly as one created by hand."""
 from __future__ import annotations
@@ -28,6 +29,12 @@ from crmkit.records import bump
 KIND = ImportKind(entities=rules.ENTITIES, store=store.IMPORTS, id_prefix="support-")
 
 
+def _identities(number: str, external_ref: str) -> list[str]:
+    """What makes two rows (or a row and a ticket) the same ticket: this CRM's number, the old
+    system's reference (apart: a reference may look like a number)."""
+    return ([f"number:{number}"] if number else []) + ([external_ref] if external_ref else [])
+
+
 def _merge(into: Ticket, row: Ticket) -> list[str]:
     changed = []
     new_tags = [t for t in row.tags if t not in into.tags]
@@ -48,22 +55,30 @@ class TicketImporter:
               rows: Sequence[list[str]], state: RunState) -> list[Rejected]:
         built = [rules.build_ticket(state.header, state.targets, values, job.mapping) for values in rows]
         known = store.tickets_by_external_ref(uow.session, [t.external_ref for t, c in built if t.external_ref])
+        numbered = store.tickets_by_number(uow.session, [t.number for t, c in built if t.number])
         rejected: list[Rejected] = []
         merged: dict[str, tuple[Ticket, list[str]]] = {}
         for offset, ((ticket, cells), values) in enumerate(zip(built, rows, strict=True)):
             n = first_row + offset
-            ref = [ticket.external_ref] if ticket.external_ref else []
+            number, ticket.number = ticket.number, ""  # a new ticket gets its own
+            if number and number not in numbered and not cells.problems:
+                cells.problems.append(Problem("number", "", f"no ticket {number} here: leave the number blank to open "
+                                              "a new ticket (or map the column to external_ref)", number))
+            ref = _identities(number, ticket.external_ref)
             if ticket.assignee_id and not is_agent(principal):
                 cells.problems.append(Problem("assignee_id", "", "only agents assign tickets", ticket.assignee_id))
             if not cells.problems and ref and job.on_duplicate != "create":
                 in_file = state.duplicate(ref)
-                match_id = in_file[1] if in_file else known.get(ticket.external_ref)
+                match_id = in_file[1] if in_file else numbered.get(number) or known.get(ticket.external_ref)
                 if match_id is not None:
                     where = f"row {in_file[0]} of this file" if in_file else f"ticket {match_id}"
                     if job.on_duplicate == "flag":
+                        by_number = in_file[2] == ref[0] if in_file else bool(number)  # a number found is its ticket
+                        field, value = ("number", number) if number and by_number else ("external_ref",
+                                                                                         ticket.external_ref)
                         cells.problems.append(Problem(
-                            "external_ref", "", f"duplicate of {where} ({ticket.external_ref}): choose on_duplicate "
-                            "merge or create to keep it", ticket.external_ref))
+                            field, "", f"duplicate of {where} ({value}): choose on_duplicate merge or create to keep "
+                            "it", value))
                     else:
                         if not job.dry_run:
                             held = merged.get(match_id)
