@@ -3,14 +3,15 @@ a start refused for the file or the mapping ends the job as failed with its reas
 `uploading` in the user's list); a file whose line no CSV reader can parse, or a job its importer
 raises on, fails that job without stopping the jobs queued after it; a row no importer can take (a
 NUL character, a typed cell under no column name) is rejected naming the cell, the rows around it
-imported; two columns with one header are shown apart (SQLite, and PostgreSQL when reachable)."""
+imported; two columns with one header are shown apart; an upload left unfinished for a day fails
+saying so (SQLite, and PostgreSQL when reachable)."""
 from __future__ import annotations
 
 import csv
 import hashlib
 import io
 from collections.abc import Iterator, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -192,3 +193,29 @@ def test_an_upload_cut_short_is_continued_by_the_same_file_sent_again(service: t
     [job] = my_jobs(service)
     assert (job.status, job.accepted) == ("done", 40)
     assert submit(service, "leads.csv", content).reused  # done: the same file again changes nothing
+
+
+def test_an_upload_left_unfinished_for_a_day_fails_saying_so_and_the_file_sent_later_is_a_new_job(
+        service: tuple[Database, jobs.ImportKind]) -> None:
+    content = csv_bytes([["name"], *[[f"客户{i}"] for i in range(40)]])
+    db, kind = service
+    with db.unit_of_work() as uow:  # created, half its chunks, then the client went away for good
+        cut = jobs.create_import(uow, kind=kind, principal=REP, now=NOW, request=CreateImportRequest(
+            entity="lead", file_name="leads.csv", size_bytes=len(content),
+            content_sha256=hashlib.sha256(content).hexdigest()))
+        jobs.append_chunk(uow, kind=kind, principal=REP, job_id=cut.id, offset=0, data=content[:100])
+        uow.commit()
+    runner = ImportRunner("test", db, lambda: NOW, kind=kind, importer=CountingImporter())
+    runner.tick(NOW + timedelta(hours=23))
+    assert [j.status for j in my_jobs(service)] == ["uploading"]  # a slow client may still finish
+    runner.tick(NOW + timedelta(hours=24, minutes=1))
+    assert [(j.status, j.error) for j in my_jobs(service)] == [("failed", jobs.ABANDONED_UPLOAD)]
+    with db.read() as session:
+        job = jobs.get_import(session, kind=kind, principal=REP, now=NOW, job_id=cut.id)
+        assert kind.store.received(session, cut.id) == 0  # the half file is not kept
+    assert [(p.row, p.field) for p in job.problems] == [(0, "file")]
+    again = submit(service, "leads.csv", content)
+    assert again.id != cut.id and again.status == "queued"
+    runner.tick(NOW + timedelta(hours=25))
+    assert {j.id: (j.status, j.accepted) for j in my_jobs(service)} == {
+        cut.id: ("failed", 0), again.id: ("done", 40)}

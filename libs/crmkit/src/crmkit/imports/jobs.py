@@ -11,7 +11,7 @@ import io
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from sqlalchemy.orm import Session
@@ -35,6 +35,8 @@ from crmkit.records import new_id
 MAX_FILE_BYTES = 256 * 1024 * 1024
 MAX_CHUNK_BYTES = 4 * 1024 * 1024
 PROBLEMS_SHOWN = 50  # on the job; the report has every one
+UPLOAD_ABANDONED_AFTER = timedelta(days=1)  # a 256 MB file takes minutes; a day is a client gone
+ABANDONED_UPLOAD = "the upload was not finished within a day of its start: send the file again"
 ON_DUPLICATE = ("flag", "merge", "create")
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 
@@ -331,6 +333,26 @@ def report_csv(session: Session, *, kind: ImportKind, principal: Principal, job_
 
 
 # -- the run (driven by crmkit.imports.runner)
+
+def fail_abandoned_uploads(uow: UnitOfWork, *, store: ImportStore, now: datetime) -> list[str]:
+    """Uploads not finished a day after they began (the client went away and never sent the file
+    again) end as failed with the reason, their chunks dropped: no job stays `uploading` in its
+    owner's list for good, and the file is not kept. Sending the same file later makes a new job
+    (a failed one is never reused). The ids of the jobs it failed."""
+    failed = []
+    for job_id in store.uploads_started_before(uow.session, now - UPLOAD_ABANDONED_AFTER):
+        found = store.load_job(uow.session, job_id, for_update=True)
+        if found is None or found[0].status != "uploading":
+            continue
+        job = found[0]
+        job.status, job.error = "failed", ABANDONED_UPLOAD
+        job.problems.append(ImportProblem(row=0, field="file", message=ABANDONED_UPLOAD))
+        job.finished_at.FromDatetime(now)
+        store.save_job(uow.session, job, now)
+        store.drop_chunks(uow.session, job_id)
+        failed.append(job_id)
+    return failed
+
 
 def begin_run(uow: UnitOfWork, *, store: ImportStore, now: datetime, job_id: str, rows_total: int) -> ImportJob | None:
     found = store.load_job(uow.session, job_id, for_update=True)

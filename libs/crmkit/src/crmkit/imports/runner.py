@@ -11,7 +11,7 @@ import itertools
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import func, select
 from sqlalchemy.exc import InterfaceError, OperationalError
@@ -44,6 +44,7 @@ def wait_for_relay(db: Database, limit: int, stopping: Callable[[], bool], timeo
     while not stopping() and time.monotonic() < deadline and outbox_backlog(db) > limit:
         time.sleep(0.05)
 STOPPED = "an internal error stopped the import: the rows done are imported, the rest are not (the log says why)"
+SWEEP_EVERY = timedelta(minutes=10)  # how often uploads left unfinished are looked for
 BATCH_ROWS = 2000  # rows per transaction: big enough to amortize the commit, small enough to resume cheaply
 
 
@@ -71,6 +72,7 @@ class ImportRunner:
         self.backpressure = backpressure
         self.worker = PeriodicWorker(name, self.tick, clock, interval)
         self._stopping = False
+        self._swept_at: datetime | None = None
 
     # crmkit.service worker protocol
     def start(self) -> None:
@@ -84,6 +86,13 @@ class ImportRunner:
         self.worker.tick()
 
     def tick(self, now: datetime) -> None:
+        if self._swept_at is None or now - self._swept_at >= SWEEP_EVERY:
+            self._swept_at = now
+            with self.db.unit_of_work() as uow:
+                failed = jobs.fail_abandoned_uploads(uow, store=self.kind.store, now=now)
+                uow.commit()
+            if failed:
+                log.info("imports failed as abandoned uploads: %s", ", ".join(failed))
         while not self._stopping:
             with self.db.read() as session:
                 job_id = self.kind.store.next_runnable(session)

@@ -7,7 +7,7 @@ from collections.abc import Iterator, Sequence
 from datetime import datetime
 from typing import Any, Protocol
 
-from sqlalchemy import Table, and_, func, insert, or_, select, update
+from sqlalchemy import Table, and_, delete, func, insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from crm.common.v1.imports_pb2 import ColumnMapping, ImportJob
@@ -95,6 +95,16 @@ class ImportStore:
         found: str | None = session.execute(select(jobs.c.id).where(jobs.c.status.in_(RUNNABLE))
                                             .order_by(jobs.c.seq).limit(1)).scalar_one_or_none()
         return found
+
+    def uploads_started_before(self, session: Session, before: datetime) -> list[str]:
+        """Jobs still `uploading` that were created before `before` (oldest first)."""
+        jobs = self.t.jobs
+        return list(session.execute(select(jobs.c.id).where(jobs.c.status == "uploading", jobs.c.created_at < before)
+                                    .order_by(jobs.c.seq)).scalars())
+
+    def drop_chunks(self, session: Session, job_id: str) -> None:
+        chunks = self.t.chunks
+        session.execute(delete(chunks).where(chunks.c.job_id == job_id))
 
     def received(self, session: Session, job_id: str) -> int:
         chunks = self.t.chunks
