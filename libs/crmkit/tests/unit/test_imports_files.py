@@ -80,3 +80,15 @@ def test_xlsx_cells_read_as_excel_shows_them() -> None:
     out = io.BytesIO()
     book.save(out)
     assert list(files.rows("x.xlsx", out.getvalue()))[1] == ["13800138000", "2026-01-02", "2026-01-02 09:30:00", "true"]
+
+
+def test_a_workbook_whose_first_sheet_is_empty_is_refused_naming_the_sheet_read() -> None:
+    book = Workbook()
+    book.active.title = "说明"
+    book.create_sheet("客户").append(["姓名", "手机"])
+    out = io.BytesIO()
+    book.save(out)
+    for read in (lambda: files.first_row("客户.xlsx", lambda: [out.getvalue()]),
+                 lambda: files.encoding_and_count("客户.xlsx", lambda: [out.getvalue()])):
+        with pytest.raises(files.FileError, match="first sheet is read, and “说明” is empty .*“客户”"):
+            read()

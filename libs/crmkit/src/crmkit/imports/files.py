@@ -153,9 +153,14 @@ def _xlsx_rows(content: bytes) -> Iterator[list[str]]:
     except Exception as exc:  # openpyxl raises zipfile, KeyError and its own errors alike
         raise FileError(f"the file is not an xlsx workbook ({type(exc).__name__})") from None
     try:
-        sheet = book.worksheets[0]
+        sheet, read = book.worksheets[0], False
         for values in sheet.iter_rows(values_only=True):
+            read = True
             yield ["" if v is None else _cell_text(v) for v in values]
+        if not read and len(book.worksheets) > 1:  # the data on another sheet: say which one is read
+            names = ", ".join(f"“{s.title}”" for s in book.worksheets)
+            raise FileError(f"only a workbook's first sheet is read, and “{sheet.title}” is empty (this one has "
+                            f"{names}): move the data to the first sheet")
     finally:
         book.close()
 
