@@ -39,6 +39,17 @@ def _check_people(session: Session, principal: Principal, from_user: str, to_use
         raise FailedPrecondition(f"{to_user} is inactive and cannot take over work", field="to_user_id")
 
 
+def _check_manages(session: Session, principal: Principal, user_id: str) -> None:
+    """A manager lends the work of a rep of their own team or region (the rep roster says whose);
+    an admin anyone's."""
+    if principal.is_admin:
+        return
+    rep = people.all_reps(session).get(user_id)
+    if rep is None or not ((principal.team and rep.team == principal.team)
+                           or (principal.region and rep.region == principal.region)):
+        raise PermissionDenied(f"{user_id} is not a rep of your team or region", field="from_user_id")
+
+
 def _move(record: Any, to_user: str, target: Any) -> list[str]:
     """The record to its new owner (and their team and region, when the rep directory knows
     them); the fields that changed."""
@@ -108,6 +119,8 @@ def delegate(uow: UnitOfWork, *, principal: Principal, now: datetime, delegation
     if not own:
         require_manager(principal, "delegate someone else's work")
     _check_people(uow.session, as_manager(principal) if own else principal, d.from_user_id, d.to_user_id)
+    if not own:
+        _check_manages(uow.session, principal, d.from_user_id)
     if not d.HasField("ends_at"):
         raise InvalidArgument("a delegation needs an end date", field="ends_at")
     if not d.HasField("starts_at"):
