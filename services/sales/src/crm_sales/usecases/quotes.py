@@ -127,6 +127,9 @@ def _withdraw(uow: UnitOfWork, quote: Quote, now: datetime) -> None:
     request = approvals.load_approval(uow.session, quote.approval_id)
     if request is not None and request.status == "pending":
         request.status = "withdrawn"
+        for step in request.steps:  # nobody is asked any more, as after a rejection
+            if step.status in ("pending", "waiting"):
+                step.status = "skipped"
         request.decided_at.FromDatetime(now)
         approvals.save_approval(uow.session, request, new=False)
 
