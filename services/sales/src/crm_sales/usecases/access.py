@@ -48,3 +48,11 @@ def check_customer(contacts: ContactsPort, *, principal: Principal, authorizatio
     for kind, record_id in (("account", account_id), ("contact", contact_id)):
         if record_id and not contacts.can_see(kind, record_id, authorization=authorization):
             raise NotFound(f"{kind} {record_id} not found", field=f"{prefix}{kind}_id")
+
+
+def deal_account_name(contacts: ContactsPort, *, authorization: str, account_id: str, given: str) -> str:
+    """The account name a deal keeps (its pipeline card, and its quotes' customer and PDF): the one
+    the client gave, else the account's in contacts; without it a quote named the deal instead."""
+    if given or not account_id:
+        return given
+    return contacts.account_name(account_id, authorization=authorization)
