@@ -149,7 +149,13 @@ def test_an_accepted_quote_makes_one_live_contract(sales: Any) -> None:
         who = {"manager": MANAGER, "legal": LEGAL, "finance": FINANCE}[step.approver_role]
         sales.write(lambda uow, w=who: approvals.decide(uow, principal=w, now=NOW, approval_id=quote.approval_id,
                                                         approve=True, comment="ok"))
-    sales.write(lambda uow: quotes.send_quote(uow, principal=REP1, now=NOW, quote_id=quote.id, recipient=""))
+    with pytest.raises(InvalidArgument) as mistyped:  # it was recorded as the recipient, and the quote sent
+        sales.write(lambda uow: quotes.send_quote(uow, principal=REP1, now=NOW, quote_id=quote.id,
+                                                  recipient="zhao at tjzg"))
+    assert mistyped.value.field == "recipient_email"
+    sent = sales.write(lambda uow: quotes.send_quote(uow, principal=REP1, now=NOW, quote_id=quote.id,
+                                                     recipient=" Zhao@TJZG.example "))
+    assert sent.status == "sent"
     sales.write(lambda uow: quotes.accept_quote(uow, principal=REP1, now=NOW, quote_id=quote.id, declined=False,
                                                 reason=""))
 

@@ -12,6 +12,7 @@ from crm.sales.v1.sales_pb2 import ApprovalRequest, Opportunity, Quote, QuotePdf
 from crm_sales.events import SALES, emit
 from crm_sales.rules import approval_policy, pdf, quoting
 from crm_sales.rules.fields import listed
+from crm_sales.rules.leads import check_email
 from crm_sales.store import approvals, audit, catalogue, jobs, records
 from crm_sales.usecases import settings, tasks
 from crm_sales.usecases.access import delegators, visible
@@ -154,6 +155,7 @@ def submit_quote(uow: UnitOfWork, *, principal: Principal, now: datetime, quote_
 
 
 def send_quote(uow: UnitOfWork, *, principal: Principal, now: datetime, quote_id: str, recipient: str) -> Quote:
+    recipient = check_email(recipient, "recipient_email") if recipient.strip() else ""
     quote = _editable(uow, principal, quote_id, now)
     if quote.status != "approved":
         raise FailedPrecondition(f"a quote must be approved before it is sent; this one is {quote.status}",
