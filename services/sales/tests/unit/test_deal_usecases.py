@@ -156,6 +156,10 @@ def test_an_accepted_quote_makes_one_live_contract(sales: Any) -> None:
     sent = sales.write(lambda uow: quotes.send_quote(uow, principal=REP1, now=NOW, quote_id=quote.id,
                                                      recipient=" Zhao@TJZG.example "))
     assert sent.status == "sent"
+    with pytest.raises(InvalidArgument) as why:  # "declined with a reason": it was declined without one
+        sales.write(lambda uow: quotes.accept_quote(uow, principal=REP1, now=NOW, quote_id=quote.id, declined=True,
+                                                    reason=" "))
+    assert why.value.field == "reason"
     sales.write(lambda uow: quotes.accept_quote(uow, principal=REP1, now=NOW, quote_id=quote.id, declined=False,
                                                 reason=""))
 

@@ -168,6 +168,8 @@ def send_quote(uow: UnitOfWork, *, principal: Principal, now: datetime, quote_id
 
 def accept_quote(uow: UnitOfWork, *, principal: Principal, now: datetime, quote_id: str, declined: bool,
                  reason: str) -> Quote:
+    if declined and not reason.strip():
+        raise InvalidArgument("say why the customer declined", field="reason")
     quote = _editable(uow, principal, quote_id, now)
     if quote.status != "sent":
         raise FailedPrecondition(f"only a sent quote can be accepted or declined; this one is {quote.status}",
