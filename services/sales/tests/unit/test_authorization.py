@@ -11,6 +11,7 @@ import pytest
 
 from crm.common.v1.types_pb2 import Money
 from crm.sales.v1.sales_pb2 import ConvertLeadRequest, Delegation, Lead, LeadFilter, Opportunity, SalesRep, Task
+from crm_sales import jobs
 from crm_sales.usecases import conversion, leads, opportunities, ownership, reps, tasks
 from crm_sales.usecases.access import check_customer
 from crmkit.auth import Principal
@@ -132,6 +133,22 @@ def test_a_manager_delegates_only_the_work_of_their_own_team_or_region(sales: An
     assert lend(MANAGER, "rep.north.1").from_user_id == "rep.north.1"
     assert lend(SOUTH_MANAGER, "rep.south.1").from_user_id == "rep.south.1"
     assert lend(ADMIN, "someone.unknown").from_user_id == "someone.unknown"
+
+
+def test_a_manager_reads_the_reminders_of_their_own_team_or_region_only(sales: Any) -> None:
+    """Any manager read any rep's reminders (the task titles: who to call about what), while the
+    tasks themselves stayed hidden from another region's manager."""
+    sales.write(lambda uow: reps.upsert_rep(uow, principal=ADMIN, rep=SalesRep(
+        user_id="rep.north.1", team="north-sales", region="north", active=True)))
+    item = Task(title="给唐山钢铁赵总回电话")
+    item.remind_at.FromDatetime(NOW + timedelta(hours=1))
+    sales.write(lambda uow: tasks.create_task(uow, principal=REP1, now=NOW, task=item))
+    assert jobs.run_due(sales.db, NOW + timedelta(hours=2)) == 1
+    with pytest.raises(PermissionDenied) as refused:
+        sales.read(lambda s: tasks.list_reminders(s, principal=SOUTH_MANAGER, user_id="rep.north.1"))
+    assert refused.value.field == "user_id"
+    [seen] = sales.read(lambda s: tasks.list_reminders(s, principal=MANAGER, user_id="rep.north.1"))
+    assert "赵总" in seen.message
 
 
 def test_an_analyst_reads_leads_with_phone_and_email_masked(sales: Any) -> None:

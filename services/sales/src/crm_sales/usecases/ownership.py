@@ -14,6 +14,7 @@ from crm.sales.v1.sales_pb2 import Delegation, Lead, Opportunity, Quote, Task, T
 from crm_sales.events import SALES, emit
 from crm_sales.rules.access import as_manager
 from crm_sales.store import audit, people, records
+from crm_sales.usecases.access import check_manages
 from crmkit.auth import Principal
 from crmkit.db import UnitOfWork
 from crmkit.errors import FailedPrecondition, InvalidArgument, NotFound, PermissionDenied
@@ -37,17 +38,6 @@ def _check_people(session: Session, principal: Principal, from_user: str, to_use
     reps = people.all_reps(session)
     if to_user in reps and not reps[to_user].active:
         raise FailedPrecondition(f"{to_user} is inactive and cannot take over work", field="to_user_id")
-
-
-def _check_manages(session: Session, principal: Principal, user_id: str) -> None:
-    """A manager lends the work of a rep of their own team or region (the rep roster says whose);
-    an admin anyone's."""
-    if principal.is_admin:
-        return
-    rep = people.all_reps(session).get(user_id)
-    if rep is None or not ((principal.team and rep.team == principal.team)
-                           or (principal.region and rep.region == principal.region)):
-        raise PermissionDenied(f"{user_id} is not a rep of your team or region", field="from_user_id")
 
 
 def _move(record: Any, to_user: str, target: Any) -> list[str]:
@@ -120,7 +110,7 @@ def delegate(uow: UnitOfWork, *, principal: Principal, now: datetime, delegation
         require_manager(principal, "delegate someone else's work")
     _check_people(uow.session, as_manager(principal) if own else principal, d.from_user_id, d.to_user_id)
     if not own:
-        _check_manages(uow.session, principal, d.from_user_id)
+        check_manages(uow.session, principal, d.from_user_id, field="from_user_id")
     if not d.HasField("ends_at"):
         raise InvalidArgument("a delegation needs an end date", field="ends_at")
     if not d.HasField("starts_at"):

@@ -13,7 +13,7 @@ from crm_sales.events import SALES, emit
 from crm_sales.rules import pool as pool_rules
 from crm_sales.rules.follow_ups import check_task
 from crm_sales.store import jobs, people, records
-from crm_sales.usecases.access import delegators, visible
+from crm_sales.usecases.access import check_manages, delegators, visible
 from crmkit.auth import SYSTEM, Principal
 from crmkit.db import UnitOfWork
 from crmkit.errors import FailedPrecondition, PermissionDenied
@@ -120,8 +120,10 @@ def list_tasks(session: Session, *, principal: Principal, now: datetime,
 
 def list_reminders(session: Session, *, principal: Principal, user_id: str) -> list[Reminder]:
     user = user_id or principal.user_id
-    if user != principal.user_id and not (principal.is_admin or principal.is_manager):
-        raise PermissionDenied("you can only read your own reminders", field="user_id")
+    if user != principal.user_id:
+        if not (principal.is_admin or principal.is_manager):
+            raise PermissionDenied("you can only read your own reminders", field="user_id")
+        check_manages(session, principal, user, field="user_id")
     return people.reminders_for(session, user)
 
 
