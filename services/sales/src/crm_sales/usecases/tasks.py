@@ -16,7 +16,7 @@ from crm_sales.store import jobs, people, records
 from crm_sales.usecases.access import check_manages, delegators, visible
 from crmkit.auth import SYSTEM, Principal
 from crmkit.db import UnitOfWork
-from crmkit.errors import FailedPrecondition, PermissionDenied
+from crmkit.errors import FailedPrecondition, InvalidArgument, PermissionDenied
 from crmkit.records import bump, dt, new_id, stamp_new
 from crmkit.visibility import check_assignable
 
@@ -114,6 +114,8 @@ def complete_task(uow: UnitOfWork, *, principal: Principal, now: datetime, task_
 
 def list_tasks(session: Session, *, principal: Principal, now: datetime,
                request: ListTasksRequest) -> tuple[list[Task], str]:
+    if request.HasField("due_from") and request.HasField("due_to") and dt(request.due_to) < dt(request.due_from):
+        raise InvalidArgument("the window ends before it starts", field="due_to")  # else an empty calendar
     return records.list_tasks(session, request, principal=principal,
                               delegators=delegators(session, principal, now), now=now)
 
