@@ -236,6 +236,17 @@ def test_a_rep_cannot_quote_to_a_contact_they_cannot_see(api: Callable[[str], An
     assert other.post("/quotes", json=body).status_code == 201          # their own deal's quote is fine
 
 
+def test_a_manager_cannot_lend_another_regions_reps_work(api: Callable[[str], Any], records: dict[str, str]) -> None:
+    admin = api("admin")
+    r = admin.http.put(admin.base + "/sales/reps", timeout=10,
+                       json={"user_id": "rep.north.1", "team": "north-sales", "region": "north", "active": True})
+    assert r.status_code == 200, r.text
+    lend = {"from_user_id": "rep.north.1", "to_user_id": "rep.south.1", "ends_at": "2099-01-01T00:00:00Z"}
+    r = api("manager.south").post("/sales/delegations", json=lend)
+    assert r.status_code == DENIED and r.json()["errors"][0]["field"] == "from_user_id", r.text
+    assert api("rep.south.1").get(f"/leads/{records['lead']}").status_code == HIDDEN
+
+
 def test_a_duplicate_names_the_existing_record_only_to_whoever_may_see_it(api: Callable[[str], Any],
                                                                         records: dict[str, str]) -> None:
     existing = api("rep.north.1").get(f"/contacts/{records['contact']}").json()

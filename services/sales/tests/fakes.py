@@ -38,6 +38,11 @@ class FakeContactsPort:
         known = self.accounts if kind == "account" else self.contacts
         return record_id in known or (kind, record_id) in self.visible
 
+    def account_name(self, account_id: str, *, authorization: str) -> str:
+        self.calls["GetAccount"] += 1
+        account = self.accounts.get(account_id)
+        return account.name if account is not None else ""
+
     def _keyed(self, key: str, authorization: str, record: M, into: dict[str, M]) -> M:
         self.authorizations.append(authorization)
         if key in self.keys:

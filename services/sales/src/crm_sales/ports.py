@@ -23,6 +23,8 @@ class ContactsPort(Protocol):
 
     def can_see(self, kind: str, record_id: str, *, authorization: str) -> bool: ...
 
+    def account_name(self, account_id: str, *, authorization: str) -> str: ...
+
 
 class GrpcContacts(GrpcPort):
     stub = ContactsServiceStub
@@ -47,10 +49,18 @@ class GrpcContacts(GrpcPort):
         False on NOT_FOUND; any other failure propagates (the write is not attempted)."""
         method, request = (("GetAccount", cpb.GetAccountRequest(id=record_id)) if kind == "account"
                            else ("GetContact", cpb.GetContactRequest(id=record_id)))
+        return self._get(method, request, authorization) is not None
+
+    def account_name(self, account_id: str, *, authorization: str) -> str:
+        """The account's name as the caller reads it in contacts; "" when it is not found."""
+        account = self._get("GetAccount", cpb.GetAccountRequest(id=account_id), authorization)
+        return account.name if isinstance(account, cpb.Account) else ""
+
+    def _get(self, method: str, request: object, authorization: str) -> object | None:
         try:
-            self.client.call(method, request, metadata=[("authorization", authorization)])
+            found: object = self.client.call(method, request, metadata=[("authorization", authorization)])
         except grpc.RpcError as exc:
             if exc.code() in (grpc.StatusCode.NOT_FOUND, grpc.StatusCode.INVALID_ARGUMENT):
-                return False
+                return None
             raise
-        return True
+        return found

@@ -24,7 +24,7 @@ from crm_sales.usecases import (
     subject,
     tasks,
 )
-from crm_sales.usecases.access import check_customer
+from crm_sales.usecases.access import check_customer, deal_account_name
 from crmkit.audit import Personal
 from crmkit.db import Database
 from crmkit.privacy import SuppressionList
@@ -147,11 +147,21 @@ class SalesServicer(ServicerBase, SalesServiceServicer):
                            account_id=account_id, contact_id=contact_id, prefix=prefix)
         return prepare
 
+    def _deal_customer(self, account_id: str, contact_id: str, account_name: str) -> Callable[[Call], str]:
+        """Checks the deal's customer and answers the account name the deal keeps."""
+        def prepare(c: Call) -> str:
+            self._customer_check(account_id, contact_id)(c)
+            return deal_account_name(self.contacts, authorization=c.authorization, account_id=account_id,
+                                     given=account_name)
+        return prepare
+
     def CreateOpportunity(self, request: pb.CreateOpportunityRequest, context: Ctx) -> pb.Opportunity:
         o = request.opportunity
-        return self.write_after(request, pb.Opportunity, self._customer_check(o.account_id, o.contact_id),
-                                lambda uow, c, _: opportunities.create(uow, principal=c.principal, now=c.now,
-                                                                       opp=copy(request.opportunity)))
+        return self.write_after(request, pb.Opportunity, self._deal_customer(o.account_id, o.contact_id,
+                                                                              o.account_name),
+                                lambda uow, c, name: opportunities.create(uow, principal=c.principal, now=c.now,
+                                                                          opp=copy(request.opportunity),
+                                                                          account_name=name))
 
     def GetOpportunity(self, request: pb.GetOpportunityRequest, context: Ctx) -> pb.Opportunity:
         return self.read(lambda s, c: opportunities.get(s, principal=c.principal, now=c.now, opp_id=request.id))
@@ -164,11 +174,12 @@ class SalesServicer(ServicerBase, SalesServiceServicer):
 
     def UpdateOpportunity(self, request: pb.UpdateOpportunityRequest, context: Ctx) -> pb.Opportunity:
         paths, o = set(request.update_mask.paths), request.opportunity
-        check = self._customer_check(o.account_id if "account_id" in paths else "",
-                                     o.contact_id if "contact_id" in paths else "")
-        return self.write_after(request, pb.Opportunity, check, lambda uow, c, _: opportunities.update(
+        check = self._deal_customer(o.account_id if "account_id" in paths else "",
+                                    o.contact_id if "contact_id" in paths else "",
+                                    o.account_name if "account_name" in paths else "")
+        return self.write_after(request, pb.Opportunity, check, lambda uow, c, name: opportunities.update(
             uow, principal=c.principal, now=c.now, patch=copy(request.opportunity),
-            mask=list(request.update_mask.paths), expected=request.expected_version))
+            mask=list(request.update_mask.paths), expected=request.expected_version, account_name=name))
 
     def ChangeStage(self, request: pb.ChangeStageRequest, context: Ctx) -> pb.Opportunity:
         return self.write(request, pb.Opportunity, lambda uow, c: opportunities.change_stage(

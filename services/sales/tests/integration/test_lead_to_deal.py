@@ -208,3 +208,24 @@ def test_lead_to_won_deal_with_an_approved_quote(sales: Any, api: Any, rpc_error
                     "crm.sales.opportunity.won", "crm.sales.contract.created"):
         assert subject in emitted
     assert emitted.count("crm.sales.lead.converted") == 1
+
+
+def test_a_deal_on_an_existing_account_keeps_its_name_and_its_quote_names_that_customer(sales: Any,
+                                                                                         api: Any) -> None:
+    """A deal created with only account_id had no account_name: its quotes (and their PDF) named
+    the deal as the customer, and its pipeline card no customer at all."""
+    accounts = sales.contacts_as("rep.north.1")
+    first, second = (accounts.CreateAccount(cpb.CreateAccountRequest(account=cpb.Account(
+        name=name, owner_id="rep.north.1", team="north-sales", region="north"))) for name in ("唐山钢铁集团", "邯郸钢铁"))
+    opp = api.rep1.CreateOpportunity(pb.CreateOpportunityRequest(opportunity=pb.Opportunity(
+        name="MES 二期", account_id=first.id, amount=Money(currency_code="CNY", amount="5000"))))
+    assert opp.account_name == "唐山钢铁集团"
+    quote = api.rep1.CreateQuote(pb.CreateQuoteRequest(quote=pb.Quote(opportunity_id=opp.id, currency_code="CNY", lines=[
+        pb.QuoteLine(name="咨询服务", quantity="1", unit_price=Money(currency_code="CNY", amount="5000"))])))
+    assert quote.customer_name == "唐山钢铁集团"
+    moved = api.rep1.UpdateOpportunity(pb.UpdateOpportunityRequest(
+        opportunity=pb.Opportunity(id=opp.id, account_id=second.id), update_mask=FieldMask(paths=["account_id"])))
+    assert moved.account_name == "邯郸钢铁"
+    named = api.rep1.CreateOpportunity(pb.CreateOpportunityRequest(opportunity=pb.Opportunity(
+        name="MES 三期", account_id=first.id, account_name="唐钢", amount=Money(currency_code="CNY", amount="1"))))
+    assert named.account_name == "唐钢"  # what the client gave is kept

@@ -10,8 +10,9 @@ from typing import Any
 import pytest
 
 from crm.common.v1.types_pb2 import Money
-from crm.sales.v1.sales_pb2 import ConvertLeadRequest, Delegation, Lead, LeadFilter, Opportunity, Task
-from crm_sales.usecases import conversion, leads, opportunities, ownership, tasks
+from crm.sales.v1.sales_pb2 import ConvertLeadRequest, Delegation, Lead, LeadFilter, Opportunity, SalesRep, Task
+from crm_sales import jobs
+from crm_sales.usecases import conversion, leads, opportunities, ownership, reps, tasks
 from crm_sales.usecases.access import check_customer
 from crmkit.auth import Principal
 from crmkit.errors import NotFound, PermissionDenied
@@ -111,6 +112,43 @@ def test_a_delegation_ends_early_and_the_delegate_loses_the_records(sales: Any) 
     again = sales.write(lambda uow: ownership.end_delegation(uow, principal=REP1, now=later, delegation_id=made.id,
                                                              reason=""))
     assert again.revoked and sales.events().count("crm.sales.delegation.ended") == 1
+
+
+def test_a_manager_delegates_only_the_work_of_their_own_team_or_region(sales: Any) -> None:
+    """A north manager lent a south rep's work to a north rep, who then read every south lead and
+    customer of that rep."""
+    for user, team, region in (("rep.south.1", "south-sales", "south"), ("rep.north.1", "north-sales", "north")):
+        sales.write(lambda uow, u=user, t=team, r=region: reps.upsert_rep(
+            uow, principal=ADMIN, rep=SalesRep(user_id=u, team=t, region=r, active=True)))
+
+    def lend(who: Principal, from_user: str) -> Delegation:
+        d = Delegation(from_user_id=from_user, to_user_id="rep.north.2")
+        d.ends_at.FromDatetime(NOW + timedelta(days=7))
+        return sales.write(lambda uow: ownership.delegate(uow, principal=who, now=NOW, delegation=d))
+
+    for outside in ("rep.south.1", "someone.unknown"):
+        with pytest.raises(PermissionDenied) as refused:
+            lend(MANAGER, outside)
+        assert refused.value.field == "from_user_id"
+    assert lend(MANAGER, "rep.north.1").from_user_id == "rep.north.1"
+    assert lend(SOUTH_MANAGER, "rep.south.1").from_user_id == "rep.south.1"
+    assert lend(ADMIN, "someone.unknown").from_user_id == "someone.unknown"
+
+
+def test_a_manager_reads_the_reminders_of_their_own_team_or_region_only(sales: Any) -> None:
+    """Any manager read any rep's reminders (the task titles: who to call about what), while the
+    tasks themselves stayed hidden from another region's manager."""
+    sales.write(lambda uow: reps.upsert_rep(uow, principal=ADMIN, rep=SalesRep(
+        user_id="rep.north.1", team="north-sales", region="north", active=True)))
+    item = Task(title="给唐山钢铁赵总回电话")
+    item.remind_at.FromDatetime(NOW + timedelta(hours=1))
+    sales.write(lambda uow: tasks.create_task(uow, principal=REP1, now=NOW, task=item))
+    assert jobs.run_due(sales.db, NOW + timedelta(hours=2)) == 1
+    with pytest.raises(PermissionDenied) as refused:
+        sales.read(lambda s: tasks.list_reminders(s, principal=SOUTH_MANAGER, user_id="rep.north.1"))
+    assert refused.value.field == "user_id"
+    [seen] = sales.read(lambda s: tasks.list_reminders(s, principal=MANAGER, user_id="rep.north.1"))
+    assert "赵总" in seen.message
 
 
 def test_an_analyst_reads_leads_with_phone_and_email_masked(sales: Any) -> None:

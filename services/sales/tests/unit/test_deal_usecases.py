@@ -149,7 +149,17 @@ def test_an_accepted_quote_makes_one_live_contract(sales: Any) -> None:
         who = {"manager": MANAGER, "legal": LEGAL, "finance": FINANCE}[step.approver_role]
         sales.write(lambda uow, w=who: approvals.decide(uow, principal=w, now=NOW, approval_id=quote.approval_id,
                                                         approve=True, comment="ok"))
-    sales.write(lambda uow: quotes.send_quote(uow, principal=REP1, now=NOW, quote_id=quote.id, recipient=""))
+    with pytest.raises(InvalidArgument) as mistyped:  # it was recorded as the recipient, and the quote sent
+        sales.write(lambda uow: quotes.send_quote(uow, principal=REP1, now=NOW, quote_id=quote.id,
+                                                  recipient="zhao at tjzg"))
+    assert mistyped.value.field == "recipient_email"
+    sent = sales.write(lambda uow: quotes.send_quote(uow, principal=REP1, now=NOW, quote_id=quote.id,
+                                                     recipient=" Zhao@TJZG.example "))
+    assert sent.status == "sent"
+    with pytest.raises(InvalidArgument) as why:  # "declined with a reason": it was declined without one
+        sales.write(lambda uow: quotes.accept_quote(uow, principal=REP1, now=NOW, quote_id=quote.id, declined=True,
+                                                    reason=" "))
+    assert why.value.field == "reason"
     sales.write(lambda uow: quotes.accept_quote(uow, principal=REP1, now=NOW, quote_id=quote.id, declined=False,
                                                 reason=""))
 
@@ -182,6 +192,28 @@ def test_a_revision_supersedes_the_quote_under_the_same_number(sales: Any) -> No
         sales.write(lambda uow: quotes.revise_quote(uow, principal=REP1, now=NOW, quote_id=revised.id,
                                                     changes=Quote(total=Money(amount="1")), mask=["total"]))
     assert err.value.field == "update_mask" and "revisable: customer_name, price_book_id, lines" in err.value.message
+
+
+def test_the_approval_of_a_quote_revised_while_pending_is_withdrawn_and_decides_nothing(sales: Any) -> None:
+    """It stayed decidable: the manager and finance approved the withdrawn request, which turned the
+    superseded revision back to approved; it was then sent beside its successor, and revising it
+    again was a 500 (the number's next version existed)."""
+    opp = new_opp(sales)
+    first = sales.write(lambda uow: quotes.create_quote(uow, principal=REP1, now=NOW, quote=Quote(
+        opportunity_id=opp.id, currency_code="CNY", discount_percent="20",
+        lines=[QuoteLine(name="咨询服务", quantity="2", unit_price=Money(currency_code="CNY", amount="5000"))])))
+    first = sales.write(lambda uow: quotes.submit_quote(uow, principal=REP1, now=NOW, quote_id=first.id))
+    sales.write(lambda uow: quotes.revise_quote(uow, principal=REP1, now=NOW, quote_id=first.id,
+                                                changes=Quote(discount_percent="50"), mask=["discount_percent"]))
+    with pytest.raises(FailedPrecondition) as refused:
+        sales.write(lambda uow: approvals.decide(uow, principal=MANAGER, now=NOW, approval_id=first.approval_id,
+                                                 approve=True, comment="ok"))
+    assert refused.value.field == "id" and "withdrawn" in refused.value.message
+    old = sales.read(lambda s: quotes.get_quote(s, principal=REP1, now=NOW, quote_id=first.id))
+    assert old.status == "superseded"
+    trail, _ = sales.read(lambda s: approvals.list_approvals(s, principal=REP1, now=NOW, quote_id=first.id,
+                                                             pending_for_me=False))
+    assert trail[0].status == "withdrawn" and {step.status for step in trail[0].steps} == {"skipped"}
 
 
 def test_a_task_reminder_fires_once_and_a_completed_task_reminds_no_more(sales: Any) -> None:

@@ -2,13 +2,13 @@
 list does, instead of an empty page a user would read as "none": a lead's source, a contract's status."""
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 
-from crm.sales.v1.sales_pb2 import Lead, LeadFilter
-from crm_sales.usecases import contracts, leads
+from crm.sales.v1.sales_pb2 import Lead, LeadFilter, ListTasksRequest
+from crm_sales.usecases import contracts, leads, tasks
 from crmkit.auth import Principal
 from crmkit.errors import InvalidArgument
 
@@ -37,3 +37,15 @@ def test_a_contract_status_outside_the_machine_is_refused(sales: Any) -> None:
     with pytest.raises(InvalidArgument) as err:
         sales.read(lambda s: contracts.list_contracts(s, principal=REP1, now=NOW, opportunity_id="", status="sigend"))
     assert err.value.field == "status"
+
+
+def test_a_task_calendar_window_that_ends_before_it_starts_is_refused_naming_due_to(sales: Any) -> None:
+    # It answered an empty calendar, as if the rep had nothing to do that week.
+    request = ListTasksRequest()
+    request.due_from.FromDatetime(NOW + timedelta(days=7))
+    request.due_to.FromDatetime(NOW)
+    with pytest.raises(InvalidArgument) as refused:
+        sales.read(lambda s: tasks.list_tasks(s, principal=REP1, now=NOW, request=request))
+    assert refused.value.field == "due_to"
+    request.due_to.FromDatetime(NOW + timedelta(days=7))  # one instant is a window
+    assert sales.read(lambda s: tasks.list_tasks(s, principal=REP1, now=NOW, request=request)) == ([], "")

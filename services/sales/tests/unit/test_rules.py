@@ -155,3 +155,15 @@ def test_a_rejection_ends_the_request_and_needs_a_comment() -> None:
         approval_policy.decide(request, Principal("f", ("finance",)), True, "", NOW)
     approval_policy.decide(request, manager, False, "折扣太高", NOW)
     assert request.status == "rejected" and [s.status for s in request.steps] == ["rejected", "skipped"]
+
+
+def test_a_withdrawn_request_still_holding_a_pending_step_takes_no_decision() -> None:
+    # As requests withdrawn before their steps were closed are stored.
+    from crm.sales.v1.sales_pb2 import ApprovalRequest
+
+    request = ApprovalRequest(id="a", requested_by="rep", team="north", status="withdrawn",
+                              steps=approval_policy.required_steps(quote(("1", "1000", "20")), approval_policy.DEFAULT_POLICIES))
+    with pytest.raises(FailedPrecondition) as refused:
+        approval_policy.decide(request, Principal("m", ("manager",), "north", "north"), True, "", NOW)
+    assert refused.value.field == "id" and "withdrawn" in refused.value.message
+    assert request.status == "withdrawn" and request.steps[0].status == "pending"

@@ -57,3 +57,40 @@ def test_round_robin_and_least_loaded() -> None:
     assert routing.pick_agent(billing, "b3", {}) == "b1"
     assert routing.pick_agent(l2, "", {"c1": 4, "c2": 1}) == "c2"
     assert routing.pick_agent(l2, "", {"c1": 1, "c2": 1}) == "c1"
+
+
+@pytest.mark.parametrize("given,kept", [("zh-CN", "zh"), ("EN", "en"), ("en_US", "en"), ("zh", "zh")])
+def test_a_new_tickets_language_is_zh_or_en(given: str, kept: str) -> None:
+    ticket = Ticket(subject="printer", language=given)
+    rules.normalize_new(ticket)
+    assert ticket.language == kept
+
+
+def test_a_new_ticket_in_an_unknown_language_is_refused_naming_it() -> None:
+    # It was kept as typed: no routing rule's languages ever matched it.
+    with pytest.raises(InvalidArgument) as info:
+        rules.normalize_new(Ticket(subject="printer", language="klingon"))
+    assert info.value.field == "language"
+
+
+def test_a_blank_tag_is_refused_naming_it() -> None:
+    with pytest.raises(InvalidArgument) as info:
+        rules.normalize_new(Ticket(subject="printer", tags=["vip", " "]))
+    assert info.value.field == "tags[1]"
+
+
+@pytest.mark.parametrize("condition,field", [({"priorities": ["urgent", "urgnet"]}, "routing_rules[0].priorities[1]"),
+                                             ({"languages": ["zh-CN"]}, "routing_rules[0].languages[0]"),
+                                             ({"channels": ["wechatt"]}, "routing_rules[0].channels[0]"),
+                                             ({"types": ["bug"]}, "routing_rules[0].types[0]")])
+def test_a_routing_condition_outside_the_vocabulary_is_refused_naming_it(condition: dict[str, list[str]],
+                                                                          field: str) -> None:
+    # It was saved, and the rule never matched a ticket.
+    with pytest.raises(InvalidArgument) as info:
+        routing.check_rules([RoutingRule(id="r", group="desk", **condition)])
+    assert info.value.field == field
+
+
+def test_routing_conditions_in_the_vocabulary_are_kept() -> None:
+    routing.check_rules([RoutingRule(id="r", group="desk", types=["incident"], priorities=["urgent"],
+                                     channels=["wechat"], languages=["en"])])

@@ -102,6 +102,9 @@ def test_chat_threads_by_conversation_and_calls_become_tickets_or_notes(store: A
     assert contacts.calls["get_contact"] == 1
     with pytest.raises(InvalidArgument):
         call(pb.LogCallRequest(direction="sideways", summary="x"))
+    with pytest.raises(InvalidArgument) as negative:  # it was noted as "0 min"
+        call(pb.LogCallRequest(summary="x", duration_seconds=-300))
+    assert negative.value.field == "duration_seconds"
 
 
 def test_web_form_refuses_bots_and_limits_a_sender_before_asking_contacts(store: Any, contacts: Any) -> None:

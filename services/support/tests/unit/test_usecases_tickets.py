@@ -188,3 +188,10 @@ def test_kb_article_drafted_published_and_rated(store: Any) -> None:
                                                   patch=pb.KbArticle(id=article.id), expected_version=0))
     assert store.events() == ["crm.support.kb_article.created", "crm.support.kb_article.updated",
                               "crm.support.kb_article.published", "crm.support.kb_article.rated"]
+
+
+def test_a_kb_article_with_a_blank_tag_is_refused_naming_it(store: Any) -> None:
+    with pytest.raises(InvalidArgument) as refused:  # it was saved with the blank tag
+        store.write(lambda uow: kb.create_article(uow, principal=AGENT, now=NOW, article=pb.KbArticle(
+            title="打印机卡纸处理", body="打开后盖取出纸张。", tags=["打印机", ""])))
+    assert refused.value.field == "tags[1]"

@@ -66,6 +66,10 @@ def required_steps(quote: Quote, policies: Sequence[ApprovalPolicy]) -> list[App
 
 
 def current_step(request: ApprovalRequest) -> ApprovalStep:
+    # A withdrawn request (its quote was revised) can still hold a pending step when it was
+    # withdrawn before its steps were closed with it: the request's status decides.
+    if request.status != "pending":
+        raise FailedPrecondition(f"approval {request.id} is already {request.status}", field="id")
     for step in request.steps:
         if step.status == "pending":
             return step

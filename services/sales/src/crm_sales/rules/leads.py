@@ -86,9 +86,15 @@ def normalize(lead: Lead, vocabulary: picklists.Vocabulary = picklists.DEFAULTS,
 
 def normalize_email(lead: Lead) -> None:
     if lead.email:
-        lead.email = lead.email.strip().lower()
-        if not _EMAIL.match(lead.email):
-            raise InvalidArgument(f"'{lead.email}' is not an email address", field="email")
+        lead.email = check_email(lead.email, "email")
+
+
+def check_email(value: str, field: str) -> str:
+    """The address trimmed and lower-cased; refused naming the field when it is not one."""
+    address = value.strip().lower()
+    if not _EMAIL.match(address):
+        raise InvalidArgument(f"'{address}' is not an email address", field=field)
+    return address
 
 
 def normalize_phone(value: str) -> str:

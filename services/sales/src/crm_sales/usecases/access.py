@@ -48,3 +48,22 @@ def check_customer(contacts: ContactsPort, *, principal: Principal, authorizatio
     for kind, record_id in (("account", account_id), ("contact", contact_id)):
         if record_id and not contacts.can_see(kind, record_id, authorization=authorization):
             raise NotFound(f"{kind} {record_id} not found", field=f"{prefix}{kind}_id")
+
+
+def check_manages(session: Session, principal: Principal, user_id: str, *, field: str) -> None:
+    """A manager acts for a rep of their own team or region (the rep roster says whose: lending
+    their work, reading their reminders); an admin for anyone."""
+    if principal.is_admin:
+        return
+    rep = people.all_reps(session).get(user_id)
+    if rep is None or not ((principal.team and rep.team == principal.team)
+                           or (principal.region and rep.region == principal.region)):
+        raise PermissionDenied(f"{user_id} is not a rep of your team or region", field=field)
+
+
+def deal_account_name(contacts: ContactsPort, *, authorization: str, account_id: str, given: str) -> str:
+    """The account name a deal keeps (its pipeline card, and its quotes' customer and PDF): the one
+    the client gave, else the account's in contacts; without it a quote named the deal instead."""
+    if given or not account_id:
+        return given
+    return contacts.account_name(account_id, authorization=authorization)

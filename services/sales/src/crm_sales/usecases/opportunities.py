@@ -54,9 +54,12 @@ def _facts(session: Session, opp: Opportunity) -> pipeline.Facts:
     return pipeline.Facts(has_approved_quote=bool(found), has_accepted_quote="accepted" in found)
 
 
-def create(uow: UnitOfWork, *, principal: Principal, now: datetime, opp: Opportunity) -> Opportunity:
+def create(uow: UnitOfWork, *, principal: Principal, now: datetime, opp: Opportunity,
+           account_name: str = "") -> Opportunity:
+    """account_name: the account's name as contacts has it, kept when the client gave none."""
     if not principal.has_role("rep", "manager"):
         raise PermissionDenied("your role cannot create opportunities")
+    opp.account_name = opp.account_name or account_name
     _normalize(opp)
     opp.owner_id = opp.owner_id or principal.user_id
     check_assignable(principal, opp.owner_id)
@@ -95,12 +98,16 @@ def get(session: Session, *, principal: Principal, now: datetime, opp_id: str) -
 
 
 def update(uow: UnitOfWork, *, principal: Principal, now: datetime, patch: Opportunity, mask: Sequence[str],
-           expected: int) -> Opportunity:
+           expected: int, account_name: str = "") -> Opportunity:
+    """account_name: the new account's name as contacts has it, when account_id changes without one."""
     opp = visible(uow.session, Opportunity, patch.id, principal=principal, now=now, write=True)
     check_version(opp.version, expected)
     paths = list(dict.fromkeys(p.split(".")[0] for p in mask))
     if not paths:
         raise InvalidArgument("nothing to update: the update mask is empty", field="update_mask")
+    if "account_id" in paths and "account_name" not in paths and patch.account_id != opp.account_id:
+        patch.account_name = account_name  # the old account's name would stay on the new account's deal
+        paths.append("account_name")
     if opp.status != "open" and set(paths) - AFTER_CLOSE:
         raise FailedPrecondition("a closed opportunity cannot be changed", field="update_mask")
     for path in paths:

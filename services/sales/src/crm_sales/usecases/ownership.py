@@ -14,6 +14,7 @@ from crm.sales.v1.sales_pb2 import Delegation, Lead, Opportunity, Quote, Task, T
 from crm_sales.events import SALES, emit
 from crm_sales.rules.access import as_manager
 from crm_sales.store import audit, people, records
+from crm_sales.usecases.access import check_manages
 from crmkit.auth import Principal
 from crmkit.db import UnitOfWork
 from crmkit.errors import FailedPrecondition, InvalidArgument, NotFound, PermissionDenied
@@ -108,6 +109,8 @@ def delegate(uow: UnitOfWork, *, principal: Principal, now: datetime, delegation
     if not own:
         require_manager(principal, "delegate someone else's work")
     _check_people(uow.session, as_manager(principal) if own else principal, d.from_user_id, d.to_user_id)
+    if not own:
+        check_manages(uow.session, principal, d.from_user_id, field="from_user_id")
     if not d.HasField("ends_at"):
         raise InvalidArgument("a delegation needs an end date", field="ends_at")
     if not d.HasField("starts_at"):

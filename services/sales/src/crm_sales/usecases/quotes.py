@@ -12,6 +12,7 @@ from crm.sales.v1.sales_pb2 import ApprovalRequest, Opportunity, Quote, QuotePdf
 from crm_sales.events import SALES, emit
 from crm_sales.rules import approval_policy, pdf, quoting
 from crm_sales.rules.fields import listed
+from crm_sales.rules.leads import check_email
 from crm_sales.store import approvals, audit, catalogue, jobs, records
 from crm_sales.usecases import settings, tasks
 from crm_sales.usecases.access import delegators, visible
@@ -127,6 +128,9 @@ def _withdraw(uow: UnitOfWork, quote: Quote, now: datetime) -> None:
     request = approvals.load_approval(uow.session, quote.approval_id)
     if request is not None and request.status == "pending":
         request.status = "withdrawn"
+        for step in request.steps:  # nobody is asked any more, as after a rejection
+            if step.status in ("pending", "waiting"):
+                step.status = "skipped"
         request.decided_at.FromDatetime(now)
         approvals.save_approval(uow.session, request, new=False)
 
@@ -151,6 +155,7 @@ def submit_quote(uow: UnitOfWork, *, principal: Principal, now: datetime, quote_
 
 
 def send_quote(uow: UnitOfWork, *, principal: Principal, now: datetime, quote_id: str, recipient: str) -> Quote:
+    recipient = check_email(recipient, "recipient_email") if recipient.strip() else ""
     quote = _editable(uow, principal, quote_id, now)
     if quote.status != "approved":
         raise FailedPrecondition(f"a quote must be approved before it is sent; this one is {quote.status}",
@@ -163,6 +168,8 @@ def send_quote(uow: UnitOfWork, *, principal: Principal, now: datetime, quote_id
 
 def accept_quote(uow: UnitOfWork, *, principal: Principal, now: datetime, quote_id: str, declined: bool,
                  reason: str) -> Quote:
+    if declined and not reason.strip():
+        raise InvalidArgument("say why the customer declined", field="reason")
     quote = _editable(uow, principal, quote_id, now)
     if quote.status != "sent":
         raise FailedPrecondition(f"only a sent quote can be accepted or declined; this one is {quote.status}",

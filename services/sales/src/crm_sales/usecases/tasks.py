@@ -13,10 +13,10 @@ from crm_sales.events import SALES, emit
 from crm_sales.rules import pool as pool_rules
 from crm_sales.rules.follow_ups import check_task
 from crm_sales.store import jobs, people, records
-from crm_sales.usecases.access import delegators, visible
+from crm_sales.usecases.access import check_manages, delegators, visible
 from crmkit.auth import SYSTEM, Principal
 from crmkit.db import UnitOfWork
-from crmkit.errors import FailedPrecondition, PermissionDenied
+from crmkit.errors import FailedPrecondition, InvalidArgument, PermissionDenied
 from crmkit.records import bump, dt, new_id, stamp_new
 from crmkit.visibility import check_assignable
 
@@ -114,14 +114,18 @@ def complete_task(uow: UnitOfWork, *, principal: Principal, now: datetime, task_
 
 def list_tasks(session: Session, *, principal: Principal, now: datetime,
                request: ListTasksRequest) -> tuple[list[Task], str]:
+    if request.HasField("due_from") and request.HasField("due_to") and dt(request.due_to) < dt(request.due_from):
+        raise InvalidArgument("the window ends before it starts", field="due_to")  # else an empty calendar
     return records.list_tasks(session, request, principal=principal,
                               delegators=delegators(session, principal, now), now=now)
 
 
 def list_reminders(session: Session, *, principal: Principal, user_id: str) -> list[Reminder]:
     user = user_id or principal.user_id
-    if user != principal.user_id and not (principal.is_admin or principal.is_manager):
-        raise PermissionDenied("you can only read your own reminders", field="user_id")
+    if user != principal.user_id:
+        if not (principal.is_admin or principal.is_manager):
+            raise PermissionDenied("you can only read your own reminders", field="user_id")
+        check_manages(session, principal, user, field="user_id")
     return people.reminders_for(session, user)
 
 

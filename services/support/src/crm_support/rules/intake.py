@@ -79,10 +79,12 @@ def check_call(request: pb.LogCallRequest) -> None:
         raise InvalidArgument("direction is inbound or outbound", field="direction")
     if not request.ticket_id and not request.summary.strip():
         raise InvalidArgument("say what the call was about", field="summary")
+    if request.duration_seconds < 0:
+        raise InvalidArgument("a call's duration is not negative", field="duration_seconds")
 
 
 def call_note(request: pb.LogCallRequest) -> pb.Comment:
-    minutes = max(request.duration_seconds, 0) // 60
+    minutes = request.duration_seconds // 60
     body = (f"{request.direction or 'inbound'} call, {minutes} min"
             + (f" ({request.phone})" if request.phone else "") + f": {request.summary.strip()}")
     return pb.Comment(body=body, channel="phone", public=False)

@@ -5,9 +5,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from crm.support.v1.support_pb2 import RoutingRule, Ticket
+from crm_support.rules.tickets import CHANNELS, LANGUAGES, PRIORITIES, TYPES
 from crmkit.errors import InvalidArgument
 
 STRATEGIES = ("round_robin", "least_loaded")
+# A condition's values are compared with the ticket's as stored: a value outside the vocabulary
+# ("urgnet", "zh-CN") would make the rule match nothing, silently.
+_VOCABULARIES = {"types": TYPES, "priorities": PRIORITIES, "channels": CHANNELS, "languages": LANGUAGES}
 
 
 def check_rules(rules: list[RoutingRule]) -> None:
@@ -20,6 +24,11 @@ def check_rules(rules: list[RoutingRule]) -> None:
                                   field=f"routing_rules[{i}].strategy")
         if not rule.group and not rule.agents:
             raise InvalidArgument("a rule routes to a group, agents or both", field=f"routing_rules[{i}]")
+        for name, allowed in _VOCABULARIES.items():
+            for j, value in enumerate(getattr(rule, name)):
+                if value not in allowed:
+                    raise InvalidArgument(f"must be one of {', '.join(allowed)}",
+                                          field=f"routing_rules[{i}].{name}[{j}]")
 
 
 def matches(rule: RoutingRule, ticket: Ticket) -> bool:

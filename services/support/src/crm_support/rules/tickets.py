@@ -12,6 +12,7 @@ STATUSES = ("new", "open", "pending", "solved", "closed")
 TYPES = ("question", "incident", "problem", "task")
 PRIORITIES = ("low", "normal", "high", "urgent")
 CHANNELS = ("api", "web", "email", "chat", "phone", "social", "wechat", "wecom")
+LANGUAGES = ("zh", "en")
 OPEN_STATUSES = ("new", "open", "pending")
 # new → open → pending → solved → closed, and reopen (solved → open). Closed is final: a customer
 # writing about a closed ticket gets a follow-up ticket.
@@ -46,6 +47,15 @@ def language_of(text: str) -> str:
     return "zh" if _CJK.search(text) else "en"
 
 
+def normalize_language(value: str, field: str = "language") -> str:
+    """zh or en; a regional tag ("zh-CN", "en_US") is its language, anything else is refused (routing
+    by language and the language of the customer's mail read this field)."""
+    language = value.strip().lower().replace("_", "-").split("-")[0]
+    if language not in LANGUAGES:
+        raise InvalidArgument(f"must be one of {', '.join(LANGUAGES)}", field=field)
+    return language
+
+
 def _choice(value: str, allowed: tuple[str, ...], field: str, default: str) -> str:
     value = (value or default).strip().lower()
     if value not in allowed:
@@ -70,7 +80,8 @@ def normalize_new(ticket: Ticket) -> None:
     ticket.requester_email = ticket.requester_email.strip().lower()
     if ticket.requester_email and "@" not in ticket.requester_email:
         raise InvalidArgument("not an email address", field="requester_email")
-    ticket.language = ticket.language or language_of(ticket.subject + " " + ticket.description)
+    ticket.language = (normalize_language(ticket.language) if ticket.language
+                       else language_of(ticket.subject + " " + ticket.description))
     ticket.status = "new"
 
 
@@ -86,6 +97,8 @@ def check_field(name: str, value: str) -> str:
 def check_tags(tags: Sequence[str]) -> None:
     limits.check_count("tags", tags, limits.MAX_TAGS)
     for i, tag in enumerate(tags):
+        if not tag.strip():
+            raise InvalidArgument("a tag must not be blank", field=f"tags[{i}]")
         limits.check_length(f"tags[{i}]", tag, limits.MAX_NAME)
 
 

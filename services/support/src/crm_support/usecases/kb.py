@@ -13,7 +13,7 @@ from crm.support.v1.support_pb2 import KbArticle, KbCategory, SearchKbResponse
 from crm_support import store
 from crm_support.events import SUPPORT, emit
 from crm_support.rules.access import is_public, require_agent, require_staff
-from crm_support.rules.tickets import language_of
+from crm_support.rules.tickets import check_tags, language_of
 from crm_support.search import KbIndex
 from crmkit.auth import Principal
 from crmkit.db import UnitOfWork
@@ -40,6 +40,7 @@ def _check(article: KbArticle, session: Session) -> None:
     article.language = article.language or language_of(article.title + article.body)
     if article.language not in LANGUAGES:
         raise InvalidArgument(f"language must be one of {', '.join(LANGUAGES)}", field="language")
+    check_tags(article.tags)
     if article.category_id and not store.category_exists(session, article.category_id):
         raise InvalidArgument(f"no category {article.category_id}", field="category_id")
 
