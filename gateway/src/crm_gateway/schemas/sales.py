@@ -130,6 +130,10 @@ QUOTE_INPUT = _r.input(pb.Quote, required=("opportunity_id",))  # lines: QuoteLi
 _r.require_text("QuoteInput", "opportunity_id")
 QUOTE_REVISION = _r.patch(pb.Quote, "QuoteRevision")
 QUOTE_SEND_INPUT = _r.input(pb.SendQuoteRequest, "QuoteSending", exclude={"id"})
+# what sales itself checks (crm_sales.rules.leads.check_email); blank: no recipient recorded
+_r.schemas["QuoteSending"]["properties"]["recipient_email"].update(
+    pattern=r"^\s*$|^\s*[^@\s\u0000]+@[^@\s\u0000]+\.[^@\s\u0000]+\s*$")
+_r.schemas["QuoteSending"]["properties"]["recipient_email"]["x-pattern-message"] = "one email address"
 QUOTE_ANSWER_INPUT = _r.input(pb.AcceptQuoteRequest, "QuoteAnswer", exclude={"id"})
 QUOTE_PAGE = _r.page(QUOTE, "QuotePage")
 QUOTE_LIST_PARAMS = (
