@@ -301,3 +301,34 @@ def test_the_industry_a_visitor_typed_goes_to_the_lead_as_typed_and_not_to_the_c
     assert contact.industry == ""
     [(lead, _)] = world.sales.leads.values()
     assert lead.industry == "造船与海工"  # sales maps it to a key or keeps it as typed (rules.leads.keep_typed)
+
+
+def test_a_budget_sales_cannot_read_as_an_amount_goes_to_the_notes_and_the_lead_still_arrives() -> None:
+    form = a_form("camp-1", fields=[*a_form().fields, pb.FormField(name="budget", label=t("预算", "Budget"))])
+    rules.check_form(form)
+
+    def lead_for(budget: str) -> Any:
+        checked = rules.check_submission(form, {"name": "王强", "email": "w@x.cn", "budget": budget}, True, "zh-CN")
+        assert checked.errors == []
+        return rules.lead_of(form, pb.FormSubmission(id="s-1", form_id="f-1", values=checked.values,
+                                                     language="zh-CN"), form_name="Expo")
+
+    typed = lead_for("约50万")  # sales refused it ("not a decimal number"): the submission failed, no lead
+    assert typed.budget == "" and "预算: 约50万" in typed.notes
+    amount = lead_for("1,200,000")
+    assert amount.budget == "1,200,000" and "预算" not in amount.notes
+
+
+def test_a_name_longer_than_a_lead_s_is_refused_to_the_visitor_not_by_sales_later() -> None:
+    with pytest.raises(InvalidArgument) as info:  # sales takes at most 300 characters
+        rules.check_form(a_form(fields=[pb.FormField(name="name", label=t("姓名"), required=True, max_length=2000),
+                                        pb.FormField(name="email", label=t("邮箱"))]))
+    assert info.value.field == "fields[0].max_length"
+    form = a_form()
+    rules.check_form(form)
+    checked = rules.check_submission(form, {"name": "长" * 301, "email": "w@x.cn"}, True, "en")
+    assert checked.errors == [("values.name", "at most 200 characters")]
+    stored = a_form(fields=[pb.FormField(name="company", label=t("公司"), required=True, max_length=1000),
+                            pb.FormField(name="email", label=t("邮箱"))])  # saved before the check
+    checked = rules.check_submission(stored, {"company": "公" * 301, "email": "w@x.cn"}, False, "en")
+    assert checked.errors == [("values.company", "at most 300 characters")]
