@@ -332,3 +332,15 @@ def test_a_name_longer_than_a_lead_s_is_refused_to_the_visitor_not_by_sales_late
                             pb.FormField(name="email", label=t("邮箱"))])  # saved before the check
     checked = rules.check_submission(stored, {"company": "公" * 301, "email": "w@x.cn"}, False, "en")
     assert checked.errors == [("values.company", "at most 300 characters")]
+
+
+def test_a_long_message_reaches_the_lead_s_notes_whole() -> None:
+    form = a_form("camp-1", fields=[*a_form().fields[:5], pb.FormField(
+        name="message", type="textarea", label=t("留言", "Message"), max_length=15_000)])
+    rules.check_form(form)
+    message = "我们计划明年上线新系统，需求如下。" * 800  # 13,600 characters, within the field's max_length
+    checked = rules.check_submission(form, {"name": "王强", "email": "w@x.cn", "message": message}, True, "zh-CN")
+    assert checked.errors == []
+    lead = rules.lead_of(form, pb.FormSubmission(id="s-1", form_id="f-1", values=checked.values, language="zh-CN"),
+                         form_name="Expo")
+    assert f"留言: {message}" in lead.notes  # it was cut at 10,000 characters, though a lead takes 20,000

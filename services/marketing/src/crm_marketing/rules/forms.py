@@ -214,7 +214,7 @@ def lead_of(form: Form, submission: FormSubmission, *, form_name: str) -> Lead:
         lines.append(f"Referrer: {submission.referrer}")
     if submission.consent_given:
         lines.append(f"Consent ({submission.consent_purpose}): {submission.consent_text}")
-    lead.notes = "\n".join(lines)[:10_000]
+    lead.notes = "\n".join(lines)[:limits.MAX_NOTES]  # what sales takes
     return lead
 
 
