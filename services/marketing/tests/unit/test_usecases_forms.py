@@ -107,6 +107,9 @@ def test_a_form_needs_what_a_lead_and_a_consent_need(world: World) -> None:
     assert refused(a_form(fields=[*base.fields, pb.FormField(name="homepage", label=t("网站"))])) == "fields[6].name"
     assert refused(a_form(fields=[*base.fields, pb.FormField(name="Bad Name", label=t("x"))])) == "fields[6].name"
     assert refused(a_form(consent=pb.FormConsent(enabled=True))) == "consent.text"
+    # contacts records no such purpose: every submission's consent was retried forever, its lead never sent
+    assert refused(a_form(consent=pb.FormConsent(enabled=True, text=t("订阅"), purpose="newsletter"))) == (
+        "consent.purpose")
     assert refused(a_form(embed_origins=["javascript:alert(1)"])) == "embed_origins[0]"
     assert refused(a_form(campaign_id="no-such-campaign")) == "campaign_id"
     with pytest.raises(PermissionDenied):

@@ -19,6 +19,7 @@ from crm.sales.v1.sales_pb2 import Lead
 from crm_marketing.rules.eligibility import DEFAULT_PURPOSE
 from crm_marketing.rules.templates import normalize_language
 from crmkit import limits
+from crmkit.consent_purposes import check_purpose
 from crmkit.errors import InvalidArgument
 
 # The fields that fill the lead's own fields of the same name; the rest go into its notes.
@@ -88,7 +89,7 @@ def check_form(form: Form) -> None:
         consent.enabled = True
         if not _has_text(consent.text):
             raise InvalidArgument("the consent checkbox needs the wording it shows", field="consent.text")
-        consent.purpose = consent.purpose.strip() or DEFAULT_PURPOSE
+        consent.purpose = check_purpose(consent.purpose, "consent.purpose", DEFAULT_PURPOSE)
         if "email" not in seen:
             raise InvalidArgument("a consent is recorded on the contact of an email: add an email field",
                                   field="consent")
