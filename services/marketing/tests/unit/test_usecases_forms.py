@@ -347,3 +347,9 @@ def test_a_long_message_reaches_the_lead_s_notes_whole() -> None:
     lead = rules.lead_of(form, pb.FormSubmission(id="s-1", form_id="f-1", values=checked.values, language="zh-CN"),
                          form_name="Expo")
     assert f"留言: {message}" in lead.notes  # it was cut at 10,000 characters, though a lead takes 20,000
+
+
+def test_a_form_embeds_on_a_chinese_domain_as_the_browser_names_its_origin() -> None:
+    form = a_form(embed_origins=["https://www.例子.中国", "http://Shop.Example.cn:8080"])
+    rules.check_form(form)  # was refused: "an origin is scheme://host[:port]"
+    assert list(form.embed_origins) == ["https://www.xn--fsqu00a.xn--fiqs8s", "http://shop.example.cn:8080"]

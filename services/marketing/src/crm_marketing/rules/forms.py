@@ -17,6 +17,7 @@ import phonenumbers
 from crm.marketing.v1.marketing_pb2 import Form, FormField, FormSubmission, LocalizedText
 from crm.sales.v1.sales_pb2 import Lead
 from crm_marketing.rules.eligibility import DEFAULT_PURPOSE
+from crm_marketing.rules.settings import ascii_host
 from crm_marketing.rules.templates import normalize_language
 from crmkit import limits
 from crmkit.consent_purposes import check_purpose
@@ -94,9 +95,19 @@ def check_form(form: Form) -> None:
             raise InvalidArgument("a consent is recorded on the contact of an email: add an email field",
                                   field="consent")
     for i, origin in enumerate(form.embed_origins):
-        if not _ORIGIN.match(origin):
+        clean = _origin(origin)
+        if not clean:
             raise InvalidArgument("an origin is scheme://host[:port], e.g. https://www.example.cn",
                                   field=f"embed_origins[{i}]")
+        form.embed_origins[i] = clean
+
+
+def _origin(value: str) -> str:
+    """scheme://host[:port] as a browser names it (lower case, a Chinese domain in its xn-- form), or ""."""
+    scheme, sep, rest = value.strip().partition("://")
+    host, colon, port = rest.partition(":")
+    origin = f"{scheme.lower()}{sep}{ascii_host(host) if host else ''}{colon}{port}"
+    return origin if _ORIGIN.match(origin) else ""
 
 
 def _check_field(spec: FormField, at: str, seen: set[str]) -> None:
