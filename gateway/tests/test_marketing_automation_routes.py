@@ -255,6 +255,16 @@ def test_a_json_submission_is_202_or_names_every_bad_field(gw: Any, marketing: A
     assert gw.post("/api/v1/public/forms/f-1/submissions", json=body).status_code == 429
 
 
+def test_a_json_submission_hands_marketing_a_textarea_as_long_as_a_form_allows(gw: Any, marketing: Any) -> None:
+    """A textarea takes 4,000 characters by default and up to 20,000 (marketing checks each field's own
+    max_length); JSON submissions were refused at 500 while the form page's took them."""
+    marketing.answers["SubmitForm"] = pb.SubmitFormResponse(submission_id="s-1", status="accepted")
+    long = {"name": "王强", "email": "wang@hbsteel.cn", "message": "Please send a quote. " * 150}  # 3,150
+    sent = gw.post("/api/v1/public/forms/f-1/submissions", json={"values": long, "form_token": TOKEN})
+    assert sent.status_code == 202, sent.get_json()
+    assert dict(marketing.last("SubmitForm").request.values) == long
+
+
 def test_the_html_form_posts_form_encoded_and_gets_a_page_back(gw: Any, marketing: Any) -> None:
     marketing.answers["GetPublicForm"] = PUBLIC_FORM
     marketing.answers["SubmitForm"] = pb.SubmitFormResponse(submission_id="s-1", thank_you=text("谢谢您", "Thanks!"))

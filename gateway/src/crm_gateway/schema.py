@@ -86,6 +86,8 @@ _TEXT_BOUNDS: dict[str, int] = {
     **dict.fromkeys(("description", "notes", "content", "comment", "reason", "resolution_note", "summary",
                      "special_terms", "evidence", "message", "condition", "en", "zh", "ChatMessage.text",
                      "Comment.body", "Macro.body"), L.MAX_NOTES),
+    # a form's values: marketing holds each to its field's max_length (a textarea's up to 20,000)
+    "SubmitFormRequest.values": L.MAX_NOTES,
     **dict.fromkeys(("html", "text", "body"), L.MAX_BODY),
     **dict.fromkeys(("url", "url_pattern", "website", "page_url", "referrer"), L.MAX_URL),
     "csv": L.MAX_IMPORT_CSV,

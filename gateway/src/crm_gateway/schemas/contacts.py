@@ -8,13 +8,12 @@ from crm_gateway.routing import QueryParam
 from crm_gateway.schema import NOT_BLANK, picklist_description
 from crm_gateway.schemas import PAGE_PARAMS, PAGE_TOKEN, REGISTRY
 from crmkit import limits
+from crmkit.consent_purposes import PURPOSES
 
 _r = REGISTRY
 # The vocabularies contacts enforces (crm_contacts.rules.records), stated as enums here; source,
 # industry, level and lifecycle_stage are the tenant's picklists (x-picklist, crmkit.picklists).
 INTERACTION_KINDS = ("call", "email", "meeting", "note")
-PURPOSES = ("marketing_email", "marketing_sms", "marketing_wechat", "marketing_phone", "profiling", "analytics",
-            "third_party_sharing")  # crm_contacts.rules.consent
 LANGUAGE = {"pattern": r"^$|^[A-Za-z]{2,3}([-_][A-Za-z0-9]{2,8})*$", "maxLength": 35}  # BCP 47 as typed
 
 CONTACT = _r.message(pb.Contact)

@@ -217,3 +217,18 @@ def test_the_throttle_spaces_hand_offs_to_the_rate() -> None:
     for _ in range(21):
         throttle.wait()
     assert clock[0] == pytest.approx(2.0, abs=0.01)  # 20 intervals of 0.1 s after the first
+
+
+def test_a_field_of_a_merge_field_that_has_none_is_refused_at_save_not_skipped_at_every_send() -> None:
+    """{{ company.name }} saved, then failed for every recipient (render_failed: the wave mailed no
+    one) and the preview called it "custom.name"."""
+    with pytest.raises(InvalidArgument) as info:
+        templates.check(template(html="<p>{{ company.name }}</p>"))
+    assert (info.value.field, info.value.message) == (
+        "contents[0].html", "contents[0].html: company has no field name; write {{ company }}")
+    with pytest.raises(InvalidArgument) as info:
+        templates.check(template(text="{{ name.__class__ }}"))
+    assert info.value.field == "contents[0].text"
+    for fine in ("{{ custom.vip_level }} {{ custom.score | default(0) }}", "{{ name[0] }}{{ name | upper }}",
+                 "{% if custom.orders > 3 %}老客户{% endif %}", "{% for t in custom.tags %}{{ t }}{% endfor %}"):
+        templates.check(template(text=fine))  # what depends on a contact's values is decided at send time

@@ -107,6 +107,9 @@ def test_a_form_needs_what_a_lead_and_a_consent_need(world: World) -> None:
     assert refused(a_form(fields=[*base.fields, pb.FormField(name="homepage", label=t("网站"))])) == "fields[6].name"
     assert refused(a_form(fields=[*base.fields, pb.FormField(name="Bad Name", label=t("x"))])) == "fields[6].name"
     assert refused(a_form(consent=pb.FormConsent(enabled=True))) == "consent.text"
+    # contacts records no such purpose: every submission's consent was retried forever, its lead never sent
+    assert refused(a_form(consent=pb.FormConsent(enabled=True, text=t("订阅"), purpose="newsletter"))) == (
+        "consent.purpose")
     assert refused(a_form(embed_origins=["javascript:alert(1)"])) == "embed_origins[0]"
     assert refused(a_form(campaign_id="no-such-campaign")) == "campaign_id"
     with pytest.raises(PermissionDenied):
@@ -301,3 +304,52 @@ def test_the_industry_a_visitor_typed_goes_to_the_lead_as_typed_and_not_to_the_c
     assert contact.industry == ""
     [(lead, _)] = world.sales.leads.values()
     assert lead.industry == "造船与海工"  # sales maps it to a key or keeps it as typed (rules.leads.keep_typed)
+
+
+def test_a_budget_sales_cannot_read_as_an_amount_goes_to_the_notes_and_the_lead_still_arrives() -> None:
+    form = a_form("camp-1", fields=[*a_form().fields, pb.FormField(name="budget", label=t("预算", "Budget"))])
+    rules.check_form(form)
+
+    def lead_for(budget: str) -> Any:
+        checked = rules.check_submission(form, {"name": "王强", "email": "w@x.cn", "budget": budget}, True, "zh-CN")
+        assert checked.errors == []
+        return rules.lead_of(form, pb.FormSubmission(id="s-1", form_id="f-1", values=checked.values,
+                                                     language="zh-CN"), form_name="Expo")
+
+    typed = lead_for("约50万")  # sales refused it ("not a decimal number"): the submission failed, no lead
+    assert typed.budget == "" and "预算: 约50万" in typed.notes
+    amount = lead_for("1,200,000")
+    assert amount.budget == "1,200,000" and "预算" not in amount.notes
+
+
+def test_a_name_longer_than_a_lead_s_is_refused_to_the_visitor_not_by_sales_later() -> None:
+    with pytest.raises(InvalidArgument) as info:  # sales takes at most 300 characters
+        rules.check_form(a_form(fields=[pb.FormField(name="name", label=t("姓名"), required=True, max_length=2000),
+                                        pb.FormField(name="email", label=t("邮箱"))]))
+    assert info.value.field == "fields[0].max_length"
+    form = a_form()
+    rules.check_form(form)
+    checked = rules.check_submission(form, {"name": "长" * 301, "email": "w@x.cn"}, True, "en")
+    assert checked.errors == [("values.name", "at most 200 characters")]
+    stored = a_form(fields=[pb.FormField(name="company", label=t("公司"), required=True, max_length=1000),
+                            pb.FormField(name="email", label=t("邮箱"))])  # saved before the check
+    checked = rules.check_submission(stored, {"company": "公" * 301, "email": "w@x.cn"}, False, "en")
+    assert checked.errors == [("values.company", "at most 300 characters")]
+
+
+def test_a_long_message_reaches_the_lead_s_notes_whole() -> None:
+    form = a_form("camp-1", fields=[*a_form().fields[:5], pb.FormField(
+        name="message", type="textarea", label=t("留言", "Message"), max_length=15_000)])
+    rules.check_form(form)
+    message = "我们计划明年上线新系统，需求如下。" * 800  # 13,600 characters, within the field's max_length
+    checked = rules.check_submission(form, {"name": "王强", "email": "w@x.cn", "message": message}, True, "zh-CN")
+    assert checked.errors == []
+    lead = rules.lead_of(form, pb.FormSubmission(id="s-1", form_id="f-1", values=checked.values, language="zh-CN"),
+                         form_name="Expo")
+    assert f"留言: {message}" in lead.notes  # it was cut at 10,000 characters, though a lead takes 20,000
+
+
+def test_a_form_embeds_on_a_chinese_domain_as_the_browser_names_its_origin() -> None:
+    form = a_form(embed_origins=["https://www.例子.中国", "http://Shop.Example.cn:8080"])
+    rules.check_form(form)  # was refused: "an origin is scheme://host[:port]"
+    assert list(form.embed_origins) == ["https://www.xn--fsqu00a.xn--fiqs8s", "http://shop.example.cn:8080"]

@@ -262,6 +262,12 @@ def test_a_wave_needs_an_audience_a_live_campaign_and_mail(world: World) -> None
                           audience=pb.Audience(tags=["expo"]))
         s.write(lambda uow: waves.create(uow, principal=MKT, now=NOW, wave=bad, members=waves.Members(),
                                          default_sender=SENDER))
+    with pytest.raises(InvalidArgument) as typo:  # no one can consent to it: every recipient was skipped
+        bad = pb.SendWave(campaign_id=world.campaign.id, template_id=world.template.id, purpose="Marketing Email",
+                          audience=pb.Audience(tags=["expo"]))
+        s.write(lambda uow: waves.create(uow, principal=MKT, now=NOW, wave=bad, members=waves.Members(),
+                                         default_sender=SENDER))
+    assert typo.value.field == "wave.purpose"
     world.contacts.segments.clear()
     with pytest.raises(Exception) as missing:
         s.read(lambda sess: waves.prepare(sess, world.contacts, principal=MKT, wave=pb.SendWave(

@@ -227,3 +227,18 @@ def test_the_visit_intake_refuses_unknown_sites_foreign_pages_and_floods(world: 
         world.visit(visitor=first.visitor_id)
     world.clock.advance(minutes=2)
     assert world.visit(visitor=first.visitor_id).visitor_id == first.visitor_id  # a minute later it may again
+
+
+def test_a_chinese_domain_is_tracked_as_the_browser_reports_it_and_its_mail_links_carry_the_contact() -> None:
+    from crm_marketing.rules import settings as site_rules
+
+    doc = site_rules.defaults()
+    doc.sites.append(pb.TrackingSite(key="site-zh-001", name="官网", domains=["www.例子.中国"]))
+    site_rules.check(doc)  # was refused: "a domain is a host name like example.cn"
+    [site] = doc.sites
+    assert list(site.domains) == ["xn--fsqu00a.xn--fiqs8s"]  # what location.href carries
+    assert site_rules.url_allowed(site, "https://www.xn--fsqu00a.xn--fiqs8s/产品")
+    assert site_rules.url_allowed(site, "https://例子.中国/产品")  # as a template's link may spell it
+    assert not site_rules.url_allowed(site, "https://例子.example/")
+    linked = tokens.with_contact("https://例子.中国/产品", KEY, "c-1", frozenset(site.domains))
+    assert "crm_ct=" in linked

@@ -4,19 +4,9 @@ the caller stamps the time and who recorded it."""
 from __future__ import annotations
 
 from crm.contacts.v1.contacts_pb2 import Consent, Contact
+from crmkit.consent_purposes import PURPOSES
 from crmkit.errors import InvalidArgument
 
-# What a person can say yes or no to. A new purpose is added here (and in contacts.proto's
-# comment), never made up by a caller: marketing checks these names before it sends anything.
-PURPOSES = (
-    "marketing_email",      # newsletters, campaigns, nurture mail
-    "marketing_sms",
-    "marketing_wechat",     # WeChat official-account and template messages
-    "marketing_phone",      # sales and marketing calls
-    "profiling",            # scoring and segmentation from behaviour (GDPR Art. 22)
-    "analytics",            # web and email tracking (opens, clicks, visits)
-    "third_party_sharing",  # handing the person's data to partners
-)
 # GDPR Art. 6(1) (a) to (f); PIPL Art. 13 has the same shape.
 LAWFUL_BASES = ("consent", "contract", "legal_obligation", "vital_interests", "public_task", "legitimate_interest")
 SOURCE_KINDS = ("web_form", "import", "unsubscribe_link", "preference_center", "double_opt_in", "agent", "api",

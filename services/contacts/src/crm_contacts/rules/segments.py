@@ -11,9 +11,9 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from crm.contacts.v1.contacts_pb2 import CustomFieldDefinition, Segment, SegmentFilter
-from crm_contacts.rules.consent import PURPOSES
 from crm_contacts.rules.records import normalize_tags
 from crmkit import picklists
+from crmkit.consent_purposes import PURPOSES
 from crmkit.errors import InvalidArgument
 
 MAX_VALUES = 100  # values per list criterion

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 from crm.marketing.v1.marketing_pb2 import AbTest, Template
 from crm_marketing.rules.eligibility import DEFAULT_PURPOSE
+from crmkit.consent_purposes import check_purpose
 from crmkit.errors import InvalidArgument
 
 METRICS = ("open", "click")
@@ -56,7 +57,7 @@ def check(test: AbTest, *, default_significance: float) -> None:
         raise InvalidArgument("a significance level is between 0 and 0.5, e.g. 0.05", field="significance")
     if test.default_variant and test.default_variant not in seen:
         raise InvalidArgument("default_variant names one of the variants", field="default_variant")
-    test.purpose = test.purpose.strip() or DEFAULT_PURPOSE
+    test.purpose = check_purpose(test.purpose, "purpose", DEFAULT_PURPOSE)
 
 
 def with_subject(template: Template, subject: str) -> Template:

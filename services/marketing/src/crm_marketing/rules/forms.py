@@ -10,13 +10,17 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from decimal import Decimal, InvalidOperation
 
 import phonenumbers
 
 from crm.marketing.v1.marketing_pb2 import Form, FormField, FormSubmission, LocalizedText
 from crm.sales.v1.sales_pb2 import Lead
 from crm_marketing.rules.eligibility import DEFAULT_PURPOSE
+from crm_marketing.rules.settings import ascii_host
 from crm_marketing.rules.templates import normalize_language
+from crmkit import limits
+from crmkit.consent_purposes import check_purpose
 from crmkit.errors import InvalidArgument
 
 # The fields that fill the lead's own fields of the same name; the rest go into its notes.
@@ -35,6 +39,9 @@ _TRUE = frozenset({"1", "true", "on", "yes"})
 _FALSE = frozenset({"", "0", "false", "off", "no"})
 MAX_FIELDS = 30
 DEFAULT_MAX, TEXTAREA_MAX = 200, 4000
+# What sales takes in a lead's own fields (rules/leads.py there): a longer name or company would be
+# accepted here and refused there, leaving the visitor's lead failed.
+LEAD_MAX = {"name": 300, "company": 300}
 TOKEN_MAX_AGE = 24 * 3600  # a page left open longer is reloaded
 
 
@@ -49,7 +56,8 @@ def _has_text(value: LocalizedText) -> bool:
 
 
 def _max_length(spec: FormField) -> int:
-    return spec.max_length or (TEXTAREA_MAX if spec.type == "textarea" else DEFAULT_MAX)
+    given = spec.max_length or (TEXTAREA_MAX if spec.type == "textarea" else DEFAULT_MAX)
+    return min(given, LEAD_MAX.get(spec.name, given))
 
 
 def check_form(form: Form) -> None:
@@ -82,14 +90,24 @@ def check_form(form: Form) -> None:
         consent.enabled = True
         if not _has_text(consent.text):
             raise InvalidArgument("the consent checkbox needs the wording it shows", field="consent.text")
-        consent.purpose = consent.purpose.strip() or DEFAULT_PURPOSE
+        consent.purpose = check_purpose(consent.purpose, "consent.purpose", DEFAULT_PURPOSE)
         if "email" not in seen:
             raise InvalidArgument("a consent is recorded on the contact of an email: add an email field",
                                   field="consent")
     for i, origin in enumerate(form.embed_origins):
-        if not _ORIGIN.match(origin):
+        clean = _origin(origin)
+        if not clean:
             raise InvalidArgument("an origin is scheme://host[:port], e.g. https://www.example.cn",
                                   field=f"embed_origins[{i}]")
+        form.embed_origins[i] = clean
+
+
+def _origin(value: str) -> str:
+    """scheme://host[:port] as a browser names it (lower case, a Chinese domain in its xn-- form), or ""."""
+    scheme, sep, rest = value.strip().partition("://")
+    host, colon, port = rest.partition(":")
+    origin = f"{scheme.lower()}{sep}{ascii_host(host) if host else ''}{colon}{port}"
+    return origin if _ORIGIN.match(origin) else ""
 
 
 def _check_field(spec: FormField, at: str, seen: set[str]) -> None:
@@ -111,6 +129,9 @@ def _check_field(spec: FormField, at: str, seen: set[str]) -> None:
         raise InvalidArgument("a select needs options", field=f"{at}.options")
     if spec.max_length < 0 or spec.max_length > 20_000:
         raise InvalidArgument("max_length is between 1 and 20000", field=f"{at}.max_length")
+    if spec.max_length > LEAD_MAX.get(spec.name, 20_000):
+        raise InvalidArgument(f"a lead's {spec.name} has at most {LEAD_MAX[spec.name]} characters",
+                              field=f"{at}.max_length")
 
 
 @dataclass(frozen=True)
@@ -190,12 +211,12 @@ def lead_of(form: Form, submission: FormSubmission, *, form_name: str) -> Lead:
     values = dict(submission.values)
     lead = Lead(source="web_form", campaign_id=submission.campaign_id, owner_id=form.lead_owner_id,
                 region=form.lead_region)
-    for name in LEAD_FIELDS:
-        if values.get(name):
-            setattr(lead, name, values[name])
+    mapped = {k: v for k, v in values.items() if k in LEAD_FIELDS and (k != "budget" or _is_amount(v))}
+    for name, value in mapped.items():
+        setattr(lead, name, value)
     labels = {f.name: text_in(f.label, submission.language) or f.name for f in form.fields}
     lines = [f"表单 Form: {form_name} ({submission.form_id}), submission {submission.id}"]
-    lines += [f"{labels.get(k, k)}: {v}" for k, v in values.items() if k not in LEAD_FIELDS]
+    lines += [f"{labels.get(k, k)}: {v}" for k, v in values.items() if k not in mapped]
     for k in ("source", "medium", "campaign", "term", "content"):  # the lead's own attribution fields
         setattr(lead.attribution, f"utm_{k}", " ".join(getattr(submission.utm, k).split())[:200])
     lead.attribution.form_id = submission.form_id
@@ -205,8 +226,18 @@ def lead_of(form: Form, submission: FormSubmission, *, form_name: str) -> Lead:
         lines.append(f"Referrer: {submission.referrer}")
     if submission.consent_given:
         lines.append(f"Consent ({submission.consent_purpose}): {submission.consent_text}")
-    lead.notes = "\n".join(lines)[:10_000]
+    lead.notes = "\n".join(lines)[:limits.MAX_NOTES]  # what sales takes
     return lead
+
+
+def _is_amount(value: str) -> bool:
+    """A budget sales takes as its amount (1,000,000 or 50000.00); anything else a visitor typed
+    or picked ("约50万", a "10-50万" option) goes to the notes as it is, not refused by sales."""
+    try:
+        amount = Decimal(value.strip().replace(",", ""))
+    except InvalidOperation:
+        return False
+    return amount.is_finite() and 0 <= amount < limits.MAX_AMOUNT
 
 
 def consent_evidence(submission: FormSubmission) -> str:

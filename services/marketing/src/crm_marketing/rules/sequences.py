@@ -14,6 +14,7 @@ from crm_marketing.rules.eligibility import (
     UNKNOWN_CONTACT,
     UNSUBSCRIBED,
 )
+from crmkit.consent_purposes import check_purpose
 from crmkit.errors import FailedPrecondition, InvalidArgument
 
 STATUSES = ("draft", "active", "paused", "archived")
@@ -63,7 +64,7 @@ def check(sequence: Sequence) -> None:
         if step.day <= previous:
             raise InvalidArgument("each step comes at least a day after the one before", field=f"steps[{i}].day")
         previous = step.day
-    sequence.purpose = sequence.purpose.strip() or DEFAULT_PURPOSE
+    sequence.purpose = check_purpose(sequence.purpose, "purpose", DEFAULT_PURPOSE)
 
 
 def check_transition(old: str, new: str) -> None:

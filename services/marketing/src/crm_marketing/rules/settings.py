@@ -50,12 +50,21 @@ def _check_site(site: TrackingSite, at: str, keys: set[str]) -> None:
     keys.add(site.key)
     cleaned = []
     for j, domain in enumerate(site.domains):
-        host = domain.strip().lower().removeprefix("www.")
+        host = ascii_host(domain.strip()).removeprefix("www.")
         if not host or not _HOST.match(host):
             raise InvalidArgument("a domain is a host name like example.cn", field=f"{at}.domains[{j}]")
         cleaned.append(host)
     del site.domains[:]
     site.domains.extend(cleaned)
+
+
+def ascii_host(host: str) -> str:
+    """A host name as browsers send it: lower case, a Chinese (IDN) label in its xn-- form
+    ("例子.中国" → "xn--fsqu00a.xn--fiqs8s"); "" for one that has none."""
+    try:
+        return host.encode("idna").decode("ascii").lower()
+    except UnicodeError:
+        return ""
 
 
 def site_for(settings: AutomationSettings, key: str) -> TrackingSite | None:
@@ -67,5 +76,5 @@ def url_allowed(site: TrackingSite, url: str) -> bool:
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         return False
-    host = parts.hostname.lower()
+    host = ascii_host(parts.hostname)
     return not site.domains or any(host == d or host.endswith("." + d) for d in site.domains)

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
-from jinja2 import StrictUndefined, TemplateError, TemplateSyntaxError, UndefinedError, meta
+from jinja2 import StrictUndefined, TemplateError, TemplateSyntaxError, UndefinedError, meta, nodes
 from jinja2 import Template as JinjaTemplate
 from jinja2.exceptions import SecurityError
 from jinja2.sandbox import SandboxedEnvironment
@@ -24,6 +24,7 @@ PARTS = ("subject", "text", "html")
 CONTACT_FIELDS = ("name", "email", "company", "title", "city", "province", "language", "custom")
 MERGE_FIELDS = frozenset({*CONTACT_FIELDS, "campaign_name", "unsubscribe_url"})
 MAX_PART = 200_000
+TEXT_FIELDS = MERGE_FIELDS - {"custom"}  # plain texts: {{ company.name }} fails for every recipient
 
 _text_env = SandboxedEnvironment(undefined=StrictUndefined, autoescape=False, keep_trailing_newline=True)
 _html_env = SandboxedEnvironment(undefined=StrictUndefined, autoescape=True, keep_trailing_newline=True)
@@ -95,11 +96,31 @@ def _check_part(source: str, field: str, part: str, known_fields: bool) -> None:
     if len(source) > MAX_PART:
         raise InvalidArgument(f"at most {MAX_PART} characters", field=field)
     try:
-        unknown = sorted(meta.find_undeclared_variables(_env(part).parse(source)) - MERGE_FIELDS)
+        tree = _env(part).parse(source)
     except TemplateSyntaxError as exc:
         raise InvalidArgument(f"{field}: {exc.message} (line {exc.lineno})", field=field) from None
+    unknown = sorted(meta.find_undeclared_variables(tree) - MERGE_FIELDS)
     if unknown and known_fields:
         raise InvalidArgument(f"{field}: unknown merge field {unknown[0]}", field=field)
+    for node in tree.find_all((nodes.Getattr, nodes.Getitem)):
+        _check_access(node, field, known_fields)
+
+
+def _check_access(node: nodes.Node, field: str, known_fields: bool) -> None:
+    """What the sandbox or every recipient's values would refuse at send time, refused at save:
+    Python internals, and a field of a merge field that is text (a text's own methods are fine)."""
+    if isinstance(node, nodes.Getattr):
+        attr = node.attr
+    elif isinstance(node, nodes.Getitem) and isinstance(node.arg, nodes.Const) and isinstance(node.arg.value, str):
+        attr = node.arg.value
+    else:
+        return  # {{ name[0] }}: decided by the recipient's value
+    if attr.startswith("_"):
+        raise InvalidArgument(f"{field}: not allowed in a template", field=field)
+    target = node.node
+    if known_fields and isinstance(target, nodes.Name) and target.name in TEXT_FIELDS and not hasattr(str, attr):
+        raise InvalidArgument(f"{field}: {target.name} has no field {attr}; write {{{{ {target.name} }}}}",
+                              field=field)
 
 
 def pick(template: Template, language: str) -> TemplateContent:

@@ -18,6 +18,8 @@ from dataclasses import dataclass
 from functools import lru_cache
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
+from crm_marketing.rules.settings import ascii_host
+
 UNSUBSCRIBE, OPEN, CLICK = "u", "o", "c"
 KINDS = (UNSUBSCRIBE, OPEN, CLICK)
 MAC_CHARS = 22  # 128 bits of base64url
@@ -189,8 +191,8 @@ def verify_contact(key: bytes, token: str) -> str | None:
 
 def with_contact(url: str, key: bytes, contact_id: str, hosts: frozenset[str]) -> str:
     """The URL with crm_ct when it leads to one of the tracked sites' hosts (never elsewhere)."""
-    host = (urlsplit(url).hostname or "").lower()
-    if not any(host == h or host.endswith("." + h) for h in hosts):
+    host = ascii_host(urlsplit(url).hostname or "")
+    if not host or not any(host == h or host.endswith("." + h) for h in hosts):
         return url
     return add_utm(url, {CONTACT_PARAM: sign_contact(key, contact_id)})
 

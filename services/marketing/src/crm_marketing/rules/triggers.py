@@ -18,6 +18,7 @@ from crm.marketing.v1.marketing_pb2 import AutomationRule, RuleEvent
 from crm.sales.v1 import events_pb2 as se
 from crm.support.v1 import events_pb2 as te
 from crm_marketing.rules.eligibility import DEFAULT_PURPOSE
+from crmkit.consent_purposes import check_purpose
 from crmkit.errors import InvalidArgument
 from crmkit.events import EventTypes
 
@@ -69,7 +70,7 @@ def check(rule: AutomationRule) -> None:
     rule.status = rule.status or "active"
     if rule.status not in STATUSES:
         raise InvalidArgument(f"status must be one of {', '.join(STATUSES)}", field="status")
-    rule.purpose = rule.purpose.strip() or DEFAULT_PURPOSE
+    rule.purpose = check_purpose(rule.purpose, "purpose", DEFAULT_PURPOSE)
 
 
 def kinds_of(rule: AutomationRule) -> set[str]:

@@ -43,6 +43,7 @@ from crm_marketing.store import sms as store
 from crm_marketing.usecases import campaigns, waves
 from crm_marketing.usecases.templates import merge_context
 from crmkit.auth import SYSTEM, Principal
+from crmkit.consent_purposes import check_purpose
 from crmkit.db import UnitOfWork
 from crmkit.errors import InvalidArgument, PermissionDenied
 from crmkit.records import bump, new_id, stamp_new
@@ -68,7 +69,7 @@ def create(uow: UnitOfWork, *, principal: Principal, now: datetime, wave: SendWa
         raise InvalidArgument("an sms wave sends wave.sms (a provider template), not an email template",
                               field="wave.template_id")
     rules.check_content(wave.sms)
-    wave.purpose = wave.purpose.strip() or rules.DEFAULT_PURPOSE
+    wave.purpose = check_purpose(wave.purpose, "wave.purpose", rules.DEFAULT_PURPOSE)
     wave.variant = wave.variant.strip() or "main"
     wave.sender = ""
     if len(wave.variant) > 60:

@@ -28,6 +28,7 @@ from crm_marketing.store import sms as sms_store
 from crm_marketing.usecases import campaigns
 from crm_marketing.usecases import projection as projecting
 from crmkit.auth import Principal
+from crmkit.consent_purposes import check_purpose
 from crmkit.db import UnitOfWork
 from crmkit.errors import FailedPrecondition, InvalidArgument, NotFound
 from crmkit.mail import InvalidMail, address_of
@@ -110,7 +111,7 @@ def check_sender(sender: str, default_sender: str, field: str) -> str:
 
 
 def _check_new(wave: SendWave, default_sender: str) -> None:
-    wave.purpose = wave.purpose.strip() or DEFAULT_PURPOSE
+    wave.purpose = check_purpose(wave.purpose, "wave.purpose", DEFAULT_PURPOSE)
     wave.variant = wave.variant.strip() or "main"
     if len(wave.variant) > 60:
         raise InvalidArgument("a variant has at most 60 characters", field="wave.variant")
