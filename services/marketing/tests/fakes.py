@@ -12,6 +12,7 @@ from typing import Any
 from crm.contacts.v1 import contacts_pb2 as cpb
 from crm.sales.v1 import sales_pb2 as spb
 from crm_marketing.ports import (
+    ContactRefused,
     ContactsUnavailable,
     LeadRefused,
     MailRejected,
@@ -33,6 +34,7 @@ class FakeContactsPort:
         self.created: dict[str, cpb.Contact] = {}    # idempotency key → the contact created
         self.calls: Counter[str] = Counter()
         self.down = False
+        self.refusing = False  # contacts' validation refuses every consent (an unknown purpose)
 
     page = 2  # members per page of segment_pages: small, so tests freeze segments of several pages
 
@@ -48,6 +50,8 @@ class FakeContactsPort:
         self.calls["record_consent"] += 1
         if self.down:
             raise ContactsUnavailable("UNAVAILABLE")
+        if self.refusing:
+            raise ContactRefused(f"INVALID_ARGUMENT: {consent.purpose!r} is not a consent purpose")
         self.consents.setdefault(key, cpb.Consent(purpose=consent.purpose, granted=consent.granted,
                                                   source=consent.source, recorded_by=contact_id))
         kept = cpb.Consent()

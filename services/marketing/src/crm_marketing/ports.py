@@ -95,7 +95,7 @@ class ContactsPort(Protocol):
 
     def record_consent(self, contact_id: str, consent: cpb.Consent, *, key: str) -> None:
         """Record one consent decision; `key` makes a retry change nothing (ContactGone,
-        ContactsUnavailable)."""
+        ContactRefused, ContactsUnavailable)."""
         ...
 
     def find_by_email(self, email: str) -> str | None:
@@ -164,6 +164,10 @@ class GrpcContacts(GrpcPort):
         except grpc.RpcError as exc:
             if exc.code() == grpc.StatusCode.NOT_FOUND:
                 raise ContactGone(contact_id) from None
+            # its validation (an unknown purpose, say): the same call again cannot help. A permission
+            # denied is left to retry: a service's roles are configuration, fixed without a new call.
+            if exc.code() in (grpc.StatusCode.INVALID_ARGUMENT, grpc.StatusCode.FAILED_PRECONDITION):
+                raise ContactRefused(f"{exc.code().name}: {exc.details()}") from None
             raise ContactsUnavailable(exc.code().name) from None
 
     def find_by_email(self, email: str) -> str | None:

@@ -226,6 +226,16 @@ def test_delivery_creates_the_contact_records_the_consent_and_captures_the_lead(
     assert world.deliver() == 0 and world.sales.calls["capture_lead"] == 1  # nothing twice
 
 
+def test_a_consent_contacts_refuses_fails_the_submission_saying_why_instead_of_retrying_forever(
+        world: World) -> None:
+    world.contacts.refusing = True
+    world.submit(WANG)
+    assert world.deliver() == 0
+    [failed] = world.submissions()
+    assert failed.status == "failed" and "ContactRefused" in failed.last_error
+    assert world.deliver() == 0 and world.contacts.calls["record_consent"] == 1  # not asked again
+
+
 def test_an_unticked_box_records_no_consent_and_a_known_email_is_not_created_again(world: World) -> None:
     world.contacts.by_email["li@example.cn"] = "c-li"
     world.submit({"name": "李娜", "email": "li@example.cn"}, consent=True)

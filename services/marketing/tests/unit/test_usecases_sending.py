@@ -7,14 +7,20 @@ import re
 from datetime import timedelta
 from typing import Any
 
+import grpc
 import pytest
+from sqlalchemy import select
 
 from crm.contacts.v1 import contacts_pb2 as cpb
 from crm.marketing.v1 import marketing_pb2 as pb
 from crm_marketing import jobs
+from crm_marketing.ports import ContactGone, ContactRefused, ContactsUnavailable, GrpcContacts
 from crm_marketing.rules.tracking import LinkMaker, tracking_key
+from crm_marketing.tables import consent_jobs
 from crm_marketing.usecases import campaigns, sending, templates, tracking, waves
 from crmkit.auth import Principal
+from crmkit.config import AuthSettings
+from crmkit.credentials import ServiceCredentials
 from crmkit.errors import FailedPrecondition, InvalidArgument
 from crmkit.testing import ManualClock
 
@@ -170,6 +176,53 @@ def test_unsubscribe_is_immediate_here_and_reaches_contacts_through_a_retried_jo
     [recorded] = world.contacts.consents.values()
     assert (recorded.purpose, recorded.granted, recorded.source, recorded.recorded_by) == (
         "marketing_email", False, "unsubscribe_link", wang.id)
+
+
+def test_a_consent_contacts_refuses_ends_its_job_with_the_refusal_instead_of_retrying_forever(
+        world: World) -> None:
+    s = world.store
+    s.contact("王强", "wq@hbsteel.cn", tags=("expo",))
+    world.wave(tags=["expo"])
+    world.send()
+    s.write(lambda uow: tracking.unsubscribe(uow, principal=PUBLIC, now=NOW, key=KEY,
+                                             token=token(world.mailer.sent[0], "unsubscribe")))
+    world.contacts.refusing = True
+    assert jobs.record_consents(s.db, world.contacts, NOW) == 1  # taken: done with, not owed any more
+    assert jobs.record_consents(s.db, world.contacts, NOW + timedelta(hours=2)) == 0
+    assert world.contacts.calls["record_consent"] == 1
+    [job] = s.read(lambda sess: sess.execute(select(consent_jobs)).all())
+    assert job.done_at is not None and job.last_error.startswith("refused by contacts: INVALID_ARGUMENT")
+
+
+class _Refusal(grpc.RpcError):
+    def __init__(self, code: grpc.StatusCode) -> None:
+        self._code = code
+
+    def code(self) -> grpc.StatusCode:
+        return self._code
+
+    def details(self) -> str:
+        return "'newsletter' is not a consent purpose"
+
+
+class _AnsweringClient:
+    def __init__(self, code: grpc.StatusCode) -> None:
+        self.code = code
+
+    def call(self, method: str, request: object, **_: object) -> object:
+        raise _Refusal(self.code)
+
+
+@pytest.mark.parametrize(("code", "raised"), [
+    (grpc.StatusCode.INVALID_ARGUMENT, ContactRefused), (grpc.StatusCode.FAILED_PRECONDITION, ContactRefused),
+    (grpc.StatusCode.NOT_FOUND, ContactGone), (grpc.StatusCode.UNAVAILABLE, ContactsUnavailable),
+    (grpc.StatusCode.PERMISSION_DENIED, ContactsUnavailable),  # configuration: fixed without a new call
+])
+def test_contacts_answers_to_a_consent_are_told_apart(code: grpc.StatusCode, raised: type[Exception]) -> None:
+    port = GrpcContacts("127.0.0.1:1", ServiceCredentials(AuthSettings(jwt_secret="s" * 40, jwks_url=None, issuer=None, audience=None)))
+    port._client = _AnsweringClient(code)  # type: ignore[assignment]
+    with pytest.raises(raised):
+        port.record_consent("c-1", cpb.Consent(purpose="newsletter", granted=True), key="k")
 
 
 def test_a_refused_address_fails_and_is_suppressed_and_a_relay_away_pauses_the_wave(world: World) -> None:

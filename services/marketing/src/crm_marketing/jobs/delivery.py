@@ -48,6 +48,9 @@ def record_consents(db: Database, contacts: ContactsPort | None, now: datetime, 
             contacts.record_consent(job.contact_id, consent.consent_of(job), key=job.key)
         except ContactGone:
             note = "the contact is gone from contacts"
+        except ContactRefused as exc:  # retrying cannot help: ended, the refusal kept on the job
+            note = f"refused by contacts: {exc}"
+            log.warning("consent job %s refused by contacts: %s", job.seq, exc)
         except (ContactsUnavailable, Exception) as exc:  # noqa: BLE001 - any failure is retried later
             ok, note = False, f"{type(exc).__name__}: {exc}"
         with db.unit_of_work() as uow:
