@@ -24,7 +24,7 @@ from crm_sales.usecases import (
     subject,
     tasks,
 )
-from crm_sales.usecases.access import check_customer, deal_account_name
+from crm_sales.usecases.access import check_customer, deal_customer
 from crmkit.audit import Personal
 from crmkit.db import Database
 from crmkit.privacy import SuppressionList
@@ -150,9 +150,8 @@ class SalesServicer(ServicerBase, SalesServiceServicer):
     def _deal_customer(self, account_id: str, contact_id: str, account_name: str) -> Callable[[Call], str]:
         """Checks the deal's customer and answers the account name the deal keeps."""
         def prepare(c: Call) -> str:
-            self._customer_check(account_id, contact_id)(c)
-            return deal_account_name(self.contacts, authorization=c.authorization, account_id=account_id,
-                                     given=account_name)
+            return deal_customer(self.contacts, principal=c.principal, authorization=c.authorization,
+                                 account_id=account_id, contact_id=contact_id, given_name=account_name)
         return prepare
 
     def CreateOpportunity(self, request: pb.CreateOpportunityRequest, context: Ctx) -> pb.Opportunity:

@@ -10,10 +10,11 @@ from typing import Any
 import pytest
 
 from crm.common.v1.types_pb2 import Money
+from crm.contacts.v1 import contacts_pb2 as cpb
 from crm.sales.v1.sales_pb2 import ConvertLeadRequest, Delegation, Lead, LeadFilter, Opportunity, SalesRep, Task
 from crm_sales import jobs
 from crm_sales.usecases import conversion, leads, opportunities, ownership, reps, tasks
-from crm_sales.usecases.access import check_customer
+from crm_sales.usecases.access import check_customer, deal_customer
 from crmkit.auth import Principal
 from crmkit.errors import NotFound, PermissionDenied
 from services.sales.tests.fakes import FakeContactsPort
@@ -57,6 +58,22 @@ def test_a_rep_cannot_move_a_lead_to_another_region_a_manager_of_its_team_can(sa
     with pytest.raises(NotFound):
         move(SOUTH_MANAGER)                        # not theirs to see at all
     assert move(MANAGER).region == "south"         # still in their team's view
+
+
+def test_a_deal_keeps_its_accounts_name_read_once_and_never_one_the_caller_cannot_see() -> None:
+    contacts = FakeContactsPort()
+    contacts.accounts["acc-mine"] = cpb.Account(id="acc-mine", name="天津重工")
+    assert deal_customer(contacts, principal=REP1, authorization="Bearer rep", account_id="acc-mine",
+                         contact_id="", given_name="") == "天津重工"
+    assert contacts.calls["GetAccount"] == 1  # the name's read is the account's check too
+    with pytest.raises(NotFound) as refused:
+        deal_customer(contacts, principal=REP1, authorization="Bearer rep", account_id="acc-theirs",
+                      contact_id="", given_name="")
+    assert refused.value.field == "account_id"
+    assert deal_customer(contacts, principal=REP1, authorization="Bearer rep", account_id="acc-mine",
+                         contact_id="", given_name="天津重工集团") == "天津重工集团"  # what the client gave wins
+    assert deal_customer(contacts, principal=ADMIN, authorization="Bearer admin", account_id="acc-gone",
+                         contact_id="", given_name="") == ""  # an admin is not checked
 
 
 def test_a_deal_or_a_conversion_cannot_name_a_customer_the_caller_cannot_see(sales: Any) -> None:

@@ -61,9 +61,18 @@ def check_manages(session: Session, principal: Principal, user_id: str, *, field
         raise PermissionDenied(f"{user_id} is not a rep of your team or region", field=field)
 
 
-def deal_account_name(contacts: ContactsPort, *, authorization: str, account_id: str, given: str) -> str:
-    """The account name a deal keeps (its pipeline card, and its quotes' customer and PDF): the one
-    the client gave, else the account's in contacts; without it a quote named the deal instead."""
-    if given or not account_id:
-        return given
-    return contacts.account_name(account_id, authorization=authorization)
+def deal_customer(contacts: ContactsPort, *, principal: Principal, authorization: str, account_id: str,
+                  contact_id: str, given_name: str) -> str:
+    """check_customer for a deal, answering the account name it keeps (its pipeline card, and its
+    quotes' customer and PDF): the one the client gave, else the account's in contacts (without
+    it a quote named the deal instead). When the name is read, that one GetAccount is also the
+    account's check: the caller sees it, or it is not found."""
+    if given_name or not account_id:
+        check_customer(contacts, principal=principal, authorization=authorization, account_id=account_id,
+                       contact_id=contact_id)
+        return given_name
+    name = contacts.account_name(account_id, authorization=authorization)
+    if not name and not principal.is_admin:
+        raise NotFound(f"account {account_id} not found", field="account_id")
+    check_customer(contacts, principal=principal, authorization=authorization, contact_id=contact_id)
+    return name
